@@ -1,0 +1,182 @@
+"""OAuth client-credentials tokens: pure helpers plus one single-flight manager.
+
+The pure part builds the token request and reads the response; a ``Token`` knows
+whether it is due for refresh at a given time. ``TokenManager`` shares one token
+between every coroutine of a client: the fast path (a fresh token) takes no lock
+and awaits nothing; the slow path starts at most one fetch, which every waiter
+shares, however many there are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import email.utils
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote_plus
+
+import attrs
+
+from ._exceptions import ResponseDecodeError
+
+__all__ = [
+    "TOKEN_FORM",
+    "Token",
+    "TokenManager",
+    "basic_auth_header",
+    "parse_token_response",
+    "server_clock_offset",
+]
+
+TOKEN_FORM = b"grant_type=client_credentials"
+_MIN_MARGIN = 0.05
+
+
+def basic_auth_header(api_key: str, api_secret: str) -> str:
+    """Return the Basic header value: each part URL-encoded before base64."""
+    raw = f"{quote_plus(api_key)}:{quote_plus(api_secret)}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+@attrs.frozen(slots=True, eq=False)
+class Token:
+    """An access token and the monotonic time at which it should be replaced.
+
+    The value never appears in a repr.
+    """
+
+    value: str = attrs.field(repr=False)
+    refresh_at: float
+    expires_at: float
+
+    def due(self, now: float) -> bool:
+        """Whether the token should be replaced at monotonic time ``now``."""
+        return now >= self.refresh_at
+
+
+def parse_token_response(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    now: float,
+    wall_now: float,
+    margin: float = 60.0,
+) -> Token:
+    """Read a token response into a ``Token`` timed on the monotonic clock.
+
+    The lifetime is ``expires_at`` (UTC, no offset; there is no ``expires_in``)
+    minus the server's ``Date`` header when present, else minus our wall clock,
+    so a skewed local clock does not make a token look fresh or stale. The token
+    is refreshed ``margin`` seconds early, or a tenth of its lifetime if shorter.
+
+    Raises:
+        ResponseDecodeError: when the body is not a token response. The body is
+            not kept in the error: it would carry the token.
+    """
+    try:
+        payload: Any = json.loads(body)
+        value = payload["access_token"]
+        expires = dt.datetime.strptime(payload["expires_at"], "%Y-%m-%d %H:%M:%S")
+    except (ValueError, KeyError, TypeError):
+        raise ResponseDecodeError(
+            status=200,
+            method="POST",
+            url="/oauth2/token",
+            body=None,
+            raw=b"(token response withheld: not a valid token response)",
+        ) from None
+    if not isinstance(value, str) or not value:
+        raise ResponseDecodeError(
+            status=200,
+            method="POST",
+            url="/oauth2/token",
+            body=None,
+            raw=b"(token response withheld: empty access_token)",
+        )
+    expires_wall = expires.replace(tzinfo=dt.timezone.utc).timestamp()
+    reference = wall_now + server_clock_offset(headers, wall_now)
+    lifetime = max(expires_wall - reference, 0.0)
+    early = max(min(margin, lifetime * 0.1), _MIN_MARGIN)
+    return Token(value=value, refresh_at=now + lifetime - early, expires_at=now + lifetime)
+
+
+def server_clock_offset(headers: Mapping[str, str], wall_now: float) -> float:
+    """Return the server's clock minus ours, from a ``Date`` header (0 without one)."""
+    value = headers.get("Date")
+    if not value:
+        return 0.0
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp() - wall_now
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class TokenManager:
+    """Hold the client's one token and refresh it at most once at a time.
+
+    Args:
+        fetch: Coroutine function that obtains a new token (retries included).
+        clock: Monotonic clock; injected so tests can move time.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Token]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._token: Token | None = None
+        self._inflight: asyncio.Task[Token] | None = None
+        self.fetches = 0
+
+    @property
+    def current(self) -> Token | None:
+        """The token in use, if any."""
+        return self._token
+
+    async def get(self) -> Token:
+        """Return a fresh token, fetching one (once, for every waiter) if needed."""
+        token = self._token
+        if token is not None and not token.due(self._clock()):
+            return token
+        return await self._refresh()
+
+    async def _refresh(self) -> Token:
+        task = self._inflight
+        if task is None:
+            # Re-check: a fetch may have finished between the fast path and here.
+            token = self._token
+            if token is not None and not token.due(self._clock()):
+                return token
+            task = self._inflight = asyncio.ensure_future(self._run_fetch())
+        # Shield: one waiter being cancelled must not cancel the fetch the others share.
+        return await asyncio.shield(task)
+
+    async def _run_fetch(self) -> Token:
+        try:
+            self.fetches += 1
+            token = await self._fetch()
+            self._token = token
+            return token
+        finally:
+            self._inflight = None
+
+    def invalidate(self, token: Token) -> None:
+        """Drop ``token`` if it is still the current one (a 401 proved it dead)."""
+        if self._token is token:
+            self._token = None
+
+    async def aclose(self) -> None:
+        """Cancel a fetch in flight and forget the token."""
+        task, self._inflight = self._inflight, None
+        self._token = None
+        if task is not None and not task.done():
+            task.cancel()
+            # wait() neither raises the fetch's error nor swallows our own cancellation.
+            await asyncio.wait([task])

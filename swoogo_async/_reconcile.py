@@ -1,0 +1,175 @@
+"""Settling a create whose outcome is unknown (pure parts, plus the client's memory).
+
+The API has no idempotency key. When a create fails after the request may have
+reached the server, the session is looked up in its event among the records
+created since the attempt began, matching every submitted scalar field. This
+module builds that lookup and judges its answer; ``_resources.py`` runs it.
+
+Two creates of identical rows could otherwise claim each other's session, so the
+client runs creates with the same fingerprint one at a time (``KeyedLocks``) and
+remembers, for a few seconds, the ids its own creates returned (``RecentClaims``):
+a lookup never returns a session this client already handed out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections import deque
+from collections.abc import Hashable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from ._converter import format_datetime, format_time
+from ._forms import form_value
+from ._models import Session
+
+__all__ = [
+    "KeyedLocks",
+    "RecentClaims",
+    "fingerprint",
+    "lookup_fields",
+    "lookup_search",
+    "pick_match",
+]
+
+#: Fields compared between the submitted row and a candidate session.
+_COMPARED = (
+    "name",
+    "date",
+    "start_time",
+    "end_time",
+    "capacity",
+    "location_id",
+    "track_id",
+    "type_id",
+    "admin_short_name",
+    "badge_name",
+    "timezone",
+    "webinar_url",
+)
+_SEARCH_UNSAFE = frozenset("&|*=<>!")
+
+
+def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Return the key under which identical creates are serialised."""
+    name = fields.get("name")
+    return (
+        fields.get("event_id"),
+        name.casefold() if isinstance(name, str) else name,
+        fields.get("date"),
+        fields.get("start_time"),
+    )
+
+
+def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
+    """Return the search expressions that find candidates for ``fields``.
+
+    A name with characters that would break the search syntax is left out of
+    the query; ``pick_match`` still compares it exactly.
+    """
+    exprs = [f"created_at>={format_datetime(since)}"]
+    name = fields.get("name")
+    if isinstance(name, str) and not (_SEARCH_UNSAFE & set(name)):
+        exprs.append(f"name={name}")
+    date = fields.get("date")
+    if isinstance(date, dt.date):
+        exprs.append(f"date={date.isoformat()}")
+    start = fields.get("start_time")
+    if isinstance(start, dt.time):
+        exprs.append(f"start_time={format_time(start)}")
+    return exprs
+
+
+def lookup_fields(fields: Mapping[str, Any]) -> list[str]:
+    """Return the ``fields=`` to request for candidates."""
+    return ["id", "created_at", *(f for f in _COMPARED if f in fields)]
+
+
+def _same(submitted: Any, found: Any) -> bool:
+    if submitted is None:
+        return found in (None, "")
+    if isinstance(submitted, str) and isinstance(found, str):
+        return submitted == found
+    return form_value(submitted) == form_value(found)
+
+
+def pick_match(
+    fields: Mapping[str, Any],
+    candidates: Iterable[Session],
+    *,
+    since: dt.datetime,
+    excluded: frozenset[int],
+) -> list[Session]:
+    """Return the candidates that are this create's session."""
+    out = []
+    for session in candidates:
+        if session.id is None or session.id in excluded:
+            continue
+        if session.created_at is not None and session.created_at < since:
+            continue
+        if all(_same(fields[f], getattr(session, f)) for f in _COMPARED if f in fields):
+            out.append(session)
+    return out
+
+
+class RecentClaims:
+    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint."""
+
+    def __init__(self, keep: float = 10.0) -> None:
+        self.keep = keep
+        self._order: deque[tuple[float, Hashable, int]] = deque()
+        self._by_key: dict[Hashable, set[int]] = {}
+
+    def add(self, key: Hashable, session_id: int, now: float | None = None) -> None:
+        """Remember that ``session_id`` was handed out for ``key``."""
+        now = time.monotonic() if now is None else now
+        self._prune(now)
+        self._order.append((now, key, session_id))
+        self._by_key.setdefault(key, set()).add(session_id)
+
+    def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
+        """Return the ids handed out for ``key`` recently."""
+        self._prune(time.monotonic() if now is None else now)
+        return frozenset(self._by_key.get(key, ()))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def _prune(self, now: float) -> None:
+        order, by_key, horizon = self._order, self._by_key, now - self.keep
+        while order and order[0][0] < horizon:
+            _, key, session_id = order.popleft()
+            ids = by_key.get(key)
+            if ids is not None:
+                ids.discard(session_id)
+                if not ids:
+                    del by_key[key]
+
+
+class KeyedLocks:
+    """One lock per key, alive only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @asynccontextmanager
+    async def hold(self, key: Hashable) -> Any:
+        """Hold the lock for ``key``."""
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

@@ -1,0 +1,339 @@
+"""The ``sessions`` and ``speakers`` resources of a client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._endpoints import (
+    add_sessions_call,
+    create_session_call,
+    get_session_call,
+    list_sessions_call,
+    parse_page,
+    parse_session,
+    parse_speaker,
+    update_session_call,
+)
+from ._exceptions import APIError, SwoogoError, TransportError, UnknownOutcomeError
+from ._fields import SessionCreateFields, SessionUpdateFields, prepare_session_fields
+from ._models import Page, Session, Speaker
+from ._reconcile import (
+    KeyedLocks,
+    RecentClaims,
+    fingerprint,
+    lookup_fields,
+    lookup_search,
+    pick_match,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._client import SwoogoClient
+
+__all__ = ["SessionList", "Sessions", "Speakers"]
+
+#: Allowance for the server's clock and its whole-second ``created_at``.
+CLOCK_MARGIN = 2.0
+
+
+def _may_have_acted(error: SwoogoError) -> bool:
+    if isinstance(error, (TransportError, APIError)):
+        return error.may_have_acted
+    return False
+
+
+class SessionList:
+    """The sessions of an event, page by page: ``async for session in ...``.
+
+    Pages are fetched one at a time as iteration needs them; page URLs are built
+    by the client, not taken from ``_links``. A session seen on an earlier page
+    (the list shifted while it was read) is not yielded twice.
+    """
+
+    def __init__(self, client: SwoogoClient, event_id: int, options: dict[str, Any]) -> None:
+        self._client = client
+        self._event_id = event_id
+        self._options = options
+        # Check the arguments now, before any request.
+        list_sessions_call(event_id, **options)
+
+    async def page(self, number: int = 1) -> Page[Session]:
+        """Fetch one page (1-based), with the envelope's total and page counts."""
+        call = list_sessions_call(self._event_id, page=number, **self._options)
+        response = await self._client._execute(call)
+        return parse_page(
+            response.body,
+            method=call.method,
+            url=self._client.base_url + call.path,
+            page=number,
+            per_page=self._options["per_page"],
+        )
+
+    async def pages(self) -> AsyncIterator[Page[Session]]:
+        """Yield every page in turn."""
+        number = 1
+        while True:
+            current = await self.page(number)
+            yield current
+            if current.is_last:
+                return
+            number += 1
+
+    async def __aiter__(self) -> AsyncIterator[Session]:
+        seen: set[int] = set()
+        async for current in self.pages():
+            for session in current.items:
+                if session.id is not None:
+                    if session.id in seen:
+                        continue
+                    seen.add(session.id)
+                yield session
+
+    async def collect(self) -> list[Session]:
+        """Return every session as a list."""
+        return [session async for session in self]
+
+
+class Sessions:
+    """Sessions (agenda items): get, list, create, update."""
+
+    def __init__(self, client: SwoogoClient) -> None:
+        self._client = client
+        self._locks = KeyedLocks()
+        self._claims = RecentClaims()
+
+    async def get(
+        self,
+        session_id: int,
+        *,
+        fields: str | Iterable[str] | None = None,
+        expand: str | Iterable[str] | None = None,
+    ) -> Session:
+        """Fetch one session.
+
+        Args:
+            session_id: The session's id.
+            fields: Only these fields (``c_1234`` names give custom fields).
+            expand: Related objects to include, e.g. ``["track"]``.
+
+        Returns:
+            The session.
+
+        Raises:
+            NotFoundError: no such session.
+            InvalidInputError: an argument is invalid (nothing was sent).
+        """
+        call = get_session_call(session_id, fields=fields, expand=expand)
+        response = await self._client._execute(call)
+        return parse_session(
+            response.body, method=call.method, url=self._client.base_url + call.path
+        )
+
+    def list(
+        self,
+        event_id: int,
+        *,
+        fields: str | Iterable[str] | None = None,
+        expand: str | Iterable[str] | None = None,
+        search: str | Sequence[str] | None = None,
+        search_condition: str | None = None,
+        sort: str | Iterable[str] | None = None,
+        ids: Iterable[int] | None = None,
+        per_page: int = 200,
+    ) -> SessionList:
+        """List an event's sessions, fetching pages as iteration needs them.
+
+        Without ``fields`` the server returns only ``id`` and ``name``. Each page
+        costs 10 rate-limit credits, whatever its size: large pages are cheaper.
+
+        Args:
+            event_id: The event.
+            fields: Fields to return.
+            expand: Related objects to include.
+            search: Swoogo search expressions, e.g. ``"name=*contains*Keynote"``;
+                several are joined with ``&``.
+            search_condition: ``"or"`` to match any expression instead of all.
+            sort: Field names, ``-`` prefix for descending.
+            ids: At most 100 session ids.
+            per_page: Page size (up to 1000; 200 with ``expand``).
+
+        Returns:
+            An async iterable of sessions, with ``.pages()`` and ``.page(n)``.
+
+        Raises:
+            InvalidInputError: an argument is invalid (raised here, nothing sent).
+        """
+        options: dict[str, Any] = {
+            "fields": fields,
+            "expand": expand,
+            "search": search,
+            "search_condition": search_condition,
+            "sort": sort,
+            "ids": list(ids) if ids is not None else None,
+            "per_page": per_page,
+        }
+        return SessionList(self._client, event_id, options)
+
+    async def create(
+        self,
+        *,
+        event_id: int,
+        name: str,
+        date: dt.date | str,
+        **fields: Unpack[SessionCreateFields],
+    ) -> Session:
+        """Create a session; exactly the fields given are sent.
+
+        If the attempt fails after the server may have acted (a read timeout, a
+        dropped connection, a 5xx), the session is looked up before anything is
+        retried, so a retry never creates a duplicate (see ``create_policy``).
+
+        Args:
+            event_id: The event.
+            name: The session's title.
+            date: Its date (``datetime.date`` or ``"YYYY-MM-DD"``).
+            **fields: Any other writable field, e.g. ``start_time``, ``capacity``,
+                ``custom_fields={"c_1001": "Value"}``.
+
+        Returns:
+            The created session, as the server returned it.
+
+        Raises:
+            InvalidInputError: a field is invalid (nothing was sent).
+            ValidationError: the server rejected a field.
+            UnknownOutcomeError: whether the session exists could not be settled;
+                the error carries the submitted fields.
+        """
+        prepared = prepare_session_fields(
+            {"event_id": event_id, "name": name, "date": date, **fields}, creating=True
+        )
+        return await self.create_prepared(prepared)
+
+    async def create_prepared(self, prepared: Mapping[str, Any]) -> Session:
+        """Create from fields already checked by ``prepare_session_fields``."""
+        client = self._client
+        call = create_session_call(prepared)
+        url = client.base_url + call.path
+        key = fingerprint(prepared)
+        async with self._locks.hold(key):
+            excluded = self._claims.recent(key)
+            since = dt.datetime.fromtimestamp(
+                time.time() + client._server_offset - CLOCK_MARGIN, dt.timezone.utc
+            ).replace(microsecond=0)
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    response = await client._execute(call)
+                    session = parse_session(response.body, method=call.method, url=url)
+                except SwoogoError as error:
+                    if not _may_have_acted(error):
+                        raise
+                    if client.create_policy == "raise":
+                        raise UnknownOutcomeError(
+                            f"create of {prepared.get('name')!r} failed after the server may have"
+                            " acted; create_policy='raise'",
+                            fields=prepared,
+                            cause=error,
+                        ) from error
+                    found = await self._reconcile(prepared, since, excluded, error)
+                    if found is not None:
+                        session = found
+                    elif attempt >= client.retry.max_attempts:
+                        raise
+                    else:
+                        continue
+                if session.id is not None:
+                    self._claims.add(key, session.id)
+                return session
+
+    async def _reconcile(
+        self,
+        prepared: Mapping[str, Any],
+        since: dt.datetime,
+        excluded: frozenset[int],
+        error: SwoogoError,
+    ) -> Session | None:
+        """Find the session an uncertain create made: it, None, or raise."""
+        try:
+            listing = self.list(
+                prepared["event_id"],
+                fields=lookup_fields(prepared),
+                search=lookup_search(prepared, since),
+                per_page=200,
+            )
+            candidates = await listing.collect()
+        except SwoogoError as lookup_error:
+            raise UnknownOutcomeError(
+                f"create of {prepared.get('name')!r} may or may not have happened, and the"
+                f" lookup failed too ({type(lookup_error).__name__})",
+                fields=prepared,
+                cause=error,
+            ) from lookup_error
+        matches = pick_match(prepared, candidates, since=since, excluded=excluded)
+        if len(matches) == 1:
+            session_id = matches[0].id
+            assert session_id is not None
+            return await self.get(session_id)
+        if not matches:
+            return None
+        raise UnknownOutcomeError(
+            f"create of {prepared.get('name')!r} may have happened: {len(matches)} matching"
+            " sessions were created since the attempt began",
+            fields=prepared,
+            cause=error,
+            candidates=tuple(s.id for s in matches if s.id),
+        ) from error
+
+    async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
+        """Change some fields of a session; only the fields passed are sent.
+
+        ``None`` clears a field; ``UNSET`` (for arguments built dynamically)
+        leaves it out.
+
+        Returns:
+            The updated session.
+
+        Raises:
+            InvalidInputError: a field is invalid, or none was given (nothing sent).
+            NotFoundError: no such session.
+            ValidationError: the server rejected a field.
+        """
+        prepared = prepare_session_fields(fields, creating=False)
+        return await self.update_prepared(session_id, prepared)
+
+    async def update_prepared(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
+        """Update from fields already checked by ``prepare_session_fields``."""
+        call = update_session_call(session_id, prepared)
+        response = await self._client._execute(call)
+        return parse_session(
+            response.body, method=call.method, url=self._client.base_url + call.path
+        )
+
+
+class Speakers:
+    """Speakers: attach sessions to them."""
+
+    def __init__(self, client: SwoogoClient) -> None:
+        self._client = client
+
+    async def add_sessions(self, speaker_id: int, session_ids: Iterable[int]) -> Speaker:
+        """Associate sessions with a speaker; all must belong to the speaker's event.
+
+        Returns:
+            The whole speaker, with its ``sessions``.
+
+        Raises:
+            InvalidInputError: an id is invalid (nothing was sent).
+            NotFoundError: no such speaker.
+            ValidationError: a session id is unknown or in another event.
+        """
+        call = add_sessions_call(speaker_id, session_ids)
+        response = await self._client._execute(call)
+        return parse_speaker(
+            response.body, method=call.method, url=self._client.base_url + call.path
+        )

@@ -1,0 +1,121 @@
+"""When to retry, and how long to wait: a pure rule plus its constants.
+
+``backoff`` drives the loop in the client; every decision it acts on comes from
+``RetryPolicy.decide``, which sees only the error, the attempt number, the time
+spent and whether the request is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from ._exceptions import APIError, RateLimitError, ResponseDecodeError, SwoogoError, TransportError
+
+__all__ = ["RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be positive")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How a call is retried. Immutable; share one between clients freely.
+
+    Args:
+        max_attempts: Attempts per call, the first included (1 turns retries off).
+        backoff_base: First backoff ceiling, in seconds; it doubles each attempt.
+        backoff_cap: Largest backoff ceiling. Waits are drawn uniformly from
+            ``[0, ceiling]`` ("full jitter") so clients that failed together do not
+            retry together.
+        deadline: Seconds a call may take, every attempt and wait included; no
+            attempt starts, and no attempt runs, past it.
+        max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` the client
+            will sleep for; a longer one raises ``RateLimitError`` at once, carrying
+            ``retry_after``, rather than blocking a caller for minutes.
+    """
+
+    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+    backoff_base: float = attrs.field(default=0.25, validator=_positive)
+    backoff_cap: float = attrs.field(default=10.0, validator=_positive)
+    deadline: float = attrs.field(default=120.0, validator=_positive)
+    max_server_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    statuses: frozenset[int] = RETRY_STATUSES
+
+    def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Return the full-jitter wait after failed attempt number ``attempt``."""
+        ceiling: float = min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
+        return rand() * ceiling
+
+    def decide(
+        self,
+        error: SwoogoError,
+        *,
+        attempt: int,
+        elapsed: float,
+        idempotent: bool,
+        rand: Callable[[], float] = random.random,
+    ) -> float | None:
+        """Return how long to wait before retrying after ``error``, or None to give up.
+
+        A request that is not idempotent (a create) is repeated only when the
+        server certainly did not act on it: the connection was never made, or the
+        server refused it with 429. Anything else is for the caller to reconcile.
+        """
+        if attempt >= self.max_attempts:
+            return None
+        wait: float
+        if isinstance(error, TransportError):
+            if not idempotent and error.may_have_acted:
+                return None
+            wait = self.backoff(attempt, rand)
+        elif isinstance(error, RateLimitError):
+            hint = error.retry_after
+            if hint is not None and hint > self.max_server_wait:
+                return None
+            wait = hint if hint is not None else self.backoff(attempt, rand)
+        elif isinstance(error, ResponseDecodeError) or (
+            isinstance(error, APIError) and error.status in self.statuses
+        ):
+            if not idempotent:
+                return None
+            wait = self.backoff(attempt, rand)
+        else:
+            return None
+        if elapsed + wait >= self.deadline:
+            return None
+        return wait
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Read how long the server asked us to wait: ``Retry-After``, else ``X-Rate-Limit-Reset``.
+
+    ``Retry-After`` may be seconds or an HTTP date; ``X-Rate-Limit-Reset`` is
+    seconds until the window resets.
+    """
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value).timestamp()
+            except (TypeError, ValueError):
+                when = None
+            if when is not None:
+                return max(when - (time.time() if now is None else now), 0.0)
+    value = headers.get("X-Rate-Limit-Reset")
+    if value:
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,186 @@
+"""The one I/O seam: ``Transport.send(Request) -> Response``, and its two implementations.
+
+``AiohttpTransport`` is the real one: it owns (or borrows) one ``aiohttp.ClientSession``
+and translates every aiohttp failure into a ``TransportError`` so that aiohttp's
+exceptions never reach the caller. ``MockTransport`` hands each request to a function,
+so tests can stand in for the network without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol, runtime_checkable
+
+import aiohttp
+import attrs
+
+from ._exceptions import ConnectError, ConnectionLostError, ReadTimeoutError, TransportError
+
+__all__ = [
+    "AiohttpTransport",
+    "MockTransport",
+    "Request",
+    "Response",
+    "Transport",
+]
+
+
+@attrs.frozen(slots=True)
+class Request:
+    """An HTTP request, fully built: nothing is added to it on the way out.
+
+    ``timeout`` caps this one attempt (seconds), on top of the transport's own
+    connect and read timeouts; the retry loop uses it to honour a call's deadline.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    body: bytes | None = attrs.field(default=None, repr=False)
+    timeout: float | None = None
+
+
+@attrs.frozen(slots=True)
+class Response:
+    """An HTTP response, body read in full."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Send one request and return its response, or raise ``TransportError``."""
+
+    async def send(self, request: Request) -> Response:
+        """Send ``request`` and return the complete response."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the transport owns."""
+        ...
+
+
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
+
+
+class MockTransport:
+    """A transport that calls ``handler(request)`` instead of using the network."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+
+    async def send(self, request: Request) -> Response:
+        """Return what the handler returns for ``request``."""
+        result = self._handler(request)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+class AiohttpTransport:
+    """A transport over one shared ``aiohttp.ClientSession``.
+
+    At most ``pool_size`` requests are in flight at once; callers beyond that
+    wait in FIFO order on a semaphore rather than in aiohttp's pool queue, and
+    no request ever waits for a connection inside its own timeout. Redirects are
+    never followed, so credentials never travel to another host.
+
+    Args:
+        session: A session to use; the transport never closes one it was given.
+        connect_timeout: Seconds to establish a connection.
+        read_timeout: Seconds to wait for each read of the response.
+        pool_size: Maximum connections, and so requests in flight.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        pool_size: int = 100,
+    ) -> None:
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
+        self._given_session = session
+        self._session: aiohttp.ClientSession | None = session
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._pool_size = pool_size
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
+        self._slots: asyncio.Semaphore | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the running loop: construction binds nothing.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, auto_decompress=True
+            )
+        return self._session
+
+    async def send(self, request: Request) -> Response:
+        """Send ``request``; translate aiohttp failures into ``TransportError``."""
+        session = self._session or self._open()
+        slots = self._slots
+        if slots is None:
+            slots = self._slots = asyncio.Semaphore(self._pool_size)
+        timeout = self._timeout
+        if request.timeout is not None:
+            timeout = aiohttp.ClientTimeout(
+                total=request.timeout,
+                sock_connect=self._connect_timeout,
+                sock_read=self._read_timeout,
+            )
+        method, url = request.method, request.url
+        async with slots:
+            try:
+                async with session.request(
+                    method,
+                    url,
+                    headers=request.headers,
+                    data=request.body,
+                    allow_redirects=False,
+                    timeout=timeout,
+                ) as resp:
+                    body = await resp.read()
+                    return Response(resp.status, resp.headers, body)
+            except aiohttp.ConnectionTimeoutError as exc:
+                raise ConnectError("connect timed out", method=method, url=url) from exc
+            except aiohttp.ClientConnectorError as exc:
+                raise ConnectError(
+                    f"cannot connect ({exc.os_error.__class__.__name__})", method=method, url=url
+                ) from exc
+            except aiohttp.InvalidURL as exc:
+                raise ConnectError("invalid URL", method=method, url=url) from exc
+            except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+                raise ReadTimeoutError(
+                    "timed out waiting for the response", method=method, url=url
+                ) from exc
+            except (
+                aiohttp.ServerDisconnectedError,
+                aiohttp.ClientOSError,
+                aiohttp.ClientPayloadError,
+            ) as exc:
+                raise ConnectionLostError(
+                    f"connection lost ({exc.__class__.__name__})", method=method, url=url
+                ) from exc
+            except aiohttp.ClientError as exc:
+                raise TransportError(
+                    f"HTTP client error ({exc.__class__.__name__})", method=method, url=url
+                ) from exc
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it."""
+        if self._given_session is None and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
