@@ -1,0 +1,69 @@
+"""Run the fake Swoogo server standalone.
+
+``python -m swoogo_async.testing --port 8765 [--rate-limit N --rate-window S --no-drift]``
+prints the base URL on one line and serves until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from ._server import FakeSwoogo
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m swoogo_async.testing", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--api-key", default="test-key")
+    p.add_argument("--api-secret", default="test-secret")
+    p.add_argument("--rate-limit", type=int, default=None, help="credits per window")
+    p.add_argument("--rate-window", type=float, default=600.0, help="window in seconds")
+    p.add_argument("--token-lifetime", type=float, default=1800.0)
+    p.add_argument("--latency", type=float, default=0.0, help="delay per request (s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-drift", action="store_true", help="render canonical types only")
+    p.add_argument("--retry-after", action="store_true", help="send Retry-After on 429")
+    return p
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    fake = FakeSwoogo(
+        args.api_key,
+        args.api_secret,
+        token_lifetime=args.token_lifetime,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        drift=not args.no_drift,
+        seed=args.seed,
+        latency=args.latency,
+        port=args.port,
+        retry_after=args.retry_after,
+        host=args.host,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with fake:
+        print(fake.base_url, flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
