@@ -83,7 +83,15 @@ def _time(value: Any) -> dt.time:
         if value.tzinfo is not None:
             raise ValueError("must be a local time without a time zone")
         return value.replace(microsecond=0)
-    parsed = parse_time(value.strip() if isinstance(value, str) else value)
+    if isinstance(value, str):
+        text = value.strip()
+        for fmt in ("%H:%M:%S", "%H:%M"):
+            try:
+                return dt.datetime.strptime(text, fmt).time()
+            except ValueError:
+                continue
+        raise ValueError("must be a time (HH:MM:SS)")
+    parsed = parse_time(value)
     if parsed is None:
         raise ValueError("must be a time (HH:MM:SS)")
     return _time(parsed)

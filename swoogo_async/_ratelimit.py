@@ -10,9 +10,11 @@ adds the sleeping. The rules:
 - ``available`` counts the credits we may still spend in the server's current
   window: set from the headers, lowered on each reservation, never raised by a
   late response. When it runs out, requests wait for the window to reset.
-- Requests are spaced at ``available / time-left`` credits per second (GCRA), with
-  a small burst allowance, so a sustained load stays at the budget's rate and never
-  runs into 429, while an idle client's occasional burst goes out at once.
+- While more than ``reserve`` (half) of the budget is left, requests go out at once:
+  a web app's bursts are never slowed. Below that, the rest of the window's credits
+  are spread evenly over the time left (GCRA, small burst allowance), so a sustained
+  load runs at the budget's rate and never into 429.
+- An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - The reset instant is the earliest ``now + X-Rate-Limit-Reset`` seen in the window:
   the header is rounded up to whole seconds, so the earliest sighting is the closest.
 """
@@ -59,8 +61,11 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 class Pacer:
     """Pure pacing state. Every method takes the current monotonic time."""
 
-    def __init__(self, explicit: RateLimit | None = None, *, burst: float = 0.05) -> None:
+    def __init__(
+        self, explicit: RateLimit | None = None, *, burst: float = 0.05, reserve: float = 0.5
+    ) -> None:
         self.explicit = explicit
+        self.reserve_fraction = reserve
         self.limit: int | None = explicit.credits if explicit else None
         self.window: float | None = explicit.window if explicit else None
         self.burst = explicit.burst if explicit else burst
@@ -99,13 +104,20 @@ class Pacer:
                 assert self.window is not None
                 self.reset_at = now + self.window
             return False, max(self.reset_at - now, 0.0) + _GUARD
-        left = (self.reset_at - now) if self.reset_at is not None else (self.window or 1.0)
         if self.explicit is not None:
             rate = self.explicit.credits / self.explicit.window
+            tau = max(self.limit * self.burst, 1.0) / rate
+        elif self.available - cost >= self.limit * self.reserve_fraction:
+            # Plenty left in this window: spend it now, as an unpaced client would.
+            self.tat = now
+            self.available -= cost
+            self.inflight += cost
+            return True, 0.0
         else:
+            left = (self.reset_at - now) if self.reset_at is not None else (self.window or 1.0)
             rate = self.available / max(left, 1e-3)
+            tau = max(self.limit * self.burst, 1.0) / rate
         interval = 1.0 / rate
-        tau = max(self.limit * self.burst, 1.0) * interval
         tat = max(self.tat, now)
         delay = max(tat - tau - now, 0.0)
         self.tat = tat + cost * interval

@@ -1,0 +1,308 @@
+"""Pure, synchronous tests of request building and response decoding."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+
+import swoogo_async
+from swoogo_async import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    SessionStatus,
+    SwoogoError,
+    ValidationError,
+)
+from swoogo_async._auth import basic_auth_header, parse_token_response
+from swoogo_async._endpoints import (
+    add_sessions_call,
+    create_session_call,
+    get_session_call,
+    list_sessions_call,
+    parse_page,
+    update_session_call,
+)
+from swoogo_async._exceptions import make_status_error
+from swoogo_async._fields import prepare_session_fields
+from swoogo_async._forms import encode_form
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def test_public_names_are_exported_sorted() -> None:
+    names = swoogo_async.__all__
+    assert sorted(names, key=lambda n: (not n.isupper(), n.startswith("_"), n)) == names or (
+        names == sorted(names)
+    )
+    for name in names:
+        assert hasattr(swoogo_async, name), name
+    public = {n for n in dir(swoogo_async) if not n.startswith("_") and n[0].isupper()}
+    assert public <= set(names)
+
+
+def test_basic_header_url_encodes_each_part() -> None:
+    header = basic_auth_header("my key", "p@ss:w/rd")
+    raw = base64.b64decode(header.removeprefix("Basic ")).decode()
+    assert raw == "my+key:p%40ss%3Aw%2Frd"
+
+
+def test_token_lifetime_comes_from_expires_at_and_server_date() -> None:
+    body = json.dumps(
+        {"access_token": "tok", "expires_at": "2024-11-08 16:04:40", "type": "bearer"}
+    ).encode()
+    # Our wall clock is 5 minutes fast; the server's Date says 15:34:40: 30 minutes left.
+    server_now = dt.datetime(2024, 11, 8, 15, 34, 40, tzinfo=dt.timezone.utc)
+    headers = {"Date": "Fri, 08 Nov 2024 15:34:40 GMT"}
+    token = parse_token_response(
+        body, headers, now=1000.0, wall_now=server_now.timestamp() + 300, margin=60
+    )
+    assert token.expires_at == pytest.approx(1000.0 + 1800)
+    assert token.refresh_at == pytest.approx(1000.0 + 1800 - 60)
+    assert not token.due(2000.0)
+    assert token.due(1000.0 + 1741)
+    assert "tok" not in repr(token)
+    short = parse_token_response(
+        json.dumps({"access_token": "t", "expires_at": "2024-11-08 15:34:50"}).encode(),
+        headers,
+        now=0.0,
+        wall_now=0.0,
+    )
+    assert short.refresh_at == pytest.approx(9.0)  # a tenth early for short lifetimes
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"<html>", b'{"expires_at": "2024-11-08 16:04:40"}', b'{"access_token": "x"}']
+)
+def test_bad_token_response_raises_without_echoing_it(body: bytes) -> None:
+    with pytest.raises(ResponseDecodeError) as info:
+        parse_token_response(body, {}, now=0, wall_now=0)
+    assert info.value.raw.startswith(b"(token response withheld")
+
+
+def test_form_encoding_php_brackets_and_scalars() -> None:
+    body = encode_form(
+        {
+            "name": "Q&A: 100% fun",
+            "date": dt.date(2026, 5, 1),
+            "start_time": dt.time(9, 5),
+            "locked_when_saved": True,
+            "selected_by_default": False,
+            "session_status": SessionStatus.APPROVED,
+            "notes": None,
+            "custom_fields": {"c_1001": "V", "c_1002": [{"id": 123}, {"id": 4}]},
+        }
+    )
+    assert parse_qsl(body.decode(), keep_blank_values=True) == [
+        ("name", "Q&A: 100% fun"),
+        ("date", "2026-05-01"),
+        ("start_time", "09:05:00"),
+        ("locked_when_saved", "1"),
+        ("selected_by_default", "0"),
+        ("session_status", "approved"),
+        ("notes", ""),
+        ("custom_fields[c_1001]", "V"),
+        ("custom_fields[c_1002][0][id]", "123"),
+        ("custom_fields[c_1002][1][id]", "4"),
+    ]
+
+
+def test_prepare_fields_parses_text_and_folds_custom_columns() -> None:
+    out = prepare_session_fields(
+        {
+            "event_id": "12",
+            "name": "Talk",
+            "date": "2026-05-01",
+            "start_time": "9:00",
+            "capacity": " 150 ",
+            "locked_when_saved": "TRUE",
+            "session_status": "Approved",
+            "c_1001": "x",
+            "custom_fields": {"c_7": "y"},
+        },
+        creating=True,
+    )
+    assert out == {
+        "event_id": 12,
+        "name": "Talk",
+        "date": dt.date(2026, 5, 1),
+        "start_time": dt.time(9),
+        "capacity": 150,
+        "locked_when_saved": True,
+        "session_status": SessionStatus.APPROVED,
+        "custom_fields": {"c_7": "y", "c_1001": "x"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"name": "x", "date": "2026-01-01"}, "event_id"),
+        ({"event_id": 1, "date": "2026-01-01"}, "name"),
+        ({"event_id": 1, "name": "x"}, "date"),
+        ({"event_id": 0, "name": "x", "date": "2026-01-01"}, "event_id"),
+        ({"event_id": 1, "name": "x", "date": dt.datetime(2026, 1, 1)}, "date"),
+        ({"event_id": 1, "name": "x", "date": "2026-01-01", "capacity": "lots"}, "capacity"),
+        ({"event_id": 1, "name": "x", "date": "2026-01-01", "capacity": True}, "capacity"),
+        (
+            {"event_id": 1, "name": "x", "date": "2026-01-01", "locked_when_saved": 2},
+            "locked_when_saved",
+        ),
+        (
+            {"event_id": 1, "name": "x", "date": "2026-01-01", "session_status": "lvie"},
+            "session_status",
+        ),
+        ({"event_id": 1, "name": "x", "date": "2026-01-01", "start_time": "25:00"}, "start_time"),
+        ({"event_id": 1, "name": "x", "date": "2026-01-01", "id": 3}, "id"),
+        ({"event_id": 1, "name": "x", "date": "2026-01-01", "notes": None}, "notes"),
+    ],
+)
+def test_prepare_fields_names_the_bad_field(fields: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        prepare_session_fields(fields, creating=True)
+    assert info.value.field == field
+    assert str(info.value).startswith(field + ":")
+
+
+def test_update_allows_none_to_clear() -> None:
+    assert prepare_session_fields({"capacity": None, "notes": None}, creating=False) == {
+        "capacity": None,
+        "notes": None,
+    }
+
+
+def test_calls_are_built_purely() -> None:
+    call = get_session_call(5, fields=["id", "name"], expand="track")
+    assert (call.method, call.path, call.cost, call.idempotent) == ("GET", "/sessions/5", 1, True)
+    assert dict(parse_qsl(call.query)) == {"fields": "id,name", "expand": "track"}
+    listing = list_sessions_call(
+        3,
+        page=2,
+        per_page=50,
+        search=["name=*contains*Key", "date=2026-01-01"],
+        sort="-date",
+        ids=[1, 2],
+        search_condition="or",
+    )
+    assert listing.cost == 10
+    assert dict(parse_qsl(listing.query)) == {
+        "event_id": "3",
+        "page": "2",
+        "per-page": "50",
+        "search": "name=*contains*Key&date=2026-01-01",
+        "searchCondition": "or",
+        "sort": "-date",
+        "ids": "1,2",
+    }
+    create = create_session_call({"event_id": 1, "name": "A"})
+    assert (create.method, create.idempotent, create.content_type) == (
+        "POST",
+        False,
+        "application/x-www-form-urlencoded",
+    )
+    update = update_session_call(9, {"capacity": 3})
+    assert (update.method, update.path, update.body) == ("PUT", "/sessions/update/9", b"capacity=3")
+    speaker = add_sessions_call(4, [1, 2, 1])
+    assert speaker.body == b'{"session_ids":[1,2]}'
+    with pytest.raises(InvalidInputError, match="per_page"):
+        list_sessions_call(3, per_page=500, expand=["track"])
+    with pytest.raises(InvalidInputError, match="ids"):
+        list_sessions_call(3, ids=range(1, 102))
+
+
+def _page(payload: object) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def test_parse_page_accepts_list_or_object_items_and_relative_links() -> None:
+    items = [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]
+    meta = {"totalCount": 5, "pageCount": 3, "currentPage": 1, "perPage": 2}
+    links = {
+        "self": {"href": "/api/v1/sessions?page=1"},
+        "next": {"href": "/api/v1/sessions?page=2"},
+    }
+    as_list = parse_page(
+        _page({"items": items, "_meta": meta, "_links": links}),
+        method="GET",
+        url="u",
+        page=1,
+        per_page=2,
+    )
+    as_object = parse_page(
+        _page({"items": {"1": items[0], "2": items[1]}, "_meta": meta}),
+        method="GET",
+        url="u",
+        page=1,
+        per_page=2,
+    )
+    assert [s.id for s in as_list.items] == [s.id for s in as_object.items] == [1, 2]
+    assert as_list.total_count == 5
+    assert not as_list.is_last
+    no_meta = parse_page(_page({"items": items}), method="GET", url="u", page=4, per_page=2)
+    assert (no_meta.current_page, no_meta.is_last) == (4, False)
+    last = parse_page(_page({"items": items[:1]}), method="GET", url="u", page=4, per_page=2)
+    assert last.is_last
+    with pytest.raises(ResponseDecodeError):
+        parse_page(b"{not json", method="GET", url="u", page=1, per_page=2)
+    with pytest.raises(ResponseDecodeError):
+        parse_page(b'{"nothing": 1}', method="GET", url="u", page=1, per_page=2)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (405, APIError),
+        (415, APIError),
+        (422, ValidationError),
+        (429, RateLimitError),
+        (500, ServerError),
+        (503, ServerError),
+    ],
+)
+def test_status_maps_to_exception_class(status: int, cls: type[APIError]) -> None:
+    raw = json.dumps({"name": "X", "message": "went wrong", "code": 0, "status": status}).encode()
+    err = make_status_error(status=status, method="GET", url="https://h/x", raw=raw)
+    assert type(err) is cls
+    assert isinstance(err, SwoogoError)
+    assert (err.status, err.method, err.url, err.raw) == (status, "GET", "https://h/x", raw)
+    assert err.body["message"] == "went wrong"
+    assert "went wrong" in str(err)
+
+
+def test_validation_error_reads_yii_list_and_html_bodies_are_kept_raw() -> None:
+    raw = b'[{"field": "name", "message": "Name cannot be blank."}]'
+    err = make_status_error(status=422, method="POST", url="u", raw=raw)
+    assert isinstance(err, ValidationError)
+    assert [(e.field, e.message) for e in err.errors] == [("name", "Name cannot be blank.")]
+    assert "name: Name cannot be blank." in str(err)
+    html = b"<html><body>502 Bad Gateway</body></html>"
+    bad = make_status_error(status=502, method="GET", url="u", raw=html)
+    assert bad.body is None
+    assert bad.raw == html
+    assert bad.may_have_acted
+
+
+def test_recorded_samples_parse() -> None:
+    from swoogo_async._endpoints import parse_session, parse_speaker
+
+    got = parse_session((SAMPLES / "get_session.json").read_bytes(), method="GET", url="u")
+    assert got.capacity == 20  # arrived as "20"
+    speaker = parse_speaker((SAMPLES / "speaker.json").read_bytes(), method="POST", url="u")
+    assert speaker.gender == {"id": None, "value": None}
+    assert speaker.sessions[0].use_event_timezone is True
+    assert speaker.birth_date == dt.date(1985, 6, 15)
