@@ -1,0 +1,1 @@
+"""Benchmarks: the SDK against raw aiohttp, in the same process, as ratios."""
