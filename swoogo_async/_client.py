@@ -9,13 +9,15 @@ drops that token and replays the request once.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
 import random
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -34,6 +36,7 @@ from ._exceptions import (
     ClientStateError,
     InvalidInputError,
     RateLimitError,
+    ResponseDecodeError,
     SwoogoError,
     TransportError,
     make_status_error,
@@ -46,6 +49,7 @@ from ._transport import AiohttpTransport, Request, Response, Transport
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
 DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
+T = TypeVar("T")
 logger = logging.getLogger("swoogo_async")
 
 _NEW, _OPEN, _CLOSED = "new", "open", "closed"
@@ -63,10 +67,13 @@ class _Retry(Exception):
 class _CallState:
     """What one call's attempts share."""
 
-    __slots__ = ("attempt", "call", "deadline", "replayed", "start", "url")
+    __slots__ = ("attempt", "call", "deadline", "decode", "replayed", "start", "url")
 
-    def __init__(self, call: Call, url: str, start: float, deadline: float) -> None:
+    def __init__(
+        self, call: Call, url: str, start: float, deadline: float, decode: Callable[[Response], Any]
+    ) -> None:
         self.call = call
+        self.decode = decode
         self.url = url
         self.start = start
         self.deadline = deadline
@@ -187,6 +194,7 @@ class SwoogoClient:
             else AsyncPacer(Pacer(rate_limit if isinstance(rate_limit, RateLimit) else None))
         )
         self._tokens = TokenManager(self._fetch_token)
+        self._slots: asyncio.Semaphore | None = None
         self._state = _NEW
         self._clock = time.monotonic
         self._rand = random.random
@@ -258,8 +266,13 @@ class SwoogoClient:
 
     # -- the request pipeline -----------------------------------------------------------------
 
-    async def _execute(self, call: Call) -> Response:
-        """Send ``call`` with auth, pacing and retries; return its 2xx response."""
+    async def _execute(self, call: Call, decode: Callable[[Response], T]) -> T:
+        """Send ``call`` with auth, pacing and retries; return its decoded 2xx response.
+
+        ``decode`` runs inside the retry loop, so a success body that does not
+        decode (``ResponseDecodeError``) is retried like any transient failure
+        when the call is idempotent.
+        """
         if self._state != _OPEN:
             raise ClientStateError(
                 "the client is closed"
@@ -272,43 +285,57 @@ class SwoogoClient:
             else (self.base_url + call.path)
         )
         start = self._clock()
-        state = _CallState(call, url, start, start + self.retry.deadline)
-        try:
-            response: Response = await self._retrying(state)
-        except _Retry as wrapped:  # pragma: no cover - max_tries is enforced by the policy
-            raise wrapped.error from None
-        return response
+        state = _CallState(call, url, start, start + self.retry.deadline, decode)
+        result: T = await self._retrying(state)
+        return result
 
-    async def _attempt(self, state: _CallState) -> Response:
-        call = state.call
+    async def _attempt(self, state: _CallState) -> Any:
         state.attempt += 1
-        now = self._clock()
-        remaining = state.deadline - now
-        assert self._transport is not None
+        if not state.call.cost:
+            # Token fetches skip the slots: the calls holding them may be waiting on it.
+            return await self._exchange(state, None)
+        slots = self._slots
+        if slots is None:
+            slots = self._slots = asyncio.Semaphore(self.pool_size)
+        # Wait for a slot (FIFO) before taking the pacer's turn and the token, so a
+        # request never queues inside aiohttp's pool, and carries the newest token.
+        async with slots:
+            return await self._exchange(state, self._pacer)
+
+    async def _exchange(self, state: _CallState, pacer: AsyncPacer | None) -> Any:
+        """Make one attempt: pace, authenticate, send, and judge the outcome."""
+        call = state.call
+        if pacer is not None:
+            too_long = await pacer.acquire(call.cost, within=state.deadline - self._clock())
+            if too_long is not None:
+                # The budget is spent until after this call's deadline: say so now
+                # rather than sleep past it.
+                raise RateLimitError(
+                    status=429,
+                    method=call.method,
+                    url=state.url,
+                    body=None,
+                    raw=b"client-side pacing: the rate-limit budget is spent past this"
+                    b" call's deadline",
+                    retry_after=too_long,
+                )
         headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
         if call.content_type is not None:
             headers["Content-Type"] = call.content_type
         token: Token | None = None
         if call.cost:
-            token = await self._tokens.get()
+            try:
+                token = await self._tokens.get()
+            except BaseException:
+                if pacer is not None:
+                    pacer.release(call.cost, sent=False)
+                raise
             headers["Authorization"] = "Bearer " + token.value
         else:
             headers["Authorization"] = self._basic
-        pacer = self._pacer if call.cost else None
-        if pacer is not None:
-            await pacer.acquire(call.cost)
-            remaining = state.deadline - self._clock()
-        if remaining <= 0:
-            if pacer is not None:
-                pacer.release(call.cost, sent=False)
-            raise RateLimitError(
-                status=429,
-                method=call.method,
-                url=state.url,
-                body=None,
-                raw=b"client-side pacing could not fit the call inside its deadline",
-                retry_after=None,
-            )
+        remaining = state.deadline - self._clock()
+        transport = self._transport
+        assert transport is not None
         request = Request(
             call.method,
             state.url,
@@ -318,7 +345,7 @@ class SwoogoClient:
         )
         error: SwoogoError
         try:
-            response = await self._transport.send(request)
+            response = await transport.send(request)
         except TransportError as exc:
             if pacer is not None:
                 pacer.release(call.cost, sent=exc.may_have_acted)
@@ -346,10 +373,24 @@ class SwoogoClient:
                     pacer.observe(response.headers, call.cost)
                 if status < 300:
                     self._log_attempt(state, status, None)
-                    return response
+                    try:
+                        return state.decode(response)
+                    except ResponseDecodeError as exc:
+                        error = exc
+                        wait = self.retry.decide(
+                            error,
+                            attempt=state.attempt,
+                            elapsed=self._clock() - state.start,
+                            idempotent=call.idempotent,
+                            rand=self._rand,
+                        )
+                        if wait is None:
+                            raise
+                        raise _Retry(error, wait) from None
                 if status == 401 and token is not None and not state.replayed:
                     # The token died early (revoked, or expired on the server's clock):
-                    # drop it, if no one has already, and replay this request once.
+                    # drop it, if no one has already, and replay this request once. If
+                    # the replay gets a 401 too, the credentials are bad: give up.
                     state.replayed = True
                     state.attempt -= 1
                     self._tokens.invalidate(token)
@@ -367,6 +408,10 @@ class SwoogoClient:
                     raw=response.body,
                     retry_after=parse_retry_after(response.headers) if status == 503 else None,
                 )
+        if status != 401:
+            # Only a 401 on the replay itself is final: after any other outcome, a
+            # later revocation earns this call a fresh token again.
+            state.replayed = False
         wait = self.retry.decide(
             error,
             attempt=state.attempt,
@@ -407,7 +452,9 @@ class SwoogoClient:
 
     async def _fetch_token(self) -> Token:
         call = Call("POST", "/oauth2/token", body=TOKEN_FORM, content_type=FORM, cost=0)
-        response = await self._execute(call)
+        return await self._execute(call, self._read_token)
+
+    def _read_token(self, response: Response) -> Token:
         wall_now = time.time()
         self._server_offset = server_clock_offset(response.headers, wall_now)
         return parse_token_response(

@@ -114,8 +114,10 @@ class Pacer:
             self.inflight += cost
             return True, 0.0
         else:
-            left = (self.reset_at - now) if self.reset_at is not None else (self.window or 1.0)
-            rate = self.available / max(left, 1e-3)
+            # Spread what is left evenly between the next free slot and the reset.
+            tat = max(self.tat, now)
+            end = self.reset_at if self.reset_at is not None else tat + (self.window or 1.0)
+            rate = self.available / max(end - tat, 1e-3)
             tau = max(self.limit * self.burst, 1.0) / rate
         interval = 1.0 / rate
         tat = max(self.tat, now)
@@ -186,15 +188,28 @@ class AsyncPacer:
         self._clock = clock
         self._learned: asyncio.Event | None = None
 
-    async def acquire(self, cost: int) -> None:
-        """Wait until ``cost`` credits may be spent, and reserve them."""
+    async def acquire(self, cost: int, within: float = math.inf) -> float | None:
+        """Wait until ``cost`` credits may be spent, and reserve them.
+
+        Returns:
+            None once reserved; or, without waiting, the seconds the wait would
+            take when that is more than ``within`` (nothing is reserved then).
+        """
         pacer = self.pacer
+        clock = self._clock
+        start = clock()
         while True:
-            ok, delay = pacer.reserve(cost, self._clock())
+            now = clock()
+            ok, delay = pacer.reserve(cost, now)
+            left = within - (now - start)
+            if delay > left and not math.isinf(delay):
+                if ok:
+                    pacer.release(cost, sent=False)
+                return delay
             if ok:
                 if delay > 0:
                     await asyncio.sleep(delay)
-                return
+                return None
             if math.isinf(delay):
                 if self._learned is None:
                     self._learned = asyncio.Event()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._endpoints import (
+    Call,
     add_sessions_call,
     create_session_call,
     get_session_call,
@@ -28,6 +29,7 @@ from ._reconcile import (
     lookup_search,
     pick_match,
 )
+from ._transport import Response
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -36,8 +38,20 @@ if TYPE_CHECKING:
 
 __all__ = ["SessionList", "Sessions", "Speakers"]
 
+T = TypeVar("T")
+
 #: Allowance for the server's clock and its whole-second ``created_at``.
 CLOCK_MARGIN = 2.0
+
+
+def _decoder(parse: Callable[..., T], call: Call, client: SwoogoClient) -> Callable[[Response], T]:
+    """Bind a body parser to the call it reads, for ``_execute``."""
+    method, url = call.method, client.base_url + call.path
+
+    def decode(response: Response) -> T:
+        return parse(response.body, method=method, url=url)
+
+    return decode
 
 
 def _may_have_acted(error: SwoogoError) -> bool:
@@ -64,13 +78,13 @@ class SessionList:
     async def page(self, number: int = 1) -> Page[Session]:
         """Fetch one page (1-based), with the envelope's total and page counts."""
         call = list_sessions_call(self._event_id, page=number, **self._options)
-        response = await self._client._execute(call)
-        return parse_page(
-            response.body,
-            method=call.method,
-            url=self._client.base_url + call.path,
-            page=number,
-            per_page=self._options["per_page"],
+        url = self._client.base_url + call.path
+        per_page = self._options["per_page"]
+        return await self._client._execute(
+            call,
+            lambda r: parse_page(
+                r.body, method=call.method, url=url, page=number, per_page=per_page
+            ),
         )
 
     async def pages(self) -> AsyncIterator[Page[Session]]:
@@ -128,10 +142,7 @@ class Sessions:
             InvalidInputError: an argument is invalid (nothing was sent).
         """
         call = get_session_call(session_id, fields=fields, expand=expand)
-        response = await self._client._execute(call)
-        return parse_session(
-            response.body, method=call.method, url=self._client.base_url + call.path
-        )
+        return await self._client._execute(call, _decoder(parse_session, call, self._client))
 
     def list(
         self,
@@ -217,7 +228,7 @@ class Sessions:
         """Create from fields already checked by ``prepare_session_fields``."""
         client = self._client
         call = create_session_call(prepared)
-        url = client.base_url + call.path
+        decode = _decoder(parse_session, call, client)
         key = fingerprint(prepared)
         async with self._locks.hold(key):
             excluded = self._claims.recent(key)
@@ -228,8 +239,7 @@ class Sessions:
             while True:
                 attempt += 1
                 try:
-                    response = await client._execute(call)
-                    session = parse_session(response.body, method=call.method, url=url)
+                    session = await client._execute(call, decode)
                 except SwoogoError as error:
                     if not _may_have_acted(error):
                         raise
@@ -309,10 +319,7 @@ class Sessions:
     async def update_prepared(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
         """Update from fields already checked by ``prepare_session_fields``."""
         call = update_session_call(session_id, prepared)
-        response = await self._client._execute(call)
-        return parse_session(
-            response.body, method=call.method, url=self._client.base_url + call.path
-        )
+        return await self._client._execute(call, _decoder(parse_session, call, self._client))
 
 
 class Speakers:
@@ -333,7 +340,4 @@ class Speakers:
             ValidationError: a session id is unknown or in another event.
         """
         call = add_sessions_call(speaker_id, session_ids)
-        response = await self._client._execute(call)
-        return parse_speaker(
-            response.body, method=call.method, url=self._client.base_url + call.path
-        )
+        return await self._client._execute(call, _decoder(parse_speaker, call, self._client))

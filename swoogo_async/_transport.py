@@ -87,10 +87,9 @@ class MockTransport:
 class AiohttpTransport:
     """A transport over one shared ``aiohttp.ClientSession``.
 
-    At most ``pool_size`` requests are in flight at once; callers beyond that
-    wait in FIFO order on a semaphore rather than in aiohttp's pool queue, and
-    no request ever waits for a connection inside its own timeout. Redirects are
-    never followed, so credentials never travel to another host.
+    The connector holds at most ``pool_size`` connections; ``SwoogoClient`` keeps
+    requests in flight within that limit itself, so none waits in aiohttp's pool
+    queue. Redirects are never followed, so credentials never travel to another host.
 
     Args:
         session: A session to use; the transport never closes one it was given.
@@ -117,7 +116,6 @@ class AiohttpTransport:
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
-        self._slots: asyncio.Semaphore | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running loop: construction binds nothing.
@@ -131,9 +129,6 @@ class AiohttpTransport:
     async def send(self, request: Request) -> Response:
         """Send ``request``; translate aiohttp failures into ``TransportError``."""
         session = self._session or self._open()
-        slots = self._slots
-        if slots is None:
-            slots = self._slots = asyncio.Semaphore(self._pool_size)
         timeout = self._timeout
         if request.timeout is not None:
             timeout = aiohttp.ClientTimeout(
@@ -142,42 +137,41 @@ class AiohttpTransport:
                 sock_read=self._read_timeout,
             )
         method, url = request.method, request.url
-        async with slots:
-            try:
-                async with session.request(
-                    method,
-                    url,
-                    headers=request.headers,
-                    data=request.body,
-                    allow_redirects=False,
-                    timeout=timeout,
-                ) as resp:
-                    body = await resp.read()
-                    return Response(resp.status, resp.headers, body)
-            except aiohttp.ConnectionTimeoutError as exc:
-                raise ConnectError("connect timed out", method=method, url=url) from exc
-            except aiohttp.ClientConnectorError as exc:
-                raise ConnectError(
-                    f"cannot connect ({exc.os_error.__class__.__name__})", method=method, url=url
-                ) from exc
-            except aiohttp.InvalidURL as exc:
-                raise ConnectError("invalid URL", method=method, url=url) from exc
-            except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-                raise ReadTimeoutError(
-                    "timed out waiting for the response", method=method, url=url
-                ) from exc
-            except (
-                aiohttp.ServerDisconnectedError,
-                aiohttp.ClientOSError,
-                aiohttp.ClientPayloadError,
-            ) as exc:
-                raise ConnectionLostError(
-                    f"connection lost ({exc.__class__.__name__})", method=method, url=url
-                ) from exc
-            except aiohttp.ClientError as exc:
-                raise TransportError(
-                    f"HTTP client error ({exc.__class__.__name__})", method=method, url=url
-                ) from exc
+        try:
+            async with session.request(
+                method,
+                url,
+                headers=request.headers,
+                data=request.body,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as resp:
+                body = await resp.read()
+                return Response(resp.status, resp.headers, body)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise ConnectError("connect timed out", method=method, url=url) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(
+                f"cannot connect ({exc.os_error.__class__.__name__})", method=method, url=url
+            ) from exc
+        except aiohttp.InvalidURL as exc:
+            raise ConnectError("invalid URL", method=method, url=url) from exc
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+            raise ReadTimeoutError(
+                "timed out waiting for the response", method=method, url=url
+            ) from exc
+        except (
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientOSError,
+            aiohttp.ClientPayloadError,
+        ) as exc:
+            raise ConnectionLostError(
+                f"connection lost ({exc.__class__.__name__})", method=method, url=url
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(
+                f"HTTP client error ({exc.__class__.__name__})", method=method, url=url
+            ) from exc
 
     async def aclose(self) -> None:
         """Close the session if this transport created it."""

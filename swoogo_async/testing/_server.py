@@ -39,6 +39,9 @@ _HTML = (
 )
 
 
+UNLIMITED = "1000000000"
+
+
 @attrs.frozen
 class RecordedRequest:
     method: str
@@ -80,6 +83,8 @@ class FakeSwoogo(ApiMixin):
         self.host, self.port = host, port
         self.requests: list[RecordedRequest] = []
         self.token_requests = self.tokens_issued = self.rate_limited = 0
+        #: Requests being handled now, and the most ever handled at once.
+        self.in_flight = self.max_in_flight = 0
         self._store = Store()
         self._faults = FaultPlan()
         self._rng = random.Random(seed)
@@ -181,9 +186,10 @@ class FakeSwoogo(ApiMixin):
     def _rate_headers(self, now: float) -> dict[str, str]:
         limit, window = self._rl_limit, self._rl_window
         if limit is None:
+            # Unlimited: a budget no client can spend, so pacing never engages.
             return {
-                "X-Rate-Limit-Limit": "2000",
-                "X-Rate-Limit-Remaining": "2000",
+                "X-Rate-Limit-Limit": UNLIMITED,
+                "X-Rate-Limit-Remaining": UNLIMITED,
                 "X-Rate-Limit-Reset": str(math.ceil(window)),
             }
         start = self._rl_start
@@ -259,6 +265,8 @@ class FakeSwoogo(ApiMixin):
         resp: web.Response | None = None
         acted = False
         fault: Fault | None = None
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if self.latency:
                 await self._sleep(self.latency)
@@ -267,6 +275,7 @@ class FakeSwoogo(ApiMixin):
                 self._drop(request)
             return resp if resp is not None else web.Response(status=500)
         finally:
+            self.in_flight -= 1
             status = 0 if resp is None or self._disconnected(request) else resp.status
             if index < len(log) and log[index] is placeholder:
                 log[index] = attrs.evolve(

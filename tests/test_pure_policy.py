@@ -1,0 +1,220 @@
+"""Pure tests of the retry rule, the pacer and the reconciliation helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from swoogo_async import (
+    ConnectError,
+    ConnectionLostError,
+    RateLimit,
+    ReadTimeoutError,
+    RetryPolicy,
+    Session,
+)
+from swoogo_async._exceptions import SwoogoError, make_status_error
+from swoogo_async._ratelimit import Pacer
+from swoogo_async._reconcile import KeyedLocks, RecentClaims, fingerprint, lookup_search, pick_match
+from swoogo_async._retry import parse_retry_after
+
+POLICY = RetryPolicy(
+    max_attempts=4, backoff_base=1.0, backoff_cap=3.0, deadline=30.0, max_server_wait=20.0
+)
+
+
+def _status(status: int, retry_after: float | None = None) -> SwoogoError:
+    return make_status_error(
+        status=status, method="GET", url="u", raw=b"{}", retry_after=retry_after
+    )
+
+
+def _decide(
+    error: SwoogoError, *, attempt: int = 1, elapsed: float = 0.0, idempotent: bool = True
+) -> float | None:
+    return POLICY.decide(
+        error, attempt=attempt, elapsed=elapsed, idempotent=idempotent, rand=lambda: 1.0
+    )
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_reads_and_updates_retry_on_transient_statuses(status: int) -> None:
+    assert _decide(_status(status)) == 1.0
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 415, 422, 501])
+def test_client_errors_are_not_retried(status: int) -> None:
+    assert _decide(_status(status)) is None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectError("x", method="GET", url="u"),
+        ReadTimeoutError("x", method="GET", url="u"),
+        ConnectionLostError("x", method="GET", url="u"),
+    ],
+)
+def test_transport_errors_retry_for_idempotent_calls(error: SwoogoError) -> None:
+    assert _decide(error) == 1.0
+
+
+def test_creates_retry_only_when_the_server_certainly_did_not_act() -> None:
+    assert _decide(ConnectError("x", method="POST", url="u"), idempotent=False) == 1.0
+    assert _decide(_status(429), idempotent=False) == 1.0
+    for error in (
+        ReadTimeoutError("x", method="POST", url="u"),
+        ConnectionLostError("x", method="POST", url="u"),
+        _status(500),
+        _status(503),
+    ):
+        assert _decide(error, idempotent=False) is None
+
+
+def test_backoff_is_full_jitter_capped_exponential() -> None:
+    assert [POLICY.backoff(n, rand=lambda: 1.0) for n in range(1, 6)] == [1, 2, 3, 3, 3]
+    assert POLICY.backoff(3, rand=lambda: 0.25) == 0.75
+
+
+def test_server_requested_wait_is_honoured_up_to_the_cap() -> None:
+    assert _decide(_status(429, retry_after=7.0)) == 7.0
+    assert _decide(_status(429, retry_after=21.0)) is None
+
+
+def test_attempts_and_deadline_bound_retries() -> None:
+    assert _decide(_status(503), attempt=3) == 3.0
+    assert _decide(_status(503), attempt=4) is None
+    assert _decide(_status(503), attempt=1, elapsed=29.5) is None
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after({"Retry-After": "3", "X-Rate-Limit-Reset": "9"}) == 3.0
+    assert parse_retry_after({"X-Rate-Limit-Reset": "9"}) == 9.0
+    assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=1445412480) == 10
+    assert parse_retry_after({}) is None
+    assert parse_retry_after({"X-Rate-Limit-Reset": "soon"}) is None
+
+
+def _headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
+    return {
+        "X-Rate-Limit-Limit": str(limit),
+        "X-Rate-Limit-Remaining": str(remaining),
+        "X-Rate-Limit-Reset": str(reset),
+    }
+
+
+def test_pacer_probes_once_then_follows_the_headers() -> None:
+    pacer = Pacer()
+    assert pacer.reserve(1, 0.0) == (True, 0.0)
+    assert pacer.reserve(1, 0.0) == (False, float("inf"))  # wait for the probe
+    pacer.observe(_headers(100, 99, 10), 1, 0.1)
+    assert pacer.available == 99
+    # Plenty left: no pacing at all while above half the budget.
+    for _ in range(48):
+        assert pacer.reserve(1, 0.2) == (True, 0.0)
+    # Below half: spread the rest (51 credits) over the ~10 s left.
+    delays = [pacer.reserve(1, 0.2)[1] for _ in range(45)]
+    assert delays[-1] > delays[0]
+    assert 5.0 < delays[-1] < 10.1
+    spent, delay = pacer.reserve(10, 0.2)
+    assert not spent  # a list call no longer fits this window
+    assert delay == pytest.approx(10.1 - 0.2 + 0.05)
+    assert pacer.reserve(10, 10.3) == (True, 0.0)  # new window
+
+
+def test_pacer_never_raises_its_estimate_from_a_late_response() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 50, 10), 1, 0.0)
+    pacer.observe(_headers(100, 80, 10), 0, 0.5)  # stale: same window
+    assert pacer.available == 50
+    pacer.limited(4.0, 1, 1.0)
+    assert pacer.reserve(1, 2.0)[0] is False
+
+
+def test_pacer_without_headers_does_not_pace() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe({}, 1, 0.0)
+    assert all(pacer.reserve(1, 0.0) == (True, 0.0) for _ in range(1000))
+
+
+def test_explicit_rate_spaces_requests_evenly() -> None:
+    pacer = Pacer(RateLimit(credits=10, window=1.0, burst=0.0))
+    delays = [pacer.reserve(1, 0.0)[1] for _ in range(5)]
+    assert delays == pytest.approx([0.0, 0.0, 0.1, 0.2, 0.3])
+
+
+def test_reconcile_search_and_match() -> None:
+    since = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.timezone.utc)
+    fields = {
+        "event_id": 1,
+        "name": "Keynote",
+        "date": dt.date(2026, 5, 1),
+        "start_time": dt.time(9),
+        "capacity": 10,
+    }
+    assert lookup_search(fields, since) == [
+        "created_at>=2026-05-01 08:00:00",
+        "name=Keynote",
+        "date=2026-05-01",
+        "start_time=09:00:00",
+    ]
+    assert "name=Q&A" not in lookup_search({**fields, "name": "Q&A"}, since)
+    ok = Session(
+        id=5,
+        name="Keynote",
+        date=dt.date(2026, 5, 1),
+        start_time=dt.time(9),
+        capacity=10,
+        created_at=since,
+    )
+    other_cap = Session(
+        id=6,
+        name="Keynote",
+        date=dt.date(2026, 5, 1),
+        start_time=dt.time(9),
+        capacity=11,
+        created_at=since,
+    )
+    older = Session(
+        id=7,
+        name="Keynote",
+        date=dt.date(2026, 5, 1),
+        start_time=dt.time(9),
+        capacity=10,
+        created_at=since - dt.timedelta(seconds=1),
+    )
+    assert pick_match(fields, [ok, other_cap, older], since=since, excluded=frozenset()) == [ok]
+    assert pick_match(fields, [ok], since=since, excluded=frozenset({5})) == []
+    assert fingerprint({**fields, "name": "KEYNOTE"}) == fingerprint(fields)
+
+
+def test_recent_claims_expire() -> None:
+    claims = RecentClaims(keep=5.0)
+    claims.add("k", 1, now=0.0)
+    claims.add("k", 2, now=3.0)
+    assert claims.recent("k", now=4.0) == {1, 2}
+    assert claims.recent("k", now=6.0) == {2}
+    assert claims.recent("k", now=9.0) == frozenset()
+    assert len(claims) == 0
+
+
+async def test_keyed_locks_serialise_one_key_and_clean_up() -> None:
+    import asyncio
+
+    locks = KeyedLocks()
+    order: list[str] = []
+
+    async def run(key: str, tag: str) -> None:
+        async with locks.hold(key):
+            order.append(tag + "+")
+            await asyncio.sleep(0.01)
+            order.append(tag + "-")
+
+    await asyncio.gather(run("a", "1"), run("a", "2"), run("b", "3"))
+    assert order.index("1-") < order.index("2+")
+    assert len(locks) == 0

@@ -1,0 +1,295 @@
+"""Retries, rate limits, safe creates, deadlines and cancellation, end to end on FakeSwoogo."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from swoogo_async import (
+    APIError,
+    RateLimit,
+    RateLimitError,
+    ReadTimeoutError,
+    RetryPolicy,
+    ServerError,
+    SwoogoClient,
+    UnknownOutcomeError,
+)
+from swoogo_async.testing import FakeSwoogo, Fault
+
+from .conftest import FAST_RETRY
+
+
+def _client(fake: FakeSwoogo, **options: object) -> SwoogoClient:
+    options.setdefault("retry", FAST_RETRY)
+    return SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.error(500),
+        Fault.error(502),
+        Fault.error(503),
+        Fault.error(504),
+        Fault.rate_limited(0),
+        Fault.html_error(),
+        Fault.malformed_json(),
+        Fault.drop_before(),
+    ],
+    ids=lambda f: f.name,
+)
+async def test_reads_retry_through_transient_faults(fake: FakeSwoogo, fault: Fault) -> None:
+    rec = fake.add_session(event_id=1, name="A")
+    # times=2: aiohttp itself replays an idempotent request once on a dropped keep-alive socket.
+    fake.inject("GET /sessions/{id}", fault, times=2)
+    async with _client(fake) as client:
+        s = await client.sessions.get(rec["id"])
+    assert s.name == "A"
+    gets = [r for r in fake.requests if r.path.startswith("/sessions/")]
+    assert gets[-1].status == 200
+    assert len(gets) >= 2
+
+
+async def test_updates_retry_through_timeouts(fake: FakeSwoogo) -> None:
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("PUT /sessions/update/{id}", Fault.timeout(1.0, acted=True))
+    async with _client(fake, read_timeout=0.3) as client:
+        s = await client.sessions.update(rec["id"], capacity=7)
+    assert s.capacity == 7
+    assert fake.sessions[rec["id"]]["capacity"] == 7
+
+
+async def test_429_waits_for_the_server_then_succeeds(fake: FakeSwoogo) -> None:
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("GET /sessions/{id}", Fault.rate_limited(reset=1))
+    async with _client(fake) as client:
+        start = time.monotonic()
+        await client.sessions.get(rec["id"])
+        assert time.monotonic() - start >= 0.9  # it waited as told, not the tiny backoff
+
+
+async def test_429_beyond_the_cap_raises_with_retry_after(fake: FakeSwoogo) -> None:
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("GET /sessions/{id}", Fault.rate_limited(reset=300))
+    async with _client(fake) as client:
+        with pytest.raises(RateLimitError) as info:
+            await client.sessions.get(rec["id"])
+    assert info.value.retry_after == 300
+    assert info.value.status == 429
+
+
+async def test_deadline_bounds_the_whole_call(fake: FakeSwoogo) -> None:
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("GET /sessions/{id}", Fault.timeout(3.0), times=10)
+    policy = RetryPolicy(max_attempts=10, backoff_base=0.01, deadline=1.0)
+    async with _client(fake, retry=policy, read_timeout=30.0) as client:
+        start = time.monotonic()
+        with pytest.raises(ReadTimeoutError):
+            await client.sessions.get(rec["id"])
+        assert time.monotonic() - start < 1.5
+
+
+async def test_gives_up_after_max_attempts(fake: FakeSwoogo) -> None:
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("GET /sessions/{id}", Fault.error(503), times=10)
+    async with _client(fake, retry=RetryPolicy(max_attempts=3, backoff_base=0.001)) as client:
+        with pytest.raises(ServerError) as info:
+            await client.sessions.get(rec["id"])
+    assert info.value.status == 503
+    assert len([r for r in fake.requests if r.path.startswith("/sessions/")]) == 3
+
+
+async def test_token_endpoint_failing_twice_then_recovering(fake: FakeSwoogo) -> None:
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("POST /oauth2/token", Fault.error(503), times=2)
+    async with _client(fake) as client:
+        results = await asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(50)))
+    assert len(results) == 50
+    assert fake.token_requests == 3
+    assert client.token_fetches == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.drop_after(),
+        Fault.timeout(1.0, acted=True),
+        Fault.error(502, acted=True),
+        Fault.malformed_json(),
+        Fault.drop_before(),
+        Fault.error(503),
+    ],
+    ids=lambda f: f.name + ("+acted" if f.acted else ""),
+)
+async def test_uncertain_create_is_reconciled_never_duplicated(
+    fake: FakeSwoogo, fault: Fault
+) -> None:
+    fake.inject("POST /sessions/create", fault)
+    async with _client(fake, read_timeout=0.3) as client:
+        s = await client.sessions.create(
+            event_id=5, name="Keynote", date="2026-05-01", start_time="09:00", capacity=10
+        )
+    assert list(fake.sessions) == [s.id]
+    assert s.name == "Keynote"
+    creates = [r for r in fake.requests if r.path == "/sessions/create"]
+    lookups = [r for r in fake.requests if r.path == "/sessions"]
+    assert len(lookups) == 1  # reconciled once
+    assert len(creates) == (1 if fault.performs else 2)
+    assert "created_at>=" in lookups[0].query["search"]
+
+
+async def test_create_policy_raise_reports_unknown_outcome(fake: FakeSwoogo) -> None:
+    fake.inject("POST /sessions/create", Fault.drop_after())
+    async with _client(fake, create_policy="raise") as client:
+        with pytest.raises(UnknownOutcomeError) as info:
+            await client.sessions.create(event_id=5, name="Keynote", date="2026-05-01")
+    assert info.value.fields["name"] == "Keynote"
+    assert len(fake.sessions) == 1  # it did happen; the caller was told it may have
+
+
+async def test_failed_lookup_raises_unknown_outcome_with_fields(fake: FakeSwoogo) -> None:
+    fake.inject("POST /sessions/create", Fault.drop_after())
+    fake.inject("GET /sessions", Fault.error(400), times=1)
+    async with _client(fake) as client:
+        with pytest.raises(UnknownOutcomeError) as info:
+            await client.sessions.create(event_id=5, name="Keynote", date="2026-05-01")
+    assert info.value.fields["event_id"] == 5
+    assert info.value.cause is not None
+
+
+async def test_identical_rows_never_claim_each_other(fake: FakeSwoogo) -> None:
+    fake.chaos(
+        rate=0.5,
+        faults=[Fault.drop_after(), Fault.drop_before()],
+        seed=3,
+        routes=["POST /sessions/create"],
+    )
+    async with _client(fake, read_timeout=0.5) as client:
+        results = await asyncio.gather(
+            *(
+                client.sessions.create(
+                    event_id=5, name="Break", date="2026-05-01", start_time="10:00"
+                )
+                for _ in range(8)
+            ),
+            return_exceptions=True,
+        )
+    created = [r.id for r in results if not isinstance(r, BaseException)]
+    unknown = [r for r in results if isinstance(r, UnknownOutcomeError)]
+    assert len(created) == len(set(created))  # each row got its own session
+    assert len(created) + len(unknown) == 8
+    assert len(fake.sessions) >= len(created)
+
+
+async def test_cancelling_mid_retry_frees_the_connection(fake: FakeSwoogo) -> None:
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("GET /sessions/{id}", Fault.timeout(5.0), times=1)
+    async with _client(fake, pool_size=1) as client:
+        task = asyncio.create_task(client.sessions.get(rec["id"]))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The only connection slot is free again, and the client works.
+        s = await asyncio.wait_for(client.sessions.get(rec["id"]), timeout=5)
+        assert s.id == rec["id"]
+
+
+async def test_in_flight_requests_never_exceed_the_pool(fake: FakeSwoogo) -> None:
+    fake.latency = 0.02
+    rec = fake.add_session(event_id=1, name="A")
+    async with _client(fake, pool_size=4) as client:
+        await asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(60)))
+    assert fake.max_in_flight == 4
+
+
+async def test_pacing_keeps_a_burst_inside_a_small_budget() -> None:
+    async with FakeSwoogo(rate_limit=40, rate_window=2.0) as fake:
+        rec = fake.add_session(event_id=1, name="A")
+        async with _client(fake) as client:
+            await asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(70)))
+        assert fake.rate_limited == 0
+
+
+async def test_explicit_rate_and_pacing_off() -> None:
+    async with FakeSwoogo(rate_limit=30, rate_window=60.0) as fake:
+        rec = fake.add_session(event_id=1, name="A")
+        async with _client(fake, rate_limit=None, retry=RetryPolicy(max_attempts=1)) as client:
+            results = await asyncio.gather(
+                *(client.sessions.get(rec["id"]) for _ in range(40)), return_exceptions=True
+            )
+        assert sum(isinstance(r, RateLimitError) for r in results) == 10
+    async with FakeSwoogo() as fake:
+        rec = fake.add_session(event_id=1, name="A")
+        async with _client(fake, rate_limit=RateLimit(credits=20, window=1.0, burst=0)) as client:
+            start = time.monotonic()
+            await asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(11)))
+            assert time.monotonic() - start >= 0.45  # spaced at 20/s, not all at once
+
+
+@pytest.fixture
+async def redirecting_server() -> AsyncIterator[tuple[str, list[str]]]:
+    """A loopback server that redirects every call to a second loopback host."""
+    seen: list[str] = []
+
+    async def target(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization", ""))
+        return web.json_response({"id": 1})
+
+    async def redirect(request: web.Request) -> web.Response:
+        if request.path.endswith("/oauth2/token"):
+            return web.json_response(
+                {"access_token": "tok", "expires_at": "2099-01-01 00:00:00", "type": "bearer"}
+            )
+        raise web.HTTPFound(f"http://localhost:{other_port}/elsewhere")
+
+    other = web.Application()
+    other.router.add_route("*", "/{tail:.*}", target)
+    other_runner = web.AppRunner(other)
+    await other_runner.setup()
+    other_site = web.TCPSite(other_runner, "127.0.0.1", 0)
+    await other_site.start()
+    other_port = other_runner.addresses[0][1]
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", redirect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}/api/v1", seen
+    await runner.cleanup()
+    await other_runner.cleanup()
+
+
+async def test_redirects_are_not_followed_with_credentials(
+    redirecting_server: tuple[str, list[str]],
+) -> None:
+    base_url, seen = redirecting_server
+    async with SwoogoClient("k", "s", base_url=base_url) as client:
+        with pytest.raises(APIError) as info:
+            await client.sessions.get(1)
+    assert info.value.status == 302
+    assert seen == []
+
+
+async def test_paced_workload_runs_at_the_budget_with_no_429() -> None:
+    credits, window, windows = 80, 2.0, 3
+    async with FakeSwoogo(rate_limit=credits, rate_window=window) as fake:
+        rec = fake.add_session(event_id=1, name="A")
+        async with _client(fake, pool_size=20) as client:
+            start = time.monotonic()
+            await asyncio.gather(
+                *(client.sessions.get(rec["id"]) for _ in range(credits * windows))
+            )
+            elapsed = time.monotonic() - start
+        assert fake.rate_limited == 0
+        # A fixed window lets k budgets through in just over (k - 1) windows; the pacer
+        # spreads the last one, so the sustained rate is what it measures: >= 95% of L/W.
+        assert elapsed >= (windows - 1) * window
+        assert credits * windows / elapsed >= 0.95 * credits / window
