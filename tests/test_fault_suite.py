@@ -114,7 +114,7 @@ async def test_no_loss_no_duplicates_under_faults(kind: str) -> None:
     in_store = Counter(rec["name"] for rec in fake.sessions.values() if rec["event_id"] == 2)
     assert fake.duplicate_groups() == []
     assert max(in_store.values()) == 1
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     for i, result in enumerate(created):
         name = f"row {i}"
         if isinstance(result, Session):
