@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Awaitable
 
 from swoogo_async import SwoogoClient
 from swoogo_async.testing import FakeSwoogo
@@ -29,7 +30,7 @@ async def measure(credits: int, window: float, windows: int, concurrency: int) -
             fake.api_key, fake.api_secret, base_url=fake.base_url, pool_size=concurrency
         ) as client:
             spent = 0
-            calls = []
+            calls: list[Awaitable[object]] = []
             i = 0
             while spent < budget:
                 if i % 10 == 9 and spent + 10 <= budget:
