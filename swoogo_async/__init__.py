@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
 from ._client import DEFAULT_BASE_URL, SwoogoClient
 from ._exceptions import (
     APIError,
@@ -40,6 +41,10 @@ __all__ = [
     "AiohttpTransport",
     "AuthenticationError",
     "BadRequestError",
+    "BulkProgress",
+    "BulkResult",
+    "BulkRun",
+    "BulkSummary",
     "ClientStateError",
     "ConnectError",
     "ConnectionLostError",

@@ -42,7 +42,10 @@ def _nonblank(value: Any) -> str:
 
 
 def _int(value: Any) -> int:
-    parsed = parse_int(value)
+    try:
+        parsed = parse_int(value)
+    except ValueError:
+        raise ValueError("must be an integer") from None
     if parsed is None:
         raise ValueError("must be an integer")
     return parsed

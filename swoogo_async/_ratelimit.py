@@ -31,6 +31,7 @@ import attrs
 __all__ = ["AsyncPacer", "Pacer", "RateLimit"]
 
 _GUARD = 0.05  # seconds past the estimated reset before spending the new window
+PROBE_PATIENCE = 1.0  # seconds callers wait on a probe before sending another
 
 
 @attrs.frozen
@@ -213,7 +214,12 @@ class AsyncPacer:
             if math.isinf(delay):
                 if self._learned is None:
                     self._learned = asyncio.Event()
-                await self._learned.wait()
+                try:
+                    await asyncio.wait_for(self._learned.wait(), PROBE_PATIENCE)
+                except asyncio.TimeoutError:
+                    # The probe is slow (a hung request): let another one go out
+                    # rather than stall every caller behind it.
+                    pacer.probing = False
             else:
                 await asyncio.sleep(delay)
 

@@ -7,6 +7,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._bulk import BulkRun, ProgressCallback, RowSource
+from ._bulk import create_many as _create_many
+from ._bulk import update_many as _update_many
 from ._endpoints import (
     Call,
     add_sessions_call,
@@ -298,6 +301,68 @@ class Sessions:
             cause=error,
             candidates=tuple(s.id for s in matches if s.id),
         ) from error
+
+    def create_many(
+        self,
+        rows: RowSource,
+        *,
+        concurrency: int = 8,
+        ordered: bool = False,
+        on_progress: ProgressCallback | None = None,
+        event_id: int | None = None,
+    ) -> BulkRun:
+        """Create a session per row, at most ``concurrency`` at a time; stream the results.
+
+        Rows are mappings of field name to value (text is parsed; ``c_1234`` keys are
+        custom fields) or ``Session`` objects, read lazily: a generator of any length
+        runs in flat memory. Each row goes through ``create`` unchanged (pacing,
+        retries, reconciliation); bulk adds no retry layer of its own. Leaving
+        ``async with`` early cancels the rows in flight::
+
+            async with client.sessions.create_many(rows, event_id=42) as run:
+                async for result in run: ...
+
+        Args:
+            rows: An iterable or async iterable of rows.
+            concurrency: Rows in flight at once (and rows read ahead of the results).
+            ordered: Yield results in input order (a slow row holds back the rest).
+            on_progress: Called with the live ``BulkProgress`` after each row.
+            event_id: ``event_id`` for rows that have none.
+
+        Returns:
+            A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
+
+        Raises:
+            InvalidInputError: ``concurrency`` is not a positive integer.
+        """
+        return _create_many(
+            self,
+            rows,
+            concurrency=concurrency,
+            ordered=ordered,
+            on_progress=on_progress,
+            event_id=event_id,
+        )
+
+    def update_many(
+        self,
+        rows: RowSource,
+        *,
+        concurrency: int = 8,
+        ordered: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> BulkRun:
+        """Update one session per row (``id`` or ``session_id`` names it); stream the results.
+
+        Returns:
+            A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
+
+        Raises:
+            InvalidInputError: ``concurrency`` is not a positive integer.
+        """
+        return _update_many(
+            self, rows, concurrency=concurrency, ordered=ordered, on_progress=on_progress
+        )
 
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
         """Change some fields of a session; only the fields passed are sent.

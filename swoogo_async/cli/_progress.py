@@ -1,0 +1,158 @@
+"""Progress display on stderr: tqdm if installed, a plain bar if not, log lines if not a TTY."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any, Protocol, TextIO
+
+from .._bulk import BulkProgress
+
+__all__ = [
+    "BarProgress",
+    "LogProgress",
+    "ProgressSink",
+    "TqdmProgress",
+    "format_duration",
+    "make_progress",
+    "status_text",
+]
+
+
+class ProgressSink(Protocol):
+    """Something that shows a bulk run's progress."""
+
+    def update(self, progress: BulkProgress) -> None:
+        """Show the current counters (called after every row; throttle inside)."""
+
+    def close(self, progress: BulkProgress) -> None:
+        """Show the final counters and release the display."""
+
+
+def format_duration(seconds: float | None) -> str:
+    """Return ``seconds`` as ``M:SS`` or ``H:MM:SS`` (``?`` if unknown)."""
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "?"
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def status_text(progress: BulkProgress) -> str:
+    """Return the per-status counts in one short phrase."""
+    text = f"created {progress.created}"
+    if progress.updated:
+        text += f" updated {progress.updated}"
+    return f"{text} failed {progress.failed} invalid {progress.invalid} unknown {progress.unknown}"
+
+
+def _line(progress: BulkProgress, total: int | None) -> str:
+    done = f"{progress.done}/{total}" if total is not None else str(progress.done)
+    percent = f" {100 * progress.done // total:3d}%" if total else ""
+    return (
+        f"{done}{percent} | {status_text(progress)} | {progress.rate:.1f} rows/s"
+        f" | ETA {format_duration(progress.eta(total))}"
+    )
+
+
+class LogProgress:
+    """Plain log lines, at most one every ``interval`` seconds (for logs and pipes)."""
+
+    def __init__(self, total: int | None, stream: TextIO, *, interval: float = 2.0) -> None:
+        self.total = total
+        self.stream = stream
+        self.interval = interval
+        self._last = time.monotonic()
+
+    def update(self, progress: BulkProgress) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self.stream.write(f"progress: {_line(progress, self.total)}\n")
+            self.stream.flush()
+
+    def close(self, progress: BulkProgress) -> None:
+        self.stream.write(f"progress: {_line(progress, self.total)}\n")
+        self.stream.flush()
+
+
+class BarProgress:
+    """A one-line bar redrawn with a carriage return, at most ~10 times a second."""
+
+    def __init__(
+        self, total: int | None, stream: TextIO, *, interval: float = 0.1, width: int = 24
+    ) -> None:
+        self.total = total
+        self.stream = stream
+        self.interval = interval
+        self.width = width
+        self._last = 0.0
+        self._shown = 0
+
+    def _draw(self, progress: BulkProgress) -> None:
+        bar = ""
+        if self.total:
+            filled = min(self.width, self.width * progress.done // self.total)
+            bar = "[" + "#" * filled + "." * (self.width - filled) + "] "
+        text = bar + _line(progress, self.total)
+        pad = max(self._shown - len(text), 0)
+        self._shown = len(text)
+        self.stream.write("\r" + text + " " * pad)
+        self.stream.flush()
+
+    def update(self, progress: BulkProgress) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._draw(progress)
+
+    def close(self, progress: BulkProgress) -> None:
+        self._draw(progress)
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+class TqdmProgress:
+    """A tqdm bar, its postfix holding the per-status counts."""
+
+    def __init__(self, total: int | None, stream: TextIO, tqdm: Any) -> None:
+        self._bar = tqdm(
+            total=total, file=stream, unit="row", dynamic_ncols=True, smoothing=0.1, mininterval=0.1
+        )
+        self._shown = 0
+
+    def update(self, progress: BulkProgress) -> None:
+        # tqdm redraws at most every ``mininterval``; the postfix must be current then.
+        self._bar.set_postfix_str(status_text(progress), refresh=False)
+        self._bar.update(progress.done - self._shown)
+        self._shown = progress.done
+
+    def close(self, progress: BulkProgress) -> None:
+        self._bar.set_postfix_str(status_text(progress), refresh=False)
+        self._bar.update(progress.done - self._shown)
+        self._shown = progress.done
+        self._bar.close()
+
+
+def _width(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 80  # a TTY-like stream without a file descriptor (tests)
+
+
+def make_progress(
+    total: int | None, *, enabled: bool = True, stream: TextIO | None = None
+) -> ProgressSink:
+    """Pick the display: tqdm or a plain bar on a TTY, log lines otherwise or when disabled."""
+    stream = stream if stream is not None else sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    if not enabled or isatty is None or not isatty() or _width(stream) < 40:
+        return LogProgress(total, stream)
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        return BarProgress(total, stream)
+    return TqdmProgress(total, stream, tqdm)
