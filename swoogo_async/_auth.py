@@ -34,6 +34,8 @@ __all__ = [
 
 TOKEN_FORM = b"grant_type=client_credentials"
 _MIN_MARGIN = 0.05
+DOCUMENTED_LIFETIME = 1800.0  # "Tokens expire after 30 minutes."
+MAX_LIFETIME = 86400.0
 
 
 def basic_auth_header(api_key: str, api_secret: str) -> str:
@@ -99,9 +101,18 @@ def parse_token_response(
         )
     expires_wall = expires.replace(tzinfo=dt.timezone.utc).timestamp()
     reference = wall_now + server_clock_offset(headers, wall_now)
-    lifetime = max(expires_wall - reference, 0.0)
+    lifetime = expires_wall - reference
+    if not 0.0 < lifetime <= MAX_LIFETIME:
+        # An expires_at in the past or absurdly far ahead means the zone was read
+        # differently from ours: trust the documented lifetime (and a 401 replay).
+        lifetime = DOCUMENTED_LIFETIME
     early = max(min(margin, lifetime * 0.1), _MIN_MARGIN)
     return Token(value=value, refresh_at=now + lifetime - early, expires_at=now + lifetime)
+
+
+def _retrieve(task: asyncio.Task[Token]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def server_clock_offset(headers: Mapping[str, str], wall_now: float) -> float:
@@ -155,6 +166,8 @@ class TokenManager:
             if token is not None and not token.due(self._clock()):
                 return token
             task = self._inflight = asyncio.ensure_future(self._run_fetch())
+            # If every waiter is cancelled, nobody reads a failure: read it here.
+            task.add_done_callback(_retrieve)
         # Shield: one waiter being cancelled must not cancel the fetch the others share.
         return await asyncio.shield(task)
 

@@ -36,6 +36,7 @@ from ._exceptions import (
     ClientStateError,
     InvalidInputError,
     RateLimitError,
+    ReadTimeoutError,
     ResponseDecodeError,
     SwoogoError,
     TransportError,
@@ -135,6 +136,8 @@ class SwoogoClient:
             ``"reconcile"`` looks the session up, ``"raise"`` raises
             ``UnknownOutcomeError`` at once.
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
+        reconcile_delay: Seconds to let a create that may still be committing
+            settle before it is looked up.
         user_agent: Sent as ``User-Agent``.
 
     Raises:
@@ -156,6 +159,7 @@ class SwoogoClient:
         rate_limit: RateLimit | Literal["auto"] | None = "auto",
         create_policy: CreatePolicy = "reconcile",
         allow_insecure_http: bool = False,
+        reconcile_delay: float = 1.0,
         user_agent: str = "swoogo-async/0.1",
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
@@ -187,6 +191,7 @@ class SwoogoClient:
         self.retry = retry if retry is not None else RetryPolicy()
         self.rate_limit = rate_limit
         self.create_policy: CreatePolicy = create_policy
+        self.reconcile_delay = reconcile_delay
         self._user_agent = user_agent
         self._pacer: AsyncPacer | None = (
             None
@@ -238,10 +243,12 @@ class SwoogoClient:
         if self._state == _CLOSED:
             return
         self._state = _CLOSED
-        await self._tokens.aclose()
         transport, self._transport = self._transport, None
-        if transport is not None and transport is not self._given_transport:
-            await transport.aclose()
+        try:
+            await self._tokens.aclose()
+        finally:
+            if transport is not None and transport is not self._given_transport:
+                await transport.aclose()
 
     async def __aenter__(self) -> SwoogoClient:
         return await self.open()
@@ -334,6 +341,16 @@ class SwoogoClient:
         else:
             headers["Authorization"] = self._basic
         remaining = state.deadline - self._clock()
+        if remaining <= 0.001:
+            if pacer is not None:
+                pacer.release(call.cost, sent=False)
+            late = ReadTimeoutError(
+                "the call's deadline passed before the request was sent",
+                method=call.method,
+                url=state.url,
+            )
+            late.may_have_acted = False  # nothing left this process
+            raise late
         transport = self._transport
         assert transport is not None
         request = Request(
@@ -370,7 +387,7 @@ class SwoogoClient:
                 )
             else:
                 if pacer is not None:
-                    pacer.observe(response.headers, call.cost)
+                    pacer.observe(response.headers, call.cost, ok=status < 300)
                 if status < 300:
                     self._log_attempt(state, status, None)
                     try:

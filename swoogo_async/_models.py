@@ -30,11 +30,14 @@ class _OpenEnum(str, enum.Enum):
     def _missing_(cls, value: object) -> Any:
         if not isinstance(value, str):
             return None
+        known = cls._value2member_map_.get(value.strip().lower())
+        if known is not None:
+            return known
+        # A value this release does not know: keep it. Not cached, so a long-running
+        # worker fed ever-new strings does not grow the class's member map.
         member = str.__new__(cls, value)
         member._name_ = value.upper()
         member._value_ = value
-        # Cache it so the same unknown value always gives the same member.
-        cls._value2member_map_[value] = member
         return member
 
     def __str__(self) -> str:

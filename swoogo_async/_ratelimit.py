@@ -55,7 +55,7 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
         return None
     try:
         return int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -76,19 +76,22 @@ class Pacer:
         self.inflight = 0
         self.probing = False
         self.unpaced = False
+        self.spacing = 0.0  # seconds per credit of the latest paced reservation
 
     @property
     def known(self) -> bool:
         """Whether a budget is known (explicitly, or from a response)."""
         return self.limit is not None
 
-    def reserve(self, cost: int, now: float) -> tuple[bool, float]:
-        """Try to reserve ``cost`` credits.
+    def reserve(self, cost: int, now: float, within: float = math.inf) -> tuple[bool, float]:
+        """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
         Returns:
             ``(True, delay)``: reserved; send after ``delay`` seconds.
             ``(False, delay)``: not reserved; ask again after ``delay`` seconds
-            (``inf`` means: after the probe in flight has answered).
+            (``inf`` means: after the probe in flight has answered). A reservation
+            that would have to wait longer than ``within`` is not made, and leaves
+            no trace in the schedule.
         """
         if self.unpaced:
             return True, 0.0
@@ -102,28 +105,29 @@ class Pacer:
         if self.available < cost:
             if self.reset_at is None:
                 # Explicit budget spent with no reset known: a window from now.
-                assert self.window is not None
-                self.reset_at = now + self.window
+                self.reset_at = now + (self.window or 1.0)
             return False, max(self.reset_at - now, 0.0) + _GUARD
+        tat = max(self.tat, now)
         if self.explicit is not None:
             rate = self.explicit.credits / self.explicit.window
-            tau = max(self.limit * self.burst, 1.0) / rate
         elif self.available - cost >= self.limit * self.reserve_fraction:
             # Plenty left in this window: spend it now, as an unpaced client would.
             self.tat = now
+            self.spacing = 0.0
             self.available -= cost
             self.inflight += cost
             return True, 0.0
         else:
             # Spread what is left evenly between the next free slot and the reset.
-            tat = max(self.tat, now)
             end = self.reset_at if self.reset_at is not None else tat + (self.window or 1.0)
             rate = self.available / max(end - tat, 1e-3)
-            tau = max(self.limit * self.burst, 1.0) / rate
         interval = 1.0 / rate
-        tat = max(self.tat, now)
+        tau = max(self.limit * self.burst, 1.0) * interval
         delay = max(tat - tau - now, 0.0)
+        if delay > within:
+            return False, delay
         self.tat = tat + cost * interval
+        self.spacing = interval
         self.available -= cost
         self.inflight += cost
         return True, delay
@@ -136,18 +140,25 @@ class Pacer:
             self.reset_at = now + self.window if self.window else None
             self.tat = now
 
-    def observe(self, headers: Mapping[str, str], cost: int, now: float) -> None:
-        """Learn from a response's rate-limit headers; ``cost`` was its reservation."""
+    def observe(
+        self, headers: Mapping[str, str], cost: int, now: float, *, ok: bool = True
+    ) -> None:
+        """Learn from a response's rate-limit headers; ``cost`` was its reservation.
+
+        ``ok`` says whether the response was a success: only a success without the
+        headers (not, say, a proxy's error page) shows that the API does not send them.
+        """
         self.inflight = max(self.inflight - cost, 0)
         self.probing = False
         limit = _header_int(headers, "X-Rate-Limit-Limit")
         remaining = _header_int(headers, "X-Rate-Limit-Remaining")
         reset = _header_int(headers, "X-Rate-Limit-Reset")
         if limit is None or remaining is None or reset is None:
-            if self.limit is None and self.explicit is None:
+            if ok and self.limit is None and self.explicit is None:
                 # The server does not say: nothing to pace against.
                 self.unpaced = True
             return
+        self.unpaced = False
         if self.explicit is None:
             self.limit = limit
             self.window = max(self.window or 0.0, float(reset), 1.0)
@@ -171,14 +182,21 @@ class Pacer:
         self.unpaced = False
         self.available = 0.0
         wait = retry_after if retry_after is not None else (self.window or 1.0)
+        if self.window is None:
+            self.window = max(wait, 1.0)
         self.reset_at = now + wait
 
     def release(self, cost: int, *, sent: bool) -> None:
-        """Forget a reservation that got no response (error or cancellation)."""
+        """Forget a reservation that got no response (error or cancellation).
+
+        A reservation that was never sent gives its credits back and its place in
+        the schedule.
+        """
         self.inflight = max(self.inflight - cost, 0)
         self.probing = False
         if not sent:
             self.available += cost
+            self.tat = max(self.tat - cost * self.spacing, 0.0)
 
 
 class AsyncPacer:
@@ -201,22 +219,27 @@ class AsyncPacer:
         start = clock()
         while True:
             now = clock()
-            ok, delay = pacer.reserve(cost, now)
             left = within - (now - start)
-            if delay > left and not math.isinf(delay):
-                if ok:
-                    pacer.release(cost, sent=False)
+            ok, delay = pacer.reserve(cost, now, left)
+            if not ok and not math.isinf(delay) and delay > left:
                 return delay
             if ok:
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    try:
+                        await asyncio.sleep(delay)
+                    except BaseException:
+                        # Cancelled while waiting its turn: nothing was sent.
+                        pacer.release(cost, sent=False)
+                        raise
                 return None
             if math.isinf(delay):
                 if self._learned is None:
                     self._learned = asyncio.Event()
                 try:
-                    await asyncio.wait_for(self._learned.wait(), PROBE_PATIENCE)
+                    await asyncio.wait_for(self._learned.wait(), min(PROBE_PATIENCE, max(left, 0)))
                 except asyncio.TimeoutError:
+                    if left <= PROBE_PATIENCE:
+                        return PROBE_PATIENCE
                     # The probe is slow (a hung request): let another one go out
                     # rather than stall every caller behind it.
                     pacer.probing = False
@@ -228,9 +251,9 @@ class AsyncPacer:
             self._learned.set()
             self._learned = None
 
-    def observe(self, headers: Mapping[str, str], cost: int) -> None:
+    def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:
         """Record a response's headers."""
-        self.pacer.observe(headers, cost, self._clock())
+        self.pacer.observe(headers, cost, self._clock(), ok=ok)
         self._wake()
 
     def limited(self, retry_after: float | None, cost: int) -> None:

@@ -6,9 +6,9 @@ created since the attempt began, matching every submitted scalar field. This
 module builds that lookup and judges its answer; ``_resources.py`` runs it.
 
 Two creates of identical rows could otherwise claim each other's session, so the
-client runs creates with the same fingerprint one at a time (``KeyedLocks``) and
-remembers, for a few seconds, the ids its own creates returned (``RecentClaims``):
-a lookup never returns a session this client already handed out.
+client runs creates with the same fingerprint (event, name, date) one at a time
+(``KeyedLocks``) and remembers, for a few seconds, the ids its own creates returned
+(``RecentClaims``): a lookup never returns a session this client already handed out.
 """
 
 from __future__ import annotations
@@ -53,13 +53,16 @@ _SEARCH_UNSAFE = frozenset("&|*=<>!")
 
 
 def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Return the key under which identical creates are serialised."""
+    """Return the key under which creates that a lookup could confuse are serialised.
+
+    Coarser than what ``pick_match`` compares (no start time): two rows differing
+    only in a field one of them leaves out could match the same session.
+    """
     name = fields.get("name")
     return (
         fields.get("event_id"),
         name.casefold() if isinstance(name, str) else name,
         fields.get("date"),
-        fields.get("start_time"),
     )
 
 
@@ -115,37 +118,32 @@ def pick_match(
 
 
 class RecentClaims:
-    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint."""
+    """Ids this client's creates returned in the last ``keep`` seconds."""
 
     def __init__(self, keep: float = 10.0) -> None:
         self.keep = keep
-        self._order: deque[tuple[float, Hashable, int]] = deque()
-        self._by_key: dict[Hashable, set[int]] = {}
+        self._order: deque[tuple[float, int]] = deque()
+        self._ids: set[int] = set()
 
-    def add(self, key: Hashable, session_id: int, now: float | None = None) -> None:
-        """Remember that ``session_id`` was handed out for ``key``."""
+    def add(self, session_id: int, now: float | None = None) -> None:
+        """Remember that ``session_id`` was handed out."""
         now = time.monotonic() if now is None else now
         self._prune(now)
-        self._order.append((now, key, session_id))
-        self._by_key.setdefault(key, set()).add(session_id)
+        self._order.append((now, session_id))
+        self._ids.add(session_id)
 
-    def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
-        """Return the ids handed out for ``key`` recently."""
+    def recent(self, now: float | None = None) -> frozenset[int]:
+        """Return the ids handed out recently."""
         self._prune(time.monotonic() if now is None else now)
-        return frozenset(self._by_key.get(key, ()))
+        return frozenset(self._ids)
 
     def __len__(self) -> int:
         return len(self._order)
 
     def _prune(self, now: float) -> None:
-        order, by_key, horizon = self._order, self._by_key, now - self.keep
+        order, horizon = self._order, now - self.keep
         while order and order[0][0] < horizon:
-            _, key, session_id = order.popleft()
-            ids = by_key.get(key)
-            if ids is not None:
-                ids.discard(session_id)
-                if not ids:
-                    del by_key[key]
+            self._ids.discard(order.popleft()[1])
 
 
 class KeyedLocks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -234,10 +235,10 @@ class Sessions:
         decode = _decoder(parse_session, call, client)
         key = fingerprint(prepared)
         async with self._locks.hold(key):
-            excluded = self._claims.recent(key)
-            since = dt.datetime.fromtimestamp(
-                time.time() + client._server_offset - CLOCK_MARGIN, dt.timezone.utc
-            ).replace(microsecond=0)
+            # Sessions this client handed out just before this create began: a lookup
+            # may see them (created_at has whole seconds) but they are not this row's.
+            excluded = self._claims.recent()
+            started = time.time()
             attempt = 0
             while True:
                 attempt += 1
@@ -253,25 +254,41 @@ class Sessions:
                             fields=prepared,
                             cause=error,
                         ) from error
-                    found = await self._reconcile(prepared, since, excluded, error)
+                    found = await self._reconcile(prepared, started, excluded, error)
                     if found is not None:
                         session = found
                     elif attempt >= client.retry.max_attempts:
-                        raise
+                        raise UnknownOutcomeError(
+                            f"create of {prepared.get('name')!r} failed {attempt} times in ways"
+                            " the server may have acted on; no such session was found, but a"
+                            " late commit cannot be ruled out",
+                            fields=prepared,
+                            cause=error,
+                        ) from error
                     else:
                         continue
                 if session.id is not None:
-                    self._claims.add(key, session.id)
+                    self._claims.add(session.id)
                 return session
 
     async def _reconcile(
         self,
         prepared: Mapping[str, Any],
-        since: dt.datetime,
+        started: float,
         excluded: frozenset[int],
         error: SwoogoError,
     ) -> Session | None:
         """Find the session an uncertain create made: it, None, or raise."""
+        client = self._client
+        if client.reconcile_delay > 0:
+            # A create the server is still committing would be missed by a lookup now.
+            await asyncio.sleep(client.reconcile_delay)
+        # Measured on the server's clock (learned from its Date header), with a margin
+        # for its whole-second created_at; taken now, when the offset is surely known.
+        since = dt.datetime.fromtimestamp(
+            started + client._server_offset - CLOCK_MARGIN, dt.timezone.utc
+        ).replace(microsecond=0)
+        excluded = excluded | self._claims.recent()
         try:
             listing = self.list(
                 prepared["event_id"],

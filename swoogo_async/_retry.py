@@ -7,7 +7,9 @@ spent and whether the request is safe to repeat.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -104,18 +106,23 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     value = headers.get("Retry-After")
     if value:
         try:
-            return max(float(value), 0.0)
+            seconds = float(value)
+            return max(seconds, 0.0) if math.isfinite(seconds) else None
         except ValueError:
             try:
-                when = email.utils.parsedate_to_datetime(value).timestamp()
+                parsed = email.utils.parsedate_to_datetime(value)
+                if parsed.tzinfo is None:  # "-0000": UTC, of unknown origin
+                    parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+                when = parsed.timestamp()
             except (TypeError, ValueError):
                 when = None
-            if when is not None:
+            if when is not None and math.isfinite(when):
                 return max(when - (time.time() if now is None else now), 0.0)
     value = headers.get("X-Rate-Limit-Reset")
     if value:
         try:
-            return max(float(value), 0.0)
+            seconds = float(value)
         except ValueError:
             return None
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     return None

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import aiohttp
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._exceptions import ConnectError, ConnectionLostError, ReadTimeoutError, TransportError
 
@@ -77,7 +78,12 @@ class MockTransport:
         """Return what the handler returns for ``request``."""
         result = self._handler(request)
         if inspect.isawaitable(result):
-            return await result
+            result = await result
+        if not isinstance(result.headers, CIMultiDictProxy):
+            # Header names are case-insensitive on the wire; make them so here too.
+            result = Response(
+                result.status, CIMultiDictProxy(CIMultiDict(result.headers)), result.body
+            )
         return result
 
     async def aclose(self) -> None:
@@ -148,33 +154,37 @@ class AiohttpTransport:
             ) as resp:
                 body = await resp.read()
                 return Response(resp.status, resp.headers, body)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise ConnectError("connect timed out", method=method, url=url) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(
-                f"cannot connect ({exc.os_error.__class__.__name__})", method=method, url=url
-            ) from exc
-        except aiohttp.InvalidURL as exc:
-            raise ConnectError("invalid URL", method=method, url=url) from exc
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-            raise ReadTimeoutError(
-                "timed out waiting for the response", method=method, url=url
-            ) from exc
-        except (
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientOSError,
-            aiohttp.ClientPayloadError,
-        ) as exc:
-            raise ConnectionLostError(
-                f"connection lost ({exc.__class__.__name__})", method=method, url=url
-            ) from exc
         except aiohttp.ClientError as exc:
-            raise TransportError(
-                f"HTTP client error ({exc.__class__.__name__})", method=method, url=url
-            ) from exc
+            error = _translate(exc, method, url)
+        except asyncio.TimeoutError:
+            error = ReadTimeoutError("timed out waiting for the response", method=method, url=url)
+        # Raised outside the except block on purpose: aiohttp's exceptions can carry the
+        # request's headers (the Authorization header included) in their repr, so they
+        # are neither chained nor left as the implicit context.
+        raise error
 
     async def aclose(self) -> None:
         """Close the session if this transport created it."""
         if self._given_session is None and self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+def _translate(exc: aiohttp.ClientError, method: str, url: str) -> TransportError:
+    """Return our error for an aiohttp failure, naming its kind but keeping nothing of it."""
+    kind = type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ConnectError("connect timed out", method=method, url=url)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ConnectError(
+            f"cannot connect ({type(exc.os_error).__name__})", method=method, url=url
+        )
+    if isinstance(exc, aiohttp.InvalidURL):
+        return ConnectError("invalid URL", method=method, url=url)
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return ReadTimeoutError("timed out waiting for the response", method=method, url=url)
+    if isinstance(
+        exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError)
+    ):
+        return ConnectionLostError(f"connection lost ({kind})", method=method, url=url)
+    return TransportError(f"HTTP client error ({kind})", method=method, url=url)

@@ -22,6 +22,10 @@ async def fake() -> AsyncIterator[FakeSwoogo]:
 @pytest.fixture
 async def client(fake: FakeSwoogo) -> AsyncIterator[SwoogoClient]:
     async with SwoogoClient(
-        fake.api_key, fake.api_secret, base_url=fake.base_url, retry=FAST_RETRY
+        fake.api_key,
+        fake.api_secret,
+        base_url=fake.base_url,
+        retry=FAST_RETRY,
+        reconcile_delay=0.05,
     ) as c:
         yield c

@@ -80,6 +80,7 @@ async def test_no_loss_no_duplicates_under_faults(kind: str) -> None:
             retry=RETRY,
             read_timeout=READ_TIMEOUT,
             pool_size=50,
+            reconcile_delay=0.1,
         ) as client:
             revoker = asyncio.create_task(_revoke_tokens_now_and_then(fake, stop))
             gets = [client.sessions.get(seeded[i % N_SEED]) for i in range(N_GET)]

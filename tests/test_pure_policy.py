@@ -191,15 +191,17 @@ def test_reconcile_search_and_match() -> None:
     assert pick_match(fields, [ok, other_cap, older], since=since, excluded=frozenset()) == [ok]
     assert pick_match(fields, [ok], since=since, excluded=frozenset({5})) == []
     assert fingerprint({**fields, "name": "KEYNOTE"}) == fingerprint(fields)
+    # Rows that differ only in a field one of them leaves out share a lock.
+    assert fingerprint({**fields, "start_time": None}) == fingerprint(fields)
 
 
 def test_recent_claims_expire() -> None:
     claims = RecentClaims(keep=5.0)
-    claims.add("k", 1, now=0.0)
-    claims.add("k", 2, now=3.0)
-    assert claims.recent("k", now=4.0) == {1, 2}
-    assert claims.recent("k", now=6.0) == {2}
-    assert claims.recent("k", now=9.0) == frozenset()
+    claims.add(1, now=0.0)
+    claims.add(2, now=3.0)
+    assert claims.recent(now=4.0) == {1, 2}
+    assert claims.recent(now=6.0) == {2}
+    assert claims.recent(now=9.0) == frozenset()
     assert len(claims) == 0
 
 
@@ -218,3 +220,49 @@ async def test_keyed_locks_serialise_one_key_and_clean_up() -> None:
     await asyncio.gather(run("a", "1"), run("a", "2"), run("b", "3"))
     assert order.index("1-") < order.index("2+")
     assert len(locks) == 0
+
+
+def test_cancelled_or_refused_reservations_leave_no_trace() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 40, 10), 1, 0.0)  # below half: paced
+    granted = 0
+    while pacer.reserve(1, 0.0, within=0.0)[0]:  # the burst allowance goes at once
+        granted += 1
+    assert 1 <= granted <= 6
+    tat, available, inflight = pacer.tat, pacer.available, pacer.inflight
+    refused = [pacer.reserve(1, 0.0, within=0.0) for _ in range(100)]
+    assert not any(ok for ok, _ in refused)
+    assert (pacer.tat, pacer.available, pacer.inflight) == (tat, available, inflight)
+    # A reservation cancelled before sending gives back its credit and its slot.
+    ok, delay = pacer.reserve(1, 0.0)
+    assert ok
+    assert delay > 0
+    pacer.release(1, sent=False)
+    assert (pacer.available, pacer.inflight) == (available, inflight)
+    assert pacer.tat == pytest.approx(tat)
+
+
+def test_error_pages_without_headers_do_not_turn_pacing_off() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe({}, 1, 0.0, ok=False)  # a proxy's 502 page
+    assert not pacer.unpaced
+    pacer.reserve(1, 0.0)
+    pacer.observe({}, 1, 0.0, ok=True)
+    assert pacer.unpaced
+    pacer.observe(_headers(100, 10, 10), 0, 0.0)  # headers after all
+    assert not pacer.unpaced
+    bare = Pacer()
+    bare.reserve(1, 0.0)
+    bare.limited(None, 1, 0.0)  # a 429 with no headers at all
+    assert bare.reserve(1, 0.5) == (False, pytest.approx(0.55))
+    assert bare.reserve(1, 1.1)[0]
+
+
+def test_absurd_retry_after_values_are_ignored() -> None:
+    assert parse_retry_after({"Retry-After": "inf"}) is None
+    assert parse_retry_after({"X-Rate-Limit-Reset": "nan"}) is None
+    assert (
+        parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 -0000"}, now=1445412480) == 10
+    )

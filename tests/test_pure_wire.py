@@ -82,6 +82,13 @@ def test_token_lifetime_comes_from_expires_at_and_server_date() -> None:
     assert short.refresh_at == pytest.approx(9.0)  # a tenth early for short lifetimes
 
 
+def test_token_with_an_implausible_expiry_gets_the_documented_lifetime() -> None:
+    past = json.dumps({"access_token": "t", "expires_at": "2000-01-01 00:00:00"}).encode()
+    token = parse_token_response(past, {}, now=100.0, wall_now=dt.datetime.now().timestamp())
+    assert token.expires_at == pytest.approx(100.0 + 1800)
+    assert token.refresh_at == pytest.approx(100.0 + 1800 - 60)
+
+
 @pytest.mark.parametrize(
     "body", [b"", b"<html>", b'{"expires_at": "2024-11-08 16:04:40"}', b'{"access_token": "x"}']
 )

@@ -17,6 +17,7 @@ from swoogo_async import (
     RetryPolicy,
     ServerError,
     SwoogoClient,
+    TransportError,
     UnknownOutcomeError,
 )
 from swoogo_async.testing import FakeSwoogo, Fault
@@ -26,6 +27,7 @@ from .conftest import FAST_RETRY
 
 def _client(fake: FakeSwoogo, **options: object) -> SwoogoClient:
     options.setdefault("retry", FAST_RETRY)
+    options.setdefault("reconcile_delay", 0.05)
     return SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url, **options)  # type: ignore[arg-type]
 
 
@@ -293,3 +295,65 @@ async def test_paced_workload_runs_at_the_budget_with_no_429() -> None:
         # spreads the last one, so the sustained rate is what it measures: >= 95% of L/W.
         assert elapsed >= (windows - 1) * window
         assert credits * windows / elapsed >= 0.95 * credits / window
+
+
+async def test_a_row_never_claims_a_session_of_a_row_with_more_fields(fake: FakeSwoogo) -> None:
+    async with _client(fake) as client:
+        # X's create fails slowly with a 503 the server did not act on; meanwhile Y,
+        # the same but with a start time, is created. X's lookup must not take Y's.
+        fake.inject("POST /sessions/create", Fault(status=503, delay=0.3))
+        x = asyncio.create_task(client.sessions.create(event_id=1, name="Talk", date="2026-05-01"))
+        await asyncio.sleep(0.05)
+        y = await client.sessions.create(
+            event_id=1, name="Talk", date="2026-05-01", start_time="10:00"
+        )
+        x_session = await x
+    assert x_session.id != y.id
+    assert x_session.start_time is None
+    assert set(fake.sessions) == {x_session.id, y.id}
+
+
+async def test_cancelled_paced_calls_give_their_credits_back() -> None:
+    async with FakeSwoogo(rate_limit=40, rate_window=10.0) as fake:
+        rec = fake.add_session(event_id=1, name="A")
+        async with _client(fake) as client:
+            for _ in range(25):  # below half the budget: from here on calls are paced
+                await client.sessions.get(rec["id"])
+            waiting = [asyncio.create_task(client.sessions.get(rec["id"])) for _ in range(10)]
+            await asyncio.sleep(0.2)
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            sent = len([r for r in fake.requests if r.path.startswith("/sessions/")])
+            assert client._pacer is not None
+            pacer = client._pacer.pacer
+            assert pacer.inflight == 0
+            # What the client believes is left is what the server says is left.
+            assert pacer.available == 40 - sent
+
+
+async def test_aiohttp_errors_are_not_chained_into_ours() -> None:
+    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nBad Header\r\n\r\nhello")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(broken, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with SwoogoClient(
+            "key",
+            "very-secret",
+            base_url=f"http://127.0.0.1:{port}/api/v1",
+            retry=RetryPolicy(max_attempts=1),
+        ) as client:
+            with pytest.raises(TransportError) as info:
+                await client.sessions.get(1)
+    finally:
+        server.close()
+        await server.wait_closed()
+    err = info.value
+    assert err.__cause__ is None
+    assert err.__context__ is None
+    assert "ClientResponseError" in str(err)
