@@ -193,6 +193,7 @@ class SwoogoClient:
         self.create_policy: CreatePolicy = create_policy
         self.reconcile_delay = reconcile_delay
         self._user_agent = user_agent
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._pacer: AsyncPacer | None = (
             None
             if rate_limit is None
@@ -293,6 +294,16 @@ class SwoogoClient:
         )
         start = self._clock()
         state = _CallState(call, url, start, start + self.retry.deadline, decode)
+        try:
+            # The first attempt runs outside backoff: most calls succeed at once, and
+            # backoff's per-call set-up (wait generator, clocks, details dict) is only
+            # worth paying once the policy has asked for a retry.
+            first: T = await self._attempt(state)
+            return first
+        except _Retry as retry:
+            self._log_backoff({"exception": retry, "args": (state,), "wait": retry.wait})
+            if retry.wait > 0:
+                await asyncio.sleep(retry.wait)
         result: T = await self._retrying(state)
         return result
 
@@ -326,9 +337,11 @@ class SwoogoClient:
                     b" call's deadline",
                     retry_after=too_long,
                 )
-        headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
-        if call.content_type is not None:
-            headers["Content-Type"] = call.content_type
+        headers = (
+            self._headers.copy()
+            if call.content_type is None
+            else {**self._headers, "Content-Type": call.content_type}
+        )
         token: Token | None = None
         if call.cost:
             try:

@@ -10,8 +10,12 @@ All conversion policy lives here, none on the models:
 - unknown fields: kept in ``extra``, never an error. A known field whose value cannot
   be converted is moved to ``extra`` too (parsing a page never fails on one odd value).
 
-The hot optional types get direct hooks: cattrs' generic ``Optional`` path looks
-the hook up on every call.
+Speed: every ``Session`` attribute gets its own direct hook through cattrs
+overrides, so no field is dispatched per call, and each hook handles the canonical
+wire form inline before deferring to the general rule. A payload holding only known
+keys is converted as it is (no copy); a full record goes through a second generated
+function that skips the per-field ``in`` tests; only payloads with unknown or
+top-level custom fields are split first.
 """
 
 from __future__ import annotations
@@ -24,7 +28,14 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from attrs import NOTHING
+from cattrs.fns import identity
+from cattrs.gen import (
+    make_dict_structure_fn,
+    make_dict_structure_fn_from_attrs,
+    make_dict_unstructure_fn,
+    override,
+)
 
 from ._models import SelectionControl, Session, SessionStatus, Speaker
 
@@ -45,7 +56,7 @@ __all__ = [
 
 T = TypeVar("T")
 UTC = dt.timezone.utc
-CUSTOM_FIELD_RE = re.compile(r"c_\d+\Z")
+CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
 _TRUE = frozenset({"1", "true", "True", "TRUE", "yes"})
 _FALSE = frozenset({"0", "false", "False", "FALSE", "no", ""})
 
@@ -148,6 +159,138 @@ def _any(value: Any, _type: Any = None) -> Any:
     return value
 
 
+# -- hot-path hooks --------------------------------------------------------------------------
+# Each handles the canonical wire form inline and hands anything else to the general
+# ``parse_*`` rule above, so drift behaves exactly as those rules say.
+
+_date_from_iso = dt.date.fromisoformat
+_time_from_iso = dt.time.fromisoformat
+_datetime_from_iso = dt.datetime.fromisoformat
+_FLAGS: dict[int, bool] = {0: False, 1: True}
+_STATUSES: Mapping[str, Any] = SessionStatus._value2member_map_
+_SELECTIONS: Mapping[str, Any] = SelectionControl._value2member_map_
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _fast_int(value: Any, _type: Any = None) -> int | None:
+    if type(value) is int or value is None:
+        return value
+    return parse_int(value)
+
+
+def _fast_str(value: Any, _type: Any = None) -> str | None:
+    if type(value) is str or value is None:
+        return value
+    return parse_str(value)
+
+
+def _fast_bool(value: Any, _type: Any = None) -> bool | None:
+    if type(value) is int:
+        flag = _FLAGS.get(value)
+        if flag is not None:
+            return flag
+    return parse_bool(value)
+
+
+def _fast_date(value: Any, _type: Any = None) -> dt.date | None:
+    if type(value) is str and len(value) == 10:
+        return _date_from_iso(value)
+    return parse_date(value)
+
+
+def _fast_time(value: Any, _type: Any = None) -> dt.time | None:
+    if type(value) is str and value:
+        return _time_from_iso(value)
+    return parse_time(value)
+
+
+def _fast_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
+    if type(value) is str and len(value) == 19:
+        # ``YYYY-MM-DD HH:MM:SS`` carries no offset: read it as UTC in one C call.
+        try:
+            return _datetime_from_iso(value + "+00:00")
+        except ValueError:
+            pass
+    return parse_datetime(value)
+
+
+def _fast_status(value: Any, _type: Any = None) -> SessionStatus | None:
+    member = _STATUSES.get(value) if type(value) is str else None
+    return member if member is not None else _status(value)
+
+
+def _fast_selection(value: Any, _type: Any = None) -> SelectionControl | None:
+    member = _SELECTIONS.get(value) if type(value) is str else None
+    return member if member is not None else _selection(value)
+
+
+def _custom_fields(value: Any, _type: Any = None) -> dict[str, Any]:
+    # A non-object (PHP renders an empty map as ``[]``) means no custom fields.
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _out_date(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _out_time(value: dt.time | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.isoformat("seconds")
+    return format_time(value)
+
+
+def _out_datetime(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is UTC and value.year >= 1000:
+        return value.isoformat(" ", "seconds")[:19]
+    return format_datetime(value)
+
+
+def _out_enum(value: SessionStatus | SelectionControl | None) -> str | None:
+    return None if value is None else value.value
+
+
+def _out_any(value: Any) -> Any:
+    # JSON containers are copied (as cattrs does for ``Any``); scalars pass as they are.
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list:
+        return [_out_any(item) for item in value]
+    if kind is dict:
+        return {_out_any(key): _out_any(item) for key, item in value.items()}
+    return converter.unstructure(value)
+
+
+def _out_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _out_any(item) for key, item in value.items()}
+
+
+_STRUCTURE: dict[Any, Callable[[Any, Any], Any]] = {
+    int | None: _fast_int,
+    str | None: _fast_str,
+    bool | None: _fast_bool,
+    dt.date | None: _fast_date,
+    dt.time | None: _fast_time,
+    dt.datetime | None: _fast_datetime,
+    SessionStatus | None: _fast_status,
+    SelectionControl | None: _fast_selection,
+}
+_UNSTRUCTURE: dict[Any, Callable[[Any], Any]] = {
+    int | None: identity,
+    str | None: identity,
+    bool | None: identity,
+    dt.date | None: _out_date,
+    dt.time | None: _out_time,
+    dt.datetime | None: _out_datetime,
+    SessionStatus | None: _out_enum,
+    SelectionControl | None: _out_enum,
+}
+
+
 def _drop_tz_hooks(conv: cattrs.Converter) -> None:
     conv.register_unstructure_hook(dt.date, dt.date.isoformat)
     conv.register_unstructure_hook(dt.time, format_time)
@@ -156,17 +299,7 @@ def _drop_tz_hooks(conv: cattrs.Converter) -> None:
 
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
-    direct: list[tuple[Any, Callable[[Any, Any], Any]]] = [
-        (int | None, parse_int),
-        (str | None, parse_str),
-        (bool | None, parse_bool),
-        (dt.date | None, parse_date),
-        (dt.time | None, parse_time),
-        (dt.datetime | None, parse_datetime),
-        (SessionStatus | None, _status),
-        (SelectionControl | None, _selection),
-    ]
-    for tp, fn in direct:
+    for tp, fn in _STRUCTURE.items():
         conv.register_structure_hook(tp, fn)
     # Payload dicts (custom fields, extra, gender) are taken as they come.
     conv.register_structure_hook_func(
@@ -180,10 +313,44 @@ def _make_converter() -> cattrs.Converter:
 
 converter = _make_converter()
 
+
+def _session_overrides() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Give every ``Session`` attribute its direct hooks, so no field dispatches per call."""
+    attrs.resolve_types(Session)
+    structure: dict[str, Any] = {}
+    unstructure: dict[str, Any] = {"extra": override(omit=True)}
+    for attribute in attrs.fields(Session):
+        name, tp = attribute.name, attribute.type
+        if name in ("custom_fields", "extra"):
+            continue
+        if tp is Any:
+            structure[name] = override(struct_hook=_any)
+            unstructure[name] = override(unstruct_hook=_out_any)
+        else:
+            structure[name] = override(struct_hook=_STRUCTURE[tp])
+            unstructure[name] = override(unstruct_hook=_UNSTRUCTURE[tp])
+    structure["custom_fields"] = override(struct_hook=_custom_fields)
+    unstructure["custom_fields"] = override(unstruct_hook=_out_mapping)
+    return structure, unstructure
+
+
 _SESSION_FIELDS = frozenset(a.name for a in attrs.fields(Session)) - {"extra"}
 _SPEAKER_FIELDS = frozenset(a.name for a in attrs.fields(Speaker)) - {"extra"}
-_session_from_dict = make_dict_structure_fn(Session, converter)
-_session_to_dict = make_dict_unstructure_fn(Session, converter, extra=override(omit=True))
+_N_SESSION_FIELDS = len(_SESSION_FIELDS)
+_session_in, _session_out = _session_overrides()
+#: Any subset of the known fields (``fields=`` restricts what the server returns).
+_session_from_dict = make_dict_structure_fn(
+    Session, converter, extra=override(struct_hook=_any), **_session_in
+)
+#: A full record: every known field present, so cattrs emits no ``in`` test and no
+#: intermediate dict; the values go straight into ``Session(...)``.
+_session_from_full_dict = make_dict_structure_fn_from_attrs(
+    [a.evolve(default=NOTHING) for a in attrs.fields(Session) if a.name != "extra"],
+    Session,
+    converter,
+    **_session_in,
+)
+_session_to_dict = make_dict_unstructure_fn(Session, converter, **_session_out)
 
 
 def _split(
@@ -206,11 +373,36 @@ def _split(
     return fields, extra, custom_fields
 
 
+def _split_session(
+    data: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``_split`` for sessions: copy in one call, then move out only the unknown keys."""
+    fields = dict(data)
+    given = fields.get("custom_fields")
+    custom = dict(given) if isinstance(given, Mapping) else {}
+    extra: dict[str, Any] = {}
+    known = _SESSION_FIELDS
+    for key in [key for key in fields if key not in known]:  # payload order
+        if CUSTOM_FIELD_RE.match(key):
+            custom[key] = fields.pop(key)
+        else:
+            extra[key] = fields.pop(key)
+    return fields, extra, custom
+
+
 def structure_session(data: Mapping[str, Any]) -> Session:
     """Turn one session payload into a ``Session``, tolerating drift."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
-    fields, extra, custom = _split(data, _SESSION_FIELDS, custom=True)
+    if _SESSION_FIELDS.issuperset(data):
+        # No unknown and no top-level custom fields: convert the payload as it is.
+        try:
+            if len(data) == _N_SESSION_FIELDS:
+                return _session_from_full_dict(data, Session)
+            return _session_from_dict(data, Session)
+        except (ValueError, TypeError):
+            pass  # a value that will not convert: the careful path below salvages it
+    fields, extra, custom = _split_session(data)
     fields["custom_fields"] = custom
     fields["extra"] = extra
     try:
@@ -242,13 +434,15 @@ def structure_sessions(items: Any) -> list[Session]:
         items = list(items.values())
     if not isinstance(items, list):
         raise ValueError(f"expected a list of sessions, got {type(items).__name__}")
-    return [structure_session(item) for item in items]
+    structure = structure_session
+    return [structure(item) for item in items]
 
 
 def unstructure_session(session: Session) -> dict[str, Any]:
     """Turn a ``Session`` back into an API-shaped dict (unknown fields included)."""
     out: dict[str, Any] = _session_to_dict(session)
-    out.update(session.extra)
+    if session.extra:
+        out.update(session.extra)
     return out
 
 
@@ -263,7 +457,11 @@ def _structure_speaker(data: Any, _: Any) -> Speaker:
     except (ValueError, TypeError):
         speaker = _salvage(Speaker, fields, extra)
     if sessions is not None:
-        speaker = attrs.evolve(speaker, sessions=structure_sessions(sessions))
+        try:
+            speaker = attrs.evolve(speaker, sessions=structure_sessions(sessions))
+        except ValueError:
+            # Not a list of session records (ids only, say): keep it as it came.
+            speaker.extra["sessions"] = sessions
     return speaker
 
 

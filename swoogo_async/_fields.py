@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
@@ -81,6 +82,9 @@ def _date(value: Any) -> dt.date:
     return parsed
 
 
+_HH_MM_SS = re.compile(r"\d\d:\d\d(?::\d\d)?\Z")
+
+
 def _time(value: Any) -> dt.time:
     if isinstance(value, dt.time):
         if value.tzinfo is not None:
@@ -88,6 +92,12 @@ def _time(value: Any) -> dt.time:
         return value.replace(microsecond=0)
     if isinstance(value, str):
         text = value.strip()
+        if _HH_MM_SS.match(text):
+            # The common shape: one C call instead of strptime's regex machinery.
+            try:
+                return dt.time.fromisoformat(text)
+            except ValueError:
+                pass
         for fmt in ("%H:%M:%S", "%H:%M"):
             try:
                 return dt.datetime.strptime(text, fmt).time()

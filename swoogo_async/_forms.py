@@ -6,7 +6,6 @@ import datetime as dt
 import enum
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote_plus
 
 __all__ = ["encode_form", "flatten_form", "form_value"]
 
@@ -37,7 +36,10 @@ def flatten_form(fields: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is int:  # the common scalars, before the ABC checks
+        yield prefix, value if kind is str else str(value)
+    elif isinstance(value, Mapping):
         for key, item in value.items():
             yield from _flatten(f"{prefix}[{key}]", item)
     elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
@@ -47,8 +49,26 @@ def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
         yield prefix, form_value(value)
 
 
+_ALWAYS_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _quote_table(safe: bytes) -> dict[int, str]:
+    """``quote_plus`` as a ``str.translate`` table over UTF-8 bytes seen as Latin-1."""
+    table = {b: chr(b) if b in _ALWAYS_SAFE or b in safe else f"%{b:02X}" for b in range(256)}
+    table[ord(" ")] = "+"
+    return table
+
+
+_VALUE_TABLE = _quote_table(b"")
+_KEY_TABLE = _quote_table(b"[]")
+
+
 def encode_form(fields: Mapping[str, Any]) -> bytes:
     """Encode fields as ``application/x-www-form-urlencoded`` bytes."""
+    # Same bytes as quote_plus(key, safe="[]") / quote_plus(text), in C: quote_plus
+    # loops over the bytes in Python, which made it most of a create's client cost.
     return "&".join(
-        f"{quote_plus(key, safe='[]')}={quote_plus(text)}" for key, text in flatten_form(fields)
+        f"{key.encode().decode('latin-1').translate(_KEY_TABLE)}="
+        f"{text.encode().decode('latin-1').translate(_VALUE_TABLE)}"
+        for key, text in flatten_form(fields)
     ).encode("ascii")

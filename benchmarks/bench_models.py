@@ -1,0 +1,209 @@
+"""Model cost: the SDK's cattrs converter against pydantic v2 and msgspec, per record.
+
+Payloads: the recorded create response, a full record as the server renders it, and
+drifted variants (numbers as text, flags as booleans, top-level custom fields, an
+unknown field). Implementations alternate order in each repetition; figures are
+medians of per-record microseconds. Last, a 1,000-session list page (bytes) is
+turned into models by ``parse_page``, against ``json.loads`` alone and the others.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from swoogo_async._converter import structure_session, unstructure_session
+from swoogo_async._endpoints import parse_page
+
+from ._common import Settings, median, ratio
+from .alt_models import MsgspecPage, MsgspecSession, PydanticPage, PydanticSession
+
+__all__ = ["full_record", "model_benchmarks", "page_bytes", "payloads"]
+
+SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "samples"
+
+
+def _sample() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SAMPLES / "create_session.json").read_text())
+    return data
+
+
+def full_record(session_id: int = 12345) -> dict[str, Any]:
+    """A session as ``GET /sessions/{id}`` renders it: every field present."""
+    record = _sample()
+    record.update(
+        id=session_id,
+        name=f"Event Management Basics #{session_id}",
+        times_with_timezone="10:00 AM - 12:00 PM (America/New_York)",
+        notes=None,
+        location=None,
+        track=None,
+        type_id=None,
+        session_included=0,
+        direct_link=f"https://event.swoogo.test/e67890/session/{session_id}",
+        virtual_link=None,
+        created_at="2025-06-01 09:20:03",
+        updated_at="2025-06-02 17:45:10",
+    )
+    return record
+
+
+def payloads() -> dict[str, dict[str, Any]]:
+    """The per-record payloads, canonical and drifted."""
+    full = full_record()
+    types = dict(
+        full,
+        capacity="150",
+        location_id="1234",
+        use_event_timezone=True,
+        locked_when_saved=False,
+        selected_by_default=True,
+        session_included=False,
+        prevent_session_conflicts=True,
+    )
+    extras = dict(full, c_1003="Top-level value", virtual_hub={"id": 9, "enabled": True})
+    return {
+        "sample": _sample(),
+        "full": full,
+        "drift_types": types,
+        "drift_types+extra": dict(types, c_1003="Top-level value", virtual_hub={"id": 9}),
+        "extra_fields": extras,
+    }
+
+
+def page_bytes(size: int) -> bytes:
+    """A list page of ``size`` full, realistic session records, as the server sends it."""
+    items = []
+    for index in range(size):
+        record = full_record(100_000 + index)
+        record["description"] = f"Session {index}: " + "workshop on fundamentals. " * (index % 4)
+        record["capacity"] = 20 + index % 300
+        record["custom_fields"] = {"c_1001": f"Value {index}", "c_1002": [{"id": index % 7}]}
+        items.append(record)
+    envelope = {
+        "items": items,
+        "_links": {"self": {"href": "/api/v1/sessions?event_id=67890&page=1"}},
+        "_meta": {"totalCount": size, "pageCount": 1, "currentPage": 1, "perPage": size},
+    }
+    return json.dumps(envelope).encode()
+
+
+def _interleaved(
+    impls: dict[str, Callable[[], object]], number: int, reps: int
+) -> dict[str, float]:
+    """Median seconds per call of each implementation, rotating the order per repetition."""
+    names = list(impls)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:  # warm up (first-call caches, lazy imports)
+        impls[name]()
+    for rep in range(reps):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            gc.collect()
+            # CPU time of this process: a neighbour taking the core does not count.
+            timer = timeit.Timer(impls[name], timer=time.process_time)
+            times[name].append(timer.timeit(number) / number)
+    return {name: median(values) for name, values in times.items()}
+
+
+Impls = dict[str, Callable[[], object]]
+
+
+def _per_record_impls(data: dict[str, Any]) -> tuple[Impls, Impls, Impls]:
+    """Structure, decode (from bytes) and unstructure, for each implementation."""
+    frozen = copy.deepcopy(data)
+    raw = json.dumps(data).encode()
+    session = structure_session(data)
+    pyd = PydanticSession.model_validate(data)
+    fast = msgspec.convert(data, MsgspecSession, strict=False)
+    structure: Impls = {
+        "cattrs structure_session": lambda: structure_session(frozen),
+        "pydantic model_validate": lambda: PydanticSession.model_validate(frozen),
+        "msgspec convert": lambda: msgspec.convert(frozen, MsgspecSession, strict=False),
+    }
+    decode: Impls = {
+        "json.loads + structure_session": lambda: structure_session(json.loads(raw)),
+        "pydantic model_validate_json": lambda: PydanticSession.model_validate_json(raw),
+        "msgspec json.decode": lambda: msgspec.json.decode(raw, type=MsgspecSession, strict=False),
+        "json.loads alone": lambda: json.loads(raw),
+    }
+    unstructure: Impls = {
+        "cattrs unstructure_session": lambda: unstructure_session(session),
+        "pydantic model_dump(json)": lambda: pyd.model_dump(mode="json"),
+        "msgspec to_builtins": lambda: msgspec.to_builtins(fast),
+    }
+    return structure, decode, unstructure
+
+
+def _check_equivalent(data: dict[str, Any]) -> None:
+    # The alternatives must read the same values the SDK does, or the race is unfair.
+    ours = structure_session(data)
+    theirs = PydanticSession.model_validate(data)
+    fast = msgspec.convert(data, MsgspecSession, strict=False)
+    for name in ("id", "capacity", "date", "start_time", "use_event_timezone", "session_status"):
+        assert getattr(ours, name) == getattr(theirs, name) == getattr(fast, name), name
+
+
+def model_benchmarks(s: Settings) -> dict[str, Any]:
+    """Per-record structure/decode/unstructure, and the 1,000-session page."""
+    number, reps = s.model_number, s.model_reps
+    results: dict[str, Any] = {"per_record_us": {}, "page_ms": {}}
+    print("  per record (µs, median):", flush=True)
+    for label, data in payloads().items():
+        _check_equivalent(data)
+        structure, decode, unstructure = (
+            _interleaved(impls, number, reps) for impls in _per_record_impls(data)
+        )
+        row: dict[str, Any] = {
+            "structure": {k: v * 1e6 for k, v in structure.items()},
+            "decode": {k: v * 1e6 for k, v in decode.items()},
+            "unstructure": {k: v * 1e6 for k, v in unstructure.items()},
+        }
+        row["structure_vs_pydantic"] = ratio(
+            row["structure"]["pydantic model_validate"],
+            row["structure"]["cattrs structure_session"],
+        )
+        results["per_record_us"][label] = row
+        print(
+            f"    {label:<18} structure {row['structure']['cattrs structure_session']:6.2f}"
+            f" | pydantic {row['structure']['pydantic model_validate']:5.2f}"
+            f" | msgspec {row['structure']['msgspec convert']:5.2f}"
+            f"   unstructure {row['unstructure']['cattrs unstructure_session']:5.2f}"
+            f" | pydantic {row['unstructure']['pydantic model_dump(json)']:5.2f}",
+            flush=True,
+        )
+
+    page = page_bytes(s.page_size)
+    size = s.page_size
+    page_times = _interleaved(
+        {
+            "parse_page": lambda: parse_page(
+                page, method="GET", url="bench", page=1, per_page=size
+            ),
+            "json.loads alone": lambda: json.loads(page),
+            "pydantic model_validate_json": lambda: PydanticPage.model_validate_json(page),
+            "msgspec json.decode": lambda: msgspec.json.decode(
+                page, type=MsgspecPage, strict=False
+            ),
+        },
+        1,
+        s.page_reps,
+    )
+    assert len(parse_page(page, method="GET", url="bench", page=1, per_page=size).items) == size
+    results["page_ms"] = {k: v * 1e3 for k, v in page_times.items()}
+    results["page_size"] = size
+    results["page_bytes"] = len(page)
+    print(
+        f"  {size}-session page ({len(page) / 1e6:.2f} MB):"
+        + "".join(f" {k} {v:.2f} ms |" for k, v in results["page_ms"].items()),
+        flush=True,
+    )
+    return results
