@@ -9,6 +9,10 @@ Two creates of identical rows could otherwise claim each other's session, so the
 client runs creates with the same fingerprint (event, name, date) one at a time
 (``KeyedLocks``) and remembers, for a few seconds, the ids its own creates returned
 (``RecentClaims``): a lookup never returns a session this client already handed out.
+Only creates with the same fingerprint can match each other (the lookup compares name
+and date exactly), and those never overlap, so the claims made under the key before a
+create began are all it must exclude; anything older than the clock margin cannot pass
+the lookup's ``created_at`` filter, which is why a few seconds of memory suffice.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
-from contextlib import asynccontextmanager
 from typing import Any
 
 from ._converter import format_datetime, format_time
@@ -118,56 +121,85 @@ def pick_match(
 
 
 class RecentClaims:
-    """Ids this client's creates returned in the last ``keep`` seconds."""
+    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint.
+
+    Looked up per fingerprint, so a create pays for the few claims that share its
+    key, never for every create the client made recently.
+    """
 
     def __init__(self, keep: float = 10.0) -> None:
         self.keep = keep
-        self._order: deque[tuple[float, int]] = deque()
-        self._ids: set[int] = set()
+        self._order: deque[tuple[float, Hashable, int]] = deque()
+        self._by_key: dict[Hashable, set[int]] = {}
 
-    def add(self, session_id: int, now: float | None = None) -> None:
-        """Remember that ``session_id`` was handed out."""
+    def add(self, key: Hashable, session_id: int, now: float | None = None) -> None:
+        """Remember that ``session_id`` was handed out for ``key``."""
         now = time.monotonic() if now is None else now
         self._prune(now)
-        self._order.append((now, session_id))
-        self._ids.add(session_id)
+        self._order.append((now, key, session_id))
+        self._by_key.setdefault(key, set()).add(session_id)
 
-    def recent(self, now: float | None = None) -> frozenset[int]:
-        """Return the ids handed out recently."""
+    def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
+        """Return the ids handed out for ``key`` recently."""
         self._prune(time.monotonic() if now is None else now)
-        return frozenset(self._ids)
+        ids = self._by_key.get(key)
+        return frozenset(ids) if ids else frozenset()
 
     def __len__(self) -> int:
         return len(self._order)
 
     def _prune(self, now: float) -> None:
-        order, horizon = self._order, now - self.keep
+        order, by_key, horizon = self._order, self._by_key, now - self.keep
         while order and order[0][0] < horizon:
-            self._ids.discard(order.popleft()[1])
+            _, key, session_id = order.popleft()
+            ids = by_key.get(key)
+            if ids is not None:
+                ids.discard(session_id)
+                if not ids:
+                    del by_key[key]
 
 
 class KeyedLocks:
     """One lock per key, alive only while someone holds or waits for it."""
 
     def __init__(self) -> None:
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+        self._locks: dict[Hashable, list[Any]] = {}  # key -> [lock, users]
 
     def __len__(self) -> int:
         return len(self._locks)
 
-    @asynccontextmanager
-    async def hold(self, key: Hashable) -> Any:
-        """Hold the lock for ``key``."""
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
+    def hold(self, key: Hashable) -> _Held:
+        """Return an async context manager that holds the lock for ``key``."""
+        return _Held(self._locks, key)
+
+
+class _Held:
+    """``async with locks.hold(key)``: a class, not a generator, on the create path."""
+
+    __slots__ = ("_entry", "_key", "_locks")
+
+    def __init__(self, locks: dict[Hashable, list[Any]], key: Hashable) -> None:
+        self._locks = locks
+        self._key = key
+        entry = locks.get(key)
+        if entry is None:
+            entry = locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        self._entry = entry
+
+    async def __aenter__(self) -> None:
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            await self._entry[0].acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._entry[0].release()
+        self._leave()
+
+    def _leave(self) -> None:
+        entry = self._entry
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._locks[self._key]

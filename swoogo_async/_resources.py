@@ -237,7 +237,7 @@ class Sessions:
         async with self._locks.hold(key):
             # Sessions this client handed out just before this create began: a lookup
             # may see them (created_at has whole seconds) but they are not this row's.
-            excluded = self._claims.recent()
+            excluded = self._claims.recent(key)
             started = time.time()
             attempt = 0
             while True:
@@ -268,7 +268,7 @@ class Sessions:
                     else:
                         continue
                 if session.id is not None:
-                    self._claims.add(session.id)
+                    self._claims.add(key, session.id)
                 return session
 
     async def _reconcile(
@@ -288,7 +288,6 @@ class Sessions:
         since = dt.datetime.fromtimestamp(
             started + client._server_offset - CLOCK_MARGIN, dt.timezone.utc
         ).replace(microsecond=0)
-        excluded = excluded | self._claims.recent()
         try:
             listing = self.list(
                 prepared["event_id"],

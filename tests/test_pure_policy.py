@@ -197,11 +197,12 @@ def test_reconcile_search_and_match() -> None:
 
 def test_recent_claims_expire() -> None:
     claims = RecentClaims(keep=5.0)
-    claims.add(1, now=0.0)
-    claims.add(2, now=3.0)
-    assert claims.recent(now=4.0) == {1, 2}
-    assert claims.recent(now=6.0) == {2}
-    assert claims.recent(now=9.0) == frozenset()
+    claims.add("k", 1, now=0.0)
+    claims.add("k", 2, now=3.0)
+    claims.add("other", 3, now=3.0)
+    assert claims.recent("k", now=4.0) == {1, 2}
+    assert claims.recent("k", now=6.0) == {2}
+    assert claims.recent("k", now=9.0) == frozenset()
     assert len(claims) == 0
 
 
