@@ -54,5 +54,5 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=None)
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (SDK vs raw aiohttp, same process, medians and ratios)."""
-    session.install("-e", ".", *_group("bench"), "uvloop; sys_platform != 'win32'")
+    session.install("-e", ".", *_group("bench"))
     session.run("python", "-m", "benchmarks.run", *session.posargs)
