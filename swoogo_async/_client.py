@@ -406,17 +406,10 @@ class SwoogoClient:
                     try:
                         return state.decode(response)
                     except ResponseDecodeError as exc:
-                        error = exc
-                        wait = self.retry.decide(
-                            error,
-                            attempt=state.attempt,
-                            elapsed=self._clock() - state.start,
-                            idempotent=call.idempotent,
-                            rand=self._rand,
-                        )
+                        wait = self._verdict(state, exc)
                         if wait is None:
                             raise
-                        raise _Retry(error, wait) from None
+                        raise _Retry(exc, wait) from None
                 if status == 401 and token is not None and not state.replayed:
                     # The token died early (revoked, or expired on the server's clock):
                     # drop it, if no one has already, and replay this request once. If
@@ -442,17 +435,21 @@ class SwoogoClient:
             # Only a 401 on the replay itself is final: after any other outcome, a
             # later revocation earns this call a fresh token again.
             state.replayed = False
-        wait = self.retry.decide(
-            error,
-            attempt=state.attempt,
-            elapsed=self._clock() - state.start,
-            idempotent=call.idempotent,
-            rand=self._rand,
-        )
+        wait = self._verdict(state, error)
         self._log_attempt(state, status, wait)
         if wait is None:
             raise error
         raise _Retry(error, wait)
+
+    def _verdict(self, state: _CallState, error: SwoogoError) -> float | None:
+        """Ask the policy whether, and after how long, this call tries again."""
+        return self.retry.decide(
+            error,
+            attempt=state.attempt,
+            elapsed=self._clock() - state.start,
+            idempotent=state.call.idempotent,
+            rand=self._rand,
+        )
 
     def _log_attempt(self, state: _CallState, status: int, wait: float | None) -> None:
         if logger.isEnabledFor(logging.DEBUG):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -289,13 +290,7 @@ class Sessions:
             started + client._server_offset - CLOCK_MARGIN, dt.timezone.utc
         ).replace(microsecond=0)
         try:
-            listing = self.list(
-                prepared["event_id"],
-                fields=lookup_fields(prepared),
-                search=lookup_search(prepared, since),
-                per_page=200,
-            )
-            candidates = await listing.collect()
+            matches = await self.find_matches(prepared, since=since, excluded=excluded)
         except SwoogoError as lookup_error:
             raise UnknownOutcomeError(
                 f"create of {prepared.get('name')!r} may or may not have happened, and the"
@@ -303,7 +298,6 @@ class Sessions:
                 fields=prepared,
                 cause=error,
             ) from lookup_error
-        matches = pick_match(prepared, candidates, since=since, excluded=excluded)
         if len(matches) == 1:
             session_id = matches[0].id
             assert session_id is not None
@@ -379,6 +373,26 @@ class Sessions:
         return _update_many(
             self, rows, concurrency=concurrency, ordered=ordered, on_progress=on_progress
         )
+
+    async def find_matches(
+        self,
+        prepared: Mapping[str, Any],
+        *,
+        since: dt.datetime,
+        excluded: frozenset[int] = frozenset(),
+    ) -> builtins.list[Session]:
+        """Return the sessions created since ``since`` that match every submitted field.
+
+        ``prepared`` is a create's fields as ``prepare_session_fields`` returns them;
+        sessions in ``excluded`` (already attributed elsewhere) are left out.
+        """
+        listing = self.list(
+            prepared["event_id"],
+            fields=lookup_fields(prepared),
+            search=lookup_search(prepared, since),
+            per_page=200,
+        )
+        return pick_match(prepared, await listing.collect(), since=since, excluded=excluded)
 
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
         """Change some fields of a session; only the fields passed are sent.

@@ -35,7 +35,6 @@ from .._exceptions import ValidationError as APIValidationError
 from .._fields import prepare_session_fields
 from .._forms import form_value
 from .._models import Session
-from .._reconcile import lookup_fields, lookup_search, pick_match
 from ._progress import format_duration
 from ._rows import SourceRow
 
@@ -317,14 +316,7 @@ async def find_existing(
         start = stamp - LOOKUP_MARGIN
     except ValueError:  # the time was lost with a cut line: search all the event's sessions
         start = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-    listing = sessions.list(
-        prepared["event_id"],
-        fields=lookup_fields(prepared),
-        search=lookup_search(prepared, start),
-        per_page=200,
-    )
-    candidates = await listing.collect()
-    return pick_match(prepared, candidates, since=start, excluded=frozenset(claimed))
+    return await sessions.find_matches(prepared, since=start, excluded=frozenset(claimed))
 
 
 @attrs.define
