@@ -41,9 +41,13 @@ def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
     if kind is str or kind is int:  # the common scalars, before the ABC checks
         yield prefix, value if kind is str else str(value)
     elif isinstance(value, Mapping):
+        if not value:  # an empty container is sent as an empty value: it clears
+            yield prefix, ""
         for key, item in value.items():
             yield from _flatten(f"{prefix}[{key}]", item)
     elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
+        if not value:
+            yield prefix, ""
         for index, item in enumerate(value):
             yield from _flatten(f"{prefix}[{index}]", item)
     else:

@@ -97,7 +97,8 @@ def _same(submitted: Any, found: Any) -> bool:
     if submitted is None:
         return found in (None, "")
     if isinstance(submitted, str) and isinstance(found, str):
-        return submitted == found
+        # The server may trim what it stores; nothing else may differ.
+        return submitted.strip() == found.strip()
     return form_value(submitted) == form_value(found)
 
 

@@ -125,6 +125,15 @@ def test_form_encoding_php_brackets_and_scalars() -> None:
     ]
 
 
+def test_empty_containers_are_sent_as_empty_values() -> None:
+    body = encode_form({"custom_fields": {"c_1": [], "c_2": {}}, "notes": None})
+    assert parse_qsl(body.decode(), keep_blank_values=True) == [
+        ("custom_fields[c_1]", ""),
+        ("custom_fields[c_2]", ""),
+        ("notes", ""),
+    ]
+
+
 def test_prepare_fields_parses_text_and_folds_custom_columns() -> None:
     out = prepare_session_fields(
         {
