@@ -11,28 +11,26 @@ the models:
 - unknown fields: kept in ``extra``, never an error. A known field whose value cannot
   be converted is moved to ``extra`` too (parsing a page never fails on one odd value).
 
-Speed: every ``Session`` attribute gets its own direct hook through cattrs
-overrides, so no field is dispatched per call, and each hook handles the canonical
-wire form inline before deferring to the general rule. A payload holding only known
-keys is converted as it is (no copy); a full record goes through a second generated
-function that skips the per-field ``in`` tests; only payloads with unknown or
-top-level custom fields are split first.
+Speed: ``Session`` is structured by one generated function (``_sessionhook.py``)
+that checks each value's wire type inline and defers to the general rule only for
+drift; it reads the payload in place (no copy) and fills the instance's slots
+directly. ``structure_session_carefully`` is the field-by-field reference it must
+agree with, and the path taken when a value will not convert. Unstructuring uses
+cattrs' generated function with a direct hook per attribute.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from attrs import NOTHING
 from cattrs.fns import identity
 from cattrs.gen import (
     make_dict_structure_fn,
-    make_dict_structure_fn_from_attrs,
     make_dict_unstructure_fn,
     override,
 )
@@ -42,7 +40,6 @@ from ._scalars import (
     _SCALARS,
     CUSTOM_FIELD_RE,
     _any,
-    _custom_fields,
     _fast_bool,
     _fast_date,
     _fast_datetime,
@@ -63,6 +60,7 @@ from ._scalars import (
     parse_int,
     parse_time,
 )
+from ._sessionhook import SESSION_FIELDS, session_from_full, session_from_mapping
 
 __all__ = [
     "CUSTOM_FIELD_RE",
@@ -143,42 +141,22 @@ def _make_converter() -> cattrs.Converter:
 converter = _make_converter()
 
 
-def _session_overrides() -> tuple[dict[str, Any], dict[str, Any]]:
-    """Give every ``Session`` attribute its direct hooks, so no field dispatches per call."""
+def _session_unstructure_overrides() -> dict[str, Any]:
+    """Give every ``Session`` attribute its direct unstructure hook (no per-call dispatch)."""
     attrs.resolve_types(Session)
-    structure: dict[str, Any] = {}
     unstructure: dict[str, Any] = {"extra": override(omit=True)}
     for attribute in attrs.fields(Session):
         name, tp = attribute.name, attribute.type
         if name in ("custom_fields", "extra"):
             continue
-        if tp is Any:
-            structure[name] = override(struct_hook=_any)
-            unstructure[name] = override(unstruct_hook=_out_any)
-        else:
-            structure[name] = override(struct_hook=_STRUCTURE[tp])
-            unstructure[name] = override(unstruct_hook=_UNSTRUCTURE[tp])
-    structure["custom_fields"] = override(struct_hook=_custom_fields)
+        unstructure[name] = override(unstruct_hook=_out_any if tp is Any else _UNSTRUCTURE[tp])
     unstructure["custom_fields"] = override(unstruct_hook=_out_mapping)
-    return structure, unstructure
+    return unstructure
 
 
-_SESSION_FIELDS = frozenset(a.name for a in attrs.fields(Session)) - {"extra"}
 _SPEAKER_FIELDS = frozenset(a.name for a in attrs.fields(Speaker)) - {"extra"}
-_N_SESSION_FIELDS = len(_SESSION_FIELDS)
-_session_in, _session_out = _session_overrides()
-#: Any subset of the known fields (``fields=`` restricts what the server returns).
-_session_from_dict = make_dict_structure_fn(
-    Session, converter, extra=override(struct_hook=_any), **_session_in
-)
-#: A full record: every known field present, so cattrs emits no ``in`` test and no
-#: intermediate dict; the values go straight into ``Session(...)``.
-_session_from_full_dict = make_dict_structure_fn_from_attrs(
-    [a.evolve(default=NOTHING) for a in attrs.fields(Session) if a.name != "extra"],
-    Session,
-    converter,
-    **_session_in,
-)
+_N_SESSION_FIELDS = len(SESSION_FIELDS)
+_session_out = _session_unstructure_overrides()
 _session_to_dict = make_dict_unstructure_fn(Session, converter, **_session_out)
 
 
@@ -202,42 +180,77 @@ def _split(
     return fields, extra, custom_fields
 
 
-def _split_session(
-    data: Mapping[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """``_split`` for sessions: copy in one call, then move out only the unknown keys."""
-    fields = dict(data)
-    given = fields.get("custom_fields")
-    custom = dict(given) if isinstance(given, Mapping) else {}
+#: Whether an unknown key is a top-level custom field, by key (the regex, cached).
+_CUSTOM_KEYS: dict[Any, bool] = {}
+_CUSTOM_KEYS_MAX = 4096
+
+
+def _unknown_keys(
+    data: Mapping[str, Any], unknown: Iterable[Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """Sort the unknown keys into top-level custom fields (``c_<digits>``) and extra.
+
+    Taken in sorted order (not payload order: finding which keys are unknown is a C
+    set difference, which does not keep order), so the result is the same every run.
+    """
+    top: dict[str, Any] | None = None
     extra: dict[str, Any] = {}
-    known = _SESSION_FIELDS
-    for key in [key for key in fields if key not in known]:  # payload order
-        if CUSTOM_FIELD_RE.match(key):
-            custom[key] = fields.pop(key)
+    custom = _CUSTOM_KEYS
+    for key in sorted(unknown, key=str) if len(unknown) > 1 else unknown:  # type: ignore[arg-type]
+        is_custom = custom.get(key)
+        if is_custom is None:
+            is_custom = type(key) is str and CUSTOM_FIELD_RE.match(key) is not None
+            if len(custom) < _CUSTOM_KEYS_MAX:  # bounded: payloads may carry any keys
+                custom[key] = is_custom
+        if is_custom:
+            if top is None:
+                top = {}
+            top[key] = data[key]
         else:
-            extra[key] = fields.pop(key)
-    return fields, extra, custom
+            extra[key] = data[key]
+    return top, extra
 
 
 def structure_session(data: Mapping[str, Any]) -> Session:
     """Turn one session payload into a ``Session``, tolerating drift."""
-    if type(data) is not dict and not isinstance(data, Mapping):
+    top: dict[str, Any] | None
+    extra: dict[str, Any]
+    if type(data) is dict:
+        size = len(data)
+        if size >= _N_SESSION_FIELDS:
+            # Probably a full record (``GET /sessions/{id}``, list pages), perhaps with
+            # unknown or top-level custom fields beside the known ones.
+            if size == _N_SESSION_FIELDS:
+                top, extra = None, {}
+            else:
+                top, extra = _unknown_keys(data, data.keys() - SESSION_FIELDS)
+            if size - len(extra) - (len(top) if top else 0) == _N_SESSION_FIELDS:
+                try:
+                    return session_from_full(data, top, extra)
+                except (ValueError, TypeError):
+                    return structure_session_carefully(data)
+    elif not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
-    if _SESSION_FIELDS.issuperset(data):
-        # No unknown and no top-level custom fields: convert the payload as it is.
-        try:
-            if len(data) == _N_SESSION_FIELDS:
-                return _session_from_full_dict(data, Session)
-            return _session_from_dict(data, Session)
-        except (ValueError, TypeError):
-            pass  # a value that will not convert: the careful path below salvages it
-    fields, extra, custom = _split_session(data)
-    fields["custom_fields"] = custom
-    fields["extra"] = extra
+    if SESSION_FIELDS.issuperset(data):
+        top, extra = None, {}
+    else:
+        top, extra = _unknown_keys(data, data.keys() - SESSION_FIELDS)
     try:
-        return _session_from_dict(fields, Session)
+        return session_from_mapping(data, top, extra)
     except (ValueError, TypeError):
-        return _salvage(Session, fields, extra)
+        return structure_session_carefully(data)
+
+
+def structure_session_carefully(data: Mapping[str, Any]) -> Session:
+    """The reference path: split, then convert field by field through the converter's
+    hooks, moving any value that will not convert to ``extra``.
+
+    ``structure_session`` gives the same result, faster, for every payload; it comes
+    here only when a value will not convert.
+    """
+    fields, extra, custom = _split(data, SESSION_FIELDS, custom=True)
+    fields["custom_fields"] = custom
+    return _salvage(Session, fields, extra)
 
 
 def _salvage(cls: type[T], fields: dict[str, Any], extra: dict[str, Any]) -> T:

@@ -15,9 +15,11 @@ from swoogo_async import SelectionControl, Session, SessionStatus, Speaker
 from swoogo_async._converter import (
     converter,
     structure_session,
+    structure_session_carefully,
     structure_sessions,
     unstructure_session,
 )
+from swoogo_async._sessionhook import session_from_mapping
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -132,3 +134,102 @@ def test_speaker_round_trip(
         id=speaker_id, email=email, sessions=session_list, gender={"id": None, "value": None}
     )
     assert converter.structure(converter.unstructure(speaker), Speaker) == speaker
+
+
+# -- the generated hook against the field-by-field reference ----------------------------------
+# ``structure_session`` (generated, inline type checks, slots filled directly) must give the
+# same ``Session`` as ``structure_session_carefully`` (each value through the converter's
+# hooks) for any payload: canonical, drifted, partial, with unknown keys, or unconvertible.
+
+# Per field type: values that convert (canonical or drifted), then values that do not.
+_ints = st.sampled_from(["20", " 7 ", "", 20.0]) | _opt_int
+_bad_ints = st.sampled_from(["x", "2.5", 2.5, True, [], {}])
+_strs = st.none() | _text | st.integers() | st.just(1.5)
+_bad_strs = st.sampled_from([True, [], {"a": 1}])
+_flags = st.sampled_from([0, 1, "0", "1", "true", "", True, False, None])
+_bad_flags = st.sampled_from([2, -1, "maybe", 0.5, []])
+_dates = st.sampled_from(["2025-07-20", "2025-07-20 10:00:00", "", None])
+_bad_dates = st.sampled_from(["soon", "2025-13-01", 5])
+_times = st.sampled_from(["10:00:00", "10:00", "", None])
+_bad_times = st.sampled_from(["25:00:00", "noon", 10])
+_stamps = st.sampled_from(
+    [
+        "2015-09-28 09:20:03",
+        "2015-09-28T09:20:03",
+        "2015-09-28T09:20:03+02:00",
+        "2015-09-28T09:20+01",
+        "",
+        None,
+    ]
+)
+_bad_stamps = st.sampled_from(["2015-09-28 09:20:0Z", "x" * 19, 3])
+_statuses = st.sampled_from(["live", " LIVE ", "Approved", "archived", "", None, 5, "x"])
+_selections = st.sampled_from(["optional", "Included", "both", "", None, 0])
+_WIRE: dict[Any, tuple[Any, Any]] = {
+    int | None: (_ints, _bad_ints),
+    str | None: (_strs, _bad_strs),
+    bool | None: (_flags, _bad_flags),
+    dt.date | None: (_dates, _bad_dates),
+    dt.time | None: (_times, _bad_times),
+    dt.datetime | None: (_stamps, _bad_stamps),
+    SessionStatus | None: (_statuses, st.just([])),
+    SelectionControl | None: (_selections, st.just({})),
+    Any: (_json, _json),
+}
+attrs.resolve_types(Session)
+_wire_fields = {
+    a.name: _WIRE[a.type] for a in attrs.fields(Session) if a.name not in ("custom_fields", "extra")
+}
+_custom_values = (
+    st.none()
+    | st.sampled_from([[], "", 0])
+    | st.dictionaries(st.integers(1, 99).map(lambda i: f"c_{i}"), _json, max_size=2)
+)
+
+
+@st.composite
+def wire_payloads(draw: st.DrawFn) -> dict[str, Any]:
+    names = list(_wire_fields)
+    full = draw(st.booleans())  # a full record takes the generated fast path
+    kept = names if full else draw(st.lists(st.sampled_from(names), unique=True))
+    payload = {name: draw(_wire_fields[name][0]) for name in kept}
+    payload["custom_fields"] = draw(_custom_values)
+    if kept and draw(st.integers(0, 3)) == 0:  # now and then, one value that won't convert
+        name = draw(st.sampled_from(kept))
+        payload[name] = draw(_wire_fields[name][1])
+    payload.update(draw(st.dictionaries(_extra_keys, _json, max_size=2)))
+    payload.update(
+        draw(st.dictionaries(st.integers(1, 99).map(lambda i: f"c_{i}"), _json, max_size=2))
+    )
+    return payload
+
+
+@settings(max_examples=400, deadline=None)
+@given(wire_payloads())
+def test_generated_hook_agrees_with_the_reference_path(payload: dict[str, Any]) -> None:
+    fast = structure_session(payload)
+    careful = structure_session_carefully(payload)
+    if not careful.extra.keys() & _KNOWN:
+        # Every value converts, so the generated function itself built ``fast``.
+        top = {k: v for k, v in payload.items() if k not in _KNOWN and k.startswith("c_")}
+        extra = {k: v for k, v in payload.items() if k not in _KNOWN and k not in top}
+        assert session_from_mapping(payload, top or None, extra) == careful
+    assert type(fast) is Session
+    assert fast == careful  # attrs eq: same class, every field equal
+    assert fast.extra == careful.extra
+    assert fast.custom_fields == careful.custom_fields
+
+
+def test_generated_hook_builds_a_real_frozen_session() -> None:
+    sample = json.loads((SAMPLES / "create_session.json").read_text())
+    built = structure_session(sample)
+    assert type(built) is Session
+    try:
+        built.name = "changed"  # type: ignore[misc]
+    except attrs.exceptions.FrozenInstanceError:
+        pass
+    else:
+        raise AssertionError("a structured Session must be frozen")
+    assert attrs.evolve(built, name="changed").name == "changed"
+    assert built == Session(**{a.name: getattr(built, a.name) for a in attrs.fields(Session)})
+    assert built.custom_fields is not sample["custom_fields"]  # the payload is not shared
