@@ -127,7 +127,8 @@ class SwoogoClient:
         session: An ``aiohttp.ClientSession`` to use; the client never closes it.
         transport: A ``Transport`` to use instead of aiohttp (e.g. ``MockTransport``).
         connect_timeout: Seconds to establish a connection (per attempt).
-        read_timeout: Seconds to wait for each read of a response (per attempt).
+        read_timeout: Seconds each attempt may take, from sending the request to the
+            last byte of its response.
         pool_size: Maximum connections, and so requests in flight.
         retry: The ``RetryPolicy``; ``RetryPolicy()`` by default.
         rate_limit: ``"auto"`` paces by the server's rate-limit headers; a
@@ -371,7 +372,7 @@ class SwoogoClient:
             state.url,
             headers,
             call.body,
-            remaining if remaining < self._read_timeout + self._connect_timeout else None,
+            remaining if remaining < self._read_timeout else None,
         )
         error: SwoogoError
         try:

@@ -90,6 +90,73 @@ class MockTransport:
         """Nothing to release."""
 
 
+class _Watchdog:
+    """Cancels requests that outlive their time limit, with one timer for all of them.
+
+    aiohttp's own ``sock_read`` timeout re-arms a loop timer on every chunk received,
+    and its ``total`` timeout arms one per request; on a small loopback GET those cost
+    about 36,000 and 25,000 CPU instructions, more than the rest of this SDK's layer
+    (``benchmarks/bench_instructions.py``). Here a request costs a dict insert and a
+    delete; one timer, set for the earliest due request, fires only when something
+    may have overrun (with same-length limits, about once per limit).
+
+    A request that overruns has its task cancelled; ``expired`` tells ``send`` that
+    the cancellation was ours, so it becomes a ``ReadTimeoutError``. Anyone else's
+    cancellation still propagates (on Python 3.11+ even when both happen at once, via
+    ``Task.uncancel``, as ``asyncio.timeout`` does).
+    """
+
+    __slots__ = ("_due", "_expired", "_loop", "_timer", "_timer_at")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._due: dict[asyncio.Task[object], float] = {}
+        self._expired: set[asyncio.Task[object]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+
+    def watch(self, task: asyncio.Task[object], limit: float) -> None:
+        due = self._loop.time() + limit
+        self._due[task] = due
+        if self._timer is None or due < self._timer_at:
+            self._arm(due)
+
+    def unwatch(self, task: asyncio.Task[object]) -> bool:
+        """Stop watching ``task`` (again is a no-op); return whether this cancelled it."""
+        if self._due.pop(task, None) is None or not self._expired:
+            return False
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = self._loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        soonest: float | None = None
+        for task, due in self._due.items():
+            if due <= now:
+                if task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel()  # delivered at the task's await, inside ``send``
+            elif soonest is None or due < soonest:
+                soonest = due
+        if soonest is not None:
+            self._arm(soonest)
+
+
+def _uncancel(task: asyncio.Task[object]) -> int:
+    """Withdraw one cancellation request; return how many others remain (3.11+)."""
+    uncancel = getattr(task, "uncancel", None)
+    return int(uncancel()) if uncancel is not None else 0
+
+
 class AiohttpTransport:
     """A transport over one shared ``aiohttp.ClientSession``.
 
@@ -100,7 +167,8 @@ class AiohttpTransport:
     Args:
         session: A session to use; the transport never closes one it was given.
         connect_timeout: Seconds to establish a connection.
-        read_timeout: Seconds to wait for each read of the response.
+        read_timeout: Seconds each request may take, from sending it to the last
+            byte of its response (``Request.timeout`` may shorten it).
         pool_size: Maximum connections, and so requests in flight.
     """
 
@@ -114,14 +182,16 @@ class AiohttpTransport:
     ) -> None:
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
         self._given_session = session
         self._session: aiohttp.ClientSession | None = session
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._pool_size = pool_size
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
-        )
+        # aiohttp bounds connecting; the watchdog bounds the rest (see ``_Watchdog``).
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
+        self._watchdog: _Watchdog | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running loop: construction binds nothing.
@@ -135,14 +205,16 @@ class AiohttpTransport:
     async def send(self, request: Request) -> Response:
         """Send ``request``; translate aiohttp failures into ``TransportError``."""
         session = self._session or self._open()
-        timeout = self._timeout
-        if request.timeout is not None:
-            timeout = aiohttp.ClientTimeout(
-                total=request.timeout,
-                sock_connect=self._connect_timeout,
-                sock_read=self._read_timeout,
-            )
+        task = asyncio.current_task()
+        assert task is not None, "send() runs in a task"
+        watchdog = self._watchdog
+        if watchdog is None:
+            watchdog = self._watchdog = _Watchdog(asyncio.get_running_loop())
+        limit = self._read_timeout
+        if request.timeout is not None and request.timeout < limit:
+            limit = request.timeout
         method, url = request.method, request.url
+        watchdog.watch(task, limit)
         try:
             async with session.request(
                 method,
@@ -150,7 +222,7 @@ class AiohttpTransport:
                 headers=request.headers,
                 data=request.body,
                 allow_redirects=False,
-                timeout=timeout,
+                timeout=self._timeout,
             ) as resp:
                 body = await resp.read()
                 return Response(resp.status, resp.headers, body)
@@ -158,6 +230,17 @@ class AiohttpTransport:
             error = _translate(exc, method, url)
         except asyncio.TimeoutError:
             error = ReadTimeoutError("timed out waiting for the response", method=method, url=url)
+        except asyncio.CancelledError:
+            if not watchdog.unwatch(task) or _uncancel(task) > 0:
+                raise  # somebody else's cancellation (too): let it through
+            error = ReadTimeoutError(
+                f"no complete response within {limit:g}s", method=method, url=url
+            )
+        finally:
+            if watchdog.unwatch(task):
+                # Cancelled by us but finished anyway (the cancellation was absorbed
+                # on the way): withdraw it so it cannot hit the caller later.
+                _uncancel(task)
         # Raised outside the except block on purpose: aiohttp's exceptions can carry the
         # request's headers (the Authorization header included) in their repr, so they
         # are neither chained nor left as the implicit context.
