@@ -151,6 +151,13 @@ class TokenManager:
         """The token in use, if any."""
         return self._token
 
+    def fresh(self) -> Token | None:
+        """The current token if it is not due for refresh, without awaiting anything."""
+        token = self._token
+        if token is not None and not token.due(self._clock()):
+            return token
+        return None
+
     async def get(self) -> Token:
         """Return a fresh token, fetching one (once, for every waiter) if needed."""
         token = self._token

@@ -15,13 +15,14 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 import backoff
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._auth import (
     TOKEN_FORM,
@@ -45,6 +46,7 @@ from ._exceptions import (
 from ._ratelimit import AsyncPacer, Pacer, RateLimit
 from ._resources import Sessions, Speakers
 from ._retry import RetryPolicy, parse_retry_after
+from ._slots import Slots
 from ._transport import AiohttpTransport, Request, Response, Transport
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
@@ -201,7 +203,12 @@ class SwoogoClient:
             else AsyncPacer(Pacer(rate_limit if isinstance(rate_limit, RateLimit) else None))
         )
         self._tokens = TokenManager(self._fetch_token)
-        self._slots: asyncio.Semaphore | None = None
+        self._slots = Slots(pool_size)
+        #: Request headers for the current token, built once per token and content type.
+        self._headers_for: tuple[Token | None, dict[str | None, CIMultiDictProxy[str]]] = (
+            None,
+            {},
+        )
         self._state = _NEW
         self._clock = time.monotonic
         self._rand = random.random
@@ -309,20 +316,23 @@ class SwoogoClient:
         return result
 
     async def _attempt(self, state: _CallState) -> Any:
+        """Make one attempt: take a slot, pace, authenticate, send, judge the outcome."""
         state.attempt += 1
         if not state.call.cost:
             # Token fetches skip the slots: the calls holding them may be waiting on it.
             return await self._exchange(state, None)
-        slots = self._slots
-        if slots is None:
-            slots = self._slots = asyncio.Semaphore(self.pool_size)
         # Wait for a slot (FIFO) before taking the pacer's turn and the token, so a
         # request never queues inside aiohttp's pool, and carries the newest token.
-        async with slots:
+        slots = self._slots
+        if not slots.take_now():
+            await slots.take()
+        try:
             return await self._exchange(state, self._pacer)
+        finally:
+            slots.give()
 
     async def _exchange(self, state: _CallState, pacer: AsyncPacer | None) -> Any:
-        """Make one attempt: pace, authenticate, send, and judge the outcome."""
+        """Pace, authenticate, send, and judge the outcome of one attempt."""
         call = state.call
         if pacer is not None:
             too_long = await pacer.acquire(call.cost, within=state.deadline - self._clock())
@@ -338,22 +348,22 @@ class SwoogoClient:
                     b" call's deadline",
                     retry_after=too_long,
                 )
-        headers = (
-            self._headers.copy()
-            if call.content_type is None
-            else {**self._headers, "Content-Type": call.content_type}
-        )
         token: Token | None = None
         if call.cost:
-            try:
-                token = await self._tokens.get()
-            except BaseException:
-                if pacer is not None:
-                    pacer.release(call.cost, sent=False)
-                raise
-            headers["Authorization"] = "Bearer " + token.value
+            tokens = self._tokens
+            token = tokens.fresh()
+            if token is None:
+                try:
+                    token = await tokens.get()
+                except BaseException:
+                    if pacer is not None:
+                        pacer.release(call.cost, sent=False)
+                    raise
+            headers = self._auth_headers(token, call.content_type)
         else:
-            headers["Authorization"] = self._basic
+            headers = {**self._headers, "Authorization": self._basic}
+            if call.content_type is not None:
+                headers["Content-Type"] = call.content_type
         remaining = state.deadline - self._clock()
         if remaining <= 0.001:
             if pacer is not None:
@@ -441,6 +451,24 @@ class SwoogoClient:
         if wait is None:
             raise error
         raise _Retry(error, wait)
+
+    def _auth_headers(self, token: Token, content_type: str | None) -> Mapping[str, str]:
+        """The headers for a request with ``token``, built once and shared, so read-only.
+
+        A ``CIMultiDictProxy``: aiohttp takes a multidict as it is instead of copying a
+        dict into one for every request.
+        """
+        cached_token, by_type = self._headers_for
+        if cached_token is not token:
+            by_type = {}
+            self._headers_for = (token, by_type)
+        headers = by_type.get(content_type)
+        if headers is None:
+            built = {**self._headers, "Authorization": "Bearer " + token.value}
+            if content_type is not None:
+                built["Content-Type"] = content_type
+            headers = by_type[content_type] = CIMultiDictProxy(CIMultiDict(built))
+        return headers
 
     def _verdict(self, state: _CallState, error: SwoogoError) -> float | None:
         """Ask the policy whether, and after how long, this call tries again."""
