@@ -25,6 +25,7 @@ __all__ = [
     "ratio",
     "run_load",
     "run_on_loop",
+    "use_decoder",
 ]
 
 T = TypeVar("T")
@@ -227,3 +228,17 @@ def environment() -> dict[str, Any]:
             )
         },
     }
+
+
+def use_decoder(name: str) -> None:
+    """Make the SDK decode responses with ``name`` ("stdlib" or "msgspec"), here and in
+    the subprocesses the benchmarks start."""
+    from swoogo_async import _json
+
+    if name == "msgspec":
+        if _json.msgspec_loads is None:
+            raise SystemExit("--json msgspec needs msgspec installed")
+        _json.loads = _json.msgspec_loads
+    else:
+        _json.loads = _json.stdlib_loads
+    os.environ["SWOOGO_ASYNC_JSON"] = name

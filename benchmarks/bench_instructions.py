@@ -9,6 +9,7 @@ cost of one request, start-up and imports cancelled out. The server runs outside
 valgrind, in its own process.
 
     python -m benchmarks.bench_instructions [--small 200] [--large 1200] [--concurrency 10]
+                                            [--json stdlib|msgspec]
 
 Needs ``valgrind`` on the PATH. Prints one JSON line.
 """
@@ -63,7 +64,7 @@ async def _client(mode: str, url: str, token: str, ids: list[int], n: int, conc:
         await asyncio.gather(*(sdk(i) for i in range(n - 1)))
 
 
-def _count(mode: str, url: str, token: str, ids: list[int], n: int, conc: int) -> int:
+def _count(mode: str, url: str, token: str, ids: list[int], n: int, conc: int, decoder: str) -> int:
     """Return the instructions one client run of ``n`` requests executes."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
@@ -87,7 +88,8 @@ def _count(mode: str, url: str, token: str, ids: list[int], n: int, conc: int) -
             "--concurrency",
             str(conc),
         ]
-        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ})
+        env = {**os.environ, "SWOOGO_ASYNC_JSON": decoder}
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
         match = _TOTALS.search(out.read_text())
         if match is None:
             raise RuntimeError("no totals in callgrind output")
@@ -111,6 +113,12 @@ def main() -> None:
     parser.add_argument("--token")
     parser.add_argument("--ids")
     parser.add_argument("--n", type=int, default=0)
+    parser.add_argument(
+        "--json",
+        choices=["stdlib", "msgspec"],
+        default="stdlib",
+        help="the SDK's decoder (stdlib: the default install; msgspec: the [speed] extra)",
+    )
     args = parser.parse_args()
     if args.child:
         ids = [int(x) for x in args.ids.split(",")]
@@ -123,14 +131,15 @@ def main() -> None:
         token, ids = asyncio.run(_prepare(srv.base_url))
         per_request: dict[str, float] = {}
         for mode in ("raw", "sdk"):
-            small = _count(mode, srv.base_url, token, ids, args.small, args.concurrency)
-            large = _count(mode, srv.base_url, token, ids, args.large, args.concurrency)
+            small = _count(mode, srv.base_url, token, ids, args.small, args.concurrency, args.json)
+            large = _count(mode, srv.base_url, token, ids, args.large, args.concurrency, args.json)
             per_request[mode] = (large - small) / (args.large - args.small)
     raw, sdk = per_request["raw"], per_request["sdk"]
     print(
         json.dumps(
             {
                 "concurrency": args.concurrency,
+                "sdk_json": args.json,
                 "requests": [args.small, args.large],
                 "raw_instructions_per_request": round(raw),
                 "sdk_instructions_per_request": round(sdk),

@@ -4,7 +4,8 @@ Payloads: the recorded create response, a full record as the server renders it, 
 drifted variants (numbers as text, flags as booleans, top-level custom fields, an
 unknown field). Implementations alternate order in each repetition; figures are
 medians of per-record microseconds. Last, a 1,000-session list page (bytes) is
-turned into models by ``parse_page``, against ``json.loads`` alone and the others.
+turned into models by ``parse_page`` (standard-library JSON, and msgspec's decoder as
+the ``[speed]`` extra uses it), against ``json.loads`` alone and the others.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from swoogo_async import _json
 from swoogo_async._converter import structure_session, unstructure_session
 from swoogo_async._endpoints import parse_page
 
@@ -183,11 +185,22 @@ def model_benchmarks(s: Settings) -> dict[str, Any]:
 
     page = page_bytes(s.page_size)
     size = s.page_size
+
+    def parse_with(decoder: Callable[[bytes], Any] | None) -> Callable[[], object]:
+        def run() -> object:
+            saved = _json.loads
+            _json.loads = decoder or _json.stdlib_loads
+            try:
+                return parse_page(page, method="GET", url="bench", page=1, per_page=size)
+            finally:
+                _json.loads = saved
+
+        return run
+
     page_times = _interleaved(
         {
-            "parse_page": lambda: parse_page(
-                page, method="GET", url="bench", page=1, per_page=size
-            ),
+            "parse_page": parse_with(_json.stdlib_loads),
+            "parse_page [speed]": parse_with(_json.msgspec_loads),
             "json.loads alone": lambda: json.loads(page),
             "pydantic model_validate_json": lambda: PydanticPage.model_validate_json(page),
             "msgspec json.decode": lambda: msgspec.json.decode(

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import datetime as dt
 import email.utils
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -21,6 +20,7 @@ from urllib.parse import quote_plus
 
 import attrs
 
+from . import _json
 from ._exceptions import ResponseDecodeError
 
 __all__ = [
@@ -80,7 +80,7 @@ def parse_token_response(
             not kept in the error: it would carry the token.
     """
     try:
-        payload: Any = json.loads(body)
+        payload: Any = _json.loads(body)
         value = payload["access_token"]
         expires = dt.datetime.strptime(payload["expires_at"], "%Y-%m-%d %H:%M:%S")
     except (ValueError, KeyError, TypeError):

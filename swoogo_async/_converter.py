@@ -22,7 +22,6 @@ cattrs' generated function with a direct hook per attribute.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -322,8 +321,3 @@ converter.register_structure_hook(Session, lambda d, _: structure_session(d))
 converter.register_unstructure_hook(Session, unstructure_session)
 converter.register_structure_hook(Speaker, _structure_speaker)
 converter.register_unstructure_hook(Speaker, _unstructure_speaker)
-
-
-def loads_json(raw: bytes) -> Any:
-    """Decode a JSON body."""
-    return json.loads(raw)

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import attrs
 
+from . import _json
 from ._converter import converter, structure_session, structure_sessions
 from ._exceptions import InvalidInputError, ResponseDecodeError
 from ._fields import check_id
@@ -175,7 +176,7 @@ def add_sessions_call(speaker_id: int, session_ids: Iterable[int]) -> Call:
 def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
     """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
     try:
-        return json.loads(raw)
+        return _json.loads(raw)
     except ValueError:
         raise ResponseDecodeError(
             status=status, method=method, url=url, body=None, raw=raw

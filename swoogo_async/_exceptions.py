@@ -26,11 +26,12 @@ contains a credential, and no error text ever includes a token or the secret.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from . import _json
 
 __all__ = [
     "APIError",
@@ -249,7 +250,7 @@ def make_status_error(
     """Return the exception for an error status, with its body parsed defensively."""
     body: Any
     try:
-        body = json.loads(raw) if raw else None
+        body = _json.loads(raw) if raw else None
     except ValueError:
         body = None
     if status == 429:
