@@ -92,6 +92,25 @@ def encode_form(fields: Mapping[str, Any]) -> bytes:
     """Encode fields as ``application/x-www-form-urlencoded`` bytes."""
     # Same bytes as quote_plus(key, safe="[]") / quote_plus(text), in C: quote_plus
     # loops over the bytes in Python, which made it most of a create's client cost.
-    return "&".join(
-        [f"{_quote_key(key)}={_quote_text(text)}" for key, text in flatten_form(fields)]
-    ).encode("ascii")
+    # The scalars a session form holds are written inline; containers are flattened.
+    parts: list[str] = []
+    append = parts.append
+    for key, value in fields.items():
+        kind = type(value)
+        if kind is str:
+            append(f"{_quote_key(key)}={_quote_text(value)}")
+        elif kind is int:
+            append(f"{_quote_key(key)}={value}")
+        elif kind is _DATE:
+            append(f"{_quote_key(key)}={value.isoformat()}")
+        elif kind is _TIME and value.tzinfo is None:
+            append(f"{_quote_key(key)}={value.isoformat('seconds').replace(':', '%3A')}")
+        else:
+            parts += [
+                f"{_quote_key(name)}={_quote_text(text)}" for name, text in _flatten(key, value)
+            ]
+    return "&".join(parts).encode("ascii")
+
+
+_DATE = dt.date
+_TIME = dt.time

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import random
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote_plus
 
 import pytest
 
@@ -36,7 +37,7 @@ from swoogo_async._endpoints import (
 )
 from swoogo_async._exceptions import make_status_error
 from swoogo_async._fields import prepare_session_fields
-from swoogo_async._forms import encode_form
+from swoogo_async._forms import encode_form, flatten_form
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -322,3 +323,37 @@ def test_recorded_samples_parse() -> None:
     assert speaker.gender == {"id": None, "value": None}
     assert speaker.sessions[0].use_event_timezone is True
     assert speaker.birth_date == dt.date(1985, 6, 15)
+
+
+def test_encode_form_writes_the_same_bytes_as_quote_plus() -> None:
+    # The inline scalar paths and the C translate tables against the standard library.
+    rnd = random.Random(7)
+    alphabet = "abc XYZ:/\u00e9\u20ac&=+%[]_-.~\n"
+    values: list[object] = [
+        None,
+        True,
+        SessionStatus.LIVE,
+        dt.time(10, 0, 0, 500),
+        dt.time(10, tzinfo=dt.timezone.utc),
+        dt.datetime(2025, 7, 20, 10, 30),
+        {"c_1": [1, "x y"], "c_2": {}},
+    ]
+    for _ in range(2000):
+        fields: dict[str, object] = {}
+        for index in range(rnd.randint(0, 8)):
+            pick = rnd.randint(0, 4 + len(values))
+            if pick == 0:
+                value: object = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 10)))
+            elif pick == 1:
+                value = rnd.randint(-5, 10**6)
+            elif pick == 2:
+                value = dt.date(2025, rnd.randint(1, 12), 3)
+            elif pick == 3:
+                value = dt.time(rnd.randint(0, 23), rnd.randint(0, 59), rnd.randint(0, 59))
+            else:
+                value = values[pick - 4 if pick - 4 < len(values) else 0]
+            fields[rnd.choice(["name", "date", "c_1", "a b[x]"]) + str(index)] = value
+        expected = "&".join(
+            f"{quote_plus(key, safe='[]')}={quote_plus(text)}" for key, text in flatten_form(fields)
+        )
+        assert encode_form(fields) == expected.encode()
