@@ -212,30 +212,28 @@ def _unknown_keys(
 
 def structure_session(data: Mapping[str, Any]) -> Session:
     """Turn one session payload into a ``Session``, tolerating drift."""
-    top: dict[str, Any] | None
-    extra: dict[str, Any]
     if type(data) is dict:
-        size = len(data)
-        if size >= _N_SESSION_FIELDS:
-            # Probably a full record (``GET /sessions/{id}``, list pages), perhaps with
-            # unknown or top-level custom fields beside the known ones.
-            if size == _N_SESSION_FIELDS:
-                top, extra = None, {}
-            else:
-                top, extra = _unknown_keys(data, data.keys() - SESSION_FIELDS)
-            if size - len(extra) - (len(top) if top else 0) == _N_SESSION_FIELDS:
-                try:
-                    return session_from_full(data, top, extra)
-                except (ValueError, TypeError):
-                    return structure_session_carefully(data)
+        if len(data) == _N_SESSION_FIELDS:
+            # Probably a full record (``GET /sessions/{id}``, list pages).
+            try:
+                return session_from_full(data, None, {})
+            except KeyError:
+                pass  # an unknown key stands in for a known one: the general path
+            except (ValueError, TypeError):
+                return structure_session_carefully(data)
     elif not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
+    top: dict[str, Any] | None
+    extra: dict[str, Any]
     if SESSION_FIELDS.issuperset(data):
         top, extra = None, {}
     else:
         top, extra = _unknown_keys(data, data.keys() - SESSION_FIELDS)
+    # Every known field present beside the unknown ones: subscripts, no ``get``.
+    every_known = len(data) - len(extra) - (len(top) if top else 0) == _N_SESSION_FIELDS
+    build = session_from_full if every_known and type(data) is dict else session_from_mapping
     try:
-        return session_from_mapping(data, top, extra)
+        return build(data, top, extra)
     except (ValueError, TypeError):
         return structure_session_carefully(data)
 

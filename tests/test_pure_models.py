@@ -68,6 +68,16 @@ def test_unconvertible_known_value_is_salvaged_into_extra() -> None:
     assert s.extra == {"capacity": "unlimited", "date": "soon"}
 
 
+def test_a_full_sized_payload_with_a_known_field_missing() -> None:
+    # As many keys as a full record, but an unknown one stands in for ``name``.
+    payload: dict[str, Any] = {name: None for name in _KNOWN if name != "extra"}
+    del payload["name"]
+    payload["virtual_hub"] = {"id": 9}
+    s = structure_session(payload)
+    assert s.name is None
+    assert s.extra == {"virtual_hub": {"id": 9}}
+
+
 def test_items_as_object_and_samples() -> None:
     sample = json.loads((SAMPLES / "create_session.json").read_text())
     sessions = structure_sessions({"12345": sample})
