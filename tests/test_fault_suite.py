@@ -43,11 +43,13 @@ N_SEED, N_GET, N_UPDATE, N_CREATE = 100, 400, 300, 300
 
 
 async def _revoke_tokens_now_and_then(fake: FakeSwoogo, stop: asyncio.Event) -> int:
-    """Revoke every token shortly after the start, then every 5 s; return how many times.
+    """Revoke every token shortly after the start, then every 20 s; return how many times.
 
-    Spaced wider than the longest stall a call can see here (chained 1 s 429 pauses),
-    so no call meets two revocations between its 401 and its replay: a 401 on the
-    replay itself is, by design, final.
+    Spaced far wider than the longest stall a call can see here (chained 1 s 429
+    pauses), so no call meets two revocations between its 401 and its replay: a 401 on
+    the replay itself is, by design, final. (At 5 s, one run on a loaded machine took
+    long enough for 34 GETs to fail on their replay's 401, the same failure revoking
+    every 0.5 s reproduces.)
     """
     delay, rounds = 0.3, 0
     while not stop.is_set():
@@ -56,7 +58,7 @@ async def _revoke_tokens_now_and_then(fake: FakeSwoogo, stop: asyncio.Event) -> 
         if stop.is_set():
             break
         rounds += 1
-        delay = 5.0
+        delay = 20.0
         # The token endpoint fails twice, then recovers.
         fake.inject("POST /oauth2/token", Fault.error(503), times=2)
         fake.revoke_tokens()
