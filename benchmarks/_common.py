@@ -241,4 +241,5 @@ def use_decoder(name: str) -> None:
         _json.loads = _json.msgspec_loads
     else:
         _json.loads = _json.stdlib_loads
+    _json.typed = name == "msgspec"  # the typed road (``_typed.py``) comes with msgspec
     os.environ["SWOOGO_ASYNC_JSON"] = name

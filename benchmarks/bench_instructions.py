@@ -10,6 +10,11 @@ valgrind, in its own process.
 
     python -m benchmarks.bench_instructions [--small 200] [--large 1200] [--concurrency 10]
                                             [--json stdlib|msgspec]
+    python -m benchmarks.bench_instructions --page
+
+``--page`` counts instead the instructions that turn one 1,000-session list page
+(bytes) into records, for the SDK's three decoding roads and for pydantic and msgspec
+(1 and 6 parses per run, in a child process; the difference over 5).
 
 Needs ``valgrind`` on the PATH. Prints one JSON line.
 """
@@ -26,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -64,8 +70,39 @@ async def _client(mode: str, url: str, token: str, ids: list[int], n: int, conc:
         await asyncio.gather(*(sdk(i) for i in range(n - 1)))
 
 
-def _count(mode: str, url: str, token: str, ids: list[int], n: int, conc: int, decoder: str) -> int:
-    """Return the instructions one client run of ``n`` requests executes."""
+#: What ``--page`` counts, each turning the same 1,000-session page (bytes) into records.
+PAGE_IMPLS = (
+    "parse_page",  # the default install: json.loads, then the hooks
+    "parse_page [speed] untyped",  # msgspec to dicts, then the hooks (the typed road off)
+    "parse_page [speed]",  # the speed extra as it runs: the typed road
+    "pydantic model_validate_json",
+    "msgspec json.decode",
+)
+
+
+def _parse_pages(impl: str, n: int) -> None:
+    """Parse the benchmark page ``n`` times with ``impl`` (in the child, under valgrind)."""
+    import msgspec
+
+    from swoogo_async import _json
+    from swoogo_async._endpoints import parse_page
+
+    from .alt_models import MsgspecPage, PydanticPage
+    from .bench_models import page_bytes
+
+    page = page_bytes(1000)
+    _json.loads = _json.stdlib_loads if impl == "parse_page" else _json.msgspec_loads  # type: ignore[assignment]
+    _json.typed = impl == "parse_page [speed]"
+    parse: Any = {
+        "pydantic model_validate_json": PydanticPage.model_validate_json,
+        "msgspec json.decode": lambda raw: msgspec.json.decode(raw, type=MsgspecPage, strict=False),
+    }.get(impl, lambda raw: parse_page(raw, method="GET", url="b", page=1, per_page=1000))
+    for _ in range(n):
+        parse(page)
+
+
+def _callgrind(args: list[str], decoder: str = "stdlib") -> int:
+    """Return the instructions ``python -m benchmarks.bench_instructions *args`` executes."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         cmd = [
@@ -75,18 +112,7 @@ def _count(mode: str, url: str, token: str, ids: list[int], n: int, conc: int, d
             sys.executable,
             "-m",
             "benchmarks.bench_instructions",
-            "--child",
-            mode,
-            "--url",
-            url,
-            "--token",
-            token,
-            "--ids",
-            ",".join(map(str, ids)),
-            "--n",
-            str(n),
-            "--concurrency",
-            str(conc),
+            *args,
         ]
         env = {**os.environ, "SWOOGO_ASYNC_JSON": decoder}
         subprocess.run(cmd, check=True, capture_output=True, env=env)
@@ -94,6 +120,21 @@ def _count(mode: str, url: str, token: str, ids: list[int], n: int, conc: int, d
         if match is None:
             raise RuntimeError("no totals in callgrind output")
         return int(match.group(1))
+
+
+def _count(mode: str, url: str, token: str, ids: list[int], n: int, conc: int, decoder: str) -> int:
+    """Return the instructions one client run of ``n`` requests executes."""
+    args = ["--child", mode, "--url", url, "--token", token, "--ids", ",".join(map(str, ids))]
+    return _callgrind([*args, "--n", str(n), "--concurrency", str(conc)], decoder)
+
+
+def page_instructions(small: int = 1, large: int = 6) -> dict[str, float]:
+    """Instructions per 1,000-session page for each of ``PAGE_IMPLS``."""
+    per_page = {}
+    for impl in PAGE_IMPLS:
+        counts = [_callgrind(["--page-child", impl, "--n", str(n)]) for n in (small, large)]
+        per_page[impl] = (counts[1] - counts[0]) / (large - small)
+    return per_page
 
 
 async def _prepare(url: str) -> tuple[str, list[int]]:
@@ -108,7 +149,13 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--large", type=int, default=1200)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--page",
+        action="store_true",
+        help="count instructions per 1,000-session page parse instead of per request",
+    )
     parser.add_argument("--child", choices=["raw", "sdk"])
+    parser.add_argument("--page-child", choices=PAGE_IMPLS)
     parser.add_argument("--url")
     parser.add_argument("--token")
     parser.add_argument("--ids")
@@ -124,8 +171,15 @@ def main() -> None:
         ids = [int(x) for x in args.ids.split(",")]
         asyncio.run(_client(args.child, args.url, args.token, ids, args.n, args.concurrency))
         return
+    if args.page_child:
+        _parse_pages(args.page_child, args.n)
+        return
     if shutil.which("valgrind") is None:
         print(json.dumps({"skipped": "valgrind is not installed"}))
+        return
+    if args.page:
+        counts = page_instructions()
+        print(json.dumps({"page_sessions": 1000, "instructions_per_page": counts}))
         return
     with server() as srv:
         token, ids = asyncio.run(_prepare(srv.base_url))

@@ -5,7 +5,8 @@ The standard library is the default and always correct. With the ``speed`` extra
 times faster (a 1,000-session page: 2.1 ms instead of 4.5-7.5 ms on the benchmark
 machine). What msgspec refuses and the standard library accepts (``NaN``, ``1e400``,
 lone surrogate escapes) falls back to the standard library, so the result is the same
-either way; ``SWOOGO_ASYNC_JSON=stdlib`` turns msgspec off.
+either way; ``SWOOGO_ASYNC_JSON=stdlib`` turns msgspec off. Session bodies and list
+pages go further with msgspec: see ``_typed.py``.
 
 Why msgspec and not orjson: orjson turns an integer over 64 bits into a float without
 a word; msgspec keeps it exact.
@@ -18,7 +19,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DECODER", "loads", "msgspec_loads", "stdlib_loads"]
+__all__ = ["DECODER", "loads", "msgspec_loads", "stdlib_loads", "typed"]
 
 stdlib_loads: Callable[[bytes], Any] = json.loads
 
@@ -50,3 +51,6 @@ DECODER = "msgspec" if _use_fast else "stdlib"
 #: Decode a JSON document (bytes). Read as ``_json.loads`` at each call, so the
 #: benchmarks can compare both decoders in one process.
 loads: Callable[[bytes], Any] = msgspec_loads if msgspec_loads and _use_fast else stdlib_loads
+#: Whether session bodies and list pages are first decoded straight into typed records
+#: (``_typed.py``); on whenever msgspec is in use.
+typed: bool = _use_fast

@@ -4,7 +4,8 @@ A list page turns hundreds of records into ``Session`` objects, so this one hook
 worth specialising. It is a single function generated from the model's fields (like
 cattrs' own generated hooks) that, per field:
 
-- reads the value with one subscript (``d.get`` when fields may be missing),
+- reads the value with one subscript (``d.get`` when fields may be missing, an
+  attribute read for a record msgspec decoded into a struct, see ``_typed.py``),
 - keeps it as it is when it already has the canonical wire type (``type(v) is int``),
   or hands it to the general rule in ``_scalars.py`` (``"20"`` -> 20, ``"1"`` -> True),
 - stores it straight into the instance's slot.
@@ -45,7 +46,13 @@ from ._scalars import (
     parse_time,
 )
 
-__all__ = ["SESSION_FIELDS", "session_from_full", "session_from_mapping"]
+__all__ = [
+    "SESSION_FIELDS",
+    "session_from_attributes",
+    "session_from_exact",
+    "session_from_full",
+    "session_from_mapping",
+]
 
 
 class _SessionBuilder(Session):
@@ -63,7 +70,8 @@ _TEMPLATES: dict[Any, str] = {
     str | None: "o.{n} = v if type(v) is str or v is None else _parse_str(v)",
     bool | None: "o.{n} = (v == 1) if type(v) is int and 0 <= v <= 1 else _parse_bool(v)",
     dt.date | None: ("o.{n} = _date_iso(v) if type(v) is str and len(v) == 10 else _parse_date(v)"),
-    dt.time | None: "o.{n} = _time_iso(v) if type(v) is str and v else _parse_time(v)",
+    # An agenda has a few slot times, read again on every record: kept once read.
+    dt.time | None: "o.{n} = _TIMES.get(v) or _time(v)",
     # ``YYYY-MM-DD HH:MM:SS`` carries no offset: read it as UTC in one C call.
     dt.datetime | None: (
         "if type(v) is str and len(v) == 19:\n"
@@ -87,6 +95,36 @@ _CUSTOM = (
     "    v.update(top)\n"
     "o.custom_fields = v"
 )
+# A record msgspec decoded is ours alone: its ``custom_fields`` dict needs no copy.
+_CUSTOM_OWNED = "o.custom_fields = v if type(v) is dict else _custom_fields(v)"
+# For a struct whose values msgspec already held to their canonical kind (``_typed.py``:
+# ``int | None``, ``str | None``, ``bool | Literal[0, 1] | None``), what the general
+# template would do to them, without the checks. Other types keep the general template.
+_EXACT_TEMPLATES: dict[Any, str] = {
+    int | None: "o.{n} = v",
+    str | None: "o.{n} = v",
+    bool | None: "o.{n} = None if v is None else v == 1",
+    Any: "o.{n} = v",
+}
+_TIMES: dict[str, dt.time] = {}
+_TIMES_MAX = 1024
+
+
+def _time(value: Any) -> dt.time | None:
+    """Read a time (the rule in ``_scalars.parse_time``), keeping ``HH:MM:SS`` strings read.
+
+    The hook looks in ``_TIMES`` first, so this runs once per distinct string (an
+    unhashable value makes that lookup raise ``TypeError``: the careful path's job).
+    """
+    if type(value) is not str or not value:
+        return parse_time(value)
+    parsed = dt.time.fromisoformat(value)
+    if len(_TIMES) >= _TIMES_MAX:  # bounded: a payload may hold any strings
+        _TIMES.clear()
+    _TIMES[value] = parsed
+    return parsed
+
+
 _NAMESPACE: dict[str, Any] = {
     "_new": object.__new__,
     "_Builder": _SessionBuilder,
@@ -95,16 +133,16 @@ _NAMESPACE: dict[str, Any] = {
     "_parse_str": parse_str,
     "_parse_bool": parse_bool,
     "_parse_date": parse_date,
-    "_parse_time": parse_time,
     "_parse_datetime": parse_datetime,
     "_date_iso": dt.date.fromisoformat,
-    "_time_iso": dt.time.fromisoformat,
     "_datetime_iso": dt.datetime.fromisoformat,
     "_STATUSES": _STATUSES,
     "_SELECTIONS": _SELECTIONS,
     "_status": _status,
     "_selection": _selection,
     "_custom_fields": _custom_fields,
+    "_TIMES": _TIMES,
+    "_time": _time,
 }
 
 #: The payload keys ``Session`` models (``extra`` is ours, not the API's).
@@ -115,16 +153,23 @@ def _indent(block: str) -> str:
     return "".join(f"    {line}\n" for line in block.splitlines())
 
 
-def _generate(name: str, *, every_field_present: bool) -> Callable[..., Session]:
+_READS = {"subscript": "d[{f!r}]", "get": "d.get({f!r})", "attribute": "d.{f}"}
+
+
+def _generate(name: str, *, read: str, exact: bool = False) -> Callable[..., Session]:
     attrs.resolve_types(Session)
     body = ["o = _new(_Builder)"]
     for attribute in attrs.fields(Session):
         field = attribute.name
         if field == "extra":
             continue
-        read = f"d[{field!r}]" if every_field_present else f"d.get({field!r})"
-        body.append(f"v = {read}")
-        template = _CUSTOM if field == "custom_fields" else _TEMPLATES[attribute.type]
+        body.append("v = " + _READS[read].format(f=field))
+        if field == "custom_fields":
+            template = _CUSTOM_OWNED if read == "attribute" else _CUSTOM
+        elif exact and attribute.type in _EXACT_TEMPLATES:
+            template = _EXACT_TEMPLATES[attribute.type]
+        else:
+            template = _TEMPLATES[attribute.type]
         body.append(template.format(n=field))
     body += ["o.extra = extra", "o.__class__ = _Session", "return o"]
     source = f"def {name}(d, top, extra):\n" + "".join(_indent(b) for b in body)
@@ -141,8 +186,19 @@ def _generate(name: str, *, every_field_present: bool) -> Callable[..., Session]
 #: holding every known field (a ``KeyError`` means it does not).
 session_from_full: Callable[
     [Mapping[str, Any], Mapping[str, Any] | None, dict[str, Any]], Session
-] = _generate("session_from_full", every_field_present=True)
+] = _generate("session_from_full", read="subscript")
 #: The same for any mapping: a missing field is None.
 session_from_mapping: Callable[
     [Mapping[str, Any], Mapping[str, Any] | None, dict[str, Any]], Session
-] = _generate("session_from_mapping", every_field_present=False)
+] = _generate("session_from_mapping", read="get")
+#: The same for a record msgspec decoded into a struct (``_typed.py``): each field an
+#: attribute, ``None`` when missing; ``top`` is always None (unknown keys never get
+#: this far) and the record's ``custom_fields`` dict is taken without a copy.
+session_from_attributes: Callable[[Any, None, dict[str, Any]], Session] = _generate(
+    "session_from_attributes", read="attribute"
+)
+#: The same for a struct whose ints, strings and flags msgspec held to their canonical
+#: kinds (``_typed.py``): those values go in as they are.
+session_from_exact: Callable[[Any, None, dict[str, Any]], Session] = _generate(
+    "session_from_exact", read="attribute", exact=True
+)
