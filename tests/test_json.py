@@ -34,7 +34,7 @@ def test_malformed_json_raises_value_error_either_way(raw: bytes) -> None:
         _json.loads(raw)
 
 
-def test_the_test_environment_uses_orjson_and_the_switch_turns_it_off(
+def test_the_test_environment_uses_msgspec_and_the_switch_turns_it_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert _json.DECODER == "msgspec"  # msgspec is in the test group: its path is tested
@@ -43,7 +43,9 @@ def test_the_test_environment_uses_orjson_and_the_switch_turns_it_off(
         importlib.reload(_json)
         assert _json.DECODER == "stdlib"
         assert _json.loads is _json.stdlib_loads
+        assert not _json.typed  # nor does the typed road run
     finally:
         monkeypatch.delenv("SWOOGO_ASYNC_JSON")
         importlib.reload(_json)
     assert _json.DECODER == "msgspec"
+    assert _json.typed
