@@ -26,11 +26,13 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         r, loop, c = row["ratios"], row["loop"], row["concurrency"]
         if c in (10, 50):
             for key, label in (("throughput", "throughput"), ("cpu_efficiency", "CPU/request")):
-                value = r[key]
+                # Judged on the median of per-repetition ratios (raw and SDK back to
+                # back); the ratio of the two medians is shown beside it.
+                value, of_medians = r.get(key + "_paired"), r[key]
                 rows.append(
                     (
                         f"get c={c} {loop}: SDK/raw {label}",
-                        _f(value),
+                        f"{_f(value)} paired (ratio of medians {_f(of_medians)})",
                         ">= 0.90",
                         _verdict(None if value is None else value >= 0.90),
                     )

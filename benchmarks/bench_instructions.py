@@ -10,6 +10,7 @@ valgrind, in its own process.
 
     python -m benchmarks.bench_instructions [--small 200] [--large 1200] [--concurrency 10]
                                             [--json stdlib|msgspec]
+    python -m benchmarks.bench_instructions --op create   (creates: raw sends pre-encoded forms)
     python -m benchmarks.bench_instructions --page
 
 ``--page`` counts instead the instructions that turn one 1,000-session list page
@@ -32,6 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -42,10 +44,62 @@ __all__ = ["main"]
 _TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
+async def _creates(mode: str, url: str, token: str, ids: list[int], n: int, conc: int) -> None:
+    """Run ``n`` creates at concurrency ``conc``: raw (pre-encoded form bytes, as in
+    ``bench_requests``) or ``client.sessions.create`` with the same fields."""
+    from swoogo_async import SwoogoClient
+
+    from ._server import create_form
+
+    sem = asyncio.Semaphore(conc)
+    tag = f"{mode}-{n}-{os.getpid()}"  # every create its own name: none waits on another
+    if mode == "raw_create":
+        headers = {
+            "Authorization": "Bearer " + token,
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        bodies = [urlencode(create_form(CREATE_EVENT, f"{tag}-{i}")).encode() for i in range(n)]
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+
+            async def raw(i: int) -> None:
+                async with (
+                    sem,
+                    http.post(f"{url}/sessions/create", data=bodies[i], headers=headers) as r,
+                ):
+                    json.loads(await r.read())
+
+            await asyncio.gather(*(raw(i) for i in range(n)))
+        return
+    form = create_form(CREATE_EVENT, "")
+    async with SwoogoClient(API_KEY, API_SECRET, base_url=url, rate_limit=None) as client:
+        await client.sessions.get(ids[0])  # the token, outside the counted difference
+
+        async def sdk(i: int) -> None:
+            async with sem:
+                await client.sessions.create(
+                    event_id=CREATE_EVENT,
+                    name=f"{tag}-{i}",
+                    date=form["date"],
+                    start_time=form["start_time"],
+                    end_time=form["end_time"],
+                    capacity=int(form["capacity"]),
+                    description=form["description"],
+                    webinar_url=form["webinar_url"],
+                )
+
+        await asyncio.gather(*(sdk(i) for i in range(n - 1)))
+
+
+CREATE_EVENT = 4343
+
+
 async def _client(mode: str, url: str, token: str, ids: list[int], n: int, conc: int) -> None:
     """Run ``n`` GETs at concurrency ``conc`` the raw way or through the SDK."""
     from swoogo_async import SwoogoClient
 
+    if mode.endswith("_create"):
+        await _creates(mode, url, token, ids, n, conc)
+        return
     sem = asyncio.Semaphore(conc)
     if mode == "raw":
         headers = {"Authorization": "Bearer " + token, "Accept": "application/json"}
@@ -154,7 +208,10 @@ def main() -> None:
         action="store_true",
         help="count instructions per 1,000-session page parse instead of per request",
     )
-    parser.add_argument("--child", choices=["raw", "sdk"])
+    parser.add_argument(
+        "--op", choices=["get", "create"], default="get", help="the request to count"
+    )
+    parser.add_argument("--child", choices=["raw", "sdk", "raw_create", "sdk_create"])
     parser.add_argument("--page-child", choices=PAGE_IMPLS)
     parser.add_argument("--url")
     parser.add_argument("--token")
@@ -184,14 +241,17 @@ def main() -> None:
     with server() as srv:
         token, ids = asyncio.run(_prepare(srv.base_url))
         per_request: dict[str, float] = {}
+        suffix = "_create" if args.op == "create" else ""
         for mode in ("raw", "sdk"):
-            small = _count(mode, srv.base_url, token, ids, args.small, args.concurrency, args.json)
-            large = _count(mode, srv.base_url, token, ids, args.large, args.concurrency, args.json)
+            child = mode + suffix
+            small = _count(child, srv.base_url, token, ids, args.small, args.concurrency, args.json)
+            large = _count(child, srv.base_url, token, ids, args.large, args.concurrency, args.json)
             per_request[mode] = (large - small) / (args.large - args.small)
     raw, sdk = per_request["raw"], per_request["sdk"]
     print(
         json.dumps(
             {
+                "op": args.op,
                 "concurrency": args.concurrency,
                 "sdk_json": args.json,
                 "requests": [args.small, args.large],

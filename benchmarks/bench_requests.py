@@ -251,6 +251,13 @@ def _row(
     bench: str, loop: str, concurrency: int, variant: str, reps: dict[str, list[dict[str, float]]]
 ) -> dict[str, Any]:
     medians = summarise(reps)
+    figures = ratios(medians["sdk"], medians["raw"])
+    # Paired: each repetition's raw and SDK runs go back to back, so their ratio sees
+    # the same machine; the median of those ratios is not moved by a slow stretch that
+    # lands on one side's median run only.
+    pairs = list(zip(reps["raw"], reps["sdk"], strict=True))
+    figures["throughput_paired"] = median([ratio(b["rps"], a["rps"]) for a, b in pairs])
+    figures["cpu_efficiency_paired"] = median([ratio(a["cpu_us"], b["cpu_us"]) for a, b in pairs])
     return {
         "bench": bench,
         "loop": loop,
@@ -258,7 +265,7 @@ def _row(
         "variant": variant,
         "raw": medians["raw"],
         "sdk": medians["sdk"],
-        "ratios": ratios(medians["sdk"], medians["raw"]),
+        "ratios": figures,
         "reps": reps,
     }
 
@@ -270,5 +277,6 @@ def _line(row: dict[str, Any]) -> str:
         f" raw {raw['rps']:7.0f}/s {raw['cpu_us']:6.0f}µs"
         f" | sdk {sdk['rps']:7.0f}/s {sdk['cpu_us']:6.0f}µs"
         f" | thr {r['throughput']:.2f} cpu-eff {r['cpu_efficiency']:.2f}"
+        f" (paired {r['throughput_paired']:.2f}/{r['cpu_efficiency_paired']:.2f})"
         f" (+{r['added_cpu_us']:.0f}µs) p99 {r['p99']:.2f}"
     )

@@ -83,6 +83,8 @@ def _date(value: Any) -> dt.date:
 
 
 _HH_MM_SS = re.compile(r"\d\d:\d\d(?::\d\d)?\Z")
+_TIMES_READ: dict[str, dt.time] = {}
+_TIMES_READ_MAX = 1024
 
 
 def _time(value: Any) -> dt.time:
@@ -91,23 +93,31 @@ def _time(value: Any) -> dt.time:
             raise ValueError("must be a local time without a time zone")
         return value.replace(microsecond=0)
     if isinstance(value, str):
+        known = _TIMES_READ.get(value)
+        if known is not None:  # a bulk import repeats a few slot times on every row
+            return known
         text = value.strip()
         if _HH_MM_SS.match(text):
             # The common shape: one C call instead of strptime's regex machinery.
             try:
-                return dt.time.fromisoformat(text)
+                parsed = dt.time.fromisoformat(text)
             except ValueError:
                 pass
+            else:
+                if len(_TIMES_READ) >= _TIMES_READ_MAX:  # bounded: callers send any text
+                    _TIMES_READ.clear()
+                _TIMES_READ[value] = parsed
+                return parsed
         for fmt in ("%H:%M:%S", "%H:%M"):
             try:
                 return dt.datetime.strptime(text, fmt).time()
             except ValueError:
                 continue
         raise ValueError("must be a time (HH:MM:SS)")
-    parsed = parse_time(value)
-    if parsed is None:
+    read = parse_time(value)
+    if read is None:
         raise ValueError("must be a time (HH:MM:SS)")
-    return _time(parsed)
+    return _time(read)
 
 
 def _open_enum(cls: type[SessionStatus] | type[SelectionControl]) -> Callable[[Any], enum.Enum]:
@@ -187,11 +197,11 @@ def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict
     for key, value in fields.items():
         if value is UNSET:
             continue
-        if CUSTOM_FIELD_RE.match(key):
-            custom[key] = value
-            continue
         check = WRITABLE_FIELDS.get(key)
         if check is None:
+            if CUSTOM_FIELD_RE.match(key):
+                custom[key] = value
+                continue
             raise InvalidInputError(key, "is not a writable session field")
         if value is None:
             if creating or key in _NOT_CLEARABLE:

@@ -162,6 +162,23 @@ def test_prepare_fields_parses_text_and_folds_custom_columns() -> None:
     }
 
 
+def test_time_text_read_once_stays_right_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from swoogo_async import _fields
+
+    monkeypatch.setattr(_fields, "_TIMES_READ_MAX", 4)
+    monkeypatch.setattr(_fields, "_TIMES_READ", {})
+    base = {"event_id": 1, "name": "x", "date": "2026-01-01"}
+    for _ in range(2):  # the second round reads every value back from the cache
+        for minute in range(10):
+            text = f" 09:{minute:02} "
+            got = prepare_session_fields({**base, "start_time": text}, creating=True)
+            assert got["start_time"] == dt.time(9, minute)
+            assert len(_fields._TIMES_READ) <= 4
+    with pytest.raises(InvalidInputError):  # refused text is never kept
+        prepare_session_fields({**base, "start_time": "25:00"}, creating=True)
+    assert "25:00" not in _fields._TIMES_READ
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
