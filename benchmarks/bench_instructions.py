@@ -10,7 +10,7 @@ valgrind, in its own process.
 
     python -m benchmarks.bench_instructions [--small 200] [--large 1200] [--concurrency 10]
                                             [--json stdlib|msgspec]
-    python -m benchmarks.bench_instructions --op create   (creates: raw sends pre-encoded forms)
+    python -m benchmarks.bench_instructions --op create [--raw-encodes]
     python -m benchmarks.bench_instructions --page
 
 ``--page`` counts instead the instructions that turn one 1,000-session list page
@@ -44,7 +44,9 @@ __all__ = ["main"]
 _TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
-async def _creates(mode: str, url: str, token: str, ids: list[int], n: int, conc: int) -> None:
+async def _creates(
+    mode: str, url: str, token: str, ids: list[int], n: int, conc: int, encode: int
+) -> None:
     """Run ``n`` creates at concurrency ``conc``: raw (pre-encoded form bytes, as in
     ``bench_requests``) or ``client.sessions.create`` with the same fields."""
     from swoogo_async import SwoogoClient
@@ -58,7 +60,11 @@ async def _creates(mode: str, url: str, token: str, ids: list[int], n: int, conc
             "Authorization": "Bearer " + token,
             "Content-Type": "application/x-www-form-urlencoded",
         }
-        bodies = [urlencode(create_form(CREATE_EVENT, f"{tag}-{i}")).encode() for i in range(n)]
+        # ``encode`` forms are encoded whatever ``n`` is, so the encoding cancels out of
+        # the difference (raw sends pre-encoded bytes); 0 encodes only the ``n`` sent,
+        # so raw pays for its forms as a caller of aiohttp would (``--raw-encodes``).
+        count = max(n, encode)
+        bodies = [urlencode(create_form(CREATE_EVENT, f"{tag}-{i}")).encode() for i in range(count)]
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
 
             async def raw(i: int) -> None:
@@ -93,12 +99,14 @@ async def _creates(mode: str, url: str, token: str, ids: list[int], n: int, conc
 CREATE_EVENT = 4343
 
 
-async def _client(mode: str, url: str, token: str, ids: list[int], n: int, conc: int) -> None:
+async def _client(
+    mode: str, url: str, token: str, ids: list[int], n: int, conc: int, encode: int = 0
+) -> None:
     """Run ``n`` GETs at concurrency ``conc`` the raw way or through the SDK."""
     from swoogo_async import SwoogoClient
 
     if mode.endswith("_create"):
-        await _creates(mode, url, token, ids, n, conc)
+        await _creates(mode, url, token, ids, n, conc, encode)
         return
     sem = asyncio.Semaphore(conc)
     if mode == "raw":
@@ -176,10 +184,13 @@ def _callgrind(args: list[str], decoder: str = "stdlib") -> int:
         return int(match.group(1))
 
 
-def _count(mode: str, url: str, token: str, ids: list[int], n: int, conc: int, decoder: str) -> int:
+def _count(
+    mode: str, url: str, token: str, ids: list[int], n: int, conc: int, decoder: str, encode: int
+) -> int:
     """Return the instructions one client run of ``n`` requests executes."""
     args = ["--child", mode, "--url", url, "--token", token, "--ids", ",".join(map(str, ids))]
-    return _callgrind([*args, "--n", str(n), "--concurrency", str(conc)], decoder)
+    args += ["--n", str(n), "--concurrency", str(conc), "--encode", str(encode)]
+    return _callgrind(args, decoder)
 
 
 def page_instructions(small: int = 1, large: int = 6) -> dict[str, float]:
@@ -211,6 +222,12 @@ def main() -> None:
     parser.add_argument(
         "--op", choices=["get", "create"], default="get", help="the request to count"
     )
+    parser.add_argument(
+        "--raw-encodes",
+        action="store_true",
+        help="creates: count raw's form encoding too (by default raw sends pre-encoded bytes)",
+    )
+    parser.add_argument("--encode", type=int, default=0)
     parser.add_argument("--child", choices=["raw", "sdk", "raw_create", "sdk_create"])
     parser.add_argument("--page-child", choices=PAGE_IMPLS)
     parser.add_argument("--url")
@@ -226,7 +243,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         ids = [int(x) for x in args.ids.split(",")]
-        asyncio.run(_client(args.child, args.url, args.token, ids, args.n, args.concurrency))
+        asyncio.run(
+            _client(args.child, args.url, args.token, ids, args.n, args.concurrency, args.encode)
+        )
         return
     if args.page_child:
         _parse_pages(args.page_child, args.n)
@@ -244,14 +263,18 @@ def main() -> None:
         suffix = "_create" if args.op == "create" else ""
         for mode in ("raw", "sdk"):
             child = mode + suffix
-            small = _count(child, srv.base_url, token, ids, args.small, args.concurrency, args.json)
-            large = _count(child, srv.base_url, token, ids, args.large, args.concurrency, args.json)
+            encode = 0 if args.raw_encodes else args.large
+            small, large = (
+                _count(child, srv.base_url, token, ids, n, args.concurrency, args.json, encode)
+                for n in (args.small, args.large)
+            )
             per_request[mode] = (large - small) / (args.large - args.small)
     raw, sdk = per_request["raw"], per_request["sdk"]
     print(
         json.dumps(
             {
                 "op": args.op,
+                "raw_create_counts_encoding": bool(args.op == "create" and args.raw_encodes),
                 "concurrency": args.concurrency,
                 "sdk_json": args.json,
                 "requests": [args.small, args.large],

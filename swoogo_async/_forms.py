@@ -69,6 +69,7 @@ _KEY_TABLE = _quote_table(b"[]")
 
 
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9_.~-]*\Z")
+_SAFE_WORDS = re.compile(r"[A-Za-z0-9_.~ -]*\Z")
 _KEYS: dict[str, str] = {}  # field names repeat on every row: quote each once
 _MAX_KEYS = 4096
 
@@ -85,6 +86,8 @@ def _quote_key(key: str) -> str:
 def _quote_text(text: str) -> str:
     if _SAFE_TEXT.match(text):
         return text
+    if _SAFE_WORDS.match(text):  # prose: only spaces to turn into "+"
+        return text.replace(" ", "+")
     return text.encode().decode("latin-1").translate(_VALUE_TABLE)
 
 
