@@ -10,13 +10,14 @@ the ``[speed]`` extra uses it), against ``json.loads`` alone and the others.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import gc
 import json
 import time
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,15 +156,23 @@ def _per_record_impls(data: dict[str, Any]) -> tuple[Impls, Impls, Impls]:
     return structure, decode, unstructure
 
 
-def parse_session_speed(raw: bytes) -> object:
-    """``parse_session`` as the ``speed`` extra runs it (msgspec, the typed road)."""
+@contextlib.contextmanager
+def _decoding(speed: bool) -> Iterator[None]:
+    """Decode as the default install (``speed=False``) or the ``speed`` extra does."""
     assert _json.msgspec_loads is not None  # a benchmark dependency
     saved = _json.loads, _json.typed
-    _json.loads, _json.typed = _json.msgspec_loads, True
+    _json.loads = _json.msgspec_loads if speed else _json.stdlib_loads
+    _json.typed = speed  # the typed road comes with msgspec
     try:
-        return parse_session(raw, method="GET", url="bench")
+        yield
     finally:
         _json.loads, _json.typed = saved
+
+
+def parse_session_speed(raw: bytes) -> object:
+    """``parse_session`` as the ``speed`` extra runs it (msgspec, the typed road)."""
+    with _decoding(speed=True):
+        return parse_session(raw, method="GET", url="bench")
 
 
 def _check_equivalent(data: dict[str, Any]) -> None:
@@ -207,21 +216,16 @@ def model_benchmarks(s: Settings) -> dict[str, Any]:
     page = page_bytes(s.page_size)
     size = s.page_size
 
-    def parse_with(decoder: Callable[[bytes], Any] | None) -> Callable[[], object]:
+    def parse_with(speed: bool) -> Callable[[], object]:
         def run() -> object:
-            saved = _json.loads, _json.typed
-            _json.loads = decoder or _json.stdlib_loads
-            _json.typed = decoder is _json.msgspec_loads  # the typed road comes with msgspec
-            try:
+            with _decoding(speed):
                 return parse_page(page, method="GET", url="bench", page=1, per_page=size)
-            finally:
-                _json.loads, _json.typed = saved
 
         return run
 
     page_impls: Impls = {
-        "parse_page": parse_with(_json.stdlib_loads),
-        "parse_page [speed]": parse_with(_json.msgspec_loads),
+        "parse_page": parse_with(speed=False),
+        "parse_page [speed]": parse_with(speed=True),
         "json.loads alone": lambda: json.loads(page),
         "pydantic model_validate_json": lambda: PydanticPage.model_validate_json(page),
         "msgspec json.decode": lambda: msgspec.json.decode(page, type=MsgspecPage, strict=False),

@@ -111,32 +111,25 @@ def _build() -> tuple[Callable[[bytes], Session], Callable[[bytes], PageParts]] 
     except ImportError:
         return None
     exact, tolerant = _shape("ExactSession", _EXACT), _shape("TolerantSession", _TOLERANT)
-    shapes = (
-        (msgspec.json.Decoder(exact).decode, session_from_exact),
-        (msgspec.json.Decoder(tolerant).decode, session_from_attributes),
-    )
-    pages = (
-        (msgspec.json.Decoder(_envelope("ExactPage", exact)).decode, session_from_exact),
-        (msgspec.json.Decoder(_envelope("TolerantPage", tolerant)).decode, session_from_attributes),
-    )
+    read_exact = msgspec.json.Decoder(exact).decode
+    read_tolerant = msgspec.json.Decoder(tolerant).decode
+    read_exact_page = msgspec.json.Decoder(_envelope("ExactPage", exact)).decode
+    read_tolerant_page = msgspec.json.Decoder(_envelope("TolerantPage", tolerant)).decode
     drifted = msgspec.ValidationError  # a kind the shape does not take, or an unknown key
 
     def decode_session(raw: bytes) -> Session:
-        (read, build), (read_tolerant, build_tolerant) = shapes
         try:
-            record = read(raw)
+            return session_from_exact(read_exact(raw), None, {})
         except drifted:
-            read, build = read_tolerant, build_tolerant
-            record = read(raw)
-        return build(record, None, {})
+            return session_from_attributes(read_tolerant(raw), None, {})
 
     def decode_page(raw: bytes) -> PageParts:
-        (read, build), (read_tolerant, build_tolerant) = pages
         try:
-            page: Any = read(raw)
+            page: Any = read_exact_page(raw)
+            build = session_from_exact
         except drifted:
-            build = build_tolerant
-            page = read_tolerant(raw)
+            page = read_tolerant_page(raw)
+            build = session_from_attributes
         items = page.items
         if type(items) is dict:
             items = list(items.values())
