@@ -186,18 +186,14 @@ _CUSTOM_KEYS: dict[Any, bool] = {}
 _CUSTOM_KEYS_MAX = 4096
 
 
-def _unknown_keys(
+def _sort_unknown(
     data: Mapping[str, Any], unknown: Iterable[Any]
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """Sort the unknown keys into top-level custom fields (``c_<digits>``) and extra.
-
-    Taken in sorted order (not payload order: finding which keys are unknown is a C
-    set difference, which does not keep order), so the result is the same every run.
-    """
+    """Sort unknown keys (in payload order) into top-level custom fields and extra."""
     top: dict[str, Any] | None = None
     extra: dict[str, Any] = {}
     custom = _CUSTOM_KEYS
-    for key in sorted(unknown, key=str) if len(unknown) > 1 else unknown:  # type: ignore[arg-type]
+    for key in unknown:
         is_custom = custom.get(key)
         if is_custom is None:
             is_custom = type(key) is str and CUSTOM_FIELD_RE.match(key) is not None
@@ -212,30 +208,46 @@ def _unknown_keys(
     return top, extra
 
 
+def _last_unknown(data: dict[str, Any], count: int) -> list[Any]:
+    """The last ``count`` unknown keys of a payload, in payload order.
+
+    When every known field is present, that is all of them. Scanning from the end
+    finds them after a few lookups when they were appended, as new fields usually are.
+    """
+    found = []
+    known = SESSION_FIELDS
+    for key in reversed(data):
+        if key not in known:
+            found.append(key)
+            if len(found) == count:
+                break
+    found.reverse()
+    return found
+
+
 def structure_session(data: Mapping[str, Any]) -> Session:
     """Turn one session payload into a ``Session``, tolerating drift."""
     if type(data) is dict:
-        if len(data) == _N_SESSION_FIELDS:
-            # Probably a full record (``GET /sessions/{id}``, list pages).
+        unknown = len(data) - _N_SESSION_FIELDS
+        if unknown >= 0:
+            # Probably every known field (``GET /sessions/{id}``, list pages), perhaps
+            # beside new ones: subscripts, no ``get``. A ``KeyError`` means a known
+            # field is missing after all: the general path below.
             try:
-                return session_from_full(data, None, {})
+                if not unknown:
+                    return session_from_full(data, None, {})
+                top, extra = _sort_unknown(data, _last_unknown(data, unknown))
+                return session_from_full(data, top, extra)
             except KeyError:
-                pass  # an unknown key stands in for a known one: the general path
+                pass
             except (ValueError, TypeError):
                 return structure_session_carefully(data)
     elif not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
-    top: dict[str, Any] | None
-    extra: dict[str, Any]
-    if SESSION_FIELDS.issuperset(data):
-        top, extra = None, {}
-    else:
-        top, extra = _unknown_keys(data, data.keys() - SESSION_FIELDS)
-    # Every known field present beside the unknown ones: subscripts, no ``get``.
-    every_known = len(data) - len(extra) - (len(top) if top else 0) == _N_SESSION_FIELDS
-    build = session_from_full if every_known and type(data) is dict else session_from_mapping
+    known = SESSION_FIELDS
+    top, extra = _sort_unknown(data, [key for key in data if key not in known])
     try:
-        return build(data, top, extra)
+        return session_from_mapping(data, top, extra)
     except (ValueError, TypeError):
         return structure_session_carefully(data)
 

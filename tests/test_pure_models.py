@@ -76,6 +76,14 @@ def test_a_full_sized_payload_with_a_known_field_missing() -> None:
     s = structure_session(payload)
     assert s.name is None
     assert s.extra == {"virtual_hub": {"id": 9}}
+    # More keys than a full record, yet one known field missing: two unknown keys at the
+    # end are found, and the missing field still sends it down the general path.
+    payload = {"c_7": "top", **payload, "zoom": 1}
+    s = structure_session(payload)
+    assert s.name is None
+    assert s.extra == {"virtual_hub": {"id": 9}, "zoom": 1}
+    assert list(s.extra) == ["virtual_hub", "zoom"]  # payload order
+    assert s.custom_fields == {"c_7": "top"}
 
 
 def test_items_as_object_and_samples() -> None:
@@ -211,6 +219,8 @@ def wire_payloads(draw: st.DrawFn) -> dict[str, Any]:
     payload.update(
         draw(st.dictionaries(st.integers(1, 99).map(lambda i: f"c_{i}"), _json, max_size=2))
     )
+    if draw(st.booleans()):  # unknown keys anywhere, not only after the known ones
+        return {key: payload[key] for key in draw(st.permutations(list(payload)))}
     return payload
 
 
@@ -227,6 +237,7 @@ def test_generated_hook_agrees_with_the_reference_path(payload: dict[str, Any]) 
     assert type(fast) is Session
     assert fast == careful  # attrs eq: same class, every field equal
     assert fast.extra == careful.extra
+    assert list(fast.extra) == list(careful.extra)  # both in payload order
     assert fast.custom_fields == careful.custom_fields
 
 
