@@ -52,6 +52,7 @@ __all__ = [
     "session_from_exact",
     "session_from_full",
     "session_from_mapping",
+    "typed_hooks",
 ]
 
 
@@ -156,7 +157,22 @@ def _indent(block: str) -> str:
 _READS = {"subscript": "d[{f!r}]", "get": "d.get({f!r})", "attribute": "d.{f}"}
 
 
-def _generate(name: str, *, read: str, exact: bool = False) -> Callable[..., Session]:
+#: A key the typed road learned (``_typed.py``): ``(attribute, payload key, custom)``,
+#: where ``custom`` says it is a top-level custom field (``c_<digits>``).
+Learned = tuple[str, str, bool]
+# A learned key's value, when the record has it (a missing one holds ``_UNSET``).
+_LEARNED_EXTRA = "v = d.{a}\nif v is not _UNSET:\n    extra[{k!r}] = v"
+_LEARNED_CUSTOM = "v = d.{a}\nif v is not _UNSET:\n    o.custom_fields[{k!r}] = v"
+
+
+def _generate(
+    name: str,
+    *,
+    read: str,
+    exact: bool = False,
+    learned: tuple[Learned, ...] = (),
+    unset: object = None,
+) -> Callable[..., Session]:
     attrs.resolve_types(Session)
     body = ["o = _new(_Builder)"]
     for attribute in attrs.fields(Session):
@@ -171,12 +187,15 @@ def _generate(name: str, *, read: str, exact: bool = False) -> Callable[..., Ses
         else:
             template = _TEMPLATES[attribute.type]
         body.append(template.format(n=field))
+    # After ``custom_fields``, as the general road merges top-level ones over it.
+    for attribute_name, key, custom in learned:
+        body.append((_LEARNED_CUSTOM if custom else _LEARNED_EXTRA).format(a=attribute_name, k=key))
     body += ["o.extra = extra", "o.__class__ = _Session", "return o"]
     source = f"def {name}(d, top, extra):\n" + "".join(_indent(b) for b in body)
-    filename = f"<swoogo_async generated {name}>"
+    filename = f"<swoogo_async generated {name}{f' +{len(learned)} learned' if learned else ''}>"
     # Registered with linecache so a traceback through it shows the generated line.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = dict(_NAMESPACE)
+    namespace = dict(_NAMESPACE, _UNSET=unset)
     exec(compile(source, filename, "exec"), namespace)
     function: Callable[..., Session] = namespace[name]
     return function
@@ -202,3 +221,17 @@ session_from_attributes: Callable[[Any, None, dict[str, Any]], Session] = _gener
 session_from_exact: Callable[[Any, None, dict[str, Any]], Session] = _generate(
     "session_from_exact", read="attribute", exact=True
 )
+
+
+def typed_hooks(
+    learned: tuple[Learned, ...], unset: object
+) -> tuple[Callable[[Any, None, dict[str, Any]], Session], ...]:
+    """``session_from_exact`` and ``session_from_attributes`` for structs that also hold
+    the keys the typed road learned: each present one goes to ``extra`` or, when it is
+    a top-level custom field, into ``custom_fields``, as the general road puts it."""
+    if not learned:
+        return session_from_exact, session_from_attributes
+    return (
+        _generate("session_from_exact", read="attribute", exact=True, learned=learned, unset=unset),
+        _generate("session_from_attributes", read="attribute", learned=learned, unset=unset),
+    )

@@ -1,4 +1,4 @@
-"""Typed decoding of session bodies with msgspec (the ``speed`` extra).
+"""Typed decoding of session bodies with msgspec (on by default on CPython).
 
 With msgspec installed, a session body or a list page is decoded straight into
 structs that have one attribute per ``Session`` field, instead of into a dict per
@@ -19,13 +19,21 @@ Two struct shapes are tried in turn:
 A body that drifts fails the first shape at its first drifted value, usually in the
 first record, so trying it costs little.
 
-This is only a faster road to the same result. The result is always the one the
-general road (decode to dicts, then ``structure_session``) gives, because anything
-this road is unsure of makes it give up on the whole body, and the caller then takes
-the general road:
+**Learned keys.** Responses gain fields over time, and ``fields=c_1234`` adds
+top-level custom fields. A struct that forbids unknown keys refuses such a record,
+and msgspec's error names the key; the road then learns it: it builds structs that
+also hold that key (``msgspec.UNSET`` when a record lacks it) and hooks that put its
+value where the general road does (``extra``, or ``custom_fields`` for
+``c_<digits>``), and decodes again. Learning happens once per key for the process,
+at most ``LEARN_MAX`` keys in all; past that, such bodies take the general road.
 
-- an unknown key in a record (``forbid_unknown_fields``): the general road keeps it
-  in ``extra`` or, for ``c_<digits>``, in ``custom_fields``;
+This is only a faster road to the same result. The result is always the one the
+general road (decode to dicts, then ``structure_session``) gives (in ``extra``, the
+same keys and values, perhaps in another order), because anything this road is
+unsure of makes it give up on the whole body, and the caller then takes the general
+road:
+
+- an unknown key it cannot learn (past the cap);
 - a value of a JSON kind the tolerant shape does not take (the careful path would
   salvage it into ``extra``);
 - a value the rule refuses (``ValueError``/``TypeError`` from the hook);
@@ -39,15 +47,17 @@ The tests hold both roads equal on random and drifted bodies.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 
 from ._models import SelectionControl, Session, SessionStatus
-from ._sessionhook import session_from_attributes, session_from_exact
+from ._scalars import CUSTOM_FIELD_RE
+from ._sessionhook import SESSION_FIELDS, Learned, typed_hooks
 
-__all__ = ["PageParts", "decode_page", "decode_session"]
+__all__ = ["LEARN_MAX", "PageParts", "decode_page", "decode_session", "forget", "learned"]
 
 #: ``(items, _meta, _links)`` of a list page.
 PageParts = tuple[list[Session], Any, Any]
@@ -75,15 +85,16 @@ _EXACT: dict[Any, Any] = {
 }
 
 
-def _shape(name: str, kinds: dict[Any, Any]) -> Any:
+def _shape(name: str, kinds: dict[Any, Any], learned: tuple[Learned, ...]) -> Any:
     import msgspec
 
     attrs.resolve_types(Session)
-    fields = [
+    fields: list[tuple[str, Any, Any]] = [
         (a.name, Any if a.name == "custom_fields" else kinds[a.type], None)
         for a in attrs.fields(Session)
         if a.name != "extra"
     ]
+    fields += [(a, Any, msgspec.field(default=msgspec.UNSET, name=k)) for a, k, _ in learned]
     # gc=False: a struct holds only decoded JSON values, which cannot refer back to it.
     return msgspec.defstruct(
         name, fields, forbid_unknown_fields=True, kw_only=True, gc=False, module=__name__
@@ -105,43 +116,126 @@ def _envelope(name: str, record: Any) -> Any:
     )
 
 
-def _build() -> tuple[Callable[[bytes], Session], Callable[[bytes], PageParts]] | None:
-    try:
+class _Road:
+    """The decoders for one set of learned keys."""
+
+    __slots__ = ("learned", "page", "session")
+
+    def __init__(self, learned: tuple[Learned, ...]) -> None:
         import msgspec
+
+        self.learned = learned
+        exact = _shape("ExactSession", _EXACT, learned)
+        tolerant = _shape("TolerantSession", _TOLERANT, learned)
+        from_exact, from_attributes = typed_hooks(learned, msgspec.UNSET)
+        read_exact = msgspec.json.Decoder(exact).decode
+        read_tolerant = msgspec.json.Decoder(tolerant).decode
+        read_exact_page = msgspec.json.Decoder(_envelope("ExactPage", exact)).decode
+        read_tolerant_page = msgspec.json.Decoder(_envelope("TolerantPage", tolerant)).decode
+        drifted = msgspec.ValidationError  # a kind the shape does not take, or an unknown key
+
+        def session(raw: bytes) -> Session:
+            try:
+                return from_exact(read_exact(raw), None, {})
+            except drifted as error:
+                if _unknown_key(error) is not None:
+                    raise  # the tolerant shape would refuse it too
+                return from_attributes(read_tolerant(raw), None, {})
+
+        def page(raw: bytes) -> PageParts:
+            try:
+                parts: Any = read_exact_page(raw)
+                build = from_exact
+            except drifted as error:
+                if _unknown_key(error) is not None:
+                    raise
+                parts = read_tolerant_page(raw)
+                build = from_attributes
+            items = parts.items
+            if type(items) is dict:
+                items = list(items.values())
+            return [build(item, None, {}) for item in items], parts.meta, parts.links
+
+        self.session = session
+        self.page = page
+
+
+# msgspec's words for a key no field takes: "Object contains unknown field `key`",
+# then " - at `$.items[0]`" inside a page.
+_UNKNOWN = re.compile(r"Object contains unknown field `(.*?)`(?: - at `[^`]*`)?\Z", re.DOTALL)
+#: At most this many keys are learned, in all: past that, a body with another unknown
+#: key takes the general road (a payload may carry any keys).
+LEARN_MAX = 32
+
+
+def _unknown_key(error: Exception) -> str | None:
+    """The unknown key a ``ValidationError`` names, or None when it names none."""
+    found = _UNKNOWN.match(str(error))
+    return found.group(1) if found else None
+
+
+def _learn(road: _Road, error: Exception) -> bool:
+    """Make the road that also takes the unknown key ``error`` names the current one;
+    False when there is none to learn (another error, a key already learned, the cap)."""
+    global _current
+    key = _unknown_key(error)
+    if (
+        key is None
+        or key in SESSION_FIELDS
+        or any(key == known for _, known, _ in road.learned)
+        or len(road.learned) >= LEARN_MAX
+    ):
+        return False
+    custom = CUSTOM_FIELD_RE.match(key) is not None
+    _current = _Road((*road.learned, (f"learned_{len(road.learned)}", key, custom)))
+    return True
+
+
+def forget() -> None:
+    """Drop every learned key (for tests)."""
+    global _current
+    _current = cast(_Road, _BASE)
+
+
+def learned() -> tuple[str, ...]:
+    """The keys learned so far, in the order they were met."""
+    return tuple(key for _, key, _ in _current.learned)
+
+
+def _decode_session(raw: bytes) -> Session:
+    while True:
+        road = _current
+        try:
+            return road.session(raw)
+        except ValueError as error:
+            if not _learn(road, error):
+                raise
+
+
+def _decode_page(raw: bytes) -> PageParts:
+    while True:
+        road = _current
+        try:
+            return road.page(raw)
+        except ValueError as error:
+            if not _learn(road, error):
+                raise
+
+
+def _available() -> bool:
+    try:
+        import msgspec  # noqa: F401
     except ImportError:
-        return None
-    exact, tolerant = _shape("ExactSession", _EXACT), _shape("TolerantSession", _TOLERANT)
-    read_exact = msgspec.json.Decoder(exact).decode
-    read_tolerant = msgspec.json.Decoder(tolerant).decode
-    read_exact_page = msgspec.json.Decoder(_envelope("ExactPage", exact)).decode
-    read_tolerant_page = msgspec.json.Decoder(_envelope("TolerantPage", tolerant)).decode
-    drifted = msgspec.ValidationError  # a kind the shape does not take, or an unknown key
-
-    def decode_session(raw: bytes) -> Session:
-        try:
-            return session_from_exact(read_exact(raw), None, {})
-        except drifted:
-            return session_from_attributes(read_tolerant(raw), None, {})
-
-    def decode_page(raw: bytes) -> PageParts:
-        try:
-            page: Any = read_exact_page(raw)
-            build = session_from_exact
-        except drifted:
-            page = read_tolerant_page(raw)
-            build = session_from_attributes
-        items = page.items
-        if type(items) is dict:
-            items = list(items.values())
-        return [build(item, None, {}) for item in items], page.meta, page.links
-
-    return decode_session, decode_page
+        return False
+    return True
 
 
-_decoders = _build()
+_BASE: _Road | None = _Road(()) if _available() else None
+# Never read without msgspec: ``decode_session`` and ``decode_page`` are None then.
+_current: _Road = cast(_Road, _BASE)
 #: Decode a session body into a ``Session``, or raise ``ValueError``/``TypeError``
 #: (msgspec's errors are ``ValueError``\\ s) for the caller to take the general road.
 #: None without msgspec.
-decode_session: Callable[[bytes], Session] | None = _decoders[0] if _decoders else None
+decode_session: Callable[[bytes], Session] | None = _decode_session if _BASE else None
 #: The same for a list page's envelope.
-decode_page: Callable[[bytes], PageParts] | None = _decoders[1] if _decoders else None
+decode_page: Callable[[bytes], PageParts] | None = _decode_page if _BASE else None

@@ -50,9 +50,17 @@ def _general(raw: bytes, **page: int) -> Any:
 def _same(a: Session, b: Session) -> None:
     assert type(a) is type(b) is Session
     assert a == b
+    # The same keys and values; a learned key's place among them may differ.
     assert a.extra == b.extra
-    assert list(a.extra) == list(b.extra)
     assert a.custom_fields == b.custom_fields
+
+
+@pytest.fixture
+def fresh() -> Iterator[None]:
+    """No key learned before the test, and none left for the next one."""
+    _typed.forget()
+    yield
+    _typed.forget()
 
 
 def test_the_typed_road_is_on_with_msgspec() -> None:
@@ -165,8 +173,6 @@ def test_a_page_reads_the_same_on_both_roads(
 @pytest.mark.parametrize(
     "body",
     [
-        b'{"id": 1, "virtual_hub": 2}',  # a field the model does not know (yet)
-        b'{"id": 1, "c_1001": "top"}',  # a top-level custom field
         b'{"capacity": [1]}',  # a kind the field's rule does not read
         b'{"session_status": ["live"]}',
         b'{"start_time": "noon"}',  # a value the rule refuses
@@ -184,6 +190,58 @@ def test_it_gives_up_and_the_general_road_decides(body: bytes) -> None:
         assert raised.value.raw == body
     else:
         _same(parse_session(body, method="GET", url="u"), _general(body))
+
+
+def test_msgspec_names_the_unknown_key_in_words_the_road_reads() -> None:
+    # Learning depends on this message; a msgspec that words it otherwise fails here.
+    assert _typed._BASE is not None
+    for body in (b'{"id": 1, "zoom": 2}', b'{"items": [{"zoom": 2}]}'):
+        with pytest.raises(ValueError) as raised:  # noqa: PT011
+            _typed._BASE.page(body) if b"items" in body else _typed._BASE.session(body)
+        assert _typed._unknown_key(raised.value) == "zoom"
+    assert _typed._unknown_key(ValueError("Expected `int`, got `str`")) is None
+    odd = ValueError("Object contains unknown field `a`b` - at `$.items[3]`")
+    assert _typed._unknown_key(odd) == "a`b"
+
+
+def test_it_learns_new_fields_and_top_level_custom_fields(fresh: None) -> None:
+    # Responses gain fields over time, and ``fields=c_1234`` adds top-level custom
+    # fields: after the first body that has them, they no longer leave the typed road.
+    record = {"id": 1, "virtual_hub": {"id": 9}, "c_1003": "top", "custom_fields": {"c_1": 1}}
+    raw = json.dumps(record).encode()
+    got = decode_session(raw)
+    _same(got, _general(raw))
+    assert got.extra == {"virtual_hub": {"id": 9}}
+    assert got.custom_fields == {"c_1": 1, "c_1003": "top"}
+    assert set(_typed.learned()) == {"virtual_hub", "c_1003"}
+    # A page: records with some, all or none of them, and a null; nothing more learned.
+    items = [record, {"id": 2}, {"id": 3, "virtual_hub": None}, {"c_1003": 5}]
+    page = json.dumps({"items": items}).encode()
+    road = _typed._current
+    parsed, _, _ = decode_page(page)
+    assert _typed._current is road
+    for a, b in zip(parsed, _general(page, page=1, per_page=4).items, strict=True):
+        _same(a, b)
+    assert parsed[1].extra == {}
+    assert parsed[2].extra == {"virtual_hub": None}  # present, null: kept
+    assert parsed[3].custom_fields == {"c_1003": 5}
+    # A top-level custom field wins over the nested one of the same name, as on the
+    # general road.
+    both = b'{"c_1003": "top", "custom_fields": {"c_1003": "nested"}}'
+    assert decode_session(both).custom_fields == {"c_1003": "top"}
+    _same(decode_session(both), _general(both))
+
+
+def test_learning_stops_at_its_cap(fresh: None) -> None:
+    keys = [f"new_{i}" for i in range(_typed.LEARN_MAX + 5)]
+    raw = json.dumps({"id": 1, **dict.fromkeys(keys, 0)}).encode()
+    with pytest.raises(ValueError):  # noqa: PT011 - the general road then decides
+        decode_session(raw)
+    assert len(_typed.learned()) == _typed.LEARN_MAX
+    _same(parse_session(raw, method="GET", url="u"), _general(raw))
+    # What was learned still serves.
+    first = json.dumps({"id": 2, keys[0]: [1]}).encode()
+    _same(decode_session(first), _general(first))
 
 
 def test_drifted_kinds_take_the_tolerant_shape() -> None:
