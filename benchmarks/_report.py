@@ -72,7 +72,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
         alone = _f(models["page_ms"].get("json.loads alone"))
         first_ms = models.get("page_first_ms", {})
-        for key, label in (("parse_page", "stdlib json"), ("parse_page [speed]", "[speed]")):
+        for key, label in (
+            ("parse_page", "as installed (msgspec)"),
+            ("parse_page, new fields", "records with 2 new fields"),
+            ("parse_page, stdlib json", "stdlib json (PyPy's road)"),
+        ):
             page = models["page_ms"].get(key)
             rows.append(
                 (
@@ -160,7 +164,7 @@ def markdown(results: dict[str, Any]) -> str:
             "## Model cost per record (µs, median)",
             "",
             "| payload | cattrs structure | pydantic validate | msgspec convert |"
-            " loads+structure | [speed] bytes to Session | pydantic json | msgspec json |"
+            " loads+structure | parse_session (bytes to Session) | pydantic json | msgspec json |"
             " json.loads | cattrs unstructure | pydantic dump | msgspec to_builtins |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -170,7 +174,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {label} | {_f(st['cattrs structure_session'])} |"
                 f" {_f(st['pydantic model_validate'])} | {_f(st['msgspec convert'])} |"
                 f" {_f(de['json.loads + structure_session'])} |"
-                f" {_f(de.get('[speed] parse_session'))} |"
+                f" {_f(de.get('parse_session'))} |"
                 f" {_f(de['pydantic model_validate_json'])} | {_f(de['msgspec json.decode'])} |"
                 f" {_f(de['json.loads alone'])} | {_f(un['cattrs unstructure_session'])} |"
                 f" {_f(un['pydantic model_dump(json)'])} | {_f(un['msgspec to_builtins'])} |"

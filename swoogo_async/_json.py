@@ -1,12 +1,13 @@
-"""JSON decoding: the standard library, or msgspec when it is installed.
+"""JSON decoding: msgspec (a dependency on CPython), or the standard library.
 
-The standard library is the default and always correct. With the ``speed`` extra
-(``pip install "swoogo-async[speed]"``) responses are decoded by msgspec, about three
-times faster (a 1,000-session page: 2.1 ms instead of 4.5-7.5 ms on the benchmark
-machine). What msgspec refuses and the standard library accepts (``NaN``, ``1e400``,
-lone surrogate escapes) falls back to the standard library, so the result is the same
-either way; ``SWOOGO_ASYNC_JSON=stdlib`` turns msgspec off. Session bodies and list
-pages go further with msgspec: see ``_typed.py``.
+Responses are decoded by msgspec, about three times faster than ``json.loads`` (a
+1,000-session page: 1.8 ms instead of 5 ms on the benchmark machine), and session
+bodies and list pages go further, straight into typed records (``_typed.py``).
+msgspec has no PyPy build, so on PyPy, or with ``SWOOGO_ASYNC_JSON=stdlib``, the
+standard library decodes; the results are the same either way (``nox -s decoders``
+runs the suites on that road). What msgspec refuses and the standard library
+accepts (``NaN``, ``1e400``, lone surrogate escapes) falls back to the standard
+library.
 
 Why msgspec and not orjson: orjson turns an integer over 64 bits into a float without
 a word; msgspec keeps it exact.

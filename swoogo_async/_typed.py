@@ -202,14 +202,19 @@ def learned() -> tuple[str, ...]:
     return tuple(key for _, key, _ in _current.learned)
 
 
+def _give_up(error: Exception) -> Exception:
+    # msgspec's errors are ValueErrors only since 0.21; the callers catch ValueError.
+    return error if isinstance(error, (ValueError, TypeError)) else ValueError(str(error))
+
+
 def _decode_session(raw: bytes) -> Session:
     while True:
         road = _current
         try:
             return road.session(raw)
-        except ValueError as error:
+        except _FAILED as error:
             if not _learn(road, error):
-                raise
+                raise _give_up(error) from None
 
 
 def _decode_page(raw: bytes) -> PageParts:
@@ -217,24 +222,25 @@ def _decode_page(raw: bytes) -> PageParts:
         road = _current
         try:
             return road.page(raw)
-        except ValueError as error:
+        except _FAILED as error:
             if not _learn(road, error):
-                raise
+                raise _give_up(error) from None
 
 
-def _available() -> bool:
+def _failures() -> tuple[type[Exception], ...] | None:
     try:
-        import msgspec  # noqa: F401
+        import msgspec
     except ImportError:
-        return False
-    return True
+        return None
+    return (ValueError, TypeError, msgspec.MsgspecError)
 
 
-_BASE: _Road | None = _Road(()) if _available() else None
+_FAILED = _failures() or (ValueError, TypeError)
+_BASE: _Road | None = _Road(()) if _failures() else None
 # Never read without msgspec: ``decode_session`` and ``decode_page`` are None then.
 _current: _Road = cast(_Road, _BASE)
 #: Decode a session body into a ``Session``, or raise ``ValueError``/``TypeError``
-#: (msgspec's errors are ``ValueError``\\ s) for the caller to take the general road.
+#: (msgspec's errors included) for the caller to take the general road.
 #: None without msgspec.
 decode_session: Callable[[bytes], Session] | None = _decode_session if _BASE else None
 #: The same for a list page's envelope.
