@@ -7,10 +7,13 @@ per-chunk ``sock_read`` timeout used to cover, now covered by the watchdog.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import AsyncIterator
+from typing import cast
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -105,6 +108,52 @@ async def test_an_outside_cancellation_at_the_same_moment_wins(stall_url: str) -
         assert not watchdog._due
     finally:
         await transport.aclose()
+
+
+class _Absorbed:
+    """A response whose arrival swallows the cancellation it meets, as library code
+    that catches ``CancelledError`` and carries on can: the watchdog's cancellation
+    lands, yet ``send`` finishes normally."""
+
+    status = 200
+    headers: dict[str, str] = {}  # noqa: RUF012 - read only
+
+    async def __aenter__(self) -> _Absorbed:
+        with contextlib.suppress(asyncio.CancelledError):  # absorbed
+            await asyncio.sleep(30)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def read(self) -> bytes:
+        return b'{"id": 1}'
+
+
+class _AbsorbingSession:
+    """Just enough of an ``aiohttp.ClientSession`` for ``send`` (given, never closed)."""
+
+    closed = False
+
+    def request(self, *args: object, **kwargs: object) -> _Absorbed:
+        return _Absorbed()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="needs Task.cancelling")
+async def test_a_cancellation_absorbed_on_the_way_is_withdrawn() -> None:
+    session = cast(aiohttp.ClientSession, _AbsorbingSession())
+    transport = AiohttpTransport(session=session, read_timeout=0.1)
+    start = time.monotonic()
+    response = await transport.send(Request("GET", "http://127.0.0.1:1/absorbed"))
+    assert 0.05 < time.monotonic() - start < 2.0  # the watchdog fired
+    assert (response.status, response.body) == (200, b'{"id": 1}')
+    # The watchdog's request is withdrawn: nothing is left to cancel this task later,
+    # and an enclosing ``asyncio.timeout`` or TaskGroup is not misled.
+    assert _pending_cancellations() == 0
+    await asyncio.wait_for(asyncio.sleep(0.01), 5)
+    assert transport._watchdog is not None
+    assert not transport._watchdog._due
+    assert not transport._watchdog._expired
 
 
 async def test_many_requests_share_one_timer_and_leave_nothing_behind(stall_url: str) -> None:
