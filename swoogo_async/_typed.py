@@ -49,7 +49,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any, Literal, cast
+from operator import attrgetter
+from typing import Any, Literal, TypeVar, cast
 
 import attrs
 
@@ -59,6 +60,7 @@ from ._sessionhook import SESSION_FIELDS, Learned, typed_hooks
 
 __all__ = ["LEARN_MAX", "PageParts", "decode_page", "decode_session", "forget", "learned"]
 
+T = TypeVar("T")
 #: ``(items, _meta, _links)`` of a list page.
 PageParts = tuple[list[Session], Any, Any]
 
@@ -207,24 +209,19 @@ def _give_up(error: Exception) -> Exception:
     return error if isinstance(error, (ValueError, TypeError)) else ValueError(str(error))
 
 
-def _decode_session(raw: bytes) -> Session:
-    while True:
-        road = _current
-        try:
-            return road.session(raw)
-        except _FAILED as error:
-            if not _learn(road, error):
-                raise _give_up(error) from None
+def _learning(pick: Callable[[_Road], Callable[[bytes], T]]) -> Callable[[bytes], T]:
+    """A decoder that runs ``pick(current road)``, learning keys as it meets them."""
 
+    def decode(raw: bytes) -> T:
+        while True:
+            road = _current
+            try:
+                return pick(road)(raw)
+            except _FAILED as error:
+                if not _learn(road, error):
+                    raise _give_up(error) from None
 
-def _decode_page(raw: bytes) -> PageParts:
-    while True:
-        road = _current
-        try:
-            return road.page(raw)
-        except _FAILED as error:
-            if not _learn(road, error):
-                raise _give_up(error) from None
+    return decode
 
 
 def _failures() -> tuple[type[Exception], ...] | None:
@@ -242,6 +239,8 @@ _current: _Road = cast(_Road, _BASE)
 #: Decode a session body into a ``Session``, or raise ``ValueError``/``TypeError``
 #: (msgspec's errors included) for the caller to take the general road.
 #: None without msgspec.
-decode_session: Callable[[bytes], Session] | None = _decode_session if _BASE else None
+decode_session: Callable[[bytes], Session] | None = (
+    _learning(attrgetter("session")) if _BASE else None
+)
 #: The same for a list page's envelope.
-decode_page: Callable[[bytes], PageParts] | None = _decode_page if _BASE else None
+decode_page: Callable[[bytes], PageParts] | None = _learning(attrgetter("page")) if _BASE else None
