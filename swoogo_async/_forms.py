@@ -70,7 +70,9 @@ _KEY_TABLE = _quote_table(b"[]")
 
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9_.~-]*\Z")
 _SAFE_WORDS = re.compile(r"[A-Za-z0-9_.~ -]*\Z")
+_SAFE_URL = re.compile(r"[A-Za-z0-9_.~:/-]*\Z")
 _KEYS: dict[str, str] = {}  # field names repeat on every row: quote each once
+_TIMES_WRITTEN: dict[dt.time, str] = {}
 _MAX_KEYS = 4096
 
 
@@ -88,6 +90,8 @@ def _quote_text(text: str) -> str:
         return text
     if _SAFE_WORDS.match(text):  # prose: only spaces to turn into "+"
         return text.replace(" ", "+")
+    if _SAFE_URL.match(text):  # a plain link: only ":" and "/" to escape
+        return text.replace(":", "%3A").replace("/", "%2F")
     return text.encode().decode("latin-1").translate(_VALUE_TABLE)
 
 
@@ -107,7 +111,12 @@ def encode_form(fields: Mapping[str, Any]) -> bytes:
         elif kind is _DATE:
             append(f"{_quote_key(key)}={value.isoformat()}")
         elif kind is _TIME and value.tzinfo is None:
-            append(f"{_quote_key(key)}={value.isoformat('seconds').replace(':', '%3A')}")
+            text = _TIMES_WRITTEN.get(value)
+            if text is None:  # a few slot times, on every row of an import
+                text = value.isoformat("seconds").replace(":", "%3A")
+                if len(_TIMES_WRITTEN) < _MAX_KEYS:
+                    _TIMES_WRITTEN[value] = text
+            append(f"{_quote_key(key)}={text}")
         else:
             parts += [
                 f"{_quote_key(name)}={_quote_text(text)}" for name, text in _flatten(key, value)
