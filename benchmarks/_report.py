@@ -120,7 +120,9 @@ def markdown(results: dict[str, Any]) -> str:
         " and baseline alternating which goes first; medians. Server: fake Swoogo in its own"
         " process on loopback. CPU = `time.process_time()` of the client process per request."
         " Ratios are SDK/raw for throughput, raw/SDK for CPU (so 1.00 = no overhead), SDK/raw"
-        " for latency.",
+        " for latency. The SDK decodes responses with"
+        f" {settings.get('sdk_json', 'stdlib')} in the request, token and bulk sections"
+        " (msgspec: as installed on CPython; stdlib: PyPy's road).",
         "",
         "## Targets",
         "",
