@@ -17,7 +17,8 @@ Two struct shapes are tried in turn:
    the hook (``session_from_attributes``) runs the same checks as on a dict.
 
 A body that drifts fails the first shape at its first drifted value, usually in the
-first record, so trying it costs little.
+first record, so trying it costs little; and the next few bodies try the tolerant
+shape first, as a server that drifts once tends to keep drifting.
 
 **Learned keys.** Responses gain fields over time, and ``fields=c_1234`` adds
 top-level custom fields. A struct that forbids unknown keys refuses such a record,
@@ -121,7 +122,7 @@ def _envelope(name: str, record: Any) -> Any:
 class _Road:
     """The decoders for one set of learned keys."""
 
-    __slots__ = ("learned", "page", "session")
+    __slots__ = ("learned", "page", "session", "tolerant_first")
 
     def __init__(self, learned: tuple[Learned, ...]) -> None:
         import msgspec
@@ -136,23 +137,39 @@ class _Road:
         read_tolerant_page = msgspec.json.Decoder(_envelope("TolerantPage", tolerant)).decode
         drifted = msgspec.ValidationError  # a kind the shape does not take, or an unknown key
 
+        # After a body that drifted, the next few try the tolerant shape first: a
+        # server that sends ``"20"`` for an int tends to keep doing so, and the exact
+        # shape would fail on each. The tolerant shape takes everything the exact one
+        # does, with the same result, so the order only changes the cost.
+        tolerant_first = self.tolerant_first = [0, 0]  # [session bodies, pages]: how many more
+
         def session(raw: bytes) -> Session:
+            if tolerant_first[0]:
+                tolerant_first[0] -= 1
+                return from_attributes(read_tolerant(raw), None, {})
             try:
                 return from_exact(read_exact(raw), None, {})
             except drifted as error:
                 if _unknown_key(error) is not None:
                     raise  # the tolerant shape would refuse it too
+                tolerant_first[0] = _STICKY
                 return from_attributes(read_tolerant(raw), None, {})
 
         def page(raw: bytes) -> PageParts:
-            try:
-                parts: Any = read_exact_page(raw)
-                build = from_exact
-            except drifted as error:
-                if _unknown_key(error) is not None:
-                    raise
-                parts = read_tolerant_page(raw)
+            if tolerant_first[1]:
+                tolerant_first[1] -= 1
+                parts: Any = read_tolerant_page(raw)
                 build = from_attributes
+            else:
+                try:
+                    parts = read_exact_page(raw)
+                    build = from_exact
+                except drifted as error:
+                    if _unknown_key(error) is not None:
+                        raise
+                    tolerant_first[1] = _STICKY
+                    parts = read_tolerant_page(raw)
+                    build = from_attributes
             items = parts.items
             if type(items) is dict:
                 items = list(items.values())
@@ -165,6 +182,8 @@ class _Road:
 # msgspec's words for a key no field takes: "Object contains unknown field `key`",
 # then " - at `$.items[0]`" inside a page.
 _UNKNOWN = re.compile(r"Object contains unknown field `(.*?)`(?: - at `[^`]*`)?\Z", re.DOTALL)
+# How many bodies try the tolerant shape first after one drifted.
+_STICKY = 16
 #: At most this many keys are learned, in all: past that, a body with another unknown
 #: key takes the general road (a payload may carry any keys).
 LEARN_MAX = 32
@@ -194,9 +213,10 @@ def _learn(road: _Road, error: Exception) -> bool:
 
 
 def forget() -> None:
-    """Drop every learned key (for tests)."""
+    """Drop every learned key, and the memory of drift (for tests)."""
     global _current
     _current = cast(_Road, _BASE)
+    _current.tolerant_first[:] = [0, 0]
 
 
 def learned() -> tuple[str, ...]:

@@ -258,6 +258,25 @@ def test_drifted_kinds_take_the_tolerant_shape() -> None:
         assert decode_page(page)[0] == _general(page, page=1, per_page=2).items
 
 
+def test_after_a_drifted_body_the_tolerant_shape_goes_first_for_a_while(fresh: None) -> None:
+    road = _typed._current
+    canonical, drifted = b'{"id": 1, "capacity": 20}', b'{"id": 1, "capacity": "20"}'
+    decode_session(canonical)
+    assert road.tolerant_first == [0, 0]
+    _same(decode_session(drifted), _general(drifted))
+    assert road.tolerant_first[0] == _typed._STICKY
+    # Canonical bodies read the same through the tolerant shape, and use up the count.
+    for _ in range(_typed._STICKY):
+        _same(decode_session(canonical), _general(canonical))
+    assert road.tolerant_first[0] == 0
+    decode_session(canonical)  # the exact shape again: nothing counted
+    assert road.tolerant_first[0] == 0
+    # Pages keep their own count.
+    page = b'{"items": [{"id": 1}, {"use_event_timezone": "true"}]}'
+    assert decode_page(page)[0] == _general(page, page=1, per_page=2).items
+    assert road.tolerant_first == [0, _typed._STICKY]
+
+
 def test_duplicate_keys_keep_the_last_value_on_both_roads() -> None:
     raw = b'{"id": 1, "name": "a", "id": 2, "custom_fields": {"c_1": 1, "c_1": 2}}'
     got = decode_session(raw)
