@@ -36,7 +36,7 @@ def _text(value: Any) -> str:
 
 
 def _nonblank(value: Any) -> str:
-    text = _text(value)
+    text = value if type(value) is str else _text(value)
     if not text.strip():
         raise ValueError("must not be blank")
     return text
@@ -53,6 +53,8 @@ def _int(value: Any) -> int:
 
 
 def _positive_int(value: Any) -> int:
+    if type(value) is int and value > 0:
+        return value
     parsed = _int(value)
     if parsed <= 0:
         raise ValueError("must be a positive integer")
@@ -60,6 +62,8 @@ def _positive_int(value: Any) -> int:
 
 
 def _capacity(value: Any) -> int:
+    if type(value) is int and value >= 0:
+        return value
     parsed = _int(value)
     if parsed < 0:
         raise ValueError("must not be negative")
@@ -74,6 +78,19 @@ def _flag(value: Any) -> bool:
 
 
 def _date(value: Any) -> dt.date:
+    if type(value) is str:
+        known = _DATES_READ.get(value)
+        if known is not None:  # a bulk import repeats a few days on every row
+            return known
+        parsed = _date_text(value)
+        if len(_DATES_READ) >= _TIMES_READ_MAX:  # bounded: callers send any text
+            _DATES_READ.clear()
+        _DATES_READ[value] = parsed
+        return parsed
+    return _date_text(value)
+
+
+def _date_text(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         raise ValueError("must be a date, not a datetime")
     parsed = parse_date(value.strip() if isinstance(value, str) else value)
@@ -84,6 +101,7 @@ def _date(value: Any) -> dt.date:
 
 _HH_MM_SS = re.compile(r"\d\d:\d\d(?::\d\d)?\Z")
 _TIMES_READ: dict[str, dt.time] = {}
+_DATES_READ: dict[str, dt.date] = {}
 _TIMES_READ_MAX = 1024
 
 

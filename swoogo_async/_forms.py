@@ -72,6 +72,7 @@ _SAFE_TEXT = re.compile(r"[A-Za-z0-9_.~-]*\Z")
 _SAFE_WORDS = re.compile(r"[A-Za-z0-9_.~ -]*\Z")
 _SAFE_URL = re.compile(r"[A-Za-z0-9_.~:/-]*\Z")
 _KEYS: dict[str, str] = {}  # field names repeat on every row: quote each once
+_PREFIXES: dict[str, str] = {}
 _TIMES_WRITTEN: dict[dt.time, str] = {}
 _MAX_KEYS = 4096
 
@@ -95,6 +96,16 @@ def _quote_text(text: str) -> str:
     return text.encode().decode("latin-1").translate(_VALUE_TABLE)
 
 
+def _prefix(key: str) -> str:
+    """``quoted key=``, kept: field names repeat on every row."""
+    prefix = _PREFIXES.get(key)
+    if prefix is None:
+        prefix = _quote_key(key) + "="
+        if len(_PREFIXES) < _MAX_KEYS:
+            _PREFIXES[key] = prefix
+    return prefix
+
+
 def encode_form(fields: Mapping[str, Any]) -> bytes:
     """Encode fields as ``application/x-www-form-urlencoded`` bytes."""
     # Same bytes as quote_plus(key, safe="[]") / quote_plus(text), in C: quote_plus
@@ -102,21 +113,24 @@ def encode_form(fields: Mapping[str, Any]) -> bytes:
     # The scalars a session form holds are written inline; containers are flattened.
     parts: list[str] = []
     append = parts.append
+    prefixes = _PREFIXES
+    safe = _SAFE_TEXT.match
     for key, value in fields.items():
+        prefix = prefixes.get(key) or _prefix(key)
         kind = type(value)
         if kind is str:
-            append(f"{_quote_key(key)}={_quote_text(value)}")
+            append(prefix + (value if safe(value) else _quote_text(value)))
         elif kind is int:
-            append(f"{_quote_key(key)}={value}")
+            append(prefix + str(value))
         elif kind is _DATE:
-            append(f"{_quote_key(key)}={value.isoformat()}")
+            append(prefix + value.isoformat())
         elif kind is _TIME and value.tzinfo is None:
             text = _TIMES_WRITTEN.get(value)
             if text is None:  # a few slot times, on every row of an import
                 text = value.isoformat("seconds").replace(":", "%3A")
                 if len(_TIMES_WRITTEN) < _MAX_KEYS:
                     _TIMES_WRITTEN[value] = text
-            append(f"{_quote_key(key)}={text}")
+            append(prefix + text)
         else:
             parts += [
                 f"{_quote_key(name)}={_quote_text(text)}" for name, text in _flatten(key, value)

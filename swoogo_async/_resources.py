@@ -124,6 +124,7 @@ class Sessions:
         self._client = client
         self._locks = KeyedLocks()
         self._claims = RecentClaims()
+        self._create_decode: Callable[[Response], Session] | None = None
 
     async def get(
         self,
@@ -233,7 +234,9 @@ class Sessions:
         """Create from fields already checked by ``prepare_session_fields``."""
         client = self._client
         call = create_session_call(prepared)
-        decode = _decoder(parse_session, call, client)
+        decode = self._create_decode
+        if decode is None:  # the same method and URL (for error messages) on every create
+            decode = self._create_decode = _decoder(parse_session, call, client)
         key = fingerprint(prepared)
         async with self._locks.hold(key):
             # Sessions this client handed out just before this create began: a lookup

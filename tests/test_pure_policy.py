@@ -221,6 +221,47 @@ async def test_keyed_locks_serialise_one_key_and_clean_up() -> None:
     await asyncio.gather(run("a", "1"), run("a", "2"), run("b", "3"))
     assert order.index("1-") < order.index("2+")
     assert len(locks) == 0
+    # Five on one key: one at a time, in arrival order; then a free key again.
+    order.clear()
+    await asyncio.gather(*(run("a", str(i)) for i in range(5)))
+    assert order == [f"{i}{s}" for i in range(5) for s in "+-"]
+    assert len(locks) == 0
+    await run("a", "x")
+    assert order[-2:] == ["x+", "x-"]
+
+
+async def test_keyed_locks_survive_a_cancelled_waiter() -> None:
+    import asyncio
+
+    locks = KeyedLocks()
+    inside: list[str] = []
+    release = asyncio.Event()
+
+    async def run(tag: str) -> None:
+        async with locks.hold("k"):
+            inside.append(tag)
+            assert len(inside) == 1, inside  # never two holders
+            await release.wait()
+            inside.remove(tag)
+
+    first = asyncio.create_task(run("1"))
+    await asyncio.sleep(0)  # 1 holds the key, no lock made
+    second = asyncio.create_task(run("2"))
+    third = asyncio.create_task(run("3"))
+    await asyncio.sleep(0)  # 2 and 3 wait
+    second.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(first, third)
+    assert second.cancelled()
+    assert len(locks) == 0
+    # A holder that was constructed before the key freed up takes it without waiting.
+    early = locks.hold("k")
+    async with locks.hold("k"):
+        pass
+    async with early:
+        assert len(locks) == 1
+    assert len(locks) == 0
 
 
 def test_cancelled_or_refused_reservations_leave_no_trace() -> None:

@@ -179,6 +179,23 @@ def test_time_text_read_once_stays_right_and_bounded(monkeypatch: pytest.MonkeyP
     assert "25:00" not in _fields._TIMES_READ
 
 
+def test_date_text_read_once_stays_right_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from swoogo_async import _fields
+
+    monkeypatch.setattr(_fields, "_TIMES_READ_MAX", 4)
+    monkeypatch.setattr(_fields, "_DATES_READ", {})
+    for _ in range(2):  # the second round reads every value back from the cache
+        for day in range(1, 11):
+            text = f" 2026-03-{day:02} "
+            got = prepare_session_fields({"event_id": 1, "name": "x", "date": text}, creating=True)
+            assert got["date"] == dt.date(2026, 3, day)
+            assert len(_fields._DATES_READ) <= 4
+    for bad in ("2026-02-30", "soon", ""):  # refused text is never kept
+        with pytest.raises(InvalidInputError):
+            prepare_session_fields({"event_id": 1, "name": "x", "date": bad}, creating=True)
+        assert bad not in _fields._DATES_READ
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
