@@ -187,6 +187,7 @@ _STICKY = 16
 #: At most this many keys are learned, in all: past that, a body with another unknown
 #: key takes the general road (a payload may carry any keys).
 LEARN_MAX = 32
+_LEARN_LONGEST = 128
 
 
 def _unknown_key(error: Exception) -> str | None:
@@ -202,6 +203,7 @@ def _learn(road: _Road, error: Exception) -> bool:
     key = _unknown_key(error)
     if (
         key is None
+        or len(key) > _LEARN_LONGEST  # a name, not a payload: each becomes generated code
         or key in SESSION_FIELDS
         or any(key == known for _, known, _ in road.learned)
         or len(road.learned) >= LEARN_MAX

@@ -244,6 +244,14 @@ def test_learning_stops_at_its_cap(fresh: None) -> None:
     _same(decode_session(first), _general(first))
 
 
+def test_a_key_too_long_to_be_a_name_is_not_learned(fresh: None) -> None:
+    long = json.dumps({"id": 1, "k" * 500: 0}).encode()
+    with pytest.raises(ValueError):  # noqa: PT011 - the general road then decides
+        decode_session(long)
+    assert _typed.learned() == ()
+    _same(parse_session(long, method="GET", url="u"), _general(long))
+
+
 def test_drifted_kinds_take_the_tolerant_shape() -> None:
     # The exact shape refuses each of these; the tolerant one reads them.
     for body in (
