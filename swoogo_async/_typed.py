@@ -29,12 +29,12 @@ value where the general road does (``extra``, or ``custom_fields`` for
 at most ``LEARN_MAX`` keys in all; past that, such bodies take the general road.
 
 This is only a faster road to the same result. The result is always the one the
-general road (decode to dicts, then ``structure_session``) gives (in ``extra``, the
-same keys and values, perhaps in another order), because anything this road is
-unsure of makes it give up on the whole body, and the caller then takes the general
-road:
+general road (decode to dicts, then ``structure_session``) gives (in ``extra`` and
+``custom_fields``, the same keys and values, perhaps in another order), because
+anything this road is unsure of makes it give up on the whole body, and the caller
+then takes the general road:
 
-- an unknown key it cannot learn (past the cap);
+- an unknown key it cannot learn (past the cap, too long, or a name msgspec refuses);
 - a value of a JSON kind the tolerant shape does not take (the careful path would
   salvage it into ``extra``);
 - a value the rule refuses (``ValueError``/``TypeError`` from the hook);
@@ -209,9 +209,20 @@ def _learn(road: _Road, error: Exception) -> bool:
         or len(road.learned) >= LEARN_MAX
     ):
         return False
+    if key in _UNLEARNABLE:
+        return False
     custom = CUSTOM_FIELD_RE.match(key) is not None
-    _current = _Road((*road.learned, (f"learned_{len(road.learned)}", key, custom)))
+    try:
+        _current = _Road((*road.learned, (f"learned_{len(road.learned)}", key, custom)))
+    except ValueError:  # msgspec takes no backslash, quote or control character in a name
+        if len(_UNLEARNABLE) < LEARN_MAX:
+            _UNLEARNABLE.add(key)
+        return False
     return True
+
+
+# Keys a struct cannot take: not tried again.
+_UNLEARNABLE: set[str] = set()
 
 
 def forget() -> None:
@@ -219,6 +230,7 @@ def forget() -> None:
     global _current
     _current = cast(_Road, _BASE)
     _current.tolerant_first[:] = [0, 0]
+    _UNLEARNABLE.clear()
 
 
 def learned() -> tuple[str, ...]:
