@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from swoogo_async import SessionCreateFields
+
 __all__ = ["API_KEY", "API_SECRET", "ServerProcess", "fetch_token", "seed_sessions", "server"]
 
 API_KEY = "test-key"
@@ -106,6 +108,18 @@ def create_form(event_id: int, name: str) -> dict[str, str]:
         "capacity": "150",
         "description": "An interactive workshop on event management fundamentals.",
         "webinar_url": "https://example.com/webinar/12345",
+    }
+
+
+def create_fields() -> SessionCreateFields:
+    """That form's optional fields, typed as ``client.sessions.create`` takes them."""
+    form = create_form(0, "")
+    return {
+        "start_time": form["start_time"],
+        "end_time": form["end_time"],
+        "capacity": int(form["capacity"]),
+        "description": form["description"],
+        "webinar_url": form["webinar_url"],
     }
 
 

@@ -51,7 +51,7 @@ async def _creates(
     ``bench_requests``) or ``client.sessions.create`` with the same fields."""
     from swoogo_async import SwoogoClient
 
-    from ._server import create_form
+    from ._server import create_fields, create_form
 
     sem = asyncio.Semaphore(conc)
     tag = f"{mode}-{n}-{os.getpid()}"  # every create its own name: none waits on another
@@ -76,21 +76,14 @@ async def _creates(
 
             await asyncio.gather(*(raw(i) for i in range(n)))
         return
-    form = create_form(CREATE_EVENT, "")
+    form, fields = create_form(CREATE_EVENT, ""), create_fields()
     async with SwoogoClient(API_KEY, API_SECRET, base_url=url, rate_limit=None) as client:
         await client.sessions.get(ids[0])  # the token, outside the counted difference
 
         async def sdk(i: int) -> None:
             async with sem:
                 await client.sessions.create(
-                    event_id=CREATE_EVENT,
-                    name=f"{tag}-{i}",
-                    date=form["date"],
-                    start_time=form["start_time"],
-                    end_time=form["end_time"],
-                    capacity=int(form["capacity"]),
-                    description=form["description"],
-                    webinar_url=form["webinar_url"],
+                    event_id=CREATE_EVENT, name=f"{tag}-{i}", date=form["date"], **fields
                 )
 
         await asyncio.gather(*(sdk(i) for i in range(n - 1)))

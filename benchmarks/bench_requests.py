@@ -19,7 +19,7 @@ import aiohttp
 from swoogo_async import SwoogoClient
 
 from ._common import LoadResult, Settings, median, ratio, run_load
-from ._server import API_KEY, API_SECRET, create_form, fetch_token
+from ._server import API_KEY, API_SECRET, create_fields, create_form, fetch_token
 
 __all__ = ["POOL_SIZE", "compare", "pacing_benchmark", "request_benchmarks"]
 
@@ -93,19 +93,11 @@ def raw_create_op(
 def sdk_create_op(client: SwoogoClient, names: list[str]) -> Op:
     """``client.sessions.create(...)`` with the same fields as the raw form."""
     create = client.sessions.create
-    form = create_form(EVENT_ID, "")
+    date = create_form(EVENT_ID, "")["date"]
+    fields = create_fields()
 
     async def op(index: int) -> object:
-        return await create(
-            event_id=EVENT_ID,
-            name=names[index],
-            date=form["date"],
-            start_time=form["start_time"],
-            end_time=form["end_time"],
-            capacity=int(form["capacity"]),
-            description=form["description"],
-            webinar_url=form["webinar_url"],
-        )
+        return await create(event_id=EVENT_ID, name=names[index], date=date, **fields)
 
     return op
 
