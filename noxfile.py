@@ -1,12 +1,17 @@
-"""The one entry point: ``nox`` runs lint, typecheck and tests; ``nox -s demo`` / ``bench``."""
+"""The one entry point: ``nox`` runs the checks CI runs; ``nox -s demo`` / ``bench`` on demand."""
 
 from __future__ import annotations
+
+import glob
+import shutil
 
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests", "decoders"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
+# CI also builds the docs site and checks the release artefacts.
+nox.options.sessions += ["docs", "build"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
@@ -78,3 +83,19 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks (SDK vs raw aiohttp, same process, medians and ratios)."""
     session.install("-e", ".", *_group("bench"))
     session.run("python", "-m", "benchmarks.run", *session.posargs)
+
+
+@nox.session(python=None)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; a broken link or API reference fails (``--strict``)."""
+    session.install(*_group("docs"))
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session(python=None)
+def build(session: nox.Session) -> None:
+    """Build the sdist and wheel into ``dist/`` and check them with twine."""
+    session.install(*_group("release"))
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run("python", "-m", "build")
+    session.run("twine", "check", "--strict", *sorted(glob.glob("dist/*")))
