@@ -2,9 +2,11 @@
 
 Rows are pulled from the source only when a slot is free, so at most
 ``concurrency`` rows are in flight and memory stays flat however long the source
-is. Each row runs ``create_prepared``/``update_prepared`` once: the retries,
-pacing and reconciliation of a single call already happen there, so this layer
-adds none. Results are yielded as rows finish (or in input order with
+is. Each row runs the single-call create or update it is given once (the engine
+takes callables, not the resource class): the retries, pacing and reconciliation
+of a single call already happen there, so this layer adds none. Every row gets a
+result: a row that cannot even be read (a non-string key, ``Decimal('sNaN')``)
+is ``invalid``, never the end of the run. Results are yielded as rows finish (or in input order with
 ``ordered=True``, where a slow row stalls intake instead of growing a buffer),
 and nothing about a row is kept after its result is yielded.
 
@@ -27,7 +29,7 @@ from collections.abc import (
     Mapping,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
@@ -36,18 +38,17 @@ from ._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from ._fields import WRITABLE_FIELDS, prepare_session_fields
 from ._models import Session
 
-if TYPE_CHECKING:
-    from ._resources import Sessions
-
 __all__ = [
     "BulkProgress",
     "BulkResult",
     "BulkRun",
     "BulkStatus",
     "BulkSummary",
+    "CreateFn",
     "ProgressCallback",
     "RowInput",
     "RowSource",
+    "UpdateFn",
     "create_many",
     "session_row",
     "update_many",
@@ -61,6 +62,14 @@ ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
 _Call: TypeAlias = "Callable[[], Awaitable[Session]]"
+#: Checks a row and returns the call that sends it (raises if the row is invalid).
+_Work: TypeAlias = "Callable[[RowInput], _Call]"
+#: Creates a session from checked fields.
+CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
+#: Updates a session from its id and checked fields.
+UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
+#: Errors a malformed row raises while it is read; the row is then ``invalid``.
+_UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
 
 
 @attrs.frozen(slots=True)
@@ -220,25 +229,23 @@ class BulkRun:
 
     def __init__(
         self,
-        sessions: Sessions,
         rows: RowSource,
-        creating: bool,
+        work: _Work,
+        done: Literal["created", "updated"],
         concurrency: int,
         ordered: bool,
         on_progress: ProgressCallback | None,
-        event_id: int | None,
     ) -> None:
         if type(concurrency) is not int or concurrency < 1:
             raise InvalidInputError(
                 "concurrency", f"must be a positive integer, got {concurrency!r}"
             )
-        self._sessions = sessions
         self._rows = rows
-        self._creating = creating
+        self._work = work
+        self._done: Literal["created", "updated"] = done
         self._concurrency = concurrency
         self._ordered = ordered
         self._on_progress = on_progress
-        self._event_id = event_id
         self.progress = BulkProgress()
         self._results = self._run()
 
@@ -279,15 +286,12 @@ class BulkRun:
 
     def _prepare(self, index: int, row: RowInput) -> BulkResult | _Call:
         """Check a row; return its result if it is invalid, else the call to make."""
-        sessions = self._sessions
         try:
-            if self._creating:
-                prepared = _prepare_create(row, self._event_id)
-                return lambda: sessions.create_prepared(prepared)
-            session_id, changes = _prepare_update(row)
-            return lambda: sessions.update_prepared(session_id, changes)
+            return self._work(row)
         except InvalidInputError as error:
             return self._finish(BulkResult(index, row, "invalid", None, error))
+        except _UNREADABLE as exc:
+            return self._finish(BulkResult(index, row, "invalid", None, _unreadable(exc)))
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
         result: BulkResult
@@ -295,12 +299,14 @@ class BulkRun:
             session = await call()
         except InvalidInputError as error:
             result = BulkResult(index, row, "invalid", None, error)
+        except _UNREADABLE as exc:  # raised while the row's request was built: nothing sent
+            result = BulkResult(index, row, "invalid", None, _unreadable(exc))
         except UnknownOutcomeError as error:
             result = BulkResult(index, row, "unknown", None, error)
         except SwoogoError as error:
             result = BulkResult(index, row, "failed", None, error)
         else:
-            result = BulkResult(index, row, "created" if self._creating else "updated", session)
+            result = BulkResult(index, row, self._done, session)
         return self._finish(result)
 
     async def _intake(self) -> AsyncGenerator[tuple[int, RowInput], None]:
@@ -374,6 +380,12 @@ class BulkRun:
                 await intake.aclose()
 
 
+def _unreadable(exc: BaseException) -> InvalidInputError:
+    error = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
+    error.__cause__ = exc
+    return error
+
+
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     items = []
     while not queue.empty():
@@ -401,7 +413,7 @@ async def _cancel_all(tasks: Iterable[asyncio.Task[BulkResult]]) -> None:
 
 
 def create_many(
-    sessions: Sessions,
+    create: CreateFn,
     rows: RowSource,
     *,
     concurrency: int = 8,
@@ -409,17 +421,27 @@ def create_many(
     on_progress: ProgressCallback | None = None,
     event_id: int | None = None,
 ) -> BulkRun:
-    """Create a session per row, ``concurrency`` at a time; see ``Sessions.create_many``."""
-    return BulkRun(sessions, rows, True, concurrency, ordered, on_progress, event_id)
+    """Create a session per row with ``create``; see ``Sessions.create_many``."""
+
+    def work(row: RowInput) -> _Call:
+        prepared = _prepare_create(row, event_id)
+        return lambda: create(prepared)
+
+    return BulkRun(rows, work, "created", concurrency, ordered, on_progress)
 
 
 def update_many(
-    sessions: Sessions,
+    update: UpdateFn,
     rows: RowSource,
     *,
     concurrency: int = 8,
     ordered: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> BulkRun:
-    """Update one session per row (each row carries its ``id``); see ``Sessions.update_many``."""
-    return BulkRun(sessions, rows, False, concurrency, ordered, on_progress, None)
+    """Update one session per row with ``update``; see ``Sessions.update_many``."""
+
+    def work(row: RowInput) -> _Call:
+        session_id, changes = _prepare_update(row)
+        return lambda: update(session_id, changes)
+
+    return BulkRun(rows, work, "updated", concurrency, ordered, on_progress)

@@ -80,14 +80,19 @@ def default_reports(folder: Path) -> list[Path]:
     return sorted(folder.glob("swoogo-import-report-*.jsonl"))
 
 
-def read_report(path: Path) -> list[dict[str, Any]]:
+def read_report(path: Path, *, attempts: bool = False) -> list[dict[str, Any]]:
+    """Return the report's outcome lines (and its ``attempted`` lines if asked)."""
     text = path.read_text(encoding="utf-8")
     assert SECRET not in text
-    return [json.loads(line) for line in text.splitlines()]  # every line is complete JSON
+    records = [json.loads(line) for line in text.splitlines()]  # every line is complete JSON
+    return [r for r in records if attempts or r["status"] != "attempted"]
 
 
 def line_count(report: Path) -> int:
-    return len(report.read_text().splitlines()) if report.exists() else 0
+    """Count the report's outcome lines."""
+    if not report.exists():
+        return 0
+    return sum('"status": "attempted"' not in line for line in report.read_text().splitlines())
 
 
 async def wait_for_lines(report: Path, count: int) -> None:

@@ -15,17 +15,14 @@ from swoogo_async._exceptions import make_status_error
 from swoogo_async.cli._progress import BarProgress, LogProgress, format_duration, make_progress
 from swoogo_async.cli._report import (
     ImportOutcome,
-    PriorRun,
     ReportError,
     ReportWriter,
-    ResumeMismatchError,
-    check_resume,
     default_report_path,
     error_info,
     print_summary,
-    read_report,
     row_record,
 )
+from swoogo_async.cli._resume import PriorRun, ResumeMismatchError, check_resume, read_report
 from swoogo_async.cli._rows import RowFileError, SourceRow, check_rows, iter_rows, row_digest
 
 CSV = (

@@ -28,7 +28,7 @@ import attrs
 
 from .._client import SwoogoClient
 from ..testing import FakeSwoogo, Fault
-from ._main import ImportOptions, import_file, prepare_import
+from ._import import ImportOptions, import_file, prepare_import
 from ._report import ImportOutcome
 
 __all__ = ["DemoAgenda", "run_demo", "write_demo_csv"]
