@@ -217,9 +217,7 @@ def _pages(api: ScriptedApi, kind: str) -> None:
     ("kind", "gets", "complete"),
     [("page_ignored", 2, False), ("current_page_stuck", 3, True), ("same_page_again", 3, False)],
 )
-async def test_listing_ends_when_pagination_misbehaves(
-    kind: str, gets: int, complete: bool
-) -> None:
+async def test_listing_ends_on_bad_pagination(kind: str, gets: int, complete: bool) -> None:
     api = ScriptedApi()
     _pages(api, kind)
     async with _client(api) as client:
