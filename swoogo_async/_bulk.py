@@ -31,8 +31,7 @@ from collections.abc import (
 from types import TracebackType
 from typing import Any, Literal, TypeAlias
 
-import attrs
-
+from ._bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
 from ._converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
 from ._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from ._fields import WRITABLE_FIELDS, prepare_session_fields
@@ -54,9 +53,6 @@ __all__ = [
     "update_many",
 ]
 
-BulkStatus: TypeAlias = Literal["created", "updated", "failed", "invalid", "unknown"]
-#: One input row: field name to value (text is parsed), or a ``Session``.
-RowInput: TypeAlias = "Mapping[str, Any] | Session"
 #: Called with the live ``BulkProgress`` after each row finishes.
 ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
@@ -70,106 +66,6 @@ CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
 UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
 #: Errors a malformed row raises while it is read; the row is then ``invalid``.
 _UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
-
-
-@attrs.frozen(slots=True)
-class BulkResult:
-    """The outcome of one row of a bulk run.
-
-    Attributes:
-        index: The row's 0-based position in the source.
-        row: The row as given.
-        status: ``created``/``updated`` (done), ``invalid`` (rejected before
-            sending), ``failed`` (the API refused or could not be reached) or
-            ``unknown`` (a create that may or may not have happened; the error
-            carries the submitted fields).
-        session: The session the server returned, when done.
-        error: The error, when not done.
-    """
-
-    index: int
-    row: RowInput = attrs.field(repr=False)
-    status: BulkStatus
-    session: Session | None = attrs.field(default=None, repr=False)
-    error: SwoogoError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the row was created or updated."""
-        return self.status in ("created", "updated")
-
-
-@attrs.define
-class BulkSummary:
-    """Counts of a bulk run's results; fold results in with ``add``."""
-
-    created: int = 0
-    updated: int = 0
-    failed: int = 0
-    invalid: int = 0
-    unknown: int = 0
-
-    def add(self, result: BulkResult) -> BulkResult:
-        """Count ``result`` and return it (handy inside a loop)."""
-        self.count(result.status)
-        return result
-
-    def count(self, status: BulkStatus) -> None:
-        """Count one row of ``status``."""
-        setattr(self, status, getattr(self, status) + 1)
-
-    @property
-    def total(self) -> int:
-        """How many results were counted."""
-        return self.created + self.updated + self.failed + self.invalid + self.unknown
-
-    @property
-    def all_ok(self) -> bool:
-        """Whether every counted row was created or updated."""
-        return self.failed == self.invalid == self.unknown == 0
-
-
-@attrs.define
-class BulkProgress(BulkSummary):
-    """Live counters of a running bulk operation (also readable while it runs).
-
-    Attributes:
-        submitted: Rows taken from the source so far.
-        done: Rows finished (whatever their status).
-        started_at: ``time.monotonic()`` when the run started.
-    """
-
-    submitted: int = 0
-    done: int = 0
-    started_at: float = attrs.field(factory=time.monotonic)
-
-    @property
-    def in_flight(self) -> int:
-        """Rows taken but not yet finished."""
-        return self.submitted - self.done
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the run started."""
-        return time.monotonic() - self.started_at
-
-    @property
-    def rate(self) -> float:
-        """Finished rows per second so far."""
-        elapsed = self.elapsed
-        return self.done / elapsed if elapsed > 0 else 0.0
-
-    def eta(self, total: int | None) -> float | None:
-        """Seconds until ``total`` rows are done at the current rate, if it can be told."""
-        rate = self.rate
-        if total is None or rate <= 0:
-            return None
-        return max(total - self.done, 0) / rate
-
-    def finish(self, result: BulkResult) -> None:
-        """Count one finished row."""
-        self.done += 1
-        self.count(result.status)
 
 
 def session_row(session: Session) -> dict[str, Any]:

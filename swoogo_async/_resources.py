@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._bulk import BulkRun, ProgressCallback, RowSource
 from ._bulk import create_many as _create_many
 from ._bulk import update_many as _update_many
-from ._create import Creator
+from ._create import Creator, Host
 from ._endpoints import (
     Call,
     add_sessions_call,
@@ -29,14 +29,13 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    from ._client import SwoogoClient
 
 __all__ = ["SessionList", "Sessions", "Speakers"]
 
 T = TypeVar("T")
 
 
-def _decoder(parse: Callable[..., T], call: Call, client: SwoogoClient) -> Callable[[Response], T]:
+def _decoder(parse: Callable[..., T], call: Call, client: Host) -> Callable[[Response], T]:
     """Bind a body parser to the call it reads, for ``_execute``."""
     method, url = call.method, client.base_url + call.path
 
@@ -57,7 +56,7 @@ class SessionList:
     (``stopped`` then says why).
     """
 
-    def __init__(self, client: SwoogoClient, event_id: int, options: dict[str, Any]) -> None:
+    def __init__(self, client: Host, event_id: int, options: dict[str, Any]) -> None:
         self._client = client
         self._event_id = event_id
         self._options = options
@@ -103,7 +102,7 @@ class SessionList:
 class Sessions:
     """Sessions (agenda items): get, list, create, update."""
 
-    def __init__(self, client: SwoogoClient) -> None:
+    def __init__(self, client: Host) -> None:
         self._client = client
         create = Call("POST", "/sessions/create")  # the method and URL its errors name
         self._creator = Creator(client, _decoder(parse_session, create, client))
@@ -304,7 +303,7 @@ class Sessions:
 class Speakers:
     """Speakers: attach sessions to them."""
 
-    def __init__(self, client: SwoogoClient) -> None:
+    def __init__(self, client: Host) -> None:
         self._client = client
 
     async def add_sessions(self, speaker_id: int, session_ids: Iterable[int]) -> Speaker:
