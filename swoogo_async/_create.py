@@ -258,29 +258,23 @@ class _Attempts:
 
     async def _check_after(self, session: Session, doubt: SwoogoError) -> Session:
         """After a re-send succeeded, make sure the doubtful attempt did not land too."""
-        mine = session.id
+        mine = {session.id} if session.id is not None else set()
         try:
-            found = await self._look_up(doubt)
+            ids = {s.id for s in await self._look_up(doubt) if s.id is not None}
         except UnknownOutcomeError as error:
-            ids = tuple(sorted({*error.candidates, *([mine] if mine else [])}))
-            if len(ids) > 1:
+            if not error.candidates:  # the lookup itself failed
                 raise self._unknown(
-                    f"was re-sent after an uncertain attempt and both landed: sessions {ids}",
+                    f"was created as {session.id} after an uncertain attempt, but whether that"
+                    " attempt landed too could not be checked",
                     doubt,
-                    ids,
+                    tuple(mine),
                 ) from error
+            ids = set(error.candidates)
+        both = tuple(sorted(ids | mine))
+        if len(both) > 1:
             raise self._unknown(
-                f"was created as {mine} after an uncertain attempt, but the check for a"
-                " second copy could not be made",
+                f"was re-sent after an uncertain attempt and both landed: sessions {both}",
                 doubt,
-                ids,
-            ) from error
-        others = [s.id for s in found if s.id != mine]
-        if others:
-            ids = tuple(sorted({mine, *others} - {None}))  # type: ignore[arg-type]
-            raise self._unknown(
-                f"was re-sent after an uncertain attempt and both landed: sessions {ids}",
-                doubt,
-                ids,
+                both,
             )
         return session
