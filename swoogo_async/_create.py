@@ -47,7 +47,14 @@ from ._reconcile import (
 from ._retry import RetryPolicy
 from ._transport import Response
 
-__all__ = ["CLOCK_MARGIN", "LOOKUP_MAX_PAGES", "Creator", "Host", "LookupIncompleteError"]
+__all__ = [
+    "CLOCK_MARGIN",
+    "LOOKUP_MAX_PAGES",
+    "Creator",
+    "Host",
+    "LookupIncompleteError",
+    "find_matches",
+]
 
 T = TypeVar("T")
 
