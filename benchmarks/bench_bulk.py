@@ -34,7 +34,7 @@ from urllib.parse import quote_plus, urlencode
 import aiohttp
 
 from swoogo_async import SwoogoClient
-from swoogo_async._bulk import BulkSummary, create_many
+from swoogo_async._bulk import BulkSummary
 
 KEY, SECRET = "bench-key", "bench-secret"
 
@@ -67,7 +67,7 @@ async def sdk_run(base_url: str, n: int, concurrency: int, tag: str) -> float:
     async with SwoogoClient(KEY, SECRET, base_url=base_url, rate_limit=None) as client:
         summary = BulkSummary()
         start = time.perf_counter()
-        async for result in create_many(client.sessions, rows(n, tag), concurrency=concurrency):
+        async for result in client.sessions.create_many(rows(n, tag), concurrency=concurrency):
             summary.add(result)
         elapsed = time.perf_counter() - start
     assert summary.created == n, summary

@@ -2,9 +2,11 @@
 
 Rows are pulled from the source only when a slot is free, so at most
 ``concurrency`` rows are in flight and memory stays flat however long the source
-is. Each row runs ``create_prepared``/``update_prepared`` once: the retries,
-pacing and reconciliation of a single call already happen there, so this layer
-adds none. Results are yielded as rows finish (or in input order with
+is. Each row runs the single-call create or update it is given once (the engine
+takes callables, not the resource class): the retries, pacing and reconciliation
+of a single call already happen there, so this layer adds none. Every row gets a
+result: a row that cannot even be read (a non-string key, ``Decimal('sNaN')``)
+is ``invalid``, never the end of the run. Results are yielded as rows finish (or in input order with
 ``ordered=True``, where a slow row stalls intake instead of growing a buffer),
 and nothing about a row is kept after its result is yielded.
 
@@ -27,17 +29,13 @@ from collections.abc import (
     Mapping,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
-import attrs
-
+from ._bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
 from ._converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
 from ._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from ._fields import WRITABLE_FIELDS, prepare_session_fields
 from ._models import Session
-
-if TYPE_CHECKING:
-    from ._resources import Sessions
 
 __all__ = [
     "BulkProgress",
@@ -45,122 +43,29 @@ __all__ = [
     "BulkRun",
     "BulkStatus",
     "BulkSummary",
+    "CreateFn",
     "ProgressCallback",
     "RowInput",
     "RowSource",
+    "UpdateFn",
     "create_many",
     "session_row",
     "update_many",
 ]
 
-BulkStatus: TypeAlias = Literal["created", "updated", "failed", "invalid", "unknown"]
-#: One input row: field name to value (text is parsed), or a ``Session``.
-RowInput: TypeAlias = "Mapping[str, Any] | Session"
 #: Called with the live ``BulkProgress`` after each row finishes.
 ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
 _Call: TypeAlias = "Callable[[], Awaitable[Session]]"
-
-
-@attrs.frozen(slots=True)
-class BulkResult:
-    """The outcome of one row of a bulk run.
-
-    Attributes:
-        index: The row's 0-based position in the source.
-        row: The row as given.
-        status: ``created``/``updated`` (done), ``invalid`` (rejected before
-            sending), ``failed`` (the API refused or could not be reached) or
-            ``unknown`` (a create that may or may not have happened; the error
-            carries the submitted fields).
-        session: The session the server returned, when done.
-        error: The error, when not done.
-    """
-
-    index: int
-    row: RowInput = attrs.field(repr=False)
-    status: BulkStatus
-    session: Session | None = attrs.field(default=None, repr=False)
-    error: SwoogoError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the row was created or updated."""
-        return self.status in ("created", "updated")
-
-
-@attrs.define
-class BulkSummary:
-    """Counts of a bulk run's results; fold results in with ``add``."""
-
-    created: int = 0
-    updated: int = 0
-    failed: int = 0
-    invalid: int = 0
-    unknown: int = 0
-
-    def add(self, result: BulkResult) -> BulkResult:
-        """Count ``result`` and return it (handy inside a loop)."""
-        self.count(result.status)
-        return result
-
-    def count(self, status: BulkStatus) -> None:
-        """Count one row of ``status``."""
-        setattr(self, status, getattr(self, status) + 1)
-
-    @property
-    def total(self) -> int:
-        """How many results were counted."""
-        return self.created + self.updated + self.failed + self.invalid + self.unknown
-
-    @property
-    def all_ok(self) -> bool:
-        """Whether every counted row was created or updated."""
-        return self.failed == self.invalid == self.unknown == 0
-
-
-@attrs.define
-class BulkProgress(BulkSummary):
-    """Live counters of a running bulk operation (also readable while it runs).
-
-    Attributes:
-        submitted: Rows taken from the source so far.
-        done: Rows finished (whatever their status).
-        started_at: ``time.monotonic()`` when the run started.
-    """
-
-    submitted: int = 0
-    done: int = 0
-    started_at: float = attrs.field(factory=time.monotonic)
-
-    @property
-    def in_flight(self) -> int:
-        """Rows taken but not yet finished."""
-        return self.submitted - self.done
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the run started."""
-        return time.monotonic() - self.started_at
-
-    @property
-    def rate(self) -> float:
-        """Finished rows per second so far."""
-        elapsed = self.elapsed
-        return self.done / elapsed if elapsed > 0 else 0.0
-
-    def eta(self, total: int | None) -> float | None:
-        """Seconds until ``total`` rows are done at the current rate, if it can be told."""
-        rate = self.rate
-        if total is None or rate <= 0:
-            return None
-        return max(total - self.done, 0) / rate
-
-    def finish(self, result: BulkResult) -> None:
-        """Count one finished row."""
-        self.done += 1
-        self.count(result.status)
+#: Checks a row and returns the call that sends it (raises if the row is invalid).
+_Work: TypeAlias = "Callable[[RowInput], _Call]"
+#: Creates a session from checked fields.
+CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
+#: Updates a session from its id and checked fields.
+UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
+#: Errors a malformed row raises while it is read; the row is then ``invalid``.
+_UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
 
 
 def session_row(session: Session) -> dict[str, Any]:
@@ -220,25 +125,23 @@ class BulkRun:
 
     def __init__(
         self,
-        sessions: Sessions,
         rows: RowSource,
-        creating: bool,
+        work: _Work,
+        done: Literal["created", "updated"],
         concurrency: int,
         ordered: bool,
         on_progress: ProgressCallback | None,
-        event_id: int | None,
     ) -> None:
         if type(concurrency) is not int or concurrency < 1:
             raise InvalidInputError(
                 "concurrency", f"must be a positive integer, got {concurrency!r}"
             )
-        self._sessions = sessions
         self._rows = rows
-        self._creating = creating
+        self._work = work
+        self._done: Literal["created", "updated"] = done
         self._concurrency = concurrency
         self._ordered = ordered
         self._on_progress = on_progress
-        self._event_id = event_id
         self.progress = BulkProgress()
         self._results = self._run()
 
@@ -279,15 +182,12 @@ class BulkRun:
 
     def _prepare(self, index: int, row: RowInput) -> BulkResult | _Call:
         """Check a row; return its result if it is invalid, else the call to make."""
-        sessions = self._sessions
         try:
-            if self._creating:
-                prepared = _prepare_create(row, self._event_id)
-                return lambda: sessions.create_prepared(prepared)
-            session_id, changes = _prepare_update(row)
-            return lambda: sessions.update_prepared(session_id, changes)
+            return self._work(row)
         except InvalidInputError as error:
             return self._finish(BulkResult(index, row, "invalid", None, error))
+        except _UNREADABLE as exc:
+            return self._finish(BulkResult(index, row, "invalid", None, _unreadable(exc)))
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
         result: BulkResult
@@ -295,12 +195,14 @@ class BulkRun:
             session = await call()
         except InvalidInputError as error:
             result = BulkResult(index, row, "invalid", None, error)
+        except _UNREADABLE as exc:  # raised while the row's request was built: nothing sent
+            result = BulkResult(index, row, "invalid", None, _unreadable(exc))
         except UnknownOutcomeError as error:
             result = BulkResult(index, row, "unknown", None, error)
         except SwoogoError as error:
             result = BulkResult(index, row, "failed", None, error)
         else:
-            result = BulkResult(index, row, "created" if self._creating else "updated", session)
+            result = BulkResult(index, row, self._done, session)
         return self._finish(result)
 
     async def _intake(self) -> AsyncGenerator[tuple[int, RowInput], None]:
@@ -374,6 +276,12 @@ class BulkRun:
                 await intake.aclose()
 
 
+def _unreadable(exc: BaseException) -> InvalidInputError:
+    error = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
+    error.__cause__ = exc
+    return error
+
+
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     items = []
     while not queue.empty():
@@ -401,7 +309,7 @@ async def _cancel_all(tasks: Iterable[asyncio.Task[BulkResult]]) -> None:
 
 
 def create_many(
-    sessions: Sessions,
+    create: CreateFn,
     rows: RowSource,
     *,
     concurrency: int = 8,
@@ -409,17 +317,27 @@ def create_many(
     on_progress: ProgressCallback | None = None,
     event_id: int | None = None,
 ) -> BulkRun:
-    """Create a session per row, ``concurrency`` at a time; see ``Sessions.create_many``."""
-    return BulkRun(sessions, rows, True, concurrency, ordered, on_progress, event_id)
+    """Create a session per row with ``create``; see ``Sessions.create_many``."""
+
+    def work(row: RowInput) -> _Call:
+        prepared = _prepare_create(row, event_id)
+        return lambda: create(prepared)
+
+    return BulkRun(rows, work, "created", concurrency, ordered, on_progress)
 
 
 def update_many(
-    sessions: Sessions,
+    update: UpdateFn,
     rows: RowSource,
     *,
     concurrency: int = 8,
     ordered: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> BulkRun:
-    """Update one session per row (each row carries its ``id``); see ``Sessions.update_many``."""
-    return BulkRun(sessions, rows, False, concurrency, ordered, on_progress, None)
+    """Update one session per row with ``update``; see ``Sessions.update_many``."""
+
+    def work(row: RowInput) -> _Call:
+        session_id, changes = _prepare_update(row)
+        return lambda: update(session_id, changes)
+
+    return BulkRun(rows, work, "updated", concurrency, ordered, on_progress)

@@ -282,8 +282,12 @@ class SwoogoClient:
 
     # -- the request pipeline -----------------------------------------------------------------
 
-    async def _execute(self, call: Call, decode: Callable[[Response], T]) -> T:
+    async def _execute(
+        self, call: Call, decode: Callable[[Response], T], *, deadline: float | None = None
+    ) -> T:
         """Send ``call`` with auth, pacing and retries; return its decoded 2xx response.
+
+        ``deadline`` (on ``self._clock``) ends the call earlier than the policy's own.
 
         ``decode`` runs inside the retry loop, so a success body that does not
         decode (``ResponseDecodeError``) is retried like any transient failure
@@ -301,7 +305,10 @@ class SwoogoClient:
             else (self.base_url + call.path)
         )
         start = self._clock()
-        state = _CallState(call, url, start, start + self.retry.deadline, decode)
+        ends = start + self.retry.deadline
+        state = _CallState(
+            call, url, start, ends if deadline is None else min(ends, deadline), decode
+        )
         try:
             # The first attempt runs outside backoff: most calls succeed at once, and
             # backoff's per-call set-up (wait generator, clocks, details dict) is only

@@ -61,11 +61,21 @@ class Call:
     idempotent: bool = True
 
 
+def _listed(name: str, value: Any) -> list[Any]:
+    """Return ``value`` as a list, or raise naming the argument if it is not iterable."""
+    if isinstance(value, (bytes, bytearray, Mapping)):
+        raise InvalidInputError(name, f"expected a list, got {type(value).__name__}")
+    try:
+        return list(value)
+    except TypeError:
+        raise InvalidInputError(name, f"expected a list, got {type(value).__name__}") from None
+
+
 def _names(name: str, value: str | Iterable[str] | None) -> str | None:
     """Join ``fields``/``expand`` names with commas, checking each one."""
     if value is None:
         return None
-    items = value.split(",") if isinstance(value, str) else list(value)
+    items = value.split(",") if isinstance(value, str) else _listed(name, value)
     cleaned: list[str] = []
     for item in items:
         if not isinstance(item, str) or not item.strip() or "," in item:
@@ -121,7 +131,7 @@ def list_sessions_call(
     if expanded is not None:
         query.append(("expand", expanded))
     if search is not None:
-        expressions = [search] if isinstance(search, str) else list(search)
+        expressions = [search] if isinstance(search, str) else _listed("search", search)
         if not expressions or not all(isinstance(e, str) and e for e in expressions):
             raise InvalidInputError("search", "expected search expressions like 'name=Keynote'")
         query.append(("search", "&".join(expressions)))
@@ -133,7 +143,7 @@ def list_sessions_call(
     if joined is not None:
         query.append(("sort", joined))
     if ids is not None:
-        id_list = [check_id("ids", i) for i in ids]
+        id_list = [check_id("ids", i) for i in _listed("ids", ids)]
         if not 1 <= len(id_list) <= 100:
             raise InvalidInputError("ids", "must hold from 1 to 100 ids")
         query.append(("ids", ",".join(map(str, id_list))))
@@ -163,9 +173,11 @@ def update_session_call(session_id: int, fields: Mapping[str, Any]) -> Call:
 def add_sessions_call(speaker_id: int, session_ids: Iterable[int]) -> Call:
     """Build ``POST /speakers/{id}/session.json`` with a JSON body."""
     check_id("speaker_id", speaker_id)
-    if isinstance(session_ids, (str, bytes)):
+    if isinstance(session_ids, str):
         raise InvalidInputError("session_ids", "expected a list of session ids")
-    ids = list(dict.fromkeys(check_id("session_ids", i) for i in session_ids))
+    ids = list(
+        dict.fromkeys(check_id("session_ids", i) for i in _listed("session_ids", session_ids))
+    )
     if not ids:
         raise InvalidInputError("session_ids", "must hold at least one session id")
     body = json.dumps({"session_ids": ids}, separators=(",", ":")).encode()

@@ -2,7 +2,7 @@
 
 The API has no idempotency key. When a create fails after the request may have
 reached the server, the session is looked up in its event among the records
-created since the attempt began, matching every submitted scalar field. This
+created since the attempt began, matching every field the caller submitted. This
 module builds that lookup and judges its answer; ``_resources.py`` runs it.
 
 Two creates of identical rows could otherwise claim each other's session, so the
@@ -25,7 +25,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from ._converter import format_datetime, format_time
-from ._forms import form_value
+from ._forms import flatten_form, form_value
 from ._models import Session
 
 __all__ = [
@@ -34,24 +34,12 @@ __all__ = [
     "fingerprint",
     "lookup_fields",
     "lookup_search",
+    "matches",
     "pick_match",
 ]
 
-#: Fields compared between the submitted row and a candidate session.
-_COMPARED = (
-    "name",
-    "date",
-    "start_time",
-    "end_time",
-    "capacity",
-    "location_id",
-    "track_id",
-    "type_id",
-    "admin_short_name",
-    "badge_name",
-    "timezone",
-    "webinar_url",
-)
+#: Submitted fields that are not compared: the lookup is scoped to the event already.
+_NOT_COMPARED = frozenset({"event_id"})
 _SEARCH_UNSAFE = frozenset("&|*=<>!")
 
 
@@ -89,17 +77,48 @@ def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
 
 
 def lookup_fields(fields: Mapping[str, Any]) -> list[str]:
-    """Return the ``fields=`` to request for candidates."""
-    return ["id", "created_at", *(f for f in _COMPARED if f in fields)]
+    """Return the ``fields=`` to request for candidates: every submitted field."""
+    names = ["id", "created_at"]
+    for name in fields:
+        if name == "custom_fields":
+            names.extend(fields[name])  # ``fields=c_1234`` returns that custom field
+        elif name not in _NOT_COMPARED:
+            names.append(name)
+    return names
+
+
+def _text(value: Any) -> str:
+    # The server may trim what it stores; nothing else may differ.
+    return form_value(value).strip()
 
 
 def _same(submitted: Any, found: Any) -> bool:
-    if submitted is None:
-        return found in (None, "")
-    if isinstance(submitted, str) and isinstance(found, str):
-        # The server may trim what it stores; nothing else may differ.
-        return submitted.strip() == found.strip()
-    return form_value(submitted) == form_value(found)
+    """Compare as the form sends them, so "20" == 20, 1 == True, 09:00 == 09:00:00."""
+    if isinstance(submitted, (Mapping, list, tuple)) or isinstance(found, (Mapping, list, tuple)):
+        return sorted((k, v.strip()) for k, v in flatten_form({"v": submitted})) == sorted(
+            (k, v.strip()) for k, v in flatten_form({"v": found})
+        )
+    return _text(submitted) == _text(found)
+
+
+def _found(session: Session, name: str) -> Any:
+    if hasattr(session, name):
+        return getattr(session, name)
+    return session.extra.get(name)
+
+
+def matches(fields: Mapping[str, Any], session: Session) -> bool:
+    """Return whether ``session`` holds every field the caller submitted."""
+    for name, submitted in fields.items():
+        if name in _NOT_COMPARED:
+            continue
+        if name == "custom_fields":
+            stored = session.custom_fields
+            if not all(_same(v, stored.get(k)) for k, v in submitted.items()):
+                return False
+        elif not _same(submitted, _found(session, name)):
+            return False
+    return True
 
 
 def pick_match(
@@ -116,7 +135,7 @@ def pick_match(
             continue
         if session.created_at is not None and session.created_at < since:
             continue
-        if all(_same(fields[f], getattr(session, f)) for f in _COMPARED if f in fields):
+        if matches(fields, session):
             out.append(session)
     return out
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import builtins
-import datetime as dt
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._bulk import BulkRun, ProgressCallback, RowSource
 from ._bulk import create_many as _create_many
 from ._bulk import update_many as _update_many
+from ._create import Creator, Host
 from ._endpoints import (
     Call,
     add_sessions_call,
-    create_session_call,
     get_session_call,
     list_sessions_call,
     parse_page,
@@ -23,33 +19,23 @@ from ._endpoints import (
     parse_speaker,
     update_session_call,
 )
-from ._exceptions import APIError, SwoogoError, TransportError, UnknownOutcomeError
 from ._fields import SessionCreateFields, SessionUpdateFields, prepare_session_fields
 from ._models import Page, Session, Speaker
-from ._reconcile import (
-    KeyedLocks,
-    RecentClaims,
-    fingerprint,
-    lookup_fields,
-    lookup_search,
-    pick_match,
-)
+from ._pages import PageWalk
 from ._transport import Response
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from typing_extensions import Unpack
 
-    from ._client import SwoogoClient
 
 __all__ = ["SessionList", "Sessions", "Speakers"]
 
 T = TypeVar("T")
 
-#: Allowance for the server's clock and its whole-second ``created_at``.
-CLOCK_MARGIN = 2.0
 
-
-def _decoder(parse: Callable[..., T], call: Call, client: SwoogoClient) -> Callable[[Response], T]:
+def _decoder(parse: Callable[..., T], call: Call, client: Host) -> Callable[[Response], T]:
     """Bind a body parser to the call it reads, for ``_execute``."""
     method, url = call.method, client.base_url + call.path
 
@@ -59,24 +45,23 @@ def _decoder(parse: Callable[..., T], call: Call, client: SwoogoClient) -> Calla
     return decode
 
 
-def _may_have_acted(error: SwoogoError) -> bool:
-    if isinstance(error, (TransportError, APIError)):
-        return error.may_have_acted
-    return False
-
-
 class SessionList:
     """The sessions of an event, page by page: ``async for session in ...``.
 
     Pages are fetched one at a time as iteration needs them; page URLs are built
     by the client, not taken from ``_links``. A session seen on an earlier page
-    (the list shifted while it was read) is not yielded twice.
+    (the list shifted while it was read) is not yielded twice. A server whose
+    pagination misbehaves cannot make it loop: iteration stops cleanly at a page
+    that brings no new session, or past the first page's ``pageCount``
+    (``stopped`` then says why).
     """
 
-    def __init__(self, client: SwoogoClient, event_id: int, options: dict[str, Any]) -> None:
+    def __init__(self, client: Host, event_id: int, options: dict[str, Any]) -> None:
         self._client = client
         self._event_id = event_id
         self._options = options
+        #: Why the last walk over the pages stopped before the server's end, if it did.
+        self.stopped: str | None = None
         # Check the arguments now, before any request.
         list_sessions_call(event_id, **options)
 
@@ -93,14 +78,11 @@ class SessionList:
         )
 
     async def pages(self) -> AsyncIterator[Page[Session]]:
-        """Yield every page in turn."""
-        number = 1
-        while True:
-            current = await self.page(number)
+        """Yield every page in turn, each at most once (see the class docstring)."""
+        walk = PageWalk(self.page)
+        async for current in walk:
             yield current
-            if current.is_last:
-                return
-            number += 1
+        self.stopped = walk.stopped
 
     async def __aiter__(self) -> AsyncIterator[Session]:
         seen: set[int] = set()
@@ -120,11 +102,10 @@ class SessionList:
 class Sessions:
     """Sessions (agenda items): get, list, create, update."""
 
-    def __init__(self, client: SwoogoClient) -> None:
+    def __init__(self, client: Host) -> None:
         self._client = client
-        self._locks = KeyedLocks()
-        self._claims = RecentClaims()
-        self._create_decode: Callable[[Response], Session] | None = None
+        create = Call("POST", "/sessions/create")  # the method and URL its errors name
+        self._creator = Creator(client, _decoder(parse_session, create, client))
 
     async def get(
         self,
@@ -190,7 +171,8 @@ class Sessions:
             "search": search,
             "search_condition": search_condition,
             "sort": sort,
-            "ids": list(ids) if ids is not None else None,
+            # An iterator would be spent by the check below: keep a list when we can.
+            "ids": list(ids) if isinstance(ids, Iterable) else ids,
             "per_page": per_page,
         }
         return SessionList(self._client, event_id, options)
@@ -206,8 +188,10 @@ class Sessions:
         """Create a session; exactly the fields given are sent.
 
         If the attempt fails after the server may have acted (a read timeout, a
-        dropped connection, a 5xx), the session is looked up before anything is
-        retried, so a retry never creates a duplicate (see ``create_policy``).
+        dropped connection, a 5xx), the session is looked up (every submitted field
+        compared) before anything is re-sent; after a re-send it is looked up again,
+        and if two copies exist the caller is told so. ``RetryPolicy.deadline``
+        bounds the whole call, lookups and waits included (see ``create_policy``).
 
         Args:
             event_id: The event.
@@ -222,98 +206,14 @@ class Sessions:
         Raises:
             InvalidInputError: a field is invalid (nothing was sent).
             ValidationError: the server rejected a field.
-            UnknownOutcomeError: whether the session exists could not be settled;
-                the error carries the submitted fields.
+            UnknownOutcomeError: whether the session exists could not be settled,
+                or a re-send and a late commit both landed; the error carries the
+                submitted fields and the ids of the sessions it found.
         """
         prepared = prepare_session_fields(
             {"event_id": event_id, "name": name, "date": date, **fields}, creating=True
         )
-        return await self.create_prepared(prepared)
-
-    async def create_prepared(self, prepared: Mapping[str, Any]) -> Session:
-        """Create from fields already checked by ``prepare_session_fields``."""
-        client = self._client
-        call = create_session_call(prepared)
-        decode = self._create_decode
-        if decode is None:  # the same method and URL (for error messages) on every create
-            decode = self._create_decode = _decoder(parse_session, call, client)
-        key = fingerprint(prepared)
-        async with self._locks.hold(key):
-            # Sessions this client handed out just before this create began: a lookup
-            # may see them (created_at has whole seconds) but they are not this row's.
-            excluded = self._claims.recent(key)
-            started = time.time()
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    session = await client._execute(call, decode)
-                except SwoogoError as error:
-                    if not _may_have_acted(error):
-                        raise
-                    if client.create_policy == "raise":
-                        raise UnknownOutcomeError(
-                            f"create of {prepared.get('name')!r} failed after the server may have"
-                            " acted; create_policy='raise'",
-                            fields=prepared,
-                            cause=error,
-                        ) from error
-                    found = await self._reconcile(prepared, started, excluded, error)
-                    if found is not None:
-                        session = found
-                    elif attempt >= client.retry.max_attempts:
-                        raise UnknownOutcomeError(
-                            f"create of {prepared.get('name')!r} failed {attempt} times in ways"
-                            " the server may have acted on; no such session was found, but a"
-                            " late commit cannot be ruled out",
-                            fields=prepared,
-                            cause=error,
-                        ) from error
-                    else:
-                        continue
-                if session.id is not None:
-                    self._claims.add(key, session.id)
-                return session
-
-    async def _reconcile(
-        self,
-        prepared: Mapping[str, Any],
-        started: float,
-        excluded: frozenset[int],
-        error: SwoogoError,
-    ) -> Session | None:
-        """Find the session an uncertain create made: it, None, or raise."""
-        client = self._client
-        if client.reconcile_delay > 0:
-            # A create the server is still committing would be missed by a lookup now.
-            await asyncio.sleep(client.reconcile_delay)
-        # Measured on the server's clock (learned from its Date header), with a margin
-        # for its whole-second created_at; taken now, when the offset is surely known.
-        since = dt.datetime.fromtimestamp(
-            started + client._server_offset - CLOCK_MARGIN, dt.timezone.utc
-        ).replace(microsecond=0)
-        try:
-            matches = await self.find_matches(prepared, since=since, excluded=excluded)
-        except SwoogoError as lookup_error:
-            raise UnknownOutcomeError(
-                f"create of {prepared.get('name')!r} may or may not have happened, and the"
-                f" lookup failed too ({type(lookup_error).__name__})",
-                fields=prepared,
-                cause=error,
-            ) from lookup_error
-        if len(matches) == 1:
-            session_id = matches[0].id
-            assert session_id is not None
-            return await self.get(session_id)
-        if not matches:
-            return None
-        raise UnknownOutcomeError(
-            f"create of {prepared.get('name')!r} may have happened: {len(matches)} matching"
-            " sessions were created since the attempt began",
-            fields=prepared,
-            cause=error,
-            candidates=tuple(s.id for s in matches if s.id),
-        ) from error
+        return await self._creator.create(prepared)
 
     def create_many(
         self,
@@ -349,7 +249,7 @@ class Sessions:
             InvalidInputError: ``concurrency`` is not a positive integer.
         """
         return _create_many(
-            self,
+            self._creator.create,
             rows,
             concurrency=concurrency,
             ordered=ordered,
@@ -374,28 +274,8 @@ class Sessions:
             InvalidInputError: ``concurrency`` is not a positive integer.
         """
         return _update_many(
-            self, rows, concurrency=concurrency, ordered=ordered, on_progress=on_progress
+            self._update, rows, concurrency=concurrency, ordered=ordered, on_progress=on_progress
         )
-
-    async def find_matches(
-        self,
-        prepared: Mapping[str, Any],
-        *,
-        since: dt.datetime,
-        excluded: frozenset[int] = frozenset(),
-    ) -> builtins.list[Session]:
-        """Return the sessions created since ``since`` that match every submitted field.
-
-        ``prepared`` is a create's fields as ``prepare_session_fields`` returns them;
-        sessions in ``excluded`` (already attributed elsewhere) are left out.
-        """
-        listing = self.list(
-            prepared["event_id"],
-            fields=lookup_fields(prepared),
-            search=lookup_search(prepared, since),
-            per_page=200,
-        )
-        return pick_match(prepared, await listing.collect(), since=since, excluded=excluded)
 
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
         """Change some fields of a session; only the fields passed are sent.
@@ -412,9 +292,9 @@ class Sessions:
             ValidationError: the server rejected a field.
         """
         prepared = prepare_session_fields(fields, creating=False)
-        return await self.update_prepared(session_id, prepared)
+        return await self._update(session_id, prepared)
 
-    async def update_prepared(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
+    async def _update(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
         """Update from fields already checked by ``prepare_session_fields``."""
         call = update_session_call(session_id, prepared)
         return await self._client._execute(call, _decoder(parse_session, call, self._client))
@@ -423,7 +303,7 @@ class Sessions:
 class Speakers:
     """Speakers: attach sessions to them."""
 
-    def __init__(self, client: SwoogoClient) -> None:
+    def __init__(self, client: Host) -> None:
         self._client = client
 
     async def add_sessions(self, speaker_id: int, session_ids: Iterable[int]) -> Speaker:

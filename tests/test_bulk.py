@@ -23,9 +23,7 @@ from swoogo_async._bulk import (
     BulkProgress,
     BulkResult,
     BulkSummary,
-    create_many,
     session_row,
-    update_many,
 )
 from swoogo_async.testing import FakeSwoogo, Fault
 
@@ -115,8 +113,7 @@ def engine_tasks() -> list[asyncio.Task[Any]]:
 async def test_create_many_mixed_rows(fake: FakeSwoogo, client: SwoogoClient) -> None:
     n, bad_every = 500, 10
     progress_calls: list[int] = []
-    run = create_many(
-        client.sessions,
+    run = client.sessions.create_many(
         (row(i, bad_every) for i in range(n)),
         concurrency=16,
         on_progress=lambda p: progress_calls.append(p.done),
@@ -167,12 +164,12 @@ async def test_create_many_mixed_rows(fake: FakeSwoogo, client: SwoogoClient) ->
 async def test_ordered_yields_in_input_order(fake: FakeSwoogo, client: SwoogoClient) -> None:
     # The first create is answered late: unordered, it comes last; ordered, first.
     fake.inject("POST /sessions/create", Fault.timeout(0.3))
-    unordered = [r.index async for r in create_many(client.sessions, map(good_row, range(20)))]
+    unordered = [r.index async for r in client.sessions.create_many(map(good_row, range(20)))]
     assert sorted(unordered) == list(range(20))
     assert unordered[-1] == 0
     fake.inject("POST /sessions/create", Fault.timeout(0.3))
     rows = [good_row(i + 100) for i in range(40)]
-    run = create_many(client.sessions, rows, ordered=True, concurrency=5)
+    run = client.sessions.create_many(rows, ordered=True, concurrency=5)
     seen = []
     async for result in run:
         seen.append(result.index)
@@ -196,7 +193,7 @@ async def test_async_iterable_source_and_event_id_default(
         finally:
             closed.append(True)
 
-    results = [r async for r in create_many(client.sessions, source(), event_id=99)]
+    results = [r async for r in client.sessions.create_many(source(), event_id=99)]
     assert sorted(r.index for r in results) == list(range(30))
     assert {r.status for r in results} == {"created"}
     assert {rec["event_id"] for rec in fake.sessions.values()} == {99}
@@ -225,7 +222,7 @@ async def test_session_objects_as_rows(fake: FakeSwoogo, client: SwoogoClient) -
         "custom_fields": {"c_1001": "All"},
     }
     rows = [template, Session(event_id=EVENT, name="Closing", date=dt.date(2026, 6, 3))]
-    results = [r async for r in create_many(client.sessions, rows, ordered=True)]
+    results = [r async for r in client.sessions.create_many(rows, ordered=True)]
     assert [r.status for r in results] == ["created", "created"]
     assert results[0].session is not None
     new_id = results[0].session.id
@@ -246,7 +243,7 @@ async def test_update_many(fake: FakeSwoogo, client: SwoogoClient) -> None:
     rows.append({"name": "no id"})
     rows.append({"id": 999999, "name": "gone"})
     rows.append(Session(id=ids[5], name="From a model", capacity=7))
-    results = {r.index: r async for r in update_many(client.sessions, rows, concurrency=4)}
+    results = {r.index: r async for r in client.sessions.update_many(rows, concurrency=4)}
     assert results[3].status == "invalid"
     assert isinstance(results[3].error, InvalidInputError)
     assert results[3].error.field == "capacity"
@@ -281,7 +278,7 @@ async def test_concurrency_is_bounded_and_source_is_lazy(fake: FakeSwoogo) -> No
         fake.api_key, fake.api_secret, base_url=fake.base_url, transport=transport, rate_limit=None
     )
     try:
-        async with client, create_many(client.sessions, source(), concurrency=6) as run:
+        async with client, client.sessions.create_many(source(), concurrency=6) as run:
             async for _ in run:
                 yielded += 1
                 assert pulled <= yielded + 6
@@ -307,7 +304,7 @@ async def test_chaos_creates_each_row_once(fake: FakeSwoogo) -> None:
     )
     n = 200
     async with make_client(fake, read_timeout=0.3) as client:
-        results = [r async for r in create_many(client.sessions, map(good_row, range(n)))]
+        results = [r async for r in client.sessions.create_many(map(good_row, range(n)))]
     by_status = BulkSummary()
     created_ids = []
     for result in results:
@@ -342,7 +339,7 @@ async def test_aclose_mid_stream_cancels_cleanly(fake: FakeSwoogo, ordered: bool
             closed.append(True)
 
     async with make_client(fake) as client:
-        run = create_many(client.sessions, source(), concurrency=8, ordered=ordered)
+        run = client.sessions.create_many(source(), concurrency=8, ordered=ordered)
         got = 0
         async for _ in run:
             got += 1
@@ -362,7 +359,7 @@ async def test_cancelling_the_consumer_cancels_rows(fake: FakeSwoogo, client: Sw
     started = asyncio.Event()
 
     async def consume() -> None:
-        async for result in create_many(client.sessions, map(good_row, range(1000))):
+        async for result in client.sessions.create_many(map(good_row, range(1000))):
             if result.index >= 0:
                 started.set()
 
@@ -381,26 +378,23 @@ async def test_bugs_propagate_and_arguments_are_checked(client: SwoogoClient) ->
             raise ZeroDivisionError
 
     with pytest.raises(ZeroDivisionError):
-        async for _ in create_many(client.sessions, map(good_row, range(50)), on_progress=explode):
+        async for _ in client.sessions.create_many(map(good_row, range(50)), on_progress=explode):
             pass
     assert engine_tasks() == []
     with pytest.raises(InvalidInputError, match="concurrency"):
-        create_many(client.sessions, [], concurrency=0)
+        client.sessions.create_many([], concurrency=0)
     with pytest.raises(InvalidInputError, match="concurrency"):
-        update_many(client.sessions, [], concurrency=-1)
-    results = [r async for r in create_many(client.sessions, [42, {"name": "x"}])]  # type: ignore[list-item]
+        client.sessions.update_many([], concurrency=-1)
+    results = [r async for r in client.sessions.create_many([42, {"name": "x"}])]  # type: ignore[list-item]
     assert [(r.status, getattr(r.error, "field", None)) for r in results] == [
         ("invalid", "row"),
         ("invalid", "event_id"),
     ]
-    summary = await create_many(client.sessions, []).summary()
+    summary = await client.sessions.create_many([]).summary()
     assert summary == BulkSummary()
     assert summary.all_ok
 
 
 async def test_sessions_methods_when_wired(client: SwoogoClient) -> None:
-    method = getattr(client.sessions, "create_many", None)
-    if method is None:
-        pytest.skip("Sessions.create_many is not wired yet")
-    results = [r async for r in method([good_row(1)], concurrency=2)]
+    results = [r async for r in client.sessions.create_many([good_row(1)], concurrency=2)]
     assert [r.status for r in results] == ["created"]

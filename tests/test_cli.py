@@ -80,18 +80,24 @@ def default_reports(folder: Path) -> list[Path]:
     return sorted(folder.glob("swoogo-import-report-*.jsonl"))
 
 
-def read_report(path: Path) -> list[dict[str, Any]]:
+def read_report(path: Path, *, attempts: bool = False) -> list[dict[str, Any]]:
+    """Return the report's outcome lines (and its ``attempted`` lines if asked)."""
     text = path.read_text(encoding="utf-8")
     assert SECRET not in text
-    return [json.loads(line) for line in text.splitlines()]  # every line is complete JSON
+    records = [json.loads(line) for line in text.splitlines()]  # every line is complete JSON
+    return [r for r in records if attempts or r["status"] != "attempted"]
 
 
 def line_count(report: Path) -> int:
-    return len(report.read_text().splitlines()) if report.exists() else 0
+    """Count the report's outcome lines."""
+    if not report.exists():
+        return 0
+    return sum('"status": "attempted"' not in line for line in report.read_text().splitlines())
 
 
 async def wait_for_lines(report: Path, count: int) -> None:
-    for _ in range(500):
+    """Wait until the report holds ``count`` outcome lines (a minute at most, if stuck)."""
+    for _ in range(6000):
         if line_count(report) >= count:
             return
         await asyncio.sleep(0.01)
@@ -309,3 +315,81 @@ async def test_demo_runs(tmp_path: Path) -> None:
     assert "[ok] no session was created twice" in out
     assert "5 of them are deliberately invalid" in out
     assert (tmp_path / "agenda.csv").exists()
+
+
+async def test_sigkill_then_resume_creates_every_row_exactly_once(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    n = 40
+    path = write_csv(tmp_path / "agenda.csv", n)
+    report = tmp_path / "report.jsonl"
+    # The first four creates are carried out but never answered: in flight at the kill.
+    fake.inject("POST /sessions/create", Fault.timeout(600, acted=True), times=4)
+    args = ["import", str(path), "--event-id", "9", "--concurrency", "8", "--report", str(report)]
+    proc = await start(tmp_path, fake, *args, "--no-progress")
+    await wait_for_lines(report, 20)
+    proc.kill()  # SIGKILL: no handler runs, nothing is flushed on the way out
+    await asyncio.wait_for(proc.communicate(), 60)
+    records = read_report(report, attempts=True)
+    attempted = {r["line"] for r in records if r["status"] == "attempted"}
+    finished = {r["line"] for r in records if r["status"] != "attempted"}
+    assert len(attempted - finished) >= 4  # the held rows: attempted, no outcome
+    assert len(fake.sessions) > len(finished)  # and yet created on the server
+
+    code, out, err = await run(tmp_path, fake, *args, "--resume", str(report))
+    assert code == 0, out + err
+    assert_one_session_per_row(fake, n)
+    found = [r for r in read_report(report) if r.get("note") == "found on the server"]
+    assert len(found) >= 4
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+async def test_a_report_that_cannot_be_written_stops_before_sending(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    path = write_csv(tmp_path / "agenda.csv", 5)
+    code, out, err = await run(
+        tmp_path, fake, "import", str(path), "--event-id", "9", "--report", "/dev/full"
+    )
+    assert code == 2, out + err
+    assert "Traceback" not in err
+    assert "cannot write the report /dev/full" in err
+    assert [r for r in fake.requests if r.path == "/sessions/create"] == []
+
+
+async def test_version_and_deeply_nested_jsonl(tmp_path: Path) -> None:
+    from swoogo_async import __version__
+
+    code, out, _ = await run(tmp_path, None, "--version")
+    assert (code, out.strip()) == (0, f"swoogo-async {__version__}")
+    path = tmp_path / "deep.jsonl"
+    deep = '{"name": "A", "date": "2026-06-01", "c_1": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path.write_text('{"name": "ok", "date": "2026-06-01"}\n' + deep + "\n", encoding="utf-8")
+    code, _, err = await run(tmp_path, None, "import", str(path), "--event-id", "1", "--dry-run")
+    assert code == 2
+    assert "Traceback" not in err
+    assert f"{path}:2: JSON nested too deeply" in err
+
+
+def test_demo_removes_its_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+    import tempfile
+
+    from swoogo_async.cli import _demo
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    args = argparse.Namespace(
+        rows=12,
+        concurrency=4,
+        chaos=0.0,
+        rate_limit=None,
+        rate_window=10.0,
+        out=None,
+        seed=7,
+        no_progress=True,
+    )
+    assert _demo.run_demo(args) == 0
+    assert "Pass --out DIR to keep the files" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []

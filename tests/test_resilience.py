@@ -140,7 +140,8 @@ async def test_uncertain_create_is_reconciled_never_duplicated(
     assert s.name == "Keynote"
     creates = [r for r in fake.requests if r.path == "/sessions/create"]
     lookups = [r for r in fake.requests if r.path == "/sessions"]
-    assert len(lookups) == 1  # reconciled once
+    # Reconciled once; a re-send is checked once more, for a late commit of the first.
+    assert len(lookups) == (1 if fault.performs else 2)
     assert len(creates) == (1 if fault.performs else 2)
     assert "created_at>=" in lookups[0].query["search"]
 

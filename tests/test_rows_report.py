@@ -9,24 +9,35 @@ from typing import Any
 
 import pytest
 
-from swoogo_async import InvalidInputError, NotFoundError, UnknownOutcomeError, ValidationError
+from swoogo_async import (
+    InvalidInputError,
+    NotFoundError,
+    SwoogoClient,
+    UnknownOutcomeError,
+    ValidationError,
+)
 from swoogo_async._bulk import BulkProgress, BulkSummary
 from swoogo_async._exceptions import make_status_error
+from swoogo_async.cli import _import
 from swoogo_async.cli._progress import BarProgress, LogProgress, format_duration, make_progress
 from swoogo_async.cli._report import (
     ImportOutcome,
-    PriorRun,
     ReportError,
     ReportWriter,
-    ResumeMismatchError,
-    check_resume,
     default_report_path,
     error_info,
     print_summary,
-    read_report,
     row_record,
 )
+from swoogo_async.cli._resume import (
+    PriorRun,
+    ResumeMismatchError,
+    check_resume,
+    read_report,
+    settle,
+)
 from swoogo_async.cli._rows import RowFileError, SourceRow, check_rows, iter_rows, row_digest
+from swoogo_async.testing import FakeSwoogo
 
 CSV = (
     "name,date,start_time,capacity,c_1001,description\r\n"
@@ -289,3 +300,74 @@ def test_progress_renderers() -> None:
     sink2.close(progress)
     assert "4/10" in tqdm_stream.getvalue()
     assert [format_duration(s) for s in (None, 5, 65, 3725)] == ["?", "0:05", "1:05", "1:02:05"]
+
+
+def test_attempted_rows_without_an_outcome_are_looked_up(tmp_path: Path) -> None:
+    def line(n: int, status: str) -> str:
+        return json.dumps(
+            {"line": n, "status": status, "hash": f"h{n}", "at": "2026-01-01T00:00:00Z"}
+        )
+
+    report = tmp_path / "r.jsonl"
+    lines = [
+        line(2, "attempted"),
+        line(3, "attempted"),
+        line(4, "attempted"),
+        line(5, "attempted"),
+        line(2, "created"),
+        line(3, "failed"),
+        line(4, "unknown"),
+    ]
+    # Line 6 was cut mid-line by a crash; line 5 has no outcome (truncated at a boundary).
+    report.write_text("\n".join(lines) + '\n{"line": 6, "sta', encoding="utf-8")
+    prior = read_report(report)
+    assert set(prior.created) == {2}
+    assert prior.uncertain == {
+        4: ("h4", "2026-01-01T00:00:00Z"),
+        5: ("h5", "2026-01-01T00:00:00Z"),
+        6: ("", ""),
+    }
+
+
+async def test_resume_never_gives_a_row_another_rows_session(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    other = fake.add_session(event_id=9, name="Talk", date="2026-06-01", description="Room A")
+    fields = {"name": "Talk", "date": "2026-06-01"}
+    row_b = SourceRow(2, 0, {**fields, "description": "Room B"})
+    row_a = SourceRow(3, 1, {**fields, "description": "Room A"})
+    claimed: set[int] = set()
+    assert await settle(client, row_b, 9, "", claimed) is None  # not there: send it
+    settled = await settle(client, row_a, 9, "", claimed)
+    assert settled is not None
+    assert (settled[0], settled[1]["session_id"]) == ("created", other["id"])
+
+
+async def test_a_report_failing_mid_run_loses_no_created_row(
+    tmp_path: Path, fake: FakeSwoogo, client: SwoogoClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FillsUp(ReportWriter):
+        def write(self, record: Any, *, durable: bool = False) -> None:
+            if self.lines >= 9:  # the disk is full from the tenth line on
+                raise ReportError(f"cannot write the report {self.path}: No space left")
+            super().write(record, durable=durable)
+
+    monkeypatch.setattr(_import, "ReportWriter", FillsUp)
+    path = tmp_path / "rows.csv"
+    path.write_text("name,date\n" + "".join(f"T{i},2026-06-01\n" for i in range(20)))
+    report = tmp_path / "report.jsonl"
+    opts = _import.ImportOptions(file=path, event_id=9, concurrency=3, report=report)
+    prior, total = _import.prepare_import(opts)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(ReportError, match="No space left"):
+        await _import.import_file(opts, client, prior, total, out=out, err=err)
+    recorded = [json.loads(t) for t in report.read_text().splitlines()]
+    unrecorded = [
+        json.loads(t.removeprefix("unrecorded outcome: "))
+        for t in err.getvalue().splitlines()
+        if t.startswith("unrecorded outcome: ")
+    ]
+    created = {r["session_id"] for r in recorded + unrecorded if r["status"] == "created"}
+    assert created == set(fake.sessions)
+    attempted = {r["line"] for r in recorded if r["status"] == "attempted"}
+    assert len(fake.sessions) <= len(attempted) < 20  # nothing sent without its record

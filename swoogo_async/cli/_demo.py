@@ -28,7 +28,7 @@ import attrs
 
 from .._client import SwoogoClient
 from ..testing import FakeSwoogo, Fault
-from ._main import ImportOptions, import_file, prepare_import
+from ._import import ImportOptions, import_file, prepare_import
 from ._report import ImportOutcome
 
 __all__ = ["DemoAgenda", "run_demo", "write_demo_csv"]
@@ -195,10 +195,8 @@ def _server_story(fake: FakeSwoogo, out: Any) -> None:
     )
 
 
-async def _demo(args: argparse.Namespace) -> int:
+async def _demo(args: argparse.Namespace, folder: Path) -> int:
     out = sys.stdout
-    folder = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="swoogo-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
     agenda = write_demo_csv(folder / "agenda.csv", args.rows, seed=args.seed)
     report = folder / "report.jsonl"
     report.unlink(missing_ok=True)  # a report of an earlier demo means nothing to a new server
@@ -249,10 +247,16 @@ async def _demo(args: argparse.Namespace) -> int:
         return outcome.exit_code
     s = outcome.summary
     clean = verified and s.failed == 0 and s.unknown == 0
-    out.write(f"\nDemo {'passed' if clean else 'FAILED'}. Files are in {folder}\n")
+    where = f"Files are in {folder}" if args.out else "Pass --out DIR to keep the files"
+    out.write(f"\nDemo {'passed' if clean else 'FAILED'}. {where}\n")
     return 0 if clean else 1
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Run the demo; return the exit status."""
-    return asyncio.run(_demo(args))
+    """Run the demo; return the exit status. Without ``--out`` its files are removed."""
+    if args.out:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        return asyncio.run(_demo(args, folder))
+    with tempfile.TemporaryDirectory(prefix="swoogo-demo-") as temporary:
+        return asyncio.run(_demo(args, Path(temporary)))

@@ -166,10 +166,16 @@ def _jsonl_rows(path: Path, handle: Any) -> Iterator[SourceRow]:
             data = json.loads(text)
         except ValueError as exc:
             raise RowFileError(path, f"not valid JSON ({exc})", line) from None
+        except RecursionError:
+            raise RowFileError(path, "JSON nested too deeply", line) from None
         if not isinstance(data, dict):
             raise RowFileError(path, f"expected a JSON object, got {type(data).__name__}", line)
         fields = {key: value for key, value in data.items() if value is not None}
-        yield SourceRow(line, index, fields)
+        try:
+            row = SourceRow(line, index, fields)
+        except RecursionError:  # hashing walks the row as deep as it goes
+            raise RowFileError(path, "JSON nested too deeply", line) from None
+        yield row
         index += 1
 
 

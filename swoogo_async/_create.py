@@ -1,0 +1,287 @@
+"""The duplicate-safe create: send, and settle any doubt by looking the session up.
+
+The API has no idempotency key. When a create fails after the server may have
+acted (a read timeout, a dropped connection, a 5xx), the session is looked up
+(``_reconcile.py`` builds and judges the lookup) before anything is re-sent. No
+lookup can rule out a commit that lands later still, so a create that re-sent
+after such a doubt looks again once it succeeded: if two sessions now match, the
+caller gets ``UnknownOutcomeError`` carrying both ids, never "created once".
+
+``RetryPolicy.deadline`` bounds the whole create: every attempt, the waits before a
+lookup and the lookups themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Protocol, TypeVar
+
+from ._endpoints import (
+    Call,
+    create_session_call,
+    get_session_call,
+    list_sessions_call,
+    parse_page,
+    parse_session,
+)
+from ._exceptions import (
+    APIError,
+    InvalidInputError,
+    SwoogoError,
+    TransportError,
+    UnknownOutcomeError,
+)
+from ._models import Page, Session
+from ._pages import PageWalk
+from ._reconcile import (
+    KeyedLocks,
+    RecentClaims,
+    fingerprint,
+    lookup_fields,
+    lookup_search,
+    pick_match,
+)
+from ._retry import RetryPolicy
+from ._transport import Response
+
+__all__ = [
+    "CLOCK_MARGIN",
+    "LOOKUP_MAX_PAGES",
+    "Creator",
+    "Host",
+    "LookupIncompleteError",
+    "find_matches",
+]
+
+T = TypeVar("T")
+
+#: Allowance for the server's clock and its whole-second ``created_at``.
+CLOCK_MARGIN = 2.0
+#: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
+LOOKUP_MAX_PAGES = 5
+
+
+class Host(Protocol):
+    """What the create needs from the client (a protocol, so no import of it)."""
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def create_policy(self) -> Literal["reconcile", "raise"]: ...
+    @property
+    def reconcile_delay(self) -> float: ...
+    @property
+    def _server_offset(self) -> float: ...
+    @property
+    def _clock(self) -> Callable[[], float]: ...
+
+    async def _execute(
+        self, call: Call, decode: Callable[[Response], T], *, deadline: float | None = None
+    ) -> T: ...
+
+
+class LookupIncompleteError(SwoogoError):
+    """A lookup could not read every candidate (the listing misbehaved or was too long)."""
+
+
+def _may_have_acted(error: SwoogoError) -> bool:
+    if isinstance(error, (TransportError, APIError)):
+        return error.may_have_acted
+    return False
+
+
+async def find_matches(
+    host: Host,
+    prepared: Mapping[str, Any],
+    *,
+    since: dt.datetime,
+    excluded: frozenset[int] = frozenset(),
+    deadline: float | None = None,
+) -> list[Session]:
+    """Return the sessions created since ``since`` that hold every submitted field.
+
+    Raises:
+        LookupIncompleteError: the listing could not be read to its end.
+        SwoogoError: a lookup request failed.
+    """
+    fields, search = lookup_fields(prepared), lookup_search(prepared, since)
+
+    async def fetch(number: int) -> Page[Session]:
+        call = list_sessions_call(
+            prepared["event_id"], page=number, per_page=200, fields=fields, search=search
+        )
+        url = host.base_url + call.path
+
+        def decode(r: Response) -> Page[Session]:
+            return parse_page(r.body, method=call.method, url=url, page=number, per_page=200)
+
+        return await host._execute(call, decode, deadline=deadline)
+
+    walk = PageWalk(fetch, max_pages=LOOKUP_MAX_PAGES)
+    candidates = [s async for page in walk for s in page.items]
+    if not walk.complete:
+        raise LookupIncompleteError(f"the lookup read no further: {walk.stopped}")
+    return pick_match(prepared, candidates, since=since, excluded=excluded)
+
+
+class Creator:
+    """Runs creates for one client: one at a time per fingerprint, never twice silently."""
+
+    def __init__(self, host: Host, decode: Callable[[Response], Session]) -> None:
+        self._host = host
+        self._decode = decode
+        self._locks = KeyedLocks()
+        self._claims = RecentClaims()
+
+    async def create(self, prepared: Mapping[str, Any]) -> Session:
+        """Create from checked fields; see ``Sessions.create``."""
+        key = fingerprint(prepared)
+        async with self._locks.hold(key):
+            # Sessions this client handed out just before this create began: a lookup
+            # may see them (created_at has whole seconds) but they are not this row's.
+            excluded = self._claims.recent(key)
+            session = await _Attempts(self._host, prepared, excluded, self._decode).run()
+            if session.id is not None:
+                self._claims.add(key, session.id)
+            return session
+
+
+class _Attempts:
+    """One create call: its attempts, lookups and deadline."""
+
+    def __init__(
+        self,
+        host: Host,
+        prepared: Mapping[str, Any],
+        excluded: frozenset[int],
+        decode: Callable[[Response], Session],
+    ) -> None:
+        self.host, self.prepared, self.excluded, self.decode = host, prepared, excluded, decode
+        self.started = time.time()
+        self.deadline = host._clock() + host.retry.deadline
+        self.name = prepared.get("name")
+
+    def _unknown(self, message: str, cause: SwoogoError, ids: tuple[int, ...] = ()) -> Exception:
+        return UnknownOutcomeError(
+            f"create of {self.name!r} {message}", fields=self.prepared, cause=cause, candidates=ids
+        )
+
+    async def run(self) -> Session:
+        host = self.host
+        try:
+            call = create_session_call(self.prepared)
+        except (TypeError, ValueError, ArithmeticError) as exc:  # a value the form cannot hold
+            raise InvalidInputError("fields", f"cannot be sent: {exc}") from None
+        doubt: SwoogoError | None = None  # the last failure the server may have acted on
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                session = await host._execute(call, self.decode, deadline=self.deadline)
+            except SwoogoError as error:
+                if doubt is not None:  # an earlier attempt may still have created it
+                    raise self._unknown(
+                        f"failed ({type(error).__name__}) after an earlier attempt that the"
+                        " server may have acted on",
+                        doubt,
+                    ) from error
+                if not _may_have_acted(error):
+                    raise
+                if host.create_policy == "raise":
+                    raise self._unknown(
+                        "failed after the server may have acted; create_policy='raise'", error
+                    ) from error
+                doubt = error
+                found = await self._look_up(error)
+                if found:
+                    return await self._fetch(found[0], error)
+                if attempt >= host.retry.max_attempts or host._clock() >= self.deadline:
+                    raise self._unknown(
+                        f"failed {attempt} times in ways the server may have acted on; no such"
+                        " session was found, but a late commit cannot be ruled out",
+                        error,
+                    ) from error
+                continue
+            if doubt is None:
+                return session
+            return await self._check_after(session, doubt)
+
+    async def _look_up(self, error: SwoogoError) -> list[Session]:
+        """Return [the session] an uncertain attempt made, [] if none, or raise."""
+        host = self.host
+        await self._settle_wait()
+        # Measured on the server's clock (learned from its Date header), with a margin
+        # for its whole-second created_at; taken now, when the offset is surely known.
+        since = dt.datetime.fromtimestamp(
+            self.started + host._server_offset - CLOCK_MARGIN, dt.timezone.utc
+        ).replace(microsecond=0)
+        try:
+            matches = await find_matches(
+                host, self.prepared, since=since, excluded=self.excluded, deadline=self.deadline
+            )
+        except SwoogoError as lookup_error:
+            raise self._unknown(
+                "may or may not have happened, and the lookup failed too"
+                f" ({type(lookup_error).__name__}: {lookup_error})",
+                error,
+            ) from lookup_error
+        if len(matches) > 1:
+            raise self._unknown(
+                f"may have happened: {len(matches)} matching sessions were created since the"
+                " attempt began",
+                error,
+                tuple(s.id for s in matches if s.id),
+            ) from error
+        return matches
+
+    async def _fetch(self, match: Session, error: SwoogoError) -> Session:
+        """Return the whole session the lookup found (it returned only some fields)."""
+        assert match.id is not None
+        call = get_session_call(match.id)
+        url = self.host.base_url + call.path
+
+        def decode(r: Response) -> Session:
+            return parse_session(r.body, method=call.method, url=url)
+
+        try:
+            return await self.host._execute(call, decode, deadline=self.deadline)
+        except SwoogoError as get_error:
+            raise self._unknown(
+                f"was found as session {match.id}, which could not be read back",
+                error,
+                (match.id,),
+            ) from get_error
+
+    async def _settle_wait(self) -> None:
+        # A create the server is still committing would be missed by a lookup now.
+        delay = min(self.host.reconcile_delay, self.deadline - self.host._clock())
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _check_after(self, session: Session, doubt: SwoogoError) -> Session:
+        """After a re-send succeeded, make sure the doubtful attempt did not land too."""
+        mine = {session.id} if session.id is not None else set()
+        try:
+            ids = {s.id for s in await self._look_up(doubt) if s.id is not None}
+        except UnknownOutcomeError as error:
+            if not error.candidates:  # the lookup itself failed
+                raise self._unknown(
+                    f"was created as {session.id} after an uncertain attempt, but whether that"
+                    " attempt landed too could not be checked",
+                    doubt,
+                    tuple(mine),
+                ) from error
+            ids = set(error.candidates)
+        both = tuple(sorted(ids | mine))
+        if len(both) > 1:
+            raise self._unknown(
+                f"was re-sent after an uncertain attempt and both landed: sessions {both}",
+                doubt,
+                both,
+            )
+        return session

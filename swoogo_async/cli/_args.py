@@ -1,0 +1,80 @@
+"""The command's arguments: ``import``, ``get``, ``update``, ``demo`` and ``--version``."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+from ._import import PROG
+
+__all__ = ["build_parser"]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Work with Swoogo sessions.",
+        epilog="Credentials are read from SWOOGO_API_KEY and SWOOGO_API_SECRET only. Exit"
+        " status: 0 done, 1 a row or request failed, 2 usage or configuration error,"
+        " 130 interrupted.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log retries to stderr")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    remote = argparse.ArgumentParser(add_help=False)
+    remote.add_argument("--base-url", help="API root (default: $SWOOGO_BASE_URL or the real API)")
+
+    imp = sub.add_parser(
+        "import",
+        parents=[remote],
+        help="create a session per row of a CSV or JSON Lines file",
+        description="Create a session per row. Rows are identified by their line number:"
+        " do not edit FILE between an import and its --resume.",
+    )
+    imp.add_argument("file", metavar="FILE", help=".csv (header row) or .jsonl/.ndjson")
+    imp.add_argument("--event-id", type=_positive, help="event_id for rows without one")
+    imp.add_argument("--concurrency", type=_positive, default=8, help="rows in flight (8)")
+    imp.add_argument("--report", metavar="PATH", help="JSON Lines report to append to")
+    imp.add_argument("--resume", metavar="REPORT", help="skip the rows REPORT shows created")
+    imp.add_argument("--dry-run", action="store_true", help="validate only; send nothing")
+    imp.add_argument("--ordered", action="store_true", help="finish rows in file order")
+    imp.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
+    imp.add_argument(
+        "--no-pacing", action="store_true", help="do not pace by the rate-limit headers"
+    )
+    imp.add_argument(
+        "--grace", type=float, default=5.0, help="seconds rows in flight get after Ctrl-C (5)"
+    )
+
+    get = sub.add_parser("get", parents=[remote], help="print a session as JSON")
+    get.add_argument("session_id", type=_positive, metavar="SESSION_ID")
+    get.add_argument("--fields", help="comma-separated fields (c_1234 for custom fields)")
+    get.add_argument("--expand", help="comma-separated related objects, e.g. track")
+
+    upd = sub.add_parser("update", parents=[remote], help="change fields of a session")
+    upd.add_argument("session_id", type=_positive, metavar="SESSION_ID")
+    upd.add_argument(
+        "assignments", nargs="+", metavar="FIELD=VALUE", help="FIELD= (empty) clears it"
+    )
+
+    demo = sub.add_parser("demo", help="import a sample agenda into an embedded fake API")
+    demo.add_argument("--rows", type=_positive, default=300, help="sessions to generate (300)")
+    demo.add_argument("--concurrency", type=_positive, default=8)
+    demo.add_argument("--chaos", type=float, default=0.03, help="fault rate, 0..1 (0.03)")
+    demo.add_argument("--rate-limit", type=_positive, help="credits per window (off)")
+    demo.add_argument("--rate-window", type=float, default=10.0, help="window seconds (10)")
+    demo.add_argument("--out", metavar="DIR", help="where to write the CSV and report")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--no-progress", action="store_true")
+    return parser
