@@ -23,6 +23,7 @@ from .._converter import unstructure_session
 from .._exceptions import InvalidInputError, SwoogoError
 from .._fields import prepare_session_fields
 from ._args import build_parser
+from ._columns import RowOptions
 from ._import import PROG, ImportOptions, import_file, prepare_import
 from ._report import ImportOutcome, ReportError
 from ._rows import RowFileError, check_rows
@@ -62,9 +63,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         grace=args.grace,
         base_url=args.base_url,
+        rows=RowOptions.from_args(args),
     )
     if args.dry_run:
-        return EXIT_FAILED if check_rows(opts.file, opts.event_id, sys.stdout) else EXIT_OK
+        bad = check_rows(opts.file, opts.event_id, sys.stdout, opts.rows)
+        return EXIT_FAILED if bad else EXIT_OK
     prior, total = prepare_import(opts)
     client = _client(args)
 
