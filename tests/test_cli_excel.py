@@ -146,6 +146,13 @@ def test_an_unknown_column_fails_once_up_front_naming_the_ways_out() -> None:
         {"name": "Keynote", "date": "2026-05-01"},
         {"name": "Workshop", "date": "2026-05-02"},
     ]
+    # What is dropped is said, not left out silently.
+    opts = options("--ignore-unknown-columns")
+    assert check_rows(SAMPLES / "room_notes.csv", 1, out, opts) == 0
+    assert out.getvalue().splitlines() == [
+        "Ignored (not session fields, --ignore-unknown-columns): 'room_notes'",
+        "Dry run: all 2 rows are valid; nothing was sent.",
+    ]
     assert fields("room_notes.csv", "--map", " Room_Notes =notes") == [
         {"name": "Keynote", "date": "2026-05-01", "notes": "Bring the big screen"},
         {"name": "Workshop", "date": "2026-05-02"},
@@ -258,8 +265,10 @@ def test_jsonl_keys_are_read_like_csv_headers(tmp_path: Path) -> None:
     opts = options("--map", "room=notes", "--date-format", "%m/%d/%Y", "--thousands-separator", ",")
     (row,) = iter_rows(path, opts)
     assert row.fields == {"name": "A", "date": "2026-05-01", "capacity": "1500", "notes": "B2"}
-    (row,) = iter_rows(path, options("--ignore-unknown-columns"))
+    dropped: set[str] = set()
+    (row,) = iter_rows(path, options("--ignore-unknown-columns"), dropped=dropped)
     assert set(row.fields) == {"name", "date", "capacity"}
+    assert dropped == {"room"}
     path.write_text('{"name": "A", "NAME": "B"}\n', encoding="utf-8")
     with pytest.raises(RowFileError, match="two keys give the field 'name'"):
         list(iter_rows(path))
@@ -341,6 +350,7 @@ async def test_the_command_on_excel_files(tmp_path: Path) -> None:
         argv = ["import", export, "--event-id", "9", "--report", str(report), *EXPORT_ARGS]
         code, out, err = await run(tmp_path, fake, *argv, "--no-progress")
         assert code == 1, out + err
+        assert "Ignored (not session fields, --ignore-unknown-columns): 'Room_Notes'" in err
         assert sorted(s["name"] for s in fake.sessions.values()) == [
             "Atelier \u2013 données",
             "Séance plénière",

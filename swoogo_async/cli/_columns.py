@@ -183,8 +183,12 @@ def _unknown_message(what: str, names: Sequence[str]) -> str:
     )
 
 
-def plan_columns(cells: Sequence[str], opts: RowOptions) -> list[tuple[int, str]]:
+def plan_columns(
+    cells: Sequence[str], opts: RowOptions, dropped: set[str] | None = None
+) -> list[tuple[int, str]]:
     """Return (position, field) for each header cell whose column is read.
+
+    The columns ``--ignore-unknown-columns`` drops are added to ``dropped``.
 
     Raises:
         ColumnError: a column has no name, is not a field, or feeds the same field as
@@ -219,11 +223,17 @@ def plan_columns(cells: Sequence[str], opts: RowOptions) -> list[tuple[int, str]
                 " delimiter with --delimiter"
             )
         raise ColumnError(_unknown_message("column" if len(unknown) == 1 else "columns", unknown))
+    if dropped is not None:
+        dropped.update(unknown)
     return plan
 
 
-def resolve_keys(data: Mapping[str, Any], opts: RowOptions) -> dict[str, Any]:
+def resolve_keys(
+    data: Mapping[str, Any], opts: RowOptions, dropped: set[str] | None = None
+) -> dict[str, Any]:
     """Return a JSON object's non-null values under the fields their keys name.
+
+    The keys ``--ignore-unknown-columns`` drops are added to ``dropped``.
 
     Raises:
         ColumnError: a key is not a field, or two keys give the same field.
@@ -245,6 +255,8 @@ def resolve_keys(data: Mapping[str, Any], opts: RowOptions) -> dict[str, Any]:
             fields[field] = value
     if unknown and not opts.ignore_unknown:
         raise ColumnError(_unknown_message("key" if len(unknown) == 1 else "keys", unknown))
+    if unknown and dropped is not None:
+        dropped.update(unknown)
     return fields
 
 

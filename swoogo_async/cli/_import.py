@@ -60,14 +60,16 @@ class ImportOptions:
     rows: RowOptions = attrs.field(factory=RowOptions)
 
 
-def prepare_import(opts: ImportOptions) -> tuple[PriorRun, int]:
+def prepare_import(opts: ImportOptions, *, dropped: set[str] | None = None) -> tuple[PriorRun, int]:
     """Read the report to resume from and check the file against it; return the row count.
+
+    The columns ``--ignore-unknown-columns`` drops are added to ``dropped``.
 
     Raises:
         RowFileError, ReportError: the file or report is unusable (nothing was sent).
     """
     prior = read_report(opts.resume) if opts.resume is not None else PriorRun()
-    return prior, check_resume(prior, iter_rows(opts.file, opts.rows), opts.file)
+    return prior, check_resume(prior, iter_rows(opts.file, opts.rows, dropped=dropped), opts.file)
 
 
 def resume_command(opts: ImportOptions, report: Path) -> str:

@@ -26,7 +26,7 @@ from ._args import build_parser
 from ._columns import RowOptions
 from ._import import PROG, ImportOptions, import_file, prepare_import
 from ._report import ImportOutcome, ReportError
-from ._rows import RowFileError, check_rows
+from ._rows import RowFileError, check_rows, dropped_note
 
 __all__ = ["main"]
 
@@ -68,8 +68,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if args.dry_run:
         bad = check_rows(opts.file, opts.event_id, sys.stdout, opts.rows)
         return EXIT_FAILED if bad else EXIT_OK
-    prior, total = prepare_import(opts)
+    dropped: set[str] = set()
+    prior, total = prepare_import(opts, dropped=dropped)
     client = _client(args)
+    if dropped:
+        sys.stderr.write(f"{dropped_note(dropped)}\n")
 
     async def go() -> ImportOutcome:
         async with client:

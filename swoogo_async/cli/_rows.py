@@ -37,6 +37,7 @@ __all__ = [
     "SourceRow",
     "check_rows",
     "detect_format",
+    "dropped_note",
     "iter_rows",
     "row_digest",
     "row_errors",
@@ -111,8 +112,13 @@ def detect_format(path: Path) -> Literal["csv", "jsonl"]:
     return fmt
 
 
-def iter_rows(path: Path, opts: RowOptions | None = None) -> Generator[SourceRow, None, None]:
+def iter_rows(
+    path: Path, opts: RowOptions | None = None, *, dropped: set[str] | None = None
+) -> Generator[SourceRow, None, None]:
     """Yield the rows of ``path`` one at a time (the file is never read whole).
+
+    The names of the columns (or keys) ``--ignore-unknown-columns`` drops are added to
+    ``dropped``, so that the command can say which it left out.
 
     Raises:
         RowFileError: the file is missing, unreadable, malformed or has no rows.
@@ -126,9 +132,9 @@ def iter_rows(path: Path, opts: RowOptions | None = None) -> Generator[SourceRow
     with handle:
         try:
             if fmt == "csv":
-                yield from _csv_rows(path, handle, opts)
+                yield from _csv_rows(path, handle, opts, dropped)
             else:
-                yield from _jsonl_rows(path, handle, opts)
+                yield from _jsonl_rows(path, handle, opts, dropped)
         except UnicodeDecodeError as exc:
             raise _decode_error(path, opts.encoding, exc) from None
         except OSError as exc:
@@ -171,7 +177,9 @@ def _lines_to_header(handle: TextIO) -> list[str]:
             return lines
 
 
-def _csv_rows(path: Path, handle: TextIO, opts: RowOptions) -> Iterator[SourceRow]:
+def _csv_rows(
+    path: Path, handle: TextIO, opts: RowOptions, dropped: set[str] | None
+) -> Iterator[SourceRow]:
     head = _lines_to_header(handle)
     delimiter = opts.delimiter or sniff_delimiter(head[-1])
     reader = csv.reader(itertools.chain(head, handle), delimiter=delimiter, strict=True)
@@ -185,7 +193,7 @@ def _csv_rows(path: Path, handle: TextIO, opts: RowOptions) -> Iterator[SourceRo
                 continue
             if plan is None:
                 try:
-                    plan = plan_columns(cells, opts)
+                    plan = plan_columns(cells, opts, dropped)
                 except ColumnError as exc:
                     raise RowFileError(path, str(exc), line) from None
                 width = len(cells)
@@ -205,7 +213,9 @@ def _csv_rows(path: Path, handle: TextIO, opts: RowOptions) -> Iterator[SourceRo
         raise RowFileError(path, "has a header but no rows: nothing to import")
 
 
-def _jsonl_rows(path: Path, handle: TextIO, opts: RowOptions) -> Iterator[SourceRow]:
+def _jsonl_rows(
+    path: Path, handle: TextIO, opts: RowOptions, dropped: set[str] | None
+) -> Iterator[SourceRow]:
     index = 0
     for line, text in enumerate(handle, 1):
         if not text.strip():
@@ -219,7 +229,7 @@ def _jsonl_rows(path: Path, handle: TextIO, opts: RowOptions) -> Iterator[Source
         if not isinstance(data, dict):
             raise RowFileError(path, f"expected a JSON object, got {type(data).__name__}", line)
         try:
-            fields = resolve_keys(data, opts)
+            fields = resolve_keys(data, opts, dropped)
         except ColumnError as exc:
             raise RowFileError(path, str(exc), line) from None
         try:
@@ -271,6 +281,12 @@ def row_errors(row: SourceRow, event_id: int | None) -> list[InvalidInputError]:
     return sorted(errors, key=lambda error: order.get(error.field, len(order)))
 
 
+def dropped_note(dropped: set[str]) -> str:
+    """Say which columns ``--ignore-unknown-columns`` left out (nothing is dropped unsaid)."""
+    names = ", ".join(repr(name) for name in sorted(dropped))
+    return f"Ignored (not session fields, --ignore-unknown-columns): {names}"
+
+
 def check_rows(
     path: Path, event_id: int | None, out: TextIO, opts: RowOptions | None = None
 ) -> int:
@@ -279,12 +295,15 @@ def check_rows(
     ``event_id`` fills rows without one, as the import does.
     """
     bad = total = 0
-    for row in iter_rows(path, opts):
+    dropped: set[str] = set()
+    for row in iter_rows(path, opts, dropped=dropped):
         total += 1
         errors = row_errors(row, event_id)
         if errors:
             bad += 1
             out.writelines(f"{path}:{row.line}: {e.field}: {e.reason}\n" for e in errors)
+    if dropped:
+        out.write(f"{dropped_note(dropped)}\n")
     verdict = f"{bad} of {total} rows are invalid" if bad else f"all {total} rows are valid"
     out.write(f"Dry run: {verdict}; nothing was sent.\n")
     return bad
