@@ -57,7 +57,8 @@ class ColumnError(ValueError):
 
 def fold(name: str) -> str:
     """Return a column name as it is matched: without surrounding spaces, lower case."""
-    return name.strip().lower()
+    # A byte order mark read as text (--encoding utf-8 on Excel's "CSV UTF-8") is no name.
+    return name.replace("\ufeff", "").strip().lower()
 
 
 def is_session_field(name: str) -> bool:
