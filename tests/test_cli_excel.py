@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import shlex
 from pathlib import Path
 
@@ -250,7 +251,10 @@ def test_an_empty_input_is_an_error(name: str, message: str) -> None:
 
 
 def test_empty_input_exits_2_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger("swoogo_async")
+    before = (logger.level, logger.propagate, list(logger.handlers))
     assert main(["import", str(SAMPLES / "empty.jsonl"), "--event-id", "1", "--dry-run"]) == 2
+    assert (logger.level, logger.propagate, logger.handlers) == before  # left as it was
     message = f"{SAMPLES / 'empty.jsonl'}: has no rows: nothing to import"
     assert capsys.readouterr().err == f"swoogo-async: error: {message}\n"
 

@@ -147,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     sdk_logger = logging.getLogger("swoogo_async")
+    # Called in-process (tests, a host program), the logger is left as it was found.
+    level, propagate = sdk_logger.level, sdk_logger.propagate
     sdk_logger.addHandler(handler)
     sdk_logger.setLevel(logging.INFO if args.verbose else logging.ERROR)
     sdk_logger.propagate = False
@@ -161,3 +163,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
     finally:
         sdk_logger.removeHandler(handler)
+        sdk_logger.setLevel(level)
+        sdk_logger.propagate = propagate
