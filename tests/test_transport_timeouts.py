@@ -88,7 +88,7 @@ async def test_a_stalled_body_times_out_and_the_task_is_left_clean(server_url: s
 async def test_the_request_timeout_shortens_the_read_timeout(server_url: str) -> None:
     transport = AiohttpTransport(read_timeout=60.0)
     try:
-        with pytest.raises(ReadTimeoutError, match="0.5s"):
+        with pytest.raises(ReadTimeoutError, match=r"0\.5s"):
             # The outer 30 s are reached only if the request's 0.5 s were ignored.
             await asyncio.wait_for(
                 transport.send(Request("GET", server_url + "/stall", timeout=0.5)), 30
