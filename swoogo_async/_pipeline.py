@@ -120,13 +120,15 @@ class _Pipeline:
             raise ClientStateError(_ONE_LOOP)
 
     def _check_open(self) -> None:
+        if self._state == OPEN and asyncio.get_running_loop() is self._loop:
+            return
         if self._state != OPEN:
             raise ClientStateError(
                 "the client is closed"
                 if self._state == CLOSED
                 else "open the client first: 'async with SwoogoClient(...) as client:'"
             )
-        self._check_loop()
+        raise ClientStateError(_ONE_LOOP)
 
     # -- the request pipeline -----------------------------------------------------------------
 

@@ -96,9 +96,9 @@ class RetryPolicy:
         call's start), the generator stops, and ``backoff`` gives up with the error.
         """
         started = clock()
+        error = yield 0.0  # primed by backoff with None
         ceilings = backoff.expo(base=2, factor=self.backoff_base, max_value=self.backoff_cap)
         next(ceilings)  # backoff's generators start with a priming yield
-        error = yield 0.0  # primed by backoff with None
         while True:
             ceiling = next(ceilings)
             hint = error.retry_after if isinstance(error, RateLimitError) else None
