@@ -78,13 +78,28 @@ async def test_random_cancellations_only_ever_raise_cancellation_or_timeout(
                     result, (Session, asyncio.CancelledError, asyncio.TimeoutError)
                 ), repr(result)
                 outcomes[type(result).__name__] = outcomes.get(type(result).__name__, 0) + 1
-        # No slot was lost: the whole pool still serves calls.
-        got = await asyncio.wait_for(
-            asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(3))), 30
-        )
-        assert {s.id for s in got} == {rec["id"]}
+        # No slot was lost: three requests can still be in flight at once.
+        fake.inject("GET /sessions/{id}", Fault.timeout(60.0), times=3)
+        stalled = [asyncio.ensure_future(client.sessions.get(rec["id"])) for _ in range(4)]
+        await _until(lambda: fake.in_flight == 3)
+        for task in stalled:
+            task.cancel()
+        await asyncio.gather(*stalled, return_exceptions=True)
     assert outcomes.get("CancelledError", 0) > 0
     assert outcomes.get("TimeoutError", 0) > 0
+
+
+async def test_calls_waiting_for_a_connection_are_served_in_arrival_order(
+    fake: FakeSwoogo,
+) -> None:
+    ids = [fake.add_session(event_id=1, name=f"S{i}")["id"] for i in range(30)]
+    async with SwoogoClient(
+        fake.api_key, fake.api_secret, base_url=fake.base_url, pool_size=1
+    ) as client:
+        await client.sessions.get(ids[0])  # the token is in hand
+        fake.reset_requests()
+        await asyncio.gather(*(client.sessions.get(i) for i in ids))
+    assert [r.path for r in fake.requests] == [f"/sessions/{i}" for i in ids]
 
 
 async def test_closing_during_the_token_fetch_raises_client_state_error(fake: FakeSwoogo) -> None:
