@@ -32,6 +32,7 @@ from swoogo_async import (
     SwoogoError,
 )
 from swoogo_async._endpoints import get_session_call, parse_session
+from swoogo_async._transport import Headers
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY
@@ -271,6 +272,9 @@ async def test_no_frame_local_of_a_failing_request_holds_a_credential() -> None:
             fake.inject("GET /sessions/{id}", Fault.drop_after())
             with pytest.raises(SwoogoError) as dropped:
                 await client.sessions.get(424242)
+        shown = repr(Headers({"Authorization": "Bearer " + token.value, "Accept": "x"}))
+        assert token.value not in shown
+        assert "Accept" in shown
         for info in (token_failure, not_found, dropped):
             texts = _frame_locals(info.value)
             assert len(texts) > 10  # the walk did reach the request path
