@@ -364,7 +364,7 @@ async def test_secrets_never_logged_or_shown(
             await client.sessions.get(5)
         texts += [str(info.value), repr(info.value)]
     assert "retrying GET /sessions/1000" in caplog.text
-    assert "attempt=2" in caplog.text
+    assert "(attempt 1 failed)" in caplog.text
     for text in texts:
         assert SECRET not in text
         assert token.value not in text
