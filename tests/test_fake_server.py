@@ -124,7 +124,7 @@ async def test_token_failures(fake: FakeSwoogo, http: aiohttp.ClientSession) -> 
 
 
 async def test_bearer_required_expiry_and_revoke(http: aiohttp.ClientSession) -> None:
-    async with FakeSwoogo(token_lifetime=0.3) as fake:
+    async with FakeSwoogo(token_lifetime=0.3, clock=lambda: 0.0) as fake:
         fake.add_session(event_id=1, name="A", id=5)
         expected = {
             "name": "Unauthorized",
@@ -138,7 +138,9 @@ async def test_bearer_required_expiry_and_revoke(http: aiohttp.ClientSession) ->
             assert "X-Rate-Limit-Remaining" in r.headers
         h = await auth(http, fake)
         assert (await call(http, fake, "GET", "/sessions/5", h))[0] == 200
-        await asyncio.sleep(0.35)
+        fake.advance(0.29)
+        assert (await call(http, fake, "GET", "/sessions/5", h))[0] == 200
+        fake.advance(0.01)
         assert (await call(http, fake, "GET", "/sessions/5", h))[0] == 401
         h = await auth(http, fake)
         fake.token_lifetime = 60
@@ -161,7 +163,9 @@ async def test_rate_limit_headers_unlimited(fake: FakeSwoogo, http: aiohttp.Clie
 
 
 async def test_rate_limit_budget_and_window(http: aiohttp.ClientSession) -> None:
-    async with FakeSwoogo(rate_limit=12, rate_window=0.6, retry_after=True) as fake:
+    async with FakeSwoogo(
+        rate_limit=12, rate_window=0.6, retry_after=True, clock=lambda: 0
+    ) as fake:
         fake.add_session(event_id=1, name="A", id=1)
         h = await auth(http, fake)
         await call(http, fake, "GET", "/sessions/1", {})  # 401 costs nothing
@@ -183,16 +187,22 @@ async def test_rate_limit_budget_and_window(http: aiohttp.ClientSession) -> None
         assert fake.rate_limited == 1
         assert len(fake.sessions) == 1
         assert not fake.requests[-1].acted
-        await asyncio.sleep(0.65)
+        fake.advance(0.59)
+        assert (await call(http, fake, "GET", "/sessions/1", h))[0] == 429
+        fake.advance(0.01)
         status, _, r = await call(http, fake, "GET", "/sessions/1", h)
         assert (status, r.headers["X-Rate-Limit-Remaining"]) == (200, "11")
+        # Windows are back to back: 1.3 s after the first charge is 0.1 s into the third.
+        fake.advance(0.7)
+        _, _, r = await call(http, fake, "GET", "/sessions/1", h)
+        assert (r.headers["X-Rate-Limit-Remaining"], r.headers["X-Rate-Limit-Reset"]) == ("11", "1")
         fake.set_rate_limit(10)
         status, _, r = await call(http, fake, "GET", "/sessions?event_id=1", h)
         assert (status, r.headers["X-Rate-Limit-Remaining"]) == (200, "0")
         assert int(r.headers["X-Rate-Limit-Reset"]) == 600
         status, _, r = await call(http, fake, "GET", "/sessions?event_id=1", h)
         assert status == 429
-        assert fake.rate_limited == 2
+        assert fake.rate_limited == 3
         fake.set_rate_limit(None)
         assert (await call(http, fake, "GET", "/sessions?event_id=1", h))[0] == 200
 
@@ -581,27 +591,86 @@ async def test_fault_error_status(http: aiohttp.ClientSession) -> None:
         assert fake.tokens_issued == 1
 
 
-async def test_fault_timeout(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
+async def test_fault_hang_until_the_client_leaves_or_the_test_releases(
+    fake: FakeSwoogo, http: aiohttp.ClientSession
+) -> None:
     h = await auth(http, fake)
-    short = aiohttp.ClientTimeout(total=0.15)
-    fake.inject("POST /sessions/create", Fault.timeout(0.4))
+    short = aiohttp.ClientTimeout(total=0.1)  # the fake never answers: any value is safe
+    data = {"event_id": "1", "name": "T"}
+    fake.inject("POST /sessions/create", Fault.hang())
     with pytest.raises(asyncio.TimeoutError):
-        await call(http, fake, "POST", "/sessions/create", h, timeout=short,
-                   data={"event_id": "1", "name": "T"})  # fmt: skip
-    await asyncio.sleep(0.4)
+        await call(http, fake, "POST", "/sessions/create", h, timeout=short, data=data)
+    await fake.idle()  # the handler noticed the client leave
     assert fake.sessions == {}
     assert (fake.requests[-1].status, fake.requests[-1].acted) == (0, False)
-    fake.inject("POST /sessions/create", Fault.timeout(0.4, acted=True))
+    assert fake.requests[-1].fault == "hang"
+    fake.inject("POST /sessions/create", Fault.hang(acted=True))
     with pytest.raises(asyncio.TimeoutError):
-        await call(http, fake, "POST", "/sessions/create", h, timeout=short,
-                   data={"event_id": "1", "name": "T"})  # fmt: skip
+        await call(http, fake, "POST", "/sessions/create", h, timeout=short, data=data)
+    await fake.idle()
     assert len(fake.sessions) == 1
-    fake.inject("GET /sessions/{id}", Fault.timeout(0.1))
-    t0 = time.monotonic()
-    status, _, _ = await call(http, fake, "GET", f"/sessions/{next(iter(fake.sessions))}", h)
-    assert status == 200
-    assert time.monotonic() - t0 >= 0.1
-    assert fake.requests[-1].fault == "timeout_0.1"
+    assert (fake.requests[-1].status, fake.requests[-1].acted) == (0, True)
+    # Answer late, at a moment the test chooses.
+    sid = next(iter(fake.sessions))
+    fake.inject("GET /sessions/{id}", Fault.hang())
+    late = asyncio.create_task(call(http, fake, "GET", f"/sessions/{sid}", h))
+    while not fake.in_flight:
+        await asyncio.sleep(0.001)
+    assert not late.done()
+    fake.release_held()
+    status, body, _ = await late
+    assert (status, body["id"]) == (200, sid)
+    # A finite delay answers normally after it.
+    fake.inject("GET /sessions/{id}", Fault.timeout(0.01))
+    assert (await call(http, fake, "GET", f"/sessions/{sid}", h))[0] == 200
+    assert fake.requests[-1].fault == "timeout_0.01"
+
+
+async def test_commit_late_stores_the_create_only_when_told(
+    fake: FakeSwoogo, http: aiohttp.ClientSession
+) -> None:
+    h = await auth(http, fake)
+    fake.inject("POST /sessions/create", Fault.commit_late())
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await create(http, fake, h, "late")
+    assert fake.sessions == {}
+    assert (fake.requests[-1].status, fake.requests[-1].fault) == (0, "commit_late")
+    status, body, _ = await call(http, fake, "GET", "/sessions?event_id=1", h)
+    assert (status, body["items"]) == (200, [])
+    assert fake.stats["late_creates_pending"] == 1
+    (sid,) = fake.commit_late_creates()
+    assert fake.sessions[sid]["name"] == "late"
+    assert fake.commit_late_creates() == []
+    # Ids stay unique: a later create does not reuse the held one's.
+    _, body, _ = await create(http, fake, h, "next")
+    assert body["id"] != sid
+    # A commit at a chosen point of the run: when the 2nd request from now arrives.
+    fake.inject("POST /sessions/create", Fault.commit_late())
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await create(http, fake, h, "later")
+    fake.after_requests(2, fake.commit_late_creates)
+    _, body, _ = await call(http, fake, "GET", "/sessions?event_id=1", h)
+    assert "later" not in [i["name"] for i in body["items"]]
+    _, body, _ = await call(http, fake, "GET", "/sessions?event_id=1", h)
+    assert "later" in [i["name"] for i in body["items"]]
+    with pytest.raises(ValueError, match="late commit"):
+        fake.inject("PUT /sessions/update/{id}", Fault.commit_late())
+    with pytest.raises(ValueError, match="late commit"):
+        fake.chaos(rate=0.5, faults=[Fault.commit_late()])
+
+
+async def test_after_requests_runs_an_action_at_a_chosen_request(
+    fake: FakeSwoogo, http: aiohttp.ClientSession
+) -> None:
+    fake.add_session(event_id=1, name="A", id=5)
+    h = await auth(http, fake)
+    fake.after_requests(3, fake.revoke_tokens)
+    statuses = [(await call(http, fake, "GET", "/sessions/5", h))[0] for _ in range(4)]
+    assert statuses == [200, 200, 401, 401]
+    with pytest.raises(ValueError, match="count"):
+        fake.after_requests(0, fake.revoke_tokens)
+    with pytest.raises(ValueError, match="forward"):
+        fake.advance(-1)
 
 
 async def test_fault_drops_and_malformed(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
@@ -687,9 +756,8 @@ async def test_duplicate_groups_and_latency(http: aiohttp.ClientSession) -> None
         fake.add_session(event_id=1, name="A", date="2025-01-02", start_time="09:00:00")
         assert fake.duplicate_groups() == [[a["id"], b["id"]]]
         assert fake.duplicate_groups(keys=("event_id",)) == [sorted(fake.sessions)]
-        t0 = time.monotonic()
         await get_token(http, fake)
-        assert time.monotonic() - t0 >= 0.05
+        assert fake.latency == 0.05
 
 
 async def test_concurrent_load(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
