@@ -501,6 +501,127 @@ async def test_add_sessions_to_speaker(fake: FakeSwoogo, http: aiohttp.ClientSes
     assert spk["session_ids"] == [s1, s2]
 
 
+async def test_list_and_get_speakers(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
+    ada = fake.add_speaker(event_id=12, first_name="Ada", last_name="Lovelace", company="AE")
+    bob = fake.add_speaker(event_id=12, first_name="Bob", last_name="Ross", email="b@x.test")
+    fake.add_speaker(event_id=13, first_name="Elsewhere", last_name="X")
+    sid = fake.add_session(event_id=12, name="Talk")["id"]
+    ada["session_ids"].append(sid)
+    h = await auth(http, fake)
+    status, body, _ = await call(http, fake, "GET", "/speakers?event_id=12", h)
+    assert status == 200
+    # Documented: without fields only id, first_name, last_name.
+    assert body["items"] == [
+        {"id": ada["id"], "first_name": "Ada", "last_name": "Lovelace"},
+        {"id": bob["id"], "first_name": "Bob", "last_name": "Ross"},
+    ]
+    assert body["_meta"] == {"totalCount": 2, "pageCount": 1, "currentPage": 1, "perPage": 20}
+    assert body["_links"]["self"]["href"].startswith("/api/v1/speakers?")
+    _, body, _ = await call(
+        http, fake, "GET", "/speakers?event_id=12&fields=id,company,email&expand=sessions", h
+    )
+    assert body["items"][0] | {"sessions": []} == {
+        "id": ada["id"], "company": "AE", "email": None, "sessions": []
+    }  # fmt: skip
+    assert [s["id"] for s in body["items"][0]["sessions"]] == [sid]
+    assert body["items"][1] == {"id": bob["id"], "company": None, "email": "b@x.test",
+                                "sessions": []}  # fmt: skip
+    _, body, _ = await call(http, fake, "GET", "/speakers?event_id=12&per-page=1&page=2", h)
+    assert [i["id"] for i in body["items"]] == [bob["id"]]
+    status, body, _ = await call(http, fake, "GET", "/speakers", h)
+    assert (status, body["status"]) == (400, 400)
+    status, body, _ = await call(http, fake, "GET", f"/speakers/{ada['id']}", h)
+    assert status == 200
+    for key in ("id", "event_id", "first_name", "last_name", "company", "gender", "direct_link",
+                "created_at", "updated_at", "event_sort"):  # fmt: skip
+        assert key in body
+    assert "sessions" not in body
+    _, body, _ = await call(http, fake, "GET", f"/speakers/{ada['id']}?expand=sessions", h)
+    assert [s["name"] for s in body["sessions"]] == ["Talk"]
+    _, body, _ = await call(http, fake, "GET", f"/speakers/{ada['id']}?fields=id,last_name", h)
+    assert body == {"id": ada["id"], "last_name": "Lovelace"}
+    status, body, _ = await call(http, fake, "GET", "/speakers/99999", h)
+    assert (status, body["message"]) == (404, "Speaker not found.")
+    assert (await call(http, fake, "PUT", f"/speakers/{ada['id']}", h))[0] == 405
+
+
+async def test_a_list_call_costs_ten_credits_anything_else_one(http: aiohttp.ClientSession) -> None:
+    async with FakeSwoogo(rate_limit=100, clock=lambda: 0.0) as fake:
+        sp = fake.add_speaker(event_id=1, first_name="A", last_name="B")["id"]
+        se = fake.add_session(event_id=1, name="S")["id"]
+        h = await auth(http, fake)
+        remaining = []
+        for path in ("/speakers?event_id=1", f"/speakers/{sp}", "/sessions?event_id=1",
+                     f"/sessions/{se}", f"/sessions?event_id=1&ids={se}"):  # fmt: skip
+            status, _, r = await call(http, fake, "GET", path, h)
+            assert status == 200
+            remaining.append(int(r.headers["X-Rate-Limit-Remaining"]))
+        assert remaining == [90, 89, 79, 78, 68]
+
+
+async def test_ids_filter_on_sessions(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
+    ids = [fake.add_session(event_id=1, name=f"S{i}")["id"] for i in range(150)]
+    other = fake.add_session(event_id=2, name="other")["id"]
+    h = await auth(http, fake)
+    wanted = ids[5:105]  # 100 ids: the most one call takes
+    q = ",".join(map(str, [*wanted, other, 424242]))
+    status, body, _ = await call(http, fake, "GET", f"/sessions?event_id=1&ids={q}", h)
+    assert (status, body["status"]) == (400, 400)  # 102 ids: more than one call takes
+    q = ",".join(map(str, wanted))
+    _, body, _ = await call(http, fake, "GET", f"/sessions?event_id=1&per-page=200&ids={q}", h)
+    assert [i["id"] for i in body["items"]] == wanted
+    q = f"{ids[0]},{other},424242"
+    _, body, _ = await call(http, fake, "GET", f"/sessions?event_id=1&ids={q}", h)
+    assert [i["id"] for i in body["items"]] == [ids[0]]  # other events and unknown ids: absent
+    status, _, _ = await call(http, fake, "GET", f"/sessions?ids={ids[0]}", h)
+    assert status == 400  # ids needs event_id
+    status, _, _ = await call(http, fake, "GET", "/sessions?event_id=1&ids=1,x", h)
+    assert status == 400
+
+
+@pytest.mark.parametrize("resource", ["sessions", "speakers"])
+async def test_misbehaving_pagination(
+    fake: FakeSwoogo, http: aiohttp.ClientSession, resource: str
+) -> None:
+    for i in range(5):
+        fake.add_session(event_id=1, name=f"S{i}")
+        fake.add_speaker(event_id=1, first_name=f"F{i}", last_name="L")
+    h = await auth(http, fake)
+    base = f"/{resource}?event_id=1&per-page=2"
+
+    async def page(n: int) -> tuple[list[int], dict[str, Any], dict[str, Any]]:
+        status, body, _ = await call(http, fake, "GET", f"{base}&page={n}", h)
+        assert status == 200
+        return [i["id"] for i in body["items"]], body["_meta"], body["_links"]
+
+    first, meta, links = await page(1)
+    assert meta["pageCount"] == 3
+    last, meta, links = await page(3)
+    assert "next" not in links
+    fake.misbehave_pagination("ignore-page")
+    again, meta, links = await page(2)
+    assert (again, meta["currentPage"]) == (first, 1)
+    assert "page=2" in links["next"]["href"]
+    fake.misbehave_pagination("stuck-current-page")
+    second, meta, links = await page(2)
+    assert second != first
+    assert meta["currentPage"] == 1
+    fake.misbehave_pagination("huge-page-count")
+    items, meta, links = await page(50)
+    assert (items, meta["pageCount"]) == ([], 10**9)
+    assert "page=51" in links["next"]["href"]
+    fake.misbehave_pagination("always-next")
+    items, meta, links = await page(3)
+    assert (items, meta["pageCount"]) == (last, 3)
+    assert "page=4" in links["next"]["href"]
+    _, _, links = await page(4)
+    assert "page=5" in links["next"]["href"]
+    fake.misbehave_pagination(None)
+    assert "next" not in (await page(3))[2]
+    with pytest.raises(ValueError, match="pagination mode"):
+        fake.misbehave_pagination("sideways")
+
+
 # -- drift ---------------------------------------------------------------------------------------
 async def test_drift(http: aiohttp.ClientSession) -> None:
     async with FakeSwoogo(seed=3) as fake:
@@ -614,8 +735,7 @@ async def test_fault_hang_until_the_client_leaves_or_the_test_releases(
     sid = next(iter(fake.sessions))
     fake.inject("GET /sessions/{id}", Fault.hang())
     late = asyncio.create_task(call(http, fake, "GET", f"/sessions/{sid}", h))
-    while not fake.in_flight:
-        await asyncio.sleep(0.001)
+    await fake.until_held()
     assert not late.done()
     fake.release_held()
     status, body, _ = await late
@@ -768,10 +888,30 @@ async def test_concurrent_load(fake: FakeSwoogo, http: aiohttp.ClientSession) ->
     assert fake.duplicate_groups() == []
 
 
+async def test_stats_attribute_and_url(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
+    h = await auth(http, fake)
+    a = fake.add_session(event_id=1, name="A", date="2026-05-01")
+    fake.add_session(event_id=1, name="A", date="2026-05-01", start_time=a["start_time"])
+    fake.inject("GET /sessions/{id}", Fault.error(503))
+    await call(http, fake, "GET", f"/sessions/{a['id']}", h)
+    fake.set_rate_limit(1)
+    await call(http, fake, "GET", "/sessions?event_id=1", h)
+    fake.reset_requests()  # the log, not the counters
+    want = {"requests": 3, "token_requests": 1, "tokens_issued": 1, "rate_limited": 1,
+            "faults": 1, "sessions": 2, "speakers": 0, "duplicates": 1,
+            "late_creates_pending": 0}  # fmt: skip
+    assert fake.stats == want
+    assert fake.stats_url == fake.base_url.removesuffix("/api/v1") + "/_fake/stats"
+    async with http.get(fake.stats_url) as r:  # no token needed, not counted, not logged
+        assert (r.status, await r.json()) == (200, want)
+    assert fake.requests == []
+    assert fake.stats["requests"] == 3
+
+
 def test_cli_runs_standalone() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "swoogo_async.testing", "--port", "0", "--rate-limit", "50",
-         "--no-drift"],
+         "--no-drift", "--api-key", "k1", "--api-secret", "s1"],
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
@@ -779,13 +919,29 @@ def test_cli_runs_standalone() -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/v1", line)
+        assert proc.stdout.readline().strip() == "api_key: k1"
+        assert proc.stdout.readline().strip() == "api_secret: s1"
+        stats_url = proc.stdout.readline().strip().removeprefix("stats: ")
+        assert stats_url == line.removesuffix("/api/v1") + "/_fake/stats"
 
-        async def probe() -> int:
-            async with aiohttp.ClientSession() as s, s.get(line + "/sessions/1") as r:
-                assert r.headers["X-Rate-Limit-Limit"] == "50"
-                return r.status
+        async def probe() -> tuple[int, dict[str, int]]:
+            async with aiohttp.ClientSession() as s:
+                async with s.get(line + "/sessions/1") as r:
+                    assert r.headers["X-Rate-Limit-Limit"] == "50"
+                    status = r.status
+                async with s.post(
+                    line + "/oauth2/token",
+                    data={"grant_type": "client_credentials"},
+                    headers={"Authorization": basic("k1", "s1")},
+                ) as r:
+                    assert r.status == 200
+                async with s.get(stats_url) as r:
+                    return status, await r.json()
 
-        assert asyncio.run(probe()) == 401
+        status, stats = asyncio.run(probe())
+        assert status == 401
+        assert (stats["requests"], stats["token_requests"], stats["tokens_issued"]) == (2, 1, 1)
+        assert (stats["sessions"], stats["rate_limited"], stats["duplicates"]) == (0, 0, 0)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

@@ -46,6 +46,9 @@ class ControlMixin:
         self._triggers: list[_Trigger] = []
         self._late: list[dict[str, Any]] = []
         self._released: asyncio.Event | None = None
+        #: Requests ``Fault.hang()`` holds now.
+        self.held = 0
+        self._held_changed: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
         self.pagination: str | None = None
 
@@ -84,6 +87,19 @@ class ControlMixin:
         if self._released is None:
             self._released = asyncio.Event()
         return self._released
+
+    async def until_held(self, count: int = 1) -> None:
+        """Wait until ``Fault.hang()`` holds at least ``count`` requests."""
+        while self.held < count:
+            if self._held_changed is None:
+                self._held_changed = asyncio.Event()
+            await self._held_changed.wait()
+
+    def _hold(self, step: int) -> None:
+        self.held += step
+        event, self._held_changed = self._held_changed, None
+        if event is not None:
+            event.set()
 
     def commit_late_creates(self) -> list[int]:
         """Store the sessions that ``Fault.commit_late()`` held back; return their ids."""

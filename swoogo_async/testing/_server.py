@@ -213,16 +213,20 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         """
         if delay <= 0 or self._closing.is_set():
             return
+        held = math.isinf(delay)
         waiters = {asyncio.ensure_future(self._closing.wait())}
-        if math.isinf(delay):
+        if held:
             waiters.add(asyncio.ensure_future(self._release_event().wait()))
+            self._hold(+1)
         try:
             await asyncio.wait(
-                waiters, timeout=None if math.isinf(delay) else delay, return_when="FIRST_COMPLETED"
+                waiters, timeout=None if held else delay, return_when="FIRST_COMPLETED"
             )
         finally:
             for task in waiters:
                 task.cancel()
+            if held:
+                self._hold(-1)
 
     def _authorized(self, request: web.Request) -> bool:
         auth = request.headers.get("Authorization", "")
