@@ -8,7 +8,8 @@ Tests drive what would otherwise race the clock: ``FakeSwoogo(clock=...)`` and
 ``advance()`` (token expiry, rate-limit windows), ``after_requests(n, action)``
 (say, ``revoke_tokens`` mid-run), ``Fault.hang()`` with ``release_held()``,
 ``until_held()``, ``Fault.commit_late()`` with ``commit_late_creates()``,
-``misbehave_pagination(mode)`` and ``await idle()``. ``stats`` (and ``GET /_fake/stats``) counts what happened.
+``misbehave_pagination(mode)`` and ``await idle()``. ``stats`` (also served at
+``GET /_fake/stats``) counts what happened.
 """
 
 from __future__ import annotations
