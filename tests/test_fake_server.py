@@ -538,7 +538,9 @@ async def test_list_and_get_speakers(fake: FakeSwoogo, http: aiohttp.ClientSessi
     assert "sessions" not in body
     _, body, _ = await call(http, fake, "GET", f"/speakers/{ada['id']}?expand=sessions", h)
     assert [s["name"] for s in body["sessions"]] == ["Talk"]
-    _, body, _ = await call(http, fake, "GET", f"/speakers/{ada['id']}?fields=id,last_name", h)
+    _, body, _ = await call(
+        http, fake, "GET", f"/speakers/{ada['id']}?fields=id,last_name,bogus", h
+    )
     assert body == {"id": ada["id"], "last_name": "Lovelace"}
     status, body, _ = await call(http, fake, "GET", "/speakers/99999", h)
     assert (status, body["message"]) == (404, "Speaker not found.")

@@ -168,7 +168,7 @@ class ApiMixin:
 
         def render(r: dict[str, Any]) -> dict[str, Any]:
             out = self._store.render_speaker(r, cap_str=cap, flags_bool=flags)
-            return {f: out.get(f) for f in fields} | _expanded(out, expand)
+            return {f: out[f] for f in fields if f in out} | _expanded(out, expand)
 
         return self._envelope(request, "/speakers", rows, render, 200 if expand else 1000), False
 
@@ -180,7 +180,7 @@ class ApiMixin:
         out = self._store.render_speaker(rec, cap_str=cap, flags_bool=flags)
         fields = _split(request.query.get("fields"))
         expand = _split(request.query.get("expand"))
-        shown = {f: out.get(f) for f in fields} if fields else out
+        shown = {f: out[f] for f in fields if f in out} if fields else out
         # Inferred from the sessions pattern: sessions only with expand=sessions.
         shown = {k: v for k, v in shown.items() if k != "sessions"} | _expanded(out, expand)
         return json_response(200, shown), False
