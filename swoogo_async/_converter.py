@@ -142,16 +142,14 @@ def _split(data: Mapping[str, Any], known: frozenset[str], *, custom: bool) -> d
 
     With ``custom``, top-level ``c_<digits>`` keys join ``custom_fields`` instead.
     """
-    fields: dict[str, Any] = {}
+    fields = dict(data)
     extra: dict[str, Any] = {}
     top: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in known:
-            fields[key] = value
-        elif custom and type(key) is str and CUSTOM_FIELD_RE.match(key):
-            top[key] = value
+    for key in [key for key in data if key not in known]:
+        if custom and type(key) is str and CUSTOM_FIELD_RE.match(key):
+            top[key] = fields.pop(key)
         else:
-            extra[key] = value
+            extra[key] = fields.pop(key)
     if top:
         fields["custom_fields"] = {**custom_fields(fields.get("custom_fields")), **top}
     fields["extra"] = extra
@@ -179,10 +177,10 @@ def _salvage(cls: type[T], fields: dict[str, Any]) -> T:
 
 def structure_session(data: Mapping[str, Any]) -> Session:
     """Turn one session payload into a ``Session``, tolerating drift."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
     # When every key is a field, the generated function reads the payload as it is.
-    fields = data if data.keys() <= _SESSION_KEYS else _split(data, _SESSION_KEYS, custom=True)
+    fields = data if _SESSION_KEYS.issuperset(data) else _split(data, _SESSION_KEYS, custom=True)
     try:
         session: Session = _session_from_dict(fields, Session)
         return session
