@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from ._models import SelectionControl, SessionStatus
 
@@ -39,8 +39,7 @@ _FLAGS: dict[Any, bool] = {
     **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
 }
 _FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
-_STATUSES: Mapping[str, Any] = SessionStatus._value2member_map_
-_SELECTIONS: Mapping[str, Any] = SelectionControl._value2member_map_
+E = TypeVar("E", SessionStatus, SelectionControl)
 
 
 def parse_int(value: Any, _type: Any = None) -> int | None:
@@ -112,28 +111,25 @@ def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def parse_status(value: Any, _type: Any = None) -> SessionStatus | None:
-    """Read a session status; a value this release does not know is kept."""
-    member = _STATUSES.get(value) if type(value) is str else None
-    if member is not None:
-        return member  # type: ignore[no-any-return]
-    if value is None or value == "":
-        return None
-    if isinstance(value, (list, dict)):
-        raise ValueError(f"expected a status, got {value!r}")
-    return SessionStatus(str(value))
+def _open_enum(cls: type[E]) -> Callable[[Any, Any], E | None]:
+    members: Mapping[str, Any] = cls._value2member_map_
+
+    def parse(value: Any, _type: Any = None) -> E | None:
+        member = members.get(value) if type(value) is str else None
+        if member is not None:
+            return member  # type: ignore[no-any-return]
+        if value is None or value == "":
+            return None
+        if isinstance(value, (list, dict)):
+            raise ValueError(f"expected one of {[m.value for m in cls]}, got {value!r}")
+        return cls(str(value))  # open: a value this release does not know is kept
+
+    parse.__doc__ = f"Read a {cls.__name__}; a value this release does not know is kept."
+    return parse
 
 
-def parse_selection(value: Any, _type: Any = None) -> SelectionControl | None:
-    """Read a selection control; a value this release does not know is kept."""
-    member = _SELECTIONS.get(value) if type(value) is str else None
-    if member is not None:
-        return member  # type: ignore[no-any-return]
-    if value is None or value == "":
-        return None
-    if isinstance(value, (list, dict)):
-        raise ValueError(f"expected a selection control, got {value!r}")
-    return SelectionControl(str(value))
+parse_status = _open_enum(SessionStatus)
+parse_selection = _open_enum(SelectionControl)
 
 
 def custom_fields(value: Any, _type: Any = None) -> dict[str, Any]:
