@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 
 from .._exceptions import InvalidInputError
-from .._fields import WRITABLE_FIELDS, prepare_session_fields
+from .._fields import WRITABLE_FIELDS
 from .._scalars import CUSTOM_FIELD_RE
 
 __all__ = [
@@ -73,18 +73,9 @@ def sniff_delimiter(line: str) -> str:
 
 
 @functools.cache
-def _fields_read_as(kind: type) -> frozenset[str]:
-    """Return the fields whose validation reads text as ``kind`` (asked of the one table)."""
-    sample = {int: "7", dt.date: "2026-05-01"}[kind]
-    found = set()
-    for name in WRITABLE_FIELDS:
-        try:
-            value = prepare_session_fields({name: sample}, creating=False).get(name)
-        except InvalidInputError:
-            continue
-        if type(value) is kind:
-            found.add(name)
-    return frozenset(found)
+def _fields_of_kind(wire: str) -> frozenset[str]:
+    """Return the writable fields of one kind (``"date"``, ``"int"``) in the one table."""
+    return frozenset(name for name, kind in WRITABLE_FIELDS.items() if kind.wire == wire)
 
 
 @attrs.frozen
@@ -154,7 +145,7 @@ class RowOptions:
         """Rewrite the row's dates and numbers in place; return the values that do not fit."""
         problems: list[InvalidInputError] = []
         if self.date_format is not None:
-            for name in _fields_read_as(dt.date).intersection(fields):
+            for name in _fields_of_kind("date").intersection(fields):
                 value = fields[name]
                 if not isinstance(value, str):
                     continue
@@ -167,7 +158,7 @@ class RowOptions:
                     fields[name] = parsed.date().isoformat()
         pattern = self._thousands
         if pattern is not None:
-            for name in _fields_read_as(int).intersection(fields):
+            for name in _fields_of_kind("int").intersection(fields):
                 value = fields[name]
                 if isinstance(value, str) and pattern.fullmatch(value.strip()):
                     fields[name] = value.strip().replace(self.thousands_separator or "", "")
