@@ -19,6 +19,7 @@ from ._exceptions import (
     ReadTimeoutError,
     ResponseDecodeError,
     ServerError,
+    SharedStateError,
     SwoogoError,
     TransportError,
     UnknownOutcomeError,
@@ -26,9 +27,10 @@ from ._exceptions import (
 )
 from ._fields import SessionCreateFields, SessionUpdateFields
 from ._models import Page, SelectionControl, Session, SessionStatus, Speaker
-from ._ratelimit import RateLimit
+from ._ratelimit import RateLimit, bulk_pacing
 from ._resources import SessionList, Sessions, Speakers
 from ._retry import RetryPolicy
+from ._shared import LocalSharedState, SharedState
 from ._transport import AiohttpTransport, MockTransport, Request, Response, Transport
 from ._types import UNSET, UnsetType
 
@@ -50,6 +52,7 @@ __all__ = [
     "ConnectionLostError",
     "FieldError",
     "InvalidInputError",
+    "LocalSharedState",
     "MockTransport",
     "NotFoundError",
     "Page",
@@ -69,6 +72,8 @@ __all__ = [
     "SessionStatus",
     "SessionUpdateFields",
     "Sessions",
+    "SharedState",
+    "SharedStateError",
     "Speaker",
     "Speakers",
     "SwoogoClient",
@@ -79,4 +84,5 @@ __all__ = [
     "UnsetType",
     "ValidationError",
     "__version__",
+    "bulk_pacing",
 ]

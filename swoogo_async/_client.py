@@ -46,6 +46,7 @@ from ._exceptions import (
 from ._ratelimit import AsyncPacer, Pacer, RateLimit
 from ._resources import Sessions, Speakers
 from ._retry import RetryPolicy, parse_retry_after
+from ._shared import SharedState
 from ._slots import Slots
 from ._transport import AiohttpTransport, Request, Response, Transport
 
@@ -142,6 +143,9 @@ class SwoogoClient:
         reconcile_delay: Seconds to let a create that may still be committing
             settle before it is looked up.
         user_agent: Sent as ``User-Agent``.
+        shared: Where the token and the rate budget live when several clients
+            (processes) use one credential, e.g. ``RedisSharedState(redis)``;
+            defaults to Redis at ``$SWOOGO_REDIS_URL`` when set, else this client alone.
 
     Raises:
         InvalidInputError: a credential is missing or the base URL is unusable.
@@ -164,6 +168,7 @@ class SwoogoClient:
         allow_insecure_http: bool = False,
         reconcile_delay: float = 1.0,
         user_agent: str = "swoogo-async/0.1",
+        shared: SharedState | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
         api_secret = api_secret if api_secret is not None else os.environ.get("SWOOGO_API_SECRET")
@@ -197,12 +202,17 @@ class SwoogoClient:
         self.reconcile_delay = reconcile_delay
         self._user_agent = user_agent
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        explicit = rate_limit if isinstance(rate_limit, RateLimit) else None
+        self._owned_shared = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))
+        if self._owned_shared:
+            from .redis import RedisSharedState  # the optional extra: import only when asked
+
+            shared = RedisSharedState.from_url(os.environ["SWOOGO_REDIS_URL"])
+        self._shared = None if shared is None else shared.bind(api_key, explicit)
         self._pacer: AsyncPacer | None = (
-            None
-            if rate_limit is None
-            else AsyncPacer(Pacer(rate_limit if isinstance(rate_limit, RateLimit) else None))
+            None if rate_limit is None else AsyncPacer(Pacer(explicit), budget=self._shared)
         )
-        self._tokens = TokenManager(self._fetch_token)
+        self._tokens = TokenManager(self._fetch_token, store=self._shared)
         self._slots = Slots(pool_size)
         #: Request headers for the current token, built once per token and content type.
         self._headers_for: tuple[Token | None, dict[str | None, CIMultiDictProxy[str]]] = (
@@ -255,6 +265,10 @@ class SwoogoClient:
         transport, self._transport = self._transport, None
         try:
             await self._tokens.aclose()
+            if self._pacer is not None:
+                await self._pacer.aclose()
+            if self._owned_shared and self._shared is not None:
+                await self._shared.aclose()
         finally:
             if transport is not None and transport is not self._given_transport:
                 await transport.aclose()

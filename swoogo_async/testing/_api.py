@@ -77,6 +77,8 @@ class ApiMixin:
     _store: Store
     _rng: random.Random
     _tokens: dict[str, float]
+    #: Rewrites the token response body (a test knob: ISO or missing ``expires_at``).
+    token_body: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def _drift(self) -> tuple[bool, bool]:
         if not self.drift:
@@ -108,9 +110,10 @@ class ApiMixin:
         self._tokens[token] = time.monotonic() + self.token_lifetime
         self.tokens_issued += 1
         expires = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + self.token_lifetime))
-        return json_response(
-            200, {"access_token": token, "expires_at": expires, "type": "bearer"}
-        ), True
+        payload: dict[str, Any] = {"access_token": token, "expires_at": expires, "type": "bearer"}
+        if self.token_body is not None:
+            payload = self.token_body(payload)
+        return json_response(200, payload), True
 
     def _get_session(self, request: web.Request, sid: int, body: bytes) -> Result:
         q = request.query
