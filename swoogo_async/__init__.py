@@ -27,7 +27,7 @@ from ._exceptions import (
 )
 from ._fields import SessionCreateFields, SessionUpdateFields
 from ._models import Page, SelectionControl, Session, SessionStatus, Speaker
-from ._ratelimit import RateLimit, bulk_pacing
+from ._ratelimit import RateLimit
 from ._resources import SessionList, Sessions, Speakers
 from ._retry import RetryPolicy
 from ._shared import LocalSharedState, SharedState
@@ -84,5 +84,4 @@ __all__ = [
     "UnsetType",
     "ValidationError",
     "__version__",
-    "bulk_pacing",
 ]
