@@ -119,6 +119,7 @@ class Pacer:
         self.burst = explicit.burst if explicit else burst
         self.available: float = float(explicit.credits) if explicit else 0.0
         self.reset_at: float | None = None
+        self.guessed = False  # reset_at is our guess at a new window, not a sighting
         self.tat = 0.0
         self.inflight = 0
         self.unpaced = False
@@ -188,6 +189,7 @@ class Pacer:
             assert self.limit is not None
             self.available = float(self.limit)
             self.reset_at = now + self.window if self.window else None
+            self.guessed = True
             self.tat = now
 
     def observe(
@@ -226,8 +228,11 @@ class Pacer:
             self.available = float(remaining - others)
             self.tat = min(self.tat, now)
         else:
-            self.reset_at = min(self.reset_at, reset_at)
+            # Each sighting bounds the reset from above (the header is rounded up):
+            # keep the lowest bound, but let the first one replace a guess.
+            self.reset_at = reset_at if self.guessed else min(self.reset_at, reset_at)
             self.available = min(self.available, float(remaining - others))
+        self.guessed = False
 
     def limited(self, retry_after: float | None, cost: int, now: float) -> None:
         """Learn from a 429: block every caller until ``retry_after`` (capped) has passed."""
@@ -340,6 +345,10 @@ class AsyncPacer:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._pending.discard(task)
+        if not task.cancelled():
+            # A shared update that failed (on_error="raise") is not the caller's
+            # error; the next reservation meets the same failure and raises it.
+            task.exception()
         self._wake()
 
     def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:

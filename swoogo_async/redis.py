@@ -61,7 +61,7 @@ local RES, BURST, XC, XW = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5
 local GUARD, PATIENCE, PROBE_AFTER, MAXW = tonumber(ARGV[7]), tonumber(ARGV[8]),
   tonumber(ARGV[9]), tonumber(ARGV[10])
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
-  'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing')
+  'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed')
 local limit = tonumber(f[1]) or (XC > 0 and XC or -1)
 local window = tonumber(f[2]) or (XC > 0 and XW or -1)
 local avail = tonumber(f[3]) or (XC > 0 and XC or 0)
@@ -73,6 +73,7 @@ local probe_at = tonumber(f[8]) or 0
 local probe_until = tonumber(f[9]) or 0
 local unpaced = tonumber(f[10]) or 0
 local spacing = tonumber(f[11]) or 0
+local guessed = tonumber(f[12]) or 0
 local op = ARGV[1]
 local ok, delay = 1, 0
 if op == 'reserve' then
@@ -92,6 +93,7 @@ if op == 'reserve' then
     if reset_at >= 0 and now >= reset_at + GUARD then
       avail = limit
       reset_at = window > 0 and now + window or -1
+      guessed = 1
       tat = now
     end
     if avail < cost then
@@ -148,9 +150,10 @@ elseif op == 'observe' then
       avail = rem - inflight
       tat = math.min(tat, now)
     else
-      reset_at = math.min(reset_at, ra)
+      if guessed == 1 then reset_at = ra else reset_at = math.min(reset_at, ra) end
       avail = math.min(avail, rem - inflight)
     end
+    guessed = 0
   end
 elseif op == 'limited' then
   local ra, cost = tonumber(ARGV[11]), tonumber(ARGV[12])
@@ -177,7 +180,7 @@ local function s(x) return string.format('%.17g', x) end
 redis.call('HSET', k, 'limit', s(limit), 'window', s(window), 'avail', s(avail),
   'reset_at', s(reset_at), 'tat', s(tat), 'inflight', s(inflight), 'blocked', s(blocked),
   'probe_at', s(probe_at), 'probe_until', s(probe_until), 'unpaced', s(unpaced),
-  'spacing', s(spacing))
+  'spacing', s(spacing), 'guessed', s(guessed))
 redis.call('PEXPIRE', k, math.floor(2 * MAXW * 1000))
 return {ok, s(delay), s(avail)}
 """
