@@ -213,8 +213,9 @@ class Pacer:
             return
         limit, remaining, reset = rate
         self.unpaced = False
-        if self.blocked_until and remaining > 0 and now >= self.probe_at:
-            # A probe found the block over: adopt the server's view wholesale.
+        if self.blocked_until and remaining > 0:
+            # Credits left on the server (a probe's answer, or a 429 that was not about
+            # the budget): the block is over; adopt the server's view wholesale.
             self.blocked_until = 0.0
             self.reset_at = None
         if self.explicit is None:

@@ -136,7 +136,7 @@ elseif op == 'observe' then
     if good == 1 and limit < 0 and XC == 0 then unpaced = 1 end
   else
     unpaced = 0
-    if blocked > 0 and rem > 0 and now >= probe_at then
+    if blocked > 0 and rem > 0 then
       blocked = 0
       reset_at = -1
     end

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -61,9 +62,18 @@ class RedisServer:
         except OSError:
             return False
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, nothing answers."""
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server answer again."""
+        self._proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop the server (SIGKILL: no goodbye to the clients) and wait for it."""
         if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)
             self._proc.kill()
         self._proc.wait(timeout=10)
 

@@ -161,6 +161,26 @@ async def test_redis_killed_mid_run_falls_back_with_one_warning(
     await shared.aclose()
 
 
+async def test_a_frozen_redis_costs_one_timeout_then_in_process_state(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.2)
+    async with FakeSwoogo() as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        async with _client(fake, shared) as client:
+            await client.sessions.get(1000)
+            redis_server.pause()
+            try:
+                with caplog.at_level(logging.WARNING, logger="swoogo_async"):
+                    await asyncio.gather(*(client.sessions.get(1000) for _ in range(20)))
+            finally:
+                redis_server.resume()
+        warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "TimeoutError" in warnings[0].getMessage()
+    await shared.aclose()
+
+
 async def test_on_error_raise_gives_a_typed_error(redis_server: RedisServer) -> None:
     shared = RedisSharedState.from_url(redis_server.url, timeout=0.3, on_error="raise")
     redis_server.stop()
