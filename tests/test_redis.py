@@ -12,6 +12,8 @@ from redis import asyncio as aioredis
 
 from swoogo_async import RateLimit, RetryPolicy, SharedStateError, SwoogoClient
 from swoogo_async._ratelimit import PROBE_AFTER, Pacer
+from swoogo_async.cli._main import _client as cli_client
+from swoogo_async.cli._main import build_parser
 from swoogo_async.redis import RedisSharedState
 from swoogo_async.testing import FakeSwoogo, Fault
 
@@ -256,3 +258,18 @@ async def test_the_lua_script_follows_the_pacer_exactly(
     assert stored is not None
     assert float(stored) == pytest.approx(pacer.available)
     await redis.aclose()
+
+
+def test_the_cli_import_shares_through_redis_url_and_waits_out_a_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SWOOGO_REDIS_URL", "")
+    monkeypatch.setenv("SWOOGO_API_KEY", "key")
+    monkeypatch.setenv("SWOOGO_API_SECRET", "secret")
+    args = build_parser().parse_args(["import", "rows.csv", "--redis-url", "redis://127.0.0.1:9/0"])
+    client = cli_client(args)
+    assert isinstance(client._shared, RedisSharedState)
+    assert client.retry.max_server_wait >= 600
+    assert client.retry.deadline > 600
+    get = cli_client(build_parser().parse_args(["get", "1"]))
+    assert get.retry.deadline < 600  # an interactive command keeps a short deadline
