@@ -115,6 +115,20 @@ def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
+def _redis_from_env(url: str) -> SharedState:
+    """Return the Redis shared state ``$SWOOGO_REDIS_URL`` names."""
+    try:
+        from .redis import RedisSharedState  # the optional extra: import only when asked
+    except ImportError:
+        raise InvalidInputError(
+            "SWOOGO_REDIS_URL", "needs the redis extra: pip install 'swoogo-async[redis]'"
+        ) from None
+    try:
+        return RedisSharedState.from_url(url)
+    except ValueError as exc:
+        raise InvalidInputError("SWOOGO_REDIS_URL", str(exc)) from None
+
+
 class SwoogoClient:
     """An asyncio client for the Swoogo API.
 
@@ -205,9 +219,7 @@ class SwoogoClient:
         explicit = rate_limit if isinstance(rate_limit, RateLimit) else None
         self._owned_shared = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))
         if self._owned_shared:
-            from .redis import RedisSharedState  # the optional extra: import only when asked
-
-            shared = RedisSharedState.from_url(os.environ["SWOOGO_REDIS_URL"])
+            shared = _redis_from_env(os.environ["SWOOGO_REDIS_URL"])
         self._shared = None if shared is None else shared.bind(api_key, explicit)
         self._pacer: AsyncPacer | None = (
             None if rate_limit is None else AsyncPacer(Pacer(explicit), budget=self._shared)

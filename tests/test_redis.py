@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from redis import asyncio as aioredis
 
-from swoogo_async import RateLimit, RetryPolicy, SharedStateError, SwoogoClient
+from swoogo_async import (
+    InvalidInputError,
+    RateLimit,
+    RetryPolicy,
+    SharedStateError,
+    SwoogoClient,
+)
 from swoogo_async._ratelimit import PROBE_AFTER, Pacer
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.cli._main import build_parser
@@ -273,3 +279,11 @@ def test_the_cli_import_shares_through_redis_url_and_waits_out_a_window(
     assert client.retry.deadline > 600
     get = cli_client(build_parser().parse_args(["get", "1"]))
     assert get.retry.deadline < 600  # an interactive command keeps a short deadline
+
+
+def test_a_bad_swoogo_redis_url_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SWOOGO_REDIS_URL", "localhost:6379")
+    with pytest.raises(InvalidInputError, match="SWOOGO_REDIS_URL"):
+        SwoogoClient("key", "secret")
