@@ -34,6 +34,7 @@ RETRY = RetryPolicy(max_attempts=8, deadline=600.0, max_server_wait=600.0)
 async def _work(base_url: str, redis_url: str | None, calls: int, go: Any) -> dict[str, Any]:
     from swoogo_async.redis import RedisSharedState
 
+    logging.getLogger("swoogo_async").setLevel(logging.ERROR)  # 429 retries are counted
     shared = None if redis_url is None else RedisSharedState.from_url(redis_url)
     try:
         async with SwoogoClient(

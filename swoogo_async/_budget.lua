@@ -104,7 +104,7 @@ elseif op == 'observe' then
       tat = math.min(tat, now)
     else
       if guessed == 1 then reset_at = ra else reset_at = math.min(reset_at, ra) end
-      avail = math.min(avail, rem - inflight)
+      avail = math.min(avail, rem)
     end
     guessed = 0
   end

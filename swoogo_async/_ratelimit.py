@@ -232,7 +232,10 @@ class Pacer:
             # Each sighting bounds the reset from above (the header is rounded up):
             # keep the lowest bound, but let the first one replace a guess.
             self.reset_at = reset_at if self.guessed else min(self.reset_at, reset_at)
-            self.available = min(self.available, float(remaining - others))
+            # Our own count already holds every reservation of this window; the server's
+            # count may already hold some of those in flight, so subtracting them again
+            # would waste credits. ``remaining`` only lowers it: someone else spent.
+            self.available = min(self.available, float(remaining))
         self.guessed = False
 
     def limited(self, retry_after: float | None, cost: int, now: float) -> None:

@@ -363,3 +363,17 @@ def test_absurd_retry_after_values_are_ignored() -> None:
     assert (
         parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 -0000"}, now=1445412480) == 10
     )
+
+
+def test_requests_in_flight_are_not_counted_twice() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 100, 10), 1, 0.0)
+    for _ in range(10):
+        pacer.reserve(1, 0.1)
+    # The server has counted all ten while nine responses are still on their way.
+    pacer.observe(_headers(100, 90, 10), 1, 0.2)
+    assert pacer.available == 90
+    # Someone else spends on this credential: the server's count lowers ours.
+    pacer.observe(_headers(100, 70, 10), 1, 0.3)
+    assert pacer.available == 70
