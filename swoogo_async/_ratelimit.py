@@ -87,7 +87,11 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(float(value))
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return int(float(value))  # "12.0"
     except (ValueError, OverflowError):
         return None
 
