@@ -64,6 +64,13 @@ async def run_workers(
 ) -> dict[str, Any]:
     """Split ``windows`` budgets' worth of gets over ``n`` processes; return the figures."""
     total = credits * windows
+    if redis_url is not None:
+        # Each run has a fresh fake, so a fresh budget: forget the previous run's view.
+        from redis import asyncio as aioredis
+
+        redis = aioredis.Redis.from_url(redis_url)
+        await redis.flushdb()
+        await redis.aclose()
     async with FakeSwoogo(
         rate_limit=credits, rate_window=window, drift=False, latency=LATENCY
     ) as fake:
