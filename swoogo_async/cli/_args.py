@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     remote = argparse.ArgumentParser(add_help=False)
     remote.add_argument("--base-url", help="API root (default: $SWOOGO_BASE_URL or the real API)")
+    remote.add_argument(
+        "--redis-url",
+        help="share the token and rate budget with other processes through this Redis"
+        " (default: $SWOOGO_REDIS_URL)",
+    )
 
     imp = sub.add_parser(
         "import",
