@@ -26,10 +26,15 @@ from ._exceptions import (
     ValidationError,
 )
 from ._fields import SessionCreateFields, SessionUpdateFields
+from ._getmany import SessionBatch
+from ._hooks import RateLimitState, RequestInfo, ResponseInfo
 from ._models import Page, SelectionControl, Session, SessionStatus, Speaker
+from ._pages import Listing
 from ._ratelimit import RateLimit
 from ._resources import SessionList, Sessions, Speakers
 from ._retry import RetryPolicy
+from ._speakers import DEFAULT_SPEAKER_FIELDS
+from ._surface import ClientView
 from ._transport import AiohttpTransport, MockTransport, Request, Response, Transport
 from ._types import UNSET, UnsetType
 
@@ -37,6 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_SPEAKER_FIELDS",
     "UNSET",
     "APIError",
     "AiohttpTransport",
@@ -47,25 +53,31 @@ __all__ = [
     "BulkRun",
     "BulkSummary",
     "ClientStateError",
+    "ClientView",
     "ConnectError",
     "ConnectionLostError",
     "FieldError",
     "InvalidInputError",
+    "Listing",
     "MockTransport",
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RateLimitState",
     "ReadTimeoutError",
     "Request",
+    "RequestInfo",
     "Response",
     "ResponseDecodeError",
+    "ResponseInfo",
     "ResponseTooLargeError",
     "RetryPolicy",
     "SelectionControl",
     "ServerError",
     "Session",
+    "SessionBatch",
     "SessionCreateFields",
     "SessionList",
     "SessionStatus",

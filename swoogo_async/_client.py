@@ -20,10 +20,13 @@ import aiohttp
 from ._auth import TokenManager, basic_auth_header
 from ._endpoints import FORM
 from ._exceptions import ClientStateError, InvalidInputError
+from ._hooks import RequestHook, ResponseHook, check_hooks
 from ._pipeline import CLOSED, NEW, OPEN, _Pipeline
 from ._ratelimit import AsyncPacer, Pacer, RateLimit
-from ._resources import Sessions, Speakers
+from ._resources import Sessions
 from ._retry import RetryPolicy
+from ._speakers import Speakers
+from ._surface import _Surface
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Headers, Transport
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
@@ -64,7 +67,7 @@ def _check_user_agent(user_agent: str) -> str:
     return user_agent
 
 
-class SwoogoClient(_Pipeline):
+class SwoogoClient(_Pipeline, _Surface):
     """An asyncio client for the Swoogo API.
 
     One client shares its connection pool, OAuth token, rate-limit pacer and
@@ -94,6 +97,11 @@ class SwoogoClient(_Pipeline):
         user_agent: Sent as ``User-Agent``.
         max_response_bytes: Largest response body the client reads; a larger one
             raises ``ResponseTooLargeError`` (16 MiB by default).
+        on_request: A callable, or a list of them, called with a ``RequestInfo``
+            just before each request goes out (sync or async; what it raises is
+            logged and ignored).
+        on_response: The same, called with a ``ResponseInfo`` for each response,
+            error statuses included.
 
     Raises:
         InvalidInputError: a credential is missing, or the base URL, the user agent
@@ -118,6 +126,8 @@ class SwoogoClient(_Pipeline):
         reconcile_delay: float = 1.0,
         user_agent: str = "swoogo-async/0.1",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        on_request: RequestHook | list[RequestHook] | None = None,
+        on_response: ResponseHook | list[ResponseHook] | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
         api_secret = api_secret if api_secret is not None else os.environ.get("SWOOGO_API_SECRET")
@@ -135,6 +145,13 @@ class SwoogoClient(_Pipeline):
             raise InvalidInputError("max_response_bytes", "must be at least 1")
         if create_policy not in ("reconcile", "raise"):
             raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
+        self._on_request = check_hooks("on_request", on_request)
+        self._on_response = check_hooks("on_response", on_response)
+        self._seen_headers = {}
+        #: Tells this client's entries of ``last_response`` apart from another's.
+        self._owner = object()
+        #: A client has no per-call options of its own; its views do.
+        self._options = None
         self._api_key = api_key
         self.base_url = _check_base_url(
             base_url or os.environ.get("SWOOGO_BASE_URL") or DEFAULT_BASE_URL,
