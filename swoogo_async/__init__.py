@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import _log
 from ._bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
 from ._client import DEFAULT_BASE_URL, SwoogoClient
 from ._exceptions import (
@@ -39,6 +40,8 @@ from ._transport import AiohttpTransport, MockTransport, Request, Response, Tran
 from ._types import UNSET, UnsetType
 
 __version__ = "0.1.0"
+
+_log.configure_from_env()
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -98,6 +98,19 @@ def _log_giveup(details: Details) -> None:
     )
 
 
+def _response_info(state: _CallState, response: Response) -> ResponseInfo:
+    call = state.call
+    return ResponseInfo(
+        call.method,
+        call.path,
+        state.url,
+        response.status,
+        response.headers,
+        call.cost,
+        state.attempt,
+    )
+
+
 def _cancelled_by_caller() -> bool:
     """Whether the current task has a cancellation of its own pending (3.11+)."""
     task = asyncio.current_task()
@@ -225,18 +238,7 @@ class _Pipeline:
         if status < 300:
             result = state.decode(response)
             if call.cost:  # not the token's response: that one is the client's own
-                remember_response(
-                    self._owner,
-                    ResponseInfo(
-                        call.method,
-                        call.path,
-                        state.url,
-                        status,
-                        response.headers,
-                        call.cost,
-                        state.attempt,
-                    ),
-                )
+                remember_response(self._owner, _response_info(state, response))
             return result
         raise make_status_error(
             status=status,
@@ -291,19 +293,19 @@ class _Pipeline:
                     pacer.limited(parse_retry_after(response.headers), call.cost)
                 else:
                     pacer.observe(response.headers, call.cost, ok=response.status < 300)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (attempt %d, %d credits)",
+                call.method,
+                call.path,
+                response.status,
+                state.attempt,
+                call.cost,
+            )
         if self._on_request or self._on_response:
             self._seen_headers = response.headers
             if self._on_response:
-                info = ResponseInfo(
-                    call.method,
-                    call.path,
-                    state.url,
-                    response.status,
-                    response.headers,
-                    call.cost,
-                    state.attempt,
-                )
-                await run_hooks(self._on_response, info)
+                await run_hooks(self._on_response, _response_info(state, response))
         return response, token
 
     def _request_info(self, state: _CallState) -> RequestInfo:
