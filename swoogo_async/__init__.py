@@ -34,6 +34,7 @@ from ._pages import Listing
 from ._ratelimit import RateLimit
 from ._resources import SessionList, Sessions, Speakers
 from ._retry import RetryPolicy
+from ._serialize import to_dict, to_json
 from ._speakers import DEFAULT_SPEAKER_FIELDS
 from ._surface import ClientView
 from ._transport import AiohttpTransport, MockTransport, Request, Response, Transport
@@ -96,4 +97,6 @@ __all__ = [
     "UnsetType",
     "ValidationError",
     "__version__",
+    "to_dict",
+    "to_json",
 ]
