@@ -11,7 +11,8 @@ from ._create import Host
 from ._endpoints import _listed, _names, list_sessions_call, parse_page
 from ._exceptions import InvalidInputError
 from ._fields import check_id
-from ._models import Session
+from ._models import Page, Session
+from ._transport import Response
 
 __all__ = ["MAX_IDS_PER_CALL", "SessionBatch", "get_many"]
 
@@ -68,8 +69,10 @@ async def get_many(
         url = host.base_url + call.path
         per_page = len(chunk)
 
-        def decode(r: Any, call: Any = call, url: str = url, per_page: int = per_page) -> Any:
-            return parse_page(r.body, method=call.method, url=url, page=1, per_page=per_page)
+        def decode(
+            r: Response, method: str = call.method, url: str = url, per_page: int = per_page
+        ) -> Page[Session]:
+            return parse_page(r.body, method=method, url=url, page=1, per_page=per_page)
 
         page = await host._execute(call, decode)
         asked = set(chunk)

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ._exceptions import InvalidInputError
+
 __all__ = [
     "RateLimitState",
     "RequestHook",
@@ -125,8 +127,6 @@ ResponseHook = Callable[[ResponseInfo], Awaitable[None] | None]
 
 def check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
     """Return ``hooks`` (None, one callable or a sequence of them) as a tuple."""
-    from ._exceptions import InvalidInputError
-
     if hooks is None:
         return ()
     if callable(hooks):

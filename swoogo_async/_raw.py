@@ -42,7 +42,7 @@ def _param_value(name: str, value: Any) -> str:
         return "1" if value else "0"  # the API's flags
     if isinstance(value, (str, int, float)):
         return str(value)
-    if isinstance(value, Sequence):
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         # Swoogo's lists (fields, expand, ids) are comma-separated.
         return ",".join(_param_value(name, item) for item in value)
     raise InvalidInputError(

@@ -77,6 +77,7 @@ def test_bodies() -> None:
         ({"method": "GET", "path": "/x", "cost": True}, "cost"),
         ({"method": "GET", "path": "/x", "params": {"a": object()}}, "params['a']"),
         ({"method": "GET", "path": "/x", "params": ["a"]}, "params"),
+        ({"method": "GET", "path": "/x", "params": {"a": b"12"}}, "params['a']"),
     ],
 )
 def test_bad_request_arguments_are_refused(kwargs: dict[str, object], field: str) -> None:
