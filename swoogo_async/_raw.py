@@ -23,6 +23,7 @@ __all__ = [
     "Params",
     "call_cost",
     "encode_params",
+    "page_of",
     "parse_json",
     "parse_raw_page",
     "raw_item_key",
@@ -150,6 +151,13 @@ def parse_raw_page(
 ) -> Page[dict[str, Any]]:
     """Read a list envelope into a ``Page`` of plain dicts (``items`` a list or keyed by id)."""
     payload = decode_json(raw, method=method, url=url)
+    return page_of(payload, raw, method=method, url=url, page=page, per_page=per_page)
+
+
+def page_of(
+    payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[dict[str, Any]]:
+    """Return the ``Page`` a decoded list envelope holds, or raise ``ResponseDecodeError``."""
     if isinstance(payload, list):  # a bare list: no envelope, so no counts
         payload = {"items": payload}
     items = payload.get("items") if isinstance(payload, dict) else None

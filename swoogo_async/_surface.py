@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Literal, TypeVar
 
-from ._endpoints import Call
+from ._endpoints import Call, decode_json
 from ._exceptions import InvalidInputError
 from ._hooks import ResponseInfo, last_response
 from ._models import Page
 from ._options import CallOptions, check_headers, check_timeout
 from ._pages import Listing
-from ._raw import Params, parse_json, parse_raw_page, raw_item_key, request_call
+from ._raw import Params, page_of, parse_json, raw_item_key, request_call
 from ._resources import Sessions
 from ._retry import RetryPolicy
 from ._speakers import Speakers
@@ -131,11 +131,13 @@ class _Surface:
             query = {**fixed, "page": number, "per-page": per_page}
             call = request_call("GET", path, params=query, cost=cost)
             url = self.base_url + call.path
-            return await self._execute(
-                call,
-                lambda r: parse_raw_page(
-                    r.body, method=call.method, url=url, page=number, per_page=per_page
-                ),
+            # Only the JSON is decoded inside the retry loop (a cut body is worth another
+            # try); a body that is not a list envelope would come back the same: no retry.
+            raw, payload = await self._execute(
+                call, lambda r: (r.body, decode_json(r.body, method=call.method, url=url))
+            )
+            return page_of(
+                payload, raw, method=call.method, url=url, page=number, per_page=per_page
             )
 
         key: Callable[[dict[str, Any]], Hashable | None] = raw_item_key

@@ -14,6 +14,7 @@ from swoogo_async import (
     Page,
     Request,
     Response,
+    ResponseDecodeError,
     ServerError,
     SessionBatch,
     Speaker,
@@ -183,6 +184,16 @@ async def test_paginate_is_bounded_when_page_is_ignored(
     assert not listing.complete
     assert listing.stopped is not None
     assert "page 2" in listing.stopped
+
+
+async def test_paginate_on_a_non_list_endpoint_fails_at_once(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    fake.add_session(event_id=1, name="A")
+    with pytest.raises(ResponseDecodeError) as info:
+        await client.paginate("/sessions/1000").collect()
+    assert info.value.body["name"] == "A"
+    assert len([r for r in fake.requests if r.path == "/sessions/1000"]) == 1  # not retried
 
 
 async def test_paginate_checks_arguments(fake: FakeSwoogo, client: SwoogoClient) -> None:
