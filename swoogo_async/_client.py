@@ -195,6 +195,9 @@ class SwoogoClient(_Pipeline, _Surface):
         self.sessions = Sessions(self)
         self.speakers = Speakers(self)
 
+    def _root(self) -> SwoogoClient:
+        return self
+
     def __repr__(self) -> str:
         key = self._api_key[:4] + "…" if len(self._api_key) > 4 else "…"
         return f"<SwoogoClient base_url={self.base_url!r} api_key={key!r} state={self._state}>"

@@ -8,7 +8,7 @@ connection pool, the token, the pacer and the credit budget, and costs a few obj
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._endpoints import Call, decode_json
 from ._exceptions import InvalidInputError
@@ -21,6 +21,9 @@ from ._resources import Sessions
 from ._retry import RetryPolicy
 from ._speakers import Speakers
 from ._transport import Response
+
+if TYPE_CHECKING:
+    from ._client import SwoogoClient
 
 __all__ = ["ClientView"]
 
@@ -178,8 +181,8 @@ class _Surface:
         options = base.merged(timeout=checked_timeout, retry=retry, headers=checked_headers)
         return ClientView(self._root(), options)
 
-    def _root(self) -> Any:
-        return self
+    def _root(self) -> SwoogoClient:
+        raise NotImplementedError
 
     @property
     def last_response(self) -> ResponseInfo | None:
@@ -201,7 +204,7 @@ class ClientView(_Surface):
 
     _options: CallOptions
 
-    def __init__(self, root: Any, options: CallOptions) -> None:
+    def __init__(self, root: SwoogoClient, options: CallOptions) -> None:
         self._client = root
         self._options = options
         self._owner = root._owner
@@ -216,7 +219,7 @@ class ClientView(_Surface):
             f" retry={o.retry!r} headers={sorted(o.headers)!r}>"
         )
 
-    def _root(self) -> Any:
+    def _root(self) -> SwoogoClient:
         return self._client
 
     async def _execute(
@@ -230,28 +233,27 @@ class ClientView(_Surface):
     @property
     def retry(self) -> RetryPolicy:
         """The retry policy of this view's calls."""
-        policy: RetryPolicy = self._options.retry or self._client.retry
-        return policy
+        return self._options.retry or self._client.retry
 
     @property
     def create_policy(self) -> Literal["reconcile", "raise"]:
         """The client's ``create_policy``."""
-        return self._client.create_policy  # type: ignore[no-any-return]
+        return self._client.create_policy
 
     @property
     def reconcile_delay(self) -> float:
         """The client's ``reconcile_delay``."""
-        return self._client.reconcile_delay  # type: ignore[no-any-return]
+        return self._client.reconcile_delay
 
     @property
     def closed(self) -> bool:
         """Whether the client has been closed."""
-        return self._client.closed  # type: ignore[no-any-return]
+        return self._client.closed
 
     @property
     def _server_offset(self) -> float:
-        return self._client._server_offset  # type: ignore[no-any-return]
+        return self._client._server_offset
 
     @property
     def _clock(self) -> Callable[[], float]:
-        return self._client._clock  # type: ignore[no-any-return]
+        return self._client._clock
