@@ -124,16 +124,16 @@ async def test_view_timeout_may_be_longer_than_read_timeout(fake: FakeSwoogo) ->
     fake.add_session(event_id=1, name="A")
     retry = RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_cap=0.01)
     async with SwoogoClient(
-        fake.api_key, fake.api_secret, base_url=fake.base_url, read_timeout=0.1, retry=retry
+        fake.api_key, fake.api_secret, base_url=fake.base_url, read_timeout=0.25, retry=retry
     ) as client:
-        fake.inject("GET /sessions/{id}", Fault.timeout(0.5), times=3)
+        fake.inject("GET /sessions/{id}", Fault.timeout(1.0), times=3)
         with pytest.raises(ReadTimeoutError):
             await client.sessions.get(1000)
-        fake.inject("GET /sessions/{id}", Fault.timeout(0.5))
+        fake.inject("GET /sessions/{id}", Fault.timeout(1.0))
         got = await client.with_options(timeout=30).sessions.get(1000)
     assert got.name == "A"
     attempts = [r for r in fake.requests if r.path == "/sessions/1000"]
-    assert len(attempts) == 4  # three cut at 0.1 s, then one given 30 s
+    assert len(attempts) == 4  # three cut at 0.25 s, then one given 30 s
 
 
 async def test_view_retry_policy(fake: FakeSwoogo, client: SwoogoClient) -> None:
