@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
+from ._columns import row_options_parser
 from ._import import PROG
 
 __all__ = ["build_parser"]
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser(
         "import",
-        parents=[remote],
+        parents=[remote, row_options_parser()],
         help="create a session per row of a CSV or JSON Lines file",
         description="Create a session per row. Rows are identified by their line number:"
         " do not edit FILE between an import and its --resume.",
