@@ -54,7 +54,11 @@ def _json_ready(value: Any) -> Any:
         return {str(k): _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_ready(v) for v in value]
-    if isinstance(value, (dt.date, dt.time, enum.Enum)):
+    if isinstance(value, (dt.date, dt.time)):
+        # As the converter writes a model's date, time or datetime field.
+        kind = next(k for k in (dt.datetime, dt.date, dt.time) if isinstance(value, k))
+        return converter.unstructure(value, unstructure_as=kind | None)
+    if isinstance(value, enum.Enum):
         return converter.unstructure(value)
     if isinstance(value, (Session, Speaker, Page, SessionBatch)):
         return _plain(value)

@@ -90,9 +90,19 @@ def test_to_json() -> None:
 
 
 def test_values_a_caller_put_in_extra_are_written_or_refused() -> None:
-    s = Session(id=1, extra={"when": dt.date(2026, 1, 1), "status": SessionStatus.LIVE})
-    assert to_dict(s)["when"] == "2026-01-01"
-    assert to_dict(s)["status"] == "live"
+    class Stamp(dt.datetime):  # a datetime subclass, as pendulum's
+        pass
+
+    s = Session(
+        id=1,
+        extra={
+            "when": dt.date(2026, 1, 1),
+            "at": Stamp(2026, 1, 1, 8, tzinfo=dt.timezone.utc),
+            "status": SessionStatus.LIVE,
+        },
+    )
+    out = to_dict(s)
+    assert (out["when"], out["at"], out["status"]) == ("2026-01-01", "2026-01-01 08:00:00", "live")
     with pytest.raises(InvalidInputError) as info:
         to_dict(Session(id=1, extra={"x": object()}))
     assert info.value.field == "obj"
