@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import _log
 from ._bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
 from ._client import DEFAULT_BASE_URL, SwoogoClient
 from ._exceptions import (
@@ -27,18 +28,27 @@ from ._exceptions import (
     ValidationError,
 )
 from ._fields import SessionCreateFields, SessionUpdateFields
+from ._getmany import SessionBatch
+from ._hooks import RateLimitState, RequestInfo, ResponseInfo
 from ._models import Page, SelectionControl, Session, SessionStatus, Speaker
+from ._pages import Listing
 from ._ratelimit import RateLimit
 from ._resources import SessionList, Sessions, Speakers
 from ._retry import RetryPolicy
+from ._serialize import to_dict, to_json
 from ._shared import LocalSharedState, SharedState
+from ._speakers import DEFAULT_SPEAKER_FIELDS
+from ._surface import ClientView
 from ._transport import AiohttpTransport, MockTransport, Request, Response, Transport
 from ._types import UNSET, UnsetType
 
 __version__ = "0.1.0"
 
+_log.configure_from_env()
+
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_SPEAKER_FIELDS",
     "UNSET",
     "APIError",
     "AiohttpTransport",
@@ -49,10 +59,12 @@ __all__ = [
     "BulkRun",
     "BulkSummary",
     "ClientStateError",
+    "ClientView",
     "ConnectError",
     "ConnectionLostError",
     "FieldError",
     "InvalidInputError",
+    "Listing",
     "LocalSharedState",
     "MockTransport",
     "NotFoundError",
@@ -60,15 +72,19 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RateLimitState",
     "ReadTimeoutError",
     "Request",
+    "RequestInfo",
     "Response",
     "ResponseDecodeError",
+    "ResponseInfo",
     "ResponseTooLargeError",
     "RetryPolicy",
     "SelectionControl",
     "ServerError",
     "Session",
+    "SessionBatch",
     "SessionCreateFields",
     "SessionList",
     "SessionStatus",
@@ -86,4 +102,6 @@ __all__ = [
     "UnsetType",
     "ValidationError",
     "__version__",
+    "to_dict",
+    "to_json",
 ]

@@ -20,11 +20,14 @@ import aiohttp
 from ._auth import TokenManager, basic_auth_header
 from ._endpoints import FORM
 from ._exceptions import ClientStateError, InvalidInputError
+from ._hooks import RequestHook, ResponseHook, check_hooks
 from ._pipeline import CLOSED, NEW, OPEN, _Pipeline
 from ._ratelimit import AsyncPacer, Pacer, RateLimit
-from ._resources import Sessions, Speakers
+from ._resources import Sessions
 from ._retry import RetryPolicy
 from ._shared import SharedState
+from ._speakers import Speakers
+from ._surface import _Surface
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Headers, Transport
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
@@ -79,7 +82,7 @@ def _redis_from_env(url: str) -> SharedState:
         raise InvalidInputError("SWOOGO_REDIS_URL", str(exc)) from None
 
 
-class SwoogoClient(_Pipeline):
+class SwoogoClient(_Pipeline, _Surface):
     """An asyncio client for the Swoogo API.
 
     One client shares its connection pool, OAuth token, rate-limit pacer and
@@ -112,6 +115,11 @@ class SwoogoClient(_Pipeline):
         shared: Where the token and the rate budget live when several clients
             (processes) use one credential, e.g. ``RedisSharedState(redis)``;
             defaults to Redis at ``$SWOOGO_REDIS_URL`` when set, else this client alone.
+        on_request: A callable, or a list of them, called with a ``RequestInfo``
+            just before each request goes out (sync or async; what it raises is
+            logged and ignored).
+        on_response: The same, called with a ``ResponseInfo`` for each response,
+            error statuses included.
 
     Raises:
         InvalidInputError: a credential is missing, or the base URL, the user agent
@@ -137,6 +145,8 @@ class SwoogoClient(_Pipeline):
         user_agent: str = "swoogo-async/0.1",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         shared: SharedState | None = None,
+        on_request: RequestHook | list[RequestHook] | None = None,
+        on_response: ResponseHook | list[ResponseHook] | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
         api_secret = api_secret if api_secret is not None else os.environ.get("SWOOGO_API_SECRET")
@@ -154,6 +164,13 @@ class SwoogoClient(_Pipeline):
             raise InvalidInputError("max_response_bytes", "must be at least 1")
         if create_policy not in ("reconcile", "raise"):
             raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
+        self._on_request = check_hooks("on_request", on_request)
+        self._on_response = check_hooks("on_response", on_response)
+        self._seen_headers = {}
+        #: Tells this client's entries of ``last_response`` apart from another's.
+        self._owner = object()
+        #: A client has no per-call options of its own; its views do.
+        self._options = None
         self._api_key = api_key
         self.base_url = _check_base_url(
             base_url or os.environ.get("SWOOGO_BASE_URL") or DEFAULT_BASE_URL,
@@ -199,6 +216,9 @@ class SwoogoClient(_Pipeline):
         self._retrying = {}
         self.sessions = Sessions(self)
         self.speakers = Speakers(self)
+
+    def _root(self) -> SwoogoClient:
+        return self
 
     def __repr__(self) -> str:
         key = self._api_key[:4] + "…" if len(self._api_key) > 4 else "…"

@@ -138,6 +138,16 @@ class Creator:
         self._locks = KeyedLocks()
         self._claims = RecentClaims()
 
+    def bound_to(self, host: Host) -> Creator:
+        """Return a creator calling through ``host`` (a view) that shares this one's locks.
+
+        Two creates of the same session through a client and its view still run one at
+        a time and see each other's claims.
+        """
+        other = Creator(host, self._decode)
+        other._locks, other._claims = self._locks, self._claims
+        return other
+
     async def create(self, prepared: Mapping[str, Any]) -> Session:
         """Create from checked fields; see ``Sessions.create``."""
         key = fingerprint(prepared)

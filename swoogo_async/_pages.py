@@ -2,51 +2,65 @@
 
 A page's own counters cannot be trusted (``currentPage`` stuck, ``pageCount`` of
 10⁹, ``next`` always present, ``?page`` ignored): the walk numbers pages itself
-and stops when a page brings no session it has not seen, past the first page's
-``pageCount``, once it has seen the first page's ``totalCount`` sessions, or at
+and stops when a page brings no item it has not seen, past the first page's
+``pageCount``, once it has seen the first page's ``totalCount`` items, or at
 ``max_pages``. ``complete`` says whether it reached the end the server described.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
 
-from ._models import Page, Session
+from ._models import Page
 
-__all__ = ["PageWalk"]
+__all__ = ["Listing", "PageWalk", "item_id"]
+
+T = TypeVar("T")
 
 
-class PageWalk:
+def item_id(item: Any) -> Hashable | None:
+    """The identity of a model item: its ``id``."""
+    return item.id  # type: ignore[no-any-return]
+
+
+class PageWalk(Generic[T]):
     """``async for page in PageWalk(fetch)``: each page once, never endlessly.
 
     Args:
         fetch: Fetches page ``n`` (1-based).
         max_pages: Pages at most; reaching it with more to read leaves ``complete`` False.
+        key: An item's identity (None: unknown, never counted as a repeat); ``id``.
     """
 
     def __init__(
-        self, fetch: Callable[[int], Awaitable[Page[Session]]], *, max_pages: int | None = None
+        self,
+        fetch: Callable[[int], Awaitable[Page[T]]],
+        *,
+        max_pages: int | None = None,
+        key: Callable[[T], Hashable | None] = item_id,
     ) -> None:
         self._fetch = fetch
         self._max_pages = max_pages
+        self._key = key
         #: Whether the walk ended where the server said the listing ends.
         self.complete = False
         #: Why the walk stopped early, when it did.
         self.stopped: str | None = None
-        self.seen: set[int] = set()
+        self.seen: set[Hashable] = set()
 
-    async def __aiter__(self) -> AsyncIterator[Page[Session]]:
-        seen = self.seen
+    async def __aiter__(self) -> AsyncIterator[Page[T]]:
+        seen, key = self.seen, self._key
         page_count: int | None = None
         total: int | None = None
         number = 1
         while True:
             page = await self._fetch(number)
-            new = [s.id for s in page.items if s.id is not None and s.id not in seen]
+            new = [k for k in map(key, page.items) if k is not None and k not in seen]
             if number == 1:
                 page_count, total = page.page_count, page.total_count
             elif page.items and not new:
-                self.stopped = f"page {number} brought no new session (is ?page ignored?)"
+                self.stopped = f"page {number} brought no new item (is ?page ignored?)"
                 return
             seen.update(new)
             yield page
@@ -60,3 +74,61 @@ class PageWalk:
                 self.stopped = f"stopped after {number} pages"
                 return
             number += 1
+
+
+class Listing(Generic[T]):
+    """Any list endpoint, page by page: ``async for item in listing``.
+
+    Pages are fetched one at a time as iteration needs them. An item seen on an
+    earlier page (the list shifted while it was read) is not yielded twice. A server
+    whose pagination misbehaves cannot make it loop: iteration stops cleanly at a
+    page that brings no new item, or past the first page's ``pageCount``
+    (``stopped`` then says why).
+
+    Args:
+        fetch: Fetches page ``n`` (1-based).
+        key: An item's identity.
+        max_pages: Pages read at most.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int], Awaitable[Page[T]]],
+        *,
+        key: Callable[[T], Hashable | None] = item_id,
+        max_pages: int | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._key = key
+        self._max_pages = max_pages
+        #: Why the last walk over the pages stopped before the server's end, if it did.
+        self.stopped: str | None = None
+        #: Whether the last walk reached the end the server described.
+        self.complete = False
+
+    async def page(self, number: int = 1) -> Page[T]:
+        """Fetch one page (1-based), with the envelope's total and page counts."""
+        return await self._fetch(number)
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Yield every page in turn, each at most once (see the class docstring)."""
+        walk = PageWalk(self._fetch, max_pages=self._max_pages, key=self._key)
+        async for current in walk:
+            yield current
+        self.stopped, self.complete = walk.stopped, walk.complete
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        seen: set[Hashable] = set()
+        key = self._key
+        async for current in self.pages():
+            for item in current.items:
+                ident = key(item)
+                if ident is not None:
+                    if ident in seen:
+                        continue
+                    seen.add(ident)
+                yield item
+
+    async def collect(self) -> list[T]:
+        """Return every item as a list."""
+        return [item async for item in self]

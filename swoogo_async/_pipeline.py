@@ -30,6 +30,8 @@ from ._exceptions import (
     TransportError,
     make_status_error,
 )
+from ._hooks import RequestInfo, ResponseInfo, remember_response, run_hooks
+from ._options import CallOptions, merge_headers
 from ._ratelimit import AsyncPacer
 from ._retry import RetryPolicy, parse_retry_after
 from ._transport import Headers, Request, Response, Transport
@@ -52,15 +54,23 @@ _ONE_LOOP = (
 class _CallState:
     """What one call's attempts share."""
 
-    __slots__ = ("call", "deadline", "decode", "url")
+    __slots__ = ("attempt", "call", "deadline", "decode", "options", "url")
 
     def __init__(
-        self, call: Call, url: str, decode: Callable[[Response], Any], deadline: float
+        self,
+        call: Call,
+        url: str,
+        decode: Callable[[Response], Any],
+        deadline: float,
+        options: CallOptions | None,
     ) -> None:
         self.call = call
         self.url = url
         self.decode = decode
         self.deadline = deadline
+        self.options = options
+        #: The attempt running now (1-based), for hooks.
+        self.attempt = 0
 
 
 def _log_backoff(details: Details) -> None:
@@ -85,6 +95,19 @@ def _log_giveup(details: Details) -> None:
         type(details.get("exception")).__name__,
         details["tries"],
         details["elapsed"],
+    )
+
+
+def _response_info(state: _CallState, response: Response) -> ResponseInfo:
+    call = state.call
+    return ResponseInfo(
+        call.method,
+        call.path,
+        state.url,
+        response.status,
+        response.headers,
+        call.cost,
+        state.attempt,
     )
 
 
@@ -114,6 +137,11 @@ class _Pipeline:
     _bearer_headers: tuple[Token | None, dict[str | None, Headers]]
     _retrying: dict[bool, Callable[[_CallState], Awaitable[Any]]]
     _server_offset: float
+    _owner: object
+    _on_request: tuple[Callable[[RequestInfo], Any], ...]
+    _on_response: tuple[Callable[[ResponseInfo], Any], ...]
+    #: Headers of the latest response, kept only when hooks need its rate-limit state.
+    _seen_headers: Mapping[str, str]
 
     def _check_loop(self) -> None:
         if asyncio.get_running_loop() is not self._loop:
@@ -132,9 +160,11 @@ class _Pipeline:
 
     # -- the request pipeline -----------------------------------------------------------------
 
-    def _retry_loop(self, idempotent: bool, budget: float) -> Callable[[_CallState], Any]:
+    def _retry_loop(
+        self, idempotent: bool, budget: float, policy: RetryPolicy | None = None
+    ) -> Callable[[_CallState], Any]:
         """Return ``_attempt`` wrapped in backoff's retry loop, for calls given ``budget`` s."""
-        policy = self.retry
+        policy = policy or self.retry
         return backoff.on_exception(
             functools.partial(policy.waits, clock=self._clock, rand=self._rand),
             SwoogoError,
@@ -149,33 +179,49 @@ class _Pipeline:
         )(self._attempt)
 
     async def _execute(
-        self, call: Call, decode: Callable[[Response], T], *, deadline: float | None = None
+        self,
+        call: Call,
+        decode: Callable[[Response], T],
+        *,
+        deadline: float | None = None,
+        options: CallOptions | None = None,
     ) -> T:
         """Send ``call`` with auth, pacing and retries; return its decoded 2xx response.
 
         ``decode`` runs inside the retry loop, so a success body that does not
         decode (``ResponseDecodeError``) is retried like any transient failure
         when the call is idempotent. ``deadline`` (on ``self._clock``) bounds the
-        call instead of ``retry.deadline`` from now.
+        call instead of ``retry.deadline`` from now. ``options`` are a view's own
+        timeout, retry policy and headers.
         """
         self._check_open()
         url = (
             f"{self.base_url}{call.path}?{call.query}" if call.query else self.base_url + call.path
         )
         now = self._clock()
-        if deadline is None:
+        policy = options.retry if options is not None else None
+        if deadline is not None:
+            # A caller's own deadline: its own loop, built per call (a few µs; creates only).
+            retrying = self._retry_loop(call.idempotent, deadline - now, policy)
+        elif policy is None:
             retrying = self._retrying[call.idempotent]
             deadline = now + self.retry.deadline
         else:
-            # A caller's own deadline: its own loop, built per call (a few µs; creates only).
-            retrying = self._retry_loop(call.idempotent, deadline - now)
-        result: T = await retrying(_CallState(call, url, decode, deadline))
+            assert options is not None
+            retrying = options.loops.get(call.idempotent)  # type: ignore[assignment]
+            if retrying is None:
+                retrying = options.loops[call.idempotent] = self._retry_loop(
+                    call.idempotent, policy.deadline, policy
+                )
+            deadline = now + policy.deadline
+        result: T = await retrying(_CallState(call, url, decode, deadline, options))
         return result
 
     async def _attempt(self, state: _CallState) -> Any:
         """Make one attempt: a slot, the exchange (replayed once on a stale token), a verdict."""
         self._check_open()  # the client may have closed during a backoff wait
         call = state.call
+        state.attempt += 1
         if not call.cost:
             # Token fetches skip the slots: the calls holding them may be waiting on it.
             response, _ = await self._exchange(state)
@@ -190,7 +236,10 @@ class _Pipeline:
                     response, _ = await self._exchange(state)
         status = response.status
         if status < 300:
-            return state.decode(response)
+            result = state.decode(response)
+            if call.cost:  # not the token's response: that one is the client's own
+                remember_response(self._owner, _response_info(state, response))
+            return result
         raise make_status_error(
             status=status,
             method=call.method,
@@ -224,6 +273,8 @@ class _Pipeline:
             if call.cost:
                 token = self._tokens.fresh() or await self._token()
             request = self._request(state, token)
+            if self._on_request:
+                await run_hooks(self._on_request, self._request_info(state))
             transport = self._transport
             if transport is None or self._state != OPEN:
                 raise ClientStateError("the client was closed before this request was sent")
@@ -242,7 +293,32 @@ class _Pipeline:
                     pacer.limited(parse_retry_after(response.headers), call.cost)
                 else:
                     pacer.observe(response.headers, call.cost, ok=response.status < 300)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d (attempt %d, %d credits)",
+                call.method,
+                call.path,
+                response.status,
+                state.attempt,
+                call.cost,
+            )
+        if self._on_request or self._on_response:
+            self._seen_headers = response.headers
+            if self._on_response:
+                await run_hooks(self._on_response, _response_info(state, response))
         return response, token
+
+    def _request_info(self, state: _CallState) -> RequestInfo:
+        call = state.call
+        remaining = self._seen_headers.get("X-Rate-Limit-Remaining")
+        return RequestInfo(
+            call.method,
+            call.path,
+            state.url,
+            call.cost,
+            state.attempt,
+            int(remaining) if remaining is not None and remaining.isdigit() else None,
+        )
 
     async def _token(self) -> Token:
         """Wait for the shared token fetch."""
@@ -259,6 +335,7 @@ class _Pipeline:
     def _request(self, state: _CallState, token: Token | None) -> Request:
         """Build the request of one attempt, its timeout cut to the call's deadline."""
         call = state.call
+        options = state.options
         remaining = state.deadline - self._clock()
         if remaining <= 0.001:
             late = ReadTimeoutError(
@@ -268,12 +345,21 @@ class _Pipeline:
             )
             late.may_have_acted = False  # nothing left this process
             raise late
+        headers = self._basic_headers if token is None else self._headers(token, call.content_type)
+        limit, timeout = self._read_timeout, None
+        if options is not None:
+            # A view's options: its headers laid over the client's (never Authorization,
+            # see ``check_headers``), and its timeout in place of read_timeout.
+            if options.headers:
+                headers = Headers(merge_headers(headers, options.headers))
+            if options.timeout is not None:
+                limit = timeout = options.timeout
         return Request(
             call.method,
             state.url,
-            self._basic_headers if token is None else self._headers(token, call.content_type),
+            headers,
             call.body,
-            remaining if remaining < self._read_timeout else None,
+            remaining if remaining < limit else timeout,
         )
 
     def _headers(self, token: Token, content_type: str | None) -> Headers:

@@ -67,8 +67,8 @@ class Headers(Mapping[str, str]):
 class Request:
     """An HTTP request, fully built: nothing is added to it on the way out.
 
-    ``timeout`` caps this one attempt (seconds), on top of the transport's own
-    connect and read timeouts; the retry loop uses it to honour a call's deadline.
+    ``timeout`` caps this one attempt (seconds) in place of the transport's read
+    timeout; the retry loop uses it for a call's deadline and per-call timeouts.
     """
 
     method: str
@@ -140,7 +140,7 @@ class AiohttpTransport:
         session: A session to use; the transport never closes one it was given.
         connect_timeout: Seconds to establish a connection.
         read_timeout: Seconds each request may take, from sending it to the last
-            byte of its response (``Request.timeout`` may shorten it).
+            byte of its response (``Request.timeout`` replaces it for one request).
         pool_size: Maximum connections, and so requests in flight.
         max_response_bytes: Largest response body read; a larger one raises
             ``ResponseTooLargeError`` without being read.
@@ -183,8 +183,8 @@ class AiohttpTransport:
             raise ConnectError("the transport is closed", method=request.method, url=request.url)
         session = self._session or self._open()
         timeout = self._timeout
-        if request.timeout is not None and request.timeout < self._read_timeout:
-            # The call's deadline comes first: fold what is left of it in.
+        if request.timeout is not None and request.timeout != self._read_timeout:
+            # The call's deadline, or a per-call timeout (``with_options``), replaces it.
             timeout = aiohttp.ClientTimeout(
                 total=request.timeout, sock_connect=self._connect_timeout
             )

@@ -18,8 +18,8 @@ from swoogo_async import (
     SwoogoClient,
 )
 from swoogo_async._ratelimit import PROBE_AFTER, Pacer
+from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
-from swoogo_async.cli._main import build_parser
 from swoogo_async.redis import RedisSharedState
 from swoogo_async.testing import FakeSwoogo, Fault
 

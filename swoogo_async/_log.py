@@ -1,0 +1,44 @@
+"""``SWOOGO_LOG=debug|info``: the environment switch that shows the SDK's logging on stderr.
+
+A library never configures logging (the ``swoogo_async`` logger has a ``NullHandler``),
+but when someone debugging sets ``SWOOGO_LOG``, as ``OPENAI_LOG`` does for openai, one
+stderr handler is attached at that level, once, however often this runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+__all__ = ["LEVELS", "configure_from_env"]
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler ``SWOOGO_LOG`` attaches; its class marks it as already there."""
+
+
+def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handler | None:
+    """Attach a stderr handler to the ``swoogo_async`` logger if ``SWOOGO_LOG`` asks for one.
+
+    Returns:
+        The handler attached now or before, or None when ``SWOOGO_LOG`` is unset or
+        not one of ``debug``, ``info`` (other values are ignored).
+    """
+    level = LEVELS.get(environ.get("SWOOGO_LOG", "").strip().lower())
+    if level is None:
+        return None
+    logger = logging.getLogger("swoogo_async")
+    for handler in logger.handlers:
+        if isinstance(handler, _EnvHandler):
+            return handler
+    handler = _EnvHandler()  # stderr
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setLevel(level)
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > level:
+        logger.setLevel(level)
+    return handler
