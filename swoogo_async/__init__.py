@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ._bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
 from ._client import DEFAULT_BASE_URL, SwoogoClient
+from ._create import LookupIncompleteError
 from ._exceptions import (
+    AmbiguousMatchError,
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -39,6 +41,7 @@ __all__ = [
     "UNSET",
     "APIError",
     "AiohttpTransport",
+    "AmbiguousMatchError",
     "AuthenticationError",
     "BadRequestError",
     "BulkProgress",
@@ -50,6 +53,7 @@ __all__ = [
     "ConnectionLostError",
     "FieldError",
     "InvalidInputError",
+    "LookupIncompleteError",
     "MockTransport",
     "NotFoundError",
     "Page",

@@ -214,6 +214,8 @@ class SwoogoClient:
         self._rand = random.random
         #: Server clock minus ours, learned from the token response's Date header.
         self._server_offset = 0.0
+        #: Rate-limit credits of the attempts sent (by the documented costs).
+        self._credits_spent = 0
         self._retrying = backoff.on_exception(
             _hinted_waits,
             _Retry,
@@ -274,6 +276,15 @@ class SwoogoClient:
     def closed(self) -> bool:
         """Whether the client has been closed."""
         return self._state == _CLOSED
+
+    @property
+    def credits_spent(self) -> int:
+        """Rate-limit credits this client's requests cost, by the documented prices.
+
+        Every attempt handed to the transport counts (a list call 10, any other call 1,
+        the token call 0), whether or not it was answered: the server may have charged it.
+        """
+        return self._credits_spent
 
     @property
     def token_fetches(self) -> int:
@@ -392,6 +403,7 @@ class SwoogoClient:
             remaining if remaining < self._read_timeout else None,
         )
         error: SwoogoError
+        self._credits_spent += call.cost
         try:
             response = await transport.send(request)
         except TransportError as exc:

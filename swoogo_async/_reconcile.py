@@ -31,6 +31,8 @@ from ._models import Session
 __all__ = [
     "KeyedLocks",
     "RecentClaims",
+    "comparable",
+    "differing",
     "fingerprint",
     "lookup_fields",
     "lookup_search",
@@ -87,7 +89,8 @@ def lookup_fields(fields: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def _text(value: Any) -> str:
+def comparable(value: Any) -> str:
+    """Return a scalar as compared: its form text, trimmed ("20" == 20, 09:00 == 09:00:00)."""
     # The server may trim what it stores; nothing else may differ.
     return form_value(value).strip()
 
@@ -98,7 +101,7 @@ def _same(submitted: Any, found: Any) -> bool:
         return sorted((k, v.strip()) for k, v in flatten_form({"v": submitted})) == sorted(
             (k, v.strip()) for k, v in flatten_form({"v": found})
         )
-    return _text(submitted) == _text(found)
+    return comparable(submitted) == comparable(found)
 
 
 def _found(session: Session, name: str) -> Any:
@@ -107,18 +110,29 @@ def _found(session: Session, name: str) -> Any:
     return session.extra.get(name)
 
 
-def matches(fields: Mapping[str, Any], session: Session) -> bool:
-    """Return whether ``session`` holds every field the caller submitted."""
+def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
+    """Return the submitted fields ``session`` does not hold, as they were submitted.
+
+    Custom fields are compared one by one; only those that differ are returned,
+    inside ``custom_fields``.
+    """
+    out: dict[str, Any] = {}
     for name, submitted in fields.items():
         if name in _NOT_COMPARED:
             continue
         if name == "custom_fields":
             stored = session.custom_fields
-            if not all(_same(v, stored.get(k)) for k, v in submitted.items()):
-                return False
+            changed = {k: v for k, v in submitted.items() if not _same(v, stored.get(k))}
+            if changed:
+                out[name] = changed
         elif not _same(submitted, _found(session, name)):
-            return False
-    return True
+            out[name] = submitted
+    return out
+
+
+def matches(fields: Mapping[str, Any], session: Session) -> bool:
+    """Return whether ``session`` holds every field the caller submitted."""
+    return not differing(fields, session)
 
 
 def pick_match(
