@@ -1,0 +1,160 @@
+"""``swoogo-async sync`` end to end: a subprocess against a FakeSwoogo on loopback."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from swoogo_async.testing import FakeSwoogo
+
+from .test_cli import fake, read_report, run
+
+__all__ = ["fake"]  # the fixture, re-used
+
+EVENT = "31"
+HEADER = ["name", "date", "start_time", "capacity", "c_1234"]
+
+
+def write_agenda(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def agenda(n: int) -> list[dict[str, str]]:
+    return [
+        {
+            "name": f"Talk {i}",
+            "date": "2026-06-01",
+            "start_time": f"{8 + i % 10:02d}:00",
+            "capacity": str(10 + i),
+            "c_1234": f"SRC-{i}",
+        }
+        for i in range(n)
+    ]
+
+
+def sync_reports(folder: Path) -> list[Path]:
+    return sorted(folder.glob("swoogo-sync-report-*.jsonl"))
+
+
+def writes(fake: FakeSwoogo) -> list[Any]:
+    return [r for r in fake.requests if r.method in ("POST", "PUT") and "oauth2" not in r.path]
+
+
+def statuses(report: Path) -> dict[int, str]:
+    return {r["line"]: r["status"] for r in read_report(report)}
+
+
+async def test_sync_then_unchanged_then_only_the_edited_row(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    rows = agenda(12)
+    path = write_agenda(tmp_path / "agenda.csv", rows)
+    code, out, _ = await run(tmp_path, fake, "sync", str(path), "--event-id", EVENT)
+    assert code == 0, out
+    assert "created                  12" in out
+    assert "credits spent" in out
+    fake.reset_requests()
+    report = tmp_path / "second.jsonl"
+    args = ("sync", str(path), "--event-id", EVENT, "--report", str(report))
+    code, out, _ = await run(tmp_path, fake, *args)
+    assert code == 0, out
+    assert "unchanged                12" in out
+    assert "credits spent            10  (0.83 per row)" in out
+    assert writes(fake) == []
+    assert set(statuses(report).values()) == {"unchanged"}
+    # An unchanged row is not recorded as attempted: nothing was about to be written.
+    assert all(r["status"] != "attempted" for r in read_report(report, attempts=True))
+
+    rows[5]["capacity"] = "500"
+    write_agenda(path, rows)
+    fake.reset_requests()
+    report = tmp_path / "third.jsonl"
+    args = ("sync", str(path), "--event-id", EVENT, "--report", str(report))
+    code, out, _ = await run(tmp_path, fake, *args)
+    assert code == 0, out
+    updated = [r for r in read_report(report) if r["status"] == "updated"]
+    assert [(r["line"], r["changed"]) for r in updated] == [(7, ["capacity"])]
+    assert [sorted(r.form or {}) for r in writes(fake)] == [["capacity"]]
+    assert len(fake.sessions) == 12
+
+
+async def test_sync_by_custom_field_key_renames_instead_of_creating(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    rows = agenda(4)
+    path = write_agenda(tmp_path / "agenda.csv", rows)
+    args = ("sync", str(path), "--event-id", EVENT, "--key", "c_1234", "--no-progress")
+    assert (await run(tmp_path, fake, *args))[0] == 0
+    rows[2]["name"] = "Talk 2, renamed"
+    write_agenda(path, rows)
+    fake.reset_requests()
+    code, out, _ = await run(tmp_path, fake, *args)
+    assert code == 0, out
+    assert [sorted(r.form or {}) for r in writes(fake)] == [["name"]]
+    assert sorted(s["name"] for s in fake.sessions.values())[2] == "Talk 2, renamed"
+
+
+async def test_sync_dry_run_prints_the_plan_and_writes_nothing(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    rows = agenda(3)
+    path = write_agenda(tmp_path / "agenda.csv", rows[:2])
+    assert (await run(tmp_path, fake, "sync", str(path), "--event-id", EVENT))[0] == 0
+    rows[0]["capacity"] = "99"
+    write_agenda(path, rows)
+    fake.reset_requests()
+    code, out, _ = await run(tmp_path, fake, "sync", str(path), "--event-id", EVENT, "--dry-run")
+    assert code == 0, out
+    assert f"{path}:2: update {min(fake.sessions)}: capacity\n" in out
+    assert f"{path}:4: create" in out
+    assert "Dry run: 1 to create, 1 to update, 1 unchanged, 0 invalid, 0 ambiguous" in out
+    assert writes(fake) == []
+    assert len(sync_reports(tmp_path)) == 1  # the first run's
+
+
+async def test_sync_resume_after_a_crash_settles_attempted_rows_without_duplicates(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    rows = agenda(6)
+    path = write_agenda(tmp_path / "agenda.csv", rows)
+    full = tmp_path / "full.jsonl"
+    args = ("sync", str(path), "--event-id", EVENT, "--report", str(full))
+    assert (await run(tmp_path, fake, *args))[0] == 0
+    # A run killed mid-way: lines 2-3 done, lines 4-5 attempted (their creates landed),
+    # lines 6-7 never reached.
+    records = {r["line"]: r for r in read_report(full)}
+    crashed = tmp_path / "crashed.jsonl"
+    with crashed.open("w", encoding="utf-8") as handle:
+        for line in (2, 3):
+            handle.write(json.dumps(records[line]) + "\n")
+        for line in (4, 5):
+            handle.write(json.dumps({**records[line], "status": "attempted"}) + "\n")
+    fake.reset_requests()
+    args = ("sync", str(path), "--event-id", EVENT, "--resume", str(crashed))
+    code, out, _ = await run(tmp_path, fake, *args)
+    assert code == 0, out
+    assert "skipped (resumed)         2" in out
+    assert "unchanged                 4" in out
+    assert writes(fake) == []
+    assert fake.duplicate_groups() == []
+    assert statuses(crashed) == {
+        line: "created" if line < 4 else "unchanged" for line in range(2, 8)
+    }
+
+
+async def test_sync_usage_errors(tmp_path: Path, fake: FakeSwoogo) -> None:
+    path = write_agenda(tmp_path / "agenda.csv", agenda(1))
+    code, _, err = await run(
+        tmp_path, fake, "sync", str(path), "--event-id", EVENT, "--key", "room"
+    )
+    assert code == 2
+    assert "--key: 'room' is not a session field" in err
+    code, _, err = await run(tmp_path, fake, "sync", str(path))
+    assert code == 2
+    assert "--event-id" in err
