@@ -21,7 +21,7 @@ import asyncio
 import datetime as dt
 import time
 from collections import deque
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._converter import format_datetime, format_time
@@ -31,6 +31,9 @@ from ._models import Session
 __all__ = [
     "KeyedLocks",
     "RecentClaims",
+    "assign_matches",
+    "batch_fields",
+    "batch_search",
     "comparable",
     "differing",
     "fingerprint",
@@ -152,6 +155,52 @@ def pick_match(
         if matches(fields, session):
             out.append(session)
     return out
+
+
+def batch_search(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[str]:
+    """Return the search that finds candidates for several creates of one event at once.
+
+    One create gets ``lookup_search``'s narrow query. Several share the window since
+    the earliest of them and, when every name is safe in the search syntax, a
+    ``name=*in*a|b`` filter; ``assign_matches`` still compares every field exactly.
+    """
+    if len(members) == 1:
+        return lookup_search(members[0], since)
+    exprs = [f"created_at>={format_datetime(since)}"]
+    names = {m.get("name") for m in members}
+    if all(isinstance(n, str) and n.strip() and not (_SEARCH_UNSAFE & set(n)) for n in names):
+        exprs.append("name=*in*" + "|".join(sorted(str(n).strip() for n in names)))
+    return exprs
+
+
+def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Return the ``fields=`` that serve every create of a batch (``lookup_fields`` of each)."""
+    names: dict[str, None] = {}
+    for fields in members:
+        names.update(dict.fromkeys(lookup_fields(fields)))
+    return list(names)
+
+
+def assign_matches(
+    members: Sequence[tuple[Mapping[str, Any], dt.datetime, frozenset[int]]],
+    candidates: Sequence[Session],
+) -> list[tuple[list[Session], bool]]:
+    """Return each ``(fields, since, excluded)`` create's matches, and whether one is contested.
+
+    A session that another create of the batch matches too is contested: it belongs
+    to neither, since no row may claim another row's session.
+    """
+    found = [
+        pick_match(fields, candidates, since=since, excluded=excluded)
+        for fields, since, excluded in members
+    ]
+    owners: dict[int, int] = {}
+    for sessions in found:
+        for session in sessions:
+            if session.id is not None:
+                owners[session.id] = owners.get(session.id, 0) + 1
+    contested = {sid for sid, count in owners.items() if count > 1}
+    return [(sessions, any(s.id in contested for s in sessions)) for sessions in found]
 
 
 class RecentClaims:

@@ -1,0 +1,174 @@
+"""Batched reconciliation: creates of one event in doubt at once share one lookup.
+
+On ``MockTransport`` with the scripted API of ``test_create``: each test decides which
+create attempt commits and which fails, and waits on events, never on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from swoogo_async import ReadTimeoutError, Response, Session, UnknownOutcomeError
+from swoogo_async._reconcile import assign_matches, batch_search
+
+from .test_create import BASE, ScriptedApi, _client
+
+EVENT = 5
+
+
+def _row(i: int, **extra: Any) -> dict[str, Any]:
+    return {"event_id": EVENT, "name": f"Talk {i}", "date": "2026-05-01", **extra}
+
+
+def _timeout() -> ReadTimeoutError:
+    return ReadTimeoutError("no answer", method="POST", url=BASE + "/sessions/create")
+
+
+def _names(api: ScriptedApi) -> list[str]:
+    return sorted(str(r["name"]) for r in api.store.values())
+
+
+async def test_creates_in_doubt_together_are_settled_by_one_lookup() -> None:
+    api = ScriptedApi()
+    first: set[str] = set()
+
+    def every_first_attempt_times_out(form: dict[str, str]) -> Response | None:
+        name = form["name"]
+        if name not in first:
+            first.add(name)
+            if name in ("Talk 0", "Talk 2"):  # these land although the answer is lost
+                api.commit(form)
+            raise _timeout()
+        return None
+
+    api.on_post = every_first_attempt_times_out
+    async with _client(api) as client:
+        sessions = await asyncio.gather(*(client.sessions.create(**_row(i)) for i in range(4)))
+        lookups = client.sessions._creator.batcher.lookups
+    assert sorted(str(s.name) for s in sessions) == [f"Talk {i}" for i in range(4)]
+    assert _names(api) == [f"Talk {i}" for i in range(4)]  # no duplicate, none lost
+    assert api.posts == 6  # four attempts, two re-sends
+    # One lookup settles all four; one more checks the two re-sends did not land twice.
+    assert (lookups, api.lists) == (2, 2)
+
+
+async def test_a_lone_create_is_looked_up_at_once_with_the_narrow_search() -> None:
+    api = ScriptedApi()
+    searches: list[str] = []
+
+    def fail_once(form: dict[str, str]) -> Response | None:
+        if api.posts == 1:
+            api.commit(form)
+            raise _timeout()
+        return None
+
+    def record(page: int) -> None:
+        return None
+
+    api.on_post, api.on_list = fail_once, record
+    async with _client(api) as client:
+        transport = client._transport
+        assert transport is not None
+        send = transport.send
+
+        async def spy(request: Any) -> Response:
+            if "/sessions?" in request.url:
+                searches.append(request.url)
+            return await send(request)
+
+        transport.send = spy  # type: ignore[method-assign]
+        session = await client.sessions.create(**_row(1, start_time="09:00"))
+    assert session.name == "Talk 1"
+    assert len(searches) == 1
+    assert "name%3DTalk+1" in searches[0]
+    assert "start_time%3D09%3A00%3A00" in searches[0]
+
+
+def test_batch_search_filters_by_every_name_when_they_are_safe() -> None:
+    since = dt.datetime(2026, 5, 1, 9, tzinfo=dt.timezone.utc)
+    rows = [_row(1), _row(2, name="Talk 2 ")]
+    assert batch_search(rows, since) == [
+        "created_at>=2026-05-01 09:00:00",
+        "name=*in*Talk 1|Talk 2",
+    ]
+    # A name the search syntax cannot hold: the window alone, every field compared after.
+    assert batch_search([*rows, _row(3, name="A|B")], since) == ["created_at>=2026-05-01 09:00:00"]
+
+
+def test_a_session_two_creates_match_belongs_to_neither() -> None:
+    since = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+    stored = Session(id=7, name="Talk", date=dt.date(2026, 5, 1))
+    other = Session(id=8, name="Other", date=dt.date(2026, 5, 1))
+    members = [
+        ({"name": "Talk", "date": dt.date(2026, 5, 1)}, since, frozenset[int]()),
+        ({"name": "Talk ", "date": dt.date(2026, 5, 1)}, since, frozenset[int]()),
+        ({"name": "Other", "date": dt.date(2026, 5, 1)}, since, frozenset[int]()),
+    ]
+    verdicts = assign_matches(members, [stored, other])
+    assert verdicts == [([stored], True), ([stored], True), ([other], False)]
+
+
+async def test_two_creates_matching_one_session_are_both_unknown() -> None:
+    # "Talk" and "Talk " are different rows (different fingerprints, so they run at
+    # once) but the server trims names: the one copy that landed matches both.
+    api = ScriptedApi()
+
+    def first_lands_then_all_fail(form: dict[str, str]) -> Response | None:
+        if api.posts == 1:
+            api.commit({**form, "name": form["name"].strip()})
+        raise _timeout()
+
+    api.on_post = first_lands_then_all_fail
+    async with _client(api) as client:
+        results = await asyncio.gather(
+            client.sessions.create(**_row(0, name="Talk")),
+            client.sessions.create(**_row(0, name="Talk ")),
+            return_exceptions=True,
+        )
+    assert all(isinstance(r, UnknownOutcomeError) for r in results)
+    assert all(r.candidates == (101,) for r in results if isinstance(r, UnknownOutcomeError))
+    assert len(api.store) == 1
+
+
+async def test_a_failed_resend_is_settled_by_one_more_lookup() -> None:
+    api = ScriptedApi()
+
+    def two_timeouts_the_second_lands(form: dict[str, str]) -> Response | None:
+        if api.posts == 2:
+            api.commit(form)
+        if api.posts <= 2:
+            raise _timeout()
+        return None
+
+    api.on_post = two_timeouts_the_second_lands
+    async with _client(api) as client:
+        session = await client.sessions.create(**_row(1))
+    assert list(api.store) == [session.id]
+    assert (api.posts, api.lists) == (2, 2)
+
+
+async def test_a_cancelled_create_leaves_no_batch_behind() -> None:
+    api = ScriptedApi()
+
+    def time_out(form: dict[str, str]) -> Response | None:
+        raise _timeout()
+
+    api.on_post = time_out
+    async with _client(api, reconcile_delay=3600) as client:
+        batcher = client.sessions._creator.batcher
+        task = asyncio.create_task(client.sessions.create(**_row(1)))
+        for _ in range(1000):  # until the create has failed and joined a batch
+            if batcher._open:
+                break
+            await asyncio.sleep(0)
+        assert batcher._open
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0)
+        assert batcher._open == {}
+        assert api.lists == 0
