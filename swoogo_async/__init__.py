@@ -31,6 +31,7 @@ from ._models import Page, SelectionControl, Session, SessionStatus, Speaker
 from ._ratelimit import RateLimit
 from ._resources import SessionList, Sessions, Speakers
 from ._retry import RetryPolicy
+from ._sync_plan import RowPlan
 from ._transport import AiohttpTransport, MockTransport, Request, Response, Transport
 from ._types import UNSET, UnsetType
 
@@ -65,6 +66,7 @@ __all__ = [
     "Response",
     "ResponseDecodeError",
     "RetryPolicy",
+    "RowPlan",
     "SelectionControl",
     "ServerError",
     "Session",

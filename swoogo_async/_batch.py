@@ -5,8 +5,9 @@ more after a re-send), and a lookup is a list call: 10 credits. When several cre
 of one event are in doubt at the same time, one list call over the window since the
 earliest of them settles them all. So a create in doubt joins its event's open batch
 and waits; the batch is looked up once every create of the event that is running is
-waiting in it (no other can join soon), or ``BATCH_WINDOW`` seconds after it opened,
-and never before each member's ``reconcile_delay`` has passed. A lone create is looked
+waiting in it (no other can join soon), or ``BATCH_WINDOW`` seconds after it opened
+(sooner if a member would otherwise spend more than half its remaining deadline
+waiting), and never before each member's ``reconcile_delay`` has passed. A lone create is looked
 up exactly as before: it is the whole batch at once.
 
 The guarantees of a single lookup hold for every member: each is judged by
@@ -49,11 +50,16 @@ class _Member:
     deadline: float
     future: asyncio.Future[tuple[list[Session], bool]]
 
+    @property
+    def latest(self) -> float:
+        """When the batch must be looked up at the latest for this member: half its time left."""
+        return max(self.ready_at, (self.ready_at + self.deadline) / 2)
+
 
 @attrs.define(eq=False)
 class _Batch:
     opened: float
-    full: asyncio.Event = attrs.field(factory=asyncio.Event)
+    wake: asyncio.Event = attrs.field(factory=asyncio.Event)
     members: list[_Member] = attrs.field(factory=list)
     task: asyncio.Task[None] | None = None
 
@@ -94,8 +100,16 @@ class Batcher:
 
     def _poke(self, event_id: Any) -> None:
         batch = self._open.get(event_id)
-        if batch is not None and len(batch.members) >= self._active.get(event_id, 0):
-            batch.full.set()
+        if batch is not None:
+            batch.wake.set()  # the batch re-checks whether it is full, and its timer
+
+    def _due(self, event_id: Any, batch: _Batch) -> float | None:
+        """Return the seconds until ``batch`` must be looked up, or None if it must be now."""
+        if len(batch.members) >= self._active.get(event_id, 0):
+            return None  # every running create of the event is waiting: none will join soon
+        fire_at = min([batch.opened + self.window, *(m.latest for m in batch.members)])
+        remaining = fire_at - self._clock()
+        return remaining if remaining > 0 else None
 
     async def look_up(
         self,
@@ -147,9 +161,12 @@ class Batcher:
 
     async def _run(self, event_id: Any, batch: _Batch) -> None:
         try:
-            remaining = batch.opened + self.window - self._clock()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(batch.full.wait(), max(remaining, 0.0))
+            while (remaining := self._due(event_id, batch)) is not None:
+                batch.wake.clear()
+                try:
+                    await asyncio.wait_for(batch.wake.wait(), remaining)
+                except asyncio.TimeoutError:
+                    break
             if self._open.get(event_id) is batch:
                 del self._open[event_id]  # later creates in doubt start the next batch
             members = [m for m in batch.members if not m.future.done()]
@@ -177,9 +194,9 @@ class Batcher:
         finally:
             if self._open.get(event_id) is batch:
                 del self._open[event_id]
-            for m in batch.members:
+            for m in batch.members:  # only if this task itself failed or was cancelled
                 if not m.future.done():
-                    m.future.cancel()
+                    m.future.set_exception(self._incomplete("the shared lookup was abandoned"))
 
     async def _read(self, event_id: Any, members: Sequence[_Member]) -> list[Session]:
         self.lookups += 1

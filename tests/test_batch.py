@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from swoogo_async import ReadTimeoutError, Response, Session, UnknownOutcomeError
+from swoogo_async import (
+    LookupIncompleteError,
+    ReadTimeoutError,
+    Response,
+    Session,
+    UnknownOutcomeError,
+)
+from swoogo_async._batch import Batcher, _Batch, _Member
 from swoogo_async._reconcile import assign_matches, batch_search
 
 from .test_create import BASE, ScriptedApi, _client
@@ -172,3 +179,32 @@ async def test_a_cancelled_create_leaves_no_batch_behind() -> None:
         await asyncio.sleep(0)
         assert batcher._open == {}
         assert api.lists == 0
+
+
+def test_a_batch_waits_for_more_creates_but_never_past_half_a_members_time() -> None:
+    now = [100.0]
+    batcher = Batcher(_never, lambda: now[0], LookupIncompleteError, max_pages=5, window=5.0)
+    loop = asyncio.new_event_loop()
+    try:
+        batch = _Batch(opened=100.0)
+
+        def member(ready_at: float, deadline: float) -> _Member:
+            since = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+            return _Member(_row(1), since, frozenset(), ready_at, deadline, loop.create_future())
+
+        batcher._active[EVENT] = 3
+        batch.members.append(member(ready_at=101.0, deadline=200.0))
+        assert batcher._due(EVENT, batch) == 5.0  # the window: two more creates may join
+        batch.members.append(member(ready_at=101.0, deadline=104.0))
+        assert batcher._due(EVENT, batch) == 2.5  # half of that member's time left
+        now[0] = 103.0
+        assert batcher._due(EVENT, batch) is None  # overdue: look up now
+        now[0] = 100.0
+        batch.members.append(member(ready_at=101.0, deadline=200.0))
+        assert batcher._due(EVENT, batch) is None  # every running create is waiting
+    finally:
+        loop.close()
+
+
+async def _never(*args: Any) -> Any:
+    raise AssertionError("no lookup expected")
