@@ -22,10 +22,8 @@ from ._batch import Batcher
 from ._endpoints import (
     Call,
     create_session_call,
-    get_session_call,
     list_sessions_call,
     parse_page,
-    parse_session,
 )
 from ._exceptions import (
     APIError,
@@ -217,8 +215,8 @@ class _Attempts:
                     ) from error
                 doubt = error
                 found = await self._look_up(error)
-                if found:
-                    return await self._fetch(found[0], error)
+                if found:  # the lookup read the whole session: no need to fetch it
+                    return found[0]
                 if attempt >= host.retry.max_attempts or host._clock() >= self.deadline:
                     raise self._unknown(
                         f"failed {attempt} times in ways the server may have acted on; no such"
@@ -268,29 +266,11 @@ class _Attempts:
             ) from error
         return matches
 
-    async def _fetch(self, match: Session, error: SwoogoError) -> Session:
-        """Return the whole session the lookup found (it returned only some fields)."""
-        assert match.id is not None
-        call = get_session_call(match.id)
-        url = self.host.base_url + call.path
-
-        def decode(r: Response) -> Session:
-            return parse_session(r.body, method=call.method, url=url)
-
-        try:
-            return await self.host._execute(call, decode, deadline=self.deadline)
-        except SwoogoError as get_error:
-            raise self._unknown(
-                f"was found as session {match.id}, which could not be read back",
-                error,
-                (match.id,),
-            ) from get_error
-
     async def _settle_resend(self, error: SwoogoError, doubt: SwoogoError) -> Session:
         """After a re-send failed too, look once more: exactly one copy is this create's."""
         found = await self._look_up(error if _may_have_acted(error) else doubt)
         if len(found) == 1:
-            return await self._fetch(found[0], doubt)
+            return found[0]
         raise self._unknown(
             f"failed ({type(error).__name__}) after an earlier attempt that the server may"
             " have acted on, and no copy was found",

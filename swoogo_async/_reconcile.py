@@ -24,11 +24,14 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from ._converter import format_datetime, format_time
 from ._forms import flatten_form, form_value
 from ._models import Session
 
 __all__ = [
+    "WHOLE_SESSION",
     "KeyedLocks",
     "RecentClaims",
     "assign_matches",
@@ -173,9 +176,19 @@ def batch_search(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> li
     return exprs
 
 
+#: What a batch lookup reads of each candidate: every field of the model, so that the
+#: session it finds is whole without another call (``location`` and ``track`` come only
+#: with ``expand``; custom fields, only those submitted).
+WHOLE_SESSION = tuple(
+    f.name
+    for f in attrs.fields(Session)
+    if f.name not in ("custom_fields", "extra", "location", "track")
+)
+
+
 def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Return the ``fields=`` that serve every create of a batch (``lookup_fields`` of each)."""
-    names: dict[str, None] = {}
+    """Return the ``fields=`` of a batch lookup: the whole session and every submitted field."""
+    names = dict.fromkeys(WHOLE_SESSION)
     for fields in members:
         names.update(dict.fromkeys(lookup_fields(fields)))
     return list(names)

@@ -209,7 +209,8 @@ class Sessions:
                 ``custom_fields={"c_1001": "Value"}``.
 
         Returns:
-            The created session, as the server returned it.
+            The created session, as the server returned it (or, when a lookup settled
+            the create, as the lookup read it: every field, custom fields as submitted).
 
         Raises:
             InvalidInputError: a field is invalid (nothing was sent).

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import attrs
 import pytest
 
 from swoogo_async import (
@@ -17,10 +18,12 @@ from swoogo_async import (
     ReadTimeoutError,
     Response,
     Session,
+    SwoogoClient,
     UnknownOutcomeError,
 )
 from swoogo_async._batch import Batcher, _Batch, _Member
 from swoogo_async._reconcile import assign_matches, batch_search
+from swoogo_async.testing import FakeSwoogo, Fault
 
 from .test_create import BASE, ScriptedApi, _client
 
@@ -208,3 +211,26 @@ def test_a_batch_waits_for_more_creates_but_never_past_half_a_members_time() -> 
 
 async def _never(*args: Any) -> Any:
     raise AssertionError("no lookup expected")
+
+
+async def test_a_create_settled_by_a_lookup_returns_the_whole_session(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    fake.inject("POST /sessions/create", Fault.drop_after())
+    session = await client.sessions.create(
+        event_id=EVENT,
+        name="Dropped",
+        date="2026-05-01",
+        start_time="09:00",
+        end_time="10:00",
+        capacity=30,
+        custom_fields={"c_1001": "Gold"},
+    )
+    assert session.id is not None
+    whole = await client.sessions.get(session.id)
+    assert attrs.evolve(session, custom_fields={}, extra={}) == attrs.evolve(
+        whole, custom_fields={}, extra={}
+    )
+    assert session.custom_fields == {"c_1001": "Gold"}
+    gets = [r for r in fake.requests if r.method == "GET" and r.path != "/sessions"]
+    assert len(gets) == 1  # only the test's own: the create fetched nothing more
