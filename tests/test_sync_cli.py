@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
+import shlex
+import signal
 from pathlib import Path
 from typing import Any
 
-from swoogo_async.testing import FakeSwoogo
+from swoogo_async.testing import FakeSwoogo, Fault
 
-from .test_cli import fake, read_report, run
+from .test_cli import fake, read_report, run, start, wait_for_lines
 
 __all__ = ["fake"]  # the fixture, re-used
 
@@ -158,3 +161,48 @@ async def test_sync_usage_errors(tmp_path: Path, fake: FakeSwoogo) -> None:
     code, _, err = await run(tmp_path, fake, "sync", str(path))
     assert code == 2
     assert "--event-id" in err
+
+
+async def test_sync_ctrl_c_then_resume_leaves_each_row_once(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    n = 30
+    path = write_agenda(tmp_path / "agenda.csv", agenda(n))
+    report = tmp_path / "sync.jsonl"
+    fake.latency = 0.03
+    args = ("sync", str(path), "--event-id", EVENT, "--key", "c_1234", "--concurrency", "3")
+    proc = await start(tmp_path, fake, *args, "--grace", "0.3", "--report", str(report))
+    await wait_for_lines(report, 4)
+    # The next two creates land but are answered only after 20 s: in flight at Ctrl-C.
+    fake.inject("POST /sessions/create", Fault.timeout(20, acted=True), times=2)
+    await wait_for_lines(report, 10)
+    proc.send_signal(signal.SIGINT)
+    out_b, err_b = await asyncio.wait_for(proc.communicate(), 30)
+    out, err = out_b.decode(), err_b.decode()
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    hint = next(line for line in out.splitlines() if line.startswith("To resume: "))
+    command = shlex.split(hint.removeprefix("To resume: "))
+    assert command[1:] == [
+        "sync",
+        str(path),
+        "--event-id",
+        EVENT,
+        "--key",
+        "c_1234",
+        "--resume",
+        str(report),
+    ]
+    unknown = [r for r in read_report(report) if r["status"] == "unknown"]
+    assert len(unknown) == 2
+
+    fake.latency = 0.0
+    fake.reset_requests()
+    code, out, err = await run(tmp_path, fake, *command[1:])
+    assert code == 0, out + err
+    assert sorted(s["name"] for s in fake.sessions.values()) == sorted(
+        f"Talk {i}" for i in range(n)
+    )
+    final = {r["line"]: r["status"] for r in read_report(report)}
+    assert all(final[r["line"]] == "unchanged" for r in unknown)  # found by the fresh read
+    assert set(final) == set(range(2, n + 2))
