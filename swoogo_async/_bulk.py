@@ -45,6 +45,7 @@ from ._fields import WRITABLE_FIELDS, prepare_session_fields
 from ._models import Session
 
 __all__ = [
+    "UNREADABLE",
     "BulkProgress",
     "BulkResult",
     "BulkRun",
@@ -75,7 +76,7 @@ CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
 #: Updates a session from its id and checked fields.
 UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
 #: Errors a malformed row raises while it is read; the row is then ``invalid``.
-_UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
+UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
 
 
 def session_row(session: Session) -> dict[str, Any]:
@@ -205,7 +206,7 @@ class BulkRun:
             return work
         except InvalidInputError as error:
             return self._finish(BulkResult(index, row, "invalid", None, error))
-        except _UNREADABLE as exc:
+        except UNREADABLE as exc:
             return self._finish(BulkResult(index, row, "invalid", None, _unreadable(exc)))
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
@@ -214,7 +215,7 @@ class BulkRun:
             outcome = await call()
         except InvalidInputError as error:
             result = BulkResult(index, row, "invalid", None, error)
-        except _UNREADABLE as exc:  # raised while the row's request was built: nothing sent
+        except UNREADABLE as exc:  # raised while the row's request was built: nothing sent
             result = BulkResult(index, row, "invalid", None, _unreadable(exc))
         except UnknownOutcomeError as error:
             result = BulkResult(index, row, "unknown", None, error)

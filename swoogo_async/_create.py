@@ -138,7 +138,7 @@ class Creator:
         self._locks = KeyedLocks()
         self._claims = RecentClaims()
         self.batcher = Batcher(
-            self._list_page,
+            self.list_page,
             lambda: host._clock(),
             LookupIncompleteError,
             max_pages=LOOKUP_MAX_PAGES,
@@ -158,9 +158,15 @@ class Creator:
                 self._claims.add(key, session.id)
             return session
 
-    async def _list_page(
-        self, event_id: int, number: int, fields: list[str], search: list[str], deadline: float
+    async def list_page(
+        self,
+        event_id: int,
+        number: int,
+        fields: list[str],
+        search: list[str] | None = None,
+        deadline: float | None = None,
     ) -> Page[Session]:
+        """Fetch page ``number`` (200 sessions) of an event, with ``fields`` and ``search``."""
         call = list_sessions_call(event_id, page=number, per_page=200, fields=fields, search=search)
         url = self._host.base_url + call.path
 

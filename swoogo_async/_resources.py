@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._bulk import BulkRun, ProgressCallback, RowSource
@@ -341,15 +341,8 @@ class Sessions:
         """
         planner = SyncPlanner(event_id=check_id("event_id", event_id), key=parse_key(key))
 
-        async def read_page(number: int, fields: list[str]) -> Page[Session]:
-            call = list_sessions_call(event_id, page=number, per_page=200, fields=fields)
-            url = self._client.base_url + call.path
-            return await self._client._execute(
-                call,
-                lambda r: parse_page(
-                    r.body, method=call.method, url=url, page=number, per_page=200
-                ),
-            )
+        def read_page(number: int, fields: list[str]) -> Awaitable[Page[Session]]:
+            return self._creator.list_page(event_id, number, fields)
 
         return sync_rows(
             rows,

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ._bulk import RowInput, prepare_create_row
+from ._bulk import UNREADABLE, RowInput, prepare_create_row
 from ._converter import CUSTOM_FIELD_RE
 from ._exceptions import AmbiguousMatchError, InvalidInputError
 from ._fields import WRITABLE_FIELDS
@@ -152,8 +152,8 @@ class SyncPlanner:
         try:
             fields = self.prepare(row)
             key = self.key_of(fields)
-        except InvalidInputError:
-            return  # ``plan`` reports it
+        except (InvalidInputError, *UNREADABLE):
+            return  # ``plan`` raises the same error, and the row is reported ``invalid``
         self._fields.update(changed_names({k: v for k, v in fields.items() if k != "event_id"}))
         first = self._first.setdefault(key, label)
         if first != label:

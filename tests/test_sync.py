@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -340,3 +341,15 @@ def test_sync_twice_is_all_unchanged(rows: list[dict[str, Any]]) -> None:
     assert first.created == len(rows), first
     assert second.unchanged == len(rows), second
     assert written == 0
+
+
+async def test_sync_an_unreadable_row_is_invalid_and_the_rest_run(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    rows: list[Any] = [
+        *agenda(2),
+        {1: "not a field name", "name": "X", "date": "2026-06-01", "start_time": "09:00"},
+        {"name": "Y", "date": "2026-06-01", "start_time": "09:00", "capacity": Decimal("sNaN")},
+    ]
+    _, results = await run_sync(client, rows)
+    assert [r.status for r in results] == ["created", "created", "invalid", "invalid"]
