@@ -27,6 +27,7 @@ from swoogo_async import (
     SwoogoClient,
 )
 from swoogo_async._sync_plan import DEFAULT_KEY, SyncPlanner, parse_key
+from swoogo_async.cli._progress import status_text
 from swoogo_async.testing import FakeSwoogo
 
 EVENT = 9
@@ -182,6 +183,10 @@ async def test_sync_creates_then_is_idempotent_then_updates_only_what_changed(
     assert (second.unchanged, second.total) == (30, 30)
     assert writes(fake) == []
     assert client.credits_spent - before == 10  # one list page
+    run = client.sessions.sync(rows, event_id=EVENT)
+    assert (await run.summary()).unchanged == 30
+    assert (run.progress.credits, run.progress.credits_per_row) == (10, 10 / 30)
+    assert "10 credits (0.33/row)" in status_text(run.progress)
     rows[4] = {**rows[4], "capacity": "999"}
     rows[7] = {**rows[7], "c_1001": "Expert"}
     fake.reset_requests()
