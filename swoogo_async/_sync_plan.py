@@ -75,6 +75,10 @@ def _session_value(session: Session, name: str) -> Any:
     return getattr(session, name, None)
 
 
+def _show(key: tuple[str, ...]) -> str:
+    return "(" + " | ".join(key) + ")"
+
+
 def changed_names(changes: Mapping[str, Any]) -> tuple[str, ...]:
     """Return the field names of ``changes``, custom fields by their ``c_`` name."""
     names: list[str] = []
@@ -185,7 +189,7 @@ class SyncPlanner:
         shared = self._shared.get(key)
         if shared is not None:
             raise InvalidInputError(
-                "key", f"{', '.join(shared)} have the same key {key}: which one is meant?"
+                "key", f"{', '.join(shared)} have the same key {_show(key)}: which one is meant?"
             )
         found = self._index.get(key)
         if not found:
