@@ -104,12 +104,17 @@ class Batcher:
             batch.wake.set()  # the batch re-checks whether it is full, and its timer
 
     def _due(self, event_id: Any, batch: _Batch) -> float | None:
-        """Return the seconds until ``batch`` must be looked up, or None if it must be now."""
-        if len(batch.members) >= self._active.get(event_id, 0):
-            return None  # every running create of the event is waiting: none will join soon
+        """Return the seconds until ``batch`` is overdue (0 if it is), or None if it is full.
+
+        Full: every running create of the event is waiting in it, so none will join soon.
+        Overdue: it has been open ``window`` seconds, or a member would otherwise spend
+        more than half its remaining deadline waiting.
+        """
         fire_at = min([batch.opened + self.window, *(m.latest for m in batch.members)])
-        remaining = fire_at - self._clock()
-        return remaining if remaining > 0 else None
+        remaining = max(fire_at - self._clock(), 0.0)
+        if remaining and len(batch.members) >= self._active.get(event_id, 0):
+            return None
+        return remaining
 
     async def look_up(
         self,
@@ -161,12 +166,20 @@ class Batcher:
 
     async def _run(self, event_id: Any, batch: _Batch) -> None:
         try:
-            while (remaining := self._due(event_id, batch)) is not None:
-                batch.wake.clear()
-                try:
-                    await asyncio.wait_for(batch.wake.wait(), remaining)
-                except asyncio.TimeoutError:
+            while batch.members:
+                due = self._due(event_id, batch)
+                if due == 0:
                     break
+                if due is None:
+                    # Full, but a member's reconcile_delay has not passed: keep the batch
+                    # open meanwhile. Full may be a passing moment (a create just ended and
+                    # the next has not begun), so it is checked again when that time is up.
+                    due = max(m.ready_at for m in batch.members) - self._clock()
+                    if due <= 0:
+                        break
+                batch.wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(batch.wake.wait(), due)
             if self._open.get(event_id) is batch:
                 del self._open[event_id]  # later creates in doubt start the next batch
             members = [m for m in batch.members if not m.future.done()]

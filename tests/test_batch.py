@@ -201,10 +201,12 @@ def test_a_batch_waits_for_more_creates_but_never_past_half_a_members_time() -> 
         batch.members.append(member(ready_at=101.0, deadline=104.0))
         assert batcher._due(EVENT, batch) == 2.5  # half of that member's time left
         now[0] = 103.0
-        assert batcher._due(EVENT, batch) is None  # overdue: look up now
+        assert batcher._due(EVENT, batch) == 0  # overdue: look up now
         now[0] = 100.0
         batch.members.append(member(ready_at=101.0, deadline=200.0))
-        assert batcher._due(EVENT, batch) is None  # every running create is waiting
+        assert batcher._due(EVENT, batch) is None  # full: every running create is waiting
+        now[0] = 103.0
+        assert batcher._due(EVENT, batch) == 0  # overdue wins over full
     finally:
         loop.close()
 
