@@ -15,6 +15,7 @@ import pytest
 
 from swoogo_async import (
     LookupIncompleteError,
+    Page,
     ReadTimeoutError,
     Response,
     Session,
@@ -236,3 +237,44 @@ async def test_a_create_settled_by_a_lookup_returns_the_whole_session(
     assert session.custom_fields == {"c_1001": "Gold"}
     gets = [r for r in fake.requests if r.method == "GET" and r.path != "/sessions"]
     assert len(gets) == 1  # only the test's own: the create fetched nothing more
+
+
+async def _spin() -> None:
+    for _ in range(20):  # let the batch task see each change (no time passes)
+        await asyncio.sleep(0)
+
+
+async def test_a_create_ending_just_before_the_next_begins_does_not_split_a_batch() -> None:
+    now = [100.0]
+    reads: list[int] = []
+
+    async def list_page(*args: Any) -> Page[Session]:
+        reads.append(len(args))
+        return Page(items=[], total_count=0, page_count=1, current_page=1, per_page=200)
+
+    batcher = Batcher(list_page, lambda: now[0], LookupIncompleteError, max_pages=5)
+    since = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+
+    def look_up(i: int) -> asyncio.Task[Any]:
+        return asyncio.create_task(
+            batcher.look_up(
+                _row(i), since=since, excluded=frozenset(), ready_at=100.5, deadline=1e9
+            )
+        )
+
+    with batcher.running(EVENT):  # create A: in doubt
+        with batcher.running(EVENT):  # create B: still running
+            a = look_up(1)
+            await _spin()
+        # B ended: A is alone, but its reconcile_delay has not passed. C begins, in doubt too.
+        await _spin()
+        with batcher.running(EVENT):
+            await _spin()
+            c = look_up(3)
+            await _spin()
+            now[0] = 101.0  # both are ready
+            batcher._poke(EVENT)
+            await asyncio.wait_for(asyncio.gather(a, c), 10)
+    assert a.result() == ([], False)
+    assert c.result() == ([], False)
+    assert (batcher.lookups, len(reads)) == (1, 1)  # one lookup settled both
