@@ -272,3 +272,46 @@ def _line(row: dict[str, Any]) -> str:
         f" (paired {r['throughput_paired']:.2f}/{r['cpu_efficiency_paired']:.2f})"
         f" (+{r['added_cpu_us']:.0f}µs) p99 {r['p99']:.2f}"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the GET comparison alone: ``python -m benchmarks.bench_requests [-c 200]``."""
+    import argparse
+
+    import attrs
+
+    from ._common import run_on_loop
+    from ._server import seed_sessions, server
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_requests")
+    parser.add_argument("-c", "--concurrency", type=int, action="append")
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--bench", choices=("get", "create"), default="get")
+    args = parser.parse_args(argv)
+    s = attrs.evolve(
+        Settings.make(quick=False, reps=args.reps),
+        requests=args.requests,
+        concurrency=tuple(args.concurrency or (200,)),
+    )
+    with server() as srv:
+
+        async def run(url: str = srv.base_url) -> list[dict[str, Any]]:
+            async with aiohttp.ClientSession() as session:
+                token = await fetch_token(session, url)
+            ids = await seed_sessions(url, token, 50, EVENT_ID)
+            return await request_benchmarks(url, ids, s, args.loop, args.bench)
+
+        rows = run_on_loop(args.loop, run)
+    for row in rows:
+        print(
+            f"c={row['concurrency']} p99 raw {row['raw']['p99_ms']:.1f} ms,"
+            f" sdk {row['sdk']['p99_ms']:.1f} ms (ratio {row['ratios']['p99']:.2f});"
+            f" p50 ratio {row['ratios']['p50']:.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

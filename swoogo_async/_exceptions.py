@@ -8,7 +8,8 @@
     ├── TransportError                        no usable HTTP response
     │   ├── ConnectError                      connection never established: nothing was sent
     │   ├── ReadTimeoutError                  sent, no response in time: outcome unknown
-    │   └── ConnectionLostError               sent, connection dropped: outcome unknown
+    │   ├── ConnectionLostError               sent, connection dropped: outcome unknown
+    │   └── ResponseTooLargeError             the body outgrew ``max_response_bytes`` (``.status``)
     ├── APIError                              the server answered with an error
     │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
@@ -49,6 +50,7 @@ __all__ = [
     "RateLimitError",
     "ReadTimeoutError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServerError",
     "SwoogoError",
     "TransportError",
@@ -111,6 +113,22 @@ class ReadTimeoutError(TransportError):
 
 class ConnectionLostError(TransportError):
     """The connection dropped after the request was sent."""
+
+
+class ResponseTooLargeError(TransportError):
+    """The response body was larger than the client's ``max_response_bytes``; it was not read.
+
+    Attributes:
+        status: HTTP status of the response.
+        limit: The limit, in bytes.
+    """
+
+    def __init__(self, *, method: str, url: str, status: int, limit: int) -> None:
+        self.status = status
+        self.limit = limit
+        super().__init__(
+            f"response {status} has a body over the {limit}-byte limit", method=method, url=url
+        )
 
 
 @attrs.frozen

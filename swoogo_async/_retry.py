@@ -1,8 +1,9 @@
 """When to retry, and how long to wait: a pure rule plus its constants.
 
-``backoff`` drives the loop in the client; every decision it acts on comes from
-``RetryPolicy.decide``, which sees only the error, the attempt number, the time
-spent and whether the request is safe to repeat.
+``backoff`` drives the loop in the client: ``gives_up`` is its ``giveup``,
+``max_attempts`` its ``max_tries``, ``deadline`` its ``max_time``, and ``waits``
+its wait generator (``backoff.expo`` ceilings with full jitter, or the server's
+``Retry-After``). Nothing here sleeps or reads a clock that is not passed in.
 """
 
 from __future__ import annotations
@@ -12,11 +13,19 @@ import email.utils
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 
 import attrs
+import backoff
 
-from ._exceptions import APIError, RateLimitError, ResponseDecodeError, SwoogoError, TransportError
+from ._exceptions import (
+    APIError,
+    RateLimitError,
+    ResponseDecodeError,
+    ResponseTooLargeError,
+    SwoogoError,
+    TransportError,
+)
 
 __all__ = ["RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
 
@@ -52,49 +61,51 @@ class RetryPolicy:
     max_server_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     statuses: frozenset[int] = RETRY_STATUSES
 
-    def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        """Return the full-jitter wait after failed attempt number ``attempt``."""
-        ceiling: float = min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
-        return rand() * ceiling
-
-    def decide(
-        self,
-        error: SwoogoError,
-        *,
-        attempt: int,
-        elapsed: float,
-        idempotent: bool,
-        rand: Callable[[], float] = random.random,
-    ) -> float | None:
-        """Return how long to wait before retrying after ``error``, or None to give up.
+    def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:
+        """Return whether ``error`` ends the call at once, whatever attempts are left.
 
         A request that is not idempotent (a create) is repeated only when the
         server certainly did not act on it: the connection was never made, or the
         server refused it with 429. Anything else is for the caller to reconcile.
         """
-        if attempt >= self.max_attempts:
-            return None
-        wait: float
+        if isinstance(error, ResponseTooLargeError):
+            return True  # the same body would come back again
         if isinstance(error, TransportError):
-            if not idempotent and error.may_have_acted:
-                return None
-            wait = self.backoff(attempt, rand)
-        elif isinstance(error, RateLimitError):
+            return not idempotent and error.may_have_acted
+        if isinstance(error, RateLimitError):
             hint = error.retry_after
-            if hint is not None and hint > self.max_server_wait:
-                return None
-            wait = hint if hint is not None else self.backoff(attempt, rand)
-        elif isinstance(error, ResponseDecodeError) or (
+            return hint is not None and hint > self.max_server_wait
+        if isinstance(error, ResponseDecodeError) or (
             isinstance(error, APIError) and error.status in self.statuses
         ):
-            if not idempotent:
-                return None
-            wait = self.backoff(attempt, rand)
-        else:
-            return None
-        if elapsed + wait >= self.deadline:
-            return None
-        return wait
+            return not idempotent
+        return True
+
+    def waits(
+        self,
+        *,
+        budget: float,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> Generator[float, SwoogoError | None, None]:
+        """Yield the wait before each retry, given the error just sent in; stop at the deadline.
+
+        A server hint (``RateLimitError.retry_after``) is waited as given; other
+        errors wait a full-jitter draw under ``backoff.expo``'s ceiling. When the
+        wait would end ``budget`` seconds or more after the generator started (the
+        call's start), the generator stops, and ``backoff`` gives up with the error.
+        """
+        started = clock()
+        error = yield 0.0  # primed by backoff with None
+        ceilings = backoff.expo(base=2, factor=self.backoff_base, max_value=self.backoff_cap)
+        next(ceilings)  # backoff's generators start with a priming yield
+        while True:
+            ceiling = next(ceilings)
+            hint = error.retry_after if isinstance(error, RateLimitError) else None
+            wait = hint if hint is not None else rand() * ceiling
+            if clock() - started + wait >= budget:
+                return
+            error = yield wait
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

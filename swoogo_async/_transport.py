@@ -10,22 +10,57 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
 import aiohttp
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._exceptions import ConnectError, ConnectionLostError, ReadTimeoutError, TransportError
+from ._exceptions import (
+    ConnectError,
+    ConnectionLostError,
+    ReadTimeoutError,
+    ResponseTooLargeError,
+    TransportError,
+)
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "AiohttpTransport",
+    "Headers",
     "MockTransport",
     "Request",
     "Response",
     "Transport",
 ]
+
+
+class Headers(Mapping[str, str]):
+    """Read-only request headers whose repr hides the ``Authorization`` value.
+
+    Tracebacks capture the locals of every frame (Sentry records them by default);
+    the credentials travel only inside this object, so no local shows them.
+    """
+
+    __slots__ = ("wire",)
+
+    def __init__(self, items: Mapping[str, str]) -> None:
+        #: What aiohttp is given: a multidict it takes as it is, without copying.
+        self.wire = CIMultiDictProxy(CIMultiDict(items))
+
+    def __getitem__(self, name: str) -> str:
+        return self.wire[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.wire)
+
+    def __len__(self) -> int:
+        return len(self.wire)
+
+    def __repr__(self) -> str:
+        shown = {k: "***" if k.lower() == "authorization" else v for k, v in self.wire.items()}
+        return f"Headers({shown!r})"
 
 
 @attrs.frozen(slots=True)
@@ -65,6 +100,9 @@ class Transport(Protocol):
         ...
 
 
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
+
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
 
 
@@ -90,79 +128,13 @@ class MockTransport:
         """Nothing to release."""
 
 
-class _Watchdog:
-    """Cancels requests that outlive their time limit, with one timer for all of them.
-
-    aiohttp's own ``sock_read`` timeout re-arms a loop timer on every chunk received,
-    and its ``total`` timeout arms one per request; on a small loopback GET those cost
-    about 36,000 and 25,000 CPU instructions, more than the rest of this SDK's layer
-    (``benchmarks/bench_instructions.py``). Here a request costs a dict insert and a
-    delete; one timer, set for the earliest due request, fires only when something
-    may have overrun (with same-length limits, about once per limit).
-
-    A request that overruns has its task cancelled; ``expired`` tells ``send`` that
-    the cancellation was ours, so it becomes a ``ReadTimeoutError``. Anyone else's
-    cancellation still propagates (on Python 3.11+ even when both happen at once, via
-    ``Task.uncancel``, as ``asyncio.timeout`` does).
-    """
-
-    __slots__ = ("_due", "_expired", "_loop", "_timer", "_timer_at")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._due: dict[asyncio.Task[object], float] = {}
-        self._expired: set[asyncio.Task[object]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
-
-    def watch(self, task: asyncio.Task[object], limit: float) -> None:
-        due = self._loop.time() + limit
-        self._due[task] = due
-        if self._timer is None or due < self._timer_at:
-            self._arm(due)
-
-    def unwatch(self, task: asyncio.Task[object]) -> bool:
-        """Stop watching ``task`` (again is a no-op); return whether this cancelled it."""
-        if self._due.pop(task, None) is None or not self._expired:
-            return False
-        if task in self._expired:
-            self._expired.discard(task)
-            return True
-        return False
-
-    def _arm(self, when: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = when
-        self._timer = self._loop.call_at(when, self._fire)
-
-    def _fire(self) -> None:
-        self._timer = None
-        now = self._loop.time()
-        soonest: float | None = None
-        for task, due in self._due.items():
-            if due <= now:
-                if task not in self._expired:
-                    self._expired.add(task)
-                    task.cancel()  # delivered at the task's await, inside ``send``
-            elif soonest is None or due < soonest:
-                soonest = due
-        if soonest is not None:
-            self._arm(soonest)
-
-
-def _uncancel(task: asyncio.Task[object]) -> int:
-    """Withdraw one cancellation request; return how many others remain (3.11+)."""
-    uncancel = getattr(task, "uncancel", None)
-    return int(uncancel()) if uncancel is not None else 0
-
-
 class AiohttpTransport:
     """A transport over one shared ``aiohttp.ClientSession``.
 
     The connector holds at most ``pool_size`` connections; ``SwoogoClient`` keeps
     requests in flight within that limit itself, so none waits in aiohttp's pool
     queue. Redirects are never followed, so credentials never travel to another host.
+    Each request runs under aiohttp's own timeouts (``sock_connect`` and ``total``).
 
     Args:
         session: A session to use; the transport never closes one it was given.
@@ -170,6 +142,8 @@ class AiohttpTransport:
         read_timeout: Seconds each request may take, from sending it to the last
             byte of its response (``Request.timeout`` may shorten it).
         pool_size: Maximum connections, and so requests in flight.
+        max_response_bytes: Largest response body read; a larger one raises
+            ``ResponseTooLargeError`` without being read.
     """
 
     def __init__(
@@ -179,75 +153,85 @@ class AiohttpTransport:
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
         pool_size: int = 100,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         if connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be at least 1")
         self._given_session = session
         self._session: aiohttp.ClientSession | None = session
+        self._closed = False
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._pool_size = pool_size
-        # aiohttp bounds connecting; the watchdog bounds the rest (see ``_Watchdog``).
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
-        self._watchdog: _Watchdog | None = None
+        self._max_bytes = max_response_bytes
+        self._timeout = aiohttp.ClientTimeout(total=read_timeout, sock_connect=connect_timeout)
 
     def _open(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running loop: construction binds nothing.
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, auto_decompress=True
-            )
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
         return self._session
 
     async def send(self, request: Request) -> Response:
         """Send ``request``; translate aiohttp failures into ``TransportError``."""
+        if self._closed:
+            raise ConnectError("the transport is closed", method=request.method, url=request.url)
         session = self._session or self._open()
-        task = asyncio.current_task()
-        assert task is not None, "send() runs in a task"
-        watchdog = self._watchdog
-        if watchdog is None:
-            watchdog = self._watchdog = _Watchdog(asyncio.get_running_loop())
-        limit = self._read_timeout
-        if request.timeout is not None and request.timeout < limit:
-            limit = request.timeout
+        timeout = self._timeout
+        if request.timeout is not None and request.timeout < self._read_timeout:
+            # The call's deadline comes first: fold what is left of it in.
+            timeout = aiohttp.ClientTimeout(
+                total=request.timeout, sock_connect=self._connect_timeout
+            )
         method, url = request.method, request.url
-        watchdog.watch(task, limit)
         try:
             async with session.request(
                 method,
                 url,
-                headers=request.headers,
+                # No local of this frame holds the credentials (see ``Headers``).
+                headers=request.headers.wire
+                if type(request.headers) is Headers  # exact type: an ABC isinstance is slow
+                else request.headers,
                 data=request.body,
                 allow_redirects=False,
-                timeout=self._timeout,
+                timeout=timeout,
             ) as resp:
-                body = await resp.read()
-                return Response(resp.status, resp.headers, body)
+                return Response(resp.status, resp.headers, await self._read(resp, method, url))
         except aiohttp.ClientError as exc:
             error = _translate(exc, method, url)
         except asyncio.TimeoutError:
-            error = ReadTimeoutError("timed out waiting for the response", method=method, url=url)
-        except asyncio.CancelledError:
-            if not watchdog.unwatch(task) or _uncancel(task) > 0:
-                raise  # somebody else's cancellation (too): let it through
             error = ReadTimeoutError(
-                f"no complete response within {limit:g}s", method=method, url=url
+                f"no complete response within {timeout.total:g}s", method=method, url=url
             )
-        finally:
-            if watchdog.unwatch(task):
-                # Cancelled by us but finished anyway (the cancellation was absorbed
-                # on the way): withdraw it so it cannot hit the caller later.
-                _uncancel(task)
         # Raised outside the except block on purpose: aiohttp's exceptions can carry the
         # request's headers (the Authorization header included) in their repr, so they
         # are neither chained nor left as the implicit context.
         raise error
 
+    async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
+        """Read the body, refusing one larger than the limit before holding it all."""
+        limit = self._max_bytes
+        length = resp.content_length
+        if length is not None and length <= limit:
+            return await resp.read()
+        if length is None:
+            body = bytearray()
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                body += chunk
+                if len(body) > limit:
+                    break
+            else:
+                return bytes(body)
+        raise ResponseTooLargeError(method=method, url=url, status=resp.status, limit=limit)
+
     async def aclose(self) -> None:
-        """Close the session if this transport created it."""
+        """Close the session if this transport created it; no new one is opened after."""
+        self._closed = True
         if self._given_session is None and self._session is not None:
             session, self._session = self._session, None
             await session.close()

@@ -124,7 +124,7 @@ async def test_token_failures(fake: FakeSwoogo, http: aiohttp.ClientSession) -> 
 
 
 async def test_bearer_required_expiry_and_revoke(http: aiohttp.ClientSession) -> None:
-    async with FakeSwoogo(token_lifetime=0.3) as fake:
+    async with FakeSwoogo(token_lifetime=0.3, clock=lambda: 0.0) as fake:
         fake.add_session(event_id=1, name="A", id=5)
         expected = {
             "name": "Unauthorized",
@@ -138,7 +138,9 @@ async def test_bearer_required_expiry_and_revoke(http: aiohttp.ClientSession) ->
             assert "X-Rate-Limit-Remaining" in r.headers
         h = await auth(http, fake)
         assert (await call(http, fake, "GET", "/sessions/5", h))[0] == 200
-        await asyncio.sleep(0.35)
+        fake.advance(0.29)
+        assert (await call(http, fake, "GET", "/sessions/5", h))[0] == 200
+        fake.advance(0.01)
         assert (await call(http, fake, "GET", "/sessions/5", h))[0] == 401
         h = await auth(http, fake)
         fake.token_lifetime = 60
@@ -161,7 +163,9 @@ async def test_rate_limit_headers_unlimited(fake: FakeSwoogo, http: aiohttp.Clie
 
 
 async def test_rate_limit_budget_and_window(http: aiohttp.ClientSession) -> None:
-    async with FakeSwoogo(rate_limit=12, rate_window=0.6, retry_after=True) as fake:
+    async with FakeSwoogo(
+        rate_limit=12, rate_window=0.6, retry_after=True, clock=lambda: 0
+    ) as fake:
         fake.add_session(event_id=1, name="A", id=1)
         h = await auth(http, fake)
         await call(http, fake, "GET", "/sessions/1", {})  # 401 costs nothing
@@ -183,16 +187,22 @@ async def test_rate_limit_budget_and_window(http: aiohttp.ClientSession) -> None
         assert fake.rate_limited == 1
         assert len(fake.sessions) == 1
         assert not fake.requests[-1].acted
-        await asyncio.sleep(0.65)
+        fake.advance(0.59)
+        assert (await call(http, fake, "GET", "/sessions/1", h))[0] == 429
+        fake.advance(0.01)
         status, _, r = await call(http, fake, "GET", "/sessions/1", h)
         assert (status, r.headers["X-Rate-Limit-Remaining"]) == (200, "11")
+        # Windows are back to back: 1.3 s after the first charge is 0.1 s into the third.
+        fake.advance(0.7)
+        _, _, r = await call(http, fake, "GET", "/sessions/1", h)
+        assert (r.headers["X-Rate-Limit-Remaining"], r.headers["X-Rate-Limit-Reset"]) == ("11", "1")
         fake.set_rate_limit(10)
         status, _, r = await call(http, fake, "GET", "/sessions?event_id=1", h)
         assert (status, r.headers["X-Rate-Limit-Remaining"]) == (200, "0")
         assert int(r.headers["X-Rate-Limit-Reset"]) == 600
         status, _, r = await call(http, fake, "GET", "/sessions?event_id=1", h)
         assert status == 429
-        assert fake.rate_limited == 2
+        assert fake.rate_limited == 3
         fake.set_rate_limit(None)
         assert (await call(http, fake, "GET", "/sessions?event_id=1", h))[0] == 200
 
@@ -491,6 +501,129 @@ async def test_add_sessions_to_speaker(fake: FakeSwoogo, http: aiohttp.ClientSes
     assert spk["session_ids"] == [s1, s2]
 
 
+async def test_list_and_get_speakers(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
+    ada = fake.add_speaker(event_id=12, first_name="Ada", last_name="Lovelace", company="AE")
+    bob = fake.add_speaker(event_id=12, first_name="Bob", last_name="Ross", email="b@x.test")
+    fake.add_speaker(event_id=13, first_name="Elsewhere", last_name="X")
+    sid = fake.add_session(event_id=12, name="Talk")["id"]
+    ada["session_ids"].append(sid)
+    h = await auth(http, fake)
+    status, body, _ = await call(http, fake, "GET", "/speakers?event_id=12", h)
+    assert status == 200
+    # Documented: without fields only id, first_name, last_name.
+    assert body["items"] == [
+        {"id": ada["id"], "first_name": "Ada", "last_name": "Lovelace"},
+        {"id": bob["id"], "first_name": "Bob", "last_name": "Ross"},
+    ]
+    assert body["_meta"] == {"totalCount": 2, "pageCount": 1, "currentPage": 1, "perPage": 20}
+    assert body["_links"]["self"]["href"].startswith("/api/v1/speakers?")
+    _, body, _ = await call(
+        http, fake, "GET", "/speakers?event_id=12&fields=id,company,email&expand=sessions", h
+    )
+    assert body["items"][0] | {"sessions": []} == {
+        "id": ada["id"], "company": "AE", "email": None, "sessions": []
+    }  # fmt: skip
+    assert [s["id"] for s in body["items"][0]["sessions"]] == [sid]
+    assert body["items"][1] == {"id": bob["id"], "company": None, "email": "b@x.test",
+                                "sessions": []}  # fmt: skip
+    _, body, _ = await call(http, fake, "GET", "/speakers?event_id=12&per-page=1&page=2", h)
+    assert [i["id"] for i in body["items"]] == [bob["id"]]
+    status, body, _ = await call(http, fake, "GET", "/speakers", h)
+    assert (status, body["status"]) == (400, 400)
+    status, body, _ = await call(http, fake, "GET", f"/speakers/{ada['id']}", h)
+    assert status == 200
+    for key in ("id", "event_id", "first_name", "last_name", "company", "gender", "direct_link",
+                "created_at", "updated_at", "event_sort"):  # fmt: skip
+        assert key in body
+    assert "sessions" not in body
+    _, body, _ = await call(http, fake, "GET", f"/speakers/{ada['id']}?expand=sessions", h)
+    assert [s["name"] for s in body["sessions"]] == ["Talk"]
+    _, body, _ = await call(
+        http, fake, "GET", f"/speakers/{ada['id']}?fields=id,last_name,bogus", h
+    )
+    assert body == {"id": ada["id"], "last_name": "Lovelace"}
+    status, body, _ = await call(http, fake, "GET", "/speakers/99999", h)
+    assert (status, body["message"]) == (404, "Speaker not found.")
+    assert (await call(http, fake, "PUT", f"/speakers/{ada['id']}", h))[0] == 405
+
+
+async def test_a_list_call_costs_ten_credits_anything_else_one(http: aiohttp.ClientSession) -> None:
+    async with FakeSwoogo(rate_limit=100, clock=lambda: 0.0) as fake:
+        sp = fake.add_speaker(event_id=1, first_name="A", last_name="B")["id"]
+        se = fake.add_session(event_id=1, name="S")["id"]
+        h = await auth(http, fake)
+        remaining = []
+        for path in ("/speakers?event_id=1", f"/speakers/{sp}", "/sessions?event_id=1",
+                     f"/sessions/{se}", f"/sessions?event_id=1&ids={se}"):  # fmt: skip
+            status, _, r = await call(http, fake, "GET", path, h)
+            assert status == 200
+            remaining.append(int(r.headers["X-Rate-Limit-Remaining"]))
+        assert remaining == [90, 89, 79, 78, 68]
+
+
+async def test_ids_filter_on_sessions(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
+    ids = [fake.add_session(event_id=1, name=f"S{i}")["id"] for i in range(150)]
+    other = fake.add_session(event_id=2, name="other")["id"]
+    h = await auth(http, fake)
+    wanted = ids[5:105]  # 100 ids: the most one call takes
+    q = ",".join(map(str, [*wanted, other, 424242]))
+    status, body, _ = await call(http, fake, "GET", f"/sessions?event_id=1&ids={q}", h)
+    assert (status, body["status"]) == (400, 400)  # 102 ids: more than one call takes
+    q = ",".join(map(str, wanted))
+    _, body, _ = await call(http, fake, "GET", f"/sessions?event_id=1&per-page=200&ids={q}", h)
+    assert [i["id"] for i in body["items"]] == wanted
+    q = f"{ids[0]},{other},424242"
+    _, body, _ = await call(http, fake, "GET", f"/sessions?event_id=1&ids={q}", h)
+    assert [i["id"] for i in body["items"]] == [ids[0]]  # other events and unknown ids: absent
+    status, _, _ = await call(http, fake, "GET", f"/sessions?ids={ids[0]}", h)
+    assert status == 400  # ids needs event_id
+    status, _, _ = await call(http, fake, "GET", "/sessions?event_id=1&ids=1,x", h)
+    assert status == 400
+
+
+@pytest.mark.parametrize("resource", ["sessions", "speakers"])
+async def test_misbehaving_pagination(
+    fake: FakeSwoogo, http: aiohttp.ClientSession, resource: str
+) -> None:
+    for i in range(5):
+        fake.add_session(event_id=1, name=f"S{i}")
+        fake.add_speaker(event_id=1, first_name=f"F{i}", last_name="L")
+    h = await auth(http, fake)
+    base = f"/{resource}?event_id=1&per-page=2"
+
+    async def page(n: int) -> tuple[list[int], dict[str, Any], dict[str, Any]]:
+        status, body, _ = await call(http, fake, "GET", f"{base}&page={n}", h)
+        assert status == 200
+        return [i["id"] for i in body["items"]], body["_meta"], body["_links"]
+
+    first, meta, links = await page(1)
+    assert meta["pageCount"] == 3
+    last, meta, links = await page(3)
+    assert "next" not in links
+    fake.misbehave_pagination("ignore-page")
+    again, meta, links = await page(2)
+    assert (again, meta["currentPage"]) == (first, 1)
+    assert "page=2" in links["next"]["href"]
+    fake.misbehave_pagination("stuck-current-page")
+    second, meta, links = await page(2)
+    assert second != first
+    assert meta["currentPage"] == 1
+    fake.misbehave_pagination("huge-page-count")
+    items, meta, links = await page(50)
+    assert (items, meta["pageCount"]) == ([], 10**9)
+    assert "page=51" in links["next"]["href"]
+    fake.misbehave_pagination("always-next")
+    items, meta, links = await page(3)
+    assert (items, meta["pageCount"]) == (last, 3)
+    assert "page=4" in links["next"]["href"]
+    _, _, links = await page(4)
+    assert "page=5" in links["next"]["href"]
+    fake.misbehave_pagination(None)
+    assert "next" not in (await page(3))[2]
+    with pytest.raises(ValueError, match="pagination mode"):
+        fake.misbehave_pagination("sideways")
+
+
 # -- drift ---------------------------------------------------------------------------------------
 async def test_drift(http: aiohttp.ClientSession) -> None:
     async with FakeSwoogo(seed=3) as fake:
@@ -581,27 +714,85 @@ async def test_fault_error_status(http: aiohttp.ClientSession) -> None:
         assert fake.tokens_issued == 1
 
 
-async def test_fault_timeout(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
+async def test_fault_hang_until_the_client_leaves_or_the_test_releases(
+    fake: FakeSwoogo, http: aiohttp.ClientSession
+) -> None:
     h = await auth(http, fake)
-    short = aiohttp.ClientTimeout(total=0.15)
-    fake.inject("POST /sessions/create", Fault.timeout(0.4))
+    short = aiohttp.ClientTimeout(total=0.1)  # the fake never answers: any value is safe
+    data = {"event_id": "1", "name": "T"}
+    fake.inject("POST /sessions/create", Fault.hang())
     with pytest.raises(asyncio.TimeoutError):
-        await call(http, fake, "POST", "/sessions/create", h, timeout=short,
-                   data={"event_id": "1", "name": "T"})  # fmt: skip
-    await asyncio.sleep(0.4)
+        await call(http, fake, "POST", "/sessions/create", h, timeout=short, data=data)
+    await fake.idle()  # the handler noticed the client leave
     assert fake.sessions == {}
     assert (fake.requests[-1].status, fake.requests[-1].acted) == (0, False)
-    fake.inject("POST /sessions/create", Fault.timeout(0.4, acted=True))
+    assert fake.requests[-1].fault == "hang"
+    fake.inject("POST /sessions/create", Fault.hang(acted=True))
     with pytest.raises(asyncio.TimeoutError):
-        await call(http, fake, "POST", "/sessions/create", h, timeout=short,
-                   data={"event_id": "1", "name": "T"})  # fmt: skip
+        await call(http, fake, "POST", "/sessions/create", h, timeout=short, data=data)
+    await fake.idle()
     assert len(fake.sessions) == 1
-    fake.inject("GET /sessions/{id}", Fault.timeout(0.1))
-    t0 = time.monotonic()
-    status, _, _ = await call(http, fake, "GET", f"/sessions/{next(iter(fake.sessions))}", h)
-    assert status == 200
-    assert time.monotonic() - t0 >= 0.1
-    assert fake.requests[-1].fault == "timeout_0.1"
+    assert (fake.requests[-1].status, fake.requests[-1].acted) == (0, True)
+    # Answer late, at a moment the test chooses.
+    sid = next(iter(fake.sessions))
+    fake.inject("GET /sessions/{id}", Fault.hang())
+    late = asyncio.create_task(call(http, fake, "GET", f"/sessions/{sid}", h))
+    await fake.until_held()
+    assert not late.done()
+    fake.release_held()
+    status, body, _ = await late
+    assert (status, body["id"]) == (200, sid)
+    # A finite delay answers normally after it.
+    fake.inject("GET /sessions/{id}", Fault.timeout(0.01))
+    assert (await call(http, fake, "GET", f"/sessions/{sid}", h))[0] == 200
+    assert fake.requests[-1].fault == "timeout_0.01"
+
+
+async def test_commit_late_stores_the_create_only_when_told(
+    fake: FakeSwoogo, http: aiohttp.ClientSession
+) -> None:
+    h = await auth(http, fake)
+    fake.inject("POST /sessions/create", Fault.commit_late())
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await create(http, fake, h, "late")
+    assert fake.sessions == {}
+    assert (fake.requests[-1].status, fake.requests[-1].fault) == (0, "commit_late")
+    status, body, _ = await call(http, fake, "GET", "/sessions?event_id=1", h)
+    assert (status, body["items"]) == (200, [])
+    assert fake.stats["late_creates_pending"] == 1
+    (sid,) = fake.commit_late_creates()
+    assert fake.sessions[sid]["name"] == "late"
+    assert fake.commit_late_creates() == []
+    # Ids stay unique: a later create does not reuse the held one's.
+    _, body, _ = await create(http, fake, h, "next")
+    assert body["id"] != sid
+    # A commit at a chosen point of the run: when the 2nd request from now arrives.
+    fake.inject("POST /sessions/create", Fault.commit_late())
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await create(http, fake, h, "later")
+    fake.after_requests(2, fake.commit_late_creates)
+    _, body, _ = await call(http, fake, "GET", "/sessions?event_id=1", h)
+    assert "later" not in [i["name"] for i in body["items"]]
+    _, body, _ = await call(http, fake, "GET", "/sessions?event_id=1", h)
+    assert "later" in [i["name"] for i in body["items"]]
+    with pytest.raises(ValueError, match="late commit"):
+        fake.inject("PUT /sessions/update/{id}", Fault.commit_late())
+    with pytest.raises(ValueError, match="late commit"):
+        fake.chaos(rate=0.5, faults=[Fault.commit_late()])
+
+
+async def test_after_requests_runs_an_action_at_a_chosen_request(
+    fake: FakeSwoogo, http: aiohttp.ClientSession
+) -> None:
+    fake.add_session(event_id=1, name="A", id=5)
+    h = await auth(http, fake)
+    fake.after_requests(3, fake.revoke_tokens)
+    statuses = [(await call(http, fake, "GET", "/sessions/5", h))[0] for _ in range(4)]
+    assert statuses == [200, 200, 401, 401]
+    with pytest.raises(ValueError, match="count"):
+        fake.after_requests(0, fake.revoke_tokens)
+    with pytest.raises(ValueError, match="forward"):
+        fake.advance(-1)
 
 
 async def test_fault_drops_and_malformed(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
@@ -687,9 +878,8 @@ async def test_duplicate_groups_and_latency(http: aiohttp.ClientSession) -> None
         fake.add_session(event_id=1, name="A", date="2025-01-02", start_time="09:00:00")
         assert fake.duplicate_groups() == [[a["id"], b["id"]]]
         assert fake.duplicate_groups(keys=("event_id",)) == [sorted(fake.sessions)]
-        t0 = time.monotonic()
         await get_token(http, fake)
-        assert time.monotonic() - t0 >= 0.05
+        assert fake.latency == 0.05
 
 
 async def test_concurrent_load(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
@@ -700,10 +890,30 @@ async def test_concurrent_load(fake: FakeSwoogo, http: aiohttp.ClientSession) ->
     assert fake.duplicate_groups() == []
 
 
+async def test_stats_attribute_and_url(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:
+    h = await auth(http, fake)
+    a = fake.add_session(event_id=1, name="A", date="2026-05-01")
+    fake.add_session(event_id=1, name="A", date="2026-05-01", start_time=a["start_time"])
+    fake.inject("GET /sessions/{id}", Fault.error(503))
+    await call(http, fake, "GET", f"/sessions/{a['id']}", h)
+    fake.set_rate_limit(1)
+    await call(http, fake, "GET", "/sessions?event_id=1", h)
+    fake.reset_requests()  # the log, not the counters
+    want = {"requests": 3, "token_requests": 1, "tokens_issued": 1, "rate_limited": 1,
+            "faults": 1, "sessions": 2, "speakers": 0, "duplicates": 1,
+            "late_creates_pending": 0}  # fmt: skip
+    assert fake.stats == want
+    assert fake.stats_url == fake.base_url.removesuffix("/api/v1") + "/_fake/stats"
+    async with http.get(fake.stats_url) as r:  # no token needed, not counted, not logged
+        assert (r.status, await r.json()) == (200, want)
+    assert fake.requests == []
+    assert fake.stats["requests"] == 3
+
+
 def test_cli_runs_standalone() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "swoogo_async.testing", "--port", "0", "--rate-limit", "50",
-         "--no-drift"],
+         "--no-drift", "--api-key", "k1", "--api-secret", "s1"],
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
@@ -711,13 +921,29 @@ def test_cli_runs_standalone() -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/v1", line)
+        assert proc.stdout.readline().strip() == "api_key: k1"
+        assert proc.stdout.readline().strip() == "api_secret: s1"
+        stats_url = proc.stdout.readline().strip().removeprefix("stats: ")
+        assert stats_url == line.removesuffix("/api/v1") + "/_fake/stats"
 
-        async def probe() -> int:
-            async with aiohttp.ClientSession() as s, s.get(line + "/sessions/1") as r:
-                assert r.headers["X-Rate-Limit-Limit"] == "50"
-                return r.status
+        async def probe() -> tuple[int, dict[str, int]]:
+            async with aiohttp.ClientSession() as s:
+                async with s.get(line + "/sessions/1") as r:
+                    assert r.headers["X-Rate-Limit-Limit"] == "50"
+                    status = r.status
+                async with s.post(
+                    line + "/oauth2/token",
+                    data={"grant_type": "client_credentials"},
+                    headers={"Authorization": basic("k1", "s1")},
+                ) as r:
+                    assert r.status == 200
+                async with s.get(stats_url) as r:
+                    return status, await r.json()
 
-        assert asyncio.run(probe()) == 401
+        status, stats = asyncio.run(probe())
+        assert status == 401
+        assert (stats["requests"], stats["token_requests"], stats["tokens_issued"]) == (2, 1, 1)
+        assert (stats["sessions"], stats["rate_limited"], stats["duplicates"]) == (0, 0, 0)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

@@ -11,6 +11,7 @@ from swoogo_async import (
     ConnectionLostError,
     RateLimit,
     ReadTimeoutError,
+    ResponseTooLargeError,
     RetryPolicy,
     Session,
 )
@@ -30,22 +31,39 @@ def _status(status: int, retry_after: float | None = None) -> SwoogoError:
     )
 
 
-def _decide(
-    error: SwoogoError, *, attempt: int = 1, elapsed: float = 0.0, idempotent: bool = True
-) -> float | None:
-    return POLICY.decide(
-        error, attempt=attempt, elapsed=elapsed, idempotent=idempotent, rand=lambda: 1.0
-    )
+def _gives_up(error: SwoogoError, *, idempotent: bool = True) -> bool:
+    return POLICY.gives_up(error, idempotent=idempotent)
+
+
+def _waits(
+    errors: list[SwoogoError],
+    *,
+    budget: float = 30.0,
+    rand: float = 1.0,
+    clock: list[float] | None = None,
+) -> list[float]:
+    """Drive ``POLICY.waits`` as backoff does: prime it, then send each error in."""
+    now = clock if clock is not None else [0.0]
+    waits = POLICY.waits(budget=budget, clock=lambda: now[0], rand=lambda: rand)
+    waits.send(None)
+    out: list[float] = []
+    for error in errors:
+        try:
+            out.append(waits.send(error))
+        except StopIteration:
+            break
+    return out
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_reads_and_updates_retry_on_transient_statuses(status: int) -> None:
-    assert _decide(_status(status)) == 1.0
+    assert not _gives_up(_status(status))
+    assert _waits([_status(status)]) == [1.0]
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 415, 422, 501])
 def test_client_errors_are_not_retried(status: int) -> None:
-    assert _decide(_status(status)) is None
+    assert _gives_up(_status(status))
 
 
 @pytest.mark.parametrize(
@@ -57,35 +75,45 @@ def test_client_errors_are_not_retried(status: int) -> None:
     ],
 )
 def test_transport_errors_retry_for_idempotent_calls(error: SwoogoError) -> None:
-    assert _decide(error) == 1.0
+    assert not _gives_up(error)
 
 
 def test_creates_retry_only_when_the_server_certainly_did_not_act() -> None:
-    assert _decide(ConnectError("x", method="POST", url="u"), idempotent=False) == 1.0
-    assert _decide(_status(429), idempotent=False) == 1.0
+    assert not _gives_up(ConnectError("x", method="POST", url="u"), idempotent=False)
+    assert not _gives_up(_status(429), idempotent=False)
     for error in (
         ReadTimeoutError("x", method="POST", url="u"),
         ConnectionLostError("x", method="POST", url="u"),
         _status(500),
         _status(503),
     ):
-        assert _decide(error, idempotent=False) is None
+        assert _gives_up(error, idempotent=False)
+
+
+def test_a_response_too_large_is_never_retried() -> None:
+    error = ResponseTooLargeError(method="GET", url="u", status=200, limit=10)
+    assert _gives_up(error)
 
 
 def test_backoff_is_full_jitter_capped_exponential() -> None:
-    assert [POLICY.backoff(n, rand=lambda: 1.0) for n in range(1, 6)] == [1, 2, 3, 3, 3]
-    assert POLICY.backoff(3, rand=lambda: 0.25) == 0.75
+    assert _waits([_status(503)] * 5) == [1, 2, 3, 3, 3]
+    assert _waits([_status(503)] * 3, rand=0.25) == [0.25, 0.5, 0.75]
 
 
 def test_server_requested_wait_is_honoured_up_to_the_cap() -> None:
-    assert _decide(_status(429, retry_after=7.0)) == 7.0
-    assert _decide(_status(429, retry_after=21.0)) is None
+    assert _waits([_status(429, retry_after=7.0), _status(503)]) == [7.0, 2.0]
+    assert _gives_up(_status(429, retry_after=21.0))
 
 
-def test_attempts_and_deadline_bound_retries() -> None:
-    assert _decide(_status(503), attempt=3) == 3.0
-    assert _decide(_status(503), attempt=4) is None
-    assert _decide(_status(503), attempt=1, elapsed=29.5) is None
+def test_the_deadline_stops_the_waits() -> None:
+    clock = [0.0]
+    waits = POLICY.waits(budget=10.0, clock=lambda: clock[0], rand=lambda: 1.0)
+    waits.send(None)
+    assert waits.send(_status(503)) == 1.0
+    clock[0] = 8.0  # 8 s + the next 2 s wait reaches the deadline
+    with pytest.raises(StopIteration):
+        waits.send(_status(503))
+    assert _waits([_status(429, retry_after=9.0)], budget=9.0) == []
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
+from ._columns import row_options_parser
 from ._import import PROG
 
 __all__ = ["build_parser"]
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser(
         "import",
-        parents=[remote],
+        parents=[remote, row_options_parser()],
         help="create a session per row of a CSV or JSON Lines file",
         description="Create a session per row. Rows are identified by their line number:"
         " do not edit FILE between an import and its --resume.",
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     syn = sub.add_parser(
         "sync",
-        parents=[remote],
+        parents=[remote, row_options_parser()],
         help="make an event's sessions match a CSV or JSON Lines file",
         description="Read the event's sessions once, then per row: create it when no"
         " session has its key, update only the fields that differ, or leave it (no"

@@ -24,9 +24,10 @@ from .._exceptions import InvalidInputError, SwoogoError
 from .._fields import prepare_session_fields
 from .._sync_plan import parse_key
 from ._args import build_parser
+from ._columns import RowOptions
 from ._import import PROG, ImportOptions, import_file, prepare_import
 from ._report import ImportOutcome, ReportError
-from ._rows import RowFileError, check_rows
+from ._rows import RowFileError, check_rows, dropped_note
 from ._sync import SyncOptions, dry_run_sync, sync_file
 
 __all__ = ["main"]
@@ -64,11 +65,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         grace=args.grace,
         base_url=args.base_url,
+        rows=RowOptions.from_args(args),
     )
     if args.dry_run:
-        return EXIT_FAILED if check_rows(opts.file, opts.event_id, sys.stdout) else EXIT_OK
-    prior, total = prepare_import(opts)
+        bad = check_rows(opts.file, opts.event_id, sys.stdout, opts.rows)
+        return EXIT_FAILED if bad else EXIT_OK
+    dropped: set[str] = set()
+    prior, total = prepare_import(opts, dropped=dropped)
     client = _client(args)
+    if dropped:
+        sys.stderr.write(f"{dropped_note(dropped)}\n")
 
     async def go() -> ImportOutcome:
         async with client:
@@ -94,9 +100,13 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         key=key,
         dry_run=args.dry_run,
+        rows=RowOptions.from_args(args),
     )
-    prior, total = prepare_import(opts)
+    dropped: set[str] = set()
+    prior, total = prepare_import(opts, dropped=dropped)
     client = _client(args)
+    if dropped:
+        sys.stderr.write(f"{dropped_note(dropped)}\n")
     if opts.dry_run:
 
         async def plan() -> int:
@@ -179,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     sdk_logger = logging.getLogger("swoogo_async")
+    # Called in-process (tests, a host program), the logger is left as it was found.
+    level, propagate = sdk_logger.level, sdk_logger.propagate
     sdk_logger.addHandler(handler)
     sdk_logger.setLevel(logging.INFO if args.verbose else logging.ERROR)
     sdk_logger.propagate = False
@@ -193,3 +205,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
     finally:
         sdk_logger.removeHandler(handler)
+        sdk_logger.setLevel(level)
+        sdk_logger.propagate = propagate

@@ -20,10 +20,11 @@ import attrs
 from .._bulk import RowInput
 from .._client import SwoogoClient
 from .._sync_plan import DEFAULT_KEY, RowPlan
+from ._columns import RowOptions
 from ._import import ImportOptions, ImportRun
 from ._report import ImportOutcome, error_info, row_record
 from ._resume import PriorRun
-from ._rows import SourceRow, iter_rows
+from ._rows import SourceRow, iter_rows, row_errors
 
 __all__ = ["RowFile", "SyncOptions", "SyncRun", "dry_run_sync", "sync_file"]
 
@@ -39,11 +40,12 @@ class SyncOptions(ImportOptions):
 class RowFile:
     """The rows of a file, read afresh on each iteration (the sync reads them twice)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, opts: RowOptions) -> None:
         self.path = path
+        self.opts = opts
 
     def __iter__(self) -> Iterator[SourceRow]:
-        return iter_rows(self.path)
+        return iter_rows(self.path, self.opts)
 
 
 class SyncRun(ImportRun):
@@ -58,12 +60,16 @@ class SyncRun(ImportRun):
 
     async def rows(self) -> AsyncIterator[SourceRow]:
         """Yield the rows not yet done, until the run is stopped."""
-        with contextlib.closing(iter_rows(self.opts.file)) as source:
+        with contextlib.closing(iter_rows(self.opts.file, self.opts.rows)) as source:
             for row in source:
                 if row.line in self.prior.created:
                     continue
                 if self.stop.is_set():
                     return
+                errors = row_errors(row, self.opts.event_id)
+                if errors:
+                    self.refuse(row, errors)  # every bad field named, as import does
+                    continue
                 self.inflight[row.line] = row
                 yield row
 
@@ -82,7 +88,7 @@ class SyncRun(ImportRun):
             concurrency=self.opts.concurrency,
             ordered=self.opts.ordered,
             on_progress=self.sink.update,
-            scan=RowFile(self.opts.file),
+            scan=RowFile(self.opts.file, self.opts.rows),
             before_write=self.before_write,
         )
         self.progress = run.progress
@@ -124,15 +130,25 @@ async def dry_run_sync(opts: SyncOptions, client: SwoogoClient, out: TextIO) -> 
     counts: dict[str, int] = {}
     start = client.credits_spent
     run = client.sessions.sync(
-        RowFile(opts.file), event_id=opts.event_id, key=opts.key, ordered=True, dry_run=True
+        RowFile(opts.file, opts.rows),
+        event_id=opts.event_id,
+        key=opts.key,
+        ordered=True,
+        dry_run=True,
     )
     async with run:
         async for result in run:
             counts[result.status] = counts.get(result.status, 0) + 1
             row = result.row
-            line = row.line if isinstance(row, SourceRow) else result.index
-            where = f"{opts.file}:{line}"
-            if result.status == "created":
+            assert isinstance(row, SourceRow)
+            where = f"{opts.file}:{row.line}"
+            errors = row_errors(row, opts.event_id)
+            if errors:  # what the run would refuse before planning (every bad field)
+                counts[result.status] -= 1
+                counts["invalid"] = counts.get("invalid", 0) + 1
+                for error in errors:
+                    out.write(f"{where}: invalid: {error.field}: {error.reason}\n")
+            elif result.status == "created":
                 out.write(f"{where}: create\n")
             elif result.status == "updated":
                 out.write(f"{where}: update {result.session_id}: {', '.join(result.changed)}\n")

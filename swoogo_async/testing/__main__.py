@@ -1,7 +1,10 @@
 """Run the fake Swoogo server standalone.
 
 ``python -m swoogo_async.testing --port 8765 [--rate-limit N --rate-window S --no-drift]``
-prints the base URL on one line and serves until SIGINT/SIGTERM.
+serves until SIGINT/SIGTERM. It prints, one per line: the base URL (first, alone), then
+``api_key: …`` and ``api_secret: …`` (the throwaway credentials it accepts), then
+``stats: <url>``, where ``GET`` returns its counters as JSON (requests, token_requests,
+tokens_issued, rate_limited, faults, sessions, speakers, duplicates, late_creates_pending).
 """
 
 from __future__ import annotations
@@ -54,7 +57,10 @@ async def _serve(args: argparse.Namespace) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with fake:
-        print(fake.base_url, flush=True)
+        print(fake.base_url)
+        print(f"api_key: {fake.api_key}")
+        print(f"api_secret: {fake.api_secret}")
+        print(f"stats: {fake.stats_url}", flush=True)
         await stop.wait()
 
 

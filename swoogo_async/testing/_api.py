@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.utils
 import json
 import math
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeAlias
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
@@ -77,6 +78,8 @@ class ApiMixin:
     _store: Store
     _rng: random.Random
     _tokens: dict[str, float]
+    pagination: str | None
+    now: Callable[[], float]
 
     def _drift(self) -> tuple[bool, bool]:
         if not self.drift:
@@ -105,11 +108,15 @@ class ApiMixin:
             msg = 'The grant type must be "client_credentials".'
             return json_response(400, yii_error(400, msg)), False
         token = secrets.token_urlsafe(32)
-        self._tokens[token] = time.monotonic() + self.token_lifetime
+        self._tokens[token] = self.now() + self.token_lifetime
         self.tokens_issued += 1
-        expires = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + self.token_lifetime))
+        # Date and expires_at from one instant: a client reads the lifetime exactly.
+        wall = time.time()
+        expires = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(wall + self.token_lifetime))
         return json_response(
-            200, {"access_token": token, "expires_at": expires, "type": "bearer"}
+            200,
+            {"access_token": token, "expires_at": expires, "type": "bearer"},
+            {"Date": email.utils.formatdate(wall, usegmt=True)},
         ), True
 
     def _get_session(self, request: web.Request, sid: int, body: bytes) -> Result:
@@ -124,12 +131,7 @@ class ApiMixin:
 
     def _list_sessions(self, request: web.Request, _: int, body: bytes) -> Result:
         q = request.query
-        raw_event = q.get("event_id", "")
-        if not raw_event.strip().isdigit():
-            raise ApiError(400, yii_error(400, "Missing required parameters: event_id"))
-        expand = _split(q.get("expand"))
-        page = max(1, _int(q.get("page"), 1))
-        per_page = min(max(1, _int(q.get("per-page"), 20)), 200 if expand else 1000)
+        event_id = _event_id(q)
         ids: set[int] | None = None
         if "ids" in q:
             parts = _split(q["ids"])
@@ -137,22 +139,71 @@ class ApiMixin:
                 raise ApiError(400, yii_error(400, "ids must be at most 100 integers."))
             ids = {int(p) for p in parts}
         rows = self._store.query_sessions(
-            int(raw_event),
+            event_id,
             ids,
             q.get("search"),
             q.get("searchCondition", "").lower() == "or",
             q.get("sort"),
         )
+        fields = _split(q.get("fields")) or ["id", "name"]
+        expand = _split(q.get("expand"))
+        cap, flags = self._drift()
+
+        def render(r: dict[str, Any]) -> dict[str, Any]:
+            return self._store.render_session(r, fields, expand, cap_str=cap, flags_bool=flags)
+
+        return self._envelope(request, "/sessions", rows, render, 200 if expand else 1000), False
+
+    def _list_speakers(self, request: web.Request, _: int, body: bytes) -> Result:
+        q = request.query
+        event_id = _event_id(q)
+        rows = sorted(
+            (r for r in self._store.speakers.values() if r["event_id"] == event_id),
+            key=lambda r: r["id"],
+        )
+        # Documented: without fields, a speaker list item is id, first_name, last_name.
+        fields = _split(q.get("fields")) or ["id", "first_name", "last_name"]
+        expand = _split(q.get("expand"))
+        cap, flags = self._drift()
+
+        def render(r: dict[str, Any]) -> dict[str, Any]:
+            out = self._store.render_speaker(r, cap_str=cap, flags_bool=flags)
+            return {f: out[f] for f in fields if f in out} | _expanded(out, expand)
+
+        return self._envelope(request, "/speakers", rows, render, 200 if expand else 1000), False
+
+    def _get_speaker(self, request: web.Request, spid: int, body: bytes) -> Result:
+        rec = self._store.speakers.get(spid)
+        if rec is None:
+            raise ApiError(404, yii_error(404, "Speaker not found."))
+        cap, flags = self._drift()
+        out = self._store.render_speaker(rec, cap_str=cap, flags_bool=flags)
+        fields = _split(request.query.get("fields"))
+        expand = _split(request.query.get("expand"))
+        shown = {f: out[f] for f in fields if f in out} if fields else out
+        # Inferred from the sessions pattern: sessions only with expand=sessions.
+        shown = {k: v for k, v in shown.items() if k != "sessions"} | _expanded(out, expand)
+        return json_response(200, shown), False
+
+    def _envelope(
+        self,
+        request: web.Request,
+        path: str,
+        rows: Sequence[dict[str, Any]],
+        render: Callable[[dict[str, Any]], dict[str, Any]],
+        max_per_page: int,
+    ) -> web.Response:
+        """Page ``rows`` into the list envelope, misbehaving as ``pagination`` says."""
+        q = request.query
+        mode = self.pagination
+        asked = max(1, _int(q.get("page"), 1))
+        page = 1 if mode == "ignore-page" else asked
+        per_page = min(max(1, _int(q.get("per-page"), 20)), max_per_page)
         total = len(rows)
         page_count = math.ceil(total / per_page)
-        fields = _split(q.get("fields")) or ["id", "name"]
-        cap, flags = self._drift()
-        render = self._store.render_session
-        items = [
-            render(r, fields, expand, cap_str=cap, flags_bool=flags)
-            for r in rows[(page - 1) * per_page : page * per_page]
-        ]
-        base = API_PREFIX + "/sessions"
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        items = [render(r) for r in chunk]
+        base = API_PREFIX + path
         if not self.relative_links:
             base = f"http://{self.host}:{self.port}{base}"
         keep = [(k, v) for k, v in q.items() if k not in ("page", "per-page")]
@@ -160,26 +211,26 @@ class ApiMixin:
         def link(p: int) -> dict[str, str]:
             return {"href": f"{base}?{urlencode([*keep, ('page', p), ('per-page', per_page)])}"}
 
+        if mode == "huge-page-count":
+            page_count = 10**9
         links = {"self": link(page), "first": link(1), "last": link(max(page_count, 1))}
-        if page < page_count:
+        if page < page_count or mode == "always-next":
             links["next"] = link(page + 1)
         if page > 1:
             links["prev"] = link(min(page - 1, max(page_count, 1)))
         envelope = {
-            "items": {
-                str(r["id"]): i for r, i in zip(rows[(page - 1) * per_page :], items, strict=False)
-            }
+            "items": {str(r["id"]): i for r, i in zip(chunk, items, strict=True)}
             if self.items_as_object
             else items,
             "_links": links,
             "_meta": {
                 "totalCount": total,
                 "pageCount": page_count,
-                "currentPage": page,
+                "currentPage": 1 if mode == "stuck-current-page" else page,
                 "perPage": per_page,
             },
         }
-        return json_response(200, envelope), False
+        return json_response(200, envelope)
 
     def _full(self, rec: dict[str, Any]) -> web.Response:
         cap, flags = self._drift()
@@ -223,7 +274,20 @@ class ApiMixin:
         "POST /sessions/create": _create,
         "PUT /sessions/update/{id}": _update,
         "POST /speakers/{id}/session.json": _speaker_sessions,
+        "GET /speakers": _list_speakers,
+        "GET /speakers/{id}": _get_speaker,
     }
+
+
+def _event_id(q: Any) -> int:
+    raw = q.get("event_id", "")
+    if not raw.strip().isdigit():
+        raise ApiError(400, yii_error(400, "Missing required parameters: event_id"))
+    return int(raw)
+
+
+def _expanded(speaker: dict[str, Any], expand: Sequence[str]) -> dict[str, Any]:
+    return {"sessions": speaker["sessions"]} if "sessions" in expand else {}
 
 
 def _split(value: str | None) -> list[str]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import attrs
 
-__all__ = ["ROUTES", "TOKEN_ROUTE", "Fault", "FaultPlan"]
+__all__ = ["CREATE_ROUTE", "ROUTES", "TOKEN_ROUTE", "Fault", "FaultPlan"]
 
 TOKEN_ROUTE = "POST /oauth2/token"
 
@@ -19,10 +20,17 @@ ROUTES: tuple[str, ...] = (
     "POST /sessions/create",
     "PUT /sessions/update/{id}",
     "POST /speakers/{id}/session.json",
+    "GET /speakers",
+    "GET /speakers/{id}",
 )
+CREATE_ROUTE = "POST /sessions/create"
 
 
 def _derive_name(fault: Fault) -> str:
+    if fault.late:
+        return "commit_late"
+    if math.isinf(fault.delay) and fault.responds_normally:
+        return "hang_acted" if fault.acted else "hang"
     parts: list[str] = []
     if fault.drop is not None:
         parts.append(f"drop_{fault.drop}")
@@ -47,7 +55,10 @@ class Fault:
 
     ``acted`` means the operation is performed before the failure is shown to the client
     (the backend did the work; the gateway failed).  ``drop="after"`` and ``malformed``
-    always act.
+    always act.  A ``delay`` ends early when the client hangs up or the fake closes;
+    an infinite one (``hang``) also ends on ``FakeSwoogo.release_held()``.  ``late``
+    (create only) drops the connection and keeps the new session out of the store
+    until ``FakeSwoogo.commit_late_creates()``.
     """
 
     status: int | None = None
@@ -58,6 +69,7 @@ class Fault:
     acted: bool = False
     headers: Mapping[str, str] | None = attrs.field(default=None, hash=False)
     body: bytes | None = None
+    late: bool = False
     name: str = attrs.field(
         default=attrs.Factory(_derive_name, takes_self=True),
     )
@@ -109,6 +121,16 @@ class Fault:
     def html_error(cls, status: int = 502) -> Fault:
         return cls(status=status, html=True)
 
+    @classmethod
+    def hang(cls, *, acted: bool = False) -> Fault:
+        """Answer only once the test calls ``release_held()`` (or never, if the client leaves)."""
+        return cls(delay=math.inf, acted=acted)
+
+    @classmethod
+    def commit_late(cls) -> Fault:
+        """Drop a create's connection; store it only at ``commit_late_creates()``."""
+        return cls(drop="after", acted=True, late=True)
+
 
 DEFAULT_CHAOS: tuple[Fault, ...] = (
     Fault.error(503),
@@ -122,6 +144,11 @@ def _check_route(route: str) -> str:
     if route != "*" and route not in ROUTES:
         raise ValueError(f"unknown route {route!r}; expected '*' or one of {ROUTES}")
     return route
+
+
+def _check_late(faults: Iterable[Fault], routes: Iterable[str] | None) -> None:
+    if any(f.late for f in faults) and (routes is None or set(routes) != {CREATE_ROUTE}):
+        raise ValueError(f"a late commit applies to {CREATE_ROUTE!r} only")
 
 
 def _matches(pattern: str, route: str) -> bool:
@@ -152,6 +179,7 @@ class FaultPlan:
     def inject(self, route: str, fault: Fault, times: int = 1) -> None:
         if times < 1:
             raise ValueError("times must be >= 1")
+        _check_late([fault], [route])
         self._queue.append(_Injection(_check_route(route), fault, times))
 
     def chaos(
@@ -166,9 +194,11 @@ class FaultPlan:
         chosen = tuple(faults) if faults is not None else DEFAULT_CHAOS
         if rate > 0 and not chosen:
             raise ValueError("chaos needs at least one fault")
+        checked = None if routes is None else tuple(_check_route(r) for r in routes)
+        _check_late(chosen, checked)
         self._chaos_rate = rate
         self._chaos_faults = chosen
-        self._chaos_routes = None if routes is None else tuple(_check_route(r) for r in routes)
+        self._chaos_routes = checked
         self._rng = random.Random(seed)
 
     def clear(self) -> None:

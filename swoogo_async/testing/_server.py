@@ -1,14 +1,18 @@
-"""The fake Swoogo v1 API server (aiohttp.web on loopback)."""
+"""The fake Swoogo v1 API server (aiohttp.web on loopback).
+
+Time-based behaviours (token expiry, rate-limit windows) run on ``FakeSwoogo.now()``:
+pass ``clock=`` (say ``lambda: 0.0`` to freeze it) and call ``advance()`` to move it.
+Rate-limit windows are fixed and back to back, from the first charged request.
+``GET /_fake/stats`` (outside the API prefix, unrecorded, no auth) serves ``stats``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import random
 import re
-import time
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -18,6 +22,8 @@ import attrs
 from aiohttp import web
 
 from ._api import API_PREFIX, FORM, ApiMixin, CIDict, Result, json_response
+from ._budget import Budget
+from ._control import ControlMixin
 from ._faults import TOKEN_ROUTE, Fault, FaultPlan
 from ._forms import ApiError, yii_error
 from ._store import Store
@@ -32,14 +38,16 @@ _ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"/sessions/(\d+)"), "GET", "GET /sessions/{id}"),
     (re.compile(r"/sessions/update/(\d+)"), "PUT", "PUT /sessions/update/{id}"),
     (re.compile(r"/speakers/(\d+)/session\.json"), "POST", "POST /speakers/{id}/session.json"),
+    (re.compile(r"/speakers"), "GET", "GET /speakers"),
+    (re.compile(r"/speakers/(\d+)"), "GET", "GET /speakers/{id}"),
 )
+#: A list call costs 10 credits; every other call costs 1.
+_LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers"})
+STATS_PATH = "/_fake/stats"
 _HTML = (
     "<html><head><title>{status} Error</title></head><body><center><h1>{status} Error</h1>"
     "</center><hr><center>nginx</center></body></html>"
 )
-
-
-UNLIMITED = "1000000000"
 
 
 @attrs.frozen
@@ -56,7 +64,15 @@ class RecordedRequest:
     acted: bool = False
 
 
-class FakeSwoogo(ApiMixin):
+@attrs.define
+class _Outcome:
+    """What one request did so far: kept even if its client hangs up mid-way."""
+
+    fault: Fault | None = None
+    acted: bool = False
+
+
+class FakeSwoogo(ApiMixin, ControlMixin):
     """A real HTTP server on 127.0.0.1 playing the Swoogo v1 API (see module docs)."""
 
     def __init__(
@@ -75,6 +91,7 @@ class FakeSwoogo(ApiMixin):
         port: int = 0,
         retry_after: bool = False,
         host: str = "127.0.0.1",
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.api_key, self.api_secret = api_key, api_secret
         self.token_lifetime = token_lifetime
@@ -82,6 +99,8 @@ class FakeSwoogo(ApiMixin):
         self.relative_links, self.latency, self.retry_after = relative_links, latency, retry_after
         self.host, self.port = host, port
         self.requests: list[RecordedRequest] = []
+        #: API requests ever handled; ``requests`` is the log ``reset_requests()`` clears.
+        self.requests_total = self.faults_played = 0
         self.token_requests = self.tokens_issued = self.rate_limited = 0
         #: Requests being handled now, and the most ever handled at once.
         self.in_flight = self.max_in_flight = 0
@@ -89,16 +108,19 @@ class FakeSwoogo(ApiMixin):
         self._faults = FaultPlan()
         self._rng = random.Random(seed)
         self._tokens: dict[str, float] = {}
-        self._rl_limit, self._rl_window = rate_limit, rate_window
-        self._rl_start: float | None = None
-        self._rl_used = 0
+        self._budget = Budget(rate_limit, rate_window)
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
+        self._init_control(clock)
 
     # -- public API -------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}{API_PREFIX}"
+
+    @property
+    def stats_url(self) -> str:
+        return f"http://{self.host}:{self.port}{STATS_PATH}"
 
     @property
     def sessions(self) -> dict[int, dict[str, Any]]:
@@ -135,8 +157,7 @@ class FakeSwoogo(ApiMixin):
         self._faults.clear()
 
     def set_rate_limit(self, credits: int | None, window: float = 600.0) -> None:
-        self._rl_limit, self._rl_window = credits, window
-        self._rl_start, self._rl_used = None, 0
+        self._budget = Budget(credits, window)
 
     def reset_requests(self) -> None:
         self.requests = []
@@ -152,7 +173,13 @@ class FakeSwoogo(ApiMixin):
         self._closing = asyncio.Event()
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            handler_cancellation=True,
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()
@@ -179,48 +206,34 @@ class FakeSwoogo(ApiMixin):
 
     # -- plumbing ---------------------------------------------------------------------------
     async def _sleep(self, delay: float) -> None:
-        if delay > 0 and not self._closing.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), delay)
+        """Wait ``delay`` seconds, less if the fake closes; an infinite one until released.
 
-    def _rate_headers(self, now: float) -> dict[str, str]:
-        limit, window = self._rl_limit, self._rl_window
-        if limit is None:
-            # Unlimited: a budget no client can spend, so pacing never engages.
-            return {
-                "X-Rate-Limit-Limit": UNLIMITED,
-                "X-Rate-Limit-Remaining": UNLIMITED,
-                "X-Rate-Limit-Reset": str(math.ceil(window)),
-            }
-        start = self._rl_start
-        if start is None or now >= start + window:
-            used, reset = 0, math.ceil(window)
-        else:
-            used, reset = self._rl_used, max(0, math.ceil(start + window - now))
-        return {
-            "X-Rate-Limit-Limit": str(limit),
-            "X-Rate-Limit-Remaining": str(max(0, limit - used)),
-            "X-Rate-Limit-Reset": str(reset),
-        }
-
-    def _consume(self, cost: int) -> bool:
-        """Charge ``cost`` credits; False when over budget (nothing charged)."""
-        if self._rl_limit is None:
-            return True
-        now = time.monotonic()
-        if self._rl_start is None or now >= self._rl_start + self._rl_window:
-            self._rl_start, self._rl_used = now, 0
-        if self._rl_used + cost > self._rl_limit:
-            return False
-        self._rl_used += cost
-        return True
+        A client hanging up cancels the handler (``handler_cancellation``), so a held
+        request never outlives its client.
+        """
+        if delay <= 0 or self._closing.is_set():
+            return
+        held = math.isinf(delay)
+        waiters = {asyncio.ensure_future(self._closing.wait())}
+        if held:
+            waiters.add(asyncio.ensure_future(self._release_event().wait()))
+            self._hold(+1)
+        try:
+            await asyncio.wait(
+                waiters, timeout=None if held else delay, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            for task in waiters:
+                task.cancel()
+            if held:
+                self._hold(-1)
 
     def _authorized(self, request: web.Request) -> bool:
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             return False
         expiry = self._tokens.get(auth[7:].strip())
-        return expiry is not None and time.monotonic() < expiry
+        return expiry is not None and self.now() < expiry
 
     @staticmethod
     def _disconnected(request: web.Request) -> bool:
@@ -235,7 +248,11 @@ class FakeSwoogo(ApiMixin):
 
     # -- request handling -------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path == STATS_PATH and request.method == "GET":
+            return json_response(200, self.stats)
         body = await request.read()
+        self.requests_total += 1
+        self._fire_triggers()
         path = request.path
         if path.startswith(API_PREFIX):
             path = path[len(API_PREFIX) :]
@@ -263,31 +280,37 @@ class FakeSwoogo(ApiMixin):
         index = len(log)
         log.append(placeholder)
         resp: web.Response | None = None
-        acted = False
-        fault: Fault | None = None
+        outcome = _Outcome()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if self.latency:
                 await self._sleep(self.latency)
-            resp, acted, fault = await self._dispatch(request, path, body, form)
+            resp = await self._dispatch(request, path, body, form, outcome)
             if resp is None:
                 self._drop(request)
             return resp if resp is not None else web.Response(status=500)
         finally:
             self.in_flight -= 1
+            if not self.in_flight:
+                self._went_idle()
             status = 0 if resp is None or self._disconnected(request) else resp.status
             if index < len(log) and log[index] is placeholder:
                 log[index] = attrs.evolve(
                     placeholder,
                     status=status,
-                    fault=None if fault is None else fault.name,
-                    acted=acted,
+                    fault=None if outcome.fault is None else outcome.fault.name,
+                    acted=outcome.acted,
                 )
 
     async def _dispatch(
-        self, request: web.Request, path: str, body: bytes, form: dict[str, str] | None
-    ) -> tuple[web.Response | None, bool, Fault | None]:
+        self,
+        request: web.Request,
+        path: str,
+        body: bytes,
+        form: dict[str, str] | None,
+        outcome: _Outcome,
+    ) -> web.Response | None:
         route, arg, known_path = None, 0, False
         for pattern, method, name in _ROUTES:
             m = pattern.fullmatch(path)
@@ -298,43 +321,54 @@ class FakeSwoogo(ApiMixin):
                     break
         if route == TOKEN_ROUTE:
             self.token_requests += 1
-            fault = self._faults.pick(route) if self._faults.active else None
-            resp, acted = await self._run(request, fault, lambda: self._token(request, form))
-            return resp, acted, fault
-        now = time.monotonic()
+            outcome.fault = self._faults.pick(route) if self._faults.active else None
+            return await self._run(request, outcome, lambda: self._token(request, form))
+        now = self.now()
         if route is None and path == "/oauth2/token":
-            return json_response(405, yii_error(405)), False, None
+            return json_response(405, yii_error(405))
         if not self._authorized(request):
-            return json_response(401, _UNAUTHORIZED, self._rate_headers(now)), False, None
+            return json_response(401, _UNAUTHORIZED, self._budget.headers(now))
         if route is None:
             status = 405 if known_path else 404
-            return json_response(status, yii_error(status), self._rate_headers(now)), False, None
-        if not self._consume(10 if route == "GET /sessions" else 1):
+            return json_response(status, yii_error(status), self._budget.headers(now))
+        if not self._budget.consume(10 if route in _LIST_ROUTES else 1, now):
             self.rate_limited += 1
-            headers = self._rate_headers(now)
+            headers = self._budget.headers(now)
             if self.retry_after:
                 headers["Retry-After"] = headers["X-Rate-Limit-Reset"]
-            body_ = yii_error(429, "Rate limit exceeded.")
-            return json_response(429, body_, headers), False, None
-        fault = self._faults.pick(route) if self._faults.active else None
+            return json_response(429, yii_error(429, "Rate limit exceeded."), headers)
+        outcome.fault = self._faults.pick(route) if self._faults.active else None
         handler = self._handlers[route]
-        resp, acted = await self._run(request, fault, lambda: handler(self, request, arg, body))
+        resp = await self._run(request, outcome, lambda: handler(self, request, arg, body))
         if resp is not None:
-            for k, v in self._rate_headers(time.monotonic()).items():
+            for k, v in self._budget.headers(self.now()).items():
                 resp.headers.setdefault(k, v)
-        return resp, acted, fault
+        return resp
 
     async def _run(
-        self, request: web.Request, fault: Fault | None, op: Callable[[], Result]
-    ) -> Result:
+        self, request: web.Request, outcome: _Outcome, op: Callable[[], Result]
+    ) -> web.Response | None:
         def call() -> Result:
             try:
-                return op()
+                resp, outcome.acted = op()
             except ApiError as e:
                 return json_response(e.status, e.body), False
+            return resp, outcome.acted
 
+        resp, _ = await self._play(request, outcome.fault, call)
+        return resp
+
+    async def _play(
+        self, request: web.Request, fault: Fault | None, call: Callable[[], Result]
+    ) -> Result:
         if fault is None:
             return call()
+        self.faults_played += 1
+        if fault.late:
+            before = set(self._store.sessions)
+            _, acted = call()
+            self._hold_back(before)
+            return None, acted
         if fault.responds_normally:  # pure delay (timeout)
             if fault.acted:
                 resp, acted = call()

@@ -1,0 +1,304 @@
+"""The request pipeline of ``SwoogoClient``: retries, slots, pacing, token, transport.
+
+Every request of every coroutine goes through ``_Pipeline._execute``. ``backoff``
+runs its attempts, asking the pure ``RetryPolicy`` whether to give up and how long
+to wait. One attempt takes a connection slot (a FIFO ``asyncio.Semaphore``), its
+turn at the shared pacer and the shared token (no lock on the fast path), then
+sends through the transport. A 401 on a request that used the current token drops
+that token and replays the request once, inside the same attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import backoff
+from backoff.types import Details
+
+from ._auth import TOKEN_FORM, Token, TokenManager, parse_token_response, server_clock_offset
+from ._endpoints import FORM, Call
+from ._exceptions import (
+    ClientStateError,
+    RateLimitError,
+    ReadTimeoutError,
+    SwoogoError,
+    TransportError,
+    make_status_error,
+)
+from ._ratelimit import AsyncPacer
+from ._retry import RetryPolicy, parse_retry_after
+from ._transport import Headers, Request, Response, Transport
+
+__all__ = ["CLOSED", "NEW", "OPEN", "logger"]
+
+T = TypeVar("T")
+logger = logging.getLogger("swoogo_async")
+# A library never configures logging: without a handler here, its warnings would reach
+# stderr through logging's last resort in an app that never set logging up.
+logger.addHandler(logging.NullHandler())
+
+NEW, OPEN, CLOSED = "new", "open", "closed"
+_ONE_LOOP = (
+    "this SwoogoClient belongs to the event loop that opened it; one client serves one"
+    " loop (make one client per loop or thread)"
+)
+
+
+class _CallState:
+    """What one call's attempts share."""
+
+    __slots__ = ("call", "deadline", "decode", "url")
+
+    def __init__(
+        self, call: Call, url: str, decode: Callable[[Response], Any], deadline: float
+    ) -> None:
+        self.call = call
+        self.url = url
+        self.decode = decode
+        self.deadline = deadline
+
+
+def _log_backoff(details: Details) -> None:
+    state: _CallState = details["args"][0]
+    logger.warning(
+        "retrying %s %s after %s (attempt %d failed), waiting %.2fs",
+        state.call.method,
+        state.call.path,
+        type(details.get("exception")).__name__,
+        details["tries"],
+        details.get("wait", 0.0),
+    )
+
+
+def _log_giveup(details: Details) -> None:
+    state: _CallState = details["args"][0]
+    logger.log(
+        logging.WARNING if details["tries"] > 1 else logging.DEBUG,
+        "%s %s failed with %s after %d attempt(s) in %.2fs",
+        state.call.method,
+        state.call.path,
+        type(details.get("exception")).__name__,
+        details["tries"],
+        details["elapsed"],
+    )
+
+
+def _cancelled_by_caller() -> bool:
+    """Whether the current task has a cancellation of its own pending (3.11+)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is not None and cancelling() > 0
+
+
+class _Pipeline:
+    """The request path; ``SwoogoClient`` adds the options and the lifecycle."""
+
+    retry: RetryPolicy
+    base_url: str
+    _state: str
+    _loop: asyncio.AbstractEventLoop | None
+    _transport: Transport | None
+    _pacer: AsyncPacer | None
+    _tokens: TokenManager
+    _slots: asyncio.Semaphore
+    _clock: Callable[[], float]
+    _rand: Callable[[], float]
+    _read_timeout: float
+    _base_headers: Mapping[str, str]
+    _basic_headers: Headers
+    _bearer_headers: tuple[Token | None, dict[str | None, Headers]]
+    _retrying: dict[bool, Callable[[_CallState], Awaitable[Any]]]
+    _server_offset: float
+    _credits_spent: int
+
+    def _check_loop(self) -> None:
+        if asyncio.get_running_loop() is not self._loop:
+            raise ClientStateError(_ONE_LOOP)
+
+    def _check_open(self) -> None:
+        if self._state == OPEN and asyncio.get_running_loop() is self._loop:
+            return
+        if self._state != OPEN:
+            raise ClientStateError(
+                "the client is closed"
+                if self._state == CLOSED
+                else "open the client first: 'async with SwoogoClient(...) as client:'"
+            )
+        raise ClientStateError(_ONE_LOOP)
+
+    # -- the request pipeline -----------------------------------------------------------------
+
+    def _retry_loop(self, idempotent: bool, budget: float) -> Callable[[_CallState], Any]:
+        """Return ``_attempt`` wrapped in backoff's retry loop, for calls given ``budget`` s."""
+        policy = self.retry
+        return backoff.on_exception(
+            functools.partial(policy.waits, clock=self._clock, rand=self._rand),
+            SwoogoError,
+            max_tries=policy.max_attempts,
+            max_time=budget,
+            giveup=functools.partial(policy.gives_up, idempotent=idempotent),
+            jitter=None,  # ``waits`` draws it: a server's Retry-After must not be shortened
+            on_backoff=_log_backoff,
+            on_giveup=_log_giveup,
+            logger=None,
+            budget=budget,
+        )(self._attempt)
+
+    async def _execute(
+        self, call: Call, decode: Callable[[Response], T], *, deadline: float | None = None
+    ) -> T:
+        """Send ``call`` with auth, pacing and retries; return its decoded 2xx response.
+
+        ``decode`` runs inside the retry loop, so a success body that does not
+        decode (``ResponseDecodeError``) is retried like any transient failure
+        when the call is idempotent. ``deadline`` (on ``self._clock``) bounds the
+        call instead of ``retry.deadline`` from now.
+        """
+        self._check_open()
+        url = (
+            f"{self.base_url}{call.path}?{call.query}" if call.query else self.base_url + call.path
+        )
+        now = self._clock()
+        if deadline is None:
+            retrying = self._retrying[call.idempotent]
+            deadline = now + self.retry.deadline
+        else:
+            # A caller's own deadline: its own loop, built per call (a few µs; creates only).
+            retrying = self._retry_loop(call.idempotent, deadline - now)
+        result: T = await retrying(_CallState(call, url, decode, deadline))
+        return result
+
+    async def _attempt(self, state: _CallState) -> Any:
+        """Make one attempt: a slot, the exchange (replayed once on a stale token), a verdict."""
+        self._check_open()  # the client may have closed during a backoff wait
+        call = state.call
+        if not call.cost:
+            # Token fetches skip the slots: the calls holding them may be waiting on it.
+            response, _ = await self._exchange(state)
+        else:
+            async with self._slots:
+                response, token = await self._exchange(state)
+                if response.status == 401 and token is not None:
+                    # The token died early (revoked, or expired on the server's clock):
+                    # drop it, if no one has already, and replay once. A 401 again
+                    # means the credentials are bad.
+                    self._tokens.invalidate(token)
+                    response, _ = await self._exchange(state)
+        status = response.status
+        if status < 300:
+            return state.decode(response)
+        raise make_status_error(
+            status=status,
+            method=call.method,
+            url=state.url,
+            raw=response.body,
+            retry_after=parse_retry_after(response.headers) if status == 429 else None,
+        )
+
+    async def _exchange(self, state: _CallState) -> tuple[Response, Token | None]:
+        """Pace, authenticate and send one request; settle its pacer reservation once."""
+        call = state.call
+        pacer = self._pacer if call.cost else None
+        if pacer is not None:
+            too_long = await pacer.acquire(call.cost, within=state.deadline - self._clock())
+            if too_long is not None:
+                # The budget is spent until after this call's deadline: say so now
+                # rather than sleep past it.
+                raise RateLimitError(
+                    status=429,
+                    method=call.method,
+                    url=state.url,
+                    body=None,
+                    raw=b"client-side pacing: the rate-limit budget is spent past this"
+                    b" call's deadline",
+                    retry_after=too_long,
+                )
+        token: Token | None = None
+        response: Response | None = None
+        sent = False  # whether the request may have reached the server
+        try:
+            if call.cost:
+                token = self._tokens.fresh() or await self._token()
+            request = self._request(state, token)
+            transport = self._transport
+            if transport is None or self._state != OPEN:
+                raise ClientStateError("the client was closed before this request was sent")
+            sent = True
+            self._credits_spent += call.cost  # the server may charge whatever left here
+            response = await transport.send(request)
+        except TransportError as exc:
+            sent = exc.may_have_acted
+            if self._state == CLOSED and (call.idempotent or not sent):
+                raise ClientStateError("the client was closed while this call ran") from None
+            raise
+        finally:
+            if pacer is not None:
+                if response is None:
+                    pacer.release(call.cost, sent=sent)
+                elif response.status == 429:
+                    pacer.limited(parse_retry_after(response.headers), call.cost)
+                else:
+                    pacer.observe(response.headers, call.cost, ok=response.status < 300)
+        return response, token
+
+    async def _token(self) -> Token:
+        """Wait for the shared token fetch."""
+        try:
+            return await self._tokens.get()
+        except asyncio.CancelledError:
+            if self._state == CLOSED and not _cancelled_by_caller():
+                # aclose() cancelled the shared fetch, not this caller.
+                raise ClientStateError(
+                    "the client was closed while this call waited for a token"
+                ) from None
+            raise
+
+    def _request(self, state: _CallState, token: Token | None) -> Request:
+        """Build the request of one attempt, its timeout cut to the call's deadline."""
+        call = state.call
+        remaining = state.deadline - self._clock()
+        if remaining <= 0.001:
+            late = ReadTimeoutError(
+                "the call's deadline passed before the request was sent",
+                method=call.method,
+                url=state.url,
+            )
+            late.may_have_acted = False  # nothing left this process
+            raise late
+        return Request(
+            call.method,
+            state.url,
+            self._basic_headers if token is None else self._headers(token, call.content_type),
+            call.body,
+            remaining if remaining < self._read_timeout else None,
+        )
+
+    def _headers(self, token: Token, content_type: str | None) -> Headers:
+        """The headers for a request with ``token``, built once and shared, so read-only."""
+        cached_token, by_type = self._bearer_headers
+        if cached_token is not token:
+            by_type = {}
+            self._bearer_headers = (token, by_type)
+        headers = by_type.get(content_type)
+        if headers is None:
+            fields = {**self._base_headers, "Authorization": "Bearer " + token.value}
+            if content_type is not None:
+                fields["Content-Type"] = content_type
+            headers = by_type[content_type] = Headers(fields)
+        return headers
+
+    async def _fetch_token(self) -> Token:
+        call = Call("POST", "/oauth2/token", body=TOKEN_FORM, content_type=FORM, cost=0)
+        return await self._execute(call, self._read_token)
+
+    def _read_token(self, response: Response) -> Token:
+        wall_now = time.time()
+        self._server_offset = server_clock_offset(response.headers, wall_now)
+        return parse_token_response(
+            response.body, response.headers, now=self._clock(), wall_now=wall_now
+        )
