@@ -206,3 +206,25 @@ async def test_sync_ctrl_c_then_resume_leaves_each_row_once(
     final = {r["line"]: r["status"] for r in read_report(report)}
     assert all(final[r["line"]] == "unchanged" for r in unknown)  # found by the fresh read
     assert set(final) == set(range(2, n + 2))
+
+
+async def test_sync_refuses_a_bad_row_naming_every_field_and_dry_run_says_so(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    rows = agenda(3)
+    rows[1] = {**rows[1], "start_time": "25:00", "capacity": "lots"}
+    path = write_agenda(tmp_path / "agenda.csv", rows)
+    code, out, _ = await run(tmp_path, fake, "sync", str(path), "--event-id", EVENT, "--dry-run")
+    assert code == 1, out
+    assert f"{path}:3: invalid: start_time:" in out
+    assert f"{path}:3: invalid: capacity:" in out
+    assert "Dry run: 2 to create, 0 to update, 0 unchanged, 1 invalid, 0 ambiguous" in out
+    report = tmp_path / "sync.jsonl"
+    args = ("sync", str(path), "--event-id", EVENT, "--report", str(report))
+    code, out, _ = await run(tmp_path, fake, *args)
+    assert code == 1, out
+    bad = [r for r in read_report(report) if r["status"] == "invalid"]
+    assert [r["line"] for r in bad] == [3]
+    assert "start_time" in bad[0]["error"]["message"]
+    assert "capacity" in bad[0]["error"]["message"]
+    assert len(fake.sessions) == 2
