@@ -5,7 +5,8 @@ It starts the fake API in a subprocess (rate limit off), then in this process:
 
 - creates ``--rows`` sessions with ``create_many`` and, as the baseline, posts the same
   rows as forms with a bare ``aiohttp`` loop at the same concurrency (best of
-  ``--repeat`` each, interleaved); the ratio is SDK rows/s over baseline rows/s;
+  ``--repeat`` each, interleaved); the ratio is SDK rows/s over baseline rows/s; the
+  credits the SDK spent (``client.credits_spent``) are reported per row;
 - for each ``--memory-rows`` count, runs ``create_many`` over a generator in a fresh
   child process and reports its peak RSS and tracemalloc peak (flat memory means
   these barely move from 10,000 to 100,000 rows);
@@ -62,16 +63,17 @@ def form_of(row: dict[str, str]) -> str:
     return urlencode(pairs)
 
 
-async def sdk_run(base_url: str, n: int, concurrency: int, tag: str) -> float:
-    """Return rows/s for ``create_many`` over ``n`` generated rows."""
+async def sdk_run(base_url: str, n: int, concurrency: int, tag: str) -> tuple[float, float]:
+    """Return rows/s and credits per row for ``create_many`` over ``n`` generated rows."""
     async with SwoogoClient(KEY, SECRET, base_url=base_url, rate_limit=None) as client:
         summary = BulkSummary()
         start = time.perf_counter()
         async for result in client.sessions.create_many(rows(n, tag), concurrency=concurrency):
             summary.add(result)
         elapsed = time.perf_counter() - start
+        credits = client.credits_spent
     assert summary.created == n, summary
-    return n / elapsed
+    return n / elapsed, credits / n
 
 
 async def baseline_run(base_url: str, n: int, concurrency: int, tag: str) -> float:
@@ -114,7 +116,7 @@ async def memory_child(base_url: str, n: int, concurrency: int, trace: bool) -> 
     """Run ``create_many`` over ``n`` generated rows; report memory figures."""
     if trace:
         tracemalloc.start()
-    rate = await sdk_run(base_url, n, concurrency, f"mem{n}")
+    rate, _ = await sdk_run(base_url, n, concurrency, f"mem{n}")
     peak = tracemalloc.get_traced_memory()[1] if trace else None
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
@@ -156,6 +158,7 @@ def throughput(n: int, concurrency: int, repeat: int) -> dict[str, Any]:
     """Best rows/s of each client; every run gets a fresh server (an empty store)."""
     sdk: list[float] = []
     base: list[float] = []
+    credits: list[float] = []
     for r in range(repeat):
         # Alternate which goes first, so neither always meets a warmer machine.
         order = ("base", "sdk") if r % 2 == 0 else ("sdk", "base")
@@ -163,7 +166,9 @@ def throughput(n: int, concurrency: int, repeat: int) -> dict[str, Any]:
             server, base_url = start_server()
             try:
                 if which == "sdk":
-                    sdk.append(asyncio.run(sdk_run(base_url, n, concurrency, "sdk")))
+                    rate, per_row = asyncio.run(sdk_run(base_url, n, concurrency, "sdk"))
+                    sdk.append(rate)
+                    credits.append(per_row)
                 else:
                     base.append(asyncio.run(baseline_run(base_url, n, concurrency, "base")))
             finally:
@@ -175,6 +180,7 @@ def throughput(n: int, concurrency: int, repeat: int) -> dict[str, Any]:
         "sdk_rows_per_s": round(max(sdk), 1),
         "baseline_rows_per_s": round(max(base), 1),
         "ratio_sdk_to_baseline": round(max(sdk) / max(base), 3),
+        "sdk_credits_per_row": round(max(credits), 4),
     }
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from . import _log
 from ._bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
 from ._client import DEFAULT_BASE_URL, SwoogoClient
+from ._create import LookupIncompleteError
 from ._exceptions import (
+    AmbiguousMatchError,
     APIError,
     AuthenticationError,
     BadRequestError,
@@ -39,6 +41,7 @@ from ._serialize import to_dict, to_json
 from ._shared import LocalSharedState, SharedState
 from ._speakers import DEFAULT_SPEAKER_FIELDS
 from ._surface import ClientView
+from ._sync_plan import RowPlan
 from ._transport import AiohttpTransport, MockTransport, Request, Response, Transport
 from ._types import UNSET, UnsetType
 
@@ -52,6 +55,7 @@ __all__ = [
     "UNSET",
     "APIError",
     "AiohttpTransport",
+    "AmbiguousMatchError",
     "AuthenticationError",
     "BadRequestError",
     "BulkProgress",
@@ -66,6 +70,7 @@ __all__ = [
     "InvalidInputError",
     "Listing",
     "LocalSharedState",
+    "LookupIncompleteError",
     "MockTransport",
     "NotFoundError",
     "Page",
@@ -81,6 +86,7 @@ __all__ = [
     "ResponseInfo",
     "ResponseTooLargeError",
     "RetryPolicy",
+    "RowPlan",
     "SelectionControl",
     "ServerError",
     "Session",

@@ -31,7 +31,14 @@ from collections.abc import (
 from types import TracebackType
 from typing import Any, Literal, TypeAlias
 
-from ._bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
+from ._bulk_results import (
+    BulkProgress,
+    BulkResult,
+    BulkStatus,
+    BulkSummary,
+    RowInput,
+    RowOutcome,
+)
 from ._converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
 from ._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from ._fields import WRITABLE_FIELDS, prepare_session_fields
@@ -39,6 +46,7 @@ from ._models import Session
 from ._ratelimit import bulk_pacing
 
 __all__ = [
+    "UNREADABLE",
     "BulkProgress",
     "BulkResult",
     "BulkRun",
@@ -47,9 +55,11 @@ __all__ = [
     "CreateFn",
     "ProgressCallback",
     "RowInput",
+    "RowOutcome",
     "RowSource",
     "UpdateFn",
     "create_many",
+    "prepare_create_row",
     "session_row",
     "update_many",
 ]
@@ -58,15 +68,16 @@ __all__ = [
 ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
-_Call: TypeAlias = "Callable[[], Awaitable[Session]]"
-#: Checks a row and returns the call that sends it (raises if the row is invalid).
-_Work: TypeAlias = "Callable[[RowInput], _Call]"
+_Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
+#: Checks a row and returns the call that sends it, or the row's outcome when nothing
+#: is to be sent (raises ``InvalidInputError`` if the row is invalid).
+_Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
 #: Creates a session from checked fields.
 CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
 #: Updates a session from its id and checked fields.
 UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
 #: Errors a malformed row raises while it is read; the row is then ``invalid``.
-_UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
+UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
 
 
 def session_row(session: Session) -> dict[str, Any]:
@@ -90,7 +101,8 @@ def _fields_of(row: RowInput) -> dict[str, Any]:
     raise InvalidInputError("row", f"must be a mapping or a Session, got {type(row).__name__}")
 
 
-def _prepare_create(row: RowInput, event_id: int | None) -> dict[str, Any]:
+def prepare_create_row(row: RowInput, event_id: int | None) -> dict[str, Any]:
+    """Return a row's checked create fields (``event_id`` fills a row without one)."""
     fields = _fields_of(row)
     if event_id is not None and fields.get("event_id") in (None, ""):
         fields["event_id"] = event_id
@@ -132,6 +144,7 @@ class BulkRun:
         concurrency: int,
         ordered: bool,
         on_progress: ProgressCallback | None,
+        credits: Callable[[], int] | None = None,
     ) -> None:
         if type(concurrency) is not int or concurrency < 1:
             raise InvalidInputError(
@@ -143,6 +156,8 @@ class BulkRun:
         self._concurrency = concurrency
         self._ordered = ordered
         self._on_progress = on_progress
+        self._credits = credits
+        self._credits_at_start = 0
         self.progress = BulkProgress()
         self._results = self._run()
 
@@ -176,35 +191,43 @@ class BulkRun:
         return summary
 
     def _finish(self, result: BulkResult) -> BulkResult:
+        if self._credits is not None:
+            self.progress.credits = self._credits() - self._credits_at_start
         self.progress.finish(result)
         if self._on_progress is not None:
             self._on_progress(self.progress)
         return result
 
     def _prepare(self, index: int, row: RowInput) -> BulkResult | _Call:
-        """Check a row; return its result if it is invalid, else the call to make."""
+        """Check a row; return its result if it is settled already, else the call to make."""
         try:
-            return self._work(row)
+            work = self._work(row)
+            if isinstance(work, RowOutcome):
+                return self._finish(_result(index, row, work))
+            return work
         except InvalidInputError as error:
             return self._finish(BulkResult(index, row, "invalid", None, error))
-        except _UNREADABLE as exc:
+        except UNREADABLE as exc:
             return self._finish(BulkResult(index, row, "invalid", None, _unreadable(exc)))
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
         result: BulkResult
         try:
             with bulk_pacing():  # leave the last part of each window to interactive calls
-                session = await call()
+                outcome = await call()
         except InvalidInputError as error:
             result = BulkResult(index, row, "invalid", None, error)
-        except _UNREADABLE as exc:  # raised while the row's request was built: nothing sent
+        except UNREADABLE as exc:  # raised while the row's request was built: nothing sent
             result = BulkResult(index, row, "invalid", None, _unreadable(exc))
         except UnknownOutcomeError as error:
             result = BulkResult(index, row, "unknown", None, error)
         except SwoogoError as error:
             result = BulkResult(index, row, "failed", None, error)
         else:
-            result = BulkResult(index, row, self._done, session)
+            if isinstance(outcome, RowOutcome):
+                result = _result(index, row, outcome)
+            else:
+                result = BulkResult(index, row, self._done, outcome)
         return self._finish(result)
 
     async def _intake(self) -> AsyncGenerator[tuple[int, RowInput], None]:
@@ -233,6 +256,8 @@ class BulkRun:
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
         self.progress.started_at = time.monotonic()
+        if self._credits is not None:
+            self._credits_at_start = self._credits()
         intake = self._intake()
         live: set[asyncio.Task[BulkResult]] = set()
         # Ordered: every row in input order. Unordered: rows as they finish.
@@ -278,6 +303,18 @@ class BulkRun:
                 await intake.aclose()
 
 
+def _result(index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
+    return BulkResult(
+        index,
+        row,
+        outcome.status,
+        outcome.session,
+        outcome.error,
+        outcome.changed,
+        outcome.session_id,
+    )
+
+
 def _unreadable(exc: BaseException) -> InvalidInputError:
     error = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
     error.__cause__ = exc
@@ -318,14 +355,15 @@ def create_many(
     ordered: bool = False,
     on_progress: ProgressCallback | None = None,
     event_id: int | None = None,
+    credits: Callable[[], int] | None = None,
 ) -> BulkRun:
     """Create a session per row with ``create``; see ``Sessions.create_many``."""
 
     def work(row: RowInput) -> _Call:
-        prepared = _prepare_create(row, event_id)
+        prepared = prepare_create_row(row, event_id)
         return lambda: create(prepared)
 
-    return BulkRun(rows, work, "created", concurrency, ordered, on_progress)
+    return BulkRun(rows, work, "created", concurrency, ordered, on_progress, credits)
 
 
 def update_many(
@@ -335,6 +373,7 @@ def update_many(
     concurrency: int = 8,
     ordered: bool = False,
     on_progress: ProgressCallback | None = None,
+    credits: Callable[[], int] | None = None,
 ) -> BulkRun:
     """Update one session per row with ``update``; see ``Sessions.update_many``."""
 
@@ -342,4 +381,4 @@ def update_many(
         session_id, changes = _prepare_update(row)
         return lambda: update(session_id, changes)
 
-    return BulkRun(rows, work, "updated", concurrency, ordered, on_progress)
+    return BulkRun(rows, work, "updated", concurrency, ordered, on_progress, credits)

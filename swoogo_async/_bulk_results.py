@@ -11,9 +11,11 @@ import attrs
 from ._exceptions import SwoogoError
 from ._models import Session
 
-__all__ = ["BulkProgress", "BulkResult", "BulkStatus", "BulkSummary", "RowInput"]
+__all__ = ["BulkProgress", "BulkResult", "BulkStatus", "BulkSummary", "RowInput", "RowOutcome"]
 
-BulkStatus: TypeAlias = Literal["created", "updated", "failed", "invalid", "unknown"]
+BulkStatus: TypeAlias = Literal[
+    "created", "updated", "unchanged", "failed", "invalid", "ambiguous", "unknown"
+]
 #: One input row: field name to value (text is parsed), or a ``Session``.
 RowInput: TypeAlias = "Mapping[str, Any] | Session"
 
@@ -25,12 +27,16 @@ class BulkResult:
     Attributes:
         index: The row's 0-based position in the source.
         row: The row as given.
-        status: ``created``/``updated`` (done), ``invalid`` (rejected before
-            sending), ``failed`` (the API refused or could not be reached) or
-            ``unknown`` (a create that may or may not have happened; the error
-            carries the submitted fields).
+        status: ``created``/``updated`` (done), ``unchanged`` (a sync found the
+            session already as the row says; nothing sent), ``invalid`` (rejected
+            before sending), ``failed`` (the API refused or could not be reached),
+            ``ambiguous`` (a sync found several sessions with the row's key;
+            nothing sent) or ``unknown`` (a create that may or may not have
+            happened; the error carries the submitted fields).
         session: The session the server returned, when done.
         error: The error, when not done.
+        changed: The fields a sync's update sent (or would send, in a dry run).
+        session_id: The session's id, when one is known (also for ``unchanged``).
     """
 
     index: int
@@ -38,11 +44,31 @@ class BulkResult:
     status: BulkStatus
     session: Session | None = attrs.field(default=None, repr=False)
     error: SwoogoError | None = None
+    changed: tuple[str, ...] = ()
+    session_id: int | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether the row was created or updated."""
-        return self.status in ("created", "updated")
+        """Whether the row was created, updated or found unchanged."""
+        return self.status in ("created", "updated", "unchanged")
+
+    @property
+    def id(self) -> int | None:
+        """The session's id, from ``session`` or ``session_id``."""
+        if self.session is not None and self.session.id is not None:
+            return self.session.id
+        return self.session_id
+
+
+@attrs.frozen(slots=True)
+class RowOutcome:
+    """What a row's work settled on, when it is not simply the run's own status."""
+
+    status: BulkStatus
+    session: Session | None = None
+    error: SwoogoError | None = None
+    changed: tuple[str, ...] = ()
+    session_id: int | None = None
 
 
 @attrs.define
@@ -51,8 +77,10 @@ class BulkSummary:
 
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     failed: int = 0
     invalid: int = 0
+    ambiguous: int = 0
     unknown: int = 0
 
     def add(self, result: BulkResult) -> BulkResult:
@@ -67,12 +95,20 @@ class BulkSummary:
     @property
     def total(self) -> int:
         """How many results were counted."""
-        return self.created + self.updated + self.failed + self.invalid + self.unknown
+        return (
+            self.created
+            + self.updated
+            + self.unchanged
+            + self.failed
+            + self.invalid
+            + self.ambiguous
+            + self.unknown
+        )
 
     @property
     def all_ok(self) -> bool:
-        """Whether every counted row was created or updated."""
-        return self.failed == self.invalid == self.unknown == 0
+        """Whether every counted row was created, updated or found unchanged."""
+        return self.failed == self.invalid == self.ambiguous == self.unknown == 0
 
 
 @attrs.define
@@ -83,11 +119,19 @@ class BulkProgress(BulkSummary):
         submitted: Rows taken from the source so far.
         done: Rows finished (whatever their status).
         started_at: ``time.monotonic()`` when the run started.
+        credits: Rate-limit credits the client spent since the run started (all of
+            the client's requests in that time, by the documented costs).
     """
 
     submitted: int = 0
     done: int = 0
     started_at: float = attrs.field(factory=time.monotonic)
+    credits: int = 0
+
+    @property
+    def credits_per_row(self) -> float:
+        """Credits spent per finished row so far."""
+        return self.credits / self.done if self.done else 0.0
 
     @property
     def in_flight(self) -> int:

@@ -212,6 +212,8 @@ class SwoogoClient(_Pipeline, _Surface):
         self._rand = random.random
         #: Server clock minus ours, learned from the token response's Date header.
         self._server_offset = 0.0
+        #: Rate-limit credits of the attempts sent (by the documented costs).
+        self._credits_spent = 0
         #: The retry loop for idempotent calls and for the others, under the policy's deadline.
         self._retrying = {}
         self.sessions = Sessions(self)
@@ -285,6 +287,15 @@ class SwoogoClient(_Pipeline, _Surface):
     def closed(self) -> bool:
         """Whether the client has been closed."""
         return self._state == CLOSED
+
+    @property
+    def credits_spent(self) -> int:
+        """Rate-limit credits this client's requests cost, by the documented prices.
+
+        Every attempt handed to the transport counts (a list call 10, any other call 1,
+        the token call 0), whether or not it was answered: the server may have charged it.
+        """
+        return self._credits_spent
 
     @property
     def token_fetches(self) -> int:

@@ -13,19 +13,17 @@ lookup and the lookups themselves.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
+from ._batch import Batcher
 from ._endpoints import (
     Call,
     create_session_call,
-    get_session_call,
     list_sessions_call,
     parse_page,
-    parse_session,
 )
 from ._exceptions import (
     APIError,
@@ -79,6 +77,8 @@ class Host(Protocol):
     def _server_offset(self) -> float: ...
     @property
     def _clock(self) -> Callable[[], float]: ...
+    @property
+    def credits_spent(self) -> int: ...
 
     async def _execute(
         self, call: Call, decode: Callable[[Response], T], *, deadline: float | None = None
@@ -137,6 +137,12 @@ class Creator:
         self._decode = decode
         self._locks = KeyedLocks()
         self._claims = RecentClaims()
+        self.batcher = Batcher(
+            self.list_page,
+            lambda: host._clock(),
+            LookupIncompleteError,
+            max_pages=LOOKUP_MAX_PAGES,
+        )
 
     def bound_to(self, host: Host) -> Creator:
         """Return a creator calling through ``host`` (a view) that shares this one's locks.
@@ -155,10 +161,29 @@ class Creator:
             # Sessions this client handed out just before this create began: a lookup
             # may see them (created_at has whole seconds) but they are not this row's.
             excluded = self._claims.recent(key)
-            session = await _Attempts(self._host, prepared, excluded, self._decode).run()
+            with self.batcher.running(prepared.get("event_id")):
+                attempts = _Attempts(self._host, prepared, excluded, self._decode, self.batcher)
+                session = await attempts.run()
             if session.id is not None:
                 self._claims.add(key, session.id)
             return session
+
+    async def list_page(
+        self,
+        event_id: int,
+        number: int,
+        fields: list[str],
+        search: list[str] | None = None,
+        deadline: float | None = None,
+    ) -> Page[Session]:
+        """Fetch page ``number`` (200 sessions) of an event, with ``fields`` and ``search``."""
+        call = list_sessions_call(event_id, page=number, per_page=200, fields=fields, search=search)
+        url = self._host.base_url + call.path
+
+        def decode(r: Response) -> Page[Session]:
+            return parse_page(r.body, method=call.method, url=url, page=number, per_page=200)
+
+        return await self._host._execute(call, decode, deadline=deadline)
 
 
 class _Attempts:
@@ -170,8 +195,10 @@ class _Attempts:
         prepared: Mapping[str, Any],
         excluded: frozenset[int],
         decode: Callable[[Response], Session],
+        batcher: Batcher,
     ) -> None:
         self.host, self.prepared, self.excluded, self.decode = host, prepared, excluded, decode
+        self.batcher = batcher
         self.started = time.time()
         self.deadline = host._clock() + host.retry.deadline
         self.name = prepared.get("name")
@@ -195,11 +222,7 @@ class _Attempts:
                 session = await host._execute(call, self.decode, deadline=self.deadline)
             except SwoogoError as error:
                 if doubt is not None:  # an earlier attempt may still have created it
-                    raise self._unknown(
-                        f"failed ({type(error).__name__}) after an earlier attempt that the"
-                        " server may have acted on",
-                        doubt,
-                    ) from error
+                    return await self._settle_resend(error, doubt)
                 if not _may_have_acted(error):
                     raise
                 if host.create_policy == "raise":
@@ -208,8 +231,8 @@ class _Attempts:
                     ) from error
                 doubt = error
                 found = await self._look_up(error)
-                if found:
-                    return await self._fetch(found[0], error)
+                if found:  # the lookup read the whole session: no need to fetch it
+                    return found[0]
                 if attempt >= host.retry.max_attempts or host._clock() >= self.deadline:
                     raise self._unknown(
                         f"failed {attempt} times in ways the server may have acted on; no such"
@@ -222,17 +245,27 @@ class _Attempts:
             return await self._check_after(session, doubt)
 
     async def _look_up(self, error: SwoogoError) -> list[Session]:
-        """Return [the session] an uncertain attempt made, [] if none, or raise."""
+        """Return [the session] an uncertain attempt made, [] if none, or raise.
+
+        The lookup is shared with the other creates of the event in doubt at the same
+        time (``_batch.py``); it waits at least ``reconcile_delay``, so that a create
+        the server is still committing is not missed.
+        """
         host = self.host
-        await self._settle_wait()
         # Measured on the server's clock (learned from its Date header), with a margin
         # for its whole-second created_at; taken now, when the offset is surely known.
         since = dt.datetime.fromtimestamp(
             self.started + host._server_offset - CLOCK_MARGIN, dt.timezone.utc
         ).replace(microsecond=0)
+        now = host._clock()
+        ready_at = now + max(min(host.reconcile_delay, self.deadline - now), 0.0)
         try:
-            matches = await find_matches(
-                host, self.prepared, since=since, excluded=self.excluded, deadline=self.deadline
+            matches, contested = await self.batcher.look_up(
+                self.prepared,
+                since=since,
+                excluded=self.excluded,
+                ready_at=ready_at,
+                deadline=self.deadline,
             )
         except SwoogoError as lookup_error:
             raise self._unknown(
@@ -240,38 +273,25 @@ class _Attempts:
                 f" ({type(lookup_error).__name__}: {lookup_error})",
                 error,
             ) from lookup_error
-        if len(matches) > 1:
+        if len(matches) > 1 or contested:
             raise self._unknown(
                 f"may have happened: {len(matches)} matching sessions were created since the"
-                " attempt began",
+                " attempt began" + (", one also matching another create" if contested else ""),
                 error,
                 tuple(s.id for s in matches if s.id),
             ) from error
         return matches
 
-    async def _fetch(self, match: Session, error: SwoogoError) -> Session:
-        """Return the whole session the lookup found (it returned only some fields)."""
-        assert match.id is not None
-        call = get_session_call(match.id)
-        url = self.host.base_url + call.path
-
-        def decode(r: Response) -> Session:
-            return parse_session(r.body, method=call.method, url=url)
-
-        try:
-            return await self.host._execute(call, decode, deadline=self.deadline)
-        except SwoogoError as get_error:
-            raise self._unknown(
-                f"was found as session {match.id}, which could not be read back",
-                error,
-                (match.id,),
-            ) from get_error
-
-    async def _settle_wait(self) -> None:
-        # A create the server is still committing would be missed by a lookup now.
-        delay = min(self.host.reconcile_delay, self.deadline - self.host._clock())
-        if delay > 0:
-            await asyncio.sleep(delay)
+    async def _settle_resend(self, error: SwoogoError, doubt: SwoogoError) -> Session:
+        """After a re-send failed too, look once more: exactly one copy is this create's."""
+        found = await self._look_up(error if _may_have_acted(error) else doubt)
+        if len(found) == 1:
+            return found[0]
+        raise self._unknown(
+            f"failed ({type(error).__name__}) after an earlier attempt that the server may"
+            " have acted on, and no copy was found",
+            doubt,
+        ) from error
 
     async def _check_after(self, session: Session, doubt: SwoogoError) -> Session:
         """After a re-send succeeded, make sure the doubtful attempt did not land too."""

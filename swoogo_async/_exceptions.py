@@ -20,7 +20,8 @@
     │   ├── ServerError              5xx
     │   └── ResponseDecodeError      2xx whose body is not the JSON promised
     ├── UnknownOutcomeError                   a create may or may not have happened
-    └── SharedStateError                      the shared state (Redis) is unreachable
+    ├── SharedStateError                      the shared state (Redis) is unreachable
+    └── AmbiguousMatchError                   a sync found several sessions with a row's key
 
 Every error that concerns a request carries its method and URL; the URL never
 contains a credential, and no error text ever includes a token or the secret.
@@ -37,6 +38,7 @@ from . import _json
 
 __all__ = [
     "APIError",
+    "AmbiguousMatchError",
     "AuthenticationError",
     "BadRequestError",
     "ClientStateError",
@@ -250,6 +252,20 @@ class UnknownOutcomeError(SwoogoError):
     ) -> None:
         self.fields = dict(fields)
         self.cause = cause
+        self.candidates = candidates
+        super().__init__(message)
+
+
+class AmbiguousMatchError(SwoogoError):
+    """A sync found several sessions with a row's key; nothing was written for the row.
+
+    Attributes:
+        key: The row's key values, as compared.
+        candidates: The ids of the sessions that share it.
+    """
+
+    def __init__(self, message: str, *, key: tuple[str, ...], candidates: tuple[int, ...]) -> None:
+        self.key = key
         self.candidates = candidates
         super().__init__(message)
 

@@ -142,6 +142,7 @@ class _Pipeline:
     _on_response: tuple[Callable[[ResponseInfo], Any], ...]
     #: Headers of the latest response, kept only when hooks need its rate-limit state.
     _seen_headers: Mapping[str, str]
+    _credits_spent: int
 
     def _check_loop(self) -> None:
         if asyncio.get_running_loop() is not self._loop:
@@ -279,6 +280,7 @@ class _Pipeline:
             if transport is None or self._state != OPEN:
                 raise ClientStateError("the client was closed before this request was sent")
             sent = True
+            self._credits_spent += call.cost  # the server may charge whatever left here
             response = await transport.send(request)
         except TransportError as exc:
             sent = exc.may_have_acted

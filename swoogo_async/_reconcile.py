@@ -21,16 +21,24 @@ import asyncio
 import datetime as dt
 import time
 from collections import deque
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
+
+import attrs
 
 from ._converter import format_datetime, format_time
 from ._forms import flatten_form, form_value
 from ._models import Session
 
 __all__ = [
+    "WHOLE_SESSION",
     "KeyedLocks",
     "RecentClaims",
+    "assign_matches",
+    "batch_fields",
+    "batch_search",
+    "comparable",
+    "differing",
     "fingerprint",
     "lookup_fields",
     "lookup_search",
@@ -87,7 +95,8 @@ def lookup_fields(fields: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def _text(value: Any) -> str:
+def comparable(value: Any) -> str:
+    """Return a scalar as compared: its form text, trimmed ("20" == 20, 09:00 == 09:00:00)."""
     # The server may trim what it stores; nothing else may differ.
     return form_value(value).strip()
 
@@ -98,7 +107,7 @@ def _same(submitted: Any, found: Any) -> bool:
         return sorted((k, v.strip()) for k, v in flatten_form({"v": submitted})) == sorted(
             (k, v.strip()) for k, v in flatten_form({"v": found})
         )
-    return _text(submitted) == _text(found)
+    return comparable(submitted) == comparable(found)
 
 
 def _found(session: Session, name: str) -> Any:
@@ -107,18 +116,29 @@ def _found(session: Session, name: str) -> Any:
     return session.extra.get(name)
 
 
-def matches(fields: Mapping[str, Any], session: Session) -> bool:
-    """Return whether ``session`` holds every field the caller submitted."""
+def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
+    """Return the submitted fields ``session`` does not hold, as they were submitted.
+
+    Custom fields are compared one by one; only those that differ are returned,
+    inside ``custom_fields``.
+    """
+    out: dict[str, Any] = {}
     for name, submitted in fields.items():
         if name in _NOT_COMPARED:
             continue
         if name == "custom_fields":
             stored = session.custom_fields
-            if not all(_same(v, stored.get(k)) for k, v in submitted.items()):
-                return False
+            changed = {k: v for k, v in submitted.items() if not _same(v, stored.get(k))}
+            if changed:
+                out[name] = changed
         elif not _same(submitted, _found(session, name)):
-            return False
-    return True
+            out[name] = submitted
+    return out
+
+
+def matches(fields: Mapping[str, Any], session: Session) -> bool:
+    """Return whether ``session`` holds every field the caller submitted."""
+    return not differing(fields, session)
 
 
 def pick_match(
@@ -138,6 +158,62 @@ def pick_match(
         if matches(fields, session):
             out.append(session)
     return out
+
+
+def batch_search(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[str]:
+    """Return the search that finds candidates for several creates of one event at once.
+
+    One create gets ``lookup_search``'s narrow query. Several share the window since
+    the earliest of them and, when every name is safe in the search syntax, a
+    ``name=*in*a|b`` filter; ``assign_matches`` still compares every field exactly.
+    """
+    if len(members) == 1:
+        return lookup_search(members[0], since)
+    exprs = [f"created_at>={format_datetime(since)}"]
+    names = {m.get("name") for m in members}
+    if all(isinstance(n, str) and n.strip() and not (_SEARCH_UNSAFE & set(n)) for n in names):
+        exprs.append("name=*in*" + "|".join(sorted(str(n).strip() for n in names)))
+    return exprs
+
+
+#: What a batch lookup reads of each candidate: every field of the model, so that the
+#: session it finds is whole without another call (``location`` and ``track`` come only
+#: with ``expand``; custom fields, only those submitted).
+WHOLE_SESSION = tuple(
+    f.name
+    for f in attrs.fields(Session)
+    if f.name not in ("custom_fields", "extra", "location", "track")
+)
+
+
+def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Return the ``fields=`` of a batch lookup: the whole session and every submitted field."""
+    names = dict.fromkeys(WHOLE_SESSION)
+    for fields in members:
+        names.update(dict.fromkeys(lookup_fields(fields)))
+    return list(names)
+
+
+def assign_matches(
+    members: Sequence[tuple[Mapping[str, Any], dt.datetime, frozenset[int]]],
+    candidates: Sequence[Session],
+) -> list[tuple[list[Session], bool]]:
+    """Return each ``(fields, since, excluded)`` create's matches, and whether one is contested.
+
+    A session that another create of the batch matches too is contested: it belongs
+    to neither, since no row may claim another row's session.
+    """
+    found = [
+        pick_match(fields, candidates, since=since, excluded=excluded)
+        for fields, since, excluded in members
+    ]
+    owners: dict[int, int] = {}
+    for sessions in found:
+        for session in sessions:
+            if session.id is not None:
+                owners[session.id] = owners.get(session.id, 0) + 1
+    contested = {sid for sid, count in owners.items() if count > 1}
+    return [(sessions, any(s.id in contested for s in sessions)) for sessions in found]
 
 
 class RecentClaims:

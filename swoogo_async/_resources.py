@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._bulk import BulkRun, ProgressCallback, RowSource
 from ._bulk import create_many as _create_many
 from ._bulk import update_many as _update_many
+from ._bulk_results import RowInput
 from ._create import Creator, Host
 from ._endpoints import (
     Call,
@@ -17,11 +18,18 @@ from ._endpoints import (
     parse_session,
     update_session_call,
 )
-from ._fields import SessionCreateFields, SessionUpdateFields, prepare_session_fields
+from ._fields import (
+    SessionCreateFields,
+    SessionUpdateFields,
+    check_id,
+    prepare_session_fields,
+)
 from ._getmany import SessionBatch, get_many
 from ._models import Page, Session
 from ._pages import PageWalk
 from ._speakers import Speakers
+from ._sync import BeforeWrite, sync_rows
+from ._sync_plan import DEFAULT_KEY, SyncPlanner, parse_key
 from ._transport import Response
 
 if TYPE_CHECKING:
@@ -232,7 +240,8 @@ class Sessions:
                 ``custom_fields={"c_1001": "Value"}``.
 
         Returns:
-            The created session, as the server returned it.
+            The created session, as the server returned it (or, when a lookup settled
+            the create, as the lookup read it: every field, custom fields as submitted).
 
         Raises:
             InvalidInputError: a field is invalid (nothing was sent).
@@ -286,6 +295,7 @@ class Sessions:
             ordered=ordered,
             on_progress=on_progress,
             event_id=event_id,
+            credits=self._credits,
         )
 
     def update_many(
@@ -305,8 +315,83 @@ class Sessions:
             InvalidInputError: ``concurrency`` is not a positive integer.
         """
         return _update_many(
-            self._update, rows, concurrency=concurrency, ordered=ordered, on_progress=on_progress
+            self._update,
+            rows,
+            concurrency=concurrency,
+            ordered=ordered,
+            on_progress=on_progress,
+            credits=self._credits,
         )
+
+    def sync(
+        self,
+        rows: RowSource,
+        *,
+        event_id: int,
+        key: str | Sequence[str] = DEFAULT_KEY,
+        concurrency: int = 8,
+        ordered: bool = False,
+        on_progress: ProgressCallback | None = None,
+        dry_run: bool = False,
+        scan: Iterable[RowInput] | None = None,
+        before_write: BeforeWrite | None = None,
+    ) -> BulkRun:
+        """Make the event's sessions match ``rows``; stream a result per row.
+
+        The event's sessions are read once (200 a page, only the fields the rows
+        set), indexed by ``key``; then each row is created when no session has its
+        key (through ``create``, duplicate-safe), updated when one has but differs
+        (only the differing fields are sent; a field the row leaves empty is not
+        touched), or left ``unchanged`` with no request. Two rows with the same key
+        are both ``invalid``; a key that several sessions share makes the row
+        ``ambiguous`` and nothing is written for it. A custom field holding the
+        source system's id (``key="c_1234"``) is the robust key.
+
+        Args:
+            rows: Rows as for ``create_many`` (read twice; see ``scan``).
+            event_id: The event to sync; rows naming another event are invalid.
+            key: The fields that identify a row: names, or ``"name,date"``.
+            concurrency: Rows in flight at once.
+            ordered: Yield results in input order.
+            on_progress: Called with the live ``BulkProgress`` after each row.
+            dry_run: Read the server and plan, but send nothing: each result's
+                status is what would happen, ``changed`` what an update would send.
+            scan: The rows again, for the first pass (duplicate keys, fields to
+                read), when ``rows`` can be read only once; without it such a
+                source is held in memory.
+            before_write: Called with each row and its plan just before its create
+                or update is sent; returning False keeps it from being sent.
+
+        Returns:
+            A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
+
+        Raises:
+            InvalidInputError: ``key`` or ``event_id`` is invalid (raised here).
+            LookupIncompleteError: the event's sessions could not all be read
+                (raised during iteration, before anything is written).
+        """
+        planner = SyncPlanner(event_id=check_id("event_id", event_id), key=parse_key(key))
+
+        def read_page(number: int, fields: list[str]) -> Awaitable[Page[Session]]:
+            return self._creator.list_page(event_id, number, fields)
+
+        return sync_rows(
+            rows,
+            planner=planner,
+            read_page=read_page,
+            create=self._creator.create,
+            update=self._update,
+            scan=scan,
+            concurrency=concurrency,
+            ordered=ordered,
+            on_progress=on_progress,
+            dry_run=dry_run,
+            before_write=before_write,
+            credits=self._credits,
+        )
+
+    def _credits(self) -> int:
+        return self._client.credits_spent
 
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
         """Change some fields of a session; only the fields passed are sent.

@@ -222,6 +222,11 @@ class ClientView(_Surface):
     def _root(self) -> SwoogoClient:
         return self._client
 
+    @property
+    def credits_spent(self) -> int:
+        """Credits spent by the client this view shares (views included)."""
+        return self._client.credits_spent
+
     async def _execute(
         self, call: Call, decode: Callable[[Response], T], *, deadline: float | None = None
     ) -> T:

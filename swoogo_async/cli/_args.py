@@ -1,4 +1,4 @@
-"""The command's arguments: ``import``, ``get``, ``update``, ``demo`` and ``--version``."""
+"""The command's arguments: ``import``, ``sync``, ``get``, ``update``, ``demo``, ``--version``."""
 
 from __future__ import annotations
 
@@ -60,6 +60,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-pacing", action="store_true", help="do not pace by the rate-limit headers"
     )
     imp.add_argument(
+        "--grace", type=float, default=5.0, help="seconds rows in flight get after Ctrl-C (5)"
+    )
+
+    syn = sub.add_parser(
+        "sync",
+        parents=[remote, row_options_parser()],
+        help="make an event's sessions match a CSV or JSON Lines file",
+        description="Read the event's sessions once, then per row: create it when no"
+        " session has its key, update only the fields that differ, or leave it (no"
+        " request). Fields a row leaves empty are not touched. Two rows with one key are"
+        " both invalid; a key several sessions share makes the row ambiguous (nothing"
+        " written). A custom field holding your system's id (--key c_1234) is the most"
+        " robust key.",
+    )
+    syn.add_argument("file", metavar="FILE", help=".csv (header row) or .jsonl/.ndjson")
+    syn.add_argument("--event-id", type=_positive, required=True, help="the event to sync")
+    syn.add_argument(
+        "--key",
+        default="name,date,start_time",
+        help="comma-separated fields that identify a row (name,date,start_time)",
+    )
+    syn.add_argument("--concurrency", type=_positive, default=8, help="rows in flight (8)")
+    syn.add_argument("--report", metavar="PATH", help="JSON Lines report to append to")
+    syn.add_argument("--resume", metavar="REPORT", help="skip the rows REPORT shows done")
+    syn.add_argument(
+        "--dry-run", action="store_true", help="read the event and print the plan; write nothing"
+    )
+    syn.add_argument("--ordered", action="store_true", help="finish rows in file order")
+    syn.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
+    syn.add_argument(
+        "--no-pacing", action="store_true", help="do not pace by the rate-limit headers"
+    )
+    syn.add_argument(
         "--grace", type=float, default=5.0, help="seconds rows in flight get after Ctrl-C (5)"
     )
 

@@ -10,6 +10,10 @@ Five rows of the CSV are wrong on purpose (a blank name, the date 2026-13-01, an
 end before its start, a negative capacity, and a row with two bad fields, both of
 which the report names): they are expected to be reported ``invalid``, and the
 demo still exits 0.
+
+A second step edits a few rows of the agenda and runs exactly the ``sync`` command's
+code on it, then checks that only those rows were updated, nothing was created and
+nothing duplicated. Both summaries show the credits spent per row.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from .._client import SwoogoClient
 from ..testing import FakeSwoogo, Fault
 from ._import import ImportOptions, import_file, prepare_import
 from ._report import ImportOutcome
+from ._sync import SyncOptions, sync_file
 
-__all__ = ["DemoAgenda", "run_demo", "write_demo_csv"]
+__all__ = ["DemoAgenda", "edit_demo_csv", "run_demo", "write_demo_csv"]
 
 EVENT_ID = 4242
 COLUMNS = (
@@ -143,6 +148,50 @@ def write_demo_csv(path: Path, rows: int = 300, *, seed: int = 7) -> DemoAgenda:
     return DemoAgenda(path, rows, dict(bad_at))
 
 
+def edit_demo_csv(agenda: DemoAgenda, path: Path, count: int = 5) -> dict[int, str]:
+    """Write ``agenda`` to ``path`` with ``count`` valid rows edited; return index -> capacity."""
+    with agenda.path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    valid = [i for i in range(len(rows)) if i not in agenda.bad]
+    edited: dict[int, str] = {}
+    for i in valid[:: max(len(valid) // count, 1)][:count]:
+        rows[i]["capacity"] = str(int(rows[i]["capacity"]) + 5)
+        edited[i] = rows[i]["capacity"]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return edited
+
+
+def _verify_sync(
+    fake: FakeSwoogo, before: int, edited: dict[int, str], report: Path, out: Any
+) -> bool:
+    """Check that the sync updated exactly the edited rows, and created nothing."""
+    updated: dict[int, int | None] = {}
+    created = 0
+    with report.open(encoding="utf-8") as handle:
+        for text in handle:
+            record = json.loads(text)
+            if record["status"] == "updated":
+                updated[record["index"]] = record["session_id"]
+            created += record["status"] == "created"
+    applied = all(
+        sid is not None and str(fake.sessions[sid]["capacity"]) == edited.get(index)
+        for index, sid in updated.items()
+    )
+    checks = [
+        (set(updated) == set(edited), f"only the {len(edited)} edited rows were updated"),
+        (applied, "each update is on the server"),
+        (created == 0 and len(fake.sessions) == before, "nothing was created"),
+        (not fake.duplicate_groups(), "no session was duplicated"),
+    ]
+    out.write("\nChecking the sync:\n")
+    for ok, text in checks:
+        out.write(f"  [{'ok' if ok else 'FAILED'}] {text}\n")
+    return all(ok for ok, _ in checks)
+
+
 def _verify(fake: FakeSwoogo, agenda: DemoAgenda, report: Path, out: Any) -> bool:
     """Check the fake server's store against the report; print and return the verdict."""
     created: dict[int, tuple[int | None, str | None]] = {}
@@ -242,13 +291,52 @@ async def _demo(args: argparse.Namespace, folder: Path) -> int:
             )
         _server_story(fake, out)
         verified = _verify(fake, agenda, outcome.report, out)
-    if outcome.interrupted:
-        return outcome.exit_code
-    s = outcome.summary
-    clean = verified and s.failed == 0 and s.unknown == 0
+        if outcome.interrupted:
+            return outcome.exit_code
+        synced, sync_ok = await _sync_step(args, fake, agenda, folder, out)
+    if synced.interrupted:
+        return synced.exit_code
+    s, t = outcome.summary, synced.summary
+    clean = verified and sync_ok and s.failed == s.unknown == t.failed == t.unknown == 0
     where = f"Files are in {folder}" if args.out else "Pass --out DIR to keep the files"
     out.write(f"\nDemo {'passed' if clean else 'FAILED'}. {where}\n")
     return 0 if clean else 1
+
+
+async def _sync_step(
+    args: argparse.Namespace, fake: FakeSwoogo, agenda: DemoAgenda, folder: Path, out: Any
+) -> tuple[ImportOutcome, bool]:
+    """Edit a few rows, sync the agenda, and check what changed on the server."""
+    edited = edit_demo_csv(agenda, folder / "agenda-edited.csv")
+    report = folder / "sync-report.jsonl"
+    report.unlink(missing_ok=True)
+    out.write(
+        f"\nStep 2: {len(edited)} rows of the agenda get a new capacity (rows"
+        f" {', '.join(str(i + 1) for i in edited)}); syncing the edited file.\n"
+    )
+    out.flush()
+    opts = SyncOptions(
+        file=folder / "agenda-edited.csv",
+        event_id=EVENT_ID,
+        concurrency=args.concurrency,
+        report=report,
+        progress=not args.no_progress,
+        base_url=fake.base_url,
+    )
+    prior, total = prepare_import(opts)
+    before = len(fake.sessions)
+    client = SwoogoClient(
+        fake.api_key,
+        fake.api_secret,
+        base_url=fake.base_url,
+        read_timeout=1.0 if args.chaos > 0 else 30.0,
+        rate_limit="auto" if args.rate_limit else None,
+    )
+    async with client:
+        synced = await sync_file(opts, client, prior, total, out=out, err=sys.stderr)
+    if synced.interrupted:
+        return synced, False
+    return synced, _verify_sync(fake, before, edited, report, out)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -39,9 +39,11 @@ from ._report import (
 from ._resume import PriorRun, check_resume, read_report, settle
 from ._rows import SourceRow, iter_rows, row_errors
 
-__all__ = ["PROG", "ImportOptions", "import_file", "prepare_import"]
+__all__ = ["PROG", "ImportOptions", "ImportRun", "import_file", "prepare_import", "resume_command"]
 
 PROG = "swoogo-async"
+#: Outcomes that leave the row as the file says.
+_DONE = frozenset({"created", "updated", "unchanged"})
 
 
 @attrs.define
@@ -72,14 +74,16 @@ def prepare_import(opts: ImportOptions, *, dropped: set[str] | None = None) -> t
     return prior, check_resume(prior, iter_rows(opts.file, opts.rows, dropped=dropped), opts.file)
 
 
-def resume_command(opts: ImportOptions, report: Path) -> str:
-    """Return the command line that resumes this import from ``report``."""
-    args = [PROG, "import", str(opts.file)]
+def resume_command(
+    opts: ImportOptions, report: Path, command: str = "import", extra: tuple[str, ...] = ()
+) -> str:
+    """Return the command line that resumes this import (or sync) from ``report``."""
+    args = [PROG, command, str(opts.file)]
     if opts.event_id is not None:
         args += ["--event-id", str(opts.event_id)]
     if opts.base_url:
         args += ["--base-url", opts.base_url]
-    return shlex.join([*args, *opts.rows.argv(), "--resume", str(report)])
+    return shlex.join([*args, *opts.rows.argv(), *extra, "--resume", str(report)])
 
 
 async def import_file(
@@ -100,18 +104,24 @@ async def import_file(
     Raises:
         ReportError: the report could not be written (after the summary is printed).
     """
-    run = _ImportRun(opts, client, prior, total, err)
+    run = ImportRun(opts, client, prior, total, err)
     return await run.run(out)
 
 
-class _ImportRun:
-    """The state of one import: its report, counts and rows in flight."""
+class ImportRun:
+    """The state of one import: its report, counts and rows in flight.
+
+    ``cli/_sync.py`` runs a sync through the same class, replacing ``rows`` and ``pump``.
+    """
+
+    title = "Import"
+    command = "import"
 
     def __init__(
         self, opts: ImportOptions, client: SwoogoClient, prior: PriorRun, total: int, err: TextIO
     ) -> None:
         self.opts, self.client, self.prior, self.err = opts, client, prior, err
-        self.report_path = opts.report or opts.resume or default_report_path()
+        self.report_path = opts.report or opts.resume or default_report_path(command=self.command)
         self.writer = ReportWriter(self.report_path, append=True)
         if opts.resume is not None and not _same_file(opts.resume, self.report_path):
             # The new report starts with the old one, so that it alone can be resumed from.
@@ -126,6 +136,7 @@ class _ImportRun:
         self.stop = asyncio.Event()
         self.progress = BulkProgress()
         self.report_error: ReportError | None = None
+        self.credits_at_start = client.credits_spent
 
     def _write(self, record: dict[str, Any], *, durable: bool = False) -> bool:
         """Write a report line; on failure stop the run and keep the line on stderr."""
@@ -145,7 +156,7 @@ class _ImportRun:
         """Report one row's outcome and count it."""
         self._write(row_record(row, status, **kw))
         self.summary.count(status)
-        if status not in ("created", "updated") and len(self.problems) < MAX_PROBLEMS_SHOWN:
+        if status not in _DONE and len(self.problems) < MAX_PROBLEMS_SHOWN:
             error = kw.get("error") or {}
             self.problems.append(f"line {row.line}: {status}: {error.get('message', '')}")
 
@@ -195,14 +206,19 @@ class _ImportRun:
         self.progress = run.progress
         async with run:
             async for result in run:
-                row = result.row
-                assert isinstance(row, SourceRow)
-                self.inflight.pop(row.line, None)
-                session_id = result.session.id if result.session is not None else None
-                error = error_info(result.error) if result.error is not None else None
-                self.record(row, result.status, session_id=session_id, error=error)
+                session_id = self.finished(result)
                 if self.claimed is not None and session_id is not None:
                     self.claimed.add(session_id)
+
+    def finished(self, result: BulkResult) -> int | None:
+        """Record a row the engine finished; return its session id."""
+        row = result.row
+        assert isinstance(row, SourceRow)
+        self.inflight.pop(row.line, None)
+        error = error_info(result.error) if result.error is not None else None
+        session_id = result.id
+        self.record(row, result.status, session_id=session_id, error=error, changed=result.changed)
+        return session_id
 
     async def run(self, out: TextIO) -> ImportOutcome:
         """Run the import under the Ctrl-C handling; print the summary."""
@@ -244,6 +260,10 @@ class _ImportRun:
             raise self.report_error
         return outcome
 
+    def extra_args(self) -> tuple[str, ...]:
+        """Options beyond the common ones that a resumed run needs."""
+        return ()
+
     def _finish(self, out: TextIO, elapsed: float, interrupted: bool) -> ImportOutcome:
         for row in self.inflight.values():
             info = {"type": "Interrupted", "field": None, "status": None, "fields": row.fields}
@@ -252,11 +272,18 @@ class _ImportRun:
         self.sink.close(self.progress)
         self.writer.close()
         outcome = ImportOutcome(
-            self.summary, len(self.prior.created), elapsed, self.report_path, interrupted
+            self.summary,
+            len(self.prior.created),
+            elapsed,
+            self.report_path,
+            interrupted,
+            self.client.credits_spent - self.credits_at_start,
+            self.title,
         )
         print_summary(outcome, self.problems, out)
         if interrupted:
-            out.write(f"To resume: {resume_command(self.opts, self.report_path)}\n")
+            command = resume_command(self.opts, self.report_path, self.command, self.extra_args())
+            out.write(f"To resume: {command}\n")
         out.flush()
         return outcome
 

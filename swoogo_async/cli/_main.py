@@ -1,4 +1,4 @@
-"""The ``swoogo-async`` command: ``import``, ``get``, ``update`` and ``demo``.
+"""The ``swoogo-async`` command: ``import``, ``sync``, ``get``, ``update`` and ``demo``.
 
 Credentials come only from ``SWOOGO_API_KEY``/``SWOOGO_API_SECRET``; the base URL
 from ``--base-url`` or ``SWOOGO_BASE_URL``. Exit status: 0 success, 1 some row (or
@@ -23,11 +23,13 @@ from .._converter import unstructure_session
 from .._exceptions import InvalidInputError, SwoogoError
 from .._fields import prepare_session_fields
 from .._retry import RetryPolicy
+from .._sync_plan import parse_key
 from ._args import build_parser
 from ._columns import RowOptions
 from ._import import PROG, ImportOptions, import_file, prepare_import
 from ._report import ImportOutcome, ReportError
 from ._rows import RowFileError, check_rows, dropped_note
+from ._sync import SyncOptions, dry_run_sync, sync_file
 
 __all__ = ["main"]
 
@@ -89,6 +91,45 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return asyncio.run(go()).exit_code
 
 
+def _cmd_sync(args: argparse.Namespace) -> int:
+    try:
+        key = parse_key(args.key)
+    except InvalidInputError as exc:
+        raise UsageError(f"--key: {exc.reason}") from None
+    opts = SyncOptions(
+        file=Path(args.file),
+        event_id=args.event_id,
+        concurrency=args.concurrency,
+        report=Path(args.report) if args.report else None,
+        resume=Path(args.resume) if args.resume else None,
+        ordered=args.ordered,
+        progress=not args.no_progress,
+        grace=args.grace,
+        base_url=args.base_url,
+        key=key,
+        dry_run=args.dry_run,
+        rows=RowOptions.from_args(args),
+    )
+    dropped: set[str] = set()
+    prior, total = prepare_import(opts, dropped=dropped)
+    client = _client(args)
+    if dropped:
+        sys.stderr.write(f"{dropped_note(dropped)}\n")
+    if opts.dry_run:
+
+        async def plan() -> int:
+            async with client:
+                return await dry_run_sync(opts, client, sys.stdout)
+
+        return EXIT_FAILED if asyncio.run(plan()) else EXIT_OK
+
+    async def go() -> ImportOutcome:
+        async with client:
+            return await sync_file(opts, client, prior, total, out=sys.stdout, err=sys.stderr)
+
+    return asyncio.run(go()).exit_code
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
@@ -138,6 +179,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "import": _cmd_import,
+    "sync": _cmd_sync,
     "get": _cmd_get,
     "update": _cmd_update,
     "demo": _cmd_demo,

@@ -45,7 +45,15 @@ def status_text(progress: BulkProgress) -> str:
     text = f"created {progress.created}"
     if progress.updated:
         text += f" updated {progress.updated}"
-    return f"{text} failed {progress.failed} invalid {progress.invalid} unknown {progress.unknown}"
+    if progress.unchanged:
+        text += f" unchanged {progress.unchanged}"
+    text += f" failed {progress.failed} invalid {progress.invalid}"
+    if progress.ambiguous:
+        text += f" ambiguous {progress.ambiguous}"
+    text += f" unknown {progress.unknown}"
+    if progress.credits:
+        text += f" | {progress.credits} credits ({progress.credits_per_row:.2f}/row)"
+    return text
 
 
 def _line(progress: BulkProgress, total: int | None) -> str:

@@ -10,9 +10,11 @@ again. Every line is one ``write``, flushed at once::
      "hash": "5f0c…", "at": "2026-05-01T09:00:00Z", "error": null}
 
 ``status`` is ``attempted`` or an outcome (``created``, ``failed``, ``invalid``,
-``unknown``). ``error`` is ``{"type", "message", "field", "status"}``; for an
+``unknown``; a sync also reports ``updated`` with the ``changed`` fields, ``unchanged``
+and ``ambiguous``). ``error`` is ``{"type", "message", "field", "status"}``; for an
 ``unknown`` row it also holds the submitted ``fields`` (and any ``candidates``), so
-nothing is lost. No credential or token ever appears in it. Reading a report back
+nothing is lost; an ``ambiguous`` row's ``candidates`` are the sessions sharing its
+key. No credential or token ever appears in it. Reading a report back
 is ``_resume.py``'s job.
 """
 
@@ -31,7 +33,13 @@ from typing import IO, Any, TextIO
 import attrs
 
 from .._bulk import BulkSummary
-from .._exceptions import APIError, InvalidInputError, SwoogoError, UnknownOutcomeError
+from .._exceptions import (
+    AmbiguousMatchError,
+    APIError,
+    InvalidInputError,
+    SwoogoError,
+    UnknownOutcomeError,
+)
 from .._exceptions import ValidationError as APIValidationError
 from .._forms import form_value
 from ._progress import format_duration
@@ -65,10 +73,12 @@ def utc_stamp(now: dt.datetime | None = None) -> str:
     return now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def default_report_path(now: dt.datetime | None = None, directory: Path | None = None) -> Path:
-    """Return ``swoogo-import-report-<UTC timestamp>.jsonl`` in ``directory`` (the cwd)."""
+def default_report_path(
+    now: dt.datetime | None = None, directory: Path | None = None, command: str = "import"
+) -> Path:
+    """Return ``swoogo-<command>-report-<UTC timestamp>.jsonl`` in ``directory`` (the cwd)."""
     stamp = utc_stamp(now).replace(":", "").replace("-", "")
-    return (directory or Path.cwd()) / f"swoogo-import-report-{stamp}.jsonl"
+    return (directory or Path.cwd()) / f"swoogo-{command}-report-{stamp}.jsonl"
 
 
 def jsonable(value: Any) -> Any:
@@ -105,6 +115,8 @@ def error_info(error: SwoogoError) -> dict[str, Any]:
             info["status"] = cause.status
         info["fields"] = jsonable(error.fields)
         info["candidates"] = list(error.candidates)
+    if isinstance(error, AmbiguousMatchError):
+        info["candidates"] = list(error.candidates)
     return info
 
 
@@ -126,6 +138,7 @@ def row_record(
     session_id: int | None = None,
     error: dict[str, Any] | None = None,
     note: str | None = None,
+    changed: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Return the report line for one finished row."""
     name = row.fields.get("name")
@@ -139,6 +152,8 @@ def row_record(
         "at": utc_stamp(),
         "error": error,
     }
+    if changed:
+        record["changed"] = list(changed)
     if note is not None:
         record["note"] = note
     return record
@@ -222,13 +237,15 @@ class ReportWriter:
 
 @attrs.define
 class ImportOutcome:
-    """The counts of one import run."""
+    """The counts of one import (or sync) run."""
 
     summary: BulkSummary
     skipped: int
     elapsed: float
     report: Path
     interrupted: bool
+    credits: int | None = None
+    title: str = "Import"
 
     @property
     def exit_code(self) -> int:
@@ -244,17 +261,24 @@ def print_summary(outcome: ImportOutcome, problems: list[str], out: TextIO) -> N
     rate = s.total / outcome.elapsed if outcome.elapsed > 0 else 0.0
     state = "interrupted" if outcome.interrupted else "finished"
     out.write(
-        f"\nImport {state} in {format_duration(outcome.elapsed)} ({outcome.elapsed:.1f} s,"
-        f" {rate:.1f} rows/s)\n"
+        f"\n{outcome.title} {state} in {format_duration(outcome.elapsed)}"
+        f" ({outcome.elapsed:.1f} s, {rate:.1f} rows/s)\n"
         f"  created            {s.created:>8}\n"
-        f"  failed             {s.failed:>8}\n"
-        f"  invalid            {s.invalid:>8}\n"
-        f"  unknown outcome    {s.unknown:>8}\n"
-        f"  skipped (resumed)  {outcome.skipped:>8}\n"
-        f"  report             {outcome.report}\n"
     )
+    if outcome.title != "Import":
+        out.write(f"  updated            {s.updated:>8}\n  unchanged          {s.unchanged:>8}\n")
+    out.write(f"  failed             {s.failed:>8}\n  invalid            {s.invalid:>8}\n")
+    if outcome.title != "Import":
+        out.write(f"  ambiguous          {s.ambiguous:>8}\n")
+    out.write(f"  unknown outcome    {s.unknown:>8}\n  skipped (resumed)  {outcome.skipped:>8}\n")
+    if outcome.credits is not None:
+        per_row = outcome.credits / s.total if s.total else 0.0
+        out.write(f"  credits spent      {outcome.credits:>8}  ({per_row:.2f} per row)\n")
+    out.write(f"  report             {outcome.report}\n")
     if problems:
         more = " (the first few; all are in the report)"
-        out.write(f"Rows not created{more if len(problems) >= MAX_PROBLEMS_SHOWN else ''}:\n")
+        verb = "created" if outcome.title == "Import" else "synced"
+        shown = more if len(problems) >= MAX_PROBLEMS_SHOWN else ""
+        out.write(f"Rows not {verb}{shown}:\n")
         for problem in problems:
             out.write(f"  {problem}\n")

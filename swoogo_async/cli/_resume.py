@@ -43,7 +43,9 @@ _LINE_RE = re.compile(r'\s*\{\s*"line"\s*:\s*(\d+)\s*,')
 #: earlier.
 LOOKUP_MARGIN = dt.timedelta(minutes=15)
 #: Outcomes that show the server did not keep the row.
-_NOT_CREATED = frozenset({"failed", "invalid"})
+_NOT_CREATED = frozenset({"failed", "invalid", "ambiguous"})
+#: Outcomes that settle a row: it matches the server (a sync reports the last two).
+_DONE = frozenset({"created", "updated", "unchanged"})
 
 
 class ResumeMismatchError(ReportError):
@@ -55,7 +57,8 @@ class PriorRun:
     """What an earlier report says: created lines, and lines whose outcome is unknown.
 
     Attributes:
-        created: line -> (row hash, session id) for every line reported created.
+        created: line -> (row hash, session id) for every line reported created (or,
+            by a sync, updated or unchanged).
         uncertain: line -> (row hash, time of the earliest ``attempted``/``unknown``
             line) for rows that may have reached the server but are not reported
             ``created`` (or whose line was cut short); an empty hash or time means
@@ -112,7 +115,7 @@ def read_report(path: Path) -> PriorRun:
 
 
 def _fold(prior: PriorRun, line: int, status: str, digest: str, record: Mapping[str, Any]) -> None:
-    if status == "created":
+    if status in _DONE:
         session_id = record.get("session_id")
         prior.created[line] = (digest, session_id if type(session_id) is int else None)
         prior.uncertain.pop(line, None)

@@ -1,0 +1,280 @@
+"""Batched reconciliation: creates of one event in doubt at once share one lookup.
+
+On ``MockTransport`` with the scripted API of ``test_create``: each test decides which
+create attempt commits and which fails, and waits on events, never on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import attrs
+import pytest
+
+from swoogo_async import (
+    LookupIncompleteError,
+    Page,
+    ReadTimeoutError,
+    Response,
+    Session,
+    SwoogoClient,
+    UnknownOutcomeError,
+)
+from swoogo_async._batch import Batcher, _Batch, _Member
+from swoogo_async._reconcile import assign_matches, batch_search
+from swoogo_async.testing import FakeSwoogo, Fault
+
+from .test_create import BASE, ScriptedApi, _client
+
+EVENT = 5
+
+
+def _row(i: int, **extra: Any) -> dict[str, Any]:
+    return {"event_id": EVENT, "name": f"Talk {i}", "date": "2026-05-01", **extra}
+
+
+def _timeout() -> ReadTimeoutError:
+    return ReadTimeoutError("no answer", method="POST", url=BASE + "/sessions/create")
+
+
+def _names(api: ScriptedApi) -> list[str]:
+    return sorted(str(r["name"]) for r in api.store.values())
+
+
+async def test_creates_in_doubt_together_are_settled_by_one_lookup() -> None:
+    api = ScriptedApi()
+    first: set[str] = set()
+
+    def every_first_attempt_times_out(form: dict[str, str]) -> Response | None:
+        name = form["name"]
+        if name not in first:
+            first.add(name)
+            if name in ("Talk 0", "Talk 2"):  # these land although the answer is lost
+                api.commit(form)
+            raise _timeout()
+        return None
+
+    api.on_post = every_first_attempt_times_out
+    async with _client(api) as client:
+        sessions = await asyncio.gather(*(client.sessions.create(**_row(i)) for i in range(4)))
+        lookups = client.sessions._creator.batcher.lookups
+    assert sorted(str(s.name) for s in sessions) == [f"Talk {i}" for i in range(4)]
+    assert _names(api) == [f"Talk {i}" for i in range(4)]  # no duplicate, none lost
+    assert api.posts == 6  # four attempts, two re-sends
+    # One lookup settles all four; one more checks the two re-sends did not land twice.
+    assert (lookups, api.lists) == (2, 2)
+
+
+async def test_a_lone_create_is_looked_up_at_once_with_the_narrow_search() -> None:
+    api = ScriptedApi()
+    searches: list[str] = []
+
+    def fail_once(form: dict[str, str]) -> Response | None:
+        if api.posts == 1:
+            api.commit(form)
+            raise _timeout()
+        return None
+
+    def record(page: int) -> None:
+        return None
+
+    api.on_post, api.on_list = fail_once, record
+    async with _client(api) as client:
+        transport = client._transport
+        assert transport is not None
+        send = transport.send
+
+        async def spy(request: Any) -> Response:
+            if "/sessions?" in request.url:
+                searches.append(request.url)
+            return await send(request)
+
+        transport.send = spy  # type: ignore[method-assign]
+        session = await client.sessions.create(**_row(1, start_time="09:00"))
+    assert session.name == "Talk 1"
+    assert len(searches) == 1
+    assert "name%3DTalk+1" in searches[0]
+    assert "start_time%3D09%3A00%3A00" in searches[0]
+
+
+def test_batch_search_filters_by_every_name_when_they_are_safe() -> None:
+    since = dt.datetime(2026, 5, 1, 9, tzinfo=dt.timezone.utc)
+    rows = [_row(1), _row(2, name="Talk 2 ")]
+    assert batch_search(rows, since) == [
+        "created_at>=2026-05-01 09:00:00",
+        "name=*in*Talk 1|Talk 2",
+    ]
+    # A name the search syntax cannot hold: the window alone, every field compared after.
+    assert batch_search([*rows, _row(3, name="A|B")], since) == ["created_at>=2026-05-01 09:00:00"]
+
+
+def test_a_session_two_creates_match_belongs_to_neither() -> None:
+    since = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+    stored = Session(id=7, name="Talk", date=dt.date(2026, 5, 1))
+    other = Session(id=8, name="Other", date=dt.date(2026, 5, 1))
+    members = [
+        ({"name": "Talk", "date": dt.date(2026, 5, 1)}, since, frozenset[int]()),
+        ({"name": "Talk ", "date": dt.date(2026, 5, 1)}, since, frozenset[int]()),
+        ({"name": "Other", "date": dt.date(2026, 5, 1)}, since, frozenset[int]()),
+    ]
+    verdicts = assign_matches(members, [stored, other])
+    assert verdicts == [([stored], True), ([stored], True), ([other], False)]
+
+
+async def test_two_creates_matching_one_session_are_both_unknown() -> None:
+    # "Talk" and "Talk " are different rows (different fingerprints, so they run at
+    # once) but the server trims names: the one copy that landed matches both.
+    api = ScriptedApi()
+
+    def first_lands_then_all_fail(form: dict[str, str]) -> Response | None:
+        if api.posts == 1:
+            api.commit({**form, "name": form["name"].strip()})
+        raise _timeout()
+
+    api.on_post = first_lands_then_all_fail
+    async with _client(api) as client:
+        results = await asyncio.gather(
+            client.sessions.create(**_row(0, name="Talk")),
+            client.sessions.create(**_row(0, name="Talk ")),
+            return_exceptions=True,
+        )
+    assert all(isinstance(r, UnknownOutcomeError) for r in results)
+    assert all(r.candidates == (101,) for r in results if isinstance(r, UnknownOutcomeError))
+    assert len(api.store) == 1
+
+
+async def test_a_failed_resend_is_settled_by_one_more_lookup() -> None:
+    api = ScriptedApi()
+
+    def two_timeouts_the_second_lands(form: dict[str, str]) -> Response | None:
+        if api.posts == 2:
+            api.commit(form)
+        if api.posts <= 2:
+            raise _timeout()
+        return None
+
+    api.on_post = two_timeouts_the_second_lands
+    async with _client(api) as client:
+        session = await client.sessions.create(**_row(1))
+    assert list(api.store) == [session.id]
+    assert (api.posts, api.lists) == (2, 2)
+
+
+async def test_a_cancelled_create_leaves_no_batch_behind() -> None:
+    api = ScriptedApi()
+
+    def time_out(form: dict[str, str]) -> Response | None:
+        raise _timeout()
+
+    api.on_post = time_out
+    async with _client(api, reconcile_delay=3600) as client:
+        batcher = client.sessions._creator.batcher
+        task = asyncio.create_task(client.sessions.create(**_row(1)))
+        for _ in range(1000):  # until the create has failed and joined a batch
+            if batcher._open:
+                break
+            await asyncio.sleep(0)
+        assert batcher._open
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0)
+        assert batcher._open == {}
+        assert api.lists == 0
+
+
+def test_a_batch_waits_for_more_creates_but_never_past_half_a_members_time() -> None:
+    now = [100.0]
+    batcher = Batcher(_never, lambda: now[0], LookupIncompleteError, max_pages=5, window=5.0)
+    loop = asyncio.new_event_loop()
+    try:
+        batch = _Batch(opened=100.0)
+
+        def member(ready_at: float, deadline: float) -> _Member:
+            since = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+            return _Member(_row(1), since, frozenset(), ready_at, deadline, loop.create_future())
+
+        batcher._active[EVENT] = 3
+        batch.members.append(member(ready_at=101.0, deadline=200.0))
+        assert batcher._due(EVENT, batch) == 5.0  # the window: two more creates may join
+        batch.members.append(member(ready_at=101.0, deadline=104.0))
+        assert batcher._due(EVENT, batch) == 2.5  # half of that member's time left
+        now[0] = 103.0
+        assert batcher._due(EVENT, batch) == 0  # overdue: look up now
+        now[0] = 100.0
+        batch.members.append(member(ready_at=101.0, deadline=200.0))
+        assert batcher._due(EVENT, batch) is None  # full: every running create is waiting
+        now[0] = 103.0
+        assert batcher._due(EVENT, batch) == 0  # overdue wins over full
+    finally:
+        loop.close()
+
+
+async def _never(*args: Any) -> Any:
+    raise AssertionError("no lookup expected")
+
+
+async def test_a_create_settled_by_a_lookup_returns_the_whole_session(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    fake.inject("POST /sessions/create", Fault.drop_after())
+    session = await client.sessions.create(
+        event_id=EVENT,
+        name="Dropped",
+        date="2026-05-01",
+        start_time="09:00",
+        end_time="10:00",
+        capacity=30,
+        custom_fields={"c_1001": "Gold"},
+    )
+    assert session.id is not None
+    whole = await client.sessions.get(session.id)
+    assert attrs.evolve(session, custom_fields={}, extra={}) == attrs.evolve(
+        whole, custom_fields={}, extra={}
+    )
+    assert session.custom_fields == {"c_1001": "Gold"}
+    gets = [r for r in fake.requests if r.method == "GET" and r.path != "/sessions"]
+    assert len(gets) == 1  # only the test's own: the create fetched nothing more
+
+
+async def _spin() -> None:
+    for _ in range(20):  # let the batch task see each change (no time passes)
+        await asyncio.sleep(0)
+
+
+async def test_a_create_ending_just_before_the_next_begins_does_not_split_a_batch() -> None:
+    now = [100.0]
+    reads: list[int] = []
+
+    async def list_page(*args: Any) -> Page[Session]:
+        reads.append(len(args))
+        return Page(items=[], total_count=0, page_count=1, current_page=1, per_page=200)
+
+    batcher = Batcher(list_page, lambda: now[0], LookupIncompleteError, max_pages=5)
+    since = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+
+    def look_up(i: int) -> asyncio.Task[Any]:
+        return asyncio.create_task(
+            batcher.look_up(
+                _row(i), since=since, excluded=frozenset(), ready_at=100.5, deadline=1e9
+            )
+        )
+
+    with batcher.running(EVENT):  # create A: in doubt
+        with batcher.running(EVENT):  # create B: still running
+            a = look_up(1)
+            await _spin()
+        # B ended: A is alone, but its reconcile_delay has not passed. C begins, in doubt too.
+        await _spin()
+        with batcher.running(EVENT):
+            await _spin()
+            c = look_up(3)
+            await _spin()
+            now[0] = 101.0  # both are ready
+            batcher._poke(EVENT)
+            await asyncio.wait_for(asyncio.gather(a, c), 10)
+    assert a.result() == ([], False)
+    assert c.result() == ([], False)
+    assert (batcher.lookups, len(reads)) == (1, 1)  # one lookup settled both
