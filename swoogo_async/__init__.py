@@ -44,8 +44,7 @@ from ._surface import ClientView
 from ._sync_plan import RowPlan
 from ._transport import AiohttpTransport, MockTransport, Request, Response, Transport
 from ._types import UNSET, UnsetType
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 _log.configure_from_env()
 

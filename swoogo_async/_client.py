@@ -29,6 +29,7 @@ from ._shared import SharedState
 from ._speakers import Speakers
 from ._surface import _Surface
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Headers, Transport
+from ._version import __version__
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
@@ -142,7 +143,7 @@ class SwoogoClient(_Pipeline, _Surface):
         create_policy: CreatePolicy = "reconcile",
         allow_insecure_http: bool = False,
         reconcile_delay: float = 1.0,
-        user_agent: str = "swoogo-async/0.1",
+        user_agent: str = f"swoogo-async/{__version__}",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         shared: SharedState | None = None,
         on_request: RequestHook | list[RequestHook] | None = None,
