@@ -7,7 +7,7 @@ import shutil
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "decoders"]
+nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 # CI also builds the docs site and checks the release artefacts.
@@ -31,28 +31,6 @@ def tests(session: nox.Session) -> None:
         "--cov-branch",
         "--cov-report=term:skip-covered",
         *session.posargs,
-    )
-
-
-# The suites that read responses, on the roads the main run does not take.
-_DECODING_TESTS = (
-    "tests/test_pure_typed.py",
-    "tests/test_pure_models.py",
-    "tests/test_json.py",
-    "tests/test_client.py",
-    "tests/test_bulk.py",
-)
-
-
-@nox.session(python=None)
-def decoders(session: nox.Session) -> None:
-    """Response decoding on the oldest msgspec we allow, and on the standard library
-    (PyPy's road, or ``SWOOGO_ASYNC_JSON=stdlib``)."""
-    session.install("-e", ".", *_group("test"), "msgspec==0.18.0")
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *_DECODING_TESTS)
-    stdlib = [path for path in _DECODING_TESTS if path != "tests/test_pure_typed.py"]
-    session.run(
-        "pytest", "-q", "-p", "no:cacheprovider", *stdlib, env={"SWOOGO_ASYNC_JSON": "stdlib"}
     )
 
 

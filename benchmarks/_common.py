@@ -25,7 +25,6 @@ __all__ = [
     "ratio",
     "run_load",
     "run_on_loop",
-    "use_decoder",
 ]
 
 T = TypeVar("T")
@@ -228,18 +227,3 @@ def environment() -> dict[str, Any]:
             )
         },
     }
-
-
-def use_decoder(name: str) -> None:
-    """Make the SDK decode responses with ``name`` ("stdlib" or "msgspec"), here and in
-    the subprocesses the benchmarks start."""
-    from swoogo_async import _json
-
-    if name == "msgspec":
-        if _json.msgspec_loads is None:
-            raise SystemExit("--json msgspec needs msgspec installed")
-        _json.loads = _json.msgspec_loads
-    else:
-        _json.loads = _json.stdlib_loads
-    _json.typed = name == "msgspec"  # the typed road (``_typed.py``) comes with msgspec
-    os.environ["SWOOGO_ASYNC_JSON"] = name

@@ -9,12 +9,11 @@ cost of one request, start-up and imports cancelled out. The server runs outside
 valgrind, in its own process.
 
     python -m benchmarks.bench_instructions [--small 200] [--large 1200] [--concurrency 10]
-                                            [--json stdlib|msgspec]
     python -m benchmarks.bench_instructions --op create [--raw-encodes]
     python -m benchmarks.bench_instructions --page
 
 ``--page`` counts instead the instructions that turn one 1,000-session list page
-(bytes) into records, for the SDK's decoding roads and for pydantic and msgspec
+(bytes) into records, for the SDK (with and without new fields) and for pydantic and msgspec
 (1 and 11 parses per run, in a child process; the difference over 10).
 
 Needs ``valgrind`` on the PATH. Prints one JSON line.
@@ -127,10 +126,8 @@ async def _client(
 
 #: What ``--page`` counts, each turning the same 1,000-session page (bytes) into records.
 PAGE_IMPLS = (
-    "parse_page",  # as installed on CPython: msgspec, the typed road
+    "parse_page",  # json.loads, then the converter's generated hooks
     "parse_page, new fields",  # the same, every record with two keys the model lacks
-    "parse_page, msgspec to dicts",  # the typed road off: msgspec to dicts, then the hooks
-    "parse_page, stdlib json",  # PyPy's road: json.loads, then the hooks
     "pydantic model_validate_json",
     "msgspec json.decode",
 )
@@ -140,7 +137,6 @@ def _parse_pages(impl: str, n: int) -> None:
     """Parse the benchmark page ``n`` times with ``impl`` (in the child, under valgrind)."""
     import msgspec
 
-    from swoogo_async import _json
     from swoogo_async._endpoints import parse_page
 
     from .alt_models import MsgspecPage, PydanticPage
@@ -149,9 +145,6 @@ def _parse_pages(impl: str, n: int) -> None:
     page = page_bytes(1000)
     if impl == "parse_page, new fields":
         page = page_with_new_fields(page)
-    stdlib = impl == "parse_page, stdlib json"
-    _json.loads = _json.stdlib_loads if stdlib else _json.msgspec_loads  # type: ignore[assignment]
-    _json.typed = impl in ("parse_page", "parse_page, new fields")
     parse: Any = {
         "pydantic model_validate_json": PydanticPage.model_validate_json,
         "msgspec json.decode": lambda raw: msgspec.json.decode(raw, type=MsgspecPage, strict=False),
@@ -160,7 +153,7 @@ def _parse_pages(impl: str, n: int) -> None:
         parse(page)
 
 
-def _callgrind(args: list[str], decoder: str = "msgspec") -> int:
+def _callgrind(args: list[str]) -> int:
     """Return the instructions ``python -m benchmarks.bench_instructions *args`` executes."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
@@ -173,21 +166,18 @@ def _callgrind(args: list[str], decoder: str = "msgspec") -> int:
             "benchmarks.bench_instructions",
             *args,
         ]
-        env = {**os.environ, "SWOOGO_ASYNC_JSON": decoder}
-        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        subprocess.run(cmd, check=True, capture_output=True)
         match = _TOTALS.search(out.read_text())
         if match is None:
             raise RuntimeError("no totals in callgrind output")
         return int(match.group(1))
 
 
-def _count(
-    mode: str, url: str, token: str, ids: list[int], n: int, conc: int, decoder: str, encode: int
-) -> int:
+def _count(mode: str, url: str, token: str, ids: list[int], n: int, conc: int, encode: int) -> int:
     """Return the instructions one client run of ``n`` requests executes."""
     args = ["--child", mode, "--url", url, "--token", token, "--ids", ",".join(map(str, ids))]
     args += ["--n", str(n), "--concurrency", str(conc), "--encode", str(encode)]
-    return _callgrind(args, decoder)
+    return _callgrind(args)
 
 
 def page_instructions(small: int = 1, large: int = 11) -> dict[str, float]:
@@ -235,12 +225,6 @@ def main() -> None:
     parser.add_argument("--token")
     parser.add_argument("--ids")
     parser.add_argument("--n", type=int, default=0)
-    parser.add_argument(
-        "--json",
-        choices=["stdlib", "msgspec"],
-        default="msgspec",
-        help="the SDK's decoder (msgspec: as installed on CPython; stdlib: PyPy's road)",
-    )
     args = parser.parse_args()
     if args.child:
         ids = [int(x) for x in args.ids.split(",")]
@@ -266,7 +250,7 @@ def main() -> None:
             child = mode + suffix
             encode = 0 if args.raw_encodes else args.large
             small, large = (
-                _count(child, srv.base_url, token, ids, n, args.concurrency, args.json, encode)
+                _count(child, srv.base_url, token, ids, n, args.concurrency, encode)
                 for n in (args.small, args.large)
             )
             per_request[mode] = (large - small) / (args.large - args.small)
@@ -277,7 +261,6 @@ def main() -> None:
                 "op": args.op,
                 "raw_create_counts_encoding": bool(args.op == "create" and args.raw_encodes),
                 "concurrency": args.concurrency,
-                "sdk_json": args.json,
                 "requests": [args.small, args.large],
                 "raw_instructions_per_request": round(raw),
                 "sdk_instructions_per_request": round(sdk),

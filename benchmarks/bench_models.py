@@ -4,27 +4,24 @@ Payloads: the recorded create response, a full record as the server renders it, 
 drifted variants (numbers as text, flags as booleans, top-level custom fields, an
 unknown field). Implementations alternate order in each repetition; figures are
 medians of per-record microseconds. Last, a 1,000-session list page (bytes) is
-turned into models by ``parse_page`` (as installed on CPython: msgspec, the typed
-road; on a page whose records all gained two fields; and on the standard library's
-road, PyPy's), against ``json.loads`` alone and the others.
+turned into models by ``parse_page`` (also on a page whose records all gained two
+fields), against ``json.loads`` alone and the others.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import datetime as dt
 import gc
 import json
 import time
 import timeit
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from swoogo_async import _json
 from swoogo_async._converter import structure_session, unstructure_session
 from swoogo_async._endpoints import parse_page, parse_session
 
@@ -154,7 +151,7 @@ def _per_record_impls(data: dict[str, Any]) -> tuple[Impls, Impls, Impls]:
     }
     decode: Impls = {
         "json.loads + structure_session": lambda: structure_session(json.loads(raw)),
-        "parse_session": lambda: parse_session_typed(raw),
+        "parse_session": lambda: parse_session(raw, method="GET", url="bench"),
         "pydantic model_validate_json": lambda: PydanticSession.model_validate_json(raw),
         "msgspec json.decode": lambda: msgspec.json.decode(raw, type=MsgspecSession, strict=False),
         "json.loads alone": lambda: json.loads(raw),
@@ -165,26 +162,6 @@ def _per_record_impls(data: dict[str, Any]) -> tuple[Impls, Impls, Impls]:
         "msgspec to_builtins": lambda: msgspec.to_builtins(fast),
     }
     return structure, decode, unstructure
-
-
-@contextlib.contextmanager
-def _decoding(speed: bool) -> Iterator[None]:
-    """Decode as the SDK does on CPython (``speed=True``: msgspec, the typed road) or on
-    the standard library's road (``speed=False``: PyPy, ``SWOOGO_ASYNC_JSON=stdlib``)."""
-    assert _json.msgspec_loads is not None  # a benchmark dependency
-    saved = _json.loads, _json.typed
-    _json.loads = _json.msgspec_loads if speed else _json.stdlib_loads
-    _json.typed = speed  # the typed road comes with msgspec
-    try:
-        yield
-    finally:
-        _json.loads, _json.typed = saved
-
-
-def parse_session_typed(raw: bytes) -> object:
-    """``parse_session`` as it runs on CPython (msgspec, the typed road)."""
-    with _decoding(speed=True):
-        return parse_session(raw, method="GET", url="bench")
 
 
 def _check_equivalent(data: dict[str, Any]) -> None:
@@ -230,17 +207,12 @@ def model_benchmarks(s: Settings) -> dict[str, Any]:
 
     grown = page_with_new_fields(page)
 
-    def parse_with(raw: bytes, *, speed: bool) -> Callable[[], object]:
-        def run() -> object:
-            with _decoding(speed):
-                return parse_page(raw, method="GET", url="bench", page=1, per_page=size)
-
-        return run
+    def parse_with(raw: bytes) -> Callable[[], object]:
+        return lambda: parse_page(raw, method="GET", url="bench", page=1, per_page=size)
 
     page_impls: Impls = {
-        "parse_page": parse_with(page, speed=True),
-        "parse_page, new fields": parse_with(grown, speed=True),
-        "parse_page, stdlib json": parse_with(page, speed=False),
+        "parse_page": parse_with(page),
+        "parse_page, new fields": parse_with(grown),
         "json.loads alone": lambda: json.loads(page),
         "pydantic model_validate_json": lambda: PydanticPage.model_validate_json(page),
         "msgspec json.decode": lambda: msgspec.json.decode(page, type=MsgspecPage, strict=False),

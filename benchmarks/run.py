@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp
 
-from ._common import Settings, environment, loop_names, run_on_loop, use_decoder
+from ._common import Settings, environment, loop_names, run_on_loop
 from ._report import markdown
 from ._server import fetch_token, seed_sessions, server
 from .bench_models import model_benchmarks
@@ -55,13 +55,6 @@ def _parser() -> argparse.ArgumentParser:
         "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
     )
     p.add_argument("--out", type=Path, default=RESULTS, help="directory for latest.json/.md")
-    p.add_argument(
-        "--json",
-        choices=("stdlib", "msgspec"),
-        default="msgspec",
-        help="the SDK's response decoder in the request, token and bulk sections (default"
-        " msgspec: as installed on CPython; stdlib: PyPy's road, SWOOGO_ASYNC_JSON=stdlib)",
-    )
     return p
 
 
@@ -179,7 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         _parser().error(f"unknown sections: {sorted(unknown)}")
     s = Settings.make(quick=args.quick, reps=args.reps)
-    use_decoder(args.json)
     loops = loop_names(args.loop)
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -194,7 +186,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "token_calls": s.token_calls,
             "loops": loops,
             "pool_size": 100,
-            "sdk_json": args.json,
         },
         "requests": [],
         "token": [],

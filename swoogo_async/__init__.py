@@ -20,6 +20,7 @@ from ._exceptions import (
     ResponseDecodeError,
     ResponseTooLargeError,
     ServerError,
+    SharedStateError,
     SwoogoError,
     TransportError,
     UnknownOutcomeError,
@@ -30,6 +31,7 @@ from ._models import Page, SelectionControl, Session, SessionStatus, Speaker
 from ._ratelimit import RateLimit
 from ._resources import SessionList, Sessions, Speakers
 from ._retry import RetryPolicy
+from ._shared import LocalSharedState, SharedState
 from ._transport import AiohttpTransport, MockTransport, Request, Response, Transport
 from ._types import UNSET, UnsetType
 
@@ -51,6 +53,7 @@ __all__ = [
     "ConnectionLostError",
     "FieldError",
     "InvalidInputError",
+    "LocalSharedState",
     "MockTransport",
     "NotFoundError",
     "Page",
@@ -71,6 +74,8 @@ __all__ = [
     "SessionStatus",
     "SessionUpdateFields",
     "Sessions",
+    "SharedState",
+    "SharedStateError",
     "Speaker",
     "Speakers",
     "SwoogoClient",

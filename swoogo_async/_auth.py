@@ -15,18 +15,19 @@ import datetime as dt
 import email.utils
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
 import attrs
 
 from . import _json
-from ._exceptions import ResponseDecodeError
+from ._exceptions import AuthenticationError, ResponseDecodeError
 
 __all__ = [
     "TOKEN_FORM",
     "Token",
     "TokenManager",
+    "TokenStore",
     "basic_auth_header",
     "parse_token_response",
     "server_clock_offset",
@@ -72,17 +73,18 @@ def parse_token_response(
 
     The lifetime is ``expires_at`` (UTC, no offset; there is no ``expires_in``)
     minus the server's ``Date`` header when present, else minus our wall clock,
-    so a skewed local clock does not make a token look fresh or stale. The token
-    is refreshed ``margin`` seconds early, or a tenth of its lifetime if shorter.
+    so a skewed local clock does not make a token look fresh or stale. An
+    ``expires_at`` that is missing or unreadable (ISO 8601 with an offset is read)
+    means the documented 30 minutes: a valid ``access_token`` is never wasted. The
+    token is refreshed ``margin`` seconds early, or a tenth of its lifetime if shorter.
 
     Raises:
-        ResponseDecodeError: when the body is not a token response. The body is
+        ResponseDecodeError: when the body has no ``access_token``. The body is
             not kept in the error: it would carry the token.
     """
     try:
         payload: Any = _json.loads(body)
         value = payload["access_token"]
-        expires = dt.datetime.strptime(payload["expires_at"], "%Y-%m-%d %H:%M:%S")
     except (ValueError, KeyError, TypeError):
         raise ResponseDecodeError(
             status=200,
@@ -99,15 +101,32 @@ def parse_token_response(
             body=None,
             raw=b"(token response withheld: empty access_token)",
         )
-    expires_wall = expires.replace(tzinfo=dt.timezone.utc).timestamp()
+    expires_wall = _read_expires_at(payload.get("expires_at"))
     reference = wall_now + server_clock_offset(headers, wall_now)
-    lifetime = expires_wall - reference
+    lifetime = DOCUMENTED_LIFETIME if expires_wall is None else expires_wall - reference
     if not 0.0 < lifetime <= MAX_LIFETIME:
         # An expires_at in the past or absurdly far ahead means the zone was read
         # differently from ours: trust the documented lifetime (and a 401 replay).
         lifetime = DOCUMENTED_LIFETIME
     early = max(min(margin, lifetime * 0.1), _MIN_MARGIN)
     return Token(value=value, refresh_at=now + lifetime - early, expires_at=now + lifetime)
+
+
+def _read_expires_at(value: object) -> float | None:
+    """Read ``expires_at`` as a UTC timestamp: the documented form, or ISO 8601."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        parsed = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.timestamp()
 
 
 def _retrieve(task: asyncio.Task[Token]) -> None:
@@ -126,12 +145,45 @@ def server_clock_offset(headers: Mapping[str, str], wall_now: float) -> float:
         return 0.0
 
 
+class TokenStore(Protocol):
+    """Where clients on one credential keep the token they share (e.g. Redis).
+
+    Only the access token is stored, never the secret.
+    """
+
+    async def token_get(self) -> tuple[str, float] | None:
+        """Return the shared token and the seconds until it is due, if there is one."""
+
+    async def token_set(self, value: str, ttl: float) -> None:
+        """Share ``value`` for ``ttl`` seconds."""
+
+    async def token_delete(self, value: str) -> None:
+        """Delete the shared token if it is still ``value`` (compare-and-delete)."""
+
+    async def refresh_lock(self) -> str | None:
+        """Take the lock that lets one holder fetch a token; None if another holds it.
+
+        The lock expires by itself, so a holder that dies cannot keep it.
+        """
+
+    async def refresh_unlock(self, lock: str) -> None:
+        """Release ``lock`` if it is still ours (compare-and-delete)."""
+
+
+#: Seconds between looks at the store while another process fetches the token.
+STORE_POLL = 0.05
+
+
 class TokenManager:
     """Hold the client's one token and refresh it at most once at a time.
+
+    A 401 from the token endpoint is final: the credentials are wrong, and every
+    later ``get`` raises the same ``AuthenticationError`` at once, without a request.
 
     Args:
         fetch: Coroutine function that obtains a new token (retries included).
         clock: Monotonic clock; injected so tests can move time.
+        store: Shares the token with other clients (processes); None keeps it here.
     """
 
     def __init__(
@@ -139,11 +191,15 @@ class TokenManager:
         fetch: Callable[[], Awaitable[Token]],
         *,
         clock: Callable[[], float] = time.monotonic,
+        store: TokenStore | None = None,
     ) -> None:
         self._fetch = fetch
         self._clock = clock
+        self._store = store
         self._token: Token | None = None
         self._inflight: asyncio.Task[Token] | None = None
+        self._denied: AuthenticationError | None = None
+        self._dead: str | None = None  # a token a 401 proved dead, to drop from the store
         self.fetches = 0
 
     @property
@@ -166,6 +222,15 @@ class TokenManager:
         return await self._refresh()
 
     async def _refresh(self) -> Token:
+        denied = self._denied
+        if denied is not None:
+            raise AuthenticationError(
+                status=denied.status,
+                method=denied.method,
+                url=denied.url,
+                body=denied.body,
+                raw=denied.raw,
+            )
         task = self._inflight
         if task is None:
             # Re-check: a fetch may have finished between the fast path and here.
@@ -180,17 +245,60 @@ class TokenManager:
 
     async def _run_fetch(self) -> Token:
         try:
-            self.fetches += 1
-            token = await self._fetch()
+            token = await (self._fetch_counted() if self._store is None else self._via_store())
             self._token = token
             return token
+        except AuthenticationError as exc:
+            # The token endpoint refused the credentials: asking again cannot help.
+            self._denied = exc
+            raise
         finally:
             self._inflight = None
+
+    async def _fetch_counted(self) -> Token:
+        self.fetches += 1
+        return await self._fetch()
+
+    async def _via_store(self) -> Token:
+        """Take the shared token, or be the one process that fetches it."""
+        store = self._store
+        assert store is not None
+        dead, self._dead = self._dead, None
+        if dead is not None:
+            await store.token_delete(dead)
+        while True:
+            token = await self._shared_token(store)
+            if token is not None:
+                return token
+            lock = await store.refresh_lock()
+            if lock is not None:
+                try:
+                    # Re-check: the previous holder may have shared one just now.
+                    token = await self._shared_token(store)
+                    if token is None:
+                        token = await self._fetch_counted()
+                        await store.token_set(token.value, token.refresh_at - self._clock())
+                    return token
+                finally:
+                    await store.refresh_unlock(lock)
+            # Another process is fetching: look again shortly. If it dies, its lock
+            # expires and one of us takes over.
+            await asyncio.sleep(STORE_POLL)
+
+    async def _shared_token(self, store: TokenStore) -> Token | None:
+        found = await store.token_get()
+        if found is None:
+            return None
+        value, ttl = found
+        now = self._clock()
+        return Token(value=value, refresh_at=now + ttl, expires_at=now + ttl)
 
     def invalidate(self, token: Token) -> None:
         """Drop ``token`` if it is still the current one (a 401 proved it dead)."""
         if self._token is token:
             self._token = None
+            # The shared copy goes too, but only if it is still this very token.
+            self._dead = token.value
 
     async def aclose(self) -> None:
         """Cancel a fetch in flight and forget the token."""

@@ -36,6 +36,7 @@ from ._converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
 from ._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from ._fields import WRITABLE_FIELDS, prepare_session_fields
 from ._models import Session
+from ._ratelimit import bulk_pacing
 
 __all__ = [
     "BulkProgress",
@@ -192,7 +193,8 @@ class BulkRun:
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
         result: BulkResult
         try:
-            session = await call()
+            with bulk_pacing():  # leave the last part of each window to interactive calls
+                session = await call()
         except InvalidInputError as error:
             result = BulkResult(index, row, "invalid", None, error)
         except _UNREADABLE as exc:  # raised while the row's request was built: nothing sent

@@ -24,6 +24,7 @@ from ._pipeline import CLOSED, NEW, OPEN, _Pipeline
 from ._ratelimit import AsyncPacer, Pacer, RateLimit
 from ._resources import Sessions, Speakers
 from ._retry import RetryPolicy
+from ._shared import SharedState
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Headers, Transport
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
@@ -64,6 +65,20 @@ def _check_user_agent(user_agent: str) -> str:
     return user_agent
 
 
+def _redis_from_env(url: str) -> SharedState:
+    """Return the Redis shared state ``$SWOOGO_REDIS_URL`` names."""
+    try:
+        from .redis import RedisSharedState  # the optional extra: import only when asked
+    except ImportError:
+        raise InvalidInputError(
+            "SWOOGO_REDIS_URL", "needs the redis extra: pip install 'swoogo-async[redis]'"
+        ) from None
+    try:
+        return RedisSharedState.from_url(url)
+    except ValueError as exc:
+        raise InvalidInputError("SWOOGO_REDIS_URL", str(exc)) from None
+
+
 class SwoogoClient(_Pipeline):
     """An asyncio client for the Swoogo API.
 
@@ -94,6 +109,9 @@ class SwoogoClient(_Pipeline):
         user_agent: Sent as ``User-Agent``.
         max_response_bytes: Largest response body the client reads; a larger one
             raises ``ResponseTooLargeError`` (16 MiB by default).
+        shared: Where the token and the rate budget live when several clients
+            (processes) use one credential, e.g. ``RedisSharedState(redis)``;
+            defaults to Redis at ``$SWOOGO_REDIS_URL`` when set, else this client alone.
 
     Raises:
         InvalidInputError: a credential is missing, or the base URL, the user agent
@@ -118,6 +136,7 @@ class SwoogoClient(_Pipeline):
         reconcile_delay: float = 1.0,
         user_agent: str = "swoogo-async/0.1",
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        shared: SharedState | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
         api_secret = api_secret if api_secret is not None else os.environ.get("SWOOGO_API_SECRET")
@@ -158,12 +177,15 @@ class SwoogoClient(_Pipeline):
         self.rate_limit = rate_limit
         self.create_policy: CreatePolicy = create_policy
         self.reconcile_delay = reconcile_delay
+        explicit = rate_limit if isinstance(rate_limit, RateLimit) else None
+        self._owned_shared = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))
+        if self._owned_shared:
+            shared = _redis_from_env(os.environ["SWOOGO_REDIS_URL"])
+        self._shared = None if shared is None else shared.bind(api_key, explicit)
         self._pacer = (
-            None
-            if rate_limit is None
-            else AsyncPacer(Pacer(rate_limit if isinstance(rate_limit, RateLimit) else None))
+            None if rate_limit is None else AsyncPacer(Pacer(explicit), budget=self._shared)
         )
-        self._tokens = TokenManager(self._fetch_token)
+        self._tokens = TokenManager(self._fetch_token, store=self._shared)
         # FIFO (asyncio's semaphore hands a freed slot to the longest waiter): bounds the
         # requests in flight to the pool, so none queues inside aiohttp's pool.
         self._slots = asyncio.Semaphore(pool_size)
@@ -220,6 +242,10 @@ class SwoogoClient(_Pipeline):
         transport, self._transport = self._transport, None
         try:
             await self._tokens.aclose()
+            if self._pacer is not None:
+                await self._pacer.aclose()
+            if self._owned_shared and self._shared is not None:
+                await self._shared.aclose()
         finally:
             if transport is not None and transport is not self._given_transport:
                 await transport.aclose()

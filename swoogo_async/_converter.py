@@ -1,7 +1,8 @@
 """The one cattrs converter that turns API payloads into models and back.
 
-All conversion policy lives here and in ``_scalars.py`` (the per-value rules), none on
-the models:
+``make_converter()`` builds it, in the spirit of cattrs' ``preconf``: every conversion
+rule is a hook registered here (the rules themselves are in ``_scalars.py``), none
+sits on the models:
 
 - type drift: ``capacity`` as ``"20"`` or ``20``; flags as ``0``/``1``, ``"0"``/``"1"``
   or ``true``/``false``;
@@ -11,68 +12,47 @@ the models:
 - unknown fields: kept in ``extra``, never an error. A known field whose value cannot
   be converted is moved to ``extra`` too (parsing a page never fails on one odd value).
 
-Speed: ``Session`` is structured by one generated function (``_sessionhook.py``)
-that checks each value's wire type inline and defers to the general rule only for
-drift; it reads the payload in place (no copy) and fills the instance's slots
-directly. ``structure_session_carefully`` is the field-by-field reference it must
-agree with, and the path taken when a value will not convert. Unstructuring uses
-cattrs' generated function with a direct hook per attribute. With msgspec installed,
-session bodies skip the dict altogether when they can (``_typed.py``), with the same
-result.
+The model functions come from cattrs' code generation (``cattrs.gen``), with a direct
+hook per optional type (no ``Optional`` dispatch per call) and without detailed
+validation: a value that will not convert raises, and the record is then converted
+field by field (``_salvage``) so that only that value lands in ``extra``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
 from cattrs.fns import identity
-from cattrs.gen import (
-    make_dict_structure_fn,
-    make_dict_unstructure_fn,
-    override,
-)
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._models import SelectionControl, Session, SessionStatus, Speaker
 from ._scalars import (
-    _SCALARS,
     CUSTOM_FIELD_RE,
-    _any,
-    _fast_bool,
-    _fast_date,
-    _fast_datetime,
-    _fast_int,
-    _fast_selection,
-    _fast_status,
-    _fast_str,
-    _fast_time,
-    _out_date,
-    _out_datetime,
-    _out_enum,
-    _out_time,
+    custom_fields,
+    format_date,
     format_datetime,
     format_time,
     parse_bool,
     parse_date,
     parse_datetime,
     parse_int,
+    parse_selection,
+    parse_status,
+    parse_str,
     parse_time,
 )
-from ._sessionhook import SESSION_FIELDS, session_from_full, session_from_mapping
 
 __all__ = [
     "CUSTOM_FIELD_RE",
     "converter",
     "format_datetime",
     "format_time",
-    "parse_bool",
-    "parse_date",
-    "parse_datetime",
+    "make_converter",
     "parse_int",
-    "parse_time",
     "structure_session",
     "structure_sessions",
     "unstructure_session",
@@ -80,205 +60,132 @@ __all__ = [
 
 T = TypeVar("T")
 
-
-def _out_any(value: Any) -> Any:
-    # JSON containers are copied (as cattrs does for ``Any``); scalars pass as they are.
-    kind = type(value)
-    if kind in _SCALARS:
-        return value
-    if kind is list:
-        return [_out_any(item) for item in value]
-    if kind is dict:
-        return {_out_any(key): _out_any(item) for key, item in value.items()}
-    return converter.unstructure(value)
-
-
-def _out_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _out_any(item) for key, item in value.items()}
-
-
 _STRUCTURE: dict[Any, Callable[[Any, Any], Any]] = {
-    int | None: _fast_int,
-    str | None: _fast_str,
-    bool | None: _fast_bool,
-    dt.date | None: _fast_date,
-    dt.time | None: _fast_time,
-    dt.datetime | None: _fast_datetime,
-    SessionStatus | None: _fast_status,
-    SelectionControl | None: _fast_selection,
+    int | None: parse_int,
+    str | None: parse_str,
+    bool | None: parse_bool,
+    dt.date | None: parse_date,
+    dt.time | None: parse_time,
+    dt.datetime | None: parse_datetime,
+    SessionStatus | None: parse_status,
+    SelectionControl | None: parse_selection,
 }
 _UNSTRUCTURE: dict[Any, Callable[[Any], Any]] = {
     int | None: identity,
     str | None: identity,
     bool | None: identity,
-    dt.date | None: _out_date,
-    dt.time | None: _out_time,
-    dt.datetime | None: _out_datetime,
-    SessionStatus | None: _out_enum,
-    SelectionControl | None: _out_enum,
+    dt.date | None: format_date,
+    dt.time | None: format_time,
+    dt.datetime | None: format_datetime,
+    SessionStatus | None: lambda v: None if v is None else v.value,
+    SelectionControl | None: lambda v: None if v is None else v.value,
 }
 
 
-def _drop_tz_hooks(conv: cattrs.Converter) -> None:
-    conv.register_unstructure_hook(dt.date, dt.date.isoformat)
-    conv.register_unstructure_hook(dt.time, format_time)
-    conv.register_unstructure_hook(dt.datetime, format_datetime)
+def _as_is(value: Any, _type: Any = None) -> Any:
+    return value
 
 
-def _make_converter() -> cattrs.Converter:
+def make_converter() -> cattrs.Converter:
+    """Build a converter holding every drift rule of the Swoogo API."""
     conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
-    for tp, fn in _STRUCTURE.items():
-        conv.register_structure_hook(tp, fn)
-    # Payload dicts (custom fields, extra, gender) are taken as they come.
+    for tp, structure in _STRUCTURE.items():
+        conv.register_structure_hook(tp, structure)
+    for tp, unstructure in _UNSTRUCTURE.items():
+        conv.register_unstructure_hook(tp, unstructure)
+    # Payload values of any shape (location, track, gender, extra) are taken as they come.
     conv.register_structure_hook_func(
-        lambda tp: tp in (dict[str, Any], dict[str, Any] | None, Any), _any
+        lambda tp: tp in (Any, dict[str, Any], dict[str, Any] | None), _as_is
     )
-    _drop_tz_hooks(conv)
-    conv.register_unstructure_hook(SessionStatus, lambda v: v.value)
-    conv.register_unstructure_hook(SelectionControl, lambda v: v.value)
+    # Wire keys that are not a field are sorted out before the generated function runs
+    # (see ``_split``); ``custom_fields`` is merged there too.
+    skip = override(struct_hook=_as_is)
+    conv.register_structure_hook(
+        Session,
+        make_dict_structure_fn(
+            Session,
+            conv,
+            _cattrs_detailed_validation=False,
+            custom_fields=override(struct_hook=custom_fields),
+            extra=skip,
+        ),
+    )
+    conv.register_structure_hook(
+        Speaker,
+        make_dict_structure_fn(
+            Speaker, conv, _cattrs_detailed_validation=False, sessions=skip, extra=skip
+        ),
+    )
+    conv.register_unstructure_hook(
+        Session, make_dict_unstructure_fn(Session, conv, extra=override(omit=True))
+    )
+    conv.register_unstructure_hook(
+        Speaker,
+        make_dict_unstructure_fn(
+            Speaker, conv, extra=override(omit=True), sessions=override(omit=True)
+        ),
+    )
     return conv
 
 
-converter = _make_converter()
+converter = make_converter()
+_session_from_dict = converter.get_structure_hook(Session)
+_speaker_from_dict = converter.get_structure_hook(Speaker)
+_session_to_dict = converter.get_unstructure_hook(Session)
+_speaker_to_dict = converter.get_unstructure_hook(Speaker)
+_SESSION_KEYS = frozenset(a.name for a in attrs.fields(Session)) - {"extra"}
+_SPEAKER_KEYS = frozenset(a.name for a in attrs.fields(Speaker)) - {"extra"}
 
 
-def _session_unstructure_overrides() -> dict[str, Any]:
-    """Give every ``Session`` attribute its direct unstructure hook (no per-call dispatch)."""
-    attrs.resolve_types(Session)
-    unstructure: dict[str, Any] = {"extra": override(omit=True)}
-    for attribute in attrs.fields(Session):
-        name, tp = attribute.name, attribute.type
-        if name in ("custom_fields", "extra"):
-            continue
-        unstructure[name] = override(unstruct_hook=_out_any if tp is Any else _UNSTRUCTURE[tp])
-    unstructure["custom_fields"] = override(unstruct_hook=_out_mapping)
-    return unstructure
+def _split(data: Mapping[str, Any], known: frozenset[str], *, custom: bool) -> dict[str, Any]:
+    """Return the known fields of a payload, with the others in ``extra``.
 
-
-_SPEAKER_FIELDS = frozenset(a.name for a in attrs.fields(Speaker)) - {"extra"}
-_N_SESSION_FIELDS = len(SESSION_FIELDS)
-_session_out = _session_unstructure_overrides()
-_session_to_dict = make_dict_unstructure_fn(Session, converter, **_session_out)
-
-
-def _split(
-    data: Mapping[str, Any], known: frozenset[str], *, custom: bool
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-    """Split a payload into known fields, extra fields and (merged) custom fields."""
-    fields: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    custom_fields: dict[str, Any] | None = None
-    if custom:
-        given = data.get("custom_fields")
-        custom_fields = dict(given) if isinstance(given, Mapping) else {}
-    for key, value in data.items():
-        if key in known:
-            fields[key] = value
-        elif custom and custom_fields is not None and CUSTOM_FIELD_RE.match(key):
-            custom_fields[key] = value
-        else:
-            extra[key] = value
-    return fields, extra, custom_fields
-
-
-#: Whether an unknown key is a top-level custom field, by key (the regex, cached).
-_CUSTOM_KEYS: dict[Any, bool] = {}
-_CUSTOM_KEYS_MAX = 4096
-
-
-def _sort_unknown(
-    data: Mapping[str, Any], unknown: Iterable[Any]
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """Sort unknown keys (in payload order) into top-level custom fields and extra."""
-    top: dict[str, Any] | None = None
-    extra: dict[str, Any] = {}
-    custom = _CUSTOM_KEYS
-    for key in unknown:
-        is_custom = custom.get(key)
-        if is_custom is None:
-            is_custom = type(key) is str and CUSTOM_FIELD_RE.match(key) is not None
-            if len(custom) < _CUSTOM_KEYS_MAX:  # bounded: payloads may carry any keys
-                custom[key] = is_custom
-        if is_custom:
-            if top is None:
-                top = {}
-            top[key] = data[key]
-        else:
-            extra[key] = data[key]
-    return top, extra
-
-
-def _last_unknown(data: dict[str, Any], count: int) -> list[Any]:
-    """The last ``count`` unknown keys of a payload, in payload order.
-
-    When every known field is present, that is all of them. Scanning from the end
-    finds them after a few lookups when they were appended, as new fields usually are.
+    With ``custom``, top-level ``c_<digits>`` keys join ``custom_fields`` instead.
     """
-    found = []
-    known = SESSION_FIELDS
-    for key in reversed(data):
-        if key not in known:
-            found.append(key)
-            if len(found) == count:
-                break
-    found.reverse()
-    return found
+    fields = dict(data)
+    extra: dict[str, Any] = {}
+    top: dict[str, Any] = {}
+    for key in [key for key in data if key not in known]:
+        if custom and type(key) is str and CUSTOM_FIELD_RE.match(key):
+            top[key] = fields.pop(key)
+        else:
+            extra[key] = fields.pop(key)
+    if top:
+        fields["custom_fields"] = {**custom_fields(fields.get("custom_fields")), **top}
+    fields["extra"] = extra
+    return fields
+
+
+def _salvage(cls: type[T], fields: dict[str, Any]) -> T:
+    """Convert field by field, moving any value that will not convert to ``extra``."""
+    extra = fields["extra"]
+    good: dict[str, Any] = {}
+    for attribute in attrs.fields(cls):  # type: ignore[arg-type]
+        name = attribute.name
+        if name not in fields or name == "extra":
+            continue
+        try:
+            if name == "custom_fields":
+                good[name] = custom_fields(fields[name])
+            else:
+                good[name] = converter.structure(fields[name], attribute.type)
+        except (ValueError, TypeError):
+            extra[name] = fields[name]
+    good["extra"] = extra
+    return cls(**good)
 
 
 def structure_session(data: Mapping[str, Any]) -> Session:
     """Turn one session payload into a ``Session``, tolerating drift."""
-    if type(data) is dict:
-        unknown = len(data) - _N_SESSION_FIELDS
-        if unknown >= 0:
-            # Probably every known field (``GET /sessions/{id}``, list pages), perhaps
-            # beside new ones: subscripts, no ``get``. A ``KeyError`` means a known
-            # field is missing after all: the general path below.
-            try:
-                if not unknown:
-                    return session_from_full(data, None, {})
-                top, extra = _sort_unknown(data, _last_unknown(data, unknown))
-                return session_from_full(data, top, extra)
-            except KeyError:
-                pass
-            except (ValueError, TypeError):
-                return structure_session_carefully(data)
-    elif not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
-    known = SESSION_FIELDS
-    top, extra = _sort_unknown(data, [key for key in data if key not in known])
+    # When every key is a field, the generated function reads the payload as it is.
+    fields = data if _SESSION_KEYS.issuperset(data) else _split(data, _SESSION_KEYS, custom=True)
     try:
-        return session_from_mapping(data, top, extra)
+        session: Session = _session_from_dict(fields, Session)
+        return session
     except (ValueError, TypeError):
-        return structure_session_carefully(data)
-
-
-def structure_session_carefully(data: Mapping[str, Any]) -> Session:
-    """The reference path: split, then convert field by field through the converter's
-    hooks, moving any value that will not convert to ``extra``.
-
-    ``structure_session`` gives the same result, faster, for every payload; it comes
-    here only when a value will not convert.
-    """
-    fields, extra, custom = _split(data, SESSION_FIELDS, custom=True)
-    fields["custom_fields"] = custom
-    return _salvage(Session, fields, extra)
-
-
-def _salvage(cls: type[T], fields: dict[str, Any], extra: dict[str, Any]) -> T:
-    """Convert field by field, moving any value that will not convert to ``extra``."""
-    good: dict[str, Any] = {}
-    for attribute in attrs.fields(cls):  # type: ignore[arg-type]
-        name = attribute.name
-        if name not in fields or name in ("extra", "custom_fields"):
-            continue
-        try:
-            good[name] = converter.structure(fields[name], attribute.type)
-        except (ValueError, TypeError):
-            extra[name] = fields[name]
-    if "custom_fields" in fields:
-        good["custom_fields"] = fields["custom_fields"]
-    good["extra"] = extra
-    return cls(**good)
+        return _salvage(Session, dict(fields, extra=dict(fields.get("extra", {}))))
 
 
 def structure_sessions(items: Any) -> list[Session]:
@@ -287,28 +194,25 @@ def structure_sessions(items: Any) -> list[Session]:
         items = list(items.values())
     if not isinstance(items, list):
         raise ValueError(f"expected a list of sessions, got {type(items).__name__}")
-    structure = structure_session
-    return [structure(item) for item in items]
+    return [structure_session(item) for item in items]
 
 
 def unstructure_session(session: Session) -> dict[str, Any]:
     """Turn a ``Session`` back into an API-shaped dict (unknown fields included)."""
     out: dict[str, Any] = _session_to_dict(session)
-    if session.extra:
-        out.update(session.extra)
+    out.update(session.extra)
     return out
 
 
-def _structure_speaker(data: Any, _: Any) -> Speaker:
+def _structure_speaker(data: Any, _: Any = None) -> Speaker:
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a speaker object, got {type(data).__name__}")
-    fields, extra, _custom = _split(data, _SPEAKER_FIELDS, custom=False)
+    fields = _split(data, _SPEAKER_KEYS, custom=False)
     sessions = fields.pop("sessions", None)
-    fields["extra"] = extra
     try:
-        speaker = _speaker_from_dict(fields, Speaker)
+        speaker: Speaker = _speaker_from_dict(fields, Speaker)
     except (ValueError, TypeError):
-        speaker = _salvage(Speaker, fields, extra)
+        speaker = _salvage(Speaker, fields)
     if sessions is not None:
         try:
             speaker = attrs.evolve(speaker, sessions=structure_sessions(sessions))
@@ -325,11 +229,7 @@ def _unstructure_speaker(speaker: Speaker) -> dict[str, Any]:
     return out
 
 
-_speaker_from_dict = make_dict_structure_fn(Speaker, converter, sessions=override(omit=True))
-_speaker_to_dict = make_dict_unstructure_fn(
-    Speaker, converter, extra=override(omit=True), sessions=override(omit=True)
-)
-converter.register_structure_hook(Session, lambda d, _: structure_session(d))
+converter.register_structure_hook(Session, lambda data, _: structure_session(data))
 converter.register_unstructure_hook(Session, unstructure_session)
 converter.register_structure_hook(Speaker, _structure_speaker)
 converter.register_unstructure_hook(Speaker, _unstructure_speaker)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import attrs
 
-from . import _json, _typed
+from . import _json
 from ._converter import converter, structure_session, structure_sessions
 from ._exceptions import InvalidInputError, ResponseDecodeError
 from ._fields import check_id
@@ -203,11 +203,6 @@ def _checked(method: str, url: str, raw: bytes, payload: Any, what: str) -> Any:
 
 def parse_session(raw: bytes, *, method: str, url: str) -> Session:
     """Read a session body."""
-    if _json.typed and _typed.decode_session is not None:
-        try:
-            return _typed.decode_session(raw)
-        except (ValueError, TypeError):
-            pass  # not a plain record: the general path decides (same result, or error)
     payload = _checked(method, url, raw, decode_json(raw, method=method, url=url), "session")
     return structure_session(payload)
 
@@ -232,13 +227,6 @@ def _int_or_none(value: Any) -> int | None:
 
 def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -> Page[Session]:
     """Read a list envelope; ``items`` may be a list or an object keyed by id."""
-    if _json.typed and _typed.decode_page is not None:
-        try:
-            items, meta, links = _typed.decode_page(raw)
-        except (ValueError, TypeError):
-            pass  # not plain records: the general path decides (same result, or error)
-        else:
-            return _page(items, meta, links, page=page, per_page=per_page)
     payload = decode_json(raw, method=method, url=url)
     if isinstance(payload, list):  # a bare list: no envelope, so no counts
         payload = {"items": payload}
@@ -250,12 +238,7 @@ def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -
         raise ResponseDecodeError(
             status=200, method=method, url=url, body=payload, raw=raw
         ) from None
-    return _page(items, payload.get("_meta"), payload.get("_links"), page=page, per_page=per_page)
-
-
-def _page(
-    items: list[Session], meta: Any, links: Any, *, page: int, per_page: int
-) -> Page[Session]:
+    meta, links = payload.get("_meta"), payload.get("_links")
     if not isinstance(meta, dict):
         meta = {}
     has_next: bool | None = None

@@ -19,7 +19,8 @@
     │   ├── RateLimitError           429 (``.retry_after``)
     │   ├── ServerError              5xx
     │   └── ResponseDecodeError      2xx whose body is not the JSON promised
-    └── UnknownOutcomeError                   a create may or may not have happened
+    ├── UnknownOutcomeError                   a create may or may not have happened
+    └── SharedStateError                      the shared state (Redis) is unreachable
 
 Every error that concerns a request carries its method and URL; the URL never
 contains a credential, and no error text ever includes a token or the secret.
@@ -50,6 +51,7 @@ __all__ = [
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "ServerError",
+    "SharedStateError",
     "SwoogoError",
     "TransportError",
     "UnknownOutcomeError",
@@ -62,6 +64,10 @@ _MAX_BODY_IN_MESSAGE = 300
 
 class SwoogoError(Exception):
     """Base class of every error raised by swoogo_async."""
+
+
+class SharedStateError(SwoogoError):
+    """The shared state (Redis) did not answer in time, with ``on_error="raise"``."""
 
 
 class InvalidInputError(SwoogoError, ValueError):

@@ -1,25 +1,33 @@
-"""The writable session fields: their kinds, and the checks made before anything is sent.
+"""The writable session fields: one table for checks, typing, form encoding and the fake.
 
-One table serves ``create``, ``update``, the bulk rows (where values often arrive as
-CSV text) and the command line, so all of them accept and reject the same things.
+``SessionUpdateFields`` *is* the table: each key is a writable field, and its
+``Annotated`` metadata is the field's ``Kind`` (how a value is checked and normalised
+before anything is sent, and how the wire text reads back). ``WRITABLE_FIELDS`` is read
+from it once, at import. One table serves ``create``, ``update``, the bulk rows (where
+values often arrive as CSV text), the command line and the fake server, so all of them
+accept and reject the same things.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
+import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypedDict
+from decimal import Decimal
+from typing import Annotated, Any, TypedDict, get_type_hints
 
-from ._converter import CUSTOM_FIELD_RE, parse_bool, parse_date, parse_int, parse_time
+import attrs
+
 from ._exceptions import InvalidInputError
 from ._models import SelectionControl, SessionStatus
+from ._scalars import CUSTOM_FIELD_RE, parse_bool, parse_int
 from ._types import UNSET, UnsetType
 
 __all__ = [
     "REQUIRED_ON_CREATE",
     "WRITABLE_FIELDS",
+    "Kind",
     "SessionCreateFields",
     "SessionUpdateFields",
     "check_id",
@@ -27,34 +35,43 @@ __all__ = [
 ]
 
 
+@attrs.frozen
+class Kind:
+    """What a writable field holds: its check, and its shape on the wire."""
+
+    #: ``"int"``, ``"flag"``, ``"enum"``, ``"date"``, ``"time"``, ``"text"`` or ``"custom"``.
+    wire: str
+    #: Turn a caller's value into the value to send; raise ``ValueError`` if it is not one.
+    check: Callable[[Any], Any]
+    #: The values an ``"enum"`` field takes.
+    choices: tuple[str, ...] = ()
+
+
 def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError("must be a string")
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
 
 
 def _nonblank(value: Any) -> str:
-    text = value if type(value) is str else _text(value)
-    if not text.strip():
+    if not _text(value).strip():
         raise ValueError("must not be blank")
-    return text
+    return value  # type: ignore[no-any-return]
+
+
+_INTEGER = re.compile(r"\s*-?[0-9]+\s*\Z")
 
 
 def _int(value: Any) -> int:
-    try:
-        parsed = parse_int(value)
-    except ValueError:
-        raise ValueError("must be an integer") from None
+    if isinstance(value, str) and not _INTEGER.match(value):
+        raise ValueError("must be an integer")
+    parsed = parse_int(value) if isinstance(value, (int, float, str)) else None
     if parsed is None:
         raise ValueError("must be an integer")
     return parsed
 
 
 def _positive_int(value: Any) -> int:
-    if type(value) is int and value > 0:
-        return value
     parsed = _int(value)
     if parsed <= 0:
         raise ValueError("must be a positive integer")
@@ -62,8 +79,6 @@ def _positive_int(value: Any) -> int:
 
 
 def _capacity(value: Any) -> int:
-    if type(value) is int and value >= 0:
-        return value
     parsed = _int(value)
     if parsed < 0:
         raise ValueError("must not be negative")
@@ -71,123 +86,150 @@ def _capacity(value: Any) -> int:
 
 
 def _flag(value: Any) -> bool:
+    if not isinstance(value, (str, int, float)):
+        raise ValueError("must be a flag (true/false or 0/1)")
     parsed = parse_bool(value.strip().lower() if isinstance(value, str) else value)
     if parsed is None:
         raise ValueError("must be a flag (true/false or 0/1)")
     return parsed
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?\Z")
+
+
 def _date(value: Any) -> dt.date:
-    if type(value) is str:
-        known = _DATES_READ.get(value)
-        if known is not None:  # a bulk import repeats a few days on every row
-            return known
-        parsed = _date_text(value)
-        if len(_DATES_READ) >= _TIMES_READ_MAX:  # bounded: callers send any text
-            _DATES_READ.clear()
-        _DATES_READ[value] = parsed
-        return parsed
-    return _date_text(value)
-
-
-def _date_text(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         raise ValueError("must be a date, not a datetime")
-    parsed = parse_date(value.strip() if isinstance(value, str) else value)
-    if parsed is None:
+    if type(value) is dt.date:
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if not _DATE.match(text):  # exactly a date: nothing before or after it
         raise ValueError("must be a date (YYYY-MM-DD)")
-    return parsed
+    return dt.date.fromisoformat(text)
 
 
-_HH_MM_SS = re.compile(r"\d\d:\d\d(?::\d\d)?\Z")
-_TIMES_READ: dict[str, dt.time] = {}
-_DATES_READ: dict[str, dt.date] = {}
-_TIMES_READ_MAX = 1024
+def _local(value: dt.time | dt.datetime) -> None:
+    if value.tzinfo is not None:
+        raise ValueError("must be the event's local time, without a UTC offset")
 
 
 def _time(value: Any) -> dt.time:
     if isinstance(value, dt.time):
-        if value.tzinfo is not None:
-            raise ValueError("must be a local time without a time zone")
+        _local(value)
         return value.replace(microsecond=0)
-    if isinstance(value, str):
-        known = _TIMES_READ.get(value)
-        if known is not None:  # a bulk import repeats a few slot times on every row
-            return known
-        text = value.strip()
-        if _HH_MM_SS.match(text):
-            # The common shape: one C call instead of strptime's regex machinery.
-            try:
-                parsed = dt.time.fromisoformat(text)
-            except ValueError:
-                pass
-            else:
-                if len(_TIMES_READ) >= _TIMES_READ_MAX:  # bounded: callers send any text
-                    _TIMES_READ.clear()
-                _TIMES_READ[value] = parsed
-                return parsed
-        for fmt in ("%H:%M:%S", "%H:%M"):
-            try:
-                return dt.datetime.strptime(text, fmt).time()
-            except ValueError:
-                continue
+    match = _TIME.match(value.strip()) if isinstance(value, str) else None
+    if match is None:  # exactly a time: nothing before or after it
         raise ValueError("must be a time (HH:MM:SS)")
-    read = parse_time(value)
-    if read is None:
-        raise ValueError("must be a time (HH:MM:SS)")
-    return _time(read)
+    hour, minute, second = match.groups()
+    return dt.time(int(hour), int(minute), int(second or 0))
 
 
-def _open_enum(cls: type[SessionStatus] | type[SelectionControl]) -> Callable[[Any], enum.Enum]:
-    allowed = ", ".join(m.value for m in cls)
+def _open_enum(cls: type[SessionStatus] | type[SelectionControl]) -> Kind:
+    allowed = tuple(m.value for m in cls)
 
-    def check(value: Any) -> enum.Enum:
+    def check(value: Any) -> SessionStatus | SelectionControl:
         if isinstance(value, cls):
             return value
-        if isinstance(value, str) and value.strip().lower() in cls._value2member_map_:
-            member = cls(value.strip().lower())
-            if member.known:
-                return member
-        raise ValueError(f"must be one of {allowed}")
+        if isinstance(value, str) and value.strip().lower() in allowed:
+            return cls(value.strip().lower())
+        raise ValueError(f"must be one of {', '.join(allowed)}")
 
-    return check
+    return Kind("enum", check, allowed)
+
+
+_CUSTOM_DEPTH = 8
+
+
+def _custom_value(value: Any, depth: int = 0) -> None:
+    """Refuse a custom-field value the form encoding cannot send faithfully."""
+    if value is None or isinstance(value, (str, int, dt.date)):  # bool is an int
+        if isinstance(value, (dt.time, dt.datetime)):
+            _local(value)
+        return
+    if isinstance(value, dt.time):
+        _local(value)
+        return
+    if isinstance(value, (float, Decimal)):
+        if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+            raise ValueError(f"must be a finite number, got {value!r}")
+        return
+    if depth < _CUSTOM_DEPTH and isinstance(value, (list, tuple, Mapping)):
+        items = value.values() if isinstance(value, Mapping) else value
+        if isinstance(value, Mapping) and not all(isinstance(k, (str, int)) for k in value):
+            raise ValueError("nested names must be strings")
+        for item in items:
+            _custom_value(item, depth + 1)
+        return
+    raise ValueError(f"unsupported value of type {type(value).__name__}")
 
 
 def _custom_fields(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError("must be a mapping of c_<digits> names to values")
-    for key in value:
+    for key, item in value.items():
         if not isinstance(key, str) or not CUSTOM_FIELD_RE.match(key):
             raise ValueError(f"custom field names look like c_1234, got {key!r}")
+        _checked(key, _custom_value, item)
     return dict(value)
 
 
-WRITABLE_FIELDS: dict[str, Callable[[Any], Any]] = {
-    "event_id": _positive_int,
-    "name": _nonblank,
-    "admin_short_name": _text,
-    "badge_name": _text,
-    "description": _text,
-    "date": _date,
-    "start_time": _time,
-    "end_time": _time,
-    "use_event_timezone": _flag,
-    "timezone": _text,
-    "capacity": _capacity,
-    "notes": _text,
-    "location_id": _positive_int,
-    "track_id": _positive_int,
-    "type_id": _positive_int,
-    "webinar_url": _text,
-    "sold_out_message": _text,
-    "secure_id": _text,
-    "session_status": _open_enum(SessionStatus),
-    "selection_control": _open_enum(SelectionControl),
-    "session_included": _flag,
-    "locked_when_saved": _flag,
-    "selected_by_default": _flag,
-    "prevent_session_conflicts": _flag,
-    "custom_fields": _custom_fields,
+TEXT = Kind("text", _text)
+NAME = Kind("text", _nonblank)
+ID = Kind("int", _positive_int)
+COUNT = Kind("int", _capacity)
+FLAG = Kind("flag", _flag)
+DATE = Kind("date", _date)
+TIME = Kind("time", _time)
+CUSTOM = Kind("custom", _custom_fields)
+# ``None`` clears a field on update (create refuses it); ``UNSET`` leaves it out.
+_Text = Annotated[str | UnsetType | None, TEXT]
+_Id = Annotated[int | UnsetType | None, ID]
+_Flag = Annotated[bool | UnsetType | None, FLAG]
+_Time = Annotated[dt.time | str | UnsetType | None, TIME]
+
+
+class SessionCreateFields(TypedDict, total=False):
+    """The optional keyword arguments of ``sessions.create``."""
+
+    admin_short_name: _Text
+    badge_name: _Text
+    description: _Text
+    start_time: _Time
+    end_time: _Time
+    use_event_timezone: _Flag
+    timezone: _Text
+    capacity: Annotated[int | UnsetType | None, COUNT]
+    notes: _Text
+    location_id: _Id
+    track_id: _Id
+    type_id: _Id
+    webinar_url: _Text
+    sold_out_message: _Text
+    secure_id: _Text
+    session_status: Annotated[SessionStatus | str | UnsetType | None, _open_enum(SessionStatus)]
+    selection_control: Annotated[
+        SelectionControl | str | UnsetType | None, _open_enum(SelectionControl)
+    ]
+    session_included: _Flag
+    locked_when_saved: _Flag
+    selected_by_default: _Flag
+    prevent_session_conflicts: _Flag
+    custom_fields: Annotated[Mapping[str, Any] | UnsetType | None, CUSTOM]
+
+
+class SessionUpdateFields(SessionCreateFields, total=False):
+    """The keyword arguments of ``sessions.update``: ``None`` clears, ``UNSET`` skips."""
+
+    event_id: Annotated[int | UnsetType, ID]
+    name: Annotated[str | UnsetType, NAME]
+    date: Annotated[dt.date | str | UnsetType | None, DATE]
+
+
+#: Every writable field and its kind, in the order the table declares them.
+WRITABLE_FIELDS: dict[str, Kind] = {
+    name: hint.__metadata__[0]
+    for name, hint in get_type_hints(SessionUpdateFields, include_extras=True).items()
 }
 REQUIRED_ON_CREATE = ("event_id", "name", "date")
 _NOT_CLEARABLE = frozenset({"event_id", "name"})
@@ -215,8 +257,10 @@ def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict
     for key, value in fields.items():
         if value is UNSET:
             continue
-        check = WRITABLE_FIELDS.get(key)
-        if check is None:
+        if not isinstance(key, str):
+            raise InvalidInputError(repr(key), "field names must be strings")
+        kind = WRITABLE_FIELDS.get(key)
+        if kind is None:
             if CUSTOM_FIELD_RE.match(key):
                 custom[key] = value
                 continue
@@ -226,13 +270,10 @@ def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict
                 raise InvalidInputError(key, "must not be None")
             out[key] = None
             continue
-        try:
-            out[key] = check(value)
-        except (ValueError, TypeError) as exc:
-            raise InvalidInputError(key, f"{exc} (got {value!r})") from None
+        out[key] = _checked(key, kind.check, value)
     if custom:
         merged = dict(out.get("custom_fields") or {})
-        merged.update(_custom_fields(custom))
+        merged.update(_checked("custom_fields", _custom_fields, custom))
         out["custom_fields"] = merged
     if creating:
         for key in REQUIRED_ON_CREATE:
@@ -244,60 +285,15 @@ def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict
     return out
 
 
-class _SessionFieldsBase(TypedDict, total=False):
-    admin_short_name: str
-    badge_name: str
-    description: str
-    start_time: dt.time | str
-    end_time: dt.time | str
-    use_event_timezone: bool
-    timezone: str
-    capacity: int
-    notes: str
-    location_id: int
-    track_id: int
-    type_id: int
-    webinar_url: str
-    sold_out_message: str
-    secure_id: str
-    session_status: SessionStatus | str
-    selection_control: SelectionControl | str
-    session_included: bool
-    locked_when_saved: bool
-    selected_by_default: bool
-    prevent_session_conflicts: bool
-    custom_fields: Mapping[str, Any]
+def _checked(key: str, check: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return check(value)
+    except InvalidInputError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise InvalidInputError(key, f"{exc} (got {_short_repr(value)})") from None
 
 
-class SessionCreateFields(_SessionFieldsBase, total=False):
-    """The optional keyword arguments of ``sessions.create``."""
-
-
-class SessionUpdateFields(TypedDict, total=False):
-    """The keyword arguments of ``sessions.update``: ``None`` clears, ``UNSET`` skips."""
-
-    event_id: int | UnsetType
-    name: str | UnsetType
-    date: dt.date | str | UnsetType | None
-    admin_short_name: str | UnsetType | None
-    badge_name: str | UnsetType | None
-    description: str | UnsetType | None
-    start_time: dt.time | str | UnsetType | None
-    end_time: dt.time | str | UnsetType | None
-    use_event_timezone: bool | UnsetType | None
-    timezone: str | UnsetType | None
-    capacity: int | UnsetType | None
-    notes: str | UnsetType | None
-    location_id: int | UnsetType | None
-    track_id: int | UnsetType | None
-    type_id: int | UnsetType | None
-    webinar_url: str | UnsetType | None
-    sold_out_message: str | UnsetType | None
-    secure_id: str | UnsetType | None
-    session_status: SessionStatus | str | UnsetType | None
-    selection_control: SelectionControl | str | UnsetType | None
-    session_included: bool | UnsetType | None
-    locked_when_saved: bool | UnsetType | None
-    selected_by_default: bool | UnsetType | None
-    prevent_session_conflicts: bool | UnsetType | None
-    custom_fields: Mapping[str, Any] | UnsetType | None
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -3,35 +3,68 @@
 The API grants L credits per window of W seconds (2,000 per 10 minutes; a list call
 costs 10) and reports ``X-Rate-Limit-Limit``, ``-Remaining`` and ``-Reset`` on every
 response. ``Pacer`` is the pure state machine (time is passed in); ``AsyncPacer``
-adds the sleeping. The rules:
+adds the sleeping, and can hand the state to a ``SharedBudget`` that other
+processes see too (``swoogo_async.redis`` runs the same rules in a Lua script). The
+rules:
 
-- Until the first response says what the budget is, one request goes out alone
-  (a probe); the rest wait for what it learns.
+- Until a response says what the budget is, one request at a time goes out (a
+  probe); the rest wait for what it learns.
 - ``available`` counts the credits we may still spend in the server's current
   window: set from the headers, lowered on each reservation, never raised by a
   late response. When it runs out, requests wait for the window to reset.
-- While more than ``reserve`` (half) of the budget is left, requests go out at once:
-  a web app's bursts are never slowed. Below that, the rest of the window's credits
-  are spread evenly over the time left (GCRA, small burst allowance), so a sustained
-  load runs at the budget's rate and never into 429.
+- Calls go out at once while credits are left: a job that fits in what is left
+  runs at full speed. Calls made under ``bulk_pacing()`` stop short of the last
+  ``reserve`` fraction (10 %): that part of the window is spread evenly until the
+  reset (GCRA), so a bulk job uses the whole budget while interactive calls beside
+  it always find credits.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
-- The reset instant is the earliest ``now + X-Rate-Limit-Reset`` seen in the window:
-  the header is rounded up to whole seconds, so the earliest sighting is the closest.
+- A 429 blocks every caller until its reset, capped at ``MAX_WINDOW``; after
+  ``PROBE_AFTER`` seconds one request at a time may ask whether the block is over,
+  so one odd 429 (a gateway's "reset in an hour") cannot lock a client out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from typing import Any, Protocol
 
 import attrs
 
-__all__ = ["AsyncPacer", "Pacer", "RateLimit"]
+__all__ = [
+    "AsyncPacer",
+    "Pacer",
+    "RateHeaders",
+    "RateLimit",
+    "SharedBudget",
+    "bulk_pacing",
+    "read_rate_headers",
+]
 
-_GUARD = 0.05  # seconds past the estimated reset before spending the new window
-PROBE_PATIENCE = 1.0  # seconds callers wait on a probe before sending another
+GUARD = 0.05  # seconds past the estimated reset before spending the new window
+PROBE_PATIENCE = 1.0  # seconds a probe may go unanswered before another goes out
+PROBE_AFTER = 5.0  # seconds after a 429 before one probe asks if the block is over
+MAX_WINDOW = 600.0  # the documented window: no block or learned window is longer
+DEFAULT_RESERVE = 0.1
+
+#: (limit, remaining, reset seconds) from a response's ``X-Rate-Limit-*`` headers.
+RateHeaders = tuple[int, int, int]
+
+_BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("swoogo_bulk", default=False)
+
+
+@contextlib.contextmanager
+def bulk_pacing() -> Iterator[None]:
+    """Mark the calls made inside as bulk work: they leave the reserve to interactive calls."""
+    token = _BULK.set(True)
+    try:
+        yield
+    finally:
+        _BULK.reset(token)
 
 
 @attrs.frozen
@@ -54,16 +87,34 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(float(value))
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return int(float(value))  # "12.0"
     except (ValueError, OverflowError):
         return None
+
+
+def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
+    """Return a response's (limit, remaining, reset), or None unless all three are readable."""
+    limit = _header_int(headers, "X-Rate-Limit-Limit")
+    remaining = _header_int(headers, "X-Rate-Limit-Remaining")
+    reset = _header_int(headers, "X-Rate-Limit-Reset")
+    if limit is None or remaining is None or reset is None:
+        return None
+    return limit, remaining, reset
 
 
 class Pacer:
     """Pure pacing state. Every method takes the current monotonic time."""
 
     def __init__(
-        self, explicit: RateLimit | None = None, *, burst: float = 0.05, reserve: float = 0.5
+        self,
+        explicit: RateLimit | None = None,
+        *,
+        burst: float = 0.05,
+        reserve: float = DEFAULT_RESERVE,
     ) -> None:
         self.explicit = explicit
         self.reserve_fraction = reserve
@@ -72,33 +123,39 @@ class Pacer:
         self.burst = explicit.burst if explicit else burst
         self.available: float = float(explicit.credits) if explicit else 0.0
         self.reset_at: float | None = None
+        self.guessed = False  # reset_at is our guess at a new window, not a sighting
         self.tat = 0.0
         self.inflight = 0
-        self.probing = False
         self.unpaced = False
         self.spacing = 0.0  # seconds per credit of the latest paced reservation
+        self.blocked_until = 0.0  # after a 429: nothing but probes until then
+        self.probe_at = 0.0  # during a block, no probe before then
+        self.probe_until = 0.0  # a probe is out until then (answered or given up)
 
     @property
     def known(self) -> bool:
         """Whether a budget is known (explicitly, or from a response)."""
         return self.limit is not None
 
-    def reserve(self, cost: int, now: float, within: float = math.inf) -> tuple[bool, float]:
+    def reserve(
+        self, cost: int, now: float, within: float = math.inf, *, bulk: bool = False
+    ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
         Returns:
             ``(True, delay)``: reserved; send after ``delay`` seconds.
-            ``(False, delay)``: not reserved; ask again after ``delay`` seconds
-            (``inf`` means: after the probe in flight has answered). A reservation
-            that would have to wait longer than ``within`` is not made, and leaves
-            no trace in the schedule.
+            ``(False, delay)``: not reserved; ask again after ``delay`` seconds (or
+            sooner, when a response has taught something). A reservation that would
+            have to wait longer than ``within`` is not made and leaves no trace.
         """
         if self.unpaced:
             return True, 0.0
-        if self.limit is None:
-            if self.probing:
-                return False, math.inf
-            self.probing = True
+        if self.limit is None or now < self.blocked_until:
+            # Nothing known to be spendable: one probe at a time asks the server.
+            opens = max(self.probe_at, self.probe_until)
+            if now < opens:
+                return False, min(opens, self.blocked_until or opens) - now
+            self.probe_until = now + PROBE_PATIENCE
             self.inflight += cost
             return True, 0.0
         self._roll(now)
@@ -106,21 +163,19 @@ class Pacer:
             if self.reset_at is None:
                 # Explicit budget spent with no reset known: a window from now.
                 self.reset_at = now + (self.window or 1.0)
-            return False, max(self.reset_at - now, 0.0) + _GUARD
-        tat = max(self.tat, now)
+            return False, max(self.reset_at - now, 0.0) + GUARD
         if self.explicit is not None:
             rate = self.explicit.credits / self.explicit.window
-        elif self.available - cost >= self.limit * self.reserve_fraction:
-            # Plenty left in this window: spend it now, as an unpaced client would.
-            self.tat = now
-            self.spacing = 0.0
+        elif not bulk or self.available - cost >= self.limit * self.reserve_fraction:
+            # It fits: spend it now, as an unpaced client would.
             self.available -= cost
             self.inflight += cost
             return True, 0.0
         else:
-            # Spread what is left evenly between the next free slot and the reset.
-            end = self.reset_at if self.reset_at is not None else tat + (self.window or 1.0)
-            rate = self.available / max(end - tat, 1e-3)
+            # Bulk work in the reserve: spread what is left evenly until the reset.
+            end = self.reset_at if self.reset_at is not None else now + (self.window or 1.0)
+            rate = self.available / max(end - max(self.tat, now), 1e-3)
+        tat = max(self.tat, now)
         interval = 1.0 / rate
         tau = max(self.limit * self.burst, 1.0) * interval
         delay = max(tat - tau - now, 0.0)
@@ -134,10 +189,11 @@ class Pacer:
 
     def _roll(self, now: float) -> None:
         """Start the next window once the estimated reset has passed."""
-        if self.reset_at is not None and now >= self.reset_at + _GUARD:
+        if self.reset_at is not None and now >= self.reset_at + GUARD:
             assert self.limit is not None
             self.available = float(self.limit)
             self.reset_at = now + self.window if self.window else None
+            self.guessed = True
             self.tat = now
 
     def observe(
@@ -148,21 +204,28 @@ class Pacer:
         ``ok`` says whether the response was a success: only a success without the
         headers (not, say, a proxy's error page) shows that the API does not send them.
         """
+        self.observe_rate(read_rate_headers(headers), cost, now, ok=ok)
+
+    def observe_rate(self, rate: RateHeaders | None, cost: int, now: float, *, ok: bool) -> None:
+        """Learn from parsed rate-limit headers (``observe`` without the parsing)."""
         self.inflight = max(self.inflight - cost, 0)
-        self.probing = False
-        limit = _header_int(headers, "X-Rate-Limit-Limit")
-        remaining = _header_int(headers, "X-Rate-Limit-Remaining")
-        reset = _header_int(headers, "X-Rate-Limit-Reset")
-        if limit is None or remaining is None or reset is None:
+        self.probe_until = 0.0
+        if rate is None:
             if ok and self.limit is None and self.explicit is None:
                 # The server does not say: nothing to pace against.
                 self.unpaced = True
             return
+        limit, remaining, reset = rate
         self.unpaced = False
+        if self.blocked_until and remaining > 0:
+            # Credits left on the server (a probe's answer, or a 429 that was not about
+            # the budget): the block is over; adopt the server's view wholesale.
+            self.blocked_until = 0.0
+            self.reset_at = None
         if self.explicit is None:
             self.limit = limit
-            self.window = max(self.window or 0.0, float(reset), 1.0)
-        reset_at = now + reset
+            self.window = min(max(self.window or 0.0, float(reset), 1.0), MAX_WINDOW)
+        reset_at = now + min(reset, MAX_WINDOW)
         others = max(self.inflight, 0)
         if self.reset_at is None or reset_at > self.reset_at + 1.0:
             # First sighting, or the server has moved to a new window.
@@ -170,21 +233,27 @@ class Pacer:
             self.available = float(remaining - others)
             self.tat = min(self.tat, now)
         else:
-            self.reset_at = min(self.reset_at, reset_at)
-            self.available = min(self.available, float(remaining - others))
+            # Each sighting bounds the reset from above (the header is rounded up):
+            # keep the lowest bound, but let the first one replace a guess.
+            self.reset_at = reset_at if self.guessed else min(self.reset_at, reset_at)
+            # Our own count already holds every reservation of this window; the server's
+            # count may already hold some of those in flight, so subtracting them again
+            # would waste credits. ``remaining`` only lowers it: someone else spent.
+            self.available = min(self.available, float(remaining))
+        self.guessed = False
 
     def limited(self, retry_after: float | None, cost: int, now: float) -> None:
-        """Learn from a 429: nothing is left until ``retry_after`` has passed."""
+        """Learn from a 429: block every caller until ``retry_after`` (capped) has passed."""
         self.inflight = max(self.inflight - cost, 0)
-        self.probing = False
-        if self.limit is None:
-            self.limit = 1
+        self.probe_until = 0.0
         self.unpaced = False
         self.available = 0.0
         wait = retry_after if retry_after is not None else (self.window or 1.0)
+        wait = min(wait, MAX_WINDOW)
         if self.window is None:
             self.window = max(wait, 1.0)
-        self.reset_at = now + wait
+        self.reset_at = self.blocked_until = now + wait
+        self.probe_at = now + min(wait, PROBE_AFTER)
 
     def release(self, cost: int, *, sent: bool) -> None:
         """Forget a reservation that got no response (error or cancellation).
@@ -193,19 +262,49 @@ class Pacer:
         the schedule.
         """
         self.inflight = max(self.inflight - cost, 0)
-        self.probing = False
+        self.probe_until = 0.0
         if not sent:
             self.available += cost
             self.tat = max(self.tat - cost * self.spacing, 0.0)
 
 
-class AsyncPacer:
-    """Sleep as ``Pacer`` says; shared by every coroutine of one client."""
+class SharedBudget(Protocol):
+    """A budget held outside this client (e.g. in Redis), following ``Pacer``'s rules."""
 
-    def __init__(self, pacer: Pacer, *, clock: Callable[[], float] = time.monotonic) -> None:
+    async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
+        """Do what ``Pacer.reserve`` does, on the shared state."""
+
+    async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
+        """Do what ``Pacer.observe_rate`` does, on the shared state."""
+
+    async def limited(self, retry_after: float | None, cost: int) -> None:
+        """Do what ``Pacer.limited`` does, on the shared state."""
+
+    async def release(self, cost: int, *, sent: bool) -> None:
+        """Do what ``Pacer.release`` does, on the shared state."""
+
+
+class AsyncPacer:
+    """Sleep as the pacing rules say; shared by every coroutine of one client.
+
+    Args:
+        pacer: The in-process state, used when ``budget`` is None.
+        clock: Monotonic clock; injected so tests can move time.
+        budget: A shared budget to follow instead of ``pacer``.
+    """
+
+    def __init__(
+        self,
+        pacer: Pacer,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        budget: SharedBudget | None = None,
+    ) -> None:
         self.pacer = pacer
+        self.budget = budget
         self._clock = clock
         self._learned: asyncio.Event | None = None
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def acquire(self, cost: int, within: float = math.inf) -> float | None:
         """Wait until ``cost`` credits may be spent, and reserve them.
@@ -214,54 +313,77 @@ class AsyncPacer:
             None once reserved; or, without waiting, the seconds the wait would
             take when that is more than ``within`` (nothing is reserved then).
         """
-        pacer = self.pacer
         clock = self._clock
+        bulk = _BULK.get()
         start = clock()
         while True:
             now = clock()
             left = within - (now - start)
-            ok, delay = pacer.reserve(cost, now, left)
-            if not ok and not math.isinf(delay) and delay > left:
-                return delay
+            if self.budget is None:
+                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk)
+            else:
+                ok, delay = await self.budget.reserve(cost, within=left, bulk=bulk)
             if ok:
                 if delay > 0:
                     try:
                         await asyncio.sleep(delay)
                     except BaseException:
                         # Cancelled while waiting its turn: nothing was sent.
-                        pacer.release(cost, sent=False)
+                        self.release(cost, sent=False)
                         raise
                 return None
-            if math.isinf(delay):
-                if self._learned is None:
-                    self._learned = asyncio.Event()
-                try:
-                    await asyncio.wait_for(self._learned.wait(), min(PROBE_PATIENCE, max(left, 0)))
-                except asyncio.TimeoutError:
-                    if left <= PROBE_PATIENCE:
-                        return PROBE_PATIENCE
-                    # The probe is slow (a hung request): let another one go out
-                    # rather than stall every caller behind it.
-                    pacer.probing = False
-            else:
-                await asyncio.sleep(delay)
+            if delay > left:
+                return delay
+            # Wake early when a response teaches something (the probe answered).
+            if self._learned is None:
+                self._learned = asyncio.Event()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._learned.wait(), max(delay, 0.001))
 
     def _wake(self) -> None:
         if self._learned is not None:
             self._learned.set()
             self._learned = None
 
+    def _share(self, update: Coroutine[Any, Any, None]) -> None:
+        """Run ``update`` on the shared budget without making the caller wait for it."""
+        task = asyncio.ensure_future(update)
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled():
+            # A shared update that failed (on_error="raise") is not the caller's
+            # error; the next reservation meets the same failure and raises it.
+            task.exception()
+        self._wake()
+
     def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:
         """Record a response's headers."""
-        self.pacer.observe(headers, cost, self._clock(), ok=ok)
-        self._wake()
+        if self.budget is None:
+            self.pacer.observe(headers, cost, self._clock(), ok=ok)
+            self._wake()
+        else:
+            self._share(self.budget.observe(read_rate_headers(headers), cost, ok=ok))
 
     def limited(self, retry_after: float | None, cost: int) -> None:
         """Record a 429."""
-        self.pacer.limited(retry_after, cost, self._clock())
-        self._wake()
+        if self.budget is None:
+            self.pacer.limited(retry_after, cost, self._clock())
+            self._wake()
+        else:
+            self._share(self.budget.limited(retry_after, cost))
 
     def release(self, cost: int, *, sent: bool) -> None:
         """Record a reservation that got no response."""
-        self.pacer.release(cost, sent=sent)
-        self._wake()
+        if self.budget is None:
+            self.pacer.release(cost, sent=sent)
+            self._wake()
+        else:
+            self._share(self.budget.release(cost, sent=sent))
+
+    async def aclose(self) -> None:
+        """Wait for updates still on their way to the shared budget."""
+        while self._pending:
+            await asyncio.wait(list(self._pending))

@@ -1,42 +1,50 @@
 """Scalar conversion rules: how each wire value becomes a Python value, and back.
 
 The API drifts (``"20"`` or ``20``; ``0``/``1``, ``"0"``/``"1"`` or ``true``/``false``)
-and sends datetimes without an offset (read as UTC). The ``parse_*`` functions are the
-general rules; the ``_fast_*`` hooks take the canonical wire form inline and defer to
-them for anything else; the ``_out_*`` hooks write values back out.
+and sends datetimes without an offset (read as UTC). Each rule takes the canonical wire
+form first, so the common case costs one type check. The ``(value, type)`` signature is
+cattrs' hook signature: the converter registers these functions directly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from ._models import SelectionControl, SessionStatus
 
 __all__ = [
     "CUSTOM_FIELD_RE",
     "UTC",
+    "custom_fields",
+    "format_date",
     "format_datetime",
     "format_time",
     "parse_bool",
     "parse_date",
     "parse_datetime",
     "parse_int",
+    "parse_selection",
+    "parse_status",
     "parse_str",
     "parse_time",
 ]
 
 UTC = dt.timezone.utc
 CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
-_TRUE = frozenset({"1", "true", "True", "TRUE", "yes"})
-_FALSE = frozenset({"0", "false", "False", "FALSE", "no", ""})
+_FLAGS: dict[Any, bool] = {
+    **dict.fromkeys([1, "1", "true", "True", "TRUE", "yes"], True),
+    **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
+}
+_FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
+E = TypeVar("E", SessionStatus, SelectionControl)
 
 
 def parse_int(value: Any, _type: Any = None) -> int | None:
     """Read an int that may arrive as a string; ``None`` and ``""`` are None."""
-    if value is None or type(value) is int:
+    if type(value) is int or value is None:
         return value
     if isinstance(value, bool):
         raise ValueError(f"expected an integer, got {value!r}")
@@ -50,177 +58,99 @@ def parse_int(value: Any, _type: Any = None) -> int | None:
 
 def parse_bool(value: Any, _type: Any = None) -> bool | None:
     """Read a flag sent as ``0``/``1``, ``"0"``/``"1"`` or ``true``/``false``."""
-    if value is None or type(value) is bool:
-        return value
-    if value == 1 and not isinstance(value, str):
-        return True
-    if value == 0 and not isinstance(value, str):
-        return False
-    if isinstance(value, str):
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
+    flag = _FLAGS.get(value) if type(value) in _FLAG_KINDS else None
+    if flag is not None or value is None:
+        return flag
     raise ValueError(f"expected a flag (0/1 or true/false), got {value!r}")
-
-
-def parse_date(value: Any, _type: Any = None) -> dt.date | None:
-    """Read ``YYYY-MM-DD``; empty values are None."""
-    if value is None or type(value) is dt.date:
-        return value
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value[:10]) if value else None
-    raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}")
-
-
-def parse_time(value: Any, _type: Any = None) -> dt.time | None:
-    """Read ``HH:MM:SS`` (or ``HH:MM``); empty values are None."""
-    if value is None or type(value) is dt.time:
-        return value
-    if isinstance(value, str):
-        return dt.time.fromisoformat(value) if value else None
-    raise ValueError(f"expected a time HH:MM:SS, got {value!r}")
-
-
-def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
-    """Read ``YYYY-MM-DD HH:MM:SS``; a value without an offset is UTC."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, str):
-        if not value:
-            return None
-        parsed = dt.datetime.fromisoformat(value)
-    else:
-        raise ValueError(f"expected a datetime, got {value!r}")
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed
 
 
 def parse_str(value: Any, _type: Any = None) -> str | None:
     """Read a string; numbers that drifted in are turned back into text."""
-    if value is None or type(value) is str:
+    if type(value) is str or value is None:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"expected a string, got {value!r}")
 
 
-def format_time(value: dt.time) -> str:
-    """Write a time as ``HH:MM:SS``."""
-    return value.strftime("%H:%M:%S")
-
-
-def format_datetime(value: dt.datetime) -> str:
-    """Write a datetime as UTC ``YYYY-MM-DD HH:MM:SS``."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _status(value: Any, _type: Any = None) -> SessionStatus | None:
-    return None if value is None or value == "" else SessionStatus(str(value))
-
-
-def _selection(value: Any, _type: Any = None) -> SelectionControl | None:
-    return None if value is None or value == "" else SelectionControl(str(value))
-
-
-def _any(value: Any, _type: Any = None) -> Any:
-    return value
-
-
-# -- hot-path hooks --------------------------------------------------------------------------
-# Each handles the canonical wire form inline and hands anything else to the general
-# ``parse_*`` rule above, so drift behaves exactly as those rules say.
-
-_date_from_iso = dt.date.fromisoformat
-_time_from_iso = dt.time.fromisoformat
-_datetime_from_iso = dt.datetime.fromisoformat
-_FLAGS: dict[int, bool] = {0: False, 1: True}
-_STATUSES: Mapping[str, Any] = SessionStatus._value2member_map_
-_SELECTIONS: Mapping[str, Any] = SelectionControl._value2member_map_
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _fast_int(value: Any, _type: Any = None) -> int | None:
-    if type(value) is int or value is None:
-        return value
-    return parse_int(value)
-
-
-def _fast_str(value: Any, _type: Any = None) -> str | None:
-    if type(value) is str or value is None:
-        return value
-    return parse_str(value)
-
-
-def _fast_bool(value: Any, _type: Any = None) -> bool | None:
-    if type(value) is int:
-        flag = _FLAGS.get(value)
-        if flag is not None:
-            return flag
-    return parse_bool(value)
-
-
-def _fast_date(value: Any, _type: Any = None) -> dt.date | None:
-    if type(value) is str and len(value) == 10:
-        return _date_from_iso(value)
-    return parse_date(value)
-
-
-def _fast_time(value: Any, _type: Any = None) -> dt.time | None:
+def parse_date(value: Any, _type: Any = None) -> dt.date | None:
+    """Read ``YYYY-MM-DD`` (a datetime's date part too); empty values are None."""
     if type(value) is str and value:
-        return _time_from_iso(value)
-    return parse_time(value)
+        return dt.date.fromisoformat(value[:10])
+    if value is None or value == "" or type(value) is dt.date:
+        return value or None
+    raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}")
 
 
-def _fast_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
+def parse_time(value: Any, _type: Any = None) -> dt.time | None:
+    """Read ``HH:MM:SS`` (or ``HH:MM``); empty values are None."""
+    if type(value) is str and value:
+        return dt.time.fromisoformat(value)
+    if value is None or value == "" or type(value) is dt.time:
+        return value or None
+    raise ValueError(f"expected a time HH:MM:SS, got {value!r}")
+
+
+def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
+    """Read ``YYYY-MM-DD HH:MM:SS``; a value without an offset is UTC."""
     if type(value) is str and len(value) == 19:
-        # ``YYYY-MM-DD HH:MM:SS`` carries no offset: read it as UTC in one C call.
+        # ``YYYY-MM-DD HH:MM:SS`` carries no offset: UTC, read in one call (``replace``
+        # costs more than the parse). Anything else of that length is read below.
         try:
-            return _datetime_from_iso(value + "+00:00")
+            return dt.datetime.fromisoformat(value + "+00:00")
         except ValueError:
             pass
-    return parse_datetime(value)
+    if type(value) is str and value:
+        parsed = dt.datetime.fromisoformat(value)
+    elif isinstance(value, dt.datetime):
+        parsed = value
+    elif value is None or value == "":
+        return None
+    else:
+        raise ValueError(f"expected a datetime, got {value!r}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _fast_status(value: Any, _type: Any = None) -> SessionStatus | None:
-    member = _STATUSES.get(value) if type(value) is str else None
-    return member if member is not None else _status(value)
+def _open_enum(cls: type[E]) -> Callable[[Any, Any], E | None]:
+    members: Mapping[str, Any] = cls._value2member_map_
+
+    def parse(value: Any, _type: Any = None) -> E | None:
+        member = members.get(value) if type(value) is str else None
+        if member is not None:
+            return member  # type: ignore[no-any-return]
+        if value is None or value == "":
+            return None
+        if isinstance(value, (list, dict)):
+            raise ValueError(f"expected one of {[m.value for m in cls]}, got {value!r}")
+        return cls(str(value))  # open: a value this release does not know is kept
+
+    parse.__doc__ = f"Read a {cls.__name__}; a value this release does not know is kept."
+    return parse
 
 
-def _fast_selection(value: Any, _type: Any = None) -> SelectionControl | None:
-    member = _SELECTIONS.get(value) if type(value) is str else None
-    return member if member is not None else _selection(value)
+parse_status = _open_enum(SessionStatus)
+parse_selection = _open_enum(SelectionControl)
 
 
-def _custom_fields(value: Any, _type: Any = None) -> dict[str, Any]:
-    # A non-object (PHP renders an empty map as ``[]``) means no custom fields.
+def custom_fields(value: Any, _type: Any = None) -> dict[str, Any]:
+    """Read ``custom_fields``; a non-object (PHP renders an empty map as ``[]``) is none."""
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def _out_date(value: dt.date | None) -> str | None:
+def format_date(value: dt.date | None) -> str | None:
+    """Write a date as ``YYYY-MM-DD``."""
     return None if value is None else value.isoformat()
 
 
-def _out_time(value: dt.time | None) -> str | None:
+def format_time(value: dt.time | None) -> str | None:
+    """Write a time as ``HH:MM:SS``."""
+    return None if value is None else value.replace(tzinfo=None).isoformat("seconds")
+
+
+def format_datetime(value: dt.datetime | None) -> str | None:
+    """Write a datetime as UTC ``YYYY-MM-DD HH:MM:SS``."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        return value.isoformat("seconds")
-    return format_time(value)
-
-
-def _out_datetime(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is UTC and value.year >= 1000:
-        return value.isoformat(" ", "seconds")[:19]
-    return format_datetime(value)
-
-
-def _out_enum(value: SessionStatus | SelectionControl | None) -> str | None:
-    return None if value is None else value.value
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "seconds")

@@ -16,7 +16,7 @@ from swoogo_async import (
     Session,
 )
 from swoogo_async._exceptions import SwoogoError, make_status_error
-from swoogo_async._ratelimit import Pacer
+from swoogo_async._ratelimit import _BULK, MAX_WINDOW, PROBE_AFTER, Pacer, bulk_pacing
 from swoogo_async._reconcile import KeyedLocks, RecentClaims, fingerprint, lookup_search, pick_match
 from swoogo_async._retry import parse_retry_after
 
@@ -137,20 +137,73 @@ def _headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
 def test_pacer_probes_once_then_follows_the_headers() -> None:
     pacer = Pacer()
     assert pacer.reserve(1, 0.0) == (True, 0.0)
-    assert pacer.reserve(1, 0.0) == (False, float("inf"))  # wait for the probe
+    assert pacer.reserve(1, 0.0) == (False, 1.0)  # wait for the probe (at most its patience)
     pacer.observe(_headers(100, 99, 10), 1, 0.1)
     assert pacer.available == 99
-    # Plenty left: no pacing at all while above half the budget.
-    for _ in range(48):
+    # Interactive calls spend what is left at full speed, down to the last credit.
+    for _ in range(99):
         assert pacer.reserve(1, 0.2) == (True, 0.0)
-    # Below half: spread the rest (51 credits) over the ~10 s left.
-    delays = [pacer.reserve(1, 0.2)[1] for _ in range(45)]
-    assert delays[-1] > delays[0]
-    assert 5.0 < delays[-1] < 10.1
-    spent, delay = pacer.reserve(10, 0.2)
-    assert not spent  # a list call no longer fits this window
+    spent, delay = pacer.reserve(1, 0.2)
+    assert not spent  # nothing left in this window: wait for the reset
     assert delay == pytest.approx(10.1 - 0.2 + 0.05)
     assert pacer.reserve(10, 10.3) == (True, 0.0)  # new window
+
+
+def test_bulk_work_runs_at_full_speed_then_spreads_the_reserve() -> None:
+    pacer = Pacer(reserve=0.1)
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 100, 10), 1, 0.0)
+    # A job that fits above the reserve goes out at once.
+    assert all(pacer.reserve(1, 0.0, bulk=True) == (True, 0.0) for _ in range(90))
+    # The reserve (10 credits) is spread at one a second (10 s left), after a small burst.
+    delays = [pacer.reserve(1, 0.0, bulk=True)[1] for _ in range(10)]
+    assert delays[0] == 0.0
+    assert delays == sorted(delays)
+    assert delays[-1] - delays[-2] == pytest.approx(1.0)
+    assert delays[-1] > 3.0
+    # Interactive calls are not queued behind the spread.
+    pacer.release(1, sent=False)
+    assert pacer.reserve(1, 0.0) == (True, 0.0)
+
+
+def test_an_unlimited_budget_is_never_paced() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(10**9, 10**9, 600), 1, 0.0)
+    assert all(pacer.reserve(1, 0.0, bulk=True) == (True, 0.0) for _ in range(10_000))
+
+
+def test_one_long_429_blocks_briefly_then_a_probe_heals_the_client() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(2000, 1500, 300), 1, 0.0)
+    pacer.reserve(1, 1.0)
+    pacer.limited(3600.0, 1, 1.0)  # a gateway's "come back in an hour"
+    assert pacer.blocked_until == 1.0 + MAX_WINDOW  # capped at the window
+    ok, delay = pacer.reserve(1, 1.0, within=2.0)
+    assert not ok  # fail fast for a short deadline
+    assert delay == pytest.approx(PROBE_AFTER)
+    # After a short while one call (and only one) asks the server again.
+    assert pacer.reserve(1, 1.0 + PROBE_AFTER) == (True, 0.0)
+    assert pacer.reserve(1, 1.0 + PROBE_AFTER)[0] is False
+    pacer.observe(_headers(2000, 1400, 200), 1, 1.5 + PROBE_AFTER)
+    assert pacer.blocked_until == 0.0
+    assert pacer.reserve(1, 2.0 + PROBE_AFTER) == (True, 0.0)
+    assert pacer.available == 1399
+
+
+def test_a_probe_that_meets_another_429_renews_the_block() -> None:
+    pacer = Pacer()
+    pacer.limited(60.0, 0, 0.0)
+    assert pacer.reserve(1, PROBE_AFTER) == (True, 0.0)
+    pacer.limited(55.0, 1, PROBE_AFTER)
+    ok, delay = pacer.reserve(1, PROBE_AFTER + 1.0)
+    assert not ok
+    assert delay == pytest.approx(PROBE_AFTER - 1.0)
+    # A probe that gets no answer lets the next caller probe.
+    assert pacer.reserve(1, 2 * PROBE_AFTER)[0]
+    pacer.release(1, sent=True)
+    assert pacer.reserve(1, 2 * PROBE_AFTER)[0]
 
 
 def test_pacer_never_raises_its_estimate_from_a_late_response() -> None:
@@ -295,17 +348,19 @@ async def test_keyed_locks_survive_a_cancelled_waiter() -> None:
 def test_cancelled_or_refused_reservations_leave_no_trace() -> None:
     pacer = Pacer()
     pacer.reserve(1, 0.0)
-    pacer.observe(_headers(100, 40, 10), 1, 0.0)  # below half: paced
+    pacer.observe(_headers(100, 8, 10), 1, 0.0)  # inside the reserve: bulk work is paced
+    with bulk_pacing():
+        assert _BULK.get()
     granted = 0
-    while pacer.reserve(1, 0.0, within=0.0)[0]:  # the burst allowance goes at once
+    while pacer.reserve(1, 0.0, within=0.0, bulk=True)[0]:  # the burst allowance goes at once
         granted += 1
     assert 1 <= granted <= 6
     tat, available, inflight = pacer.tat, pacer.available, pacer.inflight
-    refused = [pacer.reserve(1, 0.0, within=0.0) for _ in range(100)]
+    refused = [pacer.reserve(1, 0.0, within=0.0, bulk=True) for _ in range(100)]
     assert not any(ok for ok, _ in refused)
     assert (pacer.tat, pacer.available, pacer.inflight) == (tat, available, inflight)
     # A reservation cancelled before sending gives back its credit and its slot.
-    ok, delay = pacer.reserve(1, 0.0)
+    ok, delay = pacer.reserve(1, 0.0, bulk=True)
     assert ok
     assert delay > 0
     pacer.release(1, sent=False)
@@ -326,7 +381,7 @@ def test_error_pages_without_headers_do_not_turn_pacing_off() -> None:
     bare = Pacer()
     bare.reserve(1, 0.0)
     bare.limited(None, 1, 0.0)  # a 429 with no headers at all
-    assert bare.reserve(1, 0.5) == (False, pytest.approx(0.55))
+    assert bare.reserve(1, 0.5) == (False, pytest.approx(0.5))
     assert bare.reserve(1, 1.1)[0]
 
 
@@ -336,3 +391,17 @@ def test_absurd_retry_after_values_are_ignored() -> None:
     assert (
         parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 -0000"}, now=1445412480) == 10
     )
+
+
+def test_requests_in_flight_are_not_counted_twice() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 100, 10), 1, 0.0)
+    for _ in range(10):
+        pacer.reserve(1, 0.1)
+    # The server has counted all ten while nine responses are still on their way.
+    pacer.observe(_headers(100, 90, 10), 1, 0.2)
+    assert pacer.available == 90
+    # Someone else spends on this credential: the server's count lowers ours.
+    pacer.observe(_headers(100, 70, 10), 1, 0.3)
+    assert pacer.available == 70

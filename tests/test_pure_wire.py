@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import json
 import random
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, quote_plus
 
@@ -91,7 +92,7 @@ def test_token_with_an_implausible_expiry_gets_the_documented_lifetime() -> None
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b"<html>", b'{"expires_at": "2024-11-08 16:04:40"}', b'{"access_token": "x"}']
+    "body", [b"", b"<html>", b'{"expires_at": "2024-11-08 16:04:40"}', b'{"access_token": ""}']
 )
 def test_bad_token_response_raises_without_echoing_it(body: bytes) -> None:
     with pytest.raises(ResponseDecodeError) as info:
@@ -162,38 +163,124 @@ def test_prepare_fields_parses_text_and_folds_custom_columns() -> None:
     }
 
 
-def test_time_text_read_once_stays_right_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from swoogo_async import _fields
-
-    monkeypatch.setattr(_fields, "_TIMES_READ_MAX", 4)
-    monkeypatch.setattr(_fields, "_TIMES_READ", {})
-    base = {"event_id": 1, "name": "x", "date": "2026-01-01"}
-    for _ in range(2):  # the second round reads every value back from the cache
-        for minute in range(10):
-            text = f" 09:{minute:02} "
-            got = prepare_session_fields({**base, "start_time": text}, creating=True)
-            assert got["start_time"] == dt.time(9, minute)
-            assert len(_fields._TIMES_READ) <= 4
-    with pytest.raises(InvalidInputError):  # refused text is never kept
-        prepare_session_fields({**base, "start_time": "25:00"}, creating=True)
-    assert "25:00" not in _fields._TIMES_READ
+_BASE = {"event_id": 1, "name": "x", "date": "2026-01-01"}
 
 
-def test_date_text_read_once_stays_right_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from swoogo_async import _fields
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("date", "2026-05-011"),
+        ("date", "2026-05-01garbage"),
+        ("date", "2026-05-01\r\nX: y"),
+        ("date", "2026-05-01T10:00"),
+        ("date", "20260501"),
+        ("date", "2026-02-30"),
+        ("date", "\u0662026-05-01"),
+        ("start_time", "09:00:001"),
+        ("start_time", "09:00garbage"),
+        ("start_time", "09:00\r\nX: y"),
+        ("start_time", "09:00:00.5"),
+        ("start_time", "09:00+01:00"),
+        ("end_time", "25:00"),
+        ("end_time", "T10:00"),
+    ],
+)
+def test_dates_and_times_must_be_exactly_that(field: str, text: str) -> None:
+    """Issue 12 item 11: text after a valid date or time used to be dropped silently."""
+    with pytest.raises(InvalidInputError) as info:
+        prepare_session_fields({**_BASE, field: text}, creating=True)
+    assert info.value.field == field
 
-    monkeypatch.setattr(_fields, "_TIMES_READ_MAX", 4)
-    monkeypatch.setattr(_fields, "_DATES_READ", {})
-    for _ in range(2):  # the second round reads every value back from the cache
-        for day in range(1, 11):
-            text = f" 2026-03-{day:02} "
-            got = prepare_session_fields({"event_id": 1, "name": "x", "date": text}, creating=True)
-            assert got["date"] == dt.date(2026, 3, day)
-            assert len(_fields._DATES_READ) <= 4
-    for bad in ("2026-02-30", "soon", ""):  # refused text is never kept
-        with pytest.raises(InvalidInputError):
-            prepare_session_fields({"event_id": 1, "name": "x", "date": bad}, creating=True)
-        assert bad not in _fields._DATES_READ
+
+def test_exact_dates_and_times_are_read() -> None:
+    out = prepare_session_fields(
+        {**_BASE, "date": " 2026-03-04 ", "start_time": "9:05", "end_time": "10:00:30"},
+        creating=True,
+    )
+    assert (out["date"], out["start_time"], out["end_time"]) == (
+        dt.date(2026, 3, 4),
+        dt.time(9, 5),
+        dt.time(10, 0, 30),
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "reason"),
+    [
+        ({"c_1": b"bytes"}, "c_1", "unsupported value of type bytes"),
+        ({"custom_fields": {"c_2": object()}}, "c_2", "unsupported value of type object"),
+        ({"c_3": [1, {"id": b"x"}]}, "c_3", "bytes"),
+        ({"c_4": float("nan")}, "c_4", "finite"),
+        ({"c_5": Decimal("sNaN")}, "c_5", "finite"),
+        ({"c_6": Decimal("Infinity")}, "c_6", "finite"),
+        ({"c_7": dt.datetime(2026, 1, 1, 9, tzinfo=dt.timezone.utc)}, "c_7", "local time"),
+        ({"c_8": dt.time(9, tzinfo=dt.timezone.utc)}, "c_8", "local time"),
+        ({"start_time": dt.time(9, tzinfo=dt.timezone.utc)}, "start_time", "local time"),
+        ({"name": float("nan")}, "name", "string"),
+        ({"notes": 12.5}, "notes", "string"),
+        ({"capacity": float("nan")}, "capacity", "integer"),
+        ({"capacity": float("inf")}, "capacity", "integer"),
+        ({"capacity": Decimal("sNaN")}, "capacity", "integer"),
+        ({"locked_when_saved": Decimal("sNaN")}, "locked_when_saved", "flag"),
+        ({"capacity": "1_000"}, "capacity", "integer"),
+    ],
+)
+def test_values_that_cannot_be_sent_faithfully_are_refused(
+    extra: dict[str, object], field: str, reason: str
+) -> None:
+    """Issue 12 item 12: these were sent as their repr, lost their offset, or raised
+    ``InvalidOperation``."""
+    with pytest.raises(InvalidInputError) as info:
+        prepare_session_fields({**_BASE, **extra}, creating=True)
+    assert info.value.field == field
+    assert reason in info.value.reason
+
+
+def test_supported_custom_values_are_sent() -> None:
+    values = {
+        "c_1": "text",
+        "c_2": 3,
+        "c_3": 2.5,
+        "c_4": True,
+        "c_5": Decimal("1.50"),
+        "c_6": dt.date(2026, 1, 2),
+        "c_7": dt.datetime(2026, 1, 2, 9, 30),
+        "c_8": dt.time(9, 30),
+        "c_9": None,
+        "c_10": [{"id": 123}, {"id": 4}],
+    }
+    out = prepare_session_fields({**_BASE, "custom_fields": values}, creating=True)
+    assert parse_qsl(encode_form(out).decode(), keep_blank_values=True)[3:] == [
+        ("custom_fields[c_1]", "text"),
+        ("custom_fields[c_2]", "3"),
+        ("custom_fields[c_3]", "2.5"),
+        ("custom_fields[c_4]", "1"),
+        ("custom_fields[c_5]", "1.50"),
+        ("custom_fields[c_6]", "2026-01-02"),
+        ("custom_fields[c_7]", "2026-01-02 09:30:00"),
+        ("custom_fields[c_8]", "09:30:00"),
+        ("custom_fields[c_9]", ""),
+        ("custom_fields[c_10][0][id]", "123"),
+        ("custom_fields[c_10][1][id]", "4"),
+    ]
+
+
+def test_a_field_name_that_is_not_a_string_is_refused() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        prepare_session_fields({**_BASE, 3: "x"}, creating=True)  # type: ignore[dict-item]
+    assert info.value.field == "3"
+
+
+def test_the_fake_server_reads_fields_from_the_same_table() -> None:
+    from swoogo_async._fields import WRITABLE_FIELDS
+    from swoogo_async.testing import _forms
+
+    assert set(_forms.FLAG_FIELDS) == {k for k, v in WRITABLE_FIELDS.items() if v.wire == "flag"}
+    with pytest.raises(_forms.ApiError) as info:
+        _forms.validate_form([("event_id", "1"), ("name", "n"), ("session_status", "lvie")], None)
+    assert info.value.body == [_forms.err("session_status", "Session Status is invalid.")]
+    changes, _ = _forms.validate_form([("event_id", "1"), ("name", "n"), ("capacity", "3")], None)
+    assert changes == {"event_id": 1, "name": "n", "capacity": 3}
 
 
 @pytest.mark.parametrize(

@@ -101,9 +101,10 @@ def test_csv_custom_field_columns_are_folded(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        ("", None, "no header row"),
+        ("", None, "is empty: no header row"),
+        ("name,date\n\n", None, "has a header but no rows"),
         ("name,,date\nA,,x\n", 1, "column 2 has no name"),
-        ("name,name\nA,B\n", 1, "twice"),
+        ("name,name\nA,B\n", 1, "columns 'name' and 'name' both give the field 'name'"),
         ("name,date\nA,2026-01-01,extra\n", 2, "3 cells"),
         ('name,date\n"A,2026\n', None, "malformed CSV"),
     ],
@@ -245,7 +246,7 @@ def test_check_resume_detects_edits(tmp_path: Path) -> None:
         check_resume(prior, iter_rows(shifted), shifted)
     # A line whose hash was lost (cut short) is not checked, only required to exist.
     assert check_resume(PriorRun(uncertain={6: ("", "")}), iter_rows(path), path) == 3
-    short = write(tmp_path, "d.csv", "name,date,start_time,capacity,c_1001,description\n")
+    short = write(tmp_path, "d.csv", "name,date\n\nMoved,2026-06-01\n")
     with pytest.raises(ResumeMismatchError, match="names line 2"):
         check_resume(prior, iter_rows(short), short)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
+from ._columns import row_options_parser
 from ._import import PROG
 
 __all__ = ["build_parser"]
@@ -34,10 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     remote = argparse.ArgumentParser(add_help=False)
     remote.add_argument("--base-url", help="API root (default: $SWOOGO_BASE_URL or the real API)")
+    remote.add_argument(
+        "--redis-url",
+        help="share the token and rate budget with other processes through this Redis"
+        " (default: $SWOOGO_REDIS_URL)",
+    )
 
     imp = sub.add_parser(
         "import",
-        parents=[remote],
+        parents=[remote, row_options_parser()],
         help="create a session per row of a CSV or JSON Lines file",
         description="Create a session per row. Rows are identified by their line number:"
         " do not edit FILE between an import and its --resume.",

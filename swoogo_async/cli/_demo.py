@@ -7,8 +7,9 @@ dropped connections, late answers), writes a sample agenda CSV, runs exactly the
 session was created twice, and every row the report calls created is there.
 
 Five rows of the CSV are wrong on purpose (a blank name, the date 2026-13-01, an
-end before its start, a negative capacity, a value in a column the API does not
-have): they are expected to be reported ``invalid``, and the demo still exits 0.
+end before its start, a negative capacity, and a row with two bad fields, both of
+which the report names): they are expected to be reported ``invalid``, and the
+demo still exits 0.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ COLUMNS = (
     "description",
     "c_1001",
     "c_1002",
-    "speaker_email",
 )
 _DAYS = ("2026-06-09", "2026-06-10", "2026-06-11")
 _SLOTS = (
@@ -74,7 +74,7 @@ BAD_ROWS = (
     ("impossible date 2026-13-01", "date"),
     ("ends before it starts", "end_time"),
     ("negative capacity", "capacity"),
-    ("a value in a column the API does not have", "speaker_email"),
+    ("start time 25:00 and capacity 'lots' (two bad fields)", "start_time"),
 )
 
 
@@ -97,7 +97,7 @@ def _spoil(row: dict[str, str], kind: str) -> None:
     elif kind == "capacity":
         row["capacity"] = "-5"
     else:
-        row["speaker_email"] = "ada@example.com"
+        row["start_time"], row["capacity"] = "25:00", "lots"
 
 
 def write_demo_csv(path: Path, rows: int = 300, *, seed: int = 7) -> DemoAgenda:
@@ -136,7 +136,6 @@ def write_demo_csv(path: Path, rows: int = 300, *, seed: int = 7) -> DemoAgenda:
                 "description": description,
                 "c_1001": rng.choice(_LEVELS),
                 "c_1002": rng.choice(_LANGUAGES),
-                "speaker_email": "",
             }
             if index in bad_at:
                 _spoil(row, bad_at[index])

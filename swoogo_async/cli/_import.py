@@ -20,8 +20,10 @@ from typing import Any, TextIO
 
 import attrs
 
-from .._bulk import BulkProgress, BulkStatus, BulkSummary
+from .._bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary
 from .._client import SwoogoClient
+from .._exceptions import InvalidInputError
+from ._columns import RowOptions
 from ._progress import ProgressSink, make_progress
 from ._report import (
     MAX_PROBLEMS_SHOWN,
@@ -30,11 +32,12 @@ from ._report import (
     ReportWriter,
     default_report_path,
     error_info,
+    invalid_info,
     print_summary,
     row_record,
 )
 from ._resume import PriorRun, check_resume, read_report, settle
-from ._rows import SourceRow, iter_rows
+from ._rows import SourceRow, iter_rows, row_errors
 
 __all__ = ["PROG", "ImportOptions", "import_file", "prepare_import"]
 
@@ -54,16 +57,19 @@ class ImportOptions:
     progress: bool = True
     grace: float = 5.0
     base_url: str | None = None
+    rows: RowOptions = attrs.field(factory=RowOptions)
 
 
-def prepare_import(opts: ImportOptions) -> tuple[PriorRun, int]:
+def prepare_import(opts: ImportOptions, *, dropped: set[str] | None = None) -> tuple[PriorRun, int]:
     """Read the report to resume from and check the file against it; return the row count.
+
+    The columns ``--ignore-unknown-columns`` drops are added to ``dropped``.
 
     Raises:
         RowFileError, ReportError: the file or report is unusable (nothing was sent).
     """
     prior = read_report(opts.resume) if opts.resume is not None else PriorRun()
-    return prior, check_resume(prior, iter_rows(opts.file), opts.file)
+    return prior, check_resume(prior, iter_rows(opts.file, opts.rows, dropped=dropped), opts.file)
 
 
 def resume_command(opts: ImportOptions, report: Path) -> str:
@@ -73,7 +79,7 @@ def resume_command(opts: ImportOptions, report: Path) -> str:
         args += ["--event-id", str(opts.event_id)]
     if opts.base_url:
         args += ["--base-url", opts.base_url]
-    return shlex.join([*args, "--resume", str(report)])
+    return shlex.join([*args, *opts.rows.argv(), "--resume", str(report)])
 
 
 async def import_file(
@@ -143,10 +149,19 @@ class _ImportRun:
             error = kw.get("error") or {}
             self.problems.append(f"line {row.line}: {status}: {error.get('message', '')}")
 
+    def refuse(self, row: SourceRow, errors: list[InvalidInputError]) -> None:
+        """Report an invalid row with every bad field (the engine would name only the first)."""
+        self.record(row, "invalid", error=invalid_info(errors))
+        # The row never reaches the engine: count it in the run's live counters, so
+        # that the progress display covers every row of the file.
+        self.progress.submitted += 1
+        self.progress.finish(BulkResult(row.index, row, "invalid", None, errors[0]))
+        self.sink.update(self.progress)
+
     async def rows(self) -> AsyncIterator[SourceRow]:
         """Yield the rows to send, each recorded ``attempted`` on disk first."""
         prior, claimed = self.prior, self.claimed
-        with contextlib.closing(iter_rows(self.opts.file)) as source:
+        with contextlib.closing(iter_rows(self.opts.file, self.opts.rows)) as source:
             for row in source:
                 if row.line in prior.created:
                     continue
@@ -158,6 +173,10 @@ class _ImportRun:
                     if settled is not None:
                         self.record(row, settled[0], **settled[1])
                         continue
+                errors = row_errors(row, self.opts.event_id)
+                if errors:
+                    self.refuse(row, errors)
+                    continue
                 # The bulk engine sends a row as soon as it takes it: record it first.
                 if not self._write(row_record(row, "attempted"), durable=True):
                     return

@@ -22,12 +22,17 @@ from .._client import SwoogoClient
 from .._converter import unstructure_session
 from .._exceptions import InvalidInputError, SwoogoError
 from .._fields import prepare_session_fields
+from .._retry import RetryPolicy
 from ._args import build_parser
+from ._columns import RowOptions
 from ._import import PROG, ImportOptions, import_file, prepare_import
 from ._report import ImportOutcome, ReportError
-from ._rows import RowFileError, check_rows
+from ._rows import RowFileError, check_rows, dropped_note
 
 __all__ = ["main"]
+
+#: Rows of an import wait out a 429 whose reset falls inside the API's 600-s window.
+IMPORT_RETRY = RetryPolicy(max_attempts=8, deadline=660.0, max_server_wait=600.0)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -40,12 +45,16 @@ def _client(args: argparse.Namespace) -> SwoogoClient:
     key, secret = os.environ.get("SWOOGO_API_KEY"), os.environ.get("SWOOGO_API_SECRET")
     if not key or not secret:
         raise UsageError("set SWOOGO_API_KEY and SWOOGO_API_SECRET in the environment")
+    if getattr(args, "redis_url", None):
+        os.environ["SWOOGO_REDIS_URL"] = args.redis_url  # the client reads it (and closes it)
     try:
         return SwoogoClient(
             key,
             secret,
             base_url=args.base_url,
             rate_limit=None if getattr(args, "no_pacing", False) else "auto",
+            # An import waits out a 429 whose reset falls inside the real 600-s window.
+            retry=IMPORT_RETRY if args.command == "import" else None,
         )
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from None
@@ -62,11 +71,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         grace=args.grace,
         base_url=args.base_url,
+        rows=RowOptions.from_args(args),
     )
     if args.dry_run:
-        return EXIT_FAILED if check_rows(opts.file, opts.event_id, sys.stdout) else EXIT_OK
-    prior, total = prepare_import(opts)
+        bad = check_rows(opts.file, opts.event_id, sys.stdout, opts.rows)
+        return EXIT_FAILED if bad else EXIT_OK
+    dropped: set[str] = set()
+    prior, total = prepare_import(opts, dropped=dropped)
     client = _client(args)
+    if dropped:
+        sys.stderr.write(f"{dropped_note(dropped)}\n")
 
     async def go() -> ImportOutcome:
         async with client:
@@ -141,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     sdk_logger = logging.getLogger("swoogo_async")
+    # Called in-process (tests, a host program), the logger is left as it was found.
+    level, propagate = sdk_logger.level, sdk_logger.propagate
     sdk_logger.addHandler(handler)
     sdk_logger.setLevel(logging.INFO if args.verbose else logging.ERROR)
     sdk_logger.propagate = False
@@ -155,3 +171,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILED)
     finally:
         sdk_logger.removeHandler(handler)
+        sdk_logger.setLevel(level)
+        sdk_logger.propagate = propagate

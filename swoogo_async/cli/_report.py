@@ -24,7 +24,7 @@ import enum
 import errno
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -44,6 +44,7 @@ __all__ = [
     "ReportWriter",
     "default_report_path",
     "error_info",
+    "invalid_info",
     "jsonable",
     "print_summary",
     "row_record",
@@ -105,6 +106,17 @@ def error_info(error: SwoogoError) -> dict[str, Any]:
         info["fields"] = jsonable(error.fields)
         info["candidates"] = list(error.candidates)
     return info
+
+
+def invalid_info(errors: Sequence[InvalidInputError]) -> dict[str, Any]:
+    """Describe a row's bad fields (at least one) for the report: each one, in ``errors``."""
+    return {
+        "type": type(errors[0]).__name__,
+        "message": "; ".join(str(error) for error in errors),
+        "field": errors[0].field,
+        "status": None,
+        "errors": [{"field": error.field, "message": error.reason} for error in errors],
+    }
 
 
 def row_record(

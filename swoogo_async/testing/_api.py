@@ -80,6 +80,8 @@ class ApiMixin:
     _tokens: dict[str, float]
     pagination: str | None
     now: Callable[[], float]
+    #: Rewrites the token response body (a test knob: ISO or missing ``expires_at``).
+    token_body: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def _drift(self) -> tuple[bool, bool]:
         if not self.drift:
@@ -113,10 +115,11 @@ class ApiMixin:
         # Date and expires_at from one instant: a client reads the lifetime exactly.
         wall = time.time()
         expires = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(wall + self.token_lifetime))
+        payload: dict[str, Any] = {"access_token": token, "expires_at": expires, "type": "bearer"}
+        if self.token_body is not None:
+            payload = self.token_body(payload)
         return json_response(
-            200,
-            {"access_token": token, "expires_at": expires, "type": "bearer"},
-            {"Date": email.utils.formatdate(wall, usegmt=True)},
+            200, payload, {"Date": email.utils.formatdate(wall, usegmt=True)}
         ), True
 
     def _get_session(self, request: web.Request, sid: int, body: bytes) -> Result:

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .._fields import WRITABLE_FIELDS
+
 __all__ = [
     "CF_KEY",
     "FLAG_FIELDS",
@@ -58,29 +60,11 @@ def utc_now_str() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
 
 
-FLAG_FIELDS = (
-    "use_event_timezone",
-    "locked_when_saved",
-    "selected_by_default",
-    "prevent_session_conflicts",
-    "session_included",
-)
-_INT_FIELDS = ("event_id", "capacity", "location_id", "track_id", "type_id")
-_STR_FIELDS = (
-    "name",
-    "admin_short_name",
-    "badge_name",
-    "description",
-    "timezone",
-    "notes",
-    "webinar_url",
-    "sold_out_message",
-    "secure_id",
-)
-_ENUMS = {
-    "session_status": ("submitted", "approved", "rejected", "converted", "live"),
-    "selection_control": ("optional", "included"),
-}
+# The writable fields and their wire shapes come from the SDK's one table.
+FLAG_FIELDS = tuple(name for name, kind in WRITABLE_FIELDS.items() if kind.wire == "flag")
+_INT_FIELDS = tuple(name for name, kind in WRITABLE_FIELDS.items() if kind.wire == "int")
+_ENUMS = {name: kind.choices for name, kind in WRITABLE_FIELDS.items() if kind.wire == "enum"}
+_FORM_FIELDS = frozenset(name for name, kind in WRITABLE_FIELDS.items() if kind.wire != "custom")
 SESSION_DEFAULTS: dict[str, Any] = {
     "id": 0,
     "event_id": 0,
@@ -218,10 +202,6 @@ def _validate_value(field: str, raw: str, errors: list[dict[str, str]]) -> tuple
             errors.append(err(field, f"{label} is invalid."))
             return False, None
     return True, raw
-
-
-_FORM_FIELDS = frozenset((*_INT_FIELDS, *FLAG_FIELDS, *_ENUMS, *_STR_FIELDS, "date",
-                          "start_time", "end_time"))  # fmt: skip
 
 
 def validate_form(

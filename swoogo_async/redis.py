@@ -1,0 +1,283 @@
+"""``RedisSharedState``: one token and one rate budget for every process on a credential.
+
+Install with ``pip install "swoogo-async[redis]"`` and pass
+``SwoogoClient(shared=RedisSharedState(redis.asyncio.Redis(...)))``, or set
+``SWOOGO_REDIS_URL`` for every client and the CLI.
+
+- Token: stored with a TTL that ends when it is due for refresh. One process fetches
+  (lock: ``SET NX PX`` with a random value, released by compare-and-delete; a holder
+  that dies releases by TTL). A 401 deletes the shared token only if it is still the
+  one that failed. Only the access token is stored, never the secret.
+- Budget: ``Pacer``'s rules in one Lua script on a hash, timed by Redis' ``TIME``, so
+  every change is atomic and worker clocks do not matter.
+- Keys: ``swoogo:{<sha256(api key)[:16]>}:...``, one Cluster hash slot per credential.
+- Redis down or slow: each command is bounded by ``timeout``. With
+  ``on_error="fallback"`` (the default) the client carries on with in-process state
+  (one WARNING) and tries Redis again after ``retry_after`` seconds; with
+  ``on_error="raise"`` the call fails with ``SharedStateError``. Never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any, Literal, TypeVar
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from ._exceptions import SharedStateError
+from ._ratelimit import (
+    GUARD,
+    MAX_WINDOW,
+    PROBE_AFTER,
+    PROBE_PATIENCE,
+    RateHeaders,
+    RateLimit,
+)
+from ._shared import LocalSharedState, credential_id
+
+__all__ = ["BUDGET_SCRIPT", "RedisSharedState"]
+
+T = TypeVar("T")
+logger = logging.getLogger("swoogo_async")
+
+#: ``Pacer``'s rules in Lua (see the file for its arguments).
+BUDGET_SCRIPT = resources.files("swoogo_async").joinpath("_budget.lua").read_text("utf-8")
+
+_TOKEN_GET = """
+local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+return {v, redis.call('PTTL', KEYS[1])}
+"""
+
+_COMPARE_AND_DELETE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_CONSTANTS = (GUARD, PROBE_PATIENCE, PROBE_AFTER, MAX_WINDOW)
+_INF = 1e18  # ``within`` for Lua, which has no infinity literal
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisSharedState:
+    """``SharedState`` in Redis, for several processes on one credential.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client; the caller closes it.
+        on_error: ``"fallback"`` (default): when Redis fails, use in-process state,
+            log one WARNING and try Redis again after ``retry_after``;
+            ``"raise"``: raise ``SharedStateError``.
+        timeout: Seconds each Redis command may take.
+        retry_after: Seconds to stay on in-process state after Redis failed.
+        lock_ttl: Seconds the token refresh lock lives if its holder dies.
+        reserve: Fraction of each window bulk work leaves to interactive calls.
+        prefix: First part of every key.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        on_error: Literal["fallback", "raise"] = "fallback",
+        timeout: float = 0.5,
+        retry_after: float = 30.0,
+        lock_ttl: float = 30.0,
+        reserve: float = 0.1,
+        prefix: str = "swoogo",
+    ) -> None:
+        if on_error not in ("fallback", "raise"):
+            raise ValueError("on_error must be 'fallback' or 'raise'")
+        self.redis = redis
+        self.on_error = on_error
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.lock_ttl = lock_ttl
+        self.reserve_fraction = reserve
+        self.prefix = prefix
+        self.owns_redis = False
+        self._budget = redis.register_script(BUDGET_SCRIPT)
+        self._token_get = redis.register_script(_TOKEN_GET)
+        self._cad = redis.register_script(_COMPARE_AND_DELETE)
+        self._local = LocalSharedState(reserve=reserve, lock_ttl=lock_ttl)
+        self._down_until = 0.0
+        self._keys: tuple[str, str, str] | None = None
+        self._config: tuple[float, float, int, float] = (reserve, 0.05, 0, 0.0)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisSharedState:
+        """Connect to ``url`` (``redis://host:port/db``); the state closes that connection."""
+        timeout = float(options.get("timeout", 0.5))
+        client = aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        state = cls(client, **options)
+        state.owns_redis = True
+        return state
+
+    def __repr__(self) -> str:
+        return f"<RedisSharedState prefix={self.prefix!r} on_error={self.on_error!r}>"
+
+    def bind(self, api_key: str, rate_limit: RateLimit | None) -> RedisSharedState:
+        """Return the state for ``api_key``'s credential."""
+        bound = RedisSharedState(
+            self.redis,
+            on_error=self.on_error,
+            timeout=self.timeout,
+            retry_after=self.retry_after,
+            lock_ttl=self.lock_ttl,
+            reserve=self.reserve_fraction,
+            prefix=self.prefix,
+        )
+        bound.owns_redis = self.owns_redis
+        bound._local = self._local.bind(api_key, rate_limit)
+        tag = f"{self.prefix}:{{{credential_id(api_key)}}}"
+        bound._keys = (f"{tag}:token", f"{tag}:lock", f"{tag}:budget")
+        if rate_limit is not None:
+            bound._config = (
+                self.reserve_fraction,
+                rate_limit.burst,
+                rate_limit.credits,
+                rate_limit.window,
+            )
+        return bound
+
+    async def aclose(self) -> None:
+        """Close the Redis connection if ``from_url`` opened it."""
+        if self.owns_redis:
+            await self.redis.aclose()
+
+    # -- every command goes through here -------------------------------------------------
+
+    async def _call(
+        self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+    ) -> T:
+        if self._keys is None:
+            raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
+        if self._down_until > time.monotonic():
+            return await local()
+        try:
+            result = await asyncio.wait_for(remote(), self.timeout)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            reason = type(exc).__name__
+        else:
+            if self._down_until:
+                self._down_until = 0.0
+                logger.info("Redis reachable again: sharing the token and rate budget")
+            return result
+        if self.on_error == "raise":
+            raise SharedStateError(f"Redis did not answer in {self.timeout}s ({reason})")
+        if not self._down_until:
+            logger.warning(
+                "Redis unreachable (%s): using in-process token and rate budget,"
+                " trying Redis again every %.0fs",
+                reason,
+                self.retry_after,
+            )
+        self._down_until = time.monotonic() + self.retry_after
+        return await local()
+
+    # -- token ---------------------------------------------------------------------------
+
+    async def token_get(self) -> tuple[str, float] | None:
+        """Return the shared token and the seconds until it is due, if there is one."""
+
+        async def remote() -> tuple[str, float] | None:
+            assert self._keys is not None
+            found = await self._token_get(keys=[self._keys[0]])
+            if not found or int(found[1]) <= 0:
+                return None
+            return _text(found[0]), int(found[1]) / 1000.0
+
+        return await self._call(remote, self._local.token_get)
+
+    async def token_set(self, value: str, ttl: float) -> None:
+        """Share ``value`` for ``ttl`` seconds."""
+
+        async def remote() -> None:
+            assert self._keys is not None
+            await self.redis.set(self._keys[0], value, px=max(int(ttl * 1000), 1))
+
+        await self._call(remote, lambda: self._local.token_set(value, ttl))
+
+    async def token_delete(self, value: str) -> None:
+        """Delete the shared token if it is still ``value``."""
+
+        async def remote() -> None:
+            assert self._keys is not None
+            await self._cad(keys=[self._keys[0]], args=[value])
+
+        await self._call(remote, lambda: self._local.token_delete(value))
+
+    async def refresh_lock(self) -> str | None:
+        """Take the refresh lock (``SET NX PX``); None if another process holds it."""
+        holder = secrets.token_hex(16)
+
+        async def remote() -> str | None:
+            assert self._keys is not None
+            taken = await self.redis.set(
+                self._keys[1], holder, nx=True, px=max(int(self.lock_ttl * 1000), 1)
+            )
+            return holder if taken else None
+
+        return await self._call(remote, self._local.refresh_lock)
+
+    async def refresh_unlock(self, lock: str) -> None:
+        """Release ``lock`` if it is still ours (compare-and-delete)."""
+
+        async def remote() -> None:
+            assert self._keys is not None
+            await self._cad(keys=[self._keys[1]], args=[lock])
+
+        await self._call(remote, lambda: self._local.refresh_unlock(lock))
+
+    # -- budget --------------------------------------------------------------------------
+
+    async def run_script(self, op: str, *args: float, now: float = -1.0) -> tuple[bool, float]:
+        """Run one budget operation in Redis; ``now`` replaces Redis' clock (tests)."""
+        assert self._keys is not None
+        reply = await self._budget(
+            keys=[self._keys[2]],
+            args=[op, repr(now), *map(repr, (*self._config, *_CONSTANTS, *args))],
+        )
+        return bool(int(reply[0])), float(_text(reply[1]))
+
+    async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
+        """Try to reserve ``cost`` credits (see ``Pacer.reserve``)."""
+        limit = within if math.isfinite(within) else _INF
+        return await self._call(
+            lambda: self.run_script("reserve", cost, limit, int(bulk)),
+            lambda: self._local.reserve(cost, within=within, bulk=bulk),
+        )
+
+    async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
+        """Fold a response's rate-limit headers into the shared budget."""
+        limit, remaining, reset = rate if rate is not None else (-1, 0, 0)
+        await self._call(
+            lambda: self.run_script("observe", limit, remaining, reset, cost, int(ok)),
+            lambda: self._local.observe(rate, cost, ok=ok),
+        )
+
+    async def limited(self, retry_after: float | None, cost: int) -> None:
+        """Block every process until the 429's reset (capped)."""
+        wait = -1.0 if retry_after is None else retry_after
+        await self._call(
+            lambda: self.run_script("limited", wait, cost),
+            lambda: self._local.limited(retry_after, cost),
+        )
+
+    async def release(self, cost: int, *, sent: bool) -> None:
+        """Forget a reservation that got no response."""
+        await self._call(
+            lambda: self.run_script("release", cost, int(sent)),
+            lambda: self._local.release(cost, sent=sent),
+        )

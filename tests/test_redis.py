@@ -1,0 +1,289 @@
+"""``RedisSharedState`` against a real redis-server: spawned processes, one token, one budget."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from typing import Any
+
+import pytest
+from redis import asyncio as aioredis
+
+from swoogo_async import (
+    InvalidInputError,
+    RateLimit,
+    RetryPolicy,
+    SharedStateError,
+    SwoogoClient,
+)
+from swoogo_async._ratelimit import PROBE_AFTER, Pacer
+from swoogo_async.cli._main import _client as cli_client
+from swoogo_async.cli._main import build_parser
+from swoogo_async.redis import RedisSharedState
+from swoogo_async.testing import FakeSwoogo, Fault
+
+from ._redis_server import RedisServer, redis_server
+from ._redis_workers import run_worker
+from .conftest import FAST_RETRY
+
+__all__ = ["redis_server"]  # the fixture, imported for pytest
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+async def _in_processes(base_url: str, redis_url: str, calls: list[int]) -> list[dict[str, Any]]:
+    """Run one spawned worker per entry of ``calls`` and return what each saw."""
+    results: multiprocessing.Queue[Any] = SPAWN.Queue()
+    procs = [
+        SPAWN.Process(target=run_worker, args=(base_url, redis_url, n, results)) for n in calls
+    ]
+    for proc in procs:
+        proc.start()
+    loop = asyncio.get_running_loop()
+    try:
+        return [await loop.run_in_executor(None, results.get, True, 120) for _ in procs]
+    finally:
+        for proc in procs:
+            await loop.run_in_executor(None, proc.join, 30)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _client(fake: FakeSwoogo, shared: RedisSharedState, **options: Any) -> SwoogoClient:
+    return SwoogoClient(
+        fake.api_key,
+        fake.api_secret,
+        base_url=fake.base_url,
+        retry=options.pop("retry", FAST_RETRY),
+        shared=shared,
+        **options,
+    )
+
+
+async def test_eight_processes_fetch_one_token(redis_server: RedisServer) -> None:
+    async with FakeSwoogo(drift=False) as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        # A slow token endpoint: processes that start meanwhile must wait for the holder.
+        fake.inject("POST /oauth2/token", Fault(delay=1.0))
+        seen = await _in_processes(fake.base_url, redis_server.url, [5] * 8)
+    assert len({s["pid"] for s in seen}) == 8
+    assert all(s["errors"] == [] for s in seen)
+    assert fake.token_requests == 1
+    assert sum(s["fetches"] for s in seen) == 1
+
+
+async def test_four_processes_share_one_budget_without_a_429(redis_server: RedisServer) -> None:
+    async with FakeSwoogo(rate_limit=60, rate_window=3.0, drift=False, latency=0.005) as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        seen = await _in_processes(fake.base_url, redis_server.url, [40] * 4)
+    assert all(s["errors"] == [] for s in seen)
+    assert fake.rate_limited == 0
+    assert sum(1 for r in fake.requests if r.path.startswith("/sessions/")) == 160
+
+
+async def test_a_dead_lock_holder_is_replaced_after_its_ttl(redis_server: RedisServer) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url)
+    shared = RedisSharedState(redis, lock_ttl=0.3)
+    async with FakeSwoogo() as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        bound = shared.bind(fake.api_key, None)
+        assert await bound.refresh_lock() is not None  # ...and its holder dies
+        async with _client(fake, shared) as client:
+            await client.sessions.get(1000)
+        assert fake.token_requests == 1
+    await redis.aclose()
+
+
+async def test_a_401_drops_the_shared_token_only_if_it_is_the_one_that_failed(
+    redis_server: RedisServer,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url)
+    # Two states on one Redis stand for two processes: they share nothing else.
+    a_state, b_state = RedisSharedState(redis), RedisSharedState(redis)
+    async with FakeSwoogo() as fake, _client(fake, a_state) as a, _client(fake, b_state) as b:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        await a.sessions.get(1000)
+        await b.sessions.get(1000)
+        assert fake.token_requests == 1
+        fake.revoke_tokens()
+        await asyncio.gather(*(c.sessions.get(1000) for c in (a, b) for _ in range(20)))
+        assert fake.token_requests == 2
+        # A late compare-and-delete of the dead token leaves the new one alone.
+        bound = b_state.bind(fake.api_key, None)
+        current = await bound.token_get()
+        assert current is not None
+        await bound.token_delete("a token that died long ago")
+        assert await bound.token_get() is not None
+    await redis.aclose()
+
+
+async def test_a_429_blocks_every_process_until_a_probe_finds_it_over(
+    redis_server: RedisServer,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url)
+    short = RetryPolicy(max_attempts=2, backoff_base=0.005, backoff_cap=0.01, deadline=2.0)
+    a_state, b_state = RedisSharedState(redis), RedisSharedState(redis)
+    async with (
+        FakeSwoogo() as fake,
+        _client(fake, a_state, retry=short) as a,
+        _client(fake, b_state, retry=short) as b,
+    ):
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        await a.sessions.get(1000)
+        await b.sessions.get(1000)
+        fake.inject("GET /sessions/{id}", Fault(status=429, headers={"X-Rate-Limit-Reset": "90"}))
+        with pytest.raises(Exception, match="429"):
+            await a.sessions.get(1000)
+        assert a._pacer is not None
+        await a._pacer.aclose()  # the block has reached Redis
+        sent = len(fake.requests)
+        with pytest.raises(Exception, match="429"):
+            await b.sessions.get(1000)  # blocked too, and fails fast without a request
+        assert len(fake.requests) == sent
+        # Move the shared block into the past rather than wait for it.
+        key = b_state.bind(fake.api_key, None)._keys
+        assert key is not None
+        await redis.hset(key[2], mapping={"probe_at": 0})
+        await b.sessions.get(1000)
+        await a.sessions.get(1000)
+    await redis.aclose()
+
+
+async def test_redis_killed_mid_run_falls_back_with_one_warning(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.3)
+    async with FakeSwoogo(rate_limit=1000, rate_window=60.0) as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        async with _client(fake, shared) as client:
+            await asyncio.gather(*(client.sessions.get(1000) for _ in range(20)))
+            redis_server.stop()
+            with caplog.at_level(logging.WARNING, logger="swoogo_async"):
+                await asyncio.gather(*(client.sessions.get(1000) for _ in range(20)))
+                fake.revoke_tokens()  # even a new token works without Redis
+                await client.sessions.get(1000)
+        warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+        assert len(warnings) == 1
+        assert fake.rate_limited == 0
+    await shared.aclose()
+
+
+async def test_a_frozen_redis_costs_one_timeout_then_in_process_state(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.2)
+    async with FakeSwoogo() as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        async with _client(fake, shared) as client:
+            await client.sessions.get(1000)
+            redis_server.pause()
+            try:
+                with caplog.at_level(logging.WARNING, logger="swoogo_async"):
+                    await asyncio.gather(*(client.sessions.get(1000) for _ in range(20)))
+            finally:
+                redis_server.resume()
+        warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "TimeoutError" in warnings[0].getMessage()
+    await shared.aclose()
+
+
+async def test_on_error_raise_gives_a_typed_error(redis_server: RedisServer) -> None:
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.3, on_error="raise")
+    redis_server.stop()
+    async with FakeSwoogo() as fake, _client(fake, shared) as client:
+        with pytest.raises(SharedStateError):
+            await client.sessions.get(1000)
+    await shared.aclose()
+
+
+async def test_swoogo_redis_url_shares_state_for_every_client(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWOOGO_REDIS_URL", redis_server.url)
+    async with FakeSwoogo() as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        for _ in range(3):
+            async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as c:
+                await c.sessions.get(1000)
+        assert fake.token_requests == 1
+
+
+def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], float]]:
+    ops: list[tuple[str, tuple[Any, ...], float]] = [
+        ("reserve", (1, 1e18, 0), 100.0),
+        ("reserve", (1, 1e18, 0), 100.0),
+        ("observe", (100, 99, 10, 1, 1), 100.1),
+    ]
+    ops += [("reserve", (1, 1e18, 1), 100.2)] * 95
+    ops += [
+        ("reserve", (1, 0.5, 1), 100.2),
+        ("release", (1, 0), 100.3),
+        ("reserve", (10, 1e18, 0), 100.3),
+        ("reserve", (10, 1e18, 0), 110.3),
+        ("observe", (100, 80, 9, 10, 1), 110.4),
+        ("limited", (3600.0, 1), 111.0),
+        ("reserve", (1, 1e18, 0), 111.0),
+        ("reserve", (1, 1e18, 0), 111.0 + PROBE_AFTER),
+        ("reserve", (1, 1e18, 0), 111.0 + PROBE_AFTER),
+        ("observe", (100, 70, 5, 1, 1), 111.5 + PROBE_AFTER),
+        ("reserve", (1, 1e18, 0), 112.0 + PROBE_AFTER),
+        ("observe", (-1, 0, 0, 1, 0), 112.0 + PROBE_AFTER),
+    ]
+    return ops
+
+
+@pytest.mark.parametrize(
+    "explicit", [None, RateLimit(credits=10, window=1.0, burst=0.0)], ids=["auto", "explicit"]
+)
+async def test_the_lua_script_follows_the_pacer_exactly(
+    redis_server: RedisServer, explicit: RateLimit | None
+) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url)
+    state = RedisSharedState(redis).bind("lua-test", explicit)
+    pacer = Pacer(explicit)
+    for op, args, now in _pacer_ops(explicit):
+        got = await state.run_script(op, *args, now=now)
+        if op == "reserve":
+            cost, within, bulk = args
+            ok, delay = pacer.reserve(cost, now, within, bulk=bool(bulk))
+            assert got[0] == ok, (op, args, now)
+            assert got[1] == pytest.approx(delay, abs=1e-6), (op, args, now)
+        elif op == "observe":
+            limit, remaining, reset, cost, ok_ = args
+            rate = None if limit < 0 else (limit, remaining, reset)
+            pacer.observe_rate(rate, cost, now, ok=bool(ok_))
+        elif op == "limited":
+            pacer.limited(args[0], args[1], now)
+        else:
+            pacer.release(args[0], sent=bool(args[1]))
+    key = state._keys
+    assert key is not None
+    stored = await redis.hget(key[2], "avail")
+    assert stored is not None
+    assert float(stored) == pytest.approx(pacer.available)
+    await redis.aclose()
+
+
+def test_the_cli_import_shares_through_redis_url_and_waits_out_a_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SWOOGO_REDIS_URL", "")
+    monkeypatch.setenv("SWOOGO_API_KEY", "key")
+    monkeypatch.setenv("SWOOGO_API_SECRET", "secret")
+    args = build_parser().parse_args(["import", "rows.csv", "--redis-url", "redis://127.0.0.1:9/0"])
+    client = cli_client(args)
+    assert isinstance(client._shared, RedisSharedState)
+    assert client.retry.max_server_wait >= 600
+    assert client.retry.deadline > 600
+    get = cli_client(build_parser().parse_args(["get", "1"]))
+    assert get.retry.deadline < 600  # an interactive command keeps a short deadline
+
+
+def test_a_bad_swoogo_redis_url_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SWOOGO_REDIS_URL", "localhost:6379")
+    with pytest.raises(InvalidInputError, match="SWOOGO_REDIS_URL"):
+        SwoogoClient("key", "secret")
