@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -21,7 +22,7 @@ from swoogo_async import (
     TransportError,
     UnknownOutcomeError,
 )
-from swoogo_async._ratelimit import Pacer
+from swoogo_async._ratelimit import Pacer, bulk_pacing
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY
@@ -253,35 +254,39 @@ async def test_explicit_rate_and_pacing_off() -> None:
             # The pacer's clock stands still: its decisions are exact however slow the run.
             assert client._pacer is not None
             client._pacer._clock = lambda: 0.0
-            decisions, _ = _record_decisions(client._pacer.pacer, 11)
+            decisions = _Decisions(client._pacer.pacer, 11)
             await asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(11)))
         # Spaced at 20/s (one slot of burst), not all at once.
-        assert all(reserved for reserved, _ in decisions)
-        assert [delay for _, delay in decisions] == pytest.approx(
+        assert all(reserved for reserved, _ in decisions.answers)
+        assert [delay for _, delay in decisions.answers] == pytest.approx(
             [0.0] + [i * 0.05 for i in range(10)]
         )
 
 
-def _record_decisions(
-    pacer: Pacer, expected: int
-) -> tuple[list[tuple[bool, float]], asyncio.Event]:
-    """Record every ``(reserved, delay)`` that ``pacer.reserve`` answers from now on.
+class _Decisions:
+    """Every ``(reserved, delay)`` that ``pacer.reserve`` answers from now on.
 
-    The event is set once ``expected`` decisions are in.
+    ``first`` holds each task's first answer; ``all_asked`` is set once ``expected``
+    tasks have asked.
     """
-    decisions: list[tuple[bool, float]] = []
-    all_in = asyncio.Event()
-    reserve = pacer.reserve
 
-    def recording(cost: int, now: float, within: float = math.inf) -> tuple[bool, float]:
-        decision = reserve(cost, now, within)
-        decisions.append(decision)
-        if len(decisions) >= expected:
-            all_in.set()
-        return decision
+    def __init__(self, pacer: Pacer, expected: int) -> None:
+        self.answers: list[tuple[bool, float]] = []
+        self.first: dict[asyncio.Task[Any] | None, tuple[bool, float]] = {}
+        self.all_asked = asyncio.Event()
+        reserve = pacer.reserve
 
-    pacer.reserve = recording  # type: ignore[method-assign]
-    return decisions, all_in
+        def recording(
+            cost: int, now: float, within: float = math.inf, *, bulk: bool = False
+        ) -> tuple[bool, float]:
+            answer = reserve(cost, now, within, bulk=bulk)
+            self.answers.append(answer)
+            self.first.setdefault(asyncio.current_task(), answer)
+            if len(self.first) >= expected:
+                self.all_asked.set()
+            return answer
+
+        pacer.reserve = recording  # type: ignore[method-assign]
 
 
 @pytest.fixture
@@ -368,20 +373,24 @@ async def test_a_row_never_claims_a_session_of_a_row_with_more_fields(fake: Fake
 
 
 async def test_cancelled_paced_calls_give_their_credits_back() -> None:
-    # Both clocks stand still: the window cannot reset, however slow the run.
-    async with FakeSwoogo(rate_limit=40, rate_window=10.0, clock=lambda: 0.0) as fake:
+    # Both clocks stand still: the window cannot reset and no paced call's turn comes,
+    # however slow the run.
+    async with FakeSwoogo(rate_limit=40, rate_window=600.0, clock=lambda: 0.0) as fake:
         rec = fake.add_session(event_id=1, name="A")
         async with _client(fake) as client:
             assert client._pacer is not None
             client._pacer._clock = lambda: 0.0
             pacer = client._pacer.pacer
-            for _ in range(25):  # below half the budget: from here on calls are paced
+            for _ in range(30):  # near the reserve: from here on bulk calls are paced
                 await client.sessions.get(rec["id"])
-            decisions, all_in = _record_decisions(pacer, 10)
-            waiting = [asyncio.create_task(client.sessions.get(rec["id"])) for _ in range(10)]
-            await all_in.wait()  # each call reserves its turn before it waits for it
-            assert all(reserved for reserved, _ in decisions)
-            assert any(delay > 0 for _, delay in decisions)  # some wait their turn
+            decisions = _Decisions(pacer, 10)
+            with bulk_pacing():  # bulk work in the reserve is paced; the tasks inherit it
+                waiting = [asyncio.create_task(client.sessions.get(rec["id"])) for _ in range(10)]
+            await decisions.all_asked.wait()
+            # Those let through at once finish; the others wait their turn in the pacer.
+            at_once = [t for t, answer in decisions.first.items() if answer == (True, 0.0)]
+            await asyncio.gather(*(t for t in at_once if t is not None))
+            assert 0 < len(at_once) < 10
             for task in waiting:
                 task.cancel()
             await asyncio.gather(*waiting, return_exceptions=True)
