@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from swoogo_async import RetryPolicy, SwoogoClient
 from swoogo_async.testing import FakeSwoogo
+
+# The same examples on every run (fixed seed, no example database), and no health check
+# that times the machine: under load, property tests get slower, never different.
+settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("deterministic")
 
 #: Retries fast enough for tests, with the default shape.
 FAST_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.005, backoff_cap=0.05, deadline=20.0)

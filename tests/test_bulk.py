@@ -161,21 +161,43 @@ async def test_create_many_mixed_rows(fake: FakeSwoogo, client: SwoogoClient) ->
     assert progress.eta(None) is None
 
 
+def _held_row_index(fake: FakeSwoogo, first: int = 0) -> int:
+    """The index (from ``first``) of the row whose create ``Fault.hang()`` held."""
+    (held,) = [r for r in fake.requests if r.fault == "hang"]
+    assert held.form is not None
+    return int(held.form["name"].removeprefix("Session ")) - first
+
+
 async def test_ordered_yields_in_input_order(fake: FakeSwoogo, client: SwoogoClient) -> None:
-    # The first create is answered late: unordered, it comes last; ordered, first.
-    fake.inject("POST /sessions/create", Fault.timeout(0.3))
-    unordered = [r.index async for r in client.sessions.create_many(map(good_row, range(20)))]
+    # The first create to arrive is held until every other row is done: unordered, it
+    # comes last; ordered, it holds back every row after it.
+    fake.inject("POST /sessions/create", Fault.hang())
+    unordered = []
+    async for result in client.sessions.create_many(map(good_row, range(20))):
+        unordered.append(result.index)
+        if len(unordered) == 19:
+            await fake.until_held()
+            fake.release_held()
     assert sorted(unordered) == list(range(20))
-    assert unordered[-1] == 0
-    fake.inject("POST /sessions/create", Fault.timeout(0.3))
+    assert unordered[-1] == _held_row_index(fake)
+    fake.reset_requests()
+    fake.inject("POST /sessions/create", Fault.hang())
+
+    def release_when_the_others_are_done(progress: BulkProgress) -> None:
+        if progress.done == 4:  # the held row is the fifth of the first five
+            fake.release_held()
+
     rows = [good_row(i + 100) for i in range(40)]
-    run = client.sessions.create_many(rows, ordered=True, concurrency=5)
+    run = client.sessions.create_many(
+        rows, ordered=True, concurrency=5, on_progress=release_when_the_others_are_done
+    )
     seen = []
     async for result in run:
         seen.append(result.index)
         assert result.status == "created"
         assert run.progress.submitted - len(seen) <= 5
     assert seen == list(range(40))
+    assert _held_row_index(fake, first=100) < 5
 
 
 async def test_async_iterable_source_and_event_id_default(
@@ -297,13 +319,15 @@ async def test_chaos_creates_each_row_once(fake: FakeSwoogo) -> None:
             Fault.error(500, acted=True),
             Fault.drop_before(),
             Fault.drop_after(),
-            Fault.timeout(0.6, acted=True),
+            Fault.hang(acted=True),
             Fault.rate_limited(1),
         ],
         seed=3,
     )
     n = 200
-    async with make_client(fake, read_timeout=0.3) as client:
+    # Only a held create outlives the read timeout; an ordinary one never does, however
+    # loaded the machine.
+    async with make_client(fake, read_timeout=2.5) as client:
         results = [r async for r in client.sessions.create_many(map(good_row, range(n)))]
     by_status = BulkSummary()
     created_ids = []

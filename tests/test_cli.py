@@ -51,7 +51,7 @@ async def start(cwd: Path, fake: FakeSwoogo | None, *args: str) -> asyncio.subpr
 
 async def run(cwd: Path, fake: FakeSwoogo | None, *args: str) -> tuple[int, str, str]:
     proc = await start(cwd, fake, *args)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await asyncio.wait_for(proc.communicate(), 600)  # a hang guard
     assert proc.returncode is not None
     assert SECRET not in out.decode() + err.decode()
     return proc.returncode, out.decode(), err.decode()
@@ -95,11 +95,18 @@ def line_count(report: Path) -> int:
     return sum('"status": "attempted"' not in line for line in report.read_text().splitlines())
 
 
-async def wait_for_lines(report: Path, count: int) -> None:
-    """Wait until the report holds ``count`` outcome lines (a minute at most, if stuck)."""
-    for _ in range(6000):
+async def wait_for_lines(
+    report: Path, count: int, proc: asyncio.subprocess.Process | None = None
+) -> None:
+    """Wait until the report holds ``count`` outcome lines.
+
+    Gives up when ``proc`` has exited without writing them, or after ten minutes if stuck.
+    """
+    for _ in range(60_000):
         if line_count(report) >= count:
             return
+        if proc is not None and proc.returncode is not None:
+            raise AssertionError(f"the command exited ({proc.returncode}) before {count} lines")
         await asyncio.sleep(0.01)
     raise AssertionError(f"the report never reached {count} lines")
 
@@ -173,7 +180,12 @@ async def test_ctrl_c_leaves_a_consistent_report_and_resume_finishes(
     n = 40
     path = write_csv(tmp_path / "agenda.csv", n)
     report = tmp_path / "report.jsonl"
-    fake.latency = 0.03
+    # From the 13th request on (a token and a dozen creates), two creates are carried out
+    # but never answered. With two rows at a time, those two are all that is in flight at
+    # Ctrl-C: no row can be half-way through the grace period, however slow the machine.
+    fake.after_requests(
+        13, lambda: fake.inject("POST /sessions/create", Fault.hang(acted=True), times=2)
+    )
     proc = await start(
         tmp_path,
         fake,
@@ -182,16 +194,13 @@ async def test_ctrl_c_leaves_a_consistent_report_and_resume_finishes(
         "--event-id",
         "9",
         "--concurrency",
-        "4",
+        "2",
         "--grace",
         "0.3",
         "--report",
         str(report),
     )
-    await wait_for_lines(report, 5)
-    # The next two creates are carried out but answered only after 20 s: in flight at Ctrl-C.
-    fake.inject("POST /sessions/create", Fault.timeout(20, acted=True), times=2)
-    await wait_for_lines(report, 12)
+    await asyncio.wait_for(fake.until_held(2), 600)  # a hang guard, not a measurement
     proc.send_signal(signal.SIGINT)
     out_b, err_b = await asyncio.wait_for(proc.communicate(), 30)
     out, err = out_b.decode(), err_b.decode()
@@ -218,7 +227,6 @@ async def test_ctrl_c_leaves_a_consistent_report_and_resume_finishes(
     ]
     assert len(fake.sessions) == len(records)  # the two in flight were created server-side
 
-    fake.latency = 0.0
     code, out, err = await run(tmp_path, fake, *command[1:])
     assert code == 0, out + err
     assert_one_session_per_row(fake, n)
@@ -327,7 +335,7 @@ async def test_sigkill_then_resume_creates_every_row_exactly_once(
     fake.inject("POST /sessions/create", Fault.timeout(600, acted=True), times=4)
     args = ["import", str(path), "--event-id", "9", "--concurrency", "8", "--report", str(report)]
     proc = await start(tmp_path, fake, *args, "--no-progress")
-    await wait_for_lines(report, 20)
+    await wait_for_lines(report, 20, proc)
     proc.kill()  # SIGKILL: no handler runs, nothing is flushed on the way out
     await asyncio.wait_for(proc.communicate(), 60)
     records = read_report(report, attempts=True)

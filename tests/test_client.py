@@ -147,20 +147,22 @@ async def test_cold_client_fetches_one_token_for_1000_coroutines(
 
 
 async def test_expiring_token_is_refreshed_once_for_500_calls_in_flight() -> None:
-    # The fake's clock stands still, so no token dies on the server however slow the run.
-    async with (
-        FakeSwoogo(token_lifetime=1.0, clock=lambda: 0.0) as fake,
-        SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as client,
-    ):
-        fake.add_session(event_id=1, name="A")
-        await client.sessions.get(1000)
-        assert fake.token_requests == 1
-        # The next token lives long: however long the 500 calls take, none finds it due.
-        fake.token_lifetime = 1800.0
-        # The first one's 1 s is read exactly (expires_at and Date from one instant) and
-        # it is refreshed a tenth early; the client's clock is its own, so wait past that.
-        await asyncio.sleep(0.95)
-        await asyncio.gather(*(client.sessions.get(1000) for _ in range(500)))
+    # Both clocks are the test's: the fake's stands still, so no token dies on the server;
+    # the client's (and its token manager's) moves only when told.
+    now = [0.0]
+    async with FakeSwoogo(token_lifetime=1.0, clock=lambda: 0.0) as fake:
+        client = SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url)
+        client._clock = client._tokens._clock = lambda: now[0]
+        async with client:
+            fake.add_session(event_id=1, name="A")
+            await client.sessions.get(1000)
+            assert fake.token_requests == 1
+            # The next token lives long: however long the 500 calls take, none finds it due.
+            fake.token_lifetime = 1800.0
+            # The first one's 1 s is read exactly (expires_at and Date from one instant)
+            # and it is refreshed a tenth early: past that, it is due.
+            now[0] += 0.95
+            await asyncio.gather(*(client.sessions.get(1000) for _ in range(500)))
         assert fake.token_requests == 2
         assert all(r.status == 200 for r in fake.requests)
 

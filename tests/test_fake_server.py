@@ -85,6 +85,7 @@ async def test_token_success_and_special_chars(http: aiohttp.ClientSession) -> N
             assert r.status == 200
             assert "X-Rate-Limit-Limit" not in r.headers
             body = await r.json()
+        after = time.time()
         assert set(body) == {"access_token", "expires_at", "type"}
         assert body["type"] == "bearer"
         exp = calendar.timegm(time.strptime(body["expires_at"], "%Y-%m-%d %H:%M:%S"))
@@ -93,7 +94,7 @@ async def test_token_success_and_special_chars(http: aiohttp.ClientSession) -> N
         assert fake.token_requests == 1
         assert fake.requests[0].path == "/oauth2/token"
         assert fake.requests[0].acted
-        assert abs(exp - (before + 1800)) < 3  # no offset: UTC
+        assert before - 1 < exp - 1800 <= after  # no offset: UTC (in whole seconds)
 
 
 async def test_token_failures(fake: FakeSwoogo, http: aiohttp.ClientSession) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
+import math
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -20,6 +22,7 @@ from swoogo_async import (
     TransportError,
     UnknownOutcomeError,
 )
+from swoogo_async._ratelimit import Pacer, bulk_pacing
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY
@@ -59,20 +62,29 @@ async def test_reads_retry_through_transient_faults(fake: FakeSwoogo, fault: Fau
 
 async def test_updates_retry_through_timeouts(fake: FakeSwoogo) -> None:
     rec = fake.add_session(event_id=1, name="A")
-    fake.inject("PUT /sessions/update/{id}", Fault.timeout(1.0, acted=True))
-    async with _client(fake, read_timeout=0.3) as client:
+    # Held until the client gives up: only this attempt can time out, however slow the machine.
+    fake.inject("PUT /sessions/update/{id}", Fault.hang(acted=True))
+    async with _client(fake, read_timeout=2.5) as client:
         s = await client.sessions.update(rec["id"], capacity=7)
     assert s.capacity == 7
+    puts = [r for r in fake.requests if r.path.startswith("/sessions/update/")]
+    assert [r.status for r in puts] == [0, 200]  # timed out once, then retried
     assert fake.sessions[rec["id"]]["capacity"] == 7
 
 
-async def test_429_waits_for_the_server_then_succeeds(fake: FakeSwoogo) -> None:
+async def test_429_waits_for_the_server_then_succeeds(
+    fake: FakeSwoogo, caplog: pytest.LogCaptureFixture
+) -> None:
     rec = fake.add_session(event_id=1, name="A")
     fake.inject("GET /sessions/{id}", Fault.rate_limited(reset=1))
+    caplog.set_level(logging.WARNING, logger="swoogo_async")
     async with _client(fake) as client:
-        start = time.monotonic()
         await client.sessions.get(rec["id"])
-        assert time.monotonic() - start >= 0.9  # it waited as told, not the tiny backoff
+    # The wait the client chose (its retry log says it): as told, not the tiny backoff.
+    waits = [r.args[-1] for r in caplog.records if r.msg.startswith("retrying")]  # type: ignore[index]
+    assert waits == [1.0]
+    gets = [r.status for r in fake.requests if r.path.startswith("/sessions/")]
+    assert gets == [429, 200]
 
 
 async def test_429_beyond_the_cap_raises_with_retry_after(fake: FakeSwoogo) -> None:
@@ -87,13 +99,15 @@ async def test_429_beyond_the_cap_raises_with_retry_after(fake: FakeSwoogo) -> N
 
 async def test_deadline_bounds_the_whole_call(fake: FakeSwoogo) -> None:
     rec = fake.add_session(event_id=1, name="A")
-    fake.inject("GET /sessions/{id}", Fault.timeout(3.0), times=10)
+    fake.inject("GET /sessions/{id}", Fault.hang(), times=10)
     policy = RetryPolicy(max_attempts=10, backoff_base=0.01, deadline=1.0)
     async with _client(fake, retry=policy, read_timeout=30.0) as client:
-        start = time.monotonic()
         with pytest.raises(ReadTimeoutError):
-            await client.sessions.get(rec["id"])
-        assert time.monotonic() - start < 1.5
+            # Without the deadline the first attempt alone would wait 30 s: the 20 s
+            # are a hang guard, not a measurement.
+            await asyncio.wait_for(client.sessions.get(rec["id"]), 20)
+    # The attempt was cut to the deadline, and no other began after it.
+    assert len([r for r in fake.requests if r.path.startswith("/sessions/")]) == 1
 
 
 async def test_gives_up_after_max_attempts(fake: FakeSwoogo) -> None:
@@ -120,7 +134,7 @@ async def test_token_endpoint_failing_twice_then_recovering(fake: FakeSwoogo) ->
     "fault",
     [
         Fault.drop_after(),
-        Fault.timeout(1.0, acted=True),
+        Fault.hang(acted=True),
         Fault.error(502, acted=True),
         Fault.malformed_json(),
         Fault.drop_before(),
@@ -132,7 +146,8 @@ async def test_uncertain_create_is_reconciled_never_duplicated(
     fake: FakeSwoogo, fault: Fault
 ) -> None:
     fake.inject("POST /sessions/create", fault)
-    async with _client(fake, read_timeout=0.3) as client:
+    # Only the held create meets the read timeout; ordinary requests never do.
+    async with _client(fake, read_timeout=2.5) as client:
         s = await client.sessions.create(
             event_id=5, name="Keynote", date="2026-05-01", start_time="09:00", capacity=10
         )
@@ -172,7 +187,7 @@ async def test_identical_rows_never_claim_each_other(fake: FakeSwoogo) -> None:
         seed=3,
         routes=["POST /sessions/create"],
     )
-    async with _client(fake, read_timeout=0.5) as client:
+    async with _client(fake, read_timeout=2.5) as client:
         results = await asyncio.gather(
             *(
                 client.sessions.create(
@@ -191,10 +206,10 @@ async def test_identical_rows_never_claim_each_other(fake: FakeSwoogo) -> None:
 
 async def test_cancelling_mid_retry_frees_the_connection(fake: FakeSwoogo) -> None:
     rec = fake.add_session(event_id=1, name="A")
-    fake.inject("GET /sessions/{id}", Fault.timeout(5.0), times=1)
+    fake.inject("GET /sessions/{id}", Fault.hang(), times=1)
     async with _client(fake, pool_size=1) as client:
         task = asyncio.create_task(client.sessions.get(rec["id"]))
-        await asyncio.sleep(0.2)
+        await fake.until_held()  # in flight, holding the only connection
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -207,7 +222,13 @@ async def test_in_flight_requests_never_exceed_the_pool(fake: FakeSwoogo) -> Non
     fake.latency = 0.02
     rec = fake.add_session(event_id=1, name="A")
     async with _client(fake, pool_size=4) as client:
-        await asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(60)))
+        await client.sessions.get(rec["id"])  # the budget is known: no probe goes alone
+        # The first four are held until all four are in: the pool is full, whatever the load.
+        fake.inject("GET /sessions/{id}", Fault.hang(), times=4)
+        calls = asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(60)))
+        await fake.until_held(4)
+        fake.release_held()
+        await calls
     assert fake.max_in_flight == 4
 
 
@@ -230,9 +251,42 @@ async def test_explicit_rate_and_pacing_off() -> None:
     async with FakeSwoogo() as fake:
         rec = fake.add_session(event_id=1, name="A")
         async with _client(fake, rate_limit=RateLimit(credits=20, window=1.0, burst=0)) as client:
-            start = time.monotonic()
+            # The pacer's clock stands still: its decisions are exact however slow the run.
+            assert client._pacer is not None
+            client._pacer._clock = lambda: 0.0
+            decisions = _Decisions(client._pacer.pacer, 11)
             await asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(11)))
-            assert time.monotonic() - start >= 0.45  # spaced at 20/s, not all at once
+        # Spaced at 20/s (one slot of burst), not all at once.
+        assert all(reserved for reserved, _ in decisions.answers)
+        assert [delay for _, delay in decisions.answers] == pytest.approx(
+            [0.0] + [i * 0.05 for i in range(10)]
+        )
+
+
+class _Decisions:
+    """Every ``(reserved, delay)`` that ``pacer.reserve`` answers from now on.
+
+    ``first`` holds each task's first answer; ``all_asked`` is set once ``expected``
+    tasks have asked.
+    """
+
+    def __init__(self, pacer: Pacer, expected: int) -> None:
+        self.answers: list[tuple[bool, float]] = []
+        self.first: dict[asyncio.Task[Any] | None, tuple[bool, float]] = {}
+        self.all_asked = asyncio.Event()
+        reserve = pacer.reserve
+
+        def recording(
+            cost: int, now: float, within: float = math.inf, *, bulk: bool = False
+        ) -> tuple[bool, float]:
+            answer = reserve(cost, now, within, bulk=bulk)
+            self.answers.append(answer)
+            self.first.setdefault(asyncio.current_task(), answer)
+            if len(self.first) >= expected:
+                self.all_asked.set()
+            return answer
+
+        pacer.reserve = recording  # type: ignore[method-assign]
 
 
 @pytest.fixture
@@ -299,34 +353,48 @@ async def test_paced_workload_runs_at_the_budget_with_no_429() -> None:
 
 async def test_a_row_never_claims_a_session_of_a_row_with_more_fields(fake: FakeSwoogo) -> None:
     async with _client(fake) as client:
-        # X's create fails slowly with a 503 the server did not act on; meanwhile Y,
-        # the same but with a start time, is created. X's lookup must not take Y's.
-        fake.inject("POST /sessions/create", Fault(status=503, delay=0.3))
+        # X's create is held, then fails with a 503 the server did not act on. Y, the
+        # same but with a start time, is sent by the same client while X is in doubt:
+        # it waits until X is settled, so X's lookup cannot take Y's session.
+        fake.inject("POST /sessions/create", Fault(status=503, delay=math.inf))
         x = asyncio.create_task(client.sessions.create(event_id=1, name="Talk", date="2026-05-01"))
-        await asyncio.sleep(0.05)
-        y = await client.sessions.create(
-            event_id=1, name="Talk", date="2026-05-01", start_time="10:00"
+        await fake.until_held()
+        y = asyncio.create_task(
+            client.sessions.create(event_id=1, name="Talk", date="2026-05-01", start_time="10:00")
         )
-        x_session = await x
-    assert x_session.id != y.id
+        fake.release_held()
+        x_session, y_session = await asyncio.gather(x, y)
+    assert x_session.id != y_session.id
     assert x_session.start_time is None
-    assert set(fake.sessions) == {x_session.id, y.id}
+    assert set(fake.sessions) == {x_session.id, y_session.id}
+    creates = [r.form or {} for r in fake.requests if r.path == "/sessions/create"]
+    # X, X again after its lookup found nothing, and only then Y.
+    assert ["start_time" in form for form in creates] == [False, False, True]
 
 
 async def test_cancelled_paced_calls_give_their_credits_back() -> None:
-    async with FakeSwoogo(rate_limit=40, rate_window=10.0) as fake:
+    # Both clocks stand still: the window cannot reset and no paced call's turn comes,
+    # however slow the run.
+    async with FakeSwoogo(rate_limit=40, rate_window=600.0, clock=lambda: 0.0) as fake:
         rec = fake.add_session(event_id=1, name="A")
         async with _client(fake) as client:
-            for _ in range(25):  # below half the budget: from here on calls are paced
+            assert client._pacer is not None
+            client._pacer._clock = lambda: 0.0
+            pacer = client._pacer.pacer
+            for _ in range(30):  # near the reserve: from here on bulk calls are paced
                 await client.sessions.get(rec["id"])
-            waiting = [asyncio.create_task(client.sessions.get(rec["id"])) for _ in range(10)]
-            await asyncio.sleep(0.2)
+            decisions = _Decisions(pacer, 10)
+            with bulk_pacing():  # bulk work in the reserve is paced; the tasks inherit it
+                waiting = [asyncio.create_task(client.sessions.get(rec["id"])) for _ in range(10)]
+            await decisions.all_asked.wait()
+            # Those let through at once finish; the others wait their turn in the pacer.
+            at_once = [t for t, answer in decisions.first.items() if answer == (True, 0.0)]
+            await asyncio.gather(*(t for t in at_once if t is not None))
+            assert 0 < len(at_once) < 10
             for task in waiting:
                 task.cancel()
             await asyncio.gather(*waiting, return_exceptions=True)
             sent = len([r for r in fake.requests if r.path.startswith("/sessions/")])
-            assert client._pacer is not None
-            pacer = client._pacer.pacer
             assert pacer.inflight == 0
             # What the client believes is left is what the server says is left.
             assert pacer.available == 40 - sent
