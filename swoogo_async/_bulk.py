@@ -6,7 +6,11 @@ is. Each row runs the single-call create or update it is given once (the engine
 takes callables, not the resource class): the retries, pacing and reconciliation
 of a single call already happen there, so this layer adds none. Every row gets a
 result: a row that cannot even be read (a non-string key, ``Decimal('sNaN')``)
-is ``invalid``, never the end of the run. Results are yielded as rows finish (or in input order with
+is ``invalid``, never the end of the run. A row is built (checked and encoded)
+before anything is sent, and only an error of that build makes it ``invalid``:
+whatever goes wrong once its request may have left makes a create ``unknown``
+and an update ``failed``, so ``--resume`` never re-sends a row the server may
+hold. Results are yielded as rows finish (or in input order with
 ``ordered=True``, where a slow row stalls intake instead of growing a buffer),
 and nothing about a row is kept after its result is yielded.
 
@@ -40,6 +44,7 @@ from ._bulk_results import (
     RowOutcome,
 )
 from ._converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
+from ._endpoints import create_session_call, update_session_call
 from ._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from ._fields import WRITABLE_FIELDS, prepare_session_fields
 from ._models import Session
@@ -60,6 +65,8 @@ __all__ = [
     "UpdateFn",
     "create_many",
     "prepare_create_row",
+    "sending_create",
+    "sending_update",
     "session_row",
     "update_many",
 ]
@@ -69,14 +76,15 @@ ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
 _Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
-#: Checks a row and returns the call that sends it, or the row's outcome when nothing
-#: is to be sent (raises ``InvalidInputError`` if the row is invalid).
+#: Checks and builds a row and returns the call that sends it, or the row's outcome when
+#: nothing is to be sent (raises ``InvalidInputError`` if the row is invalid). Only this
+#: build may make a row ``invalid``: the call it returns runs after nothing is left to check.
 _Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
 #: Creates a session from checked fields.
 CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
 #: Updates a session from its id and checked fields.
 UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
-#: Errors a malformed row raises while it is read; the row is then ``invalid``.
+#: Errors a malformed row raises while it is read and built; the row is then ``invalid``.
 UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
 
 
@@ -211,18 +219,18 @@ class BulkRun:
             return self._finish(BulkResult(index, row, "invalid", None, _unreadable(exc)))
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
+        # The row was built by ``_prepare``: from here on its request may leave, so no
+        # error makes it ``invalid`` (which would let ``--resume`` re-send it blindly).
         result: BulkResult
         try:
             with bulk_pacing():  # leave the last part of each window to interactive calls
                 outcome = await call()
-        except InvalidInputError as error:
-            result = BulkResult(index, row, "invalid", None, error)
-        except UNREADABLE as exc:  # raised while the row's request was built: nothing sent
-            result = BulkResult(index, row, "invalid", None, _unreadable(exc))
         except UnknownOutcomeError as error:
             result = BulkResult(index, row, "unknown", None, error)
         except SwoogoError as error:
             result = BulkResult(index, row, "failed", None, error)
+        except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
+            result = BulkResult(index, row, "failed", None, _unexpected(exc))
         else:
             if isinstance(outcome, RowOutcome):
                 result = _result(index, row, outcome)
@@ -321,6 +329,56 @@ def _unreadable(exc: BaseException) -> InvalidInputError:
     return error
 
 
+def _unexpected(exc: Exception) -> SwoogoError:
+    error = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
+    error.__cause__ = exc
+    return error
+
+
+def sending_create(
+    create: CreateFn, prepared: Mapping[str, Any]
+) -> Callable[[], Awaitable[Session]]:
+    """Build a create's request now (a row it cannot hold is invalid); return its sender.
+
+    Raises:
+        InvalidInputError: the fields cannot be encoded (nothing is sent).
+    """
+    try:
+        create_session_call(prepared)  # built again by ``create``: the same bytes
+    except UNREADABLE as exc:
+        raise _unreadable(exc) from None
+
+    async def send() -> Session:
+        try:
+            return await create(prepared)
+        except SwoogoError:
+            raise
+        except Exception as exc:  # the POST may have left: the session may exist
+            raise UnknownOutcomeError(
+                f"create of {prepared.get('name')!r} failed unexpectedly after it may have"
+                f" been sent ({type(exc).__name__}: {exc})"[:300],
+                fields=prepared,
+                cause=exc,
+            ) from exc
+
+    return send
+
+
+def sending_update(
+    update: UpdateFn, session_id: int, changes: Mapping[str, Any]
+) -> Callable[[], Awaitable[Session]]:
+    """Build an update's request now (a row it cannot hold is invalid); return its sender.
+
+    Raises:
+        InvalidInputError: the id or fields cannot be encoded (nothing is sent).
+    """
+    try:
+        update_session_call(session_id, changes)  # built again by ``update``
+    except UNREADABLE as exc:
+        raise _unreadable(exc) from None
+    return lambda: update(session_id, changes)
+
+
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
     items = []
     while not queue.empty():
@@ -360,8 +418,7 @@ def create_many(
     """Create a session per row with ``create``; see ``Sessions.create_many``."""
 
     def work(row: RowInput) -> _Call:
-        prepared = prepare_create_row(row, event_id)
-        return lambda: create(prepared)
+        return sending_create(create, prepare_create_row(row, event_id))
 
     return BulkRun(rows, work, "created", concurrency, ordered, on_progress, credits)
 
@@ -378,7 +435,6 @@ def update_many(
     """Update one session per row with ``update``; see ``Sessions.update_many``."""
 
     def work(row: RowInput) -> _Call:
-        session_id, changes = _prepare_update(row)
-        return lambda: update(session_id, changes)
+        return sending_update(update, *_prepare_update(row))
 
     return BulkRun(rows, work, "updated", concurrency, ordered, on_progress, credits)
