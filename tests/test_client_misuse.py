@@ -22,6 +22,7 @@ from swoogo_async import (
     InvalidInputError,
     MockTransport,
     NotFoundError,
+    RateLimit,
     ReadTimeoutError,
     Request,
     Response,
@@ -184,12 +185,64 @@ async def test_a_client_used_from_another_thread_says_so(
         ("base_url", "https://api.example.com/api/v1#frag"),
         ("base_url", "https://api.example.com/api/v1?"),
         ("max_response_bytes", 0),
+        ("max_response_bytes", None),
+        ("max_response_bytes", 1.5),
+        ("base_url", 5),
+        ("read_timeout", 0),
+        ("read_timeout", -1),
+        ("read_timeout", "5"),
+        ("read_timeout", float("nan")),
+        ("connect_timeout", float("inf")),
+        ("connect_timeout", True),
+        ("pool_size", "x"),
+        ("pool_size", 2.5),
+        ("pool_size", 0),
+        ("pool_size", True),
+        ("reconcile_delay", float("nan")),
+        ("reconcile_delay", float("inf")),
+        ("reconcile_delay", -5),
+        ("reconcile_delay", "1"),
+        ("retry", "x"),
+        ("retry", {"max_attempts": 1}),
+        ("rate_limit", "x"),
+        ("rate_limit", 100),
+        ("shared", object()),
+        ("create_policy", "retry"),
+        ("api_key", 123),
+        ("api_secret", b"x"),
     ],
 )
 def test_unusable_options_are_refused_at_construction(option: str, value: object) -> None:
+    options = {"api_key": "k", "api_secret": "s", option: value}
     with pytest.raises(InvalidInputError) as info:
-        SwoogoClient("k", "s", **{option: value})  # type: ignore[arg-type]
+        SwoogoClient(**options)  # type: ignore[arg-type]
     assert info.value.field == option
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: RetryPolicy(deadline=-1), "deadline"),
+        (lambda: RetryPolicy(deadline=float("nan")), "deadline"),
+        (lambda: RetryPolicy(max_attempts=0), "max_attempts"),
+        (lambda: RetryPolicy(max_attempts=2.5), "max_attempts"),
+        (lambda: RetryPolicy(backoff_base="1"), "backoff_base"),
+        (lambda: RetryPolicy(max_server_wait=float("inf")), "max_server_wait"),
+        (lambda: RateLimit(credits=0, window=1), "credits"),
+        (lambda: RateLimit(credits=10, window=float("nan")), "window"),
+        (lambda: RateLimit(credits=10, window=1, burst=-0.1), "burst"),
+    ],
+)
+def test_unusable_policy_values_raise_invalid_input(make: Callable[[], object], field: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        make()
+    assert info.value.field == field
+    assert isinstance(info.value, ValueError)  # what attrs validators are expected to raise
+
+
+def test_reconcile_delay_zero_and_finite_values_are_accepted() -> None:
+    client = SwoogoClient("k", "s", reconcile_delay=0, read_timeout=1, pool_size=1)
+    assert client.reconcile_delay == 0
 
 
 async def test_a_body_over_the_limit_raises_a_typed_error_once(fake: FakeSwoogo) -> None:
