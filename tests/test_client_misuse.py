@@ -225,8 +225,8 @@ def test_unusable_options_are_refused_at_construction(option: str, value: object
         (lambda: RetryPolicy(deadline=-1), "deadline"),
         (lambda: RetryPolicy(deadline=float("nan")), "deadline"),
         (lambda: RetryPolicy(max_attempts=0), "max_attempts"),
-        (lambda: RetryPolicy(max_attempts=2.5), "max_attempts"),
-        (lambda: RetryPolicy(backoff_base="1"), "backoff_base"),
+        (lambda: RetryPolicy(max_attempts=2.5), "max_attempts"),  # type: ignore[arg-type]
+        (lambda: RetryPolicy(backoff_base="1"), "backoff_base"),  # type: ignore[arg-type]
         (lambda: RetryPolicy(max_server_wait=float("inf")), "max_server_wait"),
         (lambda: RateLimit(credits=0, window=1), "credits"),
         (lambda: RateLimit(credits=10, window=float("nan")), "window"),
