@@ -63,6 +63,7 @@ __all__ = [
     "RowOutcome",
     "RowSource",
     "UpdateFn",
+    "check_rows",
     "create_many",
     "prepare_create_row",
     "sending_create",
@@ -99,6 +100,14 @@ def session_row(session: Session) -> dict[str, Any]:
     if not out.get("custom_fields"):
         out.pop("custom_fields", None)
     return out
+
+
+def check_rows(name: str, rows: object) -> None:
+    """Refuse a ``rows`` that is not an iterable or async iterable of rows."""
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, (Iterable, AsyncIterable)):
+        raise InvalidInputError(
+            name, f"expected an iterable or async iterable of rows, got {type(rows).__name__}"
+        )
 
 
 def _fields_of(row: RowInput) -> dict[str, Any]:
@@ -158,6 +167,7 @@ class BulkRun:
             raise InvalidInputError(
                 "concurrency", f"must be a positive integer, got {concurrency!r}"
             )
+        check_rows("rows", rows)
         self._rows = rows
         self._work = work
         self._done: Literal["created", "updated"] = done

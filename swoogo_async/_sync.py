@@ -25,6 +25,7 @@ from ._bulk import (
     RowOutcome,
     RowSource,
     UpdateFn,
+    check_rows,
     sending_create,
     sending_update,
 )
@@ -82,6 +83,9 @@ def sync_rows(
     credits: Callable[[], int] | None = None,
 ) -> BulkRun:
     """Make the planner's event match ``rows``; see ``Sessions.sync``."""
+    check_rows("rows", rows)
+    if scan is not None:
+        check_rows("scan", scan)
 
     async def source() -> AsyncIterator[RowInput]:
         # Runs when the engine takes the first row: nothing is read before iteration.

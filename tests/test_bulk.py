@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -440,3 +440,35 @@ async def test_an_error_after_the_request_left_never_makes_a_row_invalid(
     assert [r.status for r in updated] == ["failed"]
     assert updated[0].error is not None
     assert isinstance(updated[0].error.__cause__, KeyError)
+
+
+async def test_unusable_arguments_raise_invalid_input_before_any_request(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    nested: list[object] = []
+    for _ in range(100_000):
+        nested = [nested]
+    sessions = client.sessions
+    cases: list[tuple[str, Callable[[], object]]] = [
+        ("rows", lambda: sessions.create_many(None)),  # type: ignore[arg-type]
+        ("rows", lambda: sessions.create_many(5)),  # type: ignore[arg-type]
+        ("rows", lambda: sessions.create_many({"name": "one row, not rows"})),  # type: ignore[dict-item]
+        ("rows", lambda: sessions.update_many(5)),  # type: ignore[arg-type]
+        ("rows", lambda: sessions.sync(None, event_id=EVENT)),  # type: ignore[arg-type]
+        ("rows", lambda: sessions.sync(5, event_id=EVENT)),  # type: ignore[arg-type]
+        ("scan", lambda: sessions.sync([], event_id=EVENT, scan=5)),  # type: ignore[arg-type]
+        ("key", lambda: sessions.sync([], event_id=EVENT, key=5)),  # type: ignore[arg-type]
+    ]
+    for field, make in cases:
+        with pytest.raises(InvalidInputError) as info:
+            make()
+        assert info.value.field == field
+    with pytest.raises(InvalidInputError) as info:
+        await sessions.create(
+            event_id=EVENT, name="Deep", date="2026-06-01", custom_fields={"c_1": nested}
+        )
+    assert info.value.field == "c_1"
+    with pytest.raises(InvalidInputError) as info:
+        await sessions.update(1, custom_fields={"c_1": nested})
+    assert info.value.field == "c_1"
+    assert fake.requests == []
