@@ -275,7 +275,9 @@ class _Pipeline:
                 token = self._tokens.fresh() or await self._token()
             request = self._request(state, token)
             if self._on_request:
-                await run_hooks(self._on_request, self._request_info(state))
+                within = state.deadline - self._clock()
+                await run_hooks(self._on_request, self._request_info(state), within)
+                request = self._request(state, token)  # its timeout less what the hooks took
             transport = self._transport
             if transport is None or self._state != OPEN:
                 raise ClientStateError("the client was closed before this request was sent")
@@ -307,7 +309,8 @@ class _Pipeline:
         if self._on_request or self._on_response:
             self._seen_headers = response.headers
             if self._on_response:
-                await run_hooks(self._on_response, _response_info(state, response))
+                within = state.deadline - self._clock()
+                await run_hooks(self._on_response, _response_info(state, response), within)
         return response, token
 
     def _request_info(self, state: _CallState) -> RequestInfo:
