@@ -32,6 +32,7 @@ from swoogo_async import (
     SwoogoClient,
     SwoogoError,
 )
+from swoogo_async._auth import Token
 from swoogo_async._endpoints import get_session_call, parse_session
 from swoogo_async._transport import Headers
 from swoogo_async.testing import FakeSwoogo, Fault
@@ -289,9 +290,9 @@ def test_the_package_logger_has_a_null_handler() -> None:
     assert any(isinstance(h, logging.NullHandler) for h in handlers)
 
 
-def _frame_locals(error: BaseException) -> list[str]:
-    """repr of each local of each library frame a traceback of ``error`` (and its chain) keeps."""
-    texts: list[str] = []
+def _frame_locals(error: BaseException) -> list[tuple[str, object]]:
+    """Each local of each library frame a traceback of ``error`` (and its chain) keeps."""
+    found: list[tuple[str, object]] = []
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
     while pending:
@@ -303,9 +304,9 @@ def _frame_locals(error: BaseException) -> list[str]:
         for frame, _ in traceback.walk_tb(tb):
             if frame.f_code.co_filename == __file__:
                 continue  # this test's own frames hold the secrets it looks for
-            texts += [f"{name}={value!r}" for name, value in frame.f_locals.items()]
+            found += frame.f_locals.items()
         pending += [exc.__cause__, exc.__context__]
-    return texts
+    return found
 
 
 async def test_no_frame_local_of_a_failing_request_holds_a_credential() -> None:
@@ -329,8 +330,12 @@ async def test_no_frame_local_of_a_failing_request_holds_a_credential() -> None:
         assert token.value not in shown
         assert "Accept" in shown
         for info in (token_failure, not_found, dropped):
-            texts = _frame_locals(info.value)
-            assert len(texts) > 10  # the walk did reach the request path
-            for text in texts:
+            found = _frame_locals(info.value)
+            assert len(found) > 10  # the walk did reach the request path
+            for name, value in found:
+                # Not even the Token object, whose repr hides the value but whose
+                # ``.value`` a locals capture that walks attributes would record.
+                assert not isinstance(value, Token), name
+                text = f"{name}={value!r}"
                 for secret in (SECRET, basic, token.value):
                     assert secret not in text, text
