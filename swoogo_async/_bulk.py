@@ -30,7 +30,6 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
-    Mapping,
 )
 from types import TracebackType
 from typing import Any, Literal, TypeAlias
@@ -43,10 +42,19 @@ from ._bulk_results import (
     RowInput,
     RowOutcome,
 )
-from ._converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
-from ._endpoints import create_session_call, update_session_call
+from ._bulk_rows import (
+    UNREADABLE,
+    CreateFn,
+    UpdateFn,
+    check_rows,
+    prepare_create_row,
+    prepare_update,
+    sending_create,
+    sending_update,
+    session_row,
+    unreadable,
+)
 from ._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
-from ._fields import WRITABLE_FIELDS, prepare_session_fields
 from ._models import Session
 from ._ratelimit import bulk_pacing
 
@@ -81,68 +89,6 @@ _Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
 #: nothing is to be sent (raises ``InvalidInputError`` if the row is invalid). Only this
 #: build may make a row ``invalid``: the call it returns runs after nothing is left to check.
 _Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
-#: Creates a session from checked fields.
-CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
-#: Updates a session from its id and checked fields.
-UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
-#: Errors a malformed row raises while it is read and built; the row is then ``invalid``.
-UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
-
-
-def session_row(session: Session) -> dict[str, Any]:
-    """Return the writable, non-empty fields of a ``Session`` as a row mapping."""
-    data = unstructure_session(session)
-    out = {
-        key: value
-        for key, value in data.items()
-        if value is not None and (key in WRITABLE_FIELDS or CUSTOM_FIELD_RE.match(key))
-    }
-    if not out.get("custom_fields"):
-        out.pop("custom_fields", None)
-    return out
-
-
-def check_rows(name: str, rows: object) -> None:
-    """Refuse a ``rows`` that is not an iterable or async iterable of rows."""
-    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, (Iterable, AsyncIterable)):
-        raise InvalidInputError(
-            name, f"expected an iterable or async iterable of rows, got {type(rows).__name__}"
-        )
-
-
-def _fields_of(row: RowInput) -> dict[str, Any]:
-    if isinstance(row, Session):
-        return session_row(row)
-    if isinstance(row, Mapping):
-        return dict(row)
-    raise InvalidInputError("row", f"must be a mapping or a Session, got {type(row).__name__}")
-
-
-def prepare_create_row(row: RowInput, event_id: int | None) -> dict[str, Any]:
-    """Return a row's checked create fields (``event_id`` fills a row without one)."""
-    fields = _fields_of(row)
-    if event_id is not None and fields.get("event_id") in (None, ""):
-        fields["event_id"] = event_id
-    return prepare_session_fields(fields, creating=True)
-
-
-def _prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
-    if isinstance(row, Session):
-        session_id: Any = row.id
-        fields = session_row(row)
-    else:
-        fields = _fields_of(row)
-        session_id = fields.pop("id", None)
-        alias = fields.pop("session_id", None)
-        if session_id is None:
-            session_id = alias
-    try:
-        parsed = parse_int(session_id)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed <= 0:
-        raise InvalidInputError("id", f"each update row needs a positive id, got {session_id!r}")
-    return parsed, prepare_session_fields(fields, creating=False)
 
 
 class BulkRun:
@@ -226,7 +172,7 @@ class BulkRun:
         except InvalidInputError as error:
             return self._finish(BulkResult(index, row, "invalid", None, error))
         except UNREADABLE as exc:
-            return self._finish(BulkResult(index, row, "invalid", None, _unreadable(exc)))
+            return self._finish(BulkResult(index, row, "invalid", None, unreadable(exc)))
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
         # The row was built by ``_prepare``: from here on its request may leave, so no
@@ -333,60 +279,10 @@ def _result(index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
     )
 
 
-def _unreadable(exc: BaseException) -> InvalidInputError:
-    error = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
-    error.__cause__ = exc
-    return error
-
-
 def _unexpected(exc: Exception) -> SwoogoError:
     error = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
     error.__cause__ = exc
     return error
-
-
-def sending_create(
-    create: CreateFn, prepared: Mapping[str, Any]
-) -> Callable[[], Awaitable[Session]]:
-    """Build a create's request now (a row it cannot hold is invalid); return its sender.
-
-    Raises:
-        InvalidInputError: the fields cannot be encoded (nothing is sent).
-    """
-    try:
-        create_session_call(prepared)  # built again by ``create``: the same bytes
-    except UNREADABLE as exc:
-        raise _unreadable(exc) from None
-
-    async def send() -> Session:
-        try:
-            return await create(prepared)
-        except SwoogoError:
-            raise
-        except Exception as exc:  # the POST may have left: the session may exist
-            raise UnknownOutcomeError(
-                f"create of {prepared.get('name')!r} failed unexpectedly after it may have"
-                f" been sent ({type(exc).__name__}: {exc})"[:300],
-                fields=prepared,
-                cause=exc,
-            ) from exc
-
-    return send
-
-
-def sending_update(
-    update: UpdateFn, session_id: int, changes: Mapping[str, Any]
-) -> Callable[[], Awaitable[Session]]:
-    """Build an update's request now (a row it cannot hold is invalid); return its sender.
-
-    Raises:
-        InvalidInputError: the id or fields cannot be encoded (nothing is sent).
-    """
-    try:
-        update_session_call(session_id, changes)  # built again by ``update``
-    except UNREADABLE as exc:
-        raise _unreadable(exc) from None
-    return lambda: update(session_id, changes)
 
 
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
@@ -445,6 +341,6 @@ def update_many(
     """Update one session per row with ``update``; see ``Sessions.update_many``."""
 
     def work(row: RowInput) -> _Call:
-        return sending_update(update, *_prepare_update(row))
+        return sending_update(update, *prepare_update(row))
 
     return BulkRun(rows, work, "updated", concurrency, ordered, on_progress, credits)
