@@ -6,7 +6,11 @@ is. Each row runs the single-call create or update it is given once (the engine
 takes callables, not the resource class): the retries, pacing and reconciliation
 of a single call already happen there, so this layer adds none. Every row gets a
 result: a row that cannot even be read (a non-string key, ``Decimal('sNaN')``)
-is ``invalid``, never the end of the run. Results are yielded as rows finish (or in input order with
+is ``invalid``, never the end of the run. A row is built (checked and encoded)
+before anything is sent, and only an error of that build makes it ``invalid``:
+whatever goes wrong once its request may have left makes a create ``unknown``
+and an update ``failed``, so ``--resume`` never re-sends a row the server may
+hold. Results are yielded as rows finish (or in input order with
 ``ordered=True``, where a slow row stalls intake instead of growing a buffer),
 and nothing about a row is kept after its result is yielded.
 
@@ -26,7 +30,6 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
-    Mapping,
 )
 from types import TracebackType
 from typing import Any, Literal, TypeAlias
@@ -39,9 +42,19 @@ from ._bulk_results import (
     RowInput,
     RowOutcome,
 )
-from ._converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
+from ._bulk_rows import (
+    UNREADABLE,
+    CreateFn,
+    UpdateFn,
+    check_rows,
+    prepare_create_row,
+    prepare_update,
+    sending_create,
+    sending_update,
+    session_row,
+    unreadable,
+)
 from ._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
-from ._fields import WRITABLE_FIELDS, prepare_session_fields
 from ._models import Session
 from ._ratelimit import bulk_pacing
 
@@ -58,8 +71,11 @@ __all__ = [
     "RowOutcome",
     "RowSource",
     "UpdateFn",
+    "check_rows",
     "create_many",
     "prepare_create_row",
+    "sending_create",
+    "sending_update",
     "session_row",
     "update_many",
 ]
@@ -69,63 +85,10 @@ ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
 _Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
-#: Checks a row and returns the call that sends it, or the row's outcome when nothing
-#: is to be sent (raises ``InvalidInputError`` if the row is invalid).
+#: Checks and builds a row and returns the call that sends it, or the row's outcome when
+#: nothing is to be sent (raises ``InvalidInputError`` if the row is invalid). Only this
+#: build may make a row ``invalid``: the call it returns runs after nothing is left to check.
 _Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
-#: Creates a session from checked fields.
-CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
-#: Updates a session from its id and checked fields.
-UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
-#: Errors a malformed row raises while it is read; the row is then ``invalid``.
-UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
-
-
-def session_row(session: Session) -> dict[str, Any]:
-    """Return the writable, non-empty fields of a ``Session`` as a row mapping."""
-    data = unstructure_session(session)
-    out = {
-        key: value
-        for key, value in data.items()
-        if value is not None and (key in WRITABLE_FIELDS or CUSTOM_FIELD_RE.match(key))
-    }
-    if not out.get("custom_fields"):
-        out.pop("custom_fields", None)
-    return out
-
-
-def _fields_of(row: RowInput) -> dict[str, Any]:
-    if isinstance(row, Session):
-        return session_row(row)
-    if isinstance(row, Mapping):
-        return dict(row)
-    raise InvalidInputError("row", f"must be a mapping or a Session, got {type(row).__name__}")
-
-
-def prepare_create_row(row: RowInput, event_id: int | None) -> dict[str, Any]:
-    """Return a row's checked create fields (``event_id`` fills a row without one)."""
-    fields = _fields_of(row)
-    if event_id is not None and fields.get("event_id") in (None, ""):
-        fields["event_id"] = event_id
-    return prepare_session_fields(fields, creating=True)
-
-
-def _prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
-    if isinstance(row, Session):
-        session_id: Any = row.id
-        fields = session_row(row)
-    else:
-        fields = _fields_of(row)
-        session_id = fields.pop("id", None)
-        alias = fields.pop("session_id", None)
-        if session_id is None:
-            session_id = alias
-    try:
-        parsed = parse_int(session_id)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed <= 0:
-        raise InvalidInputError("id", f"each update row needs a positive id, got {session_id!r}")
-    return parsed, prepare_session_fields(fields, creating=False)
 
 
 class BulkRun:
@@ -150,6 +113,7 @@ class BulkRun:
             raise InvalidInputError(
                 "concurrency", f"must be a positive integer, got {concurrency!r}"
             )
+        check_rows("rows", rows)
         self._rows = rows
         self._work = work
         self._done: Literal["created", "updated"] = done
@@ -208,21 +172,21 @@ class BulkRun:
         except InvalidInputError as error:
             return self._finish(BulkResult(index, row, "invalid", None, error))
         except UNREADABLE as exc:
-            return self._finish(BulkResult(index, row, "invalid", None, _unreadable(exc)))
+            return self._finish(BulkResult(index, row, "invalid", None, unreadable(exc)))
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
+        # The row was built by ``_prepare``: from here on its request may leave, so no
+        # error makes it ``invalid`` (which would let ``--resume`` re-send it blindly).
         result: BulkResult
         try:
             with bulk_pacing():  # leave the last part of each window to interactive calls
                 outcome = await call()
-        except InvalidInputError as error:
-            result = BulkResult(index, row, "invalid", None, error)
-        except UNREADABLE as exc:  # raised while the row's request was built: nothing sent
-            result = BulkResult(index, row, "invalid", None, _unreadable(exc))
         except UnknownOutcomeError as error:
             result = BulkResult(index, row, "unknown", None, error)
         except SwoogoError as error:
             result = BulkResult(index, row, "failed", None, error)
+        except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
+            result = BulkResult(index, row, "failed", None, _unexpected(exc))
         else:
             if isinstance(outcome, RowOutcome):
                 result = _result(index, row, outcome)
@@ -315,8 +279,8 @@ def _result(index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
     )
 
 
-def _unreadable(exc: BaseException) -> InvalidInputError:
-    error = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
+def _unexpected(exc: Exception) -> SwoogoError:
+    error = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
     error.__cause__ = exc
     return error
 
@@ -360,8 +324,7 @@ def create_many(
     """Create a session per row with ``create``; see ``Sessions.create_many``."""
 
     def work(row: RowInput) -> _Call:
-        prepared = prepare_create_row(row, event_id)
-        return lambda: create(prepared)
+        return sending_create(create, prepare_create_row(row, event_id))
 
     return BulkRun(rows, work, "created", concurrency, ordered, on_progress, credits)
 
@@ -378,7 +341,6 @@ def update_many(
     """Update one session per row with ``update``; see ``Sessions.update_many``."""
 
     def work(row: RowInput) -> _Call:
-        session_id, changes = _prepare_update(row)
-        return lambda: update(session_id, changes)
+        return sending_update(update, *prepare_update(row))
 
     return BulkRun(rows, work, "updated", concurrency, ordered, on_progress, credits)

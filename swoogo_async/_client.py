@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ._auth import TokenManager, basic_auth_header
+from ._checks import check_instance, check_number
 from ._endpoints import FORM
 from ._exceptions import ClientStateError, InvalidInputError
 from ._hooks import RequestHook, ResponseHook, check_hooks
@@ -47,6 +48,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
+    if not isinstance(base_url, str):
+        raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
@@ -67,6 +70,54 @@ def _check_user_agent(user_agent: str) -> str:
     if not isinstance(user_agent, str) or any(c < " " or c == "\x7f" for c in user_agent):
         raise InvalidInputError("user_agent", "must be text without control characters (CR, LF)")
     return user_agent
+
+
+#: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
+_SHARED_METHODS = tuple(name for name in dir(SharedState) if not name.startswith("_"))
+
+
+def _check_options(
+    *,
+    api_key: object,
+    api_secret: object,
+    connect_timeout: object,
+    read_timeout: object,
+    pool_size: object,
+    max_response_bytes: object,
+    reconcile_delay: object,
+    retry: object,
+    rate_limit: object,
+    create_policy: object,
+    shared: object,
+) -> tuple[str, str]:
+    """Return the credentials; refuse an unusable option, naming it, before any is used."""
+    for name, value, env in (("api_key", api_key, "KEY"), ("api_secret", api_secret, "SECRET")):
+        if value is None or value == "":
+            raise InvalidInputError(name, f"missing: pass {name} or set SWOOGO_API_{env}")
+        check_instance(name, value, str)
+    check_number("connect_timeout", connect_timeout, above=0)
+    check_number("read_timeout", read_timeout, above=0)
+    check_number("pool_size", pool_size, integer=True, at_least=1)
+    check_number("max_response_bytes", max_response_bytes, integer=True, at_least=1)
+    # A NaN or infinite delay would leave an uncertain create never looked up.
+    check_number("reconcile_delay", reconcile_delay, at_least=0)
+    if retry is not None:
+        check_instance("retry", retry, RetryPolicy)
+    if rate_limit not in ("auto", None) and not isinstance(rate_limit, RateLimit):
+        raise InvalidInputError(
+            "rate_limit", f"must be 'auto', a RateLimit or None, got {rate_limit!r}"
+        )
+    if create_policy not in ("reconcile", "raise"):
+        raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
+    if shared is not None:
+        missing = [name for name in _SHARED_METHODS if not callable(getattr(shared, name, None))]
+        if missing:
+            raise InvalidInputError(
+                "shared",
+                f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
+                f" has no {', '.join(missing)}",
+            )
+    return api_key, api_secret  # type: ignore[return-value]  # both checked to be str
 
 
 def _redis_from_env(url: str) -> SharedState:
@@ -123,8 +174,10 @@ class SwoogoClient(_Pipeline, _Surface):
             error statuses included.
 
     Raises:
-        InvalidInputError: a credential is missing, or the base URL, the user agent
-            or another option is unusable.
+        InvalidInputError: a credential is missing or not text, or the base URL, the
+            user agent or another option is unusable (a timeout, size or delay that
+            is not a finite number in range; a ``retry``, ``rate_limit`` or ``shared``
+            of the wrong kind); the error names the option.
     """
 
     def __init__(
@@ -151,20 +204,21 @@ class SwoogoClient(_Pipeline, _Surface):
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
         api_secret = api_secret if api_secret is not None else os.environ.get("SWOOGO_API_SECRET")
-        if not api_key:
-            raise InvalidInputError("api_key", "missing: pass api_key or set SWOOGO_API_KEY")
-        if not api_secret:
-            raise InvalidInputError(
-                "api_secret", "missing: pass api_secret or set SWOOGO_API_SECRET"
-            )
+        api_key, api_secret = _check_options(
+            api_key=api_key,
+            api_secret=api_secret,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            pool_size=pool_size,
+            max_response_bytes=max_response_bytes,
+            reconcile_delay=reconcile_delay,
+            retry=retry,
+            rate_limit=rate_limit,
+            create_policy=create_policy,
+            shared=shared,
+        )
         if session is not None and transport is not None:
             raise InvalidInputError("transport", "pass either session or transport, not both")
-        if pool_size < 1:
-            raise InvalidInputError("pool_size", "must be at least 1")
-        if max_response_bytes < 1:
-            raise InvalidInputError("max_response_bytes", "must be at least 1")
-        if create_policy not in ("reconcile", "raise"):
-            raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
         self._on_request = check_hooks("on_request", on_request)
         self._on_response = check_hooks("on_response", on_response)
         self._seen_headers = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, TypedDict, get_type_hints
@@ -294,6 +295,11 @@ def _checked(key: str, check: Callable[[Any], Any], value: Any) -> Any:
         raise InvalidInputError(key, f"{exc} (got {_short_repr(value)})") from None
 
 
+#: Depth- and size-bounded: a value nested 100,000 deep must not crash its own error message.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 80, 80
+
+
 def _short_repr(value: Any) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

@@ -1,12 +1,14 @@
 """What a caller can see of each exchange: hook payloads, rate-limit state, the last response.
 
 Hooks (``SwoogoClient(on_request=..., on_response=...)``) observe; they cannot change
-or fail a call. ``last_response`` lives in a ``ContextVar``, so each task sees the
-responses of its own calls, whatever runs concurrently.
+or fail a call, nor hold it past its deadline. ``last_response`` lives in a
+``ContextVar``, so each task sees the responses of its own calls, whatever runs
+concurrently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 import logging
@@ -140,17 +142,29 @@ def check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
     raise InvalidInputError(name, "expected a callable or a list of callables")
 
 
-async def run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T) -> None:
+async def run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: float) -> None:
     """Call each hook with ``info``, awaiting async ones; log and ignore what they raise.
 
     A hook observes a call: an exception in it must not fail a create that already
-    happened, so it is logged at ERROR and the call goes on.
+    happened, so it is logged at ERROR and the call goes on. Nor may it hold the call
+    past its deadline: async hooks are awaited for ``within`` seconds in all, and one
+    still running then is cancelled with a WARNING.
     """
+    loop = asyncio.get_running_loop()
+    until = loop.time() + within
     for hook in hooks:
         try:
             result = hook(info)
             if inspect.isawaitable(result):
-                await result
+                await asyncio.wait_for(result, max(until - loop.time(), 0.0))
+        except asyncio.TimeoutError:
+            if loop.time() < until:  # the hook's own timeout, not the call's deadline
+                logger.exception("swoogo_async hook %r raised; the call goes on", hook)
+            else:
+                logger.warning(
+                    "swoogo_async hook %r was cut off at the call's deadline; the call goes on",
+                    hook,
+                )
         except Exception:
             logger.exception("swoogo_async hook %r raised; the call goes on", hook)
 

@@ -54,7 +54,7 @@ _ONE_LOOP = (
 class _CallState:
     """What one call's attempts share."""
 
-    __slots__ = ("attempt", "call", "deadline", "decode", "options", "url")
+    __slots__ = ("attempt", "call", "deadline", "decode", "options", "token", "url")
 
     def __init__(
         self,
@@ -71,6 +71,9 @@ class _CallState:
         self.options = options
         #: The attempt running now (1-based), for hooks.
         self.attempt = 0
+        #: The token the latest exchange sent. Kept here, not in a local, so no frame a
+        #: traceback keeps (Sentry's locals) holds the Token object.
+        self.token: Token | None = None
 
 
 def _log_backoff(details: Details) -> None:
@@ -225,16 +228,16 @@ class _Pipeline:
         state.attempt += 1
         if not call.cost:
             # Token fetches skip the slots: the calls holding them may be waiting on it.
-            response, _ = await self._exchange(state)
+            response = await self._exchange(state)
         else:
             async with self._slots:
-                response, token = await self._exchange(state)
-                if response.status == 401 and token is not None:
+                response = await self._exchange(state)
+                if response.status == 401 and state.token is not None:
                     # The token died early (revoked, or expired on the server's clock):
                     # drop it, if no one has already, and replay once. A 401 again
                     # means the credentials are bad.
-                    self._tokens.invalidate(token)
-                    response, _ = await self._exchange(state)
+                    self._tokens.invalidate(state.token)
+                    response = await self._exchange(state)
         status = response.status
         if status < 300:
             result = state.decode(response)
@@ -249,7 +252,7 @@ class _Pipeline:
             retry_after=parse_retry_after(response.headers) if status == 429 else None,
         )
 
-    async def _exchange(self, state: _CallState) -> tuple[Response, Token | None]:
+    async def _exchange(self, state: _CallState) -> Response:
         """Pace, authenticate and send one request; settle its pacer reservation once."""
         call = state.call
         pacer = self._pacer if call.cost else None
@@ -267,15 +270,17 @@ class _Pipeline:
                     b" call's deadline",
                     retry_after=too_long,
                 )
-        token: Token | None = None
+        state.token = None
         response: Response | None = None
         sent = False  # whether the request may have reached the server
         try:
             if call.cost:
-                token = self._tokens.fresh() or await self._token()
-            request = self._request(state, token)
+                state.token = self._tokens.fresh() or await self._token()
+            request = self._request(state)
             if self._on_request:
-                await run_hooks(self._on_request, self._request_info(state))
+                within = state.deadline - self._clock()
+                await run_hooks(self._on_request, self._request_info(state), within)
+                request = self._request(state)  # its timeout less what the hooks took
             transport = self._transport
             if transport is None or self._state != OPEN:
                 raise ClientStateError("the client was closed before this request was sent")
@@ -307,8 +312,9 @@ class _Pipeline:
         if self._on_request or self._on_response:
             self._seen_headers = response.headers
             if self._on_response:
-                await run_hooks(self._on_response, _response_info(state, response))
-        return response, token
+                within = state.deadline - self._clock()
+                await run_hooks(self._on_response, _response_info(state, response), within)
+        return response
 
     def _request_info(self, state: _CallState) -> RequestInfo:
         call = state.call
@@ -334,7 +340,7 @@ class _Pipeline:
                 ) from None
             raise
 
-    def _request(self, state: _CallState, token: Token | None) -> Request:
+    def _request(self, state: _CallState) -> Request:
         """Build the request of one attempt, its timeout cut to the call's deadline."""
         call = state.call
         options = state.options
@@ -347,7 +353,11 @@ class _Pipeline:
             )
             late.may_have_acted = False  # nothing left this process
             raise late
-        headers = self._basic_headers if token is None else self._headers(token, call.content_type)
+        headers = (
+            self._basic_headers
+            if state.token is None
+            else self._headers(state.token, call.content_type)
+        )
         limit, timeout = self._read_timeout, None
         if options is not None:
             # A view's options: its headers laid over the client's (never Authorization,

@@ -35,6 +35,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from ._checks import number
+
 __all__ = [
     "AsyncPacer",
     "Pacer",
@@ -75,11 +77,14 @@ class RateLimit:
         credits: Request credits per window (a list call costs 10, others 1).
         window: Window length in seconds.
         burst: Fraction of the budget that may go out back to back.
+
+    Raises:
+        InvalidInputError: a value is not a finite number in range (a ``ValueError``).
     """
 
-    credits: int = attrs.field(validator=attrs.validators.ge(1))
-    window: float = attrs.field(validator=attrs.validators.gt(0))
-    burst: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
+    credits: int = attrs.field(validator=number(integer=True, at_least=1))
+    window: float = attrs.field(validator=number(above=0))
+    burst: float = attrs.field(default=0.05, validator=number(at_least=0))
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:

@@ -8,6 +8,7 @@ other 1): a ``GET`` whose path does not end in an id is taken for a list.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -38,21 +39,29 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 Params = Mapping[str, Any]
 
 
-def _param_value(name: str, value: Any) -> str:
+def _param_value(name: str, value: Any, *, listed: bool = True) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"  # the API's flags
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(f"params[{name!r}]", f"must be a finite number, got {value!r}")
     if isinstance(value, (str, int, float)):
         return str(value)
-    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
-        # Swoogo's lists (fields, expand, ids) are comma-separated.
-        return ",".join(_param_value(name, item) for item in value)
+    if listed and isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        # Swoogo's lists (fields, expand, ids) are comma-separated, one level: a nested
+        # list would be flattened into something the caller did not write.
+        return ",".join(_param_value(name, item, listed=False) for item in value)
     raise InvalidInputError(
-        f"params[{name!r}]", f"expected text, a number or a list, got {type(value).__name__}"
+        f"params[{name!r}]",
+        "expected text, a number or a flat list of them, got"
+        f" {'a nested ' if not listed else ''}{type(value).__name__}",
     )
 
 
 def encode_params(params: Params | None) -> str:
-    """Return a query string; lists are comma-joined, flags 1/0, None values left out."""
+    """Return a query string; flat lists are comma-joined, flags 1/0, None values left out.
+
+    A NaN or infinite float, or a list inside a list, is refused.
+    """
     if params is None:
         return ""
     if not isinstance(params, Mapping):
@@ -113,14 +122,14 @@ def request_call(
             raise InvalidInputError("data", f"expected a mapping, got {type(data).__name__}")
         try:
             body = encode_form(data)
-        except (TypeError, ValueError, ArithmeticError) as exc:
-            raise InvalidInputError("data", f"cannot be sent as a form: {exc}") from None
+        except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+            raise InvalidInputError("data", f"cannot be sent as a form: {exc}"[:300]) from None
         content_type = FORM
     elif json_body is not None:
         try:
             body = json.dumps(json_body, separators=(",", ":"), allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError("json", f"cannot be sent as JSON: {exc}") from None
+        except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: too deep
+            raise InvalidInputError("json", f"cannot be sent as JSON: {exc}"[:300]) from None
         content_type = JSON
     if cost is None:
         cost = call_cost(method, path)
@@ -129,7 +138,10 @@ def request_call(
         raise InvalidInputError("cost", f"must be a whole number of credits >= 1, got {cost!r}")
     if idempotent is None:
         idempotent = method in IDEMPOTENT_METHODS
-    return Call(method, path, query, body, content_type, cost, bool(idempotent))
+    elif not isinstance(idempotent, bool):
+        # A truthy "no" would let an ambiguous POST be sent again.
+        raise InvalidInputError("idempotent", f"must be True, False or None, got {idempotent!r}")
+    return Call(method, path, query, body, content_type, cost, idempotent)
 
 
 def parse_json(raw: bytes, *, method: str, url: str) -> Any:

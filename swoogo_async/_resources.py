@@ -286,7 +286,8 @@ class Sessions:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
 
         Raises:
-            InvalidInputError: ``concurrency`` is not a positive integer.
+            InvalidInputError: ``concurrency`` is not a positive integer, or ``rows``
+                is not an iterable of rows.
         """
         return _create_many(
             self._creator.create,
@@ -312,7 +313,8 @@ class Sessions:
             A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
 
         Raises:
-            InvalidInputError: ``concurrency`` is not a positive integer.
+            InvalidInputError: ``concurrency`` is not a positive integer, or ``rows``
+                is not an iterable of rows.
         """
         return _update_many(
             self._update,
@@ -366,7 +368,7 @@ class Sessions:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
 
         Raises:
-            InvalidInputError: ``key`` or ``event_id`` is invalid (raised here).
+            InvalidInputError: ``rows``, ``key`` or ``event_id`` is invalid (raised here).
             LookupIncompleteError: the event's sessions could not all be read
                 (raised during iteration, before anything is written).
         """

@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator, Mapping
 import attrs
 import backoff
 
+from ._checks import number
 from ._exceptions import (
     APIError,
     RateLimitError,
@@ -30,11 +31,6 @@ from ._exceptions import (
 __all__ = ["RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be positive")
 
 
 @attrs.frozen(kw_only=True)
@@ -52,13 +48,16 @@ class RetryPolicy:
         max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` the client
             will sleep for; a longer one raises ``RateLimitError`` at once, carrying
             ``retry_after``, rather than blocking a caller for minutes.
+
+    Raises:
+        InvalidInputError: a value is not a finite number in range (a ``ValueError``).
     """
 
-    max_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
-    backoff_base: float = attrs.field(default=0.25, validator=_positive)
-    backoff_cap: float = attrs.field(default=10.0, validator=_positive)
-    deadline: float = attrs.field(default=120.0, validator=_positive)
-    max_server_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    max_attempts: int = attrs.field(default=5, validator=number(integer=True, at_least=1))
+    backoff_base: float = attrs.field(default=0.25, validator=number(above=0))
+    backoff_cap: float = attrs.field(default=10.0, validator=number(above=0))
+    deadline: float = attrs.field(default=120.0, validator=number(above=0))
+    max_server_wait: float = attrs.field(default=60.0, validator=number(at_least=0))
     statuses: frozenset[int] = RETRY_STATUSES
 
     def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:

@@ -63,13 +63,14 @@ class _Surface:
         Args:
             method: ``GET``, ``HEAD``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
             path: Path under the base URL, e.g. ``"/speakers"`` (no query).
-            params: Query parameters; lists are joined with commas, flags sent as 1/0,
-                ``None`` values left out.
+            params: Query parameters; flat lists are joined with commas, flags sent as
+                1/0, ``None`` values left out (NaN, infinity and nested lists are refused).
             data: A form body (nested values PHP-style: ``custom_fields[c_1]=…``).
             json: A JSON body (instead of ``data``).
             cost: Rate-limit credits the call spends; by default 10 for a ``GET``
                 whose path does not end in an id (a list), else 1.
-            idempotent: Whether repeating the call is safe; by default by method.
+            idempotent: Whether repeating the call is safe (True or False); by default
+                by method.
 
         Returns:
             The decoded JSON body (None for an empty one).
@@ -121,7 +122,9 @@ class _Surface:
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        if params is not None and any(k in ("page", "per-page") for k in params):
+        if params is not None and not isinstance(params, Mapping):
+            raise InvalidInputError("params", f"expected a mapping, got {type(params).__name__}")
+        if params is not None and any(str(k).lower() in ("page", "per-page") for k in params):
             raise InvalidInputError("params", "page and per-page are set by the walk (per_page=)")
         if type(per_page) is not int or per_page < 1:
             raise InvalidInputError("per_page", "must be a positive integer")

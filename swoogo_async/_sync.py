@@ -17,7 +17,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeAlias
 
-from ._bulk import BulkRun, CreateFn, ProgressCallback, RowInput, RowOutcome, RowSource, UpdateFn
+from ._bulk import (
+    BulkRun,
+    CreateFn,
+    ProgressCallback,
+    RowInput,
+    RowOutcome,
+    RowSource,
+    UpdateFn,
+    check_rows,
+    sending_create,
+    sending_update,
+)
 from ._bulk_results import BulkStatus
 from ._create import LookupIncompleteError
 from ._exceptions import AmbiguousMatchError, SwoogoError
@@ -72,6 +83,9 @@ def sync_rows(
     credits: Callable[[], int] | None = None,
 ) -> BulkRun:
     """Make the planner's event match ``rows``; see ``Sessions.sync``."""
+    check_rows("rows", rows)
+    if scan is not None:
+        check_rows("scan", scan)
 
     async def source() -> AsyncIterator[RowInput]:
         # Runs when the engine takes the first row: nothing is read before iteration.
@@ -103,16 +117,21 @@ def sync_rows(
         if plan.action == "unchanged" or dry_run:
             status = _STATUS[plan.action]
             return RowOutcome(status, None, None, plan.changed, plan.session_id)
+        # Built before anything is sent: only this build can make the row ``invalid``.
+        send: Callable[[], Awaitable[Session]]
+        if plan.action == "create":
+            send = sending_create(create, plan.fields)
+        else:
+            send = sending_update(update, plan.session_id or 0, plan.changes)
         if before_write is not None and not before_write(row, plan):
             return RowOutcome("failed", error=SwoogoError("not sent: the run was stopped"))
         if plan.action == "create":
-            return lambda: create(plan.fields)
-        return lambda: _update(update, plan)
+            return send
+        return lambda: _updated(send, plan)
 
     return BulkRun(source(), work, "created", concurrency, ordered, on_progress, credits)
 
 
-async def _update(update: UpdateFn, plan: RowPlan) -> RowOutcome:
-    assert plan.session_id is not None
-    session = await update(plan.session_id, plan.changes)
+async def _updated(send: Callable[[], Awaitable[Session]], plan: RowPlan) -> RowOutcome:
+    session = await send()
     return RowOutcome("updated", session, None, plan.changed, plan.session_id)

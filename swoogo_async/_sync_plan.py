@@ -44,7 +44,12 @@ def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
     Raises:
         InvalidInputError: a name is not a writable field or custom field, or repeats.
     """
-    names = key.split(",") if isinstance(key, str) else list(key)
+    if isinstance(key, str):
+        names = key.split(",")
+    elif isinstance(key, Sequence):
+        names = list(key)
+    else:
+        raise InvalidInputError("key", f"expected 'name,date' or a list of names, got {key!r}")
     out: list[str] = []
     for name in names:
         if not isinstance(name, str):

@@ -31,7 +31,8 @@ from typing import Any, Literal, TypeVar
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ._exceptions import SharedStateError
+from ._checks import check_number
+from ._exceptions import InvalidInputError, SharedStateError
 from ._ratelimit import (
     GUARD,
     MAX_WINDOW,
@@ -69,6 +70,17 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _check_options(
+    on_error: object, timeout: object, retry_after: object, lock_ttl: object, reserve: object
+) -> None:
+    if on_error not in ("fallback", "raise"):
+        raise InvalidInputError("on_error", f"must be 'fallback' or 'raise', got {on_error!r}")
+    check_number("timeout", timeout, above=0)
+    check_number("retry_after", retry_after, at_least=0)
+    check_number("lock_ttl", lock_ttl, above=0)
+    check_number("reserve", reserve, at_least=0, below=1)
+
+
 class RedisSharedState:
     """``SharedState`` in Redis, for several processes on one credential.
 
@@ -82,6 +94,10 @@ class RedisSharedState:
         lock_ttl: Seconds the token refresh lock lives if its holder dies.
         reserve: Fraction of each window bulk work leaves to interactive calls.
         prefix: First part of every key.
+
+    Raises:
+        InvalidInputError: an option is unusable (``on_error`` not one of the two,
+            a time not a finite number > 0, ``reserve`` outside ``[0, 1)``).
     """
 
     def __init__(
@@ -95,8 +111,7 @@ class RedisSharedState:
         reserve: float = 0.1,
         prefix: str = "swoogo",
     ) -> None:
-        if on_error not in ("fallback", "raise"):
-            raise ValueError("on_error must be 'fallback' or 'raise'")
+        _check_options(on_error, timeout, retry_after, lock_ttl, reserve)
         self.redis = redis
         self.on_error = on_error
         self.timeout = timeout
@@ -115,11 +130,18 @@ class RedisSharedState:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisSharedState:
-        """Connect to ``url`` (``redis://host:port/db``); the state closes that connection."""
-        timeout = float(options.get("timeout", 0.5))
-        client = aioredis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
+        """Connect to ``url`` (``redis://host:port/db``); the state closes that connection.
+
+        Raises:
+            InvalidInputError: the URL or an option is unusable.
+        """
+        timeout = check_number("timeout", options.get("timeout", 0.5), above=0)
+        try:
+            client = aioredis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+        except ValueError as exc:
+            raise InvalidInputError("url", str(exc)) from None
         state = cls(client, **options)
         state.owns_redis = True
         return state

@@ -61,6 +61,13 @@ def test_bodies() -> None:
     assert (js.body, js.content_type) == (b'{"session_ids":[1]}', "application/json")
 
 
+def _deep(depth: int) -> list[object]:
+    nested: list[object] = []
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -79,6 +86,15 @@ def test_bodies() -> None:
         ({"method": "GET", "path": "/x", "params": {"a": object()}}, "params['a']"),
         ({"method": "GET", "path": "/x", "params": ["a"]}, "params"),
         ({"method": "GET", "path": "/x", "params": {"a": b"12"}}, "params['a']"),
+        ({"method": "GET", "path": "/x", "params": {"a": float("nan")}}, "params['a']"),
+        ({"method": "GET", "path": "/x", "params": {"a": float("-inf")}}, "params['a']"),
+        ({"method": "GET", "path": "/x", "params": {"a": [1, float("inf")]}}, "params['a']"),
+        ({"method": "GET", "path": "/x", "params": {"a": [[1, [2]]]}}, "params['a']"),
+        ({"method": "GET", "path": "/x", "params": {"a": [1, (2,)]}}, "params['a']"),
+        ({"method": "POST", "path": "/x", "idempotent": "no"}, "idempotent"),
+        ({"method": "POST", "path": "/x", "idempotent": 1}, "idempotent"),
+        ({"method": "POST", "path": "/x", "json_body": _deep(100_000)}, "json"),
+        ({"method": "POST", "path": "/x", "data": {"a": _deep(100_000)}}, "data"),
     ],
 )
 def test_bad_request_arguments_are_refused(kwargs: dict[str, object], field: str) -> None:
@@ -209,6 +225,12 @@ async def test_paginate_checks_arguments(fake: FakeSwoogo, client: SwoogoClient)
     with pytest.raises(InvalidInputError) as info:
         client.paginate("speakers")
     assert info.value.field == "path"
+    with pytest.raises(InvalidInputError) as info:
+        client.paginate("/speakers", params=5)  # type: ignore[arg-type]
+    assert info.value.field == "params"
+    with pytest.raises(InvalidInputError) as info:
+        client.paginate("/speakers", params={"Per-Page": 5})
+    assert info.value.field == "params"
     assert fake.requests == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -422,3 +422,77 @@ async def test_bugs_propagate_and_arguments_are_checked(client: SwoogoClient) ->
 async def test_sessions_methods_when_wired(client: SwoogoClient) -> None:
     results = [r async for r in client.sessions.create_many([good_row(1)], concurrency=2)]
     assert [r.status for r in results] == ["created"]
+
+
+async def test_an_error_after_the_request_left_never_makes_a_row_invalid(
+    fake: FakeSwoogo, client: SwoogoClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Decoding the server's answer to row 1 raises a raw exception: the server created
+    # it, so the row is ``unknown`` (``--resume`` looks it up), never ``invalid``
+    # (which ``--resume`` re-sends blindly). Same for an update (``failed``) and a sync.
+    creator = client.sessions._creator
+    decode = creator._decode
+
+    def hostile(response: Response) -> Session:
+        if b"Session 1" in response.body:
+            raise RecursionError("maximum recursion depth exceeded while decoding")
+        return decode(response)
+
+    monkeypatch.setattr(creator, "_decode", hostile)
+    rows = [
+        good_row(0),
+        good_row(1),
+        {**good_row(2), "custom_fields": {"c_1": [[[[[[[[[1]]]]]]]]]}},
+    ]
+    results = sorted([r async for r in client.sessions.create_many(rows)], key=lambda r: r.index)
+    assert [r.status for r in results] == ["created", "unknown", "invalid"]
+    error = results[1].error
+    assert isinstance(error, UnknownOutcomeError)
+    assert error.fields["name"] == "Session 1"
+    assert isinstance(error.cause, RecursionError)
+    assert sorted(s["name"] for s in fake.sessions.values()) == ["Session 0", "Session 1"]
+
+    sync_rows = [good_row(1), good_row(3)]
+    synced = [r async for r in client.sessions.sync(sync_rows, event_id=EVENT, ordered=True)]
+    assert [r.status for r in synced] == ["unchanged", "created"]
+
+    async def broken_update(session_id: int, fields: Mapping[str, Any]) -> Session:
+        raise KeyError("id")  # as if the answer to a sent update could not be read
+
+    monkeypatch.setattr(client.sessions, "_update", broken_update)
+    updated = [r async for r in client.sessions.update_many([{"id": 1, "name": "X"}])]
+    assert [r.status for r in updated] == ["failed"]
+    assert updated[0].error is not None
+    assert isinstance(updated[0].error.__cause__, KeyError)
+
+
+async def test_unusable_arguments_raise_invalid_input_before_any_request(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    nested: list[object] = []
+    for _ in range(100_000):
+        nested = [nested]
+    sessions = client.sessions
+    cases: list[tuple[str, Callable[[], object]]] = [
+        ("rows", lambda: sessions.create_many(None)),  # type: ignore[arg-type]
+        ("rows", lambda: sessions.create_many(5)),  # type: ignore[arg-type]
+        ("rows", lambda: sessions.create_many({"name": "one row, not rows"})),  # type: ignore[dict-item]
+        ("rows", lambda: sessions.update_many(5)),  # type: ignore[arg-type]
+        ("rows", lambda: sessions.sync(None, event_id=EVENT)),  # type: ignore[arg-type]
+        ("rows", lambda: sessions.sync(5, event_id=EVENT)),  # type: ignore[arg-type]
+        ("scan", lambda: sessions.sync([], event_id=EVENT, scan=5)),  # type: ignore[arg-type]
+        ("key", lambda: sessions.sync([], event_id=EVENT, key=5)),  # type: ignore[arg-type]
+    ]
+    for field, make in cases:
+        with pytest.raises(InvalidInputError) as info:
+            make()
+        assert info.value.field == field
+    with pytest.raises(InvalidInputError) as info:
+        await sessions.create(
+            event_id=EVENT, name="Deep", date="2026-06-01", custom_fields={"c_1": nested}
+        )
+    assert info.value.field == "c_1"
+    with pytest.raises(InvalidInputError) as info:
+        await sessions.update(1, custom_fields={"c_1": nested})
+    assert info.value.field == "c_1"
+    assert fake.requests == []

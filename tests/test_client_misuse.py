@@ -22,6 +22,7 @@ from swoogo_async import (
     InvalidInputError,
     MockTransport,
     NotFoundError,
+    RateLimit,
     ReadTimeoutError,
     Request,
     Response,
@@ -31,6 +32,7 @@ from swoogo_async import (
     SwoogoClient,
     SwoogoError,
 )
+from swoogo_async._auth import Token
 from swoogo_async._endpoints import get_session_call, parse_session
 from swoogo_async._transport import Headers
 from swoogo_async.testing import FakeSwoogo, Fault
@@ -184,12 +186,64 @@ async def test_a_client_used_from_another_thread_says_so(
         ("base_url", "https://api.example.com/api/v1#frag"),
         ("base_url", "https://api.example.com/api/v1?"),
         ("max_response_bytes", 0),
+        ("max_response_bytes", None),
+        ("max_response_bytes", 1.5),
+        ("base_url", 5),
+        ("read_timeout", 0),
+        ("read_timeout", -1),
+        ("read_timeout", "5"),
+        ("read_timeout", float("nan")),
+        ("connect_timeout", float("inf")),
+        ("connect_timeout", True),
+        ("pool_size", "x"),
+        ("pool_size", 2.5),
+        ("pool_size", 0),
+        ("pool_size", True),
+        ("reconcile_delay", float("nan")),
+        ("reconcile_delay", float("inf")),
+        ("reconcile_delay", -5),
+        ("reconcile_delay", "1"),
+        ("retry", "x"),
+        ("retry", {"max_attempts": 1}),
+        ("rate_limit", "x"),
+        ("rate_limit", 100),
+        ("shared", object()),
+        ("create_policy", "retry"),
+        ("api_key", 123),
+        ("api_secret", b"x"),
     ],
 )
 def test_unusable_options_are_refused_at_construction(option: str, value: object) -> None:
+    options = {"api_key": "k", "api_secret": "s", option: value}
     with pytest.raises(InvalidInputError) as info:
-        SwoogoClient("k", "s", **{option: value})  # type: ignore[arg-type]
+        SwoogoClient(**options)  # type: ignore[arg-type]
     assert info.value.field == option
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: RetryPolicy(deadline=-1), "deadline"),
+        (lambda: RetryPolicy(deadline=float("nan")), "deadline"),
+        (lambda: RetryPolicy(max_attempts=0), "max_attempts"),
+        (lambda: RetryPolicy(max_attempts=2.5), "max_attempts"),  # type: ignore[arg-type]
+        (lambda: RetryPolicy(backoff_base="1"), "backoff_base"),  # type: ignore[arg-type]
+        (lambda: RetryPolicy(max_server_wait=float("inf")), "max_server_wait"),
+        (lambda: RateLimit(credits=0, window=1), "credits"),
+        (lambda: RateLimit(credits=10, window=float("nan")), "window"),
+        (lambda: RateLimit(credits=10, window=1, burst=-0.1), "burst"),
+    ],
+)
+def test_unusable_policy_values_raise_invalid_input(make: Callable[[], object], field: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        make()
+    assert info.value.field == field
+    assert isinstance(info.value, ValueError)  # what attrs validators are expected to raise
+
+
+def test_reconcile_delay_zero_and_finite_values_are_accepted() -> None:
+    client = SwoogoClient("k", "s", reconcile_delay=0, read_timeout=1, pool_size=1)
+    assert client.reconcile_delay == 0
 
 
 async def test_a_body_over_the_limit_raises_a_typed_error_once(fake: FakeSwoogo) -> None:
@@ -236,9 +290,9 @@ def test_the_package_logger_has_a_null_handler() -> None:
     assert any(isinstance(h, logging.NullHandler) for h in handlers)
 
 
-def _frame_locals(error: BaseException) -> list[str]:
-    """repr of each local of each library frame a traceback of ``error`` (and its chain) keeps."""
-    texts: list[str] = []
+def _frame_locals(error: BaseException) -> list[tuple[str, object]]:
+    """Each local of each library frame a traceback of ``error`` (and its chain) keeps."""
+    found: list[tuple[str, object]] = []
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
     while pending:
@@ -250,9 +304,9 @@ def _frame_locals(error: BaseException) -> list[str]:
         for frame, _ in traceback.walk_tb(tb):
             if frame.f_code.co_filename == __file__:
                 continue  # this test's own frames hold the secrets it looks for
-            texts += [f"{name}={value!r}" for name, value in frame.f_locals.items()]
+            found += frame.f_locals.items()
         pending += [exc.__cause__, exc.__context__]
-    return texts
+    return found
 
 
 async def test_no_frame_local_of_a_failing_request_holds_a_credential() -> None:
@@ -276,8 +330,12 @@ async def test_no_frame_local_of_a_failing_request_holds_a_credential() -> None:
         assert token.value not in shown
         assert "Accept" in shown
         for info in (token_failure, not_found, dropped):
-            texts = _frame_locals(info.value)
-            assert len(texts) > 10  # the walk did reach the request path
-            for text in texts:
+            found = _frame_locals(info.value)
+            assert len(found) > 10  # the walk did reach the request path
+            for name, value in found:
+                # Not even the Token object, whose repr hides the value but whose
+                # ``.value`` a locals capture that walks attributes would record.
+                assert not isinstance(value, Token), name
+                text = f"{name}={value!r}"
                 for secret in (SECRET, basic, token.value):
                     assert secret not in text, text

@@ -395,3 +395,26 @@ async def test_tracing_recipe_with_an_aiohttp_trace_config(fake: FakeSwoogo) -> 
         ("POST", "/api/v1/oauth2/token", 200),
         ("GET", "/api/v1/sessions/1000", 200),
     ]
+
+
+async def test_a_hook_that_never_finishes_is_cut_off_at_the_calls_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hung = asyncio.Event()  # never set: a metrics push to a collector that never answers
+    started: list[str] = []
+
+    async def stuck(info: ResponseInfo) -> None:
+        if info.cost:
+            started.append(info.path)
+            await hung.wait()
+
+    seen: list[Request] = []
+    client = _mock_client(seen, on_response=stuck, retry=RetryPolicy(deadline=0.2))
+    async with client:
+        # Without the bound the call would wait for the hook forever; 30 s only makes
+        # that a failure instead of a hang.
+        session = await asyncio.wait_for(client.sessions.get(1), 30)
+    assert session.id == 1
+    assert started == ["/sessions/1"]
+    cut = [r for r in caplog.records if r.levelno == logging.WARNING and "cut off" in r.message]
+    assert len(cut) == 1

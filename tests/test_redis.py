@@ -287,3 +287,27 @@ def test_a_bad_swoogo_redis_url_is_refused_before_any_request(
     monkeypatch.setenv("SWOOGO_REDIS_URL", "localhost:6379")
     with pytest.raises(InvalidInputError, match="SWOOGO_REDIS_URL"):
         SwoogoClient("key", "secret")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("on_error", "bogus"),
+        ("timeout", "x"),
+        ("timeout", -1),
+        ("timeout", float("nan")),
+        ("reserve", 2),
+        ("reserve", 1),
+        ("reserve", -0.1),
+        ("retry_after", float("inf")),
+        ("lock_ttl", 0),
+    ],
+)
+async def test_unusable_redis_options_raise_invalid_input(option: str, value: object) -> None:
+    options: dict[str, Any] = {option: value}
+    with pytest.raises(InvalidInputError) as info:
+        RedisSharedState(aioredis.Redis(), **options)
+    assert info.value.field == option
+    with pytest.raises(InvalidInputError) as info:
+        RedisSharedState.from_url("redis://127.0.0.1:1/0", **options)
+    assert info.value.field == option

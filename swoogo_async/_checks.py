@@ -1,0 +1,63 @@
+"""Option checks shared by the client, its policies and the Redis state: one rule each.
+
+Each raises ``InvalidInputError`` naming the option (a ``ValueError`` too, so an attrs
+validator may raise it). ``number`` also gives attrs validators, named by the attribute.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from ._exceptions import InvalidInputError
+
+__all__ = ["check_instance", "check_number", "number"]
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+    integer: bool = False,
+) -> Any:
+    """Return ``value`` if it is a finite number (an ``int`` if ``integer``) in range."""
+    if integer:
+        ok = type(value) is int
+    else:  # an int may be too large for a float: only a float can be NaN or infinite
+        ok = type(value) is int or (isinstance(value, float) and math.isfinite(value))
+    ok = ok and (
+        (above is None or value > above)
+        and (at_least is None or value >= at_least)
+        and (below is None or value < below)
+    )
+    if not ok:
+        bounds = [
+            f"{op} {limit:g}"
+            for op, limit in (("≥", at_least), (">", above), ("<", below))
+            if limit is not None
+        ]
+        what = "an integer" if integer else "a finite number"
+        raise InvalidInputError(name, f"must be {what} {' and '.join(bounds)}, got {value!r}")
+    return value
+
+
+def number(**bounds: Any) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """Return an attrs validator applying ``check_number`` with ``bounds``."""
+
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        check_number(attribute.name, value, **bounds)
+
+    return validate
+
+
+def check_instance(name: str, value: Any, kind: type) -> Any:
+    """Return ``value`` if it is a ``kind``."""
+    if not isinstance(value, kind):
+        raise InvalidInputError(name, f"expected a {kind.__name__}, got {type(value).__name__}")
+    return value
