@@ -32,6 +32,7 @@ __all__ = [
     "create_session_call",
     "decode_json",
     "get_session_call",
+    "int_or_none",
     "list_sessions_call",
     "parse_page",
     "parse_session",
@@ -218,10 +219,13 @@ def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
         ) from None
 
 
-def _int_or_none(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """Read an envelope count: an int, or None for anything else (``1e999`` included)."""
+    if value is None or isinstance(value, bool):
+        return None
     try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -246,9 +250,9 @@ def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -
         has_next = bool(links.get("next"))
     return Page(
         items=items,
-        total_count=_int_or_none(meta.get("totalCount")),
-        page_count=_int_or_none(meta.get("pageCount")),
-        current_page=_int_or_none(meta.get("currentPage")) or page,
-        per_page=_int_or_none(meta.get("perPage")) or per_page,
+        total_count=int_or_none(meta.get("totalCount")),
+        page_count=int_or_none(meta.get("pageCount")),
+        current_page=int_or_none(meta.get("currentPage")) or page,
+        per_page=int_or_none(meta.get("perPage")) or per_page,
         has_next=has_next,
     )

@@ -13,7 +13,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from ._endpoints import FORM, JSON, LIST_COST, Call, decode_json
+from ._endpoints import FORM, JSON, LIST_COST, Call, decode_json, int_or_none
 from ._exceptions import InvalidInputError, ResponseDecodeError
 from ._forms import encode_form
 from ._models import Page
@@ -151,13 +151,6 @@ def parse_json(raw: bytes, *, method: str, url: str) -> Any:
     return decode_json(raw, method=method, url=url)
 
 
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-
-
 def parse_raw_page(
     raw: bytes, *, method: str, url: str, page: int, per_page: int
 ) -> Page[dict[str, Any]]:
@@ -182,10 +175,10 @@ def page_of(
     meta = meta if isinstance(meta, dict) else {}
     return Page(
         items=items,
-        total_count=_int_or_none(meta.get("totalCount")),
-        page_count=_int_or_none(meta.get("pageCount")),
-        current_page=_int_or_none(meta.get("currentPage")) or page,
-        per_page=_int_or_none(meta.get("perPage")) or per_page,
+        total_count=int_or_none(meta.get("totalCount")),
+        page_count=int_or_none(meta.get("pageCount")),
+        current_page=int_or_none(meta.get("currentPage")) or page,
+        per_page=int_or_none(meta.get("perPage")) or per_page,
         has_next=bool(links.get("next")) if isinstance(links, dict) else None,
     )
 
