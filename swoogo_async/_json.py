@@ -9,9 +9,11 @@ __all__ = ["loads"]
 
 
 def loads(raw: bytes) -> Any:
-    """Decode a JSON document; raise ``ValueError`` (bad UTF-8 included) if it is not one."""
+    """Decode a UTF-8 JSON document; raise ``ValueError`` (bad UTF-8 included) if it is not one."""
+    # JSON on the wire is UTF-8 (RFC 8259); decoding it here skips ``json.loads``'s
+    # Python-level encoding detection. "utf-8-sig" still accepts a proxy's BOM.
     try:
-        return json.loads(raw)
+        return json.loads(raw.decode("utf-8-sig"))
     except RecursionError:
         # A hostile body nested deeper than the interpreter's stack is not a document
         # we can use: one error type for every unusable body.

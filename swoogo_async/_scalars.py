@@ -39,6 +39,10 @@ _FLAGS: dict[Any, bool] = {
     **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
 }
 _FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
+# Looked up once: reading a classmethod off its class builds a bound method per call.
+_date_from_iso = dt.date.fromisoformat
+_time_from_iso = dt.time.fromisoformat
+_datetime_from_iso = dt.datetime.fromisoformat
 E = TypeVar("E", SessionStatus, SelectionControl)
 
 
@@ -58,6 +62,8 @@ def parse_int(value: Any, _type: Any = None) -> int | None:
 
 def parse_bool(value: Any, _type: Any = None) -> bool | None:
     """Read a flag sent as ``0``/``1``, ``"0"``/``"1"`` or ``true``/``false``."""
+    if type(value) is int and (value == 0 or value == 1):  # the wire's usual form
+        return value == 1
     flag = _FLAGS.get(value) if type(value) in _FLAG_KINDS else None
     if flag is not None or value is None:
         return flag
@@ -76,7 +82,7 @@ def parse_str(value: Any, _type: Any = None) -> str | None:
 def parse_date(value: Any, _type: Any = None) -> dt.date | None:
     """Read ``YYYY-MM-DD`` (a datetime's date part too); empty values are None."""
     if type(value) is str and value:
-        return dt.date.fromisoformat(value[:10])
+        return _date_from_iso(value[:10])
     if value is None or value == "" or type(value) is dt.date:
         return value or None
     raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}")
@@ -85,7 +91,7 @@ def parse_date(value: Any, _type: Any = None) -> dt.date | None:
 def parse_time(value: Any, _type: Any = None) -> dt.time | None:
     """Read ``HH:MM:SS`` (or ``HH:MM``); empty values are None."""
     if type(value) is str and value:
-        return dt.time.fromisoformat(value)
+        return _time_from_iso(value)
     if value is None or value == "" or type(value) is dt.time:
         return value or None
     raise ValueError(f"expected a time HH:MM:SS, got {value!r}")
@@ -97,11 +103,11 @@ def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
         # ``YYYY-MM-DD HH:MM:SS`` carries no offset: UTC, read in one call (``replace``
         # costs more than the parse). Anything else of that length is read below.
         try:
-            return dt.datetime.fromisoformat(value + "+00:00")
+            return _datetime_from_iso(value + "+00:00")
         except ValueError:
             pass
     if type(value) is str and value:
-        parsed = dt.datetime.fromisoformat(value)
+        parsed = _datetime_from_iso(value)
     elif isinstance(value, dt.datetime):
         parsed = value
     elif value is None or value == "":
@@ -134,7 +140,8 @@ parse_selection = _open_enum(SelectionControl)
 
 def custom_fields(value: Any, _type: Any = None) -> dict[str, Any]:
     """Read ``custom_fields``; a non-object (PHP renders an empty map as ``[]``) is none."""
-    return dict(value) if isinstance(value, Mapping) else {}
+    # ``type() is dict`` first: the ABC ``isinstance`` costs more than the copy.
+    return dict(value) if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def format_date(value: dt.date | None) -> str | None:
