@@ -36,7 +36,7 @@ __all__ = [
     "RecentClaims",
     "assign_matches",
     "batch_fields",
-    "batch_search",
+    "batch_searches",
     "comparable",
     "differing",
     "fingerprint",
@@ -65,15 +65,30 @@ def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def _searchable(name: Any) -> bool:
+    """Whether the server's search can carry ``name`` exactly as sent.
+
+    Not when it holds a character of the search syntax (``&`` joins terms, ``|``
+    separates ``*in*`` choices, ``*`` marks operators), nor when it has leading or
+    trailing whitespace, which a server may trim from the search value.
+    """
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and name == name.strip()
+        and not (_SEARCH_UNSAFE & set(name))
+    )
+
+
 def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
     """Return the search expressions that find candidates for ``fields``.
 
-    A name with characters that would break the search syntax is left out of
-    the query; ``pick_match`` still compares it exactly.
+    A name the search cannot carry exactly (``_searchable``) is left out of the
+    query; ``pick_match`` still compares it.
     """
     exprs = [f"created_at>={format_datetime(since)}"]
     name = fields.get("name")
-    if isinstance(name, str) and not (_SEARCH_UNSAFE & set(name)):
+    if _searchable(name):
         exprs.append(f"name={name}")
     date = fields.get("date")
     if isinstance(date, dt.date):
@@ -160,20 +175,25 @@ def pick_match(
     return out
 
 
-def batch_search(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[str]:
-    """Return the search that finds candidates for several creates of one event at once.
+def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[list[str]]:
+    """Return the searches that together find the candidates of several creates of one event.
 
-    One create gets ``lookup_search``'s narrow query. Several share the window since
-    the earliest of them and, when every name is safe in the search syntax, a
-    ``name=*in*a|b`` filter; ``assign_matches`` still compares every field exactly.
+    The creates whose names the search can carry exactly share one query over the
+    window since the earliest of them, with a ``name=*in*a|b`` filter of the names
+    as sent (one such create gets ``lookup_search``'s narrow query). Each other
+    create gets its own ``lookup_search``, which leaves its name out. The caller
+    reads them all into one set of candidates, so ``assign_matches`` still sees
+    every session two creates could both match.
     """
-    if len(members) == 1:
-        return lookup_search(members[0], since)
-    exprs = [f"created_at>={format_datetime(since)}"]
-    names = {m.get("name") for m in members}
-    if all(isinstance(n, str) and n.strip() and not (_SEARCH_UNSAFE & set(n)) for n in names):
-        exprs.append("name=*in*" + "|".join(sorted(str(n).strip() for n in names)))
-    return exprs
+    named = [m for m in members if _searchable(m.get("name"))]
+    searches = [lookup_search(m, since) for m in members if not _searchable(m.get("name"))]
+    if len(named) == 1:
+        searches.append(lookup_search(named[0], since))
+    elif named:
+        names = "|".join(sorted({m["name"] for m in named}))
+        searches.append([f"created_at>={format_datetime(since)}", "name=*in*" + names])
+    unique = {tuple(search): search for search in searches}  # rows alike share a query
+    return list(unique.values())
 
 
 #: What a batch lookup reads of each candidate: every field of the model, so that the
