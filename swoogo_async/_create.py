@@ -102,7 +102,7 @@ async def find_matches(
     excluded: frozenset[int] = frozenset(),
     deadline: float | None = None,
 ) -> list[Session]:
-    """Return the sessions created since ``since`` that hold every submitted field.
+    """Return the sessions created since ``since`` that ``_reconcile.matches`` ``prepared``.
 
     Raises:
         LookupIncompleteError: the listing could not be read to its end.

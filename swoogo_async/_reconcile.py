@@ -2,8 +2,11 @@
 
 The API has no idempotency key. When a create fails after the request may have
 reached the server, the session is looked up in its event among the records
-created since the attempt began, matching every field the caller submitted. This
-module builds that lookup and judges its answer; ``_resources.py`` runs it.
+created since the attempt began, matching every field the caller submitted and holding
+the server's default in every field left out (``matches``: a session with a value the
+caller did not send is another create's). This module builds that lookup and judges
+its answer; ``_resources.py`` runs it. Two rows identical in every field remain
+indistinguishable: without an idempotency key, that limit is inherent.
 
 Two creates of identical rows could otherwise claim each other's session, so the
 client runs creates with the same fingerprint (event, name, date) one at a time
@@ -44,6 +47,7 @@ __all__ = [
     "lookup_search",
     "matches",
     "pick_match",
+    "unsubmitted_values",
 ]
 
 #: Submitted fields that are not compared: the lookup is scoped to the event already.
@@ -100,14 +104,16 @@ def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
 
 
 def lookup_fields(fields: Mapping[str, Any]) -> list[str]:
-    """Return the ``fields=`` to request for candidates: every submitted field."""
-    names = ["id", "created_at"]
-    for name in fields:
-        if name == "custom_fields":
-            names.extend(fields[name])  # ``fields=c_1234`` returns that custom field
-        elif name not in _NOT_COMPARED:
-            names.append(name)
-    return names
+    """Return the ``fields=`` to request for candidates: the whole session.
+
+    Every field, not only those submitted: a candidate must also hold the server's
+    default in each field the caller left out (``unsubmitted_values``).
+    """
+    names = dict.fromkeys(WHOLE_SESSION)
+    names["custom_fields"] = None
+    # ``fields=c_1234`` returns that custom field even where ``custom_fields`` is not.
+    names.update(dict.fromkeys(fields.get("custom_fields") or ()))
+    return list(names)
 
 
 def comparable(value: Any) -> str:
@@ -151,9 +157,71 @@ def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
     return out
 
 
+#: What the server stores in a field a create leaves out (the API contract: status
+#: live, the event's timezone; flags 0; nothing else set), as ``comparable`` texts.
+#: A field absent from the answer reads as None (""): it cannot tell rows apart.
+#: ``timezone`` is not here: left out, it is the event's, which the caller may not know.
+_EMPTY = frozenset({""})
+_NONE_OR_ZERO = frozenset({"", "0"})
+_DEFAULTS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        (
+            "admin_short_name",
+            "badge_name",
+            "description",
+            "notes",
+            "webinar_url",
+            "sold_out_message",
+            "secure_id",
+            "start_time",
+            "end_time",
+        ),
+        _EMPTY,
+    ),
+    **dict.fromkeys(
+        (
+            "capacity",
+            "location_id",
+            "track_id",
+            "type_id",
+            "session_included",
+            "locked_when_saved",
+            "selected_by_default",
+            "prevent_session_conflicts",
+        ),
+        _NONE_OR_ZERO,
+    ),
+    "use_event_timezone": frozenset({"", "1"}),
+    "session_status": frozenset({"", "live"}),
+    "selection_control": frozenset({"", "optional"}),
+}
+
+
+def unsubmitted_values(fields: Mapping[str, Any], session: Session) -> list[str]:
+    """Return the fields the caller left out that ``session`` holds a non-default value in.
+
+    Such a session was made by a create that set them (another client's row with
+    more fields), so it is not this create's. ``timezone`` left out is any value
+    (the event's applies), and so is ``use_event_timezone`` when a timezone was sent.
+    """
+    out = []
+    for name, defaults in _DEFAULTS.items():
+        if name in fields:
+            continue
+        if name == "use_event_timezone" and "timezone" in fields:
+            continue  # the server may clear it to apply the timezone sent
+        if comparable(_found(session, name)).casefold() not in defaults:
+            out.append(name)
+    submitted = fields.get("custom_fields") or {}
+    for key, value in session.custom_fields.items():
+        if key not in submitted and value not in (None, "", [], {}):
+            out.append(key)
+    return out
+
+
 def matches(fields: Mapping[str, Any], session: Session) -> bool:
-    """Return whether ``session`` holds every field the caller submitted."""
-    return not differing(fields, session)
+    """Return whether ``session`` holds every submitted field and defaults in the others."""
+    return not differing(fields, session) and not unsubmitted_values(fields, session)
 
 
 def pick_match(
@@ -196,9 +264,10 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
     return list(unique.values())
 
 
-#: What a batch lookup reads of each candidate: every field of the model, so that the
-#: session it finds is whole without another call (``location`` and ``track`` come only
-#: with ``expand``; custom fields, only those submitted).
+#: What a lookup reads of each candidate: every field of the model, so that the session
+#: it finds is whole without another call and its unsubmitted fields can be checked
+#: (``location`` and ``track`` come only with ``expand``; ``lookup_fields`` adds the
+#: custom fields).
 WHOLE_SESSION = tuple(
     f.name
     for f in attrs.fields(Session)
@@ -207,8 +276,8 @@ WHOLE_SESSION = tuple(
 
 
 def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Return the ``fields=`` of a batch lookup: the whole session and every submitted field."""
-    names = dict.fromkeys(WHOLE_SESSION)
+    """Return the ``fields=`` of a batch lookup: every member's ``lookup_fields``."""
+    names: dict[str, None] = {}
     for fields in members:
         names.update(dict.fromkeys(lookup_fields(fields)))
     return list(names)

@@ -23,6 +23,8 @@ from swoogo_async import (
     UnknownOutcomeError,
 )
 from swoogo_async._batch import Batcher, _Batch, _Member
+from swoogo_async._create import find_matches
+from swoogo_async._fields import prepare_session_fields
 from swoogo_async._reconcile import assign_matches, batch_searches
 from swoogo_async.testing import FakeSwoogo, Fault
 
@@ -294,3 +296,25 @@ async def test_a_create_ending_just_before_the_next_begins_does_not_split_a_batc
     assert a.result() == ([], False)
     assert c.result() == ([], False)
     assert (batcher.lookups, len(reads)) == (1, 1)  # one lookup settled both
+
+
+async def test_a_create_with_fewer_fields_never_claims_another_clients_session(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    row: dict[str, Any] = {
+        "event_id": EVENT,
+        "name": "Keynote",
+        "date": "2026-05-01",
+        "start_time": "09:00",
+    }
+    async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as other:
+        theirs = await other.sessions.create(**row, description="A's talk", capacity=100)
+    fake.inject("POST /sessions/create", Fault.error(503, acted=False))
+    mine = await client.sessions.create(**row)
+    assert mine.id != theirs.id
+    assert sorted(fake.sessions) == sorted([theirs.id or 0, mine.id or 0])
+    # The lookup of ``--resume`` follows the same rule.
+    prepared = prepare_session_fields(row, creating=True)
+    since = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    found = await find_matches(client, prepared, since=since, excluded=frozenset())
+    assert [s.id for s in found] == [mine.id]
