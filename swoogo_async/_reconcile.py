@@ -160,22 +160,15 @@ def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
 #: What the server stores in a field a create leaves out (the API contract: status
 #: live, the event's timezone; flags 0; nothing else set), as ``comparable`` texts.
 #: A field absent from the answer reads as None (""): it cannot tell rows apart.
-#: ``timezone`` is not here: left out, it is the event's, which the caller may not know.
+#: Not here, so any value passes: ``timezone`` (the event's, which the caller may not
+#: know), and fields a real server may fill in by itself (``secure_id``, ``type_id``,
+#: ``webinar_url``, ``sold_out_message``) — a lookup too strict would miss its own
+#: session and re-send it.
 _EMPTY = frozenset({""})
 _NONE_OR_ZERO = frozenset({"", "0"})
 _DEFAULTS: dict[str, frozenset[str]] = {
     **dict.fromkeys(
-        (
-            "admin_short_name",
-            "badge_name",
-            "description",
-            "notes",
-            "webinar_url",
-            "sold_out_message",
-            "secure_id",
-            "start_time",
-            "end_time",
-        ),
+        ("admin_short_name", "badge_name", "description", "notes", "start_time", "end_time"),
         _EMPTY,
     ),
     **dict.fromkeys(
@@ -183,7 +176,6 @@ _DEFAULTS: dict[str, frozenset[str]] = {
             "capacity",
             "location_id",
             "track_id",
-            "type_id",
             "session_included",
             "locked_when_saved",
             "selected_by_default",
@@ -195,6 +187,8 @@ _DEFAULTS: dict[str, frozenset[str]] = {
     "session_status": frozenset({"", "live"}),
     "selection_control": frozenset({"", "optional"}),
 }
+#: Short names a server may copy from the name when left out.
+_NAMED = frozenset({"admin_short_name", "badge_name"})
 
 
 def unsubmitted_values(fields: Mapping[str, Any], session: Session) -> list[str]:
@@ -210,7 +204,10 @@ def unsubmitted_values(fields: Mapping[str, Any], session: Session) -> list[str]
             continue
         if name == "use_event_timezone" and "timezone" in fields:
             continue  # the server may clear it to apply the timezone sent
-        if comparable(_found(session, name)).casefold() not in defaults:
+        found = comparable(_found(session, name)).casefold()
+        if found not in defaults and not (
+            name in _NAMED and found == comparable(fields.get("name")).casefold()
+        ):
             out.append(name)
     submitted = fields.get("custom_fields") or {}
     for key, value in session.custom_fields.items():

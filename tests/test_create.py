@@ -225,6 +225,8 @@ def test_matching_compares_every_submitted_field_with_drift(
             True,
         ),
         ({"timezone": "UTC"}, {"timezone": "UTC", "use_event_timezone": False}, True),
+        ({}, {"badge_name": "Keynote", "secure_id": "x9", "type_id": 3}, True),
+        ({}, {"badge_name": "Other"}, False),
         ({"description": "A's talk"}, {"description": "A's talk"}, True),
     ],
 )
