@@ -195,3 +195,6 @@ async def test_a_client_sharing_the_token_knows_the_server_clock(
             session = await b.sessions.create(event_id=12, name="Keynote", date=dt.date(2026, 5, 1))
         assert fake.token_requests == 1
         assert [s["id"] for s in fake.sessions.values()] == [session.id]
+        # Only a client that has read no answer yet asks the server for its clock.
+        probes = [r for r in fake.requests if r.path.endswith("/sessions/0")]
+        assert len(probes) == (0 if warm else 1)
