@@ -32,10 +32,10 @@ from ._exceptions import (
     TransportError,
     UnknownOutcomeError,
 )
+from ._keyedlocks import KeyedLocks
 from ._models import Page, Session
 from ._pages import PageWalk
 from ._reconcile import (
-    KeyedLocks,
     RecentClaims,
     fingerprint,
     lookup_fields,

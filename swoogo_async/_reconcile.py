@@ -10,7 +10,7 @@ indistinguishable: without an idempotency key, that limit is inherent.
 
 Two creates of identical rows could otherwise claim each other's session, so the
 client runs creates with the same fingerprint (event, name, date) one at a time
-(``KeyedLocks``) and remembers, for a few seconds, the ids its own creates returned
+(``_keyedlocks.KeyedLocks``) and remembers, for a few seconds, the ids its own creates returned
 (``RecentClaims``): a lookup never returns a session this client already handed out.
 Only creates with the same fingerprint can match each other (the lookup compares name
 and date exactly), and those never overlap, so the claims made under the key before a
@@ -20,7 +20,6 @@ the lookup's ``created_at`` filter, which is why a few seconds of memory suffice
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections import deque
@@ -35,7 +34,6 @@ from ._models import Session
 
 __all__ = [
     "WHOLE_SESSION",
-    "KeyedLocks",
     "RecentClaims",
     "assign_matches",
     "batch_fields",
@@ -339,73 +337,3 @@ class RecentClaims:
                 ids.discard(session_id)
                 if not ids:
                     del by_key[key]
-
-
-class KeyedLocks:
-    """One lock per key, alive only while someone holds or waits for it.
-
-    Nearly every create has a key of its own, so the lock is usually free: it is then
-    held without an ``asyncio.Lock`` at all, and one is made only when a second user
-    of the key arrives.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[Hashable, list[Any]] = {}  # key -> [None | _ALONE | Lock, users]
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-    def hold(self, key: Hashable) -> _Held:
-        """Return an async context manager that holds the lock for ``key``."""
-        return _Held(self._locks, key)
-
-
-# Held by one user, with no ``asyncio.Lock`` made for it.
-_ALONE = object()
-
-
-class _Held:
-    """``async with locks.hold(key)``: a class, not a generator, on the create path."""
-
-    __slots__ = ("_entry", "_key", "_locks")
-
-    def __init__(self, locks: dict[Hashable, list[Any]], key: Hashable) -> None:
-        self._locks = locks
-        self._key = key
-        entry = locks.get(key)
-        if entry is None:
-            entry = locks[key] = [None, 0]
-        entry[1] += 1
-        self._entry = entry
-
-    async def __aenter__(self) -> None:
-        entry = self._entry
-        lock = entry[0]
-        if lock is None:  # free: take it, nothing to wait on
-            entry[0] = _ALONE
-            return
-        try:
-            if lock is _ALONE:
-                # Held without a lock: make one, taken on the holder's behalf (a free
-                # lock is taken without suspending), and wait on it.
-                lock = entry[0] = asyncio.Lock()
-                await lock.acquire()
-            await lock.acquire()
-        except BaseException:
-            self._leave()
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        entry = self._entry
-        lock = entry[0]
-        if lock is _ALONE:
-            entry[0] = None
-        else:
-            lock.release()
-        self._leave()
-
-    def _leave(self) -> None:
-        entry = self._entry
-        entry[1] -= 1
-        if entry[1] == 0:
-            del self._locks[self._key]
