@@ -30,6 +30,7 @@ __all__ = [
     "TokenStore",
     "basic_auth_header",
     "parse_token_response",
+    "read_server_offset",
     "server_clock_offset",
 ]
 
@@ -136,13 +137,19 @@ def _retrieve(task: asyncio.Task[Token]) -> None:
 
 def server_clock_offset(headers: Mapping[str, str], wall_now: float) -> float:
     """Return the server's clock minus ours, from a ``Date`` header (0 without one)."""
+    offset = read_server_offset(headers, wall_now)
+    return 0.0 if offset is None else offset
+
+
+def read_server_offset(headers: Mapping[str, str], wall_now: float) -> float | None:
+    """Return the server's clock minus ours from a ``Date`` header, or None without one."""
     value = headers.get("Date")
     if not value:
-        return 0.0
+        return None
     try:
         return email.utils.parsedate_to_datetime(value).timestamp() - wall_now
-    except (TypeError, ValueError):
-        return 0.0
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 class TokenStore(Protocol):

@@ -1,14 +1,15 @@
 """Settling the pending creates of one event together: one lookup for many.
 
-A create whose outcome is unknown must be looked up before it is re-sent (and once
-more after a re-send), and a lookup is a list call: 10 credits. When several creates
-of one event are in doubt at the same time, one list call over the window since the
-earliest of them settles them all. So a create in doubt joins its event's open batch
+A create whose outcome is unknown must be looked up before it is re-sent (and once more
+after a re-send), and a lookup is a list call: 10 credits. When several creates of one
+event are in doubt at the same time, one list call over the window since the earliest of
+them settles them all (a name the search cannot carry as sent adds a search of its own,
+see ``_reconcile.batch_searches``). So a create in doubt joins its event's open batch
 and waits; the batch is looked up once every create of the event that is running is
 waiting in it (no other can join soon), or ``BATCH_WINDOW`` seconds after it opened
 (sooner if a member would otherwise spend more than half its remaining deadline
-waiting), and never before each member's ``reconcile_delay`` has passed. A lone create is looked
-up exactly as before: it is the whole batch at once.
+waiting), and never before each member's ``reconcile_delay`` has passed. A lone create
+is looked up exactly as before: it is the whole batch at once.
 
 The guarantees of a single lookup hold for every member: each is judged by
 ``_reconcile.pick_match`` against every field it submitted, in the window since its
@@ -29,7 +30,7 @@ import attrs
 
 from ._models import Page, Session
 from ._pages import PageWalk
-from ._reconcile import assign_matches, batch_fields, batch_search
+from ._reconcile import assign_matches, batch_fields, batch_searches
 
 __all__ = ["BATCH_WINDOW", "Batcher", "ListFn"]
 
@@ -215,13 +216,21 @@ class Batcher:
         self.lookups += 1
         since = min(m.since for m in members)
         fields = batch_fields([m.fields for m in members])
-        search = batch_search([m.fields for m in members], since)
         deadline = max(m.deadline for m in members)
+        candidates: dict[int | None, Session] = {}
+        for search in batch_searches([m.fields for m in members], since):
+            found = await self._search(event_id, fields, search, deadline)
+            candidates.update((s.id, s) for s in found)
+        return list(candidates.values())
+
+    async def _search(
+        self, event_id: Any, fields: list[str], search: list[str], deadline: float
+    ) -> list[Session]:
         walk = PageWalk(
             lambda number: self._list_page(event_id, number, fields, search, deadline),
             max_pages=self._max_pages,
         )
-        candidates = [s async for page in walk for s in page.items]
+        found = [s async for page in walk for s in page.items]
         if not walk.complete:
             raise self._incomplete(f"the lookup read no further: {walk.stopped}")
-        return candidates
+        return found

@@ -265,8 +265,7 @@ class SwoogoClient(_Pipeline, _Surface):
         self._loop = None
         self._clock = time.monotonic
         self._rand = random.random
-        #: Server clock minus ours, learned from the token response's Date header.
-        self._server_offset = 0.0
+        self._server_offset = None
         #: Rate-limit credits of the attempts sent (by the documented costs).
         self._credits_spent = 0
         #: The retry loop for idempotent calls and for the others, under the policy's deadline.

@@ -32,10 +32,10 @@ from ._exceptions import (
     TransportError,
     UnknownOutcomeError,
 )
+from ._keyedlocks import KeyedLocks
 from ._models import Page, Session
 from ._pages import PageWalk
 from ._reconcile import (
-    KeyedLocks,
     RecentClaims,
     fingerprint,
     lookup_fields,
@@ -73,8 +73,7 @@ class Host(Protocol):
     def create_policy(self) -> Literal["reconcile", "raise"]: ...
     @property
     def reconcile_delay(self) -> float: ...
-    @property
-    def _server_offset(self) -> float: ...
+    async def _server_clock_offset(self, deadline: float) -> float: ...
     @property
     def _clock(self) -> Callable[[], float]: ...
     @property
@@ -103,7 +102,7 @@ async def find_matches(
     excluded: frozenset[int] = frozenset(),
     deadline: float | None = None,
 ) -> list[Session]:
-    """Return the sessions created since ``since`` that hold every submitted field.
+    """Return the sessions created since ``since`` that ``_reconcile.matches`` ``prepared``.
 
     Raises:
         LookupIncompleteError: the listing could not be read to its end.
@@ -253,9 +252,10 @@ class _Attempts:
         """
         host = self.host
         # Measured on the server's clock (learned from its Date header), with a margin
-        # for its whole-second created_at; taken now, when the offset is surely known.
+        # for its whole-second created_at and the header's whole seconds.
+        offset = await host._server_clock_offset(self.deadline)
         since = dt.datetime.fromtimestamp(
-            self.started + host._server_offset - CLOCK_MARGIN, dt.timezone.utc
+            self.started + offset - CLOCK_MARGIN, dt.timezone.utc
         ).replace(microsecond=0)
         now = host._clock()
         ready_at = now + max(min(host.reconcile_delay, self.deadline - now), 0.0)

@@ -4,7 +4,10 @@ A page's own counters cannot be trusted (``currentPage`` stuck, ``pageCount`` of
 10⁹, ``next`` always present, ``?page`` ignored): the walk numbers pages itself
 and stops when a page brings no item it has not seen, past the first page's
 ``pageCount``, once it has seen the first page's ``totalCount`` items, or at
-``max_pages``. ``complete`` says whether it reached the end the server described.
+``max_pages``. ``complete`` says whether it reached the end the server described:
+a walk that reaches the last page having seen fewer distinct items than the first
+page's ``totalCount`` is not complete (the listing shifted while it was read, so an
+item may have slipped between two pages unseen).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class PageWalk(Generic[T]):
         #: Why the walk stopped early, when it did.
         self.stopped: str | None = None
         self.seen: set[Hashable] = set()
+        #: Items without an identity (``key`` gave None), counted towards the total.
+        self.anonymous = 0
 
     async def __aiter__(self) -> AsyncIterator[Page[T]]:
         seen, key = self.seen, self._key
@@ -56,18 +61,29 @@ class PageWalk(Generic[T]):
         number = 1
         while True:
             page = await self._fetch(number)
-            new = [k for k in map(key, page.items) if k is not None and k not in seen]
+            keys = list(map(key, page.items))
+            new = [k for k in keys if k is not None and k not in seen]
             if number == 1:
                 page_count, total = page.page_count, page.total_count
             elif page.items and not new:
                 self.stopped = f"page {number} brought no new item (is ?page ignored?)"
                 return
             seen.update(new)
+            self.anonymous += keys.count(None)
             yield page
-            if page.is_last or (page_count is not None and number >= page_count):
+            read = len(seen) + self.anonymous
+            if total is not None and read >= total:
                 self.complete = True
                 return
-            if total is not None and len(seen) >= total:
+            if page.is_last or (page_count is not None and number >= page_count):
+                if total is not None:
+                    # Fewer than announced: an item was deleted while the pages were
+                    # read, and the ones after it moved up one place, maybe unseen.
+                    self.stopped = (
+                        f"the listing ended with {read} distinct items of the {total} its"
+                        " first page announced (it changed while it was read)"
+                    )
+                    return
                 self.complete = True
                 return
             if self._max_pages is not None and number >= self._max_pages:
@@ -84,6 +100,12 @@ class Listing(Generic[T]):
     whose pagination misbehaves cannot make it loop: iteration stops cleanly at a
     page that brings no new item, or past the first page's ``pageCount``
     (``stopped`` then says why).
+
+    Iteration never raises for a listing that changed while it was read: after it,
+    ``complete`` is False and ``stopped`` says why when the walk ended early or saw
+    fewer distinct items than the first page's ``totalCount`` (an item deleted
+    meanwhile shifts later ones up a page, so one may have gone unseen). Read again,
+    or use ``sessions.sync``, which re-reads and then raises, when every item matters.
 
     Args:
         fetch: Fetches page ``n`` (1-based).

@@ -11,6 +11,7 @@ that token and replays the request once, inside the same attempt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -20,7 +21,14 @@ from typing import Any, TypeVar
 import backoff
 from backoff.types import Details
 
-from ._auth import TOKEN_FORM, Token, TokenManager, parse_token_response, server_clock_offset
+from ._auth import (
+    TOKEN_FORM,
+    Token,
+    TokenManager,
+    parse_token_response,
+    read_server_offset,
+    server_clock_offset,
+)
 from ._endpoints import FORM, Call
 from ._exceptions import (
     ClientStateError,
@@ -139,7 +147,8 @@ class _Pipeline:
     _basic_headers: Headers
     _bearer_headers: tuple[Token | None, dict[str | None, Headers]]
     _retrying: dict[bool, Callable[[_CallState], Awaitable[Any]]]
-    _server_offset: float
+    #: Server clock minus ours; None until an answer's ``Date`` header has told it.
+    _server_offset: float | None
     _owner: object
     _on_request: tuple[Callable[[RequestInfo], Any], ...]
     _on_response: tuple[Callable[[ResponseInfo], Any], ...]
@@ -300,6 +309,10 @@ class _Pipeline:
                     pacer.limited(parse_retry_after(response.headers), call.cost)
                 else:
                     pacer.observe(response.headers, call.cost, ok=response.status < 300)
+        if self._server_offset is None:
+            # Learned from the first dated answer, whoever fetched the token: a client
+            # that took it from the shared store must know the offset as well.
+            self._server_offset = read_server_offset(response.headers, time.time())
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %d (attempt %d, %d credits)",
@@ -387,6 +400,17 @@ class _Pipeline:
                 fields["Content-Type"] = content_type
             headers = by_type[content_type] = Headers(fields)
         return headers
+
+    async def _server_clock_offset(self, deadline: float) -> float:
+        """Return the server's clock minus ours, asking the server if no answer told it yet."""
+        if self._server_offset is None:
+            # Nothing read yet (the token came from the shared store, the calls so far
+            # were lost): one 1-credit read, whose answer of any status is dated.
+            call = Call("GET", "/sessions/0", "fields=id")
+            url = f"{self.base_url}{call.path}?{call.query}"
+            with contextlib.suppress(SwoogoError):
+                await self._attempt(_CallState(call, url, lambda r: None, deadline, None))
+        return self._server_offset or 0.0
 
     async def _fetch_token(self) -> Token:
         call = Call("POST", "/oauth2/token", body=TOKEN_FORM, content_type=FORM, cost=0)

@@ -2,12 +2,15 @@
 
 The API has no idempotency key. When a create fails after the request may have
 reached the server, the session is looked up in its event among the records
-created since the attempt began, matching every field the caller submitted. This
-module builds that lookup and judges its answer; ``_resources.py`` runs it.
+created since the attempt began, matching every field the caller submitted and holding
+the server's default in every field left out (``matches``: a session with a value the
+caller did not send is another create's). This module builds that lookup and judges
+its answer; ``_resources.py`` runs it. Two rows identical in every field remain
+indistinguishable: without an idempotency key, that limit is inherent.
 
 Two creates of identical rows could otherwise claim each other's session, so the
 client runs creates with the same fingerprint (event, name, date) one at a time
-(``KeyedLocks``) and remembers, for a few seconds, the ids its own creates returned
+(``_keyedlocks.KeyedLocks``) and remembers, for a few seconds, the ids its own creates returned
 (``RecentClaims``): a lookup never returns a session this client already handed out.
 Only creates with the same fingerprint can match each other (the lookup compares name
 and date exactly), and those never overlap, so the claims made under the key before a
@@ -17,7 +20,6 @@ the lookup's ``created_at`` filter, which is why a few seconds of memory suffice
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections import deque
@@ -32,11 +34,10 @@ from ._models import Session
 
 __all__ = [
     "WHOLE_SESSION",
-    "KeyedLocks",
     "RecentClaims",
     "assign_matches",
     "batch_fields",
-    "batch_search",
+    "batch_searches",
     "comparable",
     "differing",
     "fingerprint",
@@ -44,6 +45,7 @@ __all__ = [
     "lookup_search",
     "matches",
     "pick_match",
+    "unsubmitted_values",
 ]
 
 #: Submitted fields that are not compared: the lookup is scoped to the event already.
@@ -65,15 +67,30 @@ def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def _searchable(name: Any) -> bool:
+    """Whether the server's search can carry ``name`` exactly as sent.
+
+    Not when it holds a character of the search syntax (``&`` joins terms, ``|``
+    separates ``*in*`` choices, ``*`` marks operators), nor when it has leading or
+    trailing whitespace, which a server may trim from the search value.
+    """
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and name == name.strip()
+        and not (_SEARCH_UNSAFE & set(name))
+    )
+
+
 def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
     """Return the search expressions that find candidates for ``fields``.
 
-    A name with characters that would break the search syntax is left out of
-    the query; ``pick_match`` still compares it exactly.
+    A name the search cannot carry exactly (``_searchable``) is left out of the
+    query; ``pick_match`` still compares it.
     """
     exprs = [f"created_at>={format_datetime(since)}"]
     name = fields.get("name")
-    if isinstance(name, str) and not (_SEARCH_UNSAFE & set(name)):
+    if _searchable(name):
         exprs.append(f"name={name}")
     date = fields.get("date")
     if isinstance(date, dt.date):
@@ -85,14 +102,16 @@ def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
 
 
 def lookup_fields(fields: Mapping[str, Any]) -> list[str]:
-    """Return the ``fields=`` to request for candidates: every submitted field."""
-    names = ["id", "created_at"]
-    for name in fields:
-        if name == "custom_fields":
-            names.extend(fields[name])  # ``fields=c_1234`` returns that custom field
-        elif name not in _NOT_COMPARED:
-            names.append(name)
-    return names
+    """Return the ``fields=`` to request for candidates: the whole session.
+
+    Every field, not only those submitted: a candidate must also hold the server's
+    default in each field the caller left out (``unsubmitted_values``).
+    """
+    names = dict.fromkeys(WHOLE_SESSION)
+    names["custom_fields"] = None
+    # ``fields=c_1234`` returns that custom field even where ``custom_fields`` is not.
+    names.update(dict.fromkeys(fields.get("custom_fields") or ()))
+    return list(names)
 
 
 def comparable(value: Any) -> str:
@@ -136,9 +155,68 @@ def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
     return out
 
 
+#: What the server stores in a field a create leaves out (the API contract: status
+#: live, the event's timezone; flags 0; nothing else set), as ``comparable`` texts.
+#: A field absent from the answer reads as None (""): it cannot tell rows apart.
+#: Not here, so any value passes: ``timezone`` (the event's, which the caller may not
+#: know), and fields a real server may fill in by itself (``secure_id``, ``type_id``,
+#: ``webinar_url``, ``sold_out_message``) — a lookup too strict would miss its own
+#: session and re-send it.
+_EMPTY = frozenset({""})
+_NONE_OR_ZERO = frozenset({"", "0"})
+_DEFAULTS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        ("admin_short_name", "badge_name", "description", "notes", "start_time", "end_time"),
+        _EMPTY,
+    ),
+    **dict.fromkeys(
+        (
+            "capacity",
+            "location_id",
+            "track_id",
+            "session_included",
+            "locked_when_saved",
+            "selected_by_default",
+            "prevent_session_conflicts",
+        ),
+        _NONE_OR_ZERO,
+    ),
+    "use_event_timezone": frozenset({"", "1"}),
+    "session_status": frozenset({"", "live"}),
+    "selection_control": frozenset({"", "optional"}),
+}
+#: Short names a server may copy from the name when left out.
+_NAMED = frozenset({"admin_short_name", "badge_name"})
+
+
+def unsubmitted_values(fields: Mapping[str, Any], session: Session) -> list[str]:
+    """Return the fields the caller left out that ``session`` holds a non-default value in.
+
+    Such a session was made by a create that set them (another client's row with
+    more fields), so it is not this create's. ``timezone`` left out is any value
+    (the event's applies), and so is ``use_event_timezone`` when a timezone was sent.
+    """
+    out = []
+    for name, defaults in _DEFAULTS.items():
+        if name in fields:
+            continue
+        if name == "use_event_timezone" and "timezone" in fields:
+            continue  # the server may clear it to apply the timezone sent
+        found = comparable(_found(session, name)).casefold()
+        if found not in defaults and not (
+            name in _NAMED and found == comparable(fields.get("name")).casefold()
+        ):
+            out.append(name)
+    submitted = fields.get("custom_fields") or {}
+    for key, value in session.custom_fields.items():
+        if key not in submitted and value not in (None, "", [], {}):
+            out.append(key)
+    return out
+
+
 def matches(fields: Mapping[str, Any], session: Session) -> bool:
-    """Return whether ``session`` holds every field the caller submitted."""
-    return not differing(fields, session)
+    """Return whether ``session`` holds every submitted field and defaults in the others."""
+    return not differing(fields, session) and not unsubmitted_values(fields, session)
 
 
 def pick_match(
@@ -160,25 +238,31 @@ def pick_match(
     return out
 
 
-def batch_search(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[str]:
-    """Return the search that finds candidates for several creates of one event at once.
+def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[list[str]]:
+    """Return the searches that together find the candidates of several creates of one event.
 
-    One create gets ``lookup_search``'s narrow query. Several share the window since
-    the earliest of them and, when every name is safe in the search syntax, a
-    ``name=*in*a|b`` filter; ``assign_matches`` still compares every field exactly.
+    The creates whose names the search can carry exactly share one query over the
+    window since the earliest of them, with a ``name=*in*a|b`` filter of the names
+    as sent (one such create gets ``lookup_search``'s narrow query). Each other
+    create gets its own ``lookup_search``, which leaves its name out. The caller
+    reads them all into one set of candidates, so ``assign_matches`` still sees
+    every session two creates could both match.
     """
-    if len(members) == 1:
-        return lookup_search(members[0], since)
-    exprs = [f"created_at>={format_datetime(since)}"]
-    names = {m.get("name") for m in members}
-    if all(isinstance(n, str) and n.strip() and not (_SEARCH_UNSAFE & set(n)) for n in names):
-        exprs.append("name=*in*" + "|".join(sorted(str(n).strip() for n in names)))
-    return exprs
+    named = [m for m in members if _searchable(m.get("name"))]
+    searches = [lookup_search(m, since) for m in members if not _searchable(m.get("name"))]
+    if len(named) == 1:
+        searches.append(lookup_search(named[0], since))
+    elif named:
+        names = "|".join(sorted({m["name"] for m in named}))
+        searches.append([f"created_at>={format_datetime(since)}", "name=*in*" + names])
+    unique = {tuple(search): search for search in searches}  # rows alike share a query
+    return list(unique.values())
 
 
-#: What a batch lookup reads of each candidate: every field of the model, so that the
-#: session it finds is whole without another call (``location`` and ``track`` come only
-#: with ``expand``; custom fields, only those submitted).
+#: What a lookup reads of each candidate: every field of the model, so that the session
+#: it finds is whole without another call and its unsubmitted fields can be checked
+#: (``location`` and ``track`` come only with ``expand``; ``lookup_fields`` adds the
+#: custom fields).
 WHOLE_SESSION = tuple(
     f.name
     for f in attrs.fields(Session)
@@ -187,8 +271,8 @@ WHOLE_SESSION = tuple(
 
 
 def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Return the ``fields=`` of a batch lookup: the whole session and every submitted field."""
-    names = dict.fromkeys(WHOLE_SESSION)
+    """Return the ``fields=`` of a batch lookup: every member's ``lookup_fields``."""
+    names: dict[str, None] = {}
     for fields in members:
         names.update(dict.fromkeys(lookup_fields(fields)))
     return list(names)
@@ -253,73 +337,3 @@ class RecentClaims:
                 ids.discard(session_id)
                 if not ids:
                     del by_key[key]
-
-
-class KeyedLocks:
-    """One lock per key, alive only while someone holds or waits for it.
-
-    Nearly every create has a key of its own, so the lock is usually free: it is then
-    held without an ``asyncio.Lock`` at all, and one is made only when a second user
-    of the key arrives.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[Hashable, list[Any]] = {}  # key -> [None | _ALONE | Lock, users]
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-    def hold(self, key: Hashable) -> _Held:
-        """Return an async context manager that holds the lock for ``key``."""
-        return _Held(self._locks, key)
-
-
-# Held by one user, with no ``asyncio.Lock`` made for it.
-_ALONE = object()
-
-
-class _Held:
-    """``async with locks.hold(key)``: a class, not a generator, on the create path."""
-
-    __slots__ = ("_entry", "_key", "_locks")
-
-    def __init__(self, locks: dict[Hashable, list[Any]], key: Hashable) -> None:
-        self._locks = locks
-        self._key = key
-        entry = locks.get(key)
-        if entry is None:
-            entry = locks[key] = [None, 0]
-        entry[1] += 1
-        self._entry = entry
-
-    async def __aenter__(self) -> None:
-        entry = self._entry
-        lock = entry[0]
-        if lock is None:  # free: take it, nothing to wait on
-            entry[0] = _ALONE
-            return
-        try:
-            if lock is _ALONE:
-                # Held without a lock: make one, taken on the holder's behalf (a free
-                # lock is taken without suspending), and wait on it.
-                lock = entry[0] = asyncio.Lock()
-                await lock.acquire()
-            await lock.acquire()
-        except BaseException:
-            self._leave()
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        entry = self._entry
-        lock = entry[0]
-        if lock is _ALONE:
-            entry[0] = None
-        else:
-            lock.release()
-        self._leave()
-
-    def _leave(self) -> None:
-        entry = self._entry
-        entry[1] -= 1
-        if entry[1] == 0:
-            del self._locks[self._key]

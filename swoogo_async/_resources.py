@@ -61,7 +61,9 @@ class SessionList:
     (the list shifted while it was read) is not yielded twice. A server whose
     pagination misbehaves cannot make it loop: iteration stops cleanly at a page
     that brings no new session, or past the first page's ``pageCount``
-    (``stopped`` then says why).
+    (``stopped`` then says why). A listing that changed while it was read (fewer
+    distinct sessions than the first page's ``totalCount``) does not raise; it
+    leaves ``complete`` False and ``stopped`` saying so.
     """
 
     def __init__(self, client: Host, event_id: int, options: dict[str, Any]) -> None:
@@ -70,6 +72,8 @@ class SessionList:
         self._options = options
         #: Why the last walk over the pages stopped before the server's end, if it did.
         self.stopped: str | None = None
+        #: Whether the last walk read every session the server announced.
+        self.complete = False
         # Check the arguments now, before any request.
         list_sessions_call(event_id, **options)
 
@@ -90,7 +94,7 @@ class SessionList:
         walk = PageWalk(self.page)
         async for current in walk:
             yield current
-        self.stopped = walk.stopped
+        self.stopped, self.complete = walk.stopped, walk.complete
 
     async def __aiter__(self) -> AsyncIterator[Session]:
         seen: set[int] = set()
@@ -369,7 +373,7 @@ class Sessions:
 
         Raises:
             InvalidInputError: ``rows``, ``key`` or ``event_id`` is invalid (raised here).
-            LookupIncompleteError: the event's sessions could not all be read
+            LookupIncompleteError: the event's sessions could not all be read, twice
                 (raised during iteration, before anything is written).
         """
         planner = SyncPlanner(event_id=check_id("event_id", event_id), key=parse_key(key))

@@ -258,9 +258,8 @@ class ClientView(_Surface):
         """Whether the client has been closed."""
         return self._client.closed
 
-    @property
-    def _server_offset(self) -> float:
-        return self._client._server_offset
+    async def _server_clock_offset(self, deadline: float) -> float:
+        return await self._client._server_clock_offset(deadline)
 
     @property
     def _clock(self) -> Callable[[], float]:

@@ -101,11 +101,15 @@ def sync_rows(
         for position, row in enumerate(first_pass):
             planner.scan(row, _label(row, position))
         fields = planner.read_fields
-        walk = PageWalk(lambda number: read_page(number, fields))
-        planner.index([s async for page in walk for s in page.items])
-        if not walk.complete:
+        for _ in range(2):  # a listing that changed while read is read once more
+            walk = PageWalk(lambda number: read_page(number, fields))
+            sessions = [s async for page in walk for s in page.items]
+            if walk.complete:
+                break
+        else:
             # A session the walk missed would be created again: write nothing.
             raise LookupIncompleteError(f"the event's sessions could not be read: {walk.stopped}")
+        planner.index(sessions)
         async for row in _rows_of(rows):
             yield row
 

@@ -23,7 +23,9 @@ from swoogo_async import (
     UnknownOutcomeError,
 )
 from swoogo_async._batch import Batcher, _Batch, _Member
-from swoogo_async._reconcile import assign_matches, batch_search
+from swoogo_async._create import find_matches
+from swoogo_async._fields import prepare_session_fields
+from swoogo_async._reconcile import assign_matches, batch_searches
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .test_create import BASE, ScriptedApi, _client
@@ -99,15 +101,31 @@ async def test_a_lone_create_is_looked_up_at_once_with_the_narrow_search() -> No
     assert "start_time%3D09%3A00%3A00" in searches[0]
 
 
-def test_batch_search_filters_by_every_name_when_they_are_safe() -> None:
+def test_batch_searches_carry_names_as_sent_or_leave_them_out() -> None:
     since = dt.datetime(2026, 5, 1, 9, tzinfo=dt.timezone.utc)
-    rows = [_row(1), _row(2, name="Talk 2 ")]
-    assert batch_search(rows, since) == [
-        "created_at>=2026-05-01 09:00:00",
-        "name=*in*Talk 1|Talk 2",
-    ]
-    # A name the search syntax cannot hold: the window alone, every field compared after.
-    assert batch_search([*rows, _row(3, name="A|B")], since) == ["created_at>=2026-05-01 09:00:00"]
+    window = "created_at>=2026-05-01 09:00:00"
+    rows = [_row(1), _row(2)]
+    assert batch_searches(rows, since) == [[window, "name=*in*Talk 1|Talk 2"]]
+    # Names the search cannot carry exactly (a server may trim edges; ``|``, ``&``, ``*``
+    # are syntax) get a search of their own without the name; every field is compared after.
+    odd = [_row(3, name="Talk 2 "), _row(4, name="A|B"), _row(5, name=" Q&A*")]
+    assert batch_searches([*rows, *odd], since) == [[window], [window, "name=*in*Talk 1|Talk 2"]]
+    assert batch_searches([_row(1), *odd], since) == [[window], [window, "name=Talk 1"]]
+
+
+@pytest.mark.parametrize(
+    "names", [[" Keynote", "Other"], ["Keynote ", "Other "], ["A|B", "A"], ["Q&A", "Q*"]]
+)
+async def test_creates_in_doubt_with_odd_names_are_each_found_once(
+    fake: FakeSwoogo, client: SwoogoClient, names: list[str]
+) -> None:
+    fake.inject("POST /sessions/create", Fault.drop_after(), times=len(names))
+    rows = [{"name": n, "date": "2026-05-01", "start_time": "09:00"} for n in names]
+    async with client.sessions.create_many(rows, event_id=EVENT, concurrency=len(names)) as run:
+        results = sorted([(r.index, r.status, r.id) async for r in run])
+    assert sorted(s["name"] for s in fake.sessions.values()) == sorted(names)
+    assert [status for _, status, _ in results] == ["created"] * len(names)
+    assert sorted(i or 0 for _, _, i in results) == sorted(fake.sessions)
 
 
 def test_a_session_two_creates_match_belongs_to_neither() -> None:
@@ -278,3 +296,25 @@ async def test_a_create_ending_just_before_the_next_begins_does_not_split_a_batc
     assert a.result() == ([], False)
     assert c.result() == ([], False)
     assert (batcher.lookups, len(reads)) == (1, 1)  # one lookup settled both
+
+
+async def test_a_create_with_fewer_fields_never_claims_another_clients_session(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    row: dict[str, Any] = {
+        "event_id": EVENT,
+        "name": "Keynote",
+        "date": "2026-05-01",
+        "start_time": "09:00",
+    }
+    async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as other:
+        theirs = await other.sessions.create(**row, description="A's talk", capacity=100)
+    fake.inject("POST /sessions/create", Fault.error(503, acted=False))
+    mine = await client.sessions.create(**row)
+    assert mine.id != theirs.id
+    assert sorted(fake.sessions) == sorted([theirs.id or 0, mine.id or 0])
+    # The lookup of ``--resume`` follows the same rule.
+    prepared = prepare_session_fields(row, creating=True)
+    since = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    found = await find_matches(client, prepared, since=since, excluded=frozenset())
+    assert [s.id for s in found] == [mine.id]

@@ -197,6 +197,46 @@ def test_matching_compares_every_submitted_field_with_drift(
     assert matches(prepared, found) is same
 
 
+@pytest.mark.parametrize(
+    ("submitted", "stored", "same"),
+    [
+        ({}, {"description": "A's talk"}, False),
+        ({}, {"capacity": 100}, False),
+        ({}, {"session_status": "submitted"}, False),
+        ({}, {"locked_when_saved": True}, False),
+        ({}, {"selection_control": "included"}, False),
+        ({}, {"use_event_timezone": 0}, False),
+        ({}, {"custom_fields": {"c_7": "Gold"}}, False),
+        ({"custom_fields": {"c_1": "x"}}, {"custom_fields": {"c_1": "x", "c_7": "Gold"}}, False),
+        # The server's defaults in the fields left out: this create's session.
+        (
+            {},
+            {
+                "session_status": "live",
+                "selection_control": "optional",
+                "use_event_timezone": True,
+                "timezone": "Europe/Paris",  # the event's: any value
+                "locked_when_saved": False,
+                "session_included": 0,
+                "capacity": None,
+                "description": "",
+                "custom_fields": {"c_7": None},
+            },
+            True,
+        ),
+        ({"timezone": "UTC"}, {"timezone": "UTC", "use_event_timezone": False}, True),
+        ({}, {"badge_name": "Keynote", "secure_id": "x9", "type_id": 3}, True),
+        ({}, {"badge_name": "Other"}, False),
+        ({"description": "A's talk"}, {"description": "A's talk"}, True),
+    ],
+)
+def test_matching_requires_defaults_in_the_fields_left_out(
+    submitted: dict[str, Any], stored: dict[str, Any], same: bool
+) -> None:
+    prepared = prepare_session_fields({**ROW, **submitted}, creating=True)
+    assert matches(prepared, _session(**{**ROW, **stored})) is same
+
+
 def _pages(api: ScriptedApi, kind: str) -> None:
     def page(number: int) -> Response:
         links = {"next": {"href": "/sessions?page=2"}}

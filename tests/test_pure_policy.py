@@ -16,8 +16,9 @@ from swoogo_async import (
     Session,
 )
 from swoogo_async._exceptions import SwoogoError, make_status_error
+from swoogo_async._keyedlocks import KeyedLocks
 from swoogo_async._ratelimit import _BULK, MAX_WINDOW, PROBE_AFTER, Pacer, bulk_pacing
-from swoogo_async._reconcile import KeyedLocks, RecentClaims, fingerprint, lookup_search, pick_match
+from swoogo_async._reconcile import RecentClaims, fingerprint, lookup_search, pick_match
 from swoogo_async._retry import parse_retry_after
 
 POLICY = RetryPolicy(

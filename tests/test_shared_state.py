@@ -157,3 +157,44 @@ async def test_local_state_refresh_lock_expires_when_its_holder_never_returns() 
     assert await state.token_get() == ("tok", 10.0)
     await state.token_delete("tok")
     assert await state.token_get() is None
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["after-a-read", "first-call"])
+async def test_a_client_sharing_the_token_knows_the_server_clock(
+    monkeypatch: pytest.MonkeyPatch, warm: bool
+) -> None:
+    """B's clock runs 5 s ahead; it took A's token, so no token response told it the offset."""
+    import time
+    import types
+
+    import swoogo_async._create as create_module
+    import swoogo_async._pipeline as pipeline_module
+
+    ahead = types.SimpleNamespace(
+        **{k: getattr(time, k) for k in dir(time) if not k.startswith("__")}
+    )
+    ahead.time = lambda: time.time() + 5.0
+    monkeypatch.setattr(create_module, "time", ahead)
+    monkeypatch.setattr(pipeline_module, "time", ahead)
+    async with FakeSwoogo() as fake:
+        shared = LocalSharedState()
+        options: dict[str, Any] = {
+            "base_url": fake.base_url,
+            "retry": FAST_RETRY,
+            "reconcile_delay": 0.01,
+            "shared": shared,
+        }
+        async with (
+            SwoogoClient(fake.api_key, fake.api_secret, **options) as a,
+            SwoogoClient(fake.api_key, fake.api_secret, **options) as b,
+        ):
+            await a.sessions.get_many([1], event_id=12)  # A fetches the shared token
+            if warm:
+                await b.sessions.get_many([1], event_id=12)
+            fake.inject("POST /sessions/create", Fault.drop_after())
+            session = await b.sessions.create(event_id=12, name="Keynote", date=dt.date(2026, 5, 1))
+        assert fake.token_requests == 1
+        assert [s["id"] for s in fake.sessions.values()] == [session.id]
+        # Only a client that has read no answer yet asks the server for its clock.
+        probes = [r for r in fake.requests if r.path.endswith("/sessions/0")]
+        assert len(probes) == (0 if warm else 1)

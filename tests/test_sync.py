@@ -358,3 +358,63 @@ async def test_sync_an_unreadable_row_is_invalid_and_the_rest_run(
     ]
     _, results = await run_sync(client, rows)
     assert [r.status for r in results] == ["created", "created", "invalid", "invalid"]
+
+
+def _shifting_event(fake: FakeSwoogo, n: int) -> tuple[int, list[dict[str, Any]]]:
+    """Seed an unrelated first session and ``n`` more; return its id and the ``n`` rows."""
+    old = fake.add_session(event_id=EVENT, name="Old", date="2026-05-01", start_time="08:00:00")
+    rows = []
+    for i in range(n):
+        fake.add_session(event_id=EVENT, name=f"S{i:03}", date="2026-05-01", start_time="09:00:00")
+        rows.append({"name": f"S{i:03}", "date": "2026-05-01", "start_time": "09:00"})
+    return int(old["id"]), rows
+
+
+async def test_sync_rereads_an_event_that_changed_while_it_was_read(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    # "Old" is deleted after page 1: every later session moves up a place, and the one
+    # at position 200 is on neither page read (300 seen of the 301 announced).
+    old, rows = _shifting_event(fake, 300)
+    await client.sessions.get(old)
+    fake.after_requests(2, lambda: fake.sessions.pop(old))
+    fake.reset_requests()
+    _summary, results = await run_sync(client, rows)
+    assert [r.status for r in results] == ["unchanged"] * 300
+    assert writes(fake) == []
+    assert [r.method for r in fake.requests] == ["GET"] * 4  # two pages, read twice
+
+
+async def test_sync_writes_nothing_when_the_event_keeps_changing(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    old, rows = _shifting_event(fake, 300)
+    await client.sessions.get(old)
+
+    def delete_the_first() -> None:
+        fake.sessions.pop(min(fake.sessions))
+        fake.after_requests(1, delete_the_first)
+
+    fake.after_requests(2, delete_the_first)
+    with pytest.raises(LookupIncompleteError, match="announced"):
+        await run_sync(client, rows)
+    assert writes(fake) == []
+
+
+async def test_a_listing_that_shifted_is_not_complete(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    old, _ = _shifting_event(fake, 300)
+    await client.sessions.get(old)
+    fake.after_requests(2, lambda: fake.sessions.pop(old))
+    listing = client.sessions.list(event_id=EVENT)
+    seen = [s.id async for s in listing]
+    assert len(seen) == 300  # one of the 300 left was never on a page read
+    assert not listing.complete
+    assert listing.stopped is not None
+    assert "301" in listing.stopped
+    paged = client.paginate("/sessions", params={"event_id": EVENT}, per_page=200)
+    fake.after_requests(2, lambda: fake.sessions.pop(min(fake.sessions)))
+    assert len(await paged.collect()) == 299
+    assert not paged.complete
+    assert paged.stopped is not None
