@@ -1,4 +1,6 @@
-"""``SWOOGO_LOG=debug|info``: the environment switch that shows the SDK's logging on stderr.
+"""The ``swoogo_async`` logger, the retry log lines, and the ``SWOOGO_LOG`` switch.
+
+``SWOOGO_LOG=debug|info`` is the environment switch that shows the SDK's logging on stderr.
 
 A library never configures logging (the ``swoogo_async`` logger has a ``NullHandler``),
 but when someone debugging sets ``SWOOGO_LOG``, as ``OPENAI_LOG`` does for openai, one
@@ -10,11 +12,19 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from typing import Any
 
-__all__ = ["LEVELS", "configure_from_env"]
+from backoff.types import Details
+
+__all__ = ["LEVELS", "configure_from_env", "log_backoff", "log_giveup", "logger"]
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+logger = logging.getLogger("swoogo_async")
+# A library never configures logging: without a handler here, its warnings would reach
+# stderr through logging's last resort in an app that never set logging up.
+logger.addHandler(logging.NullHandler())
 
 
 class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -42,3 +52,30 @@ def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handl
     if logger.level == logging.NOTSET or logger.level > level:
         logger.setLevel(level)
     return handler
+
+
+def log_backoff(details: Details) -> None:
+    """Log a retry (backoff's ``on_backoff``): the call, the error, the wait."""
+    state: Any = details["args"][0]
+    logger.warning(
+        "retrying %s %s after %s (attempt %d failed), waiting %.2fs",
+        state.call.method,
+        state.call.path,
+        type(details.get("exception")).__name__,
+        details["tries"],
+        details.get("wait", 0.0),
+    )
+
+
+def log_giveup(details: Details) -> None:
+    """Log a call that failed for good (backoff's ``on_giveup``)."""
+    state: Any = details["args"][0]
+    logger.log(
+        logging.WARNING if details["tries"] > 1 else logging.DEBUG,
+        "%s %s failed with %s after %d attempt(s) in %.2fs",
+        state.call.method,
+        state.call.path,
+        type(details.get("exception")).__name__,
+        details["tries"],
+        details["elapsed"],
+    )

@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import backoff
-from backoff.types import Details
 
 from ._auth import (
     TOKEN_FORM,
@@ -39,6 +38,7 @@ from ._exceptions import (
     make_status_error,
 )
 from ._hooks import RequestInfo, ResponseInfo, remember_response, run_hooks
+from ._log import log_backoff, log_giveup, logger
 from ._options import CallOptions, merge_headers
 from ._ratelimit import AsyncPacer
 from ._retry import RetryPolicy, parse_retry_after
@@ -47,10 +47,6 @@ from ._transport import Headers, Request, Response, Transport
 __all__ = ["CLOSED", "NEW", "OPEN", "logger"]
 
 T = TypeVar("T")
-logger = logging.getLogger("swoogo_async")
-# A library never configures logging: without a handler here, its warnings would reach
-# stderr through logging's last resort in an app that never set logging up.
-logger.addHandler(logging.NullHandler())
 
 NEW, OPEN, CLOSED = "new", "open", "closed"
 _ONE_LOOP = (
@@ -82,31 +78,6 @@ class _CallState:
         #: The token the latest exchange sent. Kept here, not in a local, so no frame a
         #: traceback keeps (Sentry's locals) holds the Token object.
         self.token: Token | None = None
-
-
-def _log_backoff(details: Details) -> None:
-    state: _CallState = details["args"][0]
-    logger.warning(
-        "retrying %s %s after %s (attempt %d failed), waiting %.2fs",
-        state.call.method,
-        state.call.path,
-        type(details.get("exception")).__name__,
-        details["tries"],
-        details.get("wait", 0.0),
-    )
-
-
-def _log_giveup(details: Details) -> None:
-    state: _CallState = details["args"][0]
-    logger.log(
-        logging.WARNING if details["tries"] > 1 else logging.DEBUG,
-        "%s %s failed with %s after %d attempt(s) in %.2fs",
-        state.call.method,
-        state.call.path,
-        type(details.get("exception")).__name__,
-        details["tries"],
-        details["elapsed"],
-    )
 
 
 def _response_info(state: _CallState, response: Response) -> ResponseInfo:
@@ -185,8 +156,8 @@ class _Pipeline:
             max_time=budget,
             giveup=functools.partial(policy.gives_up, idempotent=idempotent),
             jitter=None,  # ``waits`` draws it: a server's Retry-After must not be shortened
-            on_backoff=_log_backoff,
-            on_giveup=_log_giveup,
+            on_backoff=log_backoff,
+            on_giveup=log_giveup,
             logger=None,
             budget=budget,
         )(self._attempt)
