@@ -9,7 +9,13 @@ from typing import Literal
 
 import attrs
 
-__all__ = ["CREATE_ROUTE", "ROUTES", "TOKEN_ROUTE", "Fault", "FaultPlan"]
+__all__ = ["CREATE_ROUTE", "HTML_ERROR", "ROUTES", "TOKEN_ROUTE", "Fault", "FaultPlan"]
+
+#: The page a proxy in front of the API sends for ``Fault.error(..., html=True)``.
+HTML_ERROR = (
+    "<html><head><title>{status} Error</title></head><body><center><h1>{status} Error</h1>"
+    "</center><hr><center>nginx</center></body></html>"
+)
 
 TOKEN_ROUTE = "POST /oauth2/token"
 

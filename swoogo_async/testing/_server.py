@@ -24,7 +24,7 @@ from aiohttp import web
 from ._api import API_PREFIX, FORM, ApiMixin, CIDict, Result, json_response
 from ._budget import Budget
 from ._control import ControlMixin
-from ._faults import TOKEN_ROUTE, Fault, FaultPlan
+from ._faults import HTML_ERROR, TOKEN_ROUTE, Fault, FaultPlan
 from ._forms import ApiError, yii_error
 from ._store import Store
 
@@ -44,10 +44,6 @@ _ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 #: A list call costs 10 credits; every other call costs 1.
 _LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers"})
 STATS_PATH = "/_fake/stats"
-_HTML = (
-    "<html><head><title>{status} Error</title></head><body><center><h1>{status} Error</h1>"
-    "</center><hr><center>nginx</center></body></html>"
-)
 
 
 @attrs.frozen
@@ -394,7 +390,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         if fault.body is not None:
             return web.Response(status=status, body=fault.body, headers=headers), acted
         if fault.html:
-            page = _HTML.format(status=status)
+            page = HTML_ERROR.format(status=status)
             return web.Response(
                 status=status, text=page, content_type="text/html", headers=headers
             ), acted
