@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
 import attrs
@@ -31,6 +31,7 @@ __all__ = [
     "add_sessions_call",
     "create_session_call",
     "decode_json",
+    "envelope_page",
     "get_session_call",
     "int_or_none",
     "list_sessions_call",
@@ -39,6 +40,8 @@ __all__ = [
     "parse_speaker",
     "update_session_call",
 ]
+
+T = TypeVar("T")
 
 FORM: Final = "application/x-www-form-urlencoded"
 JSON: Final = "application/json"
@@ -242,17 +245,19 @@ def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -
         raise ResponseDecodeError(
             status=200, method=method, url=url, body=payload, raw=raw
         ) from None
+    return envelope_page(payload, items, page=page, per_page=per_page)
+
+
+def envelope_page(payload: dict[str, Any], items: list[T], *, page: int, per_page: int) -> Page[T]:
+    """Return the ``Page`` of ``items`` with the counts of a list envelope (or our guesses)."""
     meta, links = payload.get("_meta"), payload.get("_links")
     if not isinstance(meta, dict):
         meta = {}
-    has_next: bool | None = None
-    if isinstance(links, dict):
-        has_next = bool(links.get("next"))
     return Page(
         items=items,
         total_count=int_or_none(meta.get("totalCount")),
         page_count=int_or_none(meta.get("pageCount")),
         current_page=int_or_none(meta.get("currentPage")) or page,
         per_page=int_or_none(meta.get("perPage")) or per_page,
-        has_next=has_next,
+        has_next=bool(links.get("next")) if isinstance(links, dict) else None,
     )

@@ -13,7 +13,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from ._endpoints import FORM, JSON, LIST_COST, Call, decode_json, int_or_none
+from ._endpoints import FORM, JSON, LIST_COST, Call, decode_json, envelope_page
 from ._exceptions import InvalidInputError, ResponseDecodeError
 from ._forms import encode_form
 from ._models import Page
@@ -170,17 +170,7 @@ def page_of(
         items = list(items.values())
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
-    meta = payload.get("_meta")
-    links = payload.get("_links")
-    meta = meta if isinstance(meta, dict) else {}
-    return Page(
-        items=items,
-        total_count=int_or_none(meta.get("totalCount")),
-        page_count=int_or_none(meta.get("pageCount")),
-        current_page=int_or_none(meta.get("currentPage")) or page,
-        per_page=int_or_none(meta.get("perPage")) or per_page,
-        has_next=bool(links.get("next")) if isinstance(links, dict) else None,
-    )
+    return envelope_page(payload, items, page=page, per_page=per_page)
 
 
 def raw_item_key(item: dict[str, Any]) -> Hashable | None:

@@ -62,19 +62,24 @@ def _client(args: argparse.Namespace) -> SwoogoClient:
         raise UsageError(str(exc)) from None
 
 
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options ``import`` and ``sync`` share, from their parsed arguments."""
+    return {
+        "file": Path(args.file),
+        "event_id": args.event_id,
+        "concurrency": args.concurrency,
+        "report": Path(args.report) if args.report else None,
+        "resume": Path(args.resume) if args.resume else None,
+        "ordered": args.ordered,
+        "progress": not args.no_progress,
+        "grace": args.grace,
+        "base_url": args.base_url,
+        "rows": RowOptions.from_args(args),
+    }
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
-    opts = ImportOptions(
-        file=Path(args.file),
-        event_id=args.event_id,
-        concurrency=args.concurrency,
-        report=Path(args.report) if args.report else None,
-        resume=Path(args.resume) if args.resume else None,
-        ordered=args.ordered,
-        progress=not args.no_progress,
-        grace=args.grace,
-        base_url=args.base_url,
-        rows=RowOptions.from_args(args),
-    )
+    opts = ImportOptions(**_run_options(args))
     if args.dry_run:
         bad = check_rows(opts.file, opts.event_id, sys.stdout, opts.rows)
         return EXIT_FAILED if bad else EXIT_OK
@@ -96,20 +101,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         key = parse_key(args.key)
     except InvalidInputError as exc:
         raise UsageError(f"--key: {exc.reason}") from None
-    opts = SyncOptions(
-        file=Path(args.file),
-        event_id=args.event_id,
-        concurrency=args.concurrency,
-        report=Path(args.report) if args.report else None,
-        resume=Path(args.resume) if args.resume else None,
-        ordered=args.ordered,
-        progress=not args.no_progress,
-        grace=args.grace,
-        base_url=args.base_url,
-        key=key,
-        dry_run=args.dry_run,
-        rows=RowOptions.from_args(args),
-    )
+    opts = SyncOptions(**_run_options(args), key=key, dry_run=args.dry_run)
     dropped: set[str] = set()
     prior, total = prepare_import(opts, dropped=dropped)
     client = _client(args)
