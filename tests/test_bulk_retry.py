@@ -139,3 +139,25 @@ def test_a_bulk_row_waits_out_a_429_inside_the_window(kind: str) -> None:
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "bulk"),
+    [
+        (["import", "rows.csv"], True),
+        (["sync", "rows.csv", "--event-id", "1"], True),
+        (["get", "1"], False),
+        (["update", "1", "capacity=3"], False),
+    ],
+)
+def test_the_cli_gives_import_and_sync_the_bulk_policy_only(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], bulk: bool
+) -> None:
+    from swoogo_async.cli._args import build_parser
+    from swoogo_async.cli._main import _client as cli_client
+
+    monkeypatch.setenv("SWOOGO_API_KEY", "key")
+    monkeypatch.setenv("SWOOGO_API_SECRET", "secret")
+    monkeypatch.delenv("SWOOGO_REDIS_URL", raising=False)
+    client = cli_client(build_parser().parse_args(argv))
+    assert client.retry == (RetryPolicy().for_bulk() if bulk else RetryPolicy())
