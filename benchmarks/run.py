@@ -60,7 +60,7 @@ SEEDED = 50
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="smoke run: fewer requests, < 60 s")
+    p.add_argument("--quick", action="store_true", help="smoke run: fewer requests, shorter jobs")
     p.add_argument("--loop", choices=("asyncio", "uvloop", "both"), default="both")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 5; quick 3)")
     p.add_argument(
