@@ -44,7 +44,7 @@ if op == 'reserve' then
     end
   else
     if reset_at >= 0 and now >= reset_at + GUARD then
-      avail = limit
+      avail = math.max(limit - inflight, 0)
       reset_at = window > 0 and now + window or -1
       guessed = 1
       tat = now

@@ -191,7 +191,9 @@ class Pacer:
         """Start the next window once the estimated reset has passed."""
         if self.reset_at is not None and now >= self.reset_at + GUARD:
             assert self.limit is not None
-            self.available = float(self.limit)
+            # A request still in flight may reach the server after its window rolled, and
+            # be charged to the new one: leave its credits out until a response tells.
+            self.available = float(max(self.limit - self.inflight, 0))
             self.reset_at = now + self.window if self.window else None
             self.guessed = True
             self.tat = now

@@ -146,7 +146,25 @@ def test_pacer_probes_once_then_follows_the_headers() -> None:
     spent, delay = pacer.reserve(1, 0.2)
     assert not spent  # nothing left in this window: wait for the reset
     assert delay == pytest.approx(10.1 - 0.2 + 0.05)
-    assert pacer.reserve(10, 10.3) == (True, 0.0)  # new window
+    # New window; the 99 still unanswered may be charged to it: only 1 credit is sure.
+    assert pacer.reserve(1, 10.3) == (True, 0.0)
+    assert not pacer.reserve(1, 10.3)[0]
+
+
+def test_a_request_in_flight_across_the_reset_is_not_spent_twice() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(10, 9, 2), 1, 0.1)
+    for _ in range(8):
+        assert pacer.reserve(1, 0.2) == (True, 0.0)
+    for _ in range(7):
+        pacer.observe(_headers(10, 2, 2), 1, 0.3)  # answered in the first window
+    assert pacer.reserve(1, 1.9) == (True, 0.0)  # sent just before the reset
+    # At the reset two requests are still in flight: the server may charge them to the
+    # new window, so the new window starts with 8 credits, not 10 (a 429 otherwise).
+    assert pacer.inflight == 2
+    spent = sum(pacer.reserve(1, 2.2)[0] for _ in range(10))
+    assert spent == 8
 
 
 def test_bulk_work_runs_at_full_speed_then_spreads_the_reserve() -> None:
