@@ -102,11 +102,14 @@ elseif op == 'observe' then
       reset_at = ra
       avail = rem - inflight
       tat = math.min(tat, now)
+      guessed = 0
+    elseif guessed == 1 and ra < reset_at - 1 - GUARD then
+      -- a late answer from the window before the roll: nothing to learn for this one
     else
       if guessed == 1 then reset_at = ra else reset_at = math.min(reset_at, ra) end
       avail = math.min(avail, rem)
+      guessed = 0
     end
-    guessed = 0
   end
 elseif op == 'limited' then
   local ra, cost = tonumber(ARGV[11]), tonumber(ARGV[12])

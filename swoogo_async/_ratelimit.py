@@ -234,6 +234,11 @@ class Pacer:
             self.reset_at = reset_at
             self.available = float(remaining - others)
             self.tat = min(self.tat, now)
+            self.guessed = False
+        elif self.guessed and reset_at < self.reset_at - 1.0 - GUARD:
+            # After our roll, a window ending this early is the one before it (a late
+            # answer): its reset and count say nothing about the new window.
+            pass
         else:
             # Each sighting bounds the reset from above (the header is rounded up):
             # keep the lowest bound, but let the first one replace a guess.
@@ -242,7 +247,7 @@ class Pacer:
             # count may already hold some of those in flight, so subtracting them again
             # would waste credits. ``remaining`` only lowers it: someone else spent.
             self.available = min(self.available, float(remaining))
-        self.guessed = False
+            self.guessed = False
 
     def limited(self, retry_after: float | None, cost: int, now: float) -> None:
         """Learn from a 429: block every caller until ``retry_after`` (capped) has passed."""

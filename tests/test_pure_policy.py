@@ -423,3 +423,18 @@ def test_requests_in_flight_are_not_counted_twice() -> None:
     # Someone else spends on this credential: the server's count lowers ours.
     pacer.observe(_headers(100, 70, 10), 1, 0.3)
     assert pacer.available == 70
+
+
+def test_a_late_answer_from_the_previous_window_does_not_move_the_new_one() -> None:
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(10, 9, 10), 1, 0.0)  # the window ends at 10
+    for _ in range(9):
+        assert pacer.reserve(1, 9.5) == (True, 0.0)
+    assert pacer.reserve(1, 10.1)[0]  # our roll: the new window ends at 20 (a guess)
+    # An answer sent at 9.6 arrives after the roll, saying "1 s left" of the old window.
+    pacer.observe(_headers(10, 0, 1), 1, 10.2)
+    assert pacer.reset_at == pytest.approx(20.1)  # not 11.2: no second window inside this one
+    pacer.observe(_headers(10, 8, 10), 1, 10.3)  # a sighting of the new window replaces the guess
+    assert pacer.reset_at == pytest.approx(20.3)
+    assert not pacer.guessed

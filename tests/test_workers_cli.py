@@ -70,8 +70,8 @@ async def test_four_cli_imports_share_one_token_and_one_budget(
         path = tmp_path / f"rows-{k}.csv"
         expected += _write_rows(path, k)
         files.append((path, tmp_path / f"report-{k}.jsonl"))
-    # 60 creates against 40 credits per 2-s window: the budget must be shared to avoid a 429.
-    async with FakeSwoogo(rate_limit=40, rate_window=2.0) as fake:
+    # 60 creates against 40 credits per 5-s window: the budget must be shared to avoid a 429.
+    async with FakeSwoogo(rate_limit=40, rate_window=5.0) as fake:
         codes = await asyncio.gather(
             *(_cli_import(path, report, fake.base_url, redis_server.url) for path, report in files)
         )
@@ -97,7 +97,7 @@ def test_demo_with_four_workers_checks_its_invariants(
     code = main(
         [
             *("demo", "--workers", "4", "--rows", "40"),
-            *("--rate-limit", "30", "--rate-window", "2", "--out", str(tmp_path)),
+            *("--rate-limit", "30", "--rate-window", "5", "--out", str(tmp_path)),
         ]
     )
     out = capsys.readouterr().out
