@@ -44,7 +44,7 @@ if op == 'reserve' then
     end
   else
     if reset_at >= 0 and now >= reset_at + GUARD then
-      avail = math.max(limit - inflight, 0)
+      avail = limit
       reset_at = window > 0 and now + window or -1
       guessed = 1
       tat = now
@@ -102,14 +102,11 @@ elseif op == 'observe' then
       reset_at = ra
       avail = rem - inflight
       tat = math.min(tat, now)
-      guessed = 0
-    elseif guessed == 1 and ra < reset_at - 1 - GUARD then
-      -- a late answer from the window before the roll: nothing to learn for this one
     else
       if guessed == 1 then reset_at = ra else reset_at = math.min(reset_at, ra) end
       avail = math.min(avail, rem)
-      guessed = 0
     end
+    guessed = 0
   end
 elseif op == 'limited' then
   local ra, cost = tonumber(ARGV[11]), tonumber(ARGV[12])

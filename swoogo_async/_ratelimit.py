@@ -191,9 +191,7 @@ class Pacer:
         """Start the next window once the estimated reset has passed."""
         if self.reset_at is not None and now >= self.reset_at + GUARD:
             assert self.limit is not None
-            # A request still in flight may reach the server after its window rolled, and
-            # be charged to the new one: leave its credits out until a response tells.
-            self.available = float(max(self.limit - self.inflight, 0))
+            self.available = float(self.limit)
             self.reset_at = now + self.window if self.window else None
             self.guessed = True
             self.tat = now
@@ -234,11 +232,6 @@ class Pacer:
             self.reset_at = reset_at
             self.available = float(remaining - others)
             self.tat = min(self.tat, now)
-            self.guessed = False
-        elif self.guessed and reset_at < self.reset_at - 1.0 - GUARD:
-            # After our roll, a window ending this early is the one before it (a late
-            # answer): its reset and count say nothing about the new window.
-            pass
         else:
             # Each sighting bounds the reset from above (the header is rounded up):
             # keep the lowest bound, but let the first one replace a guess.
@@ -247,7 +240,7 @@ class Pacer:
             # count may already hold some of those in flight, so subtracting them again
             # would waste credits. ``remaining`` only lowers it: someone else spent.
             self.available = min(self.available, float(remaining))
-            self.guessed = False
+        self.guessed = False
 
     def limited(self, retry_after: float | None, cost: int, now: float) -> None:
         """Learn from a 429: block every caller until ``retry_after`` (capped) has passed."""
