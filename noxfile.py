@@ -58,8 +58,8 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=None)
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks (SDK vs raw aiohttp, same process, medians and ratios)."""
-    session.install("-e", ".", *_group("bench"))
+    """Run the benchmarks (SDK vs raw aiohttp, same process; pacing; several processes)."""
+    session.install("-e", ".[redis]", *_group("bench"))
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 

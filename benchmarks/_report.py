@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 __all__ = ["markdown", "targets"]
@@ -220,4 +221,16 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"`benchmarks/bench_bulk.py` failed: `{bulk['error']}`")
         else:
             lines.append(bulk["note"])
+    for name, title in (("pacing", "Pacing"), ("workers", "Several processes")):
+        section = results.get(name)
+        if section is None:
+            continue
+        script = f"python -m benchmarks.bench_{name} {' '.join(section['args'])}".rstrip()
+        lines += ["", f"## {title}", "", f"`{script}`", ""]
+        if section["status"] != "measured":
+            lines.append(f"failed: `{section['error']}`")
+            continue
+        result = section["result"]
+        for row in result if isinstance(result, list) else [result]:
+            lines.append(f"- `{json.dumps(row)}`")
     return "\n".join(lines) + "\n"

@@ -32,7 +32,7 @@ from swoogo_async._ratelimit import Pacer, bulk_pacing
 from swoogo_async.testing import FakeSwoogo
 
 LATENCY = 0.01
-RETRY = RetryPolicy(max_attempts=8, deadline=600.0, max_server_wait=600.0)
+RETRY = RetryPolicy().for_bulk()
 
 
 async def run_job(

@@ -8,6 +8,7 @@ unlimited budget: wall time and client CPU per ``get``, as ratios to in-process.
 A redis-server is started on a free loopback port (``redis-server`` must be on PATH).
 
     python -m benchmarks.bench_workers [--workers 1,2,4,8] [--windows 3] [--repeat 1]
+                                       [--cost-calls 1000]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from swoogo_async.testing import FakeSwoogo
 SPAWN = multiprocessing.get_context("spawn")
 LATENCY = 0.01
 #: What a bulk run uses: a 429 whose reset falls inside the window is waited for.
-RETRY = RetryPolicy(max_attempts=8, deadline=600.0, max_server_wait=600.0)
+RETRY = RetryPolicy().for_bulk()
 
 
 async def _work(base_url: str, redis_url: str | None, calls: int, go: Any) -> dict[str, Any]:
@@ -136,6 +137,7 @@ async def redis_cost(redis_url: str, n: int = 1000) -> dict[str, float]:
     return {
         "wall_us_local": round(med["wall_local"], 1),
         "wall_us_redis": round(med["wall_redis"], 1),
+        "wall_us_added": round(med["wall_redis"] - med["wall_local"], 1),
         "wall_ratio": round(med["wall_redis"] / med["wall_local"], 2),
         "cpu_ratio_incl_fake": round(med["cpu_redis"] / med["cpu_local"], 2),
     }
@@ -149,14 +151,15 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=4.0)
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--cost-calls", type=int, default=1000, help="gets per Redis-cost run")
     args = parser.parse_args()
     # The unpaced runs meet many 429s: their retry WARNINGs are the figures, not news.
     logging.getLogger("swoogo_async").setLevel(logging.ERROR)
     if shutil.which("redis-server") is None:
         raise SystemExit("redis-server is not on PATH (apt-get install redis-server)")
-    from tests._redis_server import RedisServer
+    from swoogo_async.cli._demo_workers import LocalRedis
 
-    server = RedisServer(shutil.which("redis-server") or "redis-server")
+    server = LocalRedis(shutil.which("redis-server") or "redis-server")
     try:
         rows = []
         for n in (int(x) for x in args.workers.split(",")):
@@ -167,7 +170,9 @@ def main() -> None:
                 ]
                 rows.append({k: statistics.median(r[k] for r in runs) for k in runs[0]})
                 print(json.dumps(rows[-1]), flush=True)
-        print(json.dumps({"redis_cost_per_get": asyncio.run(redis_cost(server.url))}))
+        print(
+            json.dumps({"redis_cost_per_get": asyncio.run(redis_cost(server.url, args.cost_calls))})
+        )
     finally:
         server.stop()
 

@@ -1,7 +1,7 @@
 """Run every benchmark and write ``benchmarks/results/latest.json`` and ``latest.md``.
 
     python -m benchmarks.run [--quick] [--loop uvloop|asyncio|both] [--reps N]
-                             [--only requests,models,token,bulk] [--out DIR]
+                             [--only requests,models,token,bulk,pacing,workers] [--out DIR]
 
 The fake server runs in a subprocess (``python -m swoogo_async.testing --port 0
 --no-drift``, rate limit off) so this process's CPU time is the client's alone.
@@ -35,12 +35,24 @@ from .bench_token import token_benchmark
 
 __all__ = ["main"]
 
-SECTIONS = ("requests", "models", "token", "bulk")
+SECTIONS = ("requests", "models", "token", "bulk", "pacing", "workers")
 RESULTS = Path(__file__).resolve().parent / "results"
 BULK_PLACEHOLDER = "not measured yet: bulk import lands with the bulk issue"
 BULK_FULL_ARGS = ("--skip-demo",)
 BULK_QUICK_ARGS = ("--rows", "300", "--repeat", "1", "--memory-rows", "--skip-demo")
 BULK_TIMEOUT_FULL, BULK_TIMEOUT_QUICK = 1200.0, 60.0
+#: Scripts run in their own process (``python -m benchmarks.<name> <args>``): full, quick.
+SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "pacing": ((), ("--repeat", "1", "--credits", "40", "--window", "1")),
+    "workers": (
+        (),
+        (
+            *("--workers", "4", "--credits", "40", "--window", "1"),
+            *("--windows", "2", "--cost-calls", "200"),
+        ),
+    ),
+}
+SCRIPT_TIMEOUT_FULL, SCRIPT_TIMEOUT_QUICK = 1200.0, 120.0
 #: A budget so large the pacer never waits: what pacing costs when it has nothing to do.
 HUGE_BUDGET = ("--rate-limit", "1000000000", "--rate-window", "600")
 SEEDED = 50
@@ -48,7 +60,7 @@ SEEDED = 50
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="smoke run: fewer requests, < 60 s")
+    p.add_argument("--quick", action="store_true", help="smoke run: fewer requests, shorter jobs")
     p.add_argument("--loop", choices=("asyncio", "uvloop", "both"), default="both")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 5; quick 3)")
     p.add_argument(
@@ -145,6 +157,41 @@ def _bulk_section(s: Settings, loops: Sequence[str]) -> dict[str, Any]:
     return {"status": "measured", "entry": "main", "args": args, "result": result}
 
 
+def _script_section(name: str, quick: bool) -> dict[str, Any]:
+    """Run ``python -m benchmarks.bench_<name>``; read its output as JSON (or JSON lines)."""
+    args = list(SCRIPTS[name][1 if quick else 0])
+    module = f"benchmarks.bench_{name}"
+    print(f"  running: python -m {module} {' '.join(args)}", flush=True)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            capture_output=True,
+            text=True,
+            timeout=SCRIPT_TIMEOUT_QUICK if quick else SCRIPT_TIMEOUT_FULL,
+            cwd=Path(__file__).resolve().parent.parent,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        print(f"  {name} benchmark timed out", flush=True)
+        return {"status": "failed", "error": "timed out", "args": args}
+    result: Any = None
+    if done.returncode == 0:
+        try:
+            result = json.loads(done.stdout)
+        except ValueError:
+            try:
+                result = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+            except ValueError:
+                result = None
+    if result is None:
+        error = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        print(f"  {name} benchmark failed: {error}", flush=True)
+        return {"status": "failed", "error": error, "args": args}
+    for line in result if isinstance(result, list) else [result]:
+        print(f"  {json.dumps(line)}", flush=True)
+    return {"status": "measured", "args": args, "result": result}
+
+
 def _jsonable(value: Any) -> Any:
     try:
         json.dumps(value, allow_nan=True)
@@ -191,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "token": [],
         "models": None,
         "bulk": None,
+        "pacing": None,
+        "workers": None,
     }
     env = results["environment"]
     print(
@@ -212,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "bulk" in only:
         print("[bulk]", flush=True)
         results["bulk"] = _bulk_section(s, loops)
+    for name in ("pacing", "workers"):
+        if name in only:
+            print(f"[{name}]", flush=True)
+            results[name] = _script_section(name, s.quick)
     results["elapsed_s"] = time.perf_counter() - started
 
     args.out.mkdir(parents=True, exist_ok=True)

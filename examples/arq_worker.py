@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from arq import create_pool
 from arq.connections import RedisSettings
 
-from swoogo_async import SwoogoClient, SwoogoError
+from swoogo_async import RetryPolicy, SwoogoClient, SwoogoError
 from swoogo_async._ratelimit import bulk_pacing
 
 REDIS = RedisSettings.from_dsn(os.environ.get("SWOOGO_REDIS_URL", "redis://127.0.0.1:6379/0"))
@@ -37,7 +37,8 @@ REDIS = RedisSettings.from_dsn(os.environ.get("SWOOGO_REDIS_URL", "redis://127.0
 
 async def startup(ctx: dict[str, Any]) -> None:
     """Open this worker's one client (credentials and Redis from the environment)."""
-    ctx["swoogo"] = await SwoogoClient().open()
+    # Jobs are bulk work: a 429 whose reset falls inside the API's window is waited out.
+    ctx["swoogo"] = await SwoogoClient(retry=RetryPolicy().for_bulk()).open()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -64,6 +65,7 @@ class WorkerSettings:
     on_shutdown = shutdown
     redis_settings = REDIS
     max_jobs = 8
+    job_timeout = 700  # a job may wait out a whole 600-s window (arq's default is 300 s)
 
 
 async def enqueue(count: int) -> None:

@@ -83,6 +83,8 @@ class Host(Protocol):
         self, call: Call, decode: Callable[[Response], T], *, deadline: float | None = None
     ) -> T: ...
 
+    def with_options(self, *, retry: RetryPolicy | None = None) -> Host: ...
+
 
 class LookupIncompleteError(SwoogoError):
     """A lookup could not read every candidate (the listing misbehaved or was too long)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._bulk import BulkRun, ProgressCallback, RowSource
+from ._bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
 from ._bulk import create_many as _create_many
 from ._bulk import update_many as _update_many
 from ._bulk_results import RowInput
@@ -27,6 +28,7 @@ from ._fields import (
 from ._getmany import SessionBatch, get_many
 from ._models import Page, Session
 from ._pages import PageWalk
+from ._retry import RetryPolicy
 from ._speakers import Speakers
 from ._sync import BeforeWrite, sync_rows
 from ._sync_plan import DEFAULT_KEY, SyncPlanner, parse_key
@@ -120,6 +122,17 @@ class Sessions:
             create = Call("POST", "/sessions/create")  # the method and URL its errors name
             creator = Creator(client, _decoder(parse_session, create, client))
         self._creator = creator
+
+    def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
+        """Return the create and update a bulk run's rows go through, under its retry policy.
+
+        By default the client's policy stretched by ``RetryPolicy.for_bulk``: a row
+        waits out a 429 whose reset falls inside the API's window, where an
+        interactive call fails fast. The view shares everything else with the client.
+        """
+        policy = retry if retry is not None else self._client.retry.for_bulk()
+        host = self._client.with_options(retry=policy)
+        return self._creator.bound_to(host), functools.partial(_send_update, host)
 
     async def get(
         self,
@@ -267,6 +280,7 @@ class Sessions:
         ordered: bool = False,
         on_progress: ProgressCallback | None = None,
         event_id: int | None = None,
+        retry: RetryPolicy | None = None,
     ) -> BulkRun:
         """Create a session per row, at most ``concurrency`` at a time; stream the results.
 
@@ -285,16 +299,20 @@ class Sessions:
             ordered: Yield results in input order (a slow row holds back the rest).
             on_progress: Called with the live ``BulkProgress`` after each row.
             event_id: ``event_id`` for rows that have none.
+            retry: The ``RetryPolicy`` of each row; by default the client's stretched by
+                ``RetryPolicy.for_bulk()``, so a row waits out a 429 whose reset is
+                at most 600 s (the API's window) instead of failing.
 
         Returns:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
 
         Raises:
-            InvalidInputError: ``concurrency`` is not a positive integer, or ``rows``
-                is not an iterable of rows.
+            InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
+                not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
         """
+        creator, _ = self._bulk(retry)
         return _create_many(
-            self._creator.create,
+            creator.create,
             rows,
             concurrency=concurrency,
             ordered=ordered,
@@ -310,18 +328,22 @@ class Sessions:
         concurrency: int = 8,
         ordered: bool = False,
         on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
     ) -> BulkRun:
         """Update one session per row (``id`` or ``session_id`` names it); stream the results.
+
+        Options as for ``create_many`` (``retry`` included).
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
 
         Raises:
-            InvalidInputError: ``concurrency`` is not a positive integer, or ``rows``
-                is not an iterable of rows.
+            InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
+                not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
         """
+        _, update = self._bulk(retry)
         return _update_many(
-            self._update,
+            update,
             rows,
             concurrency=concurrency,
             ordered=ordered,
@@ -341,6 +363,7 @@ class Sessions:
         dry_run: bool = False,
         scan: Iterable[RowInput] | None = None,
         before_write: BeforeWrite | None = None,
+        retry: RetryPolicy | None = None,
     ) -> BulkRun:
         """Make the event's sessions match ``rows``; stream a result per row.
 
@@ -367,26 +390,30 @@ class Sessions:
                 source is held in memory.
             before_write: Called with each row and its plan just before its create
                 or update is sent; returning False keeps it from being sent.
+            retry: The ``RetryPolicy`` of the reads and rows; by default the client's
+                stretched by ``RetryPolicy.for_bulk()`` (see ``create_many``).
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
 
         Raises:
-            InvalidInputError: ``rows``, ``key`` or ``event_id`` is invalid (raised here).
+            InvalidInputError: ``rows``, ``key``, ``event_id`` or ``retry`` is invalid
+                (raised here).
             LookupIncompleteError: the event's sessions could not all be read, twice
                 (raised during iteration, before anything is written).
         """
         planner = SyncPlanner(event_id=check_id("event_id", event_id), key=parse_key(key))
+        creator, update = self._bulk(retry)
 
         def read_page(number: int, fields: list[str]) -> Awaitable[Page[Session]]:
-            return self._creator.list_page(event_id, number, fields)
+            return creator.list_page(event_id, number, fields)
 
         return sync_rows(
             rows,
             planner=planner,
             read_page=read_page,
-            create=self._creator.create,
-            update=self._update,
+            create=creator.create,
+            update=update,
             scan=scan,
             concurrency=concurrency,
             ordered=ordered,
@@ -418,5 +445,10 @@ class Sessions:
 
     async def _update(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
         """Update from fields already checked by ``prepare_session_fields``."""
-        call = update_session_call(session_id, prepared)
-        return await self._client._execute(call, _decoder(parse_session, call, self._client))
+        return await _send_update(self._client, session_id, prepared)
+
+
+async def _send_update(host: Host, session_id: int, prepared: Mapping[str, Any]) -> Session:
+    """Send an update of checked fields through ``host``."""
+    call = update_session_call(session_id, prepared)
+    return await host._execute(call, _decoder(parse_session, call, host))

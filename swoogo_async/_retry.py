@@ -28,9 +28,22 @@ from ._exceptions import (
     TransportError,
 )
 
-__all__ = ["RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "BULK_DEADLINE",
+    "BULK_MAX_ATTEMPTS",
+    "BULK_SERVER_WAIT",
+    "RETRY_STATUSES",
+    "RetryPolicy",
+    "parse_retry_after",
+]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: The API's documented rate-limit window: the longest reset a bulk row waits out.
+BULK_SERVER_WAIT = 600.0
+#: A whole window, plus room for the attempt after it.
+BULK_DEADLINE = BULK_SERVER_WAIT + 60.0
+#: Attempts a bulk row may take: a few 429s in a row must not fail it.
+BULK_MAX_ATTEMPTS = 8
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +72,21 @@ class RetryPolicy:
     deadline: float = attrs.field(default=120.0, validator=number(above=0))
     max_server_wait: float = attrs.field(default=60.0, validator=number(at_least=0))
     statuses: frozenset[int] = RETRY_STATUSES
+
+    def for_bulk(self) -> RetryPolicy:
+        """Return this policy stretched so a call waits out any 429 within the API's window.
+
+        Bulk runs (``create_many``, ``update_many``, ``sync``, the CLI's ``import``
+        and ``sync``) use it so that no row fails on a 429 whose reset is at most
+        600 s; interactive calls keep the short policy and fail fast. Values already
+        larger are kept.
+        """
+        return attrs.evolve(
+            self,
+            max_attempts=max(self.max_attempts, BULK_MAX_ATTEMPTS),
+            deadline=max(self.deadline, BULK_DEADLINE),
+            max_server_wait=max(self.max_server_wait, BULK_SERVER_WAIT),
+        )
 
     def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:
         """Return whether ``error`` ends the call at once, whatever attempts are left.

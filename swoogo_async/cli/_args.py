@@ -116,4 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", metavar="DIR", help="where to write the CSV and report")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="import processes sharing one budget through a local redis-server (1)",
+    )
     return parser

@@ -344,6 +344,14 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.out:
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(_demo(args, folder))
+        return _run_in(args, folder)
     with tempfile.TemporaryDirectory(prefix="swoogo-demo-") as temporary:
-        return asyncio.run(_demo(args, Path(temporary)))
+        return _run_in(args, Path(temporary))
+
+
+def _run_in(args: argparse.Namespace, folder: Path) -> int:
+    if getattr(args, "workers", 1) > 1:
+        from ._demo_workers import run_workers_demo  # several processes: Redis needed
+
+        return run_workers_demo(args, folder)
+    return asyncio.run(_demo(args, folder))

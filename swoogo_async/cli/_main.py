@@ -33,8 +33,8 @@ from ._sync import SyncOptions, dry_run_sync, sync_file
 
 __all__ = ["main"]
 
-#: Rows of an import wait out a 429 whose reset falls inside the API's 600-s window.
-IMPORT_RETRY = RetryPolicy(max_attempts=8, deadline=660.0, max_server_wait=600.0)
+#: Commands whose every call (resume lookups included) waits out a 429 within the window.
+_BULK_COMMANDS = frozenset({"import", "sync"})
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -55,8 +55,8 @@ def _client(args: argparse.Namespace) -> SwoogoClient:
             secret,
             base_url=args.base_url,
             rate_limit=None if getattr(args, "no_pacing", False) else "auto",
-            # An import waits out a 429 whose reset falls inside the real 600-s window.
-            retry=IMPORT_RETRY if args.command == "import" else None,
+            # A bulk command waits out a 429 whose reset falls inside the real 600-s window.
+            retry=RetryPolicy().for_bulk() if args.command in _BULK_COMMANDS else None,
         )
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from None
