@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import swoogo_async._resources
 from swoogo_async import (
     AiohttpTransport,
     InvalidInputError,
@@ -456,10 +457,11 @@ async def test_an_error_after_the_request_left_never_makes_a_row_invalid(
     synced = [r async for r in client.sessions.sync(sync_rows, event_id=EVENT, ordered=True)]
     assert [r.status for r in synced] == ["unchanged", "created"]
 
-    async def broken_update(session_id: int, fields: Mapping[str, Any]) -> Session:
+    async def broken_update(host: object, session_id: int, fields: Mapping[str, Any]) -> Session:
         raise KeyError("id")  # as if the answer to a sent update could not be read
 
-    monkeypatch.setattr(client.sessions, "_update", broken_update)
+    # Bulk rows send updates through a view of the client, by this function.
+    monkeypatch.setattr(swoogo_async._resources, "_send_update", broken_update)
     updated = [r async for r in client.sessions.update_many([{"id": 1, "name": "X"}])]
     assert [r.status for r in updated] == ["failed"]
     assert updated[0].error is not None
