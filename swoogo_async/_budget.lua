@@ -98,15 +98,19 @@ elseif op == 'observe' then
       window = math.min(math.max(window, rst, 1), MAXW)
     end
     local ra = now + math.min(rst, MAXW)
+    local stale = 0
     if reset_at < 0 or ra > reset_at + 1 then
       reset_at = ra
       avail = rem - inflight
       tat = math.min(tat, now)
+    elseif guessed == 1 and window > 0 and ra < reset_at - window / 2 then
+      -- a late answer from the window before the one we rolled into
+      stale = 1
     else
       if guessed == 1 then reset_at = ra else reset_at = math.min(reset_at, ra) end
       avail = math.min(avail, rem)
     end
-    guessed = 0
+    if stale == 0 then guessed = 0 end
   end
 elseif op == 'limited' then
   local ra, cost = tonumber(ARGV[11]), tonumber(ARGV[12])

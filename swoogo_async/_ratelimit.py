@@ -238,6 +238,10 @@ class Pacer:
             self.available = float(remaining - others)
             self.tat = min(self.tat, now)
         else:
+            if self.guessed and self.window and reset_at < self.reset_at - self.window / 2:
+                # A late answer from the window before the one we rolled into: its reset
+                # and remaining describe that window, not this one.
+                return
             # Each sighting bounds the reset from above (the header is rounded up):
             # keep the lowest bound, but let the first one replace a guess.
             self.reset_at = reset_at if self.guessed else min(self.reset_at, reset_at)

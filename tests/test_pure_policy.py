@@ -217,6 +217,22 @@ def test_pacer_never_raises_its_estimate_from_a_late_response() -> None:
     assert pacer.reserve(1, 2.0)[0] is False
 
 
+def test_a_late_answer_from_the_previous_window_does_not_open_a_second_budget() -> None:
+    pacer = Pacer()
+    assert pacer.reserve(1, 0.0)[0]
+    pacer.observe(_headers(10, 9, 10), 1, 0.0)  # the server's window ends at 10
+    for _ in range(9):
+        assert pacer.reserve(1, 1.0)[0]  # one of them is answered only after the reset
+    assert pacer.reserve(1, 10.1)[0]  # past the reset: the pacer rolls into a new window
+    rolled_reset = pacer.reset_at
+    # The late answer was counted in the old window and says so: reset in 0 s.
+    pacer.observe(_headers(10, 0, 0), 1, 10.2)
+    assert pacer.reset_at == rolled_reset  # the new window's end is not pulled in
+    # So no second budget opens a second later, inside the server's new window.
+    granted = sum(pacer.reserve(1, 11.5)[0] for _ in range(20))
+    assert granted == 9
+
+
 def test_pacer_without_headers_does_not_pace() -> None:
     pacer = Pacer()
     pacer.reserve(1, 0.0)
