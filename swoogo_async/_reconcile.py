@@ -225,15 +225,22 @@ def pick_match(
     *,
     since: dt.datetime,
     excluded: frozenset[int],
+    loose: bool = False,
 ) -> list[Session]:
-    """Return the candidates that are this create's session."""
+    """Return the candidates that are this create's session.
+
+    With ``loose``, the candidates that hold every submitted field whatever they hold
+    in the others: not enough to claim one (it may be another create's row with more
+    fields), but enough to doubt that this create never landed (the server may fill a
+    left-out field with a default of its own).
+    """
     out = []
     for session in candidates:
         if session.id is None or session.id in excluded:
             continue
         if session.created_at is not None and session.created_at < since:
             continue
-        if matches(fields, session):
+        if not differing(fields, session) if loose else matches(fields, session):
             out.append(session)
     return out
 
@@ -281,8 +288,10 @@ def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
 def assign_matches(
     members: Sequence[tuple[Mapping[str, Any], dt.datetime, frozenset[int]]],
     candidates: Sequence[Session],
-) -> list[tuple[list[Session], bool]]:
-    """Return each ``(fields, since, excluded)`` create's matches, and whether one is contested.
+) -> list[tuple[list[Session], bool, list[int]]]:
+    """Return each ``(fields, since, excluded)`` create's matches, contested flag, loose ids.
+
+    Loose ids: the candidates ``pick_match(..., loose=True)`` returns for it.
 
     A session that another create of the batch matches too is contested: it belongs
     to neither, since no row may claim another row's session.
@@ -297,7 +306,14 @@ def assign_matches(
             if session.id is not None:
                 owners[session.id] = owners.get(session.id, 0) + 1
     contested = {sid for sid, count in owners.items() if count > 1}
-    return [(sessions, any(s.id in contested for s in sessions)) for sessions in found]
+    loose = [
+        [s.id for s in pick_match(f, candidates, since=since, excluded=ex, loose=True) if s.id]
+        for f, since, ex in members
+    ]
+    return [
+        (sessions, any(s.id in contested for s in sessions), ids)
+        for sessions, ids in zip(found, loose, strict=True)
+    ]
 
 
 class RecentClaims:

@@ -138,7 +138,7 @@ def test_a_session_two_creates_match_belongs_to_neither() -> None:
         ({"name": "Other", "date": dt.date(2026, 5, 1)}, since, frozenset[int]()),
     ]
     verdicts = assign_matches(members, [stored, other])
-    assert verdicts == [([stored], True), ([stored], True), ([other], False)]
+    assert verdicts == [([stored], True, [7]), ([stored], True, [7]), ([other], False, [8])]
 
 
 async def test_two_creates_matching_one_session_are_both_unknown() -> None:
@@ -293,8 +293,8 @@ async def test_a_create_ending_just_before_the_next_begins_does_not_split_a_batc
             now[0] = 101.0  # both are ready
             batcher._poke(EVENT)
             await asyncio.wait_for(asyncio.gather(a, c), 10)
-    assert a.result() == ([], False)
-    assert c.result() == ([], False)
+    assert a.result() == ([], False, [])
+    assert c.result() == ([], False, [])
     assert (batcher.lookups, len(reads)) == (1, 1)  # one lookup settled both
 
 
@@ -309,6 +309,16 @@ async def test_a_create_with_fewer_fields_never_claims_another_clients_session(
     }
     async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as other:
         theirs = await other.sessions.create(**row, description="A's talk", capacity=100)
+    # Made in the same seconds as this create's attempt, it holds every field this row
+    # sent: it may be this create's with defaults the server filled its own way (N1).
+    # Never claimed, never re-sent over: the outcome is unknown.
+    fake.inject("POST /sessions/create", Fault.error(503, acted=False))
+    with pytest.raises(UnknownOutcomeError) as caught:
+        await client.sessions.create(**row)
+    assert caught.value.candidates == (theirs.id,)
+    assert sorted(fake.sessions) == [theirs.id]
+    # Made long before the attempt, it cannot be this create's: the row is re-sent.
+    fake.sessions[theirs.id or 0]["created_at"] = "2026-01-01 00:00:00"
     fake.inject("POST /sessions/create", Fault.error(503, acted=False))
     mine = await client.sessions.create(**row)
     assert mine.id != theirs.id
@@ -316,5 +326,5 @@ async def test_a_create_with_fewer_fields_never_claims_another_clients_session(
     # The lookup of ``--resume`` follows the same rule.
     prepared = prepare_session_fields(row, creating=True)
     since = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-    found = await find_matches(client, prepared, since=since, excluded=frozenset())
+    found, _ = await find_matches(client, prepared, since=since, excluded=frozenset())
     assert [s.id for s in found] == [mine.id]
