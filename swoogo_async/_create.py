@@ -48,6 +48,7 @@ from ._transport import Response
 __all__ = [
     "CLOCK_MARGIN",
     "LOOKUP_MAX_PAGES",
+    "UNTRUSTED_CLOCK_MARGIN",
     "Creator",
     "Host",
     "LookupIncompleteError",
@@ -58,6 +59,9 @@ T = TypeVar("T")
 
 #: Allowance for the server's clock and its whole-second ``created_at``.
 CLOCK_MARGIN = 2.0
+#: The allowance instead when the server's clock is unknown (no readable ``Date``, or one
+#: beyond ``_auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
+UNTRUSTED_CLOCK_MARGIN = 60.0
 #: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
 LOOKUP_MAX_PAGES = 5
 
@@ -73,7 +77,7 @@ class Host(Protocol):
     def create_policy(self) -> Literal["reconcile", "raise"]: ...
     @property
     def reconcile_delay(self) -> float: ...
-    async def _server_clock_offset(self, deadline: float) -> float: ...
+    async def _server_clock_offset(self, deadline: float) -> float | None: ...
     @property
     def _clock(self) -> Callable[[], float]: ...
     @property
@@ -274,10 +278,12 @@ class _Attempts:
         """
         host = self.host
         # Measured on the server's clock (learned from its Date header), with a margin
-        # for its whole-second created_at and the header's whole seconds.
+        # for its whole-second created_at and the header's whole seconds; on the local
+        # clock with a wider margin when no Date can be trusted.
         offset = await host._server_clock_offset(self.deadline)
+        margin = CLOCK_MARGIN if offset is not None else UNTRUSTED_CLOCK_MARGIN
         since = dt.datetime.fromtimestamp(
-            self.started + offset - CLOCK_MARGIN, dt.timezone.utc
+            self.started + (offset or 0.0) - margin, dt.timezone.utc
         ).replace(microsecond=0)
         now = host._clock()
         ready_at = now + max(min(host.reconcile_delay, self.deadline - now), 0.0)
