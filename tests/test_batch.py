@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 import pytest
@@ -25,7 +26,7 @@ from swoogo_async import (
 from swoogo_async._batch import Batcher, _Batch, _Member
 from swoogo_async._create import find_matches
 from swoogo_async._fields import prepare_session_fields
-from swoogo_async._reconcile import assign_matches, batch_searches
+from swoogo_async._reconcile import MAX_NAMES_QUERY, assign_matches, batch_searches
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .test_create import BASE, ScriptedApi, _client
@@ -111,6 +112,16 @@ def test_batch_searches_carry_names_as_sent_or_leave_them_out() -> None:
     odd = [_row(3, name="Talk 2 "), _row(4, name="A|B"), _row(5, name=" Q&A*")]
     assert batch_searches([*rows, *odd], since) == [[window], [window, "name=*in*Talk 1|Talk 2"]]
     assert batch_searches([_row(1), *odd], since) == [[window], [window, "name=Talk 1"]]
+
+
+def test_batch_searches_split_many_long_names_under_the_cap() -> None:
+    since = dt.datetime(2026, 5, 1, 9, tzinfo=dt.timezone.utc)
+    rows = [_row(i, name=f"Talk {i} " + "é" * 60 + "x") for i in range(200)]
+    searches = batch_searches(rows, since)
+    filters = [search[1].removeprefix("name=*in*") for search in searches]
+    assert len(filters) > 1
+    assert all(len(quote(f, safe="")) <= MAX_NAMES_QUERY for f in filters)
+    assert sorted(n for f in filters for n in f.split("|")) == sorted(r["name"] for r in rows)
 
 
 @pytest.mark.parametrize(
