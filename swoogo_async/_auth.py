@@ -24,6 +24,7 @@ from . import _json
 from ._exceptions import AuthenticationError, ResponseDecodeError
 
 __all__ = [
+    "MAX_TRUSTED_OFFSET",
     "TOKEN_FORM",
     "Token",
     "TokenManager",
@@ -32,6 +33,7 @@ __all__ = [
     "parse_token_response",
     "read_server_offset",
     "server_clock_offset",
+    "trusted_offset",
 ]
 
 TOKEN_FORM = b"grant_type=client_credentials"
@@ -139,6 +141,16 @@ def server_clock_offset(headers: Mapping[str, str], wall_now: float) -> float:
     """Return the server's clock minus ours, from a ``Date`` header (0 without one)."""
     offset = read_server_offset(headers, wall_now)
     return 0.0 if offset is None else offset
+
+
+#: The largest server clock offset, in seconds, a lookup relies on: a ``Date`` further off
+#: is more likely wrong (a cached answer, a broken proxy) than the server's own time.
+MAX_TRUSTED_OFFSET = 300.0
+
+
+def trusted_offset(offset: float | None) -> float | None:
+    """Return ``offset`` if a lookup may rely on it (read, and within the bound), else None."""
+    return offset if offset is not None and abs(offset) <= MAX_TRUSTED_OFFSET else None
 
 
 def read_server_offset(headers: Mapping[str, str], wall_now: float) -> float | None:

@@ -32,12 +32,14 @@ from ._models import Page, Session
 from ._pages import PageWalk
 from ._reconcile import assign_matches, batch_fields, batch_searches
 
-__all__ = ["BATCH_WINDOW", "Batcher", "ListFn"]
+__all__ = ["BATCH_WINDOW", "Batcher", "ListFn", "Verdict"]
 
 #: Seconds a batch may wait for more creates in doubt before it is looked up.
 BATCH_WINDOW = 5.0
 #: Fetches page ``n`` of an event's sessions: ``(event_id, n, fields, search)``.
 ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
+#: A create's matches, whether one is contested, and the ids of its loose matches.
+Verdict = tuple[list[Session], bool, list[int]]
 #: Builds the error for a lookup that could not read every candidate.
 IncompleteFn = Callable[[str], Exception]
 
@@ -49,7 +51,7 @@ class _Member:
     excluded: frozenset[int]
     ready_at: float  # on the host's clock: when its reconcile_delay has passed
     deadline: float
-    future: asyncio.Future[tuple[list[Session], bool]]
+    future: asyncio.Future[Verdict]
 
     @property
     def latest(self) -> float:
@@ -125,8 +127,8 @@ class Batcher:
         excluded: frozenset[int],
         ready_at: float,
         deadline: float,
-    ) -> tuple[list[Session], bool]:
-        """Return the sessions that are this create's, and whether one is contested.
+    ) -> Verdict:
+        """Return the sessions that are this create's, whether one is contested, and loose ids.
 
         Raises:
             SwoogoError: the lookup failed (``incomplete`` builds the error for a
@@ -137,9 +139,7 @@ class Batcher:
         if batch is None:
             batch = self._open[event_id] = _Batch(self._clock())
             batch.task = asyncio.create_task(self._run(event_id, batch))
-        future: asyncio.Future[tuple[list[Session], bool]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         member = _Member(fields, since, excluded, ready_at, deadline, future)
         batch.members.append(member)
         self._poke(event_id)

@@ -48,6 +48,7 @@ from ._transport import Response
 __all__ = [
     "CLOCK_MARGIN",
     "LOOKUP_MAX_PAGES",
+    "UNTRUSTED_CLOCK_MARGIN",
     "Creator",
     "Host",
     "LookupIncompleteError",
@@ -58,6 +59,9 @@ T = TypeVar("T")
 
 #: Allowance for the server's clock and its whole-second ``created_at``.
 CLOCK_MARGIN = 2.0
+#: The allowance instead when the server's clock is unknown (no readable ``Date``, or one
+#: beyond ``_auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
+UNTRUSTED_CLOCK_MARGIN = 60.0
 #: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
 LOOKUP_MAX_PAGES = 5
 
@@ -73,7 +77,7 @@ class Host(Protocol):
     def create_policy(self) -> Literal["reconcile", "raise"]: ...
     @property
     def reconcile_delay(self) -> float: ...
-    async def _server_clock_offset(self, deadline: float) -> float: ...
+    async def _server_clock_offset(self, deadline: float) -> float | None: ...
     @property
     def _clock(self) -> Callable[[], float]: ...
     @property
@@ -103,8 +107,11 @@ async def find_matches(
     since: dt.datetime,
     excluded: frozenset[int] = frozenset(),
     deadline: float | None = None,
-) -> list[Session]:
-    """Return the sessions created since ``since`` that ``_reconcile.matches`` ``prepared``.
+) -> tuple[list[Session], list[Session]]:
+    """Return the sessions created since ``since`` that match ``prepared``: strictly, loosely.
+
+    Strict (``_reconcile.matches``) may be claimed; loose (``pick_match(loose=True)``)
+    only means this create may have landed with a default the server filled its way.
 
     Raises:
         LookupIncompleteError: the listing could not be read to its end.
@@ -127,7 +134,10 @@ async def find_matches(
     candidates = [s async for page in walk for s in page.items]
     if not walk.complete:
         raise LookupIncompleteError(f"the lookup read no further: {walk.stopped}")
-    return pick_match(prepared, candidates, since=since, excluded=excluded)
+    return (
+        pick_match(prepared, candidates, since=since, excluded=excluded),
+        pick_match(prepared, candidates, since=since, excluded=excluded, loose=True),
+    )
 
 
 class Creator:
@@ -209,6 +219,14 @@ class _Attempts:
             f"create of {self.name!r} {message}", fields=self.prepared, cause=cause, candidates=ids
         )
 
+    def _loose_unknown(self, cause: SwoogoError, loose: list[int]) -> Exception:
+        return self._unknown(
+            f"may have happened: sessions {sorted(loose)} hold every submitted field but"
+            " not the defaults in the others; not re-sent, none claimed",
+            cause,
+            tuple(sorted(loose)),
+        )
+
     async def run(self) -> Session:
         host = self.host
         try:
@@ -231,9 +249,11 @@ class _Attempts:
                         "failed after the server may have acted; create_policy='raise'", error
                     ) from error
                 doubt = error
-                found = await self._look_up(error)
+                found, loose = await self._look_up(error)
                 if found:  # the lookup read the whole session: no need to fetch it
                     return found[0]
+                if loose:
+                    raise self._loose_unknown(error, loose) from error
                 if attempt >= host.retry.max_attempts or host._clock() >= self.deadline:
                     raise self._unknown(
                         f"failed {attempt} times in ways the server may have acted on; no such"
@@ -245,8 +265,12 @@ class _Attempts:
                 return session
             return await self._check_after(session, doubt)
 
-    async def _look_up(self, error: SwoogoError) -> list[Session]:
-        """Return [the session] an uncertain attempt made, [] if none, or raise.
+    async def _look_up(self, error: SwoogoError) -> tuple[list[Session], list[int]]:
+        """Return [the session] an uncertain attempt made ([] if none) and the loose ids, or raise.
+
+        Loose ids: sessions holding every submitted field but not the defaults in the
+        others (``pick_match``). None may be claimed, but one may be this create's with
+        a default the server fills differently, so none may be re-sent over either.
 
         The lookup is shared with the other creates of the event in doubt at the same
         time (``_batch.py``); it waits at least ``reconcile_delay``, so that a create
@@ -254,15 +278,17 @@ class _Attempts:
         """
         host = self.host
         # Measured on the server's clock (learned from its Date header), with a margin
-        # for its whole-second created_at and the header's whole seconds.
+        # for its whole-second created_at and the header's whole seconds; on the local
+        # clock with a wider margin when no Date can be trusted.
         offset = await host._server_clock_offset(self.deadline)
+        margin = CLOCK_MARGIN if offset is not None else UNTRUSTED_CLOCK_MARGIN
         since = dt.datetime.fromtimestamp(
-            self.started + offset - CLOCK_MARGIN, dt.timezone.utc
+            self.started + (offset or 0.0) - margin, dt.timezone.utc
         ).replace(microsecond=0)
         now = host._clock()
         ready_at = now + max(min(host.reconcile_delay, self.deadline - now), 0.0)
         try:
-            matches, contested = await self.batcher.look_up(
+            matches, contested, loose = await self.batcher.look_up(
                 self.prepared,
                 since=since,
                 excluded=self.excluded,
@@ -282,13 +308,15 @@ class _Attempts:
                 error,
                 tuple(s.id for s in matches if s.id),
             ) from error
-        return matches
+        return matches, loose
 
     async def _settle_resend(self, error: SwoogoError, doubt: SwoogoError) -> Session:
         """After a re-send failed too, look once more: exactly one copy is this create's."""
-        found = await self._look_up(error if _may_have_acted(error) else doubt)
+        found, loose = await self._look_up(error if _may_have_acted(error) else doubt)
         if len(found) == 1:
             return found[0]
+        if loose:
+            raise self._loose_unknown(doubt, loose)
         raise self._unknown(
             f"failed ({type(error).__name__}) after an earlier attempt that the server may"
             " have acted on, and no copy was found",
@@ -299,7 +327,9 @@ class _Attempts:
         """After a re-send succeeded, make sure the doubtful attempt did not land too."""
         mine = {session.id} if session.id is not None else set()
         try:
-            ids = {s.id for s in await self._look_up(doubt) if s.id is not None}
+            found, loose = await self._look_up(doubt)
+            # Loose: another copy need not match strictly to be this create's too.
+            ids = {s.id for s in found if s.id is not None} | set(loose)
         except UnknownOutcomeError as error:
             if not error.candidates:  # the lookup itself failed
                 raise self._unknown(

@@ -26,7 +26,7 @@ from ._auth import (
     TokenManager,
     parse_token_response,
     read_server_offset,
-    server_clock_offset,
+    trusted_offset,
 )
 from ._endpoints import FORM, Call
 from ._exceptions import (
@@ -372,8 +372,11 @@ class _Pipeline:
             headers = by_type[content_type] = Headers(fields)
         return headers
 
-    async def _server_clock_offset(self, deadline: float) -> float:
-        """Return the server's clock minus ours, asking the server if no answer told it yet."""
+    async def _server_clock_offset(self, deadline: float) -> float | None:
+        """Return the server's clock minus ours, asking if no answer told it yet; None if unsure.
+
+        None when no answer carried a readable ``Date``, or one beyond ``MAX_TRUSTED_OFFSET``.
+        """
         if self._server_offset is None:
             # Nothing read yet (the token came from the shared store, the calls so far
             # were lost): one 1-credit read, whose answer of any status is dated.
@@ -381,7 +384,7 @@ class _Pipeline:
             url = f"{self.base_url}{call.path}?{call.query}"
             with contextlib.suppress(SwoogoError):
                 await self._attempt(_CallState(call, url, lambda r: None, deadline, None))
-        return self._server_offset or 0.0
+        return trusted_offset(self._server_offset)
 
     async def _fetch_token(self) -> Token:
         call = Call("POST", "/oauth2/token", body=TOKEN_FORM, content_type=FORM, cost=0)
@@ -389,7 +392,7 @@ class _Pipeline:
 
     def _read_token(self, response: Response) -> Token:
         wall_now = time.time()
-        self._server_offset = server_clock_offset(response.headers, wall_now)
+        self._server_offset = read_server_offset(response.headers, wall_now)
         return parse_token_response(
             response.body, response.headers, now=self._clock(), wall_now=wall_now
         )

@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
@@ -33,6 +34,7 @@ from ._forms import flatten_form, form_value
 from ._models import Session
 
 __all__ = [
+    "MAX_NAMES_QUERY",
     "WHOLE_SESSION",
     "RecentClaims",
     "assign_matches",
@@ -225,25 +227,52 @@ def pick_match(
     *,
     since: dt.datetime,
     excluded: frozenset[int],
+    loose: bool = False,
 ) -> list[Session]:
-    """Return the candidates that are this create's session."""
+    """Return the candidates that are this create's session.
+
+    With ``loose``, the candidates that hold every submitted field whatever they hold
+    in the others: not enough to claim one (it may be another create's row with more
+    fields), but enough to doubt that this create never landed (the server may fill a
+    left-out field with a default of its own).
+    """
     out = []
     for session in candidates:
         if session.id is None or session.id in excluded:
             continue
         if session.created_at is not None and session.created_at < since:
             continue
-        if matches(fields, session):
+        if not differing(fields, session) if loose else matches(fields, session):
             out.append(session)
     return out
+
+
+#: Longest percent-encoded ``name=*in*a|b|…`` filter one batch search carries: a proxy
+#: may refuse a URL over 8 KB, and the query holds the window and ``fields=`` too.
+MAX_NAMES_QUERY = 2000
+
+
+def _name_groups(names: Sequence[str]) -> list[list[str]]:
+    """Split ``names`` into groups whose ``*in*`` filter stays within ``MAX_NAMES_QUERY``."""
+    groups: list[list[str]] = [[]]
+    size = 0
+    for name in names:
+        cost = len(quote(name, safe="")) + 3  # and its "|", sent as %7C
+        if groups[-1] and size + cost > MAX_NAMES_QUERY:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += cost
+    return groups
 
 
 def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[list[str]]:
     """Return the searches that together find the candidates of several creates of one event.
 
-    The creates whose names the search can carry exactly share one query over the
-    window since the earliest of them, with a ``name=*in*a|b`` filter of the names
-    as sent (one such create gets ``lookup_search``'s narrow query). Each other
+    The creates whose names the search can carry exactly share queries over the
+    window since the earliest of them, with ``name=*in*a|b`` filters of the names
+    as sent, each within ``MAX_NAMES_QUERY`` (one such create gets ``lookup_search``'s
+    narrow query). Each other
     create gets its own ``lookup_search``, which leaves its name out. The caller
     reads them all into one set of candidates, so ``assign_matches`` still sees
     every session two creates could both match.
@@ -253,8 +282,10 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
     if len(named) == 1:
         searches.append(lookup_search(named[0], since))
     elif named:
-        names = "|".join(sorted({m["name"] for m in named}))
-        searches.append([f"created_at>={format_datetime(since)}", "name=*in*" + names])
+        for names in _name_groups(sorted({m["name"] for m in named})):
+            searches.append(
+                [f"created_at>={format_datetime(since)}", "name=*in*" + "|".join(names)]
+            )
     unique = {tuple(search): search for search in searches}  # rows alike share a query
     return list(unique.values())
 
@@ -281,8 +312,10 @@ def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
 def assign_matches(
     members: Sequence[tuple[Mapping[str, Any], dt.datetime, frozenset[int]]],
     candidates: Sequence[Session],
-) -> list[tuple[list[Session], bool]]:
-    """Return each ``(fields, since, excluded)`` create's matches, and whether one is contested.
+) -> list[tuple[list[Session], bool, list[int]]]:
+    """Return each ``(fields, since, excluded)`` create's matches, contested flag, loose ids.
+
+    Loose ids: the candidates ``pick_match(..., loose=True)`` returns for it.
 
     A session that another create of the batch matches too is contested: it belongs
     to neither, since no row may claim another row's session.
@@ -297,7 +330,14 @@ def assign_matches(
             if session.id is not None:
                 owners[session.id] = owners.get(session.id, 0) + 1
     contested = {sid for sid, count in owners.items() if count > 1}
-    return [(sessions, any(s.id in contested for s in sessions)) for sessions in found]
+    loose = [
+        [s.id for s in pick_match(f, candidates, since=since, excluded=ex, loose=True) if s.id]
+        for f, since, ex in members
+    ]
+    return [
+        (sessions, any(s.id in contested for s in sessions), ids)
+        for sessions, ids in zip(found, loose, strict=True)
+    ]
 
 
 class RecentClaims:

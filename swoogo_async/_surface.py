@@ -258,7 +258,7 @@ class ClientView(_Surface):
         """Whether the client has been closed."""
         return self._client.closed
 
-    async def _server_clock_offset(self, deadline: float) -> float:
+    async def _server_clock_offset(self, deadline: float) -> float | None:
         return await self._client._server_clock_offset(deadline)
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 import pytest
@@ -25,7 +26,7 @@ from swoogo_async import (
 from swoogo_async._batch import Batcher, _Batch, _Member
 from swoogo_async._create import find_matches
 from swoogo_async._fields import prepare_session_fields
-from swoogo_async._reconcile import assign_matches, batch_searches
+from swoogo_async._reconcile import MAX_NAMES_QUERY, assign_matches, batch_searches
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .test_create import BASE, ScriptedApi, _client
@@ -113,6 +114,16 @@ def test_batch_searches_carry_names_as_sent_or_leave_them_out() -> None:
     assert batch_searches([_row(1), *odd], since) == [[window], [window, "name=Talk 1"]]
 
 
+def test_batch_searches_split_many_long_names_under_the_cap() -> None:
+    since = dt.datetime(2026, 5, 1, 9, tzinfo=dt.timezone.utc)
+    rows = [_row(i, name=f"Talk {i} " + "é" * 60 + "x") for i in range(200)]
+    searches = batch_searches(rows, since)
+    filters = [search[1].removeprefix("name=*in*") for search in searches]
+    assert len(filters) > 1
+    assert all(len(quote(f, safe="")) <= MAX_NAMES_QUERY for f in filters)
+    assert sorted(n for f in filters for n in f.split("|")) == sorted(r["name"] for r in rows)
+
+
 @pytest.mark.parametrize(
     "names", [[" Keynote", "Other"], ["Keynote ", "Other "], ["A|B", "A"], ["Q&A", "Q*"]]
 )
@@ -138,7 +149,7 @@ def test_a_session_two_creates_match_belongs_to_neither() -> None:
         ({"name": "Other", "date": dt.date(2026, 5, 1)}, since, frozenset[int]()),
     ]
     verdicts = assign_matches(members, [stored, other])
-    assert verdicts == [([stored], True), ([stored], True), ([other], False)]
+    assert verdicts == [([stored], True, [7]), ([stored], True, [7]), ([other], False, [8])]
 
 
 async def test_two_creates_matching_one_session_are_both_unknown() -> None:
@@ -293,8 +304,8 @@ async def test_a_create_ending_just_before_the_next_begins_does_not_split_a_batc
             now[0] = 101.0  # both are ready
             batcher._poke(EVENT)
             await asyncio.wait_for(asyncio.gather(a, c), 10)
-    assert a.result() == ([], False)
-    assert c.result() == ([], False)
+    assert a.result() == ([], False, [])
+    assert c.result() == ([], False, [])
     assert (batcher.lookups, len(reads)) == (1, 1)  # one lookup settled both
 
 
@@ -309,6 +320,16 @@ async def test_a_create_with_fewer_fields_never_claims_another_clients_session(
     }
     async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as other:
         theirs = await other.sessions.create(**row, description="A's talk", capacity=100)
+    # Made in the same seconds as this create's attempt, it holds every field this row
+    # sent: it may be this create's with defaults the server filled its own way (N1).
+    # Never claimed, never re-sent over: the outcome is unknown.
+    fake.inject("POST /sessions/create", Fault.error(503, acted=False))
+    with pytest.raises(UnknownOutcomeError) as caught:
+        await client.sessions.create(**row)
+    assert caught.value.candidates == (theirs.id,)
+    assert sorted(fake.sessions) == [theirs.id]
+    # Made long before the attempt, it cannot be this create's: the row is re-sent.
+    fake.sessions[theirs.id or 0]["created_at"] = "2026-01-01 00:00:00"
     fake.inject("POST /sessions/create", Fault.error(503, acted=False))
     mine = await client.sessions.create(**row)
     assert mine.id != theirs.id
@@ -316,5 +337,5 @@ async def test_a_create_with_fewer_fields_never_claims_another_clients_session(
     # The lookup of ``--resume`` follows the same rule.
     prepared = prepare_session_fields(row, creating=True)
     since = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-    found = await find_matches(client, prepared, since=since, excluded=frozenset())
+    found, _ = await find_matches(client, prepared, since=since, excluded=frozenset())
     assert [s.id for s in found] == [mine.id]

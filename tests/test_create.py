@@ -72,6 +72,8 @@ class ScriptedApi:
             meta = {"totalCount": len(items), "pageCount": 1, "currentPage": 1, "perPage": 200}
             return self.on_list(page) or _json({"items": items, "_meta": meta})
         session_id = int(path.rsplit("/", 1)[1])
+        if session_id not in self.store:  # the client's probe of the server's clock
+            return _json({"name": "Not Found", "status": 404}, 404)
         return _json(self.store[session_id])
 
 

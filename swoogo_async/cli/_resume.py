@@ -159,8 +159,8 @@ def check_resume(prior: PriorRun, rows: Iterable[SourceRow], file: Path) -> int:
 
 async def find_existing(
     client: SwoogoClient, fields: Mapping[str, Any], *, since: str, claimed: set[int]
-) -> list[Session]:
-    """Return the sessions that an earlier, unsettled create of ``fields`` may have made.
+) -> tuple[list[Session], list[Session]]:
+    """Return the sessions an earlier, unsettled create of ``fields`` may have made: strict, loose.
 
     ``since`` is the report's ``at`` of that outcome; sessions already attributed to
     another row (``claimed``) are left out.
@@ -186,24 +186,28 @@ async def settle(
     Returns:
         None to send the row (no such session exists, or the row is invalid), else the
         status and ``row_record`` arguments to report it with: ``created`` if exactly
-        one unclaimed session matches (it is then claimed), ``unknown`` if several do
-        or the lookup failed.
+        one unclaimed session matches (it is then claimed), ``unknown`` if several do,
+        if only loose matches exist (``find_matches``) or if the lookup failed.
     """
     fields = dict(row.fields)
     if event_id is not None:
         fields.setdefault("event_id", event_id)
     try:
-        matches = await find_existing(client, fields, since=since, claimed=claimed)
+        matches, loose = await find_existing(client, fields, since=since, claimed=claimed)
     except InvalidInputError:
         return None
     except SwoogoError as exc:
         return "unknown", {"error": error_info(exc), "note": "lookup before resending failed"}
-    if not matches:
+    if not matches and not loose:
         return None
     if len(matches) == 1 and matches[0].id is not None:
         claimed.add(matches[0].id)
         return "created", {"session_id": matches[0].id, "note": "found on the server"}
-    ids = [s.id for s in matches]
-    message = f"several sessions match: {ids}"
+    if matches:
+        ids = [s.id for s in matches]
+        message = f"several sessions match: {ids}"
+    else:  # never claimed, never re-sent: the server may fill a left-out field its own way
+        ids = [s.id for s in loose]
+        message = f"sessions {ids} hold the row's fields but other values in fields it left out"
     error = {"type": "Ambiguous", "message": message, "field": None, "status": None}
     return "unknown", {"error": {**error, "candidates": ids}}
