@@ -18,9 +18,10 @@ rules:
   reset (GCRA), so a bulk job uses the whole budget while interactive calls beside
   it always find credits.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
-- A 429 blocks every caller until its reset, capped at ``MAX_WINDOW``; after
-  ``PROBE_AFTER`` seconds one request at a time may ask whether the block is over,
-  so one odd 429 (a gateway's "reset in an hour") cannot lock a client out.
+- A 429 blocks every caller until its reset, at least ``MIN_BLOCK`` and at most
+  ``MAX_WINDOW``; after ``PROBE_AFTER`` seconds one request at a time may ask
+  whether the block is over, so one odd 429 (a gateway's "reset in an hour")
+  cannot lock a client out.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ GUARD = 0.05  # seconds past the estimated reset before spending the new window
 PROBE_PATIENCE = 1.0  # seconds a probe may go unanswered before another goes out
 PROBE_AFTER = 5.0  # seconds after a 429 before one probe asks if the block is over
 MAX_WINDOW = 600.0  # the documented window: no block or learned window is longer
+MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to hammer
 DEFAULT_RESERVE = 0.1
 
 #: (limit, remaining, reset seconds) from a response's ``X-Rate-Limit-*`` headers.
@@ -254,7 +256,7 @@ class Pacer:
         self.unpaced = False
         self.available = 0.0
         wait = retry_after if retry_after is not None else (self.window or 1.0)
-        wait = min(wait, MAX_WINDOW)
+        wait = min(max(wait, MIN_BLOCK), MAX_WINDOW)
         if self.window is None:
             self.window = max(wait, 1.0)
         self.reset_at = self.blocked_until = now + wait

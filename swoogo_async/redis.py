@@ -36,6 +36,7 @@ from ._exceptions import InvalidInputError, SharedStateError
 from ._ratelimit import (
     GUARD,
     MAX_WINDOW,
+    MIN_BLOCK,
     PROBE_AFTER,
     PROBE_PATIENCE,
     RateHeaders,
@@ -291,7 +292,8 @@ class RedisSharedState:
 
     async def limited(self, retry_after: float | None, cost: int) -> None:
         """Block every process until the 429's reset (capped)."""
-        wait = -1.0 if retry_after is None else retry_after
+        # The Lua script caps the block; the floor is applied here, as Pacer.limited does.
+        wait = -1.0 if retry_after is None else max(retry_after, MIN_BLOCK)
         await self._call(
             lambda: self.run_script("limited", wait, cost),
             lambda: self._local.limited(retry_after, cost),

@@ -17,7 +17,7 @@ from swoogo_async import (
 )
 from swoogo_async._exceptions import SwoogoError, make_status_error
 from swoogo_async._keyedlocks import KeyedLocks
-from swoogo_async._ratelimit import _BULK, MAX_WINDOW, PROBE_AFTER, Pacer, bulk_pacing
+from swoogo_async._ratelimit import _BULK, MAX_WINDOW, MIN_BLOCK, PROBE_AFTER, Pacer, bulk_pacing
 from swoogo_async._reconcile import RecentClaims, fingerprint, lookup_search, pick_match
 from swoogo_async._retry import parse_retry_after
 
@@ -104,6 +104,24 @@ def test_backoff_is_full_jitter_capped_exponential() -> None:
 def test_server_requested_wait_is_honoured_up_to_the_cap() -> None:
     assert _waits([_status(429, retry_after=7.0), _status(503)]) == [7.0, 2.0]
     assert _gives_up(_status(429, retry_after=21.0))
+
+
+@pytest.mark.parametrize("hint", [0.0, None])
+def test_a_429_saying_retry_now_still_waits_out_the_backoff(hint: float | None) -> None:
+    # Retry-After: 0, or a reset in the past (parsed as 0): never a reason to hammer.
+    assert _waits([_status(429, retry_after=hint)] * 3, rand=0.0) == [0.5, 1.0, 1.5]
+    assert _waits([_status(429, retry_after=hint)] * 3, rand=1.0) == [1.0, 2.0, 3.0]
+    assert _waits([_status(429, retry_after=0.7)], rand=0.0) == [0.7]
+
+
+def test_a_429_with_a_zero_reset_blocks_for_a_minimum() -> None:
+    pacer = Pacer()
+    pacer.limited(0.0, 0, 10.0)
+    assert pacer.blocked_until == 10.0 + MIN_BLOCK
+    ok, delay = pacer.reserve(1, 10.0)
+    assert not ok
+    assert delay == pytest.approx(MIN_BLOCK)
+    assert pacer.reserve(1, 10.0 + MIN_BLOCK) == (True, 0.0)
 
 
 def test_the_deadline_stops_the_waits() -> None:
