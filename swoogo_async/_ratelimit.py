@@ -104,11 +104,15 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 
 
 def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
-    """Return a response's (limit, remaining, reset), or None unless all three are readable."""
+    """Return a response's (limit, remaining, reset), or None unless all three are readable.
+
+    A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
+    window's edge): pacing against it would never send again, so it reads as unknown.
+    """
     limit = _header_int(headers, "X-Rate-Limit-Limit")
     remaining = _header_int(headers, "X-Rate-Limit-Remaining")
     reset = _header_int(headers, "X-Rate-Limit-Reset")
-    if limit is None or remaining is None or reset is None:
+    if limit is None or remaining is None or reset is None or limit <= 0:
         return None
     return limit, remaining, reset
 

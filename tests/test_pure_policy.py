@@ -17,7 +17,15 @@ from swoogo_async import (
 )
 from swoogo_async._exceptions import SwoogoError, make_status_error
 from swoogo_async._keyedlocks import KeyedLocks
-from swoogo_async._ratelimit import _BULK, MAX_WINDOW, MIN_BLOCK, PROBE_AFTER, Pacer, bulk_pacing
+from swoogo_async._ratelimit import (
+    _BULK,
+    MAX_WINDOW,
+    MIN_BLOCK,
+    PROBE_AFTER,
+    Pacer,
+    bulk_pacing,
+    read_rate_headers,
+)
 from swoogo_async._reconcile import RecentClaims, fingerprint, lookup_search, pick_match
 from swoogo_async._retry import parse_retry_after
 
@@ -233,6 +241,17 @@ def test_pacer_never_raises_its_estimate_from_a_late_response() -> None:
     assert pacer.available == 50
     pacer.limited(4.0, 1, 1.0)
     assert pacer.reserve(1, 2.0)[0] is False
+
+
+@pytest.mark.parametrize(("limit", "remaining", "reset"), [(0, 0, 0), (0, 39, 4), (-5, 3, 3)])
+def test_a_limit_of_zero_is_no_budget_and_never_locks_the_client_out(
+    limit: int, remaining: int, reset: int
+) -> None:
+    assert read_rate_headers(_headers(limit, remaining, reset)) is None
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(limit, remaining, reset), 1, 0.0)
+    assert all(pacer.reserve(1, t) == (True, 0.0) for t in (0.0, 60.0, 3600.0))
 
 
 def test_pacer_without_headers_does_not_pace() -> None:
