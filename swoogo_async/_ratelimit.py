@@ -54,6 +54,8 @@ PROBE_AFTER = 5.0  # seconds after a 429 before one probe asks if the block is o
 MAX_WINDOW = 600.0  # the documented window: no block or learned window is longer
 MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to hammer
 DEFAULT_RESERVE = 0.1
+MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
+MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
 
 #: (limit, remaining, reset seconds) from a response's ``X-Rate-Limit-*`` headers.
 RateHeaders = tuple[int, int, int]
@@ -77,16 +79,16 @@ class RateLimit:
 
     Args:
         credits: Request credits per window (a list call costs 10, others 1).
-        window: Window length in seconds.
-        burst: Fraction of the budget that may go out back to back.
+        window: Window length in seconds, at most a day.
+        burst: Fraction of the budget that may go out back to back (0 to 1).
 
     Raises:
         InvalidInputError: a value is not a finite number in range (a ``ValueError``).
     """
 
-    credits: int = attrs.field(validator=number(integer=True, at_least=1))
-    window: float = attrs.field(validator=number(above=0))
-    burst: float = attrs.field(default=0.05, validator=number(at_least=0))
+    credits: int = attrs.field(validator=number(integer=True, at_least=1, at_most=MAX_CREDITS))
+    window: float = attrs.field(validator=number(above=0, at_most=MAX_EXPLICIT_WINDOW))
+    burst: float = attrs.field(default=0.05, validator=number(at_least=0, at_most=1))
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
