@@ -24,22 +24,27 @@ def check_number(
     above: float | None = None,
     at_least: float | None = None,
     below: float | None = None,
+    at_most: float | None = None,
     integer: bool = False,
 ) -> Any:
     """Return ``value`` if it is a finite number (an ``int`` if ``integer``) in range."""
-    if integer:
-        ok = type(value) is int
-    else:  # an int may be too large for a float: only a float can be NaN or infinite
-        ok = type(value) is int or (isinstance(value, float) and math.isfinite(value))
+    ok = type(value) is int if integer else type(value) is int or isinstance(value, float)
+    try:
+        # Every option ends up in float arithmetic: an int too large for a float is
+        # refused here, by name, not by an OverflowError deep in a call.
+        ok = ok and math.isfinite(float(value))
+    except OverflowError:
+        ok = False
     ok = ok and (
         (above is None or value > above)
         and (at_least is None or value >= at_least)
         and (below is None or value < below)
+        and (at_most is None or value <= at_most)
     )
     if not ok:
         bounds = [
             f"{op} {limit:g}"
-            for op, limit in (("≥", at_least), (">", above), ("<", below))
+            for op, limit in (("≥", at_least), (">", above), ("<", below), ("≤", at_most))
             if limit is not None
         ]
         what = "an integer" if integer else "a finite number"

@@ -253,7 +253,9 @@ class SwoogoClient(_Pipeline, _Surface):
         self._owned_shared = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))
         if self._owned_shared:
             shared = _redis_from_env(os.environ["SWOOGO_REDIS_URL"])
-        self._shared = None if shared is None else shared.bind(api_key, explicit)
+        self._shared = (
+            None if shared is None else shared.bind(api_key, explicit, base_url=self.base_url)
+        )
         self._pacer = (
             None if rate_limit is None else AsyncPacer(Pacer(explicit), budget=self._shared)
         )

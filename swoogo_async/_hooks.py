@@ -145,10 +145,11 @@ def check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
 async def run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: float) -> None:
     """Call each hook with ``info``, awaiting async ones; log and ignore what they raise.
 
-    A hook observes a call: an exception in it must not fail a create that already
-    happened, so it is logged at ERROR and the call goes on. Nor may it hold the call
-    past its deadline: async hooks are awaited for ``within`` seconds in all, and one
-    still running then is cancelled with a WARNING.
+    A hook observes a call: an exception in it (even a ``CancelledError`` when the
+    caller was not cancelled) must not fail a create that already happened, so it is
+    logged at ERROR and the call goes on. Nor may it hold the call past its deadline:
+    async hooks run for ``within`` seconds in all; one still running then is
+    cancelled with a WARNING and left behind, even if it ignores the cancellation.
     """
     loop = asyncio.get_running_loop()
     until = loop.time() + within
@@ -156,17 +157,49 @@ async def run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: floa
         try:
             result = hook(info)
             if inspect.isawaitable(result):
-                await asyncio.wait_for(result, max(until - loop.time(), 0.0))
-        except asyncio.TimeoutError:
-            if loop.time() < until:  # the hook's own timeout, not the call's deadline
-                logger.exception("swoogo_async hook %r raised; the call goes on", hook)
-            else:
-                logger.warning(
-                    "swoogo_async hook %r was cut off at the call's deadline; the call goes on",
-                    hook,
-                )
+                await _await_within(hook, result, until - loop.time())
+        except asyncio.CancelledError:
+            if _being_cancelled():
+                raise
+            logger.exception("swoogo_async hook %r raised; the call goes on", hook)
         except Exception:
             logger.exception("swoogo_async hook %r raised; the call goes on", hook)
+
+
+#: Hooks cut off at a deadline but not finished yet (the loop keeps only weak references).
+_ABANDONED: set[asyncio.Future[Any]] = set()
+
+
+async def _await_within(hook: object, result: Awaitable[Any], left: float) -> None:
+    """Await ``result`` for ``left`` seconds; past that, cancel it and do not wait for it."""
+    task = asyncio.ensure_future(result)
+    try:
+        await asyncio.wait({task}, timeout=max(left, 0.0))
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task.done():
+        task.result()  # the hook's own exception, if any
+        return
+    task.cancel()
+    _ABANDONED.add(task)
+    task.add_done_callback(_forget)
+    logger.warning(
+        "swoogo_async hook %r was cut off at the call's deadline; the call goes on", hook
+    )
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    _ABANDONED.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a hook cut off is not reported twice
+
+
+def _being_cancelled() -> bool:
+    """Return whether the current task is being cancelled (always True before 3.11)."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    # Before 3.11 a task cannot tell; a real cancellation must never be swallowed.
+    return cancelling is None or bool(cancelling())
 
 
 #: Each client's last success response in this context. Replaced, never mutated: a

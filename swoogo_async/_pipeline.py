@@ -229,8 +229,16 @@ class _Pipeline:
             method=call.method,
             url=state.url,
             raw=response.body,
-            retry_after=parse_retry_after(response.headers) if status == 429 else None,
+            retry_after=self._retry_after(response.headers) if status == 429 else None,
         )
+
+    def _retry_after(self, headers: Mapping[str, str]) -> float | None:
+        """Read a 429's wait; an HTTP date is compared with the server's clock, not ours."""
+        wall_now = time.time()
+        offset = read_server_offset(headers, wall_now)
+        if offset is None:
+            offset = self._server_offset or 0.0
+        return parse_retry_after(headers, now=wall_now + offset)
 
     async def _exchange(self, state: _CallState) -> Response:
         """Pace, authenticate and send one request; settle its pacer reservation once."""
@@ -277,7 +285,7 @@ class _Pipeline:
                 if response is None:
                     pacer.release(call.cost, sent=sent)
                 elif response.status == 429:
-                    pacer.limited(parse_retry_after(response.headers), call.cost)
+                    pacer.limited(self._retry_after(response.headers), call.cost)
                 else:
                     pacer.observe(response.headers, call.cost, ok=response.status < 300)
         if self._server_offset is None:

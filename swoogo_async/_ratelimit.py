@@ -18,9 +18,10 @@ rules:
   reset (GCRA), so a bulk job uses the whole budget while interactive calls beside
   it always find credits.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
-- A 429 blocks every caller until its reset, capped at ``MAX_WINDOW``; after
-  ``PROBE_AFTER`` seconds one request at a time may ask whether the block is over,
-  so one odd 429 (a gateway's "reset in an hour") cannot lock a client out.
+- A 429 blocks every caller until its reset, at least ``MIN_BLOCK`` and at most
+  ``MAX_WINDOW``; after ``PROBE_AFTER`` seconds one request at a time may ask
+  whether the block is over, so one odd 429 (a gateway's "reset in an hour")
+  cannot lock a client out.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ GUARD = 0.05  # seconds past the estimated reset before spending the new window
 PROBE_PATIENCE = 1.0  # seconds a probe may go unanswered before another goes out
 PROBE_AFTER = 5.0  # seconds after a 429 before one probe asks if the block is over
 MAX_WINDOW = 600.0  # the documented window: no block or learned window is longer
+MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to hammer
 DEFAULT_RESERVE = 0.1
+MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
+MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
 
 #: (limit, remaining, reset seconds) from a response's ``X-Rate-Limit-*`` headers.
 RateHeaders = tuple[int, int, int]
@@ -75,16 +79,16 @@ class RateLimit:
 
     Args:
         credits: Request credits per window (a list call costs 10, others 1).
-        window: Window length in seconds.
-        burst: Fraction of the budget that may go out back to back.
+        window: Window length in seconds, at most a day.
+        burst: Fraction of the budget that may go out back to back (0 to 1).
 
     Raises:
         InvalidInputError: a value is not a finite number in range (a ``ValueError``).
     """
 
-    credits: int = attrs.field(validator=number(integer=True, at_least=1))
-    window: float = attrs.field(validator=number(above=0))
-    burst: float = attrs.field(default=0.05, validator=number(at_least=0))
+    credits: int = attrs.field(validator=number(integer=True, at_least=1, at_most=MAX_CREDITS))
+    window: float = attrs.field(validator=number(above=0, at_most=MAX_EXPLICIT_WINDOW))
+    burst: float = attrs.field(default=0.05, validator=number(at_least=0, at_most=1))
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
@@ -102,11 +106,15 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 
 
 def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
-    """Return a response's (limit, remaining, reset), or None unless all three are readable."""
+    """Return a response's (limit, remaining, reset), or None unless all three are readable.
+
+    A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
+    window's edge): pacing against it would never send again, so it reads as unknown.
+    """
     limit = _header_int(headers, "X-Rate-Limit-Limit")
     remaining = _header_int(headers, "X-Rate-Limit-Remaining")
     reset = _header_int(headers, "X-Rate-Limit-Reset")
-    if limit is None or remaining is None or reset is None:
+    if limit is None or remaining is None or reset is None or limit <= 0:
         return None
     return limit, remaining, reset
 
@@ -258,7 +266,7 @@ class Pacer:
         self.unpaced = False
         self.available = 0.0
         wait = retry_after if retry_after is not None else (self.window or 1.0)
-        wait = min(wait, MAX_WINDOW)
+        wait = min(max(wait, MIN_BLOCK), MAX_WINDOW)
         if self.window is None:
             self.window = max(wait, 1.0)
         self.reset_at = self.blocked_until = now + wait

@@ -117,8 +117,10 @@ class RetryPolicy:
     ) -> Generator[float, SwoogoError | None, None]:
         """Yield the wait before each retry, given the error just sent in; stop at the deadline.
 
-        A server hint (``RateLimitError.retry_after``) is waited as given; other
-        errors wait a full-jitter draw under ``backoff.expo``'s ceiling. When the
+        Other errors wait a full-jitter draw under ``backoff.expo``'s ceiling. A 429
+        waits its hint (``RateLimitError.retry_after``), but never less than half
+        that ceiling plus jitter: a hint of 0 (or a reset in the past) is no reason
+        to send again at once. When the
         wait would end ``budget`` seconds or more after the generator started (the
         call's start), the generator stops, and ``backoff`` gives up with the error.
         """
@@ -128,8 +130,10 @@ class RetryPolicy:
         next(ceilings)  # backoff's generators start with a priming yield
         while True:
             ceiling = next(ceilings)
-            hint = error.retry_after if isinstance(error, RateLimitError) else None
-            wait = hint if hint is not None else rand() * ceiling
+            if isinstance(error, RateLimitError):
+                wait = max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * rand()))
+            else:
+                wait = rand() * ceiling
             if clock() - started + wait >= budget:
                 return
             error = yield wait

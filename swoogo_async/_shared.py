@@ -25,16 +25,20 @@ from ._ratelimit import Pacer, RateHeaders, RateLimit, SharedBudget
 __all__ = ["LocalSharedState", "SharedState", "credential_id"]
 
 
-def credential_id(api_key: str) -> str:
-    """Return a short, stable name for a credential that does not reveal the key."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+def credential_id(api_key: str, base_url: str) -> str:
+    """Return a short, stable name for a credential on one server that does not reveal the key.
+
+    Two servers may accept one API key (staging and production): each has its own
+    tokens and its own budget, so the server is part of the name.
+    """
+    return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:16]
 
 
 class SharedState(TokenStore, SharedBudget, Protocol):
     """Token and rate budget shared by every client on one credential."""
 
-    def bind(self, api_key: str, rate_limit: RateLimit | None) -> SharedState:
-        """Return the state for ``api_key``'s credential (what one client uses)."""
+    def bind(self, api_key: str, rate_limit: RateLimit | None, *, base_url: str) -> SharedState:
+        """Return the state for ``api_key``'s credential on ``base_url`` (what one client uses)."""
 
     async def aclose(self) -> None:
         """Close what this state opened itself (not a connection it was given)."""
@@ -67,9 +71,11 @@ class LocalSharedState:
     def __repr__(self) -> str:
         return f"<LocalSharedState credentials={len(self._bound)}>"
 
-    def bind(self, api_key: str, rate_limit: RateLimit | None) -> LocalSharedState:
-        """Return the state for ``api_key``'s credential (one per credential)."""
-        name = credential_id(api_key)
+    def bind(
+        self, api_key: str, rate_limit: RateLimit | None, *, base_url: str
+    ) -> LocalSharedState:
+        """Return the state for ``api_key``'s credential on ``base_url`` (one per pair)."""
+        name = credential_id(api_key, base_url)
         state = self._bound.get(name)
         if state is None:
             state = LocalSharedState(

@@ -10,7 +10,8 @@ Install with ``pip install "swoogo-async[redis]"`` and pass
   one that failed. Only the access token is stored, never the secret.
 - Budget: ``Pacer``'s rules in one Lua script on a hash, timed by Redis' ``TIME``, so
   every change is atomic and worker clocks do not matter.
-- Keys: ``swoogo:{<sha256(api key)[:16]>}:...``, one Cluster hash slot per credential.
+- Keys: ``swoogo:{<sha256(base URL, api key)[:16]>}:...``, one Cluster hash slot per
+  credential and server (staging and production never share a token or a budget).
 - Redis down or slow: each command is bounded by ``timeout``. With
   ``on_error="fallback"`` (the default) the client carries on with in-process state
   (one WARNING) and tries Redis again after ``retry_after`` seconds; with
@@ -36,6 +37,7 @@ from ._exceptions import InvalidInputError, SharedStateError
 from ._ratelimit import (
     GUARD,
     MAX_WINDOW,
+    MIN_BLOCK,
     PROBE_AFTER,
     PROBE_PATIENCE,
     RateHeaders,
@@ -149,8 +151,10 @@ class RedisSharedState:
     def __repr__(self) -> str:
         return f"<RedisSharedState prefix={self.prefix!r} on_error={self.on_error!r}>"
 
-    def bind(self, api_key: str, rate_limit: RateLimit | None) -> RedisSharedState:
-        """Return the state for ``api_key``'s credential."""
+    def bind(
+        self, api_key: str, rate_limit: RateLimit | None, *, base_url: str
+    ) -> RedisSharedState:
+        """Return the state for ``api_key``'s credential on ``base_url``."""
         bound = RedisSharedState(
             self.redis,
             on_error=self.on_error,
@@ -161,8 +165,8 @@ class RedisSharedState:
             prefix=self.prefix,
         )
         bound.owns_redis = self.owns_redis
-        bound._local = self._local.bind(api_key, rate_limit)
-        tag = f"{self.prefix}:{{{credential_id(api_key)}}}"
+        bound._local = self._local.bind(api_key, rate_limit, base_url=base_url)
+        tag = f"{self.prefix}:{{{credential_id(api_key, base_url)}}}"
         bound._keys = (f"{tag}:token", f"{tag}:lock", f"{tag}:budget")
         if rate_limit is not None:
             bound._config = (
@@ -291,7 +295,8 @@ class RedisSharedState:
 
     async def limited(self, retry_after: float | None, cost: int) -> None:
         """Block every process until the 429's reset (capped)."""
-        wait = -1.0 if retry_after is None else retry_after
+        # The Lua script caps the block; the floor is applied here, as Pacer.limited does.
+        wait = -1.0 if retry_after is None else max(retry_after, MIN_BLOCK)
         await self._call(
             lambda: self.run_script("limited", wait, cost),
             lambda: self._local.limited(retry_after, cost),

@@ -203,6 +203,9 @@ async def test_a_client_used_from_another_thread_says_so(
         ("reconcile_delay", float("inf")),
         ("reconcile_delay", -5),
         ("reconcile_delay", "1"),
+        ("connect_timeout", 10**400),  # an int too large for a float
+        ("read_timeout", 10**400),
+        ("reconcile_delay", 10**400),
         ("retry", "x"),
         ("retry", {"max_attempts": 1}),
         ("rate_limit", "x"),
@@ -232,6 +235,14 @@ def test_unusable_options_are_refused_at_construction(option: str, value: object
         (lambda: RateLimit(credits=0, window=1), "credits"),
         (lambda: RateLimit(credits=10, window=float("nan")), "window"),
         (lambda: RateLimit(credits=10, window=1, burst=-0.1), "burst"),
+        (lambda: RetryPolicy(deadline=10**400), "deadline"),  # too large for a float
+        (lambda: RetryPolicy(backoff_base=10**400), "backoff_base"),
+        (lambda: RetryPolicy(max_server_wait=10**400), "max_server_wait"),
+        (lambda: RateLimit(credits=100, window=10**400), "window"),
+        (lambda: RateLimit(credits=10**400, window=10), "credits"),
+        (lambda: RateLimit(credits=10**10, window=10), "credits"),
+        (lambda: RateLimit(credits=10, window=86401), "window"),
+        (lambda: RateLimit(credits=10, window=1, burst=2), "burst"),
     ],
 )
 def test_unusable_policy_values_raise_invalid_input(make: Callable[[], object], field: str) -> None:

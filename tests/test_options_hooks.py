@@ -418,3 +418,78 @@ async def test_a_hook_that_never_finishes_is_cut_off_at_the_calls_deadline(
     assert started == ["/sessions/1"]
     cut = [r for r in caplog.records if r.levelno == logging.WARNING and "cut off" in r.message]
     assert len(cut) == 1
+
+
+async def _raise_cancelled_async(info: ResponseInfo) -> None:
+    gone = asyncio.get_running_loop().create_future()
+    gone.cancel()
+    await gone  # a telemetry future cancelled at shutdown: the caller did not cancel
+
+
+def _raise_cancelled_sync(info: object) -> None:
+    raise asyncio.CancelledError
+
+
+@pytest.mark.parametrize("hook", [_raise_cancelled_async, _raise_cancelled_sync])
+async def test_a_hook_raising_cancelled_error_is_logged_and_the_create_goes_on(
+    fake: FakeSwoogo, caplog: pytest.LogCaptureFixture, hook: Any
+) -> None:
+    async with SwoogoClient(
+        fake.api_key, fake.api_secret, base_url=fake.base_url, on_request=hook, on_response=hook
+    ) as client:
+        s = await client.sessions.create(event_id=1, name="X", date="2026-05-01")
+        rows = [{"name": f"S{i}", "date": "2026-05-01"} for i in range(4)]
+        async with client.sessions.create_many(rows, event_id=1, concurrency=2) as run:
+            results = [r async for r in run]
+    assert s.name == "X"
+    assert [r.status for r in results] == ["created"] * 4
+    assert len(fake.sessions) == 5
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors
+    assert all("hook" in r.getMessage() for r in errors)
+
+
+async def test_a_hook_ignoring_its_cancellation_does_not_hold_the_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = asyncio.Event()
+    finished = asyncio.Event()
+    cancels: list[str] = []
+
+    async def stubborn(info: ResponseInfo) -> None:
+        if not info.cost:
+            return
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                cancels.append(info.path)  # swallowed: the hook goes on waiting
+        finished.set()
+
+    seen: list[Request] = []
+    async with _mock_client(seen, on_response=stubborn, retry=RetryPolicy(deadline=0.2)) as c:
+        session = await asyncio.wait_for(c.sessions.get(1), 30)
+        assert session.id == 1
+        assert not finished.is_set()  # the call returned while the hook still ran
+    release.set()
+    await asyncio.wait_for(finished.wait(), 5)
+    assert cancels == ["/sessions/1"]
+    cut = [r for r in caplog.records if r.levelno == logging.WARNING and "cut off" in r.message]
+    assert len(cut) == 1
+
+
+async def test_cancelling_the_caller_during_a_hook_still_cancels_the_call() -> None:
+    entered = asyncio.Event()
+
+    async def slow(info: ResponseInfo) -> None:
+        if info.cost:
+            entered.set()
+            await asyncio.Event().wait()
+
+    seen: list[Request] = []
+    async with _mock_client(seen, on_response=slow) as c:
+        call = asyncio.ensure_future(c.sessions.get(1))
+        await asyncio.wait_for(entered.wait(), 5)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call

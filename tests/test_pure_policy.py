@@ -17,7 +17,15 @@ from swoogo_async import (
 )
 from swoogo_async._exceptions import SwoogoError, make_status_error
 from swoogo_async._keyedlocks import KeyedLocks
-from swoogo_async._ratelimit import _BULK, MAX_WINDOW, PROBE_AFTER, Pacer, bulk_pacing
+from swoogo_async._ratelimit import (
+    _BULK,
+    MAX_WINDOW,
+    MIN_BLOCK,
+    PROBE_AFTER,
+    Pacer,
+    bulk_pacing,
+    read_rate_headers,
+)
 from swoogo_async._reconcile import RecentClaims, fingerprint, lookup_search, pick_match
 from swoogo_async._retry import parse_retry_after
 
@@ -104,6 +112,24 @@ def test_backoff_is_full_jitter_capped_exponential() -> None:
 def test_server_requested_wait_is_honoured_up_to_the_cap() -> None:
     assert _waits([_status(429, retry_after=7.0), _status(503)]) == [7.0, 2.0]
     assert _gives_up(_status(429, retry_after=21.0))
+
+
+@pytest.mark.parametrize("hint", [0.0, None])
+def test_a_429_saying_retry_now_still_waits_out_the_backoff(hint: float | None) -> None:
+    # Retry-After: 0, or a reset in the past (parsed as 0): never a reason to hammer.
+    assert _waits([_status(429, retry_after=hint)] * 3, rand=0.0) == [0.5, 1.0, 1.5]
+    assert _waits([_status(429, retry_after=hint)] * 3, rand=1.0) == [1.0, 2.0, 3.0]
+    assert _waits([_status(429, retry_after=0.7)], rand=0.0) == [0.7]
+
+
+def test_a_429_with_a_zero_reset_blocks_for_a_minimum() -> None:
+    pacer = Pacer()
+    pacer.limited(0.0, 0, 10.0)
+    assert pacer.blocked_until == 10.0 + MIN_BLOCK
+    ok, delay = pacer.reserve(1, 10.0)
+    assert not ok
+    assert delay == pytest.approx(MIN_BLOCK)
+    assert pacer.reserve(1, 10.0 + MIN_BLOCK) == (True, 0.0)
 
 
 def test_the_deadline_stops_the_waits() -> None:
@@ -231,6 +257,17 @@ def test_a_late_answer_from_the_previous_window_does_not_open_a_second_budget() 
     # So no second budget opens a second later, inside the server's new window.
     granted = sum(pacer.reserve(1, 11.5)[0] for _ in range(20))
     assert granted == 9
+
+
+@pytest.mark.parametrize(("limit", "remaining", "reset"), [(0, 0, 0), (0, 39, 4), (-5, 3, 3)])
+def test_a_limit_of_zero_is_no_budget_and_never_locks_the_client_out(
+    limit: int, remaining: int, reset: int
+) -> None:
+    assert read_rate_headers(_headers(limit, remaining, reset)) is None
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(limit, remaining, reset), 1, 0.0)
+    assert all(pacer.reserve(1, t) == (True, 0.0) for t in (0.0, 60.0, 3600.0))
 
 
 def test_pacer_without_headers_does_not_pace() -> None:

@@ -12,6 +12,7 @@ from redis import asyncio as aioredis
 
 from swoogo_async import (
     InvalidInputError,
+    LocalSharedState,
     RateLimit,
     RetryPolicy,
     SharedStateError,
@@ -87,7 +88,7 @@ async def test_a_dead_lock_holder_is_replaced_after_its_ttl(redis_server: RedisS
     shared = RedisSharedState(redis, lock_ttl=0.3)
     async with FakeSwoogo() as fake:
         fake.add_session(event_id=1, name="S", date="2026-05-01")
-        bound = shared.bind(fake.api_key, None)
+        bound = shared.bind(fake.api_key, None, base_url=fake.base_url)
         assert await bound.refresh_lock() is not None  # ...and its holder dies
         async with _client(fake, shared) as client:
             await client.sessions.get(1000)
@@ -110,7 +111,7 @@ async def test_a_401_drops_the_shared_token_only_if_it_is_the_one_that_failed(
         await asyncio.gather(*(c.sessions.get(1000) for c in (a, b) for _ in range(20)))
         assert fake.token_requests == 2
         # A late compare-and-delete of the dead token leaves the new one alone.
-        bound = b_state.bind(fake.api_key, None)
+        bound = b_state.bind(fake.api_key, None, base_url=fake.base_url)
         current = await bound.token_get()
         assert current is not None
         await bound.token_delete("a token that died long ago")
@@ -142,7 +143,7 @@ async def test_a_429_blocks_every_process_until_a_probe_finds_it_over(
             await b.sessions.get(1000)  # blocked too, and fails fast without a request
         assert len(fake.requests) == sent
         # Move the shared block into the past rather than wait for it.
-        key = b_state.bind(fake.api_key, None)._keys
+        key = b_state.bind(fake.api_key, None, base_url=fake.base_url)._keys
         assert key is not None
         await redis.hset(key[2], mapping={"probe_at": 0})
         await b.sessions.get(1000)
@@ -241,7 +242,7 @@ async def test_the_lua_script_follows_the_pacer_exactly(
     redis_server: RedisServer, explicit: RateLimit | None
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
-    state = RedisSharedState(redis).bind("lua-test", explicit)
+    state = RedisSharedState(redis).bind("lua-test", explicit, base_url="http://127.0.0.1:1/api/v1")
     pacer = Pacer(explicit)
     for op, args, now in _pacer_ops(explicit):
         got = await state.run_script(op, *args, now=now)
@@ -311,3 +312,29 @@ async def test_unusable_redis_options_raise_invalid_input(option: str, value: ob
     with pytest.raises(InvalidInputError) as info:
         RedisSharedState.from_url("redis://127.0.0.1:1/0", **options)
     assert info.value.field == option
+
+
+async def test_two_servers_on_one_api_key_never_share_a_token_or_a_budget(
+    redis_server: RedisServer,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url)
+    async with FakeSwoogo("one-key", "secret-A") as a, FakeSwoogo("one-key", "secret-B") as b:
+        for _ in range(3):  # short-lived clients, as CLI runs or worker jobs are
+            for fake in (a, b):
+                async with _client(fake, RedisSharedState(redis)) as client:
+                    await client.sessions.get_many([1], event_id=1)
+        assert (a.token_requests, b.token_requests) == (1, 1)
+        keys_a = RedisSharedState(redis).bind("one-key", None, base_url=a.base_url)._keys
+        keys_b = RedisSharedState(redis).bind("one-key", None, base_url=b.base_url)._keys
+    assert keys_a is not None
+    assert keys_b is not None
+    assert set(keys_a).isdisjoint(keys_b)
+    assert not any("one-key" in key for key in (*keys_a, *keys_b))
+    await redis.aclose()
+
+
+def test_a_local_state_keeps_two_servers_on_one_api_key_apart() -> None:
+    shared = LocalSharedState()
+    first = shared.bind("one-key", None, base_url="https://a.example/api/v1")
+    assert shared.bind("one-key", None, base_url="https://a.example/api/v1") is first
+    assert shared.bind("one-key", None, base_url="https://b.example/api/v1") is not first

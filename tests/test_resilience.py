@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import math
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +15,12 @@ from aiohttp import web
 
 from swoogo_async import (
     APIError,
+    MockTransport,
     RateLimit,
     RateLimitError,
     ReadTimeoutError,
+    Request,
+    Response,
     RetryPolicy,
     ServerError,
     SwoogoClient,
@@ -425,3 +430,22 @@ async def test_aiohttp_errors_are_not_chained_into_ours() -> None:
     assert err.__cause__ is None
     assert err.__context__ is None
     assert "ClientResponseError" in str(err)
+
+
+@pytest.mark.parametrize("server_ahead", [-3600.0, 3600.0])
+async def test_a_retry_after_date_is_read_on_the_servers_clock(server_ahead: float) -> None:
+    # The server's clock is an hour off ours; its 429 asks for 20 s, as an HTTP date.
+    def handler(request: Request) -> Response:
+        server_now = time.time() + server_ahead
+        date = {"Date": email.utils.formatdate(server_now, usegmt=True)}
+        if request.url.endswith("/oauth2/token"):
+            body = b'{"access_token":"t","expires_at":"2099-01-01 00:00:00","type":"bearer"}'
+            return Response(200, date, body)
+        retry = email.utils.formatdate(server_now + 20, usegmt=True)
+        return Response(429, {**date, "Retry-After": retry}, b'{"message":"slow down"}')
+
+    policy = RetryPolicy(max_attempts=1, max_server_wait=60.0)
+    async with SwoogoClient("k", "s", transport=MockTransport(handler), retry=policy) as c:
+        with pytest.raises(RateLimitError) as caught:
+            await c.sessions.get(1)
+    assert caught.value.retry_after == pytest.approx(20.0, abs=2.0)
