@@ -186,9 +186,12 @@ class Creator:
         fields: list[str],
         search: list[str] | None = None,
         deadline: float | None = None,
+        sort: str | None = None,
     ) -> Page[Session]:
         """Fetch page ``number`` (200 sessions) of an event, with ``fields`` and ``search``."""
-        call = list_sessions_call(event_id, page=number, per_page=200, fields=fields, search=search)
+        call = list_sessions_call(
+            event_id, page=number, per_page=200, fields=fields, search=search, sort=sort
+        )
         url = self._host.base_url + call.path
 
         def decode(r: Response) -> Page[Session]:

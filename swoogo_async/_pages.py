@@ -1,13 +1,14 @@
 """Walking a paginated listing so that a misbehaving server cannot make it loop.
 
 A page's own counters cannot be trusted (``currentPage`` stuck, ``pageCount`` of
-10⁹, ``next`` always present, ``?page`` ignored): the walk numbers pages itself
-and stops when a page brings no item it has not seen, past the first page's
-``pageCount``, once it has seen the first page's ``totalCount`` items, or at
+10⁹, ``next`` always present, ``?page`` ignored, ``totalCount`` stale): the walk
+numbers pages itself, reads on while any of the server's signals says more, and
+stops at an empty page, at a page that brings no item it has not seen, or at
 ``max_pages``. ``complete`` says whether it reached the end the server described:
-a walk that reaches the last page having seen fewer distinct items than the first
-page's ``totalCount`` is not complete (the listing shifted while it was read, so an
-item may have slipped between two pages unseen).
+a walk that ends having seen fewer distinct items than the first page's
+``totalCount`` is not complete (the listing shifted while it was read, so an item
+may have slipped between two pages unseen). ``KeysetWalk`` reads by id instead of
+by page number, so that such a shift cannot hide an item.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from ._models import Page
 
-__all__ = ["Listing", "PageWalk", "item_id"]
+__all__ = ["KeysetWalk", "Listing", "PageWalk", "item_id"]
 
 T = TypeVar("T")
 
@@ -72,24 +73,89 @@ class PageWalk(Generic[T]):
             self.anonymous += keys.count(None)
             yield page
             read = len(seen) + self.anonymous
-            if total is not None and read >= total:
-                self.complete = True
-                return
-            if page.is_last or (page_count is not None and number >= page_count):
-                if total is not None:
-                    # Fewer than announced: an item was deleted while the pages were
-                    # read, and the ones after it moved up one place, maybe unseen.
-                    self.stopped = (
-                        f"the listing ended with {read} distinct items of the {total} its"
-                        " first page announced (it changed while it was read)"
-                    )
-                    return
-                self.complete = True
-                return
+            if not page.items or not _more(page, number, page_count):
+                break
             if self._max_pages is not None and number >= self._max_pages:
                 self.stopped = f"stopped after {number} pages"
                 return
             number += 1
+        if total is not None and read < total:
+            # Fewer than announced: an item was deleted while the pages were read,
+            # and the ones after it moved up one place, maybe unseen.
+            self.stopped = (
+                f"the listing ended with {read} distinct items of the {total} its"
+                " first page announced (it changed while it was read)"
+            )
+            return
+        self.complete = True
+
+
+def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
+    """Whether the server's own signals say a page follows page ``number``."""
+    # Never ``totalCount``: a stale one must not end the walk before the last page (it
+    # only makes a walk that saw fewer items incomplete). The first page's ``pageCount``
+    # bounds the walk; without one, ``next``; without that, a full page.
+    if page_count is not None:
+        return number < page_count
+    if page.has_next is not None:
+        return page.has_next
+    return len(page.items) >= page.per_page
+
+
+class KeysetWalk(Generic[T]):
+    """``async for page in KeysetWalk(fetch)``: a listing read in id order, after the last id.
+
+    Reading ``id>LAST`` sorted by id (page 1 every time) where ``PageWalk`` reads page
+    ``n``: an item deleted or added while the listing is read cannot move an unseen one
+    to a page already read. ``complete`` as for ``PageWalk``: the server's signals say
+    the listing ended, with no fewer distinct ids than the first page's ``totalCount``.
+
+    Args:
+        fetch: Fetches the first page of the items whose id is above the one given
+            (0 first), sorted by id.
+        key: An item's id; ``id``.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int], Awaitable[Page[T]]],
+        *,
+        key: Callable[[T], Hashable | None] = item_id,
+    ) -> None:
+        self._fetch = fetch
+        self._key = key
+        #: Whether the walk ended where the server said the listing ends.
+        self.complete = False
+        #: Why the walk stopped early, when it did.
+        self.stopped: str | None = None
+        self.seen: set[int] = set()
+
+    async def __aiter__(self) -> AsyncIterator[Page[T]]:
+        last = 0
+        page = await self._fetch(last)
+        total = page.total_count
+        while True:
+            ids: list[int] = []
+            for ident in map(self._key, page.items):
+                if type(ident) is not int or ident <= (ids[-1] if ids else last):
+                    # Unsorted, or not above the last id: the server ignored the search
+                    # or the sort, and reading "after the last id" could skip items.
+                    self.stopped = f"the page read after id {last} is not in id order above it"
+                    return
+                ids.append(ident)
+            self.seen.update(ids)
+            yield page
+            if not ids or not _more(page, 1, page.page_count):
+                break
+            last = ids[-1]
+            page = await self._fetch(last)
+        if total is not None and len(self.seen) < total:
+            self.stopped = (
+                f"the listing ended with {len(self.seen)} distinct items of the {total}"
+                " its first page announced (it changed while it was read)"
+            )
+            return
+        self.complete = True
 
 
 class Listing(Generic[T]):

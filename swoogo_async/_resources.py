@@ -345,8 +345,9 @@ class Sessions:
         planner = SyncPlanner(event_id=check_id("event_id", event_id), key=parse_key(key))
         creator, update = self._bulk(retry)
 
-        def read_page(number: int, fields: list[str]) -> Awaitable[Page[Session]]:
-            return creator.list_page(event_id, number, fields)
+        def read_page(after: int, fields: list[str]) -> Awaitable[Page[Session]]:
+            # By id, after the last one read: a concurrent delete cannot hide a session.
+            return creator.list_page(event_id, 1, fields, [f"id>{after}"], sort="id")
 
         return sync_rows(
             rows,

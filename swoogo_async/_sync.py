@@ -33,12 +33,13 @@ from ._bulk_results import BulkStatus
 from ._create import LookupIncompleteError
 from ._exceptions import AmbiguousMatchError, SwoogoError
 from ._models import Page, Session
-from ._pages import PageWalk
+from ._pages import KeysetWalk
 from ._sync_plan import RowPlan, SyncPlanner
 
 __all__ = ["BeforeWrite", "ReadPage", "sync_rows"]
 
-#: Fetches page ``n`` of the event's sessions, asking for ``fields``.
+#: Fetches the first page of the event's sessions whose id is above the one given,
+#: sorted by id, asking for ``fields``.
 ReadPage: TypeAlias = "Callable[[int, list[str]], Awaitable[Page[Session]]]"
 #: Called with a row and its plan just before its create or update is sent; returning
 #: False keeps the row from being sent (it is then reported ``failed``).
@@ -102,7 +103,7 @@ def sync_rows(
             planner.scan(row, _label(row, position))
         fields = planner.read_fields
         for _ in range(2):  # a listing that changed while read is read once more
-            walk = PageWalk(lambda number: read_page(number, fields))
+            walk = KeysetWalk(lambda after: read_page(after, fields))
             sessions = [s async for page in walk for s in page.items]
             if walk.complete:
                 break

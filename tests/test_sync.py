@@ -370,11 +370,12 @@ def _shifting_event(fake: FakeSwoogo, n: int) -> tuple[int, list[dict[str, Any]]
     return int(old["id"]), rows
 
 
-async def test_sync_rereads_an_event_that_changed_while_it_was_read(
+async def test_sync_reads_by_id_so_a_deletion_hides_nothing(
     fake: FakeSwoogo, client: SwoogoClient
 ) -> None:
-    # "Old" is deleted after page 1: every later session moves up a place, and the one
-    # at position 200 is on neither page read (300 seen of the 301 announced).
+    # "Old" is deleted after page 1: read by page number, every later session would move
+    # up a place and the one at position 200 be on neither page. Read after the last id,
+    # nothing moves past the reader: one pass is enough.
     old, rows = _shifting_event(fake, 300)
     await client.sessions.get(old)
     fake.after_requests(2, lambda: fake.sessions.pop(old))
@@ -382,7 +383,39 @@ async def test_sync_rereads_an_event_that_changed_while_it_was_read(
     _summary, results = await run_sync(client, rows)
     assert [r.status for r in results] == ["unchanged"] * 300
     assert writes(fake) == []
-    assert [r.method for r in fake.requests] == ["GET"] * 4  # two pages, read twice
+    assert [r.method for r in fake.requests] == ["GET"] * 2
+    assert [r.query.get("search") for r in fake.requests] == ["id>0", f"id>{old + 199}"]
+    assert {r.query.get("sort") for r in fake.requests} == {"id"}
+
+
+async def test_sync_a_deletion_and_an_insert_while_read_create_no_duplicate(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    # The count stays at 301: by page number, a session would slip between the pages
+    # unseen, the distinct-id check would pass, and sync would create it again.
+    old, rows = _shifting_event(fake, 300)
+    await client.sessions.get(old)
+
+    def delete_and_insert() -> None:
+        fake.sessions.pop(old)
+        fake.add_session(event_id=EVENT, name="New", date="2026-05-02", start_time="10:00:00")
+
+    fake.after_requests(2, delete_and_insert)
+    _summary, results = await run_sync(client, rows)
+    assert [r.status for r in results] == ["unchanged"] * 300
+    assert writes(fake) == []
+    assert fake.duplicate_groups() == []
+
+
+async def test_sync_reads_every_page_when_the_total_count_is_too_low(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    _, rows = _shifting_event(fake, 300)
+    fake.misbehave_pagination("total-count-low")  # 150 announced, 301 there
+    _summary, results = await run_sync(client, rows)
+    assert [r.status for r in results] == ["unchanged"] * 300
+    assert writes(fake) == []
+    assert fake.duplicate_groups() == []
 
 
 async def test_sync_writes_nothing_when_the_event_keeps_changing(
@@ -391,11 +424,11 @@ async def test_sync_writes_nothing_when_the_event_keeps_changing(
     old, rows = _shifting_event(fake, 300)
     await client.sessions.get(old)
 
-    def delete_the_first() -> None:
-        fake.sessions.pop(min(fake.sessions))
-        fake.after_requests(1, delete_the_first)
+    def delete_the_last() -> None:  # one not read yet: fewer seen than announced
+        fake.sessions.pop(max(fake.sessions))
+        fake.after_requests(1, delete_the_last)
 
-    fake.after_requests(2, delete_the_first)
+    fake.after_requests(2, delete_the_last)
     with pytest.raises(LookupIncompleteError, match="announced"):
         await run_sync(client, rows)
     assert writes(fake) == []
@@ -418,3 +451,16 @@ async def test_a_listing_that_shifted_is_not_complete(
     assert len(await paged.collect()) == 299
     assert not paged.complete
     assert paged.stopped is not None
+
+
+async def test_a_listing_reads_past_a_total_count_too_low(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    _shifting_event(fake, 300)
+    fake.misbehave_pagination("total-count-low")  # 150 announced, pageCount 2
+    fake.reset_requests()
+    listing = client.sessions.list(event_id=EVENT, per_page=200)
+    assert len(await listing.collect()) == 301
+    assert listing.complete
+    assert listing.stopped is None
+    assert [r.method for r in fake.requests if "sessions" in r.path] == ["GET"] * 2

@@ -227,7 +227,7 @@ class ApiMixin:
             else items,
             "_links": links,
             "_meta": {
-                "totalCount": total,
+                "totalCount": total // 2 if mode == "total-count-low" else total,
                 "pageCount": page_count,
                 "currentPage": 1 if mode == "stuck-current-page" else page,
                 "perPage": per_page,

@@ -18,8 +18,9 @@ __all__ = ["PAGINATION_MODES", "ControlMixin"]
 #: again. ``stuck-current-page``: the right items, but ``_meta.currentPage`` is always 1.
 #: ``huge-page-count``: ``_meta.pageCount`` is 10**9 and ``next`` never ends (empty pages).
 #: ``always-next``: the real ``pageCount``, but ``next`` is present on every page.
+#: ``total-count-low``: ``_meta.totalCount`` is half the truth (a stale count).
 PAGINATION_MODES = frozenset(
-    {"ignore-page", "stuck-current-page", "huge-page-count", "always-next"}
+    {"ignore-page", "stuck-current-page", "huge-page-count", "always-next", "total-count-low"}
 )
 
 
