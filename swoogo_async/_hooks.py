@@ -26,6 +26,7 @@ __all__ = [
     "RequestInfo",
     "ResponseHook",
     "ResponseInfo",
+    "cancelled_by_caller",
     "check_hooks",
     "last_response",
     "remember_response",
@@ -193,6 +194,12 @@ def _forget(task: asyncio.Future[Any]) -> None:
     _ABANDONED.discard(task)
     if not task.cancelled():
         task.exception()  # retrieved: a hook cut off is not reported twice
+
+
+def cancelled_by_caller() -> bool:
+    """Whether the current task has a cancellation of its own pending (False before 3.11)."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    return cancelling is not None and cancelling() > 0
 
 
 def _being_cancelled() -> bool:

@@ -37,11 +37,11 @@ from ._exceptions import (
     TransportError,
     make_status_error,
 )
-from ._hooks import RequestInfo, ResponseInfo, remember_response, run_hooks
+from ._hooks import RequestInfo, ResponseInfo, cancelled_by_caller, remember_response, run_hooks
 from ._log import log_backoff, log_giveup, logger
 from ._options import CallOptions, merge_headers
 from ._ratelimit import AsyncPacer
-from ._retry import RetryPolicy, parse_retry_after
+from ._retry import RetryPolicy, server_retry_after
 from ._transport import Headers, Request, Response, Transport
 
 __all__ = ["CLOSED", "NEW", "OPEN", "logger"]
@@ -91,13 +91,6 @@ def _response_info(state: _CallState, response: Response) -> ResponseInfo:
         call.cost,
         state.attempt,
     )
-
-
-def _cancelled_by_caller() -> bool:
-    """Whether the current task has a cancellation of its own pending (3.11+)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return cancelling is not None and cancelling() > 0
 
 
 class _Pipeline:
@@ -229,16 +222,10 @@ class _Pipeline:
             method=call.method,
             url=state.url,
             raw=response.body,
-            retry_after=self._retry_after(response.headers) if status == 429 else None,
+            retry_after=server_retry_after(self._server_offset, response.headers)
+            if status == 429
+            else None,
         )
-
-    def _retry_after(self, headers: Mapping[str, str]) -> float | None:
-        """Read a 429's wait; an HTTP date is compared with the server's clock, not ours."""
-        wall_now = time.time()
-        offset = read_server_offset(headers, wall_now)
-        if offset is None:
-            offset = self._server_offset or 0.0
-        return parse_retry_after(headers, now=wall_now + offset)
 
     async def _exchange(self, state: _CallState) -> Response:
         """Pace, authenticate and send one request; settle its pacer reservation once."""
@@ -285,7 +272,10 @@ class _Pipeline:
                 if response is None:
                     pacer.release(call.cost, sent=sent)
                 elif response.status == 429:
-                    pacer.limited(self._retry_after(response.headers), call.cost)
+                    pacer.limited(
+                        server_retry_after(self._server_offset, response.headers),
+                        call.cost,
+                    )
                 else:
                     pacer.observe(response.headers, call.cost, ok=response.status < 300)
         if self._server_offset is None:
@@ -325,7 +315,7 @@ class _Pipeline:
         try:
             return await self._tokens.get()
         except asyncio.CancelledError:
-            if self._state == CLOSED and not _cancelled_by_caller():
+            if self._state == CLOSED and not cancelled_by_caller():
                 # aclose() cancelled the shared fetch, not this caller.
                 raise ClientStateError(
                     "the client was closed while this call waited for a token"

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import attrs
 
 from ._checks import number
+from ._retry import RateHeaders, read_rate_headers
 
 __all__ = [
     "AsyncPacer",
@@ -57,8 +58,6 @@ DEFAULT_RESERVE = 0.1
 MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
 MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
 
-#: (limit, remaining, reset seconds) from a response's ``X-Rate-Limit-*`` headers.
-RateHeaders = tuple[int, int, int]
 
 _BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("swoogo_bulk", default=False)
 
@@ -89,34 +88,6 @@ class RateLimit:
     credits: int = attrs.field(validator=number(integer=True, at_least=1, at_most=MAX_CREDITS))
     window: float = attrs.field(validator=number(above=0, at_most=MAX_EXPLICIT_WINDOW))
     burst: float = attrs.field(default=0.05, validator=number(at_least=0, at_most=1))
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        pass
-    try:
-        return int(float(value))  # "12.0"
-    except (ValueError, OverflowError):
-        return None
-
-
-def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
-    """Return a response's (limit, remaining, reset), or None unless all three are readable.
-
-    A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
-    window's edge): pacing against it would never send again, so it reads as unknown.
-    """
-    limit = _header_int(headers, "X-Rate-Limit-Limit")
-    remaining = _header_int(headers, "X-Rate-Limit-Remaining")
-    reset = _header_int(headers, "X-Rate-Limit-Reset")
-    if limit is None or remaining is None or reset is None or limit <= 0:
-        return None
-    return limit, remaining, reset
 
 
 class Pacer:

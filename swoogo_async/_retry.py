@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator, Mapping
 import attrs
 import backoff
 
+from ._auth import read_server_offset
 from ._checks import number
 from ._exceptions import (
     APIError,
@@ -33,8 +34,11 @@ __all__ = [
     "BULK_MAX_ATTEMPTS",
     "BULK_SERVER_WAIT",
     "RETRY_STATUSES",
+    "RateHeaders",
     "RetryPolicy",
     "parse_retry_after",
+    "read_rate_headers",
+    "server_retry_after",
 ]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -168,3 +172,43 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
             return None
         return max(seconds, 0.0) if math.isfinite(seconds) else None
     return None
+
+
+def server_retry_after(known_offset: float | None, headers: Mapping[str, str]) -> float | None:
+    """Read a 429's wait; an HTTP date is compared with the server's clock, not ours.
+
+    The offset comes from the response's own ``Date`` header, else ``known_offset``.
+    """
+    wall_now = time.time()
+    offset = read_server_offset(headers, wall_now)
+    if offset is None:
+        offset = known_offset or 0.0
+    return parse_retry_after(headers, now=wall_now + offset)
+
+
+#: (limit, remaining, reset seconds) from a response's ``X-Rate-Limit-*`` headers.
+RateHeaders = tuple[int, int, int]
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value))  # "12" and "12.0"
+    except (ValueError, OverflowError):
+        return None
+
+
+def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
+    """Return a response's (limit, remaining, reset), or None unless all three are readable.
+
+    A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
+    window's edge): pacing against it would never send again, so it reads as unknown.
+    """
+    limit = _header_int(headers, "X-Rate-Limit-Limit")
+    remaining = _header_int(headers, "X-Rate-Limit-Remaining")
+    reset = _header_int(headers, "X-Rate-Limit-Reset")
+    if limit is None or remaining is None or reset is None or limit <= 0:
+        return None
+    return limit, remaining, reset
