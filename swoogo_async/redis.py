@@ -189,14 +189,17 @@ class RedisSharedState:
     ) -> T:
         if self._keys is None:
             raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
-        if self._down_until > time.monotonic():
+        started = time.monotonic()
+        if self._down_until > started:
             return await local()
         try:
             result = await asyncio.wait_for(remote(), self.timeout)
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             reason = type(exc).__name__
         else:
-            if self._down_until:
+            # Only a command sent after the outage began shows that it is over (one that
+            # was already on its way when Redis went away may still come back).
+            if self._down_until and started >= self._down_until - self.retry_after:
                 self._down_until = 0.0
                 logger.info("Redis reachable again: sharing the token and rate budget")
             return result
