@@ -14,7 +14,7 @@ from swoogo_async.cli._resume import settle
 from swoogo_async.cli._rows import SourceRow
 from swoogo_async.testing import FakeSwoogo
 
-from .test_create import ROW, ScriptedApi, _client, _json, _timeout
+from .test_create import ROW, ScriptedApi, _client, _timeout
 
 
 async def test_a_create_the_server_filled_differently_is_unknown_never_resent() -> None:
@@ -31,33 +31,6 @@ async def test_a_create_the_server_filled_differently_is_unknown_never_resent() 
     assert info.value.candidates == tuple(api.store)
     assert len(api.store) == 1
     assert api.posts == 1
-
-
-async def test_a_late_copy_filled_differently_is_reported_after_a_resend() -> None:
-    api = ScriptedApi()
-    pending: list[dict[str, str]] = []
-
-    def first_post_times_out_and_commits_later(form: dict[str, str]) -> Response | None:
-        if api.posts == 1:
-            pending.append({**form, "selection_control": "required"})
-            raise _timeout(form)
-        return None
-
-    def list_then_land_the_late_commit(page: int) -> Response | None:
-        response = None
-        if pending:  # this lookup sees nothing; the first create lands right after it
-            response = _json({"items": [], "_meta": {"totalCount": 0, "pageCount": 1}})
-            api.commit(pending.pop())
-        return response
-
-    api.on_post = first_post_times_out_and_commits_later
-    api.on_list = list_then_land_the_late_commit
-    async with _client(api) as client:
-        with pytest.raises(UnknownOutcomeError) as info:
-            await client.sessions.create(**ROW)
-    assert len(api.store) == 2
-    assert sorted(info.value.candidates) == sorted(api.store)
-    assert api.posts == 2
 
 
 async def test_resume_reports_a_row_found_only_loosely_as_unknown(

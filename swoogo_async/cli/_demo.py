@@ -278,13 +278,7 @@ async def _demo(args: argparse.Namespace, folder: Path) -> int:
             base_url=fake.base_url,
         )
         prior, total = prepare_import(opts)
-        client = SwoogoClient(
-            fake.api_key,
-            fake.api_secret,
-            base_url=fake.base_url,
-            read_timeout=1.0 if args.chaos > 0 else 30.0,
-            rate_limit="auto" if args.rate_limit else None,
-        )
+        client = _demo_client(fake, args)
         async with client:
             outcome: ImportOutcome = await import_file(
                 opts, client, prior, total, out=out, err=sys.stderr
@@ -301,6 +295,17 @@ async def _demo(args: argparse.Namespace, folder: Path) -> int:
     where = f"Files are in {folder}" if args.out else "Pass --out DIR to keep the files"
     out.write(f"\nDemo {'passed' if clean else 'FAILED'}. {where}\n")
     return 0 if clean else 1
+
+
+def _demo_client(fake: FakeSwoogo, args: argparse.Namespace) -> SwoogoClient:
+    """The client each demo step uses: short reads under chaos, pacing when rate-limited."""
+    return SwoogoClient(
+        fake.api_key,
+        fake.api_secret,
+        base_url=fake.base_url,
+        read_timeout=1.0 if args.chaos > 0 else 30.0,
+        rate_limit="auto" if args.rate_limit else None,
+    )
 
 
 async def _sync_step(
@@ -325,13 +330,7 @@ async def _sync_step(
     )
     prior, total = prepare_import(opts)
     before = len(fake.sessions)
-    client = SwoogoClient(
-        fake.api_key,
-        fake.api_secret,
-        base_url=fake.base_url,
-        read_timeout=1.0 if args.chaos > 0 else 30.0,
-        rate_limit="auto" if args.rate_limit else None,
-    )
+    client = _demo_client(fake, args)
     async with client:
         synced = await sync_file(opts, client, prior, total, out=out, err=sys.stderr)
     if synced.interrupted:
