@@ -40,32 +40,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="share the token and rate budget with other processes through this Redis"
         " (default: $SWOOGO_REDIS_URL)",
     )
+    # The options of a bulk run, the same for import and sync.
+    run = argparse.ArgumentParser(add_help=False)
+    run.add_argument("--concurrency", type=_positive, default=8, help="rows in flight (8)")
+    run.add_argument("--report", metavar="PATH", help="JSON Lines report to append to")
+    run.add_argument("--ordered", action="store_true", help="finish rows in file order")
+    run.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
+    run.add_argument(
+        "--no-pacing", action="store_true", help="do not pace by the rate-limit headers"
+    )
+    run.add_argument(
+        "--grace", type=float, default=5.0, help="seconds rows in flight get after Ctrl-C (5)"
+    )
 
     imp = sub.add_parser(
         "import",
-        parents=[remote, row_options_parser()],
+        parents=[remote, run, row_options_parser()],
         help="create a session per row of a CSV or JSON Lines file",
         description="Create a session per row. Rows are identified by their line number:"
         " do not edit FILE between an import and its --resume.",
     )
     imp.add_argument("file", metavar="FILE", help=".csv (header row) or .jsonl/.ndjson")
     imp.add_argument("--event-id", type=_positive, help="event_id for rows without one")
-    imp.add_argument("--concurrency", type=_positive, default=8, help="rows in flight (8)")
-    imp.add_argument("--report", metavar="PATH", help="JSON Lines report to append to")
     imp.add_argument("--resume", metavar="REPORT", help="skip the rows REPORT shows created")
     imp.add_argument("--dry-run", action="store_true", help="validate only; send nothing")
-    imp.add_argument("--ordered", action="store_true", help="finish rows in file order")
-    imp.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
-    imp.add_argument(
-        "--no-pacing", action="store_true", help="do not pace by the rate-limit headers"
-    )
-    imp.add_argument(
-        "--grace", type=float, default=5.0, help="seconds rows in flight get after Ctrl-C (5)"
-    )
 
     syn = sub.add_parser(
         "sync",
-        parents=[remote, row_options_parser()],
+        parents=[remote, run, row_options_parser()],
         help="make an event's sessions match a CSV or JSON Lines file",
         description="Read the event's sessions once, then per row: create it when no"
         " session has its key, update only the fields that differ, or leave it (no"
@@ -81,19 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="name,date,start_time",
         help="comma-separated fields that identify a row (name,date,start_time)",
     )
-    syn.add_argument("--concurrency", type=_positive, default=8, help="rows in flight (8)")
-    syn.add_argument("--report", metavar="PATH", help="JSON Lines report to append to")
     syn.add_argument("--resume", metavar="REPORT", help="skip the rows REPORT shows done")
     syn.add_argument(
         "--dry-run", action="store_true", help="read the event and print the plan; write nothing"
-    )
-    syn.add_argument("--ordered", action="store_true", help="finish rows in file order")
-    syn.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
-    syn.add_argument(
-        "--no-pacing", action="store_true", help="do not pace by the rate-limit headers"
-    )
-    syn.add_argument(
-        "--grace", type=float, default=5.0, help="seconds rows in flight get after Ctrl-C (5)"
     )
 
     get = sub.add_parser("get", parents=[remote], help="print a session as JSON")
