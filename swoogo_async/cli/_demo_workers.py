@@ -210,7 +210,7 @@ async def _demo(args: argparse.Namespace, folder: Path, redis: LocalRedis) -> in
             # still cost one or two, which the rows wait out (the "no row failed" check).
             (
                 too_many <= MAX_EDGE_429,
-                f"the workers stayed inside the shared rate limit ({too_many} × 429;"
+                f"the workers stayed inside the shared rate limit ({too_many} answers 429;"
                 f" at most {MAX_EDGE_429} at a window's edge, waited out)",
             ),
             (stats["token_requests"] == 1, "one token request between all the workers"),
