@@ -137,7 +137,7 @@ def _parse_pages(impl: str, n: int) -> None:
     """Parse the benchmark page ``n`` times with ``impl`` (in the child, under valgrind)."""
     import msgspec
 
-    from swoogo_async._endpoints import parse_page
+    from swoogo_async._api.endpoints import parse_page
 
     from .alt_models import MsgspecPage, PydanticPage
     from .bench_models import page_bytes, page_with_new_fields

@@ -27,7 +27,7 @@ from collections import Counter
 from typing import Any
 
 from swoogo_async import RetryPolicy, SwoogoClient
-from swoogo_async._bulk import BulkSummary
+from swoogo_async._writes.bulk import BulkSummary
 from swoogo_async.testing import FakeSwoogo, Fault
 
 EVENT = 77

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from swoogo_async import SwoogoClient
-from swoogo_async._transport import MockTransport, Request, Response
+from swoogo_async._http.transport import MockTransport, Request, Response
 from swoogo_async.testing import FakeSwoogo
 
 from ._common import Settings, median, ratio

@@ -30,7 +30,7 @@ from arq import create_pool
 from arq.connections import RedisSettings
 
 from swoogo_async import RetryPolicy, SwoogoClient, SwoogoError
-from swoogo_async._ratelimit import bulk_pacing
+from swoogo_async._http.pacing import bulk_pacing
 
 REDIS = RedisSettings.from_dsn(os.environ.get("SWOOGO_REDIS_URL", "redis://127.0.0.1:6379/0"))
 

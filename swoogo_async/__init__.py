@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from . import _log
-from ._bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
-from ._client import DEFAULT_BASE_URL, SwoogoClient
-from ._create import LookupIncompleteError
+from ._api.fields import SessionCreateFields, SessionUpdateFields
+from ._api.models import Page, SelectionControl, Session, SessionStatus, Speaker
+from ._api.pages import Listing
+from ._api.serialize import to_dict, to_json
+from ._client.client import DEFAULT_BASE_URL, SwoogoClient
+from ._client.getmany import SessionBatch
+from ._client.sessions import SessionList, Sessions, Speakers
+from ._client.speakers import DEFAULT_SPEAKER_FIELDS
+from ._client.surface import ClientView
 from ._exceptions import (
     AmbiguousMatchError,
     APIError,
@@ -29,22 +34,17 @@ from ._exceptions import (
     UnknownOutcomeError,
     ValidationError,
 )
-from ._fields import SessionCreateFields, SessionUpdateFields
-from ._getmany import SessionBatch
-from ._hooks import RateLimitState, RequestInfo, ResponseInfo
-from ._models import Page, SelectionControl, Session, SessionStatus, Speaker
-from ._pages import Listing
-from ._ratelimit import RateLimit
-from ._resources import SessionList, Sessions, Speakers
-from ._retry import RetryPolicy
-from ._serialize import to_dict, to_json
-from ._shared import LocalSharedState, SharedState
-from ._speakers import DEFAULT_SPEAKER_FIELDS
-from ._surface import ClientView
-from ._sync_plan import RowPlan
-from ._transport import AiohttpTransport, MockTransport, Request, Response, Transport
+from ._http import log as _log
+from ._http.hooks import RateLimitState, RequestInfo, ResponseInfo
+from ._http.pacing import RateLimit
+from ._http.retry import RetryPolicy
+from ._http.transport import AiohttpTransport, MockTransport, Request, Response, Transport
+from ._shared.state import LocalSharedState, SharedState
 from ._types import UNSET, UnsetType
 from ._version import __version__
+from ._writes.bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
+from ._writes.create import LookupIncompleteError
+from ._writes.sync_plan import RowPlan
 
 _log.configure_from_env()
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from . import _json
+from ._http import json_body as _json
 
 __all__ = [
     "APIError",

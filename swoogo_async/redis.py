@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 
 from ._checks import check_number
 from ._exceptions import InvalidInputError, SharedStateError
-from ._ratelimit import (
+from ._http.pacing import (
     GUARD,
     MAX_WINDOW,
     MIN_BLOCK,
@@ -43,7 +43,7 @@ from ._ratelimit import (
     RateHeaders,
     RateLimit,
 )
-from ._shared import LocalSharedState, credential_id
+from ._shared.state import LocalSharedState, credential_id
 
 __all__ = ["BUDGET_SCRIPT", "RedisSharedState"]
 
@@ -51,7 +51,7 @@ T = TypeVar("T")
 logger = logging.getLogger("swoogo_async")
 
 #: ``Pacer``'s rules in Lua (see the file for its arguments).
-BUDGET_SCRIPT = resources.files("swoogo_async").joinpath("_budget.lua").read_text("utf-8")
+BUDGET_SCRIPT = resources.files("swoogo_async._shared").joinpath("budget.lua").read_text("utf-8")
 
 _TOKEN_GET = """
 local v = redis.call('GET', KEYS[1])

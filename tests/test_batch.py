@@ -23,10 +23,10 @@ from swoogo_async import (
     SwoogoClient,
     UnknownOutcomeError,
 )
-from swoogo_async._batch import Batcher, _Batch, _Member
-from swoogo_async._create import find_matches
-from swoogo_async._fields import prepare_session_fields
-from swoogo_async._reconcile import MAX_NAMES_QUERY, assign_matches, batch_searches
+from swoogo_async._api.fields import prepare_session_fields
+from swoogo_async._writes.create import find_matches
+from swoogo_async._writes.lookup import Batcher, _Batch, _Member
+from swoogo_async._writes.reconcile import MAX_NAMES_QUERY, assign_matches, batch_searches
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .test_create import BASE, ScriptedApi, _client

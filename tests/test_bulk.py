@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import swoogo_async._resources
+import swoogo_async._client.sessions
 from swoogo_async import (
     AiohttpTransport,
     InvalidInputError,
@@ -20,7 +20,7 @@ from swoogo_async import (
     SwoogoClient,
     UnknownOutcomeError,
 )
-from swoogo_async._bulk import (
+from swoogo_async._writes.bulk import (
     BulkProgress,
     BulkResult,
     BulkSummary,
@@ -461,7 +461,7 @@ async def test_an_error_after_the_request_left_never_makes_a_row_invalid(
         raise KeyError("id")  # as if the answer to a sent update could not be read
 
     # Bulk rows send updates through a view of the client, by this function.
-    monkeypatch.setattr(swoogo_async._resources, "_send_update", broken_update)
+    monkeypatch.setattr(swoogo_async._client.sessions, "_send_update", broken_update)
     updated = [r async for r in client.sessions.update_many([{"id": 1, "name": "X"}])]
     assert [r.status for r in updated] == ["failed"]
     assert updated[0].error is not None

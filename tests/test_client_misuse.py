@@ -32,9 +32,9 @@ from swoogo_async import (
     SwoogoClient,
     SwoogoError,
 )
-from swoogo_async._auth import Token
-from swoogo_async._endpoints import get_session_call, parse_session
-from swoogo_async._transport import Headers
+from swoogo_async._api.endpoints import get_session_call, parse_session
+from swoogo_async._http.auth import Token
+from swoogo_async._http.transport import Headers
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from swoogo_async import MockTransport, Request, Response, RetryPolicy, SwoogoClient
-from swoogo_async._auth import MAX_TRUSTED_OFFSET, trusted_offset
+from swoogo_async._http.auth import MAX_TRUSTED_OFFSET, trusted_offset
 
 from .test_create import BASE, ROW, ScriptedApi, _json, _timeout
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from swoogo_async import ResponseDecodeError
-from swoogo_async._endpoints import decode_json
+from swoogo_async._api.endpoints import decode_json
 
 
 @pytest.mark.parametrize(

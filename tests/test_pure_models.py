@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swoogo_async import SelectionControl, Session, SessionStatus, Speaker
-from swoogo_async._converter import (
+from swoogo_async._api.converter import (
     CUSTOM_FIELD_RE,
     converter,
     structure_session,

@@ -16,8 +16,7 @@ from swoogo_async import (
     Session,
 )
 from swoogo_async._exceptions import SwoogoError, make_status_error
-from swoogo_async._keyedlocks import KeyedLocks
-from swoogo_async._ratelimit import (
+from swoogo_async._http.pacing import (
     _BULK,
     MAX_WINDOW,
     MIN_BLOCK,
@@ -26,8 +25,9 @@ from swoogo_async._ratelimit import (
     bulk_pacing,
     read_rate_headers,
 )
-from swoogo_async._reconcile import RecentClaims, fingerprint, lookup_search, pick_match
-from swoogo_async._retry import parse_retry_after
+from swoogo_async._http.retry import parse_retry_after
+from swoogo_async._writes.keyedlocks import KeyedLocks
+from swoogo_async._writes.reconcile import RecentClaims, fingerprint, lookup_search, pick_match
 
 POLICY = RetryPolicy(
     max_attempts=4, backoff_base=1.0, backoff_cap=3.0, deadline=30.0, max_server_wait=20.0

@@ -27,8 +27,7 @@ from swoogo_async import (
     SwoogoError,
     ValidationError,
 )
-from swoogo_async._auth import basic_auth_header, parse_token_response
-from swoogo_async._endpoints import (
+from swoogo_async._api.endpoints import (
     add_sessions_call,
     create_session_call,
     get_session_call,
@@ -36,9 +35,10 @@ from swoogo_async._endpoints import (
     parse_page,
     update_session_call,
 )
+from swoogo_async._api.fields import prepare_session_fields
+from swoogo_async._api.forms import encode_form, flatten_form
 from swoogo_async._exceptions import make_status_error
-from swoogo_async._fields import prepare_session_fields
-from swoogo_async._forms import encode_form, flatten_form
+from swoogo_async._http.auth import basic_auth_header, parse_token_response
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -273,7 +273,7 @@ def test_a_field_name_that_is_not_a_string_is_refused() -> None:
 
 
 def test_the_fake_server_reads_fields_from_the_same_table() -> None:
-    from swoogo_async._fields import WRITABLE_FIELDS
+    from swoogo_async._api.fields import WRITABLE_FIELDS
     from swoogo_async.testing import _forms
 
     assert set(_forms.FLAG_FIELDS) == {k for k, v in WRITABLE_FIELDS.items() if v.wire == "flag"}
@@ -437,7 +437,7 @@ def test_validation_error_reads_yii_list_and_html_bodies_are_kept_raw() -> None:
 
 
 def test_recorded_samples_parse() -> None:
-    from swoogo_async._endpoints import parse_session, parse_speaker
+    from swoogo_async._api.endpoints import parse_session, parse_speaker
 
     got = parse_session((SAMPLES / "get_session.json").read_bytes(), method="GET", url="u")
     assert got.capacity == 20  # arrived as "20"

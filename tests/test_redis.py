@@ -18,7 +18,7 @@ from swoogo_async import (
     SharedStateError,
     SwoogoClient,
 )
-from swoogo_async._ratelimit import PROBE_AFTER, Pacer
+from swoogo_async._http.pacing import PROBE_AFTER, Pacer
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState

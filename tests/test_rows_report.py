@@ -16,8 +16,8 @@ from swoogo_async import (
     UnknownOutcomeError,
     ValidationError,
 )
-from swoogo_async._bulk import BulkProgress, BulkSummary
 from swoogo_async._exceptions import make_status_error
+from swoogo_async._writes.bulk import BulkProgress, BulkSummary
 from swoogo_async.cli import _import
 from swoogo_async.cli._progress import BarProgress, LogProgress, format_duration, make_progress
 from swoogo_async.cli._report import (
@@ -91,7 +91,7 @@ def test_check_rows_lists_bad_lines(tmp_path: Path) -> None:
 
 
 def test_csv_custom_field_columns_are_folded(tmp_path: Path) -> None:
-    from swoogo_async._fields import prepare_session_fields
+    from swoogo_async._api.fields import prepare_session_fields
 
     (row,) = iter_rows(write(tmp_path, "a.csv", "name,date,event_id,c_7\nA,2026-01-01,3,x\n"))
     prepared = prepare_session_fields(row, creating=True)

@@ -26,7 +26,7 @@ from swoogo_async import (
     to_dict,
     to_json,
 )
-from swoogo_async._converter import converter
+from swoogo_async._api.converter import converter
 
 SESSION = Session(
     id=7,

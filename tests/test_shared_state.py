@@ -18,8 +18,8 @@ from swoogo_async import (
     RetryPolicy,
     SwoogoClient,
 )
-from swoogo_async._auth import DOCUMENTED_LIFETIME, parse_token_response
-from swoogo_async._ratelimit import PROBE_AFTER, AsyncPacer, Pacer
+from swoogo_async._http.auth import DOCUMENTED_LIFETIME, parse_token_response
+from swoogo_async._http.pacing import PROBE_AFTER, AsyncPacer, Pacer
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY
@@ -167,8 +167,8 @@ async def test_a_client_sharing_the_token_knows_the_server_clock(
     import time
     import types
 
-    import swoogo_async._create as create_module
-    import swoogo_async._pipeline as pipeline_module
+    import swoogo_async._http.pipeline as pipeline_module
+    import swoogo_async._writes.create as create_module
 
     ahead = types.SimpleNamespace(
         **{k: getattr(time, k) for k in dir(time) if not k.startswith("__")}

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from swoogo_async import ReadTimeoutError, ResponseTooLargeError
-from swoogo_async._transport import AiohttpTransport, Request
+from swoogo_async._http.transport import AiohttpTransport, Request
 
 BIG = 200_000
 

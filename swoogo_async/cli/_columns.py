@@ -27,9 +27,9 @@ from typing import Any
 
 import attrs
 
+from .._api.fields import WRITABLE_FIELDS
+from .._api.scalars import CUSTOM_FIELD_RE
 from .._exceptions import InvalidInputError
-from .._fields import WRITABLE_FIELDS
-from .._scalars import CUSTOM_FIELD_RE
 
 __all__ = [
     "DEFAULT_ENCODING",

@@ -31,7 +31,7 @@ from typing import Any
 
 import attrs
 
-from .._client import SwoogoClient
+from .._client.client import SwoogoClient
 from ..testing import FakeSwoogo, Fault
 from ._import import ImportOptions, import_file, prepare_import
 from ._report import ImportOutcome

@@ -20,9 +20,9 @@ from typing import Any, TextIO
 
 import attrs
 
-from .._bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary
-from .._client import SwoogoClient
+from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError
+from .._writes.bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary
 from ._columns import RowOptions
 from ._progress import ProgressSink, make_progress
 from ._report import (

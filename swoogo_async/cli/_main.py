@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._client import SwoogoClient
-from .._converter import unstructure_session
+from .._api.converter import unstructure_session
+from .._api.fields import prepare_session_fields
+from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError, SwoogoError
-from .._fields import prepare_session_fields
-from .._retry import RetryPolicy
-from .._sync_plan import parse_key
+from .._http.retry import RetryPolicy
+from .._writes.sync_plan import parse_key
 from ._args import build_parser
 from ._columns import RowOptions
 from ._import import PROG, ImportOptions, import_file, prepare_import

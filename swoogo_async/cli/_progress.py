@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any, Protocol, TextIO
 
-from .._bulk import BulkProgress
+from .._writes.bulk import BulkProgress
 
 __all__ = [
     "BarProgress",

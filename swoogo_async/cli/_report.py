@@ -32,7 +32,7 @@ from typing import IO, Any, TextIO
 
 import attrs
 
-from .._bulk import BulkSummary
+from .._api.forms import form_value
 from .._exceptions import (
     AmbiguousMatchError,
     APIError,
@@ -41,7 +41,7 @@ from .._exceptions import (
     UnknownOutcomeError,
 )
 from .._exceptions import ValidationError as APIValidationError
-from .._forms import form_value
+from .._writes.bulk import BulkSummary
 from ._progress import format_duration
 from ._rows import SourceRow
 

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._bulk import BulkStatus
-from .._create import find_matches
+from .._api.fields import prepare_session_fields
+from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError
-from .._fields import prepare_session_fields
-from .._models import Session
+from .._writes.bulk import BulkStatus
+from .._writes.create import find_matches
 from ._report import ReportError, error_info
 from ._rows import SourceRow
 
 if TYPE_CHECKING:
-    from .._client import SwoogoClient
+    from .._client.client import SwoogoClient
 
 __all__ = [
     "PriorRun",

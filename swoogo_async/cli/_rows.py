@@ -27,8 +27,8 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from .._api.fields import REQUIRED_ON_CREATE, prepare_session_fields
 from .._exceptions import InvalidInputError
-from .._fields import REQUIRED_ON_CREATE, prepare_session_fields
 from ._columns import ColumnError, RowOptions, plan_columns, resolve_keys, sniff_delimiter
 
 __all__ = [

@@ -17,9 +17,9 @@ from typing import TextIO
 
 import attrs
 
-from .._bulk import RowInput
-from .._client import SwoogoClient
-from .._sync_plan import DEFAULT_KEY, RowPlan
+from .._client.client import SwoogoClient
+from .._writes.bulk import RowInput
+from .._writes.sync_plan import DEFAULT_KEY, RowPlan
 from ._columns import RowOptions
 from ._import import ImportOptions, ImportRun
 from ._report import ImportOutcome, error_info, row_record

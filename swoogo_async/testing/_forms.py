@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .._fields import WRITABLE_FIELDS
+from .._api.fields import WRITABLE_FIELDS
 
 __all__ = [
     "CF_KEY",

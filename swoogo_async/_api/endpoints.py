@@ -1,0 +1,263 @@
+"""Pure request building and response reading for each endpoint (no I/O here).
+
+Every function turns arguments into a ``Call`` (method, path, query, body, credit
+cost, idempotency) or turns response bytes into models. The client adds the base
+URL and the Bearer header, sends, and hands the bytes back here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, TypeVar
+from urllib.parse import urlencode
+
+import attrs
+
+from .._exceptions import InvalidInputError, ResponseDecodeError
+from .._http import json_body as _json
+from .converter import converter, structure_session, structure_sessions
+from .fields import check_id
+from .forms import encode_form
+from .models import Page, Session, Speaker
+
+__all__ = [
+    "FORM",
+    "JSON",
+    "LIST_COST",
+    "MAX_PER_PAGE",
+    "UPDATE_METHOD",
+    "Call",
+    "add_sessions_call",
+    "create_session_call",
+    "decode_json",
+    "envelope_page",
+    "get_session_call",
+    "int_or_none",
+    "list_sessions_call",
+    "parse_page",
+    "parse_session",
+    "parse_speaker",
+    "update_session_call",
+]
+
+T = TypeVar("T")
+
+FORM: Final = "application/x-www-form-urlencoded"
+JSON: Final = "application/json"
+#: The update method is inferred from sibling endpoints (``PUT /packages/update/{id}``).
+UPDATE_METHOD: Final = "PUT"
+LIST_COST: Final = 10
+MAX_PER_PAGE: Final = 1000
+MAX_PER_PAGE_EXPANDED: Final = 200
+
+
+@attrs.frozen(slots=True)
+class Call:
+    """What to send, before the base URL and credentials are added."""
+
+    method: str
+    path: str
+    query: str = ""
+    body: bytes | None = attrs.field(default=None, repr=False)
+    content_type: str | None = None
+    cost: int = 1
+    idempotent: bool = True
+
+
+def _listed(name: str, value: Any) -> list[Any]:
+    """Return ``value`` as a list, or raise naming the argument if it is not iterable."""
+    if isinstance(value, (bytes, bytearray, Mapping)):
+        raise InvalidInputError(name, f"expected a list, got {type(value).__name__}")
+    try:
+        return list(value)
+    except TypeError:
+        raise InvalidInputError(name, f"expected a list, got {type(value).__name__}") from None
+
+
+def _names(name: str, value: str | Iterable[str] | None) -> str | None:
+    """Join ``fields``/``expand`` names with commas, checking each one."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else _listed(name, value)
+    cleaned: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip() or "," in item:
+            raise InvalidInputError(name, f"expected field names, got {item!r}")
+        cleaned.append(item.strip())
+    if not cleaned:
+        raise InvalidInputError(name, "must name at least one field")
+    return ",".join(cleaned)
+
+
+def get_session_call(
+    session_id: int,
+    *,
+    fields: str | Iterable[str] | None = None,
+    expand: str | Iterable[str] | None = None,
+) -> Call:
+    """Build ``GET /sessions/{id}``."""
+    check_id("session_id", session_id)
+    query: list[tuple[str, str]] = []
+    joined = _names("fields", fields)
+    if joined is not None:
+        query.append(("fields", joined))
+    joined = _names("expand", expand)
+    if joined is not None:
+        query.append(("expand", joined))
+    return Call("GET", f"/sessions/{session_id}", urlencode(query) if query else "")
+
+
+def list_sessions_call(
+    event_id: int,
+    *,
+    page: int = 1,
+    per_page: int = 200,
+    fields: str | Iterable[str] | None = None,
+    expand: str | Iterable[str] | None = None,
+    search: str | Sequence[str] | None = None,
+    search_condition: str | None = None,
+    sort: str | Iterable[str] | None = None,
+    ids: Iterable[int] | None = None,
+) -> Call:
+    """Build ``GET /sessions?event_id=…`` for one page."""
+    check_id("event_id", event_id)
+    check_id("page", page)
+    query: list[tuple[str, str]] = [("event_id", str(event_id)), ("page", str(page))]
+    expanded = _names("expand", expand)
+    limit = MAX_PER_PAGE_EXPANDED if expanded else MAX_PER_PAGE
+    if type(per_page) is not int or not 1 <= per_page <= limit:
+        raise InvalidInputError("per_page", f"must be an integer from 1 to {limit}")
+    query.append(("per-page", str(per_page)))
+    joined = _names("fields", fields)
+    if joined is not None:
+        query.append(("fields", joined))
+    if expanded is not None:
+        query.append(("expand", expanded))
+    if search is not None:
+        expressions = [search] if isinstance(search, str) else _listed("search", search)
+        if not expressions or not all(isinstance(e, str) and e for e in expressions):
+            raise InvalidInputError("search", "expected search expressions like 'name=Keynote'")
+        query.append(("search", "&".join(expressions)))
+    if search_condition is not None:
+        if search_condition not in ("and", "or"):
+            raise InvalidInputError("search_condition", "must be 'and' or 'or'")
+        query.append(("searchCondition", search_condition))
+    joined = _names("sort", sort)
+    if joined is not None:
+        query.append(("sort", joined))
+    if ids is not None:
+        id_list = [check_id("ids", i) for i in _listed("ids", ids)]
+        if not 1 <= len(id_list) <= 100:
+            raise InvalidInputError("ids", "must hold from 1 to 100 ids")
+        query.append(("ids", ",".join(map(str, id_list))))
+    return Call("GET", "/sessions", urlencode(query), cost=LIST_COST)
+
+
+def create_session_call(fields: Mapping[str, Any]) -> Call:
+    """Build ``POST /sessions/create`` from already checked fields."""
+    return Call(
+        "POST", "/sessions/create", body=encode_form(fields), content_type=FORM, idempotent=False
+    )
+
+
+def update_session_call(session_id: int, fields: Mapping[str, Any]) -> Call:
+    """Build the update call from already checked fields; only those fields are sent."""
+    check_id("session_id", session_id)
+    if not fields:
+        raise InvalidInputError("fields", "update needs at least one field to change")
+    return Call(
+        UPDATE_METHOD,
+        f"/sessions/update/{session_id}",
+        body=encode_form(fields),
+        content_type=FORM,
+    )
+
+
+def add_sessions_call(speaker_id: int, session_ids: Iterable[int]) -> Call:
+    """Build ``POST /speakers/{id}/session.json`` with a JSON body."""
+    check_id("speaker_id", speaker_id)
+    if isinstance(session_ids, str):
+        raise InvalidInputError("session_ids", "expected a list of session ids")
+    ids = list(
+        dict.fromkeys(check_id("session_ids", i) for i in _listed("session_ids", session_ids))
+    )
+    if not ids:
+        raise InvalidInputError("session_ids", "must hold at least one session id")
+    body = json.dumps({"session_ids": ids}, separators=(",", ":")).encode()
+    # Adding the same sessions twice leaves the speaker as it was: safe to retry.
+    return Call("POST", f"/speakers/{speaker_id}/session.json", body=body, content_type=JSON)
+
+
+def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
+    """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
+    try:
+        return _json.loads(raw)
+    except ValueError:
+        raise ResponseDecodeError(
+            status=status, method=method, url=url, body=None, raw=raw
+        ) from None
+
+
+def _checked(method: str, url: str, raw: bytes, payload: Any, what: str) -> Any:
+    if not isinstance(payload, dict):
+        raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
+    return payload
+
+
+def parse_session(raw: bytes, *, method: str, url: str) -> Session:
+    """Read a session body."""
+    payload = _checked(method, url, raw, decode_json(raw, method=method, url=url), "session")
+    return structure_session(payload)
+
+
+def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
+    """Read a speaker body."""
+    payload = _checked(method, url, raw, decode_json(raw, method=method, url=url), "speaker")
+    try:
+        return converter.structure(payload, Speaker)
+    except ValueError:
+        raise ResponseDecodeError(
+            status=200, method=method, url=url, body=payload, raw=raw
+        ) from None
+
+
+def int_or_none(value: Any) -> int | None:
+    """Read an envelope count: an int, or None for anything else (``1e999`` included)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -> Page[Session]:
+    """Read a list envelope; ``items`` may be a list or an object keyed by id."""
+    payload = decode_json(raw, method=method, url=url)
+    if isinstance(payload, list):  # a bare list: no envelope, so no counts
+        payload = {"items": payload}
+    if not isinstance(payload, dict) or "items" not in payload:
+        raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
+    try:
+        items = structure_sessions(payload["items"])
+    except ValueError:
+        raise ResponseDecodeError(
+            status=200, method=method, url=url, body=payload, raw=raw
+        ) from None
+    return envelope_page(payload, items, page=page, per_page=per_page)
+
+
+def envelope_page(payload: dict[str, Any], items: list[T], *, page: int, per_page: int) -> Page[T]:
+    """Return the ``Page`` of ``items`` with the counts of a list envelope (or our guesses)."""
+    meta, links = payload.get("_meta"), payload.get("_links")
+    if not isinstance(meta, dict):
+        meta = {}
+    return Page(
+        items=items,
+        total_count=int_or_none(meta.get("totalCount")),
+        page_count=int_or_none(meta.get("pageCount")),
+        current_page=int_or_none(meta.get("currentPage")) or page,
+        per_page=int_or_none(meta.get("perPage")) or per_page,
+        has_next=bool(links.get("next")) if isinstance(links, dict) else None,
+    )

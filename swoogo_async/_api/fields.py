@@ -1,0 +1,305 @@
+"""The writable session fields: one table for checks, typing, form encoding and the fake.
+
+``SessionUpdateFields`` *is* the table: each key is a writable field, and its
+``Annotated`` metadata is the field's ``Kind`` (how a value is checked and normalised
+before anything is sent, and how the wire text reads back). ``WRITABLE_FIELDS`` is read
+from it once, at import. One table serves ``create``, ``update``, the bulk rows (where
+values often arrive as CSV text), the command line and the fake server, so all of them
+accept and reject the same things.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import reprlib
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Annotated, Any, TypedDict, get_type_hints
+
+import attrs
+
+from .._exceptions import InvalidInputError
+from .._types import UNSET, UnsetType
+from .models import SelectionControl, SessionStatus
+from .scalars import CUSTOM_FIELD_RE, parse_bool, parse_int
+
+__all__ = [
+    "REQUIRED_ON_CREATE",
+    "WRITABLE_FIELDS",
+    "Kind",
+    "SessionCreateFields",
+    "SessionUpdateFields",
+    "check_id",
+    "prepare_session_fields",
+]
+
+
+@attrs.frozen
+class Kind:
+    """What a writable field holds: its check, and its shape on the wire."""
+
+    #: ``"int"``, ``"flag"``, ``"enum"``, ``"date"``, ``"time"``, ``"text"`` or ``"custom"``.
+    wire: str
+    #: Turn a caller's value into the value to send; raise ``ValueError`` if it is not one.
+    check: Callable[[Any], Any]
+    #: The values an ``"enum"`` field takes.
+    choices: tuple[str, ...] = ()
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _nonblank(value: Any) -> str:
+    if not _text(value).strip():
+        raise ValueError("must not be blank")
+    return value  # type: ignore[no-any-return]
+
+
+_INTEGER = re.compile(r"\s*-?[0-9]+\s*\Z")
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, str) and not _INTEGER.match(value):
+        raise ValueError("must be an integer")
+    parsed = parse_int(value) if isinstance(value, (int, float, str)) else None
+    if parsed is None:
+        raise ValueError("must be an integer")
+    return parsed
+
+
+def _positive_int(value: Any) -> int:
+    parsed = _int(value)
+    if parsed <= 0:
+        raise ValueError("must be a positive integer")
+    return parsed
+
+
+def _capacity(value: Any) -> int:
+    parsed = _int(value)
+    if parsed < 0:
+        raise ValueError("must not be negative")
+    return parsed
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, (str, int, float)):
+        raise ValueError("must be a flag (true/false or 0/1)")
+    parsed = parse_bool(value.strip().lower() if isinstance(value, str) else value)
+    if parsed is None:
+        raise ValueError("must be a flag (true/false or 0/1)")
+    return parsed
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?\Z")
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise ValueError("must be a date, not a datetime")
+    if type(value) is dt.date:
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if not _DATE.match(text):  # exactly a date: nothing before or after it
+        raise ValueError("must be a date (YYYY-MM-DD)")
+    return dt.date.fromisoformat(text)
+
+
+def _local(value: dt.time | dt.datetime) -> None:
+    if value.tzinfo is not None:
+        raise ValueError("must be the event's local time, without a UTC offset")
+
+
+def _time(value: Any) -> dt.time:
+    if isinstance(value, dt.time):
+        _local(value)
+        return value.replace(microsecond=0)
+    match = _TIME.match(value.strip()) if isinstance(value, str) else None
+    if match is None:  # exactly a time: nothing before or after it
+        raise ValueError("must be a time (HH:MM:SS)")
+    hour, minute, second = match.groups()
+    return dt.time(int(hour), int(minute), int(second or 0))
+
+
+def _open_enum(cls: type[SessionStatus] | type[SelectionControl]) -> Kind:
+    allowed = tuple(m.value for m in cls)
+
+    def check(value: Any) -> SessionStatus | SelectionControl:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str) and value.strip().lower() in allowed:
+            return cls(value.strip().lower())
+        raise ValueError(f"must be one of {', '.join(allowed)}")
+
+    return Kind("enum", check, allowed)
+
+
+_CUSTOM_DEPTH = 8
+
+
+def _custom_value(value: Any, depth: int = 0) -> None:
+    """Refuse a custom-field value the form encoding cannot send faithfully."""
+    if value is None or isinstance(value, (str, int, dt.date)):  # bool is an int
+        if isinstance(value, (dt.time, dt.datetime)):
+            _local(value)
+        return
+    if isinstance(value, dt.time):
+        _local(value)
+        return
+    if isinstance(value, (float, Decimal)):
+        if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+            raise ValueError(f"must be a finite number, got {value!r}")
+        return
+    if depth < _CUSTOM_DEPTH and isinstance(value, (list, tuple, Mapping)):
+        items = value.values() if isinstance(value, Mapping) else value
+        if isinstance(value, Mapping) and not all(isinstance(k, (str, int)) for k in value):
+            raise ValueError("nested names must be strings")
+        for item in items:
+            _custom_value(item, depth + 1)
+        return
+    raise ValueError(f"unsupported value of type {type(value).__name__}")
+
+
+def _custom_fields(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a mapping of c_<digits> names to values")
+    for key, item in value.items():
+        if not isinstance(key, str) or not CUSTOM_FIELD_RE.match(key):
+            raise ValueError(f"custom field names look like c_1234, got {key!r}")
+        _checked(key, _custom_value, item)
+    return dict(value)
+
+
+TEXT = Kind("text", _text)
+NAME = Kind("text", _nonblank)
+ID = Kind("int", _positive_int)
+COUNT = Kind("int", _capacity)
+FLAG = Kind("flag", _flag)
+DATE = Kind("date", _date)
+TIME = Kind("time", _time)
+CUSTOM = Kind("custom", _custom_fields)
+# ``None`` clears a field on update (create refuses it); ``UNSET`` leaves it out.
+_Text = Annotated[str | UnsetType | None, TEXT]
+_Id = Annotated[int | UnsetType | None, ID]
+_Flag = Annotated[bool | UnsetType | None, FLAG]
+_Time = Annotated[dt.time | str | UnsetType | None, TIME]
+
+
+class SessionCreateFields(TypedDict, total=False):
+    """The optional keyword arguments of ``sessions.create``."""
+
+    admin_short_name: _Text
+    badge_name: _Text
+    description: _Text
+    start_time: _Time
+    end_time: _Time
+    use_event_timezone: _Flag
+    timezone: _Text
+    capacity: Annotated[int | UnsetType | None, COUNT]
+    notes: _Text
+    location_id: _Id
+    track_id: _Id
+    type_id: _Id
+    webinar_url: _Text
+    sold_out_message: _Text
+    secure_id: _Text
+    session_status: Annotated[SessionStatus | str | UnsetType | None, _open_enum(SessionStatus)]
+    selection_control: Annotated[
+        SelectionControl | str | UnsetType | None, _open_enum(SelectionControl)
+    ]
+    session_included: _Flag
+    locked_when_saved: _Flag
+    selected_by_default: _Flag
+    prevent_session_conflicts: _Flag
+    custom_fields: Annotated[Mapping[str, Any] | UnsetType | None, CUSTOM]
+
+
+class SessionUpdateFields(SessionCreateFields, total=False):
+    """The keyword arguments of ``sessions.update``: ``None`` clears, ``UNSET`` skips."""
+
+    event_id: Annotated[int | UnsetType, ID]
+    name: Annotated[str | UnsetType, NAME]
+    date: Annotated[dt.date | str | UnsetType | None, DATE]
+
+
+#: Every writable field and its kind, in the order the table declares them.
+WRITABLE_FIELDS: dict[str, Kind] = {
+    name: hint.__metadata__[0]
+    for name, hint in get_type_hints(SessionUpdateFields, include_extras=True).items()
+}
+REQUIRED_ON_CREATE = ("event_id", "name", "date")
+_NOT_CLEARABLE = frozenset({"event_id", "name"})
+
+
+def check_id(name: str, value: Any) -> int:
+    """Return ``value`` if it is a positive int id, else raise naming ``name``."""
+    if type(value) is not int or value <= 0:
+        raise InvalidInputError(name, f"must be a positive integer, got {value!r}")
+    return value
+
+
+def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    """Check and normalise session fields; return exactly the fields to send.
+
+    ``UNSET`` values are dropped; ``None`` clears a field (update only); text values
+    are parsed (``"2026-05-01"``, ``"09:00"``, ``"true"``, ``"150"``); top-level
+    ``c_<digits>`` keys are folded into ``custom_fields``.
+
+    Raises:
+        InvalidInputError: naming the first offending field.
+    """
+    out: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is UNSET:
+            continue
+        if not isinstance(key, str):
+            raise InvalidInputError(repr(key), "field names must be strings")
+        kind = WRITABLE_FIELDS.get(key)
+        if kind is None:
+            if CUSTOM_FIELD_RE.match(key):
+                custom[key] = value
+                continue
+            raise InvalidInputError(key, "is not a writable session field")
+        if value is None:
+            if creating or key in _NOT_CLEARABLE:
+                raise InvalidInputError(key, "must not be None")
+            out[key] = None
+            continue
+        out[key] = _checked(key, kind.check, value)
+    if custom:
+        merged = dict(out.get("custom_fields") or {})
+        merged.update(_checked("custom_fields", _custom_fields, custom))
+        out["custom_fields"] = merged
+    if creating:
+        for key in REQUIRED_ON_CREATE:
+            if key not in out:
+                raise InvalidInputError(key, "is required")
+    start, end = out.get("start_time"), out.get("end_time")
+    if isinstance(start, dt.time) and isinstance(end, dt.time) and end < start:
+        raise InvalidInputError("end_time", "must not be before start_time")
+    return out
+
+
+def _checked(key: str, check: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return check(value)
+    except InvalidInputError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise InvalidInputError(key, f"{exc} (got {_short_repr(value)})") from None
+
+
+#: Depth- and size-bounded: a value nested 100,000 deep must not crash its own error message.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 80, 80
+
+
+def _short_repr(value: Any) -> str:
+    text = _REPR.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

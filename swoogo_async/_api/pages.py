@@ -1,0 +1,222 @@
+"""Walking a paginated listing so that a misbehaving server cannot make it loop.
+
+A page's own counters cannot be trusted (``currentPage`` stuck, ``pageCount`` of
+10⁹, ``next`` always present, ``?page`` ignored, ``totalCount`` stale): the walk
+numbers pages itself, reads on while any of the server's signals says more, and
+stops at an empty page, at a page that brings no item it has not seen, or at
+``max_pages``. ``complete`` says whether it reached the end the server described:
+a walk that ends having seen fewer distinct items than the first page's
+``totalCount`` is not complete (the listing shifted while it was read, so an item
+may have slipped between two pages unseen). ``KeysetWalk`` reads by id instead of
+by page number, so that such a shift cannot hide an item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+from .models import Page
+
+__all__ = ["KeysetWalk", "Listing", "PageWalk", "item_id"]
+
+T = TypeVar("T")
+
+
+def item_id(item: Any) -> Hashable | None:
+    """The identity of a model item: its ``id``."""
+    return item.id  # type: ignore[no-any-return]
+
+
+class PageWalk(Generic[T]):
+    """``async for page in PageWalk(fetch)``: each page once, never endlessly.
+
+    Args:
+        fetch: Fetches page ``n`` (1-based).
+        max_pages: Pages at most; reaching it with more to read leaves ``complete`` False.
+        key: An item's identity (None: unknown, never counted as a repeat); ``id``.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int], Awaitable[Page[T]]],
+        *,
+        max_pages: int | None = None,
+        key: Callable[[T], Hashable | None] = item_id,
+    ) -> None:
+        self._fetch = fetch
+        self._max_pages = max_pages
+        self._key = key
+        #: Whether the walk ended where the server said the listing ends.
+        self.complete = False
+        #: Why the walk stopped early, when it did.
+        self.stopped: str | None = None
+        self.seen: set[Hashable] = set()
+        #: Items without an identity (``key`` gave None), counted towards the total.
+        self.anonymous = 0
+
+    async def __aiter__(self) -> AsyncIterator[Page[T]]:
+        seen, key = self.seen, self._key
+        page_count: int | None = None
+        total: int | None = None
+        number = 1
+        while True:
+            page = await self._fetch(number)
+            keys = list(map(key, page.items))
+            new = [k for k in keys if k is not None and k not in seen]
+            if number == 1:
+                page_count, total = page.page_count, page.total_count
+            elif page.items and not new:
+                self.stopped = f"page {number} brought no new item (is ?page ignored?)"
+                return
+            seen.update(new)
+            self.anonymous += keys.count(None)
+            yield page
+            read = len(seen) + self.anonymous
+            if not page.items or not _more(page, number, page_count):
+                break
+            if self._max_pages is not None and number >= self._max_pages:
+                self.stopped = f"stopped after {number} pages"
+                return
+            number += 1
+        if total is not None and read < total:
+            # Fewer than announced: an item was deleted while the pages were read,
+            # and the ones after it moved up one place, maybe unseen.
+            self.stopped = (
+                f"the listing ended with {read} distinct items of the {total} its"
+                " first page announced (it changed while it was read)"
+            )
+            return
+        self.complete = True
+
+
+def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
+    """Whether the server's own signals say a page follows page ``number``."""
+    # Never ``totalCount``: a stale one must not end the walk before the last page (it
+    # only makes a walk that saw fewer items incomplete). The first page's ``pageCount``
+    # bounds the walk; without one, ``next``; without that, a full page.
+    if page_count is not None:
+        return number < page_count
+    if page.has_next is not None:
+        return page.has_next
+    return len(page.items) >= page.per_page
+
+
+class KeysetWalk(Generic[T]):
+    """``async for page in KeysetWalk(fetch)``: a listing read in id order, after the last id.
+
+    Reading ``id>LAST`` sorted by id (page 1 every time) where ``PageWalk`` reads page
+    ``n``: an item deleted or added while the listing is read cannot move an unseen one
+    to a page already read. ``complete`` as for ``PageWalk``: the server's signals say
+    the listing ended, with no fewer distinct ids than the first page's ``totalCount``.
+
+    Args:
+        fetch: Fetches the first page of the items whose id is above the one given
+            (0 first), sorted by id.
+        key: An item's id; ``id``.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int], Awaitable[Page[T]]],
+        *,
+        key: Callable[[T], Hashable | None] = item_id,
+    ) -> None:
+        self._fetch = fetch
+        self._key = key
+        #: Whether the walk ended where the server said the listing ends.
+        self.complete = False
+        #: Why the walk stopped early, when it did.
+        self.stopped: str | None = None
+        self.seen: set[int] = set()
+
+    async def __aiter__(self) -> AsyncIterator[Page[T]]:
+        last = 0
+        page = await self._fetch(last)
+        total = page.total_count
+        while True:
+            ids: list[int] = []
+            for ident in map(self._key, page.items):
+                if type(ident) is not int or ident <= (ids[-1] if ids else last):
+                    # Unsorted, or not above the last id: the server ignored the search
+                    # or the sort, and reading "after the last id" could skip items.
+                    self.stopped = f"the page read after id {last} is not in id order above it"
+                    return
+                ids.append(ident)
+            self.seen.update(ids)
+            yield page
+            if not ids or not _more(page, 1, page.page_count):
+                break
+            last = ids[-1]
+            page = await self._fetch(last)
+        if total is not None and len(self.seen) < total:
+            self.stopped = (
+                f"the listing ended with {len(self.seen)} distinct items of the {total}"
+                " its first page announced (it changed while it was read)"
+            )
+            return
+        self.complete = True
+
+
+class Listing(Generic[T]):
+    """Any list endpoint, page by page: ``async for item in listing``.
+
+    Pages are fetched one at a time as iteration needs them. An item seen on an
+    earlier page (the list shifted while it was read) is not yielded twice. A server
+    whose pagination misbehaves cannot make it loop: iteration stops cleanly at a
+    page that brings no new item, or past the first page's ``pageCount``
+    (``stopped`` then says why).
+
+    Iteration never raises for a listing that changed while it was read: after it,
+    ``complete`` is False and ``stopped`` says why when the walk ended early or saw
+    fewer distinct items than the first page's ``totalCount`` (an item deleted
+    meanwhile shifts later ones up a page, so one may have gone unseen). Read again,
+    or use ``sessions.sync``, which re-reads and then raises, when every item matters.
+
+    Args:
+        fetch: Fetches page ``n`` (1-based).
+        key: An item's identity.
+        max_pages: Pages read at most.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int], Awaitable[Page[T]]],
+        *,
+        key: Callable[[T], Hashable | None] = item_id,
+        max_pages: int | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._key = key
+        self._max_pages = max_pages
+        #: Why the last walk over the pages stopped before the server's end, if it did.
+        self.stopped: str | None = None
+        #: Whether the last walk reached the end the server described.
+        self.complete = False
+
+    async def page(self, number: int = 1) -> Page[T]:
+        """Fetch one page (1-based), with the envelope's total and page counts."""
+        return await self._fetch(number)
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        """Yield every page in turn, each at most once (see the class docstring)."""
+        walk = PageWalk(self._fetch, max_pages=self._max_pages, key=self._key)
+        async for current in walk:
+            yield current
+        self.stopped, self.complete = walk.stopped, walk.complete
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        seen: set[Hashable] = set()
+        key = self._key
+        async for current in self.pages():
+            for item in current.items:
+                ident = key(item)
+                if ident is not None:
+                    if ident in seen:
+                        continue
+                    seen.add(ident)
+                yield item
+
+    async def collect(self) -> list[T]:
+        """Return every item as a list."""
+        return [item async for item in self]

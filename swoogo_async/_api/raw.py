@@ -1,0 +1,184 @@
+"""The escape hatch to any endpoint: build a ``Call`` from a method and a path, read JSON back.
+
+Pure, like ``_endpoints.py``: the client adds the base URL, the token, pacing and
+retries. The credit cost follows the documented rule (a list call costs 10, any
+other 1): a ``GET`` whose path does not end in an id is taken for a list.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from .._exceptions import InvalidInputError, ResponseDecodeError
+from .endpoints import FORM, JSON, LIST_COST, Call, decode_json, envelope_page
+from .forms import encode_form
+from .models import Page
+
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "METHODS",
+    "Params",
+    "call_cost",
+    "encode_params",
+    "page_of",
+    "parse_json",
+    "parse_raw_page",
+    "raw_item_key",
+    "request_call",
+]
+
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+#: Repeating one of these leaves the server as one request would: retried on any
+#: transient failure. POST and PATCH are retried only when nothing was sent.
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
+Params = Mapping[str, Any]
+
+
+def _param_value(name: str, value: Any, *, listed: bool = True) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"  # the API's flags
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(f"params[{name!r}]", f"must be a finite number, got {value!r}")
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if listed and isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        # Swoogo's lists (fields, expand, ids) are comma-separated, one level: a nested
+        # list would be flattened into something the caller did not write.
+        return ",".join(_param_value(name, item, listed=False) for item in value)
+    raise InvalidInputError(
+        f"params[{name!r}]",
+        "expected text, a number or a flat list of them, got"
+        f" {'a nested ' if not listed else ''}{type(value).__name__}",
+    )
+
+
+def encode_params(params: Params | None) -> str:
+    """Return a query string; flat lists are comma-joined, flags 1/0, None values left out.
+
+    A NaN or infinite float, or a list inside a list, is refused.
+    """
+    if params is None:
+        return ""
+    if not isinstance(params, Mapping):
+        raise InvalidInputError("params", f"expected a mapping, got {type(params).__name__}")
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError("params", f"invalid parameter name {name!r}")
+        if value is not None:
+            pairs.append((name, _param_value(name, value)))
+    return urlencode(pairs)
+
+
+def _check_path(path: Any) -> str:
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+        raise InvalidInputError("path", f"expected a path such as '/speakers', got {path!r}")
+    if any(c in path for c in "?#") or any(c <= " " or c == "\x7f" for c in path):
+        raise InvalidInputError(
+            "path", "must be a bare path: put the query in params=, no spaces or controls"
+        )
+    if any(part in (".", "..") for part in path.split("/")):
+        raise InvalidInputError("path", "must not hold '.' or '..' segments")
+    return path.rstrip("/") or "/"
+
+
+def call_cost(method: str, path: str) -> int:
+    """Return the documented credit cost: 10 for a ``GET`` on a collection, else 1."""
+    last = path.rsplit("/", 1)[-1]
+    if method == "GET" and not last.isdigit() and not last.endswith(".json"):
+        return LIST_COST
+    return 1
+
+
+def request_call(
+    method: str,
+    path: str,
+    *,
+    params: Params | None = None,
+    data: Mapping[str, Any] | None = None,
+    json_body: Any = None,
+    cost: int | None = None,
+    idempotent: bool | None = None,
+) -> Call:
+    """Build a ``Call`` for any endpoint, checking every argument before anything is sent."""
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise InvalidInputError("method", f"expected one of {sorted(METHODS)}, got {method!r}")
+    method = method.upper()
+    path = _check_path(path)
+    query = encode_params(params)
+    body: bytes | None = None
+    content_type: str | None = None
+    if data is not None and json_body is not None:
+        raise InvalidInputError("data", "give data= (a form) or json=, not both")
+    if (data is not None or json_body is not None) and method in ("GET", "HEAD"):
+        raise InvalidInputError("data" if data is not None else "json", f"{method} sends no body")
+    if data is not None:
+        if not isinstance(data, Mapping):
+            raise InvalidInputError("data", f"expected a mapping, got {type(data).__name__}")
+        try:
+            body = encode_form(data)
+        except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+            raise InvalidInputError("data", f"cannot be sent as a form: {exc}"[:300]) from None
+        content_type = FORM
+    elif json_body is not None:
+        try:
+            body = json.dumps(json_body, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: too deep
+            raise InvalidInputError("json", f"cannot be sent as JSON: {exc}"[:300]) from None
+        content_type = JSON
+    if cost is None:
+        cost = call_cost(method, path)
+    elif isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
+        # 0 is the token request's own cost: it would skip the token.
+        raise InvalidInputError("cost", f"must be a whole number of credits >= 1, got {cost!r}")
+    if idempotent is None:
+        idempotent = method in IDEMPOTENT_METHODS
+    elif not isinstance(idempotent, bool):
+        # A truthy "no" would let an ambiguous POST be sent again.
+        raise InvalidInputError("idempotent", f"must be True, False or None, got {idempotent!r}")
+    return Call(method, path, query, body, content_type, cost, idempotent)
+
+
+def parse_json(raw: bytes, *, method: str, url: str) -> Any:
+    """Return the decoded JSON body; an empty body (a 204, a HEAD) gives None."""
+    if not raw.strip():
+        return None
+    return decode_json(raw, method=method, url=url)
+
+
+def parse_raw_page(
+    raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[dict[str, Any]]:
+    """Read a list envelope into a ``Page`` of plain dicts (``items`` a list or keyed by id)."""
+    payload = decode_json(raw, method=method, url=url)
+    return page_of(payload, raw, method=method, url=url, page=page, per_page=per_page)
+
+
+def page_of(
+    payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[dict[str, Any]]:
+    """Return the ``Page`` a decoded list envelope holds, or raise ``ResponseDecodeError``."""
+    if isinstance(payload, list):  # a bare list: no envelope, so no counts
+        payload = {"items": payload}
+    items = payload.get("items") if isinstance(payload, dict) else None
+    if isinstance(items, Mapping):
+        items = list(items.values())
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
+    return envelope_page(payload, items, page=page, per_page=per_page)
+
+
+def raw_item_key(item: dict[str, Any]) -> Hashable | None:
+    """An item's identity: its ``id``, or (no id) its whole content."""
+    ident = item.get("id")
+    if isinstance(ident, (int, str)) and not isinstance(ident, bool):
+        return ("id", str(ident))
+    try:
+        return ("content", json.dumps(item, sort_keys=True, default=str))
+    except (TypeError, ValueError):
+        return None

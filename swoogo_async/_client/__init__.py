@@ -1,0 +1,4 @@
+"""``SwoogoClient`` and its resources: what a caller touches.
+
+The top layer: it wires the HTTP stack, the API shapes and the writes together.
+"""

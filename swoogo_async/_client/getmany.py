@@ -1,0 +1,86 @@
+"""``sessions.get_many``: many sessions by id, 100 per list call, every id accounted for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from .._api.endpoints import _listed, _names, list_sessions_call, parse_page
+from .._api.fields import check_id
+from .._api.models import Page, Session
+from .._exceptions import InvalidInputError
+from .._http.transport import Response
+from .._writes.create import Host
+
+__all__ = ["MAX_IDS_PER_CALL", "SessionBatch", "get_many"]
+
+#: Documented: ``ids=`` takes at most 100 ids.
+MAX_IDS_PER_CALL = 100
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class SessionBatch:
+    """What ``sessions.get_many`` found, and which ids it did not.
+
+    Args:
+        sessions: The sessions found, in the order their ids were asked for.
+        missing: The ids asked for that no response held (deleted, in another
+            event, or never existed), in the order asked.
+    """
+
+    sessions: list[Session]
+    missing: tuple[int, ...]
+
+    @property
+    def by_id(self) -> Mapping[int, Session]:
+        """The sessions found, by id."""
+        return {s.id: s for s in self.sessions if s.id is not None}
+
+    @property
+    def complete(self) -> bool:
+        """Whether every id asked for was found."""
+        return not self.missing
+
+
+def _fields_with_id(fields: Any) -> str | None:
+    joined = _names("fields", fields)
+    if joined is None:
+        return None
+    names = joined.split(",")
+    # Found sessions are matched to the ids asked for: the id must come back.
+    return joined if "id" in names else ",".join(["id", *names])
+
+
+async def get_many(
+    host: Host, ids: Iterable[int], *, event_id: int, fields: Any = None
+) -> SessionBatch:
+    """Fetch sessions by id with the ``ids=`` filter; see ``Sessions.get_many``."""
+    check_id("event_id", event_id)
+    if isinstance(ids, (str, bytes)):
+        raise InvalidInputError("ids", "expected a list of session ids")
+    wanted = list(dict.fromkeys(check_id("ids", i) for i in _listed("ids", ids)))
+    joined = _fields_with_id(fields)
+    found: dict[int, Session] = {}
+    for start in range(0, len(wanted), MAX_IDS_PER_CALL):
+        chunk = wanted[start : start + MAX_IDS_PER_CALL]
+        call = list_sessions_call(event_id, per_page=len(chunk), fields=joined, ids=chunk)
+        url = host.base_url + call.path
+        per_page = len(chunk)
+
+        def decode(
+            r: Response, method: str = call.method, url: str = url, per_page: int = per_page
+        ) -> Page[Session]:
+            return parse_page(r.body, method=method, url=url, page=1, per_page=per_page)
+
+        page = await host._execute(call, decode)
+        asked = set(chunk)
+        for session in page.items:
+            # A server that ignored ids= sends others too: only those asked for count.
+            if session.id in asked:
+                found.setdefault(session.id, session)
+    return SessionBatch(
+        sessions=[found[i] for i in wanted if i in found],
+        missing=tuple(i for i in wanted if i not in found),
+    )

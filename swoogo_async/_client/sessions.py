@@ -1,0 +1,395 @@
+"""The ``sessions`` and ``speakers`` resources of a client."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._api.endpoints import (
+    Call,
+    get_session_call,
+    parse_session,
+    update_session_call,
+)
+from .._api.fields import (
+    SessionCreateFields,
+    SessionUpdateFields,
+    check_id,
+    prepare_session_fields,
+)
+from .._api.models import Page, Session
+from .._http.retry import RetryPolicy
+from .._http.transport import Response
+from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
+from .._writes.bulk import create_many as _create_many
+from .._writes.bulk import update_many as _update_many
+from .._writes.bulk_results import RowInput
+from .._writes.create import Creator, Host
+from .._writes.sync import BeforeWrite, sync_rows
+from .._writes.sync_plan import DEFAULT_KEY, SyncPlanner, parse_key
+from .getmany import SessionBatch, get_many
+from .sessionlist import SessionList
+from .speakers import Speakers
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from typing_extensions import Unpack
+
+
+__all__ = ["SessionList", "Sessions", "Speakers"]
+
+T = TypeVar("T")
+
+
+def _decoder(parse: Callable[..., T], call: Call, client: Host) -> Callable[[Response], T]:
+    """Bind a body parser to the call it reads, for ``_execute``."""
+    method, url = call.method, client.base_url + call.path
+
+    def decode(response: Response) -> T:
+        return parse(response.body, method=method, url=url)
+
+    return decode
+
+
+class Sessions:
+    """Sessions (agenda items): get, list, create, update."""
+
+    def __init__(self, client: Host, creator: Creator | None = None) -> None:
+        self._client = client
+        if creator is None:
+            create = Call("POST", "/sessions/create")  # the method and URL its errors name
+            creator = Creator(client, _decoder(parse_session, create, client))
+        self._creator = creator
+
+    def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
+        """Return the create and update a bulk run's rows go through, under its retry policy.
+
+        By default the client's policy stretched by ``RetryPolicy.for_bulk``: a row
+        waits out a 429 whose reset falls inside the API's window, where an
+        interactive call fails fast. The view shares everything else with the client.
+        """
+        policy = retry if retry is not None else self._client.retry.for_bulk()
+        host = self._client.with_options(retry=policy)
+        return self._creator.bound_to(host), functools.partial(_send_update, host)
+
+    async def get(
+        self,
+        session_id: int,
+        *,
+        fields: str | Iterable[str] | None = None,
+        expand: str | Iterable[str] | None = None,
+    ) -> Session:
+        """Fetch one session.
+
+        Args:
+            session_id: The session's id.
+            fields: Only these fields (``c_1234`` names give custom fields).
+            expand: Related objects to include, e.g. ``["track"]``.
+
+        Returns:
+            The session.
+
+        Raises:
+            NotFoundError: no such session.
+            InvalidInputError: an argument is invalid (nothing was sent).
+        """
+        call = get_session_call(session_id, fields=fields, expand=expand)
+        return await self._client._execute(call, _decoder(parse_session, call, self._client))
+
+    async def get_many(
+        self,
+        ids: Iterable[int],
+        *,
+        event_id: int,
+        fields: str | Iterable[str] | None = None,
+    ) -> SessionBatch:
+        """Fetch many sessions of an event by id: one 10-credit list call per 100 ids.
+
+        Uses the list endpoint's documented ``ids=`` filter (which needs ``event_id``)
+        instead of one ``get`` (1 credit) per id. Repeated ids are asked for once.
+        Ids the server does not return are reported in ``missing``, never dropped
+        silently; it raises only for a failed call.
+
+        Args:
+            ids: Session ids (any number; 100 per call).
+            event_id: The event they belong to; ids of another event come back missing.
+            fields: Fields to return (``id`` is always added); the server's default
+                (``id``, ``name``) otherwise.
+
+        Returns:
+            A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing`` ids,
+            ``.by_id``.
+
+        Raises:
+            InvalidInputError: an id or argument is invalid (nothing was sent).
+        """
+        return await get_many(self._client, ids, event_id=event_id, fields=fields)
+
+    def list(
+        self,
+        event_id: int,
+        *,
+        fields: str | Iterable[str] | None = None,
+        expand: str | Iterable[str] | None = None,
+        search: str | Sequence[str] | None = None,
+        search_condition: str | None = None,
+        sort: str | Iterable[str] | None = None,
+        ids: Iterable[int] | None = None,
+        per_page: int = 200,
+    ) -> SessionList:
+        """List an event's sessions, fetching pages as iteration needs them.
+
+        Without ``fields`` the server returns only ``id`` and ``name``. Each page
+        costs 10 rate-limit credits, whatever its size: large pages are cheaper.
+
+        Args:
+            event_id: The event.
+            fields: Fields to return.
+            expand: Related objects to include.
+            search: Swoogo search expressions, e.g. ``"name=*contains*Keynote"``;
+                several are joined with ``&``.
+            search_condition: ``"or"`` to match any expression instead of all.
+            sort: Field names, ``-`` prefix for descending.
+            ids: At most 100 session ids.
+            per_page: Page size (up to 1000; 200 with ``expand``).
+
+        Returns:
+            An async iterable of sessions, with ``.pages()`` and ``.page(n)``.
+
+        Raises:
+            InvalidInputError: an argument is invalid (raised here, nothing sent).
+        """
+        options: dict[str, Any] = {
+            "fields": fields,
+            "expand": expand,
+            "search": search,
+            "search_condition": search_condition,
+            "sort": sort,
+            # An iterator would be spent by the check below: keep a list when we can.
+            "ids": list(ids) if isinstance(ids, Iterable) else ids,
+            "per_page": per_page,
+        }
+        return SessionList(self._client, event_id, options)
+
+    async def create(
+        self,
+        *,
+        event_id: int,
+        name: str,
+        date: dt.date | str,
+        **fields: Unpack[SessionCreateFields],
+    ) -> Session:
+        """Create a session; exactly the fields given are sent.
+
+        If the attempt fails after the server may have acted (a read timeout, a
+        dropped connection, a 5xx), the session is looked up (every submitted field
+        compared) before anything is re-sent; after a re-send it is looked up again,
+        and if two copies exist the caller is told so. ``RetryPolicy.deadline``
+        bounds the whole call, lookups and waits included (see ``create_policy``).
+
+        Args:
+            event_id: The event.
+            name: The session's title.
+            date: Its date (``datetime.date`` or ``"YYYY-MM-DD"``).
+            **fields: Any other writable field, e.g. ``start_time``, ``capacity``,
+                ``custom_fields={"c_1001": "Value"}``.
+
+        Returns:
+            The created session, as the server returned it (or, when a lookup settled
+            the create, as the lookup read it: every field, custom fields as submitted).
+
+        Raises:
+            InvalidInputError: a field is invalid (nothing was sent).
+            ValidationError: the server rejected a field.
+            UnknownOutcomeError: whether the session exists could not be settled,
+                or a re-send and a late commit both landed; the error carries the
+                submitted fields and the ids of the sessions it found.
+        """
+        prepared = prepare_session_fields(
+            {"event_id": event_id, "name": name, "date": date, **fields}, creating=True
+        )
+        return await self._creator.create(prepared)
+
+    def create_many(
+        self,
+        rows: RowSource,
+        *,
+        concurrency: int = 8,
+        ordered: bool = False,
+        on_progress: ProgressCallback | None = None,
+        event_id: int | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> BulkRun:
+        """Create a session per row, at most ``concurrency`` at a time; stream the results.
+
+        Rows are mappings of field name to value (text is parsed; ``c_1234`` keys are
+        custom fields) or ``Session`` objects, read lazily: a generator of any length
+        runs in flat memory. Each row goes through ``create`` unchanged (pacing,
+        retries, reconciliation); bulk adds no retry layer of its own. Leaving
+        ``async with`` early cancels the rows in flight::
+
+            async with client.sessions.create_many(rows, event_id=42) as run:
+                async for result in run: ...
+
+        Args:
+            rows: An iterable or async iterable of rows.
+            concurrency: Rows in flight at once (and rows read ahead of the results).
+            ordered: Yield results in input order (a slow row holds back the rest).
+            on_progress: Called with the live ``BulkProgress`` after each row.
+            event_id: ``event_id`` for rows that have none.
+            retry: The ``RetryPolicy`` of each row; by default the client's stretched by
+                ``RetryPolicy.for_bulk()``, so a row waits out a 429 whose reset is
+                at most 600 s (the API's window) instead of failing.
+
+        Returns:
+            A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
+
+        Raises:
+            InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
+                not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
+        """
+        creator, _ = self._bulk(retry)
+        return _create_many(
+            creator.create,
+            rows,
+            concurrency=concurrency,
+            ordered=ordered,
+            on_progress=on_progress,
+            event_id=event_id,
+            credits=self._credits,
+        )
+
+    def update_many(
+        self,
+        rows: RowSource,
+        *,
+        concurrency: int = 8,
+        ordered: bool = False,
+        on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> BulkRun:
+        """Update one session per row (``id`` or ``session_id`` names it); stream the results.
+
+        Options as for ``create_many`` (``retry`` included).
+
+        Returns:
+            A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
+
+        Raises:
+            InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
+                not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
+        """
+        _, update = self._bulk(retry)
+        return _update_many(
+            update,
+            rows,
+            concurrency=concurrency,
+            ordered=ordered,
+            on_progress=on_progress,
+            credits=self._credits,
+        )
+
+    def sync(
+        self,
+        rows: RowSource,
+        *,
+        event_id: int,
+        key: str | Sequence[str] = DEFAULT_KEY,
+        concurrency: int = 8,
+        ordered: bool = False,
+        on_progress: ProgressCallback | None = None,
+        dry_run: bool = False,
+        scan: Iterable[RowInput] | None = None,
+        before_write: BeforeWrite | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> BulkRun:
+        """Make the event's sessions match ``rows``; stream a result per row.
+
+        The event's sessions are read once (200 a page, only the fields the rows
+        set), indexed by ``key``; then each row is created when no session has its
+        key (through ``create``, duplicate-safe), updated when one has but differs
+        (only the differing fields are sent; a field the row leaves empty is not
+        touched), or left ``unchanged`` with no request. Two rows with the same key
+        are both ``invalid``; a key that several sessions share makes the row
+        ``ambiguous`` and nothing is written for it. A custom field holding the
+        source system's id (``key="c_1234"``) is the robust key.
+
+        Args:
+            rows: Rows as for ``create_many`` (read twice; see ``scan``).
+            event_id: The event to sync; rows naming another event are invalid.
+            key: The fields that identify a row: names, or ``"name,date"``.
+            concurrency: Rows in flight at once.
+            ordered: Yield results in input order.
+            on_progress: Called with the live ``BulkProgress`` after each row.
+            dry_run: Read the server and plan, but send nothing: each result's
+                status is what would happen, ``changed`` what an update would send.
+            scan: The rows again, for the first pass (duplicate keys, fields to
+                read), when ``rows`` can be read only once; without it such a
+                source is held in memory.
+            before_write: Called with each row and its plan just before its create
+                or update is sent; returning False keeps it from being sent.
+            retry: The ``RetryPolicy`` of the reads and rows; by default the client's
+                stretched by ``RetryPolicy.for_bulk()`` (see ``create_many``).
+
+        Returns:
+            A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
+
+        Raises:
+            InvalidInputError: ``rows``, ``key``, ``event_id`` or ``retry`` is invalid
+                (raised here).
+            LookupIncompleteError: the event's sessions could not all be read, twice
+                (raised during iteration, before anything is written).
+        """
+        planner = SyncPlanner(event_id=check_id("event_id", event_id), key=parse_key(key))
+        creator, update = self._bulk(retry)
+
+        def read_page(after: int, fields: list[str]) -> Awaitable[Page[Session]]:
+            # By id, after the last one read: a concurrent delete cannot hide a session.
+            return creator.list_page(event_id, 1, fields, [f"id>{after}"], sort="id")
+
+        return sync_rows(
+            rows,
+            planner=planner,
+            read_page=read_page,
+            create=creator.create,
+            update=update,
+            scan=scan,
+            concurrency=concurrency,
+            ordered=ordered,
+            on_progress=on_progress,
+            dry_run=dry_run,
+            before_write=before_write,
+            credits=self._credits,
+        )
+
+    def _credits(self) -> int:
+        return self._client.credits_spent
+
+    async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
+        """Change some fields of a session; only the fields passed are sent.
+
+        ``None`` clears a field; ``UNSET`` (for arguments built dynamically)
+        leaves it out.
+
+        Returns:
+            The updated session.
+
+        Raises:
+            InvalidInputError: a field is invalid, or none was given (nothing sent).
+            NotFoundError: no such session.
+            ValidationError: the server rejected a field.
+        """
+        prepared = prepare_session_fields(fields, creating=False)
+        return await self._update(session_id, prepared)
+
+    async def _update(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
+        """Update from fields already checked by ``prepare_session_fields``."""
+        return await _send_update(self._client, session_id, prepared)
+
+
+async def _send_update(host: Host, session_id: int, prepared: Mapping[str, Any]) -> Session:
+    """Send an update of checked fields through ``host``."""
+    call = update_session_call(session_id, prepared)
+    return await host._execute(call, _decoder(parse_session, call, host))

@@ -1,0 +1,377 @@
+"""Pacing against the API's credit budget, shared by every coroutine of a client.
+
+The API grants L credits per window of W seconds (2,000 per 10 minutes; a list call
+costs 10) and reports ``X-Rate-Limit-Limit``, ``-Remaining`` and ``-Reset`` on every
+response. ``Pacer`` is the pure state machine (time is passed in); ``AsyncPacer``
+adds the sleeping, and can hand the state to a ``SharedBudget`` that other
+processes see too (``swoogo_async.redis`` runs the same rules in a Lua script). The
+rules:
+
+- Until a response says what the budget is, one request at a time goes out (a
+  probe); the rest wait for what it learns.
+- ``available`` counts the credits we may still spend in the server's current
+  window: set from the headers, lowered on each reservation, never raised by a
+  late response. When it runs out, requests wait for the window to reset.
+- Calls go out at once while credits are left: a job that fits in what is left
+  runs at full speed. Calls made under ``bulk_pacing()`` stop short of the last
+  ``reserve`` fraction (10 %): that part of the window is spread evenly until the
+  reset (GCRA), so a bulk job uses the whole budget while interactive calls beside
+  it always find credits.
+- An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
+- A 429 blocks every caller until its reset, at least ``MIN_BLOCK`` and at most
+  ``MAX_WINDOW``; after ``PROBE_AFTER`` seconds one request at a time may ask
+  whether the block is over, so one odd 429 (a gateway's "reset in an hour")
+  cannot lock a client out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import math
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from .._checks import number
+from .retry import RateHeaders, read_rate_headers
+
+__all__ = [
+    "AsyncPacer",
+    "Pacer",
+    "RateHeaders",
+    "RateLimit",
+    "SharedBudget",
+    "bulk_pacing",
+    "read_rate_headers",
+]
+
+GUARD = 0.05  # seconds past the estimated reset before spending the new window
+PROBE_PATIENCE = 1.0  # seconds a probe may go unanswered before another goes out
+PROBE_AFTER = 5.0  # seconds after a 429 before one probe asks if the block is over
+MAX_WINDOW = 600.0  # the documented window: no block or learned window is longer
+MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to hammer
+DEFAULT_RESERVE = 0.1
+MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
+MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
+
+
+_BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("swoogo_bulk", default=False)
+
+
+@contextlib.contextmanager
+def bulk_pacing() -> Iterator[None]:
+    """Mark the calls made inside as bulk work: they leave the reserve to interactive calls."""
+    token = _BULK.set(True)
+    try:
+        yield
+    finally:
+        _BULK.reset(token)
+
+
+@attrs.frozen
+class RateLimit:
+    """An explicit budget: ``credits`` per ``window`` seconds.
+
+    Args:
+        credits: Request credits per window (a list call costs 10, others 1).
+        window: Window length in seconds, at most a day.
+        burst: Fraction of the budget that may go out back to back (0 to 1).
+
+    Raises:
+        InvalidInputError: a value is not a finite number in range (a ``ValueError``).
+    """
+
+    credits: int = attrs.field(validator=number(integer=True, at_least=1, at_most=MAX_CREDITS))
+    window: float = attrs.field(validator=number(above=0, at_most=MAX_EXPLICIT_WINDOW))
+    burst: float = attrs.field(default=0.05, validator=number(at_least=0, at_most=1))
+
+
+class Pacer:
+    """Pure pacing state. Every method takes the current monotonic time."""
+
+    def __init__(
+        self,
+        explicit: RateLimit | None = None,
+        *,
+        burst: float = 0.05,
+        reserve: float = DEFAULT_RESERVE,
+    ) -> None:
+        self.explicit = explicit
+        self.reserve_fraction = reserve
+        self.limit: int | None = explicit.credits if explicit else None
+        self.window: float | None = explicit.window if explicit else None
+        self.burst = explicit.burst if explicit else burst
+        self.available: float = float(explicit.credits) if explicit else 0.0
+        self.reset_at: float | None = None
+        self.guessed = False  # reset_at is our guess at a new window, not a sighting
+        self.tat = 0.0
+        self.inflight = 0
+        self.unpaced = False
+        self.spacing = 0.0  # seconds per credit of the latest paced reservation
+        self.blocked_until = 0.0  # after a 429: nothing but probes until then
+        self.probe_at = 0.0  # during a block, no probe before then
+        self.probe_until = 0.0  # a probe is out until then (answered or given up)
+
+    @property
+    def known(self) -> bool:
+        """Whether a budget is known (explicitly, or from a response)."""
+        return self.limit is not None
+
+    def reserve(
+        self, cost: int, now: float, within: float = math.inf, *, bulk: bool = False
+    ) -> tuple[bool, float]:
+        """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
+
+        Returns:
+            ``(True, delay)``: reserved; send after ``delay`` seconds.
+            ``(False, delay)``: not reserved; ask again after ``delay`` seconds (or
+            sooner, when a response has taught something). A reservation that would
+            have to wait longer than ``within`` is not made and leaves no trace.
+        """
+        if self.unpaced:
+            return True, 0.0
+        if self.limit is None or now < self.blocked_until:
+            # Nothing known to be spendable: one probe at a time asks the server.
+            opens = max(self.probe_at, self.probe_until)
+            if now < opens:
+                return False, min(opens, self.blocked_until or opens) - now
+            self.probe_until = now + PROBE_PATIENCE
+            self.inflight += cost
+            return True, 0.0
+        self._roll(now)
+        if self.available < cost:
+            if self.reset_at is None:
+                # Explicit budget spent with no reset known: a window from now.
+                self.reset_at = now + (self.window or 1.0)
+            return False, max(self.reset_at - now, 0.0) + GUARD
+        if self.explicit is not None:
+            rate = self.explicit.credits / self.explicit.window
+        elif not bulk or self.available - cost >= self.limit * self.reserve_fraction:
+            # It fits: spend it now, as an unpaced client would.
+            self.available -= cost
+            self.inflight += cost
+            return True, 0.0
+        else:
+            # Bulk work in the reserve: spread what is left evenly until the reset.
+            end = self.reset_at if self.reset_at is not None else now + (self.window or 1.0)
+            rate = self.available / max(end - max(self.tat, now), 1e-3)
+        tat = max(self.tat, now)
+        interval = 1.0 / rate
+        tau = max(self.limit * self.burst, 1.0) * interval
+        delay = max(tat - tau - now, 0.0)
+        if delay > within:
+            return False, delay
+        self.tat = tat + cost * interval
+        self.spacing = interval
+        self.available -= cost
+        self.inflight += cost
+        return True, delay
+
+    def _roll(self, now: float) -> None:
+        """Start the next window once the estimated reset has passed."""
+        if self.reset_at is not None and now >= self.reset_at + GUARD:
+            assert self.limit is not None
+            self.available = float(self.limit)
+            self.reset_at = now + self.window if self.window else None
+            self.guessed = True
+            self.tat = now
+
+    def observe(
+        self, headers: Mapping[str, str], cost: int, now: float, *, ok: bool = True
+    ) -> None:
+        """Learn from a response's rate-limit headers; ``cost`` was its reservation.
+
+        ``ok`` says whether the response was a success: only a success without the
+        headers (not, say, a proxy's error page) shows that the API does not send them.
+        """
+        self.observe_rate(read_rate_headers(headers), cost, now, ok=ok)
+
+    def observe_rate(self, rate: RateHeaders | None, cost: int, now: float, *, ok: bool) -> None:
+        """Learn from parsed rate-limit headers (``observe`` without the parsing)."""
+        self.inflight = max(self.inflight - cost, 0)
+        self.probe_until = 0.0
+        if rate is None:
+            if ok and self.limit is None and self.explicit is None:
+                # The server does not say: nothing to pace against.
+                self.unpaced = True
+            return
+        limit, remaining, reset = rate
+        self.unpaced = False
+        if self.blocked_until and remaining > 0:
+            # Credits left on the server (a probe's answer, or a 429 that was not about
+            # the budget): the block is over; adopt the server's view wholesale.
+            self.blocked_until = 0.0
+            self.reset_at = None
+        if self.explicit is None:
+            self.limit = limit
+            self.window = min(max(self.window or 0.0, float(reset), 1.0), MAX_WINDOW)
+        reset_at = now + min(reset, MAX_WINDOW)
+        others = max(self.inflight, 0)
+        if self.reset_at is None or reset_at > self.reset_at + 1.0:
+            # First sighting, or the server has moved to a new window.
+            self.reset_at = reset_at
+            self.available = float(remaining - others)
+            self.tat = min(self.tat, now)
+        else:
+            if self.guessed and self.window and reset_at < self.reset_at - self.window / 2:
+                # A late answer from the window before the one we rolled into: its reset
+                # and remaining describe that window, not this one.
+                return
+            # Each sighting bounds the reset from above (the header is rounded up):
+            # keep the lowest bound, but let the first one replace a guess.
+            self.reset_at = reset_at if self.guessed else min(self.reset_at, reset_at)
+            # Our own count already holds every reservation of this window; the server's
+            # count may already hold some of those in flight, so subtracting them again
+            # would waste credits. ``remaining`` only lowers it: someone else spent.
+            self.available = min(self.available, float(remaining))
+        self.guessed = False
+
+    def limited(self, retry_after: float | None, cost: int, now: float) -> None:
+        """Learn from a 429: block every caller until ``retry_after`` (capped) has passed."""
+        self.inflight = max(self.inflight - cost, 0)
+        self.probe_until = 0.0
+        self.unpaced = False
+        self.available = 0.0
+        wait = retry_after if retry_after is not None else (self.window or 1.0)
+        wait = min(max(wait, MIN_BLOCK), MAX_WINDOW)
+        if self.window is None:
+            self.window = max(wait, 1.0)
+        self.reset_at = self.blocked_until = now + wait
+        self.probe_at = now + min(wait, PROBE_AFTER)
+
+    def release(self, cost: int, *, sent: bool) -> None:
+        """Forget a reservation that got no response (error or cancellation).
+
+        A reservation that was never sent gives its credits back and its place in
+        the schedule.
+        """
+        self.inflight = max(self.inflight - cost, 0)
+        self.probe_until = 0.0
+        if not sent:
+            self.available += cost
+            self.tat = max(self.tat - cost * self.spacing, 0.0)
+
+
+class SharedBudget(Protocol):
+    """A budget held outside this client (e.g. in Redis), following ``Pacer``'s rules."""
+
+    async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
+        """Do what ``Pacer.reserve`` does, on the shared state."""
+
+    async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
+        """Do what ``Pacer.observe_rate`` does, on the shared state."""
+
+    async def limited(self, retry_after: float | None, cost: int) -> None:
+        """Do what ``Pacer.limited`` does, on the shared state."""
+
+    async def release(self, cost: int, *, sent: bool) -> None:
+        """Do what ``Pacer.release`` does, on the shared state."""
+
+
+class AsyncPacer:
+    """Sleep as the pacing rules say; shared by every coroutine of one client.
+
+    Args:
+        pacer: The in-process state, used when ``budget`` is None.
+        clock: Monotonic clock; injected so tests can move time.
+        budget: A shared budget to follow instead of ``pacer``.
+    """
+
+    def __init__(
+        self,
+        pacer: Pacer,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        budget: SharedBudget | None = None,
+    ) -> None:
+        self.pacer = pacer
+        self.budget = budget
+        self._clock = clock
+        self._learned: asyncio.Event | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def acquire(self, cost: int, within: float = math.inf) -> float | None:
+        """Wait until ``cost`` credits may be spent, and reserve them.
+
+        Returns:
+            None once reserved; or, without waiting, the seconds the wait would
+            take when that is more than ``within`` (nothing is reserved then).
+        """
+        clock = self._clock
+        bulk = _BULK.get()
+        start = clock()
+        while True:
+            now = clock()
+            left = within - (now - start)
+            if self.budget is None:
+                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk)
+            else:
+                ok, delay = await self.budget.reserve(cost, within=left, bulk=bulk)
+            if ok:
+                if delay > 0:
+                    try:
+                        await asyncio.sleep(delay)
+                    except BaseException:
+                        # Cancelled while waiting its turn: nothing was sent.
+                        self.release(cost, sent=False)
+                        raise
+                return None
+            if delay > left:
+                return delay
+            # Wake early when a response teaches something (the probe answered).
+            if self._learned is None:
+                self._learned = asyncio.Event()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._learned.wait(), max(delay, 0.001))
+
+    def _wake(self) -> None:
+        if self._learned is not None:
+            self._learned.set()
+            self._learned = None
+
+    def _share(self, update: Coroutine[Any, Any, None]) -> None:
+        """Run ``update`` on the shared budget without making the caller wait for it."""
+        task = asyncio.ensure_future(update)
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled():
+            # A shared update that failed (on_error="raise") is not the caller's
+            # error; the next reservation meets the same failure and raises it.
+            task.exception()
+        self._wake()
+
+    def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:
+        """Record a response's headers."""
+        if self.budget is None:
+            self.pacer.observe(headers, cost, self._clock(), ok=ok)
+            self._wake()
+        else:
+            self._share(self.budget.observe(read_rate_headers(headers), cost, ok=ok))
+
+    def limited(self, retry_after: float | None, cost: int) -> None:
+        """Record a 429."""
+        if self.budget is None:
+            self.pacer.limited(retry_after, cost, self._clock())
+            self._wake()
+        else:
+            self._share(self.budget.limited(retry_after, cost))
+
+    def release(self, cost: int, *, sent: bool) -> None:
+        """Record a reservation that got no response."""
+        if self.budget is None:
+            self.pacer.release(cost, sent=sent)
+            self._wake()
+        else:
+            self._share(self.budget.release(cost, sent=sent))
+
+    async def aclose(self) -> None:
+        """Wait for updates still on their way to the shared budget."""
+        while self._pending:
+            await asyncio.wait(list(self._pending))

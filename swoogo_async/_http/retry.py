@@ -1,0 +1,214 @@
+"""When to retry, and how long to wait: a pure rule plus its constants.
+
+``backoff`` drives the loop in the client: ``gives_up`` is its ``giveup``,
+``max_attempts`` its ``max_tries``, ``deadline`` its ``max_time``, and ``waits``
+its wait generator (``backoff.expo`` ceilings with full jitter, or the server's
+``Retry-After``). Nothing here sleeps or reads a clock that is not passed in.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import math
+import random
+import time
+from collections.abc import Callable, Generator, Mapping
+
+import attrs
+import backoff
+
+from .._checks import number
+from .._exceptions import (
+    APIError,
+    RateLimitError,
+    ResponseDecodeError,
+    ResponseTooLargeError,
+    SwoogoError,
+    TransportError,
+)
+from .auth import read_server_offset
+
+__all__ = [
+    "BULK_DEADLINE",
+    "BULK_MAX_ATTEMPTS",
+    "BULK_SERVER_WAIT",
+    "RETRY_STATUSES",
+    "RateHeaders",
+    "RetryPolicy",
+    "parse_retry_after",
+    "read_rate_headers",
+    "server_retry_after",
+]
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: The API's documented rate-limit window: the longest reset a bulk row waits out.
+BULK_SERVER_WAIT = 600.0
+#: A whole window, plus room for the attempt after it.
+BULK_DEADLINE = BULK_SERVER_WAIT + 60.0
+#: Attempts a bulk row may take: a few 429s in a row must not fail it.
+BULK_MAX_ATTEMPTS = 8
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How a call is retried. Immutable; share one between clients freely.
+
+    Args:
+        max_attempts: Attempts per call, the first included (1 turns retries off).
+        backoff_base: First backoff ceiling, in seconds; it doubles each attempt.
+        backoff_cap: Largest backoff ceiling. Waits are drawn uniformly from
+            ``[0, ceiling]`` ("full jitter") so clients that failed together do not
+            retry together.
+        deadline: Seconds a call may take, every attempt and wait included; no
+            attempt starts, and no attempt runs, past it.
+        max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` the client
+            will sleep for; a longer one raises ``RateLimitError`` at once, carrying
+            ``retry_after``, rather than blocking a caller for minutes.
+
+    Raises:
+        InvalidInputError: a value is not a finite number in range (a ``ValueError``).
+    """
+
+    max_attempts: int = attrs.field(default=5, validator=number(integer=True, at_least=1))
+    backoff_base: float = attrs.field(default=0.25, validator=number(above=0))
+    backoff_cap: float = attrs.field(default=10.0, validator=number(above=0))
+    deadline: float = attrs.field(default=120.0, validator=number(above=0))
+    max_server_wait: float = attrs.field(default=60.0, validator=number(at_least=0))
+    statuses: frozenset[int] = RETRY_STATUSES
+
+    def for_bulk(self) -> RetryPolicy:
+        """Return this policy stretched so a call waits out any 429 within the API's window.
+
+        Bulk runs (``create_many``, ``update_many``, ``sync``, the CLI's ``import``
+        and ``sync``) use it so that no row fails on a 429 whose reset is at most
+        600 s; interactive calls keep the short policy and fail fast. Values already
+        larger are kept.
+        """
+        return attrs.evolve(
+            self,
+            max_attempts=max(self.max_attempts, BULK_MAX_ATTEMPTS),
+            deadline=max(self.deadline, BULK_DEADLINE),
+            max_server_wait=max(self.max_server_wait, BULK_SERVER_WAIT),
+        )
+
+    def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:
+        """Return whether ``error`` ends the call at once, whatever attempts are left.
+
+        A request that is not idempotent (a create) is repeated only when the
+        server certainly did not act on it: the connection was never made, or the
+        server refused it with 429. Anything else is for the caller to reconcile.
+        """
+        if isinstance(error, ResponseTooLargeError):
+            return True  # the same body would come back again
+        if isinstance(error, TransportError):
+            return not idempotent and error.may_have_acted
+        if isinstance(error, RateLimitError):
+            hint = error.retry_after
+            return hint is not None and hint > self.max_server_wait
+        if isinstance(error, ResponseDecodeError) or (
+            isinstance(error, APIError) and error.status in self.statuses
+        ):
+            return not idempotent
+        return True
+
+    def waits(
+        self,
+        *,
+        budget: float,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> Generator[float, SwoogoError | None, None]:
+        """Yield the wait before each retry, given the error just sent in; stop at the deadline.
+
+        Other errors wait a full-jitter draw under ``backoff.expo``'s ceiling. A 429
+        waits its hint (``RateLimitError.retry_after``), but never less than half
+        that ceiling plus jitter: a hint of 0 (or a reset in the past) is no reason
+        to send again at once. When the
+        wait would end ``budget`` seconds or more after the generator started (the
+        call's start), the generator stops, and ``backoff`` gives up with the error.
+        """
+        started = clock()
+        error = yield 0.0  # primed by backoff with None
+        ceilings = backoff.expo(base=2, factor=self.backoff_base, max_value=self.backoff_cap)
+        next(ceilings)  # backoff's generators start with a priming yield
+        while True:
+            ceiling = next(ceilings)
+            if isinstance(error, RateLimitError):
+                wait = max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * rand()))
+            else:
+                wait = rand() * ceiling
+            if clock() - started + wait >= budget:
+                return
+            error = yield wait
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Read how long the server asked us to wait: ``Retry-After``, else ``X-Rate-Limit-Reset``.
+
+    ``Retry-After`` may be seconds or an HTTP date; ``X-Rate-Limit-Reset`` is
+    seconds until the window resets.
+    """
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            seconds = float(value)
+            return max(seconds, 0.0) if math.isfinite(seconds) else None
+        except ValueError:
+            try:
+                parsed = email.utils.parsedate_to_datetime(value)
+                if parsed.tzinfo is None:  # "-0000": UTC, of unknown origin
+                    parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+                when = parsed.timestamp()
+            except (TypeError, ValueError):
+                when = None
+            if when is not None and math.isfinite(when):
+                return max(when - (time.time() if now is None else now), 0.0)
+    value = headers.get("X-Rate-Limit-Reset")
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            return None
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    return None
+
+
+def server_retry_after(known_offset: float | None, headers: Mapping[str, str]) -> float | None:
+    """Read a 429's wait; an HTTP date is compared with the server's clock, not ours.
+
+    The offset comes from the response's own ``Date`` header, else ``known_offset``.
+    """
+    wall_now = time.time()
+    offset = read_server_offset(headers, wall_now)
+    if offset is None:
+        offset = known_offset or 0.0
+    return parse_retry_after(headers, now=wall_now + offset)
+
+
+#: (limit, remaining, reset seconds) from a response's ``X-Rate-Limit-*`` headers.
+RateHeaders = tuple[int, int, int]
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value))  # "12" and "12.0"
+    except (ValueError, OverflowError):
+        return None
+
+
+def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
+    """Return a response's (limit, remaining, reset), or None unless all three are readable.
+
+    A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
+    window's edge): pacing against it would never send again, so it reads as unknown.
+    """
+    limit = _header_int(headers, "X-Rate-Limit-Limit")
+    remaining = _header_int(headers, "X-Rate-Limit-Remaining")
+    reset = _header_int(headers, "X-Rate-Limit-Reset")
+    if limit is None or remaining is None or reset is None or limit <= 0:
+        return None
+    return limit, remaining, reset

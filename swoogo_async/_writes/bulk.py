@@ -1,0 +1,346 @@
+"""The streaming bulk engine behind ``sessions.create_many`` and ``sessions.update_many``.
+
+Rows are pulled from the source only when a slot is free, so at most
+``concurrency`` rows are in flight and memory stays flat however long the source
+is. Each row runs the single-call create or update it is given once (the engine
+takes callables, not the resource class): the retries, pacing and reconciliation
+of a single call already happen there, so this layer adds none. Every row gets a
+result: a row that cannot even be read (a non-string key, ``Decimal('sNaN')``)
+is ``invalid``, never the end of the run. A row is built (checked and encoded)
+before anything is sent, and only an error of that build makes it ``invalid``:
+whatever goes wrong once its request may have left makes a create ``unknown``
+and an update ``failed``, so ``--resume`` never re-sends a row the server may
+hold. Results are yielded as rows finish (or in input order with
+``ordered=True``, where a slow row stalls intake instead of growing a buffer),
+and nothing about a row is kept after its result is yielded.
+
+Stopping early (``aclose``, ``break`` inside ``async with``, cancellation) cancels
+the rows in flight and waits for them, so no task outlives the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+)
+from types import TracebackType
+from typing import Any, Literal, TypeAlias
+
+from .._api.models import Session
+from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
+from .._http.pacing import bulk_pacing
+from .bulk_results import (
+    BulkProgress,
+    BulkResult,
+    BulkStatus,
+    BulkSummary,
+    RowInput,
+    RowOutcome,
+)
+from .bulk_rows import (
+    UNREADABLE,
+    CreateFn,
+    UpdateFn,
+    check_rows,
+    prepare_create_row,
+    prepare_update,
+    sending_create,
+    sending_update,
+    session_row,
+    unreadable,
+)
+
+__all__ = [
+    "UNREADABLE",
+    "BulkProgress",
+    "BulkResult",
+    "BulkRun",
+    "BulkStatus",
+    "BulkSummary",
+    "CreateFn",
+    "ProgressCallback",
+    "RowInput",
+    "RowOutcome",
+    "RowSource",
+    "UpdateFn",
+    "check_rows",
+    "create_many",
+    "prepare_create_row",
+    "sending_create",
+    "sending_update",
+    "session_row",
+    "update_many",
+]
+
+#: Called with the live ``BulkProgress`` after each row finishes.
+ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
+#: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
+RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
+_Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
+#: Checks and builds a row and returns the call that sends it, or the row's outcome when
+#: nothing is to be sent (raises ``InvalidInputError`` if the row is invalid). Only this
+#: build may make a row ``invalid``: the call it returns runs after nothing is left to check.
+_Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
+
+
+class BulkRun:
+    """A running bulk operation: an async iterator of ``BulkResult``.
+
+    Use it as ``async with sessions.create_many(rows) as run: async for r in run:``
+    (or ``async for`` alone when it is read to the end); leaving the block early
+    cancels the rows in flight. ``progress`` is live.
+    """
+
+    def __init__(
+        self,
+        rows: RowSource,
+        work: _Work,
+        done: Literal["created", "updated"],
+        concurrency: int,
+        ordered: bool,
+        on_progress: ProgressCallback | None,
+        credits: Callable[[], int] | None = None,
+    ) -> None:
+        if type(concurrency) is not int or concurrency < 1:
+            raise InvalidInputError(
+                "concurrency", f"must be a positive integer, got {concurrency!r}"
+            )
+        check_rows("rows", rows)
+        self._rows = rows
+        self._work = work
+        self._done: Literal["created", "updated"] = done
+        self._concurrency = concurrency
+        self._ordered = ordered
+        self._on_progress = on_progress
+        self._credits = credits
+        self._credits_at_start = 0
+        self.progress = BulkProgress()
+        self._results = self._run()
+
+    def __aiter__(self) -> BulkRun:
+        return self
+
+    async def __anext__(self) -> BulkResult:
+        return await anext(self._results)
+
+    async def aclose(self) -> None:
+        """Stop the run: cancel the rows in flight and wait for them."""
+        await self._results.aclose()
+
+    async def __aenter__(self) -> BulkRun:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def summary(self) -> BulkSummary:
+        """Run to the end and return the counts (results are dropped)."""
+        summary = BulkSummary()
+        async with self:
+            async for result in self:
+                summary.add(result)
+        return summary
+
+    def _finish(self, result: BulkResult) -> BulkResult:
+        if self._credits is not None:
+            self.progress.credits = self._credits() - self._credits_at_start
+        self.progress.finish(result)
+        if self._on_progress is not None:
+            self._on_progress(self.progress)
+        return result
+
+    def _prepare(self, index: int, row: RowInput) -> BulkResult | _Call:
+        """Check a row; return its result if it is settled already, else the call to make."""
+        try:
+            work = self._work(row)
+            if isinstance(work, RowOutcome):
+                return self._finish(_result(index, row, work))
+            return work
+        except InvalidInputError as error:
+            return self._finish(BulkResult(index, row, "invalid", None, error))
+        except UNREADABLE as exc:
+            return self._finish(BulkResult(index, row, "invalid", None, unreadable(exc)))
+
+    async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
+        # The row was built by ``_prepare``: from here on its request may leave, so no
+        # error makes it ``invalid`` (which would let ``--resume`` re-send it blindly).
+        result: BulkResult
+        try:
+            with bulk_pacing():  # leave the last part of each window to interactive calls
+                outcome = await call()
+        except UnknownOutcomeError as error:
+            result = BulkResult(index, row, "unknown", None, error)
+        except SwoogoError as error:
+            result = BulkResult(index, row, "failed", None, error)
+        except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
+            result = BulkResult(index, row, "failed", None, _unexpected(exc))
+        else:
+            if isinstance(outcome, RowOutcome):
+                result = _result(index, row, outcome)
+            else:
+                result = BulkResult(index, row, self._done, outcome)
+        return self._finish(result)
+
+    async def _intake(self) -> AsyncGenerator[tuple[int, RowInput], None]:
+        """Yield ``(index, row)`` pairs, pulling from the source one at a time."""
+        rows = self._rows
+        if isinstance(rows, AsyncIterable):
+            source = aiter(rows)
+            try:
+                index = 0
+                async for row in source:
+                    yield index, row
+                    index += 1
+            finally:
+                aclose = getattr(source, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        else:
+            iterator: Iterator[RowInput] = iter(rows)
+            try:
+                for index, row in enumerate(iterator):
+                    yield index, row
+            finally:
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+
+    async def _run(self) -> AsyncGenerator[BulkResult, None]:
+        self.progress.started_at = time.monotonic()
+        if self._credits is not None:
+            self._credits_at_start = self._credits()
+        intake = self._intake()
+        live: set[asyncio.Task[BulkResult]] = set()
+        # Ordered: every row in input order. Unordered: rows as they finish.
+        window: deque[asyncio.Task[BulkResult] | BulkResult] = deque()
+        ready: asyncio.Queue[asyncio.Task[BulkResult] | BulkResult] = asyncio.Queue()
+        taken = 0  # rows taken from the source and not yet yielded: at most ``concurrency``
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and taken < self._concurrency:
+                    try:
+                        index, row = await anext(intake)
+                    except StopAsyncIteration:
+                        exhausted = True
+                        break
+                    taken += 1
+                    self.progress.submitted += 1
+                    work = self._prepare(index, row)
+                    if isinstance(work, BulkResult):
+                        (window.append if self._ordered else ready.put_nowait)(work)
+                        continue
+                    task = asyncio.create_task(self._run_row(index, row, work))
+                    live.add(task)
+                    task.add_done_callback(live.discard)
+                    if self._ordered:
+                        window.append(task)
+                    else:
+                        task.add_done_callback(ready.put_nowait)
+                if not taken:
+                    return
+                item = window.popleft() if self._ordered else await ready.get()
+                result = item if isinstance(item, BulkResult) else await item
+                taken -= 1
+                yield result
+        finally:
+            try:
+                await _cancel_all(live)
+                # Retrieve what finished but was never yielded, so no error goes unobserved.
+                for item in (*window, *_drain(ready)):
+                    if isinstance(item, asyncio.Task) and item.done() and not item.cancelled():
+                        item.exception()
+            finally:
+                await intake.aclose()
+
+
+def _result(index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
+    return BulkResult(
+        index,
+        row,
+        outcome.status,
+        outcome.session,
+        outcome.error,
+        outcome.changed,
+        outcome.session_id,
+    )
+
+
+def _unexpected(exc: Exception) -> SwoogoError:
+    error = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
+    error.__cause__ = exc
+    return error
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+async def _cancel_all(tasks: Iterable[asyncio.Task[BulkResult]]) -> None:
+    """Cancel ``tasks`` and wait until every one has finished."""
+    tasks = list(tasks)
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    gathered = asyncio.gather(*tasks, return_exceptions=True)
+    cancelled = False
+    # Even if this is cancelled itself, keep waiting: no row may outlive the run.
+    while not gathered.done():
+        try:
+            await asyncio.shield(gathered)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+def create_many(
+    create: CreateFn,
+    rows: RowSource,
+    *,
+    concurrency: int = 8,
+    ordered: bool = False,
+    on_progress: ProgressCallback | None = None,
+    event_id: int | None = None,
+    credits: Callable[[], int] | None = None,
+) -> BulkRun:
+    """Create a session per row with ``create``; see ``Sessions.create_many``."""
+
+    def work(row: RowInput) -> _Call:
+        return sending_create(create, prepare_create_row(row, event_id))
+
+    return BulkRun(rows, work, "created", concurrency, ordered, on_progress, credits)
+
+
+def update_many(
+    update: UpdateFn,
+    rows: RowSource,
+    *,
+    concurrency: int = 8,
+    ordered: bool = False,
+    on_progress: ProgressCallback | None = None,
+    credits: Callable[[], int] | None = None,
+) -> BulkRun:
+    """Update one session per row with ``update``; see ``Sessions.update_many``."""
+
+    def work(row: RowInput) -> _Call:
+        return sending_update(update, *prepare_update(row))
+
+    return BulkRun(rows, work, "updated", concurrency, ordered, on_progress, credits)

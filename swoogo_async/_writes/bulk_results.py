@@ -1,0 +1,162 @@
+"""What a bulk run yields and counts: each row's ``BulkResult``, and live counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+from .._api.models import Session
+from .._exceptions import SwoogoError
+
+__all__ = ["BulkProgress", "BulkResult", "BulkStatus", "BulkSummary", "RowInput", "RowOutcome"]
+
+BulkStatus: TypeAlias = Literal[
+    "created", "updated", "unchanged", "failed", "invalid", "ambiguous", "unknown"
+]
+#: One input row: field name to value (text is parsed), or a ``Session``.
+RowInput: TypeAlias = "Mapping[str, Any] | Session"
+
+
+@attrs.frozen(slots=True)
+class BulkResult:
+    """The outcome of one row of a bulk run.
+
+    Attributes:
+        index: The row's 0-based position in the source.
+        row: The row as given.
+        status: ``created``/``updated`` (done), ``unchanged`` (a sync found the
+            session already as the row says; nothing sent), ``invalid`` (rejected
+            before sending), ``failed`` (the API refused or could not be reached),
+            ``ambiguous`` (a sync found several sessions with the row's key;
+            nothing sent) or ``unknown`` (a create that may or may not have
+            happened; the error carries the submitted fields).
+        session: The session the server returned, when done.
+        error: The error, when not done.
+        changed: The fields a sync's update sent (or would send, in a dry run).
+        session_id: The session's id, when one is known (also for ``unchanged``).
+    """
+
+    index: int
+    row: RowInput = attrs.field(repr=False)
+    status: BulkStatus
+    session: Session | None = attrs.field(default=None, repr=False)
+    error: SwoogoError | None = None
+    changed: tuple[str, ...] = ()
+    session_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the row was created, updated or found unchanged."""
+        return self.status in ("created", "updated", "unchanged")
+
+    @property
+    def id(self) -> int | None:
+        """The session's id, from ``session`` or ``session_id``."""
+        if self.session is not None and self.session.id is not None:
+            return self.session.id
+        return self.session_id
+
+
+@attrs.frozen(slots=True)
+class RowOutcome:
+    """What a row's work settled on, when it is not simply the run's own status."""
+
+    status: BulkStatus
+    session: Session | None = None
+    error: SwoogoError | None = None
+    changed: tuple[str, ...] = ()
+    session_id: int | None = None
+
+
+@attrs.define
+class BulkSummary:
+    """Counts of a bulk run's results; fold results in with ``add``."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    invalid: int = 0
+    ambiguous: int = 0
+    unknown: int = 0
+
+    def add(self, result: BulkResult) -> BulkResult:
+        """Count ``result`` and return it (handy inside a loop)."""
+        self.count(result.status)
+        return result
+
+    def count(self, status: BulkStatus) -> None:
+        """Count one row of ``status``."""
+        setattr(self, status, getattr(self, status) + 1)
+
+    @property
+    def total(self) -> int:
+        """How many results were counted."""
+        return (
+            self.created
+            + self.updated
+            + self.unchanged
+            + self.failed
+            + self.invalid
+            + self.ambiguous
+            + self.unknown
+        )
+
+    @property
+    def all_ok(self) -> bool:
+        """Whether every counted row was created, updated or found unchanged."""
+        return self.failed == self.invalid == self.ambiguous == self.unknown == 0
+
+
+@attrs.define
+class BulkProgress(BulkSummary):
+    """Live counters of a running bulk operation (also readable while it runs).
+
+    Attributes:
+        submitted: Rows taken from the source so far.
+        done: Rows finished (whatever their status).
+        started_at: ``time.monotonic()`` when the run started.
+        credits: Rate-limit credits the client spent since the run started (all of
+            the client's requests in that time, by the documented costs).
+    """
+
+    submitted: int = 0
+    done: int = 0
+    started_at: float = attrs.field(factory=time.monotonic)
+    credits: int = 0
+
+    @property
+    def credits_per_row(self) -> float:
+        """Credits spent per finished row so far."""
+        return self.credits / self.done if self.done else 0.0
+
+    @property
+    def in_flight(self) -> int:
+        """Rows taken but not yet finished."""
+        return self.submitted - self.done
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started_at
+
+    @property
+    def rate(self) -> float:
+        """Finished rows per second so far."""
+        elapsed = self.elapsed
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def eta(self, total: int | None) -> float | None:
+        """Seconds until ``total`` rows are done at the current rate, if it can be told."""
+        rate = self.rate
+        if total is None or rate <= 0:
+            return None
+        return max(total - self.done, 0) / rate
+
+    def finish(self, result: BulkResult) -> None:
+        """Count one finished row."""
+        self.done += 1
+        self.count(result.status)

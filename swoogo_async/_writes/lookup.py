@@ -1,0 +1,236 @@
+"""Settling the pending creates of one event together: one lookup for many.
+
+A create whose outcome is unknown must be looked up before it is re-sent (and once more
+after a re-send), and a lookup is a list call: 10 credits. When several creates of one
+event are in doubt at the same time, one list call over the window since the earliest of
+them settles them all (a name the search cannot carry as sent adds a search of its own,
+see ``_reconcile.batch_searches``). So a create in doubt joins its event's open batch
+and waits; the batch is looked up once every create of the event that is running is
+waiting in it (no other can join soon), or ``BATCH_WINDOW`` seconds after it opened
+(sooner if a member would otherwise spend more than half its remaining deadline
+waiting), and never before each member's ``reconcile_delay`` has passed. A lone create
+is looked up exactly as before: it is the whole batch at once.
+
+The guarantees of a single lookup hold for every member: each is judged by
+``_reconcile.pick_match`` against every field it submitted, in the window since its
+own attempt began, excluding the sessions its client handed out; a session that two
+members both match is given to neither (``assign_matches``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from .._api.models import Page, Session
+from .._api.pages import PageWalk
+from .reconcile import assign_matches, batch_fields, batch_searches
+
+__all__ = ["BATCH_WINDOW", "Batcher", "ListFn", "Verdict"]
+
+#: Seconds a batch may wait for more creates in doubt before it is looked up.
+BATCH_WINDOW = 5.0
+#: Fetches page ``n`` of an event's sessions: ``(event_id, n, fields, search)``.
+ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
+#: A create's matches, whether one is contested, and the ids of its loose matches.
+Verdict = tuple[list[Session], bool, list[int]]
+#: Builds the error for a lookup that could not read every candidate.
+IncompleteFn = Callable[[str], Exception]
+
+
+@attrs.define(eq=False)
+class _Member:
+    fields: Mapping[str, Any]
+    since: dt.datetime
+    excluded: frozenset[int]
+    ready_at: float  # on the host's clock: when its reconcile_delay has passed
+    deadline: float
+    future: asyncio.Future[Verdict]
+
+    @property
+    def latest(self) -> float:
+        """When the batch must be looked up at the latest for this member: half its time left."""
+        return max(self.ready_at, (self.ready_at + self.deadline) / 2)
+
+
+@attrs.define(eq=False)
+class _Batch:
+    opened: float
+    wake: asyncio.Event = attrs.field(factory=asyncio.Event)
+    members: list[_Member] = attrs.field(factory=list)
+    task: asyncio.Task[None] | None = None
+
+
+class Batcher:
+    """Batches the lookups of one client's creates, per event (see the module docstring)."""
+
+    def __init__(
+        self,
+        list_page: ListFn,
+        clock: Callable[[], float],
+        incomplete: IncompleteFn,
+        *,
+        max_pages: int,
+        window: float = BATCH_WINDOW,
+    ) -> None:
+        self._list_page = list_page
+        self._clock = clock
+        self._incomplete = incomplete
+        self._max_pages = max_pages
+        self.window = window
+        self._active: Counter[Any] = Counter()
+        self._open: dict[Any, _Batch] = {}
+        #: Lookups made (list walks), for tests and figures.
+        self.lookups = 0
+
+    @contextlib.contextmanager
+    def running(self, event_id: Any) -> Any:
+        """Count a create of ``event_id`` as running while inside the block."""
+        self._active[event_id] += 1
+        try:
+            yield
+        finally:
+            self._active[event_id] -= 1
+            if not self._active[event_id]:
+                del self._active[event_id]
+            self._poke(event_id)
+
+    def _poke(self, event_id: Any) -> None:
+        batch = self._open.get(event_id)
+        if batch is not None:
+            batch.wake.set()  # the batch re-checks whether it is full, and its timer
+
+    def _due(self, event_id: Any, batch: _Batch) -> float | None:
+        """Return the seconds until ``batch`` is overdue (0 if it is), or None if it is full.
+
+        Full: every running create of the event is waiting in it, so none will join soon.
+        Overdue: it has been open ``window`` seconds, or a member would otherwise spend
+        more than half its remaining deadline waiting.
+        """
+        fire_at = min([batch.opened + self.window, *(m.latest for m in batch.members)])
+        remaining = max(fire_at - self._clock(), 0.0)
+        if remaining and len(batch.members) >= self._active.get(event_id, 0):
+            return None
+        return remaining
+
+    async def look_up(
+        self,
+        fields: Mapping[str, Any],
+        *,
+        since: dt.datetime,
+        excluded: frozenset[int],
+        ready_at: float,
+        deadline: float,
+    ) -> Verdict:
+        """Return the sessions that are this create's, whether one is contested, and loose ids.
+
+        Raises:
+            SwoogoError: the lookup failed (``incomplete`` builds the error for a
+                listing that could not be read to its end, or a deadline that passed).
+        """
+        event_id = fields["event_id"]
+        batch = self._open.get(event_id)
+        if batch is None:
+            batch = self._open[event_id] = _Batch(self._clock())
+            batch.task = asyncio.create_task(self._run(event_id, batch))
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        member = _Member(fields, since, excluded, ready_at, deadline, future)
+        batch.members.append(member)
+        self._poke(event_id)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(future), max(deadline - self._clock(), 0.0)
+            )
+        except asyncio.TimeoutError:
+            raise self._incomplete(
+                "the call's deadline passed before the lookup answered"
+            ) from None
+        finally:
+            self._leave(event_id, batch, member)
+
+    def _leave(self, event_id: Any, batch: _Batch, member: _Member) -> None:
+        if not member.future.done():  # cancelled or out of time: drop out of the batch
+            member.future.cancel()
+            if member in batch.members and self._open.get(event_id) is batch:
+                batch.members.remove(member)
+                if not batch.members and batch.task is not None:
+                    batch.task.cancel()
+                    del self._open[event_id]
+                else:
+                    self._poke(event_id)
+
+    async def _run(self, event_id: Any, batch: _Batch) -> None:
+        try:
+            while batch.members:
+                due = self._due(event_id, batch)
+                if due == 0:
+                    break
+                if due is None:
+                    # Full, but a member's reconcile_delay has not passed: keep the batch
+                    # open meanwhile. Full may be a passing moment (a create just ended and
+                    # the next has not begun), so it is checked again when that time is up.
+                    due = max(m.ready_at for m in batch.members) - self._clock()
+                    if due <= 0:
+                        break
+                batch.wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(batch.wake.wait(), due)
+            if self._open.get(event_id) is batch:
+                del self._open[event_id]  # later creates in doubt start the next batch
+            members = [m for m in batch.members if not m.future.done()]
+            if not members:
+                return
+            wait = max(m.ready_at for m in members) - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            members = [m for m in members if not m.future.done()]
+            if not members:
+                return
+            try:
+                candidates = await self._read(event_id, members)
+            except Exception as error:  # every member gets the lookup's error
+                for m in members:
+                    if not m.future.done():
+                        m.future.set_exception(error)
+                return
+            verdicts = assign_matches(
+                [(m.fields, m.since, m.excluded) for m in members], candidates
+            )
+            for m, verdict in zip(members, verdicts, strict=True):
+                if not m.future.done():
+                    m.future.set_result(verdict)
+        finally:
+            if self._open.get(event_id) is batch:
+                del self._open[event_id]
+            for m in batch.members:  # only if this task itself failed or was cancelled
+                if not m.future.done():
+                    m.future.set_exception(self._incomplete("the shared lookup was abandoned"))
+
+    async def _read(self, event_id: Any, members: Sequence[_Member]) -> list[Session]:
+        self.lookups += 1
+        since = min(m.since for m in members)
+        fields = batch_fields([m.fields for m in members])
+        deadline = max(m.deadline for m in members)
+        candidates: dict[int | None, Session] = {}
+        for search in batch_searches([m.fields for m in members], since):
+            found = await self._search(event_id, fields, search, deadline)
+            candidates.update((s.id, s) for s in found)
+        return list(candidates.values())
+
+    async def _search(
+        self, event_id: Any, fields: list[str], search: list[str], deadline: float
+    ) -> list[Session]:
+        walk = PageWalk(
+            lambda number: self._list_page(event_id, number, fields, search, deadline),
+            max_pages=self._max_pages,
+        )
+        found = [s async for page in walk for s in page.items]
+        if not walk.complete:
+            raise self._incomplete(f"the lookup read no further: {walk.stopped}")
+        return found
