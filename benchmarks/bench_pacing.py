@@ -51,7 +51,7 @@ async def run_job(
             retry=RETRY,
             rate_limit="auto" if paced else None,
         ) as client:
-            await client._tokens.get()  # the token is not part of the job
+            await client._core.pipeline.tokens.get()  # the token is not part of the job
             start = time.monotonic()
             with bulk_pacing() if bulk else contextlib.nullcontext():
                 results = await asyncio.gather(

@@ -8,9 +8,8 @@ from ._api.pages import Listing
 from ._api.serialize import to_dict, to_json
 from ._client.client import DEFAULT_BASE_URL, SwoogoClient
 from ._client.getmany import SessionBatch
-from ._client.sessions import SessionList, Sessions, Speakers
-from ._client.speakers import DEFAULT_SPEAKER_FIELDS
-from ._client.surface import ClientView
+from ._client.sessions import Sessions
+from ._client.speakers import DEFAULT_SPEAKER_FIELDS, Speakers
 from ._exceptions import (
     AmbiguousMatchError,
     APIError,
@@ -21,6 +20,7 @@ from ._exceptions import (
     ConnectionLostError,
     FieldError,
     InvalidInputError,
+    LookupIncompleteError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -43,7 +43,6 @@ from ._shared.state import LocalSharedState, SharedState
 from ._types import UNSET, UnsetType
 from ._version import __version__
 from ._writes.bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
-from ._writes.create import LookupIncompleteError
 from ._writes.sync_plan import RowPlan
 
 _log.configure_from_env()
@@ -62,7 +61,6 @@ __all__ = [
     "BulkRun",
     "BulkSummary",
     "ClientStateError",
-    "ClientView",
     "ConnectError",
     "ConnectionLostError",
     "FieldError",
@@ -91,7 +89,6 @@ __all__ = [
     "Session",
     "SessionBatch",
     "SessionCreateFields",
-    "SessionList",
     "SessionStatus",
     "SessionUpdateFields",
     "Sessions",

@@ -20,6 +20,7 @@
     │   ├── ServerError              5xx
     │   └── ResponseDecodeError      2xx whose body is not the JSON promised
     ├── UnknownOutcomeError                   a create may or may not have happened
+    ├── LookupIncompleteError                 a lookup could not read every candidate
     ├── SharedStateError                      the shared state (Redis) is unreachable
     └── AmbiguousMatchError                   a sync found several sessions with a row's key
 
@@ -46,6 +47,7 @@ __all__ = [
     "ConnectionLostError",
     "FieldError",
     "InvalidInputError",
+    "LookupIncompleteError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -254,6 +256,10 @@ class UnknownOutcomeError(SwoogoError):
         self.cause = cause
         self.candidates = candidates
         super().__init__(message)
+
+
+class LookupIncompleteError(SwoogoError):
+    """A lookup could not read every candidate (the listing misbehaved or was too long)."""
 
 
 class AmbiguousMatchError(SwoogoError):

@@ -85,7 +85,7 @@ async def test_a_lone_create_is_looked_up_at_once_with_the_narrow_search() -> No
 
     api.on_post, api.on_list = fail_once, record
     async with _client(api) as client:
-        transport = client._transport
+        transport = client._core.pipeline.transport
         assert transport is not None
         send = transport.send
 

@@ -20,6 +20,7 @@ from swoogo_async import (
     SwoogoClient,
     UnknownOutcomeError,
 )
+from swoogo_async._api.endpoints import parse_session
 from swoogo_async._writes.bulk import (
     BulkProgress,
     BulkResult,
@@ -431,15 +432,14 @@ async def test_an_error_after_the_request_left_never_makes_a_row_invalid(
     # Decoding the server's answer to row 1 raises a raw exception: the server created
     # it, so the row is ``unknown`` (``--resume`` looks it up), never ``invalid``
     # (which ``--resume`` re-sends blindly). Same for an update (``failed``) and a sync.
-    creator = client.sessions._creator
-    decode = creator._decode
+    decode = parse_session
 
-    def hostile(response: Response) -> Session:
-        if b"Session 1" in response.body:
+    def hostile(raw: bytes, *, method: str, url: str) -> Session:
+        if b"Session 1" in raw:
             raise RecursionError("maximum recursion depth exceeded while decoding")
-        return decode(response)
+        return decode(raw, method=method, url=url)
 
-    monkeypatch.setattr(creator, "_decode", hostile)
+    monkeypatch.setattr("swoogo_async._writes.create.parse_session", hostile)
     rows = [
         good_row(0),
         good_row(1),
@@ -460,7 +460,7 @@ async def test_an_error_after_the_request_left_never_makes_a_row_invalid(
     async def broken_update(host: object, session_id: int, fields: Mapping[str, Any]) -> Session:
         raise KeyError("id")  # as if the answer to a sent update could not be read
 
-    # Bulk rows send updates through a view of the client, by this function.
+    # Bulk rows send updates through a copy of the client, by this function.
     monkeypatch.setattr(swoogo_async._client.sessions, "_send_update", broken_update)
     updated = [r async for r in client.sessions.update_many([{"id": 1, "name": "X"}])]
     assert [r.status for r in updated] == ["failed"]

@@ -24,7 +24,7 @@ def test_for_bulk_covers_the_window_and_keeps_larger_values() -> None:
     )
     assert not bulk.gives_up(long_reset, idempotent=False)
     assert RetryPolicy().gives_up(long_reset, idempotent=False)  # interactive: fails fast
-    waits = bulk.waits(budget=bulk.deadline, clock=lambda: 0.0)
+    waits = bulk.waits(deadline=bulk.deadline, clock=lambda: 0.0)
     next(waits)
     assert waits.send(long_reset) == 600
     own = RetryPolicy(max_attempts=20, deadline=900.0, max_server_wait=700.0, backoff_base=0.5)
@@ -96,8 +96,8 @@ async def _scenario(loop: _SkippingLoop, kind: str) -> None:
 
         def client() -> SwoogoClient:
             c = SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url)
-            assert c._pacer is not None
-            c._clock = c._pacer._clock = loop.time
+            assert c._core.pipeline.pacer is not None
+            c._core.pipeline.clock = c._core.pipeline.pacer._clock = loop.time
             return c
 
         # The client's own (interactive) policy: a 300-s reset fails the call at once.

@@ -280,20 +280,15 @@ async def test_a_callers_deadline_bounds_the_call(fake: FakeSwoogo, client: Swoo
     rec = fake.add_session(event_id=1, name="A")
     await client.sessions.get(rec["id"])
     call = get_session_call(rec["id"])
-    url = client.base_url + call.path
-
-    def decode(response: Response) -> Session:
-        return parse_session(response.body, method="GET", url=url)
-
     fake.reset_requests()
     with pytest.raises(ReadTimeoutError) as info:
-        await client._execute(call, decode, deadline=client._clock() - 1)
+        await client.send(call, parse_session, deadline=client.clock() - 1)
     assert not info.value.may_have_acted
     assert fake.requests == []  # nothing was sent past the deadline
     fake.inject("GET /sessions/{id}", Fault.timeout(60.0), times=10)
     with pytest.raises(ReadTimeoutError):
         # read_timeout and retry.deadline allow far more; the 30 s are a hang guard.
-        await asyncio.wait_for(client._execute(call, decode, deadline=client._clock() + 0.5), 30)
+        await asyncio.wait_for(client.send(call, parse_session, deadline=client.clock() + 0.5), 30)
 
 
 def test_the_package_logger_has_a_null_handler() -> None:
@@ -332,7 +327,7 @@ async def test_no_frame_local_of_a_failing_request_holds_a_credential() -> None:
                 await client.sessions.get(1)
             with pytest.raises(NotFoundError) as not_found:
                 await client.sessions.get(424242)
-            token = client._tokens.current
+            token = client._core.pipeline.tokens.current
             assert token is not None
             fake.inject("GET /sessions/{id}", Fault.drop_after())
             with pytest.raises(SwoogoError) as dropped:

@@ -148,7 +148,7 @@ async def test_the_deadline_bounds_the_whole_create() -> None:
     api.on_post = never_answers
     retry = RetryPolicy(max_attempts=5, backoff_base=0.001, deadline=3)
     async with _client(api, retry=retry, rate_limit=None) as client:
-        client._clock = lambda: now[0]
+        client._core.pipeline.clock = lambda: now[0]
         with pytest.raises(UnknownOutcomeError):
             await client.sessions.create(**ROW)
     assert api.posts == 2  # at 0 s and at 2 s; at 4 s the deadline had passed

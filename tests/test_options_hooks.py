@@ -13,7 +13,6 @@ import pytest
 
 from swoogo_async import (
     ClientStateError,
-    ClientView,
     InvalidInputError,
     MockTransport,
     NotFoundError,
@@ -54,7 +53,7 @@ async def test_view_sets_the_attempt_timeout_and_headers() -> None:
     async with _mock_client(seen) as client:
         await client.sessions.get(1)
         view = client.with_options(timeout=2.5, headers={"X-Trace": "abc"})
-        assert isinstance(view, ClientView)
+        assert isinstance(view, SwoogoClient)
         await view.sessions.get(1)
         await view.with_options(headers={"x-trace": "def", "X-Other": "1"}).request("GET", "/a/1")
     plain, viewed, nested = seen

@@ -53,7 +53,7 @@ def _waits(
 ) -> list[float]:
     """Drive ``POLICY.waits`` as backoff does: prime it, then send each error in."""
     now = clock if clock is not None else [0.0]
-    waits = POLICY.waits(budget=budget, clock=lambda: now[0], rand=lambda: rand)
+    waits = POLICY.waits(deadline=now[0] + budget, clock=lambda: now[0], rand=lambda: rand)
     waits.send(None)
     out: list[float] = []
     for error in errors:
@@ -134,7 +134,7 @@ def test_a_429_with_a_zero_reset_blocks_for_a_minimum() -> None:
 
 def test_the_deadline_stops_the_waits() -> None:
     clock = [0.0]
-    waits = POLICY.waits(budget=10.0, clock=lambda: clock[0], rand=lambda: 1.0)
+    waits = POLICY.waits(deadline=10.0, clock=lambda: clock[0], rand=lambda: 1.0)
     waits.send(None)
     assert waits.send(_status(503)) == 1.0
     clock[0] = 8.0  # 8 s + the next 2 s wait reaches the deadline

@@ -136,8 +136,8 @@ async def test_a_429_blocks_every_process_until_a_probe_finds_it_over(
         fake.inject("GET /sessions/{id}", Fault(status=429, headers={"X-Rate-Limit-Reset": "90"}))
         with pytest.raises(Exception, match="429"):
             await a.sessions.get(1000)
-        assert a._pacer is not None
-        await a._pacer.aclose()  # the block has reached Redis
+        assert a._core.pipeline.pacer is not None
+        await a._core.pipeline.pacer.aclose()  # the block has reached Redis
         sent = len(fake.requests)
         with pytest.raises(Exception, match="429"):
             await b.sessions.get(1000)  # blocked too, and fails fast without a request
@@ -275,7 +275,7 @@ def test_the_cli_import_shares_through_redis_url_and_waits_out_a_window(
     monkeypatch.setenv("SWOOGO_API_SECRET", "secret")
     args = build_parser().parse_args(["import", "rows.csv", "--redis-url", "redis://127.0.0.1:9/0"])
     client = cli_client(args)
-    assert isinstance(client._shared, RedisSharedState)
+    assert isinstance(client._core.shared, RedisSharedState)
     assert client.retry.max_server_wait >= 600
     assert client.retry.deadline > 600
     get = cli_client(build_parser().parse_args(["get", "1"]))

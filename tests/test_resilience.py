@@ -257,9 +257,9 @@ async def test_explicit_rate_and_pacing_off() -> None:
         rec = fake.add_session(event_id=1, name="A")
         async with _client(fake, rate_limit=RateLimit(credits=20, window=1.0, burst=0)) as client:
             # The pacer's clock stands still: its decisions are exact however slow the run.
-            assert client._pacer is not None
-            client._pacer._clock = lambda: 0.0
-            decisions = _Decisions(client._pacer.pacer, 11)
+            assert client._core.pipeline.pacer is not None
+            client._core.pipeline.pacer._clock = lambda: 0.0
+            decisions = _Decisions(client._core.pipeline.pacer.pacer, 11)
             await asyncio.gather(*(client.sessions.get(rec["id"]) for _ in range(11)))
         # Spaced at 20/s (one slot of burst), not all at once.
         assert all(reserved for reserved, _ in decisions.answers)
@@ -383,9 +383,9 @@ async def test_cancelled_paced_calls_give_their_credits_back() -> None:
     async with FakeSwoogo(rate_limit=40, rate_window=600.0, clock=lambda: 0.0) as fake:
         rec = fake.add_session(event_id=1, name="A")
         async with _client(fake) as client:
-            assert client._pacer is not None
-            client._pacer._clock = lambda: 0.0
-            pacer = client._pacer.pacer
+            assert client._core.pipeline.pacer is not None
+            client._core.pipeline.pacer._clock = lambda: 0.0
+            pacer = client._core.pipeline.pacer.pacer
             for _ in range(30):  # near the reserve: from here on bulk calls are paced
                 await client.sessions.get(rec["id"])
             decisions = _Decisions(pacer, 10)

@@ -101,7 +101,7 @@ async def test_one_long_429_does_not_lock_the_client_out(fake: FakeSwoogo) -> No
     async with SwoogoClient(
         fake.api_key, fake.api_secret, base_url=fake.base_url, retry=retry
     ) as client:
-        client._pacer = AsyncPacer(Pacer(), clock=lambda: now[0])
+        client._core.pipeline.pacer = AsyncPacer(Pacer(), clock=lambda: now[0])
         await client.sessions.get(1000)
         fake.inject(
             "GET /sessions/{id}",

@@ -1,76 +1,52 @@
-"""``SwoogoClient``: one connection pool, one token, one pacer, one retry loop.
+"""``SwoogoClient``: one class over one shared core; ``with_options`` makes copies of it.
 
-This module holds the options and the lifecycle; the request path every call takes
-is ``_Pipeline`` (``_pipeline.py``).
+The core (``_Core``) is what a client and all its copies share: the request seam
+(``_http/pipeline.py``: pool, token, pacer, credits, lifecycle) and the duplicate-safe
+create's locks. A client adds its own ``CallOptions`` (retry policy, timeout,
+headers) and the resources, each built from the client.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import os
-import random
-import time
+from collections.abc import Callable, Hashable, Mapping
 from types import TracebackType
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal, TypeVar
 
 import aiohttp
+import attrs
 
-from .._api.endpoints import FORM
+from .._api.endpoints import Call, decode_json
+from .._api.models import Page
+from .._api.pages import Listing
+from .._api.raw import Params, page_of, parse_json, raw_item_key, request_call
 from .._checks import check_instance, check_number
-from .._exceptions import ClientStateError, InvalidInputError
-from .._http.auth import TokenManager, basic_auth_header
-from .._http.hooks import RequestHook, ResponseHook, check_hooks
+from .._exceptions import InvalidInputError
+from .._http.auth import basic_auth_header
+from .._http.hooks import RequestHook, ResponseHook, ResponseInfo, check_hooks, last_response
+from .._http.options import (
+    CallOptions,
+    check_base_url,
+    check_headers,
+    check_timeout,
+    check_user_agent,
+)
 from .._http.pacing import AsyncPacer, Pacer, RateLimit
-from .._http.pipeline import CLOSED, NEW, OPEN, _Pipeline
+from .._http.pipeline import CLOSED, Parse, Pipeline
 from .._http.retry import RetryPolicy
-from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Headers, Transport
+from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from .._shared.state import SharedState
 from .._version import __version__
+from .._writes.create import CreateLocks
 from .sessions import Sessions
 from .speakers import Speakers
-from .surface import _Surface
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
+T = TypeVar("T")
+
 DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
 CreatePolicy = Literal["reconcile", "raise"]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
-    if not isinstance(base_url, str):
-        raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
-    if parts.username or parts.password:
-        raise InvalidInputError("base_url", "must not carry credentials")
-    if "?" in base_url or "#" in base_url:
-        # Paths are appended to it: a query or fragment would swallow them.
-        raise InvalidInputError("base_url", "must not carry a ?query or #fragment")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
-        raise InvalidInputError(
-            "base_url",
-            "must be https for a non-loopback host (allow_insecure_http=True to override)",
-        )
-    return base_url.rstrip("/")
-
-
-def _check_user_agent(user_agent: str) -> str:
-    if not isinstance(user_agent, str) or any(c < " " or c == "\x7f" for c in user_agent):
-        raise InvalidInputError("user_agent", "must be text without control characters (CR, LF)")
-    return user_agent
-
 
 #: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
 _SHARED_METHODS = tuple(name for name in dir(SharedState) if not name.startswith("_"))
@@ -134,7 +110,21 @@ def _redis_from_env(url: str) -> SharedState:
         raise InvalidInputError("SWOOGO_REDIS_URL", str(exc)) from None
 
 
-class SwoogoClient(_Pipeline, _Surface):
+@attrs.frozen(eq=False)
+class _Core:
+    """What a client and every copy ``with_options`` makes of it share."""
+
+    pipeline: Pipeline
+    creates: CreateLocks
+    #: The state shared with other processes (bound to this credential), if any.
+    shared: SharedState | None
+    api_key: str = attrs.field(repr=False)
+    rate_limit: RateLimit | Literal["auto"] | None
+    create_policy: CreatePolicy
+    reconcile_delay: float
+
+
+class SwoogoClient:
     """An asyncio client for the Swoogo API.
 
     One client shares its connection pool, OAuth token, rate-limit pacer and
@@ -180,6 +170,11 @@ class SwoogoClient(_Pipeline, _Surface):
             of the wrong kind); the error names the option.
     """
 
+    base_url: str
+    retry: RetryPolicy
+    sessions: Sessions
+    speakers: Speakers
+
     def __init__(
         self,
         api_key: str | None = None,
@@ -219,114 +214,91 @@ class SwoogoClient(_Pipeline, _Surface):
         )
         if session is not None and transport is not None:
             raise InvalidInputError("transport", "pass either session or transport, not both")
-        self._on_request = check_hooks("on_request", on_request)
-        self._on_response = check_hooks("on_response", on_response)
-        self._seen_headers = {}
-        #: Tells this client's entries of ``last_response`` apart from another's.
-        self._owner = object()
-        #: A client has no per-call options of its own; its views do.
-        self._options = None
-        self._api_key = api_key
-        self.base_url = _check_base_url(
+        hooks = check_hooks("on_request", on_request), check_hooks("on_response", on_response)
+        checked_url = check_base_url(
             base_url or os.environ.get("SWOOGO_BASE_URL") or DEFAULT_BASE_URL,
             allow_insecure_http=allow_insecure_http,
         )
-        base = {"User-Agent": _check_user_agent(user_agent), "Accept": "application/json"}
-        self._base_headers = base
-        self._basic_headers = Headers(
-            {**base, "Authorization": basic_auth_header(api_key, api_secret), "Content-Type": FORM}
-        )
-        #: Request headers for the current token, built once per token and content type.
-        self._bearer_headers = (None, {})
-        self._session = session
-        self._given_transport = transport
-        self._transport = transport
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._max_response_bytes = max_response_bytes
-        self.pool_size = pool_size
-        self.retry = retry if retry is not None else RetryPolicy()
-        self.rate_limit = rate_limit
-        self.create_policy: CreatePolicy = create_policy
-        self.reconcile_delay = reconcile_delay
+        user_agent = check_user_agent(user_agent)
         explicit = rate_limit if isinstance(rate_limit, RateLimit) else None
-        self._owned_shared = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))
-        if self._owned_shared:
+        owned = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))
+        if owned:
             shared = _redis_from_env(os.environ["SWOOGO_REDIS_URL"])
-        self._shared = (
-            None if shared is None else shared.bind(api_key, explicit, base_url=self.base_url)
+        bound = None if shared is None else shared.bind(api_key, explicit, base_url=checked_url)
+        pipeline = Pipeline(
+            base_url=checked_url,
+            base_headers={"User-Agent": user_agent, "Accept": "application/json"},
+            basic_auth=basic_auth_header(api_key, api_secret),
+            session=session,
+            transport=transport,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            pool_size=pool_size,
+            max_response_bytes=max_response_bytes,
+            retry=retry if retry is not None else RetryPolicy(),
+            pacer=None if rate_limit is None else AsyncPacer(Pacer(explicit), budget=bound),
+            token_store=bound,
+            close_store=bound.aclose if owned and bound is not None else None,
+            on_request=hooks[0],
+            on_response=hooks[1],
         )
-        self._pacer = (
-            None if rate_limit is None else AsyncPacer(Pacer(explicit), budget=self._shared)
+        core = _Core(
+            pipeline, CreateLocks(), bound, api_key, rate_limit, create_policy, reconcile_delay
         )
-        self._tokens = TokenManager(self._fetch_token, store=self._shared)
-        # FIFO (asyncio's semaphore hands a freed slot to the longest waiter): bounds the
-        # requests in flight to the pool, so none queues inside aiohttp's pool.
-        self._slots = asyncio.Semaphore(pool_size)
-        self._state = NEW
-        self._loop = None
-        self._clock = time.monotonic
-        self._rand = random.random
-        self._server_offset = None
-        #: Rate-limit credits of the attempts sent (by the documented costs).
-        self._credits_spent = 0
-        #: The retry loop for idempotent calls and for the others, under the policy's deadline.
-        self._retrying = {}
-        self.sessions = Sessions(self)
+        self._bind(core, pipeline.options)
+
+    def _bind(self, core: _Core, options: CallOptions) -> None:
+        """Make this client a view of ``core`` with ``options``; build its resources."""
+        self._core = core
+        self._options = options
+        self.base_url = core.pipeline.base_url
+        self.retry = options.retry
+        self.sessions = Sessions(self, core.creates)
         self.speakers = Speakers(self)
 
-    def _root(self) -> SwoogoClient:
-        return self
-
     def __repr__(self) -> str:
-        key = self._api_key[:4] + "…" if len(self._api_key) > 4 else "…"
-        return f"<SwoogoClient base_url={self.base_url!r} api_key={key!r} state={self._state}>"
+        key = self._core.api_key
+        shown = key[:4] + "…" if len(key) > 4 else "…"
+        state = self._core.pipeline.state
+        return f"<SwoogoClient base_url={self.base_url!r} api_key={shown!r} state={state}>"
+
+    # -- settings every copy shares ------------------------------------------------------------
+
+    @property
+    def pool_size(self) -> int:
+        """Maximum connections, and so requests in flight."""
+        return self._core.pipeline.pool_size
+
+    @property
+    def rate_limit(self) -> RateLimit | Literal["auto"] | None:
+        """How requests are paced (``"auto"``, a ``RateLimit``, or None)."""
+        return self._core.rate_limit
+
+    @property
+    def create_policy(self) -> CreatePolicy:
+        """What a create does when its outcome is unknown."""
+        return self._core.create_policy
+
+    @property
+    def reconcile_delay(self) -> float:
+        """Seconds a create in doubt waits before it is looked up."""
+        return self._core.reconcile_delay
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> SwoogoClient:
-        """Open the client (what ``async with`` does)."""
-        if self._state == CLOSED:
-            raise ClientStateError("this SwoogoClient is closed; create a new one")
-        if self._state == OPEN:
-            self._check_loop()
-            return self
-        self._loop = asyncio.get_running_loop()
-        if self._transport is None:
-            self._transport = AiohttpTransport(
-                self._session,
-                connect_timeout=self._connect_timeout,
-                read_timeout=self._read_timeout,
-                pool_size=self.pool_size,
-                max_response_bytes=self._max_response_bytes,
-            )
-        self._retrying = {
-            idem: self._retry_loop(idem, self.retry.deadline) for idem in (True, False)
-        }
-        self._state = OPEN
+        """Open the client (what ``async with`` does); a copy opens the client it shares."""
+        await self._core.pipeline.open()
         return self
 
     async def aclose(self) -> None:
         """Close the client and what it created; a given session or transport stays open.
 
-        Calls still running then raise ``ClientStateError`` (a create whose outcome
-        is unknown still raises ``UnknownOutcomeError``).
+        Closing a copy closes the client it shares. Calls still running then raise
+        ``ClientStateError`` (a create whose outcome is unknown still raises
+        ``UnknownOutcomeError``).
         """
-        if self._state == CLOSED:
-            return
-        if self._state == OPEN:
-            self._check_loop()
-        self._state = CLOSED
-        transport, self._transport = self._transport, None
-        try:
-            await self._tokens.aclose()
-            if self._pacer is not None:
-                await self._pacer.aclose()
-            if self._owned_shared and self._shared is not None:
-                await self._shared.aclose()
-        finally:
-            if transport is not None and transport is not self._given_transport:
-                await transport.aclose()
+        await self._core.pipeline.aclose()
 
     async def __aenter__(self) -> SwoogoClient:
         return await self.open()
@@ -341,19 +313,189 @@ class SwoogoClient(_Pipeline, _Surface):
 
     @property
     def closed(self) -> bool:
-        """Whether the client has been closed."""
-        return self._state == CLOSED
+        """Whether the client (and so every copy of it) has been closed."""
+        return self._core.pipeline.state == CLOSED
 
     @property
     def credits_spent(self) -> int:
-        """Rate-limit credits this client's requests cost, by the documented prices.
+        """Rate-limit credits the requests of this client and its copies cost.
 
         Every attempt handed to the transport counts (a list call 10, any other call 1,
         the token call 0), whether or not it was answered: the server may have charged it.
         """
-        return self._credits_spent
+        return self._core.pipeline.credits_spent
 
     @property
     def token_fetches(self) -> int:
         """How many token fetches this client has started."""
-        return self._tokens.fetches
+        return self._core.pipeline.tokens.fetches
+
+    @property
+    def last_response(self) -> ResponseInfo | None:
+        """The last success response of this client (or its copies) in the current task.
+
+        ``status``, ``headers`` and ``rate_limit`` (``limit``, ``remaining``,
+        ``reset``). Per task: concurrent calls in other tasks do not overwrite it, and
+        a call run in another task (``asyncio.gather``, ``create_task``) sets it
+        there, not here. ``None`` before the first success.
+        """
+        return last_response(self._core.pipeline)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SwoogoClient:
+        """Return a copy of this client with its own per-call options.
+
+        The copy shares the connection pool, token, pacer and credit budget (and the
+        duplicate-safe create's locks); it is cheap to make per call, and needs no
+        closing of its own. Options given to a copy's ``with_options`` are laid over
+        its own.
+
+        Args:
+            timeout: Seconds each attempt may take (replaces ``read_timeout``).
+            retry: The ``RetryPolicy`` of its calls (attempts, backoff, deadline).
+            headers: Extra request headers. ``Authorization``, ``Content-Type``,
+                ``Content-Length``, ``Host`` and ``Transfer-Encoding`` are the
+                client's own and refused, as is any control character in a name
+                or value.
+
+        Returns:
+            A ``SwoogoClient`` sharing this one's core.
+
+        Raises:
+            InvalidInputError: an option is invalid (the error names the header).
+        """
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidInputError("retry", f"expected a RetryPolicy, got {type(retry).__name__}")
+        options = self._options.merged(
+            timeout=None if timeout is None else check_timeout(timeout),
+            retry=retry,
+            headers=None if headers is None else check_headers(headers),
+        )
+        copy = object.__new__(SwoogoClient)
+        copy._bind(self._core, options)
+        return copy
+
+    # -- the request seam, as resources and writes use it (``_writes.sender.Sender``) ----------
+
+    def clock(self) -> float:
+        """Return the monotonic time every deadline of this client is measured on."""
+        return self._core.pipeline.clock()
+
+    async def send(self, call: Call, parse: Parse[T], *, deadline: float | None = None) -> T:
+        """Send a built ``Call`` and return ``parse`` of its 2xx body (see ``request``)."""
+        return await self._core.pipeline.send(call, parse, self._options, deadline=deadline)
+
+    async def server_clock_offset(self, deadline: float) -> float | None:
+        """Return the server's clock minus ours, asking if no answer told it yet; None if unsure."""
+        return await self._core.pipeline.server_clock_offset(self._options, deadline)
+
+    # -- the escape hatch ----------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        cost: int | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Call any endpoint with the client's token, pacing, retries and errors.
+
+        ``GET``, ``HEAD``, ``PUT`` and ``DELETE`` are retried on transient failures;
+        ``POST`` and ``PATCH`` only when the request surely never reached the server.
+
+        Args:
+            method: ``GET``, ``HEAD``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
+            path: Path under the base URL, e.g. ``"/speakers"`` (no query).
+            params: Query parameters; flat lists are joined with commas, flags sent as
+                1/0, ``None`` values left out (NaN, infinity and nested lists are refused).
+            data: A form body (nested values PHP-style: ``custom_fields[c_1]=…``).
+            json: A JSON body (instead of ``data``).
+            cost: Rate-limit credits the call spends; by default 10 for a ``GET``
+                whose path does not end in an id (a list), else 1.
+            idempotent: Whether repeating the call is safe (True or False); by default
+                by method.
+
+        Returns:
+            The decoded JSON body (None for an empty one).
+
+        Raises:
+            InvalidInputError: an argument is invalid (nothing was sent).
+            APIError: the server answered with an error (a subclass per status).
+            TransportError: no usable response.
+        """
+        call = request_call(
+            method,
+            path,
+            params=params,
+            data=data,
+            json_body=json,
+            cost=cost,
+            idempotent=idempotent,
+        )
+        return await self.send(call, parse_json)
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        params: Params | None = None,
+        per_page: int = 200,
+        max_pages: int | None = None,
+        cost: int | None = None,
+    ) -> Listing[dict[str, Any]]:
+        """Iterate over any list endpoint: ``async for item in client.paginate(...)``.
+
+        Pages are numbered by the client (``page``, ``per-page``) and read as
+        iteration needs them; the walk is bounded like ``sessions.list`` (a repeated
+        page or an absurd ``pageCount`` ends it, ``stopped`` says why). Items are
+        dicts, deduplicated by ``id``.
+
+        Args:
+            path: A list endpoint, e.g. ``"/speakers"``.
+            params: Query parameters (``page`` and ``per-page`` belong to the walk).
+            per_page: Items per page (each page is one list call: 10 credits).
+            max_pages: Pages read at most.
+            cost: Credits per page; by default as for ``request``.
+
+        Returns:
+            A ``Listing``: async iterable of dicts, with ``.pages()``, ``.page(n)``,
+            ``.collect()``, ``.stopped`` and ``.complete``.
+
+        Raises:
+            InvalidInputError: an argument is invalid (raised here, nothing sent).
+        """
+        if params is not None and not isinstance(params, Mapping):
+            raise InvalidInputError("params", f"expected a mapping, got {type(params).__name__}")
+        if params is not None and any(str(k).lower() in ("page", "per-page") for k in params):
+            raise InvalidInputError("params", "page and per-page are set by the walk (per_page=)")
+        if type(per_page) is not int or per_page < 1:
+            raise InvalidInputError("per_page", "must be a positive integer")
+        if max_pages is not None and (type(max_pages) is not int or max_pages < 1):
+            raise InvalidInputError("max_pages", "must be a positive integer")
+        fixed = dict(params or {})
+        request_call("GET", path, params=fixed, cost=cost)  # check before any request
+
+        async def fetch(number: int) -> Page[dict[str, Any]]:
+            query = {**fixed, "page": number, "per-page": per_page}
+            call = request_call("GET", path, params=query, cost=cost)
+            # Only the JSON is decoded inside the retry loop (a cut body is worth another
+            # try); a body that is not a list envelope would come back the same: no retry.
+            raw, payload, method, url = await self.send(call, _decoded)
+            return page_of(payload, raw, method=method, url=url, page=number, per_page=per_page)
+
+        key: Callable[[dict[str, Any]], Hashable | None] = raw_item_key
+        return Listing(fetch, key=key, max_pages=max_pages)
+
+
+def _decoded(raw: bytes, *, method: str, url: str) -> tuple[bytes, Any, str, str]:
+    """Return the body, its decoded JSON, and where it came from."""
+    return raw, decode_json(raw, method=method, url=url), method, url

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._api.endpoints import _listed, _names, list_sessions_call, parse_page
 from .._api.fields import check_id
-from .._api.models import Page, Session
+from .._api.models import Session
 from .._exceptions import InvalidInputError
-from .._http.transport import Response
-from .._writes.create import Host
+
+if TYPE_CHECKING:
+    from .client import SwoogoClient
 
 __all__ = ["MAX_IDS_PER_CALL", "SessionBatch", "get_many"]
 
@@ -54,7 +56,7 @@ def _fields_with_id(fields: Any) -> str | None:
 
 
 async def get_many(
-    host: Host, ids: Iterable[int], *, event_id: int, fields: Any = None
+    client: SwoogoClient, ids: Iterable[int], *, event_id: int, fields: Any = None
 ) -> SessionBatch:
     """Fetch sessions by id with the ``ids=`` filter; see ``Sessions.get_many``."""
     check_id("event_id", event_id)
@@ -66,15 +68,7 @@ async def get_many(
     for start in range(0, len(wanted), MAX_IDS_PER_CALL):
         chunk = wanted[start : start + MAX_IDS_PER_CALL]
         call = list_sessions_call(event_id, per_page=len(chunk), fields=joined, ids=chunk)
-        url = host.base_url + call.path
-        per_page = len(chunk)
-
-        def decode(
-            r: Response, method: str = call.method, url: str = url, per_page: int = per_page
-        ) -> Page[Session]:
-            return parse_page(r.body, method=method, url=url, page=1, per_page=per_page)
-
-        page = await host._execute(call, decode)
+        page = await client.send(call, functools.partial(parse_page, page=1, per_page=len(chunk)))
         asked = set(chunk)
         for session in page.items:
             # A server that ignored ids= sends others too: only those asked for count.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._api.endpoints import (
-    Call,
     get_session_call,
+    list_sessions_call,
+    parse_page,
     parse_session,
     update_session_call,
 )
@@ -19,60 +20,46 @@ from .._api.fields import (
     prepare_session_fields,
 )
 from .._api.models import Page, Session
+from .._api.pages import Listing
 from .._http.retry import RetryPolicy
-from .._http.transport import Response
 from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
 from .._writes.bulk import create_many as _create_many
 from .._writes.bulk import update_many as _update_many
 from .._writes.bulk_results import RowInput
-from .._writes.create import Creator, Host
+from .._writes.create import CreateLocks, Creator
 from .._writes.sync import BeforeWrite, sync_rows
 from .._writes.sync_plan import DEFAULT_KEY, SyncPlanner, parse_key
 from .getmany import SessionBatch, get_many
-from .sessionlist import SessionList
-from .speakers import Speakers
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from typing_extensions import Unpack
 
-
-__all__ = ["SessionList", "Sessions", "Speakers"]
-
-T = TypeVar("T")
+    from .client import SwoogoClient
 
 
-def _decoder(parse: Callable[..., T], call: Call, client: Host) -> Callable[[Response], T]:
-    """Bind a body parser to the call it reads, for ``_execute``."""
-    method, url = call.method, client.base_url + call.path
-
-    def decode(response: Response) -> T:
-        return parse(response.body, method=method, url=url)
-
-    return decode
+__all__ = ["Sessions"]
 
 
 class Sessions:
     """Sessions (agenda items): get, list, create, update."""
 
-    def __init__(self, client: Host, creator: Creator | None = None) -> None:
+    def __init__(self, client: SwoogoClient, creates: CreateLocks) -> None:
         self._client = client
-        if creator is None:
-            create = Call("POST", "/sessions/create")  # the method and URL its errors name
-            creator = Creator(client, _decoder(parse_session, create, client))
-        self._creator = creator
+        self._creates = creates
+        self._creator = Creator(client, creates)
 
     def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
         """Return the create and update a bulk run's rows go through, under its retry policy.
 
         By default the client's policy stretched by ``RetryPolicy.for_bulk``: a row
         waits out a 429 whose reset falls inside the API's window, where an
-        interactive call fails fast. The view shares everything else with the client.
+        interactive call fails fast. The copy shares everything else with the client.
         """
         policy = retry if retry is not None else self._client.retry.for_bulk()
-        host = self._client.with_options(retry=policy)
-        return self._creator.bound_to(host), functools.partial(_send_update, host)
+        client = self._client.with_options(retry=policy)
+        return Creator(client, self._creates), functools.partial(_send_update, client)
 
     async def get(
         self,
@@ -96,7 +83,7 @@ class Sessions:
             InvalidInputError: an argument is invalid (nothing was sent).
         """
         call = get_session_call(session_id, fields=fields, expand=expand)
-        return await self._client._execute(call, _decoder(parse_session, call, self._client))
+        return await self._client.send(call, parse_session)
 
     async def get_many(
         self,
@@ -138,7 +125,7 @@ class Sessions:
         sort: str | Iterable[str] | None = None,
         ids: Iterable[int] | None = None,
         per_page: int = 200,
-    ) -> SessionList:
+    ) -> Listing[Session]:
         """List an event's sessions, fetching pages as iteration needs them.
 
         Without ``fields`` the server returns only ``id`` and ``name``. Each page
@@ -156,7 +143,8 @@ class Sessions:
             per_page: Page size (up to 1000; 200 with ``expand``).
 
         Returns:
-            An async iterable of sessions, with ``.pages()`` and ``.page(n)``.
+            A ``Listing`` of sessions: async iterable, with ``.pages()``, ``.page(n)``,
+            ``.collect()``, ``.stopped`` and ``.complete`` (see ``Listing``).
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
@@ -171,7 +159,16 @@ class Sessions:
             "ids": list(ids) if isinstance(ids, Iterable) else ids,
             "per_page": per_page,
         }
-        return SessionList(self._client, event_id, options)
+        list_sessions_call(event_id, **options)  # check the arguments before any request
+        client = self._client
+
+        async def fetch(number: int) -> Page[Session]:
+            call = list_sessions_call(event_id, page=number, **options)
+            return await client.send(
+                call, functools.partial(parse_page, page=number, per_page=per_page)
+            )
+
+        return Listing(fetch)
 
     async def create(
         self,
@@ -389,7 +386,8 @@ class Sessions:
         return await _send_update(self._client, session_id, prepared)
 
 
-async def _send_update(host: Host, session_id: int, prepared: Mapping[str, Any]) -> Session:
-    """Send an update of checked fields through ``host``."""
-    call = update_session_call(session_id, prepared)
-    return await host._execute(call, _decoder(parse_session, call, host))
+async def _send_update(
+    client: SwoogoClient, session_id: int, prepared: Mapping[str, Any]
+) -> Session:
+    """Send an update of checked fields through ``client``."""
+    return await client.send(update_session_call(session_id, prepared), parse_session)

@@ -7,8 +7,9 @@ Paths: ``GET /speakers?event_id=`` is documented (without ``fields`` it returns 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 import attrs
@@ -28,13 +29,14 @@ from .._api.models import Page, Speaker
 from .._api.pages import Listing
 from .._api.raw import parse_raw_page
 from .._exceptions import InvalidInputError, ResponseDecodeError
-from .._writes.create import Host
+
+if TYPE_CHECKING:
+    from .client import SwoogoClient
 
 __all__ = [
     "DEFAULT_SPEAKER_FIELDS",
     "SPEAKERS_PATH",
     "SPEAKER_PATH",
-    "SpeakerList",
     "Speakers",
     "get_speaker_call",
     "list_speakers_call",
@@ -50,8 +52,6 @@ SPEAKER_PATH: Final = "/speakers/{speaker_id}"
 DEFAULT_SPEAKER_FIELDS: Final = tuple(
     a.name for a in attrs.fields(Speaker) if a.name not in ("sessions", "extra")
 )
-
-SpeakerList = Listing[Speaker]
 
 
 def _query(fields: Any, expand: Any) -> list[tuple[str, str]]:
@@ -117,7 +117,7 @@ def parse_speaker_page(
 class Speakers:
     """Speakers: list an event's, get one, attach sessions to one."""
 
-    def __init__(self, client: Host) -> None:
+    def __init__(self, client: SwoogoClient) -> None:
         self._client = client
 
     def list(
@@ -127,7 +127,7 @@ class Speakers:
         fields: str | Iterable[str] | None = DEFAULT_SPEAKER_FIELDS,
         expand: str | Iterable[str] | None = None,
         per_page: int = 200,
-    ) -> SpeakerList:
+    ) -> Listing[Speaker]:
         """List an event's speakers (``GET /speakers?event_id=``, documented).
 
         Each page costs 10 rate-limit credits. Without ``fields`` the API returns
@@ -158,13 +158,8 @@ class Speakers:
 
         async def fetch(number: int) -> Page[Speaker]:
             call = list_speakers_call(event_id, page=number, **options)
-            url = client.base_url + call.path
-            return await client._execute(
-                call,
-                lambda r: parse_speaker_page(
-                    r.body, method=call.method, url=url, page=number, per_page=per_page
-                ),
-            )
+            parse = functools.partial(parse_speaker_page, page=number, per_page=per_page)
+            return await client.send(call, parse)
 
         return Listing(fetch)
 
@@ -190,10 +185,7 @@ class Speakers:
             InvalidInputError: an argument is invalid (nothing was sent).
         """
         call = get_speaker_call(speaker_id, fields=fields, expand=expand)
-        url = self._client.base_url + call.path
-        return await self._client._execute(
-            call, lambda r: parse_speaker(r.body, method=call.method, url=url)
-        )
+        return await self._client.send(call, parse_speaker)
 
     async def add_sessions(self, speaker_id: int, session_ids: Iterable[int]) -> Speaker:
         """Associate sessions with a speaker; all must belong to the speaker's event.
@@ -206,8 +198,4 @@ class Speakers:
             NotFoundError: no such speaker.
             ValidationError: a session id is unknown or in another event.
         """
-        call = add_sessions_call(speaker_id, session_ids)
-        url = self._client.base_url + call.path
-        return await self._client._execute(
-            call, lambda r: parse_speaker(r.body, method=call.method, url=url)
-        )
+        return await self._client.send(add_sessions_call(speaker_id, session_ids), parse_speaker)

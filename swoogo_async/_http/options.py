@@ -1,11 +1,19 @@
-"""Per-call options (``client.with_options(...)``): checked once, read on every attempt."""
+"""The HTTP options of a client and its copies: checked once, read on every attempt.
+
+``CallOptions`` are what ``with_options`` changes (retry policy, timeout, headers);
+the checks refuse an unusable base URL, user agent, header or timeout, naming it.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
 
 from .._exceptions import InvalidInputError
 from .retry import RetryPolicy
@@ -13,8 +21,10 @@ from .retry import RetryPolicy
 __all__ = [
     "RESERVED_HEADERS",
     "CallOptions",
+    "check_base_url",
     "check_headers",
     "check_timeout",
+    "check_user_agent",
     "merge_headers",
 ]
 
@@ -26,8 +36,52 @@ RESERVED_HEADERS = frozenset(
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
+    """Return the API root without its trailing slash, or refuse an unusable one."""
+    if not isinstance(base_url, str):
+        raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInputError("base_url", f"must be an http(s) URL, got {base_url!r}")
+    if parts.username or parts.password:
+        raise InvalidInputError("base_url", "must not carry credentials")
+    if "?" in base_url or "#" in base_url:
+        # Paths are appended to it: a query or fragment would swallow them.
+        raise InvalidInputError("base_url", "must not carry a ?query or #fragment")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise InvalidInputError(
+            "base_url",
+            "must be https for a non-loopback host (allow_insecure_http=True to override)",
+        )
+    return base_url.rstrip("/")
+
+
+def _has_control(text: str) -> bool:
+    return any(c < " " or c == "\x7f" for c in text)
+
+
+def check_user_agent(user_agent: str) -> str:
+    """Return ``user_agent`` if it is text without control characters."""
+    if not isinstance(user_agent, str) or _has_control(user_agent):
+        raise InvalidInputError("user_agent", "must be text without control characters (CR, LF)")
+    return user_agent
+
+
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Return extra request headers, refusing reserved names and CR, LF or NUL anywhere."""
+    """Return extra request headers, refusing reserved names and any control character.
+
+    A control character (``\\x00``-``\\x1f``, ``\\x7f``) in a value could split or
+    smuggle a header; it is refused when the options are made, naming the header.
+    """
     if not isinstance(headers, Mapping):
         raise InvalidInputError("headers", f"expected a mapping, got {type(headers).__name__}")
     checked: dict[str, str] = {}
@@ -36,9 +90,9 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
             raise InvalidInputError("headers", f"invalid header name {name!r}")
         if name.lower() in RESERVED_HEADERS:
             raise InvalidInputError("headers", f"{name} is set by the client and cannot be given")
-        if not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
+        if not isinstance(value, str) or _has_control(value):
             raise InvalidInputError(
-                "headers", f"{name}: the value must be text without CR, LF or NUL"
+                "headers", f"{name}: the value must be text without control characters"
             )
         checked[name] = value
     return checked
@@ -56,26 +110,17 @@ def check_timeout(timeout: Any) -> float:
     return float(timeout)
 
 
+@attrs.frozen(slots=True)
 class CallOptions:
-    """The options of one ``with_options`` view; ``None`` means the client's own.
+    """The per-call options of a client: its retry policy, and a copy's timeout and headers.
 
-    ``loops`` caches the retry loops the pipeline builds for ``retry`` (one per
-    idempotency), so a view builds them once.
+    ``timeout`` None means the client's ``read_timeout``; ``headers`` are laid over
+    the client's own.
     """
 
-    __slots__ = ("headers", "loops", "retry", "timeout")
-
-    def __init__(
-        self,
-        *,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self.timeout = timeout
-        self.retry = retry
-        self.headers = headers or {}
-        self.loops: dict[bool, Callable[[Any], Awaitable[Any]]] = {}
+    retry: RetryPolicy
+    timeout: float | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
 
     def merged(
         self,
@@ -86,8 +131,8 @@ class CallOptions:
     ) -> CallOptions:
         """Return these options with the given ones laid over them (headers are merged)."""
         return CallOptions(
-            timeout=timeout if timeout is not None else self.timeout,
             retry=retry if retry is not None else self.retry,
+            timeout=timeout if timeout is not None else self.timeout,
             headers=merge_headers(self.headers, headers or {}),
         )
 

@@ -1,11 +1,13 @@
-"""The request pipeline of ``SwoogoClient``: retries, slots, pacing, token, transport.
+"""The one request seam: what every ``SwoogoClient`` call and its copies share.
 
-Every request of every coroutine goes through ``_Pipeline._execute``. ``backoff``
-runs its attempts, asking the pure ``RetryPolicy`` whether to give up and how long
-to wait. One attempt takes a connection slot (a FIFO ``asyncio.Semaphore``), its
-turn at the shared pacer and the shared token (no lock on the fast path), then
-sends through the transport. A 401 on a request that used the current token drops
-that token and replays the request once, inside the same attempt.
+``Pipeline`` holds the connection pool (transport and slots), the token, the pacer,
+the credit count and the lifecycle. ``send`` takes a ``Call`` and a parse function;
+``backoff`` runs its attempts under the call's ``RetryPolicy``. One attempt takes a
+connection slot (a FIFO ``asyncio.Semaphore``), its turn at the shared pacer and the
+shared token (no lock on the fast path), then sends through the transport; a 2xx body
+goes to the parse function with the method and URL the call was sent to. A 401 on a
+request that used the current token drops that token and replays the request once,
+inside the same attempt.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import backoff
 
@@ -33,20 +36,31 @@ from .auth import (
     TOKEN_FORM,
     Token,
     TokenManager,
+    TokenStore,
     parse_token_response,
     read_server_offset,
     trusted_offset,
 )
-from .hooks import RequestInfo, ResponseInfo, cancelled_by_caller, remember_response, run_hooks
+from .hooks import (
+    RateLimitState,
+    RequestHook,
+    RequestInfo,
+    ResponseHook,
+    ResponseInfo,
+    cancelled_by_caller,
+    remember_response,
+    run_hooks,
+)
 from .log import log_backoff, log_giveup, logger
 from .options import CallOptions, merge_headers
 from .pacing import AsyncPacer
 from .retry import RetryPolicy, server_retry_after
-from .transport import Headers, Request, Response, Transport
+from .transport import AiohttpTransport, Headers, Request, Response, Transport
 
-__all__ = ["CLOSED", "NEW", "OPEN", "logger"]
+__all__ = ["Parse", "Pipeline", "logger"]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 NEW, OPEN, CLOSED = "new", "open", "closed"
 _ONE_LOOP = (
@@ -55,22 +69,28 @@ _ONE_LOOP = (
 )
 
 
+class Parse(Protocol[T_co]):
+    """Reads a 2xx body; ``method`` and ``url`` are the request's, for the errors it raises."""
+
+    def __call__(self, raw: bytes, *, method: str, url: str) -> T_co: ...
+
+
 class _CallState:
     """What one call's attempts share."""
 
-    __slots__ = ("attempt", "call", "deadline", "decode", "options", "token", "url")
+    __slots__ = ("attempt", "call", "deadline", "options", "read", "token", "url")
 
     def __init__(
         self,
         call: Call,
         url: str,
-        decode: Callable[[Response], Any],
+        read: Callable[[Response], Any],
         deadline: float,
-        options: CallOptions | None,
+        options: CallOptions,
     ) -> None:
         self.call = call
         self.url = url
-        self.decode = decode
+        self.read = read
         self.deadline = deadline
         self.options = options
         #: The attempt running now (1-based), for hooks.
@@ -93,109 +113,184 @@ def _response_info(state: _CallState, response: Response) -> ResponseInfo:
     )
 
 
-class _Pipeline:
-    """The request path; ``SwoogoClient`` adds the options and the lifecycle."""
+class Pipeline:
+    """The shared core of a client: pool, token, pacer, credits, lifecycle; ``send``.
 
-    retry: RetryPolicy
-    base_url: str
-    _state: str
-    _loop: asyncio.AbstractEventLoop | None
-    _transport: Transport | None
-    _pacer: AsyncPacer | None
-    _tokens: TokenManager
-    _slots: asyncio.Semaphore
-    _clock: Callable[[], float]
-    _rand: Callable[[], float]
-    _read_timeout: float
-    _base_headers: Mapping[str, str]
-    _basic_headers: Headers
-    _bearer_headers: tuple[Token | None, dict[str | None, Headers]]
-    _retrying: dict[bool, Callable[[_CallState], Awaitable[Any]]]
-    #: Server clock minus ours; None until an answer's ``Date`` header has told it.
-    _server_offset: float | None
-    _owner: object
-    _on_request: tuple[Callable[[RequestInfo], Any], ...]
-    _on_response: tuple[Callable[[ResponseInfo], Any], ...]
-    #: Headers of the latest response, kept only when hooks need its rate-limit state.
-    _seen_headers: Mapping[str, str]
-    _credits_spent: int
+    Args:
+        base_url: API root, checked.
+        base_headers: Headers every request carries (``User-Agent``, ``Accept``).
+        basic_auth: The ``Authorization`` value of the token request.
+        session: An ``aiohttp.ClientSession`` to send through (never closed here).
+        transport: A ``Transport`` to send through (never closed here).
+        pacer: The rate-limit pacer, or None for no pacing.
+        token_store: Where the token is shared with other clients, if anywhere.
+        retry: The client's own ``RetryPolicy`` (its copies may have another).
+        close_store: Closes the shared state the client made for itself (else None).
+    """
 
-    def _check_loop(self) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        base_headers: Mapping[str, str],
+        basic_auth: str,
+        session: Any,
+        transport: Transport | None,
+        connect_timeout: float,
+        read_timeout: float,
+        pool_size: int,
+        max_response_bytes: int,
+        retry: RetryPolicy,
+        pacer: AsyncPacer | None,
+        token_store: TokenStore | None,
+        close_store: Callable[[], Awaitable[None]] | None,
+        on_request: tuple[RequestHook, ...],
+        on_response: tuple[ResponseHook, ...],
+    ) -> None:
+        self.base_url = base_url
+        self._base_headers = dict(base_headers)
+        self._basic_headers = Headers(
+            {**base_headers, "Authorization": basic_auth, "Content-Type": FORM}
+        )
+        #: Request headers for the current token, built once per token and content type.
+        self._bearer_headers: tuple[Token | None, dict[str | None, Headers]] = (None, {})
+        self._session = session
+        self._given_transport = transport
+        self.transport = transport
+        self._connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.pool_size = pool_size
+        self._max_response_bytes = max_response_bytes
+        #: The options of the client itself: its retry policy, no timeout or headers of its own.
+        self.options = CallOptions(retry=retry)
+        self.pacer = pacer
+        self._close_store = close_store
+        self.tokens = TokenManager(self._fetch_token, store=token_store)
+        # FIFO (asyncio's semaphore hands a freed slot to the longest waiter): bounds the
+        # requests in flight to the pool, so none queues inside aiohttp's pool.
+        self._slots = asyncio.Semaphore(pool_size)
+        self._on_request = on_request
+        self._on_response = on_response
+        #: Headers of the latest response, kept only when hooks need its rate-limit state.
+        self._seen_headers: Mapping[str, str] = {}
+        self.state = NEW
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.clock: Callable[[], float] = time.monotonic
+        self.rand: Callable[[], float] = random.random
+        #: Server clock minus ours; None until an answer's ``Date`` header has told it.
+        self.server_offset: float | None = None
+        #: Rate-limit credits of the attempts sent (by the documented costs).
+        self.credits_spent = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def check_loop(self) -> None:
+        """Refuse a call from another event loop than the one that opened the pipeline."""
         if asyncio.get_running_loop() is not self._loop:
             raise ClientStateError(_ONE_LOOP)
 
     def _check_open(self) -> None:
-        if self._state == OPEN and asyncio.get_running_loop() is self._loop:
+        if self.state == OPEN and asyncio.get_running_loop() is self._loop:
             return
-        if self._state != OPEN:
+        if self.state != OPEN:
             raise ClientStateError(
                 "the client is closed"
-                if self._state == CLOSED
+                if self.state == CLOSED
                 else "open the client first: 'async with SwoogoClient(...) as client:'"
             )
         raise ClientStateError(_ONE_LOOP)
 
-    # -- the request pipeline -----------------------------------------------------------------
+    async def open(self) -> None:
+        """Bind to the running loop and make the transport, unless one was given."""
+        if self.state == CLOSED:
+            raise ClientStateError("this SwoogoClient is closed; create a new one")
+        if self.state == OPEN:
+            self.check_loop()
+            return
+        self._loop = asyncio.get_running_loop()
+        if self.transport is None:
+            self.transport = AiohttpTransport(
+                self._session,
+                connect_timeout=self._connect_timeout,
+                read_timeout=self.read_timeout,
+                pool_size=self.pool_size,
+                max_response_bytes=self._max_response_bytes,
+            )
+        self.state = OPEN
 
-    def _retry_loop(
-        self, idempotent: bool, budget: float, policy: RetryPolicy | None = None
-    ) -> Callable[[_CallState], Any]:
-        """Return ``_attempt`` wrapped in backoff's retry loop, for calls given ``budget`` s."""
-        policy = policy or self.retry
-        return backoff.on_exception(
-            functools.partial(policy.waits, clock=self._clock, rand=self._rand),
+    async def aclose(self) -> None:
+        """Close what the pipeline made; a given session or transport stays open."""
+        if self.state == CLOSED:
+            return
+        if self.state == OPEN:
+            self.check_loop()
+        self.state = CLOSED
+        transport, self.transport = self.transport, None
+        try:
+            await self.tokens.aclose()
+            if self.pacer is not None:
+                await self.pacer.aclose()
+            if self._close_store is not None:
+                await self._close_store()
+        finally:
+            if transport is not None and transport is not self._given_transport:
+                await transport.aclose()
+
+    # -- the request seam ----------------------------------------------------------------------
+
+    async def send(
+        self,
+        call: Call,
+        parse: Parse[T],
+        options: CallOptions,
+        *,
+        deadline: float | None = None,
+    ) -> T:
+        """Send ``call`` with auth, pacing and retries; return ``parse`` of its 2xx body.
+
+        ``parse`` runs inside the retry loop, so a success body that does not decode
+        (``ResponseDecodeError``) is retried like any transient failure when the call
+        is idempotent. ``deadline`` (on ``clock``) bounds the call instead of the
+        policy's ``deadline`` from now.
+        """
+        url = (
+            f"{self.base_url}{call.path}?{call.query}" if call.query else self.base_url + call.path
+        )
+
+        def read(response: Response) -> T:
+            return parse(response.body, method=call.method, url=url)
+
+        result: T = await self._run(call, url, read, options, deadline)
+        return result
+
+    async def _run(
+        self,
+        call: Call,
+        url: str,
+        read: Callable[[Response], Any],
+        options: CallOptions,
+        deadline: float | None,
+    ) -> Any:
+        self._check_open()
+        policy = options.retry
+        now = self.clock()
+        if deadline is None:
+            deadline = now + policy.deadline
+        retrying = backoff.on_exception(
+            functools.partial(policy.waits, deadline=deadline, clock=self.clock, rand=self.rand),
             SwoogoError,
             max_tries=policy.max_attempts,
-            max_time=budget,
-            giveup=functools.partial(policy.gives_up, idempotent=idempotent),
+            max_time=deadline - now,
+            giveup=functools.partial(policy.gives_up, idempotent=call.idempotent),
             jitter=None,  # ``waits`` draws it: a server's Retry-After must not be shortened
             on_backoff=log_backoff,
             on_giveup=log_giveup,
             logger=None,
-            budget=budget,
         )(self._attempt)
-
-    async def _execute(
-        self,
-        call: Call,
-        decode: Callable[[Response], T],
-        *,
-        deadline: float | None = None,
-        options: CallOptions | None = None,
-    ) -> T:
-        """Send ``call`` with auth, pacing and retries; return its decoded 2xx response.
-
-        ``decode`` runs inside the retry loop, so a success body that does not
-        decode (``ResponseDecodeError``) is retried like any transient failure
-        when the call is idempotent. ``deadline`` (on ``self._clock``) bounds the
-        call instead of ``retry.deadline`` from now. ``options`` are a view's own
-        timeout, retry policy and headers.
-        """
-        self._check_open()
-        url = (
-            f"{self.base_url}{call.path}?{call.query}" if call.query else self.base_url + call.path
-        )
-        now = self._clock()
-        policy = options.retry if options is not None else None
-        if deadline is not None:
-            # A caller's own deadline: its own loop, built per call (a few µs; creates only).
-            retrying = self._retry_loop(call.idempotent, deadline - now, policy)
-        elif policy is None:
-            retrying = self._retrying[call.idempotent]
-            deadline = now + self.retry.deadline
-        else:
-            assert options is not None
-            retrying = options.loops.get(call.idempotent)  # type: ignore[assignment]
-            if retrying is None:
-                retrying = options.loops[call.idempotent] = self._retry_loop(
-                    call.idempotent, policy.deadline, policy
-                )
-            deadline = now + policy.deadline
-        result: T = await retrying(_CallState(call, url, decode, deadline, options))
-        return result
+        return await retrying(_CallState(call, url, read, deadline, options))
 
     async def _attempt(self, state: _CallState) -> Any:
-        """Make one attempt: a slot, the exchange (replayed once on a stale token), a verdict."""
+        """Make one attempt: a slot, the exchange (replayed once on a stale token), its outcome."""
         self._check_open()  # the client may have closed during a backoff wait
         call = state.call
         state.attempt += 1
@@ -209,20 +304,20 @@ class _Pipeline:
                     # The token died early (revoked, or expired on the server's clock):
                     # drop it, if no one has already, and replay once. A 401 again
                     # means the credentials are bad.
-                    self._tokens.invalidate(state.token)
+                    self.tokens.invalidate(state.token)
                     response = await self._exchange(state)
         status = response.status
         if status < 300:
-            result = state.decode(response)
+            result = state.read(response)
             if call.cost:  # not the token's response: that one is the client's own
-                remember_response(self._owner, _response_info(state, response))
+                remember_response(self, _response_info(state, response))
             return result
         raise make_status_error(
             status=status,
             method=call.method,
             url=state.url,
             raw=response.body,
-            retry_after=server_retry_after(self._server_offset, response.headers)
+            retry_after=server_retry_after(self.server_offset, response.headers)
             if status == 429
             else None,
         )
@@ -230,9 +325,9 @@ class _Pipeline:
     async def _exchange(self, state: _CallState) -> Response:
         """Pace, authenticate and send one request; settle its pacer reservation once."""
         call = state.call
-        pacer = self._pacer if call.cost else None
+        pacer = self.pacer if call.cost else None
         if pacer is not None:
-            too_long = await pacer.acquire(call.cost, within=state.deadline - self._clock())
+            too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
             if too_long is not None:
                 # The budget is spent until after this call's deadline: say so now
                 # rather than sleep past it.
@@ -250,21 +345,21 @@ class _Pipeline:
         sent = False  # whether the request may have reached the server
         try:
             if call.cost:
-                state.token = self._tokens.fresh() or await self._token()
+                state.token = self.tokens.fresh() or await self._token()
             request = self._request(state)
             if self._on_request:
-                within = state.deadline - self._clock()
+                within = state.deadline - self.clock()
                 await run_hooks(self._on_request, self._request_info(state), within)
                 request = self._request(state)  # its timeout less what the hooks took
-            transport = self._transport
-            if transport is None or self._state != OPEN:
+            transport = self.transport
+            if transport is None or self.state != OPEN:
                 raise ClientStateError("the client was closed before this request was sent")
             sent = True
-            self._credits_spent += call.cost  # the server may charge whatever left here
+            self.credits_spent += call.cost  # the server may charge whatever left here
             response = await transport.send(request)
         except TransportError as exc:
             sent = exc.may_have_acted
-            if self._state == CLOSED and (call.idempotent or not sent):
+            if self.state == CLOSED and (call.idempotent or not sent):
                 raise ClientStateError("the client was closed while this call ran") from None
             raise
         finally:
@@ -273,15 +368,15 @@ class _Pipeline:
                     pacer.release(call.cost, sent=sent)
                 elif response.status == 429:
                     pacer.limited(
-                        server_retry_after(self._server_offset, response.headers),
+                        server_retry_after(self.server_offset, response.headers),
                         call.cost,
                     )
                 else:
                     pacer.observe(response.headers, call.cost, ok=response.status < 300)
-        if self._server_offset is None:
+        if self.server_offset is None:
             # Learned from the first dated answer, whoever fetched the token: a client
             # that took it from the shared store must know the offset as well.
-            self._server_offset = read_server_offset(response.headers, time.time())
+            self.server_offset = read_server_offset(response.headers, time.time())
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %d (attempt %d, %d credits)",
@@ -294,28 +389,28 @@ class _Pipeline:
         if self._on_request or self._on_response:
             self._seen_headers = response.headers
             if self._on_response:
-                within = state.deadline - self._clock()
+                within = state.deadline - self.clock()
                 await run_hooks(self._on_response, _response_info(state, response), within)
         return response
 
     def _request_info(self, state: _CallState) -> RequestInfo:
         call = state.call
-        remaining = self._seen_headers.get("X-Rate-Limit-Remaining")
+        remaining = RateLimitState.from_headers(self._seen_headers).remaining
         return RequestInfo(
             call.method,
             call.path,
             state.url,
             call.cost,
             state.attempt,
-            int(remaining) if remaining is not None and remaining.isdigit() else None,
+            remaining if remaining is not None and remaining >= 0 else None,
         )
 
     async def _token(self) -> Token:
         """Wait for the shared token fetch."""
         try:
-            return await self._tokens.get()
+            return await self.tokens.get()
         except asyncio.CancelledError:
-            if self._state == CLOSED and not cancelled_by_caller():
+            if self.state == CLOSED and not cancelled_by_caller():
                 # aclose() cancelled the shared fetch, not this caller.
                 raise ClientStateError(
                     "the client was closed while this call waited for a token"
@@ -326,7 +421,7 @@ class _Pipeline:
         """Build the request of one attempt, its timeout cut to the call's deadline."""
         call = state.call
         options = state.options
-        remaining = state.deadline - self._clock()
+        remaining = state.deadline - self.clock()
         if remaining <= 0.001:
             late = ReadTimeoutError(
                 "the call's deadline passed before the request was sent",
@@ -340,14 +435,13 @@ class _Pipeline:
             if state.token is None
             else self._headers(state.token, call.content_type)
         )
-        limit, timeout = self._read_timeout, None
-        if options is not None:
-            # A view's options: its headers laid over the client's (never Authorization,
-            # see ``check_headers``), and its timeout in place of read_timeout.
-            if options.headers:
-                headers = Headers(merge_headers(headers, options.headers))
-            if options.timeout is not None:
-                limit = timeout = options.timeout
+        limit, timeout = self.read_timeout, None
+        # A copy's options: its headers laid over the client's (never Authorization,
+        # see ``check_headers``), and its timeout in place of read_timeout.
+        if options.headers:
+            headers = Headers(merge_headers(headers, options.headers))
+        if options.timeout is not None:
+            limit = timeout = options.timeout
         return Request(
             call.method,
             state.url,
@@ -370,27 +464,29 @@ class _Pipeline:
             headers = by_type[content_type] = Headers(fields)
         return headers
 
-    async def _server_clock_offset(self, deadline: float) -> float | None:
+    async def server_clock_offset(self, options: CallOptions, deadline: float) -> float | None:
         """Return the server's clock minus ours, asking if no answer told it yet; None if unsure.
 
         None when no answer carried a readable ``Date``, or one beyond ``MAX_TRUSTED_OFFSET``.
         """
-        if self._server_offset is None:
+        if self.server_offset is None:
             # Nothing read yet (the token came from the shared store, the calls so far
             # were lost): one 1-credit read, whose answer of any status is dated.
             call = Call("GET", "/sessions/0", "fields=id")
             url = f"{self.base_url}{call.path}?{call.query}"
             with contextlib.suppress(SwoogoError):
-                await self._attempt(_CallState(call, url, lambda r: None, deadline, None))
-        return trusted_offset(self._server_offset)
+                await self._attempt(_CallState(call, url, lambda r: None, deadline, options))
+        return trusted_offset(self.server_offset)
 
     async def _fetch_token(self) -> Token:
         call = Call("POST", "/oauth2/token", body=TOKEN_FORM, content_type=FORM, cost=0)
-        return await self._execute(call, self._read_token)
+        url = self.base_url + call.path
+        token: Token = await self._run(call, url, self._read_token, self.options, None)
+        return token
 
     def _read_token(self, response: Response) -> Token:
         wall_now = time.time()
-        self._server_offset = read_server_offset(response.headers, wall_now)
+        self.server_offset = read_server_offset(response.headers, wall_now)
         return parse_token_response(
-            response.body, response.headers, now=self._clock(), wall_now=wall_now
+            response.body, response.headers, now=self.clock(), wall_now=wall_now
         )

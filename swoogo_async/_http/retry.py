@@ -1,8 +1,8 @@
 """When to retry, and how long to wait: a pure rule plus its constants.
 
-``backoff`` drives the loop in the client: ``gives_up`` is its ``giveup``,
+``backoff`` drives the loop in the pipeline: ``gives_up`` is its ``giveup``,
 ``max_attempts`` its ``max_tries``, ``deadline`` its ``max_time``, and ``waits``
-its wait generator (``backoff.expo`` ceilings with full jitter, or the server's
+its wait generator (exponential ceilings with full jitter, or the server's
 ``Retry-After``). Nothing here sleeps or reads a clock that is not passed in.
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import itertools
 import math
 import random
 import time
 from collections.abc import Callable, Generator, Mapping
 
 import attrs
-import backoff
 
 from .._checks import number
 from .._exceptions import (
@@ -28,6 +28,7 @@ from .._exceptions import (
     TransportError,
 )
 from .auth import read_server_offset
+from .hooks import RateLimitState
 
 __all__ = [
     "BULK_DEADLINE",
@@ -112,33 +113,38 @@ class RetryPolicy:
             return not idempotent
         return True
 
+    def wait(self, error: SwoogoError | None, retry: int, rand: float) -> float:
+        """Return the wait before retry number ``retry`` (0 first) after ``error``.
+
+        The ceiling grows as ``backoff.expo``'s does, to ``backoff_cap``; other errors
+        wait a full-jitter draw under it. A 429 waits its hint
+        (``RateLimitError.retry_after``), but never less than half the ceiling plus
+        jitter: a hint of 0 (or a reset in the past) is no reason to send again at once.
+        """
+        ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
+        if isinstance(error, RateLimitError):
+            return max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * rand))
+        return rand * ceiling
+
     def waits(
         self,
         *,
-        budget: float,
+        deadline: float,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> Generator[float, SwoogoError | None, None]:
-        """Yield the wait before each retry, given the error just sent in; stop at the deadline.
+        """Yield ``wait`` for each error backoff sends in; end when it would pass ``deadline``.
 
-        Other errors wait a full-jitter draw under ``backoff.expo``'s ceiling. A 429
-        waits its hint (``RateLimitError.retry_after``), but never less than half
-        that ceiling plus jitter: a hint of 0 (or a reset in the past) is no reason
-        to send again at once. When the
-        wait would end ``budget`` seconds or more after the generator started (the
-        call's start), the generator stops, and ``backoff`` gives up with the error.
+        A wait generator for ``backoff.on_exception``: backoff starts it with
+        ``send(None)`` (hence the bare first ``yield``, as in backoff's own ``expo``),
+        then sends each error. When a
+        wait would end at or past ``deadline`` (on ``clock``) the generator ends, and
+        backoff gives up with the error rather than sleep past the call's deadline.
         """
-        started = clock()
-        error = yield 0.0  # primed by backoff with None
-        ceilings = backoff.expo(base=2, factor=self.backoff_base, max_value=self.backoff_cap)
-        next(ceilings)  # backoff's generators start with a priming yield
-        while True:
-            ceiling = next(ceilings)
-            if isinstance(error, RateLimitError):
-                wait = max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * rand()))
-            else:
-                wait = rand() * ceiling
-            if clock() - started + wait >= budget:
+        error = yield  # type: ignore[misc]
+        for retry in itertools.count():
+            wait = self.wait(error, retry, rand())
+            if clock() + wait >= deadline:
                 return
             error = yield wait
 
@@ -190,25 +196,13 @@ def server_retry_after(known_offset: float | None, headers: Mapping[str, str]) -
 RateHeaders = tuple[int, int, int]
 
 
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
-    try:
-        return int(float(value))  # "12" and "12.0"
-    except (ValueError, OverflowError):
-        return None
-
-
 def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
     """Return a response's (limit, remaining, reset), or None unless all three are readable.
 
     A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
     window's edge): pacing against it would never send again, so it reads as unknown.
     """
-    limit = _header_int(headers, "X-Rate-Limit-Limit")
-    remaining = _header_int(headers, "X-Rate-Limit-Remaining")
-    reset = _header_int(headers, "X-Rate-Limit-Reset")
+    limit, remaining, reset = attrs.astuple(RateLimitState.from_headers(headers))
     if limit is None or remaining is None or reset is None or limit <= 0:
         return None
-    return limit, remaining, reset
+    return limit, remaining, int(reset)

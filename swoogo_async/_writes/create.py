@@ -2,7 +2,7 @@
 
 The API has no idempotency key. When a create fails after the server may have
 acted (a read timeout, a dropped connection, a 5xx), the session is looked up
-(``_reconcile.py`` builds and judges the lookup) before anything is re-sent. No
+(``reconcile.py`` builds and judges the lookup) before anything is re-sent. No
 lookup can rule out a commit that lands later still, so a create that re-sent
 after such a doubt looks again once it succeeded: if two sessions now match, the
 caller gets ``UnknownOutcomeError`` carrying both ids, never "created once".
@@ -14,27 +14,29 @@ lookup and the lookups themselves.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, Protocol, TypeVar
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
 
 from .._api.endpoints import (
-    Call,
     create_session_call,
     list_sessions_call,
     parse_page,
+    parse_session,
 )
 from .._api.models import Page, Session
 from .._api.pages import PageWalk
 from .._exceptions import (
     APIError,
     InvalidInputError,
+    LookupIncompleteError,
     SwoogoError,
     TransportError,
     UnknownOutcomeError,
 )
-from .._http.retry import RetryPolicy
-from .._http.transport import Response
 from .keyedlocks import KeyedLocks
 from .lookup import Batcher
 from .reconcile import (
@@ -44,54 +46,36 @@ from .reconcile import (
     lookup_search,
     pick_match,
 )
+from .sender import Sender
 
 __all__ = [
     "CLOCK_MARGIN",
     "LOOKUP_MAX_PAGES",
     "UNTRUSTED_CLOCK_MARGIN",
+    "CreateLocks",
     "Creator",
-    "Host",
-    "LookupIncompleteError",
     "find_matches",
 ]
-
-T = TypeVar("T")
 
 #: Allowance for the server's clock and its whole-second ``created_at``.
 CLOCK_MARGIN = 2.0
 #: The allowance instead when the server's clock is unknown (no readable ``Date``, or one
-#: beyond ``_auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
+#: beyond ``auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
 UNTRUSTED_CLOCK_MARGIN = 60.0
 #: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
 LOOKUP_MAX_PAGES = 5
 
 
-class Host(Protocol):
-    """What the create needs from the client (a protocol, so no import of it)."""
+@attrs.define(eq=False)
+class CreateLocks:
+    """What the creates of a client and its copies share: a lock per fingerprint, claims.
 
-    @property
-    def base_url(self) -> str: ...
-    @property
-    def retry(self) -> RetryPolicy: ...
-    @property
-    def create_policy(self) -> Literal["reconcile", "raise"]: ...
-    @property
-    def reconcile_delay(self) -> float: ...
-    async def _server_clock_offset(self, deadline: float) -> float | None: ...
-    @property
-    def _clock(self) -> Callable[[], float]: ...
-    @property
-    def credits_spent(self) -> int: ...
+    Two creates of the same session through a client and a copy of it still run one
+    at a time and see each other's claims.
+    """
 
-    async def _execute(
-        self, call: Call, decode: Callable[[Response], T], *, deadline: float | None = None
-    ) -> T: ...
-
-    def with_options(self, *, retry: RetryPolicy | None = None) -> Host: ...
-
-
-class LookupIncompleteError(SwoogoError):
-    """A lookup could not read every candidate (the listing misbehaved or was too long)."""
+    locks: KeyedLocks = attrs.field(factory=KeyedLocks)
+    claims: RecentClaims = attrs.field(factory=RecentClaims)
 
 
 def _may_have_acted(error: SwoogoError) -> bool:
@@ -101,7 +85,7 @@ def _may_have_acted(error: SwoogoError) -> bool:
 
 
 async def find_matches(
-    host: Host,
+    client: Sender,
     prepared: Mapping[str, Any],
     *,
     since: dt.datetime,
@@ -110,7 +94,7 @@ async def find_matches(
 ) -> tuple[list[Session], list[Session]]:
     """Return the sessions created since ``since`` that match ``prepared``: strictly, loosely.
 
-    Strict (``_reconcile.matches``) may be claimed; loose (``pick_match(loose=True)``)
+    Strict (``reconcile.matches``) may be claimed; loose (``pick_match(loose=True)``)
     only means this create may have landed with a default the server filled its way.
 
     Raises:
@@ -123,12 +107,8 @@ async def find_matches(
         call = list_sessions_call(
             prepared["event_id"], page=number, per_page=200, fields=fields, search=search
         )
-        url = host.base_url + call.path
-
-        def decode(r: Response) -> Page[Session]:
-            return parse_page(r.body, method=call.method, url=url, page=number, per_page=200)
-
-        return await host._execute(call, decode, deadline=deadline)
+        parse = functools.partial(parse_page, page=number, per_page=200)
+        return await client.send(call, parse, deadline=deadline)
 
     walk = PageWalk(fetch, max_pages=LOOKUP_MAX_PAGES)
     candidates = [s async for page in walk for s in page.items]
@@ -143,27 +123,16 @@ async def find_matches(
 class Creator:
     """Runs creates for one client: one at a time per fingerprint, never twice silently."""
 
-    def __init__(self, host: Host, decode: Callable[[Response], Session]) -> None:
-        self._host = host
-        self._decode = decode
-        self._locks = KeyedLocks()
-        self._claims = RecentClaims()
+    def __init__(self, client: Sender, shared: CreateLocks) -> None:
+        self._client = client
+        self._locks = shared.locks
+        self._claims = shared.claims
         self.batcher = Batcher(
             self.list_page,
-            lambda: host._clock(),
+            client.clock,
             LookupIncompleteError,
             max_pages=LOOKUP_MAX_PAGES,
         )
-
-    def bound_to(self, host: Host) -> Creator:
-        """Return a creator calling through ``host`` (a view) that shares this one's locks.
-
-        Two creates of the same session through a client and its view still run one at
-        a time and see each other's claims.
-        """
-        other = Creator(host, self._decode)
-        other._locks, other._claims = self._locks, self._claims
-        return other
 
     async def create(self, prepared: Mapping[str, Any]) -> Session:
         """Create from checked fields; see ``Sessions.create``."""
@@ -173,7 +142,7 @@ class Creator:
             # may see them (created_at has whole seconds) but they are not this row's.
             excluded = self._claims.recent(key)
             with self.batcher.running(prepared.get("event_id")):
-                attempts = _Attempts(self._host, prepared, excluded, self._decode, self.batcher)
+                attempts = _Attempts(self._client, prepared, excluded, self.batcher)
                 session = await attempts.run()
             if session.id is not None:
                 self._claims.add(key, session.id)
@@ -192,12 +161,8 @@ class Creator:
         call = list_sessions_call(
             event_id, page=number, per_page=200, fields=fields, search=search, sort=sort
         )
-        url = self._host.base_url + call.path
-
-        def decode(r: Response) -> Page[Session]:
-            return parse_page(r.body, method=call.method, url=url, page=number, per_page=200)
-
-        return await self._host._execute(call, decode, deadline=deadline)
+        parse = functools.partial(parse_page, page=number, per_page=200)
+        return await self._client.send(call, parse, deadline=deadline)
 
 
 class _Attempts:
@@ -205,16 +170,15 @@ class _Attempts:
 
     def __init__(
         self,
-        host: Host,
+        client: Sender,
         prepared: Mapping[str, Any],
         excluded: frozenset[int],
-        decode: Callable[[Response], Session],
         batcher: Batcher,
     ) -> None:
-        self.host, self.prepared, self.excluded, self.decode = host, prepared, excluded, decode
+        self.client, self.prepared, self.excluded = client, prepared, excluded
         self.batcher = batcher
         self.started = time.time()
-        self.deadline = host._clock() + host.retry.deadline
+        self.deadline = client.clock() + client.retry.deadline
         self.name = prepared.get("name")
 
     def _unknown(self, message: str, cause: SwoogoError, ids: tuple[int, ...] = ()) -> Exception:
@@ -231,7 +195,7 @@ class _Attempts:
         )
 
     async def run(self) -> Session:
-        host = self.host
+        client = self.client
         try:
             call = create_session_call(self.prepared)
         except (TypeError, ValueError, ArithmeticError) as exc:  # a value the form cannot hold
@@ -241,13 +205,13 @@ class _Attempts:
         while True:
             attempt += 1
             try:
-                session = await host._execute(call, self.decode, deadline=self.deadline)
+                session = await client.send(call, parse_session, deadline=self.deadline)
             except SwoogoError as error:
                 if doubt is not None:  # an earlier attempt may still have created it
                     return await self._settle_resend(error, doubt)
                 if not _may_have_acted(error):
                     raise
-                if host.create_policy == "raise":
+                if client.create_policy == "raise":
                     raise self._unknown(
                         "failed after the server may have acted; create_policy='raise'", error
                     ) from error
@@ -257,7 +221,7 @@ class _Attempts:
                     return found[0]
                 if loose:
                     raise self._loose_unknown(error, loose) from error
-                if attempt >= host.retry.max_attempts or host._clock() >= self.deadline:
+                if attempt >= client.retry.max_attempts or client.clock() >= self.deadline:
                     raise self._unknown(
                         f"failed {attempt} times in ways the server may have acted on; no such"
                         " session was found, but a late commit cannot be ruled out",
@@ -276,20 +240,20 @@ class _Attempts:
         a default the server fills differently, so none may be re-sent over either.
 
         The lookup is shared with the other creates of the event in doubt at the same
-        time (``_batch.py``); it waits at least ``reconcile_delay``, so that a create
+        time (``lookup.py``); it waits at least ``reconcile_delay``, so that a create
         the server is still committing is not missed.
         """
-        host = self.host
+        client = self.client
         # Measured on the server's clock (learned from its Date header), with a margin
         # for its whole-second created_at and the header's whole seconds; on the local
         # clock with a wider margin when no Date can be trusted.
-        offset = await host._server_clock_offset(self.deadline)
+        offset = await client.server_clock_offset(self.deadline)
         margin = CLOCK_MARGIN if offset is not None else UNTRUSTED_CLOCK_MARGIN
         since = dt.datetime.fromtimestamp(
             self.started + (offset or 0.0) - margin, dt.timezone.utc
         ).replace(microsecond=0)
-        now = host._clock()
-        ready_at = now + max(min(host.reconcile_delay, self.deadline - now), 0.0)
+        now = client.clock()
+        ready_at = now + max(min(client.reconcile_delay, self.deadline - now), 0.0)
         try:
             matches, contested, loose = await self.batcher.look_up(
                 self.prepared,

@@ -19,7 +19,7 @@ from typing import TypeAlias
 
 from .._api.models import Page, Session
 from .._api.pages import KeysetWalk
-from .._exceptions import AmbiguousMatchError, SwoogoError
+from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoError
 from .bulk import (
     BulkRun,
     CreateFn,
@@ -33,7 +33,6 @@ from .bulk import (
     sending_update,
 )
 from .bulk_results import BulkStatus
-from .create import LookupIncompleteError
 from .sync_plan import RowPlan, SyncPlanner
 
 __all__ = ["BeforeWrite", "ReadPage", "sync_rows"]
