@@ -20,7 +20,7 @@ from swoogo_async import (
     Speaker,
     SwoogoClient,
 )
-from swoogo_async._api.pages import Listing
+from swoogo_async._api.pages import UNCOUNTED_PAGE_CAP, Listing
 from swoogo_async._api.raw import call_cost, encode_params, raw_item_key, request_call
 from swoogo_async.testing import FakeSwoogo, Fault
 
@@ -253,6 +253,55 @@ async def test_listing_of_items_without_ids_stops_on_a_repeated_page() -> None:
     assert await listing.collect() == [{"name": "a"}, {"name": "b"}]
     assert fetched == [1, 2]
     assert listing.stopped is not None
+    assert not listing.complete
+
+
+async def test_a_listing_past_its_total_count_that_promises_more_pages_stops(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    """``totalCount`` 6, ``pageCount`` 10**9, new ids on every page: the walk ends."""
+    for i in range(6):
+        fake.add_session(event_id=7, name=f"S{i}")
+    fake.misbehave_pagination("endless")
+    listing = client.sessions.list(7, per_page=2)
+    seen = [s.id async for s in listing]
+    assert len(seen) == len(set(seen)) == 8  # the real 6, then one page of new ids
+    assert not listing.complete
+    assert listing.stopped is not None
+    assert "6 items" in listing.stopped
+    assert len([r for r in fake.requests if r.path == "/sessions"]) == 4
+    raw = client.paginate("/sessions", params={"event_id": 7}, per_page=3)
+    assert len(await raw.collect()) == 9
+    assert not raw.complete
+
+
+async def test_a_listing_without_meta_and_a_next_link_on_every_page_is_capped(
+    fake: FakeSwoogo, client: SwoogoClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("swoogo_async._api.pages.UNCOUNTED_PAGE_CAP", 5)
+    for i in range(3):
+        fake.add_speaker(event_id=3, first_name=f"F{i}", last_name="L")
+    fake.misbehave_pagination("endless-no-meta")
+    listing = client.speakers.list(3, per_page=2)
+    assert len(await listing.collect()) == 2 + 1 + 3 * 2  # two real pages, three made up
+    assert not listing.complete
+    assert listing.stopped is not None
+    assert "totalCount" in listing.stopped
+    assert len([r for r in fake.requests if r.path == "/speakers"]) == 5
+
+
+async def test_the_uncounted_page_cap_holds_with_its_documented_value() -> None:
+    fetched: list[int] = []
+
+    async def fetch(number: int) -> Page[dict[str, Any]]:
+        fetched.append(number)
+        return Page(
+            items=[{"id": number}], total_count=None, page_count=None, current_page=1, per_page=1
+        )
+
+    listing = Listing(fetch, key=raw_item_key)
+    assert len(await listing.collect()) == UNCOUNTED_PAGE_CAP
+    assert fetched == list(range(1, UNCOUNTED_PAGE_CAP + 1))
     assert not listing.complete
 
 

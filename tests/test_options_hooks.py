@@ -97,6 +97,18 @@ async def test_view_refuses_unsafe_headers(headers: dict[str, Any]) -> None:
     assert info.value.field == "headers"
 
 
+@pytest.mark.parametrize("control", ["\x00", "\x01", "\t", "\x1b", "\x1f", "\x7f"])
+def test_a_copy_refuses_any_control_character_in_a_header_naming_it(control: str) -> None:
+    client = SwoogoClient("k", "s")
+    with pytest.raises(InvalidInputError) as info:
+        client.with_options(headers={"X-Trace": f"a{control}b"})
+    assert info.value.field == "headers"
+    assert "X-Trace" in info.value.reason
+    copy = client.with_options(headers={"X-Trace": "plain text, no controls"})
+    with pytest.raises(InvalidInputError):
+        copy.with_options(headers={"X-Other": control})  # a copy's copy checks too
+
+
 @pytest.mark.parametrize("timeout", [0, -1, float("inf"), float("nan"), "5", True])
 def test_view_refuses_bad_timeouts(timeout: Any) -> None:
     with pytest.raises(InvalidInputError) as info:

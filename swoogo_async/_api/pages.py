@@ -1,14 +1,17 @@
 """Walking a paginated listing so that a misbehaving server cannot make it loop.
 
-A page's own counters cannot be trusted (``currentPage`` stuck, ``pageCount`` of
-10⁹, ``next`` always present, ``?page`` ignored, ``totalCount`` stale): the walk
-numbers pages itself, reads on while any of the server's signals says more, and
-stops at an empty page, at a page that brings no item it has not seen, or at
-``max_pages``. ``complete`` says whether it reached the end the server described:
-a walk that ends having seen fewer distinct items than the first page's
-``totalCount`` is not complete (the listing shifted while it was read, so an item
-may have slipped between two pages unseen). ``KeysetWalk`` reads by id instead of
-by page number, so that such a shift cannot hide an item.
+A page's own counters cannot be trusted (``currentPage`` stuck, a huge ``pageCount``,
+``next`` always present, ``?page`` ignored, ``totalCount`` stale): the walk numbers
+pages itself, reads on while any of the server's signals says more, and stops at an
+empty page, at a page that brings no item it has not seen, at ``max_pages``, once it
+has seen more distinct items than the first page's ``totalCount`` promised while its
+``pageCount`` still promises pages beyond the next, or, when no page gave a
+``totalCount``, at ``UNCOUNTED_PAGE_CAP`` pages. ``complete`` says
+whether it reached the end the server described: a walk that ends having seen fewer
+distinct items than the first page's ``totalCount`` is not complete (the listing
+shifted while it was read, so an item may have slipped between two pages unseen).
+``KeysetWalk`` reads by id instead of by page number, so that such a shift cannot
+hide an item. ``Listing`` is the one listing type callers see.
 """
 
 from __future__ import annotations
@@ -18,9 +21,33 @@ from typing import Any, Generic, TypeVar
 
 from .models import Page
 
-__all__ = ["KeysetWalk", "Listing", "PageWalk", "item_id"]
+__all__ = ["UNCOUNTED_PAGE_CAP", "KeysetWalk", "Listing", "PageWalk", "item_id"]
 
 T = TypeVar("T")
+
+#: Pages a walk reads at most when the listing gave no ``totalCount`` to bound it (no
+#: ``_meta``): a ``next`` link on every page must not keep it reading for ever.
+UNCOUNTED_PAGE_CAP = 1000
+
+
+def _runaway(
+    read: int, total: int | None, number: int, page_count: int | None, pages: int
+) -> str | None:
+    """Why a walk that has more to read must stop anyway, or None if it may go on.
+
+    More distinct items than ``totalCount`` prove that count wrong. A stale count
+    (the listing grew) is no reason to stop before the last page ``pageCount``
+    announces; a ``pageCount`` that promises still more pages after that is no
+    longer believed either, so the walk ends there.
+    """
+    if total is not None and read > total and (page_count is None or page_count > number + 1):
+        return (
+            f"the listing went past the {total} items its first page announced"
+            f" ({read} distinct items in {pages} pages) and still promised more"
+        )
+    if total is None and pages >= UNCOUNTED_PAGE_CAP:
+        return f"stopped after {pages} pages: the listing gave no totalCount to end it"
+    return None
 
 
 def item_id(item: Any) -> Hashable | None:
@@ -78,6 +105,9 @@ class PageWalk(Generic[T]):
             if self._max_pages is not None and number >= self._max_pages:
                 self.stopped = f"stopped after {number} pages"
                 return
+            self.stopped = _runaway(read, total, number, page_count, number)
+            if self.stopped is not None:
+                return
             number += 1
         if total is not None and read < total:
             # Fewer than announced: an item was deleted while the pages were read,
@@ -134,6 +164,7 @@ class KeysetWalk(Generic[T]):
         last = 0
         page = await self._fetch(last)
         total = page.total_count
+        pages = 0
         while True:
             ids: list[int] = []
             for ident in map(self._key, page.items):
@@ -147,6 +178,10 @@ class KeysetWalk(Generic[T]):
             yield page
             if not ids or not _more(page, 1, page.page_count):
                 break
+            pages += 1
+            self.stopped = _runaway(len(self.seen), total, 1, page.page_count, pages)
+            if self.stopped is not None:
+                return
             last = ids[-1]
             page = await self._fetch(last)
         if total is not None and len(self.seen) < total:
@@ -164,8 +199,11 @@ class Listing(Generic[T]):
     Pages are fetched one at a time as iteration needs them. An item seen on an
     earlier page (the list shifted while it was read) is not yielded twice. A server
     whose pagination misbehaves cannot make it loop: iteration stops cleanly at a
-    page that brings no new item, or past the first page's ``pageCount``
-    (``stopped`` then says why).
+    page that brings no new item, past the first page's ``pageCount``, once more
+    distinct items were seen than its ``totalCount`` promised while its
+    ``pageCount`` still promises more, or, for a listing that gives no
+    ``totalCount``, after ``UNCOUNTED_PAGE_CAP`` (1000) pages; ``stopped`` then
+    says why and ``complete`` is False.
 
     Iteration never raises for a listing that changed while it was read: after it,
     ``complete`` is False and ``stopped`` says why when the walk ended early or saw

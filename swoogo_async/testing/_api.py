@@ -205,6 +205,11 @@ class ApiMixin:
         total = len(rows)
         page_count = math.ceil(total / per_page)
         chunk = rows[(page - 1) * per_page : page * per_page]
+        endless = mode in ("endless", "endless-no-meta")
+        if endless and rows and page > page_count:
+            # Past the real pages, a copy of the rows under ids never seen before.
+            first = 10**7 + (page - 1) * per_page
+            chunk = [{**rows[i % total], "id": first + i} for i in range(per_page)]
         items = [render(r) for r in chunk]
         base = API_PREFIX + path
         if not self.relative_links:
@@ -214,10 +219,10 @@ class ApiMixin:
         def link(p: int) -> dict[str, str]:
             return {"href": f"{base}?{urlencode([*keep, ('page', p), ('per-page', per_page)])}"}
 
-        if mode == "huge-page-count":
+        if mode in ("huge-page-count", "endless"):
             page_count = 10**9
         links = {"self": link(page), "first": link(1), "last": link(max(page_count, 1))}
-        if page < page_count or mode == "always-next":
+        if page < page_count or mode in ("always-next", "endless-no-meta"):
             links["next"] = link(page + 1)
         if page > 1:
             links["prev"] = link(min(page - 1, max(page_count, 1)))
@@ -233,6 +238,8 @@ class ApiMixin:
                 "perPage": per_page,
             },
         }
+        if mode == "endless-no-meta":
+            del envelope["_meta"]
         return json_response(200, envelope)
 
     def _full(self, rec: dict[str, Any]) -> web.Response:

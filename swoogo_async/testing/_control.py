@@ -19,8 +19,19 @@ __all__ = ["PAGINATION_MODES", "ControlMixin"]
 #: ``huge-page-count``: ``_meta.pageCount`` is 10**9 and ``next`` never ends (empty pages).
 #: ``always-next``: the real ``pageCount``, but ``next`` is present on every page.
 #: ``total-count-low``: ``_meta.totalCount`` is half the truth (a stale count).
+#: ``endless``: the true ``totalCount``, ``pageCount`` 10**9, and every page past the real
+#: ones full of items with new ids: a listing that never ends.
+#: ``endless-no-meta``: the same without ``_meta``, a ``next`` link on every page.
 PAGINATION_MODES = frozenset(
-    {"ignore-page", "stuck-current-page", "huge-page-count", "always-next", "total-count-low"}
+    {
+        "ignore-page",
+        "stuck-current-page",
+        "huge-page-count",
+        "always-next",
+        "total-count-low",
+        "endless",
+        "endless-no-meta",
+    }
 )
 
 
