@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from ._api.fields import SessionCreateFields, SessionUpdateFields
 from ._api.models import Page, SelectionControl, Session, SessionStatus, Speaker
-from ._api.pages import Listing
+from ._api.pages import Listing, SessionBatch
 from ._api.serialize import to_dict, to_json
 from ._client.client import DEFAULT_BASE_URL, SwoogoClient
-from ._client.getmany import SessionBatch
 from ._client.sessions import Sessions
 from ._client.speakers import DEFAULT_SPEAKER_FIELDS, Speakers
 from ._exceptions import (

@@ -55,6 +55,75 @@ def test_public_names_are_exported_sorted() -> None:
     assert public <= set(names)
 
 
+def test_public_names_are_the_designed_ones() -> None:
+    # One client type (with_options returns a SwoogoClient), one listing type (Listing),
+    # every exception from the one exception module.
+    assert set(swoogo_async.__all__) == {
+        "DEFAULT_BASE_URL",
+        "DEFAULT_SPEAKER_FIELDS",
+        "UNSET",
+        "APIError",
+        "AiohttpTransport",
+        "AmbiguousMatchError",
+        "AuthenticationError",
+        "BadRequestError",
+        "BulkProgress",
+        "BulkResult",
+        "BulkRun",
+        "BulkSummary",
+        "ClientStateError",
+        "ConnectError",
+        "ConnectionLostError",
+        "FieldError",
+        "InvalidInputError",
+        "Listing",
+        "LocalSharedState",
+        "LookupIncompleteError",
+        "MockTransport",
+        "NotFoundError",
+        "Page",
+        "PermissionDeniedError",
+        "RateLimit",
+        "RateLimitError",
+        "RateLimitState",
+        "ReadTimeoutError",
+        "Request",
+        "RequestInfo",
+        "Response",
+        "ResponseDecodeError",
+        "ResponseInfo",
+        "ResponseTooLargeError",
+        "RetryPolicy",
+        "RowPlan",
+        "SelectionControl",
+        "ServerError",
+        "Session",
+        "SessionBatch",
+        "SessionCreateFields",
+        "SessionStatus",
+        "SessionUpdateFields",
+        "Sessions",
+        "SharedState",
+        "SharedStateError",
+        "Speaker",
+        "Speakers",
+        "SwoogoClient",
+        "SwoogoError",
+        "Transport",
+        "TransportError",
+        "UnknownOutcomeError",
+        "UnsetType",
+        "ValidationError",
+        "__version__",
+        "to_dict",
+        "to_json",
+    }
+    for gone in ("ClientView", "SessionList", "SpeakerList"):
+        assert not hasattr(swoogo_async, gone), gone
+    errors = {n for n in swoogo_async.__all__ if n.endswith("Error")}
+    assert all(getattr(swoogo_async, n).__module__ == "swoogo_async._exceptions" for n in errors)
+
+
 def test_basic_header_url_encodes_each_part() -> None:
     header = basic_auth_header("my key", "p@ss:w/rd")
     raw = base64.b64decode(header.removeprefix("Basic ")).decode()

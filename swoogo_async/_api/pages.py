@@ -16,12 +16,14 @@ hide an item. ``Listing`` is the one listing type callers see.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
-from .models import Page
+import attrs
 
-__all__ = ["UNCOUNTED_PAGE_CAP", "KeysetWalk", "Listing", "PageWalk", "item_id"]
+from .models import Page, Session
+
+__all__ = ["UNCOUNTED_PAGE_CAP", "KeysetWalk", "Listing", "PageWalk", "SessionBatch", "item_id"]
 
 T = TypeVar("T")
 
@@ -258,3 +260,27 @@ class Listing(Generic[T]):
     async def collect(self) -> list[T]:
         """Return every item as a list."""
         return [item async for item in self]
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class SessionBatch:
+    """What ``sessions.get_many`` found, and which ids it did not.
+
+    Args:
+        sessions: The sessions found, in the order their ids were asked for.
+        missing: The ids asked for that no response held (deleted, in another
+            event, or never existed), in the order asked.
+    """
+
+    sessions: list[Session]
+    missing: tuple[int, ...]
+
+    @property
+    def by_id(self) -> Mapping[int, Session]:
+        """The sessions found, by id."""
+        return {s.id: s for s in self.sessions if s.id is not None}
+
+    @property
+    def complete(self) -> bool:
+        """Whether every id asked for was found."""
+        return not self.missing

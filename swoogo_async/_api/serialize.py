@@ -15,10 +15,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._client.getmany import SessionBatch
 from .._exceptions import InvalidInputError
 from .converter import converter
 from .models import Page, Session, Speaker
+from .pages import SessionBatch
 
 __all__ = ["to_dict", "to_json"]
 

@@ -3,47 +3,22 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-
-import attrs
 
 from .._api.endpoints import _listed, _names, list_sessions_call, parse_page
 from .._api.fields import check_id
 from .._api.models import Session
+from .._api.pages import SessionBatch
 from .._exceptions import InvalidInputError
 
 if TYPE_CHECKING:
     from .client import SwoogoClient
 
-__all__ = ["MAX_IDS_PER_CALL", "SessionBatch", "get_many"]
+__all__ = ["MAX_IDS_PER_CALL", "get_many"]
 
 #: Documented: ``ids=`` takes at most 100 ids.
 MAX_IDS_PER_CALL = 100
-
-
-@attrs.frozen(slots=True, kw_only=True)
-class SessionBatch:
-    """What ``sessions.get_many`` found, and which ids it did not.
-
-    Args:
-        sessions: The sessions found, in the order their ids were asked for.
-        missing: The ids asked for that no response held (deleted, in another
-            event, or never existed), in the order asked.
-    """
-
-    sessions: list[Session]
-    missing: tuple[int, ...]
-
-    @property
-    def by_id(self) -> Mapping[int, Session]:
-        """The sessions found, by id."""
-        return {s.id: s for s in self.sessions if s.id is not None}
-
-    @property
-    def complete(self) -> bool:
-        """Whether every id asked for was found."""
-        return not self.missing
 
 
 def _fields_with_id(fields: Any) -> str | None:

@@ -20,7 +20,7 @@ from .._api.fields import (
     prepare_session_fields,
 )
 from .._api.models import Page, Session
-from .._api.pages import Listing
+from .._api.pages import Listing, SessionBatch
 from .._http.retry import RetryPolicy
 from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
 from .._writes.bulk import create_many as _create_many
@@ -29,7 +29,7 @@ from .._writes.bulk_results import RowInput
 from .._writes.create import CreateLocks, Creator
 from .._writes.sync import BeforeWrite, sync_rows
 from .._writes.sync_plan import DEFAULT_KEY, SyncPlanner, parse_key
-from .getmany import SessionBatch, get_many
+from .getmany import get_many
 
 if TYPE_CHECKING:
     import datetime as dt
