@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import attrs
@@ -28,6 +28,7 @@ __all__ = [
     "MAX_PER_PAGE",
     "UPDATE_METHOD",
     "Call",
+    "Parse",
     "add_sessions_call",
     "create_session_call",
     "decode_json",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 FORM: Final = "application/x-www-form-urlencoded"
 JSON: Final = "application/json"
@@ -63,6 +65,16 @@ class Call:
     content_type: str | None = None
     cost: int = 1
     idempotent: bool = True
+
+
+class Parse(Protocol[T_co]):
+    """Reads a 2xx body; ``method`` and ``url`` are the request's, for the errors it raises.
+
+    What a resource hands the request seam with its ``Call`` (``parse_session``,
+    ``functools.partial(parse_page, page=..., per_page=...)``).
+    """
+
+    def __call__(self, raw: bytes, *, method: str, url: str) -> T_co: ...
 
 
 def _listed(name: str, value: Any) -> list[Any]:

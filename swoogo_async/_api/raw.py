@@ -1,6 +1,6 @@
 """The escape hatch to any endpoint: build a ``Call`` from a method and a path, read JSON back.
 
-Pure, like ``_endpoints.py``: the client adds the base URL, the token, pacing and
+Pure, like ``endpoints.py``: the client adds the base URL, the token, pacing and
 retries. The credit cost follows the documented rule (a list call costs 10, any
 other 1): a ``GET`` whose path does not end in an id is taken for a list.
 """

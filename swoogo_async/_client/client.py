@@ -1,6 +1,6 @@
 """``SwoogoClient``: one class over one shared core; ``with_options`` makes copies of it.
 
-The core (``_Core``) is what a client and all its copies share: the request seam
+The core (``core.py``) is what a client and all its copies share: the request seam
 (``_http/pipeline.py``: pool, token, pacer, credits, lifecycle) and the duplicate-safe
 create's locks. A client adds its own ``CallOptions`` (retry policy, timeout,
 headers) and the resources, each built from the client.
@@ -8,120 +8,36 @@ headers) and the resources, each built from the client.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Hashable, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import aiohttp
-import attrs
 
-from .._api.endpoints import Call, decode_json
+from .._api.endpoints import Call, Parse, decode_json
 from .._api.models import Page
 from .._api.pages import Listing
 from .._api.raw import Params, page_of, parse_json, raw_item_key, request_call
-from .._checks import check_instance, check_number
 from .._exceptions import InvalidInputError
-from .._http.auth import basic_auth_header
-from .._http.hooks import RequestHook, ResponseHook, ResponseInfo, check_hooks, last_response
+from .._http.hooks import RequestHook, ResponseHook, ResponseInfo, last_response
 from .._http.options import (
     CallOptions,
-    check_base_url,
     check_headers,
     check_timeout,
-    check_user_agent,
 )
-from .._http.pacing import AsyncPacer, Pacer, RateLimit
-from .._http.pipeline import CLOSED, Parse, Pipeline
+from .._http.pacing import RateLimit
+from .._http.pipeline import CLOSED
 from .._http.retry import RetryPolicy
 from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from .._shared.state import SharedState
 from .._version import __version__
-from .._writes.create import CreateLocks
+from .core import DEFAULT_BASE_URL, Core, CreatePolicy, build_core
 from .sessions import Sessions
 from .speakers import Speakers
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
 T = TypeVar("T")
-
-DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
-CreatePolicy = Literal["reconcile", "raise"]
-
-#: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
-_SHARED_METHODS = tuple(name for name in dir(SharedState) if not name.startswith("_"))
-
-
-def _check_options(
-    *,
-    api_key: object,
-    api_secret: object,
-    connect_timeout: object,
-    read_timeout: object,
-    pool_size: object,
-    max_response_bytes: object,
-    reconcile_delay: object,
-    retry: object,
-    rate_limit: object,
-    create_policy: object,
-    shared: object,
-) -> tuple[str, str]:
-    """Return the credentials; refuse an unusable option, naming it, before any is used."""
-    for name, value, env in (("api_key", api_key, "KEY"), ("api_secret", api_secret, "SECRET")):
-        if value is None or value == "":
-            raise InvalidInputError(name, f"missing: pass {name} or set SWOOGO_API_{env}")
-        check_instance(name, value, str)
-    check_number("connect_timeout", connect_timeout, above=0)
-    check_number("read_timeout", read_timeout, above=0)
-    check_number("pool_size", pool_size, integer=True, at_least=1)
-    check_number("max_response_bytes", max_response_bytes, integer=True, at_least=1)
-    # A NaN or infinite delay would leave an uncertain create never looked up.
-    check_number("reconcile_delay", reconcile_delay, at_least=0)
-    if retry is not None:
-        check_instance("retry", retry, RetryPolicy)
-    if rate_limit not in ("auto", None) and not isinstance(rate_limit, RateLimit):
-        raise InvalidInputError(
-            "rate_limit", f"must be 'auto', a RateLimit or None, got {rate_limit!r}"
-        )
-    if create_policy not in ("reconcile", "raise"):
-        raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
-    if shared is not None:
-        missing = [name for name in _SHARED_METHODS if not callable(getattr(shared, name, None))]
-        if missing:
-            raise InvalidInputError(
-                "shared",
-                f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
-                f" has no {', '.join(missing)}",
-            )
-    return api_key, api_secret  # type: ignore[return-value]  # both checked to be str
-
-
-def _redis_from_env(url: str) -> SharedState:
-    """Return the Redis shared state ``$SWOOGO_REDIS_URL`` names."""
-    try:
-        from ..redis import RedisSharedState  # the optional extra: import only when asked
-    except ImportError:
-        raise InvalidInputError(
-            "SWOOGO_REDIS_URL", "needs the redis extra: pip install 'swoogo-async[redis]'"
-        ) from None
-    try:
-        return RedisSharedState.from_url(url)
-    except ValueError as exc:
-        raise InvalidInputError("SWOOGO_REDIS_URL", str(exc)) from None
-
-
-@attrs.frozen(eq=False)
-class _Core:
-    """What a client and every copy ``with_options`` makes of it share."""
-
-    pipeline: Pipeline
-    creates: CreateLocks
-    #: The state shared with other processes (bound to this credential), if any.
-    shared: SharedState | None
-    api_key: str = attrs.field(repr=False)
-    rate_limit: RateLimit | Literal["auto"] | None
-    create_policy: CreatePolicy
-    reconcile_delay: float
 
 
 class SwoogoClient:
@@ -197,57 +113,29 @@ class SwoogoClient:
         on_request: RequestHook | list[RequestHook] | None = None,
         on_response: ResponseHook | list[ResponseHook] | None = None,
     ) -> None:
-        api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
-        api_secret = api_secret if api_secret is not None else os.environ.get("SWOOGO_API_SECRET")
-        api_key, api_secret = _check_options(
+        core = build_core(
             api_key=api_key,
             api_secret=api_secret,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            pool_size=pool_size,
-            max_response_bytes=max_response_bytes,
-            reconcile_delay=reconcile_delay,
-            retry=retry,
-            rate_limit=rate_limit,
-            create_policy=create_policy,
-            shared=shared,
-        )
-        if session is not None and transport is not None:
-            raise InvalidInputError("transport", "pass either session or transport, not both")
-        hooks = check_hooks("on_request", on_request), check_hooks("on_response", on_response)
-        checked_url = check_base_url(
-            base_url or os.environ.get("SWOOGO_BASE_URL") or DEFAULT_BASE_URL,
-            allow_insecure_http=allow_insecure_http,
-        )
-        user_agent = check_user_agent(user_agent)
-        explicit = rate_limit if isinstance(rate_limit, RateLimit) else None
-        owned = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))
-        if owned:
-            shared = _redis_from_env(os.environ["SWOOGO_REDIS_URL"])
-        bound = None if shared is None else shared.bind(api_key, explicit, base_url=checked_url)
-        pipeline = Pipeline(
-            base_url=checked_url,
-            base_headers={"User-Agent": user_agent, "Accept": "application/json"},
-            basic_auth=basic_auth_header(api_key, api_secret),
+            base_url=base_url,
             session=session,
             transport=transport,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             pool_size=pool_size,
+            retry=retry,
+            rate_limit=rate_limit,
+            create_policy=create_policy,
+            allow_insecure_http=allow_insecure_http,
+            reconcile_delay=reconcile_delay,
+            user_agent=user_agent,
             max_response_bytes=max_response_bytes,
-            retry=retry if retry is not None else RetryPolicy(),
-            pacer=None if rate_limit is None else AsyncPacer(Pacer(explicit), budget=bound),
-            token_store=bound,
-            close_store=bound.aclose if owned and bound is not None else None,
-            on_request=hooks[0],
-            on_response=hooks[1],
+            shared=shared,
+            on_request=on_request,
+            on_response=on_response,
         )
-        core = _Core(
-            pipeline, CreateLocks(), bound, api_key, rate_limit, create_policy, reconcile_delay
-        )
-        self._bind(core, pipeline.options)
+        self._bind(core, core.pipeline.options)
 
-    def _bind(self, core: _Core, options: CallOptions) -> None:
+    def _bind(self, core: Core, options: CallOptions) -> None:
         """Make this client a view of ``core`` with ``options``; build its resources."""
         self._core = core
         self._options = options

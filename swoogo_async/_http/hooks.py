@@ -21,6 +21,7 @@ import attrs
 from .._exceptions import InvalidInputError
 
 __all__ = [
+    "Hooks",
     "RateLimitState",
     "RequestHook",
     "RequestInfo",
@@ -129,6 +130,33 @@ class ResponseInfo:
 
 RequestHook = Callable[[RequestInfo], Awaitable[None] | None]
 ResponseHook = Callable[[ResponseInfo], Awaitable[None] | None]
+
+
+class Hooks:
+    """A client's ``on_request`` and ``on_response`` hooks, and what they are shown."""
+
+    __slots__ = ("_seen", "on_request", "on_response")
+
+    def __init__(self, on_request: Any, on_response: Any) -> None:
+        self.on_request: tuple[RequestHook, ...] = check_hooks("on_request", on_request)
+        self.on_response: tuple[ResponseHook, ...] = check_hooks("on_response", on_response)
+        #: Headers of the latest response, kept only when hooks need its rate-limit state.
+        self._seen: Mapping[str, str] = {}
+
+    async def request(
+        self, method: str, path: str, url: str, cost: int, attempt: int, within: float
+    ) -> None:
+        """Run the ``on_request`` hooks for a request about to go out."""
+        remaining = RateLimitState.from_headers(self._seen).remaining
+        if remaining is not None and remaining < 0:
+            remaining = None
+        info = RequestInfo(method, path, url, cost, attempt, remaining)
+        await run_hooks(self.on_request, info, within)
+
+    async def response(self, info: ResponseInfo, within: float) -> None:
+        """Run the ``on_response`` hooks for a response (of any status)."""
+        self._seen = info.headers
+        await run_hooks(self.on_response, info, within)
 
 
 def check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:

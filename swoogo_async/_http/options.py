@@ -10,17 +10,23 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
 
+from .._api.endpoints import FORM
 from .._exceptions import InvalidInputError
 from .retry import RetryPolicy
+from .transport import Headers
+
+if TYPE_CHECKING:
+    from .auth import Token
 
 __all__ = [
     "RESERVED_HEADERS",
     "CallOptions",
+    "RequestHeaders",
     "check_base_url",
     "check_headers",
     "check_timeout",
@@ -141,3 +147,32 @@ def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str
     """Return ``base`` with ``extra`` laid over it; names compare case-insensitively."""
     replaced = {name.lower() for name in extra}
     return {**{k: v for k, v in base.items() if k.lower() not in replaced}, **extra}
+
+
+class RequestHeaders:
+    """The headers of every request, built once and shared, so read-only.
+
+    The token request carries the Basic credentials (a form body); every other request
+    the current token, one set per content type, rebuilt when the token changes.
+    """
+
+    __slots__ = ("_base", "_bearer", "basic")
+
+    def __init__(self, base: Mapping[str, str], basic_auth: str) -> None:
+        self._base = dict(base)
+        self.basic = Headers({**base, "Authorization": basic_auth, "Content-Type": FORM})
+        self._bearer: tuple[Token | None, dict[str | None, Headers]] = (None, {})
+
+    def bearer(self, token: Token, content_type: str | None) -> Headers:
+        """Return the headers of a request sent with ``token``."""
+        cached_token, by_type = self._bearer
+        if cached_token is not token:
+            by_type = {}
+            self._bearer = (token, by_type)
+        headers = by_type.get(content_type)
+        if headers is None:
+            fields = {**self._base, "Authorization": "Bearer " + token.value}
+            if content_type is not None:
+                fields["Content-Type"] = content_type
+            headers = by_type[content_type] = Headers(fields)
+        return headers

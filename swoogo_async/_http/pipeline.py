@@ -18,12 +18,13 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+import attrs
 import backoff
 
-from .._api.endpoints import FORM, Call
+from .._api.endpoints import FORM, Call, Parse
 from .._exceptions import (
     ClientStateError,
     RateLimitError,
@@ -41,26 +42,16 @@ from .auth import (
     read_server_offset,
     trusted_offset,
 )
-from .hooks import (
-    RateLimitState,
-    RequestHook,
-    RequestInfo,
-    ResponseHook,
-    ResponseInfo,
-    cancelled_by_caller,
-    remember_response,
-    run_hooks,
-)
+from .hooks import Hooks, ResponseInfo, cancelled_by_caller, remember_response
 from .log import log_backoff, log_giveup, logger
-from .options import CallOptions, merge_headers
+from .options import CallOptions, RequestHeaders, merge_headers
 from .pacing import AsyncPacer
 from .retry import RetryPolicy, server_retry_after
-from .transport import AiohttpTransport, Headers, Request, Response, Transport
+from .transport import Headers, Request, Response, Transport
 
-__all__ = ["Parse", "Pipeline", "logger"]
+__all__ = ["Pipeline", "logger"]
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 
 NEW, OPEN, CLOSED = "new", "open", "closed"
 _ONE_LOOP = (
@@ -69,98 +60,60 @@ _ONE_LOOP = (
 )
 
 
-class Parse(Protocol[T_co]):
-    """Reads a 2xx body; ``method`` and ``url`` are the request's, for the errors it raises."""
-
-    def __call__(self, raw: bytes, *, method: str, url: str) -> T_co: ...
-
-
+@attrs.define(eq=False)
 class _CallState:
     """What one call's attempts share."""
 
-    __slots__ = ("attempt", "call", "deadline", "options", "read", "token", "url")
+    call: Call
+    url: str
+    read: Callable[[Response], Any]
+    deadline: float
+    options: CallOptions
+    #: The attempt running now (1-based), for hooks.
+    attempt: int = 0
+    #: The token the latest exchange sent. Kept here, not in a local, so no frame a
+    #: traceback keeps (Sentry's locals) holds the Token object.
+    token: Token | None = attrs.field(default=None, repr=False)
 
-    def __init__(
-        self,
-        call: Call,
-        url: str,
-        read: Callable[[Response], Any],
-        deadline: float,
-        options: CallOptions,
-    ) -> None:
-        self.call = call
-        self.url = url
-        self.read = read
-        self.deadline = deadline
-        self.options = options
-        #: The attempt running now (1-based), for hooks.
-        self.attempt = 0
-        #: The token the latest exchange sent. Kept here, not in a local, so no frame a
-        #: traceback keeps (Sentry's locals) holds the Token object.
-        self.token: Token | None = None
-
-
-def _response_info(state: _CallState, response: Response) -> ResponseInfo:
-    call = state.call
-    return ResponseInfo(
-        call.method,
-        call.path,
-        state.url,
-        response.status,
-        response.headers,
-        call.cost,
-        state.attempt,
-    )
+    def response_info(self, response: Response) -> ResponseInfo:
+        """Describe ``response`` to this call, for hooks and ``last_response``."""
+        call = self.call
+        status, headers = response.status, response.headers
+        return ResponseInfo(
+            call.method, call.path, self.url, status, headers, call.cost, self.attempt
+        )
 
 
 class Pipeline:
     """The shared core of a client: pool, token, pacer, credits, lifecycle; ``send``.
 
-    Args:
-        base_url: API root, checked.
-        base_headers: Headers every request carries (``User-Agent``, ``Accept``).
-        basic_auth: The ``Authorization`` value of the token request.
-        session: An ``aiohttp.ClientSession`` to send through (never closed here).
-        transport: A ``Transport`` to send through (never closed here).
-        pacer: The rate-limit pacer, or None for no pacing.
-        token_store: Where the token is shared with other clients, if anywhere.
-        retry: The client's own ``RetryPolicy`` (its copies may have another).
-        close_store: Closes the shared state the client made for itself (else None).
+    A given ``transport`` is never closed here; without one, ``make_transport`` makes
+    one when the pipeline opens. ``close_store`` closes the shared state the client
+    made for itself. ``retry`` is the client's own policy (a copy may have another).
     """
 
     def __init__(
         self,
         *,
         base_url: str,
-        base_headers: Mapping[str, str],
-        basic_auth: str,
-        session: Any,
+        headers: RequestHeaders,
         transport: Transport | None,
-        connect_timeout: float,
+        make_transport: Callable[[], Transport],
         read_timeout: float,
         pool_size: int,
-        max_response_bytes: int,
         retry: RetryPolicy,
         pacer: AsyncPacer | None,
         token_store: TokenStore | None,
         close_store: Callable[[], Awaitable[None]] | None,
-        on_request: tuple[RequestHook, ...],
-        on_response: tuple[ResponseHook, ...],
+        hooks: Hooks,
     ) -> None:
         self.base_url = base_url
-        self._base_headers = dict(base_headers)
-        self._basic_headers = Headers(
-            {**base_headers, "Authorization": basic_auth, "Content-Type": FORM}
-        )
-        #: Request headers for the current token, built once per token and content type.
-        self._bearer_headers: tuple[Token | None, dict[str | None, Headers]] = (None, {})
-        self._session = session
+        self._headers = headers
         self._given_transport = transport
         self.transport = transport
-        self._connect_timeout = connect_timeout
+        self._make_transport = make_transport
         self.read_timeout = read_timeout
         self.pool_size = pool_size
-        self._max_response_bytes = max_response_bytes
         #: The options of the client itself: its retry policy, no timeout or headers of its own.
         self.options = CallOptions(retry=retry)
         self.pacer = pacer
@@ -169,10 +122,7 @@ class Pipeline:
         # FIFO (asyncio's semaphore hands a freed slot to the longest waiter): bounds the
         # requests in flight to the pool, so none queues inside aiohttp's pool.
         self._slots = asyncio.Semaphore(pool_size)
-        self._on_request = on_request
-        self._on_response = on_response
-        #: Headers of the latest response, kept only when hooks need its rate-limit state.
-        self._seen_headers: Mapping[str, str] = {}
+        self._hooks = hooks
         self.state = NEW
         self._loop: asyncio.AbstractEventLoop | None = None
         self.clock: Callable[[], float] = time.monotonic
@@ -181,13 +131,6 @@ class Pipeline:
         self.server_offset: float | None = None
         #: Rate-limit credits of the attempts sent (by the documented costs).
         self.credits_spent = 0
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def check_loop(self) -> None:
-        """Refuse a call from another event loop than the one that opened the pipeline."""
-        if asyncio.get_running_loop() is not self._loop:
-            raise ClientStateError(_ONE_LOOP)
 
     def _check_open(self) -> None:
         if self.state == OPEN and asyncio.get_running_loop() is self._loop:
@@ -205,17 +148,11 @@ class Pipeline:
         if self.state == CLOSED:
             raise ClientStateError("this SwoogoClient is closed; create a new one")
         if self.state == OPEN:
-            self.check_loop()
+            self._check_open()  # from the loop that opened it
             return
         self._loop = asyncio.get_running_loop()
         if self.transport is None:
-            self.transport = AiohttpTransport(
-                self._session,
-                connect_timeout=self._connect_timeout,
-                read_timeout=self.read_timeout,
-                pool_size=self.pool_size,
-                max_response_bytes=self._max_response_bytes,
-            )
+            self.transport = self._make_transport()
         self.state = OPEN
 
     async def aclose(self) -> None:
@@ -223,7 +160,7 @@ class Pipeline:
         if self.state == CLOSED:
             return
         if self.state == OPEN:
-            self.check_loop()
+            self._check_open()  # from the loop that opened it
         self.state = CLOSED
         transport, self.transport = self.transport, None
         try:
@@ -235,8 +172,6 @@ class Pipeline:
         finally:
             if transport is not None and transport is not self._given_transport:
                 await transport.aclose()
-
-    # -- the request seam ----------------------------------------------------------------------
 
     async def send(
         self,
@@ -310,7 +245,7 @@ class Pipeline:
         if status < 300:
             result = state.read(response)
             if call.cost:  # not the token's response: that one is the client's own
-                remember_response(self, _response_info(state, response))
+                remember_response(self, state.response_info(response))
             return result
         raise make_status_error(
             status=status,
@@ -347,9 +282,11 @@ class Pipeline:
             if call.cost:
                 state.token = self.tokens.fresh() or await self._token()
             request = self._request(state)
-            if self._on_request:
+            if self._hooks.on_request:
                 within = state.deadline - self.clock()
-                await run_hooks(self._on_request, self._request_info(state), within)
+                await self._hooks.request(
+                    call.method, call.path, state.url, call.cost, state.attempt, within
+                )
                 request = self._request(state)  # its timeout less what the hooks took
             transport = self.transport
             if transport is None or self.state != OPEN:
@@ -386,24 +323,10 @@ class Pipeline:
                 state.attempt,
                 call.cost,
             )
-        if self._on_request or self._on_response:
-            self._seen_headers = response.headers
-            if self._on_response:
-                within = state.deadline - self.clock()
-                await run_hooks(self._on_response, _response_info(state, response), within)
+        if self._hooks.on_request or self._hooks.on_response:
+            within = state.deadline - self.clock()
+            await self._hooks.response(state.response_info(response), within)
         return response
-
-    def _request_info(self, state: _CallState) -> RequestInfo:
-        call = state.call
-        remaining = RateLimitState.from_headers(self._seen_headers).remaining
-        return RequestInfo(
-            call.method,
-            call.path,
-            state.url,
-            call.cost,
-            state.attempt,
-            remaining if remaining is not None and remaining >= 0 else None,
-        )
 
     async def _token(self) -> Token:
         """Wait for the shared token fetch."""
@@ -423,17 +346,14 @@ class Pipeline:
         options = state.options
         remaining = state.deadline - self.clock()
         if remaining <= 0.001:
-            late = ReadTimeoutError(
-                "the call's deadline passed before the request was sent",
-                method=call.method,
-                url=state.url,
-            )
+            reason = "the call's deadline passed before the request was sent"
+            late = ReadTimeoutError(reason, method=call.method, url=state.url)
             late.may_have_acted = False  # nothing left this process
             raise late
         headers = (
-            self._basic_headers
+            self._headers.basic
             if state.token is None
-            else self._headers(state.token, call.content_type)
+            else self._headers.bearer(state.token, call.content_type)
         )
         limit, timeout = self.read_timeout, None
         # A copy's options: its headers laid over the client's (never Authorization,
@@ -449,20 +369,6 @@ class Pipeline:
             call.body,
             remaining if remaining < limit else timeout,
         )
-
-    def _headers(self, token: Token, content_type: str | None) -> Headers:
-        """The headers for a request with ``token``, built once and shared, so read-only."""
-        cached_token, by_type = self._bearer_headers
-        if cached_token is not token:
-            by_type = {}
-            self._bearer_headers = (token, by_type)
-        headers = by_type.get(content_type)
-        if headers is None:
-            fields = {**self._base_headers, "Authorization": "Bearer " + token.value}
-            if content_type is not None:
-                fields["Content-Type"] = content_type
-            headers = by_type[content_type] = Headers(fields)
-        return headers
 
     async def server_clock_offset(self, options: CallOptions, deadline: float) -> float | None:
         """Return the server's clock minus ours, asking if no answer told it yet; None if unsure.

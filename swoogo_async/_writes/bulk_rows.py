@@ -2,7 +2,7 @@
 
 Everything here runs before a row's request can leave, so an error raised here makes
 the row ``invalid`` (and ``--resume`` may send it again); what the returned senders
-raise afterwards never does (``_bulk.BulkRun._run_row``).
+raise afterwards never does (``bulk.BulkRun._run_row``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One lock per key, for the creates a lookup could confuse (see ``_reconcile``)."""
+"""One lock per key, for the creates a lookup could confuse (see ``reconcile.py``)."""
 
 from __future__ import annotations
 

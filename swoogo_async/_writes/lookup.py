@@ -4,7 +4,7 @@ A create whose outcome is unknown must be looked up before it is re-sent (and on
 after a re-send), and a lookup is a list call: 10 credits. When several creates of one
 event are in doubt at the same time, one list call over the window since the earliest of
 them settles them all (a name the search cannot carry as sent adds a search of its own,
-see ``_reconcile.batch_searches``). So a create in doubt joins its event's open batch
+see ``reconcile.batch_searches``). So a create in doubt joins its event's open batch
 and waits; the batch is looked up once every create of the event that is running is
 waiting in it (no other can join soon), or ``BATCH_WINDOW`` seconds after it opened
 (sooner if a member would otherwise spend more than half its remaining deadline
@@ -12,7 +12,7 @@ waiting), and never before each member's ``reconcile_delay`` has passed. A lone 
 is looked up exactly as before: it is the whole batch at once.
 
 The guarantees of a single lookup hold for every member: each is judged by
-``_reconcile.pick_match`` against every field it submitted, in the window since its
+``reconcile.pick_match`` against every field it submitted, in the window since its
 own attempt began, excluding the sessions its client handed out; a session that two
 members both match is given to neither (``assign_matches``).
 """

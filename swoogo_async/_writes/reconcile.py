@@ -5,13 +5,13 @@ reached the server, the session is looked up in its event among the records
 created since the attempt began, matching every field the caller submitted and holding
 the server's default in every field left out (``matches``: a session with a value the
 caller did not send is another create's). This module builds that lookup and judges
-its answer; ``_resources.py`` runs it. Two rows identical in every field remain
-indistinguishable: without an idempotency key, that limit is inherent.
+its answer; the duplicate-safe create (``create.py``) runs it. Two rows identical in
+every field remain indistinguishable: without an idempotency key, that limit is inherent.
 
 Two creates of identical rows could otherwise claim each other's session, so the
 client runs creates with the same fingerprint (event, name, date) one at a time
-(``_keyedlocks.KeyedLocks``) and remembers, for a few seconds, the ids its own creates returned
-(``RecentClaims``): a lookup never returns a session this client already handed out.
+(``keyedlocks.KeyedLocks``) and remembers, for a few seconds, the ids its own creates
+returned (``RecentClaims``): a lookup never returns a session this client already handed out.
 Only creates with the same fingerprint can match each other (the lookup compares name
 and date exactly), and those never overlap, so the claims made under the key before a
 create began are all it must exclude; anything older than the clock margin cannot pass

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, TypeVar
 
-from .._api.endpoints import Call
-from .._http.pipeline import Parse
+from .._api.endpoints import Call, Parse
 from .._http.retry import RetryPolicy
 
 __all__ = ["Sender"]

@@ -9,7 +9,7 @@ A sync runs in three passes over what it knows, each a method of ``SyncPlanner``
 3. ``plan`` each row: ``create`` when no session has its key, ``update`` (only the
    fields that differ) or ``unchanged`` when one has, ``ambiguous`` when several do.
 
-Values are compared by ``_reconcile.differing``, the rule the duplicate-safe create
+Values are compared by ``reconcile.differing``, the rule the duplicate-safe create
 uses: as the form sends them, so ``"20"`` equals ``20``, ``true`` equals ``1`` and
 ``09:00`` equals ``09:00:00``. A field the row leaves empty is not compared, so a
 sync never clears anything.
