@@ -1,10 +1,10 @@
-"""The duplicate-safe create: send, and settle any doubt by looking the session up.
+"""The duplicate-safe create: send, and settle an unknown outcome by looking the session up.
 
 The API has no idempotency key. When a create fails after the server may have
 acted (a read timeout, a dropped connection, a 5xx), the session is looked up
 (``reconcile.py`` builds and judges the lookup) before anything is re-sent. No
 lookup can rule out a commit that lands later still, so a create that re-sent
-after such a doubt looks again once it succeeded: if two sessions now match, the
+after such an uncertain attempt looks again once it succeeded: if two sessions now match, the
 caller gets ``UnknownOutcomeError`` carrying both ids, never "created once".
 
 ``RetryPolicy.deadline`` bounds the whole create: every attempt, the waits before a
@@ -68,14 +68,14 @@ LOOKUP_MAX_PAGES = 5
 
 @attrs.define(eq=False)
 class CreateLocks:
-    """What the creates of a client and its copies share: a lock per fingerprint, claims.
+    """What the creates of a client and its copies share: locks, the sessions handed out.
 
     Two creates of the same session through a client and a copy of it still run one
-    at a time and see each other's claims.
+    at a time, and neither takes a session the other handed out.
     """
 
     locks: KeyedLocks = attrs.field(factory=KeyedLocks)
-    claims: RecentClaims = attrs.field(factory=RecentClaims)
+    handed_out: RecentClaims = attrs.field(factory=RecentClaims)
 
 
 def _may_have_acted(error: SwoogoError) -> bool:
@@ -92,10 +92,11 @@ async def find_matches(
     excluded: frozenset[int] = frozenset(),
     deadline: float | None = None,
 ) -> tuple[list[Session], list[Session]]:
-    """Return the sessions created since ``since`` that match ``prepared``: strictly, loosely.
+    """Return the sessions created since ``since`` that match ``prepared``, and the candidates.
 
-    Strict (``reconcile.matches``) may be claimed; loose (``pick_match(loose=True)``)
-    only means this create may have landed with a default the server filled its way.
+    A match (``reconcile.matches``) may be taken as this create's; a candidate (every
+    submitted field, but not the defaults: ``pick_match(loose=True)``) only means this
+    create may have landed with a default the server filled its own way.
 
     Raises:
         LookupIncompleteError: the listing could not be read to its end.
@@ -111,12 +112,12 @@ async def find_matches(
         return await client.send(call, parse, deadline=deadline)
 
     walk = PageWalk(fetch, max_pages=LOOKUP_MAX_PAGES)
-    candidates = [s async for page in walk for s in page.items]
+    read = [s async for page in walk for s in page.items]
     if not walk.complete:
         raise LookupIncompleteError(f"the lookup read no further: {walk.stopped}")
     return (
-        pick_match(prepared, candidates, since=since, excluded=excluded),
-        pick_match(prepared, candidates, since=since, excluded=excluded, loose=True),
+        pick_match(prepared, read, since=since, excluded=excluded),
+        pick_match(prepared, read, since=since, excluded=excluded, loose=True),
     )
 
 
@@ -126,7 +127,7 @@ class Creator:
     def __init__(self, client: Sender, shared: CreateLocks) -> None:
         self._client = client
         self._locks = shared.locks
-        self._claims = shared.claims
+        self._handed_out = shared.handed_out
         self.batcher = Batcher(
             self.list_page,
             client.clock,
@@ -140,12 +141,12 @@ class Creator:
         async with self._locks.hold(key):
             # Sessions this client handed out just before this create began: a lookup
             # may see them (created_at has whole seconds) but they are not this row's.
-            excluded = self._claims.recent(key)
+            excluded = self._handed_out.recent(key)
             with self.batcher.running(prepared.get("event_id")):
-                attempts = _Attempts(self._client, prepared, excluded, self.batcher)
-                session = await attempts.run()
+                call = _CreateCall(self._client, prepared, excluded, self.batcher)
+                session = await call.run()
             if session.id is not None:
-                self._claims.add(key, session.id)
+                self._handed_out.add(key, session.id)
             return session
 
     async def list_page(
@@ -165,7 +166,7 @@ class Creator:
         return await self._client.send(call, parse, deadline=deadline)
 
 
-class _Attempts:
+class _CreateCall:
     """One create call: its attempts, lookups and deadline."""
 
     def __init__(
@@ -186,12 +187,12 @@ class _Attempts:
             f"create of {self.name!r} {message}", fields=self.prepared, cause=cause, candidates=ids
         )
 
-    def _loose_unknown(self, cause: SwoogoError, loose: list[int]) -> Exception:
+    def _candidates_unknown(self, cause: SwoogoError, candidates: list[int]) -> Exception:
         return self._unknown(
-            f"may have happened: sessions {sorted(loose)} hold every submitted field but"
+            f"may have happened: sessions {sorted(candidates)} hold every submitted field but"
             " not the defaults in the others; not re-sent, none claimed",
             cause,
-            tuple(sorted(loose)),
+            tuple(sorted(candidates)),
         )
 
     async def run(self) -> Session:
@@ -200,27 +201,27 @@ class _Attempts:
             call = create_session_call(self.prepared)
         except (TypeError, ValueError, ArithmeticError) as exc:  # a value the form cannot hold
             raise InvalidInputError("fields", f"cannot be sent: {exc}") from None
-        doubt: SwoogoError | None = None  # the last failure the server may have acted on
+        uncertain: SwoogoError | None = None  # the last failure the server may have acted on
         attempt = 0
         while True:
             attempt += 1
             try:
                 session = await client.send(call, parse_session, deadline=self.deadline)
             except SwoogoError as error:
-                if doubt is not None:  # an earlier attempt may still have created it
-                    return await self._settle_resend(error, doubt)
+                if uncertain is not None:  # an earlier attempt may still have created it
+                    return await self._settle_resend(error, uncertain)
                 if not _may_have_acted(error):
                     raise
                 if client.create_policy == "raise":
                     raise self._unknown(
                         "failed after the server may have acted; create_policy='raise'", error
                     ) from error
-                doubt = error
-                found, loose = await self._look_up(error)
+                uncertain = error
+                found, candidates = await self._look_up(error)
                 if found:  # the lookup read the whole session: no need to fetch it
                     return found[0]
-                if loose:
-                    raise self._loose_unknown(error, loose) from error
+                if candidates:
+                    raise self._candidates_unknown(error, candidates) from error
                 if attempt >= client.retry.max_attempts or client.clock() >= self.deadline:
                     raise self._unknown(
                         f"failed {attempt} times in ways the server may have acted on; no such"
@@ -228,14 +229,14 @@ class _Attempts:
                         error,
                     ) from error
                 continue
-            if doubt is None:
+            if uncertain is None:
                 return session
-            return await self._check_after(session, doubt)
+            return await self._check_after(session, uncertain)
 
     async def _look_up(self, error: SwoogoError) -> tuple[list[Session], list[int]]:
-        """Return [the session] an uncertain attempt made ([] if none) and the loose ids, or raise.
+        """Return [the session] an uncertain attempt made ([] if none) and the candidates, or raise.
 
-        Loose ids: sessions holding every submitted field but not the defaults in the
+        Candidates: sessions holding every submitted field but not the defaults in the
         others (``pick_match``). None may be claimed, but one may be this create's with
         a default the server fills differently, so none may be re-sent over either.
 
@@ -255,7 +256,7 @@ class _Attempts:
         now = client.clock()
         ready_at = now + max(min(client.reconcile_delay, self.deadline - now), 0.0)
         try:
-            matches, contested, loose = await self.batcher.look_up(
+            matches, taken_twice, candidates = await self.batcher.look_up(
                 self.prepared,
                 since=since,
                 excluded=self.excluded,
@@ -268,41 +269,41 @@ class _Attempts:
                 f" ({type(lookup_error).__name__}: {lookup_error})",
                 error,
             ) from lookup_error
-        if len(matches) > 1 or contested:
+        if len(matches) > 1 or taken_twice:
             raise self._unknown(
                 f"may have happened: {len(matches)} matching sessions were created since the"
-                " attempt began" + (", one also matching another create" if contested else ""),
+                " attempt began" + (", one also matching another create" if taken_twice else ""),
                 error,
                 tuple(s.id for s in matches if s.id),
             ) from error
-        return matches, loose
+        return matches, candidates
 
-    async def _settle_resend(self, error: SwoogoError, doubt: SwoogoError) -> Session:
+    async def _settle_resend(self, error: SwoogoError, uncertain: SwoogoError) -> Session:
         """After a re-send failed too, look once more: exactly one copy is this create's."""
-        found, loose = await self._look_up(error if _may_have_acted(error) else doubt)
+        found, candidates = await self._look_up(error if _may_have_acted(error) else uncertain)
         if len(found) == 1:
             return found[0]
-        if loose:
-            raise self._loose_unknown(doubt, loose)
+        if candidates:
+            raise self._candidates_unknown(uncertain, candidates)
         raise self._unknown(
             f"failed ({type(error).__name__}) after an earlier attempt that the server may"
             " have acted on, and no copy was found",
-            doubt,
+            uncertain,
         ) from error
 
-    async def _check_after(self, session: Session, doubt: SwoogoError) -> Session:
-        """After a re-send succeeded, make sure the doubtful attempt did not land too."""
+    async def _check_after(self, session: Session, uncertain: SwoogoError) -> Session:
+        """After a re-send succeeded, make sure the uncertain attempt did not land too."""
         mine = {session.id} if session.id is not None else set()
         try:
-            found, loose = await self._look_up(doubt)
-            # Loose: another copy need not match strictly to be this create's too.
-            ids = {s.id for s in found if s.id is not None} | set(loose)
+            found, candidates = await self._look_up(uncertain)
+            # A candidate: another copy need not match strictly to be this create's too.
+            ids = {s.id for s in found if s.id is not None} | set(candidates)
         except UnknownOutcomeError as error:
             if not error.candidates:  # the lookup itself failed
                 raise self._unknown(
                     f"was created as {session.id} after an uncertain attempt, but whether that"
                     " attempt landed too could not be checked",
-                    doubt,
+                    uncertain,
                     tuple(mine),
                 ) from error
             ids = set(error.candidates)
@@ -310,7 +311,7 @@ class _Attempts:
         if len(both) > 1:
             raise self._unknown(
                 f"was re-sent after an uncertain attempt and both landed: sessions {both}",
-                doubt,
+                uncertain,
                 both,
             )
         return session

@@ -32,14 +32,15 @@ from .._api.models import Page, Session
 from .._api.pages import PageWalk
 from .reconcile import assign_matches, batch_fields, batch_searches
 
-__all__ = ["BATCH_WINDOW", "Batcher", "ListFn", "Verdict"]
+__all__ = ["BATCH_WINDOW", "Batcher", "ListFn", "LookupResult"]
 
 #: Seconds a batch may wait for more creates in doubt before it is looked up.
 BATCH_WINDOW = 5.0
-#: Fetches page ``n`` of an event's sessions: ``(event_id, n, fields, search)``.
+#: Fetches page ``n`` of an event's sessions: ``(event_id, n, fields, search, deadline)``.
 ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
-#: A create's matches, whether one is contested, and the ids of its loose matches.
-Verdict = tuple[list[Session], bool, list[int]]
+#: A create's matches, whether one of them also matches another create, and the ids of
+#: its candidates (sessions holding every submitted field but not the defaults).
+LookupResult = tuple[list[Session], bool, list[int]]
 #: Builds the error for a lookup that could not read every candidate.
 IncompleteFn = Callable[[str], Exception]
 
@@ -51,7 +52,7 @@ class _Member:
     excluded: frozenset[int]
     ready_at: float  # on the host's clock: when its reconcile_delay has passed
     deadline: float
-    future: asyncio.Future[Verdict]
+    future: asyncio.Future[LookupResult]
 
     @property
     def latest(self) -> float:
@@ -127,8 +128,8 @@ class Batcher:
         excluded: frozenset[int],
         ready_at: float,
         deadline: float,
-    ) -> Verdict:
-        """Return the sessions that are this create's, whether one is contested, and loose ids.
+    ) -> LookupResult:
+        """Return the sessions that are this create's, whether one is another's too, candidates.
 
         Raises:
             SwoogoError: the lookup failed (``incomplete`` builds the error for a
@@ -139,7 +140,7 @@ class Batcher:
         if batch is None:
             batch = self._open[event_id] = _Batch(self._clock())
             batch.task = asyncio.create_task(self._run(event_id, batch))
-        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[LookupResult] = asyncio.get_running_loop().create_future()
         member = _Member(fields, since, excluded, ready_at, deadline, future)
         batch.members.append(member)
         self._poke(event_id)
@@ -199,12 +200,10 @@ class Batcher:
                     if not m.future.done():
                         m.future.set_exception(error)
                 return
-            verdicts = assign_matches(
-                [(m.fields, m.since, m.excluded) for m in members], candidates
-            )
-            for m, verdict in zip(members, verdicts, strict=True):
+            results = assign_matches([(m.fields, m.since, m.excluded) for m in members], candidates)
+            for m, result in zip(members, results, strict=True):
                 if not m.future.done():
-                    m.future.set_result(verdict)
+                    m.future.set_result(result)
         finally:
             if self._open.get(event_id) is batch:
                 del self._open[event_id]
