@@ -1,4 +1,4 @@
-"""The API's shapes: models, the cattrs converter, writable fields, forms, endpoints, pages.
+"""The API's shapes: call builders, parse functions, fields, forms, models, converter, pages.
 
-Pure code: building a request and reading a response, no I/O.
+Pure code with no I/O of its own: it builds requests, reads responses and walks pages.
 """

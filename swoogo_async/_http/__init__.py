@@ -1,4 +1,4 @@
-"""The HTTP stack: transport, token, retry, pacing, hooks and the one request pipeline.
+"""The HTTP stack: transport, token, retry rule, pacing, hooks, options, the request seam.
 
-Nothing here knows a Swoogo resource; it moves bytes and keeps the budget.
+``pipeline.Pipeline`` sends the ``Call``s ``_api`` builds; a 2xx body goes to their parse function.
 """

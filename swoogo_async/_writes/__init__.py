@@ -1,4 +1,4 @@
-"""Writes that must not duplicate: the duplicate-safe create, lookups, bulk runs, sync.
+"""Writes that must not duplicate: the duplicate-safe create, its lookup, bulk runs, sync.
 
-These layers take a small client protocol, never the client class.
+They reach the client only through ``sender.Sender`` (a protocol) or callables.
 """

@@ -1,6 +1,6 @@
 """Running an agenda sync: read the event once, then create, update or leave each row.
 
-The plan is made by ``_sync_plan.SyncPlanner`` (pure); this module feeds it and
+The plan is made by ``sync_plan.SyncPlanner`` (pure); this module feeds it and
 runs its verdicts through the bulk engine, so a sync streams, bounds its
 concurrency and reports a ``BulkResult`` per row exactly as ``create_many`` does.
 Creates go through the duplicate-safe create; an update sends only the fields that
