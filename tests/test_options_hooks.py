@@ -165,6 +165,12 @@ async def test_views_share_token_pool_and_lifecycle(fake: FakeSwoogo, client: Sw
         str(i) for i in range(5)
     ]
     view = views[0]
+    await view.aclose()  # a copy does not own the core: the client stays open
+    assert not client.closed
+    await view.sessions.get(1000)
+    assert view.credits_spent == client.credits_spent == 6  # one count for all of them
+    assert view.token_fetches == client.token_fetches == 1
+    assert view.last_response is client.last_response is not None
     # The duplicate-safe create's locks and claims are the client's, not a copy.
     assert view.sessions._creator._locks is client.sessions._creator._locks
     assert view.retry is client.retry

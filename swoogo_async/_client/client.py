@@ -133,11 +133,12 @@ class SwoogoClient:
             on_request=on_request,
             on_response=on_response,
         )
-        self._bind(core, core.pipeline.options)
+        self._bind(core, core.pipeline.options, owns_core=True)
 
-    def _bind(self, core: Core, options: CallOptions) -> None:
+    def _bind(self, core: Core, options: CallOptions, *, owns_core: bool) -> None:
         """Make this client a view of ``core`` with ``options``; build its resources."""
         self._core = core
+        self._owns_core = owns_core
         self._options = options
         self.base_url = core.pipeline.base_url
         self.retry = options.retry
@@ -175,18 +176,19 @@ class SwoogoClient:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> SwoogoClient:
-        """Open the client (what ``async with`` does); a copy opens the client it shares."""
+        """Open the client (what ``async with`` does); a copy opens the core it shares."""
         await self._core.pipeline.open()
         return self
 
     async def aclose(self) -> None:
         """Close the client and what it created; a given session or transport stays open.
 
-        Closing a copy closes the client it shares. Calls still running then raise
-        ``ClientStateError`` (a create whose outcome is unknown still raises
-        ``UnknownOutcomeError``).
+        Calls still running then raise ``ClientStateError`` (a create whose outcome is
+        unknown still raises ``UnknownOutcomeError``). Closing a copy made by
+        ``with_options`` does nothing: the client it was made from owns the core.
         """
-        await self._core.pipeline.aclose()
+        if self._owns_core:
+            await self._core.pipeline.aclose()
 
     async def __aenter__(self) -> SwoogoClient:
         return await self.open()
@@ -239,9 +241,9 @@ class SwoogoClient:
         """Return a copy of this client with its own per-call options.
 
         The copy shares the connection pool, token, pacer and credit budget (and the
-        duplicate-safe create's locks); it is cheap to make per call, and needs no
-        closing of its own. Options given to a copy's ``with_options`` are laid over
-        its own.
+        duplicate-safe create's locks); it is cheap to make per call, and is closed
+        with this client (closing the copy itself does nothing). Options given to a
+        copy's ``with_options`` are laid over its own.
 
         Args:
             timeout: Seconds each attempt may take (replaces ``read_timeout``).
@@ -265,7 +267,7 @@ class SwoogoClient:
             headers=None if headers is None else check_headers(headers),
         )
         copy = object.__new__(SwoogoClient)
-        copy._bind(self._core, options)
+        copy._bind(self._core, options, owns_core=False)
         return copy
 
     # -- the request seam, as resources and writes use it (``_writes.sender.Sender``) ----------
