@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from ._api.endpoints import DEFAULT_SPEAKER_FIELDS
 from ._api.fields import SessionCreateFields, SessionUpdateFields
 from ._api.models import Page, SelectionControl, Session, SessionStatus, Speaker
 from ._api.pages import Listing, SessionBatch
 from ._api.serialize import to_dict, to_json
 from ._client.client import DEFAULT_BASE_URL, SwoogoClient
 from ._client.sessions import Sessions
-from ._client.speakers import DEFAULT_SPEAKER_FIELDS, Speakers
+from ._client.speakers import Speakers
 from ._exceptions import (
     AmbiguousMatchError,
     APIError,

@@ -22,6 +22,7 @@ from .forms import encode_form
 from .models import Page, Session, Speaker
 
 __all__ = [
+    "DEFAULT_SPEAKER_FIELDS",
     "FORM",
     "JSON",
     "LIST_COST",
@@ -34,11 +35,16 @@ __all__ = [
     "decode_json",
     "envelope_page",
     "get_session_call",
+    "get_speaker_call",
     "int_or_none",
     "list_sessions_call",
+    "list_speakers_call",
+    "page_of",
     "parse_page",
+    "parse_raw_page",
     "parse_session",
     "parse_speaker",
+    "parse_speaker_page",
     "update_session_call",
 ]
 
@@ -52,6 +58,11 @@ UPDATE_METHOD: Final = "PUT"
 LIST_COST: Final = 10
 MAX_PER_PAGE: Final = 1000
 MAX_PER_PAGE_EXPANDED: Final = 200
+#: What ``speakers.list`` asks for by default: every field of ``Speaker`` but the
+#: expanded ``sessions`` (the API alone would send only id and the two names).
+DEFAULT_SPEAKER_FIELDS: Final = tuple(
+    a.name for a in attrs.fields(Speaker) if a.name not in ("sessions", "extra")
+)
 
 
 @attrs.frozen(slots=True)
@@ -102,6 +113,23 @@ def _names(name: str, value: str | Iterable[str] | None) -> str | None:
     return ",".join(cleaned)
 
 
+def _field_query(fields: Any, expand: Any) -> list[tuple[str, str]]:
+    """Return the ``fields`` and ``expand`` query pairs (checked) that are given."""
+    query: list[tuple[str, str]] = []
+    for name, value in (("fields", fields), ("expand", expand)):
+        joined = _names(name, value)
+        if joined is not None:
+            query.append((name, joined))
+    return query
+
+
+def _per_page(per_page: int, query: list[tuple[str, str]]) -> tuple[str, str]:
+    limit = MAX_PER_PAGE_EXPANDED if any(k == "expand" for k, _ in query) else MAX_PER_PAGE
+    if type(per_page) is not int or not 1 <= per_page <= limit:
+        raise InvalidInputError("per_page", f"must be an integer from 1 to {limit}")
+    return ("per-page", str(per_page))
+
+
 def get_session_call(
     session_id: int,
     *,
@@ -110,14 +138,34 @@ def get_session_call(
 ) -> Call:
     """Build ``GET /sessions/{id}``."""
     check_id("session_id", session_id)
-    query: list[tuple[str, str]] = []
-    joined = _names("fields", fields)
-    if joined is not None:
-        query.append(("fields", joined))
-    joined = _names("expand", expand)
-    if joined is not None:
-        query.append(("expand", joined))
-    return Call("GET", f"/sessions/{session_id}", urlencode(query) if query else "")
+    return Call("GET", f"/sessions/{session_id}", urlencode(_field_query(fields, expand)))
+
+
+def get_speaker_call(
+    speaker_id: int,
+    *,
+    fields: str | Iterable[str] | None = None,
+    expand: str | Iterable[str] | None = None,
+) -> Call:
+    """Build ``GET /speakers/{id}`` (inferred from the reference's ``/{resource}/{id}``)."""
+    check_id("speaker_id", speaker_id)
+    return Call("GET", f"/speakers/{speaker_id}", urlencode(_field_query(fields, expand)))
+
+
+def list_speakers_call(
+    event_id: int,
+    *,
+    page: int = 1,
+    per_page: int = 200,
+    fields: str | Iterable[str] | None = DEFAULT_SPEAKER_FIELDS,
+    expand: str | Iterable[str] | None = None,
+) -> Call:
+    """Build ``GET /speakers?event_id=…`` (documented; ``event_id`` required) for one page."""
+    check_id("event_id", event_id)
+    check_id("page", page)
+    extra = _field_query(fields, expand)
+    query = [("event_id", str(event_id)), ("page", str(page)), _per_page(per_page, extra)]
+    return Call("GET", "/speakers", urlencode(query + extra), cost=LIST_COST)
 
 
 def list_sessions_call(
@@ -135,17 +183,8 @@ def list_sessions_call(
     """Build ``GET /sessions?event_id=…`` for one page."""
     check_id("event_id", event_id)
     check_id("page", page)
-    query: list[tuple[str, str]] = [("event_id", str(event_id)), ("page", str(page))]
-    expanded = _names("expand", expand)
-    limit = MAX_PER_PAGE_EXPANDED if expanded else MAX_PER_PAGE
-    if type(per_page) is not int or not 1 <= per_page <= limit:
-        raise InvalidInputError("per_page", f"must be an integer from 1 to {limit}")
-    query.append(("per-page", str(per_page)))
-    joined = _names("fields", fields)
-    if joined is not None:
-        query.append(("fields", joined))
-    if expanded is not None:
-        query.append(("expand", expanded))
+    extra = _field_query(fields, expand)
+    query = [("event_id", str(event_id)), ("page", str(page)), _per_page(per_page, extra), *extra]
     if search is not None:
         expressions = [search] if isinstance(search, str) else _listed("search", search)
         if not expressions or not all(isinstance(e, str) and e for e in expressions):
@@ -211,7 +250,8 @@ def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
         ) from None
 
 
-def _checked(method: str, url: str, raw: bytes, payload: Any, what: str) -> Any:
+def _object(raw: bytes, *, method: str, url: str) -> Any:
+    payload = decode_json(raw, method=method, url=url)
     if not isinstance(payload, dict):
         raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
     return payload
@@ -219,13 +259,12 @@ def _checked(method: str, url: str, raw: bytes, payload: Any, what: str) -> Any:
 
 def parse_session(raw: bytes, *, method: str, url: str) -> Session:
     """Read a session body."""
-    payload = _checked(method, url, raw, decode_json(raw, method=method, url=url), "session")
-    return structure_session(payload)
+    return structure_session(_object(raw, method=method, url=url))
 
 
 def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
     """Read a speaker body."""
-    payload = _checked(method, url, raw, decode_json(raw, method=method, url=url), "speaker")
+    payload = _object(raw, method=method, url=url)
     try:
         return converter.structure(payload, Speaker)
     except ValueError:
@@ -272,4 +311,45 @@ def envelope_page(payload: dict[str, Any], items: list[T], *, page: int, per_pag
         current_page=int_or_none(meta.get("currentPage")) or page,
         per_page=int_or_none(meta.get("perPage")) or per_page,
         has_next=bool(links.get("next")) if isinstance(links, dict) else None,
+    )
+
+
+def parse_raw_page(
+    raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[dict[str, Any]]:
+    """Read a list envelope into a ``Page`` of plain dicts (``items`` a list or keyed by id)."""
+    payload = decode_json(raw, method=method, url=url)
+    return page_of(payload, raw, method=method, url=url, page=page, per_page=per_page)
+
+
+def page_of(
+    payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[dict[str, Any]]:
+    """Return the ``Page`` a decoded list envelope holds, or raise ``ResponseDecodeError``."""
+    if isinstance(payload, list):  # a bare list: no envelope, so no counts
+        payload = {"items": payload}
+    items = payload.get("items") if isinstance(payload, dict) else None
+    if isinstance(items, Mapping):
+        items = list(items.values())
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
+    return envelope_page(payload, items, page=page, per_page=per_page)
+
+
+def parse_speaker_page(
+    raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[Speaker]:
+    """Read a list envelope of speakers."""
+    plain = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
+    try:
+        items = [converter.structure(item, Speaker) for item in plain.items]
+    except ValueError:
+        raise ResponseDecodeError(status=200, method=method, url=url, body=None, raw=raw) from None
+    return Page(
+        items=items,
+        total_count=plain.total_count,
+        page_count=plain.page_count,
+        current_page=plain.current_page,
+        per_page=plain.per_page,
+        has_next=plain.has_next,
     )

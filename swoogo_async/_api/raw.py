@@ -13,10 +13,9 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from .._exceptions import InvalidInputError, ResponseDecodeError
-from .endpoints import FORM, JSON, LIST_COST, Call, decode_json, envelope_page
+from .._exceptions import InvalidInputError
+from .endpoints import FORM, JSON, LIST_COST, Call, decode_json
 from .forms import encode_form
-from .models import Page
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -24,9 +23,7 @@ __all__ = [
     "Params",
     "call_cost",
     "encode_params",
-    "page_of",
     "parse_json",
-    "parse_raw_page",
     "raw_item_key",
     "request_call",
 ]
@@ -149,28 +146,6 @@ def parse_json(raw: bytes, *, method: str, url: str) -> Any:
     if not raw.strip():
         return None
     return decode_json(raw, method=method, url=url)
-
-
-def parse_raw_page(
-    raw: bytes, *, method: str, url: str, page: int, per_page: int
-) -> Page[dict[str, Any]]:
-    """Read a list envelope into a ``Page`` of plain dicts (``items`` a list or keyed by id)."""
-    payload = decode_json(raw, method=method, url=url)
-    return page_of(payload, raw, method=method, url=url, page=page, per_page=per_page)
-
-
-def page_of(
-    payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
-) -> Page[dict[str, Any]]:
-    """Return the ``Page`` a decoded list envelope holds, or raise ``ResponseDecodeError``."""
-    if isinstance(payload, list):  # a bare list: no envelope, so no counts
-        payload = {"items": payload}
-    items = payload.get("items") if isinstance(payload, dict) else None
-    if isinstance(items, Mapping):
-        items = list(items.values())
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
-    return envelope_page(payload, items, page=page, per_page=per_page)
 
 
 def raw_item_key(item: dict[str, Any]) -> Hashable | None:

@@ -14,10 +14,10 @@ from typing import Any, Literal, TypeVar
 
 import aiohttp
 
-from .._api.endpoints import Call, Parse, decode_json
+from .._api.endpoints import Call, Parse, decode_json, page_of
 from .._api.models import Page
 from .._api.pages import Listing
-from .._api.raw import Params, page_of, parse_json, raw_item_key, request_call
+from .._api.raw import Params, parse_json, raw_item_key, request_call
 from .._exceptions import InvalidInputError
 from .._http.hooks import RequestHook, ResponseHook, ResponseInfo, last_response
 from .._http.options import (

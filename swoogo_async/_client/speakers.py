@@ -9,109 +9,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from .._api.converter import converter
 from .._api.endpoints import (
-    LIST_COST,
-    MAX_PER_PAGE,
-    MAX_PER_PAGE_EXPANDED,
-    Call,
-    _names,
+    DEFAULT_SPEAKER_FIELDS,
     add_sessions_call,
+    get_speaker_call,
+    list_speakers_call,
     parse_speaker,
+    parse_speaker_page,
 )
-from .._api.fields import check_id
 from .._api.models import Page, Speaker
 from .._api.pages import Listing
-from .._api.raw import parse_raw_page
-from .._exceptions import InvalidInputError, ResponseDecodeError
 
 if TYPE_CHECKING:
     from .client import SwoogoClient
 
-__all__ = [
-    "DEFAULT_SPEAKER_FIELDS",
-    "SPEAKERS_PATH",
-    "SPEAKER_PATH",
-    "Speakers",
-    "get_speaker_call",
-    "list_speakers_call",
-    "parse_speaker_page",
-]
-
-#: Documented: ``GET /speakers?event_id=…`` (``event_id`` required).
-SPEAKERS_PATH: Final = "/speakers"
-#: Inferred from the reference's ``GET /{resource}/{id}`` pattern.
-SPEAKER_PATH: Final = "/speakers/{speaker_id}"
-#: What ``speakers.list`` asks for by default: every field of ``Speaker`` but the
-#: expanded ``sessions`` (the API alone would send only id and the two names).
-DEFAULT_SPEAKER_FIELDS: Final = tuple(
-    a.name for a in attrs.fields(Speaker) if a.name not in ("sessions", "extra")
-)
-
-
-def _query(fields: Any, expand: Any) -> list[tuple[str, str]]:
-    query: list[tuple[str, str]] = []
-    for name, value in (("fields", fields), ("expand", expand)):
-        joined = _names(name, value)
-        if joined is not None:
-            query.append((name, joined))
-    return query
-
-
-def list_speakers_call(
-    event_id: int,
-    *,
-    page: int = 1,
-    per_page: int = 200,
-    fields: str | Iterable[str] | None = DEFAULT_SPEAKER_FIELDS,
-    expand: str | Iterable[str] | None = None,
-) -> Call:
-    """Build ``GET /speakers?event_id=…`` for one page."""
-    check_id("event_id", event_id)
-    check_id("page", page)
-    query = [("event_id", str(event_id)), ("page", str(page))]
-    extra = _query(fields, expand)
-    limit = MAX_PER_PAGE_EXPANDED if any(k == "expand" for k, _ in extra) else MAX_PER_PAGE
-    if type(per_page) is not int or not 1 <= per_page <= limit:
-        raise InvalidInputError("per_page", f"must be an integer from 1 to {limit}")
-    query.append(("per-page", str(per_page)))
-    return Call("GET", SPEAKERS_PATH, urlencode(query + extra), cost=LIST_COST)
-
-
-def get_speaker_call(
-    speaker_id: int,
-    *,
-    fields: str | Iterable[str] | None = None,
-    expand: str | Iterable[str] | None = None,
-) -> Call:
-    """Build ``GET /speakers/{id}``."""
-    check_id("speaker_id", speaker_id)
-    query = _query(fields, expand)
-    return Call("GET", SPEAKER_PATH.format(speaker_id=speaker_id), urlencode(query))
-
-
-def parse_speaker_page(
-    raw: bytes, *, method: str, url: str, page: int, per_page: int
-) -> Page[Speaker]:
-    """Read a list envelope of speakers."""
-    plain = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
-    try:
-        items = [converter.structure(item, Speaker) for item in plain.items]
-    except ValueError:
-        raise ResponseDecodeError(status=200, method=method, url=url, body=None, raw=raw) from None
-    return Page(
-        items=items,
-        total_count=plain.total_count,
-        page_count=plain.page_count,
-        current_page=plain.current_page,
-        per_page=plain.per_page,
-        has_next=plain.has_next,
-    )
+__all__ = ["Speakers"]
 
 
 class Speakers:
