@@ -32,6 +32,18 @@ T = TypeVar("T")
 UNCOUNTED_PAGE_CAP = 1000
 
 
+def _short(read: int, total: int | None) -> str | None:
+    """Why a walk that reached the server's end is not complete, or None if it is."""
+    if total is None or read >= total:
+        return None
+    # Fewer than announced: an item was deleted while the pages were read, and the
+    # ones after it moved up one place, maybe unseen.
+    return (
+        f"the listing ended with {read} distinct items of the {total} its first page"
+        " announced (it changed while it was read)"
+    )
+
+
 def _runaway(
     read: int, total: int | None, number: int, page_count: int | None, pages: int
 ) -> str | None:
@@ -111,15 +123,8 @@ class PageWalk(Generic[T]):
             if self.stopped is not None:
                 return
             number += 1
-        if total is not None and read < total:
-            # Fewer than announced: an item was deleted while the pages were read,
-            # and the ones after it moved up one place, maybe unseen.
-            self.stopped = (
-                f"the listing ended with {read} distinct items of the {total} its"
-                " first page announced (it changed while it was read)"
-            )
-            return
-        self.complete = True
+        self.stopped = _short(read, total)
+        self.complete = self.stopped is None
 
 
 def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
@@ -186,13 +191,8 @@ class KeysetWalk(Generic[T]):
                 return
             last = ids[-1]
             page = await self._fetch(last)
-        if total is not None and len(self.seen) < total:
-            self.stopped = (
-                f"the listing ended with {len(self.seen)} distinct items of the {total}"
-                " its first page announced (it changed while it was read)"
-            )
-            return
-        self.complete = True
+        self.stopped = _short(len(self.seen), total)
+        self.complete = self.stopped is None
 
 
 class Listing(Generic[T]):
