@@ -264,6 +264,7 @@ async def test_a_listing_past_its_total_count_that_promises_more_pages_stops(
         fake.add_session(event_id=7, name=f"S{i}")
     fake.misbehave_pagination("endless")
     listing = client.sessions.list(7, per_page=2)
+    assert isinstance(listing, Listing)  # the one listing type, as for speakers and paginate
     seen = [s.id async for s in listing]
     assert len(seen) == len(set(seen)) == 8  # the real 6, then one page of new ids
     assert not listing.complete

@@ -10,6 +10,7 @@ from swoogo_async import (
     ConnectError,
     ConnectionLostError,
     RateLimit,
+    RateLimitState,
     ReadTimeoutError,
     ResponseTooLargeError,
     RetryPolicy,
@@ -257,6 +258,30 @@ def test_a_late_answer_from_the_previous_window_does_not_open_a_second_budget() 
     # So no second budget opens a second later, inside the server's new window.
     granted = sum(pacer.reserve(1, 11.5)[0] for _ in range(20))
     assert granted == 9
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {
+            "X-Rate-Limit-Limit": "2000",
+            "X-Rate-Limit-Remaining": "12.0",
+            "X-Rate-Limit-Reset": "9.5",
+        },
+        {"X-Rate-Limit-Limit": "2000", "X-Rate-Limit-Remaining": "nan", "X-Rate-Limit-Reset": "3"},
+        {"X-Rate-Limit-Limit": "1e400", "X-Rate-Limit-Remaining": "5", "X-Rate-Limit-Reset": "3"},
+        {"X-Rate-Limit-Remaining": "5", "X-Rate-Limit-Reset": "3"},
+    ],
+)
+def test_the_pacer_and_the_hooks_read_the_rate_headers_alike(headers: dict[str, str]) -> None:
+    # One reader: what a hook sees (RateLimitState) is what the pacer paces by.
+    state = RateLimitState.from_headers(headers)
+    paced = read_rate_headers(headers)
+    if None in (state.limit, state.remaining, state.reset):
+        assert paced is None
+    else:
+        assert state.reset is not None
+        assert paced == (state.limit, state.remaining, int(state.reset))
 
 
 @pytest.mark.parametrize(("limit", "remaining", "reset"), [(0, 0, 0), (0, 39, 4), (-5, 3, 3)])
