@@ -136,7 +136,7 @@ class SwoogoClient:
         self._bind(core, core.pipeline.options, owns_core=True)
 
     def _bind(self, core: Core, options: CallOptions, *, owns_core: bool) -> None:
-        """Make this client a view of ``core`` with ``options``; build its resources."""
+        """Make this client one over ``core`` with ``options``; build its resources."""
         self._core = core
         self._owns_core = owns_core
         self._options = options
