@@ -270,7 +270,8 @@ class SwoogoClient:
         copy._bind(self._core, options, owns_core=False)
         return copy
 
-    # -- the request seam, as resources and writes use it (``_writes.sender.Sender``) ----------
+    # -- the request seam, as resources and writes use it (``_writes.sender.Sender``); callers
+    # -- use ``request`` and ``paginate``, which take a method and a path -------------------
 
     def clock(self) -> float:
         """Return the monotonic time every deadline of this client is measured on."""
