@@ -1,12 +1,15 @@
 """How the command reads a file's columns and cells: the options for files made by hand or by Excel.
 
 - Encoding: ``--encoding`` (default UTF-8, with or without a byte order mark).
-- Delimiter: ``--delimiter``, else the one of ``,`` ``;`` tab ``|`` that the header
-  line holds most often outside quotes (``,`` when it holds none).
-- Column names: matched ignoring case and surrounding spaces; ``--map COLUMN=FIELD``
-  renames a column; a column that is not a session field is an error up front
-  unless ``--ignore-unknown-columns`` drops it.
-- Values: ``--date-format`` (strptime) reads the ``date`` column;
+- Delimiter: ``--delimiter``, else the one of ``,`` ``;`` tab ``|`` that
+  ``csv.Sniffer`` finds in the header line (``,`` when it finds none).
+- Column names: matched ignoring case, spaces, underscores and hyphens (``Start Time``
+  is ``start_time``), with or without a leading ``Session`` (``Session Name`` is
+  ``name``); ``--map COLUMN=FIELD`` renames a column; a column that is not a session
+  field is an error up front unless ``--ignore-unknown-columns`` drops it.
+- Values: ``--date-format`` (strptime) reads the ``date`` column, else it must be
+  ``YYYY-MM-DD``; ``--time-format`` reads the time columns, else ``21:00``,
+  ``21:00:00``, ``9:00 PM`` and ``9:00:00 PM`` (Excel's time shapes) are read;
   ``--thousands-separator`` reads ``1,500`` in number columns.
 
 The options are declared once, here: ``row_options_parser`` is the argparse parent
@@ -18,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import csv
 import datetime as dt
 import functools
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -48,17 +52,41 @@ __all__ = [
 DELIMITERS = ",;\t|"
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the byte order mark Excel writes
 _NAMED_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-_QUOTED = re.compile(r'"[^"]*"')
 
 
 class ColumnError(ValueError):
     """The file's columns (or a row's keys) do not fit the session fields."""
 
 
+#: What column names are matched without; a byte order mark read as text (``--encoding
+#: utf-8`` on Excel's "CSV UTF-8") is no part of a name either.
+_IGNORED_IN_NAMES = re.compile(r"[\s_\-\ufeff]+")
+#: A leading word a column name may carry: ``Session Name`` is the session's name.
+_RESOURCE_WORD = "session"
+
+
 def fold(name: str) -> str:
-    """Return a column name as it is matched: without surrounding spaces, lower case."""
-    # A byte order mark read as text (--encoding utf-8 on Excel's "CSV UTF-8") is no name.
-    return name.replace("\ufeff", "").strip().lower()
+    """Return a column name as it is matched: lower case, without spaces, ``_`` or ``-``."""
+    return _IGNORED_IN_NAMES.sub("", name).lower()
+
+
+@functools.cache
+def _folded_fields() -> dict[str, str]:
+    """Return each writable field under its folded name."""
+    return {fold(name): name for name in WRITABLE_FIELDS}
+
+
+def _field_named(name: str) -> str | None:
+    """Return the session field a folded column name means, if any."""
+    fields = _folded_fields()
+    if name in fields:
+        return fields[name]
+    custom = re.fullmatch(r"c([0-9]+)", name)
+    if custom is not None:
+        return f"c_{custom[1]}"
+    if name.startswith(_RESOURCE_WORD):
+        return fields.get(name[len(_RESOURCE_WORD) :])
+    return None
 
 
 def is_session_field(name: str) -> bool:
@@ -67,15 +95,79 @@ def is_session_field(name: str) -> bool:
 
 
 def sniff_delimiter(line: str) -> str:
-    """Return the delimiter the header ``line`` uses most outside quotes (``,`` if none)."""
-    bare = _QUOTED.sub("", line)
-    return max(DELIMITERS, key=lambda d: (bare.count(d), -DELIMITERS.index(d)))
+    """Return the delimiter of the header ``line`` by ``csv.Sniffer`` (``,`` if it finds none).
+
+    Only the header is sniffed: data cells (free text, times, decimals) hold the
+    candidate characters far more often than column names do.
+    """
+    try:
+        return csv.Sniffer().sniff(line, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
 
 
 @functools.cache
 def _fields_of_kind(wire: str) -> frozenset[str]:
     """Return the writable fields of one kind (``"date"``, ``"int"``) in the one table."""
     return frozenset(name for name, kind in WRITABLE_FIELDS.items() if kind.wire == wire)
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_DATE_HINT = "give the file's date format with --date-format, e.g. %d/%m/%Y"
+#: ``9:00 AM``, ``9:00:00 p.m.``: Excel's 12-hour times.
+_TWELVE_HOUR = re.compile(
+    r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?\s*([ap])\.?\s*m\.?\Z", re.IGNORECASE
+)
+#: ``21:00``, ``9:00``, ``21:00:00``: 24-hour times, which the session fields read as they are.
+_TWENTY_FOUR_HOUR = re.compile(r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\Z")
+_TIME_HINT = "give the file's time format with --time-format, e.g. %I:%M %p"
+
+
+def _date_text(text: str) -> str | None:
+    """Return a date cell as the session field reads it (``YYYY-MM-DD``), or None."""
+    return text if _ISO_DATE.match(text) else None
+
+
+def _time_text(text: str) -> str | None:
+    """Return a time cell in one of Excel's shapes as ``HH:MM:SS`` (24-hour), or None."""
+    if _TWENTY_FOUR_HOUR.match(text):
+        return text  # the field's own check says whether 25:00 is a time
+    match = _TWELVE_HOUR.match(text)
+    if match is None:
+        return None
+    hour, minute, second, half = match.groups()
+    if not 1 <= int(hour) <= 12:
+        return None
+    hour24 = int(hour) % 12 + (12 if half.lower() == "p" else 0)
+    return f"{hour24:02d}:{minute}:{second or '00'}"
+
+
+def _read(
+    fields: dict[str, Any],
+    name: str,
+    value: str,
+    form: str | None,
+    default: Callable[[str], str | None],
+) -> str | None:
+    """Rewrite ``fields[name]`` as its field reads it; return why it cannot be, or None."""
+    text = value.strip()
+    option = "--date-format" if default is _date_text else "--time-format"
+    if form is not None:
+        try:
+            parsed = dt.datetime.strptime(text, form)
+        except ValueError:
+            return f"does not match {option} {form!r} (got {value!r})"
+        fields[name] = (
+            parsed.date().isoformat() if default is _date_text else parsed.time().isoformat()
+        )
+        return None
+    read = default(text)
+    if read is None:
+        shape = "a date (YYYY-MM-DD)" if default is _date_text else "a time (HH:MM or 9:00 AM)"
+        hint = _DATE_HINT if default is _date_text else _TIME_HINT
+        return f"must be {shape}; {hint} (got {value!r})"
+    fields[name] = read
+    return None
 
 
 @attrs.frozen
@@ -85,9 +177,10 @@ class RowOptions:
     Attributes:
         encoding: The text encoding of the file.
         delimiter: The CSV delimiter; None sniffs it from the header line.
-        column_map: (folded column name, field) pairs from ``--map``.
+        column_map: (column name, field) pairs from ``--map``.
         ignore_unknown: Drop columns that are not session fields instead of failing.
         date_format: A strptime format for the ``date`` column.
+        time_format: A strptime format for the time columns.
         thousands_separator: The character grouping thousands in number columns.
     """
 
@@ -96,6 +189,7 @@ class RowOptions:
     column_map: tuple[tuple[str, str], ...] = ()
     ignore_unknown: bool = False
     date_format: str | None = None
+    time_format: str | None = None
     thousands_separator: str | None = None
 
     @classmethod
@@ -107,6 +201,7 @@ class RowOptions:
             column_map=tuple((args.column_map or {}).items()),
             ignore_unknown=args.ignore_unknown_columns,
             date_format=args.date_format,
+            time_format=args.time_format,
             thousands_separator=args.thousands_separator,
         )
 
@@ -123,18 +218,20 @@ class RowOptions:
             args.append("--ignore-unknown-columns")
         if self.date_format is not None:
             args += ["--date-format", self.date_format]
+        if self.time_format is not None:
+            args += ["--time-format", self.time_format]
         if self.thousands_separator is not None:
             args += ["--thousands-separator", self.thousands_separator]
         return args
 
     @functools.cached_property
     def _renames(self) -> dict[str, str]:
-        return dict(self.column_map)
+        return {fold(column): field for column, field in self.column_map}
 
     def field_for(self, column: str) -> str:
-        """Return the field a column (or JSON key) of the file feeds."""
+        """Return the field a column (or JSON key) of the file feeds (else the name as is)."""
         name = fold(column)
-        return self._renames.get(name, name)
+        return self._renames.get(name) or _field_named(name) or column.strip()
 
     @functools.cached_property
     def _thousands(self) -> re.Pattern[str] | None:
@@ -144,18 +241,16 @@ class RowOptions:
     def read_values(self, fields: dict[str, Any]) -> list[InvalidInputError]:
         """Rewrite the row's dates and numbers in place; return the values that do not fit."""
         problems: list[InvalidInputError] = []
-        if self.date_format is not None:
-            for name in _fields_of_kind("date").intersection(fields):
-                value = fields[name]
-                if not isinstance(value, str):
-                    continue
-                try:
-                    parsed = dt.datetime.strptime(value.strip(), self.date_format)
-                except ValueError:
-                    reason = f"does not match --date-format {self.date_format!r} (got {value!r})"
-                    problems.append(InvalidInputError(name, reason))
-                else:
-                    fields[name] = parsed.date().isoformat()
+        for name in _fields_of_kind("date").intersection(fields):
+            value = fields[name]
+            if isinstance(value, str):
+                problem = _read(fields, name, value, self.date_format, _date_text)
+                problems += [InvalidInputError(name, problem)] if problem else []
+        for name in _fields_of_kind("time").intersection(fields):
+            value = fields[name]
+            if isinstance(value, str):
+                problem = _read(fields, name, value, self.time_format, _time_text)
+                problems += [InvalidInputError(name, problem)] if problem else []
         pattern = self._thousands
         if pattern is not None:
             for name in _fields_of_kind("int").intersection(fields):
@@ -199,12 +294,12 @@ def plan_columns(
         if field in owner:
             raise ColumnError(
                 f"columns {owner[field]!r} and {cell!r} both give the field {field!r}"
-                " (column names are matched ignoring case and surrounding spaces)"
+                " (column names are matched ignoring case, spaces, underscores and hyphens)"
             )
         owner[field] = cell
         plan.append((position, field))
     names = {fold(cell) for cell in cells}
-    missing = [column for column, _ in opts.column_map if column not in names]
+    missing = [column for column, _ in opts.column_map if fold(column) not in names]
     if missing:
         listed = ", ".join(map(repr, missing))
         raise ColumnError(f"--map names {listed}, which is not a column of the header")
@@ -240,8 +335,8 @@ def resolve_keys(
             unknown.append(key)
         elif field in fields:
             raise ColumnError(
-                f"two keys give the field {field!r} (keys are matched ignoring case and"
-                " surrounding spaces)"
+                f"two keys give the field {field!r} (keys are matched ignoring case,"
+                " spaces, underscores and hyphens)"
             )
         else:
             fields[field] = value
@@ -275,6 +370,12 @@ def _date_format(text: str) -> str:
     return text
 
 
+def _time_format(text: str) -> str:
+    if "%" not in text:
+        raise argparse.ArgumentTypeError(f"expected a strptime format like %I:%M %p, got {text!r}")
+    return text
+
+
 def _separator(text: str) -> str:
     if len(text) != 1 or text.isdigit() or text in "+-":
         raise argparse.ArgumentTypeError(f"expected one character such as , or ., got {text!r}")
@@ -292,14 +393,15 @@ class _MapAction(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         column, sep, field = str(values).rpartition("=")
-        column, field = fold(column), field.strip()
-        if not sep or not column:
+        column, field = column.strip(), field.strip()
+        if not sep or not fold(column):
             parser.error(f"--map: expected COLUMN=FIELD, got {values!r}")
         if not is_session_field(field):
             parser.error(f"--map {values}: {field!r} is not a session field")
         mapping: dict[str, str] = dict(getattr(namespace, self.dest, None) or {})
-        if mapping.get(column, field) != field:
-            parser.error(f"--map: column {column!r} is mapped twice")
+        for seen, given in mapping.items():
+            if fold(seen) == fold(column) and given != field:
+                parser.error(f"--map: column {seen!r} is mapped twice")
         mapping[column] = field
         setattr(namespace, self.dest, mapping)
 
@@ -336,6 +438,13 @@ def row_options_parser() -> argparse.ArgumentParser:
         type=_date_format,
         metavar="FORMAT",
         help="strptime format of the date column, e.g. %%m/%%d/%%Y (default: YYYY-MM-DD)",
+    )
+    group.add_argument(
+        "--time-format",
+        type=_time_format,
+        metavar="FORMAT",
+        help="strptime format of the time columns, e.g. %%I:%%M %%p (default: 21:00, 21:00:00,"
+        " 9:00 PM or 9:00:00 PM)",
     )
     group.add_argument(
         "--thousands-separator",
