@@ -401,3 +401,64 @@ def test_demo_removes_its_temporary_folder(
     assert _demo.run_demo(args) == 0
     assert "Pass --out DIR to keep the files" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == []
+
+
+def _imports(path: Path, module: str, is_package: bool) -> set[str]:
+    """Return the package modules ``module`` imports at run time (not under TYPE_CHECKING)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    found: set[str] = set()
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            target = (
+                f"{base}.{node.module}"
+                if node.level and node.module
+                else base
+                if node.level
+                else node.module or ""
+            )
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.startswith("swoogo_async")}
+
+
+def test_no_runtime_import_cycle_in_the_command_or_the_fake() -> None:
+    root = Path(__file__).parent.parent / "swoogo_async"
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if is_package else parts)
+        graph[module] = _imports(path, module, is_package)
+    for module, targets in graph.items():
+        graph[module] = {t for t in targets if t in graph and t != module}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, stack = set(), [start]
+        while stack:
+            here = stack.pop()
+            for nxt in graph[here]:
+                if nxt == goal:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
+    ours = [m for m in graph if m.startswith(("swoogo_async.cli.", "swoogo_async.testing."))]
+    assert "swoogo_async.cli._demo" in ours
+    cycles = [m for m in ours if reaches(m, m)]
+    assert cycles == []
