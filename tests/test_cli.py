@@ -462,3 +462,80 @@ def test_no_runtime_import_cycle_in_the_command_or_the_fake() -> None:
     assert "swoogo_async.cli._demo" in ours
     cycles = [m for m in ours if reaches(m, m)]
     assert cycles == []
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_a_redis_url_the_command_cannot_reach_is_warned_about(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    csv_path = write_csv(tmp_path / "rows.csv", 3)
+    url = f"redis://127.0.0.1:{_closed_port()}/0"  # a mistyped port: nothing listens there
+    code, out, err = await run(
+        tmp_path,
+        fake,
+        "import",
+        str(csv_path),
+        "--event-id",
+        "9",
+        "--no-progress",
+        "--redis-url",
+        url,
+    )
+    assert code == 0, out + err
+    (warning,) = [line for line in err.splitlines() if line.startswith("WARNING")]
+    assert "Redis unreachable" in warning
+    assert "in-process token and rate budget" in warning
+    assert len(fake.sessions) == 3
+
+
+def test_the_redis_url_reaches_the_client_as_an_argument(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from swoogo_async.cli._args import build_parser
+    from swoogo_async.cli._main import _client
+    from swoogo_async.redis import RedisSharedState
+
+    monkeypatch.delenv("SWOOGO_REDIS_URL", raising=False)
+    monkeypatch.setenv("SWOOGO_API_KEY", "key")
+    monkeypatch.setenv("SWOOGO_API_SECRET", "secret")
+    args = build_parser().parse_args(["get", "1", "--redis-url", "redis://127.0.0.1:9/0"])
+    remote = _client(args)
+    assert isinstance(remote.shared, RedisSharedState)
+    assert isinstance(remote.client._shared, RedisSharedState)
+    assert "SWOOGO_REDIS_URL" not in os.environ  # nothing passed through the environment
+    asyncio.run(remote.shared.aclose())
+
+
+async def test_the_summary_counts_only_the_credits_the_server_charged(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "rows.csv", 8)
+    async with FakeSwoogo("cli-key", SECRET, rate_limit=4, rate_window=2.0) as fake:
+        code, out, err = await run(
+            tmp_path,
+            fake,
+            "import",
+            str(csv_path),
+            "--event-id",
+            "9",
+            "--no-progress",
+            "--no-pacing",
+            "--concurrency",
+            "8",
+        )
+        assert code == 0, out + err
+        assert len(fake.sessions) == 8
+        assert fake.rate_limited > 0  # some attempts were refused, and sent again
+        charged = sum(
+            10 if r.method == "GET" and r.path == "/sessions" else 1
+            for r in fake.requests
+            if r.path != "/oauth2/token" and r.status != 429
+        )
+    (line,) = [line for line in out.splitlines() if "credits spent" in line]
+    assert int(line.split()[2]) == charged
