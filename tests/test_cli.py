@@ -539,3 +539,25 @@ async def test_the_summary_counts_only_the_credits_the_server_charged(tmp_path: 
         )
     (line,) = [line for line in out.splitlines() if "credits spent" in line]
     assert int(line.split()[2]) == charged
+
+
+def test_the_examples_use_public_names_only() -> None:
+    import ast
+
+    examples = Path(__file__).parent.parent / "examples"
+    private = []
+    for path in sorted(examples.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("swoogo_async"):
+                names = [node.module or "", *(alias.name for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names if alias.name.startswith("swoogo")]
+            else:
+                continue
+            private += [
+                f"{path.name}: {name}"
+                for name in names
+                if any(part.startswith("_") for part in name.split("."))
+            ]
+    assert len(list(examples.glob("*.py"))) >= 3
+    assert private == []

@@ -1042,3 +1042,39 @@ def test_the_fake_and_the_sdk_agree_on_every_writable_field() -> None:
     assert sdk_kinds == fake_kinds
     sdk_choices = {n: k.choices for n, k in WRITABLE_FIELDS.items() if k.wire == "enum"}
     assert sdk_choices == {n: r for n, r in SESSION_FORM.items() if isinstance(r, tuple)}
+
+
+# -- the standalone server ----------------------------------------------------------------------
+def test_the_standalone_help_is_plain_text() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "swoogo_async.testing", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert "``" not in done.stdout
+    assert "api_key: ..." in done.stdout
+    assert "stats: <url>" in done.stdout
+
+
+def test_a_busy_port_is_one_clear_line_and_exit_2() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "swoogo_async.testing", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(
+        f"python -m swoogo_async.testing: error: cannot listen on 127.0.0.1:{port}"
+    )
+    assert "Traceback" not in done.stderr
