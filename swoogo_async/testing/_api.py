@@ -8,6 +8,7 @@ import email.utils
 import json
 import math
 import random
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -16,10 +17,34 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 from aiohttp import web
 
+from ._faults import TOKEN_ROUTE
 from ._forms import ApiError, yii_error
 from ._store import Store
 
-__all__ = ["API_PREFIX", "FORM", "ApiMixin", "CIDict", "Result", "json_response"]
+__all__ = [
+    "API_PREFIX",
+    "FORM",
+    "LIST_ROUTES",
+    "ROUTES",
+    "ApiMixin",
+    "CIDict",
+    "Result",
+    "json_response",
+]
+
+#: (path pattern, method, route name): the routes the fake serves, the token first.
+ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"/oauth2/token"), "POST", TOKEN_ROUTE),
+    (re.compile(r"/sessions"), "GET", "GET /sessions"),
+    (re.compile(r"/sessions/create"), "POST", "POST /sessions/create"),
+    (re.compile(r"/sessions/(\d+)"), "GET", "GET /sessions/{id}"),
+    (re.compile(r"/sessions/update/(\d+)"), "PUT", "PUT /sessions/update/{id}"),
+    (re.compile(r"/speakers/(\d+)/session\.json"), "POST", "POST /speakers/{id}/session.json"),
+    (re.compile(r"/speakers"), "GET", "GET /speakers"),
+    (re.compile(r"/speakers/(\d+)"), "GET", "GET /speakers/{id}"),
+)
+#: A list call costs 10 credits; every other call costs 1.
+LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers"})
 
 API_PREFIX = "/api/v1"
 FORM = "application/x-www-form-urlencoded"
