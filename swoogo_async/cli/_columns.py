@@ -7,10 +7,8 @@
   is ``start_time``), with or without a leading ``Session`` (``Session Name`` is
   ``name``); ``--map COLUMN=FIELD`` renames a column; a column that is not a session
   field is an error up front unless ``--ignore-unknown-columns`` drops it.
-- Values: ``--date-format`` (strptime) reads the ``date`` column, else it must be
-  ``YYYY-MM-DD``; ``--time-format`` reads the time columns, else ``21:00``,
-  ``21:00:00``, ``9:00 PM`` and ``9:00:00 PM`` (Excel's time shapes) are read;
-  ``--thousands-separator`` reads ``1,500`` in number columns.
+- Values: ``--date-format``, ``--time-format`` and ``--thousands-separator``, read
+  as ``_cells`` says.
 
 The options are declared once, here: ``row_options_parser`` is the argparse parent
 every command that reads rows takes, ``RowOptions.from_args`` reads them back and
@@ -22,11 +20,10 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
-import datetime as dt
 import functools
 import re
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -34,6 +31,7 @@ import attrs
 from .._api.fields import WRITABLE_FIELDS
 from .._api.scalars import CUSTOM_FIELD_RE
 from .._exceptions import InvalidInputError
+from ._cells import read_cells
 
 __all__ = [
     "DEFAULT_ENCODING",
@@ -106,70 +104,6 @@ def sniff_delimiter(line: str) -> str:
         return ","
 
 
-@functools.cache
-def _fields_of_kind(wire: str) -> frozenset[str]:
-    """Return the writable fields of one kind (``"date"``, ``"int"``) in the one table."""
-    return frozenset(name for name, kind in WRITABLE_FIELDS.items() if kind.wire == wire)
-
-
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
-_DATE_HINT = "give the file's date format with --date-format, e.g. %d/%m/%Y"
-#: ``9:00 AM``, ``9:00:00 p.m.``: Excel's 12-hour times.
-_TWELVE_HOUR = re.compile(
-    r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?\s*([ap])\.?\s*m\.?\Z", re.IGNORECASE
-)
-#: ``21:00``, ``9:00``, ``21:00:00``: 24-hour times, which the session fields read as they are.
-_TWENTY_FOUR_HOUR = re.compile(r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\Z")
-_TIME_HINT = "give the file's time format with --time-format, e.g. %I:%M %p"
-
-
-def _date_text(text: str) -> str | None:
-    """Return a date cell as the session field reads it (``YYYY-MM-DD``), or None."""
-    return text if _ISO_DATE.match(text) else None
-
-
-def _time_text(text: str) -> str | None:
-    """Return a time cell in one of Excel's shapes as ``HH:MM:SS`` (24-hour), or None."""
-    if _TWENTY_FOUR_HOUR.match(text):
-        return text  # the field's own check says whether 25:00 is a time
-    match = _TWELVE_HOUR.match(text)
-    if match is None:
-        return None
-    hour, minute, second, half = match.groups()
-    if not 1 <= int(hour) <= 12:
-        return None
-    hour24 = int(hour) % 12 + (12 if half.lower() == "p" else 0)
-    return f"{hour24:02d}:{minute}:{second or '00'}"
-
-
-def _read(
-    fields: dict[str, Any],
-    name: str,
-    value: str,
-    form: str | None,
-    default: Callable[[str], str | None],
-) -> str | None:
-    """Rewrite ``fields[name]`` as its field reads it; return why it cannot be, or None."""
-    text = value.strip()
-    option = "--date-format" if default is _date_text else "--time-format"
-    if form is not None:
-        try:
-            parsed = dt.datetime.strptime(text, form)
-        except ValueError:
-            return f"does not match {option} {form!r} (got {value!r})"
-        fields[name] = (
-            parsed.date().isoformat() if default is _date_text else parsed.time().isoformat()
-        )
-        return None
-    read = default(text)
-    if read is None:
-        shape = "a date (YYYY-MM-DD)" if default is _date_text else "a time (HH:MM or 9:00 AM)"
-        hint = _DATE_HINT if default is _date_text else _TIME_HINT
-        return f"must be {shape}; {hint} (got {value!r})"
-    fields[name] = read
-    return None
-
-
 @attrs.frozen
 class RowOptions:
     """How to read the rows of a file (the defaults read a plain UTF-8 file as is).
@@ -233,31 +167,14 @@ class RowOptions:
         name = fold(column)
         return self._renames.get(name) or _field_named(name) or column.strip()
 
-    @functools.cached_property
-    def _thousands(self) -> re.Pattern[str] | None:
-        sep = self.thousands_separator
-        return None if sep is None else re.compile(rf"[+-]?\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+")
-
     def read_values(self, fields: dict[str, Any]) -> list[InvalidInputError]:
-        """Rewrite the row's dates and numbers in place; return the values that do not fit."""
-        problems: list[InvalidInputError] = []
-        for name in _fields_of_kind("date").intersection(fields):
-            value = fields[name]
-            if isinstance(value, str):
-                problem = _read(fields, name, value, self.date_format, _date_text)
-                problems += [InvalidInputError(name, problem)] if problem else []
-        for name in _fields_of_kind("time").intersection(fields):
-            value = fields[name]
-            if isinstance(value, str):
-                problem = _read(fields, name, value, self.time_format, _time_text)
-                problems += [InvalidInputError(name, problem)] if problem else []
-        pattern = self._thousands
-        if pattern is not None:
-            for name in _fields_of_kind("int").intersection(fields):
-                value = fields[name]
-                if isinstance(value, str) and pattern.fullmatch(value.strip()):
-                    fields[name] = value.strip().replace(self.thousands_separator or "", "")
-        return problems
+        """Rewrite the row's dates, times and numbers in place; return the cells that do not fit."""
+        return read_cells(
+            fields,
+            date_format=self.date_format,
+            time_format=self.time_format,
+            thousands_separator=self.thousands_separator,
+        )
 
 
 def _unknown_message(what: str, names: Sequence[str]) -> str:
