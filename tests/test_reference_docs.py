@@ -14,7 +14,7 @@ from pathlib import Path
 import attrs
 
 from swoogo_async import RateLimit, RetryPolicy
-from swoogo_async.testing import FakeSwoogo
+from swoogo_async.testing import FakeSwoogo, Fault
 
 ROOT = Path(__file__).parent.parent
 
@@ -35,6 +35,16 @@ def test_every_public_method_of_the_fake_has_a_docstring_the_reference_shows() -
     page = (ROOT / "docs" / "reference" / "testing.md").read_text(encoding="utf-8")
     block = page.split("::: swoogo_async.testing.FakeSwoogo", 1)[1].split(":::", 1)[0]
     assert "inherited_members: true" in block  # the controls live on a mixin
+
+
+def test_every_fault_constructor_has_a_docstring_the_reference_shows() -> None:
+    constructors = {
+        name
+        for name, member in vars(Fault).items()
+        if isinstance(member, classmethod) and not name.startswith("_")
+    }
+    assert {"error", "rate_limited", "timeout", "drop_before", "drop_after"} <= constructors
+    assert sorted(n for n in constructors if not inspect.getdoc(getattr(Fault, n))) == []
 
 
 def test_every_constructor_option_of_the_fake_is_documented() -> None:

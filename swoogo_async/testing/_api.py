@@ -25,15 +25,15 @@ __all__ = [
     "API_PREFIX",
     "FORM",
     "LIST_ROUTES",
-    "ROUTES",
     "ApiMixin",
     "CIDict",
     "Result",
     "json_response",
+    "match_route",
 ]
 
-#: (path pattern, method, route name): the routes the fake serves, the token first.
-ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+#: (path pattern, method, route name) for each route of ``_faults.ROUTES``.
+ROUTE_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"/oauth2/token"), "POST", TOKEN_ROUTE),
     (re.compile(r"/sessions"), "GET", "GET /sessions"),
     (re.compile(r"/sessions/create"), "POST", "POST /sessions/create"),
@@ -45,6 +45,20 @@ ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 )
 #: A list call costs 10 credits; every other call costs 1.
 LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers"})
+
+
+def match_route(method: str, path: str) -> tuple[str | None, int, bool]:
+    """Return the route ``method path`` names (or None), its id (0 if none), and whether
+    the path is one the fake serves by some method."""
+    known = False
+    for pattern, route_method, name in ROUTE_PATTERNS:
+        match = pattern.fullmatch(path)
+        if match is not None:
+            known = True
+            if method == route_method:
+                return name, int(match[1]) if match.groups() else 0, True
+    return None, 0, known
+
 
 API_PREFIX = "/api/v1"
 FORM = "application/x-www-form-urlencoded"

@@ -18,7 +18,16 @@ from urllib.parse import parse_qsl
 import attrs
 from aiohttp import web
 
-from ._api import API_PREFIX, FORM, LIST_ROUTES, ROUTES, ApiMixin, CIDict, Result, json_response
+from ._api import (
+    API_PREFIX,
+    FORM,
+    LIST_ROUTES,
+    ApiMixin,
+    CIDict,
+    Result,
+    json_response,
+    match_route,
+)
 from ._budget import Budget
 from ._control import ControlMixin, RecordedRequest
 from ._faults import HTML_ERROR, TOKEN_ROUTE, Fault, FaultPlan
@@ -305,14 +314,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         form: dict[str, str] | None,
         outcome: _Outcome,
     ) -> web.Response | None:
-        route, arg, known_path = None, 0, False
-        for pattern, method, name in ROUTES:
-            m = pattern.fullmatch(path)
-            if m is not None:
-                known_path = True
-                if request.method == method:
-                    route, arg = name, int(m[1]) if m.groups() else 0
-                    break
+        route, arg, known_path = match_route(request.method, path)
         if route == TOKEN_ROUTE:
             self.token_requests += 1
             outcome.fault = self._faults.pick(route) if self._faults.active else None
