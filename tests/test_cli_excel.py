@@ -410,6 +410,7 @@ def test_excel_headers_match_ignoring_spaces_underscores_hyphens_and_session(
         ("12:00 AM", "00:00:00"),
         ("12:30 p.m.", "12:30:00"),
         ("9:00AM", "09:00:00"),
+        ("4 pm", "16:00:00"),
         ("21:00", "21:00"),
         ("21:00:00", "21:00:00"),
     ],

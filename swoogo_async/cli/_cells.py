@@ -2,7 +2,7 @@
 
 - Dates: ``--date-format`` (strptime), else ``YYYY-MM-DD``.
 - Times: ``--time-format`` (strptime), else Excel's shapes: ``21:00``, ``21:00:00``,
-  ``9:00 PM``, ``9:00:00 PM`` (also ``9:00PM`` and ``9:00 p.m.``).
+  ``9:00 PM``, ``9:00:00 PM`` (also ``9:00PM``, ``9:00 p.m.`` and ``9 PM``).
 - Numbers: ``--thousands-separator`` reads ``1,500`` in number columns.
 
 A cell that does not fit is a problem of its row, naming the option that would read it.
@@ -26,9 +26,9 @@ __all__ = ["read_cells"]
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 #: ``21:00``, ``9:00``, ``21:00:00``: 24-hour times, which the session fields read as they are.
 _TWENTY_FOUR_HOUR = re.compile(r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\Z")
-#: ``9:00 AM``, ``9:00:00 p.m.``: Excel's 12-hour times.
+#: ``9:00 AM``, ``9:00:00 p.m.``, ``9 AM``: 12-hour times as Excel and people write them.
 _TWELVE_HOUR = re.compile(
-    r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?\s*([ap])\.?\s*m\.?\Z", re.IGNORECASE
+    r"([0-9]{1,2})(?::([0-9]{2})(?::([0-9]{2}))?)?\s*([ap])\.?\s*m\.?\Z", re.IGNORECASE
 )
 
 
@@ -47,7 +47,7 @@ def _excel_time(text: str) -> str | None:
     if not 1 <= int(hour) <= 12:
         return None
     hour24 = int(hour) % 12 + (12 if half.lower() == "p" else 0)
-    return f"{hour24:02d}:{minute}:{second or '00'}"
+    return f"{hour24:02d}:{minute or '00'}:{second or '00'}"
 
 
 @attrs.frozen
