@@ -3,8 +3,9 @@
 Every worker opens one ``SwoogoClient`` at start-up and closes it at shut-down. With
 ``SWOOGO_REDIS_URL`` set, all of them share one token and one rate budget through
 Redis, so four workers together stay inside the credential's budget (no 429) and
-fetch one token between them. Jobs run under ``bulk_pacing()``: they leave the last
-10 % of each window to interactive calls (a web app on the same credential).
+fetch one token between them. Each job is a bulk run (``create_many``) of its one row,
+so it is paced as bulk work: it leaves the last 10 % of each window to interactive
+calls (a web app on the same credential) and waits out a 429 inside the API's window.
 
 Try it against the fake server and a local Redis::
 
@@ -29,16 +30,14 @@ from typing import Any, ClassVar
 from arq import create_pool
 from arq.connections import RedisSettings
 
-from swoogo_async import RetryPolicy, SwoogoClient, SwoogoError
-from swoogo_async._http.pacing import bulk_pacing
+from swoogo_async import SwoogoClient
 
 REDIS = RedisSettings.from_dsn(os.environ.get("SWOOGO_REDIS_URL", "redis://127.0.0.1:6379/0"))
 
 
 async def startup(ctx: dict[str, Any]) -> None:
     """Open this worker's one client (credentials and Redis from the environment)."""
-    # Jobs are bulk work: a 429 whose reset falls inside the API's window is waited out.
-    ctx["swoogo"] = await SwoogoClient(retry=RetryPolicy().for_bulk()).open()
+    ctx["swoogo"] = await SwoogoClient().open()
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -49,12 +48,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 async def import_session(ctx: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     """Create one session; return its id, or the error (a job never raises it on)."""
     client: SwoogoClient = ctx["swoogo"]
-    try:
-        with bulk_pacing():
-            session = await client.sessions.create(**row)
-    except SwoogoError as error:
-        return {"row": row["name"], "error": f"{type(error).__name__}: {error}"}
-    return {"row": row["name"], "id": session.id}
+    async with client.sessions.create_many([row], concurrency=1) as run:
+        async for result in run:
+            if result.ok:
+                return {"row": row["name"], "id": result.id}
+            error = result.error
+            return {"row": row["name"], "error": f"{type(error).__name__}: {error}"}
+    return {"row": row["name"], "error": "no result"}  # a bulk run yields one per row
 
 
 class WorkerSettings:

@@ -159,5 +159,5 @@ def test_the_cli_gives_import_and_sync_the_bulk_policy_only(
     monkeypatch.setenv("SWOOGO_API_KEY", "key")
     monkeypatch.setenv("SWOOGO_API_SECRET", "secret")
     monkeypatch.delenv("SWOOGO_REDIS_URL", raising=False)
-    client = cli_client(build_parser().parse_args(argv))
+    client = cli_client(build_parser().parse_args(argv)).client
     assert client.retry == (RetryPolicy().for_bulk() if bulk else RetryPolicy())

@@ -401,3 +401,163 @@ def test_demo_removes_its_temporary_folder(
     assert _demo.run_demo(args) == 0
     assert "Pass --out DIR to keep the files" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == []
+
+
+def _imports(path: Path, module: str, is_package: bool) -> set[str]:
+    """Return the package modules ``module`` imports at run time (not under TYPE_CHECKING)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    found: set[str] = set()
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            target = (
+                f"{base}.{node.module}"
+                if node.level and node.module
+                else base
+                if node.level
+                else node.module or ""
+            )
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.startswith("swoogo_async")}
+
+
+def test_no_runtime_import_cycle_in_the_command_or_the_fake() -> None:
+    root = Path(__file__).parent.parent / "swoogo_async"
+    graph: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if is_package else parts)
+        graph[module] = _imports(path, module, is_package)
+    for module, targets in graph.items():
+        graph[module] = {t for t in targets if t in graph and t != module}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, stack = set(), [start]
+        while stack:
+            here = stack.pop()
+            for nxt in graph[here]:
+                if nxt == goal:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
+    ours = [m for m in graph if m.startswith(("swoogo_async.cli.", "swoogo_async.testing."))]
+    assert "swoogo_async.cli._demo" in ours
+    cycles = [m for m in ours if reaches(m, m)]
+    assert cycles == []
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_a_redis_url_the_command_cannot_reach_is_warned_about(
+    tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    csv_path = write_csv(tmp_path / "rows.csv", 3)
+    url = f"redis://127.0.0.1:{_closed_port()}/0"  # a mistyped port: nothing listens there
+    code, out, err = await run(
+        tmp_path,
+        fake,
+        "import",
+        str(csv_path),
+        "--event-id",
+        "9",
+        "--no-progress",
+        "--redis-url",
+        url,
+    )
+    assert code == 0, out + err
+    (warning,) = [line for line in err.splitlines() if line.startswith("WARNING")]
+    assert "Redis unreachable" in warning
+    assert "in-process token and rate budget" in warning
+    assert len(fake.sessions) == 3
+
+
+def test_the_redis_url_reaches_the_client_as_an_argument(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from swoogo_async.cli._args import build_parser
+    from swoogo_async.cli._main import _client
+    from swoogo_async.redis import RedisSharedState
+
+    monkeypatch.delenv("SWOOGO_REDIS_URL", raising=False)
+    monkeypatch.setenv("SWOOGO_API_KEY", "key")
+    monkeypatch.setenv("SWOOGO_API_SECRET", "secret")
+    args = build_parser().parse_args(["get", "1", "--redis-url", "redis://127.0.0.1:9/0"])
+    remote = _client(args)
+    assert isinstance(remote.shared, RedisSharedState)
+    assert isinstance(remote.client._core.shared, RedisSharedState)
+    assert "SWOOGO_REDIS_URL" not in os.environ  # nothing passed through the environment
+    asyncio.run(remote.shared.aclose())
+
+
+async def test_the_summary_counts_only_the_credits_the_server_charged(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "rows.csv", 8)
+    async with FakeSwoogo("cli-key", SECRET, rate_limit=4, rate_window=2.0) as fake:
+        code, out, err = await run(
+            tmp_path,
+            fake,
+            "import",
+            str(csv_path),
+            "--event-id",
+            "9",
+            "--no-progress",
+            "--no-pacing",
+            "--concurrency",
+            "8",
+        )
+        assert code == 0, out + err
+        assert len(fake.sessions) == 8
+        assert fake.rate_limited > 0  # some attempts were refused, and sent again
+        charged = sum(
+            10 if r.method == "GET" and r.path == "/sessions" else 1
+            for r in fake.requests
+            if r.path != "/oauth2/token" and r.status != 429
+        )
+    (line,) = [line for line in out.splitlines() if "credits spent" in line]
+    assert int(line.split()[2]) == charged
+
+
+def test_the_examples_use_public_names_only() -> None:
+    import ast
+
+    examples = Path(__file__).parent.parent / "examples"
+    private = []
+    for path in sorted(examples.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("swoogo_async"):
+                names = [node.module or "", *(alias.name for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names if alias.name.startswith("swoogo")]
+            else:
+                continue
+            private += [
+                f"{path.name}: {name}"
+                for name in names
+                if any(part.startswith("_") for part in name.split("."))
+            ]
+    assert len(list(examples.glob("*.py"))) >= 3
+    assert private == []

@@ -305,7 +305,7 @@ def test_row_options_round_trip_into_the_resume_command() -> None:
     args = build_parser().parse_args(["import", "x.csv", *EXPORT_ARGS, "--delimiter", "tab"])
     opts = RowOptions.from_args(args)
     assert opts.delimiter == "\t"
-    assert opts.column_map == (("nom", "name"), ("start time", "start_time"))
+    assert opts.column_map == (("Nom", "name"), ("Start Time", "start_time"))  # as typed
     assert options(*opts.argv()) == opts
     assert RowOptions().argv() == []
     command = _import.resume_command(
@@ -373,3 +373,95 @@ async def test_the_command_on_excel_files(tmp_path: Path) -> None:
         assert "--encoding cp1252" in err
         assert len(fake.sessions) == 2
         assert default_reports(tmp_path) == []  # it never started
+
+
+def test_excel_headers_match_ignoring_spaces_underscores_hyphens_and_session(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "agenda.csv"
+    path.write_text(
+        "Session Name,Date,Start Time,End-Time,TRACK_ID,Session Status,C-1001\n"
+        "Keynote,2026-05-01,09:00,10:00,7,approved,Gold\n",
+        encoding="utf-8",
+    )
+    assert [row.fields for row in iter_rows(path)] == [
+        {
+            "name": "Keynote",
+            "date": "2026-05-01",
+            "start_time": "09:00",
+            "end_time": "10:00",
+            "track_id": "7",
+            "session_status": "approved",
+            "c_1001": "Gold",
+        }
+    ]
+    # A --map still wins, named as the header spells it or not.
+    mapped = [row.fields for row in iter_rows(path, options("--map", "session name=notes"))]
+    assert mapped[0]["notes"] == "Keynote"
+    assert "name" not in mapped[0]
+
+
+@pytest.mark.parametrize(
+    ("cell", "sent"),
+    [
+        ("9:00 AM", "09:00:00"),
+        ("9:00:00 PM", "21:00:00"),
+        ("09:15 pm", "21:15:00"),
+        ("12:00 AM", "00:00:00"),
+        ("12:30 p.m.", "12:30:00"),
+        ("9:00AM", "09:00:00"),
+        ("4 pm", "16:00:00"),
+        ("21:00", "21:00"),
+        ("21:00:00", "21:00:00"),
+    ],
+)
+def test_excel_time_shapes_are_read(tmp_path: Path, cell: str, sent: str) -> None:
+    path = tmp_path / "times.csv"
+    path.write_text(f"name,date,start_time\nKeynote,2026-05-01,{cell}\n", encoding="utf-8")
+    (row,) = iter_rows(path)
+    assert row.fields["start_time"] == sent
+    assert row_errors(row, 1) == []
+
+
+def test_a_time_in_no_known_shape_names_time_format_and_the_option_reads_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "times.csv"
+    path.write_text("name,date,start_time,end_time\nKeynote,2026-05-01,9h30,13:00 PM\n")
+    (row,) = iter_rows(path)
+    errors = row_errors(row, 1)
+    assert [e.field for e in errors] == ["start_time", "end_time"]
+    assert all("--time-format" in e.reason for e in errors)
+    path.write_text("name,date,start_time\nKeynote,2026-05-01,9h30\n")
+    (row,) = iter_rows(path, options("--time-format", "%Hh%M"))
+    assert row.fields["start_time"] == "09:30:00"
+    (row,) = iter_rows(path, options("--time-format", "%I:%M %p"))
+    assert "--time-format '%I:%M %p'" in row_errors(row, 1)[0].reason
+
+
+def test_a_date_in_another_shape_names_date_format(tmp_path: Path) -> None:
+    path = tmp_path / "dates.csv"
+    path.write_text("name,date\nKeynote,05/01/2026\n")
+    (row,) = iter_rows(path)
+    (error,) = row_errors(row, 1)
+    assert error.field == "date"
+    assert "--date-format" in error.reason
+    assert "'05/01/2026'" in error.reason
+
+
+async def test_the_command_imports_12_hour_times_and_session_headers(tmp_path: Path) -> None:
+    path = tmp_path / "agenda.csv"
+    path.write_text(
+        "Session Name,Date,Start Time,End Time\n"
+        "Keynote,2026-05-01,9:00 AM,10:30 AM\n"
+        "Closing,2026-05-01,4:45:00 PM,5:30:00 PM\n",
+        encoding="utf-8",
+    )
+    async with FakeSwoogo("cli-key", SECRET) as fake:
+        code, out, err = await run(
+            tmp_path, fake, "import", str(path), "--event-id", "9", "--no-progress"
+        )
+        assert code == 0, out + err
+        assert sorted(
+            (s["name"], s["start_time"], s["end_time"]) for s in fake.sessions.values()
+        ) == [("Closing", "16:45:00", "17:30:00"), ("Keynote", "09:00:00", "10:30:00")]

@@ -950,3 +950,131 @@ def test_cli_runs_standalone() -> None:
         assert proc.wait(timeout=10) == 0
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+# -- the fake's own rules -------------------------------------------------------------------------
+def test_the_fake_reads_no_field_rules_from_the_sdk() -> None:
+    import ast
+    from pathlib import Path
+
+    import swoogo_async.testing as testing
+
+    folder = Path(testing.__file__).parent
+    borrowed = []
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                package = ["swoogo_async", "testing"][: max(0, 3 - node.level)]
+                base = ".".join([*package, node.module or ""]) if node.level else node.module
+                targets = [f"{base}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            # Models may be imported to produce JSON; no check, field table or scalar.
+            targets = [t or "" for t in targets]
+            borrowed += [
+                f"{path.name}: {t}"
+                for t in targets
+                if t.startswith("swoogo_async._api")
+                and not t.startswith("swoogo_async._api.models")
+            ]
+    assert borrowed == []
+
+
+async def test_a_field_the_sdk_classifies_wrongly_is_refused_by_the_fake(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from swoogo_async import SwoogoClient, ValidationError
+    from swoogo_async._api import fields
+
+    # The SDK, wrongly, takes capacity for free text: it sends "lots" as it is.
+    monkeypatch.setitem(fields.WRITABLE_FIELDS, "capacity", fields.TEXT)
+    wrong: dict[str, Any] = {"capacity": "lots"}
+    async with FakeSwoogo() as fake:
+        client = SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url)
+        async with client:
+            with pytest.raises(ValidationError) as info:
+                await client.sessions.create(event_id=1, name="Keynote", date="2026-05-01", **wrong)
+    assert info.value.status == 422
+    assert [e.field for e in info.value.errors] == ["capacity"]
+    assert fake.sessions == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("capacity", "lots"),
+        ("capacity", "-1"),
+        ("track_id", "1.5"),
+        ("date", "05/01/2026"),
+        ("start_time", "9:00 AM"),
+        ("end_time", "21:00:00.5"),
+        ("use_event_timezone", "true"),
+        ("selected_by_default", "yes"),
+        ("session_status", "LIVE"),
+        ("selection_control", "mandatory"),
+        ("timezone", "Mars/Base"),
+        ("name", " "),
+    ],
+)
+async def test_the_fake_refuses_values_the_contract_forbids(
+    fake: FakeSwoogo, http: aiohttp.ClientSession, field: str, value: str
+) -> None:
+    h = await auth(http, fake)
+    form = {"event_id": "1", "name": "Keynote", "date": "2026-05-01", field: value}
+    status, body, _ = await call(http, fake, "POST", "/sessions/create", h, data=form)
+    assert status == 422, body
+    assert [e["field"] for e in body] == [field]
+    assert fake.sessions == {}
+
+
+def test_the_fake_and_the_sdk_agree_on_every_writable_field() -> None:
+    from swoogo_async._api.fields import WRITABLE_FIELDS
+    from swoogo_async.testing._forms import SESSION_FORM
+
+    wire = {"id": "int", "count": "int", "flag": "flag", "date": "date", "time": "time"}
+    fake_kinds = {
+        name: "enum" if isinstance(rule, tuple) else wire.get(rule, "text")
+        for name, rule in SESSION_FORM.items()
+    }
+    sdk_kinds = {name: kind.wire for name, kind in WRITABLE_FIELDS.items() if kind.wire != "custom"}
+    assert sdk_kinds == fake_kinds
+    sdk_choices = {n: k.choices for n, k in WRITABLE_FIELDS.items() if k.wire == "enum"}
+    assert sdk_choices == {n: r for n, r in SESSION_FORM.items() if isinstance(r, tuple)}
+
+
+# -- the standalone server ----------------------------------------------------------------------
+def test_the_standalone_help_is_plain_text() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "swoogo_async.testing", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert "``" not in done.stdout
+    assert "api_key: ..." in done.stdout
+    assert "stats: <url>" in done.stdout
+
+
+def test_a_busy_port_is_one_clear_line_and_exit_2() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "swoogo_async.testing", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(
+        f"python -m swoogo_async.testing: error: cannot listen on 127.0.0.1:{port}"
+    )
+    assert "Traceback" not in done.stderr

@@ -274,11 +274,11 @@ def test_the_cli_import_shares_through_redis_url_and_waits_out_a_window(
     monkeypatch.setenv("SWOOGO_API_KEY", "key")
     monkeypatch.setenv("SWOOGO_API_SECRET", "secret")
     args = build_parser().parse_args(["import", "rows.csv", "--redis-url", "redis://127.0.0.1:9/0"])
-    client = cli_client(args)
+    client = cli_client(args).client
     assert isinstance(client._core.shared, RedisSharedState)
     assert client.retry.max_server_wait >= 600
     assert client.retry.deadline > 600
-    get = cli_client(build_parser().parse_args(["get", "1"]))
+    get = cli_client(build_parser().parse_args(["get", "1"])).client
     assert get.retry.deadline < 600  # an interactive command keeps a short deadline
 
 

@@ -18,8 +18,8 @@ from swoogo_async import (
 )
 from swoogo_async._exceptions import make_status_error
 from swoogo_async._writes.bulk import BulkProgress, BulkSummary
-from swoogo_async.cli import _import
-from swoogo_async.cli._progress import BarProgress, LogProgress, format_duration, make_progress
+from swoogo_async.cli import _import, _progress
+from swoogo_async.cli._progress import LogProgress, TqdmProgress, format_duration, make_progress
 from swoogo_async.cli._report import (
     ImportOutcome,
     ReportError,
@@ -280,16 +280,6 @@ def test_progress_renderers() -> None:
     progress = BulkProgress(created=3, invalid=1, submitted=5, done=4)
     assert isinstance(make_progress(10, stream=_Stream(False)), LogProgress)
     assert isinstance(make_progress(10, enabled=False, stream=_Stream(True)), LogProgress)
-    stream = _Stream(True)
-    bar = BarProgress(10, stream)
-    bar.update(progress)
-    bar.update(progress)  # throttled
-    bar.close(progress)
-    text = stream.getvalue()
-    assert text.count("\r") == 2
-    assert "4/10  40%" in text
-    assert "created 3 failed 0 invalid 1 unknown 0" in text
-    assert text.endswith("\n")
     log = _Stream(False)
     sink = LogProgress(None, log, interval=0.0)
     sink.update(progress)
@@ -297,10 +287,28 @@ def test_progress_renderers() -> None:
     assert log.getvalue().count("progress: 4 |") == 2
     tqdm_stream = _Stream(True)
     sink2: Any = make_progress(10, stream=tqdm_stream)
+    assert isinstance(sink2, TqdmProgress)
     sink2.update(progress)
     sink2.close(progress)
     assert "4/10" in tqdm_stream.getvalue()
     assert [format_duration(s) for s in (None, 5, 65, 3725)] == ["?", "0:05", "1:05", "1:02:05"]
+
+
+def test_without_tqdm_a_terminal_gets_plain_lines_not_a_second_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_progress, "_tqdm", lambda: None)
+    stream = _Stream(True)
+    sink = make_progress(10, stream=stream)
+    assert isinstance(sink, LogProgress)
+    progress = BulkProgress(created=3, invalid=1, submitted=5, done=4)
+    sink.close(progress)
+    text = stream.getvalue()
+    assert "\r" not in text
+    assert text.startswith("progress: 4/10  40% | created 3 failed 0 invalid 1 unknown 0 |")
+    assert text.count("\n") == 1
+    assert text.endswith("\n")
+    assert not hasattr(_progress, "BarProgress")
 
 
 def test_attempted_rows_without_an_outcome_are_looked_up(tmp_path: Path) -> None:

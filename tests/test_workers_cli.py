@@ -6,6 +6,7 @@ import asyncio
 import csv
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -110,6 +111,16 @@ def test_demo_with_four_workers_checks_its_invariants(
     assert "[ok] one token request between all the workers" in out
     assert "[ok] the workers stayed inside the shared rate limit" in out
     assert "[ok] the 5 invalid rows are exactly the 5 deliberate ones" in out
+    # Every worker line says what the worker did; an exit 1 says why it is expected.
+    workers = [line.strip() for line in out.splitlines() if line.strip().startswith("worker ")]
+    assert len(workers) == 4, out
+    for line in workers:
+        assert re.fullmatch(
+            r"worker \d \(rows \d+-\d+\): (\d+ (created|invalid)(, )?)+; exit "
+            r"(0|1 as expected \(its rows include deliberately invalid ones\))",
+            line,
+        ), line
+    assert "exit 1;" not in out
     report = [json.loads(line) for line in (tmp_path / "report.jsonl").read_text().splitlines()]
     finals = sorted(r["index"] for r in report if r["status"] != "attempted")
     assert finals == list(range(40))  # the merged report covers every row once

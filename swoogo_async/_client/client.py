@@ -212,6 +212,7 @@ class SwoogoClient:
 
         Every attempt handed to the transport counts (a list call 10, any other call 1,
         the token call 0), whether or not it was answered: the server may have charged it.
+        An attempt answered 429 does not: the server refused it without charging.
         """
         return self._core.pipeline.credits_spent
 

@@ -300,6 +300,8 @@ class Pipeline:
                 raise ClientStateError("the client was closed while this call ran") from None
             raise
         finally:
+            if response is not None and response.status == 429:
+                self.credits_spent -= call.cost  # refused: the server charged nothing
             if pacer is not None:
                 if response is None:
                     pacer.release(call.cost, sent=sent)

@@ -66,6 +66,7 @@ class RetryPolicy:
         max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` the client
             will sleep for; a longer one raises ``RateLimitError`` at once, carrying
             ``retry_after``, rather than blocking a caller for minutes.
+        statuses: The HTTP statuses retried (429, 500, 502, 503 and 504).
 
     Raises:
         InvalidInputError: a value is not a finite number in range (a ``ValueError``).

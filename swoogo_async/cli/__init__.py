@@ -1,4 +1,4 @@
-"""The ``swoogo-async`` command line: ``import``, ``get``, ``update`` and ``demo``."""
+"""The ``swoogo-async`` command line: ``import``, ``sync``, ``get``, ``update`` and ``demo``."""
 
 from __future__ import annotations
 

@@ -1,13 +1,14 @@
 """How the command reads a file's columns and cells: the options for files made by hand or by Excel.
 
 - Encoding: ``--encoding`` (default UTF-8, with or without a byte order mark).
-- Delimiter: ``--delimiter``, else the one of ``,`` ``;`` tab ``|`` that the header
-  line holds most often outside quotes (``,`` when it holds none).
-- Column names: matched ignoring case and surrounding spaces; ``--map COLUMN=FIELD``
-  renames a column; a column that is not a session field is an error up front
-  unless ``--ignore-unknown-columns`` drops it.
-- Values: ``--date-format`` (strptime) reads the ``date`` column;
-  ``--thousands-separator`` reads ``1,500`` in number columns.
+- Delimiter: ``--delimiter``, else the one of ``,`` ``;`` tab ``|`` that
+  ``csv.Sniffer`` finds in the header line (``,`` when it finds none).
+- Column names: matched ignoring case, spaces, underscores and hyphens (``Start Time``
+  is ``start_time``), with or without a leading ``Session`` (``Session Name`` is
+  ``name``); ``--map COLUMN=FIELD`` renames a column; a column that is not a session
+  field is an error up front unless ``--ignore-unknown-columns`` drops it.
+- Values: ``--date-format``, ``--time-format`` and ``--thousands-separator``, read
+  as ``_cells`` says.
 
 The options are declared once, here: ``row_options_parser`` is the argparse parent
 every command that reads rows takes, ``RowOptions.from_args`` reads them back and
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import datetime as dt
+import csv
 import functools
 import re
 import shlex
@@ -30,6 +31,7 @@ import attrs
 from .._api.fields import WRITABLE_FIELDS
 from .._api.scalars import CUSTOM_FIELD_RE
 from .._exceptions import InvalidInputError
+from ._cells import read_cells
 
 __all__ = [
     "DEFAULT_ENCODING",
@@ -48,17 +50,41 @@ __all__ = [
 DELIMITERS = ",;\t|"
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the byte order mark Excel writes
 _NAMED_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-_QUOTED = re.compile(r'"[^"]*"')
 
 
 class ColumnError(ValueError):
     """The file's columns (or a row's keys) do not fit the session fields."""
 
 
+#: What column names are matched without; a byte order mark read as text (``--encoding
+#: utf-8`` on Excel's "CSV UTF-8") is no part of a name either.
+_IGNORED_IN_NAMES = re.compile(r"[\s_\-\ufeff]+")
+#: A leading word a column name may carry: ``Session Name`` is the session's name.
+_RESOURCE_WORD = "session"
+
+
 def fold(name: str) -> str:
-    """Return a column name as it is matched: without surrounding spaces, lower case."""
-    # A byte order mark read as text (--encoding utf-8 on Excel's "CSV UTF-8") is no name.
-    return name.replace("\ufeff", "").strip().lower()
+    """Return a column name as it is matched: lower case, without spaces, ``_`` or ``-``."""
+    return _IGNORED_IN_NAMES.sub("", name).lower()
+
+
+@functools.cache
+def _folded_fields() -> dict[str, str]:
+    """Return each writable field under its folded name."""
+    return {fold(name): name for name in WRITABLE_FIELDS}
+
+
+def _field_named(name: str) -> str | None:
+    """Return the session field a folded column name means, if any."""
+    fields = _folded_fields()
+    if name in fields:
+        return fields[name]
+    custom = re.fullmatch(r"c([0-9]+)", name)
+    if custom is not None:
+        return f"c_{custom[1]}"
+    if name.startswith(_RESOURCE_WORD):
+        return fields.get(name[len(_RESOURCE_WORD) :])
+    return None
 
 
 def is_session_field(name: str) -> bool:
@@ -67,15 +93,15 @@ def is_session_field(name: str) -> bool:
 
 
 def sniff_delimiter(line: str) -> str:
-    """Return the delimiter the header ``line`` uses most outside quotes (``,`` if none)."""
-    bare = _QUOTED.sub("", line)
-    return max(DELIMITERS, key=lambda d: (bare.count(d), -DELIMITERS.index(d)))
+    """Return the delimiter of the header ``line`` by ``csv.Sniffer`` (``,`` if it finds none).
 
-
-@functools.cache
-def _fields_of_kind(wire: str) -> frozenset[str]:
-    """Return the writable fields of one kind (``"date"``, ``"int"``) in the one table."""
-    return frozenset(name for name, kind in WRITABLE_FIELDS.items() if kind.wire == wire)
+    Only the header is sniffed: data cells (free text, times, decimals) hold the
+    candidate characters far more often than column names do.
+    """
+    try:
+        return csv.Sniffer().sniff(line, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
 
 
 @attrs.frozen
@@ -85,9 +111,10 @@ class RowOptions:
     Attributes:
         encoding: The text encoding of the file.
         delimiter: The CSV delimiter; None sniffs it from the header line.
-        column_map: (folded column name, field) pairs from ``--map``.
+        column_map: (column name, field) pairs from ``--map``.
         ignore_unknown: Drop columns that are not session fields instead of failing.
         date_format: A strptime format for the ``date`` column.
+        time_format: A strptime format for the time columns.
         thousands_separator: The character grouping thousands in number columns.
     """
 
@@ -96,6 +123,7 @@ class RowOptions:
     column_map: tuple[tuple[str, str], ...] = ()
     ignore_unknown: bool = False
     date_format: str | None = None
+    time_format: str | None = None
     thousands_separator: str | None = None
 
     @classmethod
@@ -107,6 +135,7 @@ class RowOptions:
             column_map=tuple((args.column_map or {}).items()),
             ignore_unknown=args.ignore_unknown_columns,
             date_format=args.date_format,
+            time_format=args.time_format,
             thousands_separator=args.thousands_separator,
         )
 
@@ -123,46 +152,29 @@ class RowOptions:
             args.append("--ignore-unknown-columns")
         if self.date_format is not None:
             args += ["--date-format", self.date_format]
+        if self.time_format is not None:
+            args += ["--time-format", self.time_format]
         if self.thousands_separator is not None:
             args += ["--thousands-separator", self.thousands_separator]
         return args
 
     @functools.cached_property
     def _renames(self) -> dict[str, str]:
-        return dict(self.column_map)
+        return {fold(column): field for column, field in self.column_map}
 
     def field_for(self, column: str) -> str:
-        """Return the field a column (or JSON key) of the file feeds."""
+        """Return the field a column (or JSON key) of the file feeds (else the name as is)."""
         name = fold(column)
-        return self._renames.get(name, name)
-
-    @functools.cached_property
-    def _thousands(self) -> re.Pattern[str] | None:
-        sep = self.thousands_separator
-        return None if sep is None else re.compile(rf"[+-]?\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+")
+        return self._renames.get(name) or _field_named(name) or column.strip()
 
     def read_values(self, fields: dict[str, Any]) -> list[InvalidInputError]:
-        """Rewrite the row's dates and numbers in place; return the values that do not fit."""
-        problems: list[InvalidInputError] = []
-        if self.date_format is not None:
-            for name in _fields_of_kind("date").intersection(fields):
-                value = fields[name]
-                if not isinstance(value, str):
-                    continue
-                try:
-                    parsed = dt.datetime.strptime(value.strip(), self.date_format)
-                except ValueError:
-                    reason = f"does not match --date-format {self.date_format!r} (got {value!r})"
-                    problems.append(InvalidInputError(name, reason))
-                else:
-                    fields[name] = parsed.date().isoformat()
-        pattern = self._thousands
-        if pattern is not None:
-            for name in _fields_of_kind("int").intersection(fields):
-                value = fields[name]
-                if isinstance(value, str) and pattern.fullmatch(value.strip()):
-                    fields[name] = value.strip().replace(self.thousands_separator or "", "")
-        return problems
+        """Rewrite the row's dates, times and numbers in place; return the cells that do not fit."""
+        return read_cells(
+            fields,
+            date_format=self.date_format,
+            time_format=self.time_format,
+            thousands_separator=self.thousands_separator,
+        )
 
 
 def _unknown_message(what: str, names: Sequence[str]) -> str:
@@ -199,12 +211,12 @@ def plan_columns(
         if field in owner:
             raise ColumnError(
                 f"columns {owner[field]!r} and {cell!r} both give the field {field!r}"
-                " (column names are matched ignoring case and surrounding spaces)"
+                " (column names are matched ignoring case, spaces, underscores and hyphens)"
             )
         owner[field] = cell
         plan.append((position, field))
     names = {fold(cell) for cell in cells}
-    missing = [column for column, _ in opts.column_map if column not in names]
+    missing = [column for column, _ in opts.column_map if fold(column) not in names]
     if missing:
         listed = ", ".join(map(repr, missing))
         raise ColumnError(f"--map names {listed}, which is not a column of the header")
@@ -240,8 +252,8 @@ def resolve_keys(
             unknown.append(key)
         elif field in fields:
             raise ColumnError(
-                f"two keys give the field {field!r} (keys are matched ignoring case and"
-                " surrounding spaces)"
+                f"two keys give the field {field!r} (keys are matched ignoring case,"
+                " spaces, underscores and hyphens)"
             )
         else:
             fields[field] = value
@@ -275,6 +287,12 @@ def _date_format(text: str) -> str:
     return text
 
 
+def _time_format(text: str) -> str:
+    if "%" not in text:
+        raise argparse.ArgumentTypeError(f"expected a strptime format like %I:%M %p, got {text!r}")
+    return text
+
+
 def _separator(text: str) -> str:
     if len(text) != 1 or text.isdigit() or text in "+-":
         raise argparse.ArgumentTypeError(f"expected one character such as , or ., got {text!r}")
@@ -292,14 +310,15 @@ class _MapAction(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         column, sep, field = str(values).rpartition("=")
-        column, field = fold(column), field.strip()
-        if not sep or not column:
+        column, field = column.strip(), field.strip()
+        if not sep or not fold(column):
             parser.error(f"--map: expected COLUMN=FIELD, got {values!r}")
         if not is_session_field(field):
             parser.error(f"--map {values}: {field!r} is not a session field")
         mapping: dict[str, str] = dict(getattr(namespace, self.dest, None) or {})
-        if mapping.get(column, field) != field:
-            parser.error(f"--map: column {column!r} is mapped twice")
+        for seen, given in mapping.items():
+            if fold(seen) == fold(column) and given != field:
+                parser.error(f"--map: column {seen!r} is mapped twice")
         mapping[column] = field
         setattr(namespace, self.dest, mapping)
 
@@ -336,6 +355,13 @@ def row_options_parser() -> argparse.ArgumentParser:
         type=_date_format,
         metavar="FORMAT",
         help="strptime format of the date column, e.g. %%m/%%d/%%Y (default: YYYY-MM-DD)",
+    )
+    group.add_argument(
+        "--time-format",
+        type=_time_format,
+        metavar="FORMAT",
+        help="strptime format of the time columns, e.g. %%I:%%M %%p (default: 21:00, 21:00:00,"
+        " 9:00 PM or 9:00:00 PM)",
     )
     group.add_argument(
         "--thousands-separator",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import csv
 import json
 import os
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..testing import FakeSwoogo, Fault
-from ._demo import EVENT_ID, DemoAgenda, _verify, write_demo_csv
+from ._demo_agenda import EVENT_ID, DemoAgenda, verify_store, write_demo_csv
 
 __all__ = ["LocalRedis", "run_workers_demo"]
 
@@ -117,6 +118,36 @@ def _count(report: Path, statuses: tuple[str, ...]) -> int:
         return sum(json.loads(text).get("status") in statuses for text in handle)
 
 
+def _finals(report: Path) -> collections.Counter[str]:
+    """Count the final status of each row a worker's report holds."""
+    last: dict[Any, str] = {}
+    if report.exists():
+        with report.open(encoding="utf-8") as handle:
+            for text in handle:
+                record = json.loads(text)
+                if record.get("status") != "attempted":
+                    last[record.get("index")] = str(record.get("status"))
+    return collections.Counter(last.values())
+
+
+def _worker_line(
+    number: int,
+    rows: range,
+    finals: collections.Counter[str],
+    code: int,
+    expected: int,
+    last_line: str,
+) -> str:
+    """Say what one worker did, and whether its exit status is the one its rows call for."""
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(finals.items())) or "no rows"
+    where = f"worker {number} (rows {rows.start + 1}-{rows.stop})"
+    if code != expected:
+        return f"{where}: {counts}; exit {code}, expected {expected}: {last_line}"
+    if expected:
+        return f"{where}: {counts}; exit 1 as expected (its rows include deliberately invalid ones)"
+    return f"{where}: {counts}; exit 0"
+
+
 async def _run_worker(
     number: int, csv_path: Path, report: Path, base_url: str, redis_url: str, args: Any
 ) -> tuple[int, str]:
@@ -191,8 +222,14 @@ async def _demo(args: argparse.Namespace, folder: Path, redis: LocalRedis) -> in
             )
         )
         elapsed = time.monotonic() - started
+        # A worker whose part holds a deliberately invalid row exits 1, as the command
+        # does for any invalid row; every other worker must exit 0.
+        bounds = [start for _, start in pieces] + [agenda.rows]
+        parts = [range(bounds[k], bounds[k + 1]) for k in range(workers)]
+        expected = [int(any(i in agenda.bad for i in part)) for part in parts]
         for k, (code, line) in enumerate(outcomes):
-            out.write(f"  worker {k + 1}: exit {code}; {line}\n")
+            finals = _finals(reports[k][0])
+            out.write(f"  {_worker_line(k + 1, parts[k], finals, code, expected[k], line)}\n")
         stats = fake.stats
         too_many = sum(1 for r in fake.requests if r.status == 429)
         out.write(
@@ -202,7 +239,7 @@ async def _demo(args: argparse.Namespace, folder: Path, redis: LocalRedis) -> in
         )
         merged = folder / "report.jsonl"
         _merge_reports(reports, merged)
-        verified = _verify(fake, agenda, merged, out)
+        verified = verify_store(fake, agenda, merged, out)
         unsettled = _count(merged, ("failed", "unknown"))
         checks = [
             # Shared pacing keeps every worker inside one budget (unshared, they meet
@@ -214,10 +251,11 @@ async def _demo(args: argparse.Namespace, folder: Path, redis: LocalRedis) -> in
                 f" at most {MAX_EDGE_429} at a window's edge, waited out)",
             ),
             (stats["token_requests"] == 1, "one token request between all the workers"),
-            # Exit 1 is expected: the deliberate rows are invalid.
             (
-                all(code in (0, 1) for code, _ in outcomes) and unsettled == 0,
-                f"all {workers} workers finished; no row failed or was left unknown",
+                all(code == want for (code, _), want in zip(outcomes, expected, strict=True))
+                and unsettled == 0,
+                f"all {workers} workers finished with the exit status their rows call for;"
+                " no row failed or was left unknown",
             ),
         ]
         for ok, text in checks:

@@ -1,20 +1,23 @@
 """The ``swoogo-async`` command: ``import``, ``sync``, ``get``, ``update`` and ``demo``.
 
 Credentials come only from ``SWOOGO_API_KEY``/``SWOOGO_API_SECRET``; the base URL
-from ``--base-url`` or ``SWOOGO_BASE_URL``. Exit status: 0 success, 1 some row (or
-the request) failed, 2 usage or configuration error (a report that cannot be
-written included), 130 interrupted (Ctrl-C).
+from ``--base-url`` or ``SWOOGO_BASE_URL``; shared state from ``--redis-url`` or
+``SWOOGO_REDIS_URL``. The options reach the client as arguments. Warnings reach stderr
+(a Redis the command cannot reach among them); ``-v`` adds the retries. Exit status:
+0 success, 1 some row (or the request) failed, 2 usage or configuration error (a
+report that cannot be written included), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,9 @@ from .._api.converter import unstructure_session
 from .._api.fields import prepare_session_fields
 from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError, SwoogoError
+from .._http.log import log_backoff, log_giveup
 from .._http.retry import RetryPolicy
+from .._shared.state import SharedState
 from .._writes.sync_plan import parse_key
 from ._args import build_parser
 from ._columns import RowOptions
@@ -43,23 +48,58 @@ class UsageError(Exception):
     """A configuration problem: exit 2."""
 
 
-def _client(args: argparse.Namespace) -> SwoogoClient:
+def _shared_state(args: argparse.Namespace) -> SharedState | None:
+    """Return the Redis shared state ``--redis-url`` names (None: the client's default)."""
+    url = getattr(args, "redis_url", None)
+    if not url:
+        return None  # the client still reads $SWOOGO_REDIS_URL, as it does for every caller
+    try:
+        from ..redis import RedisSharedState  # the optional extra: import only when asked
+    except ImportError:
+        raise UsageError(
+            "--redis-url needs the redis extra: pip install 'swoogo-async[redis]'"
+        ) from None
+    try:
+        return RedisSharedState.from_url(url)
+    except InvalidInputError as exc:
+        raise UsageError(f"--redis-url: {exc.reason}") from None
+
+
+class _Remote:
+    """The command's client, and the shared state it was given (closed after the client)."""
+
+    def __init__(self, client: SwoogoClient, shared: SharedState | None) -> None:
+        self.client, self.shared = client, shared
+
+    @contextlib.asynccontextmanager
+    async def opened(self) -> AsyncIterator[SwoogoClient]:
+        """Open the client; close it, then the shared state's connection."""
+        try:
+            async with self.client:
+                yield self.client
+        finally:
+            if self.shared is not None:
+                await self.shared.aclose()
+
+
+def _client(args: argparse.Namespace) -> _Remote:
     key, secret = os.environ.get("SWOOGO_API_KEY"), os.environ.get("SWOOGO_API_SECRET")
     if not key or not secret:
         raise UsageError("set SWOOGO_API_KEY and SWOOGO_API_SECRET in the environment")
-    if getattr(args, "redis_url", None):
-        os.environ["SWOOGO_REDIS_URL"] = args.redis_url  # the client reads it (and closes it)
+    shared = _shared_state(args)
     try:
-        return SwoogoClient(
+        client = SwoogoClient(
             key,
             secret,
             base_url=args.base_url,
             rate_limit=None if getattr(args, "no_pacing", False) else "auto",
             # A bulk command waits out a 429 whose reset falls inside the real 600-s window.
             retry=RetryPolicy().for_bulk() if args.command in _BULK_COMMANDS else None,
+            shared=shared,
         )
     except InvalidInputError as exc:
         raise UsageError(str(exc)) from None
+    return _Remote(client, shared)
 
 
 def _run_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,12 +125,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
         return EXIT_FAILED if bad else EXIT_OK
     dropped: set[str] = set()
     prior, total = prepare_import(opts, dropped=dropped)
-    client = _client(args)
+    remote = _client(args)
     if dropped:
         sys.stderr.write(f"{dropped_note(dropped)}\n")
 
     async def go() -> ImportOutcome:
-        async with client:
+        async with remote.opened() as client:
             return await import_file(opts, client, prior, total, out=sys.stdout, err=sys.stderr)
 
     return asyncio.run(go()).exit_code
@@ -104,19 +144,19 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     opts = SyncOptions(**_run_options(args), key=key, dry_run=args.dry_run)
     dropped: set[str] = set()
     prior, total = prepare_import(opts, dropped=dropped)
-    client = _client(args)
+    remote = _client(args)
     if dropped:
         sys.stderr.write(f"{dropped_note(dropped)}\n")
     if opts.dry_run:
 
         async def plan() -> int:
-            async with client:
+            async with remote.opened() as client:
                 return await dry_run_sync(opts, client, sys.stdout)
 
         return EXIT_FAILED if asyncio.run(plan()) else EXIT_OK
 
     async def go() -> ImportOutcome:
-        async with client:
+        async with remote.opened() as client:
             return await sync_file(opts, client, prior, total, out=sys.stdout, err=sys.stderr)
 
     return asyncio.run(go()).exit_code
@@ -127,10 +167,10 @@ def _print_json(data: Any) -> None:
 
 
 def _cmd_get(args: argparse.Namespace) -> int:
-    client = _client(args)
+    remote = _client(args)
 
     async def go() -> Any:
-        async with client:
+        async with remote.opened() as client:
             return await client.sessions.get(
                 args.session_id, fields=args.fields, expand=args.expand
             )
@@ -153,10 +193,10 @@ def _cmd_update(args: argparse.Namespace) -> int:
             raise UsageError(f"expected field=value, got {item!r}")
         fields[name.strip()] = value if value != "" else None
     prepare_session_fields(fields, creating=False)  # a bad field fails before any request
-    client = _client(args)
+    remote = _client(args)
 
     async def go() -> Any:
-        async with client:
+        async with remote.opened() as client:
             return await client.sessions.update(args.session_id, **fields)
 
     _print_json(unstructure_session(asyncio.run(go())))
@@ -183,16 +223,28 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+#: The SDK's retry lines: ``-v`` shows them; without it the rows' outcomes say enough.
+_RETRY_LINES = frozenset({log_backoff.__name__, log_giveup.__name__})
+
+
+def _not_a_retry_line(record: logging.LogRecord) -> bool:
+    return record.funcName not in _RETRY_LINES
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit status."""
     args = build_parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    if not args.verbose:
+        handler.addFilter(_not_a_retry_line)
     sdk_logger = logging.getLogger("swoogo_async")
     # Called in-process (tests, a host program), the logger is left as it was found.
     level, propagate = sdk_logger.level, sdk_logger.propagate
     sdk_logger.addHandler(handler)
-    sdk_logger.setLevel(logging.INFO if args.verbose else logging.ERROR)
+    # Every warning reaches the user (a Redis the run cannot reach, which leaves the
+    # budget unshared, above all); -v adds the retries and what the SDK tells at INFO.
+    sdk_logger.setLevel(logging.INFO if args.verbose else logging.WARNING)
     sdk_logger.propagate = False
     try:
         return _COMMANDS[args.command](args)

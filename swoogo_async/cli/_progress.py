@@ -1,4 +1,8 @@
-"""Progress display on stderr: tqdm if installed, a plain bar if not, log lines if not a TTY."""
+"""Progress display on stderr: a tqdm bar on a terminal, plain lines of text otherwise.
+
+tqdm is the one progress bar (the ``progress`` extra); without it, or when stderr is
+not a terminal, the run prints a line of text every few seconds instead.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from typing import Any, Protocol, TextIO
 from .._writes.bulk import BulkProgress
 
 __all__ = [
-    "BarProgress",
     "LogProgress",
     "ProgressSink",
     "TqdmProgress",
@@ -86,42 +89,6 @@ class LogProgress:
         self.stream.flush()
 
 
-class BarProgress:
-    """A one-line bar redrawn with a carriage return, at most ~10 times a second."""
-
-    def __init__(
-        self, total: int | None, stream: TextIO, *, interval: float = 0.1, width: int = 24
-    ) -> None:
-        self.total = total
-        self.stream = stream
-        self.interval = interval
-        self.width = width
-        self._last = 0.0
-        self._shown = 0
-
-    def _draw(self, progress: BulkProgress) -> None:
-        bar = ""
-        if self.total:
-            filled = min(self.width, self.width * progress.done // self.total)
-            bar = "[" + "#" * filled + "." * (self.width - filled) + "] "
-        text = bar + _line(progress, self.total)
-        pad = max(self._shown - len(text), 0)
-        self._shown = len(text)
-        self.stream.write("\r" + text + " " * pad)
-        self.stream.flush()
-
-    def update(self, progress: BulkProgress) -> None:
-        now = time.monotonic()
-        if now - self._last >= self.interval:
-            self._last = now
-            self._draw(progress)
-
-    def close(self, progress: BulkProgress) -> None:
-        self._draw(progress)
-        self.stream.write("\n")
-        self.stream.flush()
-
-
 class TqdmProgress:
     """A tqdm bar, its postfix holding the per-status counts."""
 
@@ -151,16 +118,22 @@ def _width(stream: TextIO) -> int:
         return 80  # a TTY-like stream without a file descriptor (tests)
 
 
+def _tqdm() -> Any:
+    """Return tqdm's bar class, or None when the ``progress`` extra is not installed."""
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        return None
+    return tqdm
+
+
 def make_progress(
     total: int | None, *, enabled: bool = True, stream: TextIO | None = None
 ) -> ProgressSink:
-    """Pick the display: tqdm or a plain bar on a TTY, log lines otherwise or when disabled."""
+    """Pick the display: a tqdm bar on a wide enough TTY, plain lines of text otherwise."""
     stream = stream if stream is not None else sys.stderr
     isatty = getattr(stream, "isatty", None)
     if not enabled or isatty is None or not isatty() or _width(stream) < 40:
         return LogProgress(total, stream)
-    try:
-        from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
-    except ImportError:
-        return BarProgress(total, stream)
-    return TqdmProgress(total, stream, tqdm)
+    tqdm = _tqdm()
+    return LogProgress(total, stream) if tqdm is None else TqdmProgress(total, stream, tqdm)

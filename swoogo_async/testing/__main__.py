@@ -1,4 +1,4 @@
-"""Run the fake Swoogo server standalone.
+"""Run the fake Swoogo server standalone (``--help`` says the same in plain text).
 
 ``python -m swoogo_async.testing --port 8765 [--rate-limit N --rate-window S --no-drift]``
 serves until SIGINT/SIGTERM. It prints, one per line: the base URL (first, alone), then
@@ -20,9 +20,26 @@ from ._server import FakeSwoogo
 
 __all__ = ["main"]
 
+PROG = "python -m swoogo_async.testing"
+#: The module's docstring for ``--help``: plain text, without its reST markup.
+_DESCRIPTION = """Run the fake Swoogo server standalone until SIGINT or SIGTERM.
+
+It prints, one per line: the base URL (first, alone), then "api_key: ..." and
+"api_secret: ..." (the throwaway credentials it accepts), then "stats: <url>", where
+GET returns its counters as JSON (requests, token_requests, tokens_issued,
+rate_limited, faults, sessions, speakers, duplicates, late_creates_pending).
+
+Exit status: 0 stopped, 2 usage error or the port cannot be listened on."""
+
+
+class _CannotListen(Exception):
+    """The server cannot listen on the address asked for (a busy port, above all)."""
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m swoogo_async.testing", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog=PROG, description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--api-key", default="test-key")
@@ -56,6 +73,12 @@ async def _serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    try:
+        await fake.start()
+    except OSError as exc:
+        await fake.close()
+        reason = exc.strerror or str(exc)
+        raise _CannotListen(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     async with fake:
         print(fake.base_url)
         print(f"api_key: {fake.api_key}")
@@ -66,8 +89,12 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(args))
+    except _CannotListen as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return 2
     return 0
 
 

@@ -8,6 +8,7 @@ import email.utils
 import json
 import math
 import random
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -16,10 +17,48 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 from aiohttp import web
 
+from ._faults import TOKEN_ROUTE
 from ._forms import ApiError, yii_error
 from ._store import Store
 
-__all__ = ["API_PREFIX", "FORM", "ApiMixin", "CIDict", "Result", "json_response"]
+__all__ = [
+    "API_PREFIX",
+    "FORM",
+    "LIST_ROUTES",
+    "ApiMixin",
+    "CIDict",
+    "Result",
+    "json_response",
+    "match_route",
+]
+
+#: (path pattern, method, route name) for each route of ``_faults.ROUTES``.
+ROUTE_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"/oauth2/token"), "POST", TOKEN_ROUTE),
+    (re.compile(r"/sessions"), "GET", "GET /sessions"),
+    (re.compile(r"/sessions/create"), "POST", "POST /sessions/create"),
+    (re.compile(r"/sessions/(\d+)"), "GET", "GET /sessions/{id}"),
+    (re.compile(r"/sessions/update/(\d+)"), "PUT", "PUT /sessions/update/{id}"),
+    (re.compile(r"/speakers/(\d+)/session\.json"), "POST", "POST /speakers/{id}/session.json"),
+    (re.compile(r"/speakers"), "GET", "GET /speakers"),
+    (re.compile(r"/speakers/(\d+)"), "GET", "GET /speakers/{id}"),
+)
+#: A list call costs 10 credits; every other call costs 1.
+LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers"})
+
+
+def match_route(method: str, path: str) -> tuple[str | None, int, bool]:
+    """Return the route ``method path`` names (or None), its id (0 if none), and whether
+    the path is one the fake serves by some method."""
+    known = False
+    for pattern, route_method, name in ROUTE_PATTERNS:
+        match = pattern.fullmatch(path)
+        if match is not None:
+            known = True
+            if method == route_method:
+                return name, int(match[1]) if match.groups() else 0, True
+    return None, 0, known
+
 
 API_PREFIX = "/api/v1"
 FORM = "application/x-www-form-urlencoded"

@@ -11,7 +11,7 @@ import attrs
 
 from ._store import Store
 
-__all__ = ["PAGINATION_MODES", "ControlMixin"]
+__all__ = ["PAGINATION_MODES", "ControlMixin", "RecordedRequest"]
 
 #: Ways the fake can misbehave when paginating ``GET /sessions`` and ``GET /speakers``.
 #: ``ignore-page``: every page is page 1 (its ``next`` still names page 2), the same page
@@ -33,6 +33,26 @@ PAGINATION_MODES = frozenset(
         "endless-no-meta",
     }
 )
+
+
+@attrs.frozen
+class RecordedRequest:
+    """One request the fake received (``fake.requests``), and how it was answered.
+
+    ``status`` is 0 when no answer reached the client; ``fault`` names the fault
+    played, if any; ``acted`` tells whether the request changed the store.
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    form: dict[str, str] | None
+    json: Any
+    body: bytes
+    status: int = 0
+    fault: str | None = None
+    acted: bool = False
 
 
 @attrs.define

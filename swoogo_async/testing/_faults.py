@@ -98,10 +98,12 @@ class Fault:
 
     @classmethod
     def error(cls, status: int = 503, *, acted: bool = False) -> Fault:
+        """Answer ``status`` (a JSON error body); ``acted=True`` applies the request first."""
         return cls(status=status, acted=acted)
 
     @classmethod
     def rate_limited(cls, reset: int = 1) -> Fault:
+        """Answer 429 with no credits left and the window resetting in ``reset`` seconds."""
         return cls(
             status=429,
             headers={"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": str(int(reset))},
@@ -109,22 +111,27 @@ class Fault:
 
     @classmethod
     def timeout(cls, delay: float, *, acted: bool = False) -> Fault:
+        """Answer normally only after ``delay`` seconds; ``acted=True`` applies it at once."""
         return cls(delay=float(delay), acted=acted)
 
     @classmethod
     def drop_before(cls) -> Fault:
+        """Close the connection without answering, before the request acted."""
         return cls(drop="before")
 
     @classmethod
     def drop_after(cls) -> Fault:
+        """Close the connection without answering, after the request acted."""
         return cls(drop="after", acted=True)
 
     @classmethod
     def malformed_json(cls) -> Fault:
+        """Answer 200 with half of the JSON body, after the request acted."""
         return cls(malformed=True, acted=True)
 
     @classmethod
     def html_error(cls, status: int = 502) -> Fault:
+        """Answer ``status`` with a proxy's HTML page instead of the API's JSON."""
         return cls(status=status, html=True)
 
     @classmethod

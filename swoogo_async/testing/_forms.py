@@ -1,4 +1,4 @@
-"""Form validation and Yii2-style errors for the fake Swoogo server."""
+"""Form validation, by the fake's own rules, and Yii2-style errors for the fake Swoogo server."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .._api.fields import WRITABLE_FIELDS
-
 __all__ = [
     "CF_KEY",
     "FLAG_FIELDS",
     "NUMERIC",
     "SEARCHABLE",
     "SESSION_DEFAULTS",
+    "SESSION_FORM",
     "ApiError",
     "err",
     "parse_custom_fields",
@@ -60,11 +59,44 @@ def utc_now_str() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
 
 
-# The writable fields and their wire shapes come from the SDK's one table.
-FLAG_FIELDS = tuple(name for name, kind in WRITABLE_FIELDS.items() if kind.wire == "flag")
-_INT_FIELDS = tuple(name for name, kind in WRITABLE_FIELDS.items() if kind.wire == "int")
-_ENUMS = {name: kind.choices for name, kind in WRITABLE_FIELDS.items() if kind.wire == "enum"}
-_FORM_FIELDS = frozenset(name for name, kind in WRITABLE_FIELDS.items() if kind.wire != "custom")
+# The fake's own rules, written from the API contract (Swoogo's create and update
+# session pages), never read from the SDK's field table: a field the SDK classifies
+# wrongly must be refused here, not accepted just as wrongly.
+#: ``"id"`` and ``"count"``: integers (a count never below 0); ``"flag"``: ``0``/``1``;
+#: ``"date"``: ``YYYY-MM-DD``; ``"time"``: ``HH:MM[:SS]``; ``"name"``: text, not blank;
+#: ``"timezone"``: a TZ identifier; ``"text"``: any text; a tuple: one of its values.
+SESSION_FORM: dict[str, str | tuple[str, ...]] = {
+    "event_id": "id",
+    "name": "name",
+    "admin_short_name": "text",
+    "badge_name": "text",
+    "description": "text",
+    "date": "date",
+    "start_time": "time",
+    "end_time": "time",
+    "use_event_timezone": "flag",
+    "timezone": "timezone",
+    "capacity": "count",
+    "notes": "text",
+    "location_id": "id",
+    "track_id": "id",
+    "type_id": "id",
+    "webinar_url": "text",
+    "sold_out_message": "text",
+    "secure_id": "text",
+    "session_status": ("submitted", "approved", "rejected", "converted", "live"),
+    "locked_when_saved": "flag",
+    "selection_control": ("optional", "included"),
+    "selected_by_default": "flag",
+    "prevent_session_conflicts": "flag",
+    "session_included": "flag",
+}
+#: What the server itself refuses a create without (the written docs add ``date``).
+_REQUIRED = ("event_id", "name")
+FLAG_FIELDS = tuple(name for name, rule in SESSION_FORM.items() if rule == "flag")
+_INT_FIELDS = tuple(name for name, rule in SESSION_FORM.items() if rule in ("id", "count"))
+_ENUMS = {name: rule for name, rule in SESSION_FORM.items() if isinstance(rule, tuple)}
+_FORM_FIELDS = frozenset(SESSION_FORM)
 SESSION_DEFAULTS: dict[str, Any] = {
     "id": 0,
     "event_id": 0,
@@ -152,7 +184,7 @@ def _validate_value(field: str, raw: str, errors: list[dict[str, str]]) -> tuple
     """Validate one submitted form value; returns (ok, canonical value)."""
     label = _label(field)
     if field in _INT_FIELDS:
-        if raw == "" and field != "event_id":
+        if raw == "" and field not in _REQUIRED:
             return True, None
         if raw == "":
             errors.append(err(field, f"{label} cannot be blank."))
@@ -161,7 +193,7 @@ def _validate_value(field: str, raw: str, errors: list[dict[str, str]]) -> tuple
             errors.append(err(field, f"{label} must be an integer."))
             return False, None
         val = int(raw)
-        if field == "capacity" and val < 0:
+        if SESSION_FORM[field] == "count" and val < 0:
             errors.append(err(field, f"{label} must be no less than 0."))
             return False, None
         return True, val
@@ -175,7 +207,7 @@ def _validate_value(field: str, raw: str, errors: list[dict[str, str]]) -> tuple
             errors.append(err(field, f"{label} is invalid."))
             return False, None
         return True, raw
-    if field == "date":
+    if SESSION_FORM.get(field) == "date":
         if raw == "":
             return True, None
         try:
@@ -184,7 +216,7 @@ def _validate_value(field: str, raw: str, errors: list[dict[str, str]]) -> tuple
             errors.append(err(field, f"The format of {label} is invalid."))
             return False, None
         return True, raw
-    if field in ("start_time", "end_time"):
+    if SESSION_FORM.get(field) == "time":
         if raw == "":
             return True, None
         m = _TIME.fullmatch(raw)
@@ -192,10 +224,10 @@ def _validate_value(field: str, raw: str, errors: list[dict[str, str]]) -> tuple
             errors.append(err(field, f"The format of {label} is invalid."))
             return False, None
         return True, f"{m[1]}:{m[2]}:{m[3] or '00'}"
-    if field == "name" and not raw.strip():
+    if SESSION_FORM.get(field) == "name" and not raw.strip():
         errors.append(err(field, f"{label} cannot be blank."))
         return False, None
-    if field == "timezone":
+    if SESSION_FORM.get(field) == "timezone":
         try:
             ZoneInfo(raw)
         except (ValueError, KeyError, OSError):
@@ -216,7 +248,7 @@ def validate_form(
             if ok:
                 changes[key] = val
     if current is None:
-        for req in ("event_id", "name"):
+        for req in _REQUIRED:
             if req not in changes and not any(e["field"] == req for e in errors):
                 errors.append(err(req, f"{_label(req)} cannot be blank."))
     custom = parse_custom_fields(cf_pairs, errors) if cf_pairs else {}

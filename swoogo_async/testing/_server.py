@@ -1,8 +1,7 @@
 """The fake Swoogo v1 API server (aiohttp.web on loopback).
 
-Time-based behaviours (token expiry, rate-limit windows) run on ``FakeSwoogo.now()``:
-pass ``clock=`` (say ``lambda: 0.0`` to freeze it) and call ``advance()`` to move it.
-Rate-limit windows are fixed and back to back, from the first charged request.
+Time (token expiry; rate-limit windows, fixed and back to back from the first charged
+request) runs on ``FakeSwoogo.now()``: ``clock=`` sets it, ``advance()`` moves it.
 ``GET /_fake/stats`` (outside the API prefix, unrecorded, no auth) serves ``stats``.
 """
 
@@ -12,18 +11,25 @@ import asyncio
 import json
 import math
 import random
-import re
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 import attrs
 from aiohttp import web
 
-from ._api import API_PREFIX, FORM, ApiMixin, CIDict, Result, json_response
+from ._api import (
+    API_PREFIX,
+    FORM,
+    LIST_ROUTES,
+    ApiMixin,
+    CIDict,
+    Result,
+    json_response,
+    match_route,
+)
 from ._budget import Budget
-from ._control import ControlMixin
+from ._control import ControlMixin, RecordedRequest
 from ._faults import HTML_ERROR, TOKEN_ROUTE, Fault, FaultPlan
 from ._forms import ApiError, yii_error
 from ._store import Store
@@ -31,33 +37,7 @@ from ._store import Store
 __all__ = ["FakeSwoogo", "RecordedRequest"]
 
 _UNAUTHORIZED = yii_error(401, "Your request was made with invalid credentials.")
-_ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (re.compile(r"/oauth2/token"), "POST", TOKEN_ROUTE),
-    (re.compile(r"/sessions"), "GET", "GET /sessions"),
-    (re.compile(r"/sessions/create"), "POST", "POST /sessions/create"),
-    (re.compile(r"/sessions/(\d+)"), "GET", "GET /sessions/{id}"),
-    (re.compile(r"/sessions/update/(\d+)"), "PUT", "PUT /sessions/update/{id}"),
-    (re.compile(r"/speakers/(\d+)/session\.json"), "POST", "POST /speakers/{id}/session.json"),
-    (re.compile(r"/speakers"), "GET", "GET /speakers"),
-    (re.compile(r"/speakers/(\d+)"), "GET", "GET /speakers/{id}"),
-)
-#: A list call costs 10 credits; every other call costs 1.
-_LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers"})
 STATS_PATH = "/_fake/stats"
-
-
-@attrs.frozen
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    form: dict[str, str] | None
-    json: Any
-    body: bytes
-    status: int = 0
-    fault: str | None = None
-    acted: bool = False
 
 
 @attrs.define
@@ -69,7 +49,24 @@ class _Outcome:
 
 
 class FakeSwoogo(ApiMixin, ControlMixin):
-    """A real HTTP server on 127.0.0.1 playing the Swoogo v1 API (see module docs)."""
+    """A real HTTP server on loopback playing the Swoogo v1 API (``async with`` starts it).
+
+    Args:
+        api_key: The API key the token endpoint accepts.
+        api_secret: The API secret the token endpoint accepts.
+        token_lifetime: Seconds an issued token stays valid.
+        rate_limit: Credits per window (a list call costs 10, others 1); None: no limit.
+        rate_window: The rate-limit window, in seconds.
+        drift: Render values in every shape real responses take (``"20"`` or ``20``).
+        seed: Seeds the drift and everything else random in the fake.
+        items_as_object: Send a list's ``items`` as an object keyed by id.
+        relative_links: Send ``_links`` as relative URLs.
+        latency: Seconds every request waits before it is handled.
+        port: The port to listen on; 0 picks a free one.
+        retry_after: Send ``Retry-After`` with every 429.
+        host: The address to listen on.
+        clock: The fake's clock (``time.monotonic``); ``advance()`` moves it on.
+    """
 
     def __init__(
         self,
@@ -112,32 +109,40 @@ class FakeSwoogo(ApiMixin, ControlMixin):
     # -- public API -------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
+        """The API root to give a client, ``http://host:port/api/v1``."""
         return f"http://{self.host}:{self.port}{API_PREFIX}"
 
     @property
     def stats_url(self) -> str:
+        """Where ``GET`` serves ``stats`` as JSON (no token needed)."""
         return f"http://{self.host}:{self.port}{STATS_PATH}"
 
     @property
     def sessions(self) -> dict[int, dict[str, Any]]:
+        """The stored sessions by id, as the server holds them (live: edit to set up a test)."""
         return self._store.sessions
 
     @property
     def speakers(self) -> dict[int, dict[str, Any]]:
+        """The stored speakers by id, as the server holds them."""
         return self._store.speakers
 
     def revoke_tokens(self) -> None:
+        """Invalidate every issued token: the next call with one gets a 401."""
         self._tokens.clear()
 
     def add_session(self, *, event_id: int, name: str, **fields: Any) -> dict[str, Any]:
+        """Store a session directly (no request, no credit); return its record."""
         return self._store.add_session(event_id, name, **fields)
 
     def add_speaker(
         self, *, event_id: int, first_name: str, last_name: str, **fields: Any
     ) -> dict[str, Any]:
+        """Store a speaker directly (no request, no credit); return its record."""
         return self._store.add_speaker(event_id, first_name, last_name, **fields)
 
     def inject(self, route: str, fault: Fault, times: int = 1) -> None:
+        """Play ``fault`` on the next ``times`` requests to ``route`` (``"GET /sessions"``)."""
         self._faults.inject(route, fault, times)
 
     def chaos(
@@ -147,23 +152,29 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         seed: int = 0,
         routes: Iterable[str] | None = None,
     ) -> None:
+        """Play one of ``faults`` at random on a ``rate`` share of requests (to ``routes``)."""
         self._faults.chaos(rate, faults, seed, routes)
 
     def clear_faults(self) -> None:
+        """Forget every injected fault and stop the chaos."""
         self._faults.clear()
 
     def set_rate_limit(self, credits: int | None, window: float = 600.0) -> None:
+        """Start a new rate limit now: ``credits`` per ``window`` seconds (None: none)."""
         self._budget = Budget(credits, window)
 
     def reset_requests(self) -> None:
+        """Empty ``requests``, the log of recorded requests."""
         self.requests = []
 
     def duplicate_groups(
         self, keys: Sequence[str] = ("event_id", "name", "date", "start_time")
     ) -> list[list[int]]:
+        """Return the ids of sessions that share ``keys``, one list per group of copies."""
         return self._store.duplicate_groups(keys)
 
     async def start(self) -> None:
+        """Start listening (what ``async with`` does); ``port`` then holds the real port."""
         if self._runner is not None:
             return
         self._closing = asyncio.Event()
@@ -183,6 +194,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         self.port = int(runner.addresses[0][1])
 
     async def close(self) -> None:
+        """Stop listening; requests still held or delayed end."""
         runner, self._runner = self._runner, None
         if runner is not None:
             self._closing.set()
@@ -192,12 +204,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -307,14 +314,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         form: dict[str, str] | None,
         outcome: _Outcome,
     ) -> web.Response | None:
-        route, arg, known_path = None, 0, False
-        for pattern, method, name in _ROUTES:
-            m = pattern.fullmatch(path)
-            if m is not None:
-                known_path = True
-                if request.method == method:
-                    route, arg = name, int(m[1]) if m.groups() else 0
-                    break
+        route, arg, known_path = match_route(request.method, path)
         if route == TOKEN_ROUTE:
             self.token_requests += 1
             outcome.fault = self._faults.pick(route) if self._faults.active else None
@@ -327,7 +327,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         if route is None:
             status = 405 if known_path else 404
             return json_response(status, yii_error(status), self._budget.headers(now))
-        if not self._budget.consume(10 if route in _LIST_ROUTES else 1, now):
+        if not self._budget.consume(10 if route in LIST_ROUTES else 1, now):
             self.rate_limited += 1
             headers = self._budget.headers(now)
             if self.retry_after:
