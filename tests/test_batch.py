@@ -23,8 +23,6 @@ from swoogo_async import (
     SwoogoClient,
     UnknownOutcomeError,
 )
-from swoogo_async._api.fields import prepare_session_fields
-from swoogo_async._writes.create import find_matches
 from swoogo_async._writes.lookup import Batcher, _Batch, _Member
 from swoogo_async._writes.reconcile import MAX_NAMES_QUERY, assign_matches, batch_searches
 from swoogo_async.testing import FakeSwoogo, Fault
@@ -334,8 +332,3 @@ async def test_a_create_with_fewer_fields_never_claims_another_clients_session(
     mine = await client.sessions.create(**row)
     assert mine.id != theirs.id
     assert sorted(fake.sessions) == sorted([theirs.id or 0, mine.id or 0])
-    # The lookup of ``--resume`` follows the same rule.
-    prepared = prepare_session_fields(row, creating=True)
-    since = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-    found, _ = await find_matches(client, prepared, since=since, excluded=frozenset())
-    assert [s.id for s in found] == [mine.id]

@@ -169,10 +169,10 @@ class LocalSharedState:
         return file_lease(self._lease_scope, name, wait=wait)
 
 
-#: Environment variable naming the folder of the lease files (default: a per-user folder
-#: under the system's temporary folder).
+#: Environment variable naming the folder of the lease files (default: the system's
+#: temporary folder).
 LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
-#: Seconds between two tries of a lease another holder has.
+#: Seconds between two tries of a lease another holder has: first, and at most.
 _LEASE_POLL = (0.05, 0.5)
 
 try:
@@ -182,20 +182,15 @@ except ImportError:  # pragma: no cover - Windows: leases cover this process onl
 _HELD_HERE: set[Path] = set()  # used where fcntl is missing
 
 
-def _lease_dir() -> Path:
-    configured = os.environ.get(LEASE_DIR_ENV)
-    if configured:
-        return Path(configured)
-    user = getattr(os, "getuid", lambda: "user")()
-    return Path(tempfile.gettempdir()) / f"swoogo-async-leases-{user}"
-
-
 def _lease_path(scope: str, name: str) -> Path:
+    folder = os.environ.get(LEASE_DIR_ENV) or tempfile.gettempdir()
+    user = getattr(os, "getuid", lambda: "user")()
     digest = hashlib.sha256(f"{scope}\n{name}".encode()).hexdigest()[:24]
-    return _lease_dir() / f"{digest}.lock"
+    return Path(folder) / f"swoogo-async-lease-{user}-{digest}.lock"
 
 
 def _try_lock(fd: int, path: Path) -> bool:
+    """Take the lock on ``fd`` if it is free and ``path`` is still its file."""
     if fcntl is None:  # pragma: no cover - Windows
         if path in _HELD_HERE:
             return False
@@ -215,38 +210,53 @@ def _unlock(fd: int, path: Path) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (a releasing holder deletes it)."""
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
 @contextlib.asynccontextmanager
 async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[None]:
     """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block.
 
-    The lock file lives in ``$SWOOGO_LEASE_DIR`` (default: a per-user folder under the
-    temporary folder), named by a hash of scope and name. The operating system drops
-    the lock when its holder exits, however it exits, so a killed run never leaves a
-    stale lease. It covers the processes of one machine (two handles in one process
-    exclude each other too).
+    The lock file lives in ``$SWOOGO_LEASE_DIR`` (default: the temporary folder), named
+    by the user and a hash of scope and name, and is deleted by its holder on release
+    (a waiter that opened the deleted file notices and opens the new one). The
+    operating system drops the lock when its holder exits, however it exits, so a
+    killed run never leaves a stale lease. It covers the processes of one machine (two
+    handles in one process exclude each other too).
 
     Raises:
         LeaseBusyError: another holder kept it for ``wait`` seconds.
     """
     path = _lease_path(scope, name)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        started = time.monotonic()
-        pause = _LEASE_POLL[0]
-        while not _try_lock(fd, path):
-            left = started + wait - time.monotonic()
-            if left <= 0:
-                raise LeaseBusyError(
-                    f"{name} is held by another run on this machine (waited {wait:g} s)",
-                    name=name,
-                    waited=wait,
-                )
-            await asyncio.sleep(min(pause, left))
-            pause = min(pause * 2, _LEASE_POLL[1])
-        try:
-            yield
-        finally:
+    started = time.monotonic()
+    pause = _LEASE_POLL[0]
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        if _try_lock(fd, path):
+            if _is_current(fd, path):
+                break
             _unlock(fd, path)
+            os.close(fd)
+            continue
+        os.close(fd)
+        left = started + wait - time.monotonic()
+        if left <= 0:
+            raise LeaseBusyError(
+                f"{name} is held by another run on this machine (waited {wait:g} s)",
+                name=name,
+                waited=wait,
+            )
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, _LEASE_POLL[1])
+    try:
+        yield
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        _unlock(fd, path)
         os.close(fd)

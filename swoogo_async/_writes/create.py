@@ -25,7 +25,6 @@ from .._api.endpoints import (
     parse_page,
 )
 from .._api.models import Page, Session
-from .._api.pages import PageWalk
 from .._exceptions import (
     APIError,
     InvalidInputError,
@@ -40,9 +39,6 @@ from .lookup import Batcher
 from .reconcile import (
     RecentClaims,
     fingerprint,
-    lookup_fields,
-    lookup_search,
-    pick_match,
 )
 
 __all__ = [
@@ -52,7 +48,6 @@ __all__ = [
     "Creator",
     "Host",
     "LookupIncompleteError",
-    "find_matches",
 ]
 
 T = TypeVar("T")
@@ -98,46 +93,6 @@ def _may_have_acted(error: SwoogoError) -> bool:
     if isinstance(error, (TransportError, APIError)):
         return error.may_have_acted
     return False
-
-
-async def find_matches(
-    host: Host,
-    prepared: Mapping[str, Any],
-    *,
-    since: dt.datetime,
-    excluded: frozenset[int] = frozenset(),
-    deadline: float | None = None,
-) -> tuple[list[Session], list[Session]]:
-    """Return the sessions created since ``since`` that match ``prepared``: strictly, loosely.
-
-    Strict (``_reconcile.matches``) may be claimed; loose (``pick_match(loose=True)``)
-    only means this create may have landed with a default the server filled its way.
-
-    Raises:
-        LookupIncompleteError: the listing could not be read to its end.
-        SwoogoError: a lookup request failed.
-    """
-    fields, search = lookup_fields(prepared), lookup_search(prepared, since)
-
-    async def fetch(number: int) -> Page[Session]:
-        call = list_sessions_call(
-            prepared["event_id"], page=number, per_page=200, fields=fields, search=search
-        )
-        url = host.base_url + call.path
-
-        def decode(r: Response) -> Page[Session]:
-            return parse_page(r.body, method=call.method, url=url, page=number, per_page=200)
-
-        return await host._execute(call, decode, deadline=deadline)
-
-    walk = PageWalk(fetch, max_pages=LOOKUP_MAX_PAGES)
-    candidates = [s async for page in walk for s in page.items]
-    if not walk.complete:
-        raise LookupIncompleteError(f"the lookup read no further: {walk.stopped}")
-    return (
-        pick_match(prepared, candidates, since=since, excluded=excluded),
-        pick_match(prepared, candidates, since=since, excluded=excluded, loose=True),
-    )
 
 
 class Creator:

@@ -122,7 +122,7 @@ def sync_rows(
             return RowOutcome("ambiguous", error=error)
         if plan.action in ("unchanged", "present") or dry_run:
             status = _STATUS[plan.action]
-            return RowOutcome(status, None, None, plan.changed, plan.session_id)
+            return RowOutcome(status, plan.found, None, plan.changed, plan.session_id)
         # Built before anything is sent: only this build can make the row ``invalid``.
         send: Callable[[], Awaitable[Session]]
         if plan.action == "create":

@@ -113,12 +113,14 @@ class RowPlan:
         fields: The row's checked fields (what a create sends).
         session_id: The session the row's key found, if any.
         changes: For ``update``, the fields to send: only those that differ.
+        found: For ``present``, the session as read (key fields and ``created_at``).
     """
 
     action: SyncAction
     fields: Mapping[str, Any] = attrs.field(repr=False)
     session_id: int | None = None
     changes: Mapping[str, Any] = attrs.field(factory=dict)
+    found: Session | None = attrs.field(default=None, repr=False)
 
     @property
     def changed(self) -> tuple[str, ...]:
@@ -186,8 +188,13 @@ class SyncPlanner:
 
     @property
     def read_fields(self) -> list[str]:
-        """The ``fields=`` to read the event's sessions with: id and what rows compare."""
-        return ["id", *sorted(self._fields)]
+        """The ``fields=`` to read the event's sessions with: id and what rows compare.
+
+        Without updates, ``created_at`` too: it tells a session an earlier attempt of
+        the row made from one that was there before.
+        """
+        extra = [] if self.update else ["created_at"]
+        return ["id", *extra, *sorted(self._fields)]
 
     def index(self, sessions: Iterable[Session]) -> None:
         """Index the event's sessions by key.
@@ -243,6 +250,6 @@ class SyncPlanner:
                 candidates=ids,
             )
         if not self.update:
-            return RowPlan("present", fields, ids[0])
+            return RowPlan("present", fields, ids[0], found=found[0])
         changes = differing(fields, found[0])
         return RowPlan("update" if changes else "unchanged", fields, ids[0], changes)

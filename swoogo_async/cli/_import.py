@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import shlex
 import signal
@@ -70,6 +71,9 @@ __all__ = [
 PROG = "swoogo-async"
 #: Outcomes that leave the row as the file says.
 _DONE = frozenset({"created", "updated", "unchanged", "present"})
+#: How far the server's clock may be behind this machine's for a session created by a
+#: row's attempt to count as created inside that attempt's window.
+_CLOCK_SKEW = dt.timedelta(minutes=2)
 #: Seconds a run waits for another run's lease on its event(s) by default.
 LEASE_WAIT = 60.0
 
@@ -347,18 +351,33 @@ class ImportRun:
         self.inflight.pop(row.line, None)
         error = error_info(result.error) if result.error is not None else None
         session_id = result.id
-        note = None
-        if result.status == "present" and row.line in self.prior.uncertain:
-            note = "found on the server by its key: an earlier attempt created it"
+        status, note = result.status, None
+        if status == "present" and self._made_by_earlier_attempt(row, result):
+            status, note = "created", "found on the server"
         self.record(
-            row,
-            result.status,
-            session_id=session_id,
-            error=error,
-            changed=result.changed,
-            note=note,
+            row, status, session_id=session_id, error=error, changed=result.changed, note=note
         )
         return session_id
+
+    def _made_by_earlier_attempt(self, row: SourceRow, result: BulkResult) -> bool:
+        """Whether the session a row found is the one its unsettled earlier attempt created.
+
+        Its key is unique in the file and in the event (else the row is not
+        ``present``), so it is the only candidate and no other row's; it counts as this
+        row's creation when the server created it after the row was first recorded
+        ``attempted`` (on the server's clock, less a margin for the two clocks).
+        """
+        prior = self.prior.uncertain.get(row.line)
+        created = result.session.created_at if result.session is not None else None
+        if prior is None or created is None or not prior[1]:
+            return False
+        try:
+            attempted = dt.datetime.strptime(prior[1], "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return False
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=dt.timezone.utc)
+        return created >= attempted.replace(tzinfo=dt.timezone.utc) - _CLOCK_SKEW
 
     async def run(self, out: TextIO) -> ImportOutcome:
         """Run the import under the Ctrl-C handling; print the summary."""
@@ -402,6 +421,8 @@ class ImportRun:
 
     def extra_args(self) -> tuple[str, ...]:
         """Options beyond the common ones that a resumed run needs."""
+        if self.opts.key == DEFAULT_KEY and not self.updates:
+            return ()
         return ("--key", ",".join(self.opts.key))
 
     def _finish(self, out: TextIO, elapsed: float, interrupted: bool) -> ImportOutcome:
