@@ -94,12 +94,14 @@ def _assert_each_row_once(fake: FakeSwoogo, tmp_path: Path, command: str) -> Non
     names = sorted(rec["name"] for rec in fake.sessions.values())
     assert names == sorted(f"Talk {i}" for i in range(ROWS))
     assert fake.duplicate_groups() == []
-    statuses = [
-        r["status"] for k in range(2) for r in read_report(tmp_path / f"report-{k}.jsonl")
-    ]
+    statuses = [r["status"] for k in range(2) for r in read_report(tmp_path / f"report-{k}.jsonl")]
     # One run created every row; the other, reading after it, found every row done.
     later = "unchanged" if command == "sync" else "present"
     assert sorted(statuses) == sorted(["created"] * ROWS + [later] * ROWS)
+
+
+def _listing(folder: Path, pattern: str) -> list[Path]:
+    return list(folder.glob(pattern))
 
 
 @pytest.fixture
@@ -151,7 +153,7 @@ async def test_a_run_that_waits_too_long_stops_with_a_clear_message(
                     },
                     cwd=tmp_path,
                 )
-                out, err = await asyncio.wait_for(proc.communicate(), 600)
+                _, err = await asyncio.wait_for(proc.communicate(), 600)
         finally:
             del os.environ["SWOOGO_LEASE_DIR"]
     assert proc.returncode == 1
@@ -159,7 +161,7 @@ async def test_a_run_that_waits_too_long_stops_with_a_clear_message(
     assert "--lease-wait" in err.decode()
     assert fake.sessions == {}  # nothing read, nothing written
     assert not any(r.path.endswith("/sessions") for r in fake.requests)
-    assert not list(tmp_path.glob("swoogo-sync-report-*"))
+    assert not _listing(tmp_path, "swoogo-sync-report-*")
 
 
 async def test_file_leases_exclude_each_other_and_free_on_release(tmp_path: Path) -> None:
@@ -178,7 +180,7 @@ async def test_file_leases_exclude_each_other_and_free_on_release(tmp_path: Path
             pass
     finally:
         del os.environ["SWOOGO_LEASE_DIR"]
-    assert list(tmp_path.iterdir()) == []  # no lock file left behind
+    assert _listing(tmp_path, "*") == []  # no lock file left behind
 
 
 async def test_redis_leases_exclude_each_other_and_free_on_release(
