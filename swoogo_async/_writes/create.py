@@ -169,7 +169,8 @@ class _Attempts:
         self.host, self.prepared, self.excluded, self.decode = host, prepared, excluded, decode
         self.batcher = batcher
         self.started = time.time()
-        self.deadline = host._clock() + host.retry.deadline
+        self.began = self.last_began = host._clock()  # first and latest attempt, host clock
+        self.deadline = self.began + host.retry.deadline
         self.name = prepared.get("name")
 
     def _unknown(self, message: str, cause: SwoogoError, ids: tuple[int, ...] = ()) -> Exception:
@@ -195,6 +196,7 @@ class _Attempts:
         attempt = 0
         while True:
             attempt += 1
+            self.last_began = host._clock()
             try:
                 session = await host._execute(call, self.decode, deadline=self.deadline)
             except SwoogoError as error:
@@ -223,7 +225,9 @@ class _Attempts:
                 return session
             return await self._check_after(session, doubt)
 
-    async def _look_up(self, error: SwoogoError) -> tuple[list[Session], list[int]]:
+    async def _look_up(
+        self, error: SwoogoError, not_before: float | None = None
+    ) -> tuple[list[Session], list[int]]:
         """Return [the session] an uncertain attempt made ([] if none) and the loose ids, or raise.
 
         Loose ids: sessions holding every submitted field but not the defaults in the
@@ -245,6 +249,8 @@ class _Attempts:
         ).replace(microsecond=0)
         now = host._clock()
         ready_at = now + max(min(host.reconcile_delay, self.deadline - now), 0.0)
+        if not_before is not None:
+            ready_at = max(ready_at, min(not_before, self.deadline))
         try:
             matches, contested, loose = await self.batcher.look_up(
                 self.prepared,
@@ -272,7 +278,9 @@ class _Attempts:
         """After a re-send failed too, look once more: exactly one copy is this create's."""
         found, loose = await self._look_up(error if _may_have_acted(error) else doubt)
         if len(found) == 1:
-            return found[0]
+            if not _may_have_acted(error):
+                return found[0]
+            return await self._settle_open(found[0], error)
         if loose:
             raise self._loose_unknown(doubt, loose)
         raise self._unknown(
@@ -280,6 +288,35 @@ class _Attempts:
             " have acted on, and no copy was found",
             doubt,
         ) from error
+
+    async def _settle_open(self, copy: Session, error: SwoogoError) -> Session:
+        """Settle on ``copy`` once the latest attempt, still open, could have landed too.
+
+        The copy found may be either attempt's. The latest attempt is given as long to
+        land as the copy took to show (the time since the first attempt began), then
+        the event is looked up again: ``copy`` is this create's only if it is still
+        the one match; two matches raise ``UnknownOutcomeError`` with both ids.
+        """
+        host = self.host
+        lag = host._clock() - self.began
+        not_before = self.last_began + lag
+        if not_before > self.deadline:
+            raise self._unknown(
+                f"may have happened twice: session {copy.id} was found, but the re-sent"
+                " attempt may still land and the deadline leaves no time to look again",
+                error,
+                (copy.id,) if copy.id is not None else (),
+            )
+        found, _ = await self._look_up(error, not_before)
+        if len(found) == 1 and found[0].id == copy.id:
+            return found[0]
+        ids = tuple(sorted({s.id for s in (*found, copy) if s.id is not None}))
+        raise self._unknown(
+            f"may have happened: sessions {ids} matched across two lookups after every"
+            " attempt failed in ways the server may have acted on",
+            error,
+            ids,
+        )
 
     async def _check_after(self, session: Session, doubt: SwoogoError) -> Session:
         """After a re-send succeeded, make sure the doubtful attempt did not land too."""

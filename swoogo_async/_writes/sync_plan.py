@@ -14,9 +14,11 @@ An import plans with ``update=False``: a row whose key a session has is ``presen
 nothing twice. Its key may leave some fields empty (a session without a start time),
 compared as empty; a sync's key fields must all be set.
 
-A key field that rows set but no session of the event holds (a custom field the
-server does not return, a misspelt one) would match nothing and create every row
-again: ``index`` refuses it, naming the field.
+A custom key field that rows set but no session of the event holds would match
+nothing and create every row again: the server leaves out a custom field the event
+does not have (a misspelt id, one of another event), so ``index`` refuses it, naming
+the field. A standard field is always returned (empty when unset), so sessions that
+all leave it empty are taken at their word.
 
 Values are compared by ``_reconcile.differing``, the rule the duplicate-safe create
 uses: as the form sends them, so ``"20"`` equals ``20``, ``true`` equals ``1`` and
@@ -203,8 +205,8 @@ class SyncPlanner:
         have that key); an import compares it as empty.
 
         Raises:
-            InvalidInputError: rows set a key field that no session holds (see the
-                module docstring); nothing may be written.
+            InvalidInputError: rows set a custom key field that no session holds (see
+                the module docstring); nothing may be written.
         """
         held: set[str] = set()
         listed = 0
@@ -216,7 +218,11 @@ class SyncPlanner:
             held.update(name for name, value in zip(self.key, key, strict=True) if value)
             if all(key) or (not self.update and any(key)):
                 self._index.setdefault(key, []).append(session)
-        missing = [name for name in self.key if name in self._key_set and name not in held]
+        missing = [
+            name
+            for name in self.key
+            if CUSTOM_FIELD_RE.match(name) and name in self._key_set and name not in held
+        ]
         if listed and missing:
             raise InvalidInputError(
                 missing[0],
