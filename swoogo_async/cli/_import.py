@@ -28,19 +28,18 @@ import json
 import shlex
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
 
-from .._api.fields import prepare_session_fields
 from .._client.client import SwoogoClient
-from .._exceptions import InvalidInputError, LeaseBusyError
-from .._shared.state import credential_id, file_lease
+from .._exceptions import InvalidInputError
 from .._writes.bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
 from .._writes.sync_plan import DEFAULT_KEY, RowPlan
 from ._columns import RowOptions
+from ._leases import PROG, EventRows, event_leases, event_of, file_events
 from ._progress import ProgressSink, make_progress
 from ._report import (
     MAX_PROBLEMS_SHOWN,
@@ -61,14 +60,11 @@ __all__ = [
     "PROG",
     "ImportOptions",
     "ImportRun",
-    "event_leases",
-    "file_events",
     "import_file",
     "prepare_import",
     "resume_command",
 ]
 
-PROG = "swoogo-async"
 #: Outcomes that leave the row as the file says.
 _DONE = frozenset({"created", "updated", "unchanged", "present"})
 #: How far the server's clock may be behind this machine's for a session created by a
@@ -154,73 +150,10 @@ async def run_leased(
     err: TextIO,
 ) -> ImportOutcome:
     """Run ``kind`` over the file's events while holding their leases."""
-    events = file_events(opts)
+    events = file_events(opts.file, opts.rows, opts.event_id)
     async with event_leases(client, events, opts.lease_wait, err):
         run = kind(opts, client, prior, total, err, events)
         return await run.run(out)
-
-
-def _event_of(row: SourceRow, default: int | None) -> int | None:
-    value = row.fields.get("event_id")
-    if value in (None, ""):
-        return default
-    try:
-        event: int = prepare_session_fields({"event_id": value}, creating=False)["event_id"]
-    except InvalidInputError:
-        return None
-    return event
-
-
-def file_events(opts: ImportOptions) -> list[int]:
-    """Return the events the file's rows go to, in order."""
-    with contextlib.closing(iter_rows(opts.file, opts.rows)) as source:
-        found = {_event_of(row, opts.event_id) for row in source}
-    return sorted(event for event in found if event is not None)
-
-
-@contextlib.asynccontextmanager
-async def event_leases(
-    client: SwoogoClient, events: Iterable[int], wait: float, err: TextIO
-) -> AsyncIterator[None]:
-    """Hold the write lease of each event (in order, so two runs cannot deadlock).
-
-    The lease lives where the client's shared state does: in Redis for every process
-    on the credential, else in a file lock for every process on this machine.
-
-    Raises:
-        LeaseBusyError: another run kept an event's lease for ``wait`` seconds.
-    """
-    shared = client._shared
-    async with contextlib.AsyncExitStack() as stack:
-        for event in sorted(set(events)):
-            name = f"event:{event}"
-
-            def lease(seconds: float, name: str = name) -> Any:
-                if shared is not None:
-                    return shared.lease(name, wait=seconds)
-                scope = credential_id(client._api_key, client.base_url)
-                return file_lease(scope, name, wait=seconds)
-
-            try:
-                await stack.enter_async_context(lease(0.0))
-                continue
-            except LeaseBusyError:
-                err.write(
-                    f"{PROG}: event {event} is being written by another run (sync or import);"
-                    f" waiting up to {wait:g} s for it to finish\n"
-                )
-                err.flush()
-            try:
-                await stack.enter_async_context(lease(wait))
-            except LeaseBusyError as exc:
-                raise LeaseBusyError(
-                    f"event {event} is still being written by another run (sync or import)"
-                    f" after {wait:g} s; nothing was written. Run again when it has finished,"
-                    " or wait longer with --lease-wait",
-                    name=exc.name,
-                    waited=exc.waited,
-                ) from None
-        yield
 
 
 class ImportRun:
@@ -244,7 +177,9 @@ class ImportRun:
         events: list[int] | None = None,
     ) -> None:
         self.opts, self.client, self.prior, self.err = opts, client, prior, err
-        self.events = events if events is not None else file_events(opts)
+        self.events = (
+            events if events is not None else file_events(opts.file, opts.rows, opts.event_id)
+        )
         self.report_path = opts.report or opts.resume or default_report_path(command=self.command)
         self.writer = ReportWriter(self.report_path, append=True)
         if opts.resume is not None and not _same_file(opts.resume, self.report_path):
@@ -304,7 +239,7 @@ class ImportRun:
                     continue
                 if self.stop.is_set():
                     return
-                row_event = _event_of(row, self.opts.event_id)
+                row_event = event_of(row, self.opts.event_id)
                 if row_event != event and not (first and row_event is None):
                     continue
                 errors = row_errors(row, self.opts.event_id)
@@ -335,7 +270,7 @@ class ImportRun:
                 concurrency=self.opts.concurrency,
                 ordered=self.opts.ordered,
                 on_progress=self.sink.update,
-                scan=_EventRows(self.opts, event),
+                scan=EventRows(self.opts.file, self.opts.rows, self.opts.event_id, event),
                 before_write=self.before_write,
                 updates=self.updates,
             )
@@ -447,19 +382,6 @@ class ImportRun:
             out.write(f"To resume: {command}\n")
         out.flush()
         return outcome
-
-
-class _EventRows:
-    """The file's rows of one event, read afresh on each iteration (the planner's scan)."""
-
-    def __init__(self, opts: ImportOptions, event: int) -> None:
-        self.opts, self.event = opts, event
-
-    def __iter__(self) -> Iterator[SourceRow]:
-        with contextlib.closing(iter_rows(self.opts.file, self.opts.rows)) as source:
-            for row in source:
-                if _event_of(row, self.opts.event_id) == self.event:
-                    yield row
 
 
 def _same_file(a: Path, b: Path) -> bool:
