@@ -10,15 +10,13 @@ for the other's lease; only then are the held reads let go. Nothing is timed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from swoogo_async import LeaseBusyError, SwoogoClient
+from swoogo_async import LeaseBusyError, SharedStateError, SwoogoClient
 from swoogo_async._shared.state import LocalSharedState, file_lease
 from swoogo_async.redis import RedisSharedState
 from swoogo_async.testing import FakeSwoogo, Fault
@@ -33,12 +31,12 @@ WAITING = b"is being written by another run"
 
 
 async def _start(
-    cwd: Path, fake: FakeSwoogo, lease_dir: Path, *args: str
+    cwd: Path, fake: FakeSwoogo, lease_dir: Path, *args: str, lease_wait: str = "600"
 ) -> asyncio.subprocess.Process:
     env = {**env_for(fake), "SWOOGO_LEASE_DIR": str(lease_dir)}
     env["SWOOGO_API_SECRET"] = fake.api_secret
     return await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "swoogo_async", *args, "--no-progress", "--lease-wait", "600"),
+        *(sys.executable, "-m", "swoogo_async", *args, "--no-progress", "--lease-wait", lease_wait),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -133,29 +131,17 @@ async def test_two_runs_on_one_machine_without_redis_create_each_row_once(
 
 
 async def test_a_run_that_waits_too_long_stops_with_a_clear_message(
-    tmp_path: Path, fake: FakeSwoogo
+    tmp_path: Path, fake: FakeSwoogo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path))
     path = write_csv(tmp_path / "agenda.csv", 3)
     async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as client:
-        scope_state = LocalSharedState().bind(fake.api_key, None, base_url=client.base_url)
-        os.environ["SWOOGO_LEASE_DIR"] = str(tmp_path)
-        try:
-            async with scope_state.lease("event:7", wait=0):
-                proc = await asyncio.create_subprocess_exec(
-                    *(sys.executable, "-m", "swoogo_async", "sync", str(path), "--event-id", "7"),
-                    *("--lease-wait", "0", "--no-progress"),
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    env={
-                        **env_for(fake),
-                        "SWOOGO_API_SECRET": fake.api_secret,
-                        "SWOOGO_LEASE_DIR": str(tmp_path),
-                    },
-                    cwd=tmp_path,
-                )
-                _, err = await asyncio.wait_for(proc.communicate(), 600)
-        finally:
-            del os.environ["SWOOGO_LEASE_DIR"]
+        # Another run on this machine holds event 7 (as a run without Redis does).
+        state = LocalSharedState().bind(fake.api_key, None, base_url=client.base_url)
+        async with state.lease("event:7", wait=0):
+            args = ("sync", str(path), "--event-id", "7")
+            proc = await _start(tmp_path, fake, tmp_path, *args, lease_wait="0")
+            _, err = await asyncio.wait_for(proc.communicate(), 600)
     assert proc.returncode == 1
     assert "LeaseBusyError: event 7 is still being written by another run" in err.decode()
     assert "--lease-wait" in err.decode()
@@ -164,22 +150,21 @@ async def test_a_run_that_waits_too_long_stops_with_a_clear_message(
     assert not _listing(tmp_path, "swoogo-sync-report-*")
 
 
-async def test_file_leases_exclude_each_other_and_free_on_release(tmp_path: Path) -> None:
-    os.environ["SWOOGO_LEASE_DIR"] = str(tmp_path)
-    try:
-        async with file_lease("cred", "event:1", wait=0):
-            with pytest.raises(LeaseBusyError) as info:
-                async with file_lease("cred", "event:1", wait=0):
-                    pass
-            assert info.value.name == "event:1"
-            async with file_lease("cred", "event:2", wait=0):  # another event: free
+async def test_file_leases_exclude_each_other_and_free_on_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path))
+    async with file_lease("cred", "event:1", wait=0):
+        with pytest.raises(LeaseBusyError) as info:
+            async with file_lease("cred", "event:1", wait=0):
                 pass
-            async with file_lease("other-cred", "event:1", wait=0):  # another credential
-                pass
-        async with file_lease("cred", "event:1", wait=0):  # released: free again
+        assert info.value.name == "event:1"
+        async with file_lease("cred", "event:2", wait=0):  # another event: free
             pass
-    finally:
-        del os.environ["SWOOGO_LEASE_DIR"]
+        async with file_lease("other-cred", "event:1", wait=0):  # another credential
+            pass
+    async with file_lease("cred", "event:1", wait=0):  # released: free again
+        pass
     assert _listing(tmp_path, "*") == []  # no lock file left behind
 
 
@@ -209,18 +194,29 @@ async def test_redis_leases_exclude_each_other_and_free_on_release(
 
 
 async def test_a_redis_lease_with_redis_away_falls_back_to_this_machine(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path))
     state = RedisSharedState.from_url("redis://127.0.0.1:1/0", timeout=0.2)
     bound = state.bind("key", None, base_url="http://x")
-    os.environ["SWOOGO_LEASE_DIR"] = str(tmp_path)
     try:
         async with bound.lease("event:1", wait=0):
-            scope = LocalSharedState().bind("key", None, base_url="http://x")
+            local = LocalSharedState().bind("key", None, base_url="http://x")
             with pytest.raises(LeaseBusyError):
-                async with scope.lease("event:1", wait=0):
+                async with local.lease("event:1", wait=0):
                     pass
     finally:
-        del os.environ["SWOOGO_LEASE_DIR"]
-        with contextlib.suppress(Exception):
-            await state.aclose()
+        await state.aclose()
+
+
+async def test_a_redis_lease_with_redis_away_and_on_error_raise_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = RedisSharedState.from_url("redis://127.0.0.1:1/0", timeout=0.2, on_error="raise")
+    bound = state.bind("key", None, base_url="http://x")
+    try:
+        with pytest.raises(SharedStateError):
+            async with bound.lease("event:1", wait=0):
+                pass
+    finally:
+        await state.aclose()
