@@ -3,7 +3,9 @@
 Swoogo grants one token stream and one rate budget per API credential, however
 many processes use it. ``SharedState`` is the seam: the token (get, set with
 expiry, compare-and-delete, a refresh lock so exactly one holder fetches) and the
-budget (``Pacer``'s rules on state everyone sees, a 429 blocking everyone).
+budget (``Pacer``'s rules on state everyone sees, a 429 blocking everyone), and
+leases (``lease(name)``: one holder at a time, such as the one run writing to an
+event; in process memory's place, an OS file lock every process of the machine sees).
 
 A client without ``shared=`` keeps both in-process (``TokenManager`` and
 ``Pacer`` on their own, no awaits added). ``LocalSharedState`` is the same state
