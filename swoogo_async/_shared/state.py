@@ -5,7 +5,8 @@ many processes use it. ``SharedState`` is the seam: the token (get, set with
 expiry, compare-and-delete, a refresh lock so exactly one holder fetches) and the
 budget (``Pacer``'s rules on state everyone sees, a 429 blocking everyone), and
 leases (``lease(name)``: one holder at a time, such as the one run writing to an
-event; in process memory's place, an OS file lock every process of the machine sees).
+event). ``LocalSharedState`` holds a lease as an OS file lock, which every process
+of the machine sees.
 
 A client without ``shared=`` keeps both in-process (``TokenManager`` and
 ``Pacer`` on their own, no awaits added). ``LocalSharedState`` is the same state
