@@ -344,9 +344,11 @@ class Sessions:
                 (raised here).
             LookupIncompleteError: the event's sessions could not all be read, twice
                 (raised during iteration, before anything is written).
+            InvalidInputError: (during iteration, before anything is written) a custom
+                key field the rows set is held by none of the event's sessions.
         """
         planner = SyncPlanner(
-            event_id=check_id("event_id", event_id), key=parse_key(key), update=bool(updates)
+            event_id=check_id("event_id", event_id), key=parse_key(key), update=updates
         )
         creator, update = self._bulk(retry)
 

@@ -134,6 +134,8 @@ class SyncPlanner:
     """Plans a sync of rows into one event's sessions; see the module docstring."""
 
     def __init__(self, *, event_id: int, key: tuple[str, ...], update: bool = True) -> None:
+        if not isinstance(update, bool):
+            raise InvalidInputError("updates", f"expected True or False, got {update!r}")
         self.event_id = event_id
         self.key = key
         self.update = update
