@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from .._api.fields import prepare_session_fields
 from .._client.client import SwoogoClient
@@ -57,18 +57,18 @@ async def event_leases(
         LeaseBusyError: another run kept an event's lease for ``wait`` seconds.
     """
     shared = client._shared
+    scope = credential_id(client._api_key, client.base_url)
+
+    def lease(name: str, seconds: float) -> contextlib.AbstractAsyncContextManager[None]:
+        if shared is not None:
+            return shared.lease(name, wait=seconds)
+        return file_lease(scope, name, wait=seconds)  # no shared state: this machine's
+
     async with contextlib.AsyncExitStack() as stack:
         for event in sorted(set(events)):
             name = f"event:{event}"
-
-            def lease(seconds: float, name: str = name) -> Any:
-                if shared is not None:
-                    return shared.lease(name, wait=seconds)
-                scope = credential_id(client._api_key, client.base_url)
-                return file_lease(scope, name, wait=seconds)
-
             try:
-                await stack.enter_async_context(lease(0.0))
+                await stack.enter_async_context(lease(name, 0.0))
                 continue
             except LeaseBusyError:
                 err.write(
@@ -77,7 +77,7 @@ async def event_leases(
                 )
                 err.flush()
             try:
-                await stack.enter_async_context(lease(wait))
+                await stack.enter_async_context(lease(name, wait))
             except LeaseBusyError as exc:
                 raise LeaseBusyError(
                     f"event {event} is still being written by another run (sync or import)"
