@@ -22,6 +22,7 @@
     ├── UnknownOutcomeError                   a create may or may not have happened
     ├── LookupIncompleteError                 a lookup could not read every candidate
     ├── SharedStateError                      the shared state (Redis) is unreachable
+    ├── LeaseBusyError                        another run holds the lease (writes to an event)
     └── AmbiguousMatchError                   a sync found several sessions with a row's key
 
 Every error that concerns a request carries its method and URL; the URL never
@@ -47,6 +48,7 @@ __all__ = [
     "ConnectionLostError",
     "FieldError",
     "InvalidInputError",
+    "LeaseBusyError",
     "LookupIncompleteError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -72,6 +74,20 @@ class SwoogoError(Exception):
 
 class SharedStateError(SwoogoError):
     """The shared state (Redis) did not answer in time, with ``on_error="raise"``."""
+
+
+class LeaseBusyError(SwoogoError):
+    """Another run holds the lease (say, on writes to one event) and kept it too long.
+
+    Attributes:
+        name: The lease, e.g. ``event:42``.
+        waited: Seconds this run waited for it.
+    """
+
+    def __init__(self, message: str, *, name: str, waited: float) -> None:
+        self.name = name
+        self.waited = waited
+        super().__init__(message)
 
 
 class InvalidInputError(SwoogoError, ValueError):

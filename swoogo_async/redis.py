@@ -10,6 +10,10 @@ Install with ``pip install "swoogo-async[redis]"`` and pass
   one that failed. Only the access token is stored, never the secret.
 - Budget: ``Pacer``'s rules in one Lua script on a hash, timed by Redis' ``TIME``, so
   every change is atomic and worker clocks do not matter.
+- Leases (``lease(name)``, one writer per event): a ``redis.asyncio.lock.Lock`` with a
+  TTL of ``lock_ttl``, extended every third of it while held, released by
+  compare-and-delete; a holder that dies frees it by TTL. With Redis away the lease
+  falls back to this machine's file lock (``_shared.state.file_lease``).
 - Keys: ``swoogo:{<sha256(base URL, api key)[:16]>}:...``, one Cluster hash slot per
   credential and server (staging and production never share a token or a budget).
 - Redis down or slow: each command is bounded by ``timeout``. With
@@ -21,19 +25,21 @@ Install with ``pip install "swoogo-async[redis]"`` and pass
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any, Literal, TypeVar
 
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockNotOwnedError, RedisError
 
 from ._checks import check_number
-from ._exceptions import InvalidInputError, SharedStateError
+from ._exceptions import InvalidInputError, LeaseBusyError, SharedStateError
 from ._http.pacing import (
     GUARD,
     MAX_WINDOW,
@@ -311,3 +317,72 @@ class RedisSharedState:
             lambda: self.run_script("release", cost, int(sent)),
             lambda: self._local.release(cost, sent=sent),
         )
+
+    # -- leases --------------------------------------------------------------------------
+
+    def lease(self, name: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the lease ``name`` of this credential for every process on this Redis.
+
+        Raises:
+            LeaseBusyError: another holder kept it for ``wait`` seconds.
+            SharedStateError: Redis failed and ``on_error="raise"``.
+        """
+        return self._lease(name, wait)
+
+    @contextlib.asynccontextmanager
+    async def _lease(self, name: str, wait: float) -> AsyncIterator[None]:
+        if self._keys is None:
+            raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
+        key = f"{self._keys[0].removesuffix(':token')}:lease:{name}"
+        lock = Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
+        try:
+            await self._lease_acquire(lock, name, wait)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            if self.on_error == "raise":
+                raise SharedStateError(
+                    f"Redis did not answer in {self.timeout}s ({type(exc).__name__})"
+                ) from None
+            logger.warning(
+                "Redis unreachable (%s): the lease %s covers this machine only",
+                type(exc).__name__,
+                name,
+            )
+            async with self._local.lease(name, wait=wait):
+                yield
+            return
+        keeper = asyncio.create_task(self._lease_keep(lock, name))
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            # A lease that cannot be released now expires by its TTL.
+            with contextlib.suppress(RedisError, OSError, asyncio.TimeoutError):
+                await asyncio.wait_for(lock.release(), self.timeout)
+
+    async def _lease_acquire(self, lock: Lock, name: str, wait: float) -> None:
+        started = time.monotonic()
+        pause = 0.05
+        while not await asyncio.wait_for(lock.acquire(blocking=False), self.timeout):
+            left = started + wait - time.monotonic()
+            if left <= 0:
+                raise LeaseBusyError(
+                    f"{name} is held by another run on this credential (waited {wait:g} s)",
+                    name=name,
+                    waited=wait,
+                )
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 0.5)
+
+    async def _lease_keep(self, lock: Lock, name: str) -> None:
+        """Extend the lease's TTL while it is held, so a long run keeps it."""
+        while True:
+            await asyncio.sleep(self.lock_ttl / 3)
+            try:
+                await asyncio.wait_for(lock.reacquire(), self.timeout)
+            except LockNotOwnedError:
+                logger.error("the lease %s expired while held: another run may write too", name)
+                return
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                logger.warning("could not extend the lease %s (%s)", name, type(exc).__name__)

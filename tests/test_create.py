@@ -122,6 +122,32 @@ async def test_a_late_commit_after_a_resend_is_reported_with_both_ids(
     assert api.posts == 2
 
 
+async def test_one_copy_found_while_a_resent_attempt_may_still_land_is_not_success() -> None:
+    # Every attempt times out and each lands late: the lookup after the first sees
+    # nothing; the one after the re-send sees the first copy, and the re-send's copy
+    # lands right after it. One match is no proof while the re-send is open.
+    api = ScriptedApi()
+    pending: list[dict[str, str]] = []
+
+    def every_post_times_out_and_commits_later(form: dict[str, str]) -> Response | None:
+        pending.append(form)
+        raise _timeout(form)
+
+    def each_lookup_lands_one_late_commit_after_reading(page: int) -> Response | None:
+        if pending:  # the listing was read before this: the copy lands just after it
+            api.commit(pending.pop(0))
+        return None
+
+    api.on_post = every_post_times_out_and_commits_later
+    api.on_list = each_lookup_lands_one_late_commit_after_reading
+    async with _client(api, retry=RetryPolicy(max_attempts=2, backoff_base=0.001)) as client:
+        with pytest.raises(UnknownOutcomeError) as info:
+            await client.sessions.create(**ROW)
+    assert api.posts == 2
+    assert len(api.store) == 2
+    assert sorted(info.value.candidates) == sorted(api.store)
+
+
 async def test_a_resend_that_finds_no_second_copy_is_created_once() -> None:
     api = ScriptedApi()
 

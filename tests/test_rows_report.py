@@ -34,7 +34,6 @@ from swoogo_async.cli._resume import (
     ResumeMismatchError,
     check_resume,
     read_report,
-    settle,
 )
 from swoogo_async.cli._rows import RowFileError, SourceRow, check_rows, iter_rows, row_digest
 from swoogo_async.testing import FakeSwoogo
@@ -336,20 +335,6 @@ def test_attempted_rows_without_an_outcome_are_looked_up(tmp_path: Path) -> None
         5: ("h5", "2026-01-01T00:00:00Z"),
         6: ("", ""),
     }
-
-
-async def test_resume_never_gives_a_row_another_rows_session(
-    fake: FakeSwoogo, client: SwoogoClient
-) -> None:
-    other = fake.add_session(event_id=9, name="Talk", date="2026-06-01", description="Room A")
-    fields = {"name": "Talk", "date": "2026-06-01"}
-    row_b = SourceRow(2, 0, {**fields, "description": "Room B"})
-    row_a = SourceRow(3, 1, {**fields, "description": "Room A"})
-    claimed: set[int] = set()
-    assert await settle(client, row_b, 9, "", claimed) is None  # not there: send it
-    settled = await settle(client, row_a, 9, "", claimed)
-    assert settled is not None
-    assert (settled[0], settled[1]["session_id"]) == ("created", other["id"])
 
 
 async def test_a_report_failing_mid_run_loses_no_created_row(

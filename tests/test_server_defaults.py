@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from swoogo_async import Response, SwoogoClient, UnknownOutcomeError
-from swoogo_async.cli._resume import settle
-from swoogo_async.cli._rows import SourceRow
-from swoogo_async.testing import FakeSwoogo
+from swoogo_async import Response, UnknownOutcomeError
 
 from .test_create import ROW, ScriptedApi, _client, _timeout
 
@@ -31,18 +28,3 @@ async def test_a_create_the_server_filled_differently_is_unknown_never_resent() 
     assert info.value.candidates == tuple(api.store)
     assert len(api.store) == 1
     assert api.posts == 1
-
-
-async def test_resume_reports_a_row_found_only_loosely_as_unknown(
-    fake: FakeSwoogo, client: SwoogoClient
-) -> None:
-    stored = fake.add_session(event_id=5, name="Keynote", date="2026-05-01", use_event_timezone=0)
-    row = SourceRow(2, 0, {"name": "Keynote", "date": "2026-05-01"})
-    claimed: set[int] = set()
-    settled = await settle(client, row, 5, "2000-01-01T00:00:00Z", claimed)
-    assert settled is not None
-    status, record = settled
-    assert status == "unknown"
-    assert record["error"]["candidates"] == [stored["id"]]
-    assert claimed == set()
-    assert len(fake.sessions) == 1

@@ -53,6 +53,44 @@ def test_parse_key_accepts_names_and_custom_fields() -> None:
         assert info.value.field == "key"
 
 
+def test_create_only_plans_present_and_compares_an_empty_key_field_as_empty() -> None:
+    p = SyncPlanner(event_id=EVENT, key=DEFAULT_KEY, update=False)
+    rows = [
+        {"name": "Keynote", "date": "2026-06-01", "start_time": "09:00", "capacity": "99"},
+        {"name": "Lunch", "date": "2026-06-01"},
+        {"name": "Dinner", "date": "2026-06-01"},
+    ]
+    for i, row in enumerate(rows):
+        p.scan(row, f"row {i}")
+    # Only what tells a row's session: the key, and when the session was made.
+    assert p.read_fields == ["id", "created_at", "date", "name", "start_time"]
+    day = dt.date(2026, 6, 1)
+    p.index(
+        [
+            session(1, name="Keynote", date=day, start_time=dt.time(9), capacity=20),
+            session(2, name="Lunch", date=day),
+        ]
+    )
+    keynote, lunch, dinner = (p.plan(row) for row in rows)
+    assert (keynote.action, keynote.session_id, dict(keynote.changes)) == ("present", 1, {})
+    assert (lunch.action, lunch.session_id) == ("present", 2)
+    assert (dinner.action, dinner.session_id) == ("create", None)
+
+
+def test_a_custom_key_field_no_session_holds_is_refused_naming_it() -> None:
+    for update in (True, False):
+        p = SyncPlanner(event_id=EVENT, key=("c_77",), update=update)
+        p.scan({"name": "A", "date": "2026-06-01", "c_77": "SRC-1"}, "row 0")
+        with pytest.raises(InvalidInputError) as info:
+            p.index([session(1, name="Old", date=dt.date(2026, 6, 1))])
+        assert info.value.field == "c_77"
+        p.index([])  # an event with no sessions yet: nothing to refuse
+    # A standard field that every session leaves empty is taken at its word.
+    p = planner()
+    p.scan({"name": "A", "date": "2026-06-01", "start_time": "09:00"}, "row 0")
+    p.index([session(1, name="Old", date=dt.date(2026, 6, 1))])
+
+
 def test_plan_create_update_unchanged_with_drift() -> None:
     p = planner()
     rows = [

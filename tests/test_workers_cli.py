@@ -33,7 +33,9 @@ def _write_rows(path: Path, worker: int) -> list[str]:
     return names
 
 
-async def _cli_import(csv_path: Path, report: Path, base_url: str, redis_url: str) -> int:
+async def _cli_import(
+    csv_path: Path, report: Path, base_url: str, redis_url: str, event: int = 1
+) -> int:
     env = {
         **os.environ,
         "SWOOGO_API_KEY": "test-key",
@@ -47,7 +49,7 @@ async def _cli_import(csv_path: Path, report: Path, base_url: str, redis_url: st
         "import",
         str(csv_path),
         "--event-id",
-        "1",
+        str(event),  # runs on one event take turns: an event each, to run at once
         "--report",
         str(report),
         "--base-url",
@@ -74,7 +76,10 @@ async def test_four_cli_imports_share_one_token_and_one_budget(
     # 60 creates against 40 credits per 5-s window: the budget must be shared to avoid a 429.
     async with FakeSwoogo(rate_limit=40, rate_window=5.0) as fake:
         codes = await asyncio.gather(
-            *(_cli_import(path, report, fake.base_url, redis_server.url) for path, report in files)
+            *(
+                _cli_import(path, report, fake.base_url, redis_server.url, k + 1)
+                for k, (path, report) in enumerate(files)
+            )
         )
         names = sorted(s["name"] for s in fake.sessions.values())
         statuses = [r.status for r in fake.requests]

@@ -301,6 +301,7 @@ class Sessions:
         scan: Iterable[RowInput] | None = None,
         before_write: BeforeWrite | None = None,
         retry: RetryPolicy | None = None,
+        updates: bool = True,
     ) -> BulkRun:
         """Make the event's sessions match ``rows``; stream a result per row.
 
@@ -329,6 +330,8 @@ class Sessions:
                 or update is sent; returning False keeps it from being sent.
             retry: The ``RetryPolicy`` of the reads and rows; by default the client's
                 stretched by ``RetryPolicy.for_bulk()`` (see ``create_many``).
+            updates: False to create only (an idempotent import): a row whose key a
+                session has is reported ``present`` and nothing is sent for it.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
@@ -338,8 +341,12 @@ class Sessions:
                 (raised here).
             LookupIncompleteError: the event's sessions could not all be read, twice
                 (raised during iteration, before anything is written).
+            InvalidInputError: (during iteration, before anything is written) a custom
+                key field the rows set is held by none of the event's sessions.
         """
-        planner = SyncPlanner(event_id=check_id("event_id", event_id), key=parse_key(key))
+        planner = SyncPlanner(
+            event_id=check_id("event_id", event_id), key=parse_key(key), update=updates
+        )
         creator, update = self._bulk(retry)
 
         def read_page(after: int, fields: list[str]) -> Awaitable[Page[Session]]:

@@ -3,7 +3,10 @@
 Swoogo grants one token stream and one rate budget per API credential, however
 many processes use it. ``SharedState`` is the seam: the token (get, set with
 expiry, compare-and-delete, a refresh lock so exactly one holder fetches) and the
-budget (``Pacer``'s rules on state everyone sees, a 429 blocking everyone).
+budget (``Pacer``'s rules on state everyone sees, a 429 blocking everyone), and
+leases (``lease(name)``: one holder at a time, such as the one run writing to an
+event). ``LocalSharedState`` holds a lease as an OS file lock, which every process
+of the machine sees.
 
 A client without ``shared=`` keeps both in-process (``TokenManager`` and
 ``Pacer`` on their own, no awaits added). ``LocalSharedState`` is the same state
@@ -13,16 +16,22 @@ behind the protocol: several clients of one process can share it, and
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import os
 import secrets
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Protocol
 
+from .._exceptions import LeaseBusyError
 from .._http.auth import TokenStore
 from .._http.pacing import Pacer, RateHeaders, RateLimit, SharedBudget
 
-__all__ = ["LocalSharedState", "SharedState", "credential_id"]
+__all__ = ["LEASE_DIR_ENV", "LocalSharedState", "SharedState", "credential_id", "file_lease"]
 
 
 def credential_id(api_key: str, base_url: str) -> str:
@@ -42,6 +51,15 @@ class SharedState(TokenStore, SharedBudget, Protocol):
 
     async def aclose(self) -> None:
         """Close what this state opened itself (not a connection it was given)."""
+
+    # -- leases ----------------------------------------------------------------------------
+
+    def lease(self, name: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the lease ``name`` of this credential, in every process, inside the block.
+
+        Raises:
+            LeaseBusyError: another holder kept it for ``wait`` seconds.
+        """
 
 
 class LocalSharedState:
@@ -82,6 +100,7 @@ class LocalSharedState:
                 clock=self._clock, reserve=self._reserve, lock_ttl=self._lock_ttl
             )
             state.pacer = Pacer(rate_limit, reserve=self._reserve)
+            state._lease_scope = name
             self._bound[name] = state
         return state
 
@@ -138,3 +157,109 @@ class LocalSharedState:
     async def release(self, cost: int, *, sent: bool) -> None:
         """Forget a reservation that got no response."""
         self.pacer.release(cost, sent=sent)
+
+    # -- leases ----------------------------------------------------------------------------
+
+    #: The credential the leases belong to (set by ``bind``).
+    _lease_scope = "unbound"
+
+    def lease(self, name: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the lease ``name`` against every process of this machine (``file_lease``).
+
+        Raises:
+            LeaseBusyError: another holder kept it for ``wait`` seconds.
+        """
+        return file_lease(self._lease_scope, name, wait=wait)
+
+
+#: Environment variable naming the folder of the lease files (default: the system's
+#: temporary folder).
+LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
+#: Seconds between two tries of a lease another holder has: first, and at most.
+_LEASE_POLL = (0.05, 0.5)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: leases cover this process only
+    fcntl = None  # type: ignore[assignment]
+_HELD_HERE: set[Path] = set()  # used where fcntl is missing
+
+
+def _lease_path(scope: str, name: str) -> Path:
+    folder = os.environ.get(LEASE_DIR_ENV) or tempfile.gettempdir()
+    user = getattr(os, "getuid", lambda: "user")()
+    digest = hashlib.sha256(f"{scope}\n{name}".encode()).hexdigest()[:24]
+    return Path(folder) / f"swoogo-async-lease-{user}-{digest}.lock"
+
+
+def _try_lock(fd: int, path: Path) -> bool:
+    """Take the lock on ``fd`` if it is free and ``path`` is still its file."""
+    if fcntl is None:  # pragma: no cover - Windows
+        if path in _HELD_HERE:
+            return False
+        _HELD_HERE.add(path)
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unlock(fd: int, path: Path) -> None:
+    if fcntl is None:  # pragma: no cover - Windows
+        _HELD_HERE.discard(path)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (a releasing holder deletes it)."""
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+@contextlib.asynccontextmanager
+async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[None]:
+    """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block.
+
+    The lock file lives in ``$SWOOGO_LEASE_DIR`` (default: the temporary folder), named
+    by the user and a hash of scope and name, and is deleted by its holder on release
+    (a waiter that opened the deleted file notices and opens the new one). The
+    operating system drops the lock when its holder exits, however it exits, so a
+    killed run never leaves a stale lease. It covers the processes of one machine (two
+    handles in one process exclude each other too).
+
+    Raises:
+        LeaseBusyError: another holder kept it for ``wait`` seconds.
+    """
+    path = _lease_path(scope, name)
+    started = time.monotonic()
+    pause = _LEASE_POLL[0]
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        if _try_lock(fd, path):
+            if _is_current(fd, path):
+                break
+            _unlock(fd, path)
+            os.close(fd)
+            continue
+        os.close(fd)
+        left = started + wait - time.monotonic()
+        if left <= 0:
+            raise LeaseBusyError(
+                f"{name} is held by another run on this machine (waited {wait:g} s)",
+                name=name,
+                waited=wait,
+            )
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, _LEASE_POLL[1])
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        _unlock(fd, path)
+        os.close(fd)

@@ -14,7 +14,7 @@ from .._exceptions import SwoogoError
 __all__ = ["BulkProgress", "BulkResult", "BulkStatus", "BulkSummary", "RowInput", "RowOutcome"]
 
 BulkStatus: TypeAlias = Literal[
-    "created", "updated", "unchanged", "failed", "invalid", "ambiguous", "unknown"
+    "created", "updated", "unchanged", "present", "failed", "invalid", "ambiguous", "unknown"
 ]
 #: One input row: field name to value (text is parsed), or a ``Session``.
 RowInput: TypeAlias = "Mapping[str, Any] | Session"
@@ -28,7 +28,8 @@ class BulkResult:
         index: The row's 0-based position in the source.
         row: The row as given.
         status: ``created``/``updated`` (done), ``unchanged`` (a sync found the
-            session already as the row says; nothing sent), ``invalid`` (rejected
+            session already as the row says; nothing sent), ``present`` (an import
+            found a session with the row's key already; nothing sent), ``invalid`` (rejected
             before sending), ``failed`` (the API refused or could not be reached),
             ``ambiguous`` (a sync found several sessions with the row's key;
             nothing sent) or ``unknown`` (a create that may or may not have
@@ -49,8 +50,8 @@ class BulkResult:
 
     @property
     def ok(self) -> bool:
-        """Whether the row was created, updated or found unchanged."""
-        return self.status in ("created", "updated", "unchanged")
+        """Whether the row was created, updated, or found unchanged or already present."""
+        return self.status in ("created", "updated", "unchanged", "present")
 
     @property
     def id(self) -> int | None:
@@ -78,6 +79,7 @@ class BulkSummary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    present: int = 0
     failed: int = 0
     invalid: int = 0
     ambiguous: int = 0
@@ -99,6 +101,7 @@ class BulkSummary:
             self.created
             + self.updated
             + self.unchanged
+            + self.present
             + self.failed
             + self.invalid
             + self.ambiguous

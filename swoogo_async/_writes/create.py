@@ -28,7 +28,6 @@ from .._api.endpoints import (
     parse_session,
 )
 from .._api.models import Page, Session
-from .._api.pages import PageWalk
 from .._exceptions import (
     APIError,
     InvalidInputError,
@@ -42,9 +41,6 @@ from .lookup import Batcher
 from .reconcile import (
     RecentClaims,
     fingerprint,
-    lookup_fields,
-    lookup_search,
-    pick_match,
 )
 from .sender import Sender
 
@@ -54,7 +50,6 @@ __all__ = [
     "UNTRUSTED_CLOCK_MARGIN",
     "CreateLocks",
     "Creator",
-    "find_matches",
 ]
 
 #: Allowance for the server's clock and its whole-second ``created_at``.
@@ -82,43 +77,6 @@ def _may_have_acted(error: SwoogoError) -> bool:
     if isinstance(error, (TransportError, APIError)):
         return error.may_have_acted
     return False
-
-
-async def find_matches(
-    client: Sender,
-    prepared: Mapping[str, Any],
-    *,
-    since: dt.datetime,
-    excluded: frozenset[int] = frozenset(),
-    deadline: float | None = None,
-) -> tuple[list[Session], list[Session]]:
-    """Return the sessions created since ``since`` that match ``prepared``, and the candidates.
-
-    A match (``reconcile.matches``) may be taken as this create's; a candidate (every
-    submitted field, but not the defaults: ``pick_match(loose=True)``) only means this
-    create may have landed with a default the server filled its own way.
-
-    Raises:
-        LookupIncompleteError: the listing could not be read to its end.
-        SwoogoError: a lookup request failed.
-    """
-    fields, search = lookup_fields(prepared), lookup_search(prepared, since)
-
-    async def fetch(number: int) -> Page[Session]:
-        call = list_sessions_call(
-            prepared["event_id"], page=number, per_page=200, fields=fields, search=search
-        )
-        parse = functools.partial(parse_page, page=number, per_page=200)
-        return await client.send(call, parse, deadline=deadline)
-
-    walk = PageWalk(fetch, max_pages=LOOKUP_MAX_PAGES)
-    read = [s async for page in walk for s in page.items]
-    if not walk.complete:
-        raise LookupIncompleteError(f"the lookup read no further: {walk.stopped}")
-    return (
-        pick_match(prepared, read, since=since, excluded=excluded),
-        pick_match(prepared, read, since=since, excluded=excluded, loose=True),
-    )
 
 
 class Creator:
@@ -179,7 +137,8 @@ class _CreateCall:
         self.client, self.prepared, self.excluded = client, prepared, excluded
         self.batcher = batcher
         self.started = time.time()
-        self.deadline = client.clock() + client.retry.deadline
+        self.began = self.last_began = client.clock()  # first and latest attempt
+        self.deadline = self.began + client.retry.deadline
         self.name = prepared.get("name")
 
     def _unknown(self, message: str, cause: SwoogoError, ids: tuple[int, ...] = ()) -> Exception:
@@ -205,6 +164,7 @@ class _CreateCall:
         attempt = 0
         while True:
             attempt += 1
+            self.last_began = client.clock()
             try:
                 session = await client.send(call, parse_session, deadline=self.deadline)
             except SwoogoError as error:
@@ -233,8 +193,10 @@ class _CreateCall:
                 return session
             return await self._check_after(session, uncertain)
 
-    async def _look_up(self, error: SwoogoError) -> tuple[list[Session], list[int]]:
-        """Return [the session] an uncertain attempt made ([] if none) and the candidates, or raise.
+    async def _look_up(
+        self, error: SwoogoError, not_before: float | None = None
+    ) -> tuple[list[Session], list[int]]:
+        """Return [the session] an uncertain attempt made ([] if none) and candidate ids, or raise.
 
         Candidates: sessions holding every submitted field but not the defaults in the
         others (``pick_match``). None may be claimed, but one may be this create's with
@@ -255,6 +217,8 @@ class _CreateCall:
         ).replace(microsecond=0)
         now = client.clock()
         ready_at = now + max(min(client.reconcile_delay, self.deadline - now), 0.0)
+        if not_before is not None:
+            ready_at = max(ready_at, min(not_before, self.deadline))
         try:
             matches, taken_twice, candidates = await self.batcher.look_up(
                 self.prepared,
@@ -282,7 +246,9 @@ class _CreateCall:
         """After a re-send failed too, look once more: exactly one copy is this create's."""
         found, candidates = await self._look_up(error if _may_have_acted(error) else uncertain)
         if len(found) == 1:
-            return found[0]
+            if not _may_have_acted(error):
+                return found[0]
+            return await self._settle_open(found[0], error)
         if candidates:
             raise self._candidates_unknown(uncertain, candidates)
         raise self._unknown(
@@ -291,8 +257,37 @@ class _CreateCall:
             uncertain,
         ) from error
 
+    async def _settle_open(self, copy: Session, error: SwoogoError) -> Session:
+        """Settle on ``copy`` once the latest attempt, still open, could have landed too.
+
+        The copy found may be either attempt's. The latest attempt is given as long to
+        land as the copy took to show (the time since the first attempt began), then
+        the event is looked up again: ``copy`` is this create's only if it is still
+        the one match; two matches raise ``UnknownOutcomeError`` with both ids.
+        """
+        client = self.client
+        lag = client.clock() - self.began
+        not_before = self.last_began + lag
+        if not_before > self.deadline:
+            raise self._unknown(
+                f"may have happened twice: session {copy.id} was found, but the re-sent"
+                " attempt may still land and the deadline leaves no time to look again",
+                error,
+                (copy.id,) if copy.id is not None else (),
+            )
+        found, _ = await self._look_up(error, not_before)
+        if len(found) == 1 and found[0].id == copy.id:
+            return found[0]
+        ids = tuple(sorted({s.id for s in (*found, copy) if s.id is not None}))
+        raise self._unknown(
+            f"may have happened: sessions {ids} matched across two lookups after every"
+            " attempt failed in ways the server may have acted on",
+            error,
+            ids,
+        )
+
     async def _check_after(self, session: Session, uncertain: SwoogoError) -> Session:
-        """After a re-send succeeded, make sure the uncertain attempt did not land too."""
+        """After a re-send succeeded, make sure the uncertainful attempt did not land too."""
         mine = {session.id} if session.id is not None else set()
         try:
             found, candidates = await self._look_up(uncertain)

@@ -50,6 +50,7 @@ _STATUS: dict[str, BulkStatus] = {
     "create": "created",
     "update": "updated",
     "unchanged": "unchanged",
+    "present": "present",
 }
 
 
@@ -118,9 +119,9 @@ def sync_rows(
             plan = planner.plan(row)
         except AmbiguousMatchError as error:
             return RowOutcome("ambiguous", error=error)
-        if plan.action == "unchanged" or dry_run:
+        if plan.action in ("unchanged", "present") or dry_run:
             status = _STATUS[plan.action]
-            return RowOutcome(status, None, None, plan.changed, plan.session_id)
+            return RowOutcome(status, plan.found, None, plan.changed, plan.session_id)
         # Built before anything is sent: only this build can make the row ``invalid``.
         send: Callable[[], Awaitable[Session]]
         if plan.action == "create":

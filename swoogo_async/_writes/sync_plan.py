@@ -9,6 +9,17 @@ A sync runs in three passes over what it knows, each a method of ``SyncPlanner``
 3. ``plan`` each row: ``create`` when no session has its key, ``update`` (only the
    fields that differ) or ``unchanged`` when one has, ``ambiguous`` when several do.
 
+An import plans with ``update=False``: a row whose key a session has is ``present``
+(left as it is), so running an import twice, or after its report was lost, creates
+nothing twice. Its key may leave some fields empty (a session without a start time),
+compared as empty; a sync's key fields must all be set.
+
+A custom key field that rows set but no session of the event holds would match
+nothing and create every row again: the server leaves out a custom field the event
+does not have (a misspelt id, one of another event), so ``index`` refuses it, naming
+the field. A standard field is always returned (empty when unset), so sessions that
+all leave it empty are taken at their word.
+
 Values are compared by ``reconcile.differing``, the rule the duplicate-safe create
 uses: as the form sends them, so ``"20"`` equals ``20``, ``true`` equals ``1`` and
 ``09:00`` equals ``09:00:00``. A field the row leaves empty is not compared, so a
@@ -35,7 +46,7 @@ __all__ = ["DEFAULT_KEY", "RowPlan", "SyncPlanner", "changed_names", "parse_key"
 DEFAULT_KEY: tuple[str, ...] = ("name", "date", "start_time")
 #: Writable fields that cannot identify a row.
 _NOT_KEYS = frozenset({"event_id", "custom_fields"})
-SyncAction = Literal["create", "update", "unchanged"]
+SyncAction = Literal["create", "update", "unchanged", "present"]
 
 
 def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
@@ -100,16 +111,18 @@ class RowPlan:
     """What one row needs.
 
     Attributes:
-        action: ``create``, ``update`` or ``unchanged``.
+        action: ``create``, ``update``, ``unchanged`` or (no updates) ``present``.
         fields: The row's checked fields (what a create sends).
         session_id: The session the row's key found, if any.
         changes: For ``update``, the fields to send: only those that differ.
+        found: For ``present``, the session as read (key fields and ``created_at``).
     """
 
     action: SyncAction
     fields: Mapping[str, Any] = attrs.field(repr=False)
     session_id: int | None = None
     changes: Mapping[str, Any] = attrs.field(factory=dict)
+    found: Session | None = attrs.field(default=None, repr=False)
 
     @property
     def changed(self) -> tuple[str, ...]:
@@ -120,9 +133,13 @@ class RowPlan:
 class SyncPlanner:
     """Plans a sync of rows into one event's sessions; see the module docstring."""
 
-    def __init__(self, *, event_id: int, key: tuple[str, ...]) -> None:
+    def __init__(self, *, event_id: int, key: tuple[str, ...], update: bool = True) -> None:
+        if not isinstance(update, bool):
+            raise InvalidInputError("updates", f"expected True or False, got {update!r}")
         self.event_id = event_id
         self.key = key
+        self.update = update
+        self._key_set: set[str] = set()  # key fields some row sets
         self._first: dict[tuple[str, ...], str] = {}
         self._shared: dict[tuple[str, ...], list[str]] = {}
         self._fields: set[str] = set(key)
@@ -151,9 +168,12 @@ class SyncPlanner:
         values = []
         for name in self.key:
             text = comparable(_value(fields, name))
-            if not text:
+            if not text and self.update:
                 raise InvalidInputError(name, "is part of the sync key and must not be empty")
             values.append(text)
+        if not any(values):
+            names = ", ".join(self.key)
+            raise InvalidInputError(self.key[0], f"the key ({names}) is empty in this row")
         return tuple(values)
 
     def scan(self, row: RowInput, label: str) -> None:
@@ -163,24 +183,55 @@ class SyncPlanner:
             key = self.key_of(fields)
         except (InvalidInputError, *UNREADABLE):
             return  # ``plan`` raises the same error, and the row is reported ``invalid``
-        self._fields.update(changed_names({k: v for k, v in fields.items() if k != "event_id"}))
+        if self.update:
+            self._fields.update(changed_names({k: v for k, v in fields.items() if k != "event_id"}))
+        self._key_set.update(name for name, value in zip(self.key, key, strict=True) if value)
         first = self._first.setdefault(key, label)
         if first != label:
             self._shared.setdefault(key, [first]).append(label)
 
     @property
     def read_fields(self) -> list[str]:
-        """The ``fields=`` to read the event's sessions with: id and what rows compare."""
-        return ["id", *sorted(self._fields)]
+        """The ``fields=`` to read the event's sessions with: id and what rows compare.
+
+        Without updates, ``created_at`` too: it tells a session an earlier attempt of
+        the row made from one that was there before.
+        """
+        extra = [] if self.update else ["created_at"]
+        return ["id", *extra, *sorted(self._fields)]
 
     def index(self, sessions: Iterable[Session]) -> None:
-        """Index the event's sessions by key (a session with an empty key field is left out)."""
+        """Index the event's sessions by key.
+
+        A session with an empty key field is left out of a sync's index (no row can
+        have that key); an import compares it as empty.
+
+        Raises:
+            InvalidInputError: rows set a custom key field that no session holds (see
+                the module docstring); nothing may be written.
+        """
+        held: set[str] = set()
+        listed = 0
         for session in sessions:
             if session.id is None:
                 continue
+            listed += 1
             key = tuple(comparable(_session_value(session, name)) for name in self.key)
-            if all(key):
+            held.update(name for name, value in zip(self.key, key, strict=True) if value)
+            if all(key) or (not self.update and any(key)):
                 self._index.setdefault(key, []).append(session)
+        missing = [
+            name
+            for name in self.key
+            if CUSTOM_FIELD_RE.match(name) and name in self._key_set and name not in held
+        ]
+        if listed and missing:
+            raise InvalidInputError(
+                missing[0],
+                f"is part of the key, but none of the event's {listed} sessions holds it:"
+                " the server does not return it (a misspelt or unknown field?), so no row"
+                " could be matched and every one would be created again; nothing was written",
+            )
 
     def plan(self, row: RowInput) -> RowPlan:
         """Return what ``row`` needs.
@@ -206,5 +257,7 @@ class SyncPlanner:
                 key=key,
                 candidates=ids,
             )
+        if not self.update:
+            return RowPlan("present", fields, ids[0], found=found[0])
         changes = differing(fields, found[0])
         return RowPlan("update" if changes else "unchanged", fields, ids[0], changes)

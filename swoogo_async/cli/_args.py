@@ -21,6 +21,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the command."""
     parser = argparse.ArgumentParser(
@@ -52,13 +62,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--grace", type=float, default=5.0, help="seconds rows in flight get after Ctrl-C (5)"
     )
+    run.add_argument(
+        "--key",
+        default="name,date,start_time",
+        help="comma-separated fields that identify a row (name,date,start_time)",
+    )
+    run.add_argument(
+        "--lease-wait",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait while another run writes to the event (60)",
+    )
 
     imp = sub.add_parser(
         "import",
         parents=[remote, run, row_options_parser()],
         help="create a session per row of a CSV or JSON Lines file",
-        description="Create a session per row. Rows are identified by their line number:"
-        " do not edit FILE between an import and its --resume.",
+        description="Create a session per row that the event lacks: the event is read"
+        " first, and a row whose --key a session has is reported present (nothing sent),"
+        " so running an import again creates nothing twice. Two rows with one key are"
+        " both invalid. Report lines are identified by line number: do not edit FILE"
+        " between an import and its --resume.",
     )
     imp.add_argument("file", metavar="FILE", help=".csv (header row) or .jsonl/.ndjson")
     imp.add_argument("--event-id", type=_positive, help="event_id for rows without one")
@@ -78,11 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     syn.add_argument("file", metavar="FILE", help=".csv (header row) or .jsonl/.ndjson")
     syn.add_argument("--event-id", type=_positive, required=True, help="the event to sync")
-    syn.add_argument(
-        "--key",
-        default="name,date,start_time",
-        help="comma-separated fields that identify a row (name,date,start_time)",
-    )
     syn.add_argument("--resume", metavar="REPORT", help="skip the rows REPORT shows done")
     syn.add_argument(
         "--dry-run", action="store_true", help="read the event and print the plan; write nothing"

@@ -161,7 +161,8 @@ async def _run_worker(
         "import",
         str(csv_path),
         "--event-id",
-        str(EVENT_ID),
+        # An event per worker: runs writing to one event take turns (its lease).
+        str(EVENT_ID + number - 1),
         "--report",
         str(report),
         "--base-url",
@@ -208,7 +209,8 @@ async def _demo(args: argparse.Namespace, folder: Path, redis: LocalRedis) -> in
             f"Redis at {redis.url}\n"
             f"Wrote {agenda.rows} sample sessions to {agenda.path}; {len(agenda.bad)} of them"
             f" are deliberately invalid. Starting {workers} import processes at once, each"
-            f" with a part of the agenda, sharing one token and one budget through Redis.\n\n"
+            f" with a part of the agenda into an event of its own (runs on one event take"
+            f" turns), sharing one token and one budget through Redis.\n\n"
         )
         out.flush()
         reports = [(folder / f"report-{k + 1}.jsonl", start) for k, (_, start) in enumerate(pieces)]

@@ -1,5 +1,18 @@
 """The import run: a session per row of a file, recorded in the report as it goes.
 
+Idempotent by design: the import reads each event of the file once (as ``sync``
+does, by id) and creates only the rows whose key (``--key``, by default name, date
+and start time) no session has; a row whose key a session has is reported
+``present`` and nothing is sent for it. So running an import again, or resuming it
+from a report that was cut short or lost, creates nothing twice. Two rows of the
+file with one key are both ``invalid``.
+
+Writes to one event are one run at a time: the run holds the event's lease
+(``SharedState.lease``: Redis when shared, else a file lock on this machine) from
+before it reads the event until its last row has finished; a second run waits for
+it up to ``--lease-wait`` seconds, then stops with ``LeaseBusyError``, having
+written nothing.
+
 Each row is recorded ``attempted`` (synced to disk) before its create can leave, and
 its outcome when it finishes. If the report cannot be written (a full disk), no
 further row is sent; rows in flight finish, and any outcome the report could not
@@ -10,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import shlex
 import signal
@@ -22,8 +36,10 @@ import attrs
 
 from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError
-from .._writes.bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary
+from .._writes.bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
+from .._writes.sync_plan import DEFAULT_KEY, RowPlan
 from ._columns import RowOptions
+from ._leases import PROG, EventRows, event_leases, event_of, file_events
 from ._progress import ProgressSink, make_progress
 from ._report import (
     MAX_PROBLEMS_SHOWN,
@@ -36,14 +52,26 @@ from ._report import (
     print_summary,
     row_record,
 )
-from ._resume import PriorRun, check_resume, read_report, settle
+from ._resume import PriorRun, check_resume, read_report
 from ._rows import SourceRow, iter_rows, row_errors
 
-__all__ = ["PROG", "ImportOptions", "ImportRun", "import_file", "prepare_import", "resume_command"]
+__all__ = [
+    "LEASE_WAIT",
+    "PROG",
+    "ImportOptions",
+    "ImportRun",
+    "import_file",
+    "prepare_import",
+    "resume_command",
+]
 
-PROG = "swoogo-async"
 #: Outcomes that leave the row as the file says.
-_DONE = frozenset({"created", "updated", "unchanged"})
+_DONE = frozenset({"created", "updated", "unchanged", "present"})
+#: How far the server's clock may be behind this machine's for a session created by a
+#: row's attempt to count as created inside that attempt's window.
+_CLOCK_SKEW = dt.timedelta(minutes=2)
+#: Seconds a run waits for another run's lease on its event(s) by default.
+LEASE_WAIT = 60.0
 
 
 @attrs.define
@@ -60,6 +88,8 @@ class ImportOptions:
     grace: float = 5.0
     base_url: str | None = None
     rows: RowOptions = attrs.field(factory=RowOptions)
+    key: tuple[str, ...] = DEFAULT_KEY
+    lease_wait: float = LEASE_WAIT
 
 
 def prepare_import(opts: ImportOptions, *, dropped: set[str] | None = None) -> tuple[PriorRun, int]:
@@ -95,32 +125,61 @@ async def import_file(
     out: TextIO,
     err: TextIO,
 ) -> ImportOutcome:
-    """Create a session per row of ``opts.file``; write the report; print the summary.
+    """Create a session per row of ``opts.file`` that the event lacks; report; print the summary.
 
     The first Ctrl-C stops taking rows and gives those in flight ``opts.grace``
     seconds before cancelling them; a second cancels them at once. Rows cancelled in
-    flight are reported ``unknown`` (``--resume`` looks them up before resending).
+    flight are reported ``unknown`` (a rerun or ``--resume`` finds them by key).
 
     Raises:
         ReportError: the report could not be written (after the summary is printed).
+        LeaseBusyError: another run kept one of the file's events (nothing written).
+        SwoogoError: an event's sessions could not be read (nothing was written).
     """
-    run = ImportRun(opts, client, prior, total, err)
-    return await run.run(out)
+    return await run_leased(ImportRun, opts, client, prior, total, out=out, err=err)
+
+
+async def run_leased(
+    kind: type[ImportRun],
+    opts: ImportOptions,
+    client: SwoogoClient,
+    prior: PriorRun,
+    total: int,
+    *,
+    out: TextIO,
+    err: TextIO,
+) -> ImportOutcome:
+    """Run ``kind`` over the file's events while holding their leases."""
+    events = file_events(opts.file, opts.rows, opts.event_id)
+    async with event_leases(client, events, opts.lease_wait, err):
+        run = kind(opts, client, prior, total, err, events)
+        return await run.run(out)
 
 
 class ImportRun:
     """The state of one import: its report, counts and rows in flight.
 
-    ``cli/_sync.py`` runs a sync through the same class, replacing ``rows`` and ``pump``.
+    ``cli/_sync.py`` runs a sync through the same class, with updates.
     """
 
     title = "Import"
     command = "import"
+    #: Whether a row whose key a session has is updated (sync) or left ``present``.
+    updates = False
 
     def __init__(
-        self, opts: ImportOptions, client: SwoogoClient, prior: PriorRun, total: int, err: TextIO
+        self,
+        opts: ImportOptions,
+        client: SwoogoClient,
+        prior: PriorRun,
+        total: int,
+        err: TextIO,
+        events: list[int] | None = None,
     ) -> None:
         self.opts, self.client, self.prior, self.err = opts, client, prior, err
+        self.events = (
+            events if events is not None else file_events(opts.file, opts.rows, opts.event_id)
+        )
         self.report_path = opts.report or opts.resume or default_report_path(command=self.command)
         self.writer = ReportWriter(self.report_path, append=True)
         if opts.resume is not None and not _same_file(opts.resume, self.report_path):
@@ -132,7 +191,6 @@ class ImportRun:
         self.summary = BulkSummary()
         self.problems: list[str] = []
         self.inflight: dict[int, SourceRow] = {}
-        self.claimed = prior.claimed_ids() if prior.uncertain else None
         self.stop = asyncio.Event()
         self.progress = BulkProgress()
         self.report_error: ReportError | None = None
@@ -169,46 +227,57 @@ class ImportRun:
         self.progress.finish(BulkResult(row.index, row, "invalid", None, errors[0]))
         self.sink.update(self.progress)
 
-    async def rows(self) -> AsyncIterator[SourceRow]:
-        """Yield the rows to send, each recorded ``attempted`` on disk first."""
-        prior, claimed = self.prior, self.claimed
+    async def rows(self, event: int | None) -> AsyncIterator[SourceRow]:
+        """Yield the rows of ``event`` not yet done, until the run is stopped.
+
+        An invalid row is refused (every bad field named) in the first event's pass.
+        """
+        first = not self.events or event == self.events[0]
         with contextlib.closing(iter_rows(self.opts.file, self.opts.rows)) as source:
             for row in source:
-                if row.line in prior.created:
+                if row.line in self.prior.created:
                     continue
                 if self.stop.is_set():
                     return
-                if claimed is not None and row.line in prior.uncertain:
-                    since = prior.uncertain[row.line][1]
-                    settled = await settle(self.client, row, self.opts.event_id, since, claimed)
-                    if settled is not None:
-                        self.record(row, settled[0], **settled[1])
-                        continue
-                errors = row_errors(row, self.opts.event_id)
-                if errors:
-                    self.refuse(row, errors)
+                row_event = event_of(row, self.opts.event_id)
+                if row_event != event and not (first and row_event is None):
                     continue
-                # The bulk engine sends a row as soon as it takes it: record it first.
-                if not self._write(row_record(row, "attempted"), durable=True):
-                    return
+                errors = row_errors(row, self.opts.event_id)
+                if errors or row_event is None:
+                    self.refuse(row, errors or [InvalidInputError("event_id", "is missing")])
+                    continue
                 self.inflight[row.line] = row
                 yield row
 
+    def before_write(self, row: RowInput, plan: RowPlan) -> bool:
+        """Record the row ``attempted`` on disk before its write leaves; False stops it."""
+        assert isinstance(row, SourceRow)
+        return self._write(row_record(row, "attempted", session_id=plan.session_id), durable=True)
+
     async def pump(self) -> None:
-        """Run the rows through ``create_many`` and record each result."""
-        run = self.client.sessions.create_many(
-            self.rows(),
-            concurrency=self.opts.concurrency,
-            ordered=self.opts.ordered,
-            on_progress=self.sink.update,
-            event_id=self.opts.event_id,
-        )
-        self.progress = run.progress
-        async with run:
-            async for result in run:
-                session_id = self.finished(result)
-                if self.claimed is not None and session_id is not None:
-                    self.claimed.add(session_id)
+        """Run each event's rows through ``sessions.sync`` and record each result."""
+        if not self.events:  # no row names a usable event: each is refused
+            async for _ in self.rows(None):
+                pass
+            return
+        for event in self.events:
+            if self.stop.is_set():
+                return
+            run = self.client.sessions.sync(
+                self.rows(event),
+                event_id=event,
+                key=self.opts.key,
+                concurrency=self.opts.concurrency,
+                ordered=self.opts.ordered,
+                on_progress=self.sink.update,
+                scan=EventRows(self.opts.file, self.opts.rows, self.opts.event_id, event),
+                before_write=self.before_write,
+                updates=self.updates,
+            )
+            run.progress = self.progress  # one set of counters across the events
+            async with run:
+                async for result in run:
+                    self.finished(result)
 
     def finished(self, result: BulkResult) -> int | None:
         """Record a row the engine finished; return its session id."""
@@ -217,8 +286,33 @@ class ImportRun:
         self.inflight.pop(row.line, None)
         error = error_info(result.error) if result.error is not None else None
         session_id = result.id
-        self.record(row, result.status, session_id=session_id, error=error, changed=result.changed)
+        status, note = result.status, None
+        if status == "present" and self._made_by_earlier_attempt(row, result):
+            status, note = "created", "found on the server"
+        self.record(
+            row, status, session_id=session_id, error=error, changed=result.changed, note=note
+        )
         return session_id
+
+    def _made_by_earlier_attempt(self, row: SourceRow, result: BulkResult) -> bool:
+        """Whether the session a row found is the one its unsettled earlier attempt created.
+
+        Its key is unique in the file and in the event (else the row is not
+        ``present``), so it is the only candidate and no other row's; it counts as this
+        row's creation when the server created it after the row was first recorded
+        ``attempted`` (on the server's clock, less a margin for the two clocks).
+        """
+        prior = self.prior.uncertain.get(row.line)
+        created = result.session.created_at if result.session is not None else None
+        if prior is None or created is None or not prior[1]:
+            return False
+        try:
+            attempted = dt.datetime.strptime(prior[1], "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return False
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=dt.timezone.utc)
+        return created >= attempted.replace(tzinfo=dt.timezone.utc) - _CLOCK_SKEW
 
     async def run(self, out: TextIO) -> ImportOutcome:
         """Run the import under the Ctrl-C handling; print the summary."""
@@ -262,7 +356,9 @@ class ImportRun:
 
     def extra_args(self) -> tuple[str, ...]:
         """Options beyond the common ones that a resumed run needs."""
-        return ()
+        if self.opts.key == DEFAULT_KEY and not self.updates:
+            return ()
+        return ("--key", ",".join(self.opts.key))
 
     def _finish(self, out: TextIO, elapsed: float, interrupted: bool) -> ImportOutcome:
         for row in self.inflight.values():

@@ -104,7 +104,13 @@ def _client(args: argparse.Namespace) -> _Remote:
 
 def _run_options(args: argparse.Namespace) -> dict[str, Any]:
     """The options ``import`` and ``sync`` share, from their parsed arguments."""
+    try:
+        key = parse_key(args.key)
+    except InvalidInputError as exc:
+        raise UsageError(f"--key: {exc.reason}") from None
     return {
+        "key": key,
+        "lease_wait": args.lease_wait,
         "file": Path(args.file),
         "event_id": args.event_id,
         "concurrency": args.concurrency,
@@ -137,11 +143,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    try:
-        key = parse_key(args.key)
-    except InvalidInputError as exc:
-        raise UsageError(f"--key: {exc.reason}") from None
-    opts = SyncOptions(**_run_options(args), key=key, dry_run=args.dry_run)
+    opts = SyncOptions(**_run_options(args), dry_run=args.dry_run)
     dropped: set[str] = set()
     prior, total = prepare_import(opts, dropped=dropped)
     remote = _client(args)

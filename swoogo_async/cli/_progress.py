@@ -50,6 +50,8 @@ def status_text(progress: BulkProgress) -> str:
         text += f" updated {progress.updated}"
     if progress.unchanged:
         text += f" unchanged {progress.unchanged}"
+    if progress.present:
+        text += f" present {progress.present}"
     text += f" failed {progress.failed} invalid {progress.invalid}"
     if progress.ambiguous:
         text += f" ambiguous {progress.ambiguous}"

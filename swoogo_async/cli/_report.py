@@ -10,8 +10,9 @@ again. Every line is one ``write``, flushed at once::
      "hash": "5f0c…", "at": "2026-05-01T09:00:00Z", "error": null}
 
 ``status`` is ``attempted`` or an outcome (``created``, ``failed``, ``invalid``,
-``unknown``; a sync also reports ``updated`` with the ``changed`` fields, ``unchanged``
-and ``ambiguous``). ``error`` is ``{"type", "message", "field", "status"}``; for an
+``unknown``, ``present`` (the event has a session with the row's key: nothing sent)
+and ``ambiguous``; a sync also reports ``updated`` with the ``changed`` fields and
+``unchanged``). ``error`` is ``{"type", "message", "field", "status"}``; for an
 ``unknown`` row it also holds the submitted ``fields`` (and any ``candidates``), so
 nothing is lost; an ``ambiguous`` row's ``candidates`` are the sessions sharing its
 key. No credential or token ever appears in it. Reading a report back
@@ -267,9 +268,10 @@ def print_summary(outcome: ImportOutcome, problems: list[str], out: TextIO) -> N
     )
     if outcome.title != "Import":
         out.write(f"  updated            {s.updated:>8}\n  unchanged          {s.unchanged:>8}\n")
+    else:
+        out.write(f"  already present    {s.present:>8}\n")
     out.write(f"  failed             {s.failed:>8}\n  invalid            {s.invalid:>8}\n")
-    if outcome.title != "Import":
-        out.write(f"  ambiguous          {s.ambiguous:>8}\n")
+    out.write(f"  ambiguous          {s.ambiguous:>8}\n")
     out.write(f"  unknown outcome    {s.unknown:>8}\n  skipped (resumed)  {outcome.skipped:>8}\n")
     if outcome.credits is not None:
         per_row = outcome.credits / s.total if s.total else 0.0

@@ -1,51 +1,38 @@
-"""Resuming an import from its report: what is settled, and what must be looked up.
+"""Resuming an import or sync from its report: the lines it may skip.
 
-A line reported ``created`` is skipped, provided the file still has the same row
-there (same hash). A row with an ``attempted`` line and no outcome (the run was
-killed), an ``unknown`` outcome, or a line cut short by a crash may exist on the
-server: it is looked up, every submitted field compared, before it is sent again.
+A line reported done (``created``, ``present``; a sync's ``updated``, ``unchanged``)
+is skipped, provided the file still has the same row there (same hash). This is only
+a fast path: every other row, including one with an ``attempted`` line and no
+outcome (the run was killed), an ``unknown`` outcome or a line cut short by a crash,
+goes through the run, which reads the event first and finds a session the earlier
+attempt made by the row's key. Nothing depends on the report being intact.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from .._api.fields import prepare_session_fields
-from .._api.models import Session
-from .._exceptions import InvalidInputError, SwoogoError
-from .._writes.bulk import BulkStatus
-from .._writes.create import find_matches
-from ._report import ReportError, error_info
+from ._report import ReportError
 from ._rows import SourceRow
-
-if TYPE_CHECKING:
-    from .._client.client import SwoogoClient
 
 __all__ = [
     "PriorRun",
     "ResumeMismatchError",
     "check_resume",
-    "find_existing",
     "read_report",
-    "settle",
 ]
 
 _LINE_RE = re.compile(r'\s*\{\s*"line"\s*:\s*(\d+)\s*,')
-#: How far before a row's first ``attempted``/``unknown`` line a lookup searches for its
-#: session: the create may have started up to a whole retry deadline (and a pacing wait)
-#: earlier.
-LOOKUP_MARGIN = dt.timedelta(minutes=15)
 #: Outcomes that show the server did not keep the row.
 _NOT_CREATED = frozenset({"failed", "invalid", "ambiguous"})
 #: Outcomes that settle a row: it matches the server (a sync reports the last two).
-_DONE = frozenset({"created", "updated", "unchanged"})
+_DONE = frozenset({"created", "updated", "unchanged", "present"})
 
 
 class ResumeMismatchError(ReportError):
@@ -155,59 +142,3 @@ def check_resume(prior: PriorRun, rows: Iterable[SourceRow], file: Path) -> int:
             " was edited since the import; refusing to resume."
         )
     return count
-
-
-async def find_existing(
-    client: SwoogoClient, fields: Mapping[str, Any], *, since: str, claimed: set[int]
-) -> tuple[list[Session], list[Session]]:
-    """Return the sessions an earlier, unsettled create of ``fields`` may have made: strict, loose.
-
-    ``since`` is the report's ``at`` of that outcome; sessions already attributed to
-    another row (``claimed``) are left out.
-
-    Raises:
-        InvalidInputError: the row is invalid (it cannot have been created).
-        SwoogoError: the lookup failed.
-    """
-    prepared = prepare_session_fields(fields, creating=True)
-    try:
-        stamp = dt.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-        start = stamp - LOOKUP_MARGIN
-    except ValueError:  # the time was lost with a cut line: search all the event's sessions
-        start = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-    return await find_matches(client, prepared, since=start, excluded=frozenset(claimed))
-
-
-async def settle(
-    client: SwoogoClient, row: SourceRow, event_id: int | None, since: str, claimed: set[int]
-) -> tuple[BulkStatus, dict[str, Any]] | None:
-    """Look up a row whose earlier outcome was unknown, before it is sent again.
-
-    Returns:
-        None to send the row (no such session exists, or the row is invalid), else the
-        status and ``row_record`` arguments to report it with: ``created`` if exactly
-        one unclaimed session matches (it is then claimed), ``unknown`` if several do,
-        if only loose matches exist (``find_matches``) or if the lookup failed.
-    """
-    fields = dict(row.fields)
-    if event_id is not None:
-        fields.setdefault("event_id", event_id)
-    try:
-        matches, loose = await find_existing(client, fields, since=since, claimed=claimed)
-    except InvalidInputError:
-        return None
-    except SwoogoError as exc:
-        return "unknown", {"error": error_info(exc), "note": "lookup before resending failed"}
-    if not matches and not loose:
-        return None
-    if len(matches) == 1 and matches[0].id is not None:
-        claimed.add(matches[0].id)
-        return "created", {"session_id": matches[0].id, "note": "found on the server"}
-    if matches:
-        ids = [s.id for s in matches]
-        message = f"several sessions match: {ids}"
-    else:  # never claimed, never re-sent: the server may fill a left-out field its own way
-        ids = [s.id for s in loose]
-        message = f"sessions {ids} hold the row's fields but other values in fields it left out"
-    error = {"type": "Ambiguous", "message": message, "field": None, "status": None}
-    return "unknown", {"error": {**error, "candidates": ids}}

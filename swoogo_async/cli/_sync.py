@@ -1,28 +1,25 @@
 """The sync run: make an event's sessions match a file, recorded in the report as it goes.
 
-It is the import's run (``ImportRun``: the report, Ctrl-C, the summary) with two
-differences. Rows go through ``sessions.sync``, which reads the event first and then
-creates, updates or leaves each row. And a row is recorded ``attempted`` (synced to
-disk) only when it is about to be written: an unchanged row costs no request and no
-disk sync. ``--resume`` skips the lines a report shows done; a row whose outcome was
-unknown needs no lookup of its own, since the run reads the event afresh first.
+It is the import's run (``ImportRun``: the event read first, the event's lease, the
+report, Ctrl-C, the summary) with updates: a row whose key a session has is updated
+(only the fields that differ) or left ``unchanged`` (no request, no disk sync). A
+row is recorded ``attempted`` (synced to disk) only when it is about to be written.
+``--resume`` skips the lines a report shows done; a row whose outcome was unknown
+needs no lookup of its own, since the run reads the event afresh first.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 import attrs
 
 from .._client.client import SwoogoClient
-from .._writes.bulk import RowInput
-from .._writes.sync_plan import DEFAULT_KEY, RowPlan
 from ._columns import RowOptions
-from ._import import ImportOptions, ImportRun
-from ._report import ImportOutcome, error_info, row_record
+from ._import import ImportOptions, ImportRun, run_leased
+from ._report import ImportOutcome, error_info
 from ._resume import PriorRun
 from ._rows import SourceRow, iter_rows, row_errors
 
@@ -31,9 +28,8 @@ __all__ = ["RowFile", "SyncOptions", "SyncRun", "dry_run_sync", "sync_file"]
 
 @attrs.define
 class SyncOptions(ImportOptions):
-    """What ``sync`` runs: the import's options, the key and the dry-run switch."""
+    """What ``sync`` runs: the import's options (the key included) and the dry-run switch."""
 
-    key: tuple[str, ...] = DEFAULT_KEY
     dry_run: bool = False
 
 
@@ -49,56 +45,11 @@ class RowFile:
 
 
 class SyncRun(ImportRun):
-    """One sync: ``ImportRun`` with the rows sent through ``sessions.sync``."""
+    """One sync: ``ImportRun`` with updates."""
 
     title = "Sync"
     command = "sync"
-
-    def extra_args(self) -> tuple[str, ...]:
-        assert isinstance(self.opts, SyncOptions)
-        return ("--key", ",".join(self.opts.key))
-
-    async def rows(self) -> AsyncIterator[SourceRow]:
-        """Yield the rows not yet done, until the run is stopped."""
-        with contextlib.closing(iter_rows(self.opts.file, self.opts.rows)) as source:
-            for row in source:
-                if row.line in self.prior.created:
-                    continue
-                if self.stop.is_set():
-                    return
-                errors = row_errors(row, self.opts.event_id)
-                if errors:
-                    self.refuse(row, errors)  # every bad field named, as import does
-                    continue
-                self.inflight[row.line] = row
-                yield row
-
-    def before_write(self, row: RowInput, plan: RowPlan) -> bool:
-        """Record the row ``attempted`` on disk before its write leaves; False stops it."""
-        assert isinstance(row, SourceRow)
-        return self._write(row_record(row, "attempted", session_id=plan.session_id), durable=True)
-
-    async def pump(self) -> None:
-        """Run the rows through ``sessions.sync`` and record each result."""
-        assert isinstance(self.opts, SyncOptions)
-        run = self.client.sessions.sync(
-            self.rows(),
-            event_id=self.require_event(),
-            key=self.opts.key,
-            concurrency=self.opts.concurrency,
-            ordered=self.opts.ordered,
-            on_progress=self.sink.update,
-            scan=RowFile(self.opts.file, self.opts.rows),
-            before_write=self.before_write,
-        )
-        self.progress = run.progress
-        async with run:
-            async for result in run:
-                self.finished(result)
-
-    def require_event(self) -> int:
-        assert self.opts.event_id is not None  # the parser requires --event-id
-        return self.opts.event_id
+    updates = True
 
 
 async def sync_file(
@@ -116,9 +67,10 @@ async def sync_file(
 
     Raises:
         ReportError: the report could not be written (after the summary is printed).
+        LeaseBusyError: another run kept the event's lease (nothing was written).
         SwoogoError: the event's sessions could not be read (nothing was written).
     """
-    return await SyncRun(opts, client, prior, total, err).run(out)
+    return await run_leased(SyncRun, opts, client, prior, total, out=out, err=err)
 
 
 async def dry_run_sync(opts: SyncOptions, client: SwoogoClient, out: TextIO) -> int:
@@ -154,7 +106,7 @@ async def dry_run_sync(opts: SyncOptions, client: SwoogoClient, out: TextIO) -> 
                 out.write(f"{where}: update {result.session_id}: {', '.join(result.changed)}\n")
             elif result.error is not None:
                 out.write(f"{where}: {result.status}: {error_info(result.error)['message']}\n")
-    order = ("created", "updated", "unchanged", "invalid", "ambiguous")
+    order = ("created", "updated", "unchanged", "invalid", "ambiguous")  # a sync has no present
     words = {"created": "to create", "updated": "to update"}
     summary = ", ".join(f"{counts.get(s, 0)} {words.get(s, s)}" for s in order)
     out.write(

@@ -1,0 +1,222 @@
+"""Two runs on one event at once: real processes, the event's lease, no duplicate.
+
+Each test starts two ``python -m swoogo_async sync`` (or ``import``) processes on one
+file against one FakeSwoogo. The event reads are forced to overlap where the code lets
+them: the fake holds every list response (``Fault.hang()``) until either both runs
+are reading (no lease: both would then create every row) or one run says it waits
+for the other's lease; only then are the held reads let go. Nothing is timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from swoogo_async import LeaseBusyError, SharedStateError, SwoogoClient
+from swoogo_async._shared.state import LocalSharedState, file_lease
+from swoogo_async.redis import RedisSharedState
+from swoogo_async.testing import FakeSwoogo, Fault
+
+from ._redis_server import RedisServer, redis_server
+from .test_cli import env_for, read_report, write_csv
+
+__all__ = ["redis_server"]  # the fixture, imported for pytest
+
+ROWS = 12
+WAITING = b"is being written by another run"
+
+
+async def _start(
+    cwd: Path, fake: FakeSwoogo, lease_dir: Path, *args: str, lease_wait: str = "600"
+) -> asyncio.subprocess.Process:
+    env = {**env_for(fake), "SWOOGO_LEASE_DIR": str(lease_dir)}
+    env["SWOOGO_API_SECRET"] = fake.api_secret
+    return await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "swoogo_async", *args, "--no-progress", "--lease-wait", lease_wait),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+
+
+async def _watch(proc: asyncio.subprocess.Process, waiting: asyncio.Event) -> bytes:
+    """Read ``proc``'s stderr to the end, setting ``waiting`` when it waits for a lease."""
+    assert proc.stderr is not None
+    seen = b""
+    async for line in proc.stderr:
+        seen += line
+        if WAITING in line:
+            waiting.set()
+    return seen
+
+
+async def _both_at_once(
+    tmp_path: Path, fake: FakeSwoogo, command: str, *extra: str
+) -> list[tuple[int, str, str]]:
+    """Run two ``command`` processes on one file, their event reads held as described."""
+    path = write_csv(tmp_path / "agenda.csv", ROWS)
+    fake.inject("GET /sessions", Fault.hang(), times=2)
+    waiting = asyncio.Event()
+    procs = []
+    for k in range(2):
+        report = tmp_path / f"report-{k}.jsonl"
+        args = (command, str(path), "--event-id", "7", "--report", str(report), *extra)
+        procs.append(await _start(tmp_path, fake, tmp_path, *args))
+    watchers = [asyncio.ensure_future(_watch(p, waiting)) for p in procs]
+    both_reading = asyncio.ensure_future(fake.until_held(2))
+    one_waits = asyncio.ensure_future(waiting.wait())
+    await asyncio.wait([both_reading, one_waits], timeout=600, return_when="FIRST_COMPLETED")
+    assert both_reading.done() or one_waits.done(), "neither run got as far as reading"
+    both_reading.cancel()
+    one_waits.cancel()
+    fake.clear_faults()  # later reads answer at once
+    fake.release_held()
+    results = []
+    for proc, watcher in zip(procs, watchers, strict=True):
+        assert proc.stdout is not None
+        out = await asyncio.wait_for(proc.stdout.read(), 600)
+        err = await asyncio.wait_for(watcher, 600)
+        await asyncio.wait_for(proc.wait(), 600)
+        assert proc.returncode is not None
+        results.append((proc.returncode, out.decode(), err.decode()))
+    assert fake.api_secret not in "".join(o + e for _, o, e in results)
+    return results
+
+
+def _assert_each_row_once(fake: FakeSwoogo, tmp_path: Path, command: str) -> None:
+    names = sorted(rec["name"] for rec in fake.sessions.values())
+    assert names == sorted(f"Talk {i}" for i in range(ROWS))
+    assert fake.duplicate_groups() == []
+    statuses = [r["status"] for k in range(2) for r in read_report(tmp_path / f"report-{k}.jsonl")]
+    # One run created every row; the other, reading after it, found every row done.
+    later = "unchanged" if command == "sync" else "present"
+    assert sorted(statuses) == sorted(["created"] * ROWS + [later] * ROWS)
+
+
+def _listing(folder: Path, pattern: str) -> list[Path]:
+    return list(folder.glob(pattern))
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSwoogo]:
+    async with FakeSwoogo("lease-key", "lease-secret") as server:
+        yield server
+
+
+@pytest.mark.parametrize("command", ["sync", "import"])
+async def test_two_runs_sharing_redis_create_each_row_once(
+    command: str, redis_server: RedisServer, tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    results = await _both_at_once(
+        tmp_path, fake, command, "--redis-url", redis_server.url, "--key", "name,date,start_time"
+    )
+    assert [code for code, _, _ in results] == [0, 0], results
+    _assert_each_row_once(fake, tmp_path, command)
+    assert sum(WAITING.decode() in err for _, _, err in results) == 1
+
+
+@pytest.mark.parametrize("command", ["sync", "import"])
+async def test_two_runs_on_one_machine_without_redis_create_each_row_once(
+    command: str, tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    results = await _both_at_once(tmp_path, fake, command)
+    assert [code for code, _, _ in results] == [0, 0], results
+    _assert_each_row_once(fake, tmp_path, command)
+    assert sum(WAITING.decode() in err for _, _, err in results) == 1
+
+
+async def test_a_run_that_waits_too_long_stops_with_a_clear_message(
+    tmp_path: Path, fake: FakeSwoogo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path))
+    path = write_csv(tmp_path / "agenda.csv", 3)
+    async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as client:
+        # Another run on this machine holds event 7 (as a run without Redis does).
+        state = LocalSharedState().bind(fake.api_key, None, base_url=client.base_url)
+        async with state.lease("event:7", wait=0):
+            args = ("sync", str(path), "--event-id", "7")
+            proc = await _start(tmp_path, fake, tmp_path, *args, lease_wait="0")
+            _, err = await asyncio.wait_for(proc.communicate(), 600)
+    assert proc.returncode == 1
+    assert "LeaseBusyError: event 7 is still being written by another run" in err.decode()
+    assert "--lease-wait" in err.decode()
+    assert fake.sessions == {}  # nothing read, nothing written
+    assert not any(r.path.endswith("/sessions") for r in fake.requests)
+    assert not _listing(tmp_path, "swoogo-sync-report-*")
+
+
+async def test_file_leases_exclude_each_other_and_free_on_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path))
+    async with file_lease("cred", "event:1", wait=0):
+        with pytest.raises(LeaseBusyError) as info:
+            async with file_lease("cred", "event:1", wait=0):
+                pass
+        assert info.value.name == "event:1"
+        async with file_lease("cred", "event:2", wait=0):  # another event: free
+            pass
+        async with file_lease("other-cred", "event:1", wait=0):  # another credential
+            pass
+    async with file_lease("cred", "event:1", wait=0):  # released: free again
+        pass
+    assert _listing(tmp_path, "*") == []  # no lock file left behind
+
+
+async def test_redis_leases_exclude_each_other_and_free_on_release(
+    redis_server: RedisServer,
+) -> None:
+    one = RedisSharedState.from_url(redis_server.url)
+    two = RedisSharedState.from_url(redis_server.url)
+    a = one.bind("key", None, base_url="http://x")
+    b = two.bind("key", None, base_url="http://x")
+    try:
+        async with a.lease("event:1", wait=0):
+            with pytest.raises(LeaseBusyError):
+                async with b.lease("event:1", wait=0):
+                    pass
+            async with b.lease("event:2", wait=0):
+                pass
+            # The lease is a Redis lock with a TTL: a holder that dies frees it.
+            keys = [k async for k in one.redis.scan_iter(match="*:lease:event:1")]
+            assert len(keys) == 1
+            assert 0 < await one.redis.pttl(keys[0]) <= one.lock_ttl * 1000
+        async with b.lease("event:1", wait=0):
+            pass
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_a_redis_lease_with_redis_away_falls_back_to_this_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path))
+    state = RedisSharedState.from_url("redis://127.0.0.1:1/0", timeout=0.2)
+    bound = state.bind("key", None, base_url="http://x")
+    try:
+        async with bound.lease("event:1", wait=0):
+            local = LocalSharedState().bind("key", None, base_url="http://x")
+            with pytest.raises(LeaseBusyError):
+                async with local.lease("event:1", wait=0):
+                    pass
+    finally:
+        await state.aclose()
+
+
+async def test_a_redis_lease_with_redis_away_and_on_error_raise_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = RedisSharedState.from_url("redis://127.0.0.1:1/0", timeout=0.2, on_error="raise")
+    bound = state.bind("key", None, base_url="http://x")
+    try:
+        with pytest.raises(SharedStateError):
+            async with bound.lease("event:1", wait=0):
+                pass
+    finally:
+        await state.aclose()
