@@ -78,6 +78,7 @@ def test_public_names_are_the_designed_ones() -> None:
         "InvalidInputError",
         "Listing",
         "LocalSharedState",
+        "LeaseBusyError",
         "LookupIncompleteError",
         "MockTransport",
         "NotFoundError",
