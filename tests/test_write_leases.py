@@ -13,6 +13,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,3 +221,60 @@ async def test_a_redis_lease_with_redis_away_and_on_error_raise_stops(
                 pass
     finally:
         await state.aclose()
+
+
+class _AskingState(LocalSharedState):
+    """The in-process state, telling the test when its client asks for a lease."""
+
+    def __init__(self, asked: asyncio.Event) -> None:
+        super().__init__()
+        self.asked = asked
+
+    def bind(self, api_key: str, rate_limit: object, *, base_url: str) -> LocalSharedState:
+        bound = super().bind(api_key, rate_limit, base_url=base_url)  # type: ignore[arg-type]
+        bound.lease = self._asking(bound.lease)  # type: ignore[method-assign]
+        return bound
+
+    def _asking(self, lease: Any) -> Any:
+        def asking(name: str, *, wait: float) -> Any:
+            self.asked.set()
+            return lease(name, wait=wait)
+
+        return asking
+
+
+async def test_two_library_syncs_of_one_event_take_turns(
+    tmp_path: Path, fake: FakeSwoogo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The promise is the library's, not only the command's: sessions.sync takes the lease.
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path))
+    rows = [
+        {"event_id": 7, "name": f"Talk {i}", "date": "2026-06-01", "start_time": "09:00:00"}
+        for i in range(ROWS)
+    ]
+    fake.inject("GET /sessions", Fault.hang(), times=2)
+    first_asked, second_asked = asyncio.Event(), asyncio.Event()
+
+    async def run(asked: asyncio.Event) -> list[str]:
+        async with SwoogoClient(
+            fake.api_key, fake.api_secret, base_url=fake.base_url, shared=_AskingState(asked)
+        ) as client:
+            run = client.sessions.sync(rows, event_id=7, key="name")
+            async with run:
+                return [result.status async for result in run]
+
+    first = asyncio.ensure_future(run(first_asked))
+    await fake.until_held(1)
+    second = asyncio.ensure_future(run(second_asked))
+    both_reading = asyncio.ensure_future(fake.until_held(2))
+    asked = asyncio.ensure_future(second_asked.wait())
+    await asyncio.wait([both_reading, asked], timeout=600, return_when="FIRST_COMPLETED")
+    # Without a lease the second run reads beside the first: both would create every row.
+    assert not both_reading.done(), "both syncs read the event at once"
+    both_reading.cancel()
+    asked.cancel()
+    fake.clear_faults()
+    fake.release_held()
+    statuses = sorted((await first) + (await second))
+    assert statuses == sorted(["created"] * ROWS + ["unchanged"] * ROWS)
+    assert fake.duplicate_groups() == []

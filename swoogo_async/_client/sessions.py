@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from .._api.endpoints import (
@@ -21,7 +22,9 @@ from .._api.fields import (
 )
 from .._api.models import Page, Session
 from .._api.pages import Listing, SessionBatch
+from .._checks import check_number
 from .._http.retry import RetryPolicy
+from .._shared.state import credential_id, file_lease
 from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
 from .._writes.bulk import create_many as _create_many
 from .._writes.bulk import update_many as _update_many
@@ -38,6 +41,9 @@ if TYPE_CHECKING:
 
     from .client import SwoogoClient
 
+
+#: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
+DEFAULT_LEASE_WAIT = 60.0
 
 __all__ = ["Sessions"]
 
@@ -302,6 +308,7 @@ class Sessions:
         before_write: BeforeWrite | None = None,
         retry: RetryPolicy | None = None,
         updates: bool = True,
+        lease_wait: float | None = DEFAULT_LEASE_WAIT,
     ) -> BulkRun:
         """Make the event's sessions match ``rows``; stream a result per row.
 
@@ -332,6 +339,9 @@ class Sessions:
                 stretched by ``RetryPolicy.for_bulk()`` (see ``create_many``).
             updates: False to create only (an idempotent import): a row whose key a
                 session has is reported ``present`` and nothing is sent for it.
+            lease_wait: How long to wait for the event's lease (see ``lease``), held
+                from before the event is read until the last row has finished; None
+                when the caller holds it already.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
@@ -343,10 +353,14 @@ class Sessions:
                 (raised during iteration, before anything is written).
             InvalidInputError: (during iteration, before anything is written) a custom
                 key field the rows set is held by none of the event's sessions.
+            LeaseBusyError: (during iteration, before anything is read or written)
+                another run kept the event's lease for ``lease_wait`` seconds.
         """
         planner = SyncPlanner(
             event_id=check_id("event_id", event_id), key=parse_key(key), update=updates
         )
+        if lease_wait is not None:
+            check_number("lease_wait", lease_wait, at_least=0.0)
         creator, update = self._bulk(retry)
 
         def read_page(after: int, fields: list[str]) -> Awaitable[Page[Session]]:
@@ -366,7 +380,31 @@ class Sessions:
             dry_run=dry_run,
             before_write=before_write,
             credits=self._credits,
+            # A dry run writes nothing: it neither needs the lease nor waits for it.
+            hold=None
+            if lease_wait is None or dry_run
+            else lambda: self.lease(event_id, wait=lease_wait),
         )
+
+    def lease(
+        self, event_id: int, *, wait: float = DEFAULT_LEASE_WAIT
+    ) -> AbstractAsyncContextManager[None]:
+        """Hold the write lease of an event: other syncs and imports of it wait.
+
+        With a shared state (Redis) the lease covers every process on the credential;
+        without one, every process of this machine (an OS file lock). ``sync`` takes it
+        by itself; hold it yourself around several runs that must not interleave.
+
+        Raises:
+            LeaseBusyError: another run kept it for ``wait`` seconds (on entering).
+        """
+        check_id("event_id", event_id)
+        check_number("wait", wait, at_least=0.0)
+        core = self._client._core
+        name = f"event:{event_id}"
+        if core.shared is not None:
+            return core.shared.lease(name, wait=wait)
+        return file_lease(credential_id(core.api_key, self._client.base_url), name, wait=wait)
 
     def _credits(self) -> int:
         return self._client.credits_spent

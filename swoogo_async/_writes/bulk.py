@@ -21,6 +21,7 @@ the rows in flight and waits for them, so no task outlives the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import (
@@ -31,6 +32,7 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Literal, TypeAlias
 
@@ -108,6 +110,7 @@ class BulkRun:
         ordered: bool,
         on_progress: ProgressCallback | None,
         credits: Callable[[], int] | None = None,
+        hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     ) -> None:
         if type(concurrency) is not int or concurrency < 1:
             raise InvalidInputError(
@@ -122,6 +125,8 @@ class BulkRun:
         self._on_progress = on_progress
         self._credits = credits
         self._credits_at_start = 0
+        # Held from the first row taken until the last one finished (a sync's event lease).
+        self._hold = hold
         self.progress = BulkProgress()
         self._results = self._run()
 
@@ -219,6 +224,14 @@ class BulkRun:
                     close()
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._hold is not None:
+                await stack.enter_async_context(self._hold())
+            async with contextlib.aclosing(self._stream()) as results:
+                async for result in results:
+                    yield result
+
+    async def _stream(self) -> AsyncGenerator[BulkResult, None]:
         self.progress.started_at = time.monotonic()
         if self._credits is not None:
             self._credits_at_start = self._credits()

@@ -15,6 +15,7 @@ another way to read the rows (the CLI rereads its file).
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import TypeAlias
 
 from .._api.models import Page, Session
@@ -82,8 +83,13 @@ def sync_rows(
     dry_run: bool = False,
     before_write: BeforeWrite | None = None,
     credits: Callable[[], int] | None = None,
+    hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
 ) -> BulkRun:
-    """Make the planner's event match ``rows``; see ``Sessions.sync``."""
+    """Make the planner's event match ``rows``; see ``Sessions.sync``.
+
+    ``hold`` (the event's lease) is entered before the event is read and left when
+    the last row has finished, so no other run plans from a read this one outdates.
+    """
     check_rows("rows", rows)
     if scan is not None:
         check_rows("scan", scan)
@@ -134,7 +140,7 @@ def sync_rows(
             return send
         return lambda: _updated(send, plan)
 
-    return BulkRun(source(), work, "created", concurrency, ordered, on_progress, credits)
+    return BulkRun(source(), work, "created", concurrency, ordered, on_progress, credits, hold)
 
 
 async def _updated(send: Callable[[], Awaitable[Session]], plan: RowPlan) -> RowOutcome:

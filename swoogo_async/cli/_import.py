@@ -273,6 +273,7 @@ class ImportRun:
                 scan=EventRows(self.opts.file, self.opts.rows, self.opts.event_id, event),
                 before_write=self.before_write,
                 updates=self.updates,
+                lease_wait=None,  # ``run_leased`` holds every event's lease of the file
             )
             run.progress = self.progress  # one set of counters across the events
             async with run:

@@ -17,7 +17,6 @@ from typing import TextIO
 from .._api.fields import prepare_session_fields
 from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError, LeaseBusyError
-from .._shared.state import credential_id, file_lease
 from ._columns import RowOptions
 from ._rows import SourceRow, iter_rows
 
@@ -56,19 +55,10 @@ async def event_leases(
     Raises:
         LeaseBusyError: another run kept an event's lease for ``wait`` seconds.
     """
-    shared = client._core.shared
-    scope = credential_id(client._core.api_key, client.base_url)
-
-    def lease(name: str, seconds: float) -> contextlib.AbstractAsyncContextManager[None]:
-        if shared is not None:
-            return shared.lease(name, wait=seconds)
-        return file_lease(scope, name, wait=seconds)  # no shared state: this machine's
-
     async with contextlib.AsyncExitStack() as stack:
         for event in sorted(set(events)):
-            name = f"event:{event}"
             try:
-                await stack.enter_async_context(lease(name, 0.0))
+                await stack.enter_async_context(client.sessions.lease(event, wait=0.0))
                 continue
             except LeaseBusyError:
                 err.write(
@@ -77,7 +67,7 @@ async def event_leases(
                 )
                 err.flush()
             try:
-                await stack.enter_async_context(lease(name, wait))
+                await stack.enter_async_context(client.sessions.lease(event, wait=wait))
             except LeaseBusyError as exc:
                 raise LeaseBusyError(
                     f"event {event} is still being written by another run (sync or import)"
