@@ -31,6 +31,7 @@ from .._version import __version__
 from .sessions import Sessions
 from .speakers import Speakers
 from .surface import _Surface
+from .webhooks import Webhooks  # issue 21: webhooks
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
@@ -274,6 +275,7 @@ class SwoogoClient(_Pipeline, _Surface):
         self._retrying = {}
         self.sessions = Sessions(self)
         self.speakers = Speakers(self)
+        self.webhooks = Webhooks(self)  # issue 21: webhooks
 
     def _root(self) -> SwoogoClient:
         return self
