@@ -27,6 +27,7 @@ from ._control import ControlMixin
 from ._faults import HTML_ERROR, TOKEN_ROUTE, Fault, FaultPlan
 from ._forms import ApiError, yii_error
 from ._store import Store
+from ._webhooks import WEBHOOK_ROUTES, WebhookMixin
 
 __all__ = ["FakeSwoogo", "RecordedRequest"]
 
@@ -42,7 +43,7 @@ _ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"/speakers/(\d+)"), "GET", "GET /speakers/{id}"),
 )
 #: A list call costs 10 credits; every other call costs 1.
-_LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers"})
+_LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers", "GET /webhooks"})
 STATS_PATH = "/_fake/stats"
 
 
@@ -68,7 +69,7 @@ class _Outcome:
     acted: bool = False
 
 
-class FakeSwoogo(ApiMixin, ControlMixin):
+class FakeSwoogo(ApiMixin, ControlMixin, WebhookMixin):
     """A real HTTP server on 127.0.0.1 playing the Swoogo v1 API (see module docs)."""
 
     def __init__(
@@ -108,6 +109,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self._init_control(clock)
+        self._init_webhooks()
 
     # -- public API -------------------------------------------------------------------------
     @property
@@ -187,6 +189,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         if runner is not None:
             self._closing.set()
             await runner.cleanup()
+        await self._stop_deliveries()
 
     async def __aenter__(self) -> FakeSwoogo:
         await self.start()
@@ -308,7 +311,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         outcome: _Outcome,
     ) -> web.Response | None:
         route, arg, known_path = None, 0, False
-        for pattern, method, name in _ROUTES:
+        for pattern, method, name in (*_ROUTES, *WEBHOOK_ROUTES):
             m = pattern.fullmatch(path)
             if m is not None:
                 known_path = True
@@ -334,7 +337,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
                 headers["Retry-After"] = headers["X-Rate-Limit-Reset"]
             return json_response(429, yii_error(429, "Rate limit exceeded."), headers)
         outcome.fault = self._faults.pick(route) if self._faults.active else None
-        handler = self._handlers[route]
+        handler = self._api_handler(route)
         resp = await self._run(request, outcome, lambda: handler(self, request, arg, body))
         if resp is not None:
             for k, v in self._budget.headers(self.now()).items():
