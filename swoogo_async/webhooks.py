@@ -29,6 +29,7 @@ from aiohttp import web
 
 from ._api.models import Session, Speaker
 from ._checks import check_number
+from ._client.webhooks import Webhook, Webhooks
 from ._exceptions import InvalidInputError
 from ._webhooks.dedupe import DEFAULT_TTL, Dedupe, LocalDedupe, RedisDedupe
 from ._webhooks.payload import (
@@ -49,9 +50,11 @@ __all__ = [
     "Dedupe",
     "LocalDedupe",
     "RedisDedupe",
+    "Webhook",
     "WebhookEvent",
     "WebhookReceiver",
     "WebhookResult",
+    "Webhooks",
     "parse_php_form",
 ]
 

@@ -154,13 +154,13 @@ def _lists(value: Any) -> Any:
 
 
 def decode_body(body: bytes, content_type: str | None) -> dict[str, Any]:
-    """Decode a JSON or form body into a dict; without a content type, guess by its first byte.
+    """Decode a JSON or form body into a dict; with no content type, go by its first byte.
 
     Raises:
         BadDelivery: malformed (400), not an object (400) or another content type (415).
     """
     kind = (content_type or "").split(";", 1)[0].strip().lower()
-    if not kind:
+    if kind in ("", "application/octet-stream"):  # not said: a sender's default
         kind = "application/json" if body.lstrip()[:1] in (b"{", b"[") else _FORM
     if kind == "application/json" or kind.endswith("+json"):
         try:
