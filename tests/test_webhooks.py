@@ -5,15 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 from redis import asyncio as aioredis
 
+import swoogo_async.webhooks
 from swoogo_async import InvalidInputError, Session, Speaker, SwoogoClient
+from swoogo_async._api.forms import encode_form
 from swoogo_async.testing import FakeSwoogo
 from swoogo_async.webhooks import (
     LocalDedupe,
@@ -309,6 +316,25 @@ async def test_redis_dedupe_releases_only_its_own_claim(redis_server: RedisServe
         await redis.aclose()
 
 
+async def test_redis_dedupe_falls_back_to_the_process_when_redis_is_away(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="swoogo_async.webhooks")
+    redis = aioredis.Redis.from_url(redis_server.url)
+    redis_server.stop()
+    try:
+        dedupe = RedisDedupe(redis, timeout=5.0)
+        token = await dedupe.claim("k")
+        assert token is not None
+        assert await dedupe.claim("k") is None  # still deduplicated, in this process
+        await dedupe.release("k", token)
+        assert await dedupe.claim("k") is not None
+    finally:
+        await redis.aclose()
+    warnings_logged = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
+    assert len(warnings_logged) == 1
+
+
 def test_local_dedupe_forgets_after_its_ttl_and_stays_bounded() -> None:
     now = [0.0]
     dedupe = LocalDedupe(ttl=10, max_entries=3, clock=lambda: now[0])
@@ -395,6 +421,32 @@ def test_php_forms_nest_like_php() -> None:
         },
         "plain": "1",
     }
+
+
+_NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
+_FORMS = st.recursive(
+    st.text(max_size=12),
+    lambda inner: (
+        st.dictionaries(_NAMES, inner, min_size=1, max_size=4)
+        | st.lists(inner, min_size=1, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(_NAMES, _FORMS, max_size=5))
+def test_php_forms_read_back_what_the_sdk_encodes(fields: dict[str, Any]) -> None:
+    assert parse_php_form(encode_form(fields)) == fields
+
+
+def test_the_module_imports_no_web_framework_and_exports_what_it_lists() -> None:
+    code = "import sys, swoogo_async.webhooks; print('starlette' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "False"
+    for name in swoogo_async.webhooks.__all__:
+        assert hasattr(swoogo_async.webhooks, name), name
 
 
 async def test_flat_bodies_take_their_type_and_action_from_headers(serve: Serve) -> None:
