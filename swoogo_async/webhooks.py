@@ -28,8 +28,9 @@ import attrs
 from aiohttp import web
 
 from ._api.models import Session, Speaker
+from ._api.webhooks import Webhook
 from ._checks import check_number
-from ._client.webhooks import Webhook, Webhooks
+from ._client.webhooks import Webhooks
 from ._exceptions import InvalidInputError
 from ._webhooks.dedupe import DEFAULT_TTL, Dedupe, LocalDedupe, RedisDedupe
 from ._webhooks.payload import (
@@ -214,10 +215,18 @@ class WebhookReceiver:
         Returns:
             The ``WebhookResult``: send its ``status`` back (see the module docs).
         """
+        refused = self._refuse(headers, len(body))
+        return refused if refused is not None else await self._process(body, headers)
+
+    def _refuse(self, headers: Mapping[str, str], length: int | None) -> WebhookResult | None:
+        """Refuse a delivery by its headers and announced length, before its body is read."""
         if not self.authorized(headers):
             return _refused(401, f"missing or wrong {self.secret_header} header")
-        if len(body) > self.max_body_bytes:
+        if length is not None and length > self.max_body_bytes:
             return _refused(413, f"body larger than {self.max_body_bytes} bytes")
+        return None
+
+    async def _process(self, body: bytes, headers: Mapping[str, str]) -> WebhookResult:
         low = _lower(headers)
         try:
             payload = decode_body(body, low.get("content-type"))
@@ -298,17 +307,15 @@ class WebhookReceiver:
         self, headers: Mapping[str, str], length: int | None, chunks: Any
     ) -> WebhookResult:
         """Check the secret and the size before reading more than ``max_body_bytes``."""
-        if not self.authorized(headers):
-            return _refused(401, f"missing or wrong {self.secret_header} header")
-        limit = self.max_body_bytes
-        if length is not None and length > limit:
-            return _refused(413, f"body larger than {limit} bytes")
+        refused = self._refuse(headers, length)
+        if refused is not None:
+            return refused
         body = bytearray()
         async for chunk in chunks:
             body += chunk
-            if len(body) > limit:
-                return _refused(413, f"body larger than {limit} bytes")
-        return await self.handle(bytes(body), headers)
+            if len(body) > self.max_body_bytes:
+                return _refused(413, f"body larger than {self.max_body_bytes} bytes")
+        return await self._process(bytes(body), headers)
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

@@ -1,211 +1,32 @@
 """The ``webhooks`` resource: list, create, update and delete webhook registrations.
 
-Paths: ``GET /webhooks`` (a paginated list) and ``POST /webhooks/create`` (form body)
-are documented; ``PUT /webhooks/update/{id}`` and ``DELETE /webhooks/delete/{id}`` are
-inferred from the API's naming pattern (``PUT /registrants/update/{id}``), as are the
-responses of create and update (the webhook record) and the form encoding of
-``headers`` and ``event_ids`` (PHP-style lists, like custom fields).
+``list`` and ``create`` are documented; ``update`` and ``delete`` follow the API's naming
+pattern (inferred). The calls and the model are built in ``_api/webhooks.py``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, Literal
-from urllib.parse import urlencode, urlsplit
+from typing import Any
 
-import attrs
-
-from .._api.converter import structure_record
-from .._api.endpoints import FORM, LIST_COST, MAX_PER_PAGE, UPDATE_METHOD, Call, decode_json
-from .._api.fields import check_id
-from .._api.forms import encode_form
+from .._api.endpoints import Call
 from .._api.models import Page
 from .._api.pages import Listing
-from .._api.raw import parse_raw_page
-from .._exceptions import InvalidInputError, ResponseDecodeError
+from .._api.webhooks import (
+    ContentType,
+    Webhook,
+    create_webhook_call,
+    delete_webhook_call,
+    list_webhooks_call,
+    parse_webhook,
+    parse_webhook_page,
+    update_webhook_call,
+    webhook_fields,
+)
 from .._types import UNSET, UnsetType
 from .._writes.create import Host
 
-__all__ = [
-    "WEBHOOKS_PATH",
-    "WEBHOOK_CREATE_PATH",
-    "WEBHOOK_DELETE_PATH",
-    "WEBHOOK_UPDATE_PATH",
-    "Webhook",
-    "Webhooks",
-    "webhook_fields",
-]
-
-#: Documented.
-WEBHOOKS_PATH: Final = "/webhooks"
-#: Documented (form body).
-WEBHOOK_CREATE_PATH: Final = "/webhooks/create"
-#: Inferred from the API's naming pattern (``PUT /{resource}/update/{id}``).
-WEBHOOK_UPDATE_PATH: Final = "/webhooks/update/{webhook_id}"
-#: Inferred from the API's naming pattern.
-WEBHOOK_DELETE_PATH: Final = "/webhooks/delete/{webhook_id}"
-
-ContentType = Literal["json", "post"]
-_OBJECT = re.compile(r"[a-z][a-z0-9_]*")
-_FLAGS: Final = (
-    "trigger_on_insert",
-    "trigger_on_update",
-    "trigger_on_delete",
-    "public_user",
-    "admin_user",
-    "api_call",
-    "all_fields",
-    "use_default_fields",
-    "enabled",
-)
-
-
-@attrs.frozen(kw_only=True)
-class Webhook:
-    """A webhook registration, as ``GET /webhooks`` returns it.
-
-    ``headers`` (``[{"key": …, "value": …}]``) usually holds the receiver's secret: it
-    is left out of the repr, as is ``extra`` (fields this SDK does not know).
-    """
-
-    id: int | None = None
-    name: str | None = None
-    url: str | None = None
-    trigger_object: str | None = None
-    group_id: int | None = None
-    headers: list[dict[str, Any]] = attrs.field(factory=list, repr=False)
-    trigger_on_insert: bool | None = None
-    trigger_on_update: bool | None = None
-    trigger_on_delete: bool | None = None
-    public_user: bool | None = None
-    admin_user: bool | None = None
-    api_call: bool | None = None
-    all_fields: bool | None = None
-    use_default_fields: bool | None = None
-    fields: Any = None
-    post_field_data: Any = None
-    any_event: bool | None = None
-    event_ids: Any = None
-    enabled: bool | None = None
-    content_type: str | None = None
-    notes: str | None = None
-    custom_fields: Any = None
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
-    extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
-
-
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(name, "must be non-empty text")
-    return value
-
-
-def _url(value: Any) -> str:
-    parts = urlsplit(_text("url", value))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError("url", f"must be an http(s) URL, got {value!r}")
-    return str(value)
-
-
-def _headers(value: Any) -> list[dict[str, str]]:
-    if not isinstance(value, Mapping):
-        raise InvalidInputError("headers", "must map header names to values")
-    out = []
-    for key, text in value.items():
-        if not isinstance(key, str) or not key or any(c in key for c in " :\r\n\0"):
-            raise InvalidInputError("headers", f"not a header name: {key!r}")
-        if not isinstance(text, str) or any(c in text for c in "\r\n\0"):
-            # The value is usually a secret: never echo it.
-            raise InvalidInputError("headers", f"the value of {key} must be text without CR/LF")
-        out.append({"key": key, "value": text})
-    return out
-
-
-def webhook_fields(given: Mapping[str, Any]) -> dict[str, Any]:
-    """Check webhook fields and return those to send (``UNSET`` ones are dropped).
-
-    Raises:
-        InvalidInputError: a field is unusable (the error names it).
-    """
-    out: dict[str, Any] = {}
-    for name, value in given.items():
-        if value is UNSET:
-            continue
-        if name == "name":
-            out[name] = _text(name, value)
-        elif name == "url":
-            out[name] = _url(value)
-        elif name == "trigger_object":
-            if not isinstance(value, str) or not _OBJECT.fullmatch(value):
-                raise InvalidInputError(
-                    name, f"must be an object name like 'session', got {value!r}"
-                )
-            out[name] = value
-        elif name == "content_type":
-            if value not in ("json", "post"):
-                raise InvalidInputError(name, "must be 'json' or 'post' (a form)")
-            out[name] = value
-        elif name == "headers":
-            out[name] = _headers(value)
-        elif name in _FLAGS:
-            if type(value) is not bool:
-                raise InvalidInputError(name, f"must be True or False, got {value!r}")
-            out[name] = value
-        elif name == "group_id":
-            out[name] = check_id(name, value)
-        elif name == "event_ids":
-            if value is None:
-                out["any_event"] = True
-                continue
-            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-                raise InvalidInputError(name, "must be a list of event ids, or None for any")
-            ids = [check_id(name, i) for i in value]
-            if not ids:
-                raise InvalidInputError(name, "must hold at least one event id (None: any event)")
-            out.update(any_event=False, event_ids=ids)
-        elif name == "notes":
-            if value is not None and not isinstance(value, str):
-                raise InvalidInputError(name, "must be text or None")
-            out[name] = value
-        elif name == "extra":
-            if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-                raise InvalidInputError(name, "must map field names to values")
-            for key in value:
-                if key in given and given[key] is not UNSET:
-                    raise InvalidInputError(name, f"{key!r} is already given as an argument")
-            out.update(value)
-        else:  # pragma: no cover - the resource passes only the names above
-            raise InvalidInputError(name, "unknown webhook field")
-    return out
-
-
-def parse_webhook(raw: bytes, *, method: str, url: str) -> Webhook:
-    """Read a webhook body."""
-    payload = decode_json(raw, method=method, url=url)
-    try:
-        return structure_record(Webhook, payload)
-    except ValueError:
-        raise ResponseDecodeError(
-            status=200, method=method, url=url, body=payload, raw=raw
-        ) from None
-
-
-def parse_webhook_page(
-    raw: bytes, *, method: str, url: str, page: int, per_page: int
-) -> Page[Webhook]:
-    """Read a list envelope of webhooks."""
-    plain = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
-    return Page(
-        items=[structure_record(Webhook, item) for item in plain.items],
-        total_count=plain.total_count,
-        page_count=plain.page_count,
-        current_page=plain.current_page,
-        per_page=plain.per_page,
-        has_next=plain.has_next,
-    )
+__all__ = ["Webhook", "Webhooks"]
 
 
 class Webhooks:
@@ -214,12 +35,7 @@ class Webhooks:
     def __init__(self, client: Host) -> None:
         self._client = client
 
-    def list(
-        self,
-        *,
-        fields: Iterable[str] | None = None,
-        per_page: int = 200,
-    ) -> Listing[Webhook]:
+    def list(self, *, fields: Iterable[str] | None = None, per_page: int = 200) -> Listing[Webhook]:
         """List the webhooks (``GET /webhooks``, documented); each page costs 10 credits.
 
         Args:
@@ -232,19 +48,12 @@ class Webhooks:
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        if type(per_page) is not int or not 1 <= per_page <= MAX_PER_PAGE:
-            raise InvalidInputError("per_page", f"must be an integer from 1 to {MAX_PER_PAGE}")
-        extra: list[tuple[str, str]] = []
-        if fields is not None:
-            names = [fields] if isinstance(fields, str) else list(fields)
-            if not names or not all(isinstance(n, str) and n and "," not in n for n in names):
-                raise InvalidInputError("fields", "expected field names")
-            extra.append(("fields", ",".join(names)))
+        fields = None if fields is None else [fields] if isinstance(fields, str) else list(fields)
+        list_webhooks_call(per_page=per_page, fields=fields)  # check before any request
         client = self._client
 
         async def fetch(number: int) -> Page[Webhook]:
-            query = urlencode([("page", number), ("per-page", per_page), *extra])
-            call = Call("GET", WEBHOOKS_PATH, query, cost=LIST_COST)
+            call = list_webhooks_call(page=number, per_page=per_page, fields=fields)
             url = client.base_url + call.path
             return await client._execute(
                 call,
@@ -317,21 +126,43 @@ class Webhooks:
                 "extra": extra,
             }
         )
-        call = Call(
-            "POST",
-            WEBHOOK_CREATE_PATH,
-            body=encode_form(fields),
-            content_type=FORM,
-            idempotent=False,
-        )
-        return await self._send(call)
+        return await self._send(create_webhook_call(fields))
 
-    async def update(self, webhook_id: int, **changes: Any) -> Webhook:
+    async def update(
+        self,
+        webhook_id: int,
+        *,
+        name: str | UnsetType = UNSET,
+        url: str | UnsetType = UNSET,
+        trigger_object: str | UnsetType = UNSET,
+        content_type: ContentType | UnsetType = UNSET,
+        headers: Mapping[str, str] | UnsetType = UNSET,
+        trigger_on_insert: bool | UnsetType = UNSET,
+        trigger_on_update: bool | UnsetType = UNSET,
+        trigger_on_delete: bool | UnsetType = UNSET,
+        event_ids: Iterable[int] | UnsetType | None = UNSET,
+        enabled: bool | UnsetType = UNSET,
+        group_id: int | UnsetType = UNSET,
+        notes: str | UnsetType | None = UNSET,
+        extra: Mapping[str, Any] | UnsetType = UNSET,
+    ) -> Webhook:
         """Change a webhook (``PUT /webhooks/update/{id}``, inferred); only given fields are sent.
 
         Args:
             webhook_id: The webhook.
-            **changes: Any argument of ``create`` (``extra=`` for other fields).
+            name: The arguments of ``create``; ``UNSET`` ones are left as they are.
+            url: See ``create``.
+            trigger_object: See ``create``.
+            content_type: See ``create``.
+            headers: The whole new list of custom headers.
+            trigger_on_insert: See ``create``.
+            trigger_on_update: See ``create``.
+            trigger_on_delete: See ``create``.
+            event_ids: See ``create``.
+            enabled: See ``create``.
+            group_id: See ``create``.
+            notes: See ``create``.
+            extra: See ``create``.
 
         Returns:
             The webhook (inferred: the updated record).
@@ -340,20 +171,24 @@ class Webhooks:
             InvalidInputError: no change, or an unusable one (nothing was sent).
             NotFoundError: no such webhook.
         """
-        check_id("webhook_id", webhook_id)
-        allowed = {
-            "name", "url", "trigger_object", "content_type", "headers", "event_ids",
-            "group_id", "notes", "extra", *_FLAGS,
-        }  # fmt: skip
-        for key in changes:
-            if key not in allowed:
-                raise InvalidInputError(key, "not a webhook field (pass it in extra=)")
-        fields = webhook_fields(changes)
-        if not fields:
-            raise InvalidInputError("changes", "update needs at least one field to change")
-        path = WEBHOOK_UPDATE_PATH.format(webhook_id=webhook_id)
-        call = Call(UPDATE_METHOD, path, body=encode_form(fields), content_type=FORM)
-        return await self._send(call)
+        fields = webhook_fields(
+            {
+                "name": name,
+                "url": url,
+                "trigger_object": trigger_object,
+                "content_type": content_type,
+                "headers": headers,
+                "trigger_on_insert": trigger_on_insert,
+                "trigger_on_update": trigger_on_update,
+                "trigger_on_delete": trigger_on_delete,
+                "event_ids": event_ids,
+                "enabled": enabled,
+                "group_id": group_id,
+                "notes": notes,
+                "extra": extra,
+            }
+        )
+        return await self._send(update_webhook_call(webhook_id, fields))
 
     async def delete(self, webhook_id: int) -> None:
         """Remove a webhook (``DELETE /webhooks/delete/{id}``, inferred).
@@ -362,9 +197,7 @@ class Webhooks:
             InvalidInputError: the id is invalid (nothing was sent).
             NotFoundError: no such webhook (also when a retried delete had removed it).
         """
-        check_id("webhook_id", webhook_id)
-        call = Call("DELETE", WEBHOOK_DELETE_PATH.format(webhook_id=webhook_id))
-        await self._client._execute(call, lambda r: None)
+        await self._client._execute(delete_webhook_call(webhook_id), lambda r: None)
 
     async def _send(self, call: Call) -> Webhook:
         url = self._client.base_url + call.path

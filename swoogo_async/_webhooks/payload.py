@@ -34,6 +34,7 @@ __all__ = [
     "BadDelivery",
     "WebhookEvent",
     "decode_body",
+    "delivery_key",
     "parse_delivery",
     "parse_php_form",
 ]
@@ -67,6 +68,7 @@ _META_KEYS: Final = frozenset({"action", "trigger_object"})
 #: PHP's own default (``max_input_vars``): more fields than this is not a webhook body.
 MAX_FORM_FIELDS: Final = 1000
 MAX_FORM_DEPTH: Final = 16
+_FORM: Final = "application/x-www-form-urlencoded"
 _NAME = re.compile(r"([^\[]+)((?:\[[^\[\]]*\])*)$")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 
@@ -174,9 +176,6 @@ def decode_body(body: bytes, content_type: str | None) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise BadDelivery(400, f"body is a JSON {type(payload).__name__}, not an object")
     return payload
-
-
-_FORM: Final = "application/x-www-form-urlencoded"
 
 
 def _object(payload: dict[str, Any], hinted: str | None) -> tuple[str | None, dict[str, Any]]:
