@@ -227,6 +227,32 @@ async def test_a_failing_handler_gets_a_500_and_the_retry_is_processed(
     assert SECRET not in caplog.text
 
 
+async def test_an_api_response_never_waits_for_its_delivery(
+    fake: FakeSwoogo, client: SwoogoClient, serve: Serve
+) -> None:
+    gate, started = asyncio.Event(), asyncio.Event()
+
+    async def slow(event: WebhookEvent) -> None:
+        started.set()
+        await gate.wait()
+
+    url = await serve(WebhookReceiver(slow, secret=SECRET))
+    await client.webhooks.create(name="h", url=url, trigger_object="session", headers=HEADERS)
+    sid = (await client.sessions.create(event_id=1, name="Keynote", date="2026-05-01")).id
+    assert sid is not None
+    await started.wait()  # the insert's delivery is held inside the handler...
+    updated = await client.sessions.update(sid, name="Still answered")  # ...yet the API answers
+    assert updated.name == "Still answered"
+    assert fake.deliveries == []
+    gate.set()
+    await fake.deliveries_settled()
+    # Both were held at once: either may finish first.
+    assert sorted((d.action, d.status) for d in fake.deliveries) == [
+        ("insert", 200),
+        ("update", 200),
+    ]
+
+
 async def test_a_non_loopback_url_is_never_called(fake: FakeSwoogo, client: SwoogoClient) -> None:
     await client.webhooks.create(name="x", url="https://example.com/h", trigger_object="session")
     fake.add_session(event_id=1, name="Keynote")
