@@ -140,6 +140,7 @@ async def test_a_session_update_arrives_as_a_typed_session(
     assert hook.id is not None
     assert SECRET not in repr(hook)
     sid = fake.add_session(event_id=7, name="Keynote", capacity=20, future_field="kept")["id"]
+    await fake.deliveries_settled()  # deliveries run concurrently: settle to fix their order
     await client.sessions.update(sid, name="Opening keynote", custom_fields={"c_1001": "Hall A"})
     await fake.deliveries_settled()
 
@@ -180,6 +181,7 @@ async def test_a_speaker_change_arrives_as_a_typed_speaker(
     sid = fake.add_session(event_id=7, name="Keynote")["id"]
     spid = fake.add_speaker(event_id=7, first_name="Ada", last_name="Lovelace")["id"]
     await client.speakers.add_sessions(spid, [sid])
+    await fake.deliveries_settled()
     fake.delete_speaker(spid)
     await fake.deliveries_settled()
 
