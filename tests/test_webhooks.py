@@ -326,6 +326,49 @@ async def test_a_retried_delivery_is_processed_once_through_redis(
         await redis_b.aclose()
 
 
+async def test_a_delivery_sent_to_three_processes_is_processed_once(
+    redis_server: RedisServer,
+) -> None:
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests._webhook_app",
+            redis_server.url,
+            SECRET,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    try:
+        ports = []
+        for proc in procs:
+            assert proc.stdout is not None
+            ports.append(int(await asyncio.wait_for(proc.stdout.readline(), 60)))  # hang guard
+        body = json.dumps({"action": "update", "session": {"id": 77, "name": "A"}}).encode()
+        answers = await asyncio.gather(
+            *(
+                _post(f"http://127.0.0.1:{port}/hook", body, _json_headers())
+                for port in ports
+                for _ in range(4)
+            )
+        )
+    finally:
+        for proc in procs:
+            if proc.stdin is not None:
+                proc.stdin.close()  # the app stops when its stdin closes
+        for proc in procs:
+            await asyncio.wait_for(proc.wait(), 60)
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    assert sorted(text for _, text in answers) == ["duplicate"] * 11 + ["processed"]
+    redis = aioredis.Redis.from_url(redis_server.url)
+    try:
+        assert await redis.get("processed:77") == b"1"
+    finally:
+        await redis.aclose()
+
+
 async def test_redis_dedupe_releases_only_its_own_claim(redis_server: RedisServer) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
     try:
