@@ -1,0 +1,508 @@
+"""``ReadCache``: the opt-in read cache, in this process or shared through Redis.
+
+Every call passes ``ReadCache.execute`` when a client has a cache: a ``GET`` is looked
+up by method, URL (query included) and a view's extra headers; any other call goes
+to the server and then invalidates what it changed. Storage and expiry are cashews'
+(``Memory`` or ``Redis`` backend), imported only when a cache is made.
+
+Freshness: an entry records when it was stored (``clock``) and the version of each
+of its tags (``s:<session>``, ``se:<event>`` and ``se:*`` for session lists, the same
+with ``p``/``pe`` for speakers, ``o:*`` for other paths). A write sets its tags to a
+new random version, so an entry read before the write can never be served after
+it, even when its fetch was still running while the write landed. Versions are read
+before the fetch, in the same round trip as the entry. Entries stay servable
+``grace`` seconds past their TTL (served at once, refreshed once in the background).
+
+Single flight: concurrent misses of one key in one process share one fetch (a task);
+with Redis, one process holds the key's lock (``SET NX PX``, compare-and-delete) and
+the others poll for the entry. Whatever Redis returns is untrusted: anything that
+does not parse, or does not decode into the call's model, is a miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import secrets
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+import attrs
+
+from .._api.endpoints import Call
+from .._checks import check_number
+from .._exceptions import InvalidInputError
+from .._http.options import CallOptions
+from .._http.transport import Response
+from .state import credential_id
+
+__all__ = ["CacheStats", "CacheTTL", "ReadCache", "classify", "write_tags"]
+
+T = TypeVar("T")
+logger = logging.getLogger("swoogo_async")
+Execute = Callable[..., Awaitable[Any]]
+_MAGIC = b"swc1"
+_NO_VERSION = "0"
+#: Seconds an entry's time may lie ahead of this clock (processes' clocks differ a little).
+_SKEW = 60.0
+
+
+@attrs.frozen(kw_only=True)
+class CacheTTL:
+    """Seconds each kind of read stays fresh, and how long past that it may be served stale.
+
+    Args:
+        session: ``sessions.get`` and ``GET /sessions/{id}``.
+        session_list: ``sessions.list`` pages and ``sessions.get_many``.
+        speaker: ``speakers.get``.
+        speaker_list: ``speakers.list`` pages.
+        other: Any other ``GET`` through ``request()`` or ``paginate()``.
+        grace: Seconds past its TTL an entry is still served while one refresh runs.
+    """
+
+    session: float = 30.0
+    session_list: float = 30.0
+    speaker: float = 60.0
+    speaker_list: float = 60.0
+    other: float = 30.0
+    grace: float = 300.0
+
+    def __attrs_post_init__(self) -> None:
+        for field in attrs.fields(CacheTTL):
+            check_number(f"ttl.{field.name}", getattr(self, field.name), at_least=0)
+
+
+@attrs.define
+class CacheStats:
+    """What the cache did in this process (every client that uses it counts here)."""
+
+    #: Reads answered from a fresh entry.
+    hits: int = 0
+    #: Reads answered from an entry past its TTL, within its grace (a refresh started).
+    stale_hits: int = 0
+    #: Reads that fetched from the server (one per single-flight group).
+    misses: int = 0
+    #: Reads that waited for another reader's fetch, here or in another process.
+    coalesced: int = 0
+    #: Background refreshes sent.
+    refreshes: int = 0
+    #: Reads that skipped the cache (``with_options(cache=False)``).
+    bypassed: int = 0
+    #: Entries that did not parse or decode (treated as misses).
+    invalid: int = 0
+    #: Cache backend failures (each treated as a miss or a skipped store).
+    errors: int = 0
+    #: Rate-limit credits the reads answered without a request would have cost.
+    credits_saved: int = 0
+
+
+def classify(call: Call) -> tuple[str, tuple[str, ...]]:
+    """Return the TTL kind of a ``GET`` and the tags that invalidate it."""
+    parts = call.path.strip("/").split("/")
+    head = parts[0]
+    if head in ("sessions", "speakers") and len(parts) == 1:
+        event = parse_qs(call.query).get("event_id", [""])[0]
+        tag = "se" if head == "sessions" else "pe"
+        return (f"{head[:-1]}_list", (f"{tag}:{event}", f"{tag}:*"))
+    if head in ("sessions", "speakers") and len(parts) == 2 and parts[1].isdigit():
+        return (head[:-1], (f"{head[0] if head == 'sessions' else 'p'}:{parts[1]}",))
+    return ("other", ("o:*",))
+
+
+def write_tags(call: Call, result: Any) -> tuple[str, ...]:
+    """Return the tags a successful write through ``call`` changes."""
+    parts = call.path.strip("/").split("/")
+    if parts[0] not in ("sessions", "speakers"):
+        return ("o:*",)
+    one, lists = ("s", "se") if parts[0] == "sessions" else ("p", "pe")
+    ids = [p for p in parts[1:] if p.isdigit()]
+    event = getattr(result, "event_id", None)
+    if event is None and isinstance(result, dict):
+        event = result.get("event_id")
+    found = result.get("id") if isinstance(result, dict) else getattr(result, "id", None)
+    tags = [f"{one}:{i}" for i in {*ids, *([str(found)] if found is not None else [])}]
+    tags.append(f"{lists}:{event}" if isinstance(event, int) else f"{lists}:*")
+    return (*sorted(tags), "o:*")
+
+
+def _pack(stored_at: float, versions: Iterable[str], body: bytes) -> bytes:
+    return b"%s %r %s\n%s" % (_MAGIC, stored_at, ",".join(versions).encode(), body)
+
+
+def _unpack(value: Any) -> tuple[float, list[str], bytes] | None:
+    """Read an entry; None for anything else (what Redis holds is untrusted)."""
+    if not isinstance(value, bytes):
+        return None
+    head, sep, body = value.partition(b"\n")
+    fields = head.split(b" ")
+    if not sep or len(fields) != 3 or fields[0] != _MAGIC:
+        return None
+    try:
+        stored_at = float(fields[1])
+        versions = fields[2].decode("ascii").split(",")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (stored_at, versions, body) if math.isfinite(stored_at) else None
+
+
+def _version(value: Any) -> str:
+    if isinstance(value, bytes) and value.isalnum() and len(value) <= 32:
+        return value.decode("ascii")
+    return "?" if value is not None else _NO_VERSION
+
+
+class _RawBytes:
+    """cashews serializer that passes bytes through: its default one unpickles what it reads."""
+
+    async def encode(self, backend: Any, key: str, value: Any, expire: float | None) -> Any:
+        return value
+
+    async def decode(self, backend: Any, key: str, value: Any, default: Any) -> Any:
+        return value if isinstance(value, bytes) else default
+
+
+class _Core:
+    """What every binding of one ``ReadCache`` shares: backend, flights, stats."""
+
+    def __init__(self, url: str, ttl: CacheTTL, clock: Callable[[], float], **opts: Any) -> None:
+        try:
+            from cashews.backends.memory import Memory
+        except ImportError:
+            raise InvalidInputError(
+                "cache", "needs the cache extra: pip install 'swoogo-async[cache]'"
+            ) from None
+        self.ttl, self.clock, self.stats = ttl, clock, CacheStats()
+        self.shared = url != "memory"
+        self.lock_ttl, self.poll = opts["lock_ttl"], opts["poll"]
+        self.retry_after, self.down_until = opts["retry_after"], 0.0
+        self.backend: Any
+        if self.shared:
+            from cashews.backends.redis import Redis
+
+            timeout = opts["timeout"]
+            self.backend = Redis(
+                url,
+                suppress=False,  # failures reach ``_safe``, which turns them into misses
+                serializer=_RawBytes(),
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+            )
+        else:
+            self.backend = Memory(size=opts["size"], check_interval=0)
+        self.namespaces: set[str] = set()
+        self.flights: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
+        self._init: asyncio.Lock | None = None
+        self._warned = False
+
+    async def safe(self, op: Callable[[], Awaitable[T]], default: T) -> T:
+        """Run one backend operation; a failure counts, warns once and yields ``default``.
+
+        After a failure the backend is left alone for ``retry_after`` seconds, so an
+        outage costs each read nothing but the server's answer.
+        """
+        if self.down_until and time.monotonic() < self.down_until:
+            return default
+        try:
+            if not self.backend.is_init:
+                self._init = self._init or asyncio.Lock()
+                async with self._init:
+                    if not self.backend.is_init:
+                        await self.backend.init()
+            return await op()
+        except Exception as exc:  # any backend failure degrades to the server
+            self.stats.errors += 1
+            self.down_until = time.monotonic() + self.retry_after
+            if not self._warned:
+                self._warned = True
+                logger.warning("read cache unavailable, reading from the server: %r", exc)
+            return default
+
+
+class ReadCache:
+    """An opt-in read cache for ``SwoogoClient(cache=...)``; see ``docs/caching.md``.
+
+    Args:
+        backend: ``"memory"`` (this process, the default) or a Redis URL
+            (``redis://``, ``rediss://``, ``unix://``) to share entries between processes;
+            the same Redis as ``RedisSharedState`` is fine (its keys are separate).
+        ttl: Seconds each kind of read stays fresh (``CacheTTL``).
+        size: Entries the in-memory backend keeps (least recently used go first).
+        clock: Wall clock (seconds); entries are timed by it. Injected in tests.
+        lock_ttl: Seconds a process's fetch lock lives in Redis if it dies holding it.
+        timeout: Seconds each Redis command may take.
+        poll: Seconds between looks at Redis while another process fetches a key.
+        retry_after: Seconds the backend is left alone after it failed (reads go to
+            the server meanwhile).
+        prefix: First part of every key.
+
+    Raises:
+        InvalidInputError: an option is unusable, or the ``cache`` extra is missing.
+    """
+
+    def __init__(
+        self,
+        backend: str = "memory",
+        *,
+        ttl: CacheTTL | None = None,
+        size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        lock_ttl: float = 30.0,
+        timeout: float = 0.5,
+        poll: float = 0.01,
+        retry_after: float = 5.0,
+        prefix: str = "swoogo-cache",
+    ) -> None:
+        if not isinstance(backend, str) or not (
+            backend == "memory" or backend.startswith(("redis://", "rediss://", "unix://"))
+        ):
+            raise InvalidInputError("cache", "must be 'memory' or a redis:// URL")
+        if ttl is not None and not isinstance(ttl, CacheTTL):
+            raise InvalidInputError("ttl", f"expected a CacheTTL, got {type(ttl).__name__}")
+        check_number("size", size, integer=True, at_least=1)
+        check_number("lock_ttl", lock_ttl, above=0)
+        check_number("timeout", timeout, above=0)
+        check_number("poll", poll, above=0)
+        check_number("retry_after", retry_after, at_least=0)
+        opts = {"size": size, "lock_ttl": lock_ttl, "timeout": timeout, "poll": poll}
+        opts["retry_after"] = retry_after
+        self._core = _Core(backend, ttl or CacheTTL(), clock, **opts)
+        self._prefix = prefix
+        self._ns: str | None = None
+        self._kind = "memory" if backend == "memory" else "redis"
+
+    def __repr__(self) -> str:
+        bound = "unbound" if self._ns is None else f"credential={self._ns}"
+        return f"<ReadCache {self._kind} {bound}>"
+
+    @property
+    def stats(self) -> CacheStats:
+        """Hits, misses and credits saved in this process (shared by every binding)."""
+        return self._core.stats
+
+    @property
+    def ttl(self) -> CacheTTL:
+        """The TTL of each kind of read."""
+        return self._core.ttl
+
+    def bind(self, api_key: str, *, base_url: str) -> ReadCache:
+        """Return this cache seen by one credential on one server (what a client uses)."""
+        view = object.__new__(ReadCache)
+        view._core, view._prefix, view._kind = self._core, self._prefix, self._kind
+        view._ns = credential_id(api_key, base_url)
+        self._core.namespaces.add(view._ns)
+        return view
+
+    async def drain(self) -> None:
+        """Wait until the fetches and background refreshes running now have ended."""
+        flights = list(self._core.flights.values())
+        await asyncio.gather(*flights, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel background refreshes and close the backend's connections."""
+        core = self._core
+        for flight in list(core.flights.values()):
+            flight.cancel()
+        if core.backend.is_init:
+            # cashews closes its Redis client with redis-py's deprecated ``close()``.
+            with warnings.catch_warnings(), contextlib.suppress(Exception):
+                warnings.simplefilter("ignore", DeprecationWarning)
+                await core.backend.close()
+
+    # -- invalidation --------------------------------------------------------------------------
+
+    async def invalidate_session(self, session_id: int, event_id: int | None) -> None:
+        """Drop the cached reads of a session and its event's lists (every event's if None)."""
+        lists = f"se:{event_id}" if event_id is not None else "se:*"
+        await self._bump((f"s:{session_id}", lists, "o:*"))
+
+    async def invalidate_speaker(self, speaker_id: int, *, event_id: int | None = None) -> None:
+        """Drop the cached reads of a speaker and its event's lists (every event's if None)."""
+        lists = f"pe:{event_id}" if event_id is not None else "pe:*"
+        await self._bump((f"p:{speaker_id}", lists, "o:*"))
+
+    def _key(self, ns: str, kind: str, name: str) -> str:
+        return f"{self._prefix}:{{{ns}}}:{kind}:{name}"
+
+    async def _bump(self, tags: Iterable[str]) -> None:
+        core = self._core
+        life = 2 * (max(attrs.astuple(core.ttl)) + core.ttl.grace) + 60  # outlives any entry
+        spaces = [self._ns] if self._ns is not None else sorted(core.namespaces)
+        pairs = {
+            self._key(ns, "v", tag): secrets.token_hex(8).encode() for ns in spaces for tag in tags
+        }
+        await core.safe(lambda: core.backend.set_many(pairs, expire=life), None)
+
+    # -- the read path -------------------------------------------------------------------------
+
+    async def execute(
+        self,
+        execute: Execute,
+        call: Call,
+        decode: Callable[[Response], T],
+        deadline: float | None,
+        options: CallOptions | None,
+    ) -> T:
+        """Run ``call`` through the cache; ``execute`` is the client's uncached ``_execute``."""
+        core, ns = self._core, self._ns
+        assert ns is not None, "a client binds its cache"
+        run = _Run(execute, call, decode, deadline, options)
+        if not call.cost:  # the token call: nothing to cache or invalidate
+            return await run.fetch()  # type: ignore[no-any-return]
+        if call.method != "GET":
+            try:
+                result: T = await run.fetch()
+            except Exception:
+                # It may have acted on the server all the same.
+                await self._bump(write_tags(call, None))
+                raise
+            await self._bump(write_tags(call, result))
+            return result
+        kind, tags = classify(call)
+        ttl = getattr(core.ttl, kind)
+        # A caller's own deadline marks the write machinery's lookups: they read the server.
+        if deadline is not None or ttl == 0 or (options is not None and options.cache is False):
+            core.stats.bypassed += 1
+            return await run.fetch()  # type: ignore[no-any-return]
+        max_age = options.max_age if options is not None else None
+        fresh = ttl if max_age is None else min(ttl, max_age)
+        extra = repr(sorted(options.headers.items())) if options and options.headers else ""
+        name = hashlib.sha256(f"{call.method} {call.path}?{call.query}\n{extra}".encode())
+        key = self._key(ns, "e", name.hexdigest()[:32])
+        tag_keys = [self._key(ns, "v", tag) for tag in tags]
+        entry = await self._read(key, tag_keys)
+        if entry is not None:
+            age = core.clock() - entry[0]
+            is_fresh = age <= fresh and fresh > 0
+            servable = is_fresh or (max_age is None and age <= ttl + core.ttl.grace)
+            if servable:
+                try:
+                    value = decode(Response(200, {}, entry[1]))
+                except Exception:  # an entry that does not decode is a miss
+                    core.stats.invalid += 1
+                else:
+                    core.stats.credits_saved += call.cost
+                    if is_fresh:
+                        core.stats.hits += 1
+                    else:
+                        core.stats.stale_hits += 1
+                        if key not in core.flights:
+                            self._fly(key, tag_keys, run, ttl, 0.0, wait=False)
+                    return value
+        flight = core.flights.get(key)
+        if flight is None:
+            flight = self._fly(key, tag_keys, run, ttl, fresh, wait=True)
+            body, value = await asyncio.shield(flight)
+            return value  # this call's own decode made it
+        core.stats.coalesced += 1
+        core.stats.credits_saved += call.cost
+        body, _ = await asyncio.shield(flight)
+        return decode(Response(200, {}, body))
+
+    async def _read(self, key: str, tag_keys: list[str]) -> tuple[float, bytes] | None:
+        """Return the entry at ``key`` if it parses and its tag versions are current."""
+        core = self._core
+        values = await core.safe(lambda: core.backend.get_many(key, *tag_keys), None)
+        if not values or values[0] is None:
+            return None
+        entry = _unpack(values[0])
+        if entry is None or entry[0] > core.clock() + _SKEW:  # "from the future": not ours
+            core.stats.invalid += 1
+            return None
+        if entry[1] != [_version(v) for v in values[1:]]:
+            return None
+        return entry[0], entry[2]
+
+    def _fly(
+        self, key: str, tag_keys: list[str], run: _Run, ttl: float, fresh: float, *, wait: bool
+    ) -> asyncio.Future[tuple[bytes, Any]]:
+        """Start the one fetch of ``key`` that concurrent readers here share."""
+        flights = self._core.flights
+        flight = asyncio.ensure_future(self._fill(key, tag_keys, run, ttl, fresh, wait=wait))
+        flights[key] = flight
+
+        def landed(done: asyncio.Future[tuple[bytes, Any]]) -> None:
+            if flights.get(key) is done:
+                del flights[key]
+            error = None if done.cancelled() else done.exception()
+            if error is not None and not wait and not isinstance(error, _Busy):
+                logger.warning("read cache refresh failed: %r", error)
+
+        flight.add_done_callback(landed)
+        return flight
+
+    async def _fill(
+        self, key: str, tag_keys: list[str], run: _Run, ttl: float, fresh: float, *, wait: bool
+    ) -> tuple[bytes, Any]:
+        """Fetch ``key`` (under the Redis lock when shared) and store it; or find it stored."""
+        core = self._core
+        lock, holder = key.replace(":e:", ":l:", 1), secrets.token_hex(8)
+        locked = False
+        if core.shared:
+            # Other processes may be fetching this key: only the lock holder asks the server.
+            give_up = time.monotonic() + core.lock_ttl
+            while not (locked := await self._lock(lock, holder)):
+                if not wait:
+                    raise _Busy  # another process refreshes it; the stale entry stays
+                await asyncio.sleep(core.poll)
+                entry = await self._read(key, tag_keys)
+                if entry is not None and core.clock() - entry[0] <= fresh:
+                    core.stats.coalesced += 1
+                    core.stats.credits_saved += run.call.cost
+                    return entry[1], run.decode(Response(200, {}, entry[1]))
+                if time.monotonic() > give_up:
+                    break  # the holder is stuck: fetch without the lock
+        try:
+            values = await core.safe(lambda: core.backend.get_many(*tag_keys), None)
+            versions = [_version(v) for v in values] if values else ["?"] * len(tag_keys)
+            if wait:
+                core.stats.misses += 1
+            else:
+                core.stats.refreshes += 1
+            body, value = await run.fetch(keep_body=True)
+            packed = _pack(core.clock(), versions, body)
+            life = ttl + core.ttl.grace
+            if "?" not in versions:
+                await core.safe(lambda: core.backend.set(key, packed, expire=life), None)
+            return body, value
+        finally:
+            if locked:
+                await core.safe(lambda: core.backend.unlock(lock, holder), None)
+
+    async def _lock(self, lock: str, holder: str) -> bool:
+        core = self._core
+        # Redis away: fetch as if holding the lock rather than wait for one that never comes.
+        return bool(
+            await core.safe(lambda: core.backend.set_lock(lock, holder, core.lock_ttl), True)
+        )
+
+
+class _Busy(Exception):
+    """Another process holds the refresh lock (a background refresh just ends)."""
+
+
+@attrs.define
+class _Run:
+    """One call as the client would send it without a cache."""
+
+    execute: Execute
+    call: Call
+    decode: Callable[[Response], Any]
+    deadline: float | None
+    options: CallOptions | None
+
+    async def fetch(self, *, keep_body: bool = False) -> Any:
+        decode = self.decode
+        if keep_body:
+
+            def decode(response: Response) -> tuple[bytes, Any]:
+                return response.body, self.decode(response)
+
+        return await self.execute(
+            self.call, decode, deadline=self.deadline, options=self.options, cached=False
+        )
