@@ -1,37 +1,28 @@
 """``ReadCache``: the opt-in read cache, in this process or shared through Redis.
 
-Every call passes ``ReadCache.execute`` when a client has a cache: a ``GET`` is looked
-up by method, URL (query included) and a view's extra headers; any other call goes
-to the server and then invalidates what it changed. Storage and expiry are cashews'
-(``Memory`` or ``Redis`` backend), imported only when a cache is made.
-
-Freshness: an entry records when it was stored (``clock``) and the version of each
-of its tags (``s:<session>``, ``se:<event>`` and ``se:*`` for session lists, the same
-with ``p``/``pe`` for speakers, ``o:*`` for other paths). A write sets its tags to a
-new random version, so an entry read before the write can never be served after
-it, even when its fetch was still running while the write landed. Versions are read
-before the fetch, in the same round trip as the entry. Entries stay servable
-``grace`` seconds past their TTL (served at once, refreshed once in the background).
-
-Single flight: concurrent misses of one key in one process share one fetch (a task);
-with Redis, one process holds the key's lock (``SET NX PX``, compare-and-delete) and
-the others poll for the entry. Whatever Redis returns is untrusted: anything that
-does not parse, or does not decode into the call's model, is a miss.
+A client with a cache sends every call through ``ReadCache.execute``: a ``GET`` is
+looked up by method, URL with its query, and a view's extra headers; a write goes to
+the server, then gives each tag it touched (``s:<id>``, ``se:<event>``, ``se:*``; ``p``
+and ``pe`` for speakers; ``o:*`` for other paths) a new random version. An entry
+holds the versions its fetch read *before* it was sent, and is served only while
+they are current: a write that lands during a fetch still invalidates its result.
+Storage, expiry and the Redis lock are cashews' (imported only when a cache is made).
+Single flight: misses of one key share one fetch task here, and through Redis one
+process holds the key's lock while the others poll for the entry. What Redis holds
+is untrusted: anything that does not parse or decode is a miss.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import functools
 import logging
-import math
 import secrets
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
-from urllib.parse import parse_qs
 
 import attrs
 
@@ -40,121 +31,15 @@ from .._checks import check_number
 from .._exceptions import InvalidInputError
 from .._http.options import CallOptions
 from .._http.transport import Response
+from . import cache_rules as rules
+from .cache_rules import CacheStats, CacheTTL
 from .state import credential_id
 
-__all__ = ["CacheStats", "CacheTTL", "ReadCache", "classify", "write_tags"]
+__all__ = ["CacheStats", "CacheTTL", "ReadCache"]
 
 T = TypeVar("T")
 logger = logging.getLogger("swoogo_async")
 Execute = Callable[..., Awaitable[Any]]
-_MAGIC = b"swc1"
-_NO_VERSION = "0"
-#: Seconds an entry's time may lie ahead of this clock (processes' clocks differ a little).
-_SKEW = 60.0
-
-
-@attrs.frozen(kw_only=True)
-class CacheTTL:
-    """Seconds each kind of read stays fresh, and how long past that it may be served stale.
-
-    Args:
-        session: ``sessions.get`` and ``GET /sessions/{id}``.
-        session_list: ``sessions.list`` pages and ``sessions.get_many``.
-        speaker: ``speakers.get``.
-        speaker_list: ``speakers.list`` pages.
-        other: Any other ``GET`` through ``request()`` or ``paginate()``.
-        grace: Seconds past its TTL an entry is still served while one refresh runs.
-    """
-
-    session: float = 30.0
-    session_list: float = 30.0
-    speaker: float = 60.0
-    speaker_list: float = 60.0
-    other: float = 30.0
-    grace: float = 300.0
-
-    def __attrs_post_init__(self) -> None:
-        for field in attrs.fields(CacheTTL):
-            check_number(f"ttl.{field.name}", getattr(self, field.name), at_least=0)
-
-
-@attrs.define
-class CacheStats:
-    """What the cache did in this process (every client that uses it counts here)."""
-
-    #: Reads answered from a fresh entry.
-    hits: int = 0
-    #: Reads answered from an entry past its TTL, within its grace (a refresh started).
-    stale_hits: int = 0
-    #: Reads that fetched from the server (one per single-flight group).
-    misses: int = 0
-    #: Reads that waited for another reader's fetch, here or in another process.
-    coalesced: int = 0
-    #: Background refreshes sent.
-    refreshes: int = 0
-    #: Reads that skipped the cache (``with_options(cache=False)``).
-    bypassed: int = 0
-    #: Entries that did not parse or decode (treated as misses).
-    invalid: int = 0
-    #: Cache backend failures (each treated as a miss or a skipped store).
-    errors: int = 0
-    #: Rate-limit credits the reads answered without a request would have cost.
-    credits_saved: int = 0
-
-
-def classify(call: Call) -> tuple[str, tuple[str, ...]]:
-    """Return the TTL kind of a ``GET`` and the tags that invalidate it."""
-    parts = call.path.strip("/").split("/")
-    head = parts[0]
-    if head in ("sessions", "speakers") and len(parts) == 1:
-        event = parse_qs(call.query).get("event_id", [""])[0]
-        tag = "se" if head == "sessions" else "pe"
-        return (f"{head[:-1]}_list", (f"{tag}:{event}", f"{tag}:*"))
-    if head in ("sessions", "speakers") and len(parts) == 2 and parts[1].isdigit():
-        return (head[:-1], (f"{head[0] if head == 'sessions' else 'p'}:{parts[1]}",))
-    return ("other", ("o:*",))
-
-
-def write_tags(call: Call, result: Any) -> tuple[str, ...]:
-    """Return the tags a successful write through ``call`` changes."""
-    parts = call.path.strip("/").split("/")
-    if parts[0] not in ("sessions", "speakers"):
-        return ("o:*",)
-    one, lists = ("s", "se") if parts[0] == "sessions" else ("p", "pe")
-    ids = [p for p in parts[1:] if p.isdigit()]
-    event = getattr(result, "event_id", None)
-    if event is None and isinstance(result, dict):
-        event = result.get("event_id")
-    found = result.get("id") if isinstance(result, dict) else getattr(result, "id", None)
-    tags = [f"{one}:{i}" for i in {*ids, *([str(found)] if found is not None else [])}]
-    tags.append(f"{lists}:{event}" if isinstance(event, int) else f"{lists}:*")
-    return (*sorted(tags), "o:*")
-
-
-def _pack(stored_at: float, versions: Iterable[str], body: bytes) -> bytes:
-    return b"%s %r %s\n%s" % (_MAGIC, stored_at, ",".join(versions).encode(), body)
-
-
-def _unpack(value: Any) -> tuple[float, list[str], bytes] | None:
-    """Read an entry; None for anything else (what Redis holds is untrusted)."""
-    if not isinstance(value, bytes):
-        return None
-    head, sep, body = value.partition(b"\n")
-    fields = head.split(b" ")
-    if not sep or len(fields) != 3 or fields[0] != _MAGIC:
-        return None
-    try:
-        stored_at = float(fields[1])
-        versions = fields[2].decode("ascii").split(",")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return (stored_at, versions, body) if math.isfinite(stored_at) else None
-
-
-def _version(value: Any) -> str:
-    if isinstance(value, bytes) and value.isalnum() and len(value) <= 32:
-        return value.decode("ascii")
-    return "?" if value is not None else _NO_VERSION
 
 
 class _RawBytes:
@@ -174,9 +59,7 @@ class _Core:
         try:
             from cashews.backends.memory import Memory
         except ImportError:
-            raise InvalidInputError(
-                "cache", "needs the cache extra: pip install 'swoogo-async[cache]'"
-            ) from None
+            raise InvalidInputError("cache", "needs: pip install 'swoogo-async[cache]'") from None
         self.ttl, self.clock, self.stats = ttl, clock, CacheStats()
         self.shared = url != "memory"
         self.lock_ttl, self.poll = opts["lock_ttl"], opts["poll"]
@@ -185,18 +68,16 @@ class _Core:
         if self.shared:
             from cashews.backends.redis import Redis
 
-            timeout = opts["timeout"]
+            timeout = opts["timeout"]  # ``suppress=False``: failures reach ``safe``
             self.backend = Redis(
-                url,
-                suppress=False,  # failures reach ``_safe``, which turns them into misses
-                serializer=_RawBytes(),
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
+                url, suppress=False, serializer=_RawBytes(), socket_timeout=timeout
             )
         else:
             self.backend = Memory(size=opts["size"], check_interval=0)
         self.namespaces: set[str] = set()
+        #: The fetch of each key readers wait for, and the background refreshes.
         self.flights: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
+        self.refreshing: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
         self._init: asyncio.Lock | None = None
         self._warned = False
 
@@ -265,12 +146,10 @@ class ReadCache:
         if ttl is not None and not isinstance(ttl, CacheTTL):
             raise InvalidInputError("ttl", f"expected a CacheTTL, got {type(ttl).__name__}")
         check_number("size", size, integer=True, at_least=1)
-        check_number("lock_ttl", lock_ttl, above=0)
-        check_number("timeout", timeout, above=0)
-        check_number("poll", poll, above=0)
-        check_number("retry_after", retry_after, at_least=0)
-        opts = {"size": size, "lock_ttl": lock_ttl, "timeout": timeout, "poll": poll}
-        opts["retry_after"] = retry_after
+        opts = {"lock_ttl": lock_ttl, "timeout": timeout, "poll": poll, "retry_after": retry_after}
+        for name, value in opts.items():  # times: finite, and > 0 but for retry_after
+            check_number(name, value, at_least=0, above=None if name == "retry_after" else 0)
+        opts["size"] = size
         self._core = _Core(backend, ttl or CacheTTL(), clock, **opts)
         self._prefix = prefix
         self._ns: str | None = None
@@ -285,11 +164,6 @@ class ReadCache:
         """Hits, misses and credits saved in this process (shared by every binding)."""
         return self._core.stats
 
-    @property
-    def ttl(self) -> CacheTTL:
-        """The TTL of each kind of read."""
-        return self._core.ttl
-
     def bind(self, api_key: str, *, base_url: str) -> ReadCache:
         """Return this cache seen by one credential on one server (what a client uses)."""
         view = object.__new__(ReadCache)
@@ -300,13 +174,14 @@ class ReadCache:
 
     async def drain(self) -> None:
         """Wait until the fetches and background refreshes running now have ended."""
-        flights = list(self._core.flights.values())
+        core = self._core
+        flights = [*core.flights.values(), *core.refreshing.values()]
         await asyncio.gather(*flights, return_exceptions=True)
 
     async def aclose(self) -> None:
         """Cancel background refreshes and close the backend's connections."""
         core = self._core
-        for flight in list(core.flights.values()):
+        for flight in [*core.flights.values(), *core.refreshing.values()]:
             flight.cancel()
         if core.backend.is_init:
             # cashews closes its Redis client with redis-py's deprecated ``close()``.
@@ -330,8 +205,7 @@ class ReadCache:
         return f"{self._prefix}:{{{ns}}}:{kind}:{name}"
 
     async def _bump(self, tags: Iterable[str]) -> None:
-        core = self._core
-        life = 2 * (max(attrs.astuple(core.ttl)) + core.ttl.grace) + 60  # outlives any entry
+        core, life = self._core, self._core.ttl.version_life
         spaces = [self._ns] if self._ns is not None else sorted(core.namespaces)
         pairs = {
             self._key(ns, "v", tag): secrets.token_hex(8).encode() for ns in spaces for tag in tags
@@ -359,11 +233,11 @@ class ReadCache:
                 result: T = await run.fetch()
             except Exception:
                 # It may have acted on the server all the same.
-                await self._bump(write_tags(call, None))
+                await self._bump(rules.write_tags(call, None))
                 raise
-            await self._bump(write_tags(call, result))
+            await self._bump(rules.write_tags(call, result))
             return result
-        kind, tags = classify(call)
+        kind, tags = rules.classify(call)
         ttl = getattr(core.ttl, kind)
         # A caller's own deadline marks the write machinery's lookups: they read the server.
         if deadline is not None or ttl == 0 or (options is not None and options.cache is False):
@@ -371,9 +245,7 @@ class ReadCache:
             return await run.fetch()  # type: ignore[no-any-return]
         max_age = options.max_age if options is not None else None
         fresh = ttl if max_age is None else min(ttl, max_age)
-        extra = repr(sorted(options.headers.items())) if options and options.headers else ""
-        name = hashlib.sha256(f"{call.method} {call.path}?{call.query}\n{extra}".encode())
-        key = self._key(ns, "e", name.hexdigest()[:32])
+        key = self._key(ns, "e", rules.entry_name(call, options.headers if options else None))
         tag_keys = [self._key(ns, "v", tag) for tag in tags]
         entry = await self._read(key, tag_keys)
         if entry is not None:
@@ -391,7 +263,7 @@ class ReadCache:
                         core.stats.hits += 1
                     else:
                         core.stats.stale_hits += 1
-                        if key not in core.flights:
+                        if key not in core.refreshing:
                             self._fly(key, tag_keys, run, ttl, 0.0, wait=False)
                     return value
         flight = core.flights.get(key)
@@ -410,19 +282,19 @@ class ReadCache:
         values = await core.safe(lambda: core.backend.get_many(key, *tag_keys), None)
         if not values or values[0] is None:
             return None
-        entry = _unpack(values[0])
-        if entry is None or entry[0] > core.clock() + _SKEW:  # "from the future": not ours
+        entry = rules.unpack(values[0])
+        if entry is None or entry[0] > core.clock() + rules.SKEW:  # "from the future": not ours
             core.stats.invalid += 1
             return None
-        if entry[1] != [_version(v) for v in values[1:]]:
+        if entry[1] != [rules.version(v) for v in values[1:]]:
             return None
         return entry[0], entry[2]
 
     def _fly(
         self, key: str, tag_keys: list[str], run: _Run, ttl: float, fresh: float, *, wait: bool
     ) -> asyncio.Future[tuple[bytes, Any]]:
-        """Start the one fetch of ``key`` that concurrent readers here share."""
-        flights = self._core.flights
+        """Start the one fetch (or refresh) of ``key`` that concurrent readers here share."""
+        flights = self._core.flights if wait else self._core.refreshing
         flight = asyncio.ensure_future(self._fill(key, tag_keys, run, ttl, fresh, wait=wait))
         flights[key] = flight
 
@@ -458,14 +330,13 @@ class ReadCache:
                 if time.monotonic() > give_up:
                     break  # the holder is stuck: fetch without the lock
         try:
-            values = await core.safe(lambda: core.backend.get_many(*tag_keys), None)
-            versions = [_version(v) for v in values] if values else ["?"] * len(tag_keys)
+            versions = await self._versions(tag_keys)
             if wait:
                 core.stats.misses += 1
             else:
                 core.stats.refreshes += 1
             body, value = await run.fetch(keep_body=True)
-            packed = _pack(core.clock(), versions, body)
+            packed = rules.pack(core.clock(), versions, body)
             life = ttl + core.ttl.grace
             if "?" not in versions:
                 await core.safe(lambda: core.backend.set(key, packed, expire=life), None)
@@ -473,6 +344,25 @@ class ReadCache:
         finally:
             if locked:
                 await core.safe(lambda: core.backend.unlock(lock, holder), None)
+
+    async def _versions(self, tag_keys: list[str]) -> list[str]:
+        """Read the current version of each tag, giving a version to a tag that has none.
+
+        A missing version never means "unchanged": one lost to eviction or expiry
+        leaves its entries unservable rather than older than a write.
+        """
+        core = self._core
+        values = await core.safe(lambda: core.backend.get_many(*tag_keys), None)
+        if values and None in values:
+            for tag_key, value in zip(tag_keys, values, strict=True):
+                if value is None:
+                    token = secrets.token_hex(8).encode()
+                    set_nx = functools.partial(core.backend.set, tag_key, token, exist=False)
+                    await core.safe(
+                        functools.partial(set_nx, expire=self._core.ttl.version_life), None
+                    )
+            values = await core.safe(lambda: core.backend.get_many(*tag_keys), None)
+        return [rules.version(v) for v in values] if values else ["?"] * len(tag_keys)
 
     async def _lock(self, lock: str, holder: str) -> bool:
         core = self._core
@@ -483,7 +373,7 @@ class ReadCache:
 
 
 class _Busy(Exception):
-    """Another process holds the refresh lock (a background refresh just ends)."""
+    """Another process holds the refresh lock: this background refresh just ends."""
 
 
 @attrs.define
