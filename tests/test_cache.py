@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from redis import asyncio as aioredis
 
-from swoogo_async import CacheTTL, InvalidInputError, ReadCache, SwoogoClient
+from swoogo_async import APIError, CacheTTL, InvalidInputError, ReadCache, SwoogoClient
 from swoogo_async._api.endpoints import Call
 from swoogo_async._shared.cache_rules import classify, pack, unpack, write_tags
 from swoogo_async.testing import FakeSwoogo, Fault
@@ -421,3 +421,28 @@ async def test_redis_away_reads_go_to_the_server_with_one_warning(
         assert sum("read cache unavailable" in r.getMessage() for r in caplog.records) == 1
     finally:
         await cache.aclose()
+
+
+async def test_sync_and_creates_read_the_server_not_the_cache(fake: FakeSwoogo) -> None:
+    fake.add_session(event_id=7, name="A", date="2026-05-01")
+    rows = [{"name": "A", "date": "2026-05-01"}]
+    async with _client(fake, "memory") as client:
+        for _ in range(2):
+            summary = await client.sessions.sync(rows, event_id=7, key="name").summary()
+            assert summary.unchanged == 1
+        assert _gets(fake, "/sessions") == 2
+        await client.sessions.create(event_id=7, name="B", date="2026-05-01")
+        assert client.cache is not None
+        assert client.cache.stats.hits == 0
+
+
+async def test_a_head_request_is_neither_cached_nor_a_write(fake: FakeSwoogo) -> None:
+    a = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    clock = Clock()
+    cache = ReadCache(clock=clock)
+    async with _client(fake, cache) as client:
+        await client.sessions.get(a["id"])
+        with pytest.raises(APIError, match="405"):  # the fake answers HEAD with 405
+            await client.request("HEAD", f"/sessions/{a['id']}")
+        await client.sessions.get(a["id"])
+        assert (cache.stats.misses, cache.stats.hits) == (1, 1)

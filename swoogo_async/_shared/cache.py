@@ -28,7 +28,7 @@ import attrs
 
 from .._api.endpoints import Call
 from .._checks import check_number
-from .._exceptions import InvalidInputError
+from .._exceptions import ClientStateError, InvalidInputError
 from .._http.options import CallOptions
 from .._http.transport import Response
 from . import cache_rules as rules
@@ -58,20 +58,21 @@ class _Core:
     def __init__(self, url: str, ttl: CacheTTL, clock: Callable[[], float], **opts: Any) -> None:
         try:
             from cashews.backends.memory import Memory
+
+            if url != "memory":
+                from cashews.backends.redis import Redis
         except ImportError:
-            raise InvalidInputError("cache", "needs: pip install 'swoogo-async[cache]'") from None
+            extras = "cache" if url == "memory" else "cache,redis"
+            raise InvalidInputError("cache", f"needs swoogo-async[{extras}]") from None
         self.ttl, self.clock, self.stats = ttl, clock, CacheStats()
         self.shared = url != "memory"
         self.lock_ttl, self.poll = opts["lock_ttl"], opts["poll"]
         self.retry_after, self.down_until = opts["retry_after"], 0.0
         self.backend: Any
         if self.shared:
-            from cashews.backends.redis import Redis
-
-            timeout = opts["timeout"]  # ``suppress=False``: failures reach ``safe``
-            self.backend = Redis(
-                url, suppress=False, serializer=_RawBytes(), socket_timeout=timeout
-            )
+            limits = {"socket_timeout": opts["timeout"], "socket_connect_timeout": opts["timeout"]}
+            # ``suppress=False``: failures reach ``safe``, which degrades them to misses.
+            self.backend = Redis(url, suppress=False, serializer=_RawBytes(), **limits)
         else:
             self.backend = Memory(size=opts["size"], check_interval=0)
         self.namespaces: set[str] = set()
@@ -82,11 +83,8 @@ class _Core:
         self._warned = False
 
     async def safe(self, op: Callable[[], Awaitable[T]], default: T) -> T:
-        """Run one backend operation; a failure counts, warns once and yields ``default``.
-
-        After a failure the backend is left alone for ``retry_after`` seconds, so an
-        outage costs each read nothing but the server's answer.
-        """
+        """Run one backend operation; a failure counts, warns once and yields ``default``."""
+        # After a failure, leave the backend alone a while: an outage costs reads nothing.
         if self.down_until and time.monotonic() < self.down_until:
             return default
         try:
@@ -226,7 +224,7 @@ class ReadCache:
         core, ns = self._core, self._ns
         assert ns is not None, "a client binds its cache"
         run = _Run(execute, call, decode, deadline, options)
-        if not call.cost:  # the token call: nothing to cache or invalidate
+        if not call.cost or call.method in ("HEAD", "OPTIONS"):  # the token call; other reads
             return await run.fetch()  # type: ignore[no-any-return]
         if call.method != "GET":
             try:
@@ -302,7 +300,7 @@ class ReadCache:
             if flights.get(key) is done:
                 del flights[key]
             error = None if done.cancelled() else done.exception()
-            if error is not None and not wait and not isinstance(error, _Busy):
+            if error is not None and not wait and not isinstance(error, (_Busy, ClientStateError)):
                 logger.warning("read cache refresh failed: %r", error)
 
         flight.add_done_callback(landed)
