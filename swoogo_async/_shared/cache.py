@@ -1,15 +1,13 @@
 """``ReadCache``: the opt-in read cache, in this process or shared through Redis.
 
 A client with a cache sends every call through ``ReadCache.execute``: a ``GET`` is
-looked up by method, URL with its query, and a view's extra headers; a write goes to
-the server, then gives each tag it touched (``s:<id>``, ``se:<event>``, ``se:*``; ``p``
-and ``pe`` for speakers; ``o:*`` for other paths) a new random version. An entry
-holds the versions its fetch read *before* it was sent, and is served only while
-they are current: a write that lands during a fetch still invalidates its result.
-Storage, expiry and the Redis lock are cashews' (imported only when a cache is made).
-Single flight: misses of one key share one fetch task here, and through Redis one
-process holds the key's lock while the others poll for the entry. What Redis holds
-is untrusted: anything that does not parse or decode is a miss.
+looked up (keys and tags: ``cache_rules``); a write goes to the server, then gives each
+tag it touched a new random version. An entry holds the versions its fetch read
+*before* it was sent and is served only while they are current, so a write that lands
+during a fetch still invalidates its result. Storage, expiry and the Redis lock are
+cashews' (imported only when a cache is made). Single flight: misses of one key share
+one fetch task here; through Redis one process holds the key's lock, the others poll.
+What Redis holds is untrusted: anything that does not parse or decode is a miss.
 """
 
 from __future__ import annotations
@@ -68,6 +66,7 @@ class _Core:
         self.shared = url != "memory"
         self.lock_ttl, self.poll = opts["lock_ttl"], opts["poll"]
         self.retry_after, self.down_until = opts["retry_after"], 0.0
+        self.prefix: str = opts["prefix"]
         self.backend: Any
         if self.shared:
             limits = {"socket_timeout": opts["timeout"], "socket_connect_timeout": opts["timeout"]}
@@ -116,8 +115,7 @@ class ReadCache:
         lock_ttl: Seconds a process's fetch lock lives in Redis if it dies holding it.
         timeout: Seconds each Redis command may take.
         poll: Seconds between looks at Redis while another process fetches a key.
-        retry_after: Seconds the backend is left alone after it failed (reads go to
-            the server meanwhile).
+        retry_after: Seconds the backend is left alone after it failed (reads go to Swoogo).
         prefix: First part of every key.
 
     Raises:
@@ -137,25 +135,25 @@ class ReadCache:
         retry_after: float = 5.0,
         prefix: str = "swoogo-cache",
     ) -> None:
-        if not isinstance(backend, str) or not (
-            backend == "memory" or backend.startswith(("redis://", "rediss://", "unix://"))
-        ):
+        redis_url = isinstance(backend, str) and backend.startswith(
+            ("redis://", "rediss://", "unix:")
+        )
+        if backend != "memory" and not redis_url:
             raise InvalidInputError("cache", "must be 'memory' or a redis:// URL")
         if ttl is not None and not isinstance(ttl, CacheTTL):
             raise InvalidInputError("ttl", f"expected a CacheTTL, got {type(ttl).__name__}")
         check_number("size", size, integer=True, at_least=1)
-        opts = {"lock_ttl": lock_ttl, "timeout": timeout, "poll": poll, "retry_after": retry_after}
+        opts: dict[str, Any] = {"lock_ttl": lock_ttl, "timeout": timeout, "poll": poll}
+        opts["retry_after"] = retry_after
         for name, value in opts.items():  # times: finite, and > 0 but for retry_after
             check_number(name, value, at_least=0, above=None if name == "retry_after" else 0)
-        opts["size"] = size
+        opts["size"], opts["prefix"] = size, prefix
         self._core = _Core(backend, ttl or CacheTTL(), clock, **opts)
-        self._prefix = prefix
         self._ns: str | None = None
-        self._kind = "memory" if backend == "memory" else "redis"
 
     def __repr__(self) -> str:
         bound = "unbound" if self._ns is None else f"credential={self._ns}"
-        return f"<ReadCache {self._kind} {bound}>"
+        return f"<ReadCache {'redis' if self._core.shared else 'memory'} {bound}>"
 
     @property
     def stats(self) -> CacheStats:
@@ -165,8 +163,7 @@ class ReadCache:
     def bind(self, api_key: str, *, base_url: str) -> ReadCache:
         """Return this cache seen by one credential on one server (what a client uses)."""
         view = object.__new__(ReadCache)
-        view._core, view._prefix, view._kind = self._core, self._prefix, self._kind
-        view._ns = credential_id(api_key, base_url)
+        view._core, view._ns = self._core, credential_id(api_key, base_url)
         self._core.namespaces.add(view._ns)
         return view
 
@@ -187,20 +184,16 @@ class ReadCache:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 await core.backend.close()
 
-    # -- invalidation --------------------------------------------------------------------------
-
     async def invalidate_session(self, session_id: int, event_id: int | None) -> None:
         """Drop the cached reads of a session and its event's lists (every event's if None)."""
-        lists = f"se:{event_id}" if event_id is not None else "se:*"
-        await self._bump((f"s:{session_id}", lists, "o:*"))
+        await self._bump(rules.changed("s", [session_id], event_id))
 
     async def invalidate_speaker(self, speaker_id: int, *, event_id: int | None = None) -> None:
         """Drop the cached reads of a speaker and its event's lists (every event's if None)."""
-        lists = f"pe:{event_id}" if event_id is not None else "pe:*"
-        await self._bump((f"p:{speaker_id}", lists, "o:*"))
+        await self._bump(rules.changed("p", [speaker_id], event_id))
 
     def _key(self, ns: str, kind: str, name: str) -> str:
-        return f"{self._prefix}:{{{ns}}}:{kind}:{name}"
+        return f"{self._core.prefix}:{{{ns}}}:{kind}:{name}"
 
     async def _bump(self, tags: Iterable[str]) -> None:
         core, life = self._core, self._core.ttl.version_life
@@ -209,8 +202,6 @@ class ReadCache:
             self._key(ns, "v", tag): secrets.token_hex(8).encode() for ns in spaces for tag in tags
         }
         await core.safe(lambda: core.backend.set_many(pairs, expire=life), None)
-
-    # -- the read path -------------------------------------------------------------------------
 
     async def execute(
         self,
@@ -262,7 +253,7 @@ class ReadCache:
                     else:
                         core.stats.stale_hits += 1
                         if key not in core.refreshing:
-                            self._fly(key, tag_keys, run, ttl, 0.0, wait=False)
+                            self._fly(key, tag_keys, run, ttl, ttl, wait=False)
                     return value
         flight = core.flights.get(key)
         if flight is None:
@@ -314,25 +305,22 @@ class ReadCache:
         lock, holder = key.replace(":e:", ":l:", 1), secrets.token_hex(8)
         locked = False
         if core.shared:
-            # Other processes may be fetching this key: only the lock holder asks the server.
-            give_up = time.monotonic() + core.lock_ttl
-            while not (locked := await self._lock(lock, holder)):
+            # Other processes may be fetching this key: only the lock holder asks the server,
+            # and a holder looks once more, as another may have stored it just before.
+            give_up = time.monotonic() + core.lock_ttl  # then the holder is stuck: fetch
+            while not (locked := await self._lock(lock, holder)) and time.monotonic() < give_up:
                 if not wait:
                     raise _Busy  # another process refreshes it; the stale entry stays
                 await asyncio.sleep(core.poll)
-                entry = await self._read(key, tag_keys)
-                if entry is not None and core.clock() - entry[0] <= fresh:
-                    core.stats.coalesced += 1
-                    core.stats.credits_saved += run.call.cost
-                    return entry[1], run.decode(Response(200, {}, entry[1]))
-                if time.monotonic() > give_up:
-                    break  # the holder is stuck: fetch without the lock
+                if found := await self._stored(key, tag_keys, run, fresh, wait):
+                    return found
+            if locked and (found := await self._stored(key, tag_keys, run, fresh, wait)):
+                await core.safe(lambda: core.backend.unlock(lock, holder), None)
+                return found
         try:
             versions = await self._versions(tag_keys)
-            if wait:
-                core.stats.misses += 1
-            else:
-                core.stats.refreshes += 1
+            core.stats.misses += wait
+            core.stats.refreshes += not wait
             body, value = await run.fetch(keep_body=True)
             packed = rules.pack(core.clock(), versions, body)
             life = ttl + core.ttl.grace
@@ -342,6 +330,22 @@ class ReadCache:
         finally:
             if locked:
                 await core.safe(lambda: core.backend.unlock(lock, holder), None)
+
+    async def _stored(
+        self, key: str, tag_keys: list[str], run: _Run, fresh: float, wait: bool
+    ) -> tuple[bytes, Any] | None:
+        """Return the entry another process stored, if it is fresh enough and decodes."""
+        entry, core = await self._read(key, tag_keys), self._core
+        if entry is None or fresh <= 0 or core.clock() - entry[0] > fresh:
+            return None
+        try:
+            found = entry[1], run.decode(Response(200, {}, entry[1]))
+        except Exception:  # what another process stored is untrusted too
+            core.stats.invalid += 1
+            return None
+        core.stats.coalesced += wait
+        core.stats.credits_saved += run.call.cost if wait else 0
+        return found
 
     async def _versions(self, tag_keys: list[str]) -> list[str]:
         """Read the current version of each tag, giving a version to a tag that has none.
@@ -385,12 +389,11 @@ class _Run:
     options: CallOptions | None
 
     async def fetch(self, *, keep_body: bool = False) -> Any:
-        decode = self.decode
-        if keep_body:
-
-            def decode(response: Response) -> tuple[bytes, Any]:
-                return response.body, self.decode(response)
-
+        decode = functools.partial(_with_body, self.decode) if keep_body else self.decode
         return await self.execute(
             self.call, decode, deadline=self.deadline, options=self.options, cached=False
         )
+
+
+def _with_body(decode: Callable[[Response], Any], response: Response) -> tuple[bytes, Any]:
+    return response.body, decode(response)

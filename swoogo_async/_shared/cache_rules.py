@@ -100,19 +100,26 @@ def classify(call: Call) -> tuple[str, tuple[str, ...]]:
 
 
 def write_tags(call: Call, result: Any) -> tuple[str, ...]:
-    """Return the tags a successful write through ``call`` changes."""
+    """Return the tags a write through ``call`` changed (``result``: its answer, if any)."""
     parts = call.path.strip("/").split("/")
     if parts[0] not in ("sessions", "speakers"):
         return ("o:*",)
-    one, lists = ("s", "se") if parts[0] == "sessions" else ("p", "pe")
-    ids = [p for p in parts[1:] if p.isdigit()]
+    ids: list[Any] = [p for p in parts[1:] if p.isdigit()]
     event = getattr(result, "event_id", None)
     if event is None and isinstance(result, dict):
         event = result.get("event_id")
     found = result.get("id") if isinstance(result, dict) else getattr(result, "id", None)
-    tags = [f"{one}:{i}" for i in {*ids, *([str(found)] if found is not None else [])}]
-    tags.append(f"{lists}:{event}" if isinstance(event, int) else f"{lists}:*")
-    return (*sorted(tags), "o:*")
+    ids += [found] if found is not None else []
+    return changed("s" if parts[0] == "sessions" else "p", ids, event)
+
+
+def changed(kind: str, ids: Iterable[Any], event_id: Any) -> tuple[str, ...]:
+    """Return the tags of objects ``ids`` of ``kind`` (``s``/``p``) and their event's lists.
+
+    An event that is not an int (unknown) means every event's lists.
+    """
+    event = event_id if isinstance(event_id, int) and not isinstance(event_id, bool) else "*"
+    return (*sorted({f"{kind}:{i}" for i in ids}), f"{kind}e:{event}", "o:*")
 
 
 def entry_name(call: Call, headers: Mapping[str, str] | None) -> str:
