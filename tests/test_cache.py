@@ -328,6 +328,46 @@ async def test_clients_sharing_redis_make_one_request_for_a_cold_key(
             await cache.aclose()
 
 
+async def test_through_redis_one_process_refreshes_and_a_write_reaches_every_process(
+    fake: FakeSwoogo, redis_server: RedisServer
+) -> None:
+    s = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    clock = Clock()
+    ttl = CacheTTL(session=10, session_list=10, grace=100)
+    caches = [ReadCache(redis_server.url, clock=clock, ttl=ttl) for _ in range(3)]
+    clients = [_client(fake, c) for c in caches]
+    path = f"/sessions/{s['id']}"
+    try:
+        for c in clients:
+            await c.open()
+        for c in clients:
+            assert (await c.sessions.get(s["id"])).name == "A"
+            await c.sessions.list(7).collect()
+        assert (_gets(fake, path), _gets(fake, "/sessions")) == (1, 1)
+        fake.sessions[s["id"]]["name"] = "B"
+        clock.now += 50
+        fake.inject(GET_SESSION, Fault.hang())
+        stale = await asyncio.gather(*(c.sessions.get(s["id"]) for c in clients for _ in range(20)))
+        assert {x.name for x in stale} == {"A"}
+        await fake.until_held(1)
+        fake.release_held()
+        for cache in caches:
+            await cache.drain()
+        assert sum(c.stats.refreshes for c in caches) == 1
+        assert {(await c.sessions.get(s["id"])).name for c in clients} == {"B"}
+        assert _gets(fake, path) == 2
+        # A write through one process drops the entries every process reads.
+        await clients[0].sessions.update(s["id"], name="C")
+        assert {(await c.sessions.get(s["id"])).name for c in clients} == {"C"}
+        assert {x.name for c in clients for x in await c.sessions.list(7).collect()} == {"C"}
+        assert (_gets(fake, path), _gets(fake, "/sessions")) == (3, 2)
+    finally:
+        for c in clients:
+            await c.aclose()
+        for cache in caches:
+            await cache.aclose()
+
+
 async def test_processes_sharing_redis_make_one_request_for_a_cold_key(
     fake: FakeSwoogo, redis_server: RedisServer
 ) -> None:
