@@ -240,6 +240,23 @@ async def test_a_write_through_the_client_drops_the_session_and_its_events_lists
         assert _gets(fake, "/sessions") == 5
 
 
+async def test_a_read_after_a_write_does_not_join_a_fetch_sent_before_it(
+    fake: FakeSwoogo,
+) -> None:
+    a = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    async with _client(fake, "memory") as client:
+        fake.inject(GET_SESSION, Fault.hang())
+        early = asyncio.ensure_future(client.sessions.get(a["id"]))
+        await fake.until_held(1)
+        await client.sessions.update(a["id"], name="Renamed")
+        assert (await client.sessions.get(a["id"])).name == "Renamed"
+        fake.release_held()
+        await early
+        assert _gets(fake, f"/sessions/{a['id']}") == 2
+        assert (await client.sessions.get(a["id"])).name == "Renamed"  # the early fetch is void
+        assert _gets(fake, f"/sessions/{a['id']}") == 2
+
+
 async def test_a_speaker_write_drops_the_speakers_reads(fake: FakeSwoogo) -> None:
     session = fake.add_session(event_id=7, name="A", date="2026-05-01")
     sp = fake.add_speaker(event_id=7, first_name="Ada", last_name="L")

@@ -1,13 +1,12 @@
 """``ReadCache``: the opt-in read cache, in this process or shared through Redis.
 
-A client with a cache sends every call through ``ReadCache.execute``: a ``GET`` is
-looked up (keys and tags: ``cache_rules``); a write goes to the server, then gives each
-tag it touched a new random version. An entry holds the versions its fetch read
-*before* it was sent and is served only while they are current, so a write that lands
-during a fetch still invalidates its result. Storage, expiry and the Redis lock are
-cashews' (imported only when a cache is made). Single flight: misses of one key share
-one fetch task here; through Redis one process holds the key's lock, the others poll.
-What Redis holds is untrusted: anything that does not parse or decode is a miss.
+A client with a cache sends every call through ``ReadCache.execute``: a ``GET`` is looked
+up (keys, tags: ``cache_rules``); a write, once sent, gives each tag it touched a new random
+version. An entry holds the versions read *before* its fetch and is served only while they
+are current, so a write landing during a fetch still voids it. Storage, expiry and the Redis
+lock are cashews' (imported only when a cache is made). Single flight: misses of a key share
+one fetch task; through Redis one process holds the key's lock, the others poll. What Redis
+holds is untrusted: anything that does not parse or decode is a miss.
 """
 
 from __future__ import annotations
@@ -78,7 +77,8 @@ class _Core:
         #: The fetch of each key readers wait for, and the background refreshes.
         self.flights: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
         self.refreshing: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
-        self._init: asyncio.Lock | None = None
+        self.flight_tags: dict[str, list[str]] = {}
+        self._init = asyncio.Lock()  # bound to a loop on first use, not here
         self._warned = False
 
     async def safe(self, op: Callable[[], Awaitable[T]], default: T) -> T:
@@ -88,7 +88,6 @@ class _Core:
             return default
         try:
             if not self.backend.is_init:
-                self._init = self._init or asyncio.Lock()
                 async with self._init:
                     if not self.backend.is_init:
                         await self.backend.init()
@@ -135,25 +134,20 @@ class ReadCache:
         retry_after: float = 5.0,
         prefix: str = "swoogo-cache",
     ) -> None:
-        redis_url = isinstance(backend, str) and backend.startswith(
-            ("redis://", "rediss://", "unix:")
-        )
-        if backend != "memory" and not redis_url:
+        if backend != "memory" and not str(backend).startswith(("redis://", "rediss://", "unix:")):
             raise InvalidInputError("cache", "must be 'memory' or a redis:// URL")
         if ttl is not None and not isinstance(ttl, CacheTTL):
             raise InvalidInputError("ttl", f"expected a CacheTTL, got {type(ttl).__name__}")
         check_number("size", size, integer=True, at_least=1)
-        opts: dict[str, Any] = {"lock_ttl": lock_ttl, "timeout": timeout, "poll": poll}
-        opts["retry_after"] = retry_after
-        for name, value in opts.items():  # times: finite, and > 0 but for retry_after
+        times = {"lock_ttl": lock_ttl, "timeout": timeout, "poll": poll, "retry_after": retry_after}
+        for name, value in times.items():  # finite, and > 0 but for retry_after
             check_number(name, value, at_least=0, above=None if name == "retry_after" else 0)
-        opts["size"], opts["prefix"] = size, prefix
-        self._core = _Core(backend, ttl or CacheTTL(), clock, **opts)
+        self._core = _Core(backend, ttl or CacheTTL(), clock, size=size, prefix=prefix, **times)
         self._ns: str | None = None
 
     def __repr__(self) -> str:
-        bound = "unbound" if self._ns is None else f"credential={self._ns}"
-        return f"<ReadCache {'redis' if self._core.shared else 'memory'} {bound}>"
+        kind, ns = "redis" if self._core.shared else "memory", self._ns or "unbound"
+        return f"<ReadCache {kind} credential={ns}>"
 
     @property
     def stats(self) -> CacheStats:
@@ -169,9 +163,8 @@ class ReadCache:
 
     async def drain(self) -> None:
         """Wait until the fetches and background refreshes running now have ended."""
-        core = self._core
-        flights = [*core.flights.values(), *core.refreshing.values()]
-        await asyncio.gather(*flights, return_exceptions=True)
+        running = [*self._core.flights.values(), *self._core.refreshing.values()]
+        await asyncio.gather(*running, return_exceptions=True)
 
     async def aclose(self) -> None:
         """Cancel background refreshes and close the backend's connections."""
@@ -201,6 +194,9 @@ class ReadCache:
         pairs = {
             self._key(ns, "v", tag): secrets.token_hex(8).encode() for ns in spaces for tag in tags
         }
+        # Readers from now on must not join a fetch sent before the write: they fetch anew.
+        for key in [k for k, tags in core.flight_tags.items() if not pairs.keys().isdisjoint(tags)]:
+            del core.flights[key], core.flight_tags[key]
         await core.safe(lambda: core.backend.set_many(pairs, expire=life), None)
 
     async def execute(
@@ -218,14 +214,12 @@ class ReadCache:
         if not call.cost or call.method in ("HEAD", "OPTIONS"):  # the token call; other reads
             return await run.fetch()  # type: ignore[no-any-return]
         if call.method != "GET":
+            result: Any = None  # a write that failed may have acted all the same
             try:
-                result: T = await run.fetch()
-            except Exception:
-                # It may have acted on the server all the same.
-                await self._bump(rules.write_tags(call, None))
-                raise
-            await self._bump(rules.write_tags(call, result))
-            return result
+                result = await run.fetch()
+                return result  # type: ignore[no-any-return]
+            finally:
+                await self._bump(rules.write_tags(call, result))
         kind, tags = rules.classify(call)
         ttl = getattr(core.ttl, kind)
         # A caller's own deadline marks the write machinery's lookups: they read the server.
@@ -275,21 +269,24 @@ class ReadCache:
         if entry is None or entry[0] > core.clock() + rules.SKEW:  # "from the future": not ours
             core.stats.invalid += 1
             return None
-        if entry[1] != [rules.version(v) for v in values[1:]]:
-            return None
-        return entry[0], entry[2]
+        current = entry[1] == [rules.version(v) for v in values[1:]]
+        return (entry[0], entry[2]) if current else None
 
     def _fly(
         self, key: str, tag_keys: list[str], run: _Run, ttl: float, fresh: float, *, wait: bool
     ) -> asyncio.Future[tuple[bytes, Any]]:
         """Start the one fetch (or refresh) of ``key`` that concurrent readers here share."""
-        flights = self._core.flights if wait else self._core.refreshing
+        core = self._core
+        flights = core.flights if wait else core.refreshing
         flight = asyncio.ensure_future(self._fill(key, tag_keys, run, ttl, fresh, wait=wait))
         flights[key] = flight
+        if wait:
+            core.flight_tags[key] = tag_keys
 
         def landed(done: asyncio.Future[tuple[bytes, Any]]) -> None:
             if flights.get(key) is done:
                 del flights[key]
+                core.flight_tags.pop(key, None)
             error = None if done.cancelled() else done.exception()
             if error is not None and not wait and not isinstance(error, (_Busy, ClientStateError)):
                 logger.warning("read cache refresh failed: %r", error)
@@ -324,7 +321,10 @@ class ReadCache:
             body, value = await run.fetch(keep_body=True)
             packed = rules.pack(core.clock(), versions, body)
             life = ttl + core.ttl.grace
-            if "?" not in versions:
+            # Not over a newer entry: a write detached this fetch, or a version is unknown.
+            if "?" not in versions and (
+                not wait or core.flights.get(key) is asyncio.current_task()
+            ):
                 await core.safe(lambda: core.backend.set(key, packed, expire=life), None)
             return body, value
         finally:
