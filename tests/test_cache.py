@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from redis import asyncio as aioredis
 
-from swoogo_async import APIError, CacheTTL, InvalidInputError, ReadCache, SwoogoClient
+from swoogo_async import (
+    APIError,
+    CacheTTL,
+    ClientStateError,
+    InvalidInputError,
+    ReadCache,
+    SwoogoClient,
+)
 from swoogo_async._api.endpoints import Call
 from swoogo_async._shared.cache_rules import classify, pack, unpack, write_tags
 from swoogo_async.testing import FakeSwoogo, Fault
@@ -277,6 +284,8 @@ async def test_webhook_invalidation_through_the_cache_object(fake: FakeSwoogo) -
     a = fake.add_session(event_id=7, name="A", date="2026-05-01")
     sp = fake.add_speaker(event_id=7, first_name="Ada", last_name="L")
     cache = ReadCache()
+    with pytest.raises(ClientStateError, match="no client uses this cache"):
+        await cache.invalidate_session(a["id"], 7)
     async with _client(fake, cache) as client:
         assert client.cache is not None
         await client.sessions.get(a["id"])

@@ -74,7 +74,6 @@ class _Core:
         else:
             self.backend = Memory(size=opts["size"], check_interval=0)
         self.namespaces: set[str] = set()
-        #: The fetch of each key readers wait for, and the background refreshes.
         self.flights: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
         self.refreshing: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
         self.flight_tags: dict[str, list[str]] = {}
@@ -191,6 +190,8 @@ class ReadCache:
     async def _bump(self, tags: Iterable[str]) -> None:
         core, life = self._core, self._core.ttl.version_life
         spaces = [self._ns] if self._ns is not None else sorted(core.namespaces)
+        if not spaces:  # silence here would leave every process serving the old state
+            raise ClientStateError("no client uses this cache yet: nothing to invalidate")
         pairs = {
             self._key(ns, "v", tag): secrets.token_hex(8).encode() for ns in spaces for tag in tags
         }
@@ -234,8 +235,7 @@ class ReadCache:
         if entry is not None:
             age = core.clock() - entry[0]
             is_fresh = age <= fresh and fresh > 0
-            servable = is_fresh or (max_age is None and age <= ttl + core.ttl.grace)
-            if servable:
+            if is_fresh or (max_age is None and age <= ttl + core.ttl.grace):
                 try:
                     value = decode(Response(200, {}, entry[1]))
                 except Exception:  # an entry that does not decode is a miss
