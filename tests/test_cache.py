@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import pickle
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from swoogo_async import (
     SwoogoClient,
 )
 from swoogo_async._api.endpoints import Call
-from swoogo_async._shared.cache_rules import classify, pack, unpack, write_tags
+from swoogo_async._shared.cache_rules import changed, classify, entry_name, pack, unpack, write_tags
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from ._cache_workers import read_one_session
@@ -95,6 +96,14 @@ def test_calls_are_classified_and_writes_name_what_they_change() -> None:
 )
 def test_an_entry_that_does_not_parse_is_absent(value: Any) -> None:
     assert unpack(value) is None
+
+
+def test_an_entry_is_named_by_method_path_query_and_extra_headers() -> None:
+    one = entry_name(Call("GET", "/sessions", "event_id=7&page=1"), None)
+    assert entry_name(Call("GET", "/sessions", "event_id=7&page=1"), {}) == one
+    assert entry_name(Call("GET", "/sessions", "event_id=7&page=2"), None) != one
+    assert entry_name(Call("GET", "/sessions", "event_id=7&page=1"), {"X-A": "1"}) != one
+    assert changed("s", [5, "5"], True) == ("s:5", "se:*", "o:*")  # a bool is no event id
 
 
 def test_an_entry_round_trips() -> None:
@@ -450,6 +459,33 @@ async def test_a_poisoned_redis_entry_is_a_miss(
             fake.sessions[s["id"]]["name"] = "B"
             assert (await client.sessions.get(s["id"])).name == "B"
             assert cache.stats.misses == 2
+    finally:
+        await cache.aclose()
+
+
+UNPICKLED: list[str] = []
+
+
+class _Trap:
+    """Unpickling this records it: what the cache reads from Redis must never be unpickled."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (UNPICKLED.append, ("unpickled",))
+
+
+async def test_a_pickle_in_redis_is_never_unpickled(
+    fake: FakeSwoogo, redis_server: RedisServer
+) -> None:
+    s = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    cache = ReadCache(redis_server.url)
+    try:
+        async with _client(fake, cache) as client:
+            await client.sessions.get(s["id"])
+            assert await _poison(redis_server.url, pickle.dumps(_Trap())) == 1
+            assert (await client.sessions.get(s["id"])).name == "A"
+        assert UNPICKLED == []
+        assert cache.stats.misses == 2
+        assert cache.stats.invalid >= 1  # each look at the bad entry counts
     finally:
         await cache.aclose()
 
