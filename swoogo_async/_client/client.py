@@ -26,6 +26,7 @@ from .._http.pacing import AsyncPacer, Pacer, RateLimit
 from .._http.pipeline import CLOSED, NEW, OPEN, _Pipeline
 from .._http.retry import RetryPolicy
 from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Headers, Transport
+from .._shared.cache import ReadCache
 from .._shared.state import SharedState
 from .._version import __version__
 from .sessions import Sessions
@@ -173,6 +174,8 @@ class SwoogoClient(_Pipeline, _Surface):
             logged and ignored).
         on_response: The same, called with a ``ResponseInfo`` for each response,
             error statuses included.
+        cache: Serve reads from a cache (off by default): ``"memory"``, a Redis URL
+            (shared by processes), or a ``ReadCache``; see ``docs/caching.md``.
 
     Raises:
         InvalidInputError: a credential is missing or not text, or the base URL, the
@@ -202,6 +205,7 @@ class SwoogoClient(_Pipeline, _Surface):
         shared: SharedState | None = None,
         on_request: RequestHook | list[RequestHook] | None = None,
         on_response: ResponseHook | list[ResponseHook] | None = None,
+        cache: ReadCache | str | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
         api_secret = api_secret if api_secret is not None else os.environ.get("SWOOGO_API_SECRET")
@@ -276,6 +280,13 @@ class SwoogoClient(_Pipeline, _Surface):
         self.sessions = Sessions(self)
         self.speakers = Speakers(self)
         self.webhooks = Webhooks(self)  # issue 21: webhooks
+        # [read cache] opt-in; a cache made here from a string is closed with the client
+        self._owned_cache = isinstance(cache, str)
+        if isinstance(cache, str):
+            cache = ReadCache(cache)
+        elif cache is not None and not isinstance(cache, ReadCache):
+            raise InvalidInputError("cache", "must be 'memory', a redis:// URL or a ReadCache")
+        self._cache = None if cache is None else cache.bind(api_key, base_url=self.base_url)
 
     def _root(self) -> SwoogoClient:
         return self
@@ -326,6 +337,8 @@ class SwoogoClient(_Pipeline, _Surface):
                 await self._pacer.aclose()
             if self._owned_shared and self._shared is not None:
                 await self._shared.aclose()
+            if self._owned_cache and self._cache is not None:  # [read cache]
+                await self._cache.aclose()
         finally:
             if transport is not None and transport is not self._given_transport:
                 await transport.aclose()
@@ -354,6 +367,11 @@ class SwoogoClient(_Pipeline, _Surface):
         the token call 0), whether or not it was answered: the server may have charged it.
         """
         return self._credits_spent
+
+    @property
+    def cache(self) -> ReadCache | None:
+        """The read cache this client uses (``stats``, ``invalidate_*``), or None."""
+        return self._cache
 
     @property
     def token_fetches(self) -> int:

@@ -71,7 +71,8 @@ class Sessions:
         interactive call fails fast. The view shares everything else with the client.
         """
         policy = retry if retry is not None else self._client.retry.for_bulk()
-        host = self._client.with_options(retry=policy)
+        # [read cache] bulk and sync read the server, never a cached copy
+        host = self._client.with_options(retry=policy, cache=False)
         return self._creator.bound_to(host), functools.partial(_send_update, host)
 
     async def get(

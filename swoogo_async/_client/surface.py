@@ -14,6 +14,7 @@ from .._api.endpoints import Call, decode_json
 from .._api.models import Page
 from .._api.pages import Listing
 from .._api.raw import Params, page_of, parse_json, raw_item_key, request_call
+from .._checks import check_number
 from .._exceptions import InvalidInputError
 from .._http.hooks import ResponseInfo, last_response
 from .._http.options import CallOptions, check_headers, check_timeout
@@ -155,6 +156,8 @@ class _Surface:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        cache: bool | None = None,
+        max_age: float | None = None,
     ) -> ClientView:
         """Return a view of this client with its own per-call options.
 
@@ -168,6 +171,8 @@ class _Surface:
             headers: Extra request headers. ``Authorization``, ``Content-Type``,
                 ``Content-Length``, ``Host`` and ``Transfer-Encoding`` are the
                 client's own and refused, as is CR, LF or NUL in a name or value.
+            cache: False: reads skip the client's read cache (see ``docs/caching.md``).
+            max_age: Seconds: a cached read older than this is fetched again.
 
         Returns:
             A ``ClientView`` with ``sessions``, ``speakers``, ``request``,
@@ -180,8 +185,19 @@ class _Surface:
             raise InvalidInputError("retry", f"expected a RetryPolicy, got {type(retry).__name__}")
         checked_timeout = None if timeout is None else check_timeout(timeout)
         checked_headers = None if headers is None else check_headers(headers)
+        # [read cache] per-call bypass and max age
+        if cache is not None and not isinstance(cache, bool):
+            raise InvalidInputError("cache", f"must be True or False, got {cache!r}")
+        if max_age is not None:
+            check_number("max_age", max_age, at_least=0)
         base = self._options or CallOptions()
-        options = base.merged(timeout=checked_timeout, retry=retry, headers=checked_headers)
+        options = base.merged(
+            timeout=checked_timeout,
+            retry=retry,
+            headers=checked_headers,
+            cache=cache,
+            max_age=max_age,
+        )
         return ClientView(self._root(), options)
 
     def _root(self) -> SwoogoClient:

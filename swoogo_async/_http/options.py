@@ -60,10 +60,11 @@ class CallOptions:
     """The options of one ``with_options`` view; ``None`` means the client's own.
 
     ``loops`` caches the retry loops the pipeline builds for ``retry`` (one per
-    idempotency), so a view builds them once.
+    idempotency), so a view builds them once. ``cache`` False skips the read cache;
+    ``max_age`` bounds the age of a cached read (see ``ReadCache``).
     """
 
-    __slots__ = ("headers", "loops", "retry", "timeout")
+    __slots__ = ("cache", "headers", "loops", "max_age", "retry", "timeout")
 
     def __init__(
         self,
@@ -71,10 +72,14 @@ class CallOptions:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        cache: bool | None = None,
+        max_age: float | None = None,
     ) -> None:
         self.timeout = timeout
         self.retry = retry
         self.headers = headers or {}
+        self.cache = cache
+        self.max_age = max_age
         self.loops: dict[bool, Callable[[Any], Awaitable[Any]]] = {}
 
     def merged(
@@ -83,12 +88,16 @@ class CallOptions:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        cache: bool | None = None,
+        max_age: float | None = None,
     ) -> CallOptions:
         """Return these options with the given ones laid over them (headers are merged)."""
         return CallOptions(
             timeout=timeout if timeout is not None else self.timeout,
             retry=retry if retry is not None else self.retry,
             headers=merge_headers(self.headers, headers or {}),
+            cache=cache if cache is not None else self.cache,
+            max_age=max_age if max_age is not None else self.max_age,
         )
 
 

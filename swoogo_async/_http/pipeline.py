@@ -16,7 +16,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import backoff
 
@@ -43,6 +43,9 @@ from .options import CallOptions, merge_headers
 from .pacing import AsyncPacer
 from .retry import RetryPolicy, server_retry_after
 from .transport import Headers, Request, Response, Transport
+
+if TYPE_CHECKING:
+    from .._shared.cache import ReadCache  # [read cache]
 
 __all__ = ["CLOSED", "NEW", "OPEN", "logger"]
 
@@ -119,6 +122,7 @@ class _Pipeline:
     #: Headers of the latest response, kept only when hooks need its rate-limit state.
     _seen_headers: Mapping[str, str]
     _credits_spent: int
+    _cache: ReadCache | None  # [read cache]
 
     def _check_loop(self) -> None:
         if asyncio.get_running_loop() is not self._loop:
@@ -162,6 +166,7 @@ class _Pipeline:
         *,
         deadline: float | None = None,
         options: CallOptions | None = None,
+        cached: bool = True,
     ) -> T:
         """Send ``call`` with auth, pacing and retries; return its decoded 2xx response.
 
@@ -169,8 +174,10 @@ class _Pipeline:
         decode (``ResponseDecodeError``) is retried like any transient failure
         when the call is idempotent. ``deadline`` (on ``self._clock``) bounds the
         call instead of ``retry.deadline`` from now. ``options`` are a view's own
-        timeout, retry policy and headers.
+        timeout, retry policy and headers. ``cached`` False: the read cache's own fetch.
         """
+        if cached and self._cache is not None:  # [read cache] GETs looked up, writes invalidate
+            return await self._cache.execute(self._execute, call, decode, deadline, options)
         self._check_open()
         url = (
             f"{self.base_url}{call.path}?{call.query}" if call.query else self.base_url + call.path

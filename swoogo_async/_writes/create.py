@@ -87,7 +87,9 @@ class Host(Protocol):
         self, call: Call, decode: Callable[[Response], T], *, deadline: float | None = None
     ) -> T: ...
 
-    def with_options(self, *, retry: RetryPolicy | None = None) -> Host: ...
+    def with_options(
+        self, *, retry: RetryPolicy | None = None, cache: bool | None = None
+    ) -> Host: ...
 
 
 class LookupIncompleteError(SwoogoError):
