@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
-from collections.abc import AsyncIterator
-from typing import Any
+import threading
+import warnings
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -19,6 +22,7 @@ from .conftest import FAST_RETRY
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
 
+T = TypeVar("T")
 SECRET = "Bearer web-app-secret"
 EVENT_ID = 7
 #: Seconds a subprocess may take to start or stop before the test gives up (a hang guard).
@@ -137,3 +141,109 @@ async def test_the_read_cache_is_a_cache_invalidator(fake: FakeSwoogo) -> None:
         assert (await client.sessions.get(sid)).name == "Before"
         await invalidator.invalidate_session(sid, EVENT_ID)
         assert (await client.sessions.get(sid)).name == "After"
+
+
+# -- the example: examples/agenda_app.py through FastAPI's TestClient ---------------------------
+
+
+class FakeInThread:
+    """A FakeSwoogo serving from its own thread's loop, for a synchronous TestClient test."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.fake = FakeSwoogo(drift=False)
+        self.run(self.fake.__aenter__())
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the fake's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(PROCESS_GUARD)
+
+    def close(self) -> None:
+        self.run(self.fake.__aexit__(None, None, None))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(PROCESS_GUARD)
+        self.loop.close()
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_the_agenda_example_serves_cached_pages_and_applies_webhooks(
+    backend: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    with warnings.catch_warnings():
+        # Starlette's test client warns when it finds httpx rather than httpx2.
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from examples import agenda_app
+
+    th = FakeInThread()
+    try:
+        fake = th.fake
+        monkeypatch.setenv("SWOOGO_API_KEY", fake.api_key)
+        monkeypatch.setenv("SWOOGO_API_SECRET", fake.api_secret)
+        monkeypatch.setenv("SWOOGO_BASE_URL", fake.base_url)
+        monkeypatch.setenv("SWOOGO_WEBHOOK_SECRET", SECRET)
+        monkeypatch.delenv("SWOOGO_REDIS_URL", raising=False)
+        if backend == "redis":
+            server: RedisServer = request.getfixturevalue("redis_server")
+            monkeypatch.setenv("SWOOGO_REDIS_URL", server.url)
+        sid = fake.add_session(event_id=EVENT_ID, name="Old name", date="2026-06-09")["id"]
+        fake.add_session(event_id=EVENT_ID, name="Other session")
+        # The app is not listening on a socket here: the fake's one delivery attempt fails
+        # and the test hands its body and headers to the app, as Swoogo would have.
+        fake.webhook_attempts = 1
+
+        async def edit(name: str) -> None:
+            async with SwoogoClient(
+                fake.api_key, fake.api_secret, base_url=fake.base_url, retry=FAST_RETRY
+            ) as editor:
+                if not fake.webhooks:
+                    await editor.webhooks.create(
+                        name="agenda",
+                        url=f"http://127.0.0.1:{_unused_port()}/hooks/swoogo",
+                        trigger_object="session",
+                        headers={"Authorization": SECRET},
+                    )
+                await editor.sessions.update(sid, name=name)
+            await fake.deliveries_settled()
+
+        with TestClient(agenda_app.app) as http:
+
+            def names() -> tuple[str, list[str]]:
+                page = http.get(f"/sessions/{sid}")
+                event = http.get(f"/events/{EVENT_ID}")
+                assert (page.status_code, event.status_code) == (200, 200)
+                return page.json()["name"], sorted(s["name"] for s in event.json()["sessions"])
+
+            assert names() == ("Old name", ["Old name", "Other session"])
+            assert http.get(f"/sessions/{sid}").json()["date"] == "2026-06-09"
+            requests = fake.requests_total
+            assert names() == ("Old name", ["Old name", "Other session"])
+            assert fake.requests_total == requests  # served from the cache
+
+            th.run(edit("New name"))
+            delivery = fake.deliveries[-1]
+            assert (delivery.object_type, delivery.action) == ("session", "update")
+            assert names() == ("Old name", ["Old name", "Other session"])  # not yet told
+
+            refused = http.post("/hooks/swoogo", content=delivery.body, headers={"X": "y"})
+            assert refused.status_code == 401
+            assert names()[0] == "Old name"  # nothing processed
+
+            answer = http.post("/hooks/swoogo", content=delivery.body, headers=delivery.headers)
+            assert (answer.status_code, answer.text) == (200, "processed")
+            assert names() == ("New name", ["New name", "Other session"])
+            again = http.post("/hooks/swoogo", content=delivery.body, headers=delivery.headers)
+            assert (again.status_code, again.text) == (200, "duplicate")
+            assert http.get("/sessions/999999").status_code == 404
+    finally:
+        th.close()
