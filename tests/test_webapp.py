@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import sys
 import threading
@@ -14,6 +15,8 @@ import aiohttp
 import pytest
 
 from swoogo_async import SwoogoClient
+from swoogo_async.cli import main as cli_main
+from swoogo_async.cli._demo_web import plan_cost, visitor_plan
 from swoogo_async.testing import FakeSwoogo
 from swoogo_async.webhooks import CacheInvalidator
 
@@ -247,3 +250,45 @@ def test_the_agenda_example_serves_cached_pages_and_applies_webhooks(
             assert http.get("/sessions/999999").status_code == 404
     finally:
         th.close()
+
+
+# -- the demo: python -m swoogo_async demo --web -------------------------------------------------
+
+_FIGURES = re.compile(
+    r"\((?P<views>[\d,]+) in all.*"
+    r"naive app \(no cache\): +(?P<n_served>[\d,]+) views served, (?P<n_refused>[\d,]+) refused"
+    r" \((?P<n_429>[\d,]+) x 429\); spent (?P<n_spent>[\d,]+) credits, needed (?P<needed>[\d,]+)"
+    r".*cached app: +(?P<c_served>[\d,]+) views served, (?P<c_refused>[\d,]+) refused"
+    r" \((?P<c_429>[\d,]+) x 429\); spent (?P<c_spent>[\d,]+) credits \((?P<share>[\d.]+) %"
+    r".*cache: (?P<hits>[\d,]+) hits, (?P<misses>[\d,]+) misses",
+    re.DOTALL,
+)
+
+
+def test_the_web_demo_prints_consistent_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["demo", "--web", "3"]) == 0
+    out = capsys.readouterr().out
+    found = _FIGURES.search(out)
+    assert found is not None, out
+    n = {
+        k: float(v.replace(",", "")) if k == "share" else int(v.replace(",", ""))
+        for k, v in found.groupdict().items()
+    }
+    assert n["views"] == 300  # 3 s at 100 views/s
+    plan = visitor_plan(range(1, 31), int(n["views"]), seed=7)
+    assert n["needed"] == plan_cost(plan)
+    assert n["n_served"] + n["n_refused"] == n["views"]
+    assert n["n_refused"] == n["n_429"]
+    # 3 s of views need less than the budget: the naive app is served in full, and pays.
+    assert (n["n_refused"], n["n_spent"]) == (0, n["needed"])
+    assert (n["c_served"], n["c_refused"], n["c_429"]) == (n["views"], 0, 0)
+    assert 0 < n["c_spent"] < n["needed"]
+    assert n["share"] == round(100 * n["c_spent"] / n["needed"], 1)
+    assert n["hits"] + n["misses"] > n["views"]  # every view, and the look after the edit
+    assert "showed the new name" in out
+    assert "Web demo passed." in out
+
+
+def test_the_web_demo_refuses_a_senseless_duration(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["demo", "--web", "0"]) == 2
+    assert "--web" in capsys.readouterr().err
