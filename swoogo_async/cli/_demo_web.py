@@ -126,6 +126,11 @@ async def _serve(receiver: WebhookReceiver) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/hooks/swoogo"
 
 
+def _client(fake: FakeSwoogo, **options: Any) -> SwoogoClient:
+    """A client of ``fake`` (built once it serves: its URL names its port)."""
+    return SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url, **options)
+
+
 def _fake(sessions: int) -> tuple[FakeSwoogo, list[int]]:
     fake = FakeSwoogo("demo-key", "demo-secret", rate_limit=BUDGET, rate_window=WINDOW)
     ids = [
@@ -138,7 +143,7 @@ def _fake(sessions: int) -> tuple[FakeSwoogo, list[int]]:
 async def _edit(fake: FakeSwoogo, app: SwoogoClient, session_id: int, at: float) -> float | None:
     """Rename a session as an admin would; return seconds until ``app`` shows it (or None)."""
     await asyncio.sleep(at)
-    async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as admin:
+    async with _client(fake) as admin:
         await admin.sessions.update(session_id, name="Renamed by an admin")
     edited = time.perf_counter()
     while time.perf_counter() - edited < VISIBLE_WITHIN:
@@ -162,45 +167,32 @@ async def web_demo(seconds: float, *, rate: float, sessions: int, seed: int) -> 
         """The app's own work after the cache dropped the edit (nothing, in the demo)."""
 
     async with naive_fake, cached_fake:
-        async with SwoogoClient(
-            cached_fake.api_key, cached_fake.api_secret, base_url=cached_fake.base_url
-        ) as admin:
-            receiver_runner: web.AppRunner | None = None
-            app = SwoogoClient(
-                cached_fake.api_key,
-                cached_fake.api_secret,
-                base_url=cached_fake.base_url,
-                cache="memory",
-            )
-            async with app:
-                receiver = WebhookReceiver(on_event, secret=SECRET, invalidate=app.cache)
-                receiver_runner, url = await _serve(receiver)
-                await admin.webhooks.create(
-                    name="agenda app",
-                    url=url,
-                    trigger_object="session",
-                    headers={"Authorization": SECRET},
-                )
-                # A naive app's 429 is final: on a 600-s window there is nothing to wait for.
-                async with SwoogoClient(
-                    naive_fake.api_key,
-                    naive_fake.api_secret,
-                    base_url=naive_fake.base_url,
-                    rate_limit=None,
-                    retry=RetryPolicy(max_attempts=1),
-                ) as plain:
-                    _, _, visible = await asyncio.gather(
-                        _visit(plain, on(naive_ids), rate, naive),
-                        _visit(app, on(cached_ids), rate, cached),
-                        _edit(cached_fake, app, cached_ids[0], seconds / 2),
+        # A naive app's 429 is final: on a 600-s window there is nothing to wait for.
+        plain = _client(naive_fake, rate_limit=None, retry=RetryPolicy(max_attempts=1))
+        async with plain, _client(cached_fake, cache="memory") as app:
+            receiver = WebhookReceiver(on_event, secret=SECRET, invalidate=app.cache)
+            runner, url = await _serve(receiver)
+            try:
+                async with _client(cached_fake) as admin:
+                    await admin.webhooks.create(
+                        name="agenda app",
+                        url=url,
+                        trigger_object="session",
+                        headers={"Authorization": SECRET},
                     )
-                    # A refused request is not charged: the rest is what the budget took.
-                    naive.credits = plain.credits_spent - naive.refused_credits
-                cached.credits = app.credits_spent
-                stats = app.cache.stats if app.cache is not None else None
+                _, _, visible = await asyncio.gather(
+                    _visit(plain, on(naive_ids), rate, naive),
+                    _visit(app, on(cached_ids), rate, cached),
+                    _edit(cached_fake, app, cached_ids[0], seconds / 2),
+                )
                 await cached_fake.deliveries_settled()
-                await receiver_runner.cleanup()
-        deliveries = [d.status for d in cached_fake.deliveries]
+            finally:
+                await runner.cleanup()
+            # A refused request is not charged: the rest is what the budget took.
+            naive.credits = plain.credits_spent - naive.refused_credits
+            cached.credits = app.credits_spent
+            stats = app.cache.stats if app.cache is not None else None
+    deliveries = [d.status for d in cached_fake.deliveries]
     return {
         "seconds": seconds,
         "rate": rate,
