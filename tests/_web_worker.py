@@ -1,7 +1,8 @@
 """One app process of the web-app tests (``python -m tests._web_worker BASE_URL REDIS_URL SECRET``).
 
 It serves, on a free loopback port it prints: ``GET /sessions/{id}`` and ``GET /events/{id}``
-(the session's name; the names on the event's first list page), read through one
+(the session's name; the names on the event's first list page) and
+``GET /speakers/{id}`` (the speaker's first name), read through one
 ``SwoogoClient`` whose read cache is shared through Redis, and ``POST /hook``, a
 ``WebhookReceiver(invalidate=client.cache)``. The cache's TTLs are an hour: a page changes
 only when a webhook (or a write through a client) says so. It stops when stdin closes.
@@ -45,6 +46,13 @@ async def main(base_url: str, redis_url: str, secret: str) -> None:
                 raise web.HTTPNotFound() from None
             return web.json_response({"name": session.name})
 
+        async def speaker_page(request: web.Request) -> web.Response:
+            try:
+                speaker = await client.speakers.get(int(request.match_info["id"]))
+            except NotFoundError:
+                raise web.HTTPNotFound() from None
+            return web.json_response({"name": speaker.first_name})
+
         async def event_page(request: web.Request) -> web.Response:
             page = await client.sessions.list(int(request.match_info["id"])).page(1)
             return web.json_response({"names": sorted(str(s.name) for s in page.items)})
@@ -52,6 +60,7 @@ async def main(base_url: str, redis_url: str, secret: str) -> None:
         app = web.Application()
         app.router.add_get("/sessions/{id}", session_page)
         app.router.add_get("/events/{id}", event_page)
+        app.router.add_get("/speakers/{id}", speaker_page)
         app.router.add_post("/hook", receiver.aiohttp_handler())
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()

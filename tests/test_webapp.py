@@ -123,6 +123,24 @@ async def test_a_webhook_makes_every_app_process_serve_the_edit(
         assert await pages() == [new] * 3  # each process's next read, no polling
         assert _session_gets(fake, sid) == fetched + 1  # and still one fetch for all
 
+        # A speaker webhook reaches every process as well.
+        spid = fake.add_speaker(event_id=EVENT_ID, first_name="Ada", last_name="L")["id"]
+        assert [(await _get(http, f"{u}/speakers/{spid}"))["name"] for u in urls] == ["Ada"] * 3
+        fake.speakers[spid]["first_name"] = "Changed quietly"  # no webhook for this one
+        assert [(await _get(http, f"{u}/speakers/{spid}"))["name"] for u in urls] == ["Ada"] * 3
+        await editor.webhooks.create(
+            name="agenda speakers",
+            url=f"{urls[1]}/hook",
+            trigger_object="speaker",
+            headers={"Authorization": SECRET},
+        )
+        fake.delete_speaker(spid)
+        await asyncio.wait_for(fake.deliveries_settled(), PROCESS_GUARD)
+        assert [(d.status, d.object_type) for d in fake.deliveries][-1] == (200, "speaker")
+        for url in urls:
+            async with http.get(f"{url}/speakers/{spid}") as response:
+                assert response.status == 404
+
         # A delete reaches every process too: the page is gone everywhere.
         fake.delete_session(sid)
         await asyncio.wait_for(fake.deliveries_settled(), PROCESS_GUARD)
