@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 import socket
 import sys
@@ -310,3 +311,16 @@ def test_the_web_demo_prints_consistent_figures(capsys: pytest.CaptureFixture[st
 def test_the_web_demo_refuses_a_senseless_duration(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["demo", "--web", "0"]) == 2
     assert "--web" in capsys.readouterr().err
+
+
+def test_the_web_demo_names_the_missing_cache_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = importlib.util.find_spec
+
+    def without_cashews(name: str, package: str | None = None) -> Any:
+        return None if name == "cashews" else real(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_cashews)
+    assert cli_main(["demo", "--web", "1"]) == 2
+    assert "swoogo-async[cache]" in capsys.readouterr().err

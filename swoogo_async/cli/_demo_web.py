@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import random
 import sys
 import time
@@ -246,6 +247,9 @@ def run_web_demo(args: argparse.Namespace, out: TextIO | None = None) -> int:
     seconds = float(args.web)
     if not 0 < seconds <= 3600:
         sys.stderr.write(f"--web: expected seconds between 0 and 3600, got {args.web}\n")
+        return 2
+    if importlib.util.find_spec("cashews") is None:
+        sys.stderr.write("demo --web needs the read cache: pip install 'swoogo-async[cache]'\n")
         return 2
     figures = asyncio.run(web_demo(seconds, rate=100.0, sessions=30, seed=args.seed))
     return 0 if print_web_demo(figures, out or sys.stdout) else 1
