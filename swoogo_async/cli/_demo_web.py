@@ -230,14 +230,18 @@ def print_web_demo(f: dict[str, Any], out: TextIO) -> bool:
         f"                       cache: {f['hits']:,} hits, {f['misses']:,} misses;"
         f" read p50 {p50:.2f} ms, p99 {p99:.2f} ms\n"
     )
-    if visible is None:
-        out.write("An admin edit did NOT show in the cached app within 5 s.\n")
+    delivered = 200 in f["deliveries"]
+    if visible is None or not delivered:
+        out.write(
+            f"An admin edit did NOT reach the cached app (webhook answers: {f['deliveries']};"
+            f" page updated: {'no' if visible is None else 'yes'}).\n"
+        )
     else:
         out.write(
             f"An admin renamed a session half way: the webhook reached the cached app and its"
             f" page showed the new name {visible * 1000:.0f} ms after the edit.\n"
         )
-    ok = cached.refused == cached.failed == 0 and visible is not None
+    ok = cached.refused == cached.failed == 0 and visible is not None and delivered
     out.write(f"\nWeb demo {'passed' if ok else 'FAILED'}. See docs/web-apps.md.\n")
     return ok
 
