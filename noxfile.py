@@ -59,7 +59,7 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=None)
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (SDK vs raw aiohttp, same process; pacing; several processes)."""
-    session.install("-e", ".[redis]", *_group("bench"))
+    session.install("-e", ".[redis,cache]", *_group("bench"))
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 

@@ -221,7 +221,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"`benchmarks/bench_bulk.py` failed: `{bulk['error']}`")
         else:
             lines.append(bulk["note"])
-    for name, title in (("pacing", "Pacing"), ("workers", "Several processes")):
+    sections = (("pacing", "Pacing"), ("workers", "Several processes"), ("web", "Web app"))
+    for name, title in sections:
         section = results.get(name)
         if section is None:
             continue

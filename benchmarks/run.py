@@ -1,7 +1,8 @@
 """Run every benchmark and write ``benchmarks/results/latest.json`` and ``latest.md``.
 
     python -m benchmarks.run [--quick] [--loop uvloop|asyncio|both] [--reps N]
-                             [--only requests,models,token,bulk,pacing,workers] [--out DIR]
+                             [--only requests,models,token,bulk,pacing,workers,web]
+                             [--out DIR]
 
 The fake server runs in a subprocess (``python -m swoogo_async.testing --port 0
 --no-drift``, rate limit off) so this process's CPU time is the client's alone.
@@ -35,7 +36,7 @@ from .bench_token import token_benchmark
 
 __all__ = ["main"]
 
-SECTIONS = ("requests", "models", "token", "bulk", "pacing", "workers")
+SECTIONS = ("requests", "models", "token", "bulk", "pacing", "workers", "web")
 RESULTS = Path(__file__).resolve().parent / "results"
 BULK_PLACEHOLDER = "not measured yet: bulk import lands with the bulk issue"
 BULK_FULL_ARGS = ("--skip-demo",)
@@ -51,6 +52,7 @@ SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             *("--windows", "2", "--cost-calls", "200"),
         ),
     ),
+    "web": ((), ("--quick",)),
 }
 SCRIPT_TIMEOUT_FULL, SCRIPT_TIMEOUT_QUICK = 1200.0, 120.0
 #: A budget so large the pacer never waits: what pacing costs when it has nothing to do.
@@ -240,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bulk": None,
         "pacing": None,
         "workers": None,
+        "web": None,
     }
     env = results["environment"]
     print(
@@ -261,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "bulk" in only:
         print("[bulk]", flush=True)
         results["bulk"] = _bulk_section(s, loops)
-    for name in ("pacing", "workers"):
+    for name in ("pacing", "workers", "web"):
         if name in only:
             print(f"[{name}]", flush=True)
             results[name] = _script_section(name, s.quick)

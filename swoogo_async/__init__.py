@@ -40,6 +40,7 @@ from ._http.hooks import RateLimitState, RequestInfo, ResponseInfo
 from ._http.pacing import RateLimit
 from ._http.retry import RetryPolicy
 from ._http.transport import AiohttpTransport, MockTransport, Request, Response, Transport
+from ._shared.cache import CacheStats, CacheTTL, ReadCache
 from ._shared.state import LocalSharedState, SharedState
 from ._types import UNSET, UnsetType
 from ._version import __version__
@@ -61,6 +62,8 @@ __all__ = [
     "BulkResult",
     "BulkRun",
     "BulkSummary",
+    "CacheStats",
+    "CacheTTL",
     "ClientStateError",
     "ConnectError",
     "ConnectionLostError",
@@ -77,6 +80,7 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RateLimitState",
+    "ReadCache",
     "ReadTimeoutError",
     "Request",
     "RequestInfo",

@@ -53,6 +53,7 @@ __all__ = [
     "format_time",
     "make_converter",
     "parse_int",
+    "structure_record",
     "structure_session",
     "structure_sessions",
     "unstructure_session",
@@ -233,3 +234,19 @@ converter.register_structure_hook(Session, lambda data, _: structure_session(dat
 converter.register_unstructure_hook(Session, unstructure_session)
 converter.register_structure_hook(Speaker, _structure_speaker)
 converter.register_unstructure_hook(Speaker, _unstructure_speaker)
+
+
+def structure_record(cls: type[T], data: Any) -> T:
+    """Turn a payload into any attrs model with an ``extra`` field, by the same rules.
+
+    For models beyond sessions and speakers (webhooks): unknown keys go to ``extra``,
+    a value that will not convert is moved there too.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"expected an object, got {type(data).__name__}")
+    known = frozenset(a.name for a in attrs.fields(cls)) - {"extra"}  # type: ignore[arg-type]
+    fields = _split(data, known, custom=False)
+    try:
+        return converter.structure(fields, cls)
+    except (ValueError, TypeError):
+        return _salvage(cls, fields)

@@ -18,6 +18,7 @@ from .._api.endpoints import Call, Parse, decode_json, page_of
 from .._api.models import Page
 from .._api.pages import Listing
 from .._api.raw import Params, parse_json, raw_item_key, request_call
+from .._checks import check_number
 from .._exceptions import InvalidInputError
 from .._http.hooks import RequestHook, ResponseHook, ResponseInfo, last_response
 from .._http.options import (
@@ -29,11 +30,13 @@ from .._http.pacing import RateLimit
 from .._http.pipeline import CLOSED
 from .._http.retry import RetryPolicy
 from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
+from .._shared.cache import ReadCache
 from .._shared.state import SharedState
 from .._version import __version__
 from .core import DEFAULT_BASE_URL, Core, CreatePolicy, build_core
 from .sessions import Sessions
 from .speakers import Speakers
+from .webhooks import Webhooks
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
@@ -112,6 +115,7 @@ class SwoogoClient:
         shared: SharedState | None = None,
         on_request: RequestHook | list[RequestHook] | None = None,
         on_response: ResponseHook | list[ResponseHook] | None = None,
+        cache: ReadCache | str | None = None,
     ) -> None:
         core = build_core(
             api_key=api_key,
@@ -132,6 +136,7 @@ class SwoogoClient:
             shared=shared,
             on_request=on_request,
             on_response=on_response,
+            cache=cache,
         )
         self._bind(core, core.pipeline.options, owns_core=True)
 
@@ -144,6 +149,7 @@ class SwoogoClient:
         self.retry = options.retry
         self.sessions = Sessions(self, core.creates)
         self.speakers = Speakers(self)
+        self.webhooks = Webhooks(self)
 
     def __repr__(self) -> str:
         key = self._core.api_key
@@ -188,7 +194,12 @@ class SwoogoClient:
         ``with_options`` does nothing: the client it was made from owns the core.
         """
         if self._owns_core:
-            await self._core.pipeline.aclose()
+            core = self._core
+            try:
+                await core.pipeline.aclose()
+            finally:
+                if core.owns_cache and core.cache is not None:
+                    await core.cache.aclose()
 
     async def __aenter__(self) -> SwoogoClient:
         return await self.open()
@@ -217,6 +228,11 @@ class SwoogoClient:
         return self._core.pipeline.credits_spent
 
     @property
+    def cache(self) -> ReadCache | None:
+        """The read cache this client uses (``stats``, ``invalidate_*``), or None."""
+        return self._core.cache
+
+    @property
     def token_fetches(self) -> int:
         """How many token fetches this client has started."""
         return self._core.pipeline.tokens.fetches
@@ -238,6 +254,8 @@ class SwoogoClient:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        cache: bool | None = None,
+        max_age: float | None = None,
     ) -> SwoogoClient:
         """Return a copy of this client with its own per-call options.
 
@@ -253,6 +271,8 @@ class SwoogoClient:
                 ``Content-Length``, ``Host`` and ``Transfer-Encoding`` are the
                 client's own and refused, as is any control character in a name
                 or value.
+            cache: False: reads skip the client's read cache (see ``docs/caching.md``).
+            max_age: Seconds: a cached read older than this is fetched again.
 
         Returns:
             A ``SwoogoClient`` sharing this one's core.
@@ -262,10 +282,16 @@ class SwoogoClient:
         """
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidInputError("retry", f"expected a RetryPolicy, got {type(retry).__name__}")
+        if cache is not None and not isinstance(cache, bool):
+            raise InvalidInputError("cache", f"must be True or False, got {cache!r}")
+        if max_age is not None:
+            check_number("max_age", max_age, at_least=0)
         options = self._options.merged(
             timeout=None if timeout is None else check_timeout(timeout),
             retry=retry,
             headers=None if headers is None else check_headers(headers),
+            cache=cache,
+            max_age=max_age,
         )
         copy = object.__new__(SwoogoClient)
         copy._bind(self._core, options, owns_core=False)
@@ -280,6 +306,12 @@ class SwoogoClient:
 
     async def send(self, call: Call, parse: Parse[T], *, deadline: float | None = None) -> T:
         """Send a built ``Call`` and return ``parse`` of its 2xx body (see ``request``)."""
+        cache = self._core.cache
+        if cache is not None:  # opt-in: reads looked up, writes invalidate what they change
+            return await cache.execute(self._send_uncached, call, parse, deadline, self._options)
+        return await self._core.pipeline.send(call, parse, self._options, deadline=deadline)
+
+    async def _send_uncached(self, call: Call, parse: Parse[T], deadline: float | None) -> T:
         return await self._core.pipeline.send(call, parse, self._options, deadline=deadline)
 
     async def server_clock_offset(self, deadline: float) -> float | None:

@@ -21,6 +21,7 @@ from .._http.pacing import AsyncPacer, Pacer, RateLimit
 from .._http.pipeline import Pipeline
 from .._http.retry import RetryPolicy
 from .._http.transport import AiohttpTransport, Transport
+from .._shared.cache import ReadCache
 from .._shared.state import SharedState
 from .._writes.create import CreateLocks
 
@@ -42,6 +43,9 @@ class Core:
     rate_limit: RateLimit | Literal["auto"] | None
     create_policy: CreatePolicy
     reconcile_delay: float
+    #: The opt-in read cache, and whether the client made it (and so closes it).
+    cache: ReadCache | None = None
+    owns_cache: bool = False
 
 
 #: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
@@ -126,6 +130,7 @@ def build_core(
     shared: SharedState | None,
     on_request: RequestHook | list[RequestHook] | None,
     on_response: ResponseHook | list[ResponseHook] | None,
+    cache: ReadCache | str | None = None,
 ) -> Core:
     """Check every option (see ``SwoogoClient``) and build the core; nothing is opened."""
     api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
@@ -179,4 +184,19 @@ def build_core(
         close_store=bound.aclose if owned and bound is not None else None,
         hooks=hooks,
     )
-    return Core(pipeline, CreateLocks(), bound, api_key, rate_limit, create_policy, reconcile_delay)
+    owns_cache = isinstance(cache, str)  # made here, so closed with the client
+    if isinstance(cache, str):
+        cache = ReadCache(cache)
+    elif cache is not None and not isinstance(cache, ReadCache):
+        raise InvalidInputError("cache", "must be 'memory', a redis:// URL or a ReadCache")
+    return Core(
+        pipeline,
+        CreateLocks(),
+        bound,
+        api_key,
+        rate_limit,
+        create_policy,
+        reconcile_delay,
+        cache=None if cache is None else cache.bind(api_key, base_url=pipeline.base_url),
+        owns_cache=owns_cache,
+    )

@@ -64,7 +64,8 @@ class Sessions:
         interactive call fails fast. The copy shares everything else with the client.
         """
         policy = retry if retry is not None else self._client.retry.for_bulk()
-        client = self._client.with_options(retry=policy)
+        # Bulk and sync read the server, never a cached copy.
+        client = self._client.with_options(retry=policy, cache=False)
         return Creator(client, self._creates), functools.partial(_send_update, client)
 
     async def get(

@@ -121,12 +121,15 @@ class CallOptions:
     """The per-call options of a client: its retry policy, and a copy's timeout and headers.
 
     ``timeout`` None means the client's ``read_timeout``; ``headers`` are laid over
-    the client's own.
+    the client's own. ``cache`` False skips the read cache; ``max_age`` bounds the age
+    of a cached read (see ``ReadCache``).
     """
 
     retry: RetryPolicy
     timeout: float | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    cache: bool | None = None
+    max_age: float | None = None
 
     def merged(
         self,
@@ -134,12 +137,16 @@ class CallOptions:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        cache: bool | None = None,
+        max_age: float | None = None,
     ) -> CallOptions:
         """Return these options with the given ones laid over them (headers are merged)."""
         return CallOptions(
             retry=retry if retry is not None else self.retry,
             timeout=timeout if timeout is not None else self.timeout,
             headers=merge_headers(self.headers, headers or {}),
+            cache=cache if cache is not None else self.cache,
+            max_age=max_age if max_age is not None else self.max_age,
         )
 
 

@@ -134,4 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="import processes sharing one budget through a local redis-server (1)",
     )
+    demo.add_argument(
+        "--web",
+        nargs="?",
+        type=float,
+        const=20.0,
+        metavar="SECONDS",
+        help="instead: an agenda web app's visitors, cached vs naive, for SECONDS (20)",
+    )
     return parser

@@ -157,6 +157,10 @@ async def _sync_step(
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo; return the exit status. Without ``--out`` its files are removed."""
+    if getattr(args, "web", None) is not None:
+        from ._demo_web import run_web_demo  # a web app's visitors: no files, no import
+
+        return run_web_demo(args)
     if args.out:
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)

@@ -17,5 +17,6 @@ from __future__ import annotations
 from ._control import PAGINATION_MODES
 from ._faults import Fault
 from ._server import FakeSwoogo, RecordedRequest
+from ._webhooks import Delivery
 
-__all__ = ["PAGINATION_MODES", "FakeSwoogo", "Fault", "RecordedRequest"]
+__all__ = ["PAGINATION_MODES", "Delivery", "FakeSwoogo", "Fault", "RecordedRequest"]

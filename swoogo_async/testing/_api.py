@@ -20,6 +20,7 @@ from aiohttp import web
 from ._faults import TOKEN_ROUTE
 from ._forms import ApiError, yii_error
 from ._store import Store
+from ._webhooks import WEBHOOK_ROUTES
 
 __all__ = [
     "API_PREFIX",
@@ -44,14 +45,14 @@ ROUTE_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"/speakers/(\d+)"), "GET", "GET /speakers/{id}"),
 )
 #: A list call costs 10 credits; every other call costs 1.
-LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers"})
+LIST_ROUTES = frozenset({"GET /sessions", "GET /speakers", "GET /webhooks"})
 
 
 def match_route(method: str, path: str) -> tuple[str | None, int, bool]:
     """Return the route ``method path`` names (or None), its id (0 if none), and whether
     the path is one the fake serves by some method."""
     known = False
-    for pattern, route_method, name in ROUTE_PATTERNS:
+    for pattern, route_method, name in (*ROUTE_PATTERNS, *WEBHOOK_ROUTES):
         match = pattern.fullmatch(path)
         if match is not None:
             known = True

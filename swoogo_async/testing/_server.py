@@ -33,6 +33,7 @@ from ._control import ControlMixin, RecordedRequest
 from ._faults import HTML_ERROR, TOKEN_ROUTE, Fault, FaultPlan
 from ._forms import ApiError, yii_error
 from ._store import Store
+from ._webhooks import WebhookMixin
 
 __all__ = ["FakeSwoogo", "RecordedRequest"]
 
@@ -48,7 +49,7 @@ class _Outcome:
     acted: bool = False
 
 
-class FakeSwoogo(ApiMixin, ControlMixin):
+class FakeSwoogo(ApiMixin, ControlMixin, WebhookMixin):
     """A real HTTP server on loopback playing the Swoogo v1 API (``async with`` starts it).
 
     Args:
@@ -105,6 +106,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self._init_control(clock)
+        self._init_webhooks()
 
     # -- public API -------------------------------------------------------------------------
     @property
@@ -199,6 +201,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
         if runner is not None:
             self._closing.set()
             await runner.cleanup()
+        await self._stop_deliveries()
 
     async def __aenter__(self) -> FakeSwoogo:
         await self.start()
@@ -334,7 +337,7 @@ class FakeSwoogo(ApiMixin, ControlMixin):
                 headers["Retry-After"] = headers["X-Rate-Limit-Reset"]
             return json_response(429, yii_error(429, "Rate limit exceeded."), headers)
         outcome.fault = self._faults.pick(route) if self._faults.active else None
-        handler = self._handlers[route]
+        handler = self._api_handler(route)
         resp = await self._run(request, outcome, lambda: handler(self, request, arg, body))
         if resp is not None:
             for k, v in self._budget.headers(self.now()).items():

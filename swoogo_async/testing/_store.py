@@ -47,6 +47,12 @@ class Store:
         self.speakers: dict[int, dict[str, Any]] = {}
         self._next_session = 1000
         self._next_speaker = 100
+        #: Called with (object type, action, record) after each change (webhooks).
+        self.on_change: Callable[[str, str, dict[str, Any]], None] | None = None
+
+    def _changed(self, kind: str, action: str, rec: dict[str, Any]) -> None:
+        if self.on_change is not None:
+            self.on_change(kind, action, rec)
 
     # -- sessions ---------------------------------------------------------------------------
     def _new_session_id(self) -> int:
@@ -69,13 +75,13 @@ class Store:
             self._next_session = max(self._next_session, int(sid) + 1)
         rec["id"] = int(sid)
         self.sessions[rec["id"]] = rec
+        self._changed("session", "insert", rec)
         return rec
 
     def create_session(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
         changes, custom = validate_form(pairs, None)
-        rec = self.add_session(changes.pop("event_id"), changes.pop("name"), **changes)
-        rec["custom_fields"] = custom
-        return rec
+        event_id, name = changes.pop("event_id"), changes.pop("name")
+        return self.add_session(event_id, name, **changes, custom_fields=custom)
 
     def update_session(self, sid: int, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
         rec = self.get_session(sid)
@@ -84,6 +90,7 @@ class Store:
         if custom:
             rec["custom_fields"] = {**rec.get("custom_fields", {}), **custom}
         rec["updated_at"] = utc_now_str()
+        self._changed("session", "update", rec)
         return rec
 
     def get_session(self, sid: int) -> dict[str, Any]:
@@ -187,6 +194,7 @@ class Store:
         rec["id"] = int(spid)
         rec["session_ids"] = list(rec["session_ids"])
         self.speakers[rec["id"]] = rec
+        self._changed("speaker", "insert", rec)
         return rec
 
     def add_sessions_to_speaker(self, spid: int, body: Any) -> tuple[dict[str, Any], bool]:
@@ -216,6 +224,7 @@ class Store:
         if new:
             current.extend(new)
             speaker["updated_at"] = utc_now_str()
+            self._changed("speaker", "update", speaker)
         return speaker, bool(new)
 
     def render_speaker(

@@ -1,0 +1,205 @@
+"""The ``webhooks`` resource: list, create, update and delete webhook registrations.
+
+``list`` and ``create`` are documented; ``update`` and ``delete`` follow the API's naming
+pattern (inferred). The calls and the model are built in ``_api/webhooks.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._api.endpoints import Call
+from .._api.models import Page
+from .._api.pages import Listing
+from .._api.webhooks import (
+    ContentType,
+    Webhook,
+    create_webhook_call,
+    delete_webhook_call,
+    list_webhooks_call,
+    parse_webhook,
+    parse_webhook_page,
+    update_webhook_call,
+    webhook_fields,
+)
+from .._types import UNSET, UnsetType
+
+if TYPE_CHECKING:
+    from .client import SwoogoClient
+
+__all__ = ["Webhook", "Webhooks"]
+
+
+class Webhooks:
+    """Webhook registrations: list, create, update (inferred), delete (inferred)."""
+
+    def __init__(self, client: SwoogoClient) -> None:
+        self._client = client
+
+    def list(self, *, fields: Iterable[str] | None = None, per_page: int = 200) -> Listing[Webhook]:
+        """List the webhooks (``GET /webhooks``, documented); each page costs 10 credits.
+
+        Args:
+            fields: Only these fields (``None``: the server's choice).
+            per_page: Page size.
+
+        Returns:
+            An async iterable of ``Webhook``, with ``.pages()``, ``.page(n)``, ``.collect()``.
+
+        Raises:
+            InvalidInputError: an argument is invalid (raised here, nothing sent).
+        """
+        fields = None if fields is None else [fields] if isinstance(fields, str) else list(fields)
+        list_webhooks_call(per_page=per_page, fields=fields)  # check before any request
+        client = self._client
+
+        async def fetch(number: int) -> Page[Webhook]:
+            call = list_webhooks_call(page=number, per_page=per_page, fields=fields)
+            parse = functools.partial(parse_webhook_page, page=number, per_page=per_page)
+            return await client.send(call, parse)
+
+        return Listing(fetch)
+
+    async def create(
+        self,
+        *,
+        name: str,
+        url: str,
+        trigger_object: str,
+        content_type: ContentType = "json",
+        headers: Mapping[str, str] | UnsetType = UNSET,
+        trigger_on_insert: bool = True,
+        trigger_on_update: bool = True,
+        trigger_on_delete: bool = True,
+        event_ids: Iterable[int] | UnsetType | None = UNSET,
+        enabled: bool | UnsetType = UNSET,
+        group_id: int | UnsetType = UNSET,
+        notes: str | UnsetType | None = UNSET,
+        extra: Mapping[str, Any] | UnsetType = UNSET,
+    ) -> Webhook:
+        """Register a webhook (``POST /webhooks/create``, documented; form body).
+
+        Not retried once it may have reached the server (a retry could register it
+        twice). Fields left ``UNSET`` take the server's defaults.
+
+        Args:
+            name: A label.
+            url: Where Swoogo delivers.
+            trigger_object: ``"session"``, ``"speaker"``, … (see ``TRIGGER_OBJECTS``).
+            content_type: ``"json"``, or ``"post"`` for a PHP-style form.
+            headers: Custom headers sent with each delivery, e.g. the receiver's
+                secret ``{"Authorization": "Bearer …"}``.
+            trigger_on_insert: Deliver on insert.
+            trigger_on_update: Deliver on update.
+            trigger_on_delete: Deliver on delete.
+            event_ids: Only these events (``None``: any event).
+            enabled: Whether it delivers.
+            group_id: Its webhook group.
+            notes: Free text.
+            extra: Any other documented field (``public_user``, ``fields``, …) as sent.
+
+        Returns:
+            The webhook (the response's shape is inferred: the created record).
+
+        Raises:
+            InvalidInputError: a field is unusable (nothing was sent).
+            ValidationError: the server refused a field.
+        """
+        fields = webhook_fields(
+            {
+                "name": name,
+                "url": url,
+                "trigger_object": trigger_object,
+                "content_type": content_type,
+                "headers": headers,
+                "trigger_on_insert": trigger_on_insert,
+                "trigger_on_update": trigger_on_update,
+                "trigger_on_delete": trigger_on_delete,
+                "event_ids": event_ids,
+                "enabled": enabled,
+                "group_id": group_id,
+                "notes": notes,
+                "extra": extra,
+            }
+        )
+        return await self._send(create_webhook_call(fields))
+
+    async def update(
+        self,
+        webhook_id: int,
+        *,
+        name: str | UnsetType = UNSET,
+        url: str | UnsetType = UNSET,
+        trigger_object: str | UnsetType = UNSET,
+        content_type: ContentType | UnsetType = UNSET,
+        headers: Mapping[str, str] | UnsetType = UNSET,
+        trigger_on_insert: bool | UnsetType = UNSET,
+        trigger_on_update: bool | UnsetType = UNSET,
+        trigger_on_delete: bool | UnsetType = UNSET,
+        event_ids: Iterable[int] | UnsetType | None = UNSET,
+        enabled: bool | UnsetType = UNSET,
+        group_id: int | UnsetType = UNSET,
+        notes: str | UnsetType | None = UNSET,
+        extra: Mapping[str, Any] | UnsetType = UNSET,
+    ) -> Webhook:
+        """Change a webhook (``PUT /webhooks/update/{id}``, inferred); only given fields are sent.
+
+        Args:
+            webhook_id: The webhook.
+            name: The arguments of ``create``; ``UNSET`` ones are left as they are.
+            url: See ``create``.
+            trigger_object: See ``create``.
+            content_type: See ``create``.
+            headers: The whole new list of custom headers.
+            trigger_on_insert: See ``create``.
+            trigger_on_update: See ``create``.
+            trigger_on_delete: See ``create``.
+            event_ids: See ``create``.
+            enabled: See ``create``.
+            group_id: See ``create``.
+            notes: See ``create``.
+            extra: See ``create``.
+
+        Returns:
+            The webhook (inferred: the updated record).
+
+        Raises:
+            InvalidInputError: no change, or an unusable one (nothing was sent).
+            NotFoundError: no such webhook.
+        """
+        fields = webhook_fields(
+            {
+                "name": name,
+                "url": url,
+                "trigger_object": trigger_object,
+                "content_type": content_type,
+                "headers": headers,
+                "trigger_on_insert": trigger_on_insert,
+                "trigger_on_update": trigger_on_update,
+                "trigger_on_delete": trigger_on_delete,
+                "event_ids": event_ids,
+                "enabled": enabled,
+                "group_id": group_id,
+                "notes": notes,
+                "extra": extra,
+            }
+        )
+        return await self._send(update_webhook_call(webhook_id, fields))
+
+    async def delete(self, webhook_id: int) -> None:
+        """Remove a webhook (``DELETE /webhooks/delete/{id}``, inferred).
+
+        Raises:
+            InvalidInputError: the id is invalid (nothing was sent).
+            NotFoundError: no such webhook (also when a retried delete had removed it).
+        """
+        await self._client.send(delete_webhook_call(webhook_id), _nothing)
+
+    async def _send(self, call: Call) -> Webhook:
+        return await self._client.send(call, parse_webhook)
+
+
+def _nothing(raw: bytes, *, method: str, url: str) -> None:
+    """Read a body that carries nothing the caller needs."""

@@ -1,0 +1,1 @@
+"""Webhook receiving: pure payload reading and the dedupe stores (``swoogo_async.webhooks``)."""
