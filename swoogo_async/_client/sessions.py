@@ -13,6 +13,7 @@ from .._api.endpoints import (
     update_session_call,
 )
 from .._api.fields import (
+    DEFAULT_KEY,
     SessionCreateFields,
     SessionUpdateFields,
     check_id,
@@ -21,13 +22,7 @@ from .._api.fields import (
 from .._api.models import Page, Session
 from .._http.retry import RetryPolicy
 from .._http.transport import Response
-from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
-from .._writes.bulk import create_many as _create_many
-from .._writes.bulk import update_many as _update_many
-from .._writes.bulk_results import RowInput
 from .._writes.create import Creator, Host
-from .._writes.sync import BeforeWrite, sync_rows
-from .._writes.sync_plan import DEFAULT_KEY, SyncPlanner, parse_key
 from .getmany import SessionBatch, get_many
 from .sessionlist import SessionList
 from .speakers import Speakers
@@ -36,6 +31,12 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from typing_extensions import Unpack
+
+    # Bulk and sync load on first use (see ``create_many``): ``import swoogo_async``
+    # pays for the client path only.
+    from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
+    from .._writes.bulk_results import RowInput
+    from .._writes.sync import BeforeWrite
 
 
 __all__ = ["SessionList", "Sessions", "Speakers"]
@@ -250,8 +251,10 @@ class Sessions:
             InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
                 not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
         """
+        from .._writes.bulk import create_many
+
         creator, _ = self._bulk(retry)
-        return _create_many(
+        return create_many(
             creator.create,
             rows,
             concurrency=concurrency,
@@ -281,8 +284,10 @@ class Sessions:
             InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
                 not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
         """
+        from .._writes.bulk import update_many
+
         _, update = self._bulk(retry)
-        return _update_many(
+        return update_many(
             update,
             rows,
             concurrency=concurrency,
@@ -342,6 +347,9 @@ class Sessions:
             LookupIncompleteError: the event's sessions could not all be read, twice
                 (raised during iteration, before anything is written).
         """
+        from .._writes.sync import sync_rows
+        from .._writes.sync_plan import SyncPlanner, parse_key
+
         planner = SyncPlanner(event_id=check_id("event_id", event_id), key=parse_key(key))
         creator, update = self._bulk(retry)
 
