@@ -23,6 +23,7 @@ from .._api.models import Page, Session
 from .._http.retry import RetryPolicy
 from .._http.transport import Response
 from .._writes.create import Creator, Host
+from .._writes.lookup import DEFAULT_CONCURRENCY
 from .getmany import SessionBatch, get_many
 from .sessionlist import SessionList
 from .speakers import Speakers
@@ -217,7 +218,7 @@ class Sessions:
         self,
         rows: RowSource,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         ordered: bool = False,
         on_progress: ProgressCallback | None = None,
         event_id: int | None = None,
@@ -268,7 +269,7 @@ class Sessions:
         self,
         rows: RowSource,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         ordered: bool = False,
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
@@ -302,7 +303,7 @@ class Sessions:
         *,
         event_id: int,
         key: str | Sequence[str] = DEFAULT_KEY,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         ordered: bool = False,
         on_progress: ProgressCallback | None = None,
         dry_run: bool = False,

@@ -23,6 +23,7 @@ import attrs
 from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError
 from .._writes.bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary
+from .._writes.lookup import DEFAULT_CONCURRENCY
 from ._columns import RowOptions
 from ._progress import ProgressSink, make_progress
 from ._report import (
@@ -52,7 +53,7 @@ class ImportOptions:
 
     file: Path
     event_id: int | None = None
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     report: Path | None = None
     resume: Path | None = None
     ordered: bool = False
