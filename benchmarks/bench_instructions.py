@@ -11,10 +11,12 @@ valgrind, in its own process.
     python -m benchmarks.bench_instructions [--small 200] [--large 1200] [--concurrency 10]
     python -m benchmarks.bench_instructions --op create [--raw-encodes]
     python -m benchmarks.bench_instructions --page
+    python -m benchmarks.bench_instructions --body
 
 ``--page`` counts instead the instructions that turn one 1,000-session list page
 (bytes) into records, for the SDK (with and without new fields) and for pydantic and msgspec
-(1 and 11 parses per run, in a child process; the difference over 10).
+(1 and 11 parses per run, in a child process; the difference over 10). ``--body`` counts
+those that decode one ``GET /sessions/{id}`` body: ``json.loads`` against ``parse_session``.
 
 Needs ``valgrind`` on the PATH. Prints one JSON line.
 """
