@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -269,7 +270,10 @@ def main() -> None:
     only = {p.strip() for p in args.only.split(",") if p.strip()}
     if only - set(PARTS):
         parser.error(f"unknown parts: {sorted(only - set(PARTS))}")
-    print(json.dumps(table(args.quick, only)))
+    # The parts print their progress: keep stdout for the one JSON line.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = table(args.quick, only)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
