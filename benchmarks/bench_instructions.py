@@ -197,7 +197,10 @@ def _callgrind(args: list[str]) -> int:
             "benchmarks.bench_instructions",
             *args,
         ]
-        subprocess.run(cmd, check=True, capture_output=True)
+        # One string hash seed for every child: dict and set layouts, and so the
+        # instructions of the same work, stay the same from one child to the next.
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
         match = _TOTALS.search(out.read_text())
         if match is None:
             raise RuntimeError("no totals in callgrind output")
