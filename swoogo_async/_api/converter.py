@@ -21,6 +21,7 @@ field by field (``_salvage``) so that only that value lands in ``extra``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -102,49 +103,41 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(
         lambda tp: tp in (Any, dict[str, Any], dict[str, Any] | None), _as_is
     )
-    # The generated functions read the fields; the payload's other keys join the new
-    # record's ``extra`` (or ``custom_fields``) afterwards, see ``structure_session``.
-    omit = override(omit=True)
-    conv.register_structure_hook(
-        Session,
-        make_dict_structure_fn(
-            Session,
-            conv,
-            _cattrs_detailed_validation=False,
-            custom_fields=override(struct_hook=custom_fields),
-            extra=omit,
-        ),
-    )
-    conv.register_structure_hook(
-        Speaker,
-        make_dict_structure_fn(
-            Speaker, conv, _cattrs_detailed_validation=False, sessions=omit, extra=omit
-        ),
-    )
-    conv.register_unstructure_hook(
-        Session, make_dict_unstructure_fn(Session, conv, extra=override(omit=True))
-    )
-    conv.register_unstructure_hook(
-        Speaker,
-        make_dict_unstructure_fn(
-            Speaker, conv, extra=override(omit=True), sessions=override(omit=True)
-        ),
-    )
     return conv
 
 
 converter = make_converter()
-_session_from_dict = converter.get_structure_hook(Session)
-_speaker_from_dict = converter.get_structure_hook(Speaker)
-_session_to_dict = converter.get_unstructure_hook(Session)
-_speaker_to_dict = converter.get_unstructure_hook(Speaker)
+_OMIT = override(omit=True)
+
+
+@functools.cache
+def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
+    """Return cattrs' generated function for ``cls``, built on first use.
+
+    Only a full session record's function is built at import (below): the others serve
+    ``fields=`` reads, speakers and ``to_dict``, and ``import swoogo_async`` need not pay
+    for them. The generated functions read the fields; a payload's other keys join the
+    new record's ``extra`` (or ``custom_fields``) afterwards, see ``structure_session``.
+    """
+    if not structure:
+        return make_dict_unstructure_fn(cls, converter, extra=_OMIT, sessions=_OMIT)
+    hooks: dict[str, Any] = {"extra": _OMIT, "sessions": _OMIT}
+    if cls is Session:
+        hooks["custom_fields"] = override(struct_hook=custom_fields)
+    return make_dict_structure_fn(cls, converter, _cattrs_detailed_validation=False, **hooks)
+
+
 _SESSION_KEYS = frozenset(a.name for a in attrs.fields(Session)) - {"extra"}
 _SPEAKER_KEYS = frozenset(a.name for a in attrs.fields(Speaker)) - {"extra"}
 # The server renders every field of a record unless ``fields=`` asks for fewer. For such
 # a record cattrs generates the function of a class whose fields are all required: it
 # reads each key without first asking whether it is there.
 _session_from_full_dict = make_dict_structure_fn_from_attrs(
-    [a.evolve(default=attrs.NOTHING) for a in attrs.fields(Session) if a.name != "extra"],
+    [
+        a.evolve(default=attrs.NOTHING)
+        for a in attrs.fields(attrs.resolve_types(Session))  # annotations are strings
+        if a.name != "extra"
+    ],
     Session,
     converter,
     _cattrs_detailed_validation=False,
@@ -198,7 +191,7 @@ def _generated(data: Mapping[str, Any]) -> tuple[Session, bool]:
             return _session_from_full_dict(data, Session), True
         except KeyError:
             pass  # a field is missing: ``fields=`` asked for fewer
-    return _session_from_dict(data, Session), False
+    return _generated_fn(Session, structure=True)(data, Session), False
 
 
 def structure_session(data: Mapping[str, Any]) -> Session:
@@ -229,7 +222,7 @@ def structure_sessions(items: Any) -> list[Session]:
 
 def unstructure_session(session: Session) -> dict[str, Any]:
     """Turn a ``Session`` back into an API-shaped dict (unknown fields included)."""
-    out: dict[str, Any] = _session_to_dict(session)
+    out: dict[str, Any] = _generated_fn(Session, structure=False)(session)
     out.update(session.extra)
     return out
 
@@ -238,7 +231,7 @@ def _structure_speaker(data: Any, _: Any = None) -> Speaker:
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a speaker object, got {type(data).__name__}")
     try:
-        speaker: Speaker = _speaker_from_dict(data, Speaker)
+        speaker: Speaker = _generated_fn(Speaker, structure=True)(data, Speaker)
     except (ValueError, TypeError):
         speaker = _salvage(Speaker, data, custom=False)
     else:
@@ -254,7 +247,7 @@ def _structure_speaker(data: Any, _: Any = None) -> Speaker:
 
 
 def _unstructure_speaker(speaker: Speaker) -> dict[str, Any]:
-    out: dict[str, Any] = _speaker_to_dict(speaker)
+    out: dict[str, Any] = _generated_fn(Speaker, structure=False)(speaker)
     out["sessions"] = [unstructure_session(s) for s in speaker.sessions]
     out.update(speaker.extra)
     return out
