@@ -15,7 +15,9 @@ sits on the models:
 The model functions come from cattrs' code generation (``cattrs.gen``), with a direct
 hook per optional type (no ``Optional`` dispatch per call) and without detailed
 validation: a value that will not convert raises, and the record is then converted
-field by field (``_salvage``) so that only that value lands in ``extra``.
+field by field (``_salvage``) so that only that value lands in ``extra``. A record that
+holds every field (the server's full rendering) takes the function generated as if every
+field were required, which reads each key without checking for it first.
 """
 
 from __future__ import annotations
@@ -184,8 +186,9 @@ def _salvage(cls: type[T], data: Mapping[str, Any], *, custom: bool = True) -> T
     return cls(**good)
 
 
-def _generated(data: Mapping[str, Any]) -> tuple[Session, bool]:
-    """Run cattrs' generated function; say whether the payload holds every field."""
+def _structure_known(data: Mapping[str, Any]) -> tuple[Session, bool]:
+    """Read a payload's fields with cattrs' generated function; say whether it holds
+    every field (its other keys are not read here)."""
     if len(data) >= len(_SESSION_KEYS):
         try:
             return _session_from_full_dict(data, Session), True
@@ -199,7 +202,7 @@ def structure_session(data: Mapping[str, Any]) -> Session:
     if type(data) is not dict and not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
     try:
-        session, every_field = _generated(data)
+        session, every_field = _structure_known(data)
     except (ValueError, TypeError):
         return _salvage(Session, data)
     # With every field found, a payload holds another key only if it has more keys.
