@@ -107,6 +107,18 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def table_markdown(table: dict[str, Any]) -> list[str]:
+    """The rows of ``bench_table``: anchor, SDK, their ratio, the target and the verdict."""
+    lines = ["| metric | anchor | SDK | ratio | target | verdict |", "|---|---|---|---|---|---|"]
+    for row in table["rows"]:
+        verdict = _verdict(row["met"]) if row["target"] else ""
+        lines.append(
+            f"| {row['metric']} | {row['anchor']:,} | {row['sdk']:,} | {row['ratio']:.3f} |"
+            f" {row['target']} | {verdict} |"
+        )
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The whole report."""
     env = results["environment"]
@@ -221,6 +233,13 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"`benchmarks/bench_bulk.py` failed: `{bulk['error']}`")
         else:
             lines.append(bulk["note"])
+    table = results.get("table")
+    if table is not None:
+        lines += ["", "## Issue 20's table (`python -m benchmarks.bench_table`)", ""]
+        if table["status"] != "measured":
+            lines.append(f"failed: `{table['error']}`")
+        else:
+            lines += table_markdown(table["result"])
     sections = (("pacing", "Pacing"), ("workers", "Several processes"), ("web", "Web app"))
     for name, title in sections:
         section = results.get(name)

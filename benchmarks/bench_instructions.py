@@ -11,10 +11,12 @@ valgrind, in its own process.
     python -m benchmarks.bench_instructions [--small 200] [--large 1200] [--concurrency 10]
     python -m benchmarks.bench_instructions --op create [--raw-encodes]
     python -m benchmarks.bench_instructions --page
+    python -m benchmarks.bench_instructions --body
 
 ``--page`` counts instead the instructions that turn one 1,000-session list page
 (bytes) into records, for the SDK (with and without new fields) and for pydantic and msgspec
-(1 and 11 parses per run, in a child process; the difference over 10).
+(1 and 11 parses per run, in a child process; the difference over 10). ``--body`` counts
+those that decode one ``GET /sessions/{id}`` body: ``json.loads`` against ``parse_session``.
 
 Needs ``valgrind`` on the PATH. Prints one JSON line.
 """
@@ -38,7 +40,7 @@ import aiohttp
 
 from ._server import API_KEY, API_SECRET, fetch_token, seed_sessions, server
 
-__all__ = ["main"]
+__all__ = ["body_instructions", "main", "page_instructions", "request_instructions"]
 
 _TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
@@ -133,6 +135,35 @@ PAGE_IMPLS = (
 )
 
 
+#: What ``--body`` counts, each turning the same ``GET /sessions/{id}`` body into a record.
+BODY_IMPLS = ("json.loads", "parse_session")
+
+
+def _parse_bodies(impl: str, n: int) -> None:
+    """Parse one full session body ``n`` times with ``impl`` (in the child, under valgrind)."""
+    from swoogo_async._api.endpoints import parse_session
+
+    from .bench_models import full_record
+
+    body = json.dumps(full_record()).encode()
+    parse: Any = (
+        json.loads
+        if impl == "json.loads"
+        else (lambda raw: parse_session(raw, method="GET", url="b"))
+    )
+    for _ in range(n):
+        parse(body)
+
+
+def body_instructions(small: int = 1, large: int = 1001) -> dict[str, float]:
+    """Instructions per ``GET /sessions/{id}`` body for each of ``BODY_IMPLS``."""
+    per_body = {}
+    for impl in BODY_IMPLS:
+        counts = [_callgrind(["--body-child", impl, "--n", str(n)]) for n in (small, large)]
+        per_body[impl] = (counts[1] - counts[0]) / (large - small)
+    return per_body
+
+
 def _parse_pages(impl: str, n: int) -> None:
     """Parse the benchmark page ``n`` times with ``impl`` (in the child, under valgrind)."""
     import msgspec
@@ -166,7 +197,10 @@ def _callgrind(args: list[str]) -> int:
             "benchmarks.bench_instructions",
             *args,
         ]
-        subprocess.run(cmd, check=True, capture_output=True)
+        # One string hash seed for every child: dict and set layouts, and so the
+        # instructions of the same work, stay the same from one child to the next.
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
         match = _TOTALS.search(out.read_text())
         if match is None:
             raise RuntimeError("no totals in callgrind output")
@@ -211,6 +245,11 @@ def main() -> None:
         help="count instructions per 1,000-session page parse instead of per request",
     )
     parser.add_argument(
+        "--body",
+        action="store_true",
+        help="count instructions per GET body parse (json.loads, parse_session) instead",
+    )
+    parser.add_argument(
         "--op", choices=["get", "create"], default="get", help="the request to count"
     )
     parser.add_argument(
@@ -221,6 +260,7 @@ def main() -> None:
     parser.add_argument("--encode", type=int, default=0)
     parser.add_argument("--child", choices=["raw", "sdk", "raw_create", "sdk_create"])
     parser.add_argument("--page-child", choices=PAGE_IMPLS)
+    parser.add_argument("--body-child", choices=BODY_IMPLS)
     parser.add_argument("--url")
     parser.add_argument("--token")
     parser.add_argument("--ids")
@@ -235,6 +275,9 @@ def main() -> None:
     if args.page_child:
         _parse_pages(args.page_child, args.n)
         return
+    if args.body_child:
+        _parse_bodies(args.body_child, args.n)
+        return
     if shutil.which("valgrind") is None:
         print(json.dumps({"skipped": "valgrind is not installed"}))
         return
@@ -242,33 +285,50 @@ def main() -> None:
         counts = page_instructions()
         print(json.dumps({"page_sessions": 1000, "instructions_per_page": counts}))
         return
+    if args.body:
+        print(json.dumps({"instructions_per_body": body_instructions()}))
+        return
+    print(
+        json.dumps(
+            request_instructions(
+                args.small, args.large, args.concurrency, args.op, raw_encodes=args.raw_encodes
+            )
+        )
+    )
+
+
+def request_instructions(
+    small: int = 200,
+    large: int = 1200,
+    concurrency: int = 10,
+    op: str = "get",
+    *,
+    raw_encodes: bool = False,
+) -> dict[str, Any]:
+    """Instructions per request, raw aiohttp and the SDK, and their ratio (see the module)."""
     with server() as srv:
         token, ids = asyncio.run(_prepare(srv.base_url))
         per_request: dict[str, float] = {}
-        suffix = "_create" if args.op == "create" else ""
+        suffix = "_create" if op == "create" else ""
         for mode in ("raw", "sdk"):
             child = mode + suffix
-            encode = 0 if args.raw_encodes else args.large
-            small, large = (
-                _count(child, srv.base_url, token, ids, n, args.concurrency, encode)
-                for n in (args.small, args.large)
+            encode = 0 if raw_encodes else large
+            low, high = (
+                _count(child, srv.base_url, token, ids, n, concurrency, encode)
+                for n in (small, large)
             )
-            per_request[mode] = (large - small) / (args.large - args.small)
+            per_request[mode] = (high - low) / (large - small)
     raw, sdk = per_request["raw"], per_request["sdk"]
-    print(
-        json.dumps(
-            {
-                "op": args.op,
-                "raw_create_counts_encoding": bool(args.op == "create" and args.raw_encodes),
-                "concurrency": args.concurrency,
-                "requests": [args.small, args.large],
-                "raw_instructions_per_request": round(raw),
-                "sdk_instructions_per_request": round(sdk),
-                "added_instructions_per_request": round(sdk - raw),
-                "ratio_raw_to_sdk": round(raw / sdk, 3),
-            }
-        )
-    )
+    return {
+        "op": op,
+        "raw_create_counts_encoding": bool(op == "create" and raw_encodes),
+        "concurrency": concurrency,
+        "requests": [small, large],
+        "raw_instructions_per_request": round(raw),
+        "sdk_instructions_per_request": round(sdk),
+        "added_instructions_per_request": round(sdk - raw),
+        "ratio_raw_to_sdk": round(raw / sdk, 3),
+    }
 
 
 if __name__ == "__main__":

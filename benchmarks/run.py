@@ -1,7 +1,7 @@
 """Run every benchmark and write ``benchmarks/results/latest.json`` and ``latest.md``.
 
     python -m benchmarks.run [--quick] [--loop uvloop|asyncio|both] [--reps N]
-                             [--only requests,models,token,bulk,pacing,workers,web]
+                             [--only requests,models,token,bulk,pacing,workers,web,table]
                              [--out DIR]
 
 The fake server runs in a subprocess (``python -m swoogo_async.testing --port 0
@@ -36,7 +36,7 @@ from .bench_token import token_benchmark
 
 __all__ = ["main"]
 
-SECTIONS = ("requests", "models", "token", "bulk", "pacing", "workers", "web")
+SECTIONS = ("requests", "models", "token", "bulk", "pacing", "workers", "web", "table")
 RESULTS = Path(__file__).resolve().parent / "results"
 BULK_PLACEHOLDER = "not measured yet: bulk import lands with the bulk issue"
 BULK_FULL_ARGS = ("--skip-demo",)
@@ -44,6 +44,7 @@ BULK_QUICK_ARGS = ("--rows", "300", "--repeat", "1", "--memory-rows", "--skip-de
 BULK_TIMEOUT_FULL, BULK_TIMEOUT_QUICK = 1200.0, 60.0
 #: Scripts run in their own process (``python -m benchmarks.<name> <args>``): full, quick.
 SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "table": ((), ("--quick",)),
     "pacing": ((), ("--repeat", "1", "--credits", "40", "--window", "1")),
     "workers": (
         (),
@@ -54,7 +55,8 @@ SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "web": ((), ("--quick",)),
 }
-SCRIPT_TIMEOUT_FULL, SCRIPT_TIMEOUT_QUICK = 1200.0, 120.0
+# The table counts instructions under callgrind: minutes even in a quick run.
+SCRIPT_TIMEOUT_FULL, SCRIPT_TIMEOUT_QUICK = 1800.0, 900.0
 #: A budget so large the pacer never waits: what pacing costs when it has nothing to do.
 HUGE_BUDGET = ("--rate-limit", "1000000000", "--rate-window", "600")
 SEEDED = 50
@@ -243,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pacing": None,
         "workers": None,
         "web": None,
+        "table": None,
     }
     env = results["environment"]
     print(
@@ -264,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "bulk" in only:
         print("[bulk]", flush=True)
         results["bulk"] = _bulk_section(s, loops)
-    for name in ("pacing", "workers", "web"):
+    for name in ("pacing", "workers", "web", "table"):
         if name in only:
             print(f"[{name}]", flush=True)
             results[name] = _script_section(name, s.quick)

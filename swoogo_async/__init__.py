@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as _typing
+
 from ._api.endpoints import DEFAULT_SPEAKER_FIELDS
 from ._api.fields import SessionCreateFields, SessionUpdateFields
 from ._api.models import Page, SelectionControl, Session, SessionStatus, Speaker
@@ -44,10 +46,37 @@ from ._shared.cache import CacheStats, CacheTTL, ReadCache
 from ._shared.state import LocalSharedState, SharedState
 from ._types import UNSET, UnsetType
 from ._version import __version__
-from ._writes.bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
-from ._writes.sync_plan import RowPlan
+
+if _typing.TYPE_CHECKING:
+    from ._writes.bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
+    from ._writes.sync_plan import RowPlan
 
 _log.configure_from_env()
+
+# Bulk and sync load when first used (PEP 562): ``import swoogo_async`` pays for the
+# client path only. Name -> the module that defines it.
+_LAZY = {
+    "BulkProgress": "._writes.bulk",
+    "BulkResult": "._writes.bulk",
+    "BulkRun": "._writes.bulk",
+    "BulkSummary": "._writes.bulk",
+    "RowPlan": "._writes.sync_plan",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "DEFAULT_BASE_URL",

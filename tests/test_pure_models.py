@@ -85,6 +85,24 @@ def test_a_full_sized_payload_with_a_known_field_missing() -> None:
     assert s.custom_fields == {"c_7": "top"}
 
 
+def test_a_full_payload_with_more_keys_keeps_them_in_payload_order() -> None:
+    full: dict[str, Any] = {name: None for name in _KNOWN if name != "extra"}
+    full.update(id=3, capacity="40", custom_fields={"c_1": "in"})
+    payload = {"zoom": 1, **full, "c_9": "top", "extra": "a key named extra", "hub": {}}
+    s = structure_session(payload)
+    assert (s.id, s.capacity) == (3, 40)
+    assert s.custom_fields == {"c_1": "in", "c_9": "top"}
+    assert list(s.extra.items()) == [("zoom", 1), ("extra", "a key named extra"), ("hub", {})]
+    # The same payload with a value that will not convert: only that value moves to extra.
+    s = structure_session({**payload, "date": "soon"})
+    assert (s.id, s.date, s.custom_fields["c_9"]) == (3, None, "top")
+    assert s.extra == {"zoom": 1, "extra": "a key named extra", "hub": {}, "date": "soon"}
+    # Each record gets dicts of its own: filling one never shows in another.
+    other = structure_session(full)
+    assert other.extra == {}
+    assert other.custom_fields == {"c_1": "in"}
+
+
 def test_items_as_object_and_samples() -> None:
     sample = json.loads((SAMPLES / "create_session.json").read_text())
     sessions = structure_sessions({"12345": sample})

@@ -6,6 +6,8 @@ import base64
 import datetime as dt
 import json
 import random
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, quote_plus
@@ -126,6 +128,34 @@ def test_public_names_are_the_designed_ones() -> None:
         assert not hasattr(swoogo_async, gone), gone
     errors = {n for n in swoogo_async.__all__ if n.endswith("Error")}
     assert all(getattr(swoogo_async, n).__module__ == "swoogo_async._exceptions" for n in errors)
+
+
+def test_import_loads_the_client_path_only() -> None:
+    """Bulk, sync, Redis, the command and the fake load when first used, not at import."""
+    script = (
+        "import json, sys, swoogo_async\n"
+        "before = sorted(sys.modules)\n"
+        "swoogo_async.BulkRun, swoogo_async.RowPlan\n"
+        "print(json.dumps([before, sorted(sys.modules)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, after = json.loads(out.stdout)
+    later = [
+        "swoogo_async._writes.bulk",
+        "swoogo_async._writes.bulk_rows",
+        "swoogo_async._writes.sync",
+        "swoogo_async._writes.sync_plan",
+        "swoogo_async.cli",
+        "swoogo_async.redis",
+        "swoogo_async.testing",
+        "redis",
+    ]
+    assert [name for name in later if name in before] == []
+    assert "swoogo_async._client.client" in before  # the client path itself is loaded
+    # Asking for a bulk or sync name loads its module.
+    assert {"swoogo_async._writes.bulk", "swoogo_async._writes.sync_plan"} <= set(after)
 
 
 def test_basic_header_url_encodes_each_part() -> None:

@@ -15,19 +15,27 @@ sits on the models:
 The model functions come from cattrs' code generation (``cattrs.gen``), with a direct
 hook per optional type (no ``Optional`` dispatch per call) and without detailed
 validation: a value that will not convert raises, and the record is then converted
-field by field (``_salvage``) so that only that value lands in ``extra``.
+field by field (``_salvage``) so that only that value lands in ``extra``. A record that
+holds every field (the server's full rendering) takes the function generated as if every
+field were required, which reads each key without checking for it first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
 from cattrs.fns import identity
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import (
+    make_dict_structure_fn,
+    make_dict_structure_fn_from_attrs,
+    make_dict_unstructure_fn,
+    override,
+)
 
 from .models import SelectionControl, Session, SessionStatus, Speaker
 from .scalars import (
@@ -98,95 +106,119 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(
         lambda tp: tp in (Any, dict[str, Any], dict[str, Any] | None), _as_is
     )
-    # Wire keys that are not a field are sorted out before the generated function runs
-    # (see ``_split``); ``custom_fields`` is merged there too.
-    skip = override(struct_hook=_as_is)
-    conv.register_structure_hook(
-        Session,
-        make_dict_structure_fn(
-            Session,
-            conv,
-            _cattrs_detailed_validation=False,
-            custom_fields=override(struct_hook=custom_fields),
-            extra=skip,
-        ),
-    )
-    conv.register_structure_hook(
-        Speaker,
-        make_dict_structure_fn(
-            Speaker, conv, _cattrs_detailed_validation=False, sessions=skip, extra=skip
-        ),
-    )
-    conv.register_unstructure_hook(
-        Session, make_dict_unstructure_fn(Session, conv, extra=override(omit=True))
-    )
-    conv.register_unstructure_hook(
-        Speaker,
-        make_dict_unstructure_fn(
-            Speaker, conv, extra=override(omit=True), sessions=override(omit=True)
-        ),
-    )
     return conv
 
 
 converter = make_converter()
-_session_from_dict = converter.get_structure_hook(Session)
-_speaker_from_dict = converter.get_structure_hook(Speaker)
-_session_to_dict = converter.get_unstructure_hook(Session)
-_speaker_to_dict = converter.get_unstructure_hook(Speaker)
+_OMIT = override(omit=True)
+
+
+@functools.cache
+def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
+    """Return cattrs' generated function for ``cls``, built on first use.
+
+    Only a full session record's function is built at import (below): the others serve
+    ``fields=`` reads, speakers and ``to_dict``, and ``import swoogo_async`` need not pay
+    for them. The generated functions read the fields; a payload's other keys join the
+    new record's ``extra`` (or ``custom_fields``) afterwards, see ``structure_session``.
+    """
+    if not structure:
+        return make_dict_unstructure_fn(cls, converter, extra=_OMIT, sessions=_OMIT)
+    hooks: dict[str, Any] = {"extra": _OMIT, "sessions": _OMIT}
+    if cls is Session:
+        hooks["custom_fields"] = override(struct_hook=custom_fields)
+    return make_dict_structure_fn(cls, converter, _cattrs_detailed_validation=False, **hooks)
+
+
 _SESSION_KEYS = frozenset(a.name for a in attrs.fields(Session)) - {"extra"}
 _SPEAKER_KEYS = frozenset(a.name for a in attrs.fields(Speaker)) - {"extra"}
+# The server renders every field of a record unless ``fields=`` asks for fewer. For such
+# a record cattrs generates the function of a class whose fields are all required: it
+# reads each key without first asking whether it is there.
+_session_from_full_dict = make_dict_structure_fn_from_attrs(
+    [
+        a.evolve(default=attrs.NOTHING)
+        for a in attrs.fields(attrs.resolve_types(Session))  # annotations are strings
+        if a.name != "extra"
+    ],
+    Session,
+    converter,
+    _cattrs_detailed_validation=False,
+    custom_fields=override(struct_hook=custom_fields),
+)
 
 
-def _split(data: Mapping[str, Any], known: frozenset[str], *, custom: bool) -> dict[str, Any]:
-    """Return the known fields of a payload, with the others in ``extra``.
-
-    With ``custom``, top-level ``c_<digits>`` keys join ``custom_fields`` instead.
-    """
-    fields = dict(data)
-    extra: dict[str, Any] = {}
+def _other_keys(
+    data: Mapping[str, Any], known: frozenset[str], *, custom: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return a payload's keys that are not fields: top-level custom fields (with
+    ``custom``, ``c_<digits>`` keys), and the others, for ``extra``; in payload order."""
     top: dict[str, Any] = {}
-    for key in [key for key in data if key not in known]:
-        if custom and type(key) is str and CUSTOM_FIELD_RE.match(key):
-            top[key] = fields.pop(key)
-        else:
-            extra[key] = fields.pop(key)
-    if top:
-        fields["custom_fields"] = {**custom_fields(fields.get("custom_fields")), **top}
-    fields["extra"] = extra
-    return fields
+    extra: dict[str, Any] = {}
+    for key in data:
+        if key not in known:
+            if custom and type(key) is str and CUSTOM_FIELD_RE.match(key):
+                top[key] = data[key]
+            else:
+                extra[key] = data[key]
+    return top, extra
 
 
-def _salvage(cls: type[T], fields: dict[str, Any]) -> T:
+def _field_names(cls: type[Any]) -> frozenset[str]:
+    if cls is Session:
+        return _SESSION_KEYS
+    if cls is Speaker:
+        return _SPEAKER_KEYS
+    return frozenset(a.name for a in attrs.fields(cls)) - {"extra"}
+
+
+def _salvage(cls: type[T], data: Mapping[str, Any], *, custom: bool = True) -> T:
     """Convert field by field, moving any value that will not convert to ``extra``."""
-    extra = fields["extra"]
+    top, extra = _other_keys(data, _field_names(cls), custom=custom)
     good: dict[str, Any] = {}
     for attribute in attrs.fields(cls):  # type: ignore[arg-type]
         name = attribute.name
-        if name not in fields or name == "extra":
+        if name not in data or name in ("extra", "sessions"):
             continue
         try:
             if name == "custom_fields":
-                good[name] = custom_fields(fields[name])
+                good[name] = custom_fields(data[name])
             else:
-                good[name] = converter.structure(fields[name], attribute.type)
+                good[name] = converter.structure(data[name], attribute.type)
         except (ValueError, TypeError):
-            extra[name] = fields[name]
+            extra[name] = data[name]
+    if top:
+        good["custom_fields"] = {**good.get("custom_fields", {}), **top}
     good["extra"] = extra
     return cls(**good)
+
+
+def _structure_known(data: Mapping[str, Any]) -> tuple[Session, bool]:
+    """Read a payload's fields with cattrs' generated function; say whether it holds
+    every field (its other keys are not read here)."""
+    if len(data) >= len(_SESSION_KEYS):
+        try:
+            return _session_from_full_dict(data, Session), True
+        except KeyError:
+            pass  # a field is missing: ``fields=`` asked for fewer
+    return _generated_fn(Session, structure=True)(data, Session), False
 
 
 def structure_session(data: Mapping[str, Any]) -> Session:
     """Turn one session payload into a ``Session``, tolerating drift."""
     if type(data) is not dict and not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
-    # When every key is a field, the generated function reads the payload as it is.
-    fields = data if _SESSION_KEYS.issuperset(data) else _split(data, _SESSION_KEYS, custom=True)
     try:
-        session: Session = _session_from_dict(fields, Session)
-        return session
+        session, every_field = _structure_known(data)
     except (ValueError, TypeError):
-        return _salvage(Session, dict(fields, extra=dict(fields.get("extra", {}))))
+        return _salvage(Session, data)
+    # With every field found, a payload holds another key only if it has more keys.
+    if not every_field or len(data) > len(_SESSION_KEYS):
+        top, extra = _other_keys(data, _SESSION_KEYS, custom=True)
+        # The record's own new dicts: frozen forbids rebinding them, not filling them.
+        session.custom_fields.update(top)
+        session.extra.update(extra)
+    return session
 
 
 def structure_sessions(items: Any) -> list[Session]:
@@ -200,7 +232,7 @@ def structure_sessions(items: Any) -> list[Session]:
 
 def unstructure_session(session: Session) -> dict[str, Any]:
     """Turn a ``Session`` back into an API-shaped dict (unknown fields included)."""
-    out: dict[str, Any] = _session_to_dict(session)
+    out: dict[str, Any] = _generated_fn(Session, structure=False)(session)
     out.update(session.extra)
     return out
 
@@ -208,12 +240,13 @@ def unstructure_session(session: Session) -> dict[str, Any]:
 def _structure_speaker(data: Any, _: Any = None) -> Speaker:
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a speaker object, got {type(data).__name__}")
-    fields = _split(data, _SPEAKER_KEYS, custom=False)
-    sessions = fields.pop("sessions", None)
     try:
-        speaker: Speaker = _speaker_from_dict(fields, Speaker)
+        speaker: Speaker = _generated_fn(Speaker, structure=True)(data, Speaker)
     except (ValueError, TypeError):
-        speaker = _salvage(Speaker, fields)
+        speaker = _salvage(Speaker, data, custom=False)
+    else:
+        speaker.extra.update(_other_keys(data, _SPEAKER_KEYS, custom=False)[1])
+    sessions = data.get("sessions")
     if sessions is not None:
         try:
             speaker = attrs.evolve(speaker, sessions=structure_sessions(sessions))
@@ -224,7 +257,7 @@ def _structure_speaker(data: Any, _: Any = None) -> Speaker:
 
 
 def _unstructure_speaker(speaker: Speaker) -> dict[str, Any]:
-    out: dict[str, Any] = _speaker_to_dict(speaker)
+    out: dict[str, Any] = _generated_fn(Speaker, structure=False)(speaker)
     out["sessions"] = [unstructure_session(s) for s in speaker.sessions]
     out.update(speaker.extra)
     return out
@@ -244,9 +277,10 @@ def structure_record(cls: type[T], data: Any) -> T:
     """
     if not isinstance(data, Mapping):
         raise ValueError(f"expected an object, got {type(data).__name__}")
-    known = frozenset(a.name for a in attrs.fields(cls)) - {"extra"}  # type: ignore[arg-type]
-    fields = _split(data, known, custom=False)
+    known = _field_names(cls)
+    fields = {key: value for key, value in data.items() if key in known}
+    fields["extra"] = _other_keys(data, known, custom=False)[1]
     try:
         return converter.structure(fields, cls)
     except (ValueError, TypeError):
-        return _salvage(cls, fields)
+        return _salvage(cls, data, custom=False)

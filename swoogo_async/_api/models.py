@@ -69,7 +69,10 @@ class SelectionControl(_OpenEnum):
 # Not slotted: a frozen slotted class sets each of its 34 fields through
 # ``object.__setattr__`` in ``__init__``, a frozen dict class stores them straight into
 # ``__dict__``: half the cost of ``__init__``, for about 1.3 kB more per instance.
-@attrs.frozen(slots=False, kw_only=True)
+# Not keyword-only: the converter passes a full record's 34 fields by position, which
+# costs half as much as passing them by name. Code building a ``Session`` names its
+# fields (their order is not part of the API).
+@attrs.frozen(slots=False)
 class Session:
     """A session (agenda item).
 

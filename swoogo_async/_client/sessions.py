@@ -15,6 +15,7 @@ from .._api.endpoints import (
     update_session_call,
 )
 from .._api.fields import (
+    DEFAULT_KEY,
     SessionCreateFields,
     SessionUpdateFields,
     check_id,
@@ -25,13 +26,8 @@ from .._api.pages import Listing, SessionBatch
 from .._checks import check_number
 from .._http.retry import RetryPolicy
 from .._shared.state import credential_id, file_lease
-from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
-from .._writes.bulk import create_many as _create_many
-from .._writes.bulk import update_many as _update_many
-from .._writes.bulk_results import RowInput
 from .._writes.create import CreateLocks, Creator
-from .._writes.sync import BeforeWrite, sync_rows
-from .._writes.sync_plan import DEFAULT_KEY, SyncPlanner, parse_key
+from .._writes.lookup import DEFAULT_CONCURRENCY
 from .getmany import get_many
 
 if TYPE_CHECKING:
@@ -39,6 +35,11 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
+    # Bulk and sync load on first use (see ``create_many``): ``import swoogo_async``
+    # pays for the client path only.
+    from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
+    from .._writes.bulk_results import RowInput
+    from .._writes.sync import BeforeWrite
     from .client import SwoogoClient
 
 
@@ -220,7 +221,7 @@ class Sessions:
         self,
         rows: RowSource,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         ordered: bool = False,
         on_progress: ProgressCallback | None = None,
         event_id: int | None = None,
@@ -255,7 +256,9 @@ class Sessions:
                 not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
         """
         creator, _ = self._bulk(retry)
-        return _create_many(
+        from .._writes.bulk import create_many
+
+        return create_many(
             creator.create,
             rows,
             concurrency=concurrency,
@@ -269,7 +272,7 @@ class Sessions:
         self,
         rows: RowSource,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         ordered: bool = False,
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
@@ -286,7 +289,9 @@ class Sessions:
                 not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
         """
         _, update = self._bulk(retry)
-        return _update_many(
+        from .._writes.bulk import update_many
+
+        return update_many(
             update,
             rows,
             concurrency=concurrency,
@@ -301,7 +306,7 @@ class Sessions:
         *,
         event_id: int,
         key: str | Sequence[str] = DEFAULT_KEY,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         ordered: bool = False,
         on_progress: ProgressCallback | None = None,
         dry_run: bool = False,
@@ -357,6 +362,9 @@ class Sessions:
             LeaseBusyError: (during iteration, before anything is read or written)
                 another run kept the event's lease for ``lease_wait`` seconds.
         """
+        from .._writes.sync import sync_rows
+        from .._writes.sync_plan import SyncPlanner, parse_key
+
         planner = SyncPlanner(
             event_id=check_id("event_id", event_id), key=parse_key(key), update=updates
         )

@@ -59,6 +59,7 @@ from .bulk_rows import (
     session_row,
     unreadable,
 )
+from .lookup import DEFAULT_CONCURRENCY
 
 __all__ = [
     "UNREADABLE",
@@ -328,7 +329,7 @@ def create_many(
     create: CreateFn,
     rows: RowSource,
     *,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
     ordered: bool = False,
     on_progress: ProgressCallback | None = None,
     event_id: int | None = None,
@@ -346,7 +347,7 @@ def update_many(
     update: UpdateFn,
     rows: RowSource,
     *,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
     ordered: bool = False,
     on_progress: ProgressCallback | None = None,
     credits: Callable[[], int] | None = None,

@@ -34,6 +34,7 @@ from .bulk import (
     sending_update,
 )
 from .bulk_results import BulkStatus
+from .lookup import DEFAULT_CONCURRENCY
 from .sync_plan import RowPlan, SyncPlanner
 
 __all__ = ["BeforeWrite", "ReadPage", "sync_rows"]
@@ -77,7 +78,7 @@ def sync_rows(
     create: CreateFn,
     update: UpdateFn,
     scan: Iterable[RowInput] | None = None,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
     ordered: bool = False,
     on_progress: ProgressCallback | None = None,
     dry_run: bool = False,

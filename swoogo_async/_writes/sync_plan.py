@@ -34,7 +34,7 @@ from typing import Any, Literal
 import attrs
 
 from .._api.converter import CUSTOM_FIELD_RE
-from .._api.fields import WRITABLE_FIELDS
+from .._api.fields import DEFAULT_KEY, WRITABLE_FIELDS
 from .._api.models import Session
 from .._exceptions import AmbiguousMatchError, InvalidInputError
 from .bulk import UNREADABLE, RowInput, prepare_create_row
@@ -42,8 +42,6 @@ from .reconcile import comparable, differing
 
 __all__ = ["DEFAULT_KEY", "RowPlan", "SyncPlanner", "changed_names", "parse_key"]
 
-#: The fields that identify a row by default.
-DEFAULT_KEY: tuple[str, ...] = ("name", "date", "start_time")
 #: Writable fields that cannot identify a row.
 _NOT_KEYS = frozenset({"event_id", "custom_fields"})
 SyncAction = Literal["create", "update", "unchanged", "present"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
+from .._writes.lookup import DEFAULT_CONCURRENCY
 from ._columns import row_options_parser
 from ._import import PROG
 
@@ -52,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # The options of a bulk run, the same for import and sync.
     run = argparse.ArgumentParser(add_help=False)
-    run.add_argument("--concurrency", type=_positive, default=8, help="rows in flight (8)")
+    run.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=DEFAULT_CONCURRENCY,
+        help=f"rows in flight ({DEFAULT_CONCURRENCY})",
+    )
     run.add_argument("--report", metavar="PATH", help="JSON Lines report to append to")
     run.add_argument("--ordered", action="store_true", help="finish rows in file order")
     run.add_argument("--no-progress", action="store_true", help="log lines, no progress bar")
@@ -121,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="import a sample agenda into an embedded fake API")
     demo.add_argument("--rows", type=_positive, default=300, help="sessions to generate (300)")
-    demo.add_argument("--concurrency", type=_positive, default=8)
+    demo.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY)
     demo.add_argument("--chaos", type=float, default=0.03, help="fault rate, 0..1 (0.03)")
     demo.add_argument("--rate-limit", type=_positive, help="credits per window (off)")
     demo.add_argument("--rate-window", type=float, default=10.0, help="window seconds (10)")

@@ -37,6 +37,7 @@ import attrs
 from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError
 from .._writes.bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
+from .._writes.lookup import DEFAULT_CONCURRENCY
 from .._writes.sync_plan import DEFAULT_KEY, RowPlan
 from ._columns import RowOptions
 from ._leases import PROG, EventRows, event_leases, event_of, file_events
@@ -80,7 +81,7 @@ class ImportOptions:
 
     file: Path
     event_id: int | None = None
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     report: Path | None = None
     resume: Path | None = None
     ordered: bool = False
