@@ -6,13 +6,11 @@ pattern (inferred). The calls and the model are built in ``_api/webhooks.py``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._api.endpoints import Call
-from .._api.models import Page
-from .._api.pages import Listing
+from .._api.pages import Listing, numbered_listing
 from .._api.webhooks import (
     ContentType,
     Webhook,
@@ -52,15 +50,12 @@ class Webhooks:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
         fields = None if fields is None else [fields] if isinstance(fields, str) else list(fields)
-        list_webhooks_call(per_page=per_page, fields=fields)  # check before any request
-        client = self._client
-
-        async def fetch(number: int) -> Page[Webhook]:
-            call = list_webhooks_call(page=number, per_page=per_page, fields=fields)
-            parse = functools.partial(parse_webhook_page, page=number, per_page=per_page)
-            return await client.send(call, parse)
-
-        return Listing(fetch)
+        return numbered_listing(
+            self._client.send,
+            lambda number: list_webhooks_call(page=number, per_page=per_page, fields=fields),
+            parse_webhook_page,
+            per_page=per_page,
+        )
 
     async def create(
         self,

@@ -31,7 +31,15 @@ from .._exceptions import LeaseBusyError
 from .._http.auth import TokenStore
 from .._http.pacing import Pacer, RateHeaders, RateLimit, SharedBudget
 
-__all__ = ["LEASE_DIR_ENV", "LocalSharedState", "SharedState", "credential_id", "file_lease"]
+__all__ = [
+    "DEFAULT_LEASE_WAIT",
+    "LEASE_DIR_ENV",
+    "LocalSharedState",
+    "SharedState",
+    "credential_id",
+    "credential_lease",
+    "file_lease",
+]
 
 
 def credential_id(api_key: str, base_url: str) -> str:
@@ -41,6 +49,24 @@ def credential_id(api_key: str, base_url: str) -> str:
     tokens and its own budget, so the server is part of the name.
     """
     return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:16]
+
+
+#: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
+DEFAULT_LEASE_WAIT = 60.0
+
+
+def credential_lease(
+    shared: SharedState | None, api_key: str, base_url: str, event_id: int, wait: float
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Return the write lease of an event: the shared state's, else this machine's file lease.
+
+    With a shared state (Redis) the lease covers every process on the credential;
+    without one, every process of this machine.
+    """
+    name = f"event:{event_id}"
+    if shared is not None:
+        return shared.lease(name, wait=wait)
+    return file_lease(credential_id(api_key, base_url), name, wait=wait)
 
 
 class SharedState(TokenStore, SharedBudget, Protocol):
