@@ -39,6 +39,7 @@ __all__ = [
     "credential_id",
     "credential_lease",
     "file_lease",
+    "lease_pause",
 ]
 
 
@@ -247,6 +248,21 @@ def _is_current(fd: int, path: Path) -> bool:
         return False
 
 
+async def lease_pause(name: str, where: str, started: float, wait: float, pause: float) -> float:
+    """Wait ``pause`` before the next try at a busy lease; return the pause after that.
+
+    Raises:
+        LeaseBusyError: ``wait`` seconds have passed since ``started`` (monotonic).
+    """
+    left = started + wait - time.monotonic()
+    if left <= 0:
+        raise LeaseBusyError(
+            f"{name} is held by another run {where} (waited {wait:g} s)", name=name, waited=wait
+        )
+    await asyncio.sleep(min(pause, left))
+    return min(pause * 2, _LEASE_POLL[1])
+
+
 @contextlib.asynccontextmanager
 async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[None]:
     """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block.
@@ -273,15 +289,7 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
             os.close(fd)
             continue
         os.close(fd)
-        left = started + wait - time.monotonic()
-        if left <= 0:
-            raise LeaseBusyError(
-                f"{name} is held by another run on this machine (waited {wait:g} s)",
-                name=name,
-                waited=wait,
-            )
-        await asyncio.sleep(min(pause, left))
-        pause = min(pause * 2, _LEASE_POLL[1])
+        pause = await lease_pause(name, "on this machine", started, wait, pause)
     try:
         yield
     finally:
