@@ -1,7 +1,8 @@
 """The HTTP options of a client and its copies: checked once, read on every attempt.
 
-``CallOptions`` are what ``with_options`` changes (retry policy, timeout, headers);
-the checks refuse an unusable base URL, user agent, header or timeout, naming it.
+``CallOptions`` are what ``with_options`` changes (retry policy, timeout, headers, cache
+use, ``max_age``; ``CallOptions.merged`` checks them); the checks refuse an unusable
+base URL, user agent, header, timeout or option, naming it.
 """
 
 from __future__ import annotations
