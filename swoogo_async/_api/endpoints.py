@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypedDict, TypeVar
 from urllib.parse import urlencode
 
 import attrs
@@ -30,6 +30,7 @@ __all__ = [
     "UPDATE_METHOD",
     "Call",
     "Parse",
+    "SessionListOptions",
     "add_sessions_call",
     "create_session_call",
     "decode_json",
@@ -166,6 +167,18 @@ def list_speakers_call(
     extra = _field_query(fields, expand)
     query = [("event_id", str(event_id)), ("page", str(page)), _per_page(per_page, extra)]
     return Call("GET", "/speakers", urlencode(query + extra), cost=LIST_COST)
+
+
+class SessionListOptions(TypedDict, total=False):
+    """The options of a sessions listing (see ``list_sessions_call``, ``Sessions.list``)."""
+
+    fields: str | Iterable[str] | None
+    expand: str | Iterable[str] | None
+    search: str | Sequence[str] | None
+    search_condition: str | None
+    sort: str | Iterable[str] | None
+    ids: Iterable[int] | None
+    per_page: int
 
 
 def list_sessions_call(

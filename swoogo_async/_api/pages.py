@@ -16,6 +16,7 @@ hide an item. ``Listing`` is the one listing type callers see.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -23,9 +24,18 @@ import attrs
 
 from .models import Page, Session
 
-__all__ = ["UNCOUNTED_PAGE_CAP", "KeysetWalk", "Listing", "PageWalk", "SessionBatch", "item_id"]
+__all__ = [
+    "UNCOUNTED_PAGE_CAP",
+    "KeysetWalk",
+    "Listing",
+    "PageWalk",
+    "SessionBatch",
+    "item_id",
+    "numbered_listing",
+]
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 #: Pages a walk reads at most when the listing gave no ``totalCount`` to bound it (no
 #: ``_meta``): a ``next`` link on every page must not keep it reading for ever.
@@ -260,6 +270,27 @@ class Listing(Generic[T]):
     async def collect(self) -> list[T]:
         """Return every item as a list."""
         return [item async for item in self]
+
+
+def numbered_listing(
+    send: Callable[[C, Callable[..., Page[T]]], Awaitable[Page[T]]],
+    call_for: Callable[[int], C],
+    parse: Callable[..., Page[T]],
+    *,
+    per_page: int,
+) -> Listing[T]:
+    """Return a ``Listing`` whose page ``n`` is ``send(call_for(n), parse)``.
+
+    The first page's call is built here, so an unusable argument raises before any
+    request; ``parse`` is told the page's number and size.
+    """
+    call_for(1)
+
+    async def fetch(number: int) -> Page[T]:
+        page_parse = functools.partial(parse, page=number, per_page=per_page)
+        return await send(call_for(number), page_parse)
+
+    return Listing(fetch)
 
 
 @attrs.frozen(slots=True, kw_only=True)

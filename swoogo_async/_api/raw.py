@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -23,7 +23,9 @@ __all__ = [
     "Params",
     "call_cost",
     "encode_params",
+    "page_calls",
     "parse_json",
+    "parse_json_at",
     "raw_item_key",
     "request_call",
 ]
@@ -157,3 +159,27 @@ def raw_item_key(item: dict[str, Any]) -> Hashable | None:
         return ("content", json.dumps(item, sort_keys=True, default=str))
     except (TypeError, ValueError):
         return None
+
+
+def page_calls(
+    path: str, params: Params | None, *, per_page: int, max_pages: int | None, cost: int | None
+) -> Callable[[int], Call]:
+    """Check the arguments of ``paginate``; return the call of its page ``n``."""
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidInputError("params", f"expected a mapping, got {type(params).__name__}")
+    if params is not None and any(str(k).lower() in ("page", "per-page") for k in params):
+        raise InvalidInputError("params", "page and per-page are set by the walk (per_page=)")
+    if type(per_page) is not int or per_page < 1:
+        raise InvalidInputError("per_page", "must be a positive integer")
+    if max_pages is not None and (type(max_pages) is not int or max_pages < 1):
+        raise InvalidInputError("max_pages", "must be a positive integer")
+    fixed = dict(params or {})
+    request_call("GET", path, params=fixed, cost=cost)  # check before any request
+    return lambda number: request_call(
+        "GET", path, params={**fixed, "page": number, "per-page": per_page}, cost=cost
+    )
+
+
+def parse_json_at(raw: bytes, *, method: str, url: str) -> tuple[bytes, Any, str, str]:
+    """Return the body, its decoded JSON, and where it came from."""
+    return raw, decode_json(raw, method=method, url=url), method, url

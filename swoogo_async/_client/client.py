@@ -8,23 +8,19 @@ headers) and the resources, each built from the client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import aiohttp
 
-from .._api.endpoints import Call, Parse, decode_json, page_of
+from .._api.endpoints import Call, Parse, page_of
 from .._api.models import Page
 from .._api.pages import Listing
-from .._api.raw import Params, parse_json, raw_item_key, request_call
-from .._checks import check_number
-from .._exceptions import InvalidInputError
+from .._api.raw import Params, page_calls, parse_json, parse_json_at, raw_item_key, request_call
 from .._http.hooks import RequestHook, ResponseHook, ResponseInfo, last_response
 from .._http.options import (
     CallOptions,
-    check_headers,
-    check_timeout,
 )
 from .._http.pacing import RateLimit
 from .._http.pipeline import CLOSED
@@ -280,18 +276,8 @@ class SwoogoClient:
         Raises:
             InvalidInputError: an option is invalid (the error names the header).
         """
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise InvalidInputError("retry", f"expected a RetryPolicy, got {type(retry).__name__}")
-        if cache is not None and not isinstance(cache, bool):
-            raise InvalidInputError("cache", f"must be True or False, got {cache!r}")
-        if max_age is not None:
-            check_number("max_age", max_age, at_least=0)
         options = self._options.merged(
-            timeout=None if timeout is None else check_timeout(timeout),
-            retry=retry,
-            headers=None if headers is None else check_headers(headers),
-            cache=cache,
-            max_age=max_age,
+            timeout=timeout, retry=retry, headers=headers, cache=cache, max_age=max_age
         )
         copy = object.__new__(SwoogoClient)
         copy._bind(self._core, options, owns_core=False)
@@ -397,29 +383,12 @@ class SwoogoClient:
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        if params is not None and not isinstance(params, Mapping):
-            raise InvalidInputError("params", f"expected a mapping, got {type(params).__name__}")
-        if params is not None and any(str(k).lower() in ("page", "per-page") for k in params):
-            raise InvalidInputError("params", "page and per-page are set by the walk (per_page=)")
-        if type(per_page) is not int or per_page < 1:
-            raise InvalidInputError("per_page", "must be a positive integer")
-        if max_pages is not None and (type(max_pages) is not int or max_pages < 1):
-            raise InvalidInputError("max_pages", "must be a positive integer")
-        fixed = dict(params or {})
-        request_call("GET", path, params=fixed, cost=cost)  # check before any request
+        call_for = page_calls(path, params, per_page=per_page, max_pages=max_pages, cost=cost)
 
         async def fetch(number: int) -> Page[dict[str, Any]]:
-            query = {**fixed, "page": number, "per-page": per_page}
-            call = request_call("GET", path, params=query, cost=cost)
             # Only the JSON is decoded inside the retry loop (a cut body is worth another
             # try); a body that is not a list envelope would come back the same: no retry.
-            raw, payload, method, url = await self.send(call, _decoded)
+            raw, payload, method, url = await self.send(call_for(number), parse_json_at)
             return page_of(payload, raw, method=method, url=url, page=number, per_page=per_page)
 
-        key: Callable[[dict[str, Any]], Hashable | None] = raw_item_key
-        return Listing(fetch, key=key, max_pages=max_pages)
-
-
-def _decoded(raw: bytes, *, method: str, url: str) -> tuple[bytes, Any, str, str]:
-    """Return the body, its decoded JSON, and where it came from."""
-    return raw, decode_json(raw, method=method, url=url), method, url
+        return Listing(fetch, key=raw_item_key, max_pages=max_pages)

@@ -1,13 +1,14 @@
-"""The ``sessions`` and ``speakers`` resources of a client."""
+"""The ``sessions`` resource of a client."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from .._api.endpoints import (
+    SessionListOptions,
     get_session_call,
     list_sessions_call,
     parse_page,
@@ -21,11 +22,11 @@ from .._api.fields import (
     check_id,
     prepare_session_fields,
 )
-from .._api.models import Page, Session
-from .._api.pages import Listing, SessionBatch
+from .._api.models import Session
+from .._api.pages import Listing, SessionBatch, numbered_listing
 from .._checks import check_number
 from .._http.retry import RetryPolicy
-from .._shared.state import credential_id, file_lease
+from .._shared.state import DEFAULT_LEASE_WAIT, credential_lease
 from .._writes.create import CreateLocks, Creator
 from .._writes.lookup import DEFAULT_CONCURRENCY
 from .getmany import get_many
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
     from .client import SwoogoClient
 
 
-#: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
-DEFAULT_LEASE_WAIT = 60.0
-
 __all__ = ["Sessions"]
 
 
@@ -58,12 +56,7 @@ class Sessions:
         self._creator = Creator(client, creates)
 
     def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
-        """Return the create and update a bulk run's rows go through, under its retry policy.
-
-        By default the client's policy stretched by ``RetryPolicy.for_bulk``: a row
-        waits out a 429 whose reset falls inside the API's window, where an
-        interactive call fails fast. The copy shares everything else with the client.
-        """
+        """Return the create and update of a bulk run's rows (see ``RetryPolicy.for_bulk``)."""
         policy = retry if retry is not None else self._client.retry.for_bulk()
         # Bulk and sync read the server, never a cached copy.
         client = self._client.with_options(retry=policy, cache=False)
@@ -122,18 +115,7 @@ class Sessions:
         """
         return await get_many(self._client, ids, event_id=event_id, fields=fields)
 
-    def list(
-        self,
-        event_id: int,
-        *,
-        fields: str | Iterable[str] | None = None,
-        expand: str | Iterable[str] | None = None,
-        search: str | Sequence[str] | None = None,
-        search_condition: str | None = None,
-        sort: str | Iterable[str] | None = None,
-        ids: Iterable[int] | None = None,
-        per_page: int = 200,
-    ) -> Listing[Session]:
+    def list(self, event_id: int, **options: Unpack[SessionListOptions]) -> Listing[Session]:
         """List an event's sessions, fetching pages as iteration needs them.
 
         Without ``fields`` the server returns only ``id`` and ``name``. Each page
@@ -157,26 +139,15 @@ class Sessions:
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        options: dict[str, Any] = {
-            "fields": fields,
-            "expand": expand,
-            "search": search,
-            "search_condition": search_condition,
-            "sort": sort,
-            # An iterator would be spent by the check below: keep a list when we can.
-            "ids": list(ids) if isinstance(ids, Iterable) else ids,
-            "per_page": per_page,
-        }
-        list_sessions_call(event_id, **options)  # check the arguments before any request
-        client = self._client
-
-        async def fetch(number: int) -> Page[Session]:
-            call = list_sessions_call(event_id, page=number, **options)
-            return await client.send(
-                call, functools.partial(parse_page, page=number, per_page=per_page)
-            )
-
-        return Listing(fetch)
+        ids = options.get("ids")
+        if isinstance(ids, Iterable):  # checking the first page would spend an iterator
+            options["ids"] = list(ids)
+        return numbered_listing(
+            self._client.send,
+            lambda number: list_sessions_call(event_id, page=number, **options),
+            parse_page,
+            per_page=options.get("per_page", 200),
+        )
 
     async def create(
         self,
@@ -371,16 +342,10 @@ class Sessions:
         if lease_wait is not None:
             check_number("lease_wait", lease_wait, at_least=0.0)
         creator, update = self._bulk(retry)
-
-        def read_page(after: int, fields: list[str]) -> Awaitable[Page[Session]]:
-            # By id, after the last one read: a concurrent delete cannot hide a session.
-            return creator.list_page(event_id, 1, fields, [f"id>{after}"], sort="id")
-
         return sync_rows(
             rows,
             planner=planner,
-            read_page=read_page,
-            create=creator.create,
+            creator=creator,
             update=update,
             scan=scan,
             concurrency=concurrency,
@@ -410,10 +375,7 @@ class Sessions:
         check_id("event_id", event_id)
         check_number("wait", wait, at_least=0.0)
         core = self._client._core
-        name = f"event:{event_id}"
-        if core.shared is not None:
-            return core.shared.lease(name, wait=wait)
-        return file_lease(credential_id(core.api_key, self._client.base_url), name, wait=wait)
+        return credential_lease(core.shared, core.api_key, self._client.base_url, event_id, wait)
 
     def _credits(self) -> int:
         return self._client.credits_spent
@@ -433,15 +395,11 @@ class Sessions:
             ValidationError: the server rejected a field.
         """
         prepared = prepare_session_fields(fields, creating=False)
-        return await self._update(session_id, prepared)
-
-    async def _update(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
-        """Update from fields already checked by ``prepare_session_fields``."""
         return await _send_update(self._client, session_id, prepared)
 
 
 async def _send_update(
     client: SwoogoClient, session_id: int, prepared: Mapping[str, Any]
 ) -> Session:
-    """Send an update of checked fields through ``client``."""
+    """Send an update of fields checked by ``prepare_session_fields`` through ``client``."""
     return await client.send(update_session_call(session_id, prepared), parse_session)

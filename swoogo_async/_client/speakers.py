@@ -7,7 +7,6 @@ Paths: ``GET /speakers?event_id=`` is documented (without ``fields`` it returns 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +18,8 @@ from .._api.endpoints import (
     parse_speaker,
     parse_speaker_page,
 )
-from .._api.models import Page, Speaker
-from .._api.pages import Listing
+from .._api.models import Speaker
+from .._api.pages import Listing, numbered_listing
 
 if TYPE_CHECKING:
     from .client import SwoogoClient
@@ -67,15 +66,12 @@ class Speakers:
             list(expand) if isinstance(expand, Iterable) and not isinstance(expand, str) else expand
         )
         options: dict[str, Any] = {"fields": fields, "expand": expand, "per_page": per_page}
-        list_speakers_call(event_id, **options)  # check the arguments before any request
-        client = self._client
-
-        async def fetch(number: int) -> Page[Speaker]:
-            call = list_speakers_call(event_id, page=number, **options)
-            parse = functools.partial(parse_speaker_page, page=number, per_page=per_page)
-            return await client.send(call, parse)
-
-        return Listing(fetch)
+        return numbered_listing(
+            self._client.send,
+            lambda number: list_speakers_call(event_id, page=number, **options),
+            parse_speaker_page,
+            per_page=per_page,
+        )
 
     async def get(
         self,

@@ -6,13 +6,11 @@ pattern (inferred). The calls and the model are built in ``_api/webhooks.py``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._api.endpoints import Call
-from .._api.models import Page
-from .._api.pages import Listing
+from .._api.pages import Listing, numbered_listing
 from .._api.webhooks import (
     ContentType,
     Webhook,
@@ -24,12 +22,48 @@ from .._api.webhooks import (
     update_webhook_call,
     webhook_fields,
 )
-from .._types import UNSET, UnsetType
+from .._types import UnsetType
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .client import SwoogoClient
 
-__all__ = ["Webhook", "Webhooks"]
+__all__ = ["Webhook", "WebhookFields", "WebhookOptions", "Webhooks"]
+
+
+class WebhookOptions(TypedDict, total=False):
+    """The fields of a webhook besides its name, url and trigger object (see ``create``)."""
+
+    content_type: ContentType | UnsetType
+    headers: Mapping[str, str] | UnsetType
+    trigger_on_insert: bool | UnsetType
+    trigger_on_update: bool | UnsetType
+    trigger_on_delete: bool | UnsetType
+    event_ids: Iterable[int] | UnsetType | None
+    enabled: bool | UnsetType
+    group_id: int | UnsetType
+    notes: str | UnsetType | None
+    extra: Mapping[str, Any] | UnsetType
+
+
+class WebhookFields(WebhookOptions, total=False):
+    """Every field of a webhook, as ``update`` changes them."""
+
+    name: str | UnsetType
+    url: str | UnsetType
+    trigger_object: str | UnsetType
+
+
+#: The order fields are checked and sent in.
+_ORDER = ("name", "url", "trigger_object", *WebhookOptions.__annotations__)
+#: What ``create`` sends for a field it is not given.
+_CREATE_DEFAULTS: dict[str, Any] = {
+    "content_type": "json",
+    "trigger_on_insert": True,
+    "trigger_on_update": True,
+    "trigger_on_delete": True,
+}
 
 
 class Webhooks:
@@ -52,32 +86,15 @@ class Webhooks:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
         fields = None if fields is None else [fields] if isinstance(fields, str) else list(fields)
-        list_webhooks_call(per_page=per_page, fields=fields)  # check before any request
-        client = self._client
-
-        async def fetch(number: int) -> Page[Webhook]:
-            call = list_webhooks_call(page=number, per_page=per_page, fields=fields)
-            parse = functools.partial(parse_webhook_page, page=number, per_page=per_page)
-            return await client.send(call, parse)
-
-        return Listing(fetch)
+        return numbered_listing(
+            self._client.send,
+            lambda number: list_webhooks_call(page=number, per_page=per_page, fields=fields),
+            parse_webhook_page,
+            per_page=per_page,
+        )
 
     async def create(
-        self,
-        *,
-        name: str,
-        url: str,
-        trigger_object: str,
-        content_type: ContentType = "json",
-        headers: Mapping[str, str] | UnsetType = UNSET,
-        trigger_on_insert: bool = True,
-        trigger_on_update: bool = True,
-        trigger_on_delete: bool = True,
-        event_ids: Iterable[int] | UnsetType | None = UNSET,
-        enabled: bool | UnsetType = UNSET,
-        group_id: int | UnsetType = UNSET,
-        notes: str | UnsetType | None = UNSET,
-        extra: Mapping[str, Any] | UnsetType = UNSET,
+        self, *, name: str, url: str, trigger_object: str, **options: Unpack[WebhookOptions]
     ) -> Webhook:
         """Register a webhook (``POST /webhooks/create``, documented; form body).
 
@@ -107,43 +124,11 @@ class Webhooks:
             InvalidInputError: a field is unusable (nothing was sent).
             ValidationError: the server refused a field.
         """
-        fields = webhook_fields(
-            {
-                "name": name,
-                "url": url,
-                "trigger_object": trigger_object,
-                "content_type": content_type,
-                "headers": headers,
-                "trigger_on_insert": trigger_on_insert,
-                "trigger_on_update": trigger_on_update,
-                "trigger_on_delete": trigger_on_delete,
-                "event_ids": event_ids,
-                "enabled": enabled,
-                "group_id": group_id,
-                "notes": notes,
-                "extra": extra,
-            }
-        )
+        given = {"name": name, "url": url, "trigger_object": trigger_object, **options}
+        fields = _checked({**_CREATE_DEFAULTS, **given})
         return await self._send(create_webhook_call(fields))
 
-    async def update(
-        self,
-        webhook_id: int,
-        *,
-        name: str | UnsetType = UNSET,
-        url: str | UnsetType = UNSET,
-        trigger_object: str | UnsetType = UNSET,
-        content_type: ContentType | UnsetType = UNSET,
-        headers: Mapping[str, str] | UnsetType = UNSET,
-        trigger_on_insert: bool | UnsetType = UNSET,
-        trigger_on_update: bool | UnsetType = UNSET,
-        trigger_on_delete: bool | UnsetType = UNSET,
-        event_ids: Iterable[int] | UnsetType | None = UNSET,
-        enabled: bool | UnsetType = UNSET,
-        group_id: int | UnsetType = UNSET,
-        notes: str | UnsetType | None = UNSET,
-        extra: Mapping[str, Any] | UnsetType = UNSET,
-    ) -> Webhook:
+    async def update(self, webhook_id: int, **fields: Unpack[WebhookFields]) -> Webhook:
         """Change a webhook (``PUT /webhooks/update/{id}``, inferred); only given fields are sent.
 
         Args:
@@ -169,24 +154,7 @@ class Webhooks:
             InvalidInputError: no change, or an unusable one (nothing was sent).
             NotFoundError: no such webhook.
         """
-        fields = webhook_fields(
-            {
-                "name": name,
-                "url": url,
-                "trigger_object": trigger_object,
-                "content_type": content_type,
-                "headers": headers,
-                "trigger_on_insert": trigger_on_insert,
-                "trigger_on_update": trigger_on_update,
-                "trigger_on_delete": trigger_on_delete,
-                "event_ids": event_ids,
-                "enabled": enabled,
-                "group_id": group_id,
-                "notes": notes,
-                "extra": extra,
-            }
-        )
-        return await self._send(update_webhook_call(webhook_id, fields))
+        return await self._send(update_webhook_call(webhook_id, _checked(fields)))
 
     async def delete(self, webhook_id: int) -> None:
         """Remove a webhook (``DELETE /webhooks/delete/{id}``, inferred).
@@ -199,6 +167,14 @@ class Webhooks:
 
     async def _send(self, call: Call) -> Webhook:
         return await self._client.send(call, parse_webhook)
+
+
+def _checked(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the fields a caller gave (in the order of ``_ORDER``) and return those to send."""
+    unknown = set(given).difference(_ORDER)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {min(unknown)!r}")
+    return webhook_fields({name: given[name] for name in _ORDER if name in given})
 
 
 def _nothing(raw: bytes, *, method: str, url: str) -> None:

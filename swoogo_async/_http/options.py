@@ -1,7 +1,8 @@
 """The HTTP options of a client and its copies: checked once, read on every attempt.
 
-``CallOptions`` are what ``with_options`` changes (retry policy, timeout, headers);
-the checks refuse an unusable base URL, user agent, header or timeout, naming it.
+``CallOptions`` are what ``with_options`` changes (retry policy, timeout, headers, cache
+use, ``max_age``; ``CallOptions.merged`` checks them); the checks refuse an unusable
+base URL, user agent, header, timeout or option, naming it.
 """
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
 import attrs
 
 from .._api.endpoints import FORM
+from .._checks import check_number
 from .._exceptions import InvalidInputError
 from .retry import RetryPolicy
 from .transport import Headers
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .auth import Token
 
 __all__ = [
     "RESERVED_HEADERS",
     "CallOptions",
+    "OptionChanges",
     "RequestHeaders",
     "check_base_url",
     "check_headers",
@@ -131,23 +136,39 @@ class CallOptions:
     cache: bool | None = None
     max_age: float | None = None
 
-    def merged(
-        self,
-        *,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        headers: Mapping[str, str] | None = None,
-        cache: bool | None = None,
-        max_age: float | None = None,
-    ) -> CallOptions:
-        """Return these options with the given ones laid over them (headers are merged)."""
+    def merged(self, **changes: Unpack[OptionChanges]) -> CallOptions:
+        """Return these options with the given ones checked and laid over them.
+
+        Headers are merged; an option left out or None keeps its value.
+
+        Raises:
+            InvalidInputError: an option is invalid (the error names it, or the header).
+        """
+        retry, cache, max_age = changes.get("retry"), changes.get("cache"), changes.get("max_age")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidInputError("retry", f"expected a RetryPolicy, got {type(retry).__name__}")
+        if cache is not None and not isinstance(cache, bool):
+            raise InvalidInputError("cache", f"must be True or False, got {cache!r}")
+        if max_age is not None:
+            check_number("max_age", max_age, at_least=0)
+        timeout, headers = changes.get("timeout"), changes.get("headers")
         return CallOptions(
             retry=retry if retry is not None else self.retry,
-            timeout=timeout if timeout is not None else self.timeout,
-            headers=merge_headers(self.headers, headers or {}),
+            timeout=check_timeout(timeout) if timeout is not None else self.timeout,
+            headers=merge_headers(self.headers, {} if headers is None else check_headers(headers)),
             cache=cache if cache is not None else self.cache,
             max_age=max_age if max_age is not None else self.max_age,
         )
+
+
+class OptionChanges(TypedDict, total=False):
+    """What ``with_options`` changes; None keeps the value (see ``SwoogoClient.with_options``)."""
+
+    timeout: float | None
+    retry: RetryPolicy | None
+    headers: Mapping[str, str] | None
+    cache: bool | None
+    max_age: float | None
 
 
 def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:

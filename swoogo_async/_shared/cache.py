@@ -356,13 +356,11 @@ class ReadCache:
         core = self._core
         values = await core.safe(lambda: core.backend.get_many(*tag_keys), None)
         if values and None in values:
+            set_nx = functools.partial(core.backend.set, exist=False, expire=core.ttl.version_life)
             for tag_key, value in zip(tag_keys, values, strict=True):
                 if value is None:
                     token = secrets.token_hex(8).encode()
-                    set_nx = functools.partial(core.backend.set, tag_key, token, exist=False)
-                    await core.safe(
-                        functools.partial(set_nx, expire=self._core.ttl.version_life), None
-                    )
+                    await core.safe(functools.partial(set_nx, tag_key, token), None)
             values = await core.safe(lambda: core.backend.get_many(*tag_keys), None)
         return [rules.version(v) for v in values] if values else ["?"] * len(tag_keys)
 

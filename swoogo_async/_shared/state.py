@@ -31,7 +31,16 @@ from .._exceptions import LeaseBusyError
 from .._http.auth import TokenStore
 from .._http.pacing import Pacer, RateHeaders, RateLimit, SharedBudget
 
-__all__ = ["LEASE_DIR_ENV", "LocalSharedState", "SharedState", "credential_id", "file_lease"]
+__all__ = [
+    "DEFAULT_LEASE_WAIT",
+    "LEASE_DIR_ENV",
+    "LocalSharedState",
+    "SharedState",
+    "credential_id",
+    "credential_lease",
+    "file_lease",
+    "lease_pause",
+]
 
 
 def credential_id(api_key: str, base_url: str) -> str:
@@ -41,6 +50,24 @@ def credential_id(api_key: str, base_url: str) -> str:
     tokens and its own budget, so the server is part of the name.
     """
     return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:16]
+
+
+#: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
+DEFAULT_LEASE_WAIT = 60.0
+
+
+def credential_lease(
+    shared: SharedState | None, api_key: str, base_url: str, event_id: int, wait: float
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Return the write lease of an event: the shared state's, else this machine's file lease.
+
+    With a shared state (Redis) the lease covers every process on the credential;
+    without one, every process of this machine.
+    """
+    name = f"event:{event_id}"
+    if shared is not None:
+        return shared.lease(name, wait=wait)
+    return file_lease(credential_id(api_key, base_url), name, wait=wait)
 
 
 class SharedState(TokenStore, SharedBudget, Protocol):
@@ -221,6 +248,21 @@ def _is_current(fd: int, path: Path) -> bool:
         return False
 
 
+async def lease_pause(name: str, where: str, started: float, wait: float, pause: float) -> float:
+    """Wait ``pause`` before the next try at a busy lease; return the pause after that.
+
+    Raises:
+        LeaseBusyError: ``wait`` seconds have passed since ``started`` (monotonic).
+    """
+    left = started + wait - time.monotonic()
+    if left <= 0:
+        raise LeaseBusyError(
+            f"{name} is held by another run {where} (waited {wait:g} s)", name=name, waited=wait
+        )
+    await asyncio.sleep(min(pause, left))
+    return min(pause * 2, _LEASE_POLL[1])
+
+
 @contextlib.asynccontextmanager
 async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[None]:
     """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block.
@@ -247,15 +289,7 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
             os.close(fd)
             continue
         os.close(fd)
-        left = started + wait - time.monotonic()
-        if left <= 0:
-            raise LeaseBusyError(
-                f"{name} is held by another run on this machine (waited {wait:g} s)",
-                name=name,
-                waited=wait,
-            )
-        await asyncio.sleep(min(pause, left))
-        pause = min(pause * 2, _LEASE_POLL[1])
+        pause = await lease_pause(name, "on this machine", started, wait, pause)
     try:
         yield
     finally:

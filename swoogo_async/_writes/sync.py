@@ -23,7 +23,6 @@ from .._api.pages import KeysetWalk
 from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoError
 from .bulk import (
     BulkRun,
-    CreateFn,
     ProgressCallback,
     RowInput,
     RowOutcome,
@@ -34,14 +33,12 @@ from .bulk import (
     sending_update,
 )
 from .bulk_results import BulkStatus
+from .create import Creator
 from .lookup import DEFAULT_CONCURRENCY
 from .sync_plan import RowPlan, SyncPlanner
 
-__all__ = ["BeforeWrite", "ReadPage", "sync_rows"]
+__all__ = ["BeforeWrite", "sync_rows"]
 
-#: Fetches the first page of the event's sessions whose id is above the one given,
-#: sorted by id, asking for ``fields``.
-ReadPage: TypeAlias = "Callable[[int, list[str]], Awaitable[Page[Session]]]"
 #: Called with a row and its plan just before its create or update is sent; returning
 #: False keeps the row from being sent (it is then reported ``failed``).
 BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
@@ -74,8 +71,7 @@ def sync_rows(
     rows: RowSource,
     *,
     planner: SyncPlanner,
-    read_page: ReadPage,
-    create: CreateFn,
+    creator: Creator,
     update: UpdateFn,
     scan: Iterable[RowInput] | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -94,6 +90,11 @@ def sync_rows(
     check_rows("rows", rows)
     if scan is not None:
         check_rows("scan", scan)
+    event_id = planner.event_id
+
+    def read_page(after: int, fields: list[str]) -> Awaitable[Page[Session]]:
+        # By id, after the last one read: a concurrent delete cannot hide a session.
+        return creator.list_page(event_id, 1, fields, [f"id>{after}"], sort="id")
 
     async def source() -> AsyncIterator[RowInput]:
         # Runs when the engine takes the first row: nothing is read before iteration.
@@ -132,7 +133,7 @@ def sync_rows(
         # Built before anything is sent: only this build can make the row ``invalid``.
         send: Callable[[], Awaitable[Session]]
         if plan.action == "create":
-            send = sending_create(create, plan.fields)
+            send = sending_create(creator.create, plan.fields)
         else:
             send = sending_update(update, plan.session_id or 0, plan.changes)
         if before_write is not None and not before_write(row, plan):

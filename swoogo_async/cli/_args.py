@@ -81,38 +81,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait while another run writes to the event (60)",
     )
 
-    imp = sub.add_parser(
-        "import",
-        parents=[remote, run, row_options_parser()],
-        help="create a session per row of a CSV or JSON Lines file",
-        description="Create a session per row that the event lacks: the event is read"
-        " first, and a row whose --key a session has is reported present (nothing sent),"
-        " so running an import again creates nothing twice. Two rows with one key are"
-        " both invalid. Report lines are identified by line number: do not edit FILE"
-        " between an import and its --resume.",
-    )
-    imp.add_argument("file", metavar="FILE", help=".csv (header row) or .jsonl/.ndjson")
-    imp.add_argument("--event-id", type=_positive, help="event_id for rows without one")
-    imp.add_argument("--resume", metavar="REPORT", help="skip the rows REPORT shows created")
-    imp.add_argument("--dry-run", action="store_true", help="validate only; send nothing")
-
-    syn = sub.add_parser(
-        "sync",
-        parents=[remote, run, row_options_parser()],
-        help="make an event's sessions match a CSV or JSON Lines file",
-        description="Read the event's sessions once, then per row: create it when no"
-        " session has its key, update only the fields that differ, or leave it (no"
-        " request). Fields a row leaves empty are not touched. Two rows with one key are"
-        " both invalid; a key several sessions share makes the row ambiguous (nothing"
-        " written). A custom field holding your system's id (--key c_1234) is the most"
-        " robust key.",
-    )
-    syn.add_argument("file", metavar="FILE", help=".csv (header row) or .jsonl/.ndjson")
-    syn.add_argument("--event-id", type=_positive, required=True, help="the event to sync")
-    syn.add_argument("--resume", metavar="REPORT", help="skip the rows REPORT shows done")
-    syn.add_argument(
-        "--dry-run", action="store_true", help="read the event and print the plan; write nothing"
-    )
+    file_commands = {
+        "import": (
+            "create a session per row of a CSV or JSON Lines file",
+            "Create a session per row that the event lacks: the event is read"
+            " first, and a row whose --key a session has is reported present (nothing sent),"
+            " so running an import again creates nothing twice. Two rows with one key are"
+            " both invalid. Report lines are identified by line number: do not edit FILE"
+            " between an import and its --resume.",
+            {"help": "event_id for rows without one"},
+            ("skip the rows REPORT shows created", "validate only; send nothing"),
+        ),
+        "sync": (
+            "make an event's sessions match a CSV or JSON Lines file",
+            "Read the event's sessions once, then per row: create it when no"
+            " session has its key, update only the fields that differ, or leave it (no"
+            " request). Fields a row leaves empty are not touched. Two rows with one key are"
+            " both invalid; a key several sessions share makes the row ambiguous (nothing"
+            " written). A custom field holding your system's id (--key c_1234) is the most"
+            " robust key.",
+            {"required": True, "help": "the event to sync"},
+            ("skip the rows REPORT shows done", "read the event and print the plan; write nothing"),
+        ),
+    }
+    for name, (summary, description, event_id, (resume, dry_run)) in file_commands.items():
+        command = sub.add_parser(
+            name,
+            parents=[remote, run, row_options_parser()],
+            help=summary,
+            description=description,
+        )
+        command.add_argument("file", metavar="FILE", help=".csv (header row) or .jsonl/.ndjson")
+        command.add_argument("--event-id", type=_positive, **event_id)  # type: ignore[arg-type]
+        command.add_argument("--resume", metavar="REPORT", help=resume)
+        command.add_argument("--dry-run", action="store_true", help=dry_run)
 
     get = sub.add_parser("get", parents=[remote], help="print a session as JSON")
     get.add_argument("session_id", type=_positive, metavar="SESSION_ID")

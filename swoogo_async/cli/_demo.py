@@ -37,9 +37,9 @@ from ._demo_agenda import (
     write_demo_csv,
 )
 from ._demo_workers import run_workers_demo
-from ._import import ImportOptions, import_file, prepare_import
+from ._import import ImportOptions, ImportRun, prepare_import
 from ._report import ImportOutcome
-from ._sync import SyncOptions, sync_file
+from ._sync import SyncRun
 
 __all__ = ["run_demo"]
 
@@ -86,20 +86,7 @@ async def _demo(args: argparse.Namespace, folder: Path) -> int:
             " are deliberately invalid and will be reported as such.\n\n"
         )
         out.flush()
-        opts = ImportOptions(
-            file=agenda.path,
-            event_id=EVENT_ID,
-            concurrency=args.concurrency,
-            report=report,
-            progress=not args.no_progress,
-            base_url=fake.base_url,
-        )
-        prior, total = prepare_import(opts)
-        client = _demo_client(fake, args)
-        async with client:
-            outcome: ImportOutcome = await import_file(
-                opts, client, prior, total, out=out, err=sys.stderr
-            )
+        outcome = await _run_file(ImportRun, agenda.path, report, args, fake, out)
         _server_story(fake, out)
         verified = verify_store(fake, agenda, outcome.report, out)
         if outcome.interrupted:
@@ -114,15 +101,36 @@ async def _demo(args: argparse.Namespace, folder: Path) -> int:
     return 0 if clean else 1
 
 
-def _demo_client(fake: FakeSwoogo, args: argparse.Namespace) -> SwoogoClient:
-    """The client each demo step uses: short reads under chaos, pacing when rate-limited."""
-    return SwoogoClient(
+async def _run_file(
+    kind: type[ImportRun],
+    path: Path,
+    report: Path,
+    args: argparse.Namespace,
+    fake: FakeSwoogo,
+    out: Any,
+) -> ImportOutcome:
+    """Run one demo step (an import or a sync of ``path``) with a client of its own.
+
+    The client reads briefly under chaos and paces when the fake is rate-limited.
+    """
+    opts = ImportOptions(
+        file=path,
+        event_id=EVENT_ID,
+        concurrency=args.concurrency,
+        report=report,
+        progress=not args.no_progress,
+        base_url=fake.base_url,
+    )
+    prior, total = prepare_import(opts)
+    client = SwoogoClient(
         fake.api_key,
         fake.api_secret,
         base_url=fake.base_url,
         read_timeout=1.0 if args.chaos > 0 else 30.0,
         rate_limit="auto" if args.rate_limit else None,
     )
+    async with client:
+        return await kind.run_file(opts, client, prior, total, out=out, err=sys.stderr)
 
 
 async def _sync_step(
@@ -137,19 +145,8 @@ async def _sync_step(
         f" {', '.join(str(i + 1) for i in edited)}); syncing the edited file.\n"
     )
     out.flush()
-    opts = SyncOptions(
-        file=folder / "agenda-edited.csv",
-        event_id=EVENT_ID,
-        concurrency=args.concurrency,
-        report=report,
-        progress=not args.no_progress,
-        base_url=fake.base_url,
-    )
-    prior, total = prepare_import(opts)
     before = len(fake.sessions)
-    client = _demo_client(fake, args)
-    async with client:
-        synced = await sync_file(opts, client, prior, total, out=out, err=sys.stderr)
+    synced = await _run_file(SyncRun, folder / "agenda-edited.csv", report, args, fake, out)
     if synced.interrupted:
         return synced, False
     return synced, verify_sync(fake, before, edited, report, out)

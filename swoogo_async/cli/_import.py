@@ -117,46 +117,6 @@ def resume_command(
     return shlex.join([*args, *opts.rows.argv(), *extra, "--resume", str(report)])
 
 
-async def import_file(
-    opts: ImportOptions,
-    client: SwoogoClient,
-    prior: PriorRun,
-    total: int,
-    *,
-    out: TextIO,
-    err: TextIO,
-) -> ImportOutcome:
-    """Create a session per row of ``opts.file`` that the event lacks; report; print the summary.
-
-    The first Ctrl-C stops taking rows and gives those in flight ``opts.grace``
-    seconds before cancelling them; a second cancels them at once. Rows cancelled in
-    flight are reported ``unknown`` (a rerun or ``--resume`` finds them by key).
-
-    Raises:
-        ReportError: the report could not be written (after the summary is printed).
-        LeaseBusyError: another run kept one of the file's events (nothing written).
-        SwoogoError: an event's sessions could not be read (nothing was written).
-    """
-    return await run_leased(ImportRun, opts, client, prior, total, out=out, err=err)
-
-
-async def run_leased(
-    kind: type[ImportRun],
-    opts: ImportOptions,
-    client: SwoogoClient,
-    prior: PriorRun,
-    total: int,
-    *,
-    out: TextIO,
-    err: TextIO,
-) -> ImportOutcome:
-    """Run ``kind`` over the file's events while holding their leases."""
-    events = file_events(opts.file, opts.rows, opts.event_id)
-    async with event_leases(client, events, opts.lease_wait, err):
-        run = kind(opts, client, prior, total, err, events)
-        return await run.run(out)
-
-
 class ImportRun:
     """The state of one import: its report, counts and rows in flight.
 
@@ -196,6 +156,34 @@ class ImportRun:
         self.progress = BulkProgress()
         self.report_error: ReportError | None = None
         self.credits_at_start = client.credits_spent
+
+    @classmethod
+    async def run_file(
+        cls,
+        opts: ImportOptions,
+        client: SwoogoClient,
+        prior: PriorRun,
+        total: int,
+        *,
+        out: TextIO,
+        err: TextIO,
+    ) -> ImportOutcome:
+        """Run over ``opts.file`` holding its events' leases; report; print the summary.
+
+        An import creates a session per row its event lacks; a sync (``SyncRun``) also
+        updates. The first Ctrl-C stops taking rows and gives those in flight
+        ``opts.grace`` seconds before cancelling them; a second cancels them at once.
+        Rows cancelled in flight are reported ``unknown`` (a rerun or ``--resume`` finds
+        them by key).
+
+        Raises:
+            ReportError: the report could not be written (after the summary is printed).
+            LeaseBusyError: another run kept one of the file's events (nothing written).
+            SwoogoError: an event's sessions could not be read (nothing was written).
+        """
+        events = file_events(opts.file, opts.rows, opts.event_id)
+        async with event_leases(client, events, opts.lease_wait, err):
+            return await cls(opts, client, prior, total, err, events).run(out)
 
     def _write(self, record: dict[str, Any], *, durable: bool = False) -> bool:
         """Write a report line; on failure stop the run and keep the line on stderr."""
@@ -274,7 +262,7 @@ class ImportRun:
                 scan=EventRows(self.opts.file, self.opts.rows, self.opts.event_id, event),
                 before_write=self.before_write,
                 updates=self.updates,
-                lease_wait=None,  # ``run_leased`` holds every event's lease of the file
+                lease_wait=None,  # ``run_file`` holds every event's lease of the file
             )
             run.progress = self.progress  # one set of counters across the events
             async with run:
@@ -384,6 +372,10 @@ class ImportRun:
             out.write(f"To resume: {command}\n")
         out.flush()
         return outcome
+
+
+#: Create a session per row of ``opts.file`` that its event lacks (``ImportRun.run_file``).
+import_file = ImportRun.run_file
 
 
 def _same_file(a: Path, b: Path) -> bool:

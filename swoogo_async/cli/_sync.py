@@ -18,9 +18,8 @@ import attrs
 
 from .._client.client import SwoogoClient
 from ._columns import RowOptions
-from ._import import ImportOptions, ImportRun, run_leased
-from ._report import ImportOutcome, error_info
-from ._resume import PriorRun
+from ._import import ImportOptions, ImportRun
+from ._report import error_info
 from ._rows import SourceRow, iter_rows, row_errors
 
 __all__ = ["RowFile", "SyncOptions", "SyncRun", "dry_run_sync", "sync_file"]
@@ -52,25 +51,8 @@ class SyncRun(ImportRun):
     updates = True
 
 
-async def sync_file(
-    opts: SyncOptions,
-    client: SwoogoClient,
-    prior: PriorRun,
-    total: int,
-    *,
-    out: TextIO,
-    err: TextIO,
-) -> ImportOutcome:
-    """Make the event match ``opts.file``; write the report; print the summary.
-
-    Ctrl-C behaves as in ``import_file``.
-
-    Raises:
-        ReportError: the report could not be written (after the summary is printed).
-        LeaseBusyError: another run kept the event's lease (nothing was written).
-        SwoogoError: the event's sessions could not be read (nothing was written).
-    """
-    return await run_leased(SyncRun, opts, client, prior, total, out=out, err=err)
+#: Make the event match ``opts.file`` (``ImportRun.run_file`` with updates).
+sync_file = SyncRun.run_file
 
 
 async def dry_run_sync(opts: SyncOptions, client: SwoogoClient, out: TextIO) -> int:
