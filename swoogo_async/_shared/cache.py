@@ -111,7 +111,8 @@ class ReadCache:
         size: Entries the in-memory backend keeps (least recently used go first).
         clock: Wall clock (seconds); entries are timed by it. Injected in tests.
         lock_ttl: Seconds a process's fetch lock lives in Redis if it dies holding it.
-        timeout: Seconds each Redis command may take.
+        timeout: Seconds each Redis command may take; a slower one counts as Redis away
+            (generous, so a loaded machine does not turn every reader into a fetch).
         poll: Seconds between looks at Redis while another process fetches a key.
         retry_after: Seconds the backend is left alone after it failed (reads go to Swoogo).
         prefix: First part of every key.
@@ -128,7 +129,7 @@ class ReadCache:
         size: int = 10_000,
         clock: Callable[[], float] = time.time,
         lock_ttl: float = 30.0,
-        timeout: float = 0.5,
+        timeout: float = 2.0,
         poll: float = 0.01,
         retry_after: float = 5.0,
         prefix: str = "swoogo-cache",
