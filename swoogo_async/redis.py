@@ -335,6 +335,7 @@ class RedisSharedState:
             raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
         key = f"{self._keys[0].removesuffix(':token')}:lease:{name}"
         lock = Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
+        started = time.monotonic()
         try:
             await self._lease_acquire(lock, name, wait)
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
@@ -352,7 +353,11 @@ class RedisSharedState:
             return
         keeper = asyncio.create_task(self._lease_keep(lock, name))
         try:
-            yield
+            # The machine's lease too: a run here without Redis (or whose Redis fell
+            # away) takes only that one, and must still wait for this run.
+            left = max(0.0, started + wait - time.monotonic())
+            async with self._local.lease(name, wait=left):
+                yield
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

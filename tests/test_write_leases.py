@@ -57,7 +57,11 @@ async def _watch(proc: asyncio.subprocess.Process, waiting: asyncio.Event) -> by
 
 
 async def _both_at_once(
-    tmp_path: Path, fake: FakeSwoogo, command: str, *extra: str
+    tmp_path: Path,
+    fake: FakeSwoogo,
+    command: str,
+    *extra: str,
+    per_run: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
 ) -> list[tuple[int, str, str]]:
     """Run two ``command`` processes on one file, their event reads held as described."""
     path = write_csv(tmp_path / "agenda.csv", ROWS)
@@ -67,6 +71,7 @@ async def _both_at_once(
     for k in range(2):
         report = tmp_path / f"report-{k}.jsonl"
         args = (command, str(path), "--event-id", "7", "--report", str(report), *extra)
+        args += per_run[k]
         procs.append(await _start(tmp_path, fake, tmp_path, *args))
     watchers = [asyncio.ensure_future(_watch(p, waiting)) for p in procs]
     both_reading = asyncio.ensure_future(fake.until_held(2))
@@ -126,6 +131,20 @@ async def test_two_runs_on_one_machine_without_redis_create_each_row_once(
     command: str, tmp_path: Path, fake: FakeSwoogo
 ) -> None:
     results = await _both_at_once(tmp_path, fake, command)
+    assert [code for code, _, _ in results] == [0, 0], results
+    _assert_each_row_once(fake, tmp_path, command)
+    assert sum(WAITING.decode() in err for _, _, err in results) == 1
+
+
+@pytest.mark.parametrize("command", ["sync", "import"])
+async def test_a_run_with_redis_and_one_without_on_one_machine_take_turns(
+    command: str, redis_server: RedisServer, tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    # One cron line has --redis-url, another (or a hand-run) has not: the machine's lease
+    # still keeps them apart.
+    results = await _both_at_once(
+        tmp_path, fake, command, per_run=(("--redis-url", redis_server.url), ())
+    )
     assert [code for code, _, _ in results] == [0, 0], results
     _assert_each_row_once(fake, tmp_path, command)
     assert sum(WAITING.decode() in err for _, _, err in results) == 1
