@@ -97,12 +97,18 @@ class WebhookResult:
         return self.status == 200 and self.reason == "processed"
 
 
+_OWS = " \t"
+
+
 def _secrets(value: object) -> tuple[bytes, ...]:
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, Iterable) or isinstance(values, (bytes, Mapping)):
         raise InvalidInputError("secret", "must be the header's value (a str) or a list of them")
     found = []
     for item in values:
+        # A header value never keeps surrounding spaces (RFC 9110 5.5: servers strip
+        # them), so a secret read with a stray space would refuse every delivery.
+        item = item.strip(_OWS) if isinstance(item, str) else item
         if not isinstance(item, str) or not item or any(c in item for c in "\r\n\0"):
             raise InvalidInputError("secret", "each value must be non-empty text without CR/LF")
         found.append(item.encode())
@@ -199,7 +205,7 @@ class WebhookReceiver:
         given = _lower(headers).get(self.secret_header)
         if given is None:
             return False
-        raw = given.encode("utf-8", "surrogateescape")
+        raw = given.strip(_OWS).encode("utf-8", "surrogateescape")
         ok = False
         for secret in self._secrets:  # every value is compared: no early exit
             ok |= hmac.compare_digest(raw, secret)

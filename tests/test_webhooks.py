@@ -431,6 +431,8 @@ def test_local_dedupe_forgets_after_its_ttl_and_stays_bounded() -> None:
         (b"&".join(b"f%d=1" % i for i in range(1001)), None, 400, "more than 1000"),
         (b"<xml/>", "text/xml", 415, "unsupported content type"),
         (b'{"session": {"id": 1, "sessions": 5}}', "application/json", 200, ""),
+        (b'{"session": {"id": 1, "name": "\\ud800"}}', "application/json", 400, ""),
+        (b'{"action": "\\udfff", "session": {"id": 1}}', None, 400, ""),
     ],
 )
 async def test_a_malformed_body_gets_a_4xx_and_a_log_line(
@@ -556,6 +558,22 @@ async def test_the_core_function_answers_without_a_framework() -> None:
     assert "s3cret" not in repr(receiver)
 
 
+async def test_a_secret_with_surrounding_spaces_matches_what_http_delivers(serve: Serve) -> None:
+    # A secret read from a file or an env var often keeps a stray space; HTTP strips it
+    # from the header, so it must not refuse every delivery. Case and inner spaces count.
+    handler = Recorder()
+    url = await serve(WebhookReceiver(handler, secret=f" {SECRET}\t"))
+    body = b'{"action": "update", "session": {"id": 5}}'
+    for wrong in (SECRET.upper(), SECRET.replace(" ", "  "), SECRET[:-1]):
+        assert (await _post(url, body, _json_headers(Authorization=wrong)))[0] == 401
+    assert handler.calls == 0
+    assert (await _post(url, body, _json_headers(Authorization=f"{SECRET} ")))[0] == 200
+    assert handler.calls == 1
+    receiver = WebhookReceiver(Recorder(), secret=SECRET)
+    assert receiver.authorized({"Authorization": f"  {SECRET} "})
+    assert not receiver.authorized({"Authorization": f"{SECRET}x"})
+
+
 def test_receiver_options_are_checked() -> None:
     async def noop(event: WebhookEvent) -> None:
         return None
@@ -564,6 +582,9 @@ def test_receiver_options_are_checked() -> None:
         WebhookReceiver(noop, secret="")
     with pytest.raises(InvalidInputError, match="secret"):
         WebhookReceiver(noop, secret="a\r\nb")
+    for blank in (" ", "\t", ["ok", "  "]):
+        with pytest.raises(InvalidInputError, match="secret"):
+            WebhookReceiver(noop, secret=blank)
     with pytest.raises(InvalidInputError, match="secret_header"):
         WebhookReceiver(noop, secret="x", secret_header="Bad Header")
     with pytest.raises(InvalidInputError, match="max_body_bytes"):
