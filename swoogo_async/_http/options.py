@@ -71,8 +71,13 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
+#: C0, DEL, C1 controls, lone surrogates (aiohttp drops them silently) and the Unicode
+#: line and paragraph separators (line breaks to some parsers).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+
+
 def _has_control(text: str) -> bool:
-    return any(c < " " or c == "\x7f" for c in text)
+    return _CONTROL.search(text) is not None
 
 
 def check_user_agent(user_agent: str) -> str:
@@ -85,8 +90,9 @@ def check_user_agent(user_agent: str) -> str:
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Return extra request headers, refusing reserved names and any control character.
 
-    A control character (``\\x00``-``\\x1f``, ``\\x7f``) in a value could split or
-    smuggle a header; it is refused when the options are made, naming the header.
+    A control character (``\\x00``-``\\x1f``, ``\\x7f``-``\\x9f``, a lone surrogate,
+    ``\\u2028``, ``\\u2029``) in a value could split, smuggle or silently change a header;
+    it is refused when the options are made, naming the header.
     """
     if not isinstance(headers, Mapping):
         raise InvalidInputError("headers", f"expected a mapping, got {type(headers).__name__}")
