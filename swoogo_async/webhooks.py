@@ -271,6 +271,9 @@ class WebhookReceiver:
         except BaseException:  # cancelled (the sender hung up): its retry must run
             await self.dedupe.release(event.key, token)
             raise
+        done = getattr(self.dedupe, "done", None)
+        if done is not None:
+            await done(event.key, token)
         return WebhookResult(200, "processed", event)
 
     async def _invalidate(self, event: WebhookEvent) -> None:

@@ -369,6 +369,59 @@ async def test_a_delivery_sent_to_three_processes_is_processed_once(
         await redis.aclose()
 
 
+async def _receiver_process(redis_url: str, *mode: str) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "tests._webhook_app", redis_url, SECRET, *mode),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    port = int(await asyncio.wait_for(proc.stdout.readline(), 60))  # hang guard
+    return proc, f"http://127.0.0.1:{port}/hook"
+
+
+async def test_a_delivery_whose_process_was_killed_is_processed_on_its_retry(
+    redis_server: RedisServer,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url)
+    body = json.dumps({"action": "update", "session": {"id": 78, "name": "A"}}).encode()
+    killed, killed_url = await _receiver_process(redis_server.url, "hang", "0.6")
+    other, other_url = await _receiver_process(redis_server.url)
+    try:
+        first = asyncio.ensure_future(_post(killed_url, body, _json_headers()))
+        for _ in range(3000):  # until the handler runs (hang guard: 60 s)
+            if await redis.exists("entered:78"):
+                break
+            await asyncio.sleep(0.02)
+        # While it runs (longer than processing_ttl: the claim is renewed), a retry is a
+        # duplicate.
+        claims = [k async for k in redis.scan_iter(match="swoogo:webhook:*")]
+        assert len(claims) == 1
+        assert 0 < await redis.pttl(claims[0]) <= 600
+        assert (await _post(other_url, body, _json_headers()))[1] == "duplicate"
+        killed.kill()  # SIGKILL mid-delivery: no release, no answer
+        await killed.wait()
+        with pytest.raises(aiohttp.ClientError):
+            await first
+        for _ in range(3000):  # the dead process's claim ends within processing_ttl
+            if not await redis.exists(claims[0]):
+                break
+            await asyncio.sleep(0.02)
+        assert await _post(other_url, body, _json_headers()) == (200, "processed")
+        assert await redis.get("processed:78") == b"1"
+        # Processed: now the claim lasts the whole TTL, and retries are duplicates.
+        assert await redis.ttl(claims[0]) > 3600
+        assert (await _post(other_url, body, _json_headers()))[1] == "duplicate"
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        await asyncio.wait_for(other.wait(), 60)
+        if killed.returncode is None:
+            killed.kill()
+            await killed.wait()
+        await redis.aclose()
+
+
 async def test_redis_dedupe_releases_only_its_own_claim(redis_server: RedisServer) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
     try:
