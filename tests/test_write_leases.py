@@ -150,6 +150,25 @@ async def test_a_run_with_redis_and_one_without_on_one_machine_take_turns(
     assert sum(WAITING.decode() in err for _, _, err in results) == 1
 
 
+@pytest.mark.parametrize("folder", ["missing/folder", "agenda.csv"])
+async def test_an_unusable_lease_folder_is_a_typed_error_naming_it(
+    folder: str, tmp_path: Path, fake: FakeSwoogo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "agenda.csv", ROWS)
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path / folder))
+    async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as client:
+        rows = [{"name": "Talk", "date": "2026-06-01", "start_time": "09:00"}]
+        with pytest.raises(SharedStateError, match="SWOOGO_LEASE_DIR"):
+            await client.sessions.sync(rows, event_id=7).summary()
+    proc = await _start(tmp_path, fake, tmp_path / folder, "sync", str(path), "--event-id", "7")
+    _, err = await asyncio.wait_for(proc.communicate(), 600)
+    assert proc.returncode == 1
+    assert b"Traceback" not in err
+    assert b"SharedStateError" in err
+    assert b"SWOOGO_LEASE_DIR" in err
+    assert fake.sessions == {}
+
+
 async def test_a_run_that_waits_too_long_stops_with_a_clear_message(
     tmp_path: Path, fake: FakeSwoogo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

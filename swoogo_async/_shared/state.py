@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Protocol
 
-from .._exceptions import LeaseBusyError
+from .._exceptions import LeaseBusyError, SharedStateError
 from .._http.auth import TokenStore
 from .._http.pacing import Pacer, RateHeaders, RateLimit, SharedBudget
 
@@ -234,12 +234,19 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
 
     Raises:
         LeaseBusyError: another holder kept it for ``wait`` seconds.
+        SharedStateError: the lease file cannot be opened.
     """
     path = _lease_path(scope, name)
     started = time.monotonic()
     pause = _LEASE_POLL[0]
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError as exc:  # a missing or unwritable folder, a planted symlink
+            raise SharedStateError(
+                f"cannot open the lease file {path} (${LEASE_DIR_ENV}):"
+                f" {exc.strerror or type(exc).__name__}"
+            ) from None
         if _try_lock(fd, path):
             if _is_current(fd, path):
                 break
