@@ -90,6 +90,24 @@ def test_calls_are_classified_and_writes_name_what_they_change() -> None:
     assert write_tags(Call("DELETE", "/registrants/3"), None) == ("o:*",)
 
 
+def test_an_id_is_tagged_as_the_server_reads_it() -> None:
+    # "01000" is session 1000 to the server: a write to 1000 must drop that read too.
+    assert classify(Call("GET", "/sessions/01000")) == ("session", ("s:1000",))
+    assert classify(Call("GET", "/speakers/09/")) == ("speaker", ("p:9",))
+    assert classify(Call("GET", "/sessions/\u0661")) == ("other", ("o:*",))  # Arabic-Indic 1
+    assert classify(Call("GET", "/sessions", "event_id=07")) == (
+        "session_list",
+        ("se:7", "se:*"),
+    )
+    for query in ("", "event_id=", "event_id=x", "event_id=7&event_id=8", "event_id=7,8"):
+        assert classify(Call("GET", "/sessions", query)) == ("session_list", ("se:*", "o:*"))
+    assert write_tags(Call("PUT", "/sessions/update/0005"), {"id": "5", "event_id": "07"}) == (
+        "s:5",
+        "se:7",
+        "o:*",
+    )
+
+
 @pytest.mark.parametrize(
     "value",
     [None, 42, "text", b"", b"12345", b"garbage", b"swc1 nan 0\n{}", b"swc1 1.0\n", b"swc1 x 0\n"],
@@ -320,6 +338,21 @@ async def test_request_gets_are_cached_and_writes_through_request_invalidate(
         assert _gets(fake, f"/sessions/{a['id']}") == 1
         await client.request("PUT", f"/sessions/update/{a['id']}", data={"name": "R"})
         assert (await client.request("GET", f"/sessions/{a['id']}"))["name"] == "R"
+
+
+async def test_a_write_drops_reads_that_spell_its_ids_differently(fake: FakeSwoogo) -> None:
+    a = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    async with _client(fake, "memory") as client:
+        reads = [
+            (f"/sessions/0{a['id']}", {}),
+            ("/sessions", {"event_id": "07"}),
+            ("/sessions", {"event_id": "7", "fields": "id,name"}),
+        ]
+        for path, params in reads:
+            assert "A" in str(await client.request("GET", path, params=params))
+        await client.sessions.update(a["id"], name="Renamed")
+        for path, params in reads:
+            assert "Renamed" in str(await client.request("GET", path, params=params)), path
 
 
 async def test_an_error_is_shared_by_the_waiting_readers_and_not_cached(fake: FakeSwoogo) -> None:
