@@ -540,6 +540,33 @@ async def test_a_poisoned_version_is_a_miss_until_the_next_invalidation(
         await cache.aclose()
 
 
+async def test_an_invalidation_redis_missed_is_sent_when_it_answers_again(
+    fake: FakeSwoogo, redis_server: RedisServer
+) -> None:
+    # Two caches on one Redis stand for two processes. The writer's invalidation fails
+    # while Redis is frozen; once Redis answers, the writer's next use of the cache sends
+    # it, so the reader never gets the old entry back.
+    s = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    reader_cache = ReadCache(redis_server.url)
+    writer_cache = ReadCache(redis_server.url, timeout=0.2, retry_after=0)
+    try:
+        async with _client(fake, reader_cache) as reader, _client(fake, writer_cache) as writer:
+            assert (await reader.sessions.get(s["id"])).name == "A"
+            redis_server.pause()
+            try:
+                await writer.sessions.update(s["id"], name="B")  # its invalidation fails
+                # Redis away: the writer reads the server, never an entry it could not drop.
+                assert (await writer.sessions.get(s["id"])).name == "B"
+            finally:
+                redis_server.resume()
+            assert writer_cache.stats.errors >= 1
+            await writer.speakers.list(event_id=7).page(1)  # any use of the cache sends it
+            assert (await reader.sessions.get(s["id"])).name == "B"
+    finally:
+        await reader_cache.aclose()
+        await writer_cache.aclose()
+
+
 async def test_redis_away_reads_go_to_the_server_with_one_warning(
     fake: FakeSwoogo, caplog: pytest.LogCaptureFixture
 ) -> None:
