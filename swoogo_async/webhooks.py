@@ -20,6 +20,7 @@ See docs/webhooks.md for the payload layout this reads and for deployment.
 from __future__ import annotations
 
 import hmac
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
@@ -65,7 +66,7 @@ logger = logging.getLogger("swoogo_async.webhooks")
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
 _CHUNK = 64 * 1024
 
-Handler = Callable[[WebhookEvent], Awaitable[object]]
+Handler = Callable[[WebhookEvent], Awaitable[object] | object]
 
 
 class CacheInvalidator(Protocol):
@@ -127,7 +128,8 @@ class WebhookReceiver:
     """Receive Swoogo webhook deliveries and hand each one, once, to ``handler``.
 
     Args:
-        handler: A coroutine function called with each new ``WebhookEvent``.
+        handler: A coroutine function (or a plain function) called with each new
+            ``WebhookEvent``.
         secret: The value of the custom header configured on the webhook (e.g.
             ``"Bearer s3cret"``), or several (a rotation: any one is accepted).
         secret_header: The header that carries it.
@@ -258,7 +260,11 @@ class WebhookReceiver:
             return WebhookResult(200, "duplicate", event)
         try:
             await self._invalidate(event)
-            await self.handler(event)
+            # A plain function works too: awaiting its None would fail after it ran, and
+            # the 500 would have Swoogo deliver (and the handler act) again and again.
+            outcome = self.handler(event)
+            if inspect.isawaitable(outcome):
+                await outcome
         except Exception:
             await self.dedupe.release(event.key, token)
             logger.exception(

@@ -627,6 +627,16 @@ async def test_a_secret_with_surrounding_spaces_matches_what_http_delivers(serve
     assert not receiver.authorized({"Authorization": f"{SECRET}x"})
 
 
+async def test_a_plain_function_handler_runs_once_and_is_answered_200() -> None:
+    seen: list[int | None] = []
+    receiver = WebhookReceiver(lambda event: seen.append(event.id), secret=SECRET)
+    body = b'{"action": "update", "session": {"id": 12}}'
+    result = await receiver.handle(body, _json_headers())
+    assert (result.status, result.reason) == (200, "processed")
+    assert (await receiver.handle(body, _json_headers())).reason == "duplicate"
+    assert seen == [12]
+
+
 def test_receiver_options_are_checked() -> None:
     async def noop(event: WebhookEvent) -> None:
         return None
