@@ -10,6 +10,7 @@ for the other's lease; only then are the held reads let go. Nothing is timed.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -167,6 +168,37 @@ async def test_an_unusable_lease_folder_is_a_typed_error_naming_it(
     assert b"SharedStateError" in err
     assert b"SWOOGO_LEASE_DIR" in err
     assert fake.sessions == {}
+
+
+async def test_a_run_stalled_past_its_lease_writes_nothing_after_another_took_it(
+    redis_server: RedisServer, tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    # A frozen VM: the first run stalls (its loop blocked) after planning, its Redis lease
+    # expires, a run on another machine (its own lease folder) takes the event and writes.
+    # When the first wakes up it must not write what it planned from its stale read.
+    go = tmp_path / "go"
+    procs = []
+    for k, extra in enumerate(((str(go),), ())):
+        env = {**env_for(fake), "SWOOGO_LEASE_DIR": str(tmp_path / f"machine-{k}")}
+        env["SWOOGO_API_SECRET"] = fake.api_secret
+        (tmp_path / f"machine-{k}").mkdir()
+        args = ("-m", "tests._lease_sync", redis_server.url, "7", "3", *extra)
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable, *args, stdout=asyncio.subprocess.PIPE, env=env
+            )
+        )
+        if k == 0:
+            assert procs[0].stdout is not None
+            assert await asyncio.wait_for(procs[0].stdout.readline(), 600) == b"stalled\n"
+    second_out, _ = await asyncio.wait_for(procs[1].communicate(), 600)
+    assert procs[1].returncode == 0
+    assert json.loads(second_out) == [["created", "NoneType"]] * 3
+    go.touch()
+    first_out, _ = await asyncio.wait_for(procs[0].communicate(), 600)
+    assert procs[0].returncode == 0
+    assert json.loads(first_out) == [["failed", "LeaseBusyError"]] * 3
+    assert sorted(rec["name"] for rec in fake.sessions.values()) == [f"Talk {i}" for i in range(3)]
 
 
 async def test_a_run_that_waits_too_long_stops_with_a_clear_message(
