@@ -38,9 +38,7 @@ async def main(redis_url: str, event_id: int, rows: int, go: Path | None) -> Non
                 time.sleep(0.01)
         return True
 
-    data = [
-        {"name": f"Talk {i}", "date": "2026-06-01", "start_time": "09:00"} for i in range(rows)
-    ]
+    data = [{"name": f"Talk {i}", "date": "2026-06-01", "start_time": "09:00"} for i in range(rows)]
     try:
         async with SwoogoClient(
             os.environ["SWOOGO_API_KEY"],
