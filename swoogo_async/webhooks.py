@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ._api.models import Session, Speaker
 from ._api.webhooks import Webhook
-from ._checks import check_number
+from ._checks import check_number, is_header_name, is_header_value
 from ._client.webhooks import Webhooks
 from ._exceptions import InvalidInputError
 from ._webhooks.dedupe import DEFAULT_TTL, Dedupe, LocalDedupe, RedisDedupe
@@ -110,8 +110,10 @@ def _secrets(value: object) -> tuple[bytes, ...]:
         # A header value never keeps surrounding spaces (RFC 9110 5.5: servers strip
         # them), so a secret read with a stray space would refuse every delivery.
         item = item.strip(_OWS) if isinstance(item, str) else item
-        if not isinstance(item, str) or not item or any(c in item for c in "\r\n\0"):
-            raise InvalidInputError("secret", "each value must be non-empty text without CR/LF")
+        if not item or not is_header_value(item):
+            raise InvalidInputError(
+                "secret", "each value must be non-empty text without control characters"
+            )
         found.append(item.encode())
     if not found:
         raise InvalidInputError("secret", "must hold at least one value")
@@ -119,7 +121,7 @@ def _secrets(value: object) -> tuple[bytes, ...]:
 
 
 def _header_name(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value or any(c in value for c in " :\r\n\0"):
+    if not isinstance(value, str) or not is_header_name(value):
         raise InvalidInputError(name, f"must be an HTTP header name, got {value!r}")
     return value.lower()
 

@@ -645,9 +645,11 @@ def test_receiver_options_are_checked() -> None:
         WebhookReceiver(noop, secret="")
     with pytest.raises(InvalidInputError, match="secret"):
         WebhookReceiver(noop, secret="a\r\nb")
-    for blank in (" ", "\t", ["ok", "  "]):
+    for blank in (" ", "\t", ["ok", "  "], "a\x01b", "a\x7f", "a\u2028"):
         with pytest.raises(InvalidInputError, match="secret"):
             WebhookReceiver(noop, secret=blank)
+    with pytest.raises(InvalidInputError, match="secret_header"):
+        WebhookReceiver(noop, secret="x", secret_header="X-Sécret")
     with pytest.raises(InvalidInputError, match="secret_header"):
         WebhookReceiver(noop, secret="x", secret_header="Bad Header")
     with pytest.raises(InvalidInputError, match="max_body_bytes"):
@@ -739,6 +741,17 @@ async def test_webhook_input_is_checked_before_any_request(
             name="x", url="http://h", trigger_object="session", headers={"A": "s3\r\ncret"}
         )
     assert "s3" not in str(caught.value)
+    # Every control character, as with_options(headers=) refuses them: Swoogo would send it.
+    for control in ("\x01", "\x1b", "\x7f", "\x85", "\u2028"):
+        with pytest.raises(InvalidInputError, match="headers"):
+            await client.webhooks.create(
+                name="x", url="http://h", trigger_object="session", headers={"A": f"a{control}"}
+            )
+    for name in ("X Y", "X\x01", "É"):
+        with pytest.raises(InvalidInputError, match="headers"):
+            await client.webhooks.create(
+                name="x", url="http://h", trigger_object="session", headers={name: "v"}
+            )
     with pytest.raises(InvalidInputError, match="enabled"):
         await client.webhooks.update(1, enabled="yes")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="changes"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from .._api.endpoints import FORM
+from .._checks import is_header_name, is_header_value
 from .._exceptions import InvalidInputError
 from .retry import RetryPolicy
 from .transport import Headers
@@ -38,8 +38,6 @@ __all__ = [
 RESERVED_HEADERS = frozenset(
     {"authorization", "content-type", "content-length", "host", "transfer-encoding"}
 )
-# RFC 9110 token characters: a header name with anything else is refused.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _is_loopback(host: str) -> bool:
@@ -71,18 +69,9 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
-#: C0, DEL, C1 controls, lone surrogates (aiohttp drops them silently) and the Unicode
-#: line and paragraph separators (line breaks to some parsers).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
-
-
-def _has_control(text: str) -> bool:
-    return _CONTROL.search(text) is not None
-
-
 def check_user_agent(user_agent: str) -> str:
     """Return ``user_agent`` if it is text without control characters."""
-    if not isinstance(user_agent, str) or _has_control(user_agent):
+    if not is_header_value(user_agent):
         raise InvalidInputError("user_agent", "must be text without control characters (CR, LF)")
     return user_agent
 
@@ -98,11 +87,11 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
         raise InvalidInputError("headers", f"expected a mapping, got {type(headers).__name__}")
     checked: dict[str, str] = {}
     for name, value in headers.items():
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        if not is_header_name(name):
             raise InvalidInputError("headers", f"invalid header name {name!r}")
         if name.lower() in RESERVED_HEADERS:
             raise InvalidInputError("headers", f"{name} is set by the client and cannot be given")
-        if not isinstance(value, str) or _has_control(value):
+        if not is_header_value(value):
             raise InvalidInputError(
                 "headers", f"{name}: the value must be text without control characters"
             )
