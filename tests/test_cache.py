@@ -585,6 +585,31 @@ async def test_redis_away_reads_go_to_the_server_with_one_warning(
         await cache.aclose()
 
 
+async def test_with_redis_frozen_more_readers_than_connections_go_to_the_server(
+    fake: FakeSwoogo, redis_server: RedisServer
+) -> None:
+    # cashews' pool (10 connections) made a command wait 10 s for a connection whatever the
+    # cache's timeout: with Redis frozen every reader of a burst waited that long. The
+    # wait for a connection is now bounded by ``timeout`` like each command.
+    s = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    cache = ReadCache(redis_server.url, timeout=0.2)
+    try:
+        async with _client(fake, cache) as client:
+            await client.speakers.list(event_id=7).page(1)  # the pool exists
+            pool = cache._core.backend._client.connection_pool
+            assert pool.timeout == cache._core.backend._kwargs["socket_timeout"] == 0.2
+            redis_server.pause()
+            try:
+                readers = [client.sessions.get(s["id"]) for _ in range(200)]
+                found = await asyncio.wait_for(asyncio.gather(*readers), 600)  # hang guard
+            finally:
+                redis_server.resume()
+        assert {session.name for session in found} == {"A"}
+        assert cache.stats.errors >= 1
+    finally:
+        await cache.aclose()
+
+
 async def test_sync_and_creates_read_the_server_not_the_cache(fake: FakeSwoogo) -> None:
     fake.add_session(event_id=7, name="A", date="2026-05-01")
     rows = [{"name": "A", "date": "2026-05-01"}]

@@ -68,7 +68,13 @@ class _Core:
         self.prefix: str = opts["prefix"]
         self.backend: Any
         if self.shared:
-            limits = {"socket_timeout": opts["timeout"], "socket_connect_timeout": opts["timeout"]}
+            limits = {
+                "socket_timeout": opts["timeout"],
+                "socket_connect_timeout": opts["timeout"],
+                # cashews' pool makes a command wait up to 10 s for one of its connections:
+                # with Redis frozen, every read would wait that long before going to Swoogo.
+                "wait_for_connection_timeout": opts["timeout"],
+            }
             # ``suppress=False``: failures reach ``safe``, which degrades them to misses.
             self.backend = Redis(url, suppress=False, serializer=_RawBytes(), **limits)
         else:
