@@ -7,6 +7,7 @@ validator may raise it). ``number`` also gives attrs validators, named by the at
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,24 @@ import attrs
 
 from ._exceptions import InvalidInputError
 
-__all__ = ["check_instance", "check_number", "number"]
+__all__ = ["check_instance", "check_number", "is_header_name", "is_header_value", "number"]
+
+#: An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: What a header value must not hold: C0, DEL, C1 controls, lone surrogates (aiohttp
+#: drops them silently) and the Unicode line and paragraph separators (line breaks to
+#: some parsers). It could split, smuggle or silently change a header.
+_HEADER_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+
+
+def is_header_name(value: object) -> bool:
+    """Whether ``value`` is an HTTP header name."""
+    return isinstance(value, str) and _HEADER_NAME.fullmatch(value) is not None
+
+
+def is_header_value(value: object) -> bool:
+    """Whether ``value`` is text a header may carry as it is (no control character)."""
+    return isinstance(value, str) and _HEADER_CONTROL.search(value) is None
 
 
 def check_number(

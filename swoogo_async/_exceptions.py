@@ -73,7 +73,8 @@ class SwoogoError(Exception):
 
 
 class SharedStateError(SwoogoError):
-    """The shared state (Redis) did not answer in time, with ``on_error="raise"``."""
+    """The shared state could not be used: Redis did not answer in time (with
+    ``on_error="raise"``), or a lease file could not be opened (``$SWOOGO_LEASE_DIR``)."""
 
 
 class LeaseBusyError(SwoogoError):

@@ -49,7 +49,7 @@ from ._http.pacing import (
     RateHeaders,
     RateLimit,
 )
-from ._shared.state import LocalSharedState, credential_id
+from ._shared.state import LocalSharedState, credential_id, lease_held_until
 
 __all__ = ["BUDGET_SCRIPT", "RedisSharedState"]
 
@@ -335,8 +335,10 @@ class RedisSharedState:
             raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
         key = f"{self._keys[0].removesuffix(':token')}:lease:{name}"
         lock = Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
+        started = time.monotonic()
         try:
-            await self._lease_acquire(lock, name, wait)
+            # Surely held until a TTL after the attempt that took it was sent.
+            until = [await self._lease_acquire(lock, name, wait) + self.lock_ttl]
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             if self.on_error == "raise":
                 raise SharedStateError(
@@ -350,9 +352,14 @@ class RedisSharedState:
             async with self._local.lease(name, wait=wait):
                 yield
             return
-        keeper = asyncio.create_task(self._lease_keep(lock, name))
+        keeper = asyncio.create_task(self._lease_keep(lock, name, until))
         try:
-            yield
+            # The machine's lease too: a run here without Redis (or whose Redis fell
+            # away) takes only that one, and must still wait for this run.
+            left = max(0.0, started + wait - time.monotonic())
+            async with self._local.lease(name, wait=left):
+                with lease_held_until(name, until):
+                    yield
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -361,10 +368,14 @@ class RedisSharedState:
             with contextlib.suppress(RedisError, OSError, asyncio.TimeoutError):
                 await asyncio.wait_for(lock.release(), self.timeout)
 
-    async def _lease_acquire(self, lock: Lock, name: str, wait: float) -> None:
+    async def _lease_acquire(self, lock: Lock, name: str, wait: float) -> float:
+        """Take ``lock``; return the ``time.monotonic()`` of the attempt that took it."""
         started = time.monotonic()
         pause = 0.05
-        while not await asyncio.wait_for(lock.acquire(blocking=False), self.timeout):
+        while True:
+            sent = time.monotonic()
+            if await asyncio.wait_for(lock.acquire(blocking=False), self.timeout):
+                return sent
             left = started + wait - time.monotonic()
             if left <= 0:
                 raise LeaseBusyError(
@@ -375,14 +386,17 @@ class RedisSharedState:
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, 0.5)
 
-    async def _lease_keep(self, lock: Lock, name: str) -> None:
+    async def _lease_keep(self, lock: Lock, name: str, until: list[float]) -> None:
         """Extend the lease's TTL while it is held, so a long run keeps it."""
         while True:
             await asyncio.sleep(self.lock_ttl / 3)
+            sent = time.monotonic()
             try:
                 await asyncio.wait_for(lock.reacquire(), self.timeout)
+                until[0] = max(until[0], sent + self.lock_ttl)
             except LockNotOwnedError:
-                logger.error("the lease %s expired while held: another run may write too", name)
+                until[0] = -math.inf  # the run's writes stop (check_lease_held)
+                logger.error("the lease %s expired while held: the run stops writing", name)
                 return
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 logger.warning("could not extend the lease %s (%s)", name, type(exc).__name__)

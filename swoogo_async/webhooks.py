@@ -20,6 +20,7 @@ See docs/webhooks.md for the payload layout this reads and for deployment.
 from __future__ import annotations
 
 import hmac
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
@@ -29,7 +30,7 @@ from aiohttp import web
 
 from ._api.models import Session, Speaker
 from ._api.webhooks import Webhook
-from ._checks import check_number
+from ._checks import check_number, is_header_name, is_header_value
 from ._client.webhooks import Webhooks
 from ._exceptions import InvalidInputError
 from ._webhooks.dedupe import DEFAULT_TTL, Dedupe, LocalDedupe, RedisDedupe
@@ -65,7 +66,7 @@ logger = logging.getLogger("swoogo_async.webhooks")
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
 _CHUNK = 64 * 1024
 
-Handler = Callable[[WebhookEvent], Awaitable[object]]
+Handler = Callable[[WebhookEvent], Awaitable[object] | object]
 
 
 class CacheInvalidator(Protocol):
@@ -97,14 +98,22 @@ class WebhookResult:
         return self.status == 200 and self.reason == "processed"
 
 
+_OWS = " \t"
+
+
 def _secrets(value: object) -> tuple[bytes, ...]:
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, Iterable) or isinstance(values, (bytes, Mapping)):
         raise InvalidInputError("secret", "must be the header's value (a str) or a list of them")
     found = []
     for item in values:
-        if not isinstance(item, str) or not item or any(c in item for c in "\r\n\0"):
-            raise InvalidInputError("secret", "each value must be non-empty text without CR/LF")
+        # A header value never keeps surrounding spaces (RFC 9110 5.5: servers strip
+        # them), so a secret read with a stray space would refuse every delivery.
+        item = item.strip(_OWS) if isinstance(item, str) else item
+        if not item or not is_header_value(item):
+            raise InvalidInputError(
+                "secret", "each value must be non-empty text without control characters"
+            )
         found.append(item.encode())
     if not found:
         raise InvalidInputError("secret", "must hold at least one value")
@@ -112,7 +121,7 @@ def _secrets(value: object) -> tuple[bytes, ...]:
 
 
 def _header_name(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value or any(c in value for c in " :\r\n\0"):
+    if not isinstance(value, str) or not is_header_name(value):
         raise InvalidInputError(name, f"must be an HTTP header name, got {value!r}")
     return value.lower()
 
@@ -121,7 +130,8 @@ class WebhookReceiver:
     """Receive Swoogo webhook deliveries and hand each one, once, to ``handler``.
 
     Args:
-        handler: A coroutine function called with each new ``WebhookEvent``.
+        handler: A coroutine function (or a plain function) called with each new
+            ``WebhookEvent``.
         secret: The value of the custom header configured on the webhook (e.g.
             ``"Bearer s3cret"``), or several (a rotation: any one is accepted).
         secret_header: The header that carries it.
@@ -199,7 +209,7 @@ class WebhookReceiver:
         given = _lower(headers).get(self.secret_header)
         if given is None:
             return False
-        raw = given.encode("utf-8", "surrogateescape")
+        raw = given.strip(_OWS).encode("utf-8", "surrogateescape")
         ok = False
         for secret in self._secrets:  # every value is compared: no early exit
             ok |= hmac.compare_digest(raw, secret)
@@ -252,7 +262,11 @@ class WebhookReceiver:
             return WebhookResult(200, "duplicate", event)
         try:
             await self._invalidate(event)
-            await self.handler(event)
+            # A plain function works too: awaiting its None would fail after it ran, and
+            # the 500 would have Swoogo deliver (and the handler act) again and again.
+            outcome = self.handler(event)
+            if inspect.isawaitable(outcome):
+                await outcome
         except Exception:
             await self.dedupe.release(event.key, token)
             logger.exception(
@@ -265,6 +279,9 @@ class WebhookReceiver:
         except BaseException:  # cancelled (the sender hung up): its retry must run
             await self.dedupe.release(event.key, token)
             raise
+        done = getattr(self.dedupe, "done", None)
+        if done is not None:
+            await done(event.key, token)
         return WebhookResult(200, "processed", event)
 
     async def _invalidate(self, event: WebhookEvent) -> None:

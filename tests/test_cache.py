@@ -90,6 +90,24 @@ def test_calls_are_classified_and_writes_name_what_they_change() -> None:
     assert write_tags(Call("DELETE", "/registrants/3"), None) == ("o:*",)
 
 
+def test_an_id_is_tagged_as_the_server_reads_it() -> None:
+    # "01000" is session 1000 to the server: a write to 1000 must drop that read too.
+    assert classify(Call("GET", "/sessions/01000")) == ("session", ("s:1000",))
+    assert classify(Call("GET", "/speakers/09/")) == ("speaker", ("p:9",))
+    assert classify(Call("GET", "/sessions/\u0661")) == ("other", ("o:*",))  # Arabic-Indic 1
+    assert classify(Call("GET", "/sessions", "event_id=07")) == (
+        "session_list",
+        ("se:7", "se:*"),
+    )
+    for query in ("", "event_id=", "event_id=x", "event_id=7&event_id=8", "event_id=7,8"):
+        assert classify(Call("GET", "/sessions", query)) == ("session_list", ("se:*", "o:*"))
+    assert write_tags(Call("PUT", "/sessions/update/0005"), {"id": "5", "event_id": "07"}) == (
+        "s:5",
+        "se:7",
+        "o:*",
+    )
+
+
 @pytest.mark.parametrize(
     "value",
     [None, 42, "text", b"", b"12345", b"garbage", b"swc1 nan 0\n{}", b"swc1 1.0\n", b"swc1 x 0\n"],
@@ -322,6 +340,21 @@ async def test_request_gets_are_cached_and_writes_through_request_invalidate(
         assert (await client.request("GET", f"/sessions/{a['id']}"))["name"] == "R"
 
 
+async def test_a_write_drops_reads_that_spell_its_ids_differently(fake: FakeSwoogo) -> None:
+    a = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    async with _client(fake, "memory") as client:
+        reads = [
+            (f"/sessions/0{a['id']}", {}),
+            ("/sessions", {"event_id": "07"}),
+            ("/sessions", {"event_id": "7", "fields": "id,name"}),
+        ]
+        for path, params in reads:
+            assert "A" in str(await client.request("GET", path, params=params))
+        await client.sessions.update(a["id"], name="Renamed")
+        for path, params in reads:
+            assert "Renamed" in str(await client.request("GET", path, params=params)), path
+
+
 async def test_an_error_is_shared_by_the_waiting_readers_and_not_cached(fake: FakeSwoogo) -> None:
     async with _client(fake, "memory") as client:
         results = await asyncio.gather(
@@ -507,6 +540,33 @@ async def test_a_poisoned_version_is_a_miss_until_the_next_invalidation(
         await cache.aclose()
 
 
+async def test_an_invalidation_redis_missed_is_sent_when_it_answers_again(
+    fake: FakeSwoogo, redis_server: RedisServer
+) -> None:
+    # Two caches on one Redis stand for two processes. The writer's invalidation fails
+    # while Redis is frozen; once Redis answers, the writer's next use of the cache sends
+    # it, so the reader never gets the old entry back.
+    s = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    reader_cache = ReadCache(redis_server.url)
+    writer_cache = ReadCache(redis_server.url, timeout=0.2, retry_after=0)
+    try:
+        async with _client(fake, reader_cache) as reader, _client(fake, writer_cache) as writer:
+            assert (await reader.sessions.get(s["id"])).name == "A"
+            redis_server.pause()
+            try:
+                await writer.sessions.update(s["id"], name="B")  # its invalidation fails
+                # Redis away: the writer reads the server, never an entry it could not drop.
+                assert (await writer.sessions.get(s["id"])).name == "B"
+            finally:
+                redis_server.resume()
+            assert writer_cache.stats.errors >= 1
+            await writer.speakers.list(event_id=7).page(1)  # any use of the cache sends it
+            assert (await reader.sessions.get(s["id"])).name == "B"
+    finally:
+        await reader_cache.aclose()
+        await writer_cache.aclose()
+
+
 async def test_redis_away_reads_go_to_the_server_with_one_warning(
     fake: FakeSwoogo, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -521,6 +581,31 @@ async def test_redis_away_reads_go_to_the_server_with_one_warning(
         assert _gets(fake, f"/sessions/{s['id']}") == 3
         assert cache.stats.errors >= 1
         assert sum("read cache unavailable" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        await cache.aclose()
+
+
+async def test_with_redis_frozen_more_readers_than_connections_go_to_the_server(
+    fake: FakeSwoogo, redis_server: RedisServer
+) -> None:
+    # cashews' pool (10 connections) made a command wait 10 s for a connection whatever the
+    # cache's timeout: with Redis frozen every reader of a burst waited that long. The
+    # wait for a connection is now bounded by ``timeout`` like each command.
+    s = fake.add_session(event_id=7, name="A", date="2026-05-01")
+    cache = ReadCache(redis_server.url, timeout=0.2)
+    try:
+        async with _client(fake, cache) as client:
+            await client.speakers.list(event_id=7).page(1)  # the pool exists
+            pool = cache._core.backend._client.connection_pool
+            assert pool.timeout == cache._core.backend._kwargs["socket_timeout"] == 0.2
+            redis_server.pause()
+            try:
+                readers = [client.sessions.get(s["id"]) for _ in range(200)]
+                found = await asyncio.wait_for(asyncio.gather(*readers), 600)  # hang guard
+            finally:
+                redis_server.resume()
+        assert {session.name for session in found} == {"A"}
+        assert cache.stats.errors >= 1
     finally:
         await cache.aclose()
 

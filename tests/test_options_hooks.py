@@ -97,7 +97,23 @@ async def test_view_refuses_unsafe_headers(headers: dict[str, Any]) -> None:
     assert info.value.field == "headers"
 
 
-@pytest.mark.parametrize("control", ["\x00", "\x01", "\t", "\x1b", "\x1f", "\x7f"])
+@pytest.mark.parametrize(
+    "control",
+    [
+        "\x00",
+        "\x01",
+        "\t",
+        "\x1b",
+        "\x1f",
+        "\x7f",
+        "\x80",
+        "\x85",
+        "\x9f",
+        "\ud800",
+        "\u2028",
+        "\u2029",
+    ],
+)
 def test_a_copy_refuses_any_control_character_in_a_header_naming_it(control: str) -> None:
     client = SwoogoClient("k", "s")
     with pytest.raises(InvalidInputError) as info:

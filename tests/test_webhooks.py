@@ -369,6 +369,59 @@ async def test_a_delivery_sent_to_three_processes_is_processed_once(
         await redis.aclose()
 
 
+async def _receiver_process(redis_url: str, *mode: str) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "tests._webhook_app", redis_url, SECRET, *mode),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    port = int(await asyncio.wait_for(proc.stdout.readline(), 60))  # hang guard
+    return proc, f"http://127.0.0.1:{port}/hook"
+
+
+async def test_a_delivery_whose_process_was_killed_is_processed_on_its_retry(
+    redis_server: RedisServer,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url)
+    body = json.dumps({"action": "update", "session": {"id": 78, "name": "A"}}).encode()
+    killed, killed_url = await _receiver_process(redis_server.url, "hang", "0.6")
+    other, other_url = await _receiver_process(redis_server.url)
+    try:
+        first = asyncio.ensure_future(_post(killed_url, body, _json_headers()))
+        for _ in range(3000):  # until the handler runs (hang guard: 60 s)
+            if await redis.exists("entered:78"):
+                break
+            await asyncio.sleep(0.02)
+        # While it runs (longer than processing_ttl: the claim is renewed), a retry is a
+        # duplicate.
+        claims = [k async for k in redis.scan_iter(match="swoogo:webhook:*")]
+        assert len(claims) == 1
+        assert 0 < await redis.pttl(claims[0]) <= 600
+        assert (await _post(other_url, body, _json_headers()))[1] == "duplicate"
+        killed.kill()  # SIGKILL mid-delivery: no release, no answer
+        await killed.wait()
+        with pytest.raises(aiohttp.ClientError):
+            await first
+        for _ in range(3000):  # the dead process's claim ends within processing_ttl
+            if not await redis.exists(claims[0]):
+                break
+            await asyncio.sleep(0.02)
+        assert await _post(other_url, body, _json_headers()) == (200, "processed")
+        assert await redis.get("processed:78") == b"1"
+        # Processed: now the claim lasts the whole TTL, and retries are duplicates.
+        assert await redis.ttl(claims[0]) > 3600
+        assert (await _post(other_url, body, _json_headers()))[1] == "duplicate"
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        await asyncio.wait_for(other.wait(), 60)
+        if killed.returncode is None:
+            killed.kill()
+            await killed.wait()
+        await redis.aclose()
+
+
 async def test_redis_dedupe_releases_only_its_own_claim(redis_server: RedisServer) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
     try:
@@ -431,6 +484,8 @@ def test_local_dedupe_forgets_after_its_ttl_and_stays_bounded() -> None:
         (b"&".join(b"f%d=1" % i for i in range(1001)), None, 400, "more than 1000"),
         (b"<xml/>", "text/xml", 415, "unsupported content type"),
         (b'{"session": {"id": 1, "sessions": 5}}', "application/json", 200, ""),
+        (b'{"session": {"id": 1, "name": "\\ud800"}}', "application/json", 400, ""),
+        (b'{"action": "\\udfff", "session": {"id": 1}}', None, 400, ""),
     ],
 )
 async def test_a_malformed_body_gets_a_4xx_and_a_log_line(
@@ -556,6 +611,32 @@ async def test_the_core_function_answers_without_a_framework() -> None:
     assert "s3cret" not in repr(receiver)
 
 
+async def test_a_secret_with_surrounding_spaces_matches_what_http_delivers(serve: Serve) -> None:
+    # A secret read from a file or an env var often keeps a stray space; HTTP strips it
+    # from the header, so it must not refuse every delivery. Case and inner spaces count.
+    handler = Recorder()
+    url = await serve(WebhookReceiver(handler, secret=f" {SECRET}\t"))
+    body = b'{"action": "update", "session": {"id": 5}}'
+    for wrong in (SECRET.upper(), SECRET.replace(" ", "  "), SECRET[:-1]):
+        assert (await _post(url, body, _json_headers(Authorization=wrong)))[0] == 401
+    assert handler.calls == 0
+    assert (await _post(url, body, _json_headers(Authorization=f"{SECRET} ")))[0] == 200
+    assert handler.calls == 1
+    receiver = WebhookReceiver(Recorder(), secret=SECRET)
+    assert receiver.authorized({"Authorization": f"  {SECRET} "})
+    assert not receiver.authorized({"Authorization": f"{SECRET}x"})
+
+
+async def test_a_plain_function_handler_runs_once_and_is_answered_200() -> None:
+    seen: list[int | None] = []
+    receiver = WebhookReceiver(lambda event: seen.append(event.id), secret=SECRET)
+    body = b'{"action": "update", "session": {"id": 12}}'
+    result = await receiver.handle(body, _json_headers())
+    assert (result.status, result.reason) == (200, "processed")
+    assert (await receiver.handle(body, _json_headers())).reason == "duplicate"
+    assert seen == [12]
+
+
 def test_receiver_options_are_checked() -> None:
     async def noop(event: WebhookEvent) -> None:
         return None
@@ -564,6 +645,11 @@ def test_receiver_options_are_checked() -> None:
         WebhookReceiver(noop, secret="")
     with pytest.raises(InvalidInputError, match="secret"):
         WebhookReceiver(noop, secret="a\r\nb")
+    for blank in (" ", "\t", ["ok", "  "], "a\x01b", "a\x7f", "a\u2028"):
+        with pytest.raises(InvalidInputError, match="secret"):
+            WebhookReceiver(noop, secret=blank)
+    with pytest.raises(InvalidInputError, match="secret_header"):
+        WebhookReceiver(noop, secret="x", secret_header="X-Sécret")
     with pytest.raises(InvalidInputError, match="secret_header"):
         WebhookReceiver(noop, secret="x", secret_header="Bad Header")
     with pytest.raises(InvalidInputError, match="max_body_bytes"):
@@ -655,6 +741,17 @@ async def test_webhook_input_is_checked_before_any_request(
             name="x", url="http://h", trigger_object="session", headers={"A": "s3\r\ncret"}
         )
     assert "s3" not in str(caught.value)
+    # Every control character, as with_options(headers=) refuses them: Swoogo would send it.
+    for control in ("\x01", "\x1b", "\x7f", "\x85", "\u2028"):
+        with pytest.raises(InvalidInputError, match="headers"):
+            await client.webhooks.create(
+                name="x", url="http://h", trigger_object="session", headers={"A": f"a{control}"}
+            )
+    for name in ("X Y", "X\x01", "É"):
+        with pytest.raises(InvalidInputError, match="headers"):
+            await client.webhooks.create(
+                name="x", url="http://h", trigger_object="session", headers={name: "v"}
+            )
     with pytest.raises(InvalidInputError, match="enabled"):
         await client.webhooks.update(1, enabled="yes")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="changes"):

@@ -10,6 +10,7 @@ for the other's lease; only then are the held reads let go. Nothing is timed.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -57,7 +58,11 @@ async def _watch(proc: asyncio.subprocess.Process, waiting: asyncio.Event) -> by
 
 
 async def _both_at_once(
-    tmp_path: Path, fake: FakeSwoogo, command: str, *extra: str
+    tmp_path: Path,
+    fake: FakeSwoogo,
+    command: str,
+    *extra: str,
+    per_run: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
 ) -> list[tuple[int, str, str]]:
     """Run two ``command`` processes on one file, their event reads held as described."""
     path = write_csv(tmp_path / "agenda.csv", ROWS)
@@ -67,6 +72,7 @@ async def _both_at_once(
     for k in range(2):
         report = tmp_path / f"report-{k}.jsonl"
         args = (command, str(path), "--event-id", "7", "--report", str(report), *extra)
+        args += per_run[k]
         procs.append(await _start(tmp_path, fake, tmp_path, *args))
     watchers = [asyncio.ensure_future(_watch(p, waiting)) for p in procs]
     both_reading = asyncio.ensure_future(fake.until_held(2))
@@ -129,6 +135,70 @@ async def test_two_runs_on_one_machine_without_redis_create_each_row_once(
     assert [code for code, _, _ in results] == [0, 0], results
     _assert_each_row_once(fake, tmp_path, command)
     assert sum(WAITING.decode() in err for _, _, err in results) == 1
+
+
+@pytest.mark.parametrize("command", ["sync", "import"])
+async def test_a_run_with_redis_and_one_without_on_one_machine_take_turns(
+    command: str, redis_server: RedisServer, tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    # One cron line has --redis-url, another (or a hand-run) has not: the machine's lease
+    # still keeps them apart.
+    results = await _both_at_once(
+        tmp_path, fake, command, per_run=(("--redis-url", redis_server.url), ())
+    )
+    assert [code for code, _, _ in results] == [0, 0], results
+    _assert_each_row_once(fake, tmp_path, command)
+    assert sum(WAITING.decode() in err for _, _, err in results) == 1
+
+
+@pytest.mark.parametrize("folder", ["missing/folder", "agenda.csv"])
+async def test_an_unusable_lease_folder_is_a_typed_error_naming_it(
+    folder: str, tmp_path: Path, fake: FakeSwoogo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "agenda.csv", ROWS)
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path / folder))
+    async with SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url) as client:
+        rows = [{"name": "Talk", "date": "2026-06-01", "start_time": "09:00"}]
+        with pytest.raises(SharedStateError, match="SWOOGO_LEASE_DIR"):
+            await client.sessions.sync(rows, event_id=7).summary()
+    proc = await _start(tmp_path, fake, tmp_path / folder, "sync", str(path), "--event-id", "7")
+    _, err = await asyncio.wait_for(proc.communicate(), 600)
+    assert proc.returncode == 1
+    assert b"Traceback" not in err
+    assert b"SharedStateError" in err
+    assert b"SWOOGO_LEASE_DIR" in err
+    assert fake.sessions == {}
+
+
+async def test_a_run_stalled_past_its_lease_writes_nothing_after_another_took_it(
+    redis_server: RedisServer, tmp_path: Path, fake: FakeSwoogo
+) -> None:
+    # A frozen VM: the first run stalls (its loop blocked) after planning, its Redis lease
+    # expires, a run on another machine (its own lease folder) takes the event and writes.
+    # When the first wakes up it must not write what it planned from its stale read.
+    go = tmp_path / "go"
+    procs = []
+    for k, extra in enumerate(((str(go),), ())):
+        env = {**env_for(fake), "SWOOGO_LEASE_DIR": str(tmp_path / f"machine-{k}")}
+        env["SWOOGO_API_SECRET"] = fake.api_secret
+        (tmp_path / f"machine-{k}").mkdir()
+        args = ("-m", "tests._lease_sync", redis_server.url, "7", "3", *extra)
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable, *args, stdout=asyncio.subprocess.PIPE, env=env
+            )
+        )
+        if k == 0:
+            assert procs[0].stdout is not None
+            assert await asyncio.wait_for(procs[0].stdout.readline(), 600) == b"stalled\n"
+    second_out, _ = await asyncio.wait_for(procs[1].communicate(), 600)
+    assert procs[1].returncode == 0
+    assert json.loads(second_out) == [["created", "NoneType"]] * 3
+    go.touch()
+    first_out, _ = await asyncio.wait_for(procs[0].communicate(), 600)
+    assert procs[0].returncode == 0
+    assert json.loads(first_out) == [["failed", "LeaseBusyError"]] * 3
+    assert sorted(rec["name"] for rec in fake.sessions.values()) == [f"Talk {i}" for i in range(3)]
 
 
 async def test_a_run_that_waits_too_long_stops_with_a_clear_message(

@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 import attrs
 
+from .._checks import is_header_name, is_header_value
 from .._exceptions import InvalidInputError, ResponseDecodeError
 from .._types import UNSET
 from .converter import structure_record
@@ -126,11 +127,13 @@ def _headers(value: Any) -> list[dict[str, str]]:
         raise InvalidInputError("headers", "must map header names to values")
     out = []
     for key, text in value.items():
-        if not isinstance(key, str) or not key or any(c in key for c in " :\r\n\0"):
+        if not is_header_name(key):
             raise InvalidInputError("headers", f"not a header name: {key!r}")
-        if not isinstance(text, str) or any(c in text for c in "\r\n\0"):
+        if not is_header_value(text):
             # The value is usually a secret: never echo it.
-            raise InvalidInputError("headers", f"the value of {key} must be text without CR/LF")
+            raise InvalidInputError(
+                "headers", f"the value of {key} must be text without control characters"
+            )
         out.append({"key": key, "value": text})
     return out
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
@@ -17,7 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from .._api.endpoints import FORM
-from .._checks import check_number
+from .._checks import check_number, is_header_name, is_header_value
 from .._exceptions import InvalidInputError
 from .retry import RetryPolicy
 from .transport import Headers
@@ -43,8 +42,6 @@ __all__ = [
 RESERVED_HEADERS = frozenset(
     {"authorization", "content-type", "content-length", "host", "transfer-encoding"}
 )
-# RFC 9110 token characters: a header name with anything else is refused.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _is_loopback(host: str) -> bool:
@@ -76,13 +73,9 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
-def _has_control(text: str) -> bool:
-    return any(c < " " or c == "\x7f" for c in text)
-
-
 def check_user_agent(user_agent: str) -> str:
     """Return ``user_agent`` if it is text without control characters."""
-    if not isinstance(user_agent, str) or _has_control(user_agent):
+    if not is_header_value(user_agent):
         raise InvalidInputError("user_agent", "must be text without control characters (CR, LF)")
     return user_agent
 
@@ -90,18 +83,19 @@ def check_user_agent(user_agent: str) -> str:
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Return extra request headers, refusing reserved names and any control character.
 
-    A control character (``\\x00``-``\\x1f``, ``\\x7f``) in a value could split or
-    smuggle a header; it is refused when the options are made, naming the header.
+    A control character (``\\x00``-``\\x1f``, ``\\x7f``-``\\x9f``, a lone surrogate,
+    ``\\u2028``, ``\\u2029``) in a value could split, smuggle or silently change a header;
+    it is refused when the options are made, naming the header.
     """
     if not isinstance(headers, Mapping):
         raise InvalidInputError("headers", f"expected a mapping, got {type(headers).__name__}")
     checked: dict[str, str] = {}
     for name, value in headers.items():
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        if not is_header_name(name):
             raise InvalidInputError("headers", f"invalid header name {name!r}")
         if name.lower() in RESERVED_HEADERS:
             raise InvalidInputError("headers", f"{name} is set by the client and cannot be given")
-        if not isinstance(value, str) or _has_control(value):
+        if not is_header_value(value):
             raise InvalidInputError(
                 "headers", f"{name}: the value must be text without control characters"
             )

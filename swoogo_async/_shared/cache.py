@@ -68,7 +68,13 @@ class _Core:
         self.prefix: str = opts["prefix"]
         self.backend: Any
         if self.shared:
-            limits = {"socket_timeout": opts["timeout"], "socket_connect_timeout": opts["timeout"]}
+            limits = {
+                "socket_timeout": opts["timeout"],
+                "socket_connect_timeout": opts["timeout"],
+                # cashews' pool makes a command wait up to 10 s for one of its connections:
+                # with Redis frozen, every read would wait that long before going to Swoogo.
+                "wait_for_connection_timeout": opts["timeout"],
+            }
             # ``suppress=False``: failures reach ``safe``, which degrades them to misses.
             self.backend = Redis(url, suppress=False, serializer=_RawBytes(), **limits)
         else:
@@ -77,8 +83,27 @@ class _Core:
         self.flights: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
         self.refreshing: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
         self.flight_tags: dict[str, list[str]] = {}
+        #: Invalidations the backend did not take (Redis away): sent before it is read again.
+        self.unsent: dict[str, bytes] = {}
         self._init = asyncio.Lock()  # bound to a loop on first use, not here
         self._warned = False
+
+    async def flush(self) -> bool:
+        """Send the invalidations that failed; True once none is left."""
+        if not self.unsent:
+            return True
+        pairs = dict(self.unsent)
+
+        async def send() -> bool:
+            await self.backend.set_many(pairs, expire=self.ttl.version_life)
+            return True
+
+        if not await self.safe(send, False):
+            return False
+        for key, token in pairs.items():
+            if self.unsent.get(key) == token:
+                del self.unsent[key]
+        return not self.unsent
 
     async def safe(self, op: Callable[[], Awaitable[T]], default: T) -> T:
         """Run one backend operation; a failure counts, warns once and yields ``default``."""
@@ -189,7 +214,7 @@ class ReadCache:
         return f"{self._core.prefix}:{{{ns}}}:{kind}:{name}"
 
     async def _bump(self, tags: Iterable[str]) -> None:
-        core, life = self._core, self._core.ttl.version_life
+        core = self._core
         spaces = [self._ns] if self._ns is not None else sorted(core.namespaces)
         if not spaces:  # silence here would leave every process serving the old state
             raise ClientStateError("no client uses this cache yet: nothing to invalidate")
@@ -199,7 +224,10 @@ class ReadCache:
         # Readers from now on must not join a fetch sent before the write: they fetch anew.
         for key in [k for k, tags in core.flight_tags.items() if not pairs.keys().isdisjoint(tags)]:
             del core.flights[key], core.flight_tags[key]
-        await core.safe(lambda: core.backend.set_many(pairs, expire=life), None)
+        # An invalidation Redis did not take is kept and sent before this cache reads Redis
+        # again: else the old entries would be served once Redis is back.
+        core.unsent.update(pairs)
+        await core.flush()
 
     async def execute(
         self,
@@ -263,6 +291,8 @@ class ReadCache:
     async def _read(self, key: str, tag_keys: list[str]) -> tuple[float, bytes] | None:
         """Return the entry at ``key`` if it parses and its tag versions are current."""
         core = self._core
+        if not await core.flush():  # entries older than an unsent invalidation: not served
+            return None
         values = await core.safe(lambda: core.backend.get_many(key, *tag_keys), None)
         if not values or values[0] is None:
             return None

@@ -86,16 +86,30 @@ class CacheStats:
     credits_saved: int = 0
 
 
+def _canonical(value: Any) -> str | None:
+    """An id as the server reads it (``01000``, ``"1000"`` and ``1000`` are one), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return str(int(value))
+    return None
+
+
 def classify(call: Call) -> tuple[str, tuple[str, ...]]:
     """Return the TTL kind of a ``GET`` and the tags that invalidate it."""
     parts = call.path.strip("/").split("/")
     head = parts[0]
     if head in ("sessions", "speakers") and len(parts) == 1:
-        event = parse_qs(call.query).get("event_id", [""])[0]
+        given = parse_qs(call.query, keep_blank_values=True).get("event_id", [])
+        event = _canonical(given[0]) if len(given) == 1 else None
         tag = "se" if head == "sessions" else "pe"
+        if event is None:  # no one event a write could name: any write drops it
+            return (f"{head[:-1]}_list", (f"{tag}:*", "o:*"))
         return (f"{head[:-1]}_list", (f"{tag}:{event}", f"{tag}:*"))
-    if head in ("sessions", "speakers") and len(parts) == 2 and parts[1].isdigit():
-        return (head[:-1], (f"{head[0] if head == 'sessions' else 'p'}:{parts[1]}",))
+    if head in ("sessions", "speakers") and len(parts) == 2:
+        ident = _canonical(parts[1])
+        if ident is not None:
+            return (head[:-1], (f"{head[0] if head == 'sessions' else 'p'}:{ident}",))
     return ("other", ("o:*",))
 
 
@@ -104,7 +118,7 @@ def write_tags(call: Call, result: Any) -> tuple[str, ...]:
     parts = call.path.strip("/").split("/")
     if parts[0] not in ("sessions", "speakers"):
         return ("o:*",)
-    ids: list[Any] = [p for p in parts[1:] if p.isdigit()]
+    ids: list[Any] = list(parts[1:])
     event = getattr(result, "event_id", None)
     if event is None and isinstance(result, dict):
         event = result.get("event_id")
@@ -118,8 +132,9 @@ def changed(kind: str, ids: Iterable[Any], event_id: Any) -> tuple[str, ...]:
 
     An event that is not an int (unknown) means every event's lists.
     """
-    event = event_id if isinstance(event_id, int) and not isinstance(event_id, bool) else "*"
-    return (*sorted({f"{kind}:{i}" for i in ids}), f"{kind}e:{event}", "o:*")
+    event = _canonical(event_id) or "*"
+    named = {f"{kind}:{c}" for i in ids if (c := _canonical(i)) is not None}
+    return (*sorted(named), f"{kind}e:{event}", "o:*")
 
 
 def entry_name(call: Call, headers: Mapping[str, str] | None) -> str:

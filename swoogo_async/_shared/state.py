@@ -23,11 +23,12 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Protocol
 
-from .._exceptions import LeaseBusyError
+from .._exceptions import LeaseBusyError, SharedStateError
 from .._http.auth import TokenStore
 from .._http.pacing import Pacer, RateHeaders, RateLimit, SharedBudget
 
@@ -36,11 +37,50 @@ __all__ = [
     "LEASE_DIR_ENV",
     "LocalSharedState",
     "SharedState",
+    "check_lease_held",
     "credential_id",
     "credential_lease",
     "file_lease",
+    "lease_held_until",
     "lease_pause",
 ]
+
+#: The lease this task writes under that can expire (a Redis lock): its name and the
+#: ``time.monotonic()`` until which it is surely held. A file lock cannot expire.
+_HELD: ContextVar[tuple[str, list[float]] | None] = ContextVar("swoogo_lease", default=None)
+
+
+@contextlib.contextmanager
+def lease_held_until(name: str, until: list[float]) -> Iterator[None]:
+    """Mark the writes of this task (and of the tasks it starts) as made under ``name``.
+
+    ``until[0]`` is moved on by whoever extends the lease, to -inf when it is lost.
+    """
+    token = _HELD.set((name, until))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):  # left from another context: nothing to undo
+            _HELD.reset(token)
+
+
+def check_lease_held() -> None:
+    """Refuse to write once the lease this task writes under may have passed to another run.
+
+    A run stalled longer than its lease's TTL (a frozen VM, SIGSTOP, a swap storm) must not
+    write what it planned from its read: another run may have read and written since.
+
+    Raises:
+        LeaseBusyError: the lease expired or was lost; nothing is sent.
+    """
+    held = _HELD.get()
+    if held is not None and time.monotonic() >= held[1][0]:
+        raise LeaseBusyError(
+            f"the lease {held[0]} expired while this run held it (was it stalled?); another"
+            " run may be writing: this row was not sent",
+            name=held[0],
+            waited=0.0,
+        )
 
 
 def credential_id(api_key: str, base_url: str) -> str:
@@ -276,12 +316,19 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
 
     Raises:
         LeaseBusyError: another holder kept it for ``wait`` seconds.
+        SharedStateError: the lease file cannot be opened.
     """
     path = _lease_path(scope, name)
     started = time.monotonic()
     pause = _LEASE_POLL[0]
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError as exc:  # a missing or unwritable folder, a planted symlink
+            raise SharedStateError(
+                f"cannot open the lease file {path} (${LEASE_DIR_ENV}):"
+                f" {exc.strerror or type(exc).__name__}"
+            ) from None
         if _try_lock(fd, path):
             if _is_current(fd, path):
                 break

@@ -5,12 +5,16 @@ a retry that arrives meanwhile finds the claim and is acknowledged without being
 processed again. A failed processing *releases* its claim, so Swoogo's retry of it is
 processed. Redis claims are ``SET NX EX`` with a random value and are released by
 compare-and-delete, so a claim that outlived its TTL and was taken again is never
-deleted by its first owner.
+deleted by its first owner. While a delivery is processed its Redis claim lives only
+``processing_ttl`` seconds, renewed as long as its process lives, and gets its full
+``ttl`` when processing is *done*: a process killed mid-delivery (a deploy, the OOM
+killer) cannot leave a claim that acknowledges every retry unprocessed for a day.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -36,6 +40,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+_EXPIRE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 
 class Dedupe(Protocol):
     """Claims on delivery keys (``LocalDedupe``, ``RedisDedupe``, or your own)."""
@@ -47,6 +56,9 @@ class Dedupe(Protocol):
     async def release(self, key: str, token: str) -> None:
         """Drop the claim ``token`` holds on ``key`` (its processing failed)."""
         ...
+
+    # Optional: ``async def done(self, key, token)``, called when processing succeeded
+    # (a store whose claims already last their whole TTL needs none).
 
 
 class LocalDedupe:
@@ -105,7 +117,10 @@ class RedisDedupe:
 
     Args:
         redis: A ``redis.asyncio.Redis`` client (the caller owns and closes it).
-        ttl: Seconds a claim lasts.
+        ttl: Seconds a processed delivery's claim lasts.
+        processing_ttl: Seconds a claim lives while its delivery is processed, renewed
+            every third of it while the process lives: how soon a retry is processed
+            after a process died mid-delivery.
         prefix: Key prefix; a claim is ``<prefix><delivery key>``.
         timeout: Seconds each Redis command may take.
 
@@ -118,6 +133,7 @@ class RedisDedupe:
         redis: Any,
         *,
         ttl: float = DEFAULT_TTL,
+        processing_ttl: float = 30.0,
         prefix: str = "swoogo:webhook:",
         timeout: float = 1.0,
     ) -> None:
@@ -126,6 +142,7 @@ class RedisDedupe:
                 raise InvalidInputError("redis", "must be a redis.asyncio.Redis client")
         check_number("ttl", ttl, above=0)
         check_number("timeout", timeout, above=0)
+        check_number("processing_ttl", processing_ttl, above=0)
         if not isinstance(prefix, str):
             raise InvalidInputError("prefix", f"expected a str, got {type(prefix).__name__}")
         from redis.exceptions import RedisError  # the redis extra: the caller passed a client
@@ -136,6 +153,9 @@ class RedisDedupe:
         self.prefix = prefix
         self.timeout = timeout
         self._seconds = max(1, round(ttl))
+        self.processing_ttl = processing_ttl
+        self._processing_ms = max(1, round(processing_ttl * 1000))
+        self._keepers: dict[str, asyncio.Task[None]] = {}
         self._local = LocalDedupe(ttl=ttl)
         self._down = False
 
@@ -155,7 +175,7 @@ class RedisDedupe:
         token = secrets.token_hex(8)
         try:
             taken = await asyncio.wait_for(
-                self._redis.set(self.prefix + key, token, nx=True, ex=self._seconds),
+                self._redis.set(self.prefix + key, token, nx=True, px=self._processing_ms),
                 self.timeout,
             )
         except self._errors as exc:
@@ -165,10 +185,44 @@ class RedisDedupe:
         if self._down:
             self._down = False
             logger.warning("webhook dedupe: Redis is back")
-        return token if taken else None
+        if not taken:
+            return None
+        self._keepers[token] = asyncio.ensure_future(self._keep(key, token))
+        return token
+
+    async def _keep(self, key: str, token: str) -> None:
+        """Renew a claim being processed, so that it outlives a slow handler, not its process."""
+        while True:
+            await asyncio.sleep(self.processing_ttl / 3)
+            with contextlib.suppress(*self._errors):
+                await asyncio.wait_for(
+                    self._redis.eval(_EXPIRE, 1, self.prefix + key, token, self._processing_ms),
+                    self.timeout,
+                )
+
+    async def _stop(self, token: str) -> None:
+        keeper = self._keepers.pop(token, None)
+        if keeper is not None:
+            keeper.cancel()
+            await asyncio.wait([keeper])
+
+    async def done(self, key: str, token: str) -> None:
+        """Keep a processed delivery's claim for the whole ``ttl``."""
+        await self._stop(token)
+        if token.startswith(_LOCAL):
+            return
+        try:
+            await asyncio.wait_for(
+                self._redis.eval(_EXPIRE, 1, self.prefix + key, token, self._seconds * 1000),
+                self.timeout,
+            )
+        except self._errors as exc:
+            # The claim then ends after processing_ttl, and a later retry is processed again.
+            self._failed(exc)
 
     async def release(self, key: str, token: str) -> None:
         """Drop the claim ``token`` holds on ``key`` (compare-and-delete)."""
+        await self._stop(token)
         if token.startswith(_LOCAL):
             await self._local.release(key, token[len(_LOCAL) :])
             return

@@ -243,6 +243,10 @@ def parse_delivery(
             data = dict(record)
     except (ValueError, TypeError):
         raise BadDelivery(422, f"the {kind} record cannot be read") from None
+    try:
+        key = delivery_key(kind, normal, ident, payload)
+    except UnicodeEncodeError:  # a lone surrogate (``"\ud800"``): no text, no key
+        raise BadDelivery(400, "body holds a string that is not Unicode text") from None
     return WebhookEvent(
         action=normal,
         object_type=kind,
@@ -250,5 +254,5 @@ def parse_delivery(
         event_id=_positive(record.get("event_id")),
         data=data,
         raw=payload,
-        key=delivery_key(kind, normal, ident, payload),
+        key=key,
     )

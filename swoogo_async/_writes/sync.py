@@ -21,6 +21,7 @@ from typing import TypeAlias
 from .._api.models import Page, Session
 from .._api.pages import KeysetWalk
 from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoError
+from .._shared.state import check_lease_held
 from .bulk import (
     BulkRun,
     ProgressCallback,
@@ -139,10 +140,20 @@ def sync_rows(
         if before_write is not None and not before_write(row, plan):
             return RowOutcome("failed", error=SwoogoError("not sent: the run was stopped"))
         if plan.action == "create":
-            return send
-        return lambda: _updated(send, plan)
+            return _under_lease(send)
+        return lambda: _updated(_under_lease(send), plan)
 
     return BulkRun(source(), work, "created", concurrency, ordered, on_progress, credits, hold)
+
+
+def _under_lease(send: Callable[[], Awaitable[Session]]) -> Callable[[], Awaitable[Session]]:
+    """Send only while the event's lease is surely held: a stalled run's plan is stale."""
+
+    async def guarded() -> Session:
+        check_lease_held()
+        return await send()
+
+    return guarded
 
 
 async def _updated(send: Callable[[], Awaitable[Session]], plan: RowPlan) -> RowOutcome:
