@@ -5,22 +5,27 @@ Install with ``pip install "swoogo-async[redis]"`` and pass
 ``SWOOGO_REDIS_URL`` for every client and the CLI.
 
 - Token: stored with a TTL that ends when it is due for refresh. One process fetches
-  (lock: ``SET NX PX`` with a random value, released by compare-and-delete; a holder
-  that dies releases by TTL). A 401 deletes the shared token only if it is still the
-  one that failed. Only the access token is stored, never the secret.
+  (redis-py's ``Lock``: a holder that dies releases by TTL). A 401 deletes the shared
+  token only if it is still the one that failed. Only the access token is stored,
+  never the secret.
 - Budget: ``Pacer``'s rules in one Lua script on a hash, timed by Redis' ``TIME``, so
-  every change is atomic and worker clocks do not matter.
+  every change is atomic and worker clocks do not matter. Interactive demand is kept
+  beside the budget, so bulk work in every process leaves interactive calls their share.
+- Untrusted values: whatever Redis holds under these keys is checked when read; a
+  malformed token, budget field or lock is treated as absent.
 - Keys: ``swoogo:{<sha256(base URL, api key)[:16]>}:...``, one Cluster hash slot per
   credential and server (staging and production never share a token or a budget).
 - Redis down or slow: each command is bounded by ``timeout``. With
   ``on_error="fallback"`` (the default) the client carries on with in-process state
-  (one WARNING) and tries Redis again after ``retry_after`` seconds; with
+  (one WARNING) and, every ``retry_after`` seconds, one command asks whether Redis is
+  back (the others stay in-process meanwhile); with
   ``on_error="raise"`` the call fails with ``SharedStateError``. Never a hang.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
@@ -30,16 +35,25 @@ from importlib import resources
 from typing import Any, Literal, TypeVar
 
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError, RedisError
 
 from ._checks import check_number
 from ._exceptions import InvalidInputError, SharedStateError
+from ._http.auth import usable_token
 from ._http.pacing import (
+    DEFAULT_RESERVE,
     GUARD,
+    HEADROOM,
     MAX_WINDOW,
+    MEMORY,
     MIN_BLOCK,
     PROBE_AFTER,
     PROBE_PATIENCE,
+    STRAY_AFTER,
+    UNLIMITED,
+    AsyncPacer,
+    Pacer,
     RateHeaders,
     RateLimit,
 )
@@ -54,6 +68,7 @@ logger = logging.getLogger("swoogo_async")
 BUDGET_SCRIPT = resources.files("swoogo_async._shared").joinpath("budget.lua").read_text("utf-8")
 
 _TOKEN_GET = """
+if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return nil end
 local v = redis.call('GET', KEYS[1])
 if not v then return nil end
 return {v, redis.call('PTTL', KEYS[1])}
@@ -64,12 +79,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-_CONSTANTS = (GUARD, PROBE_PATIENCE, PROBE_AFTER, MAX_WINDOW)
+_CONSTANTS = (
+    GUARD,
+    PROBE_PATIENCE,
+    PROBE_AFTER,
+    MAX_WINDOW,
+    HEADROOM,
+    MEMORY,
+    STRAY_AFTER,
+    UNLIMITED,
+)
 _INF = 1e18  # ``within`` for Lua, which has no infinity literal
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _check_options(
@@ -92,9 +112,10 @@ class RedisSharedState:
             log one WARNING and try Redis again after ``retry_after``;
             ``"raise"``: raise ``SharedStateError``.
         timeout: Seconds each Redis command may take.
-        retry_after: Seconds to stay on in-process state after Redis failed.
+        retry_after: Seconds between asking whether Redis is back after it failed.
         lock_ttl: Seconds the token refresh lock lives if its holder dies.
-        reserve: Fraction of each window bulk work leaves to interactive calls.
+        reserve: Share of the budget's rate held back for interactive calls beyond
+            the interactive demand seen (see ``Pacer``); 0 by default.
         prefix: First part of every key.
 
     Raises:
@@ -108,9 +129,9 @@ class RedisSharedState:
         *,
         on_error: Literal["fallback", "raise"] = "fallback",
         timeout: float = 0.5,
-        retry_after: float = 30.0,
+        retry_after: float = 2.0,
         lock_ttl: float = 30.0,
-        reserve: float = 0.1,
+        reserve: float = DEFAULT_RESERVE,
         prefix: str = "swoogo",
     ) -> None:
         _check_options(on_error, timeout, retry_after, lock_ttl, reserve)
@@ -126,7 +147,9 @@ class RedisSharedState:
         self._token_get = redis.register_script(_TOKEN_GET)
         self._cad = redis.register_script(_COMPARE_AND_DELETE)
         self._local = LocalSharedState(reserve=reserve, lock_ttl=lock_ttl)
+        self._locks: dict[str, Lock] = {}  # refresh locks held in Redis, by holder
         self._down_until = 0.0
+        self._probing = False  # a command is asking whether Redis is back
         self._keys: tuple[str, str, str] | None = None
         self._config: tuple[float, float, int, float] = (reserve, 0.05, 0, 0.0)
 
@@ -177,6 +200,10 @@ class RedisSharedState:
             )
         return bound
 
+    def pacer(self) -> AsyncPacer:
+        """Return a pacer for one client that follows the budget in Redis."""
+        return AsyncPacer(self._local.budget, budget=self)
+
     async def aclose(self) -> None:
         """Close the Redis connection if ``from_url`` opened it."""
         if self.owns_redis:
@@ -189,20 +216,27 @@ class RedisSharedState:
     ) -> T:
         if self._keys is None:
             raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
-        started = time.monotonic()
-        if self._down_until > started:
-            return await local()
+        probe = False
+        if self._down_until:
+            if time.monotonic() < self._down_until or self._probing:
+                return await local()
+            # This command asks whether Redis is back; the others stay in-process until
+            # it answers, so a Redis that is still away costs one timeout, not many.
+            probe = self._probing = True
         try:
             result = await asyncio.wait_for(remote(), self.timeout)
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             reason = type(exc).__name__
         else:
-            # Only a command sent after the outage began shows that it is over (one that
-            # was already on its way when Redis went away may still come back).
-            if self._down_until and started >= self._down_until - self.retry_after:
+            # Only the probe shows that the outage is over (a command already on its
+            # way when Redis went away may still come back).
+            if probe:
                 self._down_until = 0.0
                 logger.info("Redis reachable again: sharing the token and rate budget")
             return result
+        finally:
+            if probe:
+                self._probing = False
         if self.on_error == "raise":
             raise SharedStateError(f"Redis did not answer in {self.timeout}s ({reason})")
         if not self._down_until:
@@ -222,10 +256,14 @@ class RedisSharedState:
 
         async def remote() -> tuple[str, float] | None:
             assert self._keys is not None
-            found = await self._token_get(keys=[self._keys[0]])
-            if not found or int(found[1]) <= 0:
+            try:
+                found = await self._token_get(keys=[self._keys[0]])
+                value, ttl = usable_token(found[0]), int(found[1]) / 1000.0
+            except (TypeError, ValueError, IndexError):
+                # A client made with decode_responses=True fails on bytes that are
+                # not UTF-8 (a ValueError): as with any malformed token, none.
                 return None
-            return _text(found[0]), int(found[1]) / 1000.0
+            return None if value is None or ttl <= 0 else (value, ttl)
 
         return await self._call(remote, self._local.token_get)
 
@@ -248,24 +286,36 @@ class RedisSharedState:
         await self._call(remote, lambda: self._local.token_delete(value))
 
     async def refresh_lock(self) -> str | None:
-        """Take the refresh lock (``SET NX PX``); None if another process holds it."""
+        """Take the refresh lock (redis-py's ``Lock``); None if another process holds it."""
         holder = secrets.token_hex(16)
 
         async def remote() -> str | None:
             assert self._keys is not None
-            taken = await self.redis.set(
-                self._keys[1], holder, nx=True, px=max(int(self.lock_ttl * 1000), 1)
-            )
-            return holder if taken else None
+            key = self._keys[1]
+            lock = Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
+            if not await lock.acquire(blocking=False, token=holder):
+                # Every lock taken here expires; a key without a TTL is garbage that
+                # would keep every process from fetching a token: it is no lock.
+                if await self.redis.pttl(key) != -1:
+                    return None
+                await self.redis.delete(key)
+                if not await lock.acquire(blocking=False, token=holder):
+                    return None
+            self._locks[holder] = lock
+            return holder
 
         return await self._call(remote, self._local.refresh_lock)
 
     async def refresh_unlock(self, lock: str) -> None:
-        """Release ``lock`` if it is still ours (compare-and-delete)."""
+        """Release ``lock`` if it is still ours (the ``Lock``'s compare-and-delete)."""
+        held = self._locks.pop(lock, None)
+        if held is None:  # taken in-process while Redis was away
+            await self._local.refresh_unlock(lock)
+            return
 
         async def remote() -> None:
-            assert self._keys is not None
-            await self._cad(keys=[self._keys[1]], args=[lock])
+            with contextlib.suppress(LockError):  # expired, perhaps taken by another
+                await held.release()
 
         await self._call(remote, lambda: self._local.refresh_unlock(lock))
 
@@ -278,14 +328,14 @@ class RedisSharedState:
             keys=[self._keys[2]],
             args=[op, repr(now), *map(repr, (*self._config, *_CONSTANTS, *args))],
         )
-        return bool(int(reply[0])), float(_text(reply[1]))
+        return bool(int(reply[0])), float(reply[1])
 
     async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits (see ``Pacer.reserve``)."""
         limit = within if math.isfinite(within) else _INF
         return await self._call(
             lambda: self.run_script("reserve", cost, limit, int(bulk)),
-            lambda: self._local.reserve(cost, within=within, bulk=bulk),
+            lambda: self._in_process(lambda p, now: p.reserve(cost, now, within, bulk=bulk)),
         )
 
     async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
@@ -293,7 +343,7 @@ class RedisSharedState:
         limit, remaining, reset = rate if rate is not None else (-1, 0, 0)
         await self._call(
             lambda: self.run_script("observe", limit, remaining, reset, cost, int(ok)),
-            lambda: self._local.observe(rate, cost, ok=ok),
+            lambda: self._in_process(lambda p, now: p.observe_rate(rate, cost, now, ok=ok)),
         )
 
     async def limited(self, retry_after: float | None, cost: int) -> None:
@@ -302,12 +352,16 @@ class RedisSharedState:
         wait = -1.0 if retry_after is None else max(retry_after, MIN_BLOCK)
         await self._call(
             lambda: self.run_script("limited", wait, cost),
-            lambda: self._local.limited(retry_after, cost),
+            lambda: self._in_process(lambda p, now: p.limited(retry_after, cost, now)),
         )
 
     async def release(self, cost: int, *, sent: bool) -> None:
         """Forget a reservation that got no response."""
         await self._call(
             lambda: self.run_script("release", cost, int(sent)),
-            lambda: self._local.release(cost, sent=sent),
+            lambda: self._in_process(lambda p, _: p.release(cost, sent=sent)),
         )
+
+    async def _in_process(self, op: Callable[[Pacer, float], T]) -> T:
+        """Run ``op`` on the in-process budget (Redis is away), at the monotonic time."""
+        return op(self._local.budget, time.monotonic())

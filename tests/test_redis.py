@@ -119,14 +119,14 @@ async def test_a_401_drops_the_shared_token_only_if_it_is_the_one_that_failed(
     await redis.aclose()
 
 
-async def test_a_429_blocks_every_process_until_a_probe_finds_it_over(
+async def test_a_429_blocks_every_process_until_its_reset(
     redis_server: RedisServer,
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
     short = RetryPolicy(max_attempts=2, backoff_base=0.005, backoff_cap=0.01, deadline=2.0)
     a_state, b_state = RedisSharedState(redis), RedisSharedState(redis)
     async with (
-        FakeSwoogo() as fake,
+        FakeSwoogo(rate_limit=1000, rate_window=600.0) as fake,
         _client(fake, a_state, retry=short) as a,
         _client(fake, b_state, retry=short) as b,
     ):
@@ -142,10 +142,14 @@ async def test_a_429_blocks_every_process_until_a_probe_finds_it_over(
         with pytest.raises(Exception, match="429"):
             await b.sessions.get(1000)  # blocked too, and fails fast without a request
         assert len(fake.requests) == sent
-        # Move the shared block into the past rather than wait for it.
+        # The reset lies within the window: nobody probes, everyone waits for it. Move
+        # the shared block and the reset into the past rather than wait for them.
         key = b_state.bind(fake.api_key, None, base_url=fake.base_url)._keys
         assert key is not None
-        await redis.hset(key[2], mapping={"probe_at": 0})
+        assert float(await redis.hget(key[2], "probe_at") or 0) == pytest.approx(
+            float(await redis.hget(key[2], "blocked") or 0)
+        )
+        await redis.hset(key[2], mapping={"blocked": 0, "probe_at": 0, "reset_at": 0})
         await b.sessions.get(1000)
         await a.sessions.get(1000)
     await redis.aclose()
@@ -174,7 +178,7 @@ async def test_a_frozen_redis_costs_one_timeout_then_in_process_state(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     shared = RedisSharedState.from_url(redis_server.url, timeout=0.2)
-    async with FakeSwoogo() as fake:
+    async with FakeSwoogo(rate_limit=1000, rate_window=60.0) as fake:
         fake.add_session(event_id=1, name="S", date="2026-05-01")
         async with _client(fake, shared) as client:
             await client.sessions.get(1000)

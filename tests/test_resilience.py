@@ -386,10 +386,13 @@ async def test_cancelled_paced_calls_give_their_credits_back() -> None:
             assert client._pacer is not None
             client._pacer._clock = lambda: 0.0
             pacer = client._pacer.pacer
-            for _ in range(30):  # near the reserve: from here on bulk calls are paced
-                await client.sessions.get(rec["id"])
+            with bulk_pacing():
+                for _ in range(25):
+                    await client.sessions.get(rec["id"])
+            # One interactive call: bulk work now leaves a share of what is left to such calls.
+            await client.sessions.get(rec["id"])
             decisions = _Decisions(pacer, 10)
-            with bulk_pacing():  # bulk work in the reserve is paced; the tasks inherit it
+            with bulk_pacing():  # bulk work beyond that share waits; the tasks inherit it
                 waiting = [asyncio.create_task(client.sessions.get(rec["id"])) for _ in range(10)]
             await decisions.all_asked.wait()
             # Those let through at once finish; the others wait their turn in the pacer.

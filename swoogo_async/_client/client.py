@@ -256,8 +256,12 @@ class SwoogoClient(_Pipeline, _Surface):
         self._shared = (
             None if shared is None else shared.bind(api_key, explicit, base_url=self.base_url)
         )
-        self._pacer = (
-            None if rate_limit is None else AsyncPacer(Pacer(explicit), budget=self._shared)
+        self._pacer = (  # budget: the shared state says how its budget is paced
+            None
+            if rate_limit is None
+            else AsyncPacer(Pacer(explicit))
+            if self._shared is None
+            else self._shared.pacer()
         )
         self._tokens = TokenManager(self._fetch_token, store=self._shared)
         # FIFO (asyncio's semaphore hands a freed slot to the longest waiter): bounds the

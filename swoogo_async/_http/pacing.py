@@ -2,26 +2,33 @@
 
 The API grants L credits per window of W seconds (2,000 per 10 minutes; a list call
 costs 10) and reports ``X-Rate-Limit-Limit``, ``-Remaining`` and ``-Reset`` on every
-response. ``Pacer`` is the pure state machine (time is passed in); ``AsyncPacer``
-adds the sleeping, and can hand the state to a ``SharedBudget`` that other
-processes see too (``swoogo_async.redis`` runs the same rules in a Lua script). The
-rules:
+response. ``Pacer`` is the pure state machine (time is passed in) and the one
+statement of the rules; ``AsyncPacer`` adds the sleeping, and can hand the state to a
+``SharedBudget`` that other processes see too (``swoogo_async.redis`` runs the same
+rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
 
 - Until a response says what the budget is, one request at a time goes out (a
   probe); the rest wait for what it learns.
 - ``available`` counts the credits we may still spend in the server's current
   window: set from the headers, lowered on each reservation, never raised by a
-  late response. When it runs out, requests wait for the window to reset.
-- Calls go out at once while credits are left: a job that fits in what is left
-  runs at full speed. Calls made under ``bulk_pacing()`` stop short of the last
-  ``reserve`` fraction (10 %): that part of the window is spread evenly until the
-  reset (GCRA), so a bulk job uses the whole budget while interactive calls beside
-  it always find credits.
+  late response. When it runs out, requests wait for the window to reset. A new
+  window starts without the reservations still unanswered: they may land in it.
+- Interactive calls (anything outside ``bulk_pacing()``) go out at once while
+  credits are left. Bulk calls go out at once too, except into the share held back
+  for interactive calls: the interactive demand seen lately (a decaying rate of
+  interactive credits), with headroom, over the time left until the reset, plus
+  ``reserve`` of the budget's rate if one is configured. That share shrinks as the
+  reset nears and is nothing when no interactive call was seen, so bulk work alone
+  spends the whole budget. A bulk call is never granted ahead of time: it waits
+  unbooked until the share has shrunk, so it cannot take credits an interactive
+  call arriving meanwhile needs.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
-- A 429 blocks every caller until its reset, at least ``MIN_BLOCK`` and at most
-  ``MAX_WINDOW``; after ``PROBE_AFTER`` seconds one request at a time may ask
-  whether the block is over, so one odd 429 (a gateway's "reset in an hour")
-  cannot lock a client out.
+- A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
+  ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
+  (longer than the window, a gateway's "reset in an hour") lets one request at a
+  time ask, after ``PROBE_AFTER`` seconds, whether the block is over.
+- A budget the server reports as unlimited (or does not report) is not paced, and
+  costs a flag test per call.
 """
 
 from __future__ import annotations
@@ -51,12 +58,17 @@ __all__ = [
 
 GUARD = 0.05  # seconds past the estimated reset before spending the new window
 PROBE_PATIENCE = 1.0  # seconds a probe may go unanswered before another goes out
-PROBE_AFTER = 5.0  # seconds after a 429 before one probe asks if the block is over
+PROBE_AFTER = 5.0  # seconds after an absurd 429 before one probe asks if the block is over
 MAX_WINDOW = 600.0  # the documented window: no block or learned window is longer
 MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to hammer
-DEFAULT_RESERVE = 0.1
+DEFAULT_RESERVE = 0.0  # share of the budget's rate held back beyond the demand seen
+HEADROOM = 2.0  # interactive demand held back: this many times the rate seen
+MEMORY = 0.25  # the demand rate forgets with a time constant of this share of the window
+STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
+UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
 MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
 MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
+LIMIT_HEADER = "X-Rate-Limit-Limit"
 
 
 _BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("swoogo_bulk", default=False)
@@ -64,7 +76,7 @@ _BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("swoogo_bulk", defa
 
 @contextlib.contextmanager
 def bulk_pacing() -> Iterator[None]:
-    """Mark the calls made inside as bulk work: they leave the reserve to interactive calls."""
+    """Mark the calls made inside as bulk work: they leave interactive calls their share."""
     token = _BULK.set(True)
     try:
         yield
@@ -110,16 +122,37 @@ class Pacer:
         self.guessed = False  # reset_at is our guess at a new window, not a sighting
         self.tat = 0.0
         self.inflight = 0
+        self.granted_at = 0.0  # when the latest reservation was made
         self.unpaced = False
         self.spacing = 0.0  # seconds per credit of the latest paced reservation
-        self.blocked_until = 0.0  # after a 429: nothing but probes until then
+        self.blocked_until = 0.0  # after a 429: nothing (but probes if absurd) until then
         self.probe_at = 0.0  # during a block, no probe before then
         self.probe_until = 0.0  # a probe is out until then (answered or given up)
+        self.demand = 0.0  # interactive credits per second, as of demand_at
+        self.demand_at = 0.0
 
     @property
     def known(self) -> bool:
         """Whether a budget is known (explicitly, or from a response)."""
         return self.limit is not None
+
+    def interactive_rate(self, now: float) -> float:
+        """Return the interactive credits per second seen lately (decayed to ``now``)."""
+        if self.demand <= 0.0:
+            return 0.0
+        return self.demand * math.exp(-max(now - self.demand_at, 0.0) / self._memory())
+
+    def _memory(self) -> float:
+        return max((self.window or 1.0) * MEMORY, 1.0)
+
+    def held_back(self, now: float) -> float:
+        """Return the credits bulk work must leave for interactive calls until the reset."""
+        if self.reset_at is None or self.limit is None:
+            return 0.0
+        rate = HEADROOM * self.interactive_rate(now)
+        if self.reserve_fraction > 0.0 and self.window:
+            rate += self.reserve_fraction * self.limit / self.window
+        return rate * max(self.reset_at - now, 0.0)
 
     def reserve(
         self, cost: int, now: float, within: float = math.inf, *, bulk: bool = False
@@ -127,10 +160,11 @@ class Pacer:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
         Returns:
-            ``(True, delay)``: reserved; send after ``delay`` seconds.
-            ``(False, delay)``: not reserved; ask again after ``delay`` seconds (or
-            sooner, when a response has taught something). A reservation that would
-            have to wait longer than ``within`` is not made and leaves no trace.
+            ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
+            ``RateLimit`` gives a delay). ``(False, delay)``: not reserved; ask again
+            after ``delay`` seconds (or sooner, when a response has taught something).
+            A reservation that would have to wait longer than ``within`` is not made
+            and leaves no trace.
         """
         if self.unpaced:
             return True, 0.0
@@ -140,7 +174,7 @@ class Pacer:
             if now < opens:
                 return False, min(opens, self.blocked_until or opens) - now
             self.probe_until = now + PROBE_PATIENCE
-            self.inflight += cost
+            self._grant(cost, now)
             return True, 0.0
         self._roll(now)
         if self.available < cost:
@@ -149,33 +183,53 @@ class Pacer:
                 self.reset_at = now + (self.window or 1.0)
             return False, max(self.reset_at - now, 0.0) + GUARD
         if self.explicit is not None:
-            rate = self.explicit.credits / self.explicit.window
-        elif not bulk or self.available - cost >= self.limit * self.reserve_fraction:
-            # It fits: spend it now, as an unpaced client would.
-            self.available -= cost
-            self.inflight += cost
-            return True, 0.0
+            return self._spaced(cost, now, within)
+        if bulk:
+            spare = self.available - cost
+            held = self.held_back(now)
+            if spare < held:
+                # Wait, unbooked, until the share held back has shrunk to what is spare.
+                assert self.reset_at is not None
+                rate = held / max(self.reset_at - now, 1e-9)
+                opens = self.reset_at - spare / rate
+                return False, max(min(opens, self.reset_at + GUARD) - now, 0.0)
         else:
-            # Bulk work in the reserve: spread what is left evenly until the reset.
-            end = self.reset_at if self.reset_at is not None else now + (self.window or 1.0)
-            rate = self.available / max(end - max(self.tat, now), 1e-3)
+            self.demand = self.interactive_rate(now) + cost / self._memory()
+            self.demand_at = now
+        self._grant(cost, now)
+        return True, 0.0
+
+    def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
+        """Reserve at the explicit rate (GCRA), after a burst allowance."""
+        assert self.explicit is not None
+        interval = self.explicit.window / self.explicit.credits
         tat = max(self.tat, now)
-        interval = 1.0 / rate
-        tau = max(self.limit * self.burst, 1.0) * interval
+        tau = max(self.explicit.credits * self.burst, 1.0) * interval
         delay = max(tat - tau - now, 0.0)
         if delay > within:
             return False, delay
         self.tat = tat + cost * interval
         self.spacing = interval
+        self._grant(cost, now)
+        return True, delay
+
+    def _grant(self, cost: int, now: float) -> None:
         self.available -= cost
         self.inflight += cost
-        return True, delay
+        self.granted_at = now
+
+    def _unanswered(self, now: float) -> int:
+        """Reservations still out, forgetting those of a holder that has gone quiet."""
+        if self.inflight and now - self.granted_at > STRAY_AFTER:
+            self.inflight = 0
+        return self.inflight
 
     def _roll(self, now: float) -> None:
         """Start the next window once the estimated reset has passed."""
         if self.reset_at is not None and now >= self.reset_at + GUARD:
             assert self.limit is not None
-            self.available = float(self.limit)
+            # A reservation made before the reset may reach the server after it.
+            self.available = float(self.limit - self._unanswered(now))
             self.reset_at = now + self.window if self.window else None
             self.guessed = True
             self.tat = now
@@ -198,8 +252,13 @@ class Pacer:
             if ok and self.limit is None and self.explicit is None:
                 # The server does not say: nothing to pace against.
                 self.unpaced = True
+                self.inflight = 0
             return
         limit, remaining, reset = rate
+        if limit >= UNLIMITED and self.explicit is None:
+            self.unpaced = True
+            self.inflight = 0
+            return
         self.unpaced = False
         if self.blocked_until and remaining > 0:
             # Credits left on the server (a probe's answer, or a 429 that was not about
@@ -210,11 +269,10 @@ class Pacer:
             self.limit = limit
             self.window = min(max(self.window or 0.0, float(reset), 1.0), MAX_WINDOW)
         reset_at = now + min(reset, MAX_WINDOW)
-        others = max(self.inflight, 0)
         if self.reset_at is None or reset_at > self.reset_at + 1.0:
             # First sighting, or the server has moved to a new window.
             self.reset_at = reset_at
-            self.available = float(remaining - others)
+            self.available = float(remaining - self._unanswered(now))
             self.tat = min(self.tat, now)
         else:
             if self.guessed and self.window and reset_at < self.reset_at - self.window / 2:
@@ -237,11 +295,13 @@ class Pacer:
         self.unpaced = False
         self.available = 0.0
         wait = retry_after if retry_after is not None else (self.window or 1.0)
+        # A reset beyond the window (or the documented one) is no answer to wait out.
+        absurd = wait > (self.window or MAX_WINDOW) + 1.0
         wait = min(max(wait, MIN_BLOCK), MAX_WINDOW)
         if self.window is None:
             self.window = max(wait, 1.0)
         self.reset_at = self.blocked_until = now + wait
-        self.probe_at = now + min(wait, PROBE_AFTER)
+        self.probe_at = now + min(wait, PROBE_AFTER) if absurd else self.blocked_until
 
     def release(self, cost: int, *, sent: bool) -> None:
         """Forget a reservation that got no response (error or cancellation).
@@ -257,7 +317,7 @@ class Pacer:
 
 
 class SharedBudget(Protocol):
-    """A budget held outside this client (e.g. in Redis), following ``Pacer``'s rules."""
+    """A budget held outside this process (e.g. in Redis), following ``Pacer``'s rules."""
 
     async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
         """Do what ``Pacer.reserve`` does, on the shared state."""
@@ -293,6 +353,9 @@ class AsyncPacer:
         self._clock = clock
         self._learned: asyncio.Event | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        #: The ``X-Rate-Limit-Limit`` of an unlimited budget: while the server repeats
+        #: it, nothing is paced and nothing is shared (no Redis command per call).
+        self._free: str | None = None
 
     async def acquire(self, cost: int, within: float = math.inf) -> float | None:
         """Wait until ``cost`` credits may be spent, and reserve them.
@@ -301,6 +364,8 @@ class AsyncPacer:
             None once reserved; or, without waiting, the seconds the wait would
             take when that is more than ``within`` (nothing is reserved then).
         """
+        if self._free is not None or (self.budget is None and self.pacer.unpaced):
+            return None
         clock = self._clock
         bulk = _BULK.get()
         start = clock()
@@ -349,14 +414,25 @@ class AsyncPacer:
 
     def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:
         """Record a response's headers."""
+        if self._free is not None:
+            limit = headers.get(LIMIT_HEADER)
+            if limit is None or limit == self._free:
+                return  # still unlimited (or silent): this call was never reserved
+            self._free = None
+        rate = read_rate_headers(headers)
         if self.budget is None:
-            self.pacer.observe(headers, cost, self._clock(), ok=ok)
+            self.pacer.observe_rate(rate, cost, self._clock(), ok=ok)
             self._wake()
         else:
-            self._share(self.budget.observe(read_rate_headers(headers), cost, ok=ok))
+            self._share(self.budget.observe(rate, cost, ok=ok))
+        if rate is not None and rate[0] >= UNLIMITED and self.pacer.explicit is None:
+            self._free = headers.get(LIMIT_HEADER)
 
     def limited(self, retry_after: float | None, cost: int) -> None:
         """Record a 429."""
+        if self._free is not None:
+            self._free = None
+            cost = 0  # reserved nowhere
         if self.budget is None:
             self.pacer.limited(retry_after, cost, self._clock())
             self._wake()
@@ -365,6 +441,8 @@ class AsyncPacer:
 
     def release(self, cost: int, *, sent: bool) -> None:
         """Record a reservation that got no response."""
+        if self._free is not None:
+            return
         if self.budget is None:
             self.pacer.release(cost, sent=sent)
             self._wake()
