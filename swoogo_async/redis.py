@@ -89,6 +89,7 @@ _CONSTANTS = (
     STRAY_AFTER,
     UNLIMITED,
 )
+MAX_COMMANDS = 32  # Redis commands one state keeps in flight at most
 _INF = 1e18  # ``within`` for Lua, which has no infinity literal
 
 
@@ -128,7 +129,7 @@ class RedisSharedState:
         redis: aioredis.Redis,
         *,
         on_error: Literal["fallback", "raise"] = "fallback",
-        timeout: float = 0.5,
+        timeout: float = 1.0,
         retry_after: float = 2.0,
         lock_ttl: float = 30.0,
         reserve: float = DEFAULT_RESERVE,
@@ -150,6 +151,10 @@ class RedisSharedState:
         self._locks: dict[str, Lock] = {}  # refresh locks held in Redis, by holder
         self._down_until = 0.0
         self._probing = False  # a command is asking whether Redis is back
+        pool = getattr(redis, "connection_pool", None)
+        size = getattr(pool, "max_connections", None) or 2 * MAX_COMMANDS
+        #: Commands in flight at once, shared by every state bound from this one.
+        self._gate = asyncio.Semaphore(max(1, min(MAX_COMMANDS, size // 2)))
         self._keys: tuple[str, str, str] | None = None
         self._config: tuple[float, float, int, float] = (reserve, 0.05, 0, 0.0)
 
@@ -160,7 +165,7 @@ class RedisSharedState:
         Raises:
             InvalidInputError: the URL or an option is unusable.
         """
-        timeout = check_number("timeout", options.get("timeout", 0.5), above=0)
+        timeout = check_number("timeout", options.get("timeout", 1.0), above=0)
         try:
             client = aioredis.Redis.from_url(
                 url, socket_timeout=timeout, socket_connect_timeout=timeout
@@ -188,6 +193,7 @@ class RedisSharedState:
             prefix=self.prefix,
         )
         bound.owns_redis = self.owns_redis
+        bound._gate = self._gate
         bound._local = self._local.bind(api_key, rate_limit, base_url=base_url)
         tag = f"{self.prefix}:{{{credential_id(api_key, base_url)}}}"
         bound._keys = (f"{tag}:token", f"{tag}:lock", f"{tag}:budget")
@@ -216,6 +222,16 @@ class RedisSharedState:
     ) -> T:
         if self._keys is None:
             raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
+        if self._down_until and (time.monotonic() < self._down_until or self._probing):
+            return await local()
+        # A burst of callers queues here rather than overflow the connection pool (an
+        # error that would look like an outage and leave the shared budget).
+        async with self._gate:
+            return await self._send(remote, local)
+
+    async def _send(
+        self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+    ) -> T:
         probe = False
         if self._down_until:
             if time.monotonic() < self._down_until or self._probing:
@@ -240,6 +256,9 @@ class RedisSharedState:
         if self.on_error == "raise":
             raise SharedStateError(f"Redis did not answer in {self.timeout}s ({reason})")
         if not self._down_until:
+            # What this process knew of the budget is stale: others spent meanwhile. It
+            # asks the server again (one probe) rather than spend from memory.
+            self._local.budget.forget()
             logger.warning(
                 "Redis unreachable (%s): using in-process token and rate budget,"
                 " trying Redis again every %.0fs",

@@ -114,9 +114,14 @@ class Pacer:
     ) -> None:
         self.explicit = explicit
         self.reserve_fraction = reserve
+        self.burst = explicit.burst if explicit else burst
+        self.forget()
+
+    def forget(self) -> None:
+        """Forget what was learned (others may have spent meanwhile): probe again."""
+        explicit = self.explicit
         self.limit: int | None = explicit.credits if explicit else None
         self.window: float | None = explicit.window if explicit else None
-        self.burst = explicit.burst if explicit else burst
         self.available: float = float(explicit.credits) if explicit else 0.0
         self.reset_at: float | None = None
         self.guessed = False  # reset_at is our guess at a new window, not a sighting
