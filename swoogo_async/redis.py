@@ -349,12 +349,16 @@ class RedisSharedState:
         )
         return bool(int(reply[0])), float(reply[1])
 
-    async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
+    async def reserve(
+        self, cost: int, *, within: float, bulk: bool, again: bool = False
+    ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits (see ``Pacer.reserve``)."""
         limit = within if math.isfinite(within) else _INF
         return await self._call(
-            lambda: self.run_script("reserve", cost, limit, int(bulk)),
-            lambda: self._in_process(lambda p, now: p.reserve(cost, now, within, bulk=bulk)),
+            lambda: self.run_script("reserve", cost, limit, int(bulk), int(again)),
+            lambda: self._in_process(
+                lambda p, now: p.reserve(cost, now, within, bulk=bulk, again=again)
+            ),
         )
 
     async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:

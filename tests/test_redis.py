@@ -248,6 +248,7 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
     ops += [
         ("reserve", (1, 1e18, 1), t + 10.5),
         ("reserve", (1, 1e18, 0), t + 10.6),
+        ("reserve", (1, 1e18, 0, 1), t + 10.7),  # asking again: demand counted once
         ("limited", (8.0, 1), t + 11.0),
         ("reserve", (1, 1e18, 0), t + 11.0 + PROBE_AFTER),
         ("reserve", (1, 1e18, 1), t + 19.1),
@@ -279,8 +280,10 @@ async def test_the_lua_script_follows_the_pacer_exactly(
     for op, args, now in _pacer_ops(explicit):
         got = await state.run_script(op, *args, now=now)
         if op == "reserve":
-            cost, within, bulk = args
-            ok, delay = pacer.reserve(cost, now, within, bulk=bool(bulk))
+            cost, within, bulk, *again = args
+            ok, delay = pacer.reserve(
+                cost, now, within, bulk=bool(bulk), again=bool(again and again[0])
+            )
             assert got[0] == ok, (op, args, now)
             assert got[1] == pytest.approx(delay, abs=1e-6), (op, args, now)
         elif op == "observe":

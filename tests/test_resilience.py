@@ -282,9 +282,14 @@ class _Decisions:
         reserve = pacer.reserve
 
         def recording(
-            cost: int, now: float, within: float = math.inf, *, bulk: bool = False
+            cost: int,
+            now: float,
+            within: float = math.inf,
+            *,
+            bulk: bool = False,
+            again: bool = False,
         ) -> tuple[bool, float]:
-            answer = reserve(cost, now, within, bulk=bulk)
+            answer = reserve(cost, now, within, bulk=bulk, again=again)
             self.answers.append(answer)
             self.first.setdefault(asyncio.current_task(), answer)
             if len(self.first) >= expected:

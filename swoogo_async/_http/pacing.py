@@ -160,16 +160,26 @@ class Pacer:
         return rate * max(self.reset_at - now, 0.0)
 
     def reserve(
-        self, cost: int, now: float, within: float = math.inf, *, bulk: bool = False
+        self,
+        cost: int,
+        now: float,
+        within: float = math.inf,
+        *,
+        bulk: bool = False,
+        again: bool = False,
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
+
+        ``again`` says that this call asked before and was refused: an interactive call
+        counts as demand when it first asks, granted or not (a starved call is demand
+        too), and only then.
 
         Returns:
             ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
             ``RateLimit`` gives a delay). ``(False, delay)``: not reserved; ask again
             after ``delay`` seconds (or sooner, when a response has taught something).
             A reservation that would have to wait longer than ``within`` is not made
-            and leaves no trace.
+            and leaves no other trace.
         """
         if self.unpaced:
             return True, 0.0
@@ -182,6 +192,9 @@ class Pacer:
             self._grant(cost, now)
             return True, 0.0
         self._roll(now)
+        if not bulk and not again:
+            self.demand = self.interactive_rate(now) + cost / self._memory()
+            self.demand_at = now
         if self.available < cost:
             if self.reset_at is None:
                 # Explicit budget spent with no reset known: a window from now.
@@ -198,9 +211,6 @@ class Pacer:
                 rate = held / max(self.reset_at - now, 1e-9)
                 opens = self.reset_at - spare / rate
                 return False, max(min(opens, self.reset_at + GUARD) - now, 0.0)
-        else:
-            self.demand = self.interactive_rate(now) + cost / self._memory()
-            self.demand_at = now
         self._grant(cost, now)
         return True, 0.0
 
@@ -324,7 +334,9 @@ class Pacer:
 class SharedBudget(Protocol):
     """A budget held outside this process (e.g. in Redis), following ``Pacer``'s rules."""
 
-    async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
+    async def reserve(
+        self, cost: int, *, within: float, bulk: bool, again: bool
+    ) -> tuple[bool, float]:
         """Do what ``Pacer.reserve`` does, on the shared state."""
 
     async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
@@ -374,13 +386,15 @@ class AsyncPacer:
         clock = self._clock
         bulk = _BULK.get()
         start = clock()
+        again = False
         while True:
             now = clock()
             left = within - (now - start)
             if self.budget is None:
-                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk)
+                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk, again=again)
             else:
-                ok, delay = await self.budget.reserve(cost, within=left, bulk=bulk)
+                ok, delay = await self.budget.reserve(cost, within=left, bulk=bulk, again=again)
+            again = True
             if ok:
                 if delay > 0:
                     try:

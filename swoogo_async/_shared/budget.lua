@@ -56,7 +56,8 @@ end
 local op = ARGV[1]
 local ok, delay = 1, 0
 if op == 'reserve' then
-  local cost, within, bulk = num(ARGV[15]), num(ARGV[16]), num(ARGV[17])
+  local cost, within, bulk, again = num(ARGV[15]), num(ARGV[16]), num(ARGV[17]),
+    num(ARGV[18]) or 0
   if unpaced == 1 then
     ok = 1
   elseif limit < 0 or now < blocked then
@@ -74,6 +75,10 @@ if op == 'reserve' then
       reset_at = window > 0 and now + window or -1
       guessed = 1
       tat = now
+    end
+    if bulk == 0 and again == 0 then
+      demand = rate_seen() + cost / memory()
+      demand_at = now
     end
     if avail < cost then
       if reset_at < 0 then reset_at = now + (window > 0 and window or 1) end
@@ -106,9 +111,6 @@ if op == 'reserve' then
           local opens = reset_at - spare / r
           delay = math.max(math.min(opens, reset_at + GUARD) - now, 0)
         end
-      else
-        demand = rate_seen() + cost / memory()
-        demand_at = now
       end
       if ok == 1 then grant(cost) end
     end
