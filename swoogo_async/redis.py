@@ -50,6 +50,7 @@ from ._http.pacing import (
     MIN_BLOCK,
     PROBE_AFTER,
     PROBE_PATIENCE,
+    QUIET,
     STRAY_AFTER,
     UNLIMITED,
     AsyncPacer,
@@ -88,6 +89,7 @@ _CONSTANTS = (
     MEMORY,
     STRAY_AFTER,
     UNLIMITED,
+    QUIET,
 )
 MAX_COMMANDS = 32  # Redis commands one state keeps in flight at most
 _INF = 1e18  # ``within`` for Lua, which has no infinity literal

@@ -485,7 +485,7 @@ async def test_a_web_client_is_served_while_a_bulk_client_saturates_the_budget(
         assert [
             r for r in done if isinstance(r, BaseException) and not isinstance(r, RateLimitError)
         ] == []
-        assert 40 < served < 95  # most of the budget, not the interactive share
+        assert 0 < served < 95  # what is left beyond the interactive share
         for _ in range(10):
             await web.sessions.get(1000)  # each would raise if it had to wait for the reset
         assert fake.rate_limited == 0

@@ -64,6 +64,7 @@ MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to h
 DEFAULT_RESERVE = 0.0  # share of the budget's rate held back beyond the demand seen
 HEADROOM = 2.0  # interactive demand held back: this many times the rate seen
 MEMORY = 0.25  # the demand rate forgets with a time constant of this share of the window
+QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
 STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
 UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
 MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
@@ -133,8 +134,9 @@ class Pacer:
         self.blocked_until = 0.0  # after a 429: nothing (but probes if absurd) until then
         self.probe_at = 0.0  # during a block, no probe before then
         self.probe_until = 0.0  # a probe is out until then (answered or given up)
-        self.demand = 0.0  # interactive credits per second, as of demand_at
+        self.demand = 0.0  # interactive credits per second (a decaying sum), as of demand_at
         self.demand_at = 0.0
+        self.demand_since = 0.0  # the first interactive call after a quiet spell
 
     @property
     def known(self) -> bool:
@@ -142,10 +144,29 @@ class Pacer:
         return self.limit is not None
 
     def interactive_rate(self, now: float) -> float:
-        """Return the interactive credits per second seen lately (decayed to ``now``)."""
+        """Return the interactive credits per second seen lately (decayed to ``now``).
+
+        A decaying sum over a short history undercounts (it has not filled up yet):
+        it is divided by how full it can be, the history counted as at least half the
+        memory, so the first calls of a stretch are neither ignored nor overrated.
+        """
         if self.demand <= 0.0:
             return 0.0
-        return self.demand * math.exp(-max(now - self.demand_at, 0.0) / self._memory())
+        memory = self._memory()
+        seen = max(now - self.demand_since, memory / 2)
+        return self._decayed(now, memory) / (1.0 - math.exp(-seen / memory))
+
+    def _decayed(self, now: float, memory: float) -> float:
+        return self.demand * math.exp(-max(now - self.demand_at, 0.0) / memory)
+
+    def _asked(self, cost: int, now: float) -> None:
+        """Count an interactive call's credits as demand."""
+        memory = self._memory()
+        decayed = self._decayed(now, memory)
+        if decayed * memory < QUIET:
+            self.demand_since = now
+        self.demand = decayed + cost / memory
+        self.demand_at = now
 
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
@@ -193,8 +214,7 @@ class Pacer:
             return True, 0.0
         self._roll(now)
         if not bulk and not again:
-            self.demand = self.interactive_rate(now) + cost / self._memory()
-            self.demand_at = now
+            self._asked(cost, now)
         if self.available < cost:
             if self.reset_at is None:
                 # Explicit budget spent with no reset known: a window from now.
@@ -284,8 +304,9 @@ class Pacer:
             self.limit = limit
             self.window = min(max(self.window or 0.0, float(reset), 1.0), MAX_WINDOW)
         reset_at = now + min(reset, MAX_WINDOW)
-        if self.reset_at is None or reset_at > self.reset_at + 1.0:
-            # First sighting, or the server has moved to a new window.
+        if self.reset_at is None or reset_at > self.reset_at + max((self.window or 0.0) / 2, 1.0):
+            # First sighting, or the server has moved to a new window (its reset is a
+            # window later: an answer read late only looks a little later).
             self.reset_at = reset_at
             self.available = float(remaining - self._unanswered(now))
             self.tat = min(self.tat, now)

@@ -20,10 +20,11 @@ local GUARD, PATIENCE, PROBE_AFTER, MAXW = num(ARGV[7]), num(ARGV[8]), num(ARGV[
   num(ARGV[10])
 local HEADROOM, MEMORY, STRAY, UNLIMITED = num(ARGV[11]), num(ARGV[12]), num(ARGV[13]),
   num(ARGV[14])
+local QUIET = num(ARGV[15])
 if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
   'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed', 'granted_at',
-  'demand', 'demand_at')
+  'demand', 'demand_at', 'demand_since')
 local limit = num(f[1]) or (XC > 0 and XC or -1)
 local window = num(f[2]) or (XC > 0 and XW or -1)
 local avail = num(f[3]) or (XC > 0 and XC or 0)
@@ -39,10 +40,14 @@ local guessed = num(f[12]) or 0
 local granted_at = num(f[13]) or 0
 local demand = num(f[14]) or 0
 local demand_at = num(f[15]) or 0
+local demand_since = num(f[16]) or 0
 local function memory() return math.max((window > 0 and window or 1) * MEMORY, 1) end
+local function decayed(m) return demand * math.exp(-math.max(now - demand_at, 0) / m) end
 local function rate_seen()
   if demand <= 0 then return 0 end
-  return demand * math.exp(-math.max(now - demand_at, 0) / memory())
+  local m = memory()
+  local seen = math.max(now - demand_since, m / 2)
+  return decayed(m) / (1 - math.exp(-seen / m))
 end
 local function unanswered()
   if inflight ~= 0 and now - granted_at > STRAY then inflight = 0 end
@@ -56,8 +61,8 @@ end
 local op = ARGV[1]
 local ok, delay = 1, 0
 if op == 'reserve' then
-  local cost, within, bulk, again = num(ARGV[15]), num(ARGV[16]), num(ARGV[17]),
-    num(ARGV[18]) or 0
+  local cost, within, bulk, again = num(ARGV[16]), num(ARGV[17]), num(ARGV[18]),
+    num(ARGV[19]) or 0
   if unpaced == 1 then
     ok = 1
   elseif limit < 0 or now < blocked then
@@ -77,7 +82,10 @@ if op == 'reserve' then
       tat = now
     end
     if bulk == 0 and again == 0 then
-      demand = rate_seen() + cost / memory()
+      local m = memory()
+      local d = decayed(m)
+      if d * m < QUIET then demand_since = now end
+      demand = d + cost / m
       demand_at = now
     end
     if avail < cost then
@@ -116,8 +124,8 @@ if op == 'reserve' then
     end
   end
 elseif op == 'observe' then
-  local lh, rem, rst, cost, good = num(ARGV[15]), num(ARGV[16]), num(ARGV[17]),
-    num(ARGV[18]), num(ARGV[19])
+  local lh, rem, rst, cost, good = num(ARGV[16]), num(ARGV[17]), num(ARGV[18]),
+    num(ARGV[19]), num(ARGV[20])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   if lh < 0 then
@@ -140,7 +148,7 @@ elseif op == 'observe' then
     end
     local ra = now + math.min(rst, MAXW)
     local stale = 0
-    if reset_at < 0 or ra > reset_at + 1 then
+    if reset_at < 0 or ra > reset_at + math.max(window / 2, 1) then
       reset_at = ra
       avail = rem - unanswered()
       tat = math.min(tat, now)
@@ -154,7 +162,7 @@ elseif op == 'observe' then
     if stale == 0 then guessed = 0 end
   end
 elseif op == 'limited' then
-  local ra, cost = num(ARGV[15]), num(ARGV[16])
+  local ra, cost = num(ARGV[16]), num(ARGV[17])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   unpaced = 0
@@ -167,7 +175,7 @@ elseif op == 'limited' then
   blocked = reset_at
   if absurd then probe_at = now + math.min(wait, PROBE_AFTER) else probe_at = blocked end
 elseif op == 'release' then
-  local cost, sent = num(ARGV[15]), num(ARGV[16])
+  local cost, sent = num(ARGV[16]), num(ARGV[17])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   if sent == 0 then
@@ -180,6 +188,6 @@ redis.call('HSET', k, 'limit', s(limit), 'window', s(window), 'avail', s(avail),
   'reset_at', s(reset_at), 'tat', s(tat), 'inflight', s(inflight), 'blocked', s(blocked),
   'probe_at', s(probe_at), 'probe_until', s(probe_until), 'unpaced', s(unpaced),
   'spacing', s(spacing), 'guessed', s(guessed), 'granted_at', s(granted_at),
-  'demand', s(demand), 'demand_at', s(demand_at))
+  'demand', s(demand), 'demand_at', s(demand_at), 'demand_since', s(demand_since))
 redis.call('PEXPIRE', k, math.floor(2 * MAXW * 1000))
 return {ok, s(delay), s(avail)}
