@@ -83,7 +83,9 @@ def worker(
     out.put(asyncio.run(_work(base_url, redis_url, calls, go, bulk)))
 
 
-async def _serve(base_url: str, redis_url: str, rate: float, go: Any, stop: Any) -> list[float]:
+async def _serve(
+    base_url: str, redis_url: str, rate: float, go: Any, stop: Any, serving: Any
+) -> list[float]:
     """Interactive gets at ``rate``/s until ``stop``; the waits of those made after ``go``."""
     from swoogo_async.redis import RedisSharedState
 
@@ -106,6 +108,8 @@ async def _serve(base_url: str, redis_url: str, rate: float, go: Any, stop: Any)
                     if waits[-1] > 1.0:
                         logging.getLogger("bench").warning("slow: %.2f s", waits[-1])
 
+            await client.sessions.get(1000)
+            serving.set()
             calls = []
             while not stop.is_set():
                 calls.append(asyncio.ensure_future(one()))
@@ -116,9 +120,11 @@ async def _serve(base_url: str, redis_url: str, rate: float, go: Any, stop: Any)
     return waits
 
 
-def web_worker(base_url: str, redis_url: str, rate: float, go: Any, stop: Any, out: Any) -> None:
+def web_worker(
+    base_url: str, redis_url: str, rate: float, go: Any, stop: Any, serving: Any, out: Any
+) -> None:
     """A web app's process: interactive gets beside the bulk workers."""
-    out.put(asyncio.run(_serve(base_url, redis_url, rate, go, stop)))
+    out.put(asyncio.run(_serve(base_url, redis_url, rate, go, stop, serving)))
 
 
 async def run_workers(
@@ -148,20 +154,22 @@ async def run_workers(
         web = web_rate > 0 and redis_url is not None
         go = SPAWN.Barrier(n + 1 + web)
         out = SPAWN.Queue()
-        web_out, stop = SPAWN.Queue(), SPAWN.Event()
+        web_out, stop, serving = SPAWN.Queue(), SPAWN.Event(), SPAWN.Event()
         shares = [total // n + (1 if i < total % n else 0) for i in range(n)]
         procs = [
             SPAWN.Process(target=worker, args=(fake.base_url, redis_url, k, go, out, bulk))
             for k in shares
         ]
         if web:
-            args = (fake.base_url, redis_url, web_rate, go, stop, web_out)
+            args = (fake.base_url, redis_url, web_rate, go, stop, serving, web_out)
             procs.append(SPAWN.Process(target=web_worker, args=args))
         for proc in procs:
             proc.start()
         loop = asyncio.get_running_loop()
         if web:
-            await asyncio.sleep(3.0)  # the web app serves before the import starts
+            # The web app has served for a few seconds when the import starts.
+            await loop.run_in_executor(None, serving.wait)
+            await asyncio.sleep(3.0)
         await loop.run_in_executor(None, go.wait)
         start = time.time()
         seen = [await loop.run_in_executor(None, out.get) for _ in range(n)]
