@@ -490,3 +490,45 @@ async def test_a_web_client_is_served_while_a_bulk_client_saturates_the_budget(
             await web.sessions.get(1000)  # each would raise if it had to wait for the reset
         assert fake.rate_limited == 0
     await redis.aclose()
+
+
+async def test_after_an_outage_one_command_asks_and_the_state_rejoins_redis(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.2, retry_after=0.05)
+    async with FakeSwoogo(rate_limit=1000, rate_window=60.0) as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        async with _client(fake, shared) as client:
+            await client.sessions.get(1000)
+            bound = client._shared
+            assert isinstance(bound, RedisSharedState)
+            redis_server.pause()
+            try:
+                with caplog.at_level(logging.INFO, logger="swoogo_async"):
+                    await asyncio.gather(*(client.sessions.get(1000) for _ in range(10)))
+                    assert bound._down_until > 0  # on in-process state now
+            finally:
+                redis_server.resume()
+            with caplog.at_level(logging.INFO, logger="swoogo_async"):
+                # Once retry_after has passed, the next command asks Redis and rejoins.
+                for _ in range(100):  # each pass waits out retry_after: no timing asserted
+                    if not bound._down_until:
+                        break
+                    await asyncio.sleep(0.06)
+                    await client.sessions.get(1000)
+                assert bound._down_until == 0
+            assert client._pacer is not None
+            await client._pacer.aclose()
+            keys = bound._keys
+            assert keys is not None
+            granted = await shared.redis.hget(keys[2], "granted_at")
+            assert granted is not None
+            before = float(granted)
+            await client.sessions.get(1000)  # paced in Redis again
+            after = await shared.redis.hget(keys[2], "granted_at")
+            assert after is not None
+            assert float(after) > before
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum("Redis unreachable" in m for m in messages) == 1
+        assert sum("Redis reachable again" in m for m in messages) == 1
+    await shared.aclose()
