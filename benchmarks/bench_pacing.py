@@ -33,7 +33,7 @@ import time
 from typing import Any
 
 from swoogo_async import RetryPolicy, SwoogoClient
-from swoogo_async._http.pacing import Pacer, bulk_pacing
+from swoogo_async._http.pacing import AsyncPacer, Pacer, bulk_pacing
 from swoogo_async.testing import FakeSwoogo
 
 LATENCY = 0.01
@@ -154,6 +154,23 @@ def pacer_overhead(n: int = 200_000) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
+async def client_pacer_overhead(limit: int, n: int = 100_000) -> float:
+    """Microseconds per call through the client's pacer (acquire + observe)."""
+    pacer = AsyncPacer(Pacer())
+    headers = {
+        "X-Rate-Limit-Limit": str(limit),
+        "X-Rate-Limit-Remaining": str(limit),
+        "X-Rate-Limit-Reset": "600",
+    }
+    await pacer.acquire(1)
+    pacer.observe(headers, 1)
+    start = time.perf_counter()
+    for _ in range(n):
+        await pacer.acquire(1)
+        pacer.observe(headers, 1)
+    return (time.perf_counter() - start) / n * 1e6
+
+
 async def get_cost(n: int = 2000) -> float:
     """Microseconds of client CPU per ``get`` against an unlimited budget (paced)."""
     async with FakeSwoogo(drift=False) as fake:
@@ -191,6 +208,9 @@ async def measure(credits: int, window: float, fit: float, repeat: int) -> dict[
         out["fit_paced"]["elapsed_s"] / out["fit_unpaced"]["elapsed_s"], 3
     )
     out["pacer_us_per_call"] = round(pacer_overhead(), 3)
+    # The client's path: an unlimited budget takes the fast path (no clock, no parse).
+    out["client_pacer_us_unlimited"] = round(await client_pacer_overhead(10**9), 3)
+    out["client_pacer_us_limited"] = round(await client_pacer_overhead(10**7), 3)
     out["get_us_per_call"] = round(await get_cost(), 1)
     return out
 
@@ -202,13 +222,23 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--fit", type=float, default=0.8, help="fitting job, share of budget")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", choices=["all", "interactive"], default="all")
+    parser.add_argument("--only", choices=["all", "interactive", "overhead"], default="all")
     parser.add_argument("--rate", type=float, default=3.0, help="interactive gets per second")
     parser.add_argument("--bulk-windows", type=int, default=4)
     args = parser.parse_args()
     # The unpaced runs meet many 429s: their retry WARNINGs are the figures, not news.
     logging.getLogger("swoogo_async").setLevel(logging.ERROR)
-    if args.only == "interactive":
+    if args.only == "overhead":
+
+        async def overhead() -> dict[str, float]:
+            return {
+                "pure_pacer_us": round(pacer_overhead(), 3),
+                "client_pacer_us_unlimited": round(await client_pacer_overhead(10**9), 3),
+                "client_pacer_us_limited": round(await client_pacer_overhead(10**7), 3),
+            }
+
+        result: dict[str, Any] = asyncio.run(overhead())
+    elif args.only == "interactive":
         result = asyncio.run(
             interactive_beside_bulk(args.credits, args.window, args.rate, args.bulk_windows)
         )
