@@ -33,7 +33,8 @@ import time
 from typing import Any
 
 from swoogo_async import RetryPolicy, SwoogoClient
-from swoogo_async._http.pacing import AsyncPacer, Pacer, bulk_pacing
+from swoogo_async._http.pacer import AsyncPacer
+from swoogo_async._http.pacing import Pacer, bulk_pacing
 from swoogo_async.testing import FakeSwoogo
 
 LATENCY = 0.01

@@ -41,6 +41,7 @@ from redis.exceptions import LockError, RedisError
 from ._checks import check_number
 from ._exceptions import InvalidInputError, SharedStateError
 from ._http.auth import usable_token
+from ._http.pacer import AsyncPacer
 from ._http.pacing import (
     DEFAULT_RESERVE,
     GUARD,
@@ -53,7 +54,6 @@ from ._http.pacing import (
     QUIET,
     STRAY_AFTER,
     UNLIMITED,
-    AsyncPacer,
     Pacer,
     RateHeaders,
     RateLimit,

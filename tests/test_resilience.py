@@ -392,7 +392,7 @@ async def test_cancelled_paced_calls_give_their_credits_back() -> None:
             client._pacer._clock = lambda: 0.0
             pacer = client._pacer.pacer
             with bulk_pacing():
-                for _ in range(25):
+                for _ in range(15):
                     await client.sessions.get(rec["id"])
             # One interactive call: bulk work now leaves a share of what is left to such calls.
             await client.sessions.get(rec["id"])

@@ -22,7 +22,8 @@ from .._checks import check_instance, check_number
 from .._exceptions import ClientStateError, InvalidInputError
 from .._http.auth import TokenManager, basic_auth_header
 from .._http.hooks import RequestHook, ResponseHook, check_hooks
-from .._http.pacing import AsyncPacer, Pacer, RateLimit
+from .._http.pacer import AsyncPacer
+from .._http.pacing import Pacer, RateLimit
 from .._http.pipeline import CLOSED, NEW, OPEN, _Pipeline
 from .._http.retry import RetryPolicy
 from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Headers, Transport

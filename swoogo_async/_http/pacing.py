@@ -3,9 +3,9 @@
 The API grants L credits per window of W seconds (2,000 per 10 minutes; a list call
 costs 10) and reports ``X-Rate-Limit-Limit``, ``-Remaining`` and ``-Reset`` on every
 response. ``Pacer`` is the pure state machine (time is passed in) and the one
-statement of the rules; ``AsyncPacer`` adds the sleeping, and can hand the state to a
-``SharedBudget`` that other processes see too (``swoogo_async.redis`` runs the same
-rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
+statement of the rules; ``pacer.AsyncPacer`` adds the sleeping, and can hand the state
+to a ``SharedBudget`` that other processes see too (``swoogo_async.redis`` runs the
+same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
 
 - Until a response says what the budget is, one request at a time goes out (a
   probe); the rest wait for what it learns.
@@ -33,13 +33,10 @@ rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import math
-import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterator, Mapping
 
 import attrs
 
@@ -47,11 +44,9 @@ from .._checks import number
 from .retry import RateHeaders, read_rate_headers
 
 __all__ = [
-    "AsyncPacer",
     "Pacer",
     "RateHeaders",
     "RateLimit",
-    "SharedBudget",
     "bulk_pacing",
     "read_rate_headers",
 ]
@@ -350,146 +345,3 @@ class Pacer:
         if not sent:
             self.available += cost
             self.tat = max(self.tat - cost * self.spacing, 0.0)
-
-
-class SharedBudget(Protocol):
-    """A budget held outside this process (e.g. in Redis), following ``Pacer``'s rules."""
-
-    async def reserve(
-        self, cost: int, *, within: float, bulk: bool, again: bool
-    ) -> tuple[bool, float]:
-        """Do what ``Pacer.reserve`` does, on the shared state."""
-
-    async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
-        """Do what ``Pacer.observe_rate`` does, on the shared state."""
-
-    async def limited(self, retry_after: float | None, cost: int) -> None:
-        """Do what ``Pacer.limited`` does, on the shared state."""
-
-    async def release(self, cost: int, *, sent: bool) -> None:
-        """Do what ``Pacer.release`` does, on the shared state."""
-
-
-class AsyncPacer:
-    """Sleep as the pacing rules say; shared by every coroutine of one client.
-
-    Args:
-        pacer: The in-process state, used when ``budget`` is None.
-        clock: Monotonic clock; injected so tests can move time.
-        budget: A shared budget to follow instead of ``pacer``.
-    """
-
-    def __init__(
-        self,
-        pacer: Pacer,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        budget: SharedBudget | None = None,
-    ) -> None:
-        self.pacer = pacer
-        self.budget = budget
-        self._clock = clock
-        self._learned: asyncio.Event | None = None
-        self._pending: set[asyncio.Task[None]] = set()
-        #: The ``X-Rate-Limit-Limit`` of an unlimited budget: while the server repeats
-        #: it, nothing is paced and nothing is shared (no Redis command per call).
-        self._free: str | None = None
-
-    async def acquire(self, cost: int, within: float = math.inf) -> float | None:
-        """Wait until ``cost`` credits may be spent, and reserve them.
-
-        Returns:
-            None once reserved; or, without waiting, the seconds the wait would
-            take when that is more than ``within`` (nothing is reserved then).
-        """
-        if self._free is not None or (self.budget is None and self.pacer.unpaced):
-            return None
-        clock = self._clock
-        bulk = _BULK.get()
-        start = clock()
-        again = False
-        while True:
-            now = clock()
-            left = within - (now - start)
-            if self.budget is None:
-                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk, again=again)
-            else:
-                ok, delay = await self.budget.reserve(cost, within=left, bulk=bulk, again=again)
-            again = True
-            if ok:
-                if delay > 0:
-                    try:
-                        await asyncio.sleep(delay)
-                    except BaseException:
-                        # Cancelled while waiting its turn: nothing was sent.
-                        self.release(cost, sent=False)
-                        raise
-                return None
-            if delay > left:
-                return delay
-            # Wake early when a response teaches something (the probe answered).
-            if self._learned is None:
-                self._learned = asyncio.Event()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._learned.wait(), max(delay, 0.001))
-
-    def _wake(self) -> None:
-        if self._learned is not None:
-            self._learned.set()
-            self._learned = None
-
-    def _share(self, update: Coroutine[Any, Any, None]) -> None:
-        """Run ``update`` on the shared budget without making the caller wait for it."""
-        task = asyncio.ensure_future(update)
-        self._pending.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled():
-            # A shared update that failed (on_error="raise") is not the caller's
-            # error; the next reservation meets the same failure and raises it.
-            task.exception()
-        self._wake()
-
-    def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:
-        """Record a response's headers."""
-        if self._free is not None:
-            limit = headers.get(LIMIT_HEADER)
-            if limit is None or limit == self._free:
-                return  # still unlimited (or silent): this call was never reserved
-            self._free = None
-        rate = read_rate_headers(headers)
-        if self.budget is None:
-            self.pacer.observe_rate(rate, cost, self._clock(), ok=ok)
-            self._wake()
-        else:
-            self._share(self.budget.observe(rate, cost, ok=ok))
-        if rate is not None and rate[0] >= UNLIMITED and self.pacer.explicit is None:
-            self._free = headers.get(LIMIT_HEADER)
-
-    def limited(self, retry_after: float | None, cost: int) -> None:
-        """Record a 429."""
-        if self._free is not None:
-            self._free = None
-            cost = 0  # reserved nowhere
-        if self.budget is None:
-            self.pacer.limited(retry_after, cost, self._clock())
-            self._wake()
-        else:
-            self._share(self.budget.limited(retry_after, cost))
-
-    def release(self, cost: int, *, sent: bool) -> None:
-        """Record a reservation that got no response."""
-        if self._free is not None:
-            return
-        if self.budget is None:
-            self.pacer.release(cost, sent=sent)
-            self._wake()
-        else:
-            self._share(self.budget.release(cost, sent=sent))
-
-    async def aclose(self) -> None:
-        """Wait for updates still on their way to the shared budget."""
-        while self._pending:
-            await asyncio.wait(list(self._pending))

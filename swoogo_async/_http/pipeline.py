@@ -40,7 +40,7 @@ from .auth import (
 from .hooks import RequestInfo, ResponseInfo, cancelled_by_caller, remember_response, run_hooks
 from .log import log_backoff, log_giveup, logger
 from .options import CallOptions, merge_headers
-from .pacing import AsyncPacer
+from .pacer import AsyncPacer
 from .retry import RetryPolicy, server_retry_after
 from .transport import Headers, Request, Response, Transport
 

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .._http.auth import TokenStore
-from .._http.pacing import DEFAULT_RESERVE, AsyncPacer, Pacer, RateLimit
+from .._http.pacer import AsyncPacer
+from .._http.pacing import DEFAULT_RESERVE, Pacer, RateLimit
 
 __all__ = ["LocalSharedState", "SharedState", "credential_id"]
 
