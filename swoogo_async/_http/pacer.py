@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -52,7 +51,7 @@ class AsyncPacer:
         self.pacer = pacer
         self.budget = budget
         self._clock = clock
-        self._learned: asyncio.Event | None = None
+        self._learned: asyncio.Future[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
         #: The ``X-Rate-Limit-Limit`` of an unlimited budget: while the server repeats
         #: it, nothing is paced and nothing is shared (no Redis command per call).
@@ -92,13 +91,14 @@ class AsyncPacer:
                 return delay
             # Wake early when a response teaches something (the probe answered).
             if self._learned is None:
-                self._learned = asyncio.Event()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._learned.wait(), max(delay, 0.001))
+                self._learned = asyncio.get_running_loop().create_future()
+            # asyncio.wait, not wait_for: wait_for may swallow a cancellation that meets
+            # the wake-up, and a cancelled waiter would then wait on forever.
+            await asyncio.wait((self._learned,), timeout=max(delay, 0.001))
 
     def _wake(self) -> None:
         if self._learned is not None:
-            self._learned.set()
+            self._learned.set_result(None)
             self._learned = None
 
     def _share(self, update: Coroutine[Any, Any, None]) -> None:
