@@ -5,11 +5,14 @@ Install with ``pip install "swoogo-async[redis]"`` and pass
 ``SWOOGO_REDIS_URL`` for every client and the CLI.
 
 - Token: stored with a TTL that ends when it is due for refresh. One process fetches
-  (lock: ``SET NX PX`` with a random value, released by compare-and-delete; a holder
-  that dies releases by TTL). A 401 deletes the shared token only if it is still the
-  one that failed. Only the access token is stored, never the secret.
+  (redis-py's ``Lock``: a holder that dies releases by TTL). A 401 deletes the shared
+  token only if it is still the one that failed. Only the access token is stored,
+  never the secret.
 - Budget: ``Pacer``'s rules in one Lua script on a hash, timed by Redis' ``TIME``, so
-  every change is atomic and worker clocks do not matter.
+  every change is atomic and worker clocks do not matter. Interactive demand is kept
+  beside the budget, so bulk work in every process leaves interactive calls their share.
+- Untrusted values: whatever Redis holds under these keys is checked when read; a
+  malformed token, budget field or lock is treated as absent.
 - Leases (``lease(name)``, one writer per event): a ``redis.asyncio.lock.Lock`` with a
   TTL of ``lock_ttl``, extended every third of it while held, released by
   compare-and-delete; a holder that dies frees it by TTL. With Redis away the lease
@@ -18,7 +21,8 @@ Install with ``pip install "swoogo-async[redis]"`` and pass
   credential and server (staging and production never share a token or a budget).
 - Redis down or slow: each command is bounded by ``timeout``. With
   ``on_error="fallback"`` (the default) the client carries on with in-process state
-  (one WARNING) and tries Redis again after ``retry_after`` seconds; with
+  (one WARNING) and, every ``retry_after`` seconds, one command asks whether Redis is
+  back (the others stay in-process meanwhile); with
   ``on_error="raise"`` the call fails with ``SharedStateError``. Never a hang.
 """
 
@@ -36,16 +40,25 @@ from typing import Any, Literal, TypeVar
 
 from redis import asyncio as aioredis
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockNotOwnedError, RedisError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from ._checks import check_number
 from ._exceptions import InvalidInputError, LeaseBusyError, SharedStateError
+from ._http.auth import usable_token
+from ._http.pacer import AsyncPacer
 from ._http.pacing import (
+    DEFAULT_RESERVE,
     GUARD,
+    HEADROOM,
     MAX_WINDOW,
+    MEMORY,
     MIN_BLOCK,
     PROBE_AFTER,
     PROBE_PATIENCE,
+    QUIET,
+    STRAY_AFTER,
+    UNLIMITED,
+    Pacer,
     RateHeaders,
     RateLimit,
 )
@@ -60,6 +73,7 @@ logger = logging.getLogger("swoogo_async")
 BUDGET_SCRIPT = resources.files("swoogo_async._shared").joinpath("budget.lua").read_text("utf-8")
 
 _TOKEN_GET = """
+if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return nil end
 local v = redis.call('GET', KEYS[1])
 if not v then return nil end
 return {v, redis.call('PTTL', KEYS[1])}
@@ -70,12 +84,19 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-_CONSTANTS = (GUARD, PROBE_PATIENCE, PROBE_AFTER, MAX_WINDOW)
+_CONSTANTS = (
+    GUARD,
+    PROBE_PATIENCE,
+    PROBE_AFTER,
+    MAX_WINDOW,
+    HEADROOM,
+    MEMORY,
+    STRAY_AFTER,
+    UNLIMITED,
+    QUIET,
+)
+MAX_COMMANDS = 32  # Redis commands one state keeps in flight at most
 _INF = 1e18  # ``within`` for Lua, which has no infinity literal
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _check_options(
@@ -98,9 +119,10 @@ class RedisSharedState:
             log one WARNING and try Redis again after ``retry_after``;
             ``"raise"``: raise ``SharedStateError``.
         timeout: Seconds each Redis command may take.
-        retry_after: Seconds to stay on in-process state after Redis failed.
+        retry_after: Seconds between asking whether Redis is back after it failed.
         lock_ttl: Seconds the token refresh lock lives if its holder dies.
-        reserve: Fraction of each window bulk work leaves to interactive calls.
+        reserve: Share of the budget's rate held back for interactive calls beyond
+            the interactive demand seen (see ``Pacer``); 0 by default.
         prefix: First part of every key.
 
     Raises:
@@ -113,10 +135,10 @@ class RedisSharedState:
         redis: aioredis.Redis,
         *,
         on_error: Literal["fallback", "raise"] = "fallback",
-        timeout: float = 0.5,
-        retry_after: float = 30.0,
+        timeout: float = 1.0,
+        retry_after: float = 2.0,
         lock_ttl: float = 30.0,
-        reserve: float = 0.1,
+        reserve: float = DEFAULT_RESERVE,
         prefix: str = "swoogo",
     ) -> None:
         _check_options(on_error, timeout, retry_after, lock_ttl, reserve)
@@ -132,7 +154,13 @@ class RedisSharedState:
         self._token_get = redis.register_script(_TOKEN_GET)
         self._cad = redis.register_script(_COMPARE_AND_DELETE)
         self._local = LocalSharedState(reserve=reserve, lock_ttl=lock_ttl)
+        self._locks: dict[str, Lock] = {}  # refresh locks held in Redis, by holder
         self._down_until = 0.0
+        self._probing = False  # a command is asking whether Redis is back
+        pool = getattr(redis, "connection_pool", None)
+        size = getattr(pool, "max_connections", None) or 2 * MAX_COMMANDS
+        #: Commands in flight at once, shared by every state bound from this one.
+        self._gate = asyncio.Semaphore(max(1, min(MAX_COMMANDS, size // 2)))
         self._keys: tuple[str, str, str] | None = None
         self._config: tuple[float, float, int, float] = (reserve, 0.05, 0, 0.0)
 
@@ -143,7 +171,7 @@ class RedisSharedState:
         Raises:
             InvalidInputError: the URL or an option is unusable.
         """
-        timeout = check_number("timeout", options.get("timeout", 0.5), above=0)
+        timeout = check_number("timeout", options.get("timeout", 1.0), above=0)
         try:
             client = aioredis.Redis.from_url(
                 url, socket_timeout=timeout, socket_connect_timeout=timeout
@@ -171,6 +199,7 @@ class RedisSharedState:
             prefix=self.prefix,
         )
         bound.owns_redis = self.owns_redis
+        bound._gate = self._gate
         bound._local = self._local.bind(api_key, rate_limit, base_url=base_url)
         tag = f"{self.prefix}:{{{credential_id(api_key, base_url)}}}"
         bound._keys = (f"{tag}:token", f"{tag}:lock", f"{tag}:budget")
@@ -182,6 +211,10 @@ class RedisSharedState:
                 rate_limit.window,
             )
         return bound
+
+    def pacer(self) -> AsyncPacer:
+        """Return a pacer for one client that follows the budget in Redis."""
+        return AsyncPacer(self._local.budget, budget=self)
 
     async def aclose(self) -> None:
         """Close the Redis connection if ``from_url`` opened it."""
@@ -195,23 +228,43 @@ class RedisSharedState:
     ) -> T:
         if self._keys is None:
             raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
-        started = time.monotonic()
-        if self._down_until > started:
+        if self._down_until and (time.monotonic() < self._down_until or self._probing):
             return await local()
+        # A burst of callers queues here rather than overflow the connection pool (an
+        # error that would look like an outage and leave the shared budget).
+        async with self._gate:
+            return await self._send(remote, local)
+
+    async def _send(
+        self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+    ) -> T:
+        probe = False
+        if self._down_until:
+            if time.monotonic() < self._down_until or self._probing:
+                return await local()
+            # This command asks whether Redis is back; the others stay in-process until
+            # it answers, so a Redis that is still away costs one timeout, not many.
+            probe = self._probing = True
         try:
             result = await asyncio.wait_for(remote(), self.timeout)
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             reason = type(exc).__name__
         else:
-            # Only a command sent after the outage began shows that it is over (one that
-            # was already on its way when Redis went away may still come back).
-            if self._down_until and started >= self._down_until - self.retry_after:
+            # Only the probe shows that the outage is over (a command already on its
+            # way when Redis went away may still come back).
+            if probe:
                 self._down_until = 0.0
                 logger.info("Redis reachable again: sharing the token and rate budget")
             return result
+        finally:
+            if probe:
+                self._probing = False
         if self.on_error == "raise":
             raise SharedStateError(f"Redis did not answer in {self.timeout}s ({reason})")
         if not self._down_until:
+            # What this process knew of the budget is stale: others spent meanwhile. It
+            # asks the server again (one probe) rather than spend from memory.
+            self._local.budget.forget()
             logger.warning(
                 "Redis unreachable (%s): using in-process token and rate budget,"
                 " trying Redis again every %.0fs",
@@ -228,10 +281,14 @@ class RedisSharedState:
 
         async def remote() -> tuple[str, float] | None:
             assert self._keys is not None
-            found = await self._token_get(keys=[self._keys[0]])
-            if not found or int(found[1]) <= 0:
+            try:
+                found = await self._token_get(keys=[self._keys[0]])
+                value, ttl = usable_token(found[0]), int(found[1]) / 1000.0
+            except (TypeError, ValueError, IndexError):
+                # A client made with decode_responses=True fails on bytes that are
+                # not UTF-8 (a ValueError): as with any malformed token, none.
                 return None
-            return _text(found[0]), int(found[1]) / 1000.0
+            return None if value is None or ttl <= 0 else (value, ttl)
 
         return await self._call(remote, self._local.token_get)
 
@@ -254,24 +311,36 @@ class RedisSharedState:
         await self._call(remote, lambda: self._local.token_delete(value))
 
     async def refresh_lock(self) -> str | None:
-        """Take the refresh lock (``SET NX PX``); None if another process holds it."""
+        """Take the refresh lock (redis-py's ``Lock``); None if another process holds it."""
         holder = secrets.token_hex(16)
 
         async def remote() -> str | None:
             assert self._keys is not None
-            taken = await self.redis.set(
-                self._keys[1], holder, nx=True, px=max(int(self.lock_ttl * 1000), 1)
-            )
-            return holder if taken else None
+            key = self._keys[1]
+            lock = Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
+            if not await lock.acquire(blocking=False, token=holder):
+                # Every lock taken here expires; a key without a TTL is garbage that
+                # would keep every process from fetching a token: it is no lock.
+                if await self.redis.pttl(key) != -1:
+                    return None
+                await self.redis.delete(key)
+                if not await lock.acquire(blocking=False, token=holder):
+                    return None
+            self._locks[holder] = lock
+            return holder
 
         return await self._call(remote, self._local.refresh_lock)
 
     async def refresh_unlock(self, lock: str) -> None:
-        """Release ``lock`` if it is still ours (compare-and-delete)."""
+        """Release ``lock`` if it is still ours (the ``Lock``'s compare-and-delete)."""
+        held = self._locks.pop(lock, None)
+        if held is None:  # taken in-process while Redis was away
+            await self._local.refresh_unlock(lock)
+            return
 
         async def remote() -> None:
-            assert self._keys is not None
-            await self._cad(keys=[self._keys[1]], args=[lock])
+            with contextlib.suppress(LockError):  # expired, perhaps taken by another
+                await held.release()
 
         await self._call(remote, lambda: self._local.refresh_unlock(lock))
 
@@ -284,14 +353,18 @@ class RedisSharedState:
             keys=[self._keys[2]],
             args=[op, repr(now), *map(repr, (*self._config, *_CONSTANTS, *args))],
         )
-        return bool(int(reply[0])), float(_text(reply[1]))
+        return bool(int(reply[0])), float(reply[1])
 
-    async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
+    async def reserve(
+        self, cost: int, *, within: float, bulk: bool, again: bool = False
+    ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits (see ``Pacer.reserve``)."""
         limit = within if math.isfinite(within) else _INF
         return await self._call(
-            lambda: self.run_script("reserve", cost, limit, int(bulk)),
-            lambda: self._local.reserve(cost, within=within, bulk=bulk),
+            lambda: self.run_script("reserve", cost, limit, int(bulk), int(again)),
+            lambda: self._in_process(
+                lambda p, now: p.reserve(cost, now, within, bulk=bulk, again=again)
+            ),
         )
 
     async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
@@ -299,7 +372,7 @@ class RedisSharedState:
         limit, remaining, reset = rate if rate is not None else (-1, 0, 0)
         await self._call(
             lambda: self.run_script("observe", limit, remaining, reset, cost, int(ok)),
-            lambda: self._local.observe(rate, cost, ok=ok),
+            lambda: self._in_process(lambda p, now: p.observe_rate(rate, cost, now, ok=ok)),
         )
 
     async def limited(self, retry_after: float | None, cost: int) -> None:
@@ -308,14 +381,14 @@ class RedisSharedState:
         wait = -1.0 if retry_after is None else max(retry_after, MIN_BLOCK)
         await self._call(
             lambda: self.run_script("limited", wait, cost),
-            lambda: self._local.limited(retry_after, cost),
+            lambda: self._in_process(lambda p, now: p.limited(retry_after, cost, now)),
         )
 
     async def release(self, cost: int, *, sent: bool) -> None:
         """Forget a reservation that got no response."""
         await self._call(
             lambda: self.run_script("release", cost, int(sent)),
-            lambda: self._local.release(cost, sent=sent),
+            lambda: self._in_process(lambda p, _: p.release(cost, sent=sent)),
         )
 
     # -- leases --------------------------------------------------------------------------
@@ -400,3 +473,7 @@ class RedisSharedState:
                 return
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 logger.warning("could not extend the lease %s (%s)", name, type(exc).__name__)
+
+    async def _in_process(self, op: Callable[[Pacer, float], T]) -> T:
+        """Run ``op`` on the in-process budget (Redis is away), at the monotonic time."""
+        return op(self._local.budget, time.monotonic())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 
@@ -19,9 +20,12 @@ from swoogo_async import (
 from swoogo_async._exceptions import SwoogoError, make_status_error
 from swoogo_async._http.pacing import (
     _BULK,
+    GUARD,
+    HEADROOM,
     MAX_WINDOW,
     MIN_BLOCK,
     PROBE_AFTER,
+    STRAY_AFTER,
     Pacer,
     bulk_pacing,
     read_rate_headers,
@@ -174,24 +178,87 @@ def test_pacer_probes_once_then_follows_the_headers() -> None:
     spent, delay = pacer.reserve(1, 0.2)
     assert not spent  # nothing left in this window: wait for the reset
     assert delay == pytest.approx(10.1 - 0.2 + 0.05)
+    for _ in range(99):
+        pacer.observe(_headers(100, 0, 10), 1, 0.3)
     assert pacer.reserve(10, 10.3) == (True, 0.0)  # new window
+    assert pacer.available == 90
 
 
-def test_bulk_work_runs_at_full_speed_then_spreads_the_reserve() -> None:
-    pacer = Pacer(reserve=0.1)
+def _known(limit: int = 100, reset: int = 10, now: float = 0.0) -> Pacer:
+    pacer = Pacer()
+    pacer.reserve(1, now)
+    pacer.observe(_headers(limit, limit, reset), 1, now)
+    return pacer
+
+
+def test_bulk_work_alone_spends_the_whole_budget_at_once() -> None:
+    pacer = _known()
+    assert all(pacer.reserve(1, 0.0, bulk=True) == (True, 0.0) for _ in range(100))
+    ok, delay = pacer.reserve(1, 0.0, bulk=True)
+    assert not ok
+    assert delay == pytest.approx(10.0 + GUARD)
+    for _ in range(100):
+        pacer.observe(_headers(100, 0, 10), 1, 0.5)
+    # The next window, too, goes out at once: nothing is held back for nobody.
+    assert all(pacer.reserve(1, 10.0 + GUARD, bulk=True)[0] for _ in range(100))
+
+
+def test_bulk_work_leaves_the_interactive_demand_seen_its_share() -> None:
+    pacer = _known(reset=10)
+    # Interactive calls, one every half second for a few seconds, then bulk work.
+    for k in range(8):
+        assert pacer.reserve(1, k * 0.5) == (True, 0.0)
+    now = 4.0
+    held = pacer.held_back(now)
+    rate = pacer.interactive_rate(now)
+    assert held == pytest.approx(HEADROOM * rate * 6.0)
+    assert held > 4.0  # about what the interactive calls will need until the reset
+    granted = 0
+    while pacer.reserve(1, now, bulk=True)[0]:
+        granted += 1
+    assert pacer.available == pytest.approx(math.ceil(held), abs=1)
+    # Refused bulk work is not booked: an interactive call still goes out at once...
+    assert pacer.reserve(1, now) == (True, 0.0)
+    # ...and bulk work is told when the share will have shrunk enough for it.
+    ok, delay = pacer.reserve(1, now, bulk=True)
+    assert not ok
+    assert 0.0 < delay < 6.0
+    assert pacer.reserve(1, now + delay, bulk=True)[0]
+    assert granted == 100 - 8 - pacer.available - 2
+
+
+def test_the_share_held_back_shrinks_to_nothing_without_interactive_calls() -> None:
+    pacer = _known(reset=10)
     pacer.reserve(1, 0.0)
-    pacer.observe(_headers(100, 100, 10), 1, 0.0)
-    # A job that fits above the reserve goes out at once.
-    assert all(pacer.reserve(1, 0.0, bulk=True) == (True, 0.0) for _ in range(90))
-    # The reserve (10 credits) is spread at one a second (10 s left), after a small burst.
-    delays = [pacer.reserve(1, 0.0, bulk=True)[1] for _ in range(10)]
-    assert delays[0] == 0.0
-    assert delays == sorted(delays)
-    assert delays[-1] - delays[-2] == pytest.approx(1.0)
-    assert delays[-1] > 3.0
-    # Interactive calls are not queued behind the spread.
-    pacer.release(1, sent=False)
-    assert pacer.reserve(1, 0.0) == (True, 0.0)
+    assert pacer.held_back(0.0) > 0
+    # Long after the last interactive call, the next window holds (almost) nothing back.
+    pacer.observe(_headers(100, 0, 10), 1, 0.1)
+    assert pacer.interactive_rate(60.0) < 1e-9
+    assert pacer.held_back(60.0) < 1e-6
+    # A configured reserve is a floor held back on top of the demand seen.
+    floor = Pacer(reserve=0.1)
+    floor.reserve(1, 0.0)
+    floor.observe(_headers(100, 100, 10), 1, 0.0)
+    assert floor.held_back(0.0) == pytest.approx(10.0)
+    assert floor.held_back(9.0) == pytest.approx(1.0)
+
+
+def test_a_new_window_leaves_out_the_reservations_still_unanswered() -> None:
+    pacer = _known(reset=10)
+    for _ in range(95):
+        pacer.reserve(1, 0.0, bulk=True)
+    for _ in range(90):
+        pacer.observe(_headers(100, 5, 10), 1, 0.2)
+    for _ in range(5):
+        assert pacer.reserve(1, 9.9, bulk=True)[0]  # sent just before the reset
+    # Ten answers are still out: they may reach the server in its new window.
+    assert pacer.reserve(1, 10.0 + GUARD, bulk=True)[0]
+    assert pacer.available == 100 - 10 - 1
+    # A holder that never answers is forgotten after a while.
+    stale = _known(reset=10)
+    stale.reserve(5, 0.0)
+    assert stale.reserve(1, 10.0 + STRAY_AFTER + 1.0)[0]
+    assert stale.available == 99
 
 
 def test_an_unlimited_budget_is_never_paced() -> None:
@@ -206,7 +273,7 @@ def test_one_long_429_blocks_briefly_then_a_probe_heals_the_client() -> None:
     pacer.reserve(1, 0.0)
     pacer.observe(_headers(2000, 1500, 300), 1, 0.0)
     pacer.reserve(1, 1.0)
-    pacer.limited(3600.0, 1, 1.0)  # a gateway's "come back in an hour"
+    pacer.limited(3600.0, 1, 1.0)  # a gateway's "come back in an hour": absurd
     assert pacer.blocked_until == 1.0 + MAX_WINDOW  # capped at the window
     ok, delay = pacer.reserve(1, 1.0, within=2.0)
     assert not ok  # fail fast for a short deadline
@@ -220,9 +287,24 @@ def test_one_long_429_blocks_briefly_then_a_probe_heals_the_client() -> None:
     assert pacer.available == 1399
 
 
-def test_a_probe_that_meets_another_429_renews_the_block() -> None:
+@pytest.mark.parametrize("window", [10, None], ids=["window-known", "window-unknown"])
+def test_a_429_within_the_window_is_waited_out_without_probing(window: int | None) -> None:
     pacer = Pacer()
-    pacer.limited(60.0, 0, 0.0)
+    if window is not None:
+        pacer.reserve(1, 0.0)
+        pacer.observe(_headers(100, 50, window), 1, 0.0)
+    pacer.limited(8.0, 0, 1.0)
+    # No probe inside the block: every caller waits for the reset the server gave.
+    for t in (1.0, 1.0 + PROBE_AFTER, 8.9):
+        ok, delay = pacer.reserve(1, t)
+        assert not ok
+        assert delay == pytest.approx(9.0 - t)
+    assert pacer.reserve(1, 9.0 + GUARD)[0]
+
+
+def test_a_probe_that_meets_another_429_renews_the_block() -> None:
+    pacer = _known(reset=10)
+    pacer.limited(60.0, 0, 0.0)  # longer than the 10-s window: absurd, so probe
     assert pacer.reserve(1, PROBE_AFTER) == (True, 0.0)
     pacer.limited(55.0, 1, PROBE_AFTER)
     ok, delay = pacer.reserve(1, PROBE_AFTER + 1.0)
@@ -250,14 +332,17 @@ def test_a_late_answer_from_the_previous_window_does_not_open_a_second_budget() 
     pacer.observe(_headers(10, 9, 10), 1, 0.0)  # the server's window ends at 10
     for _ in range(9):
         assert pacer.reserve(1, 1.0)[0]  # one of them is answered only after the reset
+    for _ in range(8):
+        pacer.observe(_headers(10, 1, 9), 1, 2.0)
     assert pacer.reserve(1, 10.1)[0]  # past the reset: the pacer rolls into a new window
     rolled_reset = pacer.reset_at
     # The late answer was counted in the old window and says so: reset in 0 s.
     pacer.observe(_headers(10, 0, 0), 1, 10.2)
     assert pacer.reset_at == rolled_reset  # the new window's end is not pulled in
     # So no second budget opens a second later, inside the server's new window.
+    # (The answer still out at the reset was kept out of the new window's budget.)
     granted = sum(pacer.reserve(1, 11.5)[0] for _ in range(20))
-    assert granted == 9
+    assert granted == 8
 
 
 @pytest.mark.parametrize(
@@ -425,26 +510,32 @@ async def test_keyed_locks_survive_a_cancelled_waiter() -> None:
 
 
 def test_cancelled_or_refused_reservations_leave_no_trace() -> None:
-    pacer = Pacer()
-    pacer.reserve(1, 0.0)
-    pacer.observe(_headers(100, 8, 10), 1, 0.0)  # inside the reserve: bulk work is paced
+    pacer = Pacer(RateLimit(credits=10, window=1.0, burst=0.0))
     with bulk_pacing():
         assert _BULK.get()
     granted = 0
-    while pacer.reserve(1, 0.0, within=0.0, bulk=True)[0]:  # the burst allowance goes at once
+    while pacer.reserve(1, 0.0, within=0.0)[0]:  # the burst allowance goes at once
         granted += 1
-    assert 1 <= granted <= 6
+    assert granted == 2
     tat, available, inflight = pacer.tat, pacer.available, pacer.inflight
-    refused = [pacer.reserve(1, 0.0, within=0.0, bulk=True) for _ in range(100)]
+    refused = [pacer.reserve(1, 0.0, within=0.0) for _ in range(100)]
     assert not any(ok for ok, _ in refused)
     assert (pacer.tat, pacer.available, pacer.inflight) == (tat, available, inflight)
     # A reservation cancelled before sending gives back its credit and its slot.
-    ok, delay = pacer.reserve(1, 0.0, bulk=True)
+    ok, delay = pacer.reserve(1, 0.0)
     assert ok
     assert delay > 0
     pacer.release(1, sent=False)
     assert (pacer.available, pacer.inflight) == (available, inflight)
     assert pacer.tat == pytest.approx(tat)
+    # Bulk work refused for the interactive share leaves no trace either.
+    auto = _known()
+    auto.reserve(1, 0.0)
+    while auto.reserve(1, 0.0, bulk=True)[0]:
+        pass
+    before = (auto.available, auto.inflight, auto.demand)
+    assert not any(auto.reserve(1, 0.0, bulk=True)[0] for _ in range(100))
+    assert (auto.available, auto.inflight, auto.demand) == before
 
 
 def test_error_pages_without_headers_do_not_turn_pacing_off() -> None:

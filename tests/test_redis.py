@@ -14,11 +14,12 @@ from swoogo_async import (
     InvalidInputError,
     LocalSharedState,
     RateLimit,
+    RateLimitError,
     RetryPolicy,
     SharedStateError,
     SwoogoClient,
 )
-from swoogo_async._http.pacing import PROBE_AFTER, Pacer
+from swoogo_async._http.pacing import PROBE_AFTER, Pacer, bulk_pacing
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState
@@ -119,14 +120,14 @@ async def test_a_401_drops_the_shared_token_only_if_it_is_the_one_that_failed(
     await redis.aclose()
 
 
-async def test_a_429_blocks_every_process_until_a_probe_finds_it_over(
+async def test_a_429_blocks_every_process_until_its_reset(
     redis_server: RedisServer,
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
     short = RetryPolicy(max_attempts=2, backoff_base=0.005, backoff_cap=0.01, deadline=2.0)
     a_state, b_state = RedisSharedState(redis), RedisSharedState(redis)
     async with (
-        FakeSwoogo() as fake,
+        FakeSwoogo(rate_limit=1000, rate_window=600.0) as fake,
         _client(fake, a_state, retry=short) as a,
         _client(fake, b_state, retry=short) as b,
     ):
@@ -142,10 +143,14 @@ async def test_a_429_blocks_every_process_until_a_probe_finds_it_over(
         with pytest.raises(Exception, match="429"):
             await b.sessions.get(1000)  # blocked too, and fails fast without a request
         assert len(fake.requests) == sent
-        # Move the shared block into the past rather than wait for it.
+        # The reset lies within the window: nobody probes, everyone waits for it. Move
+        # the shared block and the reset into the past rather than wait for them.
         key = b_state.bind(fake.api_key, None, base_url=fake.base_url)._keys
         assert key is not None
-        await redis.hset(key[2], mapping={"probe_at": 0})
+        assert float(await redis.hget(key[2], "probe_at") or 0) == pytest.approx(
+            float(await redis.hget(key[2], "blocked") or 0)
+        )
+        await redis.hset(key[2], mapping={"blocked": 0, "probe_at": 0, "reset_at": 0})
         await b.sessions.get(1000)
         await a.sessions.get(1000)
     await redis.aclose()
@@ -174,7 +179,7 @@ async def test_a_frozen_redis_costs_one_timeout_then_in_process_state(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     shared = RedisSharedState.from_url(redis_server.url, timeout=0.2)
-    async with FakeSwoogo() as fake:
+    async with FakeSwoogo(rate_limit=1000, rate_window=60.0) as fake:
         fake.add_session(event_id=1, name="S", date="2026-05-01")
         async with _client(fake, shared) as client:
             await client.sessions.get(1000)
@@ -232,6 +237,34 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
         ("reserve", (1, 1e18, 0), 112.0 + PROBE_AFTER),
         ("observe", (-1, 0, 0, 1, 0), 112.0 + PROBE_AFTER),
     ]
+    # Interactive demand, then bulk work that must leave it its share (and is told when).
+    t = 200.0
+    ops += [("observe", (100, 100, 10, 0, 1), t)]
+    ops += [("reserve", (1, 1e18, 0), t + 0.5 * k) for k in range(8)]
+    ops += [("reserve", (1, 1e18, 1), t + 4.0)] * 90
+    ops += [("reserve", (1, 2.0, 1), t + 4.0), ("reserve", (1, 1e18, 1), t + 8.0)]
+    ops += [("observe", (100, 10, 6, 1, 1), t + 4.1)] * 20
+    # A roll with answers still out; a 429 within the window; an absurd one; a probe.
+    ops += [
+        ("reserve", (1, 1e18, 1), t + 10.5),
+        ("reserve", (1, 1e18, 0), t + 10.6),
+        ("reserve", (1, 1e18, 0, 1), t + 10.7),  # asking again: demand counted once
+        ("limited", (8.0, 1), t + 11.0),
+        ("reserve", (1, 1e18, 0), t + 11.0 + PROBE_AFTER),
+        ("reserve", (1, 1e18, 1), t + 19.1),
+        ("limited", (3600.0, 0), t + 20.0),
+        ("reserve", (1, 1e18, 0), t + 20.0 + PROBE_AFTER),
+        ("observe", (100, 50, 5, 1, 1), t + 20.5 + PROBE_AFTER),
+        ("reserve", (1, 1e18, 1), t + 21.0 + PROBE_AFTER),
+        ("reserve", (5, 1e18, 1), t + 100.0),  # long after: unanswered ones forgotten
+        ("reserve", (1, 1e18, 1), t + 100.0),
+        # An unlimited budget is not paced; a real one later paces again.
+        ("observe", (10**9, 10**9, 600, 1, 1), t + 101.0),
+        ("reserve", (1, 1e18, 1), t + 101.0),
+        ("observe", (100, 40, 7, 1, 1), t + 102.0),
+        ("reserve", (50, 1e18, 0), t + 102.0),
+        ("release", (1, 1), t + 102.0),
+    ]
     return ops
 
 
@@ -247,8 +280,10 @@ async def test_the_lua_script_follows_the_pacer_exactly(
     for op, args, now in _pacer_ops(explicit):
         got = await state.run_script(op, *args, now=now)
         if op == "reserve":
-            cost, within, bulk = args
-            ok, delay = pacer.reserve(cost, now, within, bulk=bool(bulk))
+            cost, within, bulk, *again = args
+            ok, delay = pacer.reserve(
+                cost, now, within, bulk=bool(bulk), again=bool(again and again[0])
+            )
             assert got[0] == ok, (op, args, now)
             assert got[1] == pytest.approx(delay, abs=1e-6), (op, args, now)
         elif op == "observe":
@@ -261,9 +296,10 @@ async def test_the_lua_script_follows_the_pacer_exactly(
             pacer.release(args[0], sent=bool(args[1]))
     key = state._keys
     assert key is not None
-    stored = await redis.hget(key[2], "avail")
-    assert stored is not None
-    assert float(stored) == pytest.approx(pacer.available)
+    fields = ["avail", "inflight", "demand", "reset_at", "unpaced"]
+    stored = [float(v or "nan") for v in await redis.hmget(key[2], fields)]
+    mirror = [pacer.available, pacer.inflight, pacer.demand, pacer.reset_at, pacer.unpaced]
+    assert stored == pytest.approx([float(m or 0) for m in mirror])
     await redis.aclose()
 
 
@@ -338,3 +374,161 @@ def test_a_local_state_keeps_two_servers_on_one_api_key_apart() -> None:
     first = shared.bind("one-key", None, base_url="https://a.example/api/v1")
     assert shared.bind("one-key", None, base_url="https://a.example/api/v1") is first
     assert shared.bind("one-key", None, base_url="https://b.example/api/v1") is not first
+
+
+@pytest.mark.parametrize(
+    ("key", "poison"),
+    [
+        ("token", b"\xff\xfe not utf-8"),
+        ("token", b"abc\r\nX-Injected: 1"),
+        ("token", b"tok\x01en"),
+        ("token", b" padded "),
+        ("token", {"a": "hash, not a string"}),
+        ("lock", b"a lock without a TTL"),
+        ("budget", {"limit": "abc", "avail": "nan", "reset_at": "1e999", "inflight": b"\xff"}),
+        ("budget", {"blocked": "inf", "probe_at": "-inf", "demand": "x", "window": ""}),
+        ("budget", b"a string, not a hash"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+@pytest.mark.parametrize("decode", [False, True], ids=["bytes", "decode_responses"])
+async def test_a_malformed_value_under_our_keys_is_treated_as_absent(
+    redis_server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+    key: str,
+    poison: bytes | dict[str, str | bytes],
+    decode: bool,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url, decode_responses=decode)
+    await redis.flushdb()
+    shared = RedisSharedState(redis, on_error="raise")  # a raw error would surface here
+    async with FakeSwoogo(rate_limit=100, rate_window=60.0) as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        keys = shared.bind(fake.api_key, None, base_url=fake.base_url)._keys
+        assert keys is not None
+        name = keys[("token", "lock", "budget").index(key)]
+        if isinstance(poison, dict):
+            await redis.hset(name, mapping={k: v for k, v in poison.items()})
+        elif key == "token":
+            await redis.set(name, poison, px=60_000)
+        else:
+            await redis.set(name, poison)
+        with caplog.at_level(logging.WARNING, logger="swoogo_async"):
+            async with _client(fake, shared) as client:
+                for _ in range(3):
+                    await client.sessions.get(1000)
+        assert fake.token_requests == 1
+        assert [r.status for r in fake.requests if r.path.startswith("/sessions/")] == [200] * 3
+        assert not [r for r in caplog.records if "Redis" in r.getMessage()]
+    await redis.aclose()
+
+
+async def test_interactive_calls_go_first_through_redis_while_bulk_work_saturates(
+    redis_server: RedisServer,
+) -> None:
+    """Two states on one Redis stand for two processes: one bulk job, one web app."""
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    now = [1000.0]
+    async with FakeSwoogo(rate_limit=100, rate_window=10.0, clock=lambda: now[0]) as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        bulk_state = RedisSharedState(redis).bind(fake.api_key, None, base_url=fake.base_url)
+        web_state = RedisSharedState(redis).bind(fake.api_key, None, base_url=fake.base_url)
+        t = 500.0  # the scripts' clock, moved by hand: no decision depends on the run's speed
+        assert (await web_state.run_script("reserve", 1, 1e18, 0, now=t))[0]
+        await web_state.run_script("observe", 100, 99, 10, 1, 1, now=t)
+        # The web app has been serving: one interactive call every half second.
+        for k in range(1, 8):
+            assert (await web_state.run_script("reserve", 1, 1e18, 0, now=t + 0.5 * k))[0]
+        t += 4.0
+        # A bulk job in the other "process" takes all it is allowed...
+        granted = 0
+        while (await bulk_state.run_script("reserve", 1, 1e18, 1, now=t))[0]:
+            granted += 1
+        ok, delay = await bulk_state.run_script("reserve", 1, 1e18, 1, now=t)
+        assert not ok
+        assert delay > 0  # told to come back, with nothing booked
+        assert granted > 60
+        # ...and every interactive call until the reset still goes out at once.
+        for k in range(12):
+            assert await web_state.run_script("reserve", 1, 1e18, 0, now=t + 0.5 * k) == (
+                True,
+                0.0,
+            )
+    await redis.aclose()
+
+
+async def test_a_web_client_is_served_while_a_bulk_client_saturates_the_budget(
+    redis_server: RedisServer,
+) -> None:
+    """Through real clients: the window (600 s, on a fake whose clock stands still) never
+    resets during the test, so a call that had to queue behind bulk work would fail at
+    once on its short deadline instead of waiting."""
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    short = RetryPolicy(max_attempts=1, deadline=5.0)
+    # Never in-process state: a grant made without Redis would prove nothing.
+    options: dict[str, Any] = {"on_error": "raise", "timeout": 30.0}
+    async with (
+        FakeSwoogo(rate_limit=100, rate_window=600.0, clock=lambda: 0.0) as fake,
+        _client(fake, RedisSharedState(redis, **options), retry=short) as web,
+        _client(fake, RedisSharedState(redis, **options), retry=short) as bulk,
+    ):
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        for _ in range(5):
+            await web.sessions.get(1000)
+        with bulk_pacing():
+            done = await asyncio.gather(
+                *(bulk.sessions.get(1000) for _ in range(200)), return_exceptions=True
+            )
+        served = sum(not isinstance(r, BaseException) for r in done)
+        assert [
+            r for r in done if isinstance(r, BaseException) and not isinstance(r, RateLimitError)
+        ] == []
+        assert 0 < served < 95  # what is left beyond the interactive share
+        for _ in range(10):
+            await web.sessions.get(1000)  # each would raise if it had to wait for the reset
+        assert fake.rate_limited == 0
+    await redis.aclose()
+
+
+async def test_after_an_outage_one_command_asks_and_the_state_rejoins_redis(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.2, retry_after=0.05)
+    async with FakeSwoogo(rate_limit=1000, rate_window=60.0) as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        async with _client(fake, shared) as client:
+            await client.sessions.get(1000)
+            bound = client._core.shared
+            assert isinstance(bound, RedisSharedState)
+            redis_server.pause()
+            try:
+                with caplog.at_level(logging.INFO, logger="swoogo_async"):
+                    await asyncio.gather(*(client.sessions.get(1000) for _ in range(10)))
+                    assert bound._down_until > 0  # on in-process state now
+            finally:
+                redis_server.resume()
+            with caplog.at_level(logging.INFO, logger="swoogo_async"):
+                # Once retry_after has passed, the next command asks Redis and rejoins.
+                for _ in range(100):  # each pass waits out retry_after: no timing asserted
+                    if not bound._down_until:
+                        break
+                    await asyncio.sleep(0.06)
+                    await client.sessions.get(1000)
+                assert bound._down_until == 0
+            assert client._core.pipeline.pacer is not None
+            await client._core.pipeline.pacer.aclose()
+            keys = bound._keys
+            assert keys is not None
+            granted = await shared.redis.hget(keys[2], "granted_at")
+            assert granted is not None
+            before = float(granted)
+            await client.sessions.get(1000)  # paced in Redis again
+            after = await shared.redis.hget(keys[2], "granted_at")
+            assert after is not None
+            assert float(after) > before
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum("Redis unreachable" in m for m in messages) == 1
+        assert sum("Redis reachable again" in m for m in messages) == 1
+    await shared.aclose()

@@ -282,9 +282,14 @@ class _Decisions:
         reserve = pacer.reserve
 
         def recording(
-            cost: int, now: float, within: float = math.inf, *, bulk: bool = False
+            cost: int,
+            now: float,
+            within: float = math.inf,
+            *,
+            bulk: bool = False,
+            again: bool = False,
         ) -> tuple[bool, float]:
-            answer = reserve(cost, now, within, bulk=bulk)
+            answer = reserve(cost, now, within, bulk=bulk, again=again)
             self.answers.append(answer)
             self.first.setdefault(asyncio.current_task(), answer)
             if len(self.first) >= expected:
@@ -386,10 +391,13 @@ async def test_cancelled_paced_calls_give_their_credits_back() -> None:
             assert client._core.pipeline.pacer is not None
             client._core.pipeline.pacer._clock = lambda: 0.0
             pacer = client._core.pipeline.pacer.pacer
-            for _ in range(30):  # near the reserve: from here on bulk calls are paced
-                await client.sessions.get(rec["id"])
+            with bulk_pacing():
+                for _ in range(15):
+                    await client.sessions.get(rec["id"])
+            # One interactive call: bulk work now leaves a share of what is left to such calls.
+            await client.sessions.get(rec["id"])
             decisions = _Decisions(pacer, 10)
-            with bulk_pacing():  # bulk work in the reserve is paced; the tasks inherit it
+            with bulk_pacing():  # bulk work beyond that share waits; the tasks inherit it
                 waiting = [asyncio.create_task(client.sessions.get(rec["id"])) for _ in range(10)]
             await decisions.all_asked.wait()
             # Those let through at once finish; the others wait their turn in the pacer.

@@ -19,7 +19,8 @@ from swoogo_async import (
     SwoogoClient,
 )
 from swoogo_async._http.auth import DOCUMENTED_LIFETIME, parse_token_response
-from swoogo_async._http.pacing import PROBE_AFTER, AsyncPacer, Pacer
+from swoogo_async._http.pacer import AsyncPacer
+from swoogo_async._http.pacing import PROBE_AFTER, Pacer
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY

@@ -17,7 +17,8 @@ from .._exceptions import InvalidInputError
 from .._http.auth import basic_auth_header
 from .._http.hooks import Hooks, RequestHook, ResponseHook
 from .._http.options import RequestHeaders, check_base_url, check_user_agent
-from .._http.pacing import AsyncPacer, Pacer, RateLimit
+from .._http.pacer import AsyncPacer
+from .._http.pacing import Pacer, RateLimit
 from .._http.pipeline import Pipeline
 from .._http.retry import RetryPolicy
 from .._http.transport import AiohttpTransport, Transport
@@ -179,7 +180,12 @@ def build_core(
         read_timeout=read_timeout,
         pool_size=pool_size,
         retry=retry if retry is not None else RetryPolicy(),
-        pacer=None if rate_limit is None else AsyncPacer(Pacer(explicit), budget=bound),
+        # A shared state says how its budget is paced; alone, the client paces itself.
+        pacer=None
+        if rate_limit is None
+        else AsyncPacer(Pacer(explicit))
+        if bound is None
+        else bound.pacer(),
         token_store=bound,
         close_store=bound.aclose if owned and bound is not None else None,
         hooks=hooks,

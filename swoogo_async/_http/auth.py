@@ -34,12 +34,14 @@ __all__ = [
     "read_server_offset",
     "server_clock_offset",
     "trusted_offset",
+    "usable_token",
 ]
 
 TOKEN_FORM = b"grant_type=client_credentials"
 _MIN_MARGIN = 0.05
 DOCUMENTED_LIFETIME = 1800.0  # "Tokens expire after 30 minutes."
 MAX_LIFETIME = 86400.0
+MAX_TOKEN_LENGTH = 8192
 
 
 def basic_auth_header(api_key: str, api_secret: str) -> str:
@@ -96,13 +98,13 @@ def parse_token_response(
             body=None,
             raw=b"(token response withheld: not a valid token response)",
         ) from None
-    if not isinstance(value, str) or not value:
+    if usable_token(value) is None:
         raise ResponseDecodeError(
             status=200,
             method="POST",
             url="/oauth2/token",
             body=None,
-            raw=b"(token response withheld: empty access_token)",
+            raw=b"(token response withheld: access_token empty or not a header value)",
         )
     expires_wall = _read_expires_at(payload.get("expires_at"))
     reference = wall_now + server_clock_offset(headers, wall_now)
@@ -113,6 +115,25 @@ def parse_token_response(
         lifetime = DOCUMENTED_LIFETIME
     early = max(min(margin, lifetime * 0.1), _MIN_MARGIN)
     return Token(value=value, refresh_at=now + lifetime - early, expires_at=now + lifetime)
+
+
+def usable_token(value: object) -> str | None:
+    """Return ``value`` as a token fit for an ``Authorization`` header, else None.
+
+    A token is printable ASCII without surrounding spaces: anything else (bytes that
+    are not UTF-8, a control character such as CR or LF) would be refused only when a
+    request is built, so a value read from a shared store is checked here instead.
+    """
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(value, str) or not value or len(value) > MAX_TOKEN_LENGTH:
+        return None
+    if not value.isascii() or not value.isprintable() or value.strip() != value:
+        return None
+    return value
 
 
 def _read_expires_at(value: object) -> float | None:
@@ -308,7 +329,10 @@ class TokenManager:
         found = await store.token_get()
         if found is None:
             return None
-        value, ttl = found
+        # What the store holds is untrusted: a malformed token is no token.
+        value, ttl = usable_token(found[0]), found[1]
+        if value is None or not 0.0 < ttl <= MAX_LIFETIME:
+            return None
         now = self._clock()
         return Token(value=value, refresh_at=now + ttl, expires_at=now + ttl)
 

@@ -2,37 +2,41 @@
 
 The API grants L credits per window of W seconds (2,000 per 10 minutes; a list call
 costs 10) and reports ``X-Rate-Limit-Limit``, ``-Remaining`` and ``-Reset`` on every
-response. ``Pacer`` is the pure state machine (time is passed in); ``AsyncPacer``
-adds the sleeping, and can hand the state to a ``SharedBudget`` that other
-processes see too (``swoogo_async.redis`` runs the same rules in a Lua script). The
-rules:
+response. ``Pacer`` is the pure state machine (time is passed in) and the one
+statement of the rules; ``pacer.AsyncPacer`` adds the sleeping, and can hand the state
+to a ``SharedBudget`` that other processes see too (``swoogo_async.redis`` runs the
+same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
 
 - Until a response says what the budget is, one request at a time goes out (a
   probe); the rest wait for what it learns.
 - ``available`` counts the credits we may still spend in the server's current
   window: set from the headers, lowered on each reservation, never raised by a
-  late response. When it runs out, requests wait for the window to reset.
-- Calls go out at once while credits are left: a job that fits in what is left
-  runs at full speed. Calls made under ``bulk_pacing()`` stop short of the last
-  ``reserve`` fraction (10 %): that part of the window is spread evenly until the
-  reset (GCRA), so a bulk job uses the whole budget while interactive calls beside
-  it always find credits.
+  late response. When it runs out, requests wait for the window to reset. A new
+  window starts without the reservations still unanswered: they may land in it.
+- Interactive calls (anything outside ``bulk_pacing()``) go out at once while
+  credits are left. Bulk calls go out at once too, except into the share held back
+  for interactive calls: the interactive demand seen lately (a decaying rate of
+  interactive credits), with headroom, over the time left until the reset, plus
+  ``reserve`` of the budget's rate if one is configured. That share shrinks as the
+  reset nears and is nothing when no interactive call was seen, so bulk work alone
+  spends the whole budget. A bulk call is never granted ahead of time: it waits
+  unbooked until the share has shrunk, so it cannot take credits an interactive
+  call arriving meanwhile needs.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
-- A 429 blocks every caller until its reset, at least ``MIN_BLOCK`` and at most
-  ``MAX_WINDOW``; after ``PROBE_AFTER`` seconds one request at a time may ask
-  whether the block is over, so one odd 429 (a gateway's "reset in an hour")
-  cannot lock a client out.
+- A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
+  ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
+  (longer than the window, a gateway's "reset in an hour") lets one request at a
+  time ask, after ``PROBE_AFTER`` seconds, whether the block is over.
+- A budget the server reports as unlimited (or does not report) is not paced, and
+  costs a flag test per call.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import math
-import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterator, Mapping
 
 import attrs
 
@@ -40,23 +44,27 @@ from .._checks import number
 from .retry import RateHeaders, read_rate_headers
 
 __all__ = [
-    "AsyncPacer",
     "Pacer",
     "RateHeaders",
     "RateLimit",
-    "SharedBudget",
     "bulk_pacing",
     "read_rate_headers",
 ]
 
 GUARD = 0.05  # seconds past the estimated reset before spending the new window
 PROBE_PATIENCE = 1.0  # seconds a probe may go unanswered before another goes out
-PROBE_AFTER = 5.0  # seconds after a 429 before one probe asks if the block is over
+PROBE_AFTER = 5.0  # seconds after an absurd 429 before one probe asks if the block is over
 MAX_WINDOW = 600.0  # the documented window: no block or learned window is longer
 MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to hammer
-DEFAULT_RESERVE = 0.1
+DEFAULT_RESERVE = 0.0  # share of the budget's rate held back beyond the demand seen
+HEADROOM = 2.0  # interactive demand held back: this many times the rate seen
+MEMORY = 0.25  # the demand rate forgets with a time constant of this share of the window
+QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
+STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
+UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
 MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
 MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
+LIMIT_HEADER = "X-Rate-Limit-Limit"
 
 
 _BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("swoogo_bulk", default=False)
@@ -64,7 +72,7 @@ _BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("swoogo_bulk", defa
 
 @contextlib.contextmanager
 def bulk_pacing() -> Iterator[None]:
-    """Mark the calls made inside as bulk work: they leave the reserve to interactive calls."""
+    """Mark the calls made inside as bulk work: they leave interactive calls their share."""
     token = _BULK.set(True)
     try:
         yield
@@ -102,35 +110,92 @@ class Pacer:
     ) -> None:
         self.explicit = explicit
         self.reserve_fraction = reserve
+        self.burst = explicit.burst if explicit else burst
+        self.forget()
+
+    def forget(self) -> None:
+        """Forget what was learned (others may have spent meanwhile): probe again."""
+        explicit = self.explicit
         self.limit: int | None = explicit.credits if explicit else None
         self.window: float | None = explicit.window if explicit else None
-        self.burst = explicit.burst if explicit else burst
         self.available: float = float(explicit.credits) if explicit else 0.0
         self.reset_at: float | None = None
         self.guessed = False  # reset_at is our guess at a new window, not a sighting
         self.tat = 0.0
         self.inflight = 0
+        self.granted_at = 0.0  # when the latest reservation was made
         self.unpaced = False
         self.spacing = 0.0  # seconds per credit of the latest paced reservation
-        self.blocked_until = 0.0  # after a 429: nothing but probes until then
+        self.blocked_until = 0.0  # after a 429: nothing (but probes if absurd) until then
         self.probe_at = 0.0  # during a block, no probe before then
         self.probe_until = 0.0  # a probe is out until then (answered or given up)
+        self.demand = 0.0  # interactive credits per second (a decaying sum), as of demand_at
+        self.demand_at = 0.0
+        self.demand_since = 0.0  # the first interactive call after a quiet spell
 
     @property
     def known(self) -> bool:
         """Whether a budget is known (explicitly, or from a response)."""
         return self.limit is not None
 
+    def interactive_rate(self, now: float) -> float:
+        """Return the interactive credits per second seen lately (decayed to ``now``).
+
+        A decaying sum over a short history undercounts (it has not filled up yet):
+        it is divided by how full it can be, the history counted as at least half the
+        memory, so the first calls of a stretch are neither ignored nor overrated.
+        """
+        if self.demand <= 0.0:
+            return 0.0
+        memory = self._memory()
+        seen = max(now - self.demand_since, memory / 2)
+        return self._decayed(now, memory) / (1.0 - math.exp(-seen / memory))
+
+    def _decayed(self, now: float, memory: float) -> float:
+        return self.demand * math.exp(-max(now - self.demand_at, 0.0) / memory)
+
+    def _asked(self, cost: int, now: float) -> None:
+        """Count an interactive call's credits as demand."""
+        memory = self._memory()
+        decayed = self._decayed(now, memory)
+        if decayed * memory < QUIET:
+            self.demand_since = now
+        self.demand = decayed + cost / memory
+        self.demand_at = now
+
+    def _memory(self) -> float:
+        return max((self.window or 1.0) * MEMORY, 1.0)
+
+    def held_back(self, now: float) -> float:
+        """Return the credits bulk work must leave for interactive calls until the reset."""
+        if self.reset_at is None or self.limit is None:
+            return 0.0
+        rate = HEADROOM * self.interactive_rate(now)
+        if self.reserve_fraction > 0.0 and self.window:
+            rate += self.reserve_fraction * self.limit / self.window
+        return rate * max(self.reset_at - now, 0.0)
+
     def reserve(
-        self, cost: int, now: float, within: float = math.inf, *, bulk: bool = False
+        self,
+        cost: int,
+        now: float,
+        within: float = math.inf,
+        *,
+        bulk: bool = False,
+        again: bool = False,
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
+        ``again`` says that this call asked before and was refused: an interactive call
+        counts as demand when it first asks, granted or not (a starved call is demand
+        too), and only then.
+
         Returns:
-            ``(True, delay)``: reserved; send after ``delay`` seconds.
-            ``(False, delay)``: not reserved; ask again after ``delay`` seconds (or
-            sooner, when a response has taught something). A reservation that would
-            have to wait longer than ``within`` is not made and leaves no trace.
+            ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
+            ``RateLimit`` gives a delay). ``(False, delay)``: not reserved; ask again
+            after ``delay`` seconds (or sooner, when a response has taught something).
+            A reservation that would have to wait longer than ``within`` is not made
+            and leaves no other trace.
         """
         if self.unpaced:
             return True, 0.0
@@ -140,42 +205,61 @@ class Pacer:
             if now < opens:
                 return False, min(opens, self.blocked_until or opens) - now
             self.probe_until = now + PROBE_PATIENCE
-            self.inflight += cost
+            self._grant(cost, now)
             return True, 0.0
         self._roll(now)
+        if not bulk and not again:
+            self._asked(cost, now)
         if self.available < cost:
             if self.reset_at is None:
                 # Explicit budget spent with no reset known: a window from now.
                 self.reset_at = now + (self.window or 1.0)
             return False, max(self.reset_at - now, 0.0) + GUARD
         if self.explicit is not None:
-            rate = self.explicit.credits / self.explicit.window
-        elif not bulk or self.available - cost >= self.limit * self.reserve_fraction:
-            # It fits: spend it now, as an unpaced client would.
-            self.available -= cost
-            self.inflight += cost
-            return True, 0.0
-        else:
-            # Bulk work in the reserve: spread what is left evenly until the reset.
-            end = self.reset_at if self.reset_at is not None else now + (self.window or 1.0)
-            rate = self.available / max(end - max(self.tat, now), 1e-3)
+            return self._spaced(cost, now, within)
+        if bulk:
+            spare = self.available - cost
+            held = self.held_back(now)
+            if spare < held:
+                # Wait, unbooked, until the share held back has shrunk to what is spare.
+                assert self.reset_at is not None
+                rate = held / max(self.reset_at - now, 1e-9)
+                opens = self.reset_at - spare / rate
+                return False, max(min(opens, self.reset_at + GUARD) - now, 0.0)
+        self._grant(cost, now)
+        return True, 0.0
+
+    def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
+        """Reserve at the explicit rate (GCRA), after a burst allowance."""
+        assert self.explicit is not None
+        interval = self.explicit.window / self.explicit.credits
         tat = max(self.tat, now)
-        interval = 1.0 / rate
-        tau = max(self.limit * self.burst, 1.0) * interval
+        tau = max(self.explicit.credits * self.burst, 1.0) * interval
         delay = max(tat - tau - now, 0.0)
         if delay > within:
             return False, delay
         self.tat = tat + cost * interval
         self.spacing = interval
+        self._grant(cost, now)
+        return True, delay
+
+    def _grant(self, cost: int, now: float) -> None:
         self.available -= cost
         self.inflight += cost
-        return True, delay
+        self.granted_at = now
+
+    def _unanswered(self, now: float) -> int:
+        """Reservations still out, forgetting those of a holder that has gone quiet."""
+        if self.inflight and now - self.granted_at > STRAY_AFTER:
+            self.inflight = 0
+        return self.inflight
 
     def _roll(self, now: float) -> None:
         """Start the next window once the estimated reset has passed."""
         if self.reset_at is not None and now >= self.reset_at + GUARD:
             assert self.limit is not None
-            self.available = float(self.limit)
+            # A reservation made before the reset may reach the server after it.
+            self.available = float(self.limit - self._unanswered(now))
             self.reset_at = now + self.window if self.window else None
             self.guessed = True
             self.tat = now
@@ -198,8 +282,13 @@ class Pacer:
             if ok and self.limit is None and self.explicit is None:
                 # The server does not say: nothing to pace against.
                 self.unpaced = True
+                self.inflight = 0
             return
         limit, remaining, reset = rate
+        if limit >= UNLIMITED and self.explicit is None:
+            self.unpaced = True
+            self.inflight = 0
+            return
         self.unpaced = False
         if self.blocked_until and remaining > 0:
             # Credits left on the server (a probe's answer, or a 429 that was not about
@@ -210,11 +299,11 @@ class Pacer:
             self.limit = limit
             self.window = min(max(self.window or 0.0, float(reset), 1.0), MAX_WINDOW)
         reset_at = now + min(reset, MAX_WINDOW)
-        others = max(self.inflight, 0)
-        if self.reset_at is None or reset_at > self.reset_at + 1.0:
-            # First sighting, or the server has moved to a new window.
+        if self.reset_at is None or reset_at > self.reset_at + max((self.window or 0.0) / 2, 1.0):
+            # First sighting, or the server has moved to a new window (its reset is a
+            # window later: an answer read late only looks a little later).
             self.reset_at = reset_at
-            self.available = float(remaining - others)
+            self.available = float(remaining - self._unanswered(now))
             self.tat = min(self.tat, now)
         else:
             if self.guessed and self.window and reset_at < self.reset_at - self.window / 2:
@@ -237,11 +326,13 @@ class Pacer:
         self.unpaced = False
         self.available = 0.0
         wait = retry_after if retry_after is not None else (self.window or 1.0)
+        # A reset beyond the window (or the documented one) is no answer to wait out.
+        absurd = wait > (self.window or MAX_WINDOW) + 1.0
         wait = min(max(wait, MIN_BLOCK), MAX_WINDOW)
         if self.window is None:
             self.window = max(wait, 1.0)
         self.reset_at = self.blocked_until = now + wait
-        self.probe_at = now + min(wait, PROBE_AFTER)
+        self.probe_at = now + min(wait, PROBE_AFTER) if absurd else self.blocked_until
 
     def release(self, cost: int, *, sent: bool) -> None:
         """Forget a reservation that got no response (error or cancellation).
@@ -254,124 +345,3 @@ class Pacer:
         if not sent:
             self.available += cost
             self.tat = max(self.tat - cost * self.spacing, 0.0)
-
-
-class SharedBudget(Protocol):
-    """A budget held outside this client (e.g. in Redis), following ``Pacer``'s rules."""
-
-    async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
-        """Do what ``Pacer.reserve`` does, on the shared state."""
-
-    async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
-        """Do what ``Pacer.observe_rate`` does, on the shared state."""
-
-    async def limited(self, retry_after: float | None, cost: int) -> None:
-        """Do what ``Pacer.limited`` does, on the shared state."""
-
-    async def release(self, cost: int, *, sent: bool) -> None:
-        """Do what ``Pacer.release`` does, on the shared state."""
-
-
-class AsyncPacer:
-    """Sleep as the pacing rules say; shared by every coroutine of one client.
-
-    Args:
-        pacer: The in-process state, used when ``budget`` is None.
-        clock: Monotonic clock; injected so tests can move time.
-        budget: A shared budget to follow instead of ``pacer``.
-    """
-
-    def __init__(
-        self,
-        pacer: Pacer,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        budget: SharedBudget | None = None,
-    ) -> None:
-        self.pacer = pacer
-        self.budget = budget
-        self._clock = clock
-        self._learned: asyncio.Event | None = None
-        self._pending: set[asyncio.Task[None]] = set()
-
-    async def acquire(self, cost: int, within: float = math.inf) -> float | None:
-        """Wait until ``cost`` credits may be spent, and reserve them.
-
-        Returns:
-            None once reserved; or, without waiting, the seconds the wait would
-            take when that is more than ``within`` (nothing is reserved then).
-        """
-        clock = self._clock
-        bulk = _BULK.get()
-        start = clock()
-        while True:
-            now = clock()
-            left = within - (now - start)
-            if self.budget is None:
-                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk)
-            else:
-                ok, delay = await self.budget.reserve(cost, within=left, bulk=bulk)
-            if ok:
-                if delay > 0:
-                    try:
-                        await asyncio.sleep(delay)
-                    except BaseException:
-                        # Cancelled while waiting its turn: nothing was sent.
-                        self.release(cost, sent=False)
-                        raise
-                return None
-            if delay > left:
-                return delay
-            # Wake early when a response teaches something (the probe answered).
-            if self._learned is None:
-                self._learned = asyncio.Event()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._learned.wait(), max(delay, 0.001))
-
-    def _wake(self) -> None:
-        if self._learned is not None:
-            self._learned.set()
-            self._learned = None
-
-    def _share(self, update: Coroutine[Any, Any, None]) -> None:
-        """Run ``update`` on the shared budget without making the caller wait for it."""
-        task = asyncio.ensure_future(update)
-        self._pending.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled():
-            # A shared update that failed (on_error="raise") is not the caller's
-            # error; the next reservation meets the same failure and raises it.
-            task.exception()
-        self._wake()
-
-    def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:
-        """Record a response's headers."""
-        if self.budget is None:
-            self.pacer.observe(headers, cost, self._clock(), ok=ok)
-            self._wake()
-        else:
-            self._share(self.budget.observe(read_rate_headers(headers), cost, ok=ok))
-
-    def limited(self, retry_after: float | None, cost: int) -> None:
-        """Record a 429."""
-        if self.budget is None:
-            self.pacer.limited(retry_after, cost, self._clock())
-            self._wake()
-        else:
-            self._share(self.budget.limited(retry_after, cost))
-
-    def release(self, cost: int, *, sent: bool) -> None:
-        """Record a reservation that got no response."""
-        if self.budget is None:
-            self.pacer.release(cost, sent=sent)
-            self._wake()
-        else:
-            self._share(self.budget.release(cost, sent=sent))
-
-    async def aclose(self) -> None:
-        """Wait for updates still on their way to the shared budget."""
-        while self._pending:
-            await asyncio.wait(list(self._pending))

@@ -45,7 +45,7 @@ from .auth import (
 from .hooks import Hooks, ResponseInfo, cancelled_by_caller, remember_response
 from .log import log_backoff, log_giveup, logger
 from .options import CallOptions, RequestHeaders, merge_headers
-from .pacing import AsyncPacer
+from .pacer import AsyncPacer
 from .retry import RetryPolicy, server_retry_after
 from .transport import Headers, Request, Response, Transport
 
@@ -233,13 +233,23 @@ class Pipeline:
             # Token fetches skip the slots: the calls holding them may be waiting on it.
             response = await self._exchange(state)
         else:
-            async with self._slots:
-                response = await self._exchange(state)
-                if response.status == 401 and state.token is not None:
-                    # The token died early (revoked, or expired on the server's clock):
-                    # drop it, if no one has already, and replay once. A 401 again
-                    # means the credentials are bad.
-                    self.tokens.invalidate(state.token)
+            # Paced before a slot is taken: a call waiting for credits holds no slot, so
+            # an interactive call never queues behind bulk calls waiting for the budget.
+            await self._pace(state)
+            handed = False
+            try:
+                async with self._slots:
+                    handed = True
+                    response = await self._exchange(state, paced=True)
+            finally:
+                if not handed and self.pacer is not None:
+                    self.pacer.release(call.cost, sent=False)  # cancelled before a slot
+            if response.status == 401 and state.token is not None:
+                # The token died early (revoked, or expired on the server's clock):
+                # drop it, if no one has already, and replay once. A 401 again
+                # means the credentials are bad.
+                self.tokens.invalidate(state.token)
+                async with self._slots:
                     response = await self._exchange(state)
         status = response.status
         if status < 300:
@@ -257,8 +267,8 @@ class Pipeline:
             else None,
         )
 
-    async def _exchange(self, state: _CallState) -> Response:
-        """Pace, authenticate and send one request; settle its pacer reservation once."""
+    async def _pace(self, state: _CallState) -> None:
+        """Wait for the budget and reserve this attempt's credits."""
         call = state.call
         pacer = self.pacer if call.cost else None
         if pacer is not None:
@@ -275,6 +285,13 @@ class Pipeline:
                     b" call's deadline",
                     retry_after=too_long,
                 )
+
+    async def _exchange(self, state: _CallState, *, paced: bool = False) -> Response:
+        """Authenticate and send one request (paced unless ``paced``); settle its reservation."""
+        call = state.call
+        pacer = self.pacer if call.cost else None
+        if not paced:
+            await self._pace(state)
         state.token = None
         response: Response | None = None
         sent = False  # whether the request may have reached the server

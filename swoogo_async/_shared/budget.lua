@@ -1,36 +1,68 @@
--- The pacer's rules (swoogo_async/_ratelimit.py, Pacer) on a Redis hash, atomically.
--- ARGV: operation, the time (< 0: Redis' own clock), the budget's settings and the
--- pacer's constants, then the operation's arguments. Unknown values are -1, as None
--- is in Pacer. Keep the two in step: tests/test_redis.py runs both on one script of
--- operations and compares every answer.
+-- Pacer's rules (swoogo_async/_http/pacing.py, the one statement of them) on a Redis
+-- hash, atomically. ARGV: operation, the time (< 0: Redis' own clock), the budget's
+-- settings and the pacer's constants, then the operation's arguments. Unknown values are
+-- -1, as None is in Pacer. Keep the two in step: tests/test_redis.py runs both on one
+-- script of operations and compares every answer. A field that is not a finite number
+-- (or a key that is not a hash) is read as absent: what Redis holds is untrusted.
 local k = KEYS[1]
-local now = tonumber(ARGV[2])
+local function num(x)
+  local v = tonumber(x)
+  if v == nil or v ~= v or v == math.huge or v == -math.huge then return nil end
+  return v
+end
+local now = num(ARGV[2]) or -1
 if now < 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
-local RES, BURST, XC, XW = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
-  tonumber(ARGV[6])
-local GUARD, PATIENCE, PROBE_AFTER, MAXW = tonumber(ARGV[7]), tonumber(ARGV[8]),
-  tonumber(ARGV[9]), tonumber(ARGV[10])
+local RES, BURST, XC, XW = num(ARGV[3]), num(ARGV[4]), num(ARGV[5]), num(ARGV[6])
+local GUARD, PATIENCE, PROBE_AFTER, MAXW = num(ARGV[7]), num(ARGV[8]), num(ARGV[9]),
+  num(ARGV[10])
+local HEADROOM, MEMORY, STRAY, UNLIMITED = num(ARGV[11]), num(ARGV[12]), num(ARGV[13]),
+  num(ARGV[14])
+local QUIET = num(ARGV[15])
+if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
-  'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed')
-local limit = tonumber(f[1]) or (XC > 0 and XC or -1)
-local window = tonumber(f[2]) or (XC > 0 and XW or -1)
-local avail = tonumber(f[3]) or (XC > 0 and XC or 0)
-local reset_at = tonumber(f[4]) or -1
-local tat = tonumber(f[5]) or 0
-local inflight = tonumber(f[6]) or 0
-local blocked = tonumber(f[7]) or 0
-local probe_at = tonumber(f[8]) or 0
-local probe_until = tonumber(f[9]) or 0
-local unpaced = tonumber(f[10]) or 0
-local spacing = tonumber(f[11]) or 0
-local guessed = tonumber(f[12]) or 0
+  'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed', 'granted_at',
+  'demand', 'demand_at', 'demand_since')
+local limit = num(f[1]) or (XC > 0 and XC or -1)
+local window = num(f[2]) or (XC > 0 and XW or -1)
+local avail = num(f[3]) or (XC > 0 and XC or 0)
+local reset_at = num(f[4]) or -1
+local tat = num(f[5]) or 0
+local inflight = num(f[6]) or 0
+local blocked = num(f[7]) or 0
+local probe_at = num(f[8]) or 0
+local probe_until = num(f[9]) or 0
+local unpaced = num(f[10]) or 0
+local spacing = num(f[11]) or 0
+local guessed = num(f[12]) or 0
+local granted_at = num(f[13]) or 0
+local demand = num(f[14]) or 0
+local demand_at = num(f[15]) or 0
+local demand_since = num(f[16]) or 0
+local function memory() return math.max((window > 0 and window or 1) * MEMORY, 1) end
+local function decayed(m) return demand * math.exp(-math.max(now - demand_at, 0) / m) end
+local function rate_seen()
+  if demand <= 0 then return 0 end
+  local m = memory()
+  local seen = math.max(now - demand_since, m / 2)
+  return decayed(m) / (1 - math.exp(-seen / m))
+end
+local function unanswered()
+  if inflight ~= 0 and now - granted_at > STRAY then inflight = 0 end
+  return inflight
+end
+local function grant(cost)
+  avail = avail - cost
+  inflight = inflight + cost
+  granted_at = now
+end
 local op = ARGV[1]
 local ok, delay = 1, 0
 if op == 'reserve' then
-  local cost, within, bulk = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+  local cost, within, bulk, again = num(ARGV[16]), num(ARGV[17]), num(ARGV[18]),
+    num(ARGV[19]) or 0
   if unpaced == 1 then
     ok = 1
   elseif limit < 0 or now < blocked then
@@ -40,53 +72,70 @@ if op == 'reserve' then
       delay = math.min(opens, blocked > 0 and blocked or opens) - now
     else
       probe_until = now + PATIENCE
-      inflight = inflight + cost
+      grant(cost)
     end
   else
     if reset_at >= 0 and now >= reset_at + GUARD then
-      avail = limit
+      avail = limit - unanswered()
       reset_at = window > 0 and now + window or -1
       guessed = 1
       tat = now
+    end
+    if bulk == 0 and again == 0 then
+      local m = memory()
+      local d = decayed(m)
+      if d * m < QUIET then demand_since = now end
+      demand = d + cost / m
+      demand_at = now
     end
     if avail < cost then
       if reset_at < 0 then reset_at = now + (window > 0 and window or 1) end
       ok = 0
       delay = math.max(reset_at - now, 0) + GUARD
-    else
-      local rate = -1
-      if XC > 0 then
-        rate = XC / XW
-      elseif bulk == 0 or avail - cost >= limit * RES then
-        avail = avail - cost
-        inflight = inflight + cost
+    elseif XC > 0 then
+      local interval = XW / XC
+      local t = math.max(tat, now)
+      local tau = math.max(limit * BURST, 1) * interval
+      delay = math.max(t - tau - now, 0)
+      if delay > within then
+        ok = 0
       else
-        local e = reset_at >= 0 and reset_at or now + (window > 0 and window or 1)
-        rate = avail / math.max(e - math.max(tat, now), 0.001)
+        tat = t + cost * interval
+        spacing = interval
+        grant(cost)
       end
-      if rate > 0 then
-        local t = math.max(tat, now)
-        local interval = 1 / rate
-        local tau = math.max(limit * BURST, 1) * interval
-        delay = math.max(t - tau - now, 0)
-        if delay > within then
+    else
+      if bulk == 1 then
+        local spare = avail - cost
+        local held = 0
+        if reset_at >= 0 then
+          local r = HEADROOM * rate_seen()
+          if RES > 0 and window > 0 then r = r + RES * limit / window end
+          held = r * math.max(reset_at - now, 0)
+        end
+        if spare < held then
           ok = 0
-        else
-          tat = t + cost * interval
-          spacing = interval
-          avail = avail - cost
-          inflight = inflight + cost
+          local r = held / math.max(reset_at - now, 1e-9)
+          local opens = reset_at - spare / r
+          delay = math.max(math.min(opens, reset_at + GUARD) - now, 0)
         end
       end
+      if ok == 1 then grant(cost) end
     end
   end
 elseif op == 'observe' then
-  local lh, rem, rst, cost, good = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]),
-    tonumber(ARGV[14]), tonumber(ARGV[15])
+  local lh, rem, rst, cost, good = num(ARGV[16]), num(ARGV[17]), num(ARGV[18]),
+    num(ARGV[19]), num(ARGV[20])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   if lh < 0 then
-    if good == 1 and limit < 0 and XC == 0 then unpaced = 1 end
+    if good == 1 and limit < 0 and XC == 0 then
+      unpaced = 1
+      inflight = 0
+    end
+  elseif lh >= UNLIMITED and XC == 0 then
+    unpaced = 1
+    inflight = 0
   else
     unpaced = 0
     if blocked > 0 and rem > 0 then
@@ -99,9 +148,9 @@ elseif op == 'observe' then
     end
     local ra = now + math.min(rst, MAXW)
     local stale = 0
-    if reset_at < 0 or ra > reset_at + 1 then
+    if reset_at < 0 or ra > reset_at + math.max(window / 2, 1) then
       reset_at = ra
-      avail = rem - inflight
+      avail = rem - unanswered()
       tat = math.min(tat, now)
     elseif guessed == 1 and window > 0 and ra < reset_at - window / 2 then
       -- a late answer from the window before the one we rolled into
@@ -113,19 +162,20 @@ elseif op == 'observe' then
     if stale == 0 then guessed = 0 end
   end
 elseif op == 'limited' then
-  local ra, cost = tonumber(ARGV[11]), tonumber(ARGV[12])
+  local ra, cost = num(ARGV[16]), num(ARGV[17])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   unpaced = 0
   avail = 0
   local wait = ra >= 0 and ra or (window > 0 and window or 1)
+  local absurd = wait > (window > 0 and window or MAXW) + 1
   wait = math.min(wait, MAXW)
   if window < 0 then window = math.max(wait, 1) end
   reset_at = now + wait
   blocked = reset_at
-  probe_at = now + math.min(wait, PROBE_AFTER)
+  if absurd then probe_at = now + math.min(wait, PROBE_AFTER) else probe_at = blocked end
 elseif op == 'release' then
-  local cost, sent = tonumber(ARGV[11]), tonumber(ARGV[12])
+  local cost, sent = num(ARGV[16]), num(ARGV[17])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   if sent == 0 then
@@ -137,6 +187,7 @@ local function s(x) return string.format('%.17g', x) end
 redis.call('HSET', k, 'limit', s(limit), 'window', s(window), 'avail', s(avail),
   'reset_at', s(reset_at), 'tat', s(tat), 'inflight', s(inflight), 'blocked', s(blocked),
   'probe_at', s(probe_at), 'probe_until', s(probe_until), 'unpaced', s(unpaced),
-  'spacing', s(spacing), 'guessed', s(guessed))
+  'spacing', s(spacing), 'guessed', s(guessed), 'granted_at', s(granted_at),
+  'demand', s(demand), 'demand_at', s(demand_at), 'demand_since', s(demand_since))
 redis.call('PEXPIRE', k, math.floor(2 * MAXW * 1000))
 return {ok, s(delay), s(avail)}

@@ -10,7 +10,8 @@ of the machine sees.
 
 A client without ``shared=`` keeps both in-process (``TokenManager`` and
 ``Pacer`` on their own, no awaits added). ``LocalSharedState`` is the same state
-behind the protocol: several clients of one process can share it, and
+behind the protocol: several clients of one process share its token and its one
+``Pacer`` per credential (driven directly, without a second copy of the rules), and
 ``swoogo_async.redis.RedisSharedState`` falls back to it when Redis is away.
 """
 
@@ -30,7 +31,8 @@ from typing import Protocol
 
 from .._exceptions import LeaseBusyError, SharedStateError
 from .._http.auth import TokenStore
-from .._http.pacing import Pacer, RateHeaders, RateLimit, SharedBudget
+from .._http.pacer import AsyncPacer
+from .._http.pacing import DEFAULT_RESERVE, Pacer, RateLimit
 
 __all__ = [
     "DEFAULT_LEASE_WAIT",
@@ -110,11 +112,14 @@ def credential_lease(
     return file_lease(credential_id(api_key, base_url), name, wait=wait)
 
 
-class SharedState(TokenStore, SharedBudget, Protocol):
+class SharedState(TokenStore, Protocol):
     """Token and rate budget shared by every client on one credential."""
 
     def bind(self, api_key: str, rate_limit: RateLimit | None, *, base_url: str) -> SharedState:
         """Return the state for ``api_key``'s credential on ``base_url`` (what one client uses)."""
+
+    def pacer(self) -> AsyncPacer:
+        """Return a pacer for one client that follows this (bound) state's budget."""
 
     async def aclose(self) -> None:
         """Close what this state opened itself (not a connection it was given)."""
@@ -134,7 +139,8 @@ class LocalSharedState:
 
     Args:
         clock: Monotonic clock; injected so tests can move time.
-        reserve: Fraction of each window that bulk work leaves to interactive calls.
+        reserve: Share of the budget's rate held back for interactive calls beyond the
+            interactive demand seen (see ``Pacer``); 0 by default.
         lock_ttl: Seconds the refresh lock lasts if its holder never releases it.
     """
 
@@ -142,14 +148,15 @@ class LocalSharedState:
         self,
         *,
         clock: Callable[[], float] = time.monotonic,
-        reserve: float = 0.1,
+        reserve: float = DEFAULT_RESERVE,
         lock_ttl: float = 30.0,
     ) -> None:
         self._clock = clock
         self._reserve = reserve
         self._lock_ttl = lock_ttl
         self._bound: dict[str, LocalSharedState] = {}
-        self.pacer = Pacer(reserve=reserve)
+        #: The credential's budget in this process: every client bound here drives it.
+        self.budget = Pacer(reserve=reserve)
         self._token: tuple[str, float] | None = None  # value, due at
         self._lock: tuple[str, float] | None = None  # holder, expires at
 
@@ -166,10 +173,14 @@ class LocalSharedState:
             state = LocalSharedState(
                 clock=self._clock, reserve=self._reserve, lock_ttl=self._lock_ttl
             )
-            state.pacer = Pacer(rate_limit, reserve=self._reserve)
+            state.budget = Pacer(rate_limit, reserve=self._reserve)
             state._lease_scope = name
             self._bound[name] = state
         return state
+
+    def pacer(self) -> AsyncPacer:
+        """Return a pacer for one client that drives this state's ``Pacer`` directly."""
+        return AsyncPacer(self.budget, clock=self._clock)
 
     async def aclose(self) -> None:
         """Nothing to close."""
@@ -206,24 +217,6 @@ class LocalSharedState:
         """Release ``lock`` if it is still ours."""
         if self._lock is not None and self._lock[0] == lock:
             self._lock = None
-
-    # -- budget --------------------------------------------------------------------------
-
-    async def reserve(self, cost: int, *, within: float, bulk: bool) -> tuple[bool, float]:
-        """Try to reserve ``cost`` credits (see ``Pacer.reserve``)."""
-        return self.pacer.reserve(cost, self._clock(), within, bulk=bulk)
-
-    async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
-        """Learn from a response's rate-limit headers."""
-        self.pacer.observe_rate(rate, cost, self._clock(), ok=ok)
-
-    async def limited(self, retry_after: float | None, cost: int) -> None:
-        """Learn from a 429: block everyone until its reset (capped)."""
-        self.pacer.limited(retry_after, cost, self._clock())
-
-    async def release(self, cost: int, *, sent: bool) -> None:
-        """Forget a reservation that got no response."""
-        self.pacer.release(cost, sent=sent)
 
     # -- leases ----------------------------------------------------------------------------
 

@@ -1,0 +1,158 @@
+"""The async side of pacing: sleep as ``pacing.Pacer`` says, here or on a shared budget."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Protocol
+
+from .pacing import _BULK, LIMIT_HEADER, UNLIMITED, Pacer
+from .retry import RateHeaders, read_rate_headers
+
+__all__ = ["AsyncPacer", "SharedBudget"]
+
+
+class SharedBudget(Protocol):
+    """A budget held outside this process (e.g. in Redis), following ``Pacer``'s rules."""
+
+    async def reserve(
+        self, cost: int, *, within: float, bulk: bool, again: bool
+    ) -> tuple[bool, float]:
+        """Do what ``Pacer.reserve`` does, on the shared state."""
+
+    async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
+        """Do what ``Pacer.observe_rate`` does, on the shared state."""
+
+    async def limited(self, retry_after: float | None, cost: int) -> None:
+        """Do what ``Pacer.limited`` does, on the shared state."""
+
+    async def release(self, cost: int, *, sent: bool) -> None:
+        """Do what ``Pacer.release`` does, on the shared state."""
+
+
+class AsyncPacer:
+    """Sleep as the pacing rules say; shared by every coroutine of one client.
+
+    Args:
+        pacer: The in-process state, used when ``budget`` is None.
+        clock: Monotonic clock; injected so tests can move time.
+        budget: A shared budget to follow instead of ``pacer``.
+    """
+
+    def __init__(
+        self,
+        pacer: Pacer,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        budget: SharedBudget | None = None,
+    ) -> None:
+        self.pacer = pacer
+        self.budget = budget
+        self._clock = clock
+        self._learned: asyncio.Future[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+        #: The ``X-Rate-Limit-Limit`` of an unlimited budget: while the server repeats
+        #: it, nothing is paced and nothing is shared (no Redis command per call).
+        self._free: str | None = None
+
+    async def acquire(self, cost: int, within: float = math.inf) -> float | None:
+        """Wait until ``cost`` credits may be spent, and reserve them.
+
+        Returns:
+            None once reserved; or, without waiting, the seconds the wait would
+            take when that is more than ``within`` (nothing is reserved then).
+        """
+        if self._free is not None or (self.budget is None and self.pacer.unpaced):
+            return None
+        clock = self._clock
+        bulk = _BULK.get()
+        start = clock()
+        again = False
+        while True:
+            now = clock()
+            left = within - (now - start)
+            if self.budget is None:
+                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk, again=again)
+            else:
+                ok, delay = await self.budget.reserve(cost, within=left, bulk=bulk, again=again)
+            again = True
+            if ok:
+                if delay > 0:
+                    try:
+                        await asyncio.sleep(delay)
+                    except BaseException:
+                        # Cancelled while waiting its turn: nothing was sent.
+                        self.release(cost, sent=False)
+                        raise
+                return None
+            if delay > left:
+                return delay
+            # Wake early when a response teaches something (the probe answered).
+            if self._learned is None:
+                self._learned = asyncio.get_running_loop().create_future()
+            # asyncio.wait, not wait_for: wait_for may swallow a cancellation that meets
+            # the wake-up, and a cancelled waiter would then wait on forever.
+            await asyncio.wait((self._learned,), timeout=max(delay, 0.001))
+
+    def _wake(self) -> None:
+        if self._learned is not None:
+            self._learned.set_result(None)
+            self._learned = None
+
+    def _share(self, update: Coroutine[Any, Any, None]) -> None:
+        """Run ``update`` on the shared budget without making the caller wait for it."""
+        task = asyncio.ensure_future(update)
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled():
+            # A shared update that failed (on_error="raise") is not the caller's
+            # error; the next reservation meets the same failure and raises it.
+            task.exception()
+        self._wake()
+
+    def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:
+        """Record a response's headers."""
+        if self._free is not None:
+            limit = headers.get(LIMIT_HEADER)
+            if limit is None or limit == self._free:
+                return  # still unlimited (or silent): this call was never reserved
+            self._free = None
+        rate = read_rate_headers(headers)
+        if self.budget is None:
+            self.pacer.observe_rate(rate, cost, self._clock(), ok=ok)
+            self._wake()
+        else:
+            self._share(self.budget.observe(rate, cost, ok=ok))
+        if rate is not None and rate[0] >= UNLIMITED and self.pacer.explicit is None:
+            self._free = headers.get(LIMIT_HEADER)
+
+    def limited(self, retry_after: float | None, cost: int) -> None:
+        """Record a 429."""
+        if self._free is not None:
+            self._free = None
+            cost = 0  # reserved nowhere
+        if self.budget is None:
+            self.pacer.limited(retry_after, cost, self._clock())
+            self._wake()
+        else:
+            self._share(self.budget.limited(retry_after, cost))
+
+    def release(self, cost: int, *, sent: bool) -> None:
+        """Record a reservation that got no response."""
+        if self._free is not None:
+            return
+        if self.budget is None:
+            self.pacer.release(cost, sent=sent)
+            self._wake()
+        else:
+            self._share(self.budget.release(cost, sent=sent))
+
+    async def aclose(self) -> None:
+        """Wait for updates still on their way to the shared budget."""
+        while self._pending:
+            await asyncio.wait(list(self._pending))
