@@ -4,7 +4,7 @@ A client with a cache sends every call through ``ReadCache.execute``: a ``GET`` 
 up (keys, tags: ``cache_rules``); a write, once sent, gives each tag it touched a new random
 version. An entry holds the versions read *before* its fetch and is served only while they
 are current, so a write landing during a fetch still voids it. Storage, expiry and the Redis
-lock are cashews' (imported only when a cache is made). Single flight: misses of a key share
+lock are cashews' (``cache_backend``). Single flight: misses of a key share
 one fetch task; through Redis one process holds the key's lock, the others poll. What Redis
 holds is untrusted: anything that does not parse or decode is a miss.
 """
@@ -28,6 +28,7 @@ from .._checks import check_number
 from .._exceptions import ClientStateError, InvalidInputError
 from .._http.options import CallOptions
 from . import cache_rules as rules
+from .cache_backend import CacheCore
 from .cache_rules import CacheStats, CacheTTL
 from .state import credential_id
 
@@ -37,92 +38,6 @@ T = TypeVar("T")
 logger = logging.getLogger("swoogo_async")
 #: The client's uncached send: ``send(call, parse, deadline)``.
 Send = Callable[[Call, Any, "float | None"], Awaitable[Any]]
-
-
-class _RawBytes:
-    """cashews serializer that passes bytes through: its default one unpickles what it reads."""
-
-    async def encode(self, backend: Any, key: str, value: Any, expire: float | None) -> Any:
-        return value
-
-    async def decode(self, backend: Any, key: str, value: Any, default: Any) -> Any:
-        return value if isinstance(value, bytes) else default
-
-
-class _Core:
-    """What every binding of one ``ReadCache`` shares: backend, flights, stats."""
-
-    def __init__(self, url: str, ttl: CacheTTL, clock: Callable[[], float], **opts: Any) -> None:
-        try:
-            from cashews.backends.memory import Memory
-
-            if url != "memory":
-                from cashews.backends.redis import Redis
-        except ImportError:
-            extras = "cache" if url == "memory" else "cache,redis"
-            raise InvalidInputError("cache", f"needs swoogo-async[{extras}]") from None
-        self.ttl, self.clock, self.stats = ttl, clock, CacheStats()
-        self.shared = url != "memory"
-        self.lock_ttl, self.poll = opts["lock_ttl"], opts["poll"]
-        self.retry_after, self.down_until = opts["retry_after"], 0.0
-        self.prefix: str = opts["prefix"]
-        self.backend: Any
-        if self.shared:
-            limits = {
-                "socket_timeout": opts["timeout"],
-                "socket_connect_timeout": opts["timeout"],
-                # cashews' pool makes a command wait up to 10 s for one of its connections:
-                # with Redis frozen, every read would wait that long before going to Swoogo.
-                "wait_for_connection_timeout": opts["timeout"],
-            }
-            # ``suppress=False``: failures reach ``safe``, which degrades them to misses.
-            self.backend = Redis(url, suppress=False, serializer=_RawBytes(), **limits)
-        else:
-            self.backend = Memory(size=opts["size"], check_interval=0)
-        self.namespaces: set[str] = set()
-        self.flights: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
-        self.refreshing: dict[str, asyncio.Future[tuple[bytes, Any]]] = {}
-        self.flight_tags: dict[str, list[str]] = {}
-        #: Invalidations the backend did not take (Redis away): sent before it is read again.
-        self.unsent: dict[str, bytes] = {}
-        self._init = asyncio.Lock()  # bound to a loop on first use, not here
-        self._warned = False
-
-    async def flush(self) -> bool:
-        """Send the invalidations that failed; True once none is left."""
-        if not self.unsent:
-            return True
-        pairs = dict(self.unsent)
-
-        async def send() -> bool:
-            await self.backend.set_many(pairs, expire=self.ttl.version_life)
-            return True
-
-        if not await self.safe(send, False):
-            return False
-        for key, token in pairs.items():
-            if self.unsent.get(key) == token:
-                del self.unsent[key]
-        return not self.unsent
-
-    async def safe(self, op: Callable[[], Awaitable[T]], default: T) -> T:
-        """Run one backend operation; a failure counts, warns once and yields ``default``."""
-        # After a failure, leave the backend alone a while: an outage costs reads nothing.
-        if self.down_until and time.monotonic() < self.down_until:
-            return default
-        try:
-            if not self.backend.is_init:
-                async with self._init:
-                    if not self.backend.is_init:
-                        await self.backend.init()
-            return await op()
-        except Exception as exc:  # any backend failure degrades to the server
-            self.stats.errors += 1
-            self.down_until = time.monotonic() + self.retry_after
-            if not self._warned:
-                self._warned = True
-                logger.warning("read cache unavailable, reading from the server: %r", exc)
-            return default
 
 
 class ReadCache:
@@ -167,7 +82,7 @@ class ReadCache:
         times = {"lock_ttl": lock_ttl, "timeout": timeout, "poll": poll, "retry_after": retry_after}
         for name, value in times.items():  # finite, and > 0 but for retry_after
             check_number(name, value, at_least=0, above=None if name == "retry_after" else 0)
-        self._core = _Core(backend, ttl or CacheTTL(), clock, size=size, prefix=prefix, **times)
+        self._core = CacheCore(backend, ttl or CacheTTL(), clock, size=size, prefix=prefix, **times)
         self._ns: str | None = None
 
     def __repr__(self) -> str:
