@@ -252,7 +252,8 @@ class Pipeline:
         else:
             # Paced before a slot is taken: a call waiting for credits holds no slot, so
             # an interactive call never queues behind bulk calls waiting for the budget.
-            await self._pace(state)
+            if self.pacer is not None:
+                await self._pace(state)
             handed = False
             try:
                 async with self._slots:
@@ -307,7 +308,7 @@ class Pipeline:
         """Authenticate and send one request (paced unless ``paced``); settle its reservation."""
         call = state.call
         pacer = self.pacer if call.cost else None
-        if not paced:
+        if not paced and pacer is not None:
             await self._pace(state)
         state.token = None
         response: Response | None = None
