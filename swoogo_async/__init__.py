@@ -42,20 +42,23 @@ from ._http.hooks import RateLimitState, RequestInfo, ResponseInfo
 from ._http.pacing import RateLimit
 from ._http.retry import RetryPolicy
 from ._http.transport import AiohttpTransport, MockTransport, Request, Response, Transport
-from ._shared.cache import CacheStats, CacheTTL, ReadCache
 from ._shared.state import LocalSharedState, SharedState
 from ._types import UNSET, UnsetType
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._shared.cache import CacheStats, CacheTTL, ReadCache
     from ._writes.bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
     from ._writes.sync_plan import RowPlan
 
 _log.configure_from_env()
 
-# Bulk and sync load when first used (PEP 562): ``import swoogo_async`` pays for the
-# client path only. Name -> the module that defines it.
+# Bulk, sync and the read cache load when first used (PEP 562): ``import swoogo_async``
+# pays for the client path only. Name -> the module that defines it.
 _LAZY = {
+    "CacheStats": "._shared.cache",
+    "CacheTTL": "._shared.cache",
+    "ReadCache": "._shared.cache",
     "BulkProgress": "._writes.bulk",
     "BulkResult": "._writes.bulk",
     "BulkRun": "._writes.bulk",

@@ -164,6 +164,7 @@ def test_the_cache_library_is_imported_only_when_a_cache_is_asked_for() -> None:
         "from swoogo_async import SwoogoClient\n"
         "SwoogoClient('k', 's').sessions\n"
         "assert 'cashews' not in sys.modules, 'imported without a cache'\n"
+        "assert 'swoogo_async._shared.cache' not in sys.modules, 'cache module without a cache'\n"
         "SwoogoClient('k', 's', cache='memory')\n"
         "assert 'cashews' in sys.modules\n"
     )

@@ -131,11 +131,11 @@ def test_public_names_are_the_designed_ones() -> None:
 
 
 def test_import_loads_the_client_path_only() -> None:
-    """Bulk, sync, Redis, the command and the fake load when first used, not at import."""
+    """Bulk, sync, the cache, Redis, the command and the fake load when first used."""
     script = (
         "import json, sys, swoogo_async\n"
         "before = sorted(sys.modules)\n"
-        "swoogo_async.BulkRun, swoogo_async.RowPlan\n"
+        "swoogo_async.BulkRun, swoogo_async.RowPlan, swoogo_async.ReadCache\n"
         "print(json.dumps([before, sorted(sys.modules)]))"
     )
     out = subprocess.run(
@@ -147,6 +147,7 @@ def test_import_loads_the_client_path_only() -> None:
         "swoogo_async._writes.bulk_rows",
         "swoogo_async._writes.sync",
         "swoogo_async._writes.sync_plan",
+        "swoogo_async._shared.cache",
         "swoogo_async.cli",
         "swoogo_async.redis",
         "swoogo_async.testing",
@@ -154,8 +155,13 @@ def test_import_loads_the_client_path_only() -> None:
     ]
     assert [name for name in later if name in before] == []
     assert "swoogo_async._client.client" in before  # the client path itself is loaded
-    # Asking for a bulk or sync name loads its module.
-    assert {"swoogo_async._writes.bulk", "swoogo_async._writes.sync_plan"} <= set(after)
+    # Asking for a bulk, sync or cache name loads its module.
+    loaded = {
+        "swoogo_async._writes.bulk",
+        "swoogo_async._writes.sync_plan",
+        "swoogo_async._shared.cache",
+    }
+    assert loaded <= set(after)
 
 
 def test_basic_header_url_encodes_each_part() -> None:

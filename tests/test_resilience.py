@@ -457,3 +457,44 @@ async def test_a_retry_after_date_is_read_on_the_servers_clock(server_ahead: flo
         with pytest.raises(RateLimitError) as caught:
             await c.sessions.get(1)
     assert caught.value.retry_after == pytest.approx(20.0, abs=2.0)
+
+
+async def test_the_retry_loop_stops_at_max_attempts_and_says_so(
+    fake: FakeSwoogo, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="swoogo_async")
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("GET /sessions/{id}", Fault.error(503), times=10)
+    retry = RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_cap=0.001)
+    async with _client(fake, retry=retry) as client:
+        with pytest.raises(ServerError):
+            await client.sessions.get(rec["id"])
+    path = f"/sessions/{rec['id']}"
+    assert sum(1 for r in fake.requests if r.method == "GET" and r.path == path) == 3
+    retries = [r.getMessage() for r in caplog.records if r.funcName == "log_backoff"]
+    assert [m.split("(")[1].split(")")[0] for m in retries] == [
+        "attempt 1 failed",
+        "attempt 2 failed",
+    ]
+    (gave_up,) = [r for r in caplog.records if r.funcName == "log_giveup"]
+    assert gave_up.levelno == logging.WARNING
+    assert f"GET {path} failed with ServerError after 3 attempt(s)" in gave_up.getMessage()
+
+
+async def test_the_retry_loop_gives_up_before_a_wait_past_the_deadline(
+    fake: FakeSwoogo, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="swoogo_async")
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("GET /sessions/{id}", Fault.error(503), times=10)
+    # Every wait is 50 s and the call may take 20: the first failure is the last.
+    retry = RetryPolicy(max_attempts=5, backoff_base=50.0, backoff_cap=50.0, deadline=20.0)
+    async with _client(fake, retry=retry) as client:
+        client._core.pipeline.rand = lambda: 1.0
+        with pytest.raises(ServerError):
+            await client.sessions.get(rec["id"])
+    path = f"/sessions/{rec['id']}"
+    assert sum(1 for r in fake.requests if r.method == "GET" and r.path == path) == 1
+    assert not [r for r in caplog.records if r.funcName == "log_backoff"]
+    (gave_up,) = [r for r in caplog.records if r.funcName == "log_giveup"]
+    assert gave_up.levelno == logging.DEBUG  # one attempt: the error itself says enough

@@ -124,6 +124,13 @@ def _field_query(fields: Any, expand: Any) -> list[tuple[str, str]]:
     return query
 
 
+def _field_string(fields: Any, expand: Any) -> str:
+    """Return the query of a single read's ``fields`` and ``expand`` ("" for neither)."""
+    if fields is None and expand is None:
+        return ""  # the common read: nothing to check or encode
+    return urlencode(_field_query(fields, expand))
+
+
 def _per_page(per_page: int, query: list[tuple[str, str]]) -> tuple[str, str]:
     limit = MAX_PER_PAGE_EXPANDED if any(k == "expand" for k, _ in query) else MAX_PER_PAGE
     if type(per_page) is not int or not 1 <= per_page <= limit:
@@ -139,7 +146,7 @@ def get_session_call(
 ) -> Call:
     """Build ``GET /sessions/{id}``."""
     check_id("session_id", session_id)
-    return Call("GET", f"/sessions/{session_id}", urlencode(_field_query(fields, expand)))
+    return Call("GET", f"/sessions/{session_id}", _field_string(fields, expand))
 
 
 def get_speaker_call(
@@ -150,7 +157,7 @@ def get_speaker_call(
 ) -> Call:
     """Build ``GET /speakers/{id}`` (inferred from the reference's ``/{resource}/{id}``)."""
     check_id("speaker_id", speaker_id)
-    return Call("GET", f"/speakers/{speaker_id}", urlencode(_field_query(fields, expand)))
+    return Call("GET", f"/speakers/{speaker_id}", _field_string(fields, expand))
 
 
 def list_speakers_call(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import aiohttp
 
@@ -26,13 +26,15 @@ from .._http.pacing import RateLimit
 from .._http.pipeline import CLOSED
 from .._http.retry import RetryPolicy
 from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
-from .._shared.cache import ReadCache
 from .._shared.state import SharedState
 from .._version import __version__
 from .core import DEFAULT_BASE_URL, Core, CreatePolicy, build_core
 from .sessions import Sessions
 from .speakers import Speakers
 from .webhooks import Webhooks
+
+if TYPE_CHECKING:
+    from .._shared.cache import ReadCache
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 import attrs
@@ -22,9 +22,11 @@ from .._http.pacing import Pacer, RateLimit
 from .._http.pipeline import Pipeline
 from .._http.retry import RetryPolicy
 from .._http.transport import AiohttpTransport, Transport
-from .._shared.cache import ReadCache
 from .._shared.state import SharedState
 from .._writes.create import CreateLocks
+
+if TYPE_CHECKING:
+    from .._shared.cache import ReadCache
 
 __all__ = ["DEFAULT_BASE_URL", "Core", "CreatePolicy", "build_core"]
 
@@ -191,10 +193,13 @@ def build_core(
         hooks=hooks,
     )
     owns_cache = isinstance(cache, str)  # made here, so closed with the client
-    if isinstance(cache, str):
-        cache = ReadCache(cache)
-    elif cache is not None and not isinstance(cache, ReadCache):
-        raise InvalidInputError("cache", "must be 'memory', a redis:// URL or a ReadCache")
+    if cache is not None:
+        from .._shared.cache import ReadCache  # the opt-in cache loads when one is asked for
+
+        if isinstance(cache, str):
+            cache = ReadCache(cache)
+        elif not isinstance(cache, ReadCache):
+            raise InvalidInputError("cache", "must be 'memory', a redis:// URL or a ReadCache")
     return Core(
         pipeline,
         CreateLocks(),

@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
-from backoff.types import Details
+if TYPE_CHECKING:
+    from .._api.endpoints import Call
+    from .._exceptions import SwoogoError
 
 __all__ = ["LEVELS", "configure_from_env", "log_backoff", "log_giveup", "logger"]
 
@@ -54,28 +56,26 @@ def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handl
     return handler
 
 
-def log_backoff(details: Details) -> None:
-    """Log a retry (backoff's ``on_backoff``): the call, the error, the wait."""
-    state: Any = details["args"][0]
+def log_backoff(call: Call, error: SwoogoError, tries: int, wait: float) -> None:
+    """Log a retry: the call, the error, the wait."""
     logger.warning(
         "retrying %s %s after %s (attempt %d failed), waiting %.2fs",
-        state.call.method,
-        state.call.path,
-        type(details.get("exception")).__name__,
-        details["tries"],
-        details.get("wait", 0.0),
+        call.method,
+        call.path,
+        type(error).__name__,
+        tries,
+        wait,
     )
 
 
-def log_giveup(details: Details) -> None:
-    """Log a call that failed for good (backoff's ``on_giveup``)."""
-    state: Any = details["args"][0]
+def log_giveup(call: Call, error: SwoogoError, tries: int, elapsed: float) -> None:
+    """Log a call that failed for good."""
     logger.log(
-        logging.WARNING if details["tries"] > 1 else logging.DEBUG,
+        logging.WARNING if tries > 1 else logging.DEBUG,
         "%s %s failed with %s after %d attempt(s) in %.2fs",
-        state.call.method,
-        state.call.path,
-        type(details.get("exception")).__name__,
-        details["tries"],
-        details["elapsed"],
+        call.method,
+        call.path,
+        type(error).__name__,
+        tries,
+        elapsed,
     )

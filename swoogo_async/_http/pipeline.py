@@ -2,7 +2,7 @@
 
 ``Pipeline`` holds the connection pool (transport and slots), the token, the pacer,
 the credit count and the lifecycle. ``send`` takes a ``Call`` and a parse function;
-``backoff`` runs its attempts under the call's ``RetryPolicy``. One attempt takes a
+one loop runs its attempts under the call's ``RetryPolicy``. One attempt takes a
 connection slot (a FIFO ``asyncio.Semaphore``), its turn at the shared pacer and the
 shared token (no lock on the fast path), then sends through the transport; a 2xx body
 goes to the parse function with the method and URL the call was sent to. A 401 on a
@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 import attrs
-import backoff
 
 from .._api.endpoints import FORM, Call, Parse
 from .._exceptions import (
@@ -206,27 +204,46 @@ class Pipeline:
         options: CallOptions,
         deadline: float | None,
     ) -> Any:
+        """Run the attempts of one call under its policy, as ``backoff.on_exception`` would.
+
+        Written out rather than decorated per call: the giveup rule depends on the call
+        (idempotent or not) and the wait generator on its deadline, and building backoff's
+        decorator for each call cost more than decoding the response. The rules stay
+        the policy's (``gives_up``, ``max_attempts``, ``waits``); the loop only applies them.
+        """
         self._check_open()
         policy = options.retry
-        now = self.clock()
+        start = self.clock()
         if deadline is None:
-            deadline = now + policy.deadline
-        retrying = backoff.on_exception(
-            functools.partial(policy.waits, deadline=deadline, clock=self.clock, rand=self.rand),
-            SwoogoError,
-            max_tries=policy.max_attempts,
-            max_time=deadline - now,
-            giveup=functools.partial(policy.gives_up, idempotent=call.idempotent),
-            jitter=None,  # ``waits`` draws it: a server's Retry-After must not be shortened
-            on_backoff=log_backoff,
-            on_giveup=log_giveup,
-            logger=None,
-        )(self._attempt)
-        return await retrying(_CallState(call, url, read, deadline, options))
+            deadline = start + policy.deadline
+        state = _CallState(call, url, read, deadline, options)
+        waits: Generator[float, SwoogoError | None, None] | None = None
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await self._attempt(state)
+            except SwoogoError as error:
+                wait = None
+                if (
+                    tries < policy.max_attempts
+                    and self.clock() < deadline
+                    and not policy.gives_up(error, idempotent=call.idempotent)
+                ):
+                    if waits is None:
+                        waits = policy.waits(deadline=deadline, clock=self.clock, rand=self.rand)
+                        waits.send(None)  # primed, as backoff primes a wait generator
+                    with contextlib.suppress(StopIteration):  # a wait past the deadline
+                        wait = waits.send(error)
+                if wait is None:
+                    log_giveup(call, error, tries, self.clock() - start)
+                    raise
+                log_backoff(call, error, tries, wait)
+            await asyncio.sleep(wait)
 
     async def _attempt(self, state: _CallState) -> Any:
         """Make one attempt: a slot, the exchange (replayed once on a stale token), its outcome."""
-        self._check_open()  # the client may have closed during a backoff wait
+        self._check_open()  # the client may have closed during a retry wait
         call = state.call
         state.attempt += 1
         if not call.cost:
@@ -235,7 +252,8 @@ class Pipeline:
         else:
             # Paced before a slot is taken: a call waiting for credits holds no slot, so
             # an interactive call never queues behind bulk calls waiting for the budget.
-            await self._pace(state)
+            if self.pacer is not None:
+                await self._pace(state)
             handed = False
             try:
                 async with self._slots:
@@ -290,7 +308,7 @@ class Pipeline:
         """Authenticate and send one request (paced unless ``paced``); settle its reservation."""
         call = state.call
         pacer = self.pacer if call.cost else None
-        if not paced:
+        if not paced and pacer is not None:
             await self._pace(state)
         state.token = None
         response: Response | None = None

@@ -1,9 +1,9 @@
 """When to retry, and how long to wait: a pure rule plus its constants.
 
-``backoff`` drives the loop in the pipeline: ``gives_up`` is its ``giveup``,
-``max_attempts`` its ``max_tries``, ``deadline`` its ``max_time``, and ``waits``
-its wait generator (exponential ceilings with full jitter, or the server's
-``Retry-After``). Nothing here sleeps or reads a clock that is not passed in.
+The pipeline's retry loop applies it: ``gives_up`` ends a call at once,
+``max_attempts`` and ``deadline`` bound it, and ``waits`` yields each wait
+(exponential ceilings with full jitter, or the server's ``Retry-After``).
+Nothing here sleeps or reads a clock that is not passed in.
 """
 
 from __future__ import annotations
@@ -134,13 +134,13 @@ class RetryPolicy:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> Generator[float, SwoogoError | None, None]:
-        """Yield ``wait`` for each error backoff sends in; end when it would pass ``deadline``.
+        """Yield ``wait`` for each error sent in; end when it would pass ``deadline``.
 
-        A wait generator for ``backoff.on_exception``: backoff starts it with
+        A wait generator as ``backoff`` drives one: the retry loop starts it with
         ``send(None)`` (hence the bare first ``yield``, as in backoff's own ``expo``),
-        then sends each error. When a
-        wait would end at or past ``deadline`` (on ``clock``) the generator ends, and
-        backoff gives up with the error rather than sleep past the call's deadline.
+        then sends each error. When a wait would end at or past ``deadline`` (on
+        ``clock``) the generator ends, and the loop gives up with the error rather than
+        sleep past the call's deadline.
         """
         error = yield  # type: ignore[misc]
         for retry in itertools.count():
