@@ -20,8 +20,6 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
-import attrs
-
 from .._api.endpoints import FORM, Call, Parse
 from .._exceptions import (
     ClientStateError,
@@ -40,12 +38,12 @@ from .auth import (
     read_server_offset,
     trusted_offset,
 )
-from .hooks import Hooks, ResponseInfo, cancelled_by_caller, remember_response
+from .hooks import Hooks, cancelled_by_caller, remember_response
 from .log import log_backoff, log_giveup, logger
-from .options import CallOptions, RequestHeaders, merge_headers
+from .options import CallOptions, CallState, RequestHeaders
 from .pacer import AsyncPacer
 from .retry import RetryPolicy, server_retry_after
-from .transport import Headers, Request, Response, Transport
+from .transport import Request, Response, Transport
 
 __all__ = ["Pipeline", "logger"]
 
@@ -56,30 +54,6 @@ _ONE_LOOP = (
     "this SwoogoClient belongs to the event loop that opened it; one client serves one"
     " loop (make one client per loop or thread)"
 )
-
-
-@attrs.define(eq=False)
-class _CallState:
-    """What one call's attempts share."""
-
-    call: Call
-    url: str
-    read: Callable[[Response], Any]
-    deadline: float
-    options: CallOptions
-    #: The attempt running now (1-based), for hooks.
-    attempt: int = 0
-    #: The token the latest exchange sent. Kept here, not in a local, so no frame a
-    #: traceback keeps (Sentry's locals) holds the Token object.
-    token: Token | None = attrs.field(default=None, repr=False)
-
-    def response_info(self, response: Response) -> ResponseInfo:
-        """Describe ``response`` to this call, for hooks and ``last_response``."""
-        call = self.call
-        status, headers = response.status, response.headers
-        return ResponseInfo(
-            call.method, call.path, self.url, status, headers, call.cost, self.attempt
-        )
 
 
 class Pipeline:
@@ -216,7 +190,7 @@ class Pipeline:
         start = self.clock()
         if deadline is None:
             deadline = start + policy.deadline
-        state = _CallState(call, url, read, deadline, options)
+        state = CallState(call, url, read, deadline, options)
         waits: Generator[float, SwoogoError | None, None] | None = None
         tries = 0
         while True:
@@ -241,7 +215,7 @@ class Pipeline:
                 log_backoff(call, error, tries, wait)
             await asyncio.sleep(wait)
 
-    async def _attempt(self, state: _CallState) -> Any:
+    async def _attempt(self, state: CallState) -> Any:
         """Make one attempt: a slot, the exchange (replayed once on a stale token), its outcome."""
         self._check_open()  # the client may have closed during a retry wait
         call = state.call
@@ -285,7 +259,7 @@ class Pipeline:
             else None,
         )
 
-    async def _pace(self, state: _CallState) -> None:
+    async def _pace(self, state: CallState) -> None:
         """Wait for the budget and reserve this attempt's credits."""
         call = state.call
         pacer = self.pacer if call.cost else None
@@ -304,7 +278,7 @@ class Pipeline:
                     retry_after=too_long,
                 )
 
-    async def _exchange(self, state: _CallState, *, paced: bool = False) -> Response:
+    async def _exchange(self, state: CallState, *, paced: bool = False) -> Response:
         """Authenticate and send one request (paced unless ``paced``); settle its reservation."""
         call = state.call
         pacer = self.pacer if call.cost else None
@@ -377,7 +351,7 @@ class Pipeline:
                 ) from None
             raise
 
-    def _request(self, state: _CallState) -> Request:
+    def _request(self, state: CallState) -> Request:
         """Build the request of one attempt, its timeout cut to the call's deadline."""
         call = state.call
         options = state.options
@@ -387,24 +361,8 @@ class Pipeline:
             late = ReadTimeoutError(reason, method=call.method, url=state.url)
             late.may_have_acted = False  # nothing left this process
             raise late
-        headers = (
-            self._headers.basic
-            if state.token is None
-            else self._headers.bearer(state.token, call.content_type)
-        )
-        limit, timeout = self.read_timeout, None
-        # A copy's options: its headers laid over the client's (never Authorization,
-        # see ``check_headers``), and its timeout in place of read_timeout.
-        if options.headers:
-            headers = Headers(merge_headers(headers, options.headers))
-        if options.timeout is not None:
-            limit = timeout = options.timeout
-        return Request(
-            call.method,
-            state.url,
-            headers,
-            call.body,
-            remaining if remaining < limit else timeout,
+        return self._headers.request(
+            call, state.url, state.token, options, read_timeout=self.read_timeout, left=remaining
         )
 
     async def server_clock_offset(self, options: CallOptions, deadline: float) -> float | None:
@@ -418,7 +376,7 @@ class Pipeline:
             call = Call("GET", "/sessions/0", "fields=id")
             url = f"{self.base_url}{call.path}?{call.query}"
             with contextlib.suppress(SwoogoError):
-                await self._attempt(_CallState(call, url, lambda r: None, deadline, options))
+                await self._attempt(CallState(call, url, lambda r: None, deadline, options))
         return trusted_offset(self.server_offset)
 
     async def _fetch_token(self) -> Token:
