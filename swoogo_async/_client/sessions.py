@@ -56,9 +56,8 @@ class Sessions:
         self._creator = Creator(client, creates)
 
     def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
-        """Return the create and update of a bulk run's rows (see ``RetryPolicy.for_bulk``)."""
+        """Return a bulk run's create and update: ``RetryPolicy.for_bulk``, never cached."""
         policy = retry if retry is not None else self._client.retry.for_bulk()
-        # Bulk and sync read the server, never a cached copy.
         client = self._client.with_options(retry=policy, cache=False)
         return Creator(client, self._creates), functools.partial(_send_update, client)
 
@@ -318,7 +317,7 @@ class Sessions:
                 session has is reported ``present`` and nothing is sent for it.
             lease_wait: How long to wait for the event's lease (see ``lease``), held
                 from before the event is read until the last row has finished; None
-                when the caller holds it already.
+                when the caller holds it already. A dry run writes nothing: no lease.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
@@ -354,7 +353,6 @@ class Sessions:
             dry_run=dry_run,
             before_write=before_write,
             credits=self._credits,
-            # A dry run writes nothing: it neither needs the lease nor waits for it.
             hold=None
             if lease_wait is None or dry_run
             else lambda: self.lease(event_id, wait=lease_wait),
@@ -365,15 +363,12 @@ class Sessions:
     ) -> AbstractAsyncContextManager[None]:
         """Hold the write lease of an event: other syncs and imports of it wait.
 
-        With a shared state (Redis) the lease covers every process on the credential;
-        without one, every process of this machine (an OS file lock). ``sync`` takes it
-        by itself; hold it yourself around several runs that must not interleave.
+        It covers every process sharing the client's state (Redis), else every process
+        of this machine (a file lock). ``sync`` takes it; hold it around several runs.
 
         Raises:
             LeaseBusyError: another run kept it for ``wait`` seconds (on entering).
         """
-        check_id("event_id", event_id)
-        check_number("wait", wait, at_least=0.0)
         core = self._client._core
         return credential_lease(core.shared, core.api_key, self._client.base_url, event_id, wait)
 

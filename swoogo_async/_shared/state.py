@@ -29,6 +29,8 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Protocol
 
+from .._api.fields import check_id
+from .._checks import check_number
 from .._exceptions import LeaseBusyError, SharedStateError
 from .._http.auth import TokenStore
 from .._http.pacer import AsyncPacer
@@ -106,6 +108,8 @@ def credential_lease(
     With a shared state (Redis) the lease covers every process on the credential;
     without one, every process of this machine.
     """
+    check_id("event_id", event_id)
+    check_number("wait", wait, at_least=0.0)
     name = f"event:{event_id}"
     if shared is not None:
         return shared.lease(name, wait=wait)
