@@ -91,21 +91,9 @@ def parse_token_response(
         payload: Any = _json.loads(body)
         value = payload["access_token"]
     except (ValueError, KeyError, TypeError):
-        raise ResponseDecodeError(
-            status=200,
-            method="POST",
-            url="/oauth2/token",
-            body=None,
-            raw=b"(token response withheld: not a valid token response)",
-        ) from None
+        raise _withheld(b"not a valid token response") from None
     if usable_token(value) is None:
-        raise ResponseDecodeError(
-            status=200,
-            method="POST",
-            url="/oauth2/token",
-            body=None,
-            raw=b"(token response withheld: access_token empty or not a header value)",
-        )
+        raise _withheld(b"access_token empty or not a header value")
     expires_wall = _read_expires_at(payload.get("expires_at"))
     reference = wall_now + server_clock_offset(headers, wall_now)
     lifetime = DOCUMENTED_LIFETIME if expires_wall is None else expires_wall - reference
@@ -351,3 +339,14 @@ class TokenManager:
             task.cancel()
             # wait() neither raises the fetch's error nor swallows our own cancellation.
             await asyncio.wait([task])
+
+
+def _withheld(why: bytes) -> ResponseDecodeError:
+    """The error for an unusable token response; the body is never kept (it may hold a token)."""
+    return ResponseDecodeError(
+        status=200,
+        method="POST",
+        url="/oauth2/token",
+        body=None,
+        raw=b"(token response withheld: " + why + b")",
+    )
