@@ -184,6 +184,19 @@ def test_pacer_probes_once_then_follows_the_headers() -> None:
     assert pacer.available == 90
 
 
+def test_callers_behind_a_probe_after_a_block_wait_for_it_rather_than_spin() -> None:
+    # A 429 before any budget was known; once the block ends one probe goes out and the
+    # others wait for its answer (at most its patience): never a negative wait, which
+    # had them re-ask every millisecond (a Redis command each, with shared state).
+    pacer = Pacer()
+    assert pacer.reserve(1, 0.0) == (True, 0.0)
+    pacer.limited(5.0, 1, 0.5)
+    assert pacer.reserve(1, 5.5) == (True, 0.0)  # the probe
+    ok, delay = pacer.reserve(1, 5.8)
+    assert not ok
+    assert delay == pytest.approx(0.7)
+
+
 def _known(limit: int = 100, reset: int = 10, now: float = 0.0) -> Pacer:
     pacer = Pacer()
     pacer.reserve(1, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -268,16 +269,33 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
     return ops
 
 
+def _probe_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], float]]:
+    """A 429 before any budget is known: after the block, callers behind the probe wait."""
+    return [
+        ("reserve", (1, 1e18, 0), 90.0),
+        ("limited", (5.0, 1), 90.5),
+        ("reserve", (1, 1e18, 0), 95.5),
+        ("reserve", (1, 1e18, 0), 95.8),
+        ("reserve", (1, 1e18, 1), 96.4),
+        ("observe", (100, 99, 10, 1, 1), 96.5),
+        ("reserve", (1, 1e18, 0), 96.6),
+    ]
+
+
+@pytest.mark.parametrize("ops", [_pacer_ops, _probe_ops], ids=["main", "probe"])
 @pytest.mark.parametrize(
     "explicit", [None, RateLimit(credits=10, window=1.0, burst=0.0)], ids=["auto", "explicit"]
 )
 async def test_the_lua_script_follows_the_pacer_exactly(
-    redis_server: RedisServer, explicit: RateLimit | None
+    redis_server: RedisServer,
+    explicit: RateLimit | None,
+    ops: Callable[[RateLimit | None], list[tuple[str, tuple[Any, ...], float]]],
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
-    state = RedisSharedState(redis).bind("lua-test", explicit, base_url="http://127.0.0.1:1/api/v1")
+    name = f"lua-test-{ops.__name__}"
+    state = RedisSharedState(redis).bind(name, explicit, base_url="http://127.0.0.1:1/api/v1")
     pacer = Pacer(explicit)
-    for op, args, now in _pacer_ops(explicit):
+    for op, args, now in ops(explicit):
         got = await state.run_script(op, *args, now=now)
         if op == "reserve":
             cost, within, bulk, *again = args
@@ -286,6 +304,7 @@ async def test_the_lua_script_follows_the_pacer_exactly(
             )
             assert got[0] == ok, (op, args, now)
             assert got[1] == pytest.approx(delay, abs=1e-6), (op, args, now)
+            assert delay >= 0, (op, args, now)  # a negative wait re-asks at once: a spin
         elif op == "observe":
             limit, remaining, reset, cost, ok_ = args
             rate = None if limit < 0 else (limit, remaining, reset)

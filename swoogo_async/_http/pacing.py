@@ -203,7 +203,9 @@ class Pacer:
             # Nothing known to be spendable: one probe at a time asks the server.
             opens = max(self.probe_at, self.probe_until)
             if now < opens:
-                return False, min(opens, self.blocked_until or opens) - now
+                # Until the probe is answered or given up, or the block (if still on) ends.
+                ends = self.blocked_until if self.blocked_until > now else opens
+                return False, min(opens, ends) - now
             self.probe_until = now + PROBE_PATIENCE
             self._grant(cost, now)
             return True, 0.0

@@ -69,7 +69,7 @@ if op == 'reserve' then
     local opens = math.max(probe_at, probe_until)
     if now < opens then
       ok = 0
-      delay = math.min(opens, blocked > 0 and blocked or opens) - now
+      delay = math.min(opens, blocked > now and blocked or opens) - now
     else
       probe_until = now + PATIENCE
       grant(cost)
