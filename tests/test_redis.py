@@ -20,7 +20,7 @@ from swoogo_async import (
     SharedStateError,
     SwoogoClient,
 )
-from swoogo_async._http.pacing import PROBE_AFTER, Pacer, bulk_pacing
+from swoogo_async._http.pacing import PROBE_AFTER, STRAY_AFTER, Pacer, bulk_pacing
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState
@@ -439,6 +439,48 @@ async def test_a_malformed_value_under_our_keys_is_treated_as_absent(
         assert fake.token_requests == 1
         assert [r.status for r in fake.requests if r.path.startswith("/sessions/")] == [200] * 3
         assert not [r for r in caplog.records if "Redis" in r.getMessage()]
+    await redis.aclose()
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        {"reset_at": "1e18"},
+        {"reset_at": "1e300", "avail": "-5"},
+        {"blocked": "1e18", "probe_at": "1e18"},
+        {"limit": "-5", "probe_until": "1e308"},
+        {"window": "1e18"},
+        {"limit": "0"},
+        {"granted_at": "1e18", "inflight": "1e18"},
+        {"demand": "1e300"},
+        {"demand_at": "1e18", "demand": "50"},
+        {"tat": "1e18"},
+    ],
+    ids=lambda v: ",".join(v),
+)
+@pytest.mark.parametrize("bulk", [0, 1], ids=["interactive", "bulk"])
+async def test_a_poisoned_budget_holds_no_caller_past_a_couple_of_windows(
+    redis_server: RedisServer, poison: dict[str, str], bulk: int
+) -> None:
+    """Finite but absurd budget fields (times far ahead, a huge demand) are corrupt too.
+
+    Before, a reset or block a 10**18 s away answered every reservation with that wait:
+    interactive calls failed at once and bulk calls slept for ever, while every script
+    run renewed the key's expiry.
+    """
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    state = RedisSharedState(redis).bind("poison", None, base_url="http://127.0.0.1:1/api/v1")
+    assert state._keys is not None
+    t = 1000.0  # the script's clock, moved by hand
+    await state.run_script("reserve", 1, 1e18, 0, now=t)
+    await state.run_script("observe", 100, 99, 10, 1, 1, now=t)
+    await redis.hset(state._keys[2], mapping=poison)
+    start, granted = t, False
+    while not granted and t - start <= 2 * 10 + STRAY_AFTER:
+        granted, delay = await state.run_script("reserve", 1, 1e18, bulk, now=t)
+        t += max(delay, 0.01)
+    assert granted, poison
     await redis.aclose()
 
 

@@ -41,6 +41,22 @@ local granted_at = num(f[13]) or 0
 local demand = num(f[14]) or 0
 local demand_at = num(f[15]) or 0
 local demand_since = num(f[16]) or 0
+-- A value no state of these rules holds is corrupt and read as absent too, so that a
+-- poisoned hash holds no caller past a window or two: a window, or a time still to
+-- come, beyond the longest window; a time already past that lies in the future; a
+-- demand above a thousand budgets per memory, or below zero.
+local LONGEST = math.max(MAXW, XW)
+local LATEST = now + 2 * LONGEST
+if window ~= -1 and (window <= 0 or window > LONGEST) then window = XC > 0 and XW or -1 end
+if limit ~= -1 and limit < 1 then limit = XC > 0 and XC or -1 end
+if reset_at > LATEST then reset_at = -1 end
+if blocked > LATEST then blocked = 0 end
+if probe_at > LATEST then probe_at = 0 end
+if probe_until > LATEST then probe_until = 0 end
+if tat > LATEST then tat = 0 end
+if granted_at > LATEST then granted_at = 0 end
+if demand_at > LATEST then demand_at = 0 end
+if demand_since > LATEST then demand_since = 0 end
 local function memory() return math.max((window > 0 and window or 1) * MEMORY, 1) end
 local function decayed(m) return demand * math.exp(-math.max(now - demand_at, 0) / m) end
 local function rate_seen()
@@ -49,6 +65,7 @@ local function rate_seen()
   local seen = math.max(now - demand_since, m / 2)
   return decayed(m) / (1 - math.exp(-seen / m))
 end
+if demand < 0 or (limit > 0 and demand > 1000 * limit / memory()) then demand = 0 end
 local function unanswered()
   if inflight ~= 0 and now - granted_at > STRAY then inflight = 0 end
   return inflight
