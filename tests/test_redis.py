@@ -475,7 +475,7 @@ async def test_a_poisoned_budget_holds_no_caller_past_a_couple_of_windows(
     t = 1000.0  # the script's clock, moved by hand
     await state.run_script("reserve", 1, 1e18, 0, now=t)
     await state.run_script("observe", 100, 99, 10, 1, 1, now=t)
-    await redis.hset(state._keys[2], mapping=poison)
+    await redis.hset(state._keys[2], mapping={k: v for k, v in poison.items()})
     start, granted = t, False
     while not granted and t - start <= 2 * 10 + STRAY_AFTER:
         granted, delay = await state.run_script("reserve", 1, 1e18, bulk, now=t)
