@@ -318,18 +318,23 @@ class RedisSharedState:
             assert self._keys is not None
             key = self._keys[1]
             lock = Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
-            if not await lock.acquire(blocking=False, token=holder):
-                # Every lock taken here expires; a key without a TTL is garbage that
-                # would keep every process from fetching a token: it is no lock.
-                if await self.redis.pttl(key) != -1:
-                    return None
-                await self.redis.delete(key)
-                if not await lock.acquire(blocking=False, token=holder):
-                    return None
+            if not await self._take(lock, holder):
+                return None
             self._locks[holder] = lock
             return holder
 
         return await self._call(remote, self._local.refresh_lock)
+
+    async def _take(self, lock: Lock, holder: str | None = None) -> bool:
+        """Take ``lock`` if it is free, or held by a key without a TTL."""
+        if await lock.acquire(blocking=False, token=holder):
+            return True
+        # Every lock taken here expires; a key without a TTL is garbage that would keep
+        # every process out for ever (no token fetched, no run writing): it is no lock.
+        if await self.redis.pttl(lock.name) != -1:
+            return False
+        await self.redis.delete(lock.name)
+        return bool(await lock.acquire(blocking=False, token=holder))
 
     async def refresh_unlock(self, lock: str) -> None:
         """Release ``lock`` if it is still ours (the ``Lock``'s compare-and-delete)."""
@@ -447,7 +452,7 @@ class RedisSharedState:
         pause = 0.05
         while True:
             sent = time.monotonic()
-            if await asyncio.wait_for(lock.acquire(blocking=False), self.timeout):
+            if await asyncio.wait_for(self._take(lock), self.timeout):
                 return sent
             left = started + wait - time.monotonic()
             if left <= 0:
