@@ -201,6 +201,8 @@ class RedisSharedState:
         bound.owns_redis = self.owns_redis
         bound._gate = self._gate
         bound._local = self._local.bind(api_key, rate_limit, base_url=base_url)
+        # Used only while Redis is away, when the other processes spend unseen.
+        bound._local.budget.others_unseen = True
         tag = f"{self.prefix}:{{{credential_id(api_key, base_url)}}}"
         bound._keys = (f"{tag}:token", f"{tag}:lock", f"{tag}:budget")
         if rate_limit is not None:

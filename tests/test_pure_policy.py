@@ -197,6 +197,22 @@ def test_callers_behind_a_probe_after_a_block_wait_for_it_rather_than_spin() -> 
     assert delay == pytest.approx(0.7)
 
 
+def test_with_others_spending_unseen_bulk_calls_go_out_one_at_a_time() -> None:
+    # A process whose shared state is away: the server's Remaining is the only view of
+    # what the others spend, so each bulk call waits for the answer of the one before.
+    pacer = Pacer()
+    pacer.others_unseen = True
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 99, 10), 1, 0.0)
+    assert pacer.reserve(1, 0.1, bulk=True) == (True, 0.0)
+    assert pacer.reserve(1, 0.1, bulk=True)[0] is False
+    assert pacer.reserve(1, 0.1) == (True, 0.0)  # interactive calls are not held
+    pacer.observe(_headers(100, 40, 10), 1, 0.2)  # the others spent meanwhile
+    pacer.observe(_headers(100, 39, 10), 1, 0.2)
+    assert pacer.reserve(1, 0.3, bulk=True) == (True, 0.0)
+    assert pacer.available == 38
+
+
 def _known(limit: int = 100, reset: int = 10, now: float = 0.0) -> Pacer:
     pacer = Pacer()
     pacer.reserve(1, now)

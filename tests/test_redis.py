@@ -196,6 +196,41 @@ async def test_a_frozen_redis_costs_one_timeout_then_in_process_state(
     await shared.aclose()
 
 
+async def test_with_redis_away_bulk_calls_go_out_one_at_a_time(
+    redis_server: RedisServer,
+) -> None:
+    """Others spend the budget unseen meanwhile: a burst of bulk calls would overrun it.
+
+    Before, each process fell back to a budget of its own and sent its whole burst
+    at once against what the server said was left: four imports met 45 x 429 in a
+    4-s freeze of Redis.
+    """
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.2)
+    async with FakeSwoogo(rate_limit=1000, rate_window=60.0, latency=0.01) as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        out = [0]
+        most = [0]
+
+        def sent(_: object) -> None:
+            out[0] += 1
+            most[0] = max(most[0], out[0])
+
+        def answered(_: object) -> None:
+            out[0] -= 1
+
+        async with _client(fake, shared, on_request=sent, on_response=answered) as c:
+            await c.sessions.get(1000)
+            redis_server.pause()
+            try:
+                with bulk_pacing():
+                    await asyncio.gather(*(c.sessions.get(1000) for _ in range(8)))
+            finally:
+                redis_server.resume()
+        assert most[0] == 1
+        assert fake.rate_limited == 0
+    await shared.aclose()
+
+
 async def test_on_error_raise_gives_a_typed_error(redis_server: RedisServer) -> None:
     shared = RedisSharedState.from_url(redis_server.url, timeout=0.3, on_error="raise")
     redis_server.stop()

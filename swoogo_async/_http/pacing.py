@@ -111,6 +111,10 @@ class Pacer:
         self.explicit = explicit
         self.reserve_fraction = reserve
         self.burst = explicit.burst if explicit else burst
+        #: Whether other processes may spend this budget unseen (their shared state is
+        #: away): bulk calls then go out one at a time, each after the server's
+        #: ``Remaining`` (which counts every process's spending) of the one before.
+        self.others_unseen = False
         self.forget()
 
     def forget(self) -> None:
@@ -220,6 +224,8 @@ class Pacer:
         if self.explicit is not None:
             return self._spaced(cost, now, within)
         if bulk:
+            if self.others_unseen and self._unanswered(now):
+                return False, PROBE_PATIENCE  # or sooner: when the one out is answered
             spare = self.available - cost
             held = self.held_back(now)
             if spare < held:
