@@ -604,3 +604,44 @@ def test_requests_in_flight_are_not_counted_twice() -> None:
     # Someone else spends on this credential: the server's count lowers ours.
     pacer.observe(_headers(100, 70, 10), 1, 0.3)
     assert pacer.available == 70
+
+
+def test_every_error_pickles_with_its_attributes_also_inside_a_bulk_result() -> None:
+    """Errors cross processes (a task queue's worker, a pickled ``BulkResult``)."""
+    import pickle
+
+    from swoogo_async import (
+        AmbiguousMatchError,
+        BulkResult,
+        InvalidInputError,
+        LeaseBusyError,
+        RateLimitError,
+        ReadTimeoutError,
+        ResponseTooLargeError,
+        UnknownOutcomeError,
+    )
+
+    cause = ReadTimeoutError("no answer", method="POST", url="http://x/sessions.json")
+    errors: list[SwoogoError] = [
+        make_status_error(status=422, method="POST", url="http://x/s", raw=b'[{"field":"name"}]'),
+        RateLimitError(
+            status=429, method="GET", url="http://x/s", body=None, raw=b"", retry_after=3
+        ),
+        InvalidInputError("name", "must not be empty"),
+        LeaseBusyError("busy", name="event:1", waited=1.0),
+        UnknownOutcomeError("unknown", fields={"name": "A"}, cause=cause, candidates=(1, 2)),
+        AmbiguousMatchError("two", key=("name",), candidates=(1, 2)),
+        ResponseTooLargeError(method="GET", url="http://x/s", status=200, limit=10),
+        cause,
+    ]
+    for error in errors:
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error)
+        assert (str(back), back.args, vars(back).keys()) == (
+            str(error),
+            error.args,
+            vars(error).keys(),
+        )
+        result = BulkResult(index=0, row={"name": "A"}, status="failed", error=error)
+        assert str(pickle.loads(pickle.dumps(result)).error) == str(error)
+    assert pickle.loads(pickle.dumps(errors[4])).cause.url == cause.url
