@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import multiprocessing
 from collections.abc import Callable
 from typing import Any
@@ -229,6 +230,36 @@ async def test_with_redis_away_bulk_calls_go_out_one_at_a_time(
         assert most[0] == 1
         assert fake.rate_limited == 0
     await shared.aclose()
+
+
+async def test_answers_read_while_redis_was_away_are_not_in_flight_there_after_it_returns(
+    redis_server: RedisServer,
+) -> None:
+    """Reservations made in Redis and answered during an outage are repaid on rejoining.
+
+    Before, Redis kept counting them in flight: every window started that much smaller
+    (with a whole run's worth in flight, empty) until they strayed, 30 s without a grant.
+    """
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.2, retry_after=0.0)
+    state = shared.bind("repay", None, base_url="http://127.0.0.1:1/api/v1")
+    assert state._keys is not None
+    try:
+        assert (await state.reserve(1, within=math.inf, bulk=True))[0]  # the probe
+        await state.observe((100, 99, 10), 1, ok=True)
+        for _ in range(5):
+            assert (await state.reserve(1, within=math.inf, bulk=True))[0]
+        redis_server.pause()
+        try:
+            for _ in range(5):  # answered while Redis is away
+                await state.observe((100, 90, 9), 1, ok=True)
+        finally:
+            redis_server.resume()
+        assert state._down_until > 0
+        await state.reserve(1, within=math.inf, bulk=True)  # asks Redis: rejoins
+        assert state._down_until == 0
+        assert float(await shared.redis.hget(state._keys[2], "inflight") or -1) <= 1
+    finally:
+        await shared.aclose()
 
 
 async def test_on_error_raise_gives_a_typed_error(redis_server: RedisServer) -> None:
