@@ -213,6 +213,25 @@ def test_with_others_spending_unseen_bulk_calls_go_out_one_at_a_time() -> None:
     assert pacer.available == 38
 
 
+def test_a_reservation_unanswered_for_a_whole_window_is_presumed_lost() -> None:
+    # A reservation nobody will answer (its command ran in a frozen Redis after its
+    # caller gave up): before, it shrank every later window while grants went on.
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 100, 10), 1, 0.0)
+    for _ in range(50):
+        assert pacer.reserve(1, 1.0, bulk=True) == (True, 0.0)  # never answered
+    assert pacer.reserve(1, 10.1, bulk=True) == (True, 0.0)  # roll: those 50 may land here
+    assert pacer.available == 100 - 50 - 1
+    pacer.observe(_headers(100, 49, 10), 1, 10.2)
+    for second in range(11, 20):  # grants go on, a few a second, each answered
+        assert pacer.reserve(1, float(second), bulk=True)[0]
+        pacer.observe(_headers(100, 40, 20 - second), 1, second + 0.1)
+    assert pacer.reserve(1, 20.2, bulk=True) == (True, 0.0)  # the next roll forgets them
+    # At most this window's own ten reservations are still counted (was 100 - 50 - 1).
+    assert pacer.available == 100 - 10 - 1
+
+
 def _known(limit: int = 100, reset: int = 10, now: float = 0.0) -> Pacer:
     pacer = Pacer()
     pacer.reserve(1, now)

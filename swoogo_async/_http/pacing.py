@@ -127,6 +127,7 @@ class Pacer:
         self.guessed = False  # reset_at is our guess at a new window, not a sighting
         self.tat = 0.0
         self.inflight = 0
+        self.granted = 0  # credits reserved since the window began
         self.granted_at = 0.0  # when the latest reservation was made
         self.unpaced = False
         self.spacing = 0.0  # seconds per credit of the latest paced reservation
@@ -254,6 +255,7 @@ class Pacer:
     def _grant(self, cost: int, now: float) -> None:
         self.available -= cost
         self.inflight += cost
+        self.granted += cost
         self.granted_at = now
 
     def _unanswered(self, now: float) -> int:
@@ -266,8 +268,12 @@ class Pacer:
         """Start the next window once the estimated reset has passed."""
         if self.reset_at is not None and now >= self.reset_at + GUARD:
             assert self.limit is not None
-            # A reservation made before the reset may reach the server after it.
-            self.available = float(self.limit - self._unanswered(now))
+            # A reservation made before the reset may reach the server after it; one
+            # made in an earlier window and still unanswered is presumed lost (a command
+            # a frozen Redis ran after its caller gave up on it is answered by no one).
+            self.inflight = min(self._unanswered(now), self.granted)
+            self.granted = 0
+            self.available = float(self.limit - self.inflight)
             self.reset_at = now + self.window if self.window else None
             self.guessed = True
             self.tat = now

@@ -24,7 +24,7 @@ local QUIET = num(ARGV[15])
 if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
   'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed', 'granted_at',
-  'demand', 'demand_at', 'demand_since')
+  'demand', 'demand_at', 'demand_since', 'granted')
 local limit = num(f[1]) or (XC > 0 and XC or -1)
 local window = num(f[2]) or (XC > 0 and XW or -1)
 local avail = num(f[3]) or (XC > 0 and XC or 0)
@@ -41,6 +41,7 @@ local granted_at = num(f[13]) or 0
 local demand = num(f[14]) or 0
 local demand_at = num(f[15]) or 0
 local demand_since = num(f[16]) or 0
+local granted = num(f[17]) or 0
 -- A value no state of these rules holds is corrupt and read as absent too, so that a
 -- poisoned hash holds no caller past a window or two: a window, or a time still to
 -- come, beyond the longest window; a time already past that lies in the future; a
@@ -73,6 +74,7 @@ end
 local function grant(cost)
   avail = avail - cost
   inflight = inflight + cost
+  granted = granted + cost
   granted_at = now
 end
 local op = ARGV[1]
@@ -93,7 +95,9 @@ if op == 'reserve' then
     end
   else
     if reset_at >= 0 and now >= reset_at + GUARD then
-      avail = limit - unanswered()
+      inflight = math.max(math.min(unanswered(), granted), 0)
+      granted = 0
+      avail = limit - inflight
       reset_at = window > 0 and now + window or -1
       guessed = 1
       tat = now
@@ -205,6 +209,7 @@ redis.call('HSET', k, 'limit', s(limit), 'window', s(window), 'avail', s(avail),
   'reset_at', s(reset_at), 'tat', s(tat), 'inflight', s(inflight), 'blocked', s(blocked),
   'probe_at', s(probe_at), 'probe_until', s(probe_until), 'unpaced', s(unpaced),
   'spacing', s(spacing), 'guessed', s(guessed), 'granted_at', s(granted_at),
-  'demand', s(demand), 'demand_at', s(demand_at), 'demand_since', s(demand_since))
+  'demand', s(demand), 'demand_at', s(demand_at), 'demand_since', s(demand_since),
+  'granted', s(granted))
 redis.call('PEXPIRE', k, math.floor(2 * MAXW * 1000))
 return {ok, s(delay), s(avail)}
