@@ -232,6 +232,21 @@ def test_a_reservation_unanswered_for_a_whole_window_is_presumed_lost() -> None:
     assert pacer.available == 100 - 10 - 1
 
 
+def test_a_new_window_the_server_reports_also_forgets_lost_reservations() -> None:
+    # The same rule when an answer, not our own clock, shows the next window: before,
+    # fifty lost reservations kept every such window at half its size.
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 100, 10), 1, 0.0)
+    for _ in range(50):
+        assert pacer.reserve(1, 1.0, bulk=True)[0]  # never answered
+    for window in range(1, 4):
+        now = 10.0 * window + 0.01
+        assert pacer.reserve(1, now - 0.02, bulk=True)[0]  # just before the server's reset
+        pacer.observe(_headers(100, 99, 10), 1, now)  # its answer: a new window
+    assert pacer.available == 99 - 1  # at most the ending window's one grant still counted
+
+
 def _known(limit: int = 100, reset: int = 10, now: float = 0.0) -> Pacer:
     pacer = Pacer()
     pacer.reserve(1, now)

@@ -317,7 +317,9 @@ class Pacer:
             # First sighting, or the server has moved to a new window (its reset is a
             # window later: an answer read late only looks a little later).
             self.reset_at = reset_at
-            self.available = float(remaining - self._unanswered(now))
+            self.inflight = min(self._unanswered(now), self.granted)  # as in _roll
+            self.granted = 0
+            self.available = float(remaining - self.inflight)
             self.tat = min(self.tat, now)
         else:
             if self.guessed and self.window and reset_at < self.reset_at - self.window / 2:

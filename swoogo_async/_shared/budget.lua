@@ -171,7 +171,9 @@ elseif op == 'observe' then
     local stale = 0
     if reset_at < 0 or ra > reset_at + math.max(window / 2, 1) then
       reset_at = ra
-      avail = rem - unanswered()
+      inflight = math.max(math.min(unanswered(), granted), 0)
+      granted = 0
+      avail = rem - inflight
       tat = math.min(tat, now)
     elseif guessed == 1 and window > 0 and ra < reset_at - window / 2 then
       -- a late answer from the window before the one we rolled into
