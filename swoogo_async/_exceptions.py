@@ -71,6 +71,19 @@ _MAX_BODY_IN_MESSAGE = 300
 class SwoogoError(Exception):
     """Base class of every error raised by swoogo_async."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The subclasses take keyword-only arguments, which the default reduce (the class
+        # called with ``self.args``) cannot pass: rebuild from the attributes instead, so
+        # errors cross processes (task queues, a pickled ``BulkResult``).
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[SwoogoError], args: tuple[Any, ...], state: dict[str, Any]) -> SwoogoError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class SharedStateError(SwoogoError):
     """The shared state could not be used: Redis did not answer in time (with

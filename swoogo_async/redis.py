@@ -157,6 +157,11 @@ class RedisSharedState:
         self._locks: dict[str, Lock] = {}  # refresh locks held in Redis, by holder
         self._down_until = 0.0
         self._probing = False  # a command is asking whether Redis is back
+        #: Credits reserved in Redis whose answer Redis has not been told yet, and those
+        #: of them answered in-process while Redis was away: Redis still counts the
+        #: latter as in flight, which would shrink every window until they stray.
+        self._out = 0
+        self._owed = 0
         pool = getattr(redis, "connection_pool", None)
         size = getattr(pool, "max_connections", None) or 2 * MAX_COMMANDS
         #: Commands in flight at once, shared by every state bound from this one.
@@ -201,6 +206,8 @@ class RedisSharedState:
         bound.owns_redis = self.owns_redis
         bound._gate = self._gate
         bound._local = self._local.bind(api_key, rate_limit, base_url=base_url)
+        # Used only while Redis is away, when the other processes spend unseen.
+        bound._local.budget.others_unseen = True
         tag = f"{self.prefix}:{{{credential_id(api_key, base_url)}}}"
         bound._keys = (f"{tag}:token", f"{tag}:lock", f"{tag}:budget")
         if rate_limit is not None:
@@ -255,6 +262,7 @@ class RedisSharedState:
             if probe:
                 self._down_until = 0.0
                 logger.info("Redis reachable again: sharing the token and rate budget")
+                await self._repay()
             return result
         finally:
             if probe:
@@ -318,18 +326,23 @@ class RedisSharedState:
             assert self._keys is not None
             key = self._keys[1]
             lock = Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
-            if not await lock.acquire(blocking=False, token=holder):
-                # Every lock taken here expires; a key without a TTL is garbage that
-                # would keep every process from fetching a token: it is no lock.
-                if await self.redis.pttl(key) != -1:
-                    return None
-                await self.redis.delete(key)
-                if not await lock.acquire(blocking=False, token=holder):
-                    return None
+            if not await self._take(lock, holder):
+                return None
             self._locks[holder] = lock
             return holder
 
         return await self._call(remote, self._local.refresh_lock)
+
+    async def _take(self, lock: Lock, holder: str | None = None) -> bool:
+        """Take ``lock`` if it is free, or held by a key without a TTL."""
+        if await lock.acquire(blocking=False, token=holder):
+            return True
+        # Every lock taken here expires; a key without a TTL is garbage that would keep
+        # every process out for ever (no token fetched, no run writing): it is no lock.
+        if await self.redis.pttl(lock.name) != -1:
+            return False
+        await self.redis.delete(lock.name)
+        return bool(await lock.acquire(blocking=False, token=holder))
 
     async def refresh_unlock(self, lock: str) -> None:
         """Release ``lock`` if it is still ours (the ``Lock``'s compare-and-delete)."""
@@ -355,13 +368,35 @@ class RedisSharedState:
         )
         return bool(int(reply[0])), float(reply[1])
 
+    async def _repay(self) -> None:
+        """Tell Redis of the reservations answered while it was away (best effort)."""
+        owed, self._owed = self._owed, 0
+        if owed:
+            try:
+                await asyncio.wait_for(self.run_script("release", owed, 1), self.timeout)
+            except (RedisError, OSError, asyncio.TimeoutError):
+                self._owed += owed
+
+    def _settle(self, cost: int, *, remote: bool) -> None:
+        """Account for the answer to a reservation of ``cost``, told to Redis or not."""
+        settled = min(cost, self._out)
+        self._out -= settled
+        if not remote:
+            self._owed += settled
+
     async def reserve(
         self, cost: int, *, within: float, bulk: bool, again: bool = False
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits (see ``Pacer.reserve``)."""
         limit = within if math.isfinite(within) else _INF
+
+        async def remote() -> tuple[bool, float]:
+            ok, delay = await self.run_script("reserve", cost, limit, int(bulk), int(again))
+            self._out += cost if ok else 0
+            return ok, delay
+
         return await self._call(
-            lambda: self.run_script("reserve", cost, limit, int(bulk), int(again)),
+            remote,
             lambda: self._in_process(
                 lambda p, now: p.reserve(cost, now, within, bulk=bulk, again=again)
             ),
@@ -371,8 +406,8 @@ class RedisSharedState:
         """Fold a response's rate-limit headers into the shared budget."""
         limit, remaining, reset = rate if rate is not None else (-1, 0, 0)
         await self._call(
-            lambda: self.run_script("observe", limit, remaining, reset, cost, int(ok)),
-            lambda: self._in_process(lambda p, now: p.observe_rate(rate, cost, now, ok=ok)),
+            lambda: self._told("observe", cost, limit, remaining, reset, cost, int(ok)),
+            lambda: self._untold(cost, lambda p, now: p.observe_rate(rate, cost, now, ok=ok)),
         )
 
     async def limited(self, retry_after: float | None, cost: int) -> None:
@@ -380,16 +415,26 @@ class RedisSharedState:
         # The Lua script caps the block; the floor is applied here, as Pacer.limited does.
         wait = -1.0 if retry_after is None else max(retry_after, MIN_BLOCK)
         await self._call(
-            lambda: self.run_script("limited", wait, cost),
-            lambda: self._in_process(lambda p, now: p.limited(retry_after, cost, now)),
+            lambda: self._told("limited", cost, wait, cost),
+            lambda: self._untold(cost, lambda p, now: p.limited(retry_after, cost, now)),
         )
 
     async def release(self, cost: int, *, sent: bool) -> None:
         """Forget a reservation that got no response."""
         await self._call(
-            lambda: self.run_script("release", cost, int(sent)),
-            lambda: self._in_process(lambda p, _: p.release(cost, sent=sent)),
+            lambda: self._told("release", cost, cost, int(sent)),
+            lambda: self._untold(cost, lambda p, _: p.release(cost, sent=sent)),
         )
+
+    async def _told(self, op: str, cost: int, *args: float) -> None:
+        """Run ``op`` settling a reservation of ``cost`` in Redis."""
+        await self.run_script(op, *args)
+        self._settle(cost, remote=True)
+
+    async def _untold(self, cost: int, op: Callable[[Pacer, float], None]) -> None:
+        """Settle a reservation of ``cost`` in-process (Redis is away)."""
+        self._settle(cost, remote=False)
+        await self._in_process(op)
 
     # -- leases --------------------------------------------------------------------------
 
@@ -447,7 +492,7 @@ class RedisSharedState:
         pause = 0.05
         while True:
             sent = time.monotonic()
-            if await asyncio.wait_for(lock.acquire(blocking=False), self.timeout):
+            if await asyncio.wait_for(self._take(lock), self.timeout):
                 return sent
             left = started + wait - time.monotonic()
             if left <= 0:

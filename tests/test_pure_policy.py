@@ -184,6 +184,69 @@ def test_pacer_probes_once_then_follows_the_headers() -> None:
     assert pacer.available == 90
 
 
+def test_callers_behind_a_probe_after_a_block_wait_for_it_rather_than_spin() -> None:
+    # A 429 before any budget was known; once the block ends one probe goes out and the
+    # others wait for its answer (at most its patience): never a negative wait, which
+    # had them re-ask every millisecond (a Redis command each, with shared state).
+    pacer = Pacer()
+    assert pacer.reserve(1, 0.0) == (True, 0.0)
+    pacer.limited(5.0, 1, 0.5)
+    assert pacer.reserve(1, 5.5) == (True, 0.0)  # the probe
+    ok, delay = pacer.reserve(1, 5.8)
+    assert not ok
+    assert delay == pytest.approx(0.7)
+
+
+def test_with_others_spending_unseen_bulk_calls_go_out_one_at_a_time() -> None:
+    # A process whose shared state is away: the server's Remaining is the only view of
+    # what the others spend, so each bulk call waits for the answer of the one before.
+    pacer = Pacer()
+    pacer.others_unseen = True
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 99, 10), 1, 0.0)
+    assert pacer.reserve(1, 0.1, bulk=True) == (True, 0.0)
+    assert pacer.reserve(1, 0.1, bulk=True)[0] is False
+    assert pacer.reserve(1, 0.1) == (True, 0.0)  # interactive calls are not held
+    pacer.observe(_headers(100, 40, 10), 1, 0.2)  # the others spent meanwhile
+    pacer.observe(_headers(100, 39, 10), 1, 0.2)
+    assert pacer.reserve(1, 0.3, bulk=True) == (True, 0.0)
+    assert pacer.available == 38
+
+
+def test_a_reservation_unanswered_for_a_whole_window_is_presumed_lost() -> None:
+    # A reservation nobody will answer (its command ran in a frozen Redis after its
+    # caller gave up): before, it shrank every later window while grants went on.
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 100, 10), 1, 0.0)
+    for _ in range(50):
+        assert pacer.reserve(1, 1.0, bulk=True) == (True, 0.0)  # never answered
+    assert pacer.reserve(1, 10.1, bulk=True) == (True, 0.0)  # roll: those 50 may land here
+    assert pacer.available == 100 - 50 - 1
+    pacer.observe(_headers(100, 49, 10), 1, 10.2)
+    for second in range(11, 20):  # grants go on, a few a second, each answered
+        assert pacer.reserve(1, float(second), bulk=True)[0]
+        pacer.observe(_headers(100, 40, 20 - second), 1, second + 0.1)
+    assert pacer.reserve(1, 20.2, bulk=True) == (True, 0.0)  # the next roll forgets them
+    # At most this window's own ten reservations are still counted (was 100 - 50 - 1).
+    assert pacer.available == 100 - 10 - 1
+
+
+def test_a_new_window_the_server_reports_also_forgets_lost_reservations() -> None:
+    # The same rule when an answer, not our own clock, shows the next window: before,
+    # fifty lost reservations kept every such window at half its size.
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 100, 10), 1, 0.0)
+    for _ in range(50):
+        assert pacer.reserve(1, 1.0, bulk=True)[0]  # never answered
+    for window in range(1, 4):
+        now = 10.0 * window + 0.01
+        assert pacer.reserve(1, now - 0.02, bulk=True)[0]  # just before the server's reset
+        pacer.observe(_headers(100, 99, 10), 1, now)  # its answer: a new window
+    assert pacer.available == 99 - 1  # at most the ending window's one grant still counted
+
+
 def _known(limit: int = 100, reset: int = 10, now: float = 0.0) -> Pacer:
     pacer = Pacer()
     pacer.reserve(1, now)
@@ -575,3 +638,44 @@ def test_requests_in_flight_are_not_counted_twice() -> None:
     # Someone else spends on this credential: the server's count lowers ours.
     pacer.observe(_headers(100, 70, 10), 1, 0.3)
     assert pacer.available == 70
+
+
+def test_every_error_pickles_with_its_attributes_also_inside_a_bulk_result() -> None:
+    """Errors cross processes (a task queue's worker, a pickled ``BulkResult``)."""
+    import pickle
+
+    from swoogo_async import (
+        AmbiguousMatchError,
+        BulkResult,
+        InvalidInputError,
+        LeaseBusyError,
+        RateLimitError,
+        ReadTimeoutError,
+        ResponseTooLargeError,
+        UnknownOutcomeError,
+    )
+
+    cause = ReadTimeoutError("no answer", method="POST", url="http://x/sessions.json")
+    errors: list[SwoogoError] = [
+        make_status_error(status=422, method="POST", url="http://x/s", raw=b'[{"field":"name"}]'),
+        RateLimitError(
+            status=429, method="GET", url="http://x/s", body=None, raw=b"", retry_after=3
+        ),
+        InvalidInputError("name", "must not be empty"),
+        LeaseBusyError("busy", name="event:1", waited=1.0),
+        UnknownOutcomeError("unknown", fields={"name": "A"}, cause=cause, candidates=(1, 2)),
+        AmbiguousMatchError("two", key=("name",), candidates=(1, 2)),
+        ResponseTooLargeError(method="GET", url="http://x/s", status=200, limit=10),
+        cause,
+    ]
+    for error in errors:
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error)
+        assert (str(back), back.args, vars(back).keys()) == (
+            str(error),
+            error.args,
+            vars(error).keys(),
+        )
+        result = BulkResult(index=0, row={"name": "A"}, status="failed", error=error)
+        assert str(pickle.loads(pickle.dumps(result)).error) == str(error)
+    assert pickle.loads(pickle.dumps(errors[4])).cause.url == cause.url

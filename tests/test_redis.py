@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import multiprocessing
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from swoogo_async import (
     SharedStateError,
     SwoogoClient,
 )
-from swoogo_async._http.pacing import PROBE_AFTER, Pacer, bulk_pacing
+from swoogo_async._http.pacing import PROBE_AFTER, STRAY_AFTER, Pacer, bulk_pacing
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState
@@ -195,6 +197,71 @@ async def test_a_frozen_redis_costs_one_timeout_then_in_process_state(
     await shared.aclose()
 
 
+async def test_with_redis_away_bulk_calls_go_out_one_at_a_time(
+    redis_server: RedisServer,
+) -> None:
+    """Others spend the budget unseen meanwhile: a burst of bulk calls would overrun it.
+
+    Before, each process fell back to a budget of its own and sent its whole burst
+    at once against what the server said was left: four imports met 45 x 429 in a
+    4-s freeze of Redis.
+    """
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.2)
+    async with FakeSwoogo(rate_limit=1000, rate_window=60.0, latency=0.01) as fake:
+        fake.add_session(event_id=1, name="S", date="2026-05-01")
+        out = [0]
+        most = [0]
+
+        def sent(_: object) -> None:
+            out[0] += 1
+            most[0] = max(most[0], out[0])
+
+        def answered(_: object) -> None:
+            out[0] -= 1
+
+        async with _client(fake, shared, on_request=sent, on_response=answered) as c:
+            await c.sessions.get(1000)
+            redis_server.pause()
+            try:
+                with bulk_pacing():
+                    await asyncio.gather(*(c.sessions.get(1000) for _ in range(8)))
+            finally:
+                redis_server.resume()
+        assert most[0] == 1
+        assert fake.rate_limited == 0
+    await shared.aclose()
+
+
+async def test_answers_read_while_redis_was_away_are_not_in_flight_there_after_it_returns(
+    redis_server: RedisServer,
+) -> None:
+    """Reservations made in Redis and answered during an outage are repaid on rejoining.
+
+    Before, Redis kept counting them in flight: every window started that much smaller
+    (with a whole run's worth in flight, empty) until they strayed, 30 s without a grant.
+    """
+    shared = RedisSharedState.from_url(redis_server.url, timeout=0.2, retry_after=0.0)
+    state = shared.bind("repay", None, base_url="http://127.0.0.1:1/api/v1")
+    assert state._keys is not None
+    try:
+        assert (await state.reserve(1, within=math.inf, bulk=True))[0]  # the probe
+        await state.observe((100, 99, 10), 1, ok=True)
+        for _ in range(5):
+            assert (await state.reserve(1, within=math.inf, bulk=True))[0]
+        redis_server.pause()
+        try:
+            for _ in range(5):  # answered while Redis is away
+                await state.observe((100, 90, 9), 1, ok=True)
+        finally:
+            redis_server.resume()
+        assert state._down_until > 0
+        await state.reserve(1, within=math.inf, bulk=True)  # asks Redis: rejoins
+        assert state._down_until == 0
+        assert float(await shared.redis.hget(state._keys[2], "inflight") or -1) <= 1
+    finally:
+        await shared.aclose()
+
+
 async def test_on_error_raise_gives_a_typed_error(redis_server: RedisServer) -> None:
     shared = RedisSharedState.from_url(redis_server.url, timeout=0.3, on_error="raise")
     redis_server.stop()
@@ -268,16 +335,33 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
     return ops
 
 
+def _probe_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], float]]:
+    """A 429 before any budget is known: after the block, callers behind the probe wait."""
+    return [
+        ("reserve", (1, 1e18, 0), 90.0),
+        ("limited", (5.0, 1), 90.5),
+        ("reserve", (1, 1e18, 0), 95.5),
+        ("reserve", (1, 1e18, 0), 95.8),
+        ("reserve", (1, 1e18, 1), 96.4),
+        ("observe", (100, 99, 10, 1, 1), 96.5),
+        ("reserve", (1, 1e18, 0), 96.6),
+    ]
+
+
+@pytest.mark.parametrize("ops", [_pacer_ops, _probe_ops], ids=["main", "probe"])
 @pytest.mark.parametrize(
     "explicit", [None, RateLimit(credits=10, window=1.0, burst=0.0)], ids=["auto", "explicit"]
 )
 async def test_the_lua_script_follows_the_pacer_exactly(
-    redis_server: RedisServer, explicit: RateLimit | None
+    redis_server: RedisServer,
+    explicit: RateLimit | None,
+    ops: Callable[[RateLimit | None], list[tuple[str, tuple[Any, ...], float]]],
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
-    state = RedisSharedState(redis).bind("lua-test", explicit, base_url="http://127.0.0.1:1/api/v1")
+    name = f"lua-test-{ops.__name__}"
+    state = RedisSharedState(redis).bind(name, explicit, base_url="http://127.0.0.1:1/api/v1")
     pacer = Pacer(explicit)
-    for op, args, now in _pacer_ops(explicit):
+    for op, args, now in ops(explicit):
         got = await state.run_script(op, *args, now=now)
         if op == "reserve":
             cost, within, bulk, *again = args
@@ -286,6 +370,7 @@ async def test_the_lua_script_follows_the_pacer_exactly(
             )
             assert got[0] == ok, (op, args, now)
             assert got[1] == pytest.approx(delay, abs=1e-6), (op, args, now)
+            assert delay >= 0, (op, args, now)  # a negative wait re-asks at once: a spin
         elif op == "observe":
             limit, remaining, reset, cost, ok_ = args
             rate = None if limit < 0 else (limit, remaining, reset)
@@ -420,6 +505,48 @@ async def test_a_malformed_value_under_our_keys_is_treated_as_absent(
         assert fake.token_requests == 1
         assert [r.status for r in fake.requests if r.path.startswith("/sessions/")] == [200] * 3
         assert not [r for r in caplog.records if "Redis" in r.getMessage()]
+    await redis.aclose()
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        {"reset_at": "1e18"},
+        {"reset_at": "1e300", "avail": "-5"},
+        {"blocked": "1e18", "probe_at": "1e18"},
+        {"limit": "-5", "probe_until": "1e308"},
+        {"window": "1e18"},
+        {"limit": "0"},
+        {"granted_at": "1e18", "inflight": "1e18"},
+        {"demand": "1e300"},
+        {"demand_at": "1e18", "demand": "50"},
+        {"tat": "1e18"},
+    ],
+    ids=lambda v: ",".join(v),
+)
+@pytest.mark.parametrize("bulk", [0, 1], ids=["interactive", "bulk"])
+async def test_a_poisoned_budget_holds_no_caller_past_a_couple_of_windows(
+    redis_server: RedisServer, poison: dict[str, str], bulk: int
+) -> None:
+    """Finite but absurd budget fields (times far ahead, a huge demand) are corrupt too.
+
+    Before, a reset or block a 10**18 s away answered every reservation with that wait:
+    interactive calls failed at once and bulk calls slept for ever, while every script
+    run renewed the key's expiry.
+    """
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    state = RedisSharedState(redis).bind("poison", None, base_url="http://127.0.0.1:1/api/v1")
+    assert state._keys is not None
+    t = 1000.0  # the script's clock, moved by hand
+    await state.run_script("reserve", 1, 1e18, 0, now=t)
+    await state.run_script("observe", 100, 99, 10, 1, 1, now=t)
+    await redis.hset(state._keys[2], mapping={k: v for k, v in poison.items()})
+    start, granted = t, False
+    while not granted and t - start <= 2 * 10 + STRAY_AFTER:
+        granted, delay = await state.run_script("reserve", 1, 1e18, bulk, now=t)
+        t += max(delay, 0.01)
+    assert granted, poison
     await redis.aclose()
 
 

@@ -264,6 +264,24 @@ async def test_redis_leases_exclude_each_other_and_free_on_release(
         await two.aclose()
 
 
+@pytest.mark.parametrize("value", [b"held for ever", b"\xff\xfe"], ids=["text", "binary"])
+async def test_a_redis_lease_key_without_a_ttl_is_no_lease(
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: bytes
+) -> None:
+    """Every lease taken by a run expires; a key left without a TTL would stop every sync."""
+    monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path))
+    state = RedisSharedState.from_url(redis_server.url)
+    bound = state.bind("key", None, base_url="http://x")
+    assert bound._keys is not None
+    key = f"{bound._keys[0].removesuffix(':token')}:lease:event:1"
+    try:
+        await state.redis.set(key, value)
+        async with bound.lease("event:1", wait=0):
+            assert 0 < await state.redis.pttl(key) <= state.lock_ttl * 1000
+    finally:
+        await state.aclose()
+
+
 async def test_a_redis_lease_with_redis_away_falls_back_to_this_machine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -111,6 +111,10 @@ class Pacer:
         self.explicit = explicit
         self.reserve_fraction = reserve
         self.burst = explicit.burst if explicit else burst
+        #: Whether other processes may spend this budget unseen (their shared state is
+        #: away): bulk calls then go out one at a time, each after the server's
+        #: ``Remaining`` (which counts every process's spending) of the one before.
+        self.others_unseen = False
         self.forget()
 
     def forget(self) -> None:
@@ -123,6 +127,7 @@ class Pacer:
         self.guessed = False  # reset_at is our guess at a new window, not a sighting
         self.tat = 0.0
         self.inflight = 0
+        self.granted = 0  # credits reserved since the window began
         self.granted_at = 0.0  # when the latest reservation was made
         self.unpaced = False
         self.spacing = 0.0  # seconds per credit of the latest paced reservation
@@ -203,7 +208,9 @@ class Pacer:
             # Nothing known to be spendable: one probe at a time asks the server.
             opens = max(self.probe_at, self.probe_until)
             if now < opens:
-                return False, min(opens, self.blocked_until or opens) - now
+                # Until the probe is answered or given up, or the block (if still on) ends.
+                ends = self.blocked_until if self.blocked_until > now else opens
+                return False, min(opens, ends) - now
             self.probe_until = now + PROBE_PATIENCE
             self._grant(cost, now)
             return True, 0.0
@@ -218,6 +225,8 @@ class Pacer:
         if self.explicit is not None:
             return self._spaced(cost, now, within)
         if bulk:
+            if self.others_unseen and self._unanswered(now):
+                return False, PROBE_PATIENCE  # or sooner: when the one out is answered
             spare = self.available - cost
             held = self.held_back(now)
             if spare < held:
@@ -246,6 +255,7 @@ class Pacer:
     def _grant(self, cost: int, now: float) -> None:
         self.available -= cost
         self.inflight += cost
+        self.granted += cost
         self.granted_at = now
 
     def _unanswered(self, now: float) -> int:
@@ -258,8 +268,12 @@ class Pacer:
         """Start the next window once the estimated reset has passed."""
         if self.reset_at is not None and now >= self.reset_at + GUARD:
             assert self.limit is not None
-            # A reservation made before the reset may reach the server after it.
-            self.available = float(self.limit - self._unanswered(now))
+            # A reservation made before the reset may reach the server after it; one
+            # made in an earlier window and still unanswered is presumed lost (a command
+            # a frozen Redis ran after its caller gave up on it is answered by no one).
+            self.inflight = min(self._unanswered(now), self.granted)
+            self.granted = 0
+            self.available = float(self.limit - self.inflight)
             self.reset_at = now + self.window if self.window else None
             self.guessed = True
             self.tat = now
@@ -303,7 +317,9 @@ class Pacer:
             # First sighting, or the server has moved to a new window (its reset is a
             # window later: an answer read late only looks a little later).
             self.reset_at = reset_at
-            self.available = float(remaining - self._unanswered(now))
+            self.inflight = min(self._unanswered(now), self.granted)  # as in _roll
+            self.granted = 0
+            self.available = float(remaining - self.inflight)
             self.tat = min(self.tat, now)
         else:
             if self.guessed and self.window and reset_at < self.reset_at - self.window / 2:

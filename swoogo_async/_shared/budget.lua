@@ -24,7 +24,7 @@ local QUIET = num(ARGV[15])
 if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
   'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed', 'granted_at',
-  'demand', 'demand_at', 'demand_since')
+  'demand', 'demand_at', 'demand_since', 'granted')
 local limit = num(f[1]) or (XC > 0 and XC or -1)
 local window = num(f[2]) or (XC > 0 and XW or -1)
 local avail = num(f[3]) or (XC > 0 and XC or 0)
@@ -41,6 +41,23 @@ local granted_at = num(f[13]) or 0
 local demand = num(f[14]) or 0
 local demand_at = num(f[15]) or 0
 local demand_since = num(f[16]) or 0
+local granted = num(f[17]) or 0
+-- A value no state of these rules holds is corrupt and read as absent too, so that a
+-- poisoned hash holds no caller past a window or two: a window, or a time still to
+-- come, beyond the longest window; a time already past that lies in the future; a
+-- demand above a thousand budgets per memory, or below zero.
+local LONGEST = math.max(MAXW, XW)
+local LATEST = now + 2 * LONGEST
+if window ~= -1 and (window <= 0 or window > LONGEST) then window = XC > 0 and XW or -1 end
+if limit ~= -1 and limit < 1 then limit = XC > 0 and XC or -1 end
+if reset_at > LATEST then reset_at = -1 end
+if blocked > LATEST then blocked = 0 end
+if probe_at > LATEST then probe_at = 0 end
+if probe_until > LATEST then probe_until = 0 end
+if tat > LATEST then tat = 0 end
+if granted_at > LATEST then granted_at = 0 end
+if demand_at > LATEST then demand_at = 0 end
+if demand_since > LATEST then demand_since = 0 end
 local function memory() return math.max((window > 0 and window or 1) * MEMORY, 1) end
 local function decayed(m) return demand * math.exp(-math.max(now - demand_at, 0) / m) end
 local function rate_seen()
@@ -49,6 +66,7 @@ local function rate_seen()
   local seen = math.max(now - demand_since, m / 2)
   return decayed(m) / (1 - math.exp(-seen / m))
 end
+if demand < 0 or (limit > 0 and demand > 1000 * limit / memory()) then demand = 0 end
 local function unanswered()
   if inflight ~= 0 and now - granted_at > STRAY then inflight = 0 end
   return inflight
@@ -56,6 +74,7 @@ end
 local function grant(cost)
   avail = avail - cost
   inflight = inflight + cost
+  granted = granted + cost
   granted_at = now
 end
 local op = ARGV[1]
@@ -69,14 +88,16 @@ if op == 'reserve' then
     local opens = math.max(probe_at, probe_until)
     if now < opens then
       ok = 0
-      delay = math.min(opens, blocked > 0 and blocked or opens) - now
+      delay = math.min(opens, blocked > now and blocked or opens) - now
     else
       probe_until = now + PATIENCE
       grant(cost)
     end
   else
     if reset_at >= 0 and now >= reset_at + GUARD then
-      avail = limit - unanswered()
+      inflight = math.max(math.min(unanswered(), granted), 0)
+      granted = 0
+      avail = limit - inflight
       reset_at = window > 0 and now + window or -1
       guessed = 1
       tat = now
@@ -150,7 +171,9 @@ elseif op == 'observe' then
     local stale = 0
     if reset_at < 0 or ra > reset_at + math.max(window / 2, 1) then
       reset_at = ra
-      avail = rem - unanswered()
+      inflight = math.max(math.min(unanswered(), granted), 0)
+      granted = 0
+      avail = rem - inflight
       tat = math.min(tat, now)
     elseif guessed == 1 and window > 0 and ra < reset_at - window / 2 then
       -- a late answer from the window before the one we rolled into
@@ -188,6 +211,7 @@ redis.call('HSET', k, 'limit', s(limit), 'window', s(window), 'avail', s(avail),
   'reset_at', s(reset_at), 'tat', s(tat), 'inflight', s(inflight), 'blocked', s(blocked),
   'probe_at', s(probe_at), 'probe_until', s(probe_until), 'unpaced', s(unpaced),
   'spacing', s(spacing), 'guessed', s(guessed), 'granted_at', s(granted_at),
-  'demand', s(demand), 'demand_at', s(demand_at), 'demand_since', s(demand_since))
+  'demand', s(demand), 'demand_at', s(demand_at), 'demand_since', s(demand_since),
+  'granted', s(granted))
 redis.call('PEXPIRE', k, math.floor(2 * MAXW * 1000))
 return {ok, s(delay), s(avail)}
