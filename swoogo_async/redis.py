@@ -13,10 +13,8 @@ Install with ``pip install "swoogo-async[redis]"`` and pass
   beside the budget, so bulk work in every process leaves interactive calls their share.
 - Untrusted values: whatever Redis holds under these keys is checked when read; a
   malformed token, budget field or lock is treated as absent.
-- Leases (``lease(name)``, one writer per event): a ``redis.asyncio.lock.Lock`` with a
-  TTL of ``lock_ttl``, extended every third of it while held, released by
-  compare-and-delete; a holder that dies frees it by TTL. With Redis away the lease
-  falls back to this machine's file lock (``_shared.state.file_lease``).
+- Leases (``lease(name)``, one writer per event): redis-py's ``Lock`` with a TTL of
+  ``lock_ttl``, extended while held (``_shared.redis_lease``).
 - Keys: ``swoogo:{<sha256(base URL, api key)[:16]>}:...``, one Cluster hash slot per
   credential and server (staging and production never share a token or a budget).
 - Redis down or slow: each command is bounded by ``timeout``. With
@@ -34,67 +32,33 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from importlib import resources
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 from redis import asyncio as aioredis
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from redis.exceptions import LockError, RedisError
 
 from ._checks import check_number
-from ._exceptions import InvalidInputError, LeaseBusyError, SharedStateError
+from ._exceptions import InvalidInputError, SharedStateError
 from ._http.auth import usable_token
 from ._http.pacer import AsyncPacer
 from ._http.pacing import (
     DEFAULT_RESERVE,
-    GUARD,
-    HEADROOM,
-    MAX_WINDOW,
-    MEMORY,
     MIN_BLOCK,
-    PROBE_AFTER,
-    PROBE_PATIENCE,
-    QUIET,
-    STRAY_AFTER,
-    UNLIMITED,
     Pacer,
     RateHeaders,
     RateLimit,
 )
-from ._shared.state import LocalSharedState, credential_id, lease_held_until
+from ._shared.redis_lease import redis_lease
+from ._shared.redis_scripts import BUDGET_SCRIPT, COMPARE_AND_DELETE, CONSTANTS, TOKEN_GET
+from ._shared.state import LocalSharedState, credential_id
 
 __all__ = ["BUDGET_SCRIPT", "RedisSharedState"]
 
 T = TypeVar("T")
 logger = logging.getLogger("swoogo_async")
 
-#: ``Pacer``'s rules in Lua (see the file for its arguments).
-BUDGET_SCRIPT = resources.files("swoogo_async._shared").joinpath("budget.lua").read_text("utf-8")
-
-_TOKEN_GET = """
-if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return nil end
-local v = redis.call('GET', KEYS[1])
-if not v then return nil end
-return {v, redis.call('PTTL', KEYS[1])}
-"""
-
-_COMPARE_AND_DELETE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-_CONSTANTS = (
-    GUARD,
-    PROBE_PATIENCE,
-    PROBE_AFTER,
-    MAX_WINDOW,
-    HEADROOM,
-    MEMORY,
-    STRAY_AFTER,
-    UNLIMITED,
-    QUIET,
-)
 MAX_COMMANDS = 32  # Redis commands one state keeps in flight at most
 _INF = 1e18  # ``within`` for Lua, which has no infinity literal
 
@@ -151,8 +115,8 @@ class RedisSharedState:
         self.prefix = prefix
         self.owns_redis = False
         self._budget = redis.register_script(BUDGET_SCRIPT)
-        self._token_get = redis.register_script(_TOKEN_GET)
-        self._cad = redis.register_script(_COMPARE_AND_DELETE)
+        self._token_get = redis.register_script(TOKEN_GET)
+        self._cad = redis.register_script(COMPARE_AND_DELETE)
         self._local = LocalSharedState(reserve=reserve, lock_ttl=lock_ttl)
         self._locks: dict[str, Lock] = {}  # refresh locks held in Redis, by holder
         self._down_until = 0.0
@@ -364,7 +328,7 @@ class RedisSharedState:
         assert self._keys is not None
         reply = await self._budget(
             keys=[self._keys[2]],
-            args=[op, repr(now), *map(repr, (*self._config, *_CONSTANTS, *args))],
+            args=[op, repr(now), *map(repr, (*self._config, *CONSTANTS, *args))],
         )
         return bool(int(reply[0])), float(reply[1])
 
@@ -445,79 +409,7 @@ class RedisSharedState:
             LeaseBusyError: another holder kept it for ``wait`` seconds.
             SharedStateError: Redis failed and ``on_error="raise"``.
         """
-        return self._lease(name, wait)
-
-    @contextlib.asynccontextmanager
-    async def _lease(self, name: str, wait: float) -> AsyncIterator[None]:
-        if self._keys is None:
-            raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
-        key = f"{self._keys[0].removesuffix(':token')}:lease:{name}"
-        lock = Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
-        started = time.monotonic()
-        try:
-            # Surely held until a TTL after the attempt that took it was sent.
-            until = [await self._lease_acquire(lock, name, wait) + self.lock_ttl]
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            if self.on_error == "raise":
-                raise SharedStateError(
-                    f"Redis did not answer in {self.timeout}s ({type(exc).__name__})"
-                ) from None
-            logger.warning(
-                "Redis unreachable (%s): the lease %s covers this machine only",
-                type(exc).__name__,
-                name,
-            )
-            async with self._local.lease(name, wait=wait):
-                yield
-            return
-        keeper = asyncio.create_task(self._lease_keep(lock, name, until))
-        try:
-            # The machine's lease too: a run here without Redis (or whose Redis fell
-            # away) takes only that one, and must still wait for this run.
-            left = max(0.0, started + wait - time.monotonic())
-            async with self._local.lease(name, wait=left):
-                with lease_held_until(name, until):
-                    yield
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            # A lease that cannot be released now expires by its TTL.
-            with contextlib.suppress(RedisError, OSError, asyncio.TimeoutError):
-                await asyncio.wait_for(lock.release(), self.timeout)
-
-    async def _lease_acquire(self, lock: Lock, name: str, wait: float) -> float:
-        """Take ``lock``; return the ``time.monotonic()`` of the attempt that took it."""
-        started = time.monotonic()
-        pause = 0.05
-        while True:
-            sent = time.monotonic()
-            if await asyncio.wait_for(self._take(lock), self.timeout):
-                return sent
-            left = started + wait - time.monotonic()
-            if left <= 0:
-                raise LeaseBusyError(
-                    f"{name} is held by another run on this credential (waited {wait:g} s)",
-                    name=name,
-                    waited=wait,
-                )
-            await asyncio.sleep(min(pause, left))
-            pause = min(pause * 2, 0.5)
-
-    async def _lease_keep(self, lock: Lock, name: str, until: list[float]) -> None:
-        """Extend the lease's TTL while it is held, so a long run keeps it."""
-        while True:
-            await asyncio.sleep(self.lock_ttl / 3)
-            sent = time.monotonic()
-            try:
-                await asyncio.wait_for(lock.reacquire(), self.timeout)
-                until[0] = max(until[0], sent + self.lock_ttl)
-            except LockNotOwnedError:
-                until[0] = -math.inf  # the run's writes stop (check_lease_held)
-                logger.error("the lease %s expired while held: the run stops writing", name)
-                return
-            except (RedisError, OSError, asyncio.TimeoutError) as exc:
-                logger.warning("could not extend the lease %s (%s)", name, type(exc).__name__)
+        return redis_lease(self, name, wait)
 
     async def _in_process(self, op: Callable[[Pacer, float], T]) -> T:
         """Run ``op`` on the in-process budget (Redis is away), at the monotonic time."""

@@ -1,0 +1,51 @@
+"""The Lua that runs inside Redis for ``RedisSharedState``: the budget script and its helpers.
+
+``budget.lua`` is ``Pacer``'s rules, held equal to them by a test; its constants come
+from ``_http.pacing`` so the two never drift.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from .._http.pacing import (
+    GUARD,
+    HEADROOM,
+    MAX_WINDOW,
+    MEMORY,
+    PROBE_AFTER,
+    PROBE_PATIENCE,
+    QUIET,
+    STRAY_AFTER,
+    UNLIMITED,
+)
+
+__all__ = ["BUDGET_SCRIPT", "COMPARE_AND_DELETE", "CONSTANTS", "TOKEN_GET"]
+
+#: ``Pacer``'s rules in Lua (see the file for its arguments).
+BUDGET_SCRIPT = resources.files("swoogo_async._shared").joinpath("budget.lua").read_text("utf-8")
+
+TOKEN_GET = """
+if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return nil end
+local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+return {v, redis.call('PTTL', KEYS[1])}
+"""
+
+COMPARE_AND_DELETE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+#: The pacing constants the budget script reads after its own arguments, in order.
+CONSTANTS = (
+    GUARD,
+    PROBE_PATIENCE,
+    PROBE_AFTER,
+    MAX_WINDOW,
+    HEADROOM,
+    MEMORY,
+    STRAY_AFTER,
+    UNLIMITED,
+    QUIET,
+)
