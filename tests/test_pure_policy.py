@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 
@@ -20,6 +21,7 @@ from swoogo_async import (
 from swoogo_async._exceptions import SwoogoError, make_status_error
 from swoogo_async._http.pacing import (
     _BULK,
+    BulkMark,
     GUARD,
     HEADROOM,
     MAX_WINDOW,
@@ -254,16 +256,73 @@ def _known(limit: int = 100, reset: int = 10, now: float = 0.0) -> Pacer:
     return pacer
 
 
-def test_bulk_work_alone_spends_the_whole_budget_at_once() -> None:
+def test_bulk_work_alone_spends_every_window_fully() -> None:
     pacer = _known()
-    assert all(pacer.reserve(1, 0.0, bulk=True) == (True, 0.0) for _ in range(100))
-    ok, delay = pacer.reserve(1, 0.0, bulk=True)
+    floor, last = pacer.floor(), pacer.floor_last()
+    assert (floor, last) == (5.0, 1.0)  # 5 % of 100 credits; a tenth of 10 s
+    for window in range(3):
+        start = 10.0 * window + GUARD * window
+        # All but the floor at once...
+        assert all(pacer.reserve(1, start, bulk=True) == (True, 0.0) for _ in range(95))
+        ok, delay = pacer.reserve(1, start, bulk=True)
+        assert not ok
+        assert pacer.reset_at is not None
+        assert start + delay == pytest.approx(pacer.reset_at - last)
+        # ...and the floor in the window's final second: every credit is spent.
+        now = start + delay
+        assert all(pacer.reserve(1, now, bulk=True) == (True, 0.0) for _ in range(5))
+        ok, delay = pacer.reserve(1, now, bulk=True)
+        assert not ok
+        assert now + delay == pytest.approx(pacer.reset_at + GUARD)
+        for _ in range(100):
+            pacer.observe(_headers(100, 0, 1), 1, now)
+
+
+def test_an_interactive_call_mid_window_after_bulk_took_the_rest_goes_at_once() -> None:
+    pacer = _known()
+    while pacer.reserve(1, 0.0, bulk=True)[0]:
+        pass
+    assert pacer.available == 5  # the floor: no interactive demand was seen
+    # Interactive traffic starts after bulk work took the window: served at once.
+    assert pacer.reserve(1, 3.0) == (True, 0.0)
+    assert pacer.reserve(1, 6.0) == (True, 0.0)
+
+
+def test_bulk_calls_take_the_floor_only_in_the_window_final_seconds() -> None:
+    pacer = _known()
+    while pacer.reserve(1, 0.0, bulk=True)[0]:
+        pass
+    ok, delay = pacer.reserve(1, 8.9, bulk=True)
     assert not ok
-    assert delay == pytest.approx(10.0 + GUARD)
-    for _ in range(100):
-        pacer.observe(_headers(100, 0, 10), 1, 0.5)
-    # The next window, too, goes out at once: nothing is held back for nobody.
-    assert all(pacer.reserve(1, 10.0 + GUARD, bulk=True)[0] for _ in range(100))
+    assert delay == pytest.approx(0.1)
+    assert pacer.reserve(1, 9.0, bulk=True) == (True, 0.0)
+    # An interactive call that arrives once bulk took the floor waits at most for the reset.
+    while pacer.reserve(1, 9.0, bulk=True)[0]:
+        pass
+    ok, delay = pacer.reserve(1, 9.0)
+    assert not ok
+    assert delay <= pacer.floor_last() + GUARD
+
+
+def test_a_bulk_run_final_calls_take_the_floor_at_once() -> None:
+    pacer = _known()
+    while pacer.reserve(1, 0.0, bulk=True)[0]:
+        pass
+    assert pacer.available == 5
+    assert all(pacer.reserve(1, 0.5, bulk=True, final=True) == (True, 0.0) for _ in range(5))
+    assert not pacer.reserve(1, 0.5, bulk=True, final=True)[0]  # the window is spent
+
+
+def test_a_bulk_mark_wakes_its_waiters_when_it_ends() -> None:
+    async def main() -> bool:
+        mark = BulkMark()
+        ended = mark.ended()
+        assert not ended.done()
+        mark.end()
+        await ended
+        return mark.final and mark.ended().done()
+
+    assert asyncio.run(main())
 
 
 def test_bulk_work_leaves_the_interactive_demand_seen_its_share() -> None:

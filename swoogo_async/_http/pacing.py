@@ -21,7 +21,13 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   reset nears and is nothing when no interactive call was seen, so bulk work alone
   spends the whole budget. A bulk call is never granted ahead of time: it waits
   unbooked until the share has shrunk, so it cannot take credits an interactive
-  call arriving meanwhile needs.
+  call arriving meanwhile needs. A floor of each window (``FLOOR`` of the budget, at
+  least one credit) is bulk work's only in the window's final ``FLOOR_LAST`` seconds
+  (a tenth of the window, a second at most): an interactive call that starts after
+  bulk work took the window, before any demand was seen, still finds credits, or
+  waits at most those final seconds. A bulk run's last calls (its source is
+  exhausted: ``BulkMark.final``) may take the floor at once, so the run does not
+  wait for the end of its last window.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
   ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
@@ -33,6 +39,7 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import math
@@ -44,6 +51,7 @@ from .._checks import number
 from .retry import RateHeaders, read_rate_headers
 
 __all__ = [
+    "BulkMark",
     "Pacer",
     "RateHeaders",
     "RateLimit",
@@ -59,6 +67,9 @@ MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to h
 DEFAULT_RESERVE = 0.0  # share of the budget's rate held back beyond the demand seen
 HEADROOM = 2.0  # interactive demand held back: this many times the rate seen
 MEMORY = 0.25  # the demand rate forgets with a time constant of this share of the window
+FLOOR = 0.05  # share of each window's credits bulk calls may take only in its final seconds
+FLOOR_LAST = 0.1  # those final seconds: this share of the window, at most FLOOR_LAST_MAX
+FLOOR_LAST_MAX = 1.0
 QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
 STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
 UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
@@ -67,13 +78,47 @@ MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still e
 LIMIT_HEADER = "X-Rate-Limit-Limit"
 
 
-_BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("swoogo_bulk", default=False)
+class BulkMark:
+    """One bulk run's mark on its calls; ``final`` once its source is exhausted.
+
+    Its calls' tasks share this object (a context variable is copied into each task,
+    so a flag set later must live in a shared object); calls waiting for the floor
+    wake when it turns final.
+    """
+
+    def __init__(self) -> None:
+        self.final = False
+        self._ended: asyncio.Future[None] | None = None
+
+    def end(self) -> None:
+        """Say that the run's source is exhausted: its remaining calls are its last."""
+        self.final = True
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(None)
+
+    def ended(self) -> asyncio.Future[None]:
+        """Return a future done once ``end`` is called."""
+        if self._ended is None:
+            self._ended = asyncio.get_running_loop().create_future()
+            if self.final:
+                self._ended.set_result(None)
+        return self._ended
+
+
+_BULK: contextvars.ContextVar[BulkMark | None] = contextvars.ContextVar(
+    "swoogo_bulk", default=None
+)
 
 
 @contextlib.contextmanager
-def bulk_pacing() -> Iterator[None]:
-    """Mark the calls made inside as bulk work: they leave interactive calls their share."""
-    token = _BULK.set(True)
+def bulk_pacing(mark: BulkMark | None = None) -> Iterator[None]:
+    """Mark the calls made inside as bulk work: they leave interactive calls their share.
+
+    Args:
+        mark: The run's mark, shared by all its calls (a fresh one if None); its
+            ``end()`` lets the run's last calls take the floor at once.
+    """
+    token = _BULK.set(mark if mark is not None else BulkMark())
     try:
         yield
     finally:
@@ -180,6 +225,14 @@ class Pacer:
             rate += self.reserve_fraction * self.limit / self.window
         return rate * max(self.reset_at - now, 0.0)
 
+    def floor(self) -> float:
+        """Return the credits of each window bulk calls take only in its final seconds."""
+        return max(1.0, FLOOR * (self.limit or 0))
+
+    def floor_last(self) -> float:
+        """Return the final seconds of a window in which bulk calls may take the floor."""
+        return min(FLOOR_LAST_MAX, FLOOR_LAST * (self.window or 1.0))
+
     def reserve(
         self,
         cost: int,
@@ -188,12 +241,14 @@ class Pacer:
         *,
         bulk: bool = False,
         again: bool = False,
+        final: bool = False,
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
         ``again`` says that this call asked before and was refused: an interactive call
         counts as demand when it first asks, granted or not (a starved call is demand
-        too), and only then.
+        too), and only then. ``final`` says that a bulk call is among its run's last:
+        it may take the floor at once.
 
         Returns:
             ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
@@ -229,12 +284,18 @@ class Pacer:
                 return False, PROBE_PATIENCE  # or sooner: when the one out is answered
             spare = self.available - cost
             held = self.held_back(now)
+            opens = now
             if spare < held:
                 # Wait, unbooked, until the share held back has shrunk to what is spare.
                 assert self.reset_at is not None
                 rate = held / max(self.reset_at - now, 1e-9)
-                opens = self.reset_at - spare / rate
-                return False, max(min(opens, self.reset_at + GUARD) - now, 0.0)
+                opens = min(self.reset_at - spare / rate, self.reset_at + GUARD)
+            if not final and self.reset_at is not None:
+                floor_from = self.reset_at - self.floor_last()
+                if now < floor_from and spare < self.floor():
+                    opens = max(opens, floor_from)
+            if opens > now:
+                return False, opens - now
         self._grant(cost, now)
         return True, 0.0
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from importlib import resources
 
 from .._http.pacing import (
+    FLOOR,
+    FLOOR_LAST,
+    FLOOR_LAST_MAX,
     GUARD,
     HEADROOM,
     MAX_WINDOW,
@@ -48,4 +51,7 @@ CONSTANTS = (
     STRAY_AFTER,
     UNLIMITED,
     QUIET,
+    FLOOR,
+    FLOOR_LAST,
+    FLOOR_LAST_MAX,
 )
