@@ -21,13 +21,13 @@ from swoogo_async import (
 from swoogo_async._exceptions import SwoogoError, make_status_error
 from swoogo_async._http.pacing import (
     _BULK,
-    BulkMark,
     GUARD,
     HEADROOM,
     MAX_WINDOW,
     MIN_BLOCK,
     PROBE_AFTER,
     STRAY_AFTER,
+    BulkMark,
     Pacer,
     bulk_pacing,
     read_rate_headers,

@@ -288,8 +288,9 @@ class _Decisions:
             *,
             bulk: bool = False,
             again: bool = False,
+            final: bool = False,
         ) -> tuple[bool, float]:
-            answer = reserve(cost, now, within, bulk=bulk, again=again)
+            answer = reserve(cost, now, within, bulk=bulk, again=again, final=final)
             self.answers.append(answer)
             self.first.setdefault(asyncio.current_task(), answer)
             if len(self.first) >= expected:

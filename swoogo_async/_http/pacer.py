@@ -76,9 +76,7 @@ class AsyncPacer:
             left = within - (now - start)
             final = mark is not None and mark.final
             if self.budget is None:
-                ok, delay = self.pacer.reserve(
-                    cost, now, left, bulk=bulk, again=again, final=final
-                )
+                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk, again=again, final=final)
             else:
                 ok, delay = await self.budget.reserve(
                     cost, within=left, bulk=bulk, again=again, final=final

@@ -105,9 +105,7 @@ class BulkMark:
         return self._ended
 
 
-_BULK: contextvars.ContextVar[BulkMark | None] = contextvars.ContextVar(
-    "swoogo_bulk", default=None
-)
+_BULK: contextvars.ContextVar[BulkMark | None] = contextvars.ContextVar("swoogo_bulk", default=None)
 
 
 @contextlib.contextmanager
