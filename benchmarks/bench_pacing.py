@@ -15,9 +15,12 @@ Three measurements against FakeSwoogo with a small budget (``--credits`` per
   first, as a web app runs before an import) while a bulk job of gets under
   ``bulk_pacing()`` saturates the budget for ``--bulk-windows`` windows: the
   interactive calls' wait p50/p99 (target p99 ≤ 1 s on a 10-s window) and 429s.
+  ``--web-after S`` starts the interactive gets S seconds after the bulk job instead,
+  once it has taken the window before any interactive demand was seen.
 
     python -m benchmarks.bench_pacing [--credits 100 --window 5 --fit 0.8 --repeat 3]
     python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10
+    python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10 --web-after 3
 """
 
 from __future__ import annotations
@@ -84,9 +87,18 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def interactive_beside_bulk(
-    credits: int, window: float, rate: float, bulk_windows: int, warmup: float = 2.0
+    credits: int,
+    window: float,
+    rate: float,
+    bulk_windows: int,
+    warmup: float = 2.0,
+    web_after: float | None = None,
 ) -> dict[str, Any]:
-    """Interactive gets at ``rate``/s beside a saturating bulk job in one client."""
+    """Interactive gets at ``rate``/s beside a saturating bulk job in one client.
+
+    ``web_after``: start the interactive gets this many seconds after the bulk job
+    (which then starts at once), when it has taken the window with no demand seen.
+    """
     async with FakeSwoogo(
         rate_limit=credits, rate_window=window, drift=False, latency=LATENCY
     ) as fake:
@@ -106,6 +118,9 @@ async def interactive_beside_bulk(
                     waits.append(time.monotonic() - start)
 
             async def web() -> None:
+                if web_after is not None:
+                    await bulk_running.wait()
+                    await asyncio.sleep(web_after)
                 calls = []
                 while not done.is_set():
                     calls.append(asyncio.ensure_future(one()))
@@ -113,7 +128,7 @@ async def interactive_beside_bulk(
                 await asyncio.gather(*calls)
 
             async def bulk() -> float:
-                await asyncio.sleep(warmup)
+                await asyncio.sleep(warmup if web_after is None else 0.0)
                 bulk_running.set()
                 start = time.monotonic()
                 with bulk_pacing():
@@ -226,6 +241,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["all", "interactive", "overhead"], default="all")
     parser.add_argument("--rate", type=float, default=3.0, help="interactive gets per second")
     parser.add_argument("--bulk-windows", type=int, default=4)
+    parser.add_argument(
+        "--web-after",
+        type=float,
+        default=None,
+        help="start the interactive gets this many seconds after the bulk job (default: before)",
+    )
     args = parser.parse_args()
     # The unpaced runs meet many 429s: their retry WARNINGs are the figures, not news.
     logging.getLogger("swoogo_async").setLevel(logging.ERROR)
@@ -241,7 +262,13 @@ def main() -> None:
         result: dict[str, Any] = asyncio.run(overhead())
     elif args.only == "interactive":
         result = asyncio.run(
-            interactive_beside_bulk(args.credits, args.window, args.rate, args.bulk_windows)
+            interactive_beside_bulk(
+                args.credits,
+                args.window,
+                args.rate,
+                args.bulk_windows,
+                web_after=args.web_after,
+            )
         )
     else:
         result = asyncio.run(measure(args.credits, args.window, args.fit, args.repeat))
