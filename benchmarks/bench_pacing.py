@@ -17,10 +17,14 @@ Three measurements against FakeSwoogo with a small budget (``--credits`` per
   interactive calls' wait p50/p99 (target p99 ≤ 1 s on a 10-s window) and 429s.
   ``--web-after S`` starts the interactive gets S seconds after the bulk job instead,
   once it has taken the window before any interactive demand was seen.
+- ``bulk-alone``: ``create_many`` of exactly ``--bulk-windows`` budgets of rows with no
+  interactive traffic: elapsed over the best case (first window at once, then one
+  window per further budget; target ≤ 1.05).
 
     python -m benchmarks.bench_pacing [--credits 100 --window 5 --fit 0.8 --repeat 3]
     python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10
     python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10 --web-after 3
+    python -m benchmarks.bench_pacing --only bulk-alone --credits 100 --window 10 --bulk-windows 3
 """
 
 from __future__ import annotations
@@ -152,6 +156,36 @@ async def interactive_beside_bulk(
         }
 
 
+async def bulk_alone(credits: int, window: float, budgets: int) -> dict[str, Any]:
+    """``create_many`` of exactly ``budgets`` budgets of rows, alone: time vs best case."""
+    async with FakeSwoogo(
+        rate_limit=credits, rate_window=window, drift=False, latency=LATENCY
+    ) as fake:
+        async with SwoogoClient(
+            fake.api_key, fake.api_secret, base_url=fake.base_url, pool_size=16, retry=RETRY
+        ) as client:
+            await client._core.pipeline.tokens.get()
+            rows = [
+                {"event_id": 1, "name": f"Row {i}", "date": "2026-05-01"}
+                for i in range(credits * budgets)
+            ]
+            start = time.monotonic()
+            async with client.sessions.create_many(rows) as run:
+                statuses = [result.status async for result in run]
+            elapsed = time.monotonic() - start
+            spent = client.credits_spent
+        best = max(math.ceil(spent / credits) - 1, 0) * window
+        return {
+            "rows": len(rows),
+            "created": statuses.count("created"),
+            "credits_spent": spent,
+            "elapsed_s": round(elapsed, 2),
+            "best_case_s": best,
+            "vs_best": round(elapsed / best, 3) if best else None,
+            "responses_429": fake.rate_limited,
+        }
+
+
 def pacer_overhead(n: int = 200_000) -> float:
     """Microseconds the pure pacer spends per call (reserve + observe), unlimited budget."""
     pacer = Pacer()
@@ -238,7 +272,9 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--fit", type=float, default=0.8, help="fitting job, share of budget")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", choices=["all", "interactive", "overhead"], default="all")
+    parser.add_argument(
+        "--only", choices=["all", "interactive", "bulk-alone", "overhead"], default="all"
+    )
     parser.add_argument("--rate", type=float, default=3.0, help="interactive gets per second")
     parser.add_argument("--bulk-windows", type=int, default=4)
     parser.add_argument(
@@ -260,6 +296,8 @@ def main() -> None:
             }
 
         result: dict[str, Any] = asyncio.run(overhead())
+    elif args.only == "bulk-alone":
+        result = asyncio.run(bulk_alone(args.credits, args.window, args.bulk_windows))
     elif args.only == "interactive":
         result = asyncio.run(
             interactive_beside_bulk(

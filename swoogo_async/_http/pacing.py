@@ -16,18 +16,19 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
 - Interactive calls (anything outside ``bulk_pacing()``) go out at once while
   credits are left. Bulk calls go out at once too, except into the share held back
   for interactive calls: the interactive demand seen lately (a decaying rate of
-  interactive credits), with headroom, over the time left until the reset, plus
+  interactive credits), with headroom, over the time left until the window's final
+  half second (a twentieth of a shorter window), plus
   ``reserve`` of the budget's rate if one is configured. That share shrinks as the
   reset nears and is nothing when no interactive call was seen, so bulk work alone
   spends the whole budget. A bulk call is never granted ahead of time: it waits
   unbooked until the share has shrunk, so it cannot take credits an interactive
-  call arriving meanwhile needs. A floor of each window (``FLOOR`` of the budget, at
-  least one credit) is bulk work's only in the window's final ``FLOOR_LAST`` seconds
-  (a tenth of the window, a second at most): an interactive call that starts after
-  bulk work took the window, before any demand was seen, still finds credits, or
-  waits at most those final seconds. A bulk run's last calls (its source is
-  exhausted: ``BulkMark.final``) may take the floor at once, so the run does not
-  wait for the end of its last window.
+  call arriving meanwhile needs. A floor is held back too, whatever the demand seen:
+  ``FLOOR`` of the budget's rate over the time left until the reset (it shrinks to
+  nothing in the window's final half second, so bulk work still spends every credit of every window), so
+  that interactive calls that start after bulk work took the window, before any
+  demand was seen, find credits at up to that rate. A bulk run's last calls (its
+  source is exhausted: ``BulkMark.final``) leave only the demand seen, so the run
+  does not wait for the end of its last window.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
   ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
@@ -67,9 +68,9 @@ MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to h
 DEFAULT_RESERVE = 0.0  # share of the budget's rate held back beyond the demand seen
 HEADROOM = 2.0  # interactive demand held back: this many times the rate seen
 MEMORY = 0.25  # the demand rate forgets with a time constant of this share of the window
-FLOOR = 0.05  # share of each window's credits bulk calls may take only in its final seconds
-FLOOR_LAST = 0.1  # those final seconds: this share of the window, at most FLOOR_LAST_MAX
-FLOOR_LAST_MAX = 1.0
+FLOOR = 0.3  # share of the budget's rate held back from bulk calls until the reset
+RELEASE_LAST = 0.05  # nothing is held back in a window's final share (of its length)...
+RELEASE_LAST_MAX = 0.5  # ...or its final seconds, if fewer
 QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
 STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
 UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
@@ -214,22 +215,28 @@ class Pacer:
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
 
-    def held_back(self, now: float) -> float:
-        """Return the credits bulk work must leave for interactive calls until the reset."""
+    def held_back(self, now: float, *, final: bool = False) -> float:
+        """Return the credits bulk work must leave for interactive calls until the reset.
+
+        ``final``: for a bulk run's last calls, which leave only the demand seen.
+        """
         if self.reset_at is None or self.limit is None:
             return 0.0
+        return self._held_rate(now, final) * max(self._releases() - now, 0.0)
+
+    def _held_rate(self, now: float, final: bool) -> float:
         rate = HEADROOM * self.interactive_rate(now)
-        if self.reserve_fraction > 0.0 and self.window:
-            rate += self.reserve_fraction * self.limit / self.window
-        return rate * max(self.reset_at - now, 0.0)
+        share = 0.0 if final else FLOOR + self.reserve_fraction
+        if share > 0.0 and self.window and self.limit:
+            rate += share * self.limit / self.window
+        return rate
 
-    def floor(self) -> float:
-        """Return the credits of each window bulk calls take only in its final seconds."""
-        return max(1.0, FLOOR * (self.limit or 0))
-
-    def floor_last(self) -> float:
-        """Return the final seconds of a window in which bulk calls may take the floor."""
-        return min(FLOOR_LAST_MAX, FLOOR_LAST * (self.window or 1.0))
+    def _releases(self) -> float:
+        """Return when nothing is held back any more: the window's final seconds are bulk
+        work's too, so that its last grants reach the server before the reset (whose
+        estimate may be late by the header's rounding)."""
+        assert self.reset_at is not None
+        return self.reset_at - min(RELEASE_LAST_MAX, RELEASE_LAST * (self.window or 1.0))
 
     def reserve(
         self,
@@ -281,17 +288,11 @@ class Pacer:
             if self.others_unseen and self._unanswered(now):
                 return False, PROBE_PATIENCE  # or sooner: when the one out is answered
             spare = self.available - cost
-            held = self.held_back(now)
+            held = self.held_back(now, final=final)
             opens = now
             if spare < held:
                 # Wait, unbooked, until the share held back has shrunk to what is spare.
-                assert self.reset_at is not None
-                rate = held / max(self.reset_at - now, 1e-9)
-                opens = min(self.reset_at - spare / rate, self.reset_at + GUARD)
-            if not final and self.reset_at is not None:
-                floor_from = self.reset_at - self.floor_last()
-                if now < floor_from and spare < self.floor():
-                    opens = max(opens, floor_from)
+                opens = self._releases() - spare / self._held_rate(now, final)
             if opens > now:
                 return False, opens - now
         self._grant(cost, now)

@@ -20,7 +20,7 @@ local GUARD, PATIENCE, PROBE_AFTER, MAXW = num(ARGV[7]), num(ARGV[8]), num(ARGV[
   num(ARGV[10])
 local HEADROOM, MEMORY, STRAY, UNLIMITED = num(ARGV[11]), num(ARGV[12]), num(ARGV[13]),
   num(ARGV[14])
-local QUIET, FLOOR, FLOOR_LAST, FLOOR_LAST_MAX = num(ARGV[15]), num(ARGV[16]),
+local QUIET, FLOOR, RELEASE_LAST, RELEASE_LAST_MAX = num(ARGV[15]), num(ARGV[16]),
   num(ARGV[17]), num(ARGV[18])
 if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
@@ -130,24 +130,17 @@ if op == 'reserve' then
     else
       if bulk == 1 then
         local spare = avail - cost
-        local held = 0
+        local held, r, releases = 0, 0, 0
         if reset_at >= 0 then
-          local r = HEADROOM * rate_seen()
-          if RES > 0 and window > 0 then r = r + RES * limit / window end
-          held = r * math.max(reset_at - now, 0)
+          r = HEADROOM * rate_seen()
+          local share = final == 0 and FLOOR + RES or 0
+          if share > 0 and window > 0 then r = r + share * limit / window end
+          -- nothing is held back in the window's final seconds
+          releases = reset_at - math.min(RELEASE_LAST_MAX, RELEASE_LAST * (window > 0 and window or 1))
+          held = r * math.max(releases - now, 0)
         end
         local opens = now
-        if spare < held then
-          local r = held / math.max(reset_at - now, 1e-9)
-          opens = math.min(reset_at - spare / r, reset_at + GUARD)
-        end
-        if final == 0 and reset_at >= 0 then
-          -- the floor: bulk work's only in the window's final seconds
-          local from = reset_at - math.min(FLOOR_LAST_MAX, FLOOR_LAST * (window > 0 and window or 1))
-          if now < from and spare < math.max(1, FLOOR * (limit > 0 and limit or 0)) then
-            opens = math.max(opens, from)
-          end
-        end
+        if spare < held then opens = releases - spare / r end
         if opens > now then
           ok = 0
           delay = opens - now

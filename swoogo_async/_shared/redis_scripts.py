@@ -10,8 +10,6 @@ from importlib import resources
 
 from .._http.pacing import (
     FLOOR,
-    FLOOR_LAST,
-    FLOOR_LAST_MAX,
     GUARD,
     HEADROOM,
     MAX_WINDOW,
@@ -19,6 +17,8 @@ from .._http.pacing import (
     PROBE_AFTER,
     PROBE_PATIENCE,
     QUIET,
+    RELEASE_LAST,
+    RELEASE_LAST_MAX,
     STRAY_AFTER,
     UNLIMITED,
 )
@@ -52,6 +52,6 @@ CONSTANTS = (
     UNLIMITED,
     QUIET,
     FLOOR,
-    FLOOR_LAST,
-    FLOOR_LAST_MAX,
+    RELEASE_LAST,
+    RELEASE_LAST_MAX,
 )
