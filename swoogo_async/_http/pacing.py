@@ -15,20 +15,18 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   window starts without the reservations still unanswered: they may land in it.
 - Interactive calls (anything outside ``bulk_pacing()``) go out at once while
   credits are left. Bulk calls go out at once too, except into the share held back
-  for interactive calls: the interactive demand seen lately (a decaying rate of
-  interactive credits), with headroom, over the time left until the window's final
-  half second (a twentieth of a shorter window), plus
-  ``reserve`` of the budget's rate if one is configured. That share shrinks as the
-  reset nears and is nothing when no interactive call was seen, so bulk work alone
-  spends the whole budget. A bulk call is never granted ahead of time: it waits
-  unbooked until the share has shrunk, so it cannot take credits an interactive
-  call arriving meanwhile needs. A floor is held back too, whatever the demand seen:
-  ``FLOOR`` of the budget's rate over the time left until the reset (it shrinks to
-  nothing in the window's final half second, so bulk work still spends every credit of every window), so
-  that interactive calls that start after bulk work took the window, before any
-  demand was seen, find credits at up to that rate. A bulk run's last calls (its
-  source is exhausted: ``BulkMark.final``) leave only the demand seen, so the run
-  does not wait for the end of its last window.
+  for interactive calls, at a rate of: the interactive demand seen lately (a
+  decaying rate of interactive credits) with headroom, plus a floor of ``FLOOR`` of
+  the budget's rate whatever the demand, plus ``reserve`` of it if configured; held
+  over the time left until the window's final half second (a twentieth of a shorter
+  window). The share shrinks as that nears and is nothing after it, so bulk work
+  spends every credit of every window. The floor serves interactive calls that
+  start after bulk work took the window, before any demand was seen (up to its
+  rate); a bulk run's last calls (its source is exhausted: ``BulkMark.final``)
+  leave only the demand seen, so a run does not wait for the end of its last
+  window. A bulk call is never granted ahead of time: it waits unbooked until the
+  share has shrunk, so it cannot take credits an interactive call arriving
+  meanwhile needs.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
   ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
