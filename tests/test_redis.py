@@ -594,7 +594,7 @@ async def test_interactive_calls_go_first_through_redis_while_bulk_work_saturate
         ok, delay = await bulk_state.run_script("reserve", 1, 1e18, 1, now=t)
         assert not ok
         assert delay > 0  # told to come back, with nothing booked
-        assert granted > 60
+        assert granted > 50  # all but the demand seen and the floor, until the release
         # ...and every interactive call until the reset still goes out at once.
         for k in range(12):
             assert await web_state.run_script("reserve", 1, 1e18, 0, now=t + 0.5 * k) == (
