@@ -15,9 +15,16 @@ Three measurements against FakeSwoogo with a small budget (``--credits`` per
   first, as a web app runs before an import) while a bulk job of gets under
   ``bulk_pacing()`` saturates the budget for ``--bulk-windows`` windows: the
   interactive calls' wait p50/p99 (target p99 ≤ 1 s on a 10-s window) and 429s.
+  ``--web-after S`` starts the interactive gets S seconds after the bulk job instead,
+  once it has taken the window before any interactive demand was seen.
+- ``bulk-alone``: ``create_many`` of exactly ``--bulk-windows`` budgets of rows with no
+  interactive traffic: elapsed over the best case (first window at once, then one
+  window per further budget; target ≤ 1.05).
 
     python -m benchmarks.bench_pacing [--credits 100 --window 5 --fit 0.8 --repeat 3]
     python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10
+    python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10 --web-after 3
+    python -m benchmarks.bench_pacing --only bulk-alone --credits 100 --window 10 --bulk-windows 3
 """
 
 from __future__ import annotations
@@ -84,9 +91,18 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def interactive_beside_bulk(
-    credits: int, window: float, rate: float, bulk_windows: int, warmup: float = 2.0
+    credits: int,
+    window: float,
+    rate: float,
+    bulk_windows: int,
+    warmup: float = 2.0,
+    web_after: float | None = None,
 ) -> dict[str, Any]:
-    """Interactive gets at ``rate``/s beside a saturating bulk job in one client."""
+    """Interactive gets at ``rate``/s beside a saturating bulk job in one client.
+
+    ``web_after``: start the interactive gets this many seconds after the bulk job
+    (which then starts at once), when it has taken the window with no demand seen.
+    """
     async with FakeSwoogo(
         rate_limit=credits, rate_window=window, drift=False, latency=LATENCY
     ) as fake:
@@ -106,6 +122,9 @@ async def interactive_beside_bulk(
                     waits.append(time.monotonic() - start)
 
             async def web() -> None:
+                if web_after is not None:
+                    await bulk_running.wait()
+                    await asyncio.sleep(web_after)
                 calls = []
                 while not done.is_set():
                     calls.append(asyncio.ensure_future(one()))
@@ -113,7 +132,7 @@ async def interactive_beside_bulk(
                 await asyncio.gather(*calls)
 
             async def bulk() -> float:
-                await asyncio.sleep(warmup)
+                await asyncio.sleep(warmup if web_after is None else 0.0)
                 bulk_running.set()
                 start = time.monotonic()
                 with bulk_pacing():
@@ -133,6 +152,36 @@ async def interactive_beside_bulk(
             "max_s": round(max(waits), 3),
             "bulk_calls": credits * bulk_windows,
             "bulk_elapsed_s": round(elapsed, 2),
+            "responses_429": fake.rate_limited,
+        }
+
+
+async def bulk_alone(credits: int, window: float, budgets: int) -> dict[str, Any]:
+    """``create_many`` of exactly ``budgets`` budgets of rows, alone: time vs best case."""
+    async with FakeSwoogo(
+        rate_limit=credits, rate_window=window, drift=False, latency=LATENCY
+    ) as fake:
+        async with SwoogoClient(
+            fake.api_key, fake.api_secret, base_url=fake.base_url, pool_size=16, retry=RETRY
+        ) as client:
+            await client._core.pipeline.tokens.get()
+            rows = [
+                {"event_id": 1, "name": f"Row {i}", "date": "2026-05-01"}
+                for i in range(credits * budgets)
+            ]
+            start = time.monotonic()
+            async with client.sessions.create_many(rows) as run:
+                statuses = [result.status async for result in run]
+            elapsed = time.monotonic() - start
+            spent = client.credits_spent
+        best = max(math.ceil(spent / credits) - 1, 0) * window
+        return {
+            "rows": len(rows),
+            "created": statuses.count("created"),
+            "credits_spent": spent,
+            "elapsed_s": round(elapsed, 2),
+            "best_case_s": best,
+            "vs_best": round(elapsed / best, 3) if best else None,
             "responses_429": fake.rate_limited,
         }
 
@@ -223,9 +272,17 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--fit", type=float, default=0.8, help="fitting job, share of budget")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", choices=["all", "interactive", "overhead"], default="all")
+    parser.add_argument(
+        "--only", choices=["all", "interactive", "bulk-alone", "overhead"], default="all"
+    )
     parser.add_argument("--rate", type=float, default=3.0, help="interactive gets per second")
     parser.add_argument("--bulk-windows", type=int, default=4)
+    parser.add_argument(
+        "--web-after",
+        type=float,
+        default=None,
+        help="start the interactive gets this many seconds after the bulk job (default: before)",
+    )
     args = parser.parse_args()
     # The unpaced runs meet many 429s: their retry WARNINGs are the figures, not news.
     logging.getLogger("swoogo_async").setLevel(logging.ERROR)
@@ -239,9 +296,17 @@ def main() -> None:
             }
 
         result: dict[str, Any] = asyncio.run(overhead())
+    elif args.only == "bulk-alone":
+        result = asyncio.run(bulk_alone(args.credits, args.window, args.bulk_windows))
     elif args.only == "interactive":
         result = asyncio.run(
-            interactive_beside_bulk(args.credits, args.window, args.rate, args.bulk_windows)
+            interactive_beside_bulk(
+                args.credits,
+                args.window,
+                args.rate,
+                args.bulk_windows,
+                web_after=args.web_after,
+            )
         )
     else:
         result = asyncio.run(measure(args.credits, args.window, args.fit, args.repeat))

@@ -22,13 +22,14 @@ Two more scenarios, through Redis:
 
     python -m benchmarks.bench_workers --imports 20 --credits 120 --window 15 --rows 60
     python -m benchmarks.bench_workers --interactive 3 --credits 100 --window 10 --windows 4
+    python -m benchmarks.bench_workers --interactive 3 --credits 100 --window 10 --windows 4 \
+        --web-after 3
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -39,7 +40,7 @@ import time
 from typing import Any
 
 from swoogo_async import RetryPolicy, SwoogoClient
-from swoogo_async._http.pacing import bulk_pacing
+from swoogo_async._http.pacing import BulkMark, bulk_pacing
 from swoogo_async.testing import FakeSwoogo
 
 from .bench_pacing import percentile
@@ -62,10 +63,7 @@ async def _work(
             "test-key", "test-secret", base_url=base_url, retry=RETRY, shared=shared, pool_size=8
         ) as client:
             await asyncio.get_running_loop().run_in_executor(None, go.wait)
-            with bulk_pacing() if bulk else contextlib.nullcontext():
-                results = await asyncio.gather(
-                    *(client.sessions.get(1000) for _ in range(calls)), return_exceptions=True
-                )
+            results = await _gets(client, calls, bulk)
             return {
                 "end": time.time(),
                 "fetches": client.token_fetches,
@@ -76,6 +74,32 @@ async def _work(
             await shared.aclose()
 
 
+async def _gets(client: SwoogoClient, calls: int, bulk: bool) -> list[BaseException | None]:
+    """Make ``calls`` gets; as bulk work, on 32 lanes that mark the run's last calls once
+    no call is left to start, as the bulk engine does when its source is exhausted."""
+    if not bulk:
+        got = await asyncio.gather(
+            *(client.sessions.get(1000) for _ in range(calls)), return_exceptions=True
+        )
+        return [r if isinstance(r, BaseException) else None for r in got]
+    mark = BulkMark()
+    left = iter(range(calls))
+    results: list[BaseException | None] = []
+
+    async def lane() -> None:
+        for _ in left:
+            try:
+                await client.sessions.get(1000)
+                results.append(None)
+            except Exception as exc:  # counted as failed, as gather's return_exceptions
+                results.append(exc)
+        mark.end()
+
+    with bulk_pacing(mark):
+        await asyncio.gather(*(lane() for _ in range(32)))
+    return results
+
+
 def worker(
     base_url: str, redis_url: str | None, calls: int, go: Any, out: Any, bulk: bool = False
 ) -> None:
@@ -84,9 +108,18 @@ def worker(
 
 
 async def _serve(
-    base_url: str, redis_url: str, rate: float, go: Any, stop: Any, serving: Any
+    base_url: str,
+    redis_url: str,
+    rate: float,
+    go: Any,
+    stop: Any,
+    serving: Any,
+    web_after: float | None = None,
 ) -> list[float]:
-    """Interactive gets at ``rate``/s until ``stop``; the waits of those made after ``go``."""
+    """Interactive gets at ``rate``/s until ``stop``; the waits of those made after ``go``.
+
+    ``web_after``: make no call before ``go``, and the first this many seconds after it.
+    """
     from swoogo_async.redis import RedisSharedState
 
     # Warnings (a Redis fallback) are news here: they explain a slow interactive call.
@@ -108,8 +141,13 @@ async def _serve(
                     if waits[-1] > 1.0:
                         logging.getLogger("bench").warning("slow: %.2f s", waits[-1])
 
-            await client.sessions.get(1000)
-            serving.set()
+            if web_after is None:
+                await client.sessions.get(1000)
+                serving.set()
+            else:
+                serving.set()
+                await started
+                await asyncio.sleep(web_after)
             calls = []
             while not stop.is_set():
                 calls.append(asyncio.ensure_future(one()))
@@ -121,10 +159,17 @@ async def _serve(
 
 
 def web_worker(
-    base_url: str, redis_url: str, rate: float, go: Any, stop: Any, serving: Any, out: Any
+    base_url: str,
+    redis_url: str,
+    rate: float,
+    go: Any,
+    stop: Any,
+    serving: Any,
+    out: Any,
+    web_after: float | None = None,
 ) -> None:
     """A web app's process: interactive gets beside the bulk workers."""
-    out.put(asyncio.run(_serve(base_url, redis_url, rate, go, stop, serving)))
+    out.put(asyncio.run(_serve(base_url, redis_url, rate, go, stop, serving, web_after)))
 
 
 async def run_workers(
@@ -137,6 +182,7 @@ async def run_workers(
     total: int | None = None,
     bulk: bool = False,
     web_rate: float = 0.0,
+    web_after: float | None = None,
 ) -> dict[str, Any]:
     """Split ``windows`` budgets' worth of gets over ``n`` processes; return the figures."""
     total = credits * windows if total is None else total
@@ -161,15 +207,16 @@ async def run_workers(
             for k in shares
         ]
         if web:
-            args = (fake.base_url, redis_url, web_rate, go, stop, serving, web_out)
+            args = (fake.base_url, redis_url, web_rate, go, stop, serving, web_out, web_after)
             procs.append(SPAWN.Process(target=web_worker, args=args))
         for proc in procs:
             proc.start()
         loop = asyncio.get_running_loop()
         if web:
-            # The web app has served for a few seconds when the import starts.
+            # The web app has served for a few seconds when the import starts (unless it
+            # starts ``web_after`` seconds after the import).
             await loop.run_in_executor(None, serving.wait)
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(3.0 if web_after is None else 0.0)
         await loop.run_in_executor(None, go.wait)
         start = time.time()
         seen = [await loop.run_in_executor(None, out.get) for _ in range(n)]
@@ -257,6 +304,7 @@ def special(redis_url: str, args: argparse.Namespace) -> None:
                         args.windows,
                         bulk=True,
                         web_rate=args.interactive,
+                        web_after=args.web_after,
                     )
                 )
             )
@@ -297,6 +345,12 @@ def main() -> None:
     parser.add_argument("--imports", type=int, default=0, help="runs of the four-import case")
     parser.add_argument("--rows", type=int, default=60, help="rows per import")
     parser.add_argument("--interactive", type=float, default=0.0, help="web gets per second")
+    parser.add_argument(
+        "--web-after",
+        type=float,
+        default=None,
+        help="with --interactive: the web process starts this many seconds after the bulk ones",
+    )
     args = parser.parse_args()
     # The unpaced runs meet many 429s: their retry WARNINGs are the figures, not news.
     logging.getLogger("swoogo_async").setLevel(logging.ERROR)

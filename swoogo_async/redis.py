@@ -349,20 +349,22 @@ class RedisSharedState:
             self._owed += settled
 
     async def reserve(
-        self, cost: int, *, within: float, bulk: bool, again: bool = False
+        self, cost: int, *, within: float, bulk: bool, again: bool = False, final: bool = False
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits (see ``Pacer.reserve``)."""
         limit = within if math.isfinite(within) else _INF
 
         async def remote() -> tuple[bool, float]:
-            ok, delay = await self.run_script("reserve", cost, limit, int(bulk), int(again))
+            ok, delay = await self.run_script(
+                "reserve", cost, limit, int(bulk), int(again), int(final)
+            )
             self._out += cost if ok else 0
             return ok, delay
 
         return await self._call(
             remote,
             lambda: self._in_process(
-                lambda p, now: p.reserve(cost, now, within, bulk=bulk, again=again)
+                lambda p, now: p.reserve(cost, now, within, bulk=bulk, again=again, final=final)
             ),
         )
 

@@ -24,6 +24,7 @@ from swoogo_async._api.endpoints import parse_session
 from swoogo_async._writes.bulk import (
     BulkProgress,
     BulkResult,
+    BulkRun,
     BulkSummary,
     session_row,
 )
@@ -498,3 +499,26 @@ async def test_unusable_arguments_raise_invalid_input_before_any_request(
         await sessions.update(1, custom_fields={"c_1": nested})
     assert info.value.field == "c_1"
     assert fake.requests == []
+
+
+async def test_a_bulk_run_last_rows_take_the_floor_once_its_source_is_exhausted() -> None:
+    # Both clocks stand still: the window never resets, so rows held back for interactive
+    # calls would wait forever; the run ends only because its last rows take the floor.
+    async with (
+        FakeSwoogo(rate_limit=40, rate_window=600.0, clock=lambda: 0.0) as server,
+        SwoogoClient(server.api_key, server.api_secret, base_url=server.base_url) as c,
+    ):
+        assert c._core.pipeline.pacer is not None
+        c._core.pipeline.pacer._clock = lambda: 0.0
+        pacer = c._core.pipeline.pacer.pacer
+        run = c.sessions.create_many(map(good_row, range(30)), concurrency=32)
+        results = await asyncio.wait_for(_collect(run), 60.0)
+        assert [r.status for r in results] == ["created"] * 30
+        # They took the floor, which bulk calls other than a run's last may not take yet.
+        assert c.credits_spent == 40 - pacer.available
+        assert pacer.available < pacer.held_back(0.0)
+
+
+async def _collect(run: BulkRun) -> list[BulkResult]:
+    async with run:
+        return [result async for result in run]

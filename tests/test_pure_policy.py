@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 
@@ -20,12 +21,14 @@ from swoogo_async import (
 from swoogo_async._exceptions import SwoogoError, make_status_error
 from swoogo_async._http.pacing import (
     _BULK,
+    FLOOR,
     GUARD,
     HEADROOM,
     MAX_WINDOW,
     MIN_BLOCK,
     PROBE_AFTER,
     STRAY_AFTER,
+    BulkMark,
     Pacer,
     bulk_pacing,
     read_rate_headers,
@@ -204,12 +207,12 @@ def test_with_others_spending_unseen_bulk_calls_go_out_one_at_a_time() -> None:
     pacer.others_unseen = True
     pacer.reserve(1, 0.0)
     pacer.observe(_headers(100, 99, 10), 1, 0.0)
-    assert pacer.reserve(1, 0.1, bulk=True) == (True, 0.0)
-    assert pacer.reserve(1, 0.1, bulk=True)[0] is False
+    assert pacer.reserve(1, 0.1, bulk=True, final=True) == (True, 0.0)
+    assert pacer.reserve(1, 0.1, bulk=True, final=True)[0] is False
     assert pacer.reserve(1, 0.1) == (True, 0.0)  # interactive calls are not held
     pacer.observe(_headers(100, 40, 10), 1, 0.2)  # the others spent meanwhile
     pacer.observe(_headers(100, 39, 10), 1, 0.2)
-    assert pacer.reserve(1, 0.3, bulk=True) == (True, 0.0)
+    assert pacer.reserve(1, 0.3, bulk=True, final=True) == (True, 0.0)
     assert pacer.available == 38
 
 
@@ -254,16 +257,88 @@ def _known(limit: int = 100, reset: int = 10, now: float = 0.0) -> Pacer:
     return pacer
 
 
-def test_bulk_work_alone_spends_the_whole_budget_at_once() -> None:
+def test_bulk_work_alone_spends_every_window_fully() -> None:
     pacer = _known()
-    assert all(pacer.reserve(1, 0.0, bulk=True) == (True, 0.0) for _ in range(100))
-    ok, delay = pacer.reserve(1, 0.0, bulk=True)
+    for window in range(3):
+        assert pacer.reset_at is not None
+        start = pacer.reset_at + GUARD if window else 0.0
+        granted = 0
+        while pacer.reserve(1, start, bulk=True) == (True, 0.0):
+            granted += 1
+        assert pacer.reset_at is not None
+        releases = pacer.reset_at - 0.5  # nothing is held back in the final half second
+        # All but the floor (FLOOR of the budget's rate until then) at once...
+        assert granted == 100 - math.ceil(FLOOR * 100 / 10 * (releases - start))
+        # ...the floor as it shrinks, and the rest in the window's final half second.
+        ok, delay = pacer.reserve(1, start + 5.0, bulk=True)
+        assert ok or 0.0 < delay < 1.0
+        now = releases
+        while pacer.reserve(1, now, bulk=True)[0]:
+            pass
+        assert pacer.available < 1  # every credit of the window spent
+        for _ in range(100):
+            pacer.observe(_headers(100, 0, 1), 1, now)
+
+
+def test_an_interactive_call_after_bulk_took_the_rest_goes_at_once() -> None:
+    pacer = _known()
+    while pacer.reserve(1, 0.0, bulk=True)[0]:
+        pass
+    # No interactive demand was seen: the floor, FLOOR of the rate until the release.
+    assert pacer.available == math.ceil(FLOOR * 10 * 9.5)
+    # Interactive traffic that starts now, at up to that rate, is served at once.
+    for k in range(28):
+        assert pacer.reserve(1, 0.5 + k / 3) == (True, 0.0)
+    # Bulk work waits meanwhile: the demand seen is held back on top of the floor.
+    assert not pacer.reserve(1, 5.0, bulk=True)[0]
+
+
+def test_the_floor_shrinks_to_nothing_in_the_window_final_half_second() -> None:
+    pacer = _known()
+    while pacer.reserve(1, 0.0, bulk=True)[0]:
+        pass
+    while pacer.reserve(1, 5.0, bulk=True)[0]:
+        pass  # the floor has shrunk: what it no longer holds back goes
+    assert pacer.available == math.ceil(FLOOR * 10 * 4.5)
+    ok, delay = pacer.reserve(1, 5.0, bulk=True)
     assert not ok
-    assert delay == pytest.approx(10.0 + GUARD)
-    for _ in range(100):
-        pacer.observe(_headers(100, 0, 10), 1, 0.5)
-    # The next window, too, goes out at once: nothing is held back for nobody.
-    assert all(pacer.reserve(1, 10.0 + GUARD, bulk=True)[0] for _ in range(100))
+    spare = pacer.available - 1
+    assert 5.0 + delay == pytest.approx(9.5 - spare / (FLOOR * 10))
+    assert pacer.reserve(1, 9.5, bulk=True) == (True, 0.0)
+    while pacer.reserve(1, 9.5, bulk=True)[0]:
+        pass
+    assert pacer.available == 0
+    # An interactive call that arrives once bulk took it all waits at most for the reset.
+    ok, delay = pacer.reserve(1, 9.5)
+    assert not ok
+    assert delay <= 0.5 + GUARD
+
+
+def test_a_bulk_run_final_calls_take_the_floor_at_once() -> None:
+    pacer = _known()
+    while pacer.reserve(1, 0.0, bulk=True)[0]:
+        pass
+    floor = pacer.available
+    assert floor > 0
+    assert all(pacer.reserve(1, 0.5, bulk=True, final=True) == (True, 0.0) for _ in range(29))
+    assert not pacer.reserve(1, 0.5, bulk=True, final=True)[0]  # the window is spent
+    # The demand seen is still left to interactive calls by a run's final calls.
+    seen = _known()
+    seen.reserve(1, 0.0)
+    assert seen.held_back(0.0, final=True) > 0
+    assert not all(seen.reserve(1, 0.0, bulk=True, final=True)[0] for _ in range(99))
+
+
+def test_a_bulk_mark_wakes_its_waiters_when_it_ends() -> None:
+    async def main() -> bool:
+        mark = BulkMark()
+        ended = mark.ended()
+        assert not ended.done()
+        mark.end()
+        await ended
+        return mark.final and mark.ended().done()
+
+    assert asyncio.run(main())
 
 
 def test_bulk_work_leaves_the_interactive_demand_seen_its_share() -> None:
@@ -272,21 +347,21 @@ def test_bulk_work_leaves_the_interactive_demand_seen_its_share() -> None:
     for k in range(8):
         assert pacer.reserve(1, k * 0.5) == (True, 0.0)
     now = 4.0
-    held = pacer.held_back(now)
+    held = pacer.held_back(now, final=True)
     rate = pacer.interactive_rate(now)
-    assert held == pytest.approx(HEADROOM * rate * 6.0)
+    assert held == pytest.approx(HEADROOM * rate * 5.5)
     assert held > 4.0  # about what the interactive calls will need until the reset
     granted = 0
-    while pacer.reserve(1, now, bulk=True)[0]:
+    while pacer.reserve(1, now, bulk=True, final=True)[0]:
         granted += 1
     assert pacer.available == pytest.approx(math.ceil(held), abs=1)
     # Refused bulk work is not booked: an interactive call still goes out at once...
     assert pacer.reserve(1, now) == (True, 0.0)
     # ...and bulk work is told when the share will have shrunk enough for it.
-    ok, delay = pacer.reserve(1, now, bulk=True)
+    ok, delay = pacer.reserve(1, now, bulk=True, final=True)
     assert not ok
     assert 0.0 < delay < 6.0
-    assert pacer.reserve(1, now + delay, bulk=True)[0]
+    assert pacer.reserve(1, now + delay, bulk=True, final=True)[0]
     assert granted == 100 - 8 - pacer.available - 2
 
 
@@ -302,20 +377,22 @@ def test_the_share_held_back_shrinks_to_nothing_without_interactive_calls() -> N
     floor = Pacer(reserve=0.1)
     floor.reserve(1, 0.0)
     floor.observe(_headers(100, 100, 10), 1, 0.0)
-    assert floor.held_back(0.0) == pytest.approx(10.0)
-    assert floor.held_back(9.0) == pytest.approx(1.0)
+    # (Both are held until the window's final half second.)
+    assert floor.held_back(0.0) == pytest.approx((0.1 + FLOOR) * 10 * 9.5)
+    assert floor.held_back(9.0) == pytest.approx((0.1 + FLOOR) * 10 * 0.5)
+    assert floor.held_back(9.0, final=True) == 0.0
 
 
 def test_a_new_window_leaves_out_the_reservations_still_unanswered() -> None:
     pacer = _known(reset=10)
     for _ in range(95):
-        pacer.reserve(1, 0.0, bulk=True)
+        pacer.reserve(1, 0.0, bulk=True, final=True)
     for _ in range(90):
         pacer.observe(_headers(100, 5, 10), 1, 0.2)
     for _ in range(5):
-        assert pacer.reserve(1, 9.9, bulk=True)[0]  # sent just before the reset
+        assert pacer.reserve(1, 9.9, bulk=True, final=True)[0]  # sent just before the reset
     # Ten answers are still out: they may reach the server in its new window.
-    assert pacer.reserve(1, 10.0 + GUARD, bulk=True)[0]
+    assert pacer.reserve(1, 10.0 + GUARD, bulk=True, final=True)[0]
     assert pacer.available == 100 - 10 - 1
     # A holder that never answers is forgotten after a while.
     stale = _known(reset=10)

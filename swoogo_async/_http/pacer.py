@@ -18,7 +18,7 @@ class SharedBudget(Protocol):
     """A budget held outside this process (e.g. in Redis), following ``Pacer``'s rules."""
 
     async def reserve(
-        self, cost: int, *, within: float, bulk: bool, again: bool
+        self, cost: int, *, within: float, bulk: bool, again: bool, final: bool = False
     ) -> tuple[bool, float]:
         """Do what ``Pacer.reserve`` does, on the shared state."""
 
@@ -67,16 +67,20 @@ class AsyncPacer:
         if self._free is not None or (self.budget is None and self.pacer.unpaced):
             return None
         clock = self._clock
-        bulk = _BULK.get()
+        mark = _BULK.get()
+        bulk = mark is not None
         start = clock()
         again = False
         while True:
             now = clock()
             left = within - (now - start)
+            final = mark is not None and mark.final
             if self.budget is None:
-                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk, again=again)
+                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk, again=again, final=final)
             else:
-                ok, delay = await self.budget.reserve(cost, within=left, bulk=bulk, again=again)
+                ok, delay = await self.budget.reserve(
+                    cost, within=left, bulk=bulk, again=again, final=final
+                )
             again = True
             if ok:
                 if delay > 0:
@@ -94,7 +98,11 @@ class AsyncPacer:
                 self._learned = asyncio.get_running_loop().create_future()
             # asyncio.wait, not wait_for: wait_for may swallow a cancellation that meets
             # the wake-up, and a cancelled waiter would then wait on forever.
-            await asyncio.wait((self._learned,), timeout=max(delay, 0.001))
+            # A bulk call waiting for the floor wakes too when its run turns final.
+            wakes = [self._learned]
+            if mark is not None and not final:
+                wakes.append(mark.ended())
+            await asyncio.wait(wakes, timeout=max(delay, 0.001))
 
     def _wake(self) -> None:
         if self._learned is not None:

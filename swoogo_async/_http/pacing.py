@@ -15,13 +15,18 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   window starts without the reservations still unanswered: they may land in it.
 - Interactive calls (anything outside ``bulk_pacing()``) go out at once while
   credits are left. Bulk calls go out at once too, except into the share held back
-  for interactive calls: the interactive demand seen lately (a decaying rate of
-  interactive credits), with headroom, over the time left until the reset, plus
-  ``reserve`` of the budget's rate if one is configured. That share shrinks as the
-  reset nears and is nothing when no interactive call was seen, so bulk work alone
-  spends the whole budget. A bulk call is never granted ahead of time: it waits
-  unbooked until the share has shrunk, so it cannot take credits an interactive
-  call arriving meanwhile needs.
+  for interactive calls, at a rate of: the interactive demand seen lately (a
+  decaying rate of interactive credits) with headroom, plus a floor of ``FLOOR`` of
+  the budget's rate whatever the demand, plus ``reserve`` of it if configured; held
+  over the time left until the window's final half second (a twentieth of a shorter
+  window). The share shrinks as that nears and is nothing after it, so bulk work
+  spends every credit of every window. The floor serves interactive calls that
+  start after bulk work took the window, before any demand was seen (up to its
+  rate); a bulk run's last calls (its source is exhausted: ``BulkMark.final``)
+  leave only the demand seen, so a run does not wait for the end of its last
+  window. A bulk call is never granted ahead of time: it waits unbooked until the
+  share has shrunk, so it cannot take credits an interactive call arriving
+  meanwhile needs.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
   ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
@@ -33,6 +38,7 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import math
@@ -44,6 +50,7 @@ from .._checks import number
 from .retry import RateHeaders, read_rate_headers
 
 __all__ = [
+    "BulkMark",
     "Pacer",
     "RateHeaders",
     "RateLimit",
@@ -59,6 +66,9 @@ MIN_BLOCK = 1.0  # seconds a 429 blocks at least: a reset of 0 is no reason to h
 DEFAULT_RESERVE = 0.0  # share of the budget's rate held back beyond the demand seen
 HEADROOM = 2.0  # interactive demand held back: this many times the rate seen
 MEMORY = 0.25  # the demand rate forgets with a time constant of this share of the window
+FLOOR = 0.3  # share of the budget's rate held back from bulk calls until the reset
+RELEASE_LAST = 0.05  # nothing is held back in a window's final share (of its length)...
+RELEASE_LAST_MAX = 0.5  # ...or its final seconds, if fewer
 QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
 STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
 UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
@@ -67,13 +77,45 @@ MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still e
 LIMIT_HEADER = "X-Rate-Limit-Limit"
 
 
-_BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("swoogo_bulk", default=False)
+class BulkMark:
+    """One bulk run's mark on its calls; ``final`` once its source is exhausted.
+
+    Its calls' tasks share this object (a context variable is copied into each task,
+    so a flag set later must live in a shared object); calls waiting for the floor
+    wake when it turns final.
+    """
+
+    def __init__(self) -> None:
+        self.final = False
+        self._ended: asyncio.Future[None] | None = None
+
+    def end(self) -> None:
+        """Say that the run's source is exhausted: its remaining calls are its last."""
+        self.final = True
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(None)
+
+    def ended(self) -> asyncio.Future[None]:
+        """Return a future done once ``end`` is called."""
+        if self._ended is None:
+            self._ended = asyncio.get_running_loop().create_future()
+            if self.final:
+                self._ended.set_result(None)
+        return self._ended
+
+
+_BULK: contextvars.ContextVar[BulkMark | None] = contextvars.ContextVar("swoogo_bulk", default=None)
 
 
 @contextlib.contextmanager
-def bulk_pacing() -> Iterator[None]:
-    """Mark the calls made inside as bulk work: they leave interactive calls their share."""
-    token = _BULK.set(True)
+def bulk_pacing(mark: BulkMark | None = None) -> Iterator[None]:
+    """Mark the calls made inside as bulk work: they leave interactive calls their share.
+
+    Args:
+        mark: The run's mark, shared by all its calls (a fresh one if None); its
+            ``end()`` lets the run's last calls take the floor at once.
+    """
+    token = _BULK.set(mark if mark is not None else BulkMark())
     try:
         yield
     finally:
@@ -171,14 +213,28 @@ class Pacer:
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
 
-    def held_back(self, now: float) -> float:
-        """Return the credits bulk work must leave for interactive calls until the reset."""
+    def held_back(self, now: float, *, final: bool = False) -> float:
+        """Return the credits bulk work must leave for interactive calls until the reset.
+
+        ``final``: for a bulk run's last calls, which leave only the demand seen.
+        """
         if self.reset_at is None or self.limit is None:
             return 0.0
+        return self._held_rate(now, final) * max(self._releases() - now, 0.0)
+
+    def _held_rate(self, now: float, final: bool) -> float:
         rate = HEADROOM * self.interactive_rate(now)
-        if self.reserve_fraction > 0.0 and self.window:
-            rate += self.reserve_fraction * self.limit / self.window
-        return rate * max(self.reset_at - now, 0.0)
+        share = 0.0 if final else FLOOR + self.reserve_fraction
+        if share > 0.0 and self.window and self.limit:
+            rate += share * self.limit / self.window
+        return rate
+
+    def _releases(self) -> float:
+        """Return when nothing is held back any more: the window's final seconds are bulk
+        work's too, so that its last grants reach the server before the reset (whose
+        estimate may be late by the header's rounding)."""
+        assert self.reset_at is not None
+        return self.reset_at - min(RELEASE_LAST_MAX, RELEASE_LAST * (self.window or 1.0))
 
     def reserve(
         self,
@@ -188,12 +244,14 @@ class Pacer:
         *,
         bulk: bool = False,
         again: bool = False,
+        final: bool = False,
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
         ``again`` says that this call asked before and was refused: an interactive call
         counts as demand when it first asks, granted or not (a starved call is demand
-        too), and only then.
+        too), and only then. ``final`` says that a bulk call is among its run's last:
+        it may take the floor at once.
 
         Returns:
             ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
@@ -228,13 +286,13 @@ class Pacer:
             if self.others_unseen and self._unanswered(now):
                 return False, PROBE_PATIENCE  # or sooner: when the one out is answered
             spare = self.available - cost
-            held = self.held_back(now)
+            held = self.held_back(now, final=final)
+            opens = now
             if spare < held:
                 # Wait, unbooked, until the share held back has shrunk to what is spare.
-                assert self.reset_at is not None
-                rate = held / max(self.reset_at - now, 1e-9)
-                opens = self.reset_at - spare / rate
-                return False, max(min(opens, self.reset_at + GUARD) - now, 0.0)
+                opens = self._releases() - spare / self._held_rate(now, final)
+            if opens > now:
+                return False, opens - now
         self._grant(cost, now)
         return True, 0.0
 

@@ -20,7 +20,8 @@ local GUARD, PATIENCE, PROBE_AFTER, MAXW = num(ARGV[7]), num(ARGV[8]), num(ARGV[
   num(ARGV[10])
 local HEADROOM, MEMORY, STRAY, UNLIMITED = num(ARGV[11]), num(ARGV[12]), num(ARGV[13]),
   num(ARGV[14])
-local QUIET = num(ARGV[15])
+local QUIET, FLOOR, RELEASE_LAST, RELEASE_LAST_MAX = num(ARGV[15]), num(ARGV[16]),
+  num(ARGV[17]), num(ARGV[18])
 if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
   'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed', 'granted_at',
@@ -80,8 +81,9 @@ end
 local op = ARGV[1]
 local ok, delay = 1, 0
 if op == 'reserve' then
-  local cost, within, bulk, again = num(ARGV[16]), num(ARGV[17]), num(ARGV[18]),
-    num(ARGV[19]) or 0
+  local cost, within, bulk, again = num(ARGV[19]), num(ARGV[20]), num(ARGV[21]),
+    num(ARGV[22]) or 0
+  local final = num(ARGV[23]) or 0
   if unpaced == 1 then
     ok = 1
   elseif limit < 0 or now < blocked then
@@ -128,25 +130,28 @@ if op == 'reserve' then
     else
       if bulk == 1 then
         local spare = avail - cost
-        local held = 0
+        local held, r, releases = 0, 0, 0
         if reset_at >= 0 then
-          local r = HEADROOM * rate_seen()
-          if RES > 0 and window > 0 then r = r + RES * limit / window end
-          held = r * math.max(reset_at - now, 0)
+          r = HEADROOM * rate_seen()
+          local share = final == 0 and FLOOR + RES or 0
+          if share > 0 and window > 0 then r = r + share * limit / window end
+          -- nothing is held back in the window's final seconds
+          releases = reset_at - math.min(RELEASE_LAST_MAX, RELEASE_LAST * (window > 0 and window or 1))
+          held = r * math.max(releases - now, 0)
         end
-        if spare < held then
+        local opens = now
+        if spare < held then opens = releases - spare / r end
+        if opens > now then
           ok = 0
-          local r = held / math.max(reset_at - now, 1e-9)
-          local opens = reset_at - spare / r
-          delay = math.max(math.min(opens, reset_at + GUARD) - now, 0)
+          delay = opens - now
         end
       end
       if ok == 1 then grant(cost) end
     end
   end
 elseif op == 'observe' then
-  local lh, rem, rst, cost, good = num(ARGV[16]), num(ARGV[17]), num(ARGV[18]),
-    num(ARGV[19]), num(ARGV[20])
+  local lh, rem, rst, cost, good = num(ARGV[19]), num(ARGV[20]), num(ARGV[21]),
+    num(ARGV[22]), num(ARGV[23])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   if lh < 0 then
@@ -185,7 +190,7 @@ elseif op == 'observe' then
     if stale == 0 then guessed = 0 end
   end
 elseif op == 'limited' then
-  local ra, cost = num(ARGV[16]), num(ARGV[17])
+  local ra, cost = num(ARGV[19]), num(ARGV[20])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   unpaced = 0
@@ -198,7 +203,7 @@ elseif op == 'limited' then
   blocked = reset_at
   if absurd then probe_at = now + math.min(wait, PROBE_AFTER) else probe_at = blocked end
 elseif op == 'release' then
-  local cost, sent = num(ARGV[16]), num(ARGV[17])
+  local cost, sent = num(ARGV[19]), num(ARGV[20])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   if sent == 0 then

@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import resources
 
 from .._http.pacing import (
+    FLOOR,
     GUARD,
     HEADROOM,
     MAX_WINDOW,
@@ -16,6 +17,8 @@ from .._http.pacing import (
     PROBE_AFTER,
     PROBE_PATIENCE,
     QUIET,
+    RELEASE_LAST,
+    RELEASE_LAST_MAX,
     STRAY_AFTER,
     UNLIMITED,
 )
@@ -48,4 +51,7 @@ CONSTANTS = (
     STRAY_AFTER,
     UNLIMITED,
     QUIET,
+    FLOOR,
+    RELEASE_LAST,
+    RELEASE_LAST_MAX,
 )

@@ -38,7 +38,7 @@ from typing import Any, Literal, TypeAlias
 
 from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
-from .._http.pacing import bulk_pacing
+from .._http.pacing import BulkMark, bulk_pacing
 from .bulk_results import (
     BulkProgress,
     BulkResult,
@@ -128,6 +128,7 @@ class BulkRun:
         self._credits_at_start = 0
         # Held from the first row taken until the last one finished (a sync's event lease).
         self._hold = hold
+        self._mark = BulkMark()  # ends once the source is exhausted
         self.progress = BulkProgress()
         self._results = self._run()
 
@@ -185,7 +186,8 @@ class BulkRun:
         # error makes it ``invalid`` (which would let ``--resume`` re-send it blindly).
         result: BulkResult
         try:
-            with bulk_pacing():  # leave the last part of each window to interactive calls
+            # Leave interactive calls their share; the run's last calls may take the floor.
+            with bulk_pacing(self._mark):
                 outcome = await call()
         except UnknownOutcomeError as error:
             result = BulkResult(index, row, "unknown", None, error)
@@ -250,6 +252,7 @@ class BulkRun:
                         index, row = await anext(intake)
                     except StopAsyncIteration:
                         exhausted = True
+                        self._mark.end()
                         break
                     taken += 1
                     self.progress.submitted += 1
