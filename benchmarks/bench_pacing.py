@@ -40,8 +40,8 @@ import time
 from typing import Any
 
 from swoogo_async import RetryPolicy, SwoogoClient
-from swoogo_async._http.pacer import AsyncPacer
-from swoogo_async._http.pacing import Pacer, bulk_pacing
+from swoogo_async._http.pacer import AsyncPacer, bulk_pacing
+from swoogo_async._http.pacing import Pacer
 from swoogo_async.testing import FakeSwoogo
 
 LATENCY = 0.01

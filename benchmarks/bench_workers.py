@@ -40,7 +40,7 @@ import time
 from typing import Any
 
 from swoogo_async import RetryPolicy, SwoogoClient
-from swoogo_async._http.pacing import BulkMark, bulk_pacing
+from swoogo_async._http.pacer import BulkMark, bulk_pacing
 from swoogo_async.testing import FakeSwoogo
 
 from .bench_pacing import percentile

@@ -19,8 +19,8 @@ from swoogo_async import (
     Session,
 )
 from swoogo_async._exceptions import SwoogoError, make_status_error
+from swoogo_async._http.pacer import _BULK, BulkMark, bulk_pacing
 from swoogo_async._http.pacing import (
-    _BULK,
     FLOOR,
     GUARD,
     HEADROOM,
@@ -28,9 +28,7 @@ from swoogo_async._http.pacing import (
     MIN_BLOCK,
     PROBE_AFTER,
     STRAY_AFTER,
-    BulkMark,
     Pacer,
-    bulk_pacing,
     read_rate_headers,
 )
 from swoogo_async._http.retry import parse_retry_after

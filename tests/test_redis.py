@@ -21,7 +21,8 @@ from swoogo_async import (
     SharedStateError,
     SwoogoClient,
 )
-from swoogo_async._http.pacing import PROBE_AFTER, STRAY_AFTER, Pacer, bulk_pacing
+from swoogo_async._http.pacer import bulk_pacing
+from swoogo_async._http.pacing import PROBE_AFTER, STRAY_AFTER, Pacer
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState

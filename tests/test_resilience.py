@@ -27,7 +27,8 @@ from swoogo_async import (
     TransportError,
     UnknownOutcomeError,
 )
-from swoogo_async._http.pacing import Pacer, bulk_pacing
+from swoogo_async._http.pacer import bulk_pacing
+from swoogo_async._http.pacing import Pacer
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY

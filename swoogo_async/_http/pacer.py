@@ -3,15 +3,62 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import math
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, Protocol
 
-from .pacing import _BULK, LIMIT_HEADER, UNLIMITED, Pacer
+from .pacing import LIMIT_HEADER, UNLIMITED, Pacer
 from .retry import RateHeaders, read_rate_headers
 
-__all__ = ["AsyncPacer", "SharedBudget"]
+__all__ = ["AsyncPacer", "BulkMark", "SharedBudget", "bulk_pacing"]
+
+
+class BulkMark:
+    """One bulk run's mark on its calls; ``final`` once its source is exhausted.
+
+    Its calls' tasks share this object (a context variable is copied into each task,
+    so a flag set later must live in a shared object); calls waiting for the floor
+    wake when it turns final.
+    """
+
+    def __init__(self) -> None:
+        self.final = False
+        self._ended: asyncio.Future[None] | None = None
+
+    def end(self) -> None:
+        """Say that the run's source is exhausted: its remaining calls are its last."""
+        self.final = True
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(None)
+
+    def ended(self) -> asyncio.Future[None]:
+        """Return a future done once ``end`` is called."""
+        if self._ended is None:
+            self._ended = asyncio.get_running_loop().create_future()
+            if self.final:
+                self._ended.set_result(None)
+        return self._ended
+
+
+_BULK: contextvars.ContextVar[BulkMark | None] = contextvars.ContextVar("swoogo_bulk", default=None)
+
+
+@contextlib.contextmanager
+def bulk_pacing(mark: BulkMark | None = None) -> Iterator[None]:
+    """Mark the calls made inside as bulk work: they leave interactive calls their share.
+
+    Args:
+        mark: The run's mark, shared by all its calls (a fresh one if None); its
+            ``end()`` lets the run's last calls take the floor at once.
+    """
+    token = _BULK.set(mark if mark is not None else BulkMark())
+    try:
+        yield
+    finally:
+        _BULK.reset(token)
 
 
 class SharedBudget(Protocol):

@@ -38,11 +38,8 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import contextvars
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import attrs
 
@@ -50,11 +47,9 @@ from .._checks import number
 from .retry import RateHeaders, read_rate_headers
 
 __all__ = [
-    "BulkMark",
     "Pacer",
     "RateHeaders",
     "RateLimit",
-    "bulk_pacing",
     "read_rate_headers",
 ]
 
@@ -75,51 +70,6 @@ UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
 MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
 MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
 LIMIT_HEADER = "X-Rate-Limit-Limit"
-
-
-class BulkMark:
-    """One bulk run's mark on its calls; ``final`` once its source is exhausted.
-
-    Its calls' tasks share this object (a context variable is copied into each task,
-    so a flag set later must live in a shared object); calls waiting for the floor
-    wake when it turns final.
-    """
-
-    def __init__(self) -> None:
-        self.final = False
-        self._ended: asyncio.Future[None] | None = None
-
-    def end(self) -> None:
-        """Say that the run's source is exhausted: its remaining calls are its last."""
-        self.final = True
-        if self._ended is not None and not self._ended.done():
-            self._ended.set_result(None)
-
-    def ended(self) -> asyncio.Future[None]:
-        """Return a future done once ``end`` is called."""
-        if self._ended is None:
-            self._ended = asyncio.get_running_loop().create_future()
-            if self.final:
-                self._ended.set_result(None)
-        return self._ended
-
-
-_BULK: contextvars.ContextVar[BulkMark | None] = contextvars.ContextVar("swoogo_bulk", default=None)
-
-
-@contextlib.contextmanager
-def bulk_pacing(mark: BulkMark | None = None) -> Iterator[None]:
-    """Mark the calls made inside as bulk work: they leave interactive calls their share.
-
-    Args:
-        mark: The run's mark, shared by all its calls (a fresh one if None); its
-            ``end()`` lets the run's last calls take the floor at once.
-    """
-    token = _BULK.set(mark if mark is not None else BulkMark())
-    try:
-        yield
-    finally:
-        _BULK.reset(token)
 
 
 @attrs.frozen

@@ -38,7 +38,7 @@ from typing import Any, Literal, TypeAlias
 
 from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
-from .._http.pacing import BulkMark, bulk_pacing
+from .._http.pacer import BulkMark, bulk_pacing
 from .bulk_results import (
     BulkProgress,
     BulkResult,
