@@ -33,7 +33,6 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import AbstractAsyncContextManager
-from types import TracebackType
 from typing import Any, Literal, TypeAlias
 
 from .._api.models import Session
@@ -145,12 +144,7 @@ class BulkRun:
     async def __aenter__(self) -> BulkRun:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def summary(self) -> BulkSummary:
