@@ -35,6 +35,8 @@ from collections.abc import (
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal, TypeAlias
 
+import attrs
+
 from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
@@ -279,15 +281,8 @@ class BulkRun:
 
 
 def _result(index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
-    return BulkResult(
-        index,
-        row,
-        outcome.status,
-        outcome.session,
-        outcome.error,
-        outcome.changed,
-        outcome.session_id,
-    )
+    # RowOutcome's fields are BulkResult's after the index and the row, in order.
+    return BulkResult(index, row, *attrs.astuple(outcome, recurse=False))
 
 
 def _unexpected(exc: Exception) -> SwoogoError:

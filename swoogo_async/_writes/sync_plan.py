@@ -89,19 +89,9 @@ def _session_value(session: Session, name: str) -> Any:
     return getattr(session, name, None)
 
 
-def _show(key: tuple[str, ...]) -> str:
-    return "(" + " | ".join(key) + ")"
-
-
 def changed_names(changes: Mapping[str, Any]) -> tuple[str, ...]:
     """Return the field names of ``changes``, custom fields by their ``c_`` name."""
-    names: list[str] = []
-    for name, value in changes.items():
-        if name == "custom_fields":
-            names.extend(value)
-        else:
-            names.append(name)
-    return tuple(names)
+    return tuple(n for k, v in changes.items() for n in (v if k == "custom_fields" else (k,)))
 
 
 @attrs.frozen
@@ -243,7 +233,8 @@ class SyncPlanner:
         shared = self._shared.get(key)
         if shared is not None:
             raise InvalidInputError(
-                "key", f"{', '.join(shared)} have the same key {_show(key)}: which one is meant?"
+                "key",
+                f"{', '.join(shared)} have the same key ({' | '.join(key)}): which one is meant?",
             )
         found = self._index.get(key)
         if not found:
