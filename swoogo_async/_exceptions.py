@@ -290,12 +290,7 @@ _STATUS_CLASSES: dict[int, type[APIError]] = {
 
 
 def make_status_error(
-    *,
-    status: int,
-    method: str,
-    url: str,
-    raw: bytes,
-    retry_after: float | None = None,
+    *, status: int, method: str, url: str, raw: bytes, retry_after: float | None = None
 ) -> APIError:
     """Return the exception for an error status, with its body parsed defensively."""
     body: Any
@@ -307,9 +302,7 @@ def make_status_error(
         return RateLimitError(
             status=status, method=method, url=url, body=body, raw=raw, retry_after=retry_after
         )
-    cls = _STATUS_CLASSES.get(status)
-    if cls is None:
-        cls = ServerError if status >= 500 else APIError
+    cls = _STATUS_CLASSES.get(status) or (ServerError if status >= 500 else APIError)
     return cls(status=status, method=method, url=url, body=body, raw=raw)
 
 

@@ -74,9 +74,7 @@ class CreateLocks:
 
 
 def _may_have_acted(error: SwoogoError) -> bool:
-    if isinstance(error, (TransportError, APIError)):
-        return error.may_have_acted
-    return False
+    return isinstance(error, (TransportError, APIError)) and error.may_have_acted
 
 
 class Creator:
@@ -287,7 +285,7 @@ class _CreateCall:
         )
 
     async def _check_after(self, session: Session, uncertain: SwoogoError) -> Session:
-        """After a re-send succeeded, make sure the uncertainful attempt did not land too."""
+        """After a re-send succeeded, make sure the uncertain attempt did not land too."""
         mine = {session.id} if session.id is not None else set()
         try:
             found, candidates = await self._look_up(uncertain)
