@@ -256,8 +256,8 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
     The creates whose names the search can carry exactly share queries over the
     window since the earliest of them, with ``name=*in*a|b`` filters of the names
     as sent, each within ``MAX_NAMES_QUERY`` (one such create gets ``lookup_search``'s
-    narrow query). Each other
-    create gets its own ``lookup_search``, which leaves its name out. The caller
+    narrow query). Each other create gets its own ``lookup_search``, which leaves its
+    name out. The caller
     reads them all into one set of candidates, so ``assign_matches`` still sees
     every session two creates could both match.
     """

@@ -134,12 +134,7 @@ class SyncPlanner:
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
     def prepare(self, row: RowInput) -> dict[str, Any]:
-        """Return the row's checked fields.
-
-        Raises:
-            InvalidInputError: the row is invalid, belongs to another event or has an
-                empty key field.
-        """
+        """Return the row's checked fields (``InvalidInputError``: invalid, or another event's)."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
@@ -148,11 +143,7 @@ class SyncPlanner:
         return fields
 
     def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
-        """Return the row's key as compared.
-
-        Raises:
-            InvalidInputError: a key field is empty.
-        """
+        """Return the row's key as compared (``InvalidInputError``: a key field is empty)."""
         values = []
         for name in self.key:
             text = comparable(_value(fields, name))
