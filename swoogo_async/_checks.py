@@ -70,11 +70,14 @@ def check_number(
     return value
 
 
-def number(**bounds: Any) -> Callable[[object, attrs.Attribute[Any], Any], None]:
-    """Return an attrs validator applying ``check_number`` with ``bounds``."""
+def number(prefix: str = "", **bounds: Any) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """Return an attrs validator applying ``check_number`` with ``bounds``.
+
+    The error names the attribute, after ``prefix`` (``"ttl."``: ``ttl.session``).
+    """
 
     def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        check_number(attribute.name, value, **bounds)
+        check_number(prefix + attribute.name, value, **bounds)
 
     return validate
 

@@ -26,7 +26,8 @@
     └── AmbiguousMatchError                   a sync found several sessions with a row's key
 
 Every error that concerns a request carries its method and URL; the URL never
-contains a credential, and no error text ever includes a token or the secret.
+contains a credential, and no error text ever includes a token or the secret. The
+public names are exported by ``swoogo_async`` (its ``__all__``).
 """
 
 from __future__ import annotations
@@ -37,33 +38,6 @@ from typing import Any
 import attrs
 
 from ._http import json_body as _json
-
-__all__ = [
-    "APIError",
-    "AmbiguousMatchError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ClientStateError",
-    "ConnectError",
-    "ConnectionLostError",
-    "FieldError",
-    "InvalidInputError",
-    "LeaseBusyError",
-    "LookupIncompleteError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ReadTimeoutError",
-    "ResponseDecodeError",
-    "ResponseTooLargeError",
-    "ServerError",
-    "SharedStateError",
-    "SwoogoError",
-    "TransportError",
-    "UnknownOutcomeError",
-    "ValidationError",
-    "make_status_error",
-]
 
 _MAX_BODY_IN_MESSAGE = 300
 
@@ -316,12 +290,7 @@ _STATUS_CLASSES: dict[int, type[APIError]] = {
 
 
 def make_status_error(
-    *,
-    status: int,
-    method: str,
-    url: str,
-    raw: bytes,
-    retry_after: float | None = None,
+    *, status: int, method: str, url: str, raw: bytes, retry_after: float | None = None
 ) -> APIError:
     """Return the exception for an error status, with its body parsed defensively."""
     body: Any
@@ -333,9 +302,7 @@ def make_status_error(
         return RateLimitError(
             status=status, method=method, url=url, body=body, raw=raw, retry_after=retry_after
         )
-    cls = _STATUS_CLASSES.get(status)
-    if cls is None:
-        cls = ServerError if status >= 500 else APIError
+    cls = _STATUS_CLASSES.get(status) or (ServerError if status >= 500 else APIError)
     return cls(status=status, method=method, url=url, body=body, raw=raw)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import math
 import secrets
@@ -63,17 +64,6 @@ MAX_COMMANDS = 32  # Redis commands one state keeps in flight at most
 _INF = 1e18  # ``within`` for Lua, which has no infinity literal
 
 
-def _check_options(
-    on_error: object, timeout: object, retry_after: object, lock_ttl: object, reserve: object
-) -> None:
-    if on_error not in ("fallback", "raise"):
-        raise InvalidInputError("on_error", f"must be 'fallback' or 'raise', got {on_error!r}")
-    check_number("timeout", timeout, above=0)
-    check_number("retry_after", retry_after, at_least=0)
-    check_number("lock_ttl", lock_ttl, above=0)
-    check_number("reserve", reserve, at_least=0, below=1)
-
-
 class RedisSharedState:
     """``SharedState`` in Redis, for several processes on one credential.
 
@@ -105,13 +95,14 @@ class RedisSharedState:
         reserve: float = DEFAULT_RESERVE,
         prefix: str = "swoogo",
     ) -> None:
-        _check_options(on_error, timeout, retry_after, lock_ttl, reserve)
-        self.redis = redis
+        if on_error not in ("fallback", "raise"):
+            raise InvalidInputError("on_error", f"must be 'fallback' or 'raise', got {on_error!r}")
         self.on_error = on_error
-        self.timeout = timeout
-        self.retry_after = retry_after
-        self.lock_ttl = lock_ttl
-        self.reserve_fraction = reserve
+        self.timeout = check_number("timeout", timeout, above=0)
+        self.retry_after = check_number("retry_after", retry_after, at_least=0)
+        self.lock_ttl = check_number("lock_ttl", lock_ttl, above=0)
+        self.reserve_fraction = check_number("reserve", reserve, at_least=0, below=1)
+        self.redis = redis
         self.prefix = prefix
         self.owns_redis = False
         self._budget = redis.register_script(BUDGET_SCRIPT)
@@ -130,7 +121,7 @@ class RedisSharedState:
         size = getattr(pool, "max_connections", None) or 2 * MAX_COMMANDS
         #: Commands in flight at once, shared by every state bound from this one.
         self._gate = asyncio.Semaphore(max(1, min(MAX_COMMANDS, size // 2)))
-        self._keys: tuple[str, str, str] | None = None
+        self._keys = ("", "", "")  # token, refresh lock, budget: set by bind()
         self._config: tuple[float, float, int, float] = (reserve, 0.05, 0, 0.0)
 
     @classmethod
@@ -158,17 +149,9 @@ class RedisSharedState:
         self, api_key: str, rate_limit: RateLimit | None, *, base_url: str
     ) -> RedisSharedState:
         """Return the state for ``api_key``'s credential on ``base_url``."""
-        bound = RedisSharedState(
-            self.redis,
-            on_error=self.on_error,
-            timeout=self.timeout,
-            retry_after=self.retry_after,
-            lock_ttl=self.lock_ttl,
-            reserve=self.reserve_fraction,
-            prefix=self.prefix,
-        )
-        bound.owns_redis = self.owns_redis
-        bound._gate = self._gate
+        # The copy shares the options, the connection and the command gate.
+        bound = copy.copy(self)
+        bound._locks = {}
         bound._local = self._local.bind(api_key, rate_limit, base_url=base_url)
         # Used only while Redis is away, when the other processes spend unseen.
         bound._local.budget.others_unseen = True
@@ -197,7 +180,7 @@ class RedisSharedState:
     async def _call(
         self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
     ) -> T:
-        if self._keys is None:
+        if not self._keys[0]:
             raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
         if self._down_until and (time.monotonic() < self._down_until or self._probing):
             return await local()
@@ -252,7 +235,6 @@ class RedisSharedState:
         """Return the shared token and the seconds until it is due, if there is one."""
 
         async def remote() -> tuple[str, float] | None:
-            assert self._keys is not None
             try:
                 found = await self._token_get(keys=[self._keys[0]])
                 value, ttl = usable_token(found[0]), int(found[1]) / 1000.0
@@ -268,7 +250,6 @@ class RedisSharedState:
         """Share ``value`` for ``ttl`` seconds."""
 
         async def remote() -> None:
-            assert self._keys is not None
             await self.redis.set(self._keys[0], value, px=max(int(ttl * 1000), 1))
 
         await self._call(remote, lambda: self._local.token_set(value, ttl))
@@ -277,7 +258,6 @@ class RedisSharedState:
         """Delete the shared token if it is still ``value``."""
 
         async def remote() -> None:
-            assert self._keys is not None
             await self._cad(keys=[self._keys[0]], args=[value])
 
         await self._call(remote, lambda: self._local.token_delete(value))
@@ -287,9 +267,7 @@ class RedisSharedState:
         holder = secrets.token_hex(16)
 
         async def remote() -> str | None:
-            assert self._keys is not None
-            key = self._keys[1]
-            lock = Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
+            lock = Lock(self.redis, self._keys[1], timeout=self.lock_ttl, thread_local=False)
             if not await self._take(lock, holder):
                 return None
             self._locks[holder] = lock
@@ -325,7 +303,6 @@ class RedisSharedState:
 
     async def run_script(self, op: str, *args: float, now: float = -1.0) -> tuple[bool, float]:
         """Run one budget operation in Redis; ``now`` replaces Redis' clock (tests)."""
-        assert self._keys is not None
         reply = await self._budget(
             keys=[self._keys[2]],
             args=[op, repr(now), *map(repr, (*self._config, *CONSTANTS, *args))],

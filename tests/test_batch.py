@@ -15,7 +15,6 @@ import attrs
 import pytest
 
 from swoogo_async import (
-    LookupIncompleteError,
     Page,
     ReadTimeoutError,
     Response,
@@ -216,7 +215,7 @@ async def test_a_cancelled_create_leaves_no_batch_behind() -> None:
 
 def test_a_batch_waits_for_more_creates_but_never_past_half_a_members_time() -> None:
     now = [100.0]
-    batcher = Batcher(_never, lambda: now[0], LookupIncompleteError, max_pages=5, window=5.0)
+    batcher = Batcher(_never, lambda: now[0], max_pages=5, window=5.0)
     loop = asyncio.new_event_loop()
     try:
         batch = _Batch(opened=100.0)
@@ -281,7 +280,7 @@ async def test_a_create_ending_just_before_the_next_begins_does_not_split_a_batc
         reads.append(len(args))
         return Page(items=[], total_count=0, page_count=1, current_page=1, per_page=200)
 
-    batcher = Batcher(list_page, lambda: now[0], LookupIncompleteError, max_pages=5)
+    batcher = Batcher(list_page, lambda: now[0], max_pages=5)
     since = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
 
     def look_up(i: int) -> asyncio.Task[Any]:

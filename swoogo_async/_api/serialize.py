@@ -15,6 +15,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from .._exceptions import InvalidInputError
 from .converter import converter
 from .models import Page, Session, Speaker
@@ -28,14 +30,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (Session, Speaker)):
         return _json_ready(converter.unstructure(value))
     if isinstance(value, Page):
-        return {
-            "items": [_plain(item) for item in value.items],
-            "total_count": value.total_count,
-            "page_count": value.page_count,
-            "current_page": value.current_page,
-            "per_page": value.per_page,
-            "has_next": value.has_next,
-        }
+        return {**attrs.asdict(value, recurse=False), "items": [_plain(i) for i in value.items]}
     if isinstance(value, SessionBatch):
         return {"sessions": [_plain(s) for s in value.sessions], "missing": list(value.missing)}
     return _json_ready(value)

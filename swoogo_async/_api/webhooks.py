@@ -35,10 +35,6 @@ from .forms import encode_form
 from .models import Page
 
 __all__ = [
-    "WEBHOOKS_PATH",
-    "WEBHOOK_CREATE_PATH",
-    "WEBHOOK_DELETE_PATH",
-    "WEBHOOK_UPDATE_PATH",
     "ContentType",
     "Webhook",
     "create_webhook_call",
@@ -49,15 +45,6 @@ __all__ = [
     "update_webhook_call",
     "webhook_fields",
 ]
-
-#: Documented.
-WEBHOOKS_PATH: Final = "/webhooks"
-#: Documented (form body).
-WEBHOOK_CREATE_PATH: Final = "/webhooks/create"
-#: Inferred from the API's naming pattern (``PUT /{resource}/update/{id}``).
-WEBHOOK_UPDATE_PATH: Final = "/webhooks/update/{webhook_id}"
-#: Inferred from the API's naming pattern.
-WEBHOOK_DELETE_PATH: Final = "/webhooks/delete/{webhook_id}"
 
 ContentType = Literal["json", "post"]
 _OBJECT = re.compile(r"[a-z][a-z0-9_]*")
@@ -235,13 +222,13 @@ def list_webhooks_call(
         if not names or not all(isinstance(n, str) and n and "," not in n for n in names):
             raise InvalidInputError("fields", "expected field names")
         query.append(("fields", ",".join(names)))
-    return Call("GET", WEBHOOKS_PATH, urlencode(query), cost=LIST_COST)
+    return Call("GET", "/webhooks", urlencode(query), cost=LIST_COST)
 
 
 def create_webhook_call(fields: Mapping[str, Any]) -> Call:
     """Build ``POST /webhooks/create`` (documented) from checked fields; never retried."""
     body = encode_form(fields)
-    return Call("POST", WEBHOOK_CREATE_PATH, body=body, content_type=FORM, idempotent=False)
+    return Call("POST", "/webhooks/create", body=body, content_type=FORM, idempotent=False)
 
 
 def update_webhook_call(webhook_id: int, fields: Mapping[str, Any]) -> Call:
@@ -249,11 +236,11 @@ def update_webhook_call(webhook_id: int, fields: Mapping[str, Any]) -> Call:
     check_id("webhook_id", webhook_id)
     if not fields:
         raise InvalidInputError("changes", "update needs at least one field to change")
-    path = WEBHOOK_UPDATE_PATH.format(webhook_id=webhook_id)
+    path = f"/webhooks/update/{webhook_id}"
     return Call(UPDATE_METHOD, path, body=encode_form(fields), content_type=FORM)
 
 
 def delete_webhook_call(webhook_id: int) -> Call:
     """Build ``DELETE /webhooks/delete/{id}`` (inferred)."""
     check_id("webhook_id", webhook_id)
-    return Call("DELETE", WEBHOOK_DELETE_PATH.format(webhook_id=webhook_id))
+    return Call("DELETE", f"/webhooks/delete/{webhook_id}")

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import attrs
 
 from .._api.endpoints import Call
-from .._checks import check_number
+from .._checks import number
 
 __all__ = [
     "SKEW",
@@ -31,6 +31,7 @@ __all__ = [
 _MAGIC = b"swc1"
 #: Seconds an entry's time may lie ahead of this clock (processes' clocks differ a little).
 SKEW = 60.0
+_SECONDS = number("ttl.", at_least=0)
 
 
 @attrs.frozen(kw_only=True)
@@ -46,16 +47,12 @@ class CacheTTL:
         grace: Seconds past its TTL an entry is still served while one refresh runs.
     """
 
-    session: float = 30.0
-    session_list: float = 30.0
-    speaker: float = 60.0
-    speaker_list: float = 60.0
-    other: float = 30.0
-    grace: float = 300.0
-
-    def __attrs_post_init__(self) -> None:
-        for field in attrs.fields(CacheTTL):
-            check_number(f"ttl.{field.name}", getattr(self, field.name), at_least=0)
+    session: float = attrs.field(default=30.0, validator=_SECONDS)
+    session_list: float = attrs.field(default=30.0, validator=_SECONDS)
+    speaker: float = attrs.field(default=60.0, validator=_SECONDS)
+    speaker_list: float = attrs.field(default=60.0, validator=_SECONDS)
+    other: float = attrs.field(default=30.0, validator=_SECONDS)
+    grace: float = attrs.field(default=300.0, validator=_SECONDS)
 
     @property
     def version_life(self) -> float:

@@ -33,7 +33,7 @@ logger = logging.getLogger("swoogo_async")
 @contextlib.asynccontextmanager
 async def redis_lease(state: RedisSharedState, name: str, wait: float) -> AsyncIterator[None]:
     """Hold the lease ``name`` through Redis (see ``RedisSharedState.lease``)."""
-    if state._keys is None:
+    if not state._keys[0]:
         raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
     key = f"{state._keys[0].removesuffix(':token')}:lease:{name}"
     lock = Lock(state.redis, key, timeout=state.lock_ttl, thread_local=False)

@@ -33,8 +33,9 @@ from collections.abc import (
     Iterator,
 )
 from contextlib import AbstractAsyncContextManager
-from types import TracebackType
 from typing import Any, Literal, TypeAlias
+
+import attrs
 
 from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
@@ -76,6 +77,7 @@ __all__ = [
     "UpdateFn",
     "check_rows",
     "create_many",
+    "each_row",
     "prepare_create_row",
     "sending_create",
     "sending_update",
@@ -145,12 +147,7 @@ class BulkRun:
     async def __aenter__(self) -> BulkRun:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def summary(self) -> BulkSummary:
@@ -204,27 +201,11 @@ class BulkRun:
 
     async def _intake(self) -> AsyncGenerator[tuple[int, RowInput], None]:
         """Yield ``(index, row)`` pairs, pulling from the source one at a time."""
-        rows = self._rows
-        if isinstance(rows, AsyncIterable):
-            source = aiter(rows)
-            try:
-                index = 0
-                async for row in source:
-                    yield index, row
-                    index += 1
-            finally:
-                aclose = getattr(source, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-        else:
-            iterator: Iterator[RowInput] = iter(rows)
-            try:
-                for index, row in enumerate(iterator):
-                    yield index, row
-            finally:
-                close = getattr(iterator, "close", None)
-                if close is not None:
-                    close()
+        index = 0
+        async with contextlib.aclosing(each_row(self._rows)) as rows:
+            async for row in rows:
+                yield index, row
+                index += 1
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -284,16 +265,31 @@ class BulkRun:
                 await intake.aclose()
 
 
+async def each_row(rows: RowSource) -> AsyncGenerator[RowInput, None]:
+    """Yield the rows of a source, sync or async, and close it however reading ends."""
+    if isinstance(rows, AsyncIterable):
+        source = aiter(rows)
+        try:
+            async for row in source:
+                yield row
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+    else:
+        iterator: Iterator[RowInput] = iter(rows)
+        try:
+            for row in iterator:
+                yield row
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+
 def _result(index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
-    return BulkResult(
-        index,
-        row,
-        outcome.status,
-        outcome.session,
-        outcome.error,
-        outcome.changed,
-        outcome.session_id,
-    )
+    # RowOutcome's fields are BulkResult's after the index and the row, in order.
+    return BulkResult(index, row, *attrs.astuple(outcome, recurse=False))
 
 
 def _unexpected(exc: Exception) -> SwoogoError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, get_args
 
 import attrs
 
@@ -97,16 +97,7 @@ class BulkSummary:
     @property
     def total(self) -> int:
         """How many results were counted."""
-        return (
-            self.created
-            + self.updated
-            + self.unchanged
-            + self.present
-            + self.failed
-            + self.invalid
-            + self.ambiguous
-            + self.unknown
-        )
+        return sum(getattr(self, status) for status in get_args(BulkStatus))
 
     @property
     def all_ok(self) -> bool:

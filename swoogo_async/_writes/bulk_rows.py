@@ -103,11 +103,7 @@ def unreadable(exc: BaseException) -> InvalidInputError:
 def sending_create(
     create: CreateFn, prepared: Mapping[str, Any]
 ) -> Callable[[], Awaitable[Session]]:
-    """Build a create's request now (a row it cannot hold is invalid); return its sender.
-
-    Raises:
-        InvalidInputError: the fields cannot be encoded (nothing is sent).
-    """
+    """Build a create's request now (``InvalidInputError`` if it cannot); return its sender."""
     try:
         create_session_call(prepared)  # built again by ``create``: the same bytes
     except UNREADABLE as exc:
@@ -132,11 +128,7 @@ def sending_create(
 def sending_update(
     update: UpdateFn, session_id: int, changes: Mapping[str, Any]
 ) -> Callable[[], Awaitable[Session]]:
-    """Build an update's request now (a row it cannot hold is invalid); return its sender.
-
-    Raises:
-        InvalidInputError: the id or fields cannot be encoded (nothing is sent).
-    """
+    """Build an update's request now (``InvalidInputError`` if it cannot); return its sender."""
     try:
         update_session_call(session_id, changes)  # built again by ``update``
     except UNREADABLE as exc:

@@ -31,7 +31,6 @@ from .._api.models import Page, Session
 from .._exceptions import (
     APIError,
     InvalidInputError,
-    LookupIncompleteError,
     SwoogoError,
     TransportError,
     UnknownOutcomeError,
@@ -46,7 +45,6 @@ from .sender import Sender
 
 __all__ = [
     "CLOCK_MARGIN",
-    "LOOKUP_MAX_PAGES",
     "UNTRUSTED_CLOCK_MARGIN",
     "CreateLocks",
     "Creator",
@@ -57,8 +55,6 @@ CLOCK_MARGIN = 2.0
 #: The allowance instead when the server's clock is unknown (no readable ``Date``, or one
 #: beyond ``auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
 UNTRUSTED_CLOCK_MARGIN = 60.0
-#: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
-LOOKUP_MAX_PAGES = 5
 
 
 @attrs.define(eq=False)
@@ -74,9 +70,7 @@ class CreateLocks:
 
 
 def _may_have_acted(error: SwoogoError) -> bool:
-    if isinstance(error, (TransportError, APIError)):
-        return error.may_have_acted
-    return False
+    return isinstance(error, (TransportError, APIError)) and error.may_have_acted
 
 
 class Creator:
@@ -86,12 +80,7 @@ class Creator:
         self._client = client
         self._locks = shared.locks
         self._handed_out = shared.handed_out
-        self.batcher = Batcher(
-            self.list_page,
-            client.clock,
-            LookupIncompleteError,
-            max_pages=LOOKUP_MAX_PAGES,
-        )
+        self.batcher = Batcher(self.list_page, client.clock)
 
     async def create(self, prepared: Mapping[str, Any]) -> Session:
         """Create from checked fields; see ``Sessions.create``."""
@@ -287,7 +276,7 @@ class _CreateCall:
         )
 
     async def _check_after(self, session: Session, uncertain: SwoogoError) -> Session:
-        """After a re-send succeeded, make sure the uncertainful attempt did not land too."""
+        """After a re-send succeeded, make sure the uncertain attempt did not land too."""
         mine = {session.id} if session.id is not None else set()
         try:
             found, candidates = await self._look_up(uncertain)

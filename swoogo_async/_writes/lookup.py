@@ -30,12 +30,15 @@ import attrs
 
 from .._api.models import Page, Session
 from .._api.pages import PageWalk
+from .._exceptions import LookupIncompleteError
 from .reconcile import assign_matches, batch_fields, batch_searches
 
 __all__ = ["BATCH_WINDOW", "DEFAULT_CONCURRENCY", "Batcher", "ListFn", "LookupResult"]
 
 #: Seconds a batch may wait for more creates in doubt before it is looked up.
 BATCH_WINDOW = 5.0
+#: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
+LOOKUP_MAX_PAGES = 5
 #: Rows a bulk run (create_many, update_many, sync, the command) keeps in flight by
 #: default. A batch is looked up once every running create of its event waits in it, so
 #: the rows in flight bound how many creates in doubt share one 10-credit lookup (see
@@ -47,8 +50,6 @@ ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Sessio
 #: A create's matches, whether one of them also matches another create, and the ids of
 #: its candidates (sessions holding every submitted field but not the defaults).
 LookupResult = tuple[list[Session], bool, list[int]]
-#: Builds the error for a lookup that could not read every candidate.
-IncompleteFn = Callable[[str], Exception]
 
 
 @attrs.define(eq=False)
@@ -81,14 +82,12 @@ class Batcher:
         self,
         list_page: ListFn,
         clock: Callable[[], float],
-        incomplete: IncompleteFn,
         *,
-        max_pages: int,
+        max_pages: int = LOOKUP_MAX_PAGES,
         window: float = BATCH_WINDOW,
     ) -> None:
         self._list_page = list_page
         self._clock = clock
-        self._incomplete = incomplete
         self._max_pages = max_pages
         self.window = window
         self._active: Counter[Any] = Counter()
@@ -138,8 +137,8 @@ class Batcher:
         """Return the sessions that are this create's, whether one is another's too, candidates.
 
         Raises:
-            SwoogoError: the lookup failed (``incomplete`` builds the error for a
-                listing that could not be read to its end, or a deadline that passed).
+            SwoogoError: the lookup failed (``LookupIncompleteError``: a listing that
+                could not be read to its end, or a deadline that passed).
         """
         event_id = fields["event_id"]
         batch = self._open.get(event_id)
@@ -155,7 +154,7 @@ class Batcher:
                 asyncio.shield(future), max(deadline - self._clock(), 0.0)
             )
         except asyncio.TimeoutError:
-            raise self._incomplete(
+            raise LookupIncompleteError(
                 "the call's deadline passed before the lookup answered"
             ) from None
         finally:
@@ -215,7 +214,7 @@ class Batcher:
                 del self._open[event_id]
             for m in batch.members:  # only if this task itself failed or was cancelled
                 if not m.future.done():
-                    m.future.set_exception(self._incomplete("the shared lookup was abandoned"))
+                    m.future.set_exception(LookupIncompleteError("the shared lookup was abandoned"))
 
     async def _read(self, event_id: Any, members: Sequence[_Member]) -> list[Session]:
         self.lookups += 1
@@ -237,5 +236,5 @@ class Batcher:
         )
         found = [s async for page in walk for s in page.items]
         if not walk.complete:
-            raise self._incomplete(f"the lookup read no further: {walk.stopped}")
+            raise LookupIncompleteError(f"the lookup read no further: {walk.stopped}")
         return found

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -43,7 +43,6 @@ __all__ = [
     "comparable",
     "differing",
     "fingerprint",
-    "lookup_fields",
     "lookup_search",
     "matches",
     "pick_match",
@@ -103,19 +102,6 @@ def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
     return exprs
 
 
-def lookup_fields(fields: Mapping[str, Any]) -> list[str]:
-    """Return the ``fields=`` to request for candidates: the whole session.
-
-    Every field, not only those submitted: a candidate must also hold the server's
-    default in each field the caller left out (``unsubmitted_values``).
-    """
-    names = dict.fromkeys(WHOLE_SESSION)
-    names["custom_fields"] = None
-    # ``fields=c_1234`` returns that custom field even where ``custom_fields`` is not.
-    names.update(dict.fromkeys(fields.get("custom_fields") or ()))
-    return list(names)
-
-
 def comparable(value: Any) -> str:
     """Return a scalar as compared: its form text, trimmed ("20" == 20, 09:00 == 09:00:00)."""
     # The server may trim what it stores; nothing else may differ.
@@ -132,9 +118,7 @@ def _same(submitted: Any, found: Any) -> bool:
 
 
 def _found(session: Session, name: str) -> Any:
-    if hasattr(session, name):
-        return getattr(session, name)
-    return session.extra.get(name)
+    return getattr(session, name) if hasattr(session, name) else session.extra.get(name)
 
 
 def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
@@ -272,8 +256,8 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
     The creates whose names the search can carry exactly share queries over the
     window since the earliest of them, with ``name=*in*a|b`` filters of the names
     as sent, each within ``MAX_NAMES_QUERY`` (one such create gets ``lookup_search``'s
-    narrow query). Each other
-    create gets its own ``lookup_search``, which leaves its name out. The caller
+    narrow query). Each other create gets its own ``lookup_search``, which leaves its
+    name out. The caller
     reads them all into one set of candidates, so ``assign_matches`` still sees
     every session two creates could both match.
     """
@@ -292,7 +276,7 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
 
 #: What a lookup reads of each candidate: every field of the model, so that the session
 #: it finds is whole without another call and its unsubmitted fields can be checked
-#: (``location`` and ``track`` come only with ``expand``; ``lookup_fields`` adds the
+#: (``location`` and ``track`` come only with ``expand``; ``batch_fields`` adds the
 #: custom fields).
 WHOLE_SESSION = tuple(
     f.name
@@ -302,10 +286,15 @@ WHOLE_SESSION = tuple(
 
 
 def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Return the ``fields=`` of a batch lookup: every member's ``lookup_fields``."""
-    names: dict[str, None] = {}
+    """Return the ``fields=`` of a batch lookup: the whole session and every member's custom fields.
+
+    Every field, not only those submitted: a candidate must also hold the server's
+    default in each field the caller left out (``unsubmitted_values``).
+    """
+    names = dict.fromkeys((*WHOLE_SESSION, "custom_fields"))
     for fields in members:
-        names.update(dict.fromkeys(lookup_fields(fields)))
+        # ``fields=c_1234`` returns that custom field even where ``custom_fields`` is not.
+        names.update(dict.fromkeys(fields.get("custom_fields") or ()))
     return list(names)
 
 
@@ -324,11 +313,7 @@ def assign_matches(
         pick_match(fields, candidates, since=since, excluded=excluded)
         for fields, since, excluded in members
     ]
-    owners: dict[int, int] = {}
-    for sessions in found:
-        for session in sessions:
-            if session.id is not None:
-                owners[session.id] = owners.get(session.id, 0) + 1
+    owners = Counter(s.id for sessions in found for s in sessions if s.id is not None)
     contested = {sid for sid, count in owners.items() if count > 1}
     loose = [
         [s.id for s in pick_match(f, candidates, since=since, excluded=ex, loose=True) if s.id]

@@ -30,6 +30,7 @@ from .bulk import (
     RowSource,
     UpdateFn,
     check_rows,
+    each_row,
     sending_create,
     sending_update,
 )
@@ -57,15 +58,6 @@ _STATUS: dict[str, BulkStatus] = {
 def _label(row: RowInput, position: int) -> str:
     line = getattr(row, "line", None)
     return f"line {line}" if isinstance(line, int) else f"row {position}"
-
-
-async def _rows_of(source: RowSource) -> AsyncIterator[RowInput]:
-    if isinstance(source, AsyncIterable):
-        async for row in source:
-            yield row
-    else:
-        for row in source:
-            yield row
 
 
 def sync_rows(
@@ -104,7 +96,7 @@ def sync_rows(
         if scan is not None:
             first_pass = scan
         elif isinstance(rows, AsyncIterable) or iter(rows) is rows:
-            rows = [row async for row in _rows_of(rows)]
+            rows = [row async for row in each_row(rows)]
             first_pass = rows
         else:
             first_pass = rows
@@ -120,7 +112,7 @@ def sync_rows(
             # A session the walk missed would be created again: write nothing.
             raise LookupIncompleteError(f"the event's sessions could not be read: {walk.stopped}")
         planner.index(sessions)
-        async for row in _rows_of(rows):
+        async for row in each_row(rows):
             yield row
 
     def work(row: RowInput) -> Callable[[], Awaitable[Session | RowOutcome]] | RowOutcome:

@@ -89,19 +89,9 @@ def _session_value(session: Session, name: str) -> Any:
     return getattr(session, name, None)
 
 
-def _show(key: tuple[str, ...]) -> str:
-    return "(" + " | ".join(key) + ")"
-
-
 def changed_names(changes: Mapping[str, Any]) -> tuple[str, ...]:
     """Return the field names of ``changes``, custom fields by their ``c_`` name."""
-    names: list[str] = []
-    for name, value in changes.items():
-        if name == "custom_fields":
-            names.extend(value)
-        else:
-            names.append(name)
-    return tuple(names)
+    return tuple(n for k, v in changes.items() for n in (v if k == "custom_fields" else (k,)))
 
 
 @attrs.frozen
@@ -144,12 +134,7 @@ class SyncPlanner:
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
     def prepare(self, row: RowInput) -> dict[str, Any]:
-        """Return the row's checked fields.
-
-        Raises:
-            InvalidInputError: the row is invalid, belongs to another event or has an
-                empty key field.
-        """
+        """Return the row's checked fields (``InvalidInputError``: invalid, or another event's)."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
@@ -158,11 +143,7 @@ class SyncPlanner:
         return fields
 
     def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
-        """Return the row's key as compared.
-
-        Raises:
-            InvalidInputError: a key field is empty.
-        """
+        """Return the row's key as compared (``InvalidInputError``: a key field is empty)."""
         values = []
         for name in self.key:
             text = comparable(_value(fields, name))
@@ -243,7 +224,8 @@ class SyncPlanner:
         shared = self._shared.get(key)
         if shared is not None:
             raise InvalidInputError(
-                "key", f"{', '.join(shared)} have the same key {_show(key)}: which one is meant?"
+                "key",
+                f"{', '.join(shared)} have the same key ({' | '.join(key)}): which one is meant?",
             )
         found = self._index.get(key)
         if not found:

@@ -55,10 +55,6 @@ class PriorRun:
     created: dict[int, tuple[str, int | None]] = attrs.field(factory=dict)
     uncertain: dict[int, tuple[str, str]] = attrs.field(factory=dict)
 
-    def claimed_ids(self) -> set[int]:
-        """Session ids already attributed to a row."""
-        return {sid for _, sid in self.created.values() if sid is not None}
-
 
 def read_report(path: Path) -> PriorRun:
     """Read a report for ``--resume``.

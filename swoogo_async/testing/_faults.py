@@ -189,19 +189,16 @@ class FaultPlan:
         self._chaos_routes: tuple[str, ...] | None = None
         self._rng = random.Random(0)
 
-    def inject(self, route: str, fault: Fault, times: int = 1) -> None:
+    def inject(self, route: str, fault: Fault, times: int) -> None:
         if times < 1:
             raise ValueError("times must be >= 1")
         _check_late([fault], [route])
         self._queue.append(_Injection(_check_route(route), fault, times))
 
     def chaos(
-        self,
-        rate: float = 0.1,
-        faults: Sequence[Fault] | None = None,
-        seed: int = 0,
-        routes: Iterable[str] | None = None,
+        self, rate: float, faults: Sequence[Fault] | None, seed: int, routes: Iterable[str] | None
     ) -> None:
+        """Check and start the chaos ``FakeSwoogo.chaos`` describes (its defaults are there)."""
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be within [0, 1]")
         chosen = tuple(faults) if faults is not None else DEFAULT_CHAOS

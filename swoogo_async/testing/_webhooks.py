@@ -19,7 +19,6 @@ every attempt; ``await deliveries_settled()`` waits for the pending ones.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,6 +29,7 @@ import aiohttp
 import attrs
 from aiohttp import web
 
+from .._http.options import _is_loopback  # the client's rule for http:// to a local host
 from ._forms import ApiError, err, utc_now_str, yii_error
 from ._store import Store
 
@@ -140,16 +140,6 @@ def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
 def _form(payload: dict[str, Any]) -> bytes:
     pairs = [p for k, v in payload.items() for p in _flatten(k, v)]
     return "&".join(f"{quote_plus(k, safe='[]')}={quote_plus(v)}" for k, v in pairs).encode()
-
-
-def _loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check(fields: dict[str, Any], rec: dict[str, Any] | None) -> dict[str, Any]:
@@ -340,7 +330,7 @@ class WebhookMixin:
                 Delivery(wid, url, attempt, kind, action, oid, status, body, headers, error)
             )
 
-        if not _loopback(url):
+        if not _is_loopback(urlsplit(url).hostname or ""):
             log(0, None, "not delivered: the fake calls loopback URLs only")
             return
         if self._http is None:
