@@ -208,7 +208,7 @@ class Pipeline:
             deadline = start + options.retry.deadline
         state = CallState(call, url, parse, deadline, options)
         try:
-            result: T = await self._attempt(state)
+            result: T = self._result(state, await self._exchange(state))
             return result
         except SwoogoError as exc:
             error = exc  # retried outside this block, so no later error is chained to it
@@ -217,40 +217,11 @@ class Pipeline:
 
     async def _again(self, state: CallState) -> Any:
         self._check_open()  # the client may have closed during the retry wait
-        return await self._attempt(state)
+        return self._result(state, await self._exchange(state))
 
-    async def _attempt(self, state: CallState) -> Any:
-        """Make one attempt: pacing, a slot, the exchange (replayed once on a stale token)."""
-        call = state.call
-        state.attempt += 1
-        if not call.cost:
-            # Token fetches skip the slots: the calls holding them may be waiting on it.
-            response = await self._exchange(state)
-        else:
-            # Paced before a slot is taken: a call waiting for credits holds no slot, so
-            # an interactive call never queues behind bulk calls waiting for the budget.
-            pacer = self.pacer
-            if pacer is not None:
-                await self._pace(state)
-            slots = self._slots
-            try:
-                await slots.acquire()
-            except BaseException:
-                if pacer is not None:
-                    pacer.release(call.cost, sent=False)  # cancelled before a slot
-                raise
-            try:
-                response = await self._exchange(state, paced=True)
-            finally:
-                slots.release()
-            if response.status == 401 and state.token is not None:
-                # The token died early (revoked, or expired on the server's clock):
-                # drop it, if no one has already, and replay once. A 401 again
-                # means the credentials are bad.
-                self.tokens.invalidate(state.token)
-                async with slots:
-                    response = await self._exchange(state)
-        status = response.status
+    def _result(self, state: CallState, response: Response) -> Any:
+        """Return ``parse`` of a 2xx body (noted as the task's last response), else raise."""
+        call, status = state.call, response.status
         if status < 300:
             result = state.parse(response.body, method=call.method, url=state.url)
             if call.cost:  # not the token's response: that one is the client's own
@@ -266,11 +237,10 @@ class Pipeline:
             else None,
         )
 
-    async def _pace(self, state: CallState) -> None:
+    async def _pace(self, pacer: AsyncPacer, state: CallState) -> None:
         """Wait for the budget and reserve this attempt's credits."""
         call = state.call
-        assert self.pacer is not None
-        too_long = await self.pacer.acquire(call.cost, within=state.deadline - self.clock())
+        too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
         if too_long is not None:
             # The budget is spent until after this call's deadline: say so now rather
             # than sleep past it.
@@ -283,72 +253,92 @@ class Pipeline:
                 retry_after=too_long,
             )
 
-    async def _exchange(self, state: CallState, *, paced: bool = False) -> Response:
-        """Authenticate and send one request (paced unless ``paced``); settle its reservation."""
+    async def _exchange(self, state: CallState) -> Response:
+        """Make one attempt: its credits, a slot, the token, the request; settle what it took.
+
+        Paced before a slot is taken: a call waiting for credits holds no slot, so an
+        interactive call never queues behind bulk calls waiting for the budget. The
+        token call takes neither: the calls holding slots may be waiting on it. A 401
+        to a request sent with a token drops that token (if no one has already) and
+        replays the request once; a 401 again means the credentials are bad.
+        """
         call = state.call
+        state.attempt += 1
         pacer = self.pacer if call.cost else None
-        if not paced and pacer is not None:
-            await self._pace(state)
-        state.token = None
-        response: Response | None = None
-        sent = False  # whether the request may have reached the server
-        try:
-            if call.cost:
-                token = self.tokens.current
-                if token is None or self.tokens.clock() >= token.refresh_at:
-                    token = await self.tokens.get()
-                state.token = token
-            request = self._request(state)
-            if self._hooks.on_request:
-                within = state.deadline - self.clock()
-                await self._hooks.request(
-                    call.method, call.path, state.url, call.cost, state.attempt, within
-                )
-                request = self._request(state)  # its timeout less what the hooks took
-            transport = self.transport
-            if transport is None or self.state != OPEN:
-                raise ClientStateError("the client was closed before this request was sent")
-            sent = True
-            self.credits_spent += call.cost  # the server may charge whatever left here
-            response = await transport.send(request)
-        except TransportError as exc:
-            sent = exc.may_have_acted
-            if self.state == CLOSED and (call.idempotent or not sent):
-                raise ClientStateError("the client was closed while this call ran") from None
-            raise
-        finally:
-            if response is not None and response.status == 429:
-                self.credits_spent -= call.cost  # refused: the server charged nothing
+        slots = self._slots if call.cost else None
+        replayed = False
+        while True:
             if pacer is not None:
-                if response is None:
-                    pacer.release(call.cost, sent=sent)
-                elif response.status == 429:
-                    pacer.limited(
-                        server_retry_after(self.server_offset, response.headers),
-                        call.cost,
+                await self._pace(pacer, state)
+            if slots is not None:
+                try:
+                    await slots.acquire()
+                except BaseException:
+                    if pacer is not None:
+                        pacer.release(call.cost, sent=False)  # cancelled before a slot
+                    raise
+            state.token = None
+            response: Response | None = None
+            sent = False  # whether the request may have reached the server
+            try:
+                if call.cost:
+                    token = self.tokens.current
+                    if token is None or self.tokens.clock() >= token.refresh_at:
+                        token = await self.tokens.get()
+                    state.token = token
+                request = self._request(state)
+                if self._hooks.on_request:
+                    within = state.deadline - self.clock()
+                    await self._hooks.request(
+                        call.method, call.path, state.url, call.cost, state.attempt, within
                     )
-                else:
-                    pacer.observe(response.headers, call.cost, ok=response.status < 300)
-        if self.server_offset is None or not call.cost:
-            # Learned from the first dated answer, whoever fetched the token (a client that
-            # took it from the shared store must know the offset as well), and from each
-            # token response, which times the token.
-            self.server_offset = read_server_offset(response.headers, time.time())
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %d (attempt %d, %d credits)",
-                call.method,
-                call.path,
-                response.status,
-                state.attempt,
-                call.cost,
-            )
-        if self._hooks.on_request or self._hooks.on_response:
-            within = state.deadline - self.clock()
-            await self._hooks.response(
-                ResponseInfo.of(call, state.url, response, state.attempt), within
-            )
-        return response
+                    request = self._request(state)  # its timeout less what the hooks took
+                transport = self.transport
+                if transport is None or self.state != OPEN:
+                    raise ClientStateError("the client was closed before this request was sent")
+                sent = True
+                self.credits_spent += call.cost  # the server may charge whatever left here
+                response = await transport.send(request)
+            except TransportError as exc:
+                sent = exc.may_have_acted
+                if self.state == CLOSED and (call.idempotent or not sent):
+                    raise ClientStateError("the client was closed while this call ran") from None
+                raise
+            finally:
+                if slots is not None:
+                    slots.release()
+                if response is not None and response.status == 429:
+                    self.credits_spent -= call.cost  # refused: the server charged nothing
+                if pacer is not None:
+                    if response is None:
+                        pacer.release(call.cost, sent=sent)
+                    elif response.status == 429:
+                        retry_after = server_retry_after(self.server_offset, response.headers)
+                        pacer.limited(retry_after, call.cost)
+                    else:
+                        pacer.observe(response.headers, call.cost, ok=response.status < 300)
+            if self.server_offset is None or not call.cost:
+                # Learned from the first dated answer, whoever fetched the token (a client
+                # that took it from the shared store must know the offset as well), and
+                # from each token response, which times the token.
+                self.server_offset = read_server_offset(response.headers, time.time())
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s %s -> %d (attempt %d, %d credits)",
+                    call.method,
+                    call.path,
+                    response.status,
+                    state.attempt,
+                    call.cost,
+                )
+            if self._hooks.on_request or self._hooks.on_response:
+                within = state.deadline - self.clock()
+                info = ResponseInfo.of(call, state.url, response, state.attempt)
+                await self._hooks.response(info, within)
+            if response.status != 401 or state.token is None or replayed:
+                return response
+            self.tokens.invalidate(state.token)
+            replayed = True
 
     def _request(self, state: CallState) -> Request:
         """Build one attempt's request: its headers, and a timeout cut to the call's deadline.
@@ -397,7 +387,7 @@ class Pipeline:
             call = Call("GET", "/sessions/0", "fields=id")
             url = f"{self.base_url}{call.path}?{call.query}"
             with contextlib.suppress(SwoogoError):
-                await self._attempt(CallState(call, url, _ignore, deadline, options))
+                await self._exchange(CallState(call, url, _ignore, deadline, options))
         return trusted_offset(self.server_offset)
 
     async def _fetch_token(self) -> Token:

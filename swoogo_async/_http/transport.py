@@ -255,7 +255,12 @@ class AiohttpTransport:
                 allow_redirects=False,
                 timeout=timeout,
             ) as resp:
-                return Response(resp.status, resp.headers, await self._read(resp, method, url))
+                length = resp.content_length
+                if length is not None and length <= self._max_bytes:
+                    body = await resp.read()  # the common answer: its size told and allowed
+                else:
+                    body = await self._read(resp, method, url)
+                return Response(resp.status, resp.headers, body)
         except aiohttp.ClientError as exc:
             error = _translate(exc, method, url)
         except asyncio.TimeoutError:
@@ -268,12 +273,9 @@ class AiohttpTransport:
         raise error
 
     async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
-        """Read the body, refusing one larger than the limit before holding it all."""
+        """Read a body of unknown or excessive length, refusing one past the limit early."""
         limit = self._max_bytes
-        length = resp.content_length
-        if length is not None and length <= limit:
-            return await resp.read()
-        if length is None:
+        if resp.content_length is None:
             body = bytearray()
             async for chunk in resp.content.iter_chunked(_CHUNK):
                 body += chunk
