@@ -150,7 +150,7 @@ class SwoogoClient:
         self.base_url = core.pipeline.base_url
         self.retry = options.retry
         if core.cache is None:
-            self.send = cast(Send, functools.partial(core.pipeline.send, options=options))
+            self.send = cast(Send, functools.partial(core.pipeline.send, options))
         else:
             self.send = self._send_cached
         self.sessions = Sessions(self, core.creates)
@@ -309,7 +309,7 @@ class SwoogoClient:
         return await cache.execute(self._send_uncached, call, parse, deadline, self._options)
 
     async def _send_uncached(self, call: Call, parse: Parse[T], deadline: float | None) -> T:
-        return await self._core.pipeline.send(call, parse, options=self._options, deadline=deadline)
+        return await self._core.pipeline.send(self._options, call, parse, deadline=deadline)
 
     async def server_clock_offset(self, deadline: float) -> float | None:
         """Return the server's clock minus ours, asking if no answer told it yet; None if unsure."""

@@ -73,6 +73,8 @@ class CallState:
     #: The token the latest exchange sent. Kept here, not in a local, so no frame a
     #: traceback keeps (Sentry's locals) holds the Token object.
     token: Token | None = attrs.field(default=None, repr=False)
+    #: The 2xx response, once it came.
+    response: Response | None = attrs.field(default=None, repr=False)
 
 
 class Pipeline:
@@ -130,9 +132,9 @@ class Pipeline:
         self.credits_spent = 0
         #: Each task's last success response: set, never mutated, so a task started
         #: from here copies it and cannot write into its parent's.
-        self._last: contextvars.ContextVar[
-            tuple[Call, str, Response, int] | ResponseInfo | None
-        ] = contextvars.ContextVar("swoogo_async_last_response", default=None)
+        self._last: contextvars.ContextVar[CallState | ResponseInfo | None] = (
+            contextvars.ContextVar("swoogo_async_last_response", default=None)
+        )
 
     def _check_open(self) -> None:
         if self.state == OPEN and asyncio.get_running_loop() is self._loop:
@@ -178,20 +180,24 @@ class Pipeline:
     def last_response(self) -> ResponseInfo | None:
         """Return the current task's last success response, if any."""
         last = self._last.get()
-        if isinstance(last, tuple):  # described when first asked for, not on every call
-            last = ResponseInfo.of(*last)
+        if isinstance(last, CallState):  # described when first asked for, not on every call
+            assert last.response is not None
+            last = ResponseInfo.of(last.call, last.url, last.response, last.attempt)
             self._last.set(last)
         return last
 
     async def send(
         self,
+        options: CallOptions,
         call: Call,
         parse: Parse[T],
         *,
-        options: CallOptions,
         deadline: float | None = None,
     ) -> T:
-        """Send ``call`` with auth, pacing and retries; return ``parse`` of its 2xx body.
+        """Send ``call`` under ``options``; return ``parse`` of its 2xx body.
+
+        A client binds its options first (``functools.partial(pipeline.send, options)``),
+        which leaves the ``send(call, parse, *, deadline=None)`` its resources call.
 
         ``parse`` runs inside the retry loop, so a success body that does not decode
         (``ResponseDecodeError``) is retried like any transient failure when the call
@@ -225,7 +231,8 @@ class Pipeline:
         if status < 300:
             result = state.parse(response.body, method=call.method, url=state.url)
             if call.cost:  # not the token's response: that one is the client's own
-                self._last.set((call, state.url, response, state.attempt))
+                state.response = response
+                self._last.set(state)
             return result
         raise make_status_error(
             status=status,
@@ -392,7 +399,7 @@ class Pipeline:
 
     async def _fetch_token(self) -> Token:
         call = Call("POST", "/oauth2/token", body=TOKEN_FORM, content_type=FORM, cost=0)
-        return await self.send(call, self._parse_token, options=self.options)
+        return await self.send(self.options, call, self._parse_token)
 
     def _parse_token(self, raw: bytes, *, method: str, url: str) -> Token:
         """Read a token response; the exchange has read its ``Date`` into ``server_offset``."""
