@@ -33,7 +33,6 @@ __all__ = [
     "basic_auth_header",
     "parse_token_response",
     "read_server_offset",
-    "server_clock_offset",
     "trusted_offset",
     "usable_token",
 ]
@@ -96,7 +95,7 @@ def parse_token_response(
     if usable_token(value) is None:
         raise _withheld(b"access_token empty or not a header value")
     expires_wall = _read_expires_at(payload.get("expires_at"))
-    reference = wall_now + server_clock_offset(headers, wall_now)
+    reference = wall_now + (read_server_offset(headers, wall_now) or 0.0)
     lifetime = DOCUMENTED_LIFETIME if expires_wall is None else expires_wall - reference
     if not 0.0 < lifetime <= MAX_LIFETIME:
         # An expires_at in the past or absurdly far ahead means the zone was read
@@ -145,12 +144,6 @@ def _read_expires_at(value: object) -> float | None:
 def _retrieve(task: asyncio.Task[Token]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def server_clock_offset(headers: Mapping[str, str], wall_now: float) -> float:
-    """Return the server's clock minus ours, from a ``Date`` header (0 without one)."""
-    offset = read_server_offset(headers, wall_now)
-    return 0.0 if offset is None else offset
 
 
 #: The largest server clock offset, in seconds, a lookup relies on: a ``Date`` further off

@@ -197,7 +197,7 @@ async def run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: floa
             if inspect.isawaitable(result):
                 await _await_within(hook, result, until - loop.time())
         except asyncio.CancelledError:
-            if _being_cancelled():
+            if cancelled_by_caller(unknown=True):
                 raise
             logger.exception("swoogo_async hook %r raised; the call goes on", hook)
         except Exception:
@@ -233,14 +233,11 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved: a hook cut off is not reported twice
 
 
-def cancelled_by_caller() -> bool:
-    """Whether the current task has a cancellation of its own pending (False before 3.11)."""
-    cancelling = getattr(asyncio.current_task(), "cancelling", None)
-    return cancelling is not None and cancelling() > 0
+def cancelled_by_caller(*, unknown: bool = False) -> bool:
+    """Whether the current task has a cancellation of its own pending.
 
-
-def _being_cancelled() -> bool:
-    """Return whether the current task is being cancelled (always True before 3.11)."""
+    Before 3.11 a task cannot tell: ``unknown`` is the answer then (True where a real
+    cancellation must never be swallowed).
+    """
     cancelling = getattr(asyncio.current_task(), "cancelling", None)
-    # Before 3.11 a task cannot tell; a real cancellation must never be swallowed.
-    return cancelling is None or bool(cancelling())
+    return unknown if cancelling is None else cancelling() > 0

@@ -219,7 +219,8 @@ class Pipeline:
         except SwoogoError as exc:
             error = exc  # retried outside this block, so no later error is chained to it
         again = functools.partial(self._again, state)
-        return await options.retry.run_retries(again, error, call, deadline, self, start)
+        retry = options.retry
+        return await retry.run_retries(again, error, call, deadline, self.clock, self.rand, start)
 
     async def _again(self, state: CallState) -> Any:
         self._check_open()  # the client may have closed during the retry wait
@@ -244,22 +245,6 @@ class Pipeline:
             else None,
         )
 
-    async def _pace(self, pacer: AsyncPacer, state: CallState) -> None:
-        """Wait for the budget and reserve this attempt's credits."""
-        call = state.call
-        too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
-        if too_long is not None:
-            # The budget is spent until after this call's deadline: say so now rather
-            # than sleep past it.
-            raise RateLimitError(
-                status=429,
-                method=call.method,
-                url=state.url,
-                body=None,
-                raw=b"client-side pacing: the rate-limit budget is spent past this call's deadline",
-                retry_after=too_long,
-            )
-
     async def _exchange(self, state: CallState) -> Response:
         """Make one attempt: its credits, a slot, the token, the request; settle what it took.
 
@@ -276,7 +261,19 @@ class Pipeline:
         replayed = False
         while True:
             if pacer is not None:
-                await self._pace(pacer, state)
+                too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
+                if too_long is not None:
+                    # The budget is spent until after this call's deadline: say so now
+                    # rather than sleep past it.
+                    raise RateLimitError(
+                        status=429,
+                        method=call.method,
+                        url=state.url,
+                        body=None,
+                        raw=b"client-side pacing: the rate-limit budget is spent past this"
+                        b" call's deadline",
+                        retry_after=too_long,
+                    )
             if slots is not None:
                 try:
                     await slots.acquire()

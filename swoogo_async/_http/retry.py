@@ -17,7 +17,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
@@ -50,13 +50,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-class Clocks(Protocol):
-    """Where a retry loop reads the time and its jitter (a pipeline, with injectable ones)."""
-
-    clock: Callable[[], float]
-    rand: Callable[[], float]
 
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -172,7 +165,8 @@ class RetryPolicy:
         error: SwoogoError,
         call: Call,
         deadline: float,
-        clocks: Clocks,
+        clock: Callable[[], float],
+        rand: Callable[[], float],
         started: float,
     ) -> T:
         """Retry a call whose first attempt raised ``error``; raise the last error if it ends.
@@ -187,16 +181,16 @@ class RetryPolicy:
             wait = None
             if (
                 tries < self.max_attempts
-                and clocks.clock() < deadline
+                and clock() < deadline
                 and not self.gives_up(error, idempotent=call.idempotent)
             ):
                 if waits is None:
-                    waits = self.waits(deadline=deadline, clock=clocks.clock, rand=clocks.rand)
+                    waits = self.waits(deadline=deadline, clock=clock, rand=rand)
                     waits.send(None)  # primed, as backoff primes a wait generator
                 with contextlib.suppress(StopIteration):  # a wait past the deadline
                     wait = waits.send(error)
             if wait is None:
-                log_giveup(call, error, tries, clocks.clock() - started)
+                log_giveup(call, error, tries, clock() - started)
                 raise error
             log_backoff(call, error, tries, wait)
             await asyncio.sleep(wait)
