@@ -254,7 +254,8 @@ def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
     A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
     window's edge): pacing against it would never send again, so it reads as unknown.
     """
-    limit, remaining, reset = attrs.astuple(RateLimitState.from_headers(headers))
+    state = RateLimitState.from_headers(headers)
+    limit, remaining, reset = state.limit, state.remaining, state.reset
     if limit is None or remaining is None or reset is None or limit <= 0:
         return None
     return limit, remaining, int(reset)
