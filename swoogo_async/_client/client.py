@@ -88,10 +88,8 @@ class SwoogoClient:
 
     base_url: str
     retry: RetryPolicy
-    #: Send a built ``Call`` and return ``parse`` of its 2xx body (see ``request``):
-    #: ``send(call, parse, *, deadline=None)``. Bound when the client (or copy) is made,
-    #: to the pipeline with this client's options, or through the read cache, so a
-    #: resource's call goes straight to the request seam.
+    #: ``send(call, parse, *, deadline=None)``: send a built ``Call``, return ``parse`` of its
+    #: 2xx body. Bound per client: the pipeline with its options, or the read cache first.
     send: Send
     sessions: Sessions
     speakers: Speakers
@@ -293,8 +291,7 @@ class SwoogoClient:
         copy._bind(self._core, options, owns_core=False)
         return copy
 
-    # -- the request seam, as resources and writes use it (``_writes.sender.Sender``); callers
-    # -- use ``request`` and ``paginate``, which take a method and a path -------------------
+    # -- the request seam (``send`` above) as the writes see it (``_writes.sender.Sender``) -----
 
     def clock(self) -> float:
         """Return the monotonic time every deadline of this client is measured on."""
@@ -303,8 +300,7 @@ class SwoogoClient:
     async def _send_cached(
         self, call: Call, parse: Parse[T], *, deadline: float | None = None
     ) -> T:
-        # Opt-in: reads looked up, writes invalidate what they change.
-        cache = self._core.cache
+        cache = self._core.cache  # opt-in: reads looked up, writes invalidate what they change
         assert cache is not None
         return await cache.execute(self._send_uncached, call, parse, deadline, self._options)
 

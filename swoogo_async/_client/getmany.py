@@ -10,7 +10,7 @@ from .._api.endpoints import (
     _listed,
     _names,
     list_sessions_call,
-    parse_page,  # the resource's parse function
+    parse_page,
 )
 from .._api.models import Session
 from .._api.pages import SessionBatch

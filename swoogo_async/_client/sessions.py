@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from .._api.endpoints import (  # the resource's parse functions
+from .._api.endpoints import (
     SessionListOptions,
     list_sessions_call,
     parse_page,
@@ -108,8 +108,7 @@ class Sessions:
                 (``id``, ``name``) otherwise.
 
         Returns:
-            A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing`` ids,
-            ``.by_id``.
+            A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing``, ``.by_id``.
 
         Raises:
             InvalidInputError: an id or argument is invalid (nothing was sent).
@@ -380,8 +379,7 @@ class Sessions:
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
         """Change some fields of a session; only the fields passed are sent.
 
-        ``None`` clears a field; ``UNSET`` (for arguments built dynamically)
-        leaves it out.
+        ``None`` clears a field; ``UNSET`` (for arguments built dynamically) leaves it out.
 
         Returns:
             The updated session.

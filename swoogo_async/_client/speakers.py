@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._api.endpoints import (  # the resource's parse functions
+from .._api.endpoints import (
     DEFAULT_SPEAKER_FIELDS,
     add_sessions_call,
     list_speakers_call,

@@ -2,12 +2,10 @@
 
 A resource builds a ``Call`` and names a ``Parse`` function (``transport.py``);
 ``Pipeline.send`` makes the first attempt and hands a failure to the call's
-``RetryPolicy``. One attempt takes its turn at the shared
-pacer, a connection slot (a FIFO ``asyncio.Semaphore``) and the shared token (read as
-data while it is fresh), builds its request here and sends it through the transport;
-a 2xx body goes to the parse function with the method and URL the call was sent to. A
-401 on a request that used the current token drops that token and replays the request
-once, inside the same attempt. Nothing here imports the layers above.
+``RetryPolicy``. An attempt takes its turn at the shared pacer, a connection slot and the
+shared token (read as data while it is fresh), builds its request here and sends it
+through the transport; a 2xx body goes to the parse function with the method and URL the
+call was sent to. Nothing here imports the layers above.
 """
 
 from __future__ import annotations
@@ -53,10 +51,6 @@ __all__ = ["Pipeline", "logger"]
 T = TypeVar("T")
 
 NEW, OPEN, CLOSED = "new", "open", "closed"
-_ONE_LOOP = (
-    "this SwoogoClient belongs to the event loop that opened it; one client serves one"
-    " loop (make one client per loop or thread)"
-)
 
 
 @attrs.define(eq=False)
@@ -73,18 +67,16 @@ class CallState:
     #: The token the latest exchange sent. Kept here, not in a local, so no frame a
     #: traceback keeps (Sentry's locals) holds the Token object.
     token: Token | None = attrs.field(default=None, repr=False)
-    #: The 2xx response, once it came.
-    response: Response | None = attrs.field(default=None, repr=False)
+    response: Response | None = attrs.field(default=None, repr=False)  # the 2xx one
 
 
 class Pipeline:
     """The shared core of a client: pool, token, pacer, credits, lifecycle; ``send``.
 
-    A given ``transport`` is never closed here; without one, ``make_transport`` makes
-    one when the pipeline opens. ``close_store`` closes the shared state the client
-    made for itself. ``retry`` is the client's own policy (a copy may have another).
-    ``headers`` go on every request; the token call adds ``basic_auth``, every other
-    call the current token.
+    A given ``transport`` is never closed here; without one, ``make_transport`` makes one
+    when the pipeline opens. ``close_store`` closes the shared state the client made for
+    itself. ``retry`` is the client's own policy (a copy may have another). ``headers`` go
+    on every request, with ``basic_auth`` on the token call and the token on the others.
     """
 
     def __init__(
@@ -145,7 +137,10 @@ class Pipeline:
                 if self.state == CLOSED
                 else "open the client first: 'async with SwoogoClient(...) as client:'"
             )
-        raise ClientStateError(_ONE_LOOP)
+        raise ClientStateError(
+            "this SwoogoClient belongs to the event loop that opened it; one client serves"
+            " one loop (make one client per loop or thread)"
+        )
 
     async def open(self) -> None:
         """Bind to the running loop and make the transport, unless one was given."""
@@ -196,13 +191,11 @@ class Pipeline:
     ) -> T:
         """Send ``call`` under ``options``; return ``parse`` of its 2xx body.
 
-        A client binds its options first (``functools.partial(pipeline.send, options)``),
-        which leaves the ``send(call, parse, *, deadline=None)`` its resources call.
-
-        ``parse`` runs inside the retry loop, so a success body that does not decode
-        (``ResponseDecodeError``) is retried like any transient failure when the call
-        is idempotent. ``deadline`` (on ``clock``) bounds the call instead of the
-        policy's ``deadline`` from now.
+        A client binds its options (``functools.partial(pipeline.send, options)``), leaving
+        the ``send(call, parse, *, deadline=None)`` its resources call. ``parse`` runs
+        inside the retry loop: a success body that does not decode (``ResponseDecodeError``)
+        is retried like any transient failure when the call is idempotent. ``deadline``
+        (on ``clock``) bounds the call instead of the policy's ``deadline`` from now.
         """
         if self.state != OPEN or asyncio.get_running_loop() is not self._loop:
             self._check_open()
