@@ -147,10 +147,8 @@ class SwoogoClient:
         self._options = options
         self.base_url = core.pipeline.base_url
         self.retry = options.retry
-        if core.cache is None:
-            self.send = cast(Send, functools.partial(core.pipeline.send, options))
-        else:
-            self.send = self._send_cached
+        bound = functools.partial(core.pipeline.send, options)
+        self.send = self._send_cached if core.cache is not None else cast(Send, bound)
         self.sessions = Sessions(self, core.creates)
         self.speakers = Speakers(self)
         self.webhooks = Webhooks(self)
