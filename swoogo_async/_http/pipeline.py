@@ -225,7 +225,7 @@ class Pipeline:
         if status < 300:
             result = state.parse(response.body, method=call.method, url=state.url)
             if call.cost:  # not the token's response: that one is the client's own
-                state.response = response
+                state.response, state.token = response, None
                 self._last.set(state)
             return result
         raise make_status_error(
@@ -278,11 +278,10 @@ class Pipeline:
             response: Response | None = None
             sent = False  # whether the request may have reached the server
             try:
-                if call.cost:
-                    token = self.tokens.current
-                    if token is None or self.tokens.clock() >= token.refresh_at:
-                        token = await self.tokens.get()
-                    state.token = token
+                if call.cost:  # the token as data while it is fresh; the manager fetches one
+                    state.token = self.tokens.current
+                    if state.token is None or self.tokens.clock() >= state.token.refresh_at:
+                        state.token = await self.tokens.get()
                 request = self._request(state)
                 if self._hooks.on_request:
                     within = state.deadline - self.clock()
@@ -343,23 +342,23 @@ class Pipeline:
         A copy's options lay its headers over the client's (never ``Authorization``, see
         ``check_headers``) and put its timeout in place of ``read_timeout``.
         """
-        call, options, token = state.call, state.options, state.token
+        call, options = state.call, state.options
         remaining = state.deadline - self.clock()
         if remaining <= 0.001:
             reason = "the call's deadline passed before the request was sent"
             late = ReadTimeoutError(reason, method=call.method, url=state.url)
             late.may_have_acted = False  # nothing left this process
             raise late
-        if token is None:
+        if state.token is None:
             headers = self._basic
         else:
-            cached, by_type = self._bearer
-            if cached is not token:
+            by_type = self._bearer[1]
+            if self._bearer[0] is not state.token:
                 by_type = {}
-                self._bearer = (token, by_type)
+                self._bearer = (state.token, by_type)
             found = by_type.get(call.content_type)
             if found is None:
-                fields = {**self._headers, "Authorization": "Bearer " + token.value}
+                fields = {**self._headers, "Authorization": "Bearer " + state.token.value}
                 if call.content_type is not None:
                     fields["Content-Type"] = call.content_type
                 found = by_type[call.content_type] = Headers(fields)
