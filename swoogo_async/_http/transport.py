@@ -2,11 +2,10 @@
 
 A resource builds a ``Call`` (its ids checked by ``check_id``) and names a ``Parse``
 function for the body; the pipeline turns the call into a ``Request`` and gets back a
-``Response``.
-``AiohttpTransport`` is the real one: it owns (or borrows) one ``aiohttp.ClientSession``
-and translates every aiohttp failure into a ``TransportError`` so that aiohttp's
-exceptions never reach the caller. ``MockTransport`` hands each request to a function,
-so tests can stand in for the network without a server.
+``Response``. ``AiohttpTransport`` is the real transport: it owns (or borrows) one
+``aiohttp.ClientSession`` and translates every aiohttp failure into a ``TransportError``
+so that aiohttp's exceptions never reach the caller. ``MockTransport`` hands each
+request to a function, so tests can stand in for the network without a server.
 """
 
 from __future__ import annotations
