@@ -20,7 +20,7 @@ import attrs
 from .._exceptions import InvalidInputError
 
 if TYPE_CHECKING:
-    from .transport import Call, Response
+    from .transport import Call
 
 __all__ = [
     "Hooks",
@@ -128,9 +128,10 @@ class ResponseInfo:
         return RateLimitState.from_headers(self.headers)
 
     @classmethod
-    def of(cls, call: Call, url: str, response: Response, attempt: int) -> ResponseInfo:
-        """Describe ``response`` to ``call``, sent to ``url`` by its attempt ``attempt``."""
-        status, headers = response.status, response.headers
+    def of(
+        cls, call: Call, url: str, status: int, headers: Mapping[str, str], attempt: int
+    ) -> ResponseInfo:
+        """Describe the response to ``call``, sent to ``url`` by its attempt ``attempt``."""
         return cls(call.method, call.path, url, status, headers, call.cost, attempt)
 
 

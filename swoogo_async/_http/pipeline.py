@@ -51,6 +51,9 @@ __all__ = ["Pipeline", "logger"]
 T = TypeVar("T")
 
 NEW, OPEN, CLOSED = "new", "open", "closed"
+#: A success response as the pipeline notes it: call, URL, status, headers, attempt (only
+#: what ``ResponseInfo`` shows, so the body and the call's state are freed at once).
+_Last = tuple[Call, str, int, Mapping[str, str], int]
 
 
 @attrs.define(eq=False)
@@ -67,7 +70,6 @@ class CallState:
     #: The token the latest exchange sent. Kept here, not in a local, so no frame a
     #: traceback keeps (Sentry's locals) holds the Token object.
     token: Token | None = attrs.field(default=None, repr=False)
-    response: Response | None = attrs.field(default=None, repr=False)  # the 2xx one
 
 
 class Pipeline:
@@ -124,8 +126,8 @@ class Pipeline:
         self.credits_spent = 0
         #: Each task's last success response: set, never mutated, so a task started
         #: from here copies it and cannot write into its parent's.
-        self._last: contextvars.ContextVar[CallState | ResponseInfo | None] = (
-            contextvars.ContextVar("swoogo_async_last_response", default=None)
+        self._last: contextvars.ContextVar[_Last | ResponseInfo | None] = contextvars.ContextVar(
+            "swoogo_async_last_response", default=None
         )
 
     def _check_open(self) -> None:
@@ -175,9 +177,8 @@ class Pipeline:
     def last_response(self) -> ResponseInfo | None:
         """Return the current task's last success response, if any."""
         last = self._last.get()
-        if isinstance(last, CallState):  # described when first asked for, not on every call
-            assert last.response is not None
-            last = ResponseInfo.of(last.call, last.url, last.response, last.attempt)
+        if isinstance(last, tuple):  # described when first asked for, not on every call
+            last = ResponseInfo.of(*last)
             self._last.set(last)
         return last
 
@@ -225,8 +226,7 @@ class Pipeline:
         if status < 300:
             result = state.parse(response.body, method=call.method, url=state.url)
             if call.cost:  # not the token's response: that one is the client's own
-                state.response, state.token = response, None
-                self._last.set(state)
+                self._last.set((call, state.url, response.status, response.headers, state.attempt))
             return result
         raise make_status_error(
             status=status,
@@ -329,7 +329,8 @@ class Pipeline:
                 )
             if self._hooks.on_request or self._hooks.on_response:
                 within = state.deadline - self.clock()
-                info = ResponseInfo.of(call, state.url, response, state.attempt)
+                status, headers = response.status, response.headers
+                info = ResponseInfo.of(call, state.url, status, headers, state.attempt)
                 await self._hooks.response(info, within)
             if response.status != 401 or state.token is None or replayed:
                 return response
