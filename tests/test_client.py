@@ -152,7 +152,7 @@ async def test_expiring_token_is_refreshed_once_for_500_calls_in_flight() -> Non
     now = [0.0]
     async with FakeSwoogo(token_lifetime=1.0, clock=lambda: 0.0) as fake:
         client = SwoogoClient(fake.api_key, fake.api_secret, base_url=fake.base_url)
-        client._core.pipeline.clock = client._core.pipeline.tokens._clock = lambda: now[0]
+        client._core.pipeline.clock = client._core.pipeline.tokens.clock = lambda: now[0]
         async with client:
             fake.add_session(event_id=1, name="A")
             await client.sessions.get(1000)

@@ -32,9 +32,9 @@ from swoogo_async import (
     SwoogoClient,
     SwoogoError,
 )
-from swoogo_async._api.endpoints import get_session_call, parse_session
+from swoogo_async._api.endpoints import parse_session
 from swoogo_async._http.auth import Token
-from swoogo_async._http.transport import Headers
+from swoogo_async._http.transport import Call, Headers
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY
@@ -279,7 +279,7 @@ async def test_a_body_over_the_limit_raises_a_typed_error_once(fake: FakeSwoogo)
 async def test_a_callers_deadline_bounds_the_call(fake: FakeSwoogo, client: SwoogoClient) -> None:
     rec = fake.add_session(event_id=1, name="A")
     await client.sessions.get(rec["id"])
-    call = get_session_call(rec["id"])
+    call = Call("GET", f"/sessions/{rec['id']}")
     fake.reset_requests()
     with pytest.raises(ReadTimeoutError) as info:
         await client.send(call, parse_session, deadline=client.clock() - 1)

@@ -32,9 +32,9 @@ from swoogo_async import (
 from swoogo_async._api.endpoints import (
     add_sessions_call,
     create_session_call,
-    get_session_call,
     list_sessions_call,
     parse_page,
+    read_query,
     update_session_call,
 )
 from swoogo_async._api.fields import prepare_session_fields
@@ -431,9 +431,8 @@ def test_update_allows_none_to_clear() -> None:
 
 
 def test_calls_are_built_purely() -> None:
-    call = get_session_call(5, fields=["id", "name"], expand="track")
-    assert (call.method, call.path, call.cost, call.idempotent) == ("GET", "/sessions/5", 1, True)
-    assert dict(parse_qsl(call.query)) == {"fields": "id,name", "expand": "track"}
+    query = read_query(["id", "name"], "track")
+    assert dict(parse_qsl(query)) == {"fields": "id,name", "expand": "track"}
     listing = list_sessions_call(
         3,
         page=2,

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, Protocol, TypedDict, TypeVar
+from typing import Any, Final, TypedDict, TypeVar
 from urllib.parse import urlencode
 
 import attrs
 
 from .._exceptions import InvalidInputError, ResponseDecodeError
 from .._http import json_body as _json
+from .._http.transport import FORM, JSON, Call, Parse, check_id
 from .converter import converter, structure_session, structure_sessions
-from .fields import check_id
 from .forms import encode_form
 from .models import Page, Session, Speaker
 
@@ -35,8 +35,6 @@ __all__ = [
     "create_session_call",
     "decode_json",
     "envelope_page",
-    "get_session_call",
-    "get_speaker_call",
     "int_or_none",
     "list_sessions_call",
     "list_speakers_call",
@@ -46,14 +44,12 @@ __all__ = [
     "parse_session",
     "parse_speaker",
     "parse_speaker_page",
+    "read_query",
     "update_session_call",
 ]
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 
-FORM: Final = "application/x-www-form-urlencoded"
-JSON: Final = "application/json"
 #: The update method is inferred from sibling endpoints (``PUT /packages/update/{id}``).
 UPDATE_METHOD: Final = "PUT"
 LIST_COST: Final = 10
@@ -64,29 +60,6 @@ MAX_PER_PAGE_EXPANDED: Final = 200
 DEFAULT_SPEAKER_FIELDS: Final = tuple(
     a.name for a in attrs.fields(Speaker) if a.name not in ("sessions", "extra")
 )
-
-
-@attrs.frozen(slots=True)
-class Call:
-    """What to send, before the base URL and credentials are added."""
-
-    method: str
-    path: str
-    query: str = ""
-    body: bytes | None = attrs.field(default=None, repr=False)
-    content_type: str | None = None
-    cost: int = 1
-    idempotent: bool = True
-
-
-class Parse(Protocol[T_co]):
-    """Reads a 2xx body; ``method`` and ``url`` are the request's, for the errors it raises.
-
-    What a resource hands the request seam with its ``Call`` (``parse_session``,
-    ``functools.partial(parse_page, page=..., per_page=...)``).
-    """
-
-    def __call__(self, raw: bytes, *, method: str, url: str) -> T_co: ...
 
 
 def _listed(name: str, value: Any) -> list[Any]:
@@ -124,10 +97,12 @@ def _field_query(fields: Any, expand: Any) -> list[tuple[str, str]]:
     return query
 
 
-def _field_string(fields: Any, expand: Any) -> str:
-    """Return the query of a single read's ``fields`` and ``expand`` ("" for neither)."""
-    if fields is None and expand is None:
-        return ""  # the common read: nothing to check or encode
+def read_query(fields: Any, expand: Any) -> str:
+    """Return the query of a single read's ``fields`` and ``expand``, each checked.
+
+    A resource builds the ``GET /{resource}/{id}`` call itself and asks for this only
+    when one of them is given.
+    """
     return urlencode(_field_query(fields, expand))
 
 
@@ -136,28 +111,6 @@ def _per_page(per_page: int, query: list[tuple[str, str]]) -> tuple[str, str]:
     if type(per_page) is not int or not 1 <= per_page <= limit:
         raise InvalidInputError("per_page", f"must be an integer from 1 to {limit}")
     return ("per-page", str(per_page))
-
-
-def get_session_call(
-    session_id: int,
-    *,
-    fields: str | Iterable[str] | None = None,
-    expand: str | Iterable[str] | None = None,
-) -> Call:
-    """Build ``GET /sessions/{id}``."""
-    check_id("session_id", session_id)
-    return Call("GET", f"/sessions/{session_id}", _field_string(fields, expand))
-
-
-def get_speaker_call(
-    speaker_id: int,
-    *,
-    fields: str | Iterable[str] | None = None,
-    expand: str | Iterable[str] | None = None,
-) -> Call:
-    """Build ``GET /speakers/{id}`` (inferred from the reference's ``/{resource}/{id}``)."""
-    check_id("speaker_id", speaker_id)
-    return Call("GET", f"/speakers/{speaker_id}", _field_string(fields, expand))
 
 
 def list_speakers_call(

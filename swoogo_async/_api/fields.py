@@ -21,6 +21,7 @@ from typing import Annotated, Any, TypedDict, get_type_hints
 import attrs
 
 from .._exceptions import InvalidInputError
+from .._http.transport import check_id
 from .._types import UNSET, UnsetType
 from .models import SelectionControl, SessionStatus
 from .scalars import CUSTOM_FIELD_RE, parse_bool, parse_int
@@ -237,13 +238,6 @@ WRITABLE_FIELDS: dict[str, Kind] = {
 }
 REQUIRED_ON_CREATE = ("event_id", "name", "date")
 _NOT_CLEARABLE = frozenset({"event_id", "name"})
-
-
-def check_id(name: str, value: Any) -> int:
-    """Return ``value`` if it is a positive int id, else raise naming ``name``."""
-    if type(value) is not int or value <= 0:
-        raise InvalidInputError(name, f"must be a positive integer, got {value!r}")
-    return value
 
 
 def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:

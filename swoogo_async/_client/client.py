@@ -8,24 +8,23 @@ headers) and the resources, each built from the client.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import aiohttp
 
-from .._api.endpoints import Call, Parse, page_of
+from .._api.endpoints import page_of
 from .._api.models import Page
 from .._api.pages import Listing
 from .._api.raw import Params, page_calls, parse_json, parse_json_at, raw_item_key, request_call
-from .._http.hooks import RequestHook, ResponseHook, ResponseInfo, last_response
-from .._http.options import (
-    CallOptions,
-)
+from .._http.hooks import RequestHook, ResponseHook, ResponseInfo
+from .._http.options import CallOptions
 from .._http.pacing import RateLimit
 from .._http.pipeline import CLOSED
 from .._http.retry import RetryPolicy
-from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
+from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, Call, Parse, Send, Transport
 from .._shared.state import SharedState
 from .._version import __version__
 from .core import DEFAULT_BASE_URL, Core, CreatePolicy, build_core
@@ -89,6 +88,9 @@ class SwoogoClient:
 
     base_url: str
     retry: RetryPolicy
+    #: ``send(call, parse, *, deadline=None)``: send a built ``Call``, return ``parse`` of its
+    #: 2xx body. Bound per client: the pipeline with its options, or the read cache first.
+    send: Send
     sessions: Sessions
     speakers: Speakers
 
@@ -145,6 +147,8 @@ class SwoogoClient:
         self._options = options
         self.base_url = core.pipeline.base_url
         self.retry = options.retry
+        bound = functools.partial(core.pipeline.send, options)
+        self.send = self._send_cached if core.cache is not None else cast(Send, bound)
         self.sessions = Sessions(self, core.creates)
         self.speakers = Speakers(self)
         self.webhooks = Webhooks(self)
@@ -244,7 +248,7 @@ class SwoogoClient:
         a call run in another task (``asyncio.gather``, ``create_task``) sets it
         there, not here. ``None`` before the first success.
         """
-        return last_response(self._core.pipeline)
+        return self._core.pipeline.last_response()
 
     def with_options(
         self,
@@ -285,22 +289,21 @@ class SwoogoClient:
         copy._bind(self._core, options, owns_core=False)
         return copy
 
-    # -- the request seam, as resources and writes use it (``_writes.sender.Sender``); callers
-    # -- use ``request`` and ``paginate``, which take a method and a path -------------------
+    # -- the request seam (``send`` above) as the writes see it (``_writes.sender.Sender``) -----
 
     def clock(self) -> float:
         """Return the monotonic time every deadline of this client is measured on."""
         return self._core.pipeline.clock()
 
-    async def send(self, call: Call, parse: Parse[T], *, deadline: float | None = None) -> T:
-        """Send a built ``Call`` and return ``parse`` of its 2xx body (see ``request``)."""
-        cache = self._core.cache
-        if cache is not None:  # opt-in: reads looked up, writes invalidate what they change
-            return await cache.execute(self._send_uncached, call, parse, deadline, self._options)
-        return await self._core.pipeline.send(call, parse, self._options, deadline=deadline)
+    async def _send_cached(
+        self, call: Call, parse: Parse[T], *, deadline: float | None = None
+    ) -> T:
+        cache = self._core.cache  # opt-in: reads looked up, writes invalidate what they change
+        assert cache is not None
+        return await cache.execute(self._send_uncached, call, parse, deadline, self._options)
 
     async def _send_uncached(self, call: Call, parse: Parse[T], deadline: float | None) -> T:
-        return await self._core.pipeline.send(call, parse, self._options, deadline=deadline)
+        return await self._core.pipeline.send(self._options, call, parse, deadline=deadline)
 
     async def server_clock_offset(self, deadline: float) -> float | None:
         """Return the server's clock minus ours, asking if no answer told it yet; None if unsure."""

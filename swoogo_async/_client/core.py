@@ -16,7 +16,7 @@ from .._checks import check_instance, check_number
 from .._exceptions import InvalidInputError
 from .._http.auth import basic_auth_header
 from .._http.hooks import Hooks, RequestHook, ResponseHook
-from .._http.options import RequestHeaders, check_base_url, check_user_agent
+from .._http.options import check_base_url, check_user_agent
 from .._http.pacer import AsyncPacer
 from .._http.pacing import Pacer, RateLimit
 from .._http.pipeline import Pipeline
@@ -166,10 +166,8 @@ def build_core(
     bound = None if shared is None else shared.bind(api_key, explicit, base_url=checked_url)
     pipeline = Pipeline(
         base_url=checked_url,
-        headers=RequestHeaders(
-            {"User-Agent": user_agent, "Accept": "application/json"},
-            basic_auth_header(api_key, api_secret),
-        ),
+        headers={"User-Agent": user_agent, "Accept": "application/json"},
+        basic_auth=basic_auth_header(api_key, api_secret),
         transport=transport,
         make_transport=functools.partial(
             AiohttpTransport,

@@ -6,11 +6,16 @@ import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._api.endpoints import _listed, _names, list_sessions_call, parse_page
-from .._api.fields import check_id
+from .._api.endpoints import (
+    _listed,
+    _names,
+    list_sessions_call,
+    parse_page,
+)
 from .._api.models import Session
 from .._api.pages import SessionBatch
 from .._exceptions import InvalidInputError
+from .._http.transport import check_id
 
 if TYPE_CHECKING:
     from .client import SwoogoClient

@@ -9,23 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 from .._api.endpoints import (
     SessionListOptions,
-    get_session_call,
     list_sessions_call,
     parse_page,
     parse_session,
+    read_query,
     update_session_call,
 )
 from .._api.fields import (
     DEFAULT_KEY,
     SessionCreateFields,
     SessionUpdateFields,
-    check_id,
     prepare_session_fields,
 )
 from .._api.models import Session
 from .._api.pages import Listing, SessionBatch, numbered_listing
 from .._checks import check_number
 from .._http.retry import RetryPolicy
+from .._http.transport import Call, check_id
 from .._shared.state import DEFAULT_LEASE_WAIT, credential_lease
 from .._writes.create import CreateLocks, Creator
 from .._writes.lookup import DEFAULT_CONCURRENCY
@@ -52,6 +52,7 @@ class Sessions:
 
     def __init__(self, client: SwoogoClient, creates: CreateLocks) -> None:
         self._client = client
+        self._send = client.send
         self._creates = creates
         self._creator = Creator(client, creates)
 
@@ -82,8 +83,9 @@ class Sessions:
             NotFoundError: no such session.
             InvalidInputError: an argument is invalid (nothing was sent).
         """
-        call = get_session_call(session_id, fields=fields, expand=expand)
-        return await self._client.send(call, parse_session)
+        query = "" if fields is None and expand is None else read_query(fields, expand)
+        call = Call("GET", f"/sessions/{check_id('session_id', session_id)}", query)
+        return await self._send(call, parse_session)
 
     async def get_many(
         self,
@@ -106,8 +108,7 @@ class Sessions:
                 (``id``, ``name``) otherwise.
 
         Returns:
-            A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing`` ids,
-            ``.by_id``.
+            A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing``, ``.by_id``.
 
         Raises:
             InvalidInputError: an id or argument is invalid (nothing was sent).
@@ -142,7 +143,7 @@ class Sessions:
         if isinstance(ids, Iterable):  # checking the first page would spend an iterator
             options["ids"] = list(ids)
         return numbered_listing(
-            self._client.send,
+            self._send,
             lambda number: list_sessions_call(event_id, page=number, **options),
             parse_page,
             per_page=options.get("per_page", 200),
@@ -378,8 +379,7 @@ class Sessions:
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
         """Change some fields of a session; only the fields passed are sent.
 
-        ``None`` clears a field; ``UNSET`` (for arguments built dynamically)
-        leaves it out.
+        ``None`` clears a field; ``UNSET`` (for arguments built dynamically) leaves it out.
 
         Returns:
             The updated session.

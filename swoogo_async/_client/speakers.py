@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from .._api.endpoints import (
     DEFAULT_SPEAKER_FIELDS,
     add_sessions_call,
-    get_speaker_call,
     list_speakers_call,
     parse_speaker,
     parse_speaker_page,
+    read_query,
 )
 from .._api.models import Speaker
 from .._api.pages import Listing, numbered_listing
+from .._http.transport import Call, check_id
 
 if TYPE_CHECKING:
     from .client import SwoogoClient
@@ -31,7 +32,7 @@ class Speakers:
     """Speakers: list an event's, get one, attach sessions to one."""
 
     def __init__(self, client: SwoogoClient) -> None:
-        self._client = client
+        self._send = client.send
 
     def list(
         self,
@@ -67,7 +68,7 @@ class Speakers:
         )
         options: dict[str, Any] = {"fields": fields, "expand": expand, "per_page": per_page}
         return numbered_listing(
-            self._client.send,
+            self._send,
             lambda number: list_speakers_call(event_id, page=number, **options),
             parse_speaker_page,
             per_page=per_page,
@@ -94,8 +95,9 @@ class Speakers:
             NotFoundError: no such speaker.
             InvalidInputError: an argument is invalid (nothing was sent).
         """
-        call = get_speaker_call(speaker_id, fields=fields, expand=expand)
-        return await self._client.send(call, parse_speaker)
+        query = "" if fields is None and expand is None else read_query(fields, expand)
+        call = Call("GET", f"/speakers/{check_id('speaker_id', speaker_id)}", query)
+        return await self._send(call, parse_speaker)
 
     async def add_sessions(self, speaker_id: int, session_ids: Iterable[int]) -> Speaker:
         """Associate sessions with a speaker; all must belong to the speaker's event.
@@ -108,4 +110,4 @@ class Speakers:
             NotFoundError: no such speaker.
             ValidationError: a session id is unknown or in another event.
         """
-        return await self._client.send(add_sessions_call(speaker_id, session_ids), parse_speaker)
+        return await self._send(add_sessions_call(speaker_id, session_ids), parse_speaker)

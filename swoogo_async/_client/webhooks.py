@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .._api.endpoints import Call
 from .._api.pages import Listing, numbered_listing
 from .._api.webhooks import (
     ContentType,
@@ -22,6 +21,7 @@ from .._api.webhooks import (
     update_webhook_call,
     webhook_fields,
 )
+from .._http.transport import Call
 from .._types import UnsetType
 
 if TYPE_CHECKING:

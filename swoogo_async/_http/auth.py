@@ -20,8 +20,9 @@ from urllib.parse import quote_plus
 
 import attrs
 
-from .._exceptions import AuthenticationError, ResponseDecodeError
+from .._exceptions import AuthenticationError, ClientStateError, ResponseDecodeError
 from . import json_body as _json
+from .hooks import cancelled_by_caller
 
 __all__ = [
     "MAX_TRUSTED_OFFSET",
@@ -32,7 +33,6 @@ __all__ = [
     "basic_auth_header",
     "parse_token_response",
     "read_server_offset",
-    "server_clock_offset",
     "trusted_offset",
     "usable_token",
 ]
@@ -95,7 +95,7 @@ def parse_token_response(
     if usable_token(value) is None:
         raise _withheld(b"access_token empty or not a header value")
     expires_wall = _read_expires_at(payload.get("expires_at"))
-    reference = wall_now + server_clock_offset(headers, wall_now)
+    reference = wall_now + (read_server_offset(headers, wall_now) or 0.0)
     lifetime = DOCUMENTED_LIFETIME if expires_wall is None else expires_wall - reference
     if not 0.0 < lifetime <= MAX_LIFETIME:
         # An expires_at in the past or absurdly far ahead means the zone was read
@@ -144,12 +144,6 @@ def _read_expires_at(value: object) -> float | None:
 def _retrieve(task: asyncio.Task[Token]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def server_clock_offset(headers: Mapping[str, str], wall_now: float) -> float:
-    """Return the server's clock minus ours, from a ``Date`` header (0 without one)."""
-    offset = read_server_offset(headers, wall_now)
-    return 0.0 if offset is None else offset
 
 
 #: The largest server clock offset, in seconds, a lookup relies on: a ``Date`` further off
@@ -222,32 +216,37 @@ class TokenManager:
         store: TokenStore | None = None,
     ) -> None:
         self._fetch = fetch
-        self._clock = clock
+        self.clock = clock
         self._store = store
-        self._token: Token | None = None
+        #: The token in use, if any; fresh while ``clock() < current.refresh_at``.
+        self.current: Token | None = None
+        self._closed = False
         self._inflight: asyncio.Task[Token] | None = None
         self._denied: AuthenticationError | None = None
         self._dead: str | None = None  # a token a 401 proved dead, to drop from the store
         self.fetches = 0
 
-    @property
-    def current(self) -> Token | None:
-        """The token in use, if any."""
-        return self._token
-
-    def fresh(self) -> Token | None:
-        """The current token if it is not due for refresh, without awaiting anything."""
-        token = self._token
-        if token is not None and not token.due(self._clock()):
-            return token
-        return None
-
     async def get(self) -> Token:
-        """Return a fresh token, fetching one (once, for every waiter) if needed."""
-        token = self._token
-        if token is not None and not token.due(self._clock()):
+        """Return a fresh token, fetching one (once, for every waiter) if needed.
+
+        The fast path needs no call: a caller may read ``current`` and compare its
+        ``refresh_at`` with ``clock()`` itself, and call this only when it is due.
+
+        Raises:
+            ClientStateError: the client closed while this caller waited for the fetch.
+        """
+        token = self.current
+        if token is not None and not token.due(self.clock()):
             return token
-        return await self._refresh()
+        try:
+            return await self._refresh()
+        except asyncio.CancelledError:
+            if self._closed and not cancelled_by_caller():
+                # aclose() cancelled the shared fetch, not this caller.
+                raise ClientStateError(
+                    "the client was closed while this call waited for a token"
+                ) from None
+            raise
 
     async def _refresh(self) -> Token:
         denied = self._denied
@@ -262,8 +261,8 @@ class TokenManager:
         task = self._inflight
         if task is None:
             # Re-check: a fetch may have finished between the fast path and here.
-            token = self._token
-            if token is not None and not token.due(self._clock()):
+            token = self.current
+            if token is not None and not token.due(self.clock()):
                 return token
             task = self._inflight = asyncio.ensure_future(self._run_fetch())
             # If every waiter is cancelled, nobody reads a failure: read it here.
@@ -274,7 +273,7 @@ class TokenManager:
     async def _run_fetch(self) -> Token:
         try:
             token = await (self._fetch_counted() if self._store is None else self._via_store())
-            self._token = token
+            self.current = token
             return token
         except AuthenticationError as exc:
             # The token endpoint refused the credentials: asking again cannot help.
@@ -305,7 +304,7 @@ class TokenManager:
                     token = await self._shared_token(store)
                     if token is None:
                         token = await self._fetch_counted()
-                        await store.token_set(token.value, token.refresh_at - self._clock())
+                        await store.token_set(token.value, token.refresh_at - self.clock())
                     return token
                 finally:
                     await store.refresh_unlock(lock)
@@ -321,20 +320,21 @@ class TokenManager:
         value, ttl = usable_token(found[0]), found[1]
         if value is None or not 0.0 < ttl <= MAX_LIFETIME:
             return None
-        now = self._clock()
+        now = self.clock()
         return Token(value=value, refresh_at=now + ttl, expires_at=now + ttl)
 
     def invalidate(self, token: Token) -> None:
         """Drop ``token`` if it is still the current one (a 401 proved it dead)."""
-        if self._token is token:
-            self._token = None
+        if self.current is token:
+            self.current = None
             # The shared copy goes too, but only if it is still this very token.
             self._dead = token.value
 
     async def aclose(self) -> None:
         """Cancel a fetch in flight and forget the token."""
+        self._closed = True
         task, self._inflight = self._inflight, None
-        self._token = None
+        self.current = None
         if task is not None and not task.done():
             task.cancel()
             # wait() neither raises the fetch's error nor swallows our own cancellation.

@@ -1,24 +1,26 @@
 """What a caller can see of each exchange: hook payloads, rate-limit state, the last response.
 
 Hooks (``SwoogoClient(on_request=..., on_response=...)``) observe; they cannot change
-or fail a call, nor hold it past its deadline. ``last_response`` lives in a
-``ContextVar``, so each task sees the responses of its own calls, whatever runs
+or fail a call, nor hold it past its deadline. The pipeline keeps ``last_response``
+in a ``ContextVar``, so each task sees the responses of its own calls, whatever runs
 concurrently.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from .._exceptions import InvalidInputError
+
+if TYPE_CHECKING:
+    from .transport import Call
 
 __all__ = [
     "Hooks",
@@ -29,8 +31,6 @@ __all__ = [
     "ResponseInfo",
     "cancelled_by_caller",
     "check_hooks",
-    "last_response",
-    "remember_response",
     "run_hooks",
 ]
 
@@ -127,6 +127,13 @@ class ResponseInfo:
         """The budget this response reported: ``limit``, ``remaining``, ``reset``."""
         return RateLimitState.from_headers(self.headers)
 
+    @classmethod
+    def of(
+        cls, call: Call, url: str, status: int, headers: Mapping[str, str], attempt: int
+    ) -> ResponseInfo:
+        """Describe the response to ``call``, sent to ``url`` by its attempt ``attempt``."""
+        return cls(call.method, call.path, url, status, headers, call.cost, attempt)
+
 
 RequestHook = Callable[[RequestInfo], Awaitable[None] | None]
 ResponseHook = Callable[[ResponseInfo], Awaitable[None] | None]
@@ -191,7 +198,7 @@ async def run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: floa
             if inspect.isawaitable(result):
                 await _await_within(hook, result, until - loop.time())
         except asyncio.CancelledError:
-            if _being_cancelled():
+            if cancelled_by_caller(unknown=True):
                 raise
             logger.exception("swoogo_async hook %r raised; the call goes on", hook)
         except Exception:
@@ -227,36 +234,11 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved: a hook cut off is not reported twice
 
 
-def cancelled_by_caller() -> bool:
-    """Whether the current task has a cancellation of its own pending (False before 3.11)."""
+def cancelled_by_caller(*, unknown: bool = False) -> bool:
+    """Whether the current task has a cancellation of its own pending.
+
+    Before 3.11 a task cannot tell: ``unknown`` is the answer then (True where a real
+    cancellation must never be swallowed).
+    """
     cancelling = getattr(asyncio.current_task(), "cancelling", None)
-    return cancelling is not None and cancelling() > 0
-
-
-def _being_cancelled() -> bool:
-    """Return whether the current task is being cancelled (always True before 3.11)."""
-    cancelling = getattr(asyncio.current_task(), "cancelling", None)
-    # Before 3.11 a task cannot tell; a real cancellation must never be swallowed.
-    return cancelling is None or bool(cancelling())
-
-
-#: Each client's last success response in this context. Replaced, never mutated: a
-#: task started from here copies the context, and must not write into its parent's.
-_LAST: contextvars.ContextVar[Mapping[object, ResponseInfo] | None] = contextvars.ContextVar(
-    "swoogo_async_last_response", default=None
-)
-
-
-def remember_response(owner: object, info: ResponseInfo) -> None:
-    """Record ``info`` as the current task's last success response of ``owner``."""
-    last = _LAST.get()
-    if last is None or (len(last) == 1 and owner in last):
-        _LAST.set({owner: info})
-    else:
-        _LAST.set({**last, owner: info})
-
-
-def last_response(owner: object) -> ResponseInfo | None:
-    """Return the current task's last success response of ``owner``, if any."""
-    last = _LAST.get()
-    return None if last is None else last.get(owner)
+    return unknown if cancelling is None else cancelling() > 0

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .._api.endpoints import Call
     from .._exceptions import SwoogoError
+    from .transport import Call
 
 __all__ = ["LEVELS", "configure_from_env", "log_backoff", "log_giveup", "logger"]
 

@@ -2,38 +2,31 @@
 
 ``CallOptions`` are what ``with_options`` changes (retry policy, timeout, headers, cache
 use, ``max_age``; ``CallOptions.merged`` checks them); the checks refuse an unusable
-base URL, user agent, header, timeout or option, naming it. ``CallState`` is what one
-call's attempts share, and ``RequestHeaders.request`` builds each attempt's request.
+base URL, user agent, header, timeout or option, naming it. The pipeline reads them as
+data when it builds each attempt's request.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
 import attrs
 
-from .._api.endpoints import FORM, Call
 from .._checks import check_number, is_header_name, is_header_value
 from .._exceptions import InvalidInputError
-from .hooks import ResponseInfo
 from .retry import RetryPolicy
-from .transport import Headers, Request, Response
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-from .auth import Token
-
 __all__ = [
     "RESERVED_HEADERS",
     "CallOptions",
-    "CallState",
     "OptionChanges",
-    "RequestHeaders",
     "check_base_url",
     "check_headers",
     "check_timeout",
@@ -172,77 +165,3 @@ def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str
     """Return ``base`` with ``extra`` laid over it; names compare case-insensitively."""
     replaced = {name.lower() for name in extra}
     return {**{k: v for k, v in base.items() if k.lower() not in replaced}, **extra}
-
-
-@attrs.define(eq=False)
-class CallState:
-    """What one call's attempts share."""
-
-    call: Call
-    url: str
-    read: Callable[[Response], Any]
-    deadline: float
-    options: CallOptions
-    #: The attempt running now (1-based), for hooks.
-    attempt: int = 0
-    #: The token the latest exchange sent. Kept here, not in a local, so no frame a
-    #: traceback keeps (Sentry's locals) holds the Token object.
-    token: Token | None = attrs.field(default=None, repr=False)
-
-    def response_info(self, response: Response) -> ResponseInfo:
-        """Describe ``response`` to this call, for hooks and ``last_response``."""
-        call = self.call
-        status, headers = response.status, response.headers
-        return ResponseInfo(
-            call.method, call.path, self.url, status, headers, call.cost, self.attempt
-        )
-
-
-class RequestHeaders:
-    """The headers of every request, built once and shared, so read-only.
-
-    The token request carries the Basic credentials (a form body); every other request
-    the current token, one set per content type, rebuilt when the token changes.
-    """
-
-    __slots__ = ("_base", "_bearer", "basic")
-
-    def __init__(self, base: Mapping[str, str], basic_auth: str) -> None:
-        self._base = dict(base)
-        self.basic = Headers({**base, "Authorization": basic_auth, "Content-Type": FORM})
-        self._bearer: tuple[Token | None, dict[str | None, Headers]] = (None, {})
-
-    def bearer(self, token: Token, content_type: str | None) -> Headers:
-        """Return the headers of a request sent with ``token``."""
-        cached_token, by_type = self._bearer
-        if cached_token is not token:
-            by_type = {}
-            self._bearer = (token, by_type)
-        headers = by_type.get(content_type)
-        if headers is None:
-            fields = {**self._base, "Authorization": "Bearer " + token.value}
-            if content_type is not None:
-                fields["Content-Type"] = content_type
-            headers = by_type[content_type] = Headers(fields)
-        return headers
-
-    def request(
-        self,
-        call: Call,
-        url: str,
-        token: Token | None,
-        options: CallOptions,
-        *,
-        read_timeout: float,
-        left: float,
-    ) -> Request:
-        """Build one attempt's request: its headers, and a timeout cut to ``left`` seconds."""
-        headers = self.basic if token is None else self.bearer(token, call.content_type)
-        limit, timeout = read_timeout, None
-        # A copy's options: its headers laid over the client's (never Authorization,
-        # see ``check_headers``), and its timeout in place of read_timeout.
-        if options.headers:
-            headers = Headers(merge_headers(headers, options.headers))
-        if options.timeout is not None:
-            limit = timeout = options.timeout
-        return Request(call.method, url, headers, call.body, left if left < limit else timeout)

@@ -1,26 +1,27 @@
-"""The one request seam: what every ``SwoogoClient`` call and its copies share.
+"""The one request seam: ``Pipeline.send(call, parse)``, and what every client copy shares.
 
-``Pipeline`` holds the connection pool (transport and slots), the token, the pacer,
-the credit count and the lifecycle. ``send`` takes a ``Call`` and a parse function;
-one loop runs its attempts under the call's ``RetryPolicy``. One attempt takes a
-connection slot (a FIFO ``asyncio.Semaphore``), its turn at the shared pacer and the
-shared token (no lock on the fast path), then sends through the transport; a 2xx body
-goes to the parse function with the method and URL the call was sent to. A 401 on a
-request that used the current token drops that token and replays the request once,
-inside the same attempt.
+A resource builds a ``Call`` and names a ``Parse`` function (``transport.py``);
+``Pipeline.send`` makes the first attempt and hands a failure to the call's
+``RetryPolicy``. An attempt takes its turn at the shared pacer, a connection slot and the
+shared token (read as data while it is fresh), builds its request here and sends it
+through the transport; a 2xx body goes to the parse function with the method and URL the
+call was sent to. Nothing here imports the layers above.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from .._api.endpoints import FORM, Call, Parse
+import attrs
+
 from .._exceptions import (
     ClientStateError,
     RateLimitError,
@@ -38,37 +39,54 @@ from .auth import (
     read_server_offset,
     trusted_offset,
 )
-from .hooks import Hooks, cancelled_by_caller, remember_response
-from .log import log_backoff, log_giveup, logger
-from .options import CallOptions, CallState, RequestHeaders
+from .hooks import Hooks, ResponseInfo
+from .log import logger
+from .options import CallOptions, merge_headers
 from .pacer import AsyncPacer
 from .retry import RetryPolicy, server_retry_after
-from .transport import Request, Response, Transport
+from .transport import FORM, Call, Headers, Parse, Request, Response, Transport
 
 __all__ = ["Pipeline", "logger"]
 
 T = TypeVar("T")
 
 NEW, OPEN, CLOSED = "new", "open", "closed"
-_ONE_LOOP = (
-    "this SwoogoClient belongs to the event loop that opened it; one client serves one"
-    " loop (make one client per loop or thread)"
-)
+#: A success response as the pipeline notes it: call, URL, status, headers, attempt (only
+#: what ``ResponseInfo`` shows, so the body and the call's state are freed at once).
+_Last = tuple[Call, str, int, Mapping[str, str], int]
+
+
+@attrs.define(eq=False)
+class CallState:
+    """What one call's attempts share."""
+
+    call: Call
+    url: str
+    parse: Parse[Any]
+    deadline: float
+    options: CallOptions
+    #: The attempt running now (1-based), for hooks.
+    attempt: int = 0
+    #: The token the latest exchange sent. Kept here, not in a local, so no frame a
+    #: traceback keeps (Sentry's locals) holds the Token object.
+    token: Token | None = attrs.field(default=None, repr=False)
 
 
 class Pipeline:
     """The shared core of a client: pool, token, pacer, credits, lifecycle; ``send``.
 
-    A given ``transport`` is never closed here; without one, ``make_transport`` makes
-    one when the pipeline opens. ``close_store`` closes the shared state the client
-    made for itself. ``retry`` is the client's own policy (a copy may have another).
+    A given ``transport`` is never closed here; without one, ``make_transport`` makes one
+    when the pipeline opens. ``close_store`` closes the shared state the client made for
+    itself. ``retry`` is the client's own policy (a copy may have another). ``headers`` go
+    on every request, with ``basic_auth`` on the token call and the token on the others.
     """
 
     def __init__(
         self,
         *,
         base_url: str,
-        headers: RequestHeaders,
+        headers: Mapping[str, str],
+        basic_auth: str,
         transport: Transport | None,
         make_transport: Callable[[], Transport],
         read_timeout: float,
@@ -80,7 +98,10 @@ class Pipeline:
         hooks: Hooks,
     ) -> None:
         self.base_url = base_url
-        self._headers = headers
+        self._headers = dict(headers)
+        self._basic = Headers({**headers, "Authorization": basic_auth, "Content-Type": FORM})
+        #: The headers sent with the current token, one set per content type.
+        self._bearer: tuple[Token | None, dict[str | None, Headers]] = (None, {})
         self._given_transport = transport
         self.transport = transport
         self._make_transport = make_transport
@@ -103,6 +124,11 @@ class Pipeline:
         self.server_offset: float | None = None
         #: Rate-limit credits of the attempts sent (by the documented costs).
         self.credits_spent = 0
+        #: Each task's last success response: set, never mutated, so a task started
+        #: from here copies it and cannot write into its parent's.
+        self._last: contextvars.ContextVar[_Last | ResponseInfo | None] = contextvars.ContextVar(
+            "swoogo_async_last_response", default=None
+        )
 
     def _check_open(self) -> None:
         if self.state == OPEN and asyncio.get_running_loop() is self._loop:
@@ -113,7 +139,10 @@ class Pipeline:
                 if self.state == CLOSED
                 else "open the client first: 'async with SwoogoClient(...) as client:'"
             )
-        raise ClientStateError(_ONE_LOOP)
+        raise ClientStateError(
+            "this SwoogoClient belongs to the event loop that opened it; one client serves"
+            " one loop (make one client per loop or thread)"
+        )
 
     async def open(self) -> None:
         """Bind to the running loop and make the transport, unless one was given."""
@@ -145,109 +174,59 @@ class Pipeline:
             if transport is not None and transport is not self._given_transport:
                 await transport.aclose()
 
+    def last_response(self) -> ResponseInfo | None:
+        """Return the current task's last success response, if any."""
+        last = self._last.get()
+        if isinstance(last, tuple):  # described when first asked for, not on every call
+            last = ResponseInfo.of(*last)
+            self._last.set(last)
+        return last
+
     async def send(
         self,
+        options: CallOptions,
         call: Call,
         parse: Parse[T],
-        options: CallOptions,
         *,
         deadline: float | None = None,
     ) -> T:
-        """Send ``call`` with auth, pacing and retries; return ``parse`` of its 2xx body.
+        """Send ``call`` under ``options``; return ``parse`` of its 2xx body.
 
-        ``parse`` runs inside the retry loop, so a success body that does not decode
-        (``ResponseDecodeError``) is retried like any transient failure when the call
-        is idempotent. ``deadline`` (on ``clock``) bounds the call instead of the
-        policy's ``deadline`` from now.
+        A client binds its options (``functools.partial(pipeline.send, options)``), leaving
+        the ``send(call, parse, *, deadline=None)`` its resources call. ``parse`` runs
+        inside the retry loop: a success body that does not decode (``ResponseDecodeError``)
+        is retried like any transient failure when the call is idempotent. ``deadline``
+        (on ``clock``) bounds the call instead of the policy's ``deadline`` from now.
         """
+        if self.state != OPEN or asyncio.get_running_loop() is not self._loop:
+            self._check_open()
         url = (
             f"{self.base_url}{call.path}?{call.query}" if call.query else self.base_url + call.path
         )
-
-        def read(response: Response) -> T:
-            return parse(response.body, method=call.method, url=url)
-
-        result: T = await self._run(call, url, read, options, deadline)
-        return result
-
-    async def _run(
-        self,
-        call: Call,
-        url: str,
-        read: Callable[[Response], Any],
-        options: CallOptions,
-        deadline: float | None,
-    ) -> Any:
-        """Run the attempts of one call under its policy, as ``backoff.on_exception`` would.
-
-        Written out rather than decorated per call: the giveup rule depends on the call
-        (idempotent or not) and the wait generator on its deadline, and building backoff's
-        decorator for each call cost more than decoding the response. The rules stay
-        the policy's (``gives_up``, ``max_attempts``, ``waits``); the loop only applies them.
-        """
-        self._check_open()
-        policy = options.retry
         start = self.clock()
         if deadline is None:
-            deadline = start + policy.deadline
-        state = CallState(call, url, read, deadline, options)
-        waits: Generator[float, SwoogoError | None, None] | None = None
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                return await self._attempt(state)
-            except SwoogoError as error:
-                wait = None
-                if (
-                    tries < policy.max_attempts
-                    and self.clock() < deadline
-                    and not policy.gives_up(error, idempotent=call.idempotent)
-                ):
-                    if waits is None:
-                        waits = policy.waits(deadline=deadline, clock=self.clock, rand=self.rand)
-                        waits.send(None)  # primed, as backoff primes a wait generator
-                    with contextlib.suppress(StopIteration):  # a wait past the deadline
-                        wait = waits.send(error)
-                if wait is None:
-                    log_giveup(call, error, tries, self.clock() - start)
-                    raise
-                log_backoff(call, error, tries, wait)
-            await asyncio.sleep(wait)
+            deadline = start + options.retry.deadline
+        state = CallState(call, url, parse, deadline, options)
+        try:
+            result: T = self._result(state, await self._exchange(state))
+            return result
+        except SwoogoError as exc:
+            error = exc  # retried outside this block, so no later error is chained to it
+        again = functools.partial(self._again, state)
+        retry = options.retry
+        return await retry.run_retries(again, error, call, deadline, self.clock, self.rand, start)
 
-    async def _attempt(self, state: CallState) -> Any:
-        """Make one attempt: a slot, the exchange (replayed once on a stale token), its outcome."""
-        self._check_open()  # the client may have closed during a retry wait
-        call = state.call
-        state.attempt += 1
-        if not call.cost:
-            # Token fetches skip the slots: the calls holding them may be waiting on it.
-            response = await self._exchange(state)
-        else:
-            # Paced before a slot is taken: a call waiting for credits holds no slot, so
-            # an interactive call never queues behind bulk calls waiting for the budget.
-            if self.pacer is not None:
-                await self._pace(state)
-            handed = False
-            try:
-                async with self._slots:
-                    handed = True
-                    response = await self._exchange(state, paced=True)
-            finally:
-                if not handed and self.pacer is not None:
-                    self.pacer.release(call.cost, sent=False)  # cancelled before a slot
-            if response.status == 401 and state.token is not None:
-                # The token died early (revoked, or expired on the server's clock):
-                # drop it, if no one has already, and replay once. A 401 again
-                # means the credentials are bad.
-                self.tokens.invalidate(state.token)
-                async with self._slots:
-                    response = await self._exchange(state)
-        status = response.status
+    async def _again(self, state: CallState) -> Any:
+        self._check_open()  # the client may have closed during the retry wait
+        return self._result(state, await self._exchange(state))
+
+    def _result(self, state: CallState, response: Response) -> Any:
+        """Return ``parse`` of a 2xx body (noted as the task's last response), else raise."""
+        call, status = state.call, response.status
         if status < 300:
-            result = state.read(response)
+            result = state.parse(response.body, method=call.method, url=state.url)
             if call.cost:  # not the token's response: that one is the client's own
-                remember_response(self, state.response_info(response))
+                self._last.set((call, state.url, response.status, response.headers, state.attempt))
             return result
         raise make_status_error(
             status=status,
@@ -259,110 +238,139 @@ class Pipeline:
             else None,
         )
 
-    async def _pace(self, state: CallState) -> None:
-        """Wait for the budget and reserve this attempt's credits."""
-        call = state.call
-        pacer = self.pacer if call.cost else None
-        if pacer is not None:
-            too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
-            if too_long is not None:
-                # The budget is spent until after this call's deadline: say so now
-                # rather than sleep past it.
-                raise RateLimitError(
-                    status=429,
-                    method=call.method,
-                    url=state.url,
-                    body=None,
-                    raw=b"client-side pacing: the rate-limit budget is spent past this"
-                    b" call's deadline",
-                    retry_after=too_long,
-                )
+    async def _exchange(self, state: CallState) -> Response:
+        """Make one attempt: its credits, a slot, the token, the request; settle what it took.
 
-    async def _exchange(self, state: CallState, *, paced: bool = False) -> Response:
-        """Authenticate and send one request (paced unless ``paced``); settle its reservation."""
+        Paced before a slot is taken: a call waiting for credits holds no slot, so an
+        interactive call never queues behind bulk calls waiting for the budget. The
+        token call takes neither: the calls holding slots may be waiting on it. A 401
+        to a request sent with a token drops that token (if no one has already) and
+        replays the request once; a 401 again means the credentials are bad.
+        """
         call = state.call
+        state.attempt += 1
         pacer = self.pacer if call.cost else None
-        if not paced and pacer is not None:
-            await self._pace(state)
-        state.token = None
-        response: Response | None = None
-        sent = False  # whether the request may have reached the server
-        try:
-            if call.cost:
-                state.token = self.tokens.fresh() or await self._token()
-            request = self._request(state)
-            if self._hooks.on_request:
-                within = state.deadline - self.clock()
-                await self._hooks.request(
-                    call.method, call.path, state.url, call.cost, state.attempt, within
-                )
-                request = self._request(state)  # its timeout less what the hooks took
-            transport = self.transport
-            if transport is None or self.state != OPEN:
-                raise ClientStateError("the client was closed before this request was sent")
-            sent = True
-            self.credits_spent += call.cost  # the server may charge whatever left here
-            response = await transport.send(request)
-        except TransportError as exc:
-            sent = exc.may_have_acted
-            if self.state == CLOSED and (call.idempotent or not sent):
-                raise ClientStateError("the client was closed while this call ran") from None
-            raise
-        finally:
-            if response is not None and response.status == 429:
-                self.credits_spent -= call.cost  # refused: the server charged nothing
+        slots = self._slots if call.cost else None
+        replayed = False
+        while True:
             if pacer is not None:
-                if response is None:
-                    pacer.release(call.cost, sent=sent)
-                elif response.status == 429:
-                    pacer.limited(
-                        server_retry_after(self.server_offset, response.headers),
-                        call.cost,
+                too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
+                if too_long is not None:
+                    # The budget is spent until after this call's deadline: say so now
+                    # rather than sleep past it.
+                    raise RateLimitError(
+                        status=429,
+                        method=call.method,
+                        url=state.url,
+                        body=None,
+                        raw=b"client-side pacing: the rate-limit budget is spent past this"
+                        b" call's deadline",
+                        retry_after=too_long,
                     )
-                else:
-                    pacer.observe(response.headers, call.cost, ok=response.status < 300)
-        if self.server_offset is None:
-            # Learned from the first dated answer, whoever fetched the token: a client
-            # that took it from the shared store must know the offset as well.
-            self.server_offset = read_server_offset(response.headers, time.time())
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s -> %d (attempt %d, %d credits)",
-                call.method,
-                call.path,
-                response.status,
-                state.attempt,
-                call.cost,
-            )
-        if self._hooks.on_request or self._hooks.on_response:
-            within = state.deadline - self.clock()
-            await self._hooks.response(state.response_info(response), within)
-        return response
-
-    async def _token(self) -> Token:
-        """Wait for the shared token fetch."""
-        try:
-            return await self.tokens.get()
-        except asyncio.CancelledError:
-            if self.state == CLOSED and not cancelled_by_caller():
-                # aclose() cancelled the shared fetch, not this caller.
-                raise ClientStateError(
-                    "the client was closed while this call waited for a token"
-                ) from None
-            raise
+            if slots is not None:
+                try:
+                    await slots.acquire()
+                except BaseException:
+                    if pacer is not None:
+                        pacer.release(call.cost, sent=False)  # cancelled before a slot
+                    raise
+            state.token = None
+            response: Response | None = None
+            sent = False  # whether the request may have reached the server
+            try:
+                if call.cost:  # the token as data while it is fresh; the manager fetches one
+                    state.token = self.tokens.current
+                    if state.token is None or self.tokens.clock() >= state.token.refresh_at:
+                        state.token = await self.tokens.get()
+                request = self._request(state)
+                if self._hooks.on_request:
+                    within = state.deadline - self.clock()
+                    await self._hooks.request(
+                        call.method, call.path, state.url, call.cost, state.attempt, within
+                    )
+                    request = self._request(state)  # its timeout less what the hooks took
+                transport = self.transport
+                if transport is None or self.state != OPEN:
+                    raise ClientStateError("the client was closed before this request was sent")
+                sent = True
+                self.credits_spent += call.cost  # the server may charge whatever left here
+                response = await transport.send(request)
+            except TransportError as exc:
+                sent = exc.may_have_acted
+                if self.state == CLOSED and (call.idempotent or not sent):
+                    raise ClientStateError("the client was closed while this call ran") from None
+                raise
+            finally:
+                if slots is not None:
+                    slots.release()
+                if response is not None and response.status == 429:
+                    self.credits_spent -= call.cost  # refused: the server charged nothing
+                if pacer is not None:
+                    if response is None:
+                        pacer.release(call.cost, sent=sent)
+                    elif response.status == 429:
+                        retry_after = server_retry_after(self.server_offset, response.headers)
+                        pacer.limited(retry_after, call.cost)
+                    else:
+                        pacer.observe(response.headers, call.cost, ok=response.status < 300)
+            if self.server_offset is None or not call.cost:
+                # Learned from the first dated answer, whoever fetched the token (a client
+                # that took it from the shared store must know the offset as well), and
+                # from each token response, which times the token.
+                self.server_offset = read_server_offset(response.headers, time.time())
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s %s -> %d (attempt %d, %d credits)",
+                    call.method,
+                    call.path,
+                    response.status,
+                    state.attempt,
+                    call.cost,
+                )
+            if self._hooks.on_request or self._hooks.on_response:
+                within = state.deadline - self.clock()
+                status, headers = response.status, response.headers
+                info = ResponseInfo.of(call, state.url, status, headers, state.attempt)
+                await self._hooks.response(info, within)
+            if response.status != 401 or state.token is None or replayed:
+                return response
+            self.tokens.invalidate(state.token)
+            replayed = True
 
     def _request(self, state: CallState) -> Request:
-        """Build the request of one attempt, its timeout cut to the call's deadline."""
-        call = state.call
-        options = state.options
+        """Build one attempt's request: its headers, and a timeout cut to the call's deadline.
+
+        A copy's options lay its headers over the client's (never ``Authorization``, see
+        ``check_headers``) and put its timeout in place of ``read_timeout``.
+        """
+        call, options = state.call, state.options
         remaining = state.deadline - self.clock()
         if remaining <= 0.001:
             reason = "the call's deadline passed before the request was sent"
             late = ReadTimeoutError(reason, method=call.method, url=state.url)
             late.may_have_acted = False  # nothing left this process
             raise late
-        return self._headers.request(
-            call, state.url, state.token, options, read_timeout=self.read_timeout, left=remaining
+        if state.token is None:
+            headers = self._basic
+        else:
+            by_type = self._bearer[1]
+            if self._bearer[0] is not state.token:
+                by_type = {}
+                self._bearer = (state.token, by_type)
+            found = by_type.get(call.content_type)
+            if found is None:
+                fields = {**self._headers, "Authorization": "Bearer " + state.token.value}
+                if call.content_type is not None:
+                    fields["Content-Type"] = call.content_type
+                found = by_type[call.content_type] = Headers(fields)
+            headers = found
+        limit, timeout = self.read_timeout, None
+        if options.headers:
+            headers = Headers(merge_headers(headers, options.headers))
+        if options.timeout is not None:
+            limit = timeout = options.timeout
+        return Request(
+            call.method, state.url, headers, call.body, remaining if remaining < limit else timeout
         )
 
     async def server_clock_offset(self, options: CallOptions, deadline: float) -> float | None:
@@ -376,18 +384,17 @@ class Pipeline:
             call = Call("GET", "/sessions/0", "fields=id")
             url = f"{self.base_url}{call.path}?{call.query}"
             with contextlib.suppress(SwoogoError):
-                await self._attempt(CallState(call, url, lambda r: None, deadline, options))
+                await self._exchange(CallState(call, url, _ignore, deadline, options))
         return trusted_offset(self.server_offset)
 
     async def _fetch_token(self) -> Token:
         call = Call("POST", "/oauth2/token", body=TOKEN_FORM, content_type=FORM, cost=0)
-        url = self.base_url + call.path
-        token: Token = await self._run(call, url, self._read_token, self.options, None)
-        return token
+        return await self.send(self.options, call, self._parse_token)
 
-    def _read_token(self, response: Response) -> Token:
-        wall_now = time.time()
-        self.server_offset = read_server_offset(response.headers, wall_now)
-        return parse_token_response(
-            response.body, response.headers, now=self.clock(), wall_now=wall_now
-        )
+    def _parse_token(self, raw: bytes, *, method: str, url: str) -> Token:
+        """Read a token response; the exchange has read its ``Date`` into ``server_offset``."""
+        wall_now = time.time() + (self.server_offset or 0.0)
+        return parse_token_response(raw, {}, now=self.clock(), wall_now=wall_now)
+
+
+def _ignore(raw: bytes, *, method: str, url: str) -> None: ...

@@ -1,20 +1,23 @@
-"""When to retry, and how long to wait: a pure rule plus its constants.
+"""When to retry, and how long to wait: the rule, its constants, and the loop that applies it.
 
-The pipeline's retry loop applies it: ``gives_up`` ends a call at once,
-``max_attempts`` and ``deadline`` bound it, and ``waits`` yields each wait
-(exponential ceilings with full jitter, or the server's ``Retry-After``).
-Nothing here sleeps or reads a clock that is not passed in.
+``gives_up`` ends a call at once, ``max_attempts`` and ``deadline`` bound it, and
+``waits`` yields each wait (exponential ceilings with full jitter, or the server's
+``Retry-After``); ``RetryPolicy.run_retries`` applies them after a failed first
+attempt. Nothing here reads a clock that is not passed in.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import email.utils
 import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
@@ -29,6 +32,10 @@ from .._exceptions import (
 )
 from .auth import read_server_offset
 from .hooks import RateLimitState
+from .log import log_backoff, log_giveup
+
+if TYPE_CHECKING:
+    from .transport import Call
 
 __all__ = [
     "BULK_DEADLINE",
@@ -41,6 +48,9 @@ __all__ = [
     "read_rate_headers",
     "server_retry_after",
 ]
+
+T = TypeVar("T")
+
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: The API's documented rate-limit window: the longest reset a bulk row waits out.
@@ -149,6 +159,47 @@ class RetryPolicy:
                 return
             error = yield wait
 
+    async def run_retries(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        error: SwoogoError,
+        call: Call,
+        deadline: float,
+        clock: Callable[[], float],
+        rand: Callable[[], float],
+        started: float,
+    ) -> T:
+        """Retry a call whose first attempt raised ``error``; raise the last error if it ends.
+
+        Written out rather than ``backoff.on_exception`` per call: the giveup rule depends
+        on the call (idempotent or not) and the waits on its deadline, and building
+        backoff's decorator for each call cost more than decoding the response.
+        """
+        waits: Generator[float, SwoogoError | None, None] | None = None
+        tries = 1
+        while True:
+            wait = None
+            if (
+                tries < self.max_attempts
+                and clock() < deadline
+                and not self.gives_up(error, idempotent=call.idempotent)
+            ):
+                if waits is None:
+                    waits = self.waits(deadline=deadline, clock=clock, rand=rand)
+                    waits.send(None)  # primed, as backoff primes a wait generator
+                with contextlib.suppress(StopIteration):  # a wait past the deadline
+                    wait = waits.send(error)
+            if wait is None:
+                log_giveup(call, error, tries, clock() - started)
+                raise error
+            log_backoff(call, error, tries, wait)
+            await asyncio.sleep(wait)
+            tries += 1
+            try:
+                return await attempt()
+            except SwoogoError as again:
+                error = again
+
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Read how long the server asked us to wait: ``Retry-After``, else ``X-Rate-Limit-Reset``.
@@ -203,7 +254,8 @@ def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
     A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
     window's edge): pacing against it would never send again, so it reads as unknown.
     """
-    limit, remaining, reset = attrs.astuple(RateLimitState.from_headers(headers))
+    state = RateLimitState.from_headers(headers)
+    limit, remaining, reset = state.limit, state.remaining, state.reset
     if limit is None or remaining is None or reset is None or limit <= 0:
         return None
     return limit, remaining, int(reset)

@@ -1,9 +1,11 @@
-"""The one I/O seam: ``Transport.send(Request) -> Response``, and its two implementations.
+"""What a request is at each step, and the one I/O seam: ``Transport.send(Request) -> Response``.
 
-``AiohttpTransport`` is the real one: it owns (or borrows) one ``aiohttp.ClientSession``
-and translates every aiohttp failure into a ``TransportError`` so that aiohttp's
-exceptions never reach the caller. ``MockTransport`` hands each request to a function,
-so tests can stand in for the network without a server.
+A resource builds a ``Call`` (its ids checked by ``check_id``) and names a ``Parse``
+function for the body; the pipeline turns the call into a ``Request`` and gets back a
+``Response``. ``AiohttpTransport`` is the real transport: it owns (or borrows) one
+``aiohttp.ClientSession`` and translates every aiohttp failure into a ``TransportError``
+so that aiohttp's exceptions never reach the caller. ``MockTransport`` hands each
+request to a function, so tests can stand in for the network without a server.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import aiohttp
 import attrs
@@ -20,6 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from .._exceptions import (
     ConnectError,
     ConnectionLostError,
+    InvalidInputError,
     ReadTimeoutError,
     ResponseTooLargeError,
     TransportError,
@@ -27,13 +30,63 @@ from .._exceptions import (
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "FORM",
+    "JSON",
     "AiohttpTransport",
+    "Call",
     "Headers",
     "MockTransport",
+    "Parse",
     "Request",
     "Response",
+    "Send",
     "Transport",
+    "check_id",
 ]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+FORM: Final = "application/x-www-form-urlencoded"
+JSON: Final = "application/json"
+
+
+@attrs.frozen(slots=True)
+class Call:
+    """What to send, before the base URL and credentials are added."""
+
+    method: str
+    path: str
+    query: str = ""
+    body: bytes | None = attrs.field(default=None, repr=False)
+    content_type: str | None = None
+    cost: int = 1
+    idempotent: bool = True
+
+
+def check_id(name: str, value: Any) -> int:
+    """Return ``value`` if it is a positive int id (of a path or query), else raise naming it."""
+    if type(value) is not int or value <= 0:
+        raise InvalidInputError(name, f"must be a positive integer, got {value!r}")
+    return value
+
+
+class Parse(Protocol[T_co]):
+    """Reads a 2xx body; ``method`` and ``url`` are the request's, for the errors it raises.
+
+    What a resource hands the request seam with its ``Call`` (``parse_session``,
+    ``functools.partial(parse_page, page=..., per_page=...)``).
+    """
+
+    def __call__(self, raw: bytes, *, method: str, url: str) -> T_co: ...
+
+
+class Send(Protocol):
+    """A client's ``send``: its options and read cache bound, as resources call it."""
+
+    async def __call__(self, call: Call, parse: Parse[T], *, deadline: float | None = None) -> T:
+        """Send ``call`` and return ``parse`` of its 2xx body."""
+        ...
 
 
 class Headers(Mapping[str, str]):
@@ -201,7 +254,12 @@ class AiohttpTransport:
                 allow_redirects=False,
                 timeout=timeout,
             ) as resp:
-                return Response(resp.status, resp.headers, await self._read(resp, method, url))
+                length = resp.content_length
+                if length is not None and length <= self._max_bytes:
+                    body = await resp.read()  # the common answer: its size told and allowed
+                else:
+                    body = await self._read(resp, method, url)
+                return Response(resp.status, resp.headers, body)
         except aiohttp.ClientError as exc:
             error = _translate(exc, method, url)
         except asyncio.TimeoutError:
@@ -214,12 +272,9 @@ class AiohttpTransport:
         raise error
 
     async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
-        """Read the body, refusing one larger than the limit before holding it all."""
+        """Read a body of unknown or excessive length, refusing one past the limit early."""
         limit = self._max_bytes
-        length = resp.content_length
-        if length is not None and length <= limit:
-            return await resp.read()
-        if length is None:
+        if resp.content_length is None:
             body = bytearray()
             async for chunk in resp.content.iter_chunked(_CHUNK):
                 body += chunk
