@@ -351,6 +351,29 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
     ops += [("observe", (100, 100, 10, 0, 1), t)]
     ops += [("reserve", (1, 1e18, 1), t + 1.0)] * 96
     ops += [("reserve", (1, 1e18, 1, 0, 1), t + 1.0)] * 6
+    # Sized runs (again, final, run, needs): those least needing whose needs fit take
+    # the floor; the others, and unsized bulk work, leave them their needs too.
+    t = 600.0
+    ops += [("observe", (100, 100, 10, 0, 1), t)]
+    ops += [("reserve", (1, 1e18, 1), t)] * 80
+    ops += [
+        ("reserve", (1, 1e18, 1, 0, 0, 11, 20), t + 0.5),
+        ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 0.5),
+        ("reserve", (1, 1e18, 1, 0, 0, 13, 5), t + 0.6),
+        ("reserve", (1, 1e18, 1, 0, 0, 13, 4), t + 0.6),
+        ("reserve", (1, 1e18, 1), t + 0.7),
+        ("reserve", (1, 1e18, 0), t + 0.8),
+        ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 0.9),
+        ("reserve", (3, 1e18, 1, 0, 0, 11, 2), t + 1.0),  # a cost above its needs
+        ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 1.0),
+        ("reserve", (1, 1e18, 1, 0, 1), t + 1.1),
+        ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 40.0),  # the others went silent
+        ("reserve", (1, 1e18, 1, 0, 0, 14, 500), t + 40.0),
+        ("observe", (100, 60, 5, 1, 1), t + 40.1),
+        ("reserve", (1, 1e18, 1, 0, 0, 14, 499), t + 44.6),  # the release
+    ]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 20 + k, 3), t + 46.0) for k in range(70)]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 15, 2), t + 46.0)] * 3
     return ops
 
 
@@ -384,9 +407,16 @@ async def test_the_lua_script_follows_the_pacer_exactly(
         got = await state.run_script(op, *args, now=now)
         if op == "reserve":
             cost, within, bulk, *flags = args
-            again, final = (*flags, 0, 0)[:2]
+            again, final, run, needs = (*flags, 0, 0, 0, 0)[:4]
             ok, delay = pacer.reserve(
-                cost, now, within, bulk=bool(bulk), again=bool(again), final=bool(final)
+                cost,
+                now,
+                within,
+                bulk=bool(bulk),
+                again=bool(again),
+                final=bool(final),
+                run=run,
+                needs=needs,
             )
             assert got[0] == ok, (op, args, now)
             assert got[1] == pytest.approx(delay, abs=1e-6), (op, args, now)
@@ -405,6 +435,12 @@ async def test_the_lua_script_follows_the_pacer_exactly(
     stored = [float(v or "nan") for v in await redis.hmget(key[2], fields)]
     mirror = [pacer.available, pacer.inflight, pacer.demand, pacer.reset_at, pacer.unpaced]
     assert stored == pytest.approx([float(m or 0) for m in mirror])
+    runs = {
+        int(name[4:]): tuple(map(float, value.split()))
+        for name, value in (await redis.hgetall(key[2])).items()
+        if name.startswith(b"run:")
+    }
+    assert runs == pacer.runs
     await redis.aclose()
 
 
@@ -541,6 +577,10 @@ async def test_a_malformed_value_under_our_keys_is_treated_as_absent(
         {"demand": "1e300"},
         {"demand_at": "1e18", "demand": "50"},
         {"tat": "1e18"},
+        {"run:5": "garbage", "run:x": "1 1", "run:-3": "1 1000"},
+        {"run:6": "1e400 1000", "run:7": "5 1e18"},
+        {"run:8": "1e18 1000"},
+        {f"run:{k}": "1 1000" for k in range(1, 71)},
     ],
     ids=lambda v: ",".join(v),
 )
@@ -564,7 +604,7 @@ async def test_a_poisoned_budget_holds_no_caller_past_a_couple_of_windows(
     await redis.hset(state._keys[2], mapping={k: v for k, v in poison.items()})
     start, granted = t, False
     while not granted and t - start <= 2 * 10 + STRAY_AFTER:
-        granted, delay = await state.run_script("reserve", 1, 1e18, bulk, now=t)
+        granted, delay = await state.run_script("reserve", 1, 1e18, bulk, 0, 0, 9, 5, now=t)
         t += max(delay, 0.01)
     assert granted, poison
     await redis.aclose()

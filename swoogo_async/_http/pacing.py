@@ -22,11 +22,17 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   window). The share shrinks as that nears and is nothing after it, so bulk work
   spends every credit of every window. The floor serves interactive calls that
   start after bulk work took the window, before any demand was seen (up to its
-  rate); a bulk run's last calls (its source is exhausted: ``BulkMark.final``)
-  leave only the demand seen, so a run does not wait for the end of its last
-  window. A bulk call is never granted ahead of time: it waits unbooked until the
+  rate). A bulk call is never granted ahead of time: it waits unbooked until the
   share has shrunk, so it cannot take credits an interactive call arriving
   meanwhile needs.
+- A bulk run that can finish in the window leaves only the demand seen: the floor
+  is not held from its calls, so a run does not wait for the end of its last
+  window. A sized run (``run``) says with each call the credits it still ``needs``;
+  the runs are taken from the least needing, and those whose needs together fit in
+  the credits left (less the demand share, floor included) go at once, while
+  every other bulk call leaves those needs too. A run silent for ``STRAY_AFTER``
+  is forgotten. An unsized run knows only that its source is exhausted
+  (``final``): its last calls leave only the demand seen.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
   ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
@@ -66,6 +72,7 @@ RELEASE_LAST = 0.05  # nothing is held back in a window's final share (of its le
 RELEASE_LAST_MAX = 0.5  # ...or its final seconds, if fewer
 QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
 STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
+MAX_RUNS = 64  # sized bulk runs followed at once; a run beyond them is paced as an unsized one
 UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
 MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
 MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
@@ -129,6 +136,8 @@ class Pacer:
         self.demand = 0.0  # interactive credits per second (a decaying sum), as of demand_at
         self.demand_at = 0.0
         self.demand_since = 0.0  # the first interactive call after a quiet spell
+        #: Sized bulk runs: id -> (credits still needed, when it last asked).
+        self.runs: dict[int, tuple[float, float]] = {}
 
     @property
     def known(self) -> bool:
@@ -195,13 +204,17 @@ class Pacer:
         bulk: bool = False,
         again: bool = False,
         final: bool = False,
+        run: int = 0,
+        needs: float = 0.0,
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
         ``again`` says that this call asked before and was refused: an interactive call
         counts as demand when it first asks, granted or not (a starved call is demand
-        too), and only then. ``final`` says that a bulk call is among its run's last:
-        it may take the floor at once.
+        too), and only then. ``final`` says that a bulk call is among its unsized run's
+        last: it may take the floor at once. ``run`` (a positive id) names a sized bulk
+        run and ``needs`` the credits it still needs, this call's included: it may take
+        the floor while its needs, with those of the runs needing less, fit.
 
         Returns:
             ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
@@ -235,16 +248,54 @@ class Pacer:
         if bulk:
             if self.others_unseen and self._unanswered(now):
                 return False, PROBE_PATIENCE  # or sooner: when the one out is answered
-            spare = self.available - cost
-            held = self.held_back(now, final=final)
-            opens = now
-            if spare < held:
-                # Wait, unbooked, until the share held back has shrunk to what is spare.
-                opens = self._releases() - spare / self._held_rate(now, final)
-            if opens > now:
-                return False, opens - now
+            finishing, committed = self._finishing(run, max(needs, cost), now)
+            if not finishing:
+                # Leave the share held back, and what the finishing runs still need.
+                spare = self.available - cost - committed
+                if spare < self.held_back(now, final=final) and self.reset_at is not None:
+                    # Wait, unbooked, until the share held back has shrunk to what is spare.
+                    rate = self._held_rate(now, final)
+                    opens = self._releases() - (max(spare, 0.0) / rate if rate > 0 else 0.0)
+                    if opens > now:
+                        return False, opens - now
+            self._spend(run, cost)
         self._grant(cost, now)
         return True, 0.0
+
+    def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float]:
+        """Record a sized run's needs; return whether it may finish at once, and the
+        credits the runs that may (others than it) still need.
+
+        The runs are taken from the least needing (then by id) while their needs fit
+        in the credits left less the demand share: each of those can finish in this
+        window, and together they cannot take more than it has.
+        """
+        runs = self.runs
+        for other in [r for r, (_, seen) in runs.items() if now - seen > STRAY_AFTER]:
+            del runs[other]
+        if run > 0 and (run in runs or len(runs) < MAX_RUNS):
+            runs[run] = (needs, now)
+        if not runs or self.reset_at is None:
+            return False, 0.0
+        free = self.available - self.held_back(now, final=True)
+        total = 0.0
+        finishing = False
+        for left, other in sorted((left, other) for other, (left, _) in runs.items()):
+            if total + left > free:
+                break
+            total += left
+            finishing = finishing or other == run
+        return finishing, total - (needs if finishing else 0.0)
+
+    def _spend(self, run: int, cost: int) -> None:
+        """Count a grant against its sized run's needs; forget a run that needs no more."""
+        entry = self.runs.get(run)
+        if entry is not None:
+            left = entry[0] - cost
+            if left > 0:
+                self.runs[run] = (left, entry[1])
+            else:
+                del self.runs[run]
 
     def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
         """Reserve at the explicit rate (GCRA), after a burst allowance."""

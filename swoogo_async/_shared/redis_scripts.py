@@ -12,6 +12,7 @@ from .._http.pacing import (
     FLOOR,
     GUARD,
     HEADROOM,
+    MAX_RUNS,
     MAX_WINDOW,
     MEMORY,
     PROBE_AFTER,
@@ -54,4 +55,5 @@ CONSTANTS = (
     FLOOR,
     RELEASE_LAST,
     RELEASE_LAST_MAX,
+    MAX_RUNS,
 )
