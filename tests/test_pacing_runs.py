@@ -1,18 +1,22 @@
 """Sized bulk runs: a run that can finish in the window takes the floor; runs never overcommit.
 
 Pure and deterministic: one ``Pacer`` driven by a simulated server and an injected clock
-(calls of ``concurrency`` per run in flight, answered after a fixed latency).
+(calls of ``concurrency`` per run in flight, answered after a fixed latency); then the
+same through the public API against ``FakeSwoogo`` with frozen clocks.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from typing import Any
 
 import attrs
 import pytest
 
+from swoogo_async import SwoogoClient
 from swoogo_async._http.pacing import FLOOR, GUARD, STRAY_AFTER, Pacer
+from swoogo_async.testing import FakeSwoogo
 
 LIMIT, WINDOW = 2000, 600.0  # the real budget
 LATENCY = 0.01
@@ -35,6 +39,15 @@ class Run:
 
     def needs(self) -> float:
         return float(self.size - self.spent)
+
+    def ready(self, now: float) -> bool:
+        """Whether the run would send a row at ``now`` (a slot free, a row left)."""
+        return (
+            self.start <= now
+            and self.wake <= now
+            and self.out < self.concurrency
+            and (self.spent < self.size)
+        )
 
     def final(self) -> bool:
         """An unsized run knows only that its last ``concurrency`` rows are taken."""
@@ -74,11 +87,11 @@ class Sim:
         self._send(now + waited, -1)
         self.interactive_waits.append(waited)
 
-    def run(self, runs: list[Run], interactive_at: list[float] = (), until: float = 4000.0) -> None:  # type: ignore[assignment]
+    def run(self, runs: list[Run], interactive_at: tuple[float, ...] = ()) -> None:
         """Run ``runs`` (and interactive calls at ``interactive_at``) to their end."""
         now = 0.0
         pending = sorted(interactive_at)
-        while any(r.finished is None for r in runs) and now < until:
+        while any(r.finished is None for r in runs) and now < 4000.0:
             while self.answers and self.answers[0][0] <= now:
                 at, run_id, remaining = heapq.heappop(self.answers)
                 self._answer(at, remaining)
@@ -91,7 +104,7 @@ class Sim:
             while pending and pending[0] <= now:
                 self.interactive(pending.pop(0))
             for r in runs:
-                while r.start <= now and r.wake <= now and r.out < r.concurrency and r.spent < r.size:
+                while r.ready(now):
                     ok, delay = self.pacer.reserve(
                         1,
                         now,
@@ -107,7 +120,7 @@ class Sim:
                     r.out += 1
                     self._send(now, r.id)
             times = [a[0] for a in self.answers[:1]] + pending[:1]
-            times += [max(r.wake, r.start) for r in runs if r.spent < r.size and r.out < r.concurrency]
+            times += [max(r.wake, r.start) for r in runs if r.ready(math.inf)]
             if times:
                 now = max(min(times), now)
 
@@ -143,7 +156,7 @@ def test_overlapping_runs_that_exceed_the_window_drop_the_floor_only_as_far_as_i
     # at once, and it finishes at once in the next window (what it still needs fits).
     sim = Sim()
     runs = [Run(k + 1, size) for k, size in enumerate(sizes)]
-    interactive = [0.5, 5.0, 60.0, 300.0, 590.0]
+    interactive = (0.5, 5.0, 60.0, 300.0, 590.0)
     sim.run(runs, interactive)
     *first, last = runs
     assert all(r.finished is not None and r.finished < 5.0 for r in first)
@@ -182,3 +195,36 @@ def test_a_run_that_goes_silent_is_forgotten() -> None:
     assert not pacer.reserve(1, 1.0, bulk=True, run=9, needs=25)[0]
     assert not pacer.reserve(1, 1.0 + STRAY_AFTER, bulk=True)[0]  # the floor still holds
     assert pacer.reserve(1, 1.0 + STRAY_AFTER + GUARD, bulk=True, run=9, needs=25)[0]
+
+
+# -- through the public API ----------------------------------------------------------------
+# Both clocks stand still: the window never resets and the floor never shrinks, so a run
+# ends only if its calls may take the floor. A sized run may as soon as what it needs
+# fits; an unsized one only for its last ``concurrency`` rows (here it would wait for
+# ever with a dozen rows still to send).
+
+
+def _row(i: int) -> dict[str, Any]:
+    return {"event_id": 7, "name": f"Talk {i}", "date": "2026-06-01", "start_time": "09:00"}
+
+
+@pytest.mark.parametrize("kind", ["create_many", "sync"])
+async def test_a_sized_run_takes_the_floor_at_once_when_it_fits(kind: str) -> None:
+    rows = [_row(i) for i in range(55)]
+    async with (
+        FakeSwoogo(rate_limit=70, rate_window=600.0, clock=lambda: 0.0) as server,
+        SwoogoClient(server.api_key, server.api_secret, base_url=server.base_url) as client,
+    ):
+        assert client._core.pipeline.pacer is not None
+        client._core.pipeline.pacer._clock = lambda: 0.0
+        pacer = client._core.pipeline.pacer.pacer
+        if kind == "create_many":
+            run = client.sessions.create_many(rows, concurrency=4)
+        else:  # reads the event's sessions first (a list call: 10 credits)
+            run = client.sessions.sync(rows, event_id=7, concurrency=4)
+        async with run:
+            results = [result async for result in run]
+        assert sorted(r.status for r in results) == ["created"] * 55
+        # It took the floor, which other bulk calls may not take yet.
+        assert pacer.available < pacer.held_back(0.0)
+        assert pacer.runs == {}  # a run that needs no more is forgotten

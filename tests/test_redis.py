@@ -22,7 +22,7 @@ from swoogo_async import (
     SwoogoClient,
 )
 from swoogo_async._http.pacer import bulk_pacing
-from swoogo_async._http.pacing import PROBE_AFTER, STRAY_AFTER, Pacer
+from swoogo_async._http.pacing import FLOOR, PROBE_AFTER, STRAY_AFTER, Pacer
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState
@@ -361,6 +361,7 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
         ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 0.5),
         ("reserve", (1, 1e18, 1, 0, 0, 13, 5), t + 0.6),
         ("reserve", (1, 1e18, 1, 0, 0, 13, 4), t + 0.6),
+        ("reserve", (1, 1e18, 1, 0, 0, 13, 9), t + 0.65),  # read before a grant: too much
         ("reserve", (1, 1e18, 1), t + 0.7),
         ("reserve", (1, 1e18, 0), t + 0.8),
         ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 0.9),
@@ -435,9 +436,10 @@ async def test_the_lua_script_follows_the_pacer_exactly(
     stored = [float(v or "nan") for v in await redis.hmget(key[2], fields)]
     mirror = [pacer.available, pacer.inflight, pacer.demand, pacer.reset_at, pacer.unpaced]
     assert stored == pytest.approx([float(m or 0) for m in mirror])
+    stored_runs: dict[bytes, bytes] = await redis.hgetall(key[2])  # type: ignore[assignment]
     runs = {
         int(name[4:]): tuple(map(float, value.split()))
-        for name, value in (await redis.hgetall(key[2])).items()
+        for name, value in stored_runs.items()
         if name.startswith(b"run:")
     }
     assert runs == pacer.runs
@@ -719,3 +721,57 @@ async def test_after_an_outage_one_command_asks_and_the_state_rejoins_redis(
         assert sum("Redis unreachable" in m for m in messages) == 1
         assert sum("Redis reachable again" in m for m in messages) == 1
     await shared.aclose()
+
+
+async def test_sized_runs_in_two_processes_share_the_floor_through_redis(
+    redis_server: RedisServer,
+) -> None:
+    """Two states on one Redis stand for two processes, each running a sized bulk run."""
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    one, other = (
+        RedisSharedState(redis).bind("runs", None, base_url="http://127.0.0.1:1/api/v1")
+        for _ in range(2)
+    )
+    t = 700.0  # the scripts' clock, moved by hand
+    await one.run_script("reserve", 1, 1e18, 0, now=t)
+    await one.run_script("observe", 100, 100, 10, 1, 1, now=t)
+    # Each needs 60 of the 100: together they do not fit. The first to ask takes its 60
+    # at once; the other leaves it those and the floor.
+    for k in range(60):
+        assert await one.run_script("reserve", 1, 1e18, 1, 0, 0, 1, 60 - k, now=t) == (True, 0.0)
+    taken = 0
+    while (await other.run_script("reserve", 1, 1e18, 1, 0, 0, 2, 60 - taken, now=t))[0]:
+        taken += 1
+    floor = FLOOR * 100 / 10 * (10 - 0.5)
+    assert taken == math.floor(100 - 60 - floor)
+    # Interactive calls still find the floor.
+    assert all(
+        [(await one.run_script("reserve", 1, 1e18, 0, now=t + 0.1 * k))[0] for k in range(25)]
+    )
+    await redis.aclose()
+
+
+async def test_a_sized_create_many_through_redis_takes_the_floor_when_it_fits(
+    redis_server: RedisServer,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    shared = RedisSharedState(redis)
+    # 55 of the 70 credits leave less than the floor (about 21 for the next ten
+    # minutes): the run ends only because its calls take it.
+    async with FakeSwoogo(rate_limit=70, rate_window=600.0) as fake:
+        async with _client(fake, shared) as client:
+            rows = [
+                {"event_id": 7, "name": f"T{i}", "date": "2026-06-01", "start_time": "09:00"}
+                for i in range(55)
+            ]
+            async with client.sessions.create_many(rows, concurrency=4) as run:
+                results = [result async for result in run]
+        assert sorted(r.status for r in results) == ["created"] * 55
+        assert fake.rate_limited == 0
+        keys = shared.bind(fake.api_key, None, base_url=fake.base_url)._keys
+        assert keys is not None
+        fields: list[bytes] = await redis.hkeys(keys[2])  # type: ignore[assignment]
+        assert not [k for k in fields if k.startswith(b"run:")]
+    await redis.aclose()

@@ -274,6 +274,9 @@ class Pacer:
         for other in [r for r, (_, seen) in runs.items() if now - seen > STRAY_AFTER]:
             del runs[other]
         if run > 0 and (run in runs or len(runs) < MAX_RUNS):
+            # A run's needs only shrink: a call that read them before another's grant
+            # was counted (across processes, while the script ran) says too much.
+            needs = min(needs, runs[run][0]) if run in runs else needs
             runs[run] = (needs, now)
         if not runs or self.reset_at is None:
             return False, 0.0

@@ -165,7 +165,8 @@ if op == 'reserve' then
         for _, name in ipairs(fields) do redis.call('HDEL', k, name) end
         local want = math.max(needs, cost)
         if run > 0 and (runs[run] or count < MAX_RUNS) then
-          if not runs[run] then count = count + 1 end
+          -- a run's needs only shrink (a call may have read them before another's grant)
+          if runs[run] then want = math.min(want, runs[run][1]) else count = count + 1 end
           runs[run] = {want, now}
         end
         local finishing, committed = 0, 0
