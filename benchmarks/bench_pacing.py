@@ -17,6 +17,7 @@ Three measurements against FakeSwoogo with a small budget (``--credits`` per
   interactive calls' wait p50/p99 (target p99 ≤ 1 s on a 10-s window) and 429s.
   ``--web-after S`` starts the interactive gets S seconds after the bulk job instead,
   once it has taken the window before any interactive demand was seen.
+  ``--create-many`` makes the bulk job a sized run (``create_many`` of a list).
 - ``bulk-alone``: ``create_many`` of exactly ``--bulk-windows`` budgets of rows (or
   ``--rows``; from a list, or ``--unsized`` from an async iterator; ``--concurrency``
   rows in flight, 32 by default) with no interactive traffic, ``--repeat`` times:
@@ -101,11 +102,14 @@ async def interactive_beside_bulk(
     bulk_windows: int,
     warmup: float = 2.0,
     web_after: float | None = None,
+    create_many: bool = False,
 ) -> dict[str, Any]:
     """Interactive gets at ``rate``/s beside a saturating bulk job in one client.
 
     ``web_after``: start the interactive gets this many seconds after the bulk job
     (which then starts at once), when it has taken the window with no demand seen.
+    ``create_many``: the bulk job is a sized run (``create_many`` of a list) instead of
+    gets under ``bulk_pacing()``.
     """
     async with FakeSwoogo(
         rate_limit=credits, rate_window=window, drift=False, latency=LATENCY
@@ -139,10 +143,19 @@ async def interactive_beside_bulk(
                 await asyncio.sleep(warmup if web_after is None else 0.0)
                 bulk_running.set()
                 start = time.monotonic()
-                with bulk_pacing():
-                    await asyncio.gather(
-                        *(client.sessions.get(1000) for _ in range(credits * bulk_windows))
-                    )
+                if create_many:
+                    rows = [
+                        {"event_id": 1, "name": f"Row {i}", "date": "2026-05-01"}
+                        for i in range(credits * bulk_windows)
+                    ]
+                    async with client.sessions.create_many(rows) as run:
+                        async for _ in run:
+                            pass
+                else:
+                    with bulk_pacing():
+                        await asyncio.gather(
+                            *(client.sessions.get(1000) for _ in range(credits * bulk_windows))
+                        )
                 done.set()
                 return time.monotonic() - start
 
@@ -297,6 +310,11 @@ def main() -> None:
     parser.add_argument(
         "--unsized", action="store_true", help="bulk-alone: rows from an async iterator"
     )
+    parser.add_argument(
+        "--create-many",
+        action="store_true",
+        help="interactive: the bulk job is a create_many of a list (a sized run)",
+    )
     parser.add_argument("--concurrency", type=int, default=32, help="bulk-alone: rows in flight")
     parser.add_argument(
         "--web-after",
@@ -342,6 +360,7 @@ def main() -> None:
                 args.rate,
                 args.bulk_windows,
                 web_after=args.web_after,
+                create_many=args.create_many,
             )
         )
     else:

@@ -15,7 +15,7 @@ import attrs
 import pytest
 
 from swoogo_async import SwoogoClient
-from swoogo_async._http.pacing import FLOOR, GUARD, STRAY_AFTER, Pacer
+from swoogo_async._http.pacing import FLOOR, GUARD, SIZED_FLOOR, STRAY_AFTER, Pacer
 from swoogo_async.testing import FakeSwoogo
 
 LIMIT, WINDOW = 2000, 600.0  # the real budget
@@ -77,20 +77,19 @@ class Sim:
         reset = math.ceil((int(at // WINDOW) + 1) * WINDOW - at)
         self.pacer.observe_rate((LIMIT, remaining, reset), 1, at, ok=True)
 
-    def interactive(self, now: float) -> None:
-        """One interactive call at ``now``: record how long it waits."""
-        ok, delay = self.pacer.reserve(1, now)
-        waited = 0.0
-        while not ok:
-            waited += delay
-            ok, delay = self.pacer.reserve(1, now + waited, again=True)
-        self._send(now + waited, -1)
-        self.interactive_waits.append(waited)
+    def interactive(self, now: float, first: float) -> float | None:
+        """An interactive call first asked at ``first`` asks at ``now``: when to ask again."""
+        ok, delay = self.pacer.reserve(1, now, again=now > first)
+        if not ok:
+            return now + delay
+        self._send(now, -1)
+        self.interactive_waits.append(now - first)
+        return None
 
     def run(self, runs: list[Run], interactive_at: tuple[float, ...] = ()) -> None:
         """Run ``runs`` (and interactive calls at ``interactive_at``) to their end."""
         now = 0.0
-        pending = sorted(interactive_at)
+        pending = [(at, at) for at in sorted(interactive_at)]  # (asks at, first asked at)
         while any(r.finished is None for r in runs) and now < 4000.0:
             while self.answers and self.answers[0][0] <= now:
                 at, run_id, remaining = heapq.heappop(self.answers)
@@ -101,8 +100,11 @@ class Sim:
                         r.answered += 1
                         if r.answered == r.size:
                             r.finished = at
-            while pending and pending[0] <= now:
-                self.interactive(pending.pop(0))
+            while pending and pending[0][0] <= now:
+                at, first = heapq.heappop(pending)
+                again = self.interactive(now, first)
+                if again is not None:
+                    heapq.heappush(pending, (again, first))
             for r in runs:
                 while r.ready(now):
                     ok, delay = self.pacer.reserve(
@@ -119,7 +121,7 @@ class Sim:
                     r.spent += 1
                     r.out += 1
                     self._send(now, r.id)
-            times = [a[0] for a in self.answers[:1]] + pending[:1]
+            times = [a[0] for a in self.answers[:1]] + [p[0] for p in pending[:1]]
             times += [max(r.wake, r.start) for r in runs if r.ready(math.inf)]
             if times:
                 now = max(min(times), now)
@@ -166,20 +168,38 @@ def test_overlapping_runs_that_exceed_the_window_drop_the_floor_only_as_far_as_i
     assert WINDOW < last.finished < WINDOW + 5.0
 
 
+@pytest.mark.parametrize("sized", [True, False], ids=["sized", "unsized"])
+def test_interactive_traffic_that_starts_after_a_sized_run_took_the_window_goes_at_once(
+    sized: bool,
+) -> None:
+    # 1.5 credits a second (75 % of the rate a sized run's floor serves, 150 % of an
+    # unsized run's) start 100 s into a window a bulk run of 2.5 budgets took.
+    sim = Sim()
+    run = Run(1, 5000, sized=sized)
+    interactive = tuple(100.0 + k / 1.5 for k in range(600))
+    sim.run([run], interactive)
+    if sized:
+        assert max(sim.interactive_waits) == 0.0
+    else:
+        assert max(sim.interactive_waits) > 10.0  # once the smaller floor runs out
+    assert run.finished is not None
+    assert run.finished < 3 * WINDOW
+
+
 def test_runs_that_each_fit_but_not_together_do_not_all_take_the_floor() -> None:
     pacer = Pacer()
     pacer.reserve(1, 0.0)
     pacer.observe_rate((100, 100, 10), 1, 0.0, ok=True)
-    floor = FLOOR * 100 / 10 * (10 - 0.5)
     # Each needs 60 of the 100: the first (least needing, then by id) takes its 60
-    # at once; the other leaves those and the floor.
-    a = [pacer.reserve(1, 0.0, bulk=True, run=1, needs=60 - k)[0] for k in range(60)]
-    assert all(a)
-    b = 0
-    while pacer.reserve(1, 0.0, bulk=True, run=2, needs=60 - b)[0]:
-        b += 1
-    assert b == math.floor(100 - 60 - floor)
-    assert pacer.available >= floor  # interactive calls still find the floor
+    # at once; the other leaves those and its floor, so it takes nothing yet.
+    assert all(pacer.reserve(1, 0.0, bulk=True, run=1, needs=60 - k)[0] for k in range(60))
+    ok, delay = pacer.reserve(1, 0.0, bulk=True, run=2, needs=60)
+    assert not ok
+    # It waits until the floor it leaves has shrunk to the 40 left, then takes them as
+    # the floor shrinks, the rest at the release.
+    assert delay == pytest.approx(9.5 - 39 / (SIZED_FLOOR * 10))
+    assert pacer.available == 40  # interactive calls still find more than the floor
+    assert pacer.available > FLOOR * 10 * 9.5
 
 
 def test_a_run_that_goes_silent_is_forgotten() -> None:

@@ -22,7 +22,7 @@ from swoogo_async import (
     SwoogoClient,
 )
 from swoogo_async._http.pacer import bulk_pacing
-from swoogo_async._http.pacing import FLOOR, PROBE_AFTER, STRAY_AFTER, Pacer
+from swoogo_async._http.pacing import PROBE_AFTER, SIZED_FLOOR, STRAY_AFTER, Pacer
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState
@@ -740,12 +740,10 @@ async def test_sized_runs_in_two_processes_share_the_floor_through_redis(
     # at once; the other leaves it those and the floor.
     for k in range(60):
         assert await one.run_script("reserve", 1, 1e18, 1, 0, 0, 1, 60 - k, now=t) == (True, 0.0)
-    taken = 0
-    while (await other.run_script("reserve", 1, 1e18, 1, 0, 0, 2, 60 - taken, now=t))[0]:
-        taken += 1
-    floor = FLOOR * 100 / 10 * (10 - 0.5)
-    assert taken == math.floor(100 - 60 - floor)
-    # Interactive calls still find the floor.
+    ok, delay = await other.run_script("reserve", 1, 1e18, 1, 0, 0, 2, 60, now=t)
+    assert not ok
+    assert delay == pytest.approx(9.5 - 39 / (SIZED_FLOOR * 10))
+    # Interactive calls still find more than the floor.
     assert all(
         [(await one.run_script("reserve", 1, 1e18, 0, now=t + 0.1 * k))[0] for k in range(25)]
     )

@@ -17,7 +17,8 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   credits are left. Bulk calls go out at once too, except into the share held back
   for interactive calls, at a rate of: the interactive demand seen lately (a
   decaying rate of interactive credits) with headroom, plus a floor of ``FLOOR`` of
-  the budget's rate whatever the demand, plus ``reserve`` of it if configured; held
+  the budget's rate whatever the demand (``SIZED_FLOOR`` from a sized run, see
+  below), plus ``reserve`` of it if configured; held
   over the time left until the window's final half second (a twentieth of a shorter
   window). The share shrinks as that nears and is nothing after it, so bulk work
   spends every credit of every window. The floor serves interactive calls that
@@ -30,7 +31,10 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   window. A sized run (``run``) says with each call the credits it still ``needs``;
   the runs are taken from the least needing, and those whose needs together fit in
   the credits left (less the demand share, floor included) go at once, while
-  every other bulk call leaves those needs too. A run silent for ``STRAY_AFTER``
+  every other bulk call leaves those needs too. As a sized run takes the floor as
+  soon as it fits, a larger floor costs it nothing when alone: its other calls
+  leave ``SIZED_FLOOR``, which serves more interactive traffic that starts after
+  bulk work took the window. A run silent for ``STRAY_AFTER``
   is forgotten. An unsized run knows only that its source is exhausted
   (``final``): its last calls leave only the demand seen.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
@@ -68,6 +72,7 @@ DEFAULT_RESERVE = 0.0  # share of the budget's rate held back beyond the demand 
 HEADROOM = 2.0  # interactive demand held back: this many times the rate seen
 MEMORY = 0.25  # the demand rate forgets with a time constant of this share of the window
 FLOOR = 0.3  # share of the budget's rate held back from bulk calls until the reset
+SIZED_FLOOR = 0.6  # ...from a sized run's, which takes it once the run fits in the window
 RELEASE_LAST = 0.05  # nothing is held back in a window's final share (of its length)...
 RELEASE_LAST_MAX = 0.5  # ...or its final seconds, if fewer
 QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
@@ -172,18 +177,19 @@ class Pacer:
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
 
-    def held_back(self, now: float, *, final: bool = False) -> float:
+    def held_back(self, now: float, *, final: bool = False, sized: bool = False) -> float:
         """Return the credits bulk work must leave for interactive calls until the reset.
 
         ``final``: for a bulk run's last calls, which leave only the demand seen.
+        ``sized``: for a sized run's calls, which leave the larger ``SIZED_FLOOR``.
         """
         if self.reset_at is None or self.limit is None:
             return 0.0
-        return self._held_rate(now, final) * max(self._releases() - now, 0.0)
+        return self._held_rate(now, final, sized) * max(self._releases() - now, 0.0)
 
-    def _held_rate(self, now: float, final: bool) -> float:
+    def _held_rate(self, now: float, final: bool, sized: bool = False) -> float:
         rate = HEADROOM * self.interactive_rate(now)
-        share = 0.0 if final else FLOOR + self.reserve_fraction
+        share = 0.0 if final else (SIZED_FLOOR if sized else FLOOR) + self.reserve_fraction
         if share > 0.0 and self.window and self.limit:
             rate += share * self.limit / self.window
         return rate
@@ -252,9 +258,11 @@ class Pacer:
             if not finishing:
                 # Leave the share held back, and what the finishing runs still need.
                 spare = self.available - cost - committed
-                if spare < self.held_back(now, final=final) and self.reset_at is not None:
+                sized = run in self.runs
+                held = self.held_back(now, final=final, sized=sized)
+                if spare < held and self.reset_at is not None:
                     # Wait, unbooked, until the share held back has shrunk to what is spare.
-                    rate = self._held_rate(now, final)
+                    rate = self._held_rate(now, final, sized)
                     opens = self._releases() - (max(spare, 0.0) / rate if rate > 0 else 0.0)
                     if opens > now:
                         return False, opens - now

@@ -20,6 +20,7 @@ from .._http.pacing import (
     QUIET,
     RELEASE_LAST,
     RELEASE_LAST_MAX,
+    SIZED_FLOOR,
     STRAY_AFTER,
     UNLIMITED,
 )
@@ -56,4 +57,5 @@ CONSTANTS = (
     RELEASE_LAST,
     RELEASE_LAST_MAX,
     MAX_RUNS,
+    SIZED_FLOOR,
 )
