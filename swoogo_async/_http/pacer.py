@@ -38,8 +38,12 @@ class BulkMark:
         self._exhausted = False
 
     def size(self, credits: int) -> None:
-        """Say that the run needs ``credits`` in all (a credit per row still to send)."""
-        self.total = max(credits, 0)
+        """Say that the run needs at most ``credits`` in all (a credit per row to send).
+
+        Said more than once, the smallest count holds.
+        """
+        credits = max(credits, 0)
+        self.total = credits if self.total is None else min(self.total, credits)
 
     def skip(self, credits: int = 1) -> None:
         """Say that a row settled without a call: the run needs ``credits`` fewer."""

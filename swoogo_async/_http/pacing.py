@@ -17,26 +17,22 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   credits are left. Bulk calls go out at once too, except into the share held back
   for interactive calls, at a rate of: the interactive demand seen lately (a
   decaying rate of interactive credits) with headroom, plus a floor of ``FLOOR`` of
-  the budget's rate whatever the demand (``SIZED_FLOOR`` from a sized run, see
-  below), plus ``reserve`` of it if configured; held
-  over the time left until the window's final half second (a twentieth of a shorter
-  window). The share shrinks as that nears and is nothing after it, so bulk work
-  spends every credit of every window. The floor serves interactive calls that
-  start after bulk work took the window, before any demand was seen (up to its
-  rate). A bulk call is never granted ahead of time: it waits unbooked until the
-  share has shrunk, so it cannot take credits an interactive call arriving
-  meanwhile needs.
-- A bulk run that can finish in the window leaves only the demand seen: the floor
-  is not held from its calls, so a run does not wait for the end of its last
-  window. A sized run (``run``) says with each call the credits it still ``needs``;
-  the runs are taken from the least needing, and those whose needs together fit in
-  the credits left (less the demand share, floor included) go at once, while
-  every other bulk call leaves those needs too. As a sized run takes the floor as
-  soon as it fits, a larger floor costs it nothing when alone: its other calls
-  leave ``SIZED_FLOOR``, which serves more interactive traffic that starts after
-  bulk work took the window. A run silent for ``STRAY_AFTER``
-  is forgotten. An unsized run knows only that its source is exhausted
-  (``final``): its last calls leave only the demand seen.
+  the budget's rate whatever the demand (``SIZED_FLOOR`` from a sized run), plus
+  ``reserve`` of it if configured; held over the time left until the window's final
+  half second (a twentieth of a shorter window). The share shrinks as that nears
+  and is nothing after it, so bulk work spends every credit of every window. The
+  floor serves interactive calls that start after bulk work took the window, before
+  any demand was seen (up to its rate). A bulk call is never granted ahead of time:
+  it waits unbooked until the share has shrunk, so it cannot take credits an
+  interactive call arriving meanwhile needs.
+- A bulk run that can finish in the window leaves only the demand seen, so it does
+  not wait for the end of its last window. A sized run (``run``) says with each call
+  what it still ``needs``; those least needing whose needs together fit in the
+  credits left (less the demand share) go at once, and every other bulk call leaves
+  them their needs too (``runs``). A sized run takes the floor once it fits, so a
+  larger one (``SIZED_FLOOR``) costs it nothing alone and serves more interactive
+  traffic that starts after bulk work took the window. An unsized run only knows
+  that its source is exhausted (``final``): its last calls leave only the demand.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
   ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
@@ -54,6 +50,7 @@ from collections.abc import Mapping
 import attrs
 
 from .._checks import number
+from . import runs
 from .retry import RateHeaders, read_rate_headers
 
 __all__ = [
@@ -77,7 +74,6 @@ RELEASE_LAST = 0.05  # nothing is held back in a window's final share (of its le
 RELEASE_LAST_MAX = 0.5  # ...or its final seconds, if fewer
 QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
 STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
-MAX_RUNS = 64  # sized bulk runs followed at once; a run beyond them is paced as an unsized one
 UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
 MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
 MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
@@ -142,7 +138,7 @@ class Pacer:
         self.demand_at = 0.0
         self.demand_since = 0.0  # the first interactive call after a quiet spell
         #: Sized bulk runs: id -> (credits still needed, when it last asked).
-        self.runs: dict[int, tuple[float, float]] = {}
+        self.runs: runs.Runs = {}
 
     @property
     def known(self) -> bool:
@@ -266,47 +262,17 @@ class Pacer:
                     opens = self._releases() - (max(spare, 0.0) / rate if rate > 0 else 0.0)
                     if opens > now:
                         return False, opens - now
-            self._spend(run, cost)
+            runs.spend(self.runs, run, cost)
         self._grant(cost, now)
         return True, 0.0
 
     def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float]:
-        """Record a sized run's needs; return whether it may finish at once, and the
-        credits the runs that may (others than it) still need.
-
-        The runs are taken from the least needing (then by id) while their needs fit
-        in the credits left less the demand share: each of those can finish in this
-        window, and together they cannot take more than it has.
-        """
-        runs = self.runs
-        for other in [r for r, (_, seen) in runs.items() if now - seen > STRAY_AFTER]:
-            del runs[other]
-        if run > 0 and (run in runs or len(runs) < MAX_RUNS):
-            # A run's needs only shrink: a call that read them before another's grant
-            # was counted (across processes, while the script ran) says too much.
-            needs = min(needs, runs[run][0]) if run in runs else needs
-            runs[run] = (needs, now)
-        if not runs or self.reset_at is None:
+        """Record a run's needs; say if it may finish at once, and what others that may need."""
+        needs = runs.record(self.runs, run, needs, now, STRAY_AFTER)
+        if not self.runs or self.reset_at is None:
             return False, 0.0
         free = self.available - self.held_back(now, final=True)
-        total = 0.0
-        finishing = False
-        for left, other in sorted((left, other) for other, (left, _) in runs.items()):
-            if total + left > free:
-                break
-            total += left
-            finishing = finishing or other == run
-        return finishing, total - (needs if finishing else 0.0)
-
-    def _spend(self, run: int, cost: int) -> None:
-        """Count a grant against its sized run's needs; forget a run that needs no more."""
-        entry = self.runs.get(run)
-        if entry is not None:
-            left = entry[0] - cost
-            if left > 0:
-                self.runs[run] = (left, entry[1])
-            else:
-                del self.runs[run]
+        return runs.finishing(self.runs, run, needs, free)
 
     def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
         """Reserve at the explicit rate (GCRA), after a burst allowance."""

@@ -12,7 +12,6 @@ from .._http.pacing import (
     FLOOR,
     GUARD,
     HEADROOM,
-    MAX_RUNS,
     MAX_WINDOW,
     MEMORY,
     PROBE_AFTER,
@@ -24,6 +23,7 @@ from .._http.pacing import (
     STRAY_AFTER,
     UNLIMITED,
 )
+from .._http.runs import MAX_RUNS
 
 __all__ = ["BUDGET_SCRIPT", "COMPARE_AND_DELETE", "CONSTANTS", "TOKEN_GET"]
 

@@ -136,7 +136,7 @@ class BulkRun:
         self._results = self._run()
 
     def sized(self, rows: int) -> None:
-        """Say that the source holds ``rows`` rows, before the first is taken.
+        """Say that the source holds at most ``rows`` rows, before the first is taken.
 
         The pacer then knows from the start what the run still needs (a credit per row
         not yet sent), so the run's last window is spent at once when it fits. Without
