@@ -15,6 +15,7 @@ import attrs
 import pytest
 
 from swoogo_async import SwoogoClient
+from swoogo_async._http.pacer import BulkMark
 from swoogo_async._http.pacing import FLOOR, GUARD, SIZED_FLOOR, STRAY_AFTER, Pacer
 from swoogo_async.testing import FakeSwoogo
 
@@ -248,3 +249,21 @@ async def test_a_sized_run_takes_the_floor_at_once_when_it_fits(kind: str) -> No
         # It took the floor, which other bulk calls may not take yet.
         assert pacer.available < pacer.held_back(0.0)
         assert pacer.runs == {}  # a run that needs no more is forgotten
+
+
+def test_a_bulk_mark_counts_what_its_run_still_needs() -> None:
+    mark = BulkMark()
+    assert mark.needs() is None  # unsized until told
+    mark.size(12)
+    mark.size(10)  # the smallest count holds (the CLI's count, then the scan's)
+    assert mark.needs() == 10
+    mark.skip()  # a row settled without a call
+    mark.spent += 3
+    assert mark.needs() == 6
+    mark.end(5)  # the source is exhausted: 5 rows went to a call, 3 credits granted
+    assert mark.needs() == 2
+    assert not mark.final
+    unsized = BulkMark()
+    unsized.end()
+    assert unsized.final
+    assert unsized.needs() is None
