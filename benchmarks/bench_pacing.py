@@ -28,7 +28,10 @@ Three measurements against FakeSwoogo with a small budget (``--credits`` per
     python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10
     python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10 --web-after 3
     python -m benchmarks.bench_pacing --only bulk-alone --credits 100 --window 10 --bulk-windows 3
-    python -m benchmarks.bench_pacing --only bulk-alone --credits 100 --window 10 --rows 290
+    python -m benchmarks.bench_pacing --only bulk-alone --credits 100 --window 10 --rows 290 \
+        --concurrency 8 [--unsized]
+    python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10 --rate 5 \
+        --bulk-windows 3 --web-after 3 --create-many
 """
 
 from __future__ import annotations
