@@ -17,14 +17,21 @@ Three measurements against FakeSwoogo with a small budget (``--credits`` per
   interactive calls' wait p50/p99 (target p99 ≤ 1 s on a 10-s window) and 429s.
   ``--web-after S`` starts the interactive gets S seconds after the bulk job instead,
   once it has taken the window before any interactive demand was seen.
-- ``bulk-alone``: ``create_many`` of exactly ``--bulk-windows`` budgets of rows with no
-  interactive traffic: elapsed over the best case (first window at once, then one
-  window per further budget; target ≤ 1.05).
+  ``--create-many`` makes the bulk job a sized run (``create_many`` of a list).
+- ``bulk-alone``: ``create_many`` of exactly ``--bulk-windows`` budgets of rows (or
+  ``--rows``; from a list, or ``--unsized`` from an async iterator; ``--concurrency``
+  rows in flight, 32 by default) with no interactive traffic, ``--repeat`` times:
+  elapsed over the best case (first window at once, then one window per further
+  budget; target ≤ 1.05), and the median.
 
     python -m benchmarks.bench_pacing [--credits 100 --window 5 --fit 0.8 --repeat 3]
     python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10
     python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10 --web-after 3
     python -m benchmarks.bench_pacing --only bulk-alone --credits 100 --window 10 --bulk-windows 3
+    python -m benchmarks.bench_pacing --only bulk-alone --credits 100 --window 10 --rows 290 \
+        --concurrency 8 [--unsized]
+    python -m benchmarks.bench_pacing --only interactive --credits 100 --window 10 --rate 5 \
+        --bulk-windows 3 --web-after 3 --create-many
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import logging
 import math
 import statistics
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from swoogo_async import RetryPolicy, SwoogoClient
@@ -97,11 +105,14 @@ async def interactive_beside_bulk(
     bulk_windows: int,
     warmup: float = 2.0,
     web_after: float | None = None,
+    create_many: bool = False,
 ) -> dict[str, Any]:
     """Interactive gets at ``rate``/s beside a saturating bulk job in one client.
 
     ``web_after``: start the interactive gets this many seconds after the bulk job
     (which then starts at once), when it has taken the window with no demand seen.
+    ``create_many``: the bulk job is a sized run (``create_many`` of a list) instead of
+    gets under ``bulk_pacing()``.
     """
     async with FakeSwoogo(
         rate_limit=credits, rate_window=window, drift=False, latency=LATENCY
@@ -135,10 +146,19 @@ async def interactive_beside_bulk(
                 await asyncio.sleep(warmup if web_after is None else 0.0)
                 bulk_running.set()
                 start = time.monotonic()
-                with bulk_pacing():
-                    await asyncio.gather(
-                        *(client.sessions.get(1000) for _ in range(credits * bulk_windows))
-                    )
+                if create_many:
+                    rows = [
+                        {"event_id": 1, "name": f"Row {i}", "date": "2026-05-01"}
+                        for i in range(credits * bulk_windows)
+                    ]
+                    async with client.sessions.create_many(rows) as run:
+                        async for _ in run:
+                            pass
+                else:
+                    with bulk_pacing():
+                        await asyncio.gather(
+                            *(client.sessions.get(1000) for _ in range(credits * bulk_windows))
+                        )
                 done.set()
                 return time.monotonic() - start
 
@@ -156,8 +176,14 @@ async def interactive_beside_bulk(
         }
 
 
-async def bulk_alone(credits: int, window: float, budgets: int) -> dict[str, Any]:
-    """``create_many`` of exactly ``budgets`` budgets of rows, alone: time vs best case."""
+async def bulk_alone(
+    credits: int, window: float, count: int, *, sized: bool = True, concurrency: int = 32
+) -> dict[str, Any]:
+    """``create_many`` of ``count`` rows, alone: time vs best case.
+
+    ``sized``: rows from a list (the run knows what it needs from the start); else from
+    an async iterator (it learns that only once its source is exhausted).
+    """
     async with FakeSwoogo(
         rate_limit=credits, rate_window=window, drift=False, latency=LATENCY
     ) as fake:
@@ -165,18 +191,22 @@ async def bulk_alone(credits: int, window: float, budgets: int) -> dict[str, Any
             fake.api_key, fake.api_secret, base_url=fake.base_url, pool_size=16, retry=RETRY
         ) as client:
             await client._core.pipeline.tokens.get()
-            rows = [
-                {"event_id": 1, "name": f"Row {i}", "date": "2026-05-01"}
-                for i in range(credits * budgets)
-            ]
+            rows = [{"event_id": 1, "name": f"Row {i}", "date": "2026-05-01"} for i in range(count)]
+
+            async def unsized() -> AsyncIterator[dict[str, Any]]:
+                for row in rows:
+                    yield row
+
             start = time.monotonic()
-            async with client.sessions.create_many(rows) as run:
+            source = rows if sized else unsized()
+            async with client.sessions.create_many(source, concurrency=concurrency) as run:
                 statuses = [result.status async for result in run]
             elapsed = time.monotonic() - start
             spent = client.credits_spent
         best = max(math.ceil(spent / credits) - 1, 0) * window
         return {
             "rows": len(rows),
+            "sized": sized,
             "created": statuses.count("created"),
             "credits_spent": spent,
             "elapsed_s": round(elapsed, 2),
@@ -278,6 +308,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=3.0, help="interactive gets per second")
     parser.add_argument("--bulk-windows", type=int, default=4)
     parser.add_argument(
+        "--rows", type=int, default=None, help="bulk-alone: rows (default: --bulk-windows budgets)"
+    )
+    parser.add_argument(
+        "--unsized", action="store_true", help="bulk-alone: rows from an async iterator"
+    )
+    parser.add_argument(
+        "--create-many",
+        action="store_true",
+        help="interactive: the bulk job is a create_many of a list (a sized run)",
+    )
+    parser.add_argument("--concurrency", type=int, default=32, help="bulk-alone: rows in flight")
+    parser.add_argument(
         "--web-after",
         type=float,
         default=None,
@@ -297,7 +339,22 @@ def main() -> None:
 
         result: dict[str, Any] = asyncio.run(overhead())
     elif args.only == "bulk-alone":
-        result = asyncio.run(bulk_alone(args.credits, args.window, args.bulk_windows))
+        count = args.rows if args.rows is not None else args.credits * args.bulk_windows
+
+        async def alone() -> dict[str, Any]:
+            runs = [
+                await bulk_alone(
+                    args.credits,
+                    args.window,
+                    count,
+                    sized=not args.unsized,
+                    concurrency=args.concurrency,
+                )
+                for _ in range(args.repeat)
+            ]
+            return {"runs": runs, "median_vs_best": statistics.median(r["vs_best"] for r in runs)}
+
+        result = asyncio.run(alone())
     elif args.only == "interactive":
         result = asyncio.run(
             interactive_beside_bulk(
@@ -306,6 +363,7 @@ def main() -> None:
                 args.rate,
                 args.bulk_windows,
                 web_after=args.web_after,
+                create_many=args.create_many,
             )
         )
     else:

@@ -326,14 +326,22 @@ class RedisSharedState:
             self._owed += settled
 
     async def reserve(
-        self, cost: int, *, within: float, bulk: bool, again: bool = False, final: bool = False
+        self,
+        cost: int,
+        *,
+        within: float,
+        bulk: bool,
+        again: bool = False,
+        final: bool = False,
+        run: int = 0,
+        needs: float = 0.0,
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits (see ``Pacer.reserve``)."""
         limit = within if math.isfinite(within) else _INF
 
         async def remote() -> tuple[bool, float]:
             ok, delay = await self.run_script(
-                "reserve", cost, limit, int(bulk), int(again), int(final)
+                "reserve", cost, limit, int(bulk), int(again), int(final), run, needs
             )
             self._out += cost if ok else 0
             return ok, delay
@@ -341,7 +349,9 @@ class RedisSharedState:
         return await self._call(
             remote,
             lambda: self._in_process(
-                lambda p, now: p.reserve(cost, now, within, bulk=bulk, again=again, final=final)
+                lambda p, now: p.reserve(
+                    cost, now, within, bulk=bulk, again=again, final=final, run=run, needs=needs
+                )
             ),
         )
 

@@ -22,7 +22,7 @@ from swoogo_async import (
     SwoogoClient,
 )
 from swoogo_async._http.pacer import bulk_pacing
-from swoogo_async._http.pacing import PROBE_AFTER, STRAY_AFTER, Pacer
+from swoogo_async._http.pacing import PROBE_AFTER, SIZED_FLOOR, STRAY_AFTER, Pacer
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState
@@ -351,6 +351,30 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
     ops += [("observe", (100, 100, 10, 0, 1), t)]
     ops += [("reserve", (1, 1e18, 1), t + 1.0)] * 96
     ops += [("reserve", (1, 1e18, 1, 0, 1), t + 1.0)] * 6
+    # Sized runs (again, final, run, needs): those least needing whose needs fit take
+    # the floor; the others, and unsized bulk work, leave them their needs too.
+    t = 600.0
+    ops += [("observe", (100, 100, 10, 0, 1), t)]
+    ops += [("reserve", (1, 1e18, 1), t)] * 80
+    ops += [
+        ("reserve", (1, 1e18, 1, 0, 0, 11, 20), t + 0.5),
+        ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 0.5),
+        ("reserve", (1, 1e18, 1, 0, 0, 13, 5), t + 0.6),
+        ("reserve", (1, 1e18, 1, 0, 0, 13, 4), t + 0.6),
+        ("reserve", (1, 1e18, 1, 0, 0, 13, 9), t + 0.65),  # read before a grant: too much
+        ("reserve", (1, 1e18, 1), t + 0.7),
+        ("reserve", (1, 1e18, 0), t + 0.8),
+        ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 0.9),
+        ("reserve", (3, 1e18, 1, 0, 0, 11, 2), t + 1.0),  # a cost above its needs
+        ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 1.0),
+        ("reserve", (1, 1e18, 1, 0, 1), t + 1.1),
+        ("reserve", (1, 1e18, 1, 0, 0, 12, 25), t + 40.0),  # the others went silent
+        ("reserve", (1, 1e18, 1, 0, 0, 14, 500), t + 40.0),
+        ("observe", (100, 60, 5, 1, 1), t + 40.1),
+        ("reserve", (1, 1e18, 1, 0, 0, 14, 499), t + 44.6),  # the release
+    ]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 20 + k, 3), t + 46.0) for k in range(70)]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 15, 2), t + 46.0)] * 3
     return ops
 
 
@@ -384,9 +408,16 @@ async def test_the_lua_script_follows_the_pacer_exactly(
         got = await state.run_script(op, *args, now=now)
         if op == "reserve":
             cost, within, bulk, *flags = args
-            again, final = (*flags, 0, 0)[:2]
+            again, final, run, needs = (*flags, 0, 0, 0, 0)[:4]
             ok, delay = pacer.reserve(
-                cost, now, within, bulk=bool(bulk), again=bool(again), final=bool(final)
+                cost,
+                now,
+                within,
+                bulk=bool(bulk),
+                again=bool(again),
+                final=bool(final),
+                run=run,
+                needs=needs,
             )
             assert got[0] == ok, (op, args, now)
             assert got[1] == pytest.approx(delay, abs=1e-6), (op, args, now)
@@ -405,6 +436,13 @@ async def test_the_lua_script_follows_the_pacer_exactly(
     stored = [float(v or "nan") for v in await redis.hmget(key[2], fields)]
     mirror = [pacer.available, pacer.inflight, pacer.demand, pacer.reset_at, pacer.unpaced]
     assert stored == pytest.approx([float(m or 0) for m in mirror])
+    stored_runs: dict[bytes, bytes] = await redis.hgetall(key[2])  # type: ignore[assignment]
+    runs = {
+        int(name[4:]): tuple(map(float, value.split()))
+        for name, value in stored_runs.items()
+        if name.startswith(b"run:")
+    }
+    assert runs == pacer.runs
     await redis.aclose()
 
 
@@ -541,6 +579,10 @@ async def test_a_malformed_value_under_our_keys_is_treated_as_absent(
         {"demand": "1e300"},
         {"demand_at": "1e18", "demand": "50"},
         {"tat": "1e18"},
+        {"run:5": "garbage", "run:x": "1 1", "run:-3": "1 1000"},
+        {"run:6": "1e400 1000", "run:7": "5 1e18"},
+        {"run:8": "1e18 1000"},
+        {f"run:{k}": "1 1000" for k in range(1, 71)},
     ],
     ids=lambda v: ",".join(v),
 )
@@ -564,7 +606,7 @@ async def test_a_poisoned_budget_holds_no_caller_past_a_couple_of_windows(
     await redis.hset(state._keys[2], mapping={k: v for k, v in poison.items()})
     start, granted = t, False
     while not granted and t - start <= 2 * 10 + STRAY_AFTER:
-        granted, delay = await state.run_script("reserve", 1, 1e18, bulk, now=t)
+        granted, delay = await state.run_script("reserve", 1, 1e18, bulk, 0, 0, 9, 5, now=t)
         t += max(delay, 0.01)
     assert granted, poison
     await redis.aclose()
@@ -679,3 +721,55 @@ async def test_after_an_outage_one_command_asks_and_the_state_rejoins_redis(
         assert sum("Redis unreachable" in m for m in messages) == 1
         assert sum("Redis reachable again" in m for m in messages) == 1
     await shared.aclose()
+
+
+async def test_sized_runs_in_two_processes_share_the_floor_through_redis(
+    redis_server: RedisServer,
+) -> None:
+    """Two states on one Redis stand for two processes, each running a sized bulk run."""
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    one, other = (
+        RedisSharedState(redis).bind("runs", None, base_url="http://127.0.0.1:1/api/v1")
+        for _ in range(2)
+    )
+    t = 700.0  # the scripts' clock, moved by hand
+    await one.run_script("reserve", 1, 1e18, 0, now=t)
+    await one.run_script("observe", 100, 100, 10, 1, 1, now=t)
+    # Each needs 60 of the 100: together they do not fit. The first to ask takes its 60
+    # at once; the other leaves it those and the floor.
+    for k in range(60):
+        assert await one.run_script("reserve", 1, 1e18, 1, 0, 0, 1, 60 - k, now=t) == (True, 0.0)
+    ok, delay = await other.run_script("reserve", 1, 1e18, 1, 0, 0, 2, 60, now=t)
+    assert not ok
+    assert delay == pytest.approx(9.5 - 39 / (SIZED_FLOOR * 10))
+    # Interactive calls still find more than the floor.
+    assert all(
+        [(await one.run_script("reserve", 1, 1e18, 0, now=t + 0.1 * k))[0] for k in range(25)]
+    )
+    await redis.aclose()
+
+
+async def test_a_sized_create_many_through_redis_takes_the_floor_when_it_fits(
+    redis_server: RedisServer,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    shared = RedisSharedState(redis)
+    # 55 of the 70 credits leave less than the floor (about 21 for the next ten
+    # minutes): the run ends only because its calls take it.
+    async with FakeSwoogo(rate_limit=70, rate_window=600.0) as fake:
+        async with _client(fake, shared) as client:
+            rows = [
+                {"event_id": 7, "name": f"T{i}", "date": "2026-06-01", "start_time": "09:00"}
+                for i in range(55)
+            ]
+            async with client.sessions.create_many(rows, concurrency=4) as run:
+                results = [result async for result in run]
+        assert sorted(r.status for r in results) == ["created"] * 55
+        assert fake.rate_limited == 0
+        keys = shared.bind(fake.api_key, None, base_url=fake.base_url)._keys
+        assert keys is not None
+        fields: list[bytes] = await redis.hkeys(keys[2])  # type: ignore[assignment]
+        assert not [k for k in fields if k.startswith(b"run:")]
+    await redis.aclose()

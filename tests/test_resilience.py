@@ -290,8 +290,12 @@ class _Decisions:
             bulk: bool = False,
             again: bool = False,
             final: bool = False,
+            run: int = 0,
+            needs: float = 0.0,
         ) -> tuple[bool, float]:
-            answer = reserve(cost, now, within, bulk=bulk, again=again, final=final)
+            answer = reserve(
+                cost, now, within, bulk=bulk, again=again, final=final, run=run, needs=needs
+            )
             self.answers.append(answer)
             self.first.setdefault(asyncio.current_task(), answer)
             if len(self.first) >= expected:

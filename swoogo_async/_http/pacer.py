@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 import math
+import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, Protocol
@@ -17,20 +18,54 @@ __all__ = ["AsyncPacer", "BulkMark", "SharedBudget", "bulk_pacing"]
 
 
 class BulkMark:
-    """One bulk run's mark on its calls; ``final`` once its source is exhausted.
+    """One bulk run's mark on its calls: what the run still needs, once that is known.
 
+    A sized run (``size``) counts the credits it still needs: its calls tell the pacer,
+    which lets them take the floor while the run can finish in the window. An unsized
+    run turns ``final`` once its source is exhausted: its remaining calls take the floor.
     Its calls' tasks share this object (a context variable is copied into each task,
-    so a flag set later must live in a shared object); calls waiting for the floor
-    wake when it turns final.
+    so a count kept later must live in a shared object); calls waiting for the floor
+    wake when the source is exhausted.
     """
 
     def __init__(self) -> None:
         self.final = False
+        #: The run's id on the budget (a sized run's needs are kept under it).
+        self.run = secrets.randbits(52) + 1
+        self.total: int | None = None  # credits the run needs in all, if sized
+        self.spent = 0  # credits granted to its calls
         self._ended: asyncio.Future[None] | None = None
+        self._exhausted = False
 
-    def end(self) -> None:
-        """Say that the run's source is exhausted: its remaining calls are its last."""
-        self.final = True
+    def size(self, credits: int) -> None:
+        """Say that the run needs at most ``credits`` in all (a credit per row to send).
+
+        Said more than once, the smallest count holds.
+        """
+        credits = max(credits, 0)
+        self.total = credits if self.total is None else min(self.total, credits)
+
+    def skip(self, credits: int = 1) -> None:
+        """Say that a row settled without a call: the run needs ``credits`` fewer."""
+        if self.total is not None:
+            self.total = max(self.total - credits, 0)
+
+    def needs(self) -> float | None:
+        """Return the credits the run still needs, or None if it is unsized."""
+        return None if self.total is None else float(max(self.total - self.spent, 0))
+
+    def end(self, calls: int | None = None) -> None:
+        """Say that the run's source is exhausted: its remaining calls are its last.
+
+        ``calls``: the rows it gave a call in all, which sizes the run exactly (a sized
+        run may have counted rows that never reached it); an unsized run without it
+        turns ``final``.
+        """
+        self._exhausted = True
+        if calls is not None:
+            self.total = calls
+        else:
+            self.final = True
         if self._ended is not None and not self._ended.done():
             self._ended.set_result(None)
 
@@ -38,7 +73,7 @@ class BulkMark:
         """Return a future done once ``end`` is called."""
         if self._ended is None:
             self._ended = asyncio.get_running_loop().create_future()
-            if self.final:
+            if self.final or self._exhausted:
                 self._ended.set_result(None)
         return self._ended
 
@@ -51,8 +86,8 @@ def bulk_pacing(mark: BulkMark | None = None) -> Iterator[None]:
     """Mark the calls made inside as bulk work: they leave interactive calls their share.
 
     Args:
-        mark: The run's mark, shared by all its calls (a fresh one if None); its
-            ``end()`` lets the run's last calls take the floor at once.
+        mark: The run's mark, shared by all its calls (a fresh one if None): what the
+            run still needs, which lets its last calls take the floor at once.
     """
     token = _BULK.set(mark if mark is not None else BulkMark())
     try:
@@ -65,7 +100,15 @@ class SharedBudget(Protocol):
     """A budget held outside this process (e.g. in Redis), following ``Pacer``'s rules."""
 
     async def reserve(
-        self, cost: int, *, within: float, bulk: bool, again: bool, final: bool = False
+        self,
+        cost: int,
+        *,
+        within: float,
+        bulk: bool,
+        again: bool,
+        final: bool = False,
+        run: int = 0,
+        needs: float = 0.0,
     ) -> tuple[bool, float]:
         """Do what ``Pacer.reserve`` does, on the shared state."""
 
@@ -122,14 +165,33 @@ class AsyncPacer:
             now = clock()
             left = within - (now - start)
             final = mark is not None and mark.final
+            needs = mark.needs() if mark is not None else None
+            run = mark.run if needs is not None and mark is not None else 0
             if self.budget is None:
-                ok, delay = self.pacer.reserve(cost, now, left, bulk=bulk, again=again, final=final)
+                ok, delay = self.pacer.reserve(
+                    cost,
+                    now,
+                    left,
+                    bulk=bulk,
+                    again=again,
+                    final=final,
+                    run=run,
+                    needs=needs or 0.0,
+                )
             else:
                 ok, delay = await self.budget.reserve(
-                    cost, within=left, bulk=bulk, again=again, final=final
+                    cost,
+                    within=left,
+                    bulk=bulk,
+                    again=again,
+                    final=final,
+                    run=run,
+                    needs=needs or 0.0,
                 )
             again = True
             if ok:
+                if mark is not None:
+                    mark.spent += cost
                 if delay > 0:
                     try:
                         await asyncio.sleep(delay)
@@ -145,9 +207,9 @@ class AsyncPacer:
                 self._learned = asyncio.get_running_loop().create_future()
             # asyncio.wait, not wait_for: wait_for may swallow a cancellation that meets
             # the wake-up, and a cancelled waiter would then wait on forever.
-            # A bulk call waiting for the floor wakes too when its run turns final.
+            # A bulk call waiting for the floor wakes too when its run's source is exhausted.
             wakes = [self._learned]
-            if mark is not None and not final:
+            if mark is not None and not mark.ended().done():
                 wakes.append(mark.ended())
             await asyncio.wait(wakes, timeout=max(delay, 0.001))
 
@@ -201,6 +263,9 @@ class AsyncPacer:
         """Record a reservation that got no response."""
         if self._free is not None:
             return
+        mark = _BULK.get()
+        if mark is not None and not sent:
+            mark.spent = max(mark.spent - cost, 0)  # its run still needs them
         if self.budget is None:
             self.pacer.release(cost, sent=sent)
             self._wake()

@@ -17,16 +17,22 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   credits are left. Bulk calls go out at once too, except into the share held back
   for interactive calls, at a rate of: the interactive demand seen lately (a
   decaying rate of interactive credits) with headroom, plus a floor of ``FLOOR`` of
-  the budget's rate whatever the demand, plus ``reserve`` of it if configured; held
-  over the time left until the window's final half second (a twentieth of a shorter
-  window). The share shrinks as that nears and is nothing after it, so bulk work
-  spends every credit of every window. The floor serves interactive calls that
-  start after bulk work took the window, before any demand was seen (up to its
-  rate); a bulk run's last calls (its source is exhausted: ``BulkMark.final``)
-  leave only the demand seen, so a run does not wait for the end of its last
-  window. A bulk call is never granted ahead of time: it waits unbooked until the
-  share has shrunk, so it cannot take credits an interactive call arriving
-  meanwhile needs.
+  the budget's rate whatever the demand (``SIZED_FLOOR`` from a sized run), plus
+  ``reserve`` of it if configured; held over the time left until the window's final
+  half second (a twentieth of a shorter window). The share shrinks as that nears
+  and is nothing after it, so bulk work spends every credit of every window. The
+  floor serves interactive calls that start after bulk work took the window, before
+  any demand was seen (up to its rate). A bulk call is never granted ahead of time:
+  it waits unbooked until the share has shrunk, so it cannot take credits an
+  interactive call arriving meanwhile needs.
+- A bulk run that can finish in the window leaves only the demand seen, so it does
+  not wait for the end of its last window. A sized run (``run``) says with each call
+  what it still ``needs``; those least needing whose needs together fit in the
+  credits left (less the demand share) go at once, and every other bulk call leaves
+  them their needs too (``runs``). A sized run takes the floor once it fits, so a
+  larger one (``SIZED_FLOOR``) costs it nothing alone and serves more interactive
+  traffic that starts after bulk work took the window. An unsized run only knows
+  that its source is exhausted (``final``): its last calls leave only the demand.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
   ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
@@ -44,6 +50,7 @@ from collections.abc import Mapping
 import attrs
 
 from .._checks import number
+from . import runs
 from .retry import RateHeaders, read_rate_headers
 
 __all__ = [
@@ -62,6 +69,7 @@ DEFAULT_RESERVE = 0.0  # share of the budget's rate held back beyond the demand 
 HEADROOM = 2.0  # interactive demand held back: this many times the rate seen
 MEMORY = 0.25  # the demand rate forgets with a time constant of this share of the window
 FLOOR = 0.3  # share of the budget's rate held back from bulk calls until the reset
+SIZED_FLOOR = 0.6  # ...from a sized run's, which takes it once the run fits in the window
 RELEASE_LAST = 0.05  # nothing is held back in a window's final share (of its length)...
 RELEASE_LAST_MAX = 0.5  # ...or its final seconds, if fewer
 QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
@@ -129,6 +137,8 @@ class Pacer:
         self.demand = 0.0  # interactive credits per second (a decaying sum), as of demand_at
         self.demand_at = 0.0
         self.demand_since = 0.0  # the first interactive call after a quiet spell
+        #: Sized bulk runs: id -> (credits still needed, when it last asked).
+        self.runs: runs.Runs = {}
 
     @property
     def known(self) -> bool:
@@ -163,18 +173,19 @@ class Pacer:
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
 
-    def held_back(self, now: float, *, final: bool = False) -> float:
+    def held_back(self, now: float, *, final: bool = False, sized: bool = False) -> float:
         """Return the credits bulk work must leave for interactive calls until the reset.
 
         ``final``: for a bulk run's last calls, which leave only the demand seen.
+        ``sized``: for a sized run's calls, which leave the larger ``SIZED_FLOOR``.
         """
         if self.reset_at is None or self.limit is None:
             return 0.0
-        return self._held_rate(now, final) * max(self._releases() - now, 0.0)
+        return self._held_rate(now, final, sized) * max(self._releases() - now, 0.0)
 
-    def _held_rate(self, now: float, final: bool) -> float:
+    def _held_rate(self, now: float, final: bool, sized: bool = False) -> float:
         rate = HEADROOM * self.interactive_rate(now)
-        share = 0.0 if final else FLOOR + self.reserve_fraction
+        share = 0.0 if final else (SIZED_FLOOR if sized else FLOOR) + self.reserve_fraction
         if share > 0.0 and self.window and self.limit:
             rate += share * self.limit / self.window
         return rate
@@ -195,13 +206,17 @@ class Pacer:
         bulk: bool = False,
         again: bool = False,
         final: bool = False,
+        run: int = 0,
+        needs: float = 0.0,
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
         ``again`` says that this call asked before and was refused: an interactive call
         counts as demand when it first asks, granted or not (a starved call is demand
-        too), and only then. ``final`` says that a bulk call is among its run's last:
-        it may take the floor at once.
+        too), and only then. ``final`` says that a bulk call is among its unsized run's
+        last: it may take the floor at once. ``run`` (a positive id) names a sized bulk
+        run and ``needs`` the credits it still needs, this call's included: it may take
+        the floor while its needs, with those of the runs needing less, fit.
 
         Returns:
             ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
@@ -235,16 +250,29 @@ class Pacer:
         if bulk:
             if self.others_unseen and self._unanswered(now):
                 return False, PROBE_PATIENCE  # or sooner: when the one out is answered
-            spare = self.available - cost
-            held = self.held_back(now, final=final)
-            opens = now
-            if spare < held:
-                # Wait, unbooked, until the share held back has shrunk to what is spare.
-                opens = self._releases() - spare / self._held_rate(now, final)
-            if opens > now:
-                return False, opens - now
+            finishing, committed = self._finishing(run, max(needs, cost), now)
+            if not finishing:
+                # Leave the share held back, and what the finishing runs still need.
+                spare = self.available - cost - committed
+                sized = run in self.runs
+                held = self.held_back(now, final=final, sized=sized)
+                if spare < held and self.reset_at is not None:
+                    # Wait, unbooked, until the share held back has shrunk to what is spare.
+                    rate = self._held_rate(now, final, sized)
+                    opens = self._releases() - (max(spare, 0.0) / rate if rate > 0 else 0.0)
+                    if opens > now:
+                        return False, opens - now
+            runs.spend(self.runs, run, cost)
         self._grant(cost, now)
         return True, 0.0
+
+    def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float]:
+        """Record a run's needs; say if it may finish at once, and what others that may need."""
+        needs = runs.record(self.runs, run, needs, now, STRAY_AFTER)
+        if not self.runs or self.reset_at is None:
+            return False, 0.0
+        free = self.available - self.held_back(now, final=True)
+        return runs.finishing(self.runs, run, needs, free)
 
     def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
         """Reserve at the explicit rate (GCRA), after a burst allowance."""

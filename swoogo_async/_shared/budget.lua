@@ -22,6 +22,7 @@ local HEADROOM, MEMORY, STRAY, UNLIMITED = num(ARGV[11]), num(ARGV[12]), num(ARG
   num(ARGV[14])
 local QUIET, FLOOR, RELEASE_LAST, RELEASE_LAST_MAX = num(ARGV[15]), num(ARGV[16]),
   num(ARGV[17]), num(ARGV[18])
+local MAX_RUNS, SIZED_FLOOR = num(ARGV[19]), num(ARGV[20])
 if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
   'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed', 'granted_at',
@@ -81,9 +82,10 @@ end
 local op = ARGV[1]
 local ok, delay = 1, 0
 if op == 'reserve' then
-  local cost, within, bulk, again = num(ARGV[19]), num(ARGV[20]), num(ARGV[21]),
-    num(ARGV[22]) or 0
-  local final = num(ARGV[23]) or 0
+  local cost, within, bulk, again = num(ARGV[21]), num(ARGV[22]), num(ARGV[23]),
+    num(ARGV[24]) or 0
+  local final = num(ARGV[25]) or 0
+  local run, needs = num(ARGV[26]) or 0, num(ARGV[27]) or 0
   if unpaced == 1 then
     ok = 1
   elseif limit < 0 or now < blocked then
@@ -129,29 +131,85 @@ if op == 'reserve' then
       end
     else
       if bulk == 1 then
-        local spare = avail - cost
-        local held, r, releases = 0, 0, 0
-        if reset_at >= 0 then
-          r = HEADROOM * rate_seen()
-          local share = final == 0 and FLOOR + RES or 0
+        -- nothing is held back in the window's final seconds
+        local releases = reset_at - math.min(RELEASE_LAST_MAX,
+          RELEASE_LAST * (window > 0 and window or 1))
+        local function held_rate(fin, sized)
+          local r = HEADROOM * rate_seen()
+          local share = fin == 0 and (sized and SIZED_FLOOR or FLOOR) + RES or 0
           if share > 0 and window > 0 then r = r + share * limit / window end
-          -- nothing is held back in the window's final seconds
-          releases = reset_at - math.min(RELEASE_LAST_MAX, RELEASE_LAST * (window > 0 and window or 1))
-          held = r * math.max(releases - now, 0)
+          return r
         end
-        local opens = now
-        if spare < held then opens = releases - spare / r end
-        if opens > now then
-          ok = 0
-          delay = opens - now
+        local function held_back(fin, sized)
+          if reset_at < 0 then return 0 end
+          return held_rate(fin, sized) * math.max(releases - now, 0)
+        end
+        -- Sized runs: fields run:<id> = "<credits still needed> <when it last asked>".
+        local runs, count, fields = {}, 0, {}
+        local all = redis.call('HGETALL', k)
+        for i = 1, #all, 2 do
+          local name = all[i]
+          if string.sub(name, 1, 4) == 'run:' then
+            fields[#fields + 1] = name
+            local id = num(string.sub(name, 5))
+            local a, b = string.match(all[i + 1], '^(%S+) (%S+)$')
+            local left, seen = num(a), num(b)
+            if id and id > 0 and left and left >= 0 and seen and seen <= LATEST
+              and now - seen <= STRAY then
+              runs[id] = {left, seen}
+              count = count + 1
+            end
+          end
+        end
+        if count > MAX_RUNS then runs, count = {}, 0 end
+        for _, name in ipairs(fields) do redis.call('HDEL', k, name) end
+        local want = math.max(needs, cost)
+        if run > 0 and (runs[run] or count < MAX_RUNS) then
+          -- a run's needs only shrink (a call may have read them before another's grant)
+          if runs[run] then want = math.min(want, runs[run][1]) else count = count + 1 end
+          runs[run] = {want, now}
+        end
+        local finishing, committed = 0, 0
+        if count > 0 and reset_at >= 0 then
+          local order = {}
+          for id, e in pairs(runs) do order[#order + 1] = {e[1], id} end
+          table.sort(order, function(x, y) return x[1] < y[1] or (x[1] == y[1] and x[2] < y[2]) end)
+          local free = avail - held_back(1, false)
+          local total = 0
+          for _, e in ipairs(order) do
+            if total + e[1] > free then break end
+            total = total + e[1]
+            if e[2] == run then finishing = 1 end
+          end
+          committed = total - (finishing == 1 and want or 0)
+        end
+        if finishing == 0 then
+          local spare = avail - cost - committed
+          local sized = runs[run] ~= nil
+          if spare < held_back(final, sized) and reset_at >= 0 then
+            local r = held_rate(final, sized)
+            local opens = releases - (r > 0 and math.max(spare, 0) / r or 0)
+            if opens > now then
+              ok = 0
+              delay = opens - now
+            end
+          end
+        end
+        if ok == 1 and runs[run] then
+          local left = runs[run][1] - cost
+          if left > 0 then runs[run][1] = left else runs[run] = nil end
+        end
+        for id, e in pairs(runs) do
+          redis.call('HSET', k, 'run:' .. string.format('%.17g', id),
+            string.format('%.17g %.17g', e[1], e[2]))
         end
       end
       if ok == 1 then grant(cost) end
     end
   end
 elseif op == 'observe' then
-  local lh, rem, rst, cost, good = num(ARGV[19]), num(ARGV[20]), num(ARGV[21]),
-    num(ARGV[22]), num(ARGV[23])
+  local lh, rem, rst, cost, good = num(ARGV[21]), num(ARGV[22]), num(ARGV[23]),
+    num(ARGV[24]), num(ARGV[25])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   if lh < 0 then
@@ -190,7 +248,7 @@ elseif op == 'observe' then
     if stale == 0 then guessed = 0 end
   end
 elseif op == 'limited' then
-  local ra, cost = num(ARGV[19]), num(ARGV[20])
+  local ra, cost = num(ARGV[21]), num(ARGV[22])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   unpaced = 0
@@ -203,7 +261,7 @@ elseif op == 'limited' then
   blocked = reset_at
   if absurd then probe_at = now + math.min(wait, PROBE_AFTER) else probe_at = blocked end
 elseif op == 'release' then
-  local cost, sent = num(ARGV[19]), num(ARGV[20])
+  local cost, sent = num(ARGV[21]), num(ARGV[22])
   inflight = math.max(inflight - cost, 0)
   probe_until = 0
   if sent == 0 then

@@ -19,9 +19,11 @@ from .._http.pacing import (
     QUIET,
     RELEASE_LAST,
     RELEASE_LAST_MAX,
+    SIZED_FLOOR,
     STRAY_AFTER,
     UNLIMITED,
 )
+from .._http.runs import MAX_RUNS
 
 __all__ = ["BUDGET_SCRIPT", "COMPARE_AND_DELETE", "CONSTANTS", "TOKEN_GET"]
 
@@ -54,4 +56,6 @@ CONSTANTS = (
     FLOOR,
     RELEASE_LAST,
     RELEASE_LAST_MAX,
+    MAX_RUNS,
+    SIZED_FLOOR,
 )

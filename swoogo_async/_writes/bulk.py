@@ -31,6 +31,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Sized,
 )
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal, TypeAlias
@@ -131,8 +132,19 @@ class BulkRun:
         # Held from the first row taken until the last one finished (a sync's event lease).
         self._hold = hold
         self._mark = BulkMark()  # ends once the source is exhausted
+        if isinstance(rows, Sized):
+            self.sized(len(rows))
         self.progress = BulkProgress()
         self._results = self._run()
+
+    def sized(self, rows: int) -> None:
+        """Say that the source holds at most ``rows`` rows, before the first is taken.
+
+        The pacer then knows from the start what the run still needs (a credit per row
+        not yet sent), so the run's last window is spent at once when it fits. Without
+        a size, that is known only once the source is exhausted.
+        """
+        self._mark.size(rows)
 
     def __aiter__(self) -> BulkRun:
         return self
@@ -171,11 +183,14 @@ class BulkRun:
         try:
             work = self._work(row)
             if isinstance(work, RowOutcome):
+                self._mark.skip()  # settled without a call
                 return self._finish(_result(index, row, work))
             return work
         except InvalidInputError as error:
+            self._mark.skip()
             return self._finish(BulkResult(index, row, "invalid", None, error))
         except UNREADABLE as exc:
+            self._mark.skip()
             return self._finish(BulkResult(index, row, "invalid", None, unreadable(exc)))
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
@@ -226,6 +241,7 @@ class BulkRun:
         ready: asyncio.Queue[asyncio.Task[BulkResult] | BulkResult] = asyncio.Queue()
         taken = 0  # rows taken from the source and not yet yielded: at most ``concurrency``
         exhausted = False
+        calls = 0  # rows given a call
         try:
             while True:
                 while not exhausted and taken < self._concurrency:
@@ -233,7 +249,8 @@ class BulkRun:
                         index, row = await anext(intake)
                     except StopAsyncIteration:
                         exhausted = True
-                        self._mark.end()
+                        # A sized run is now sized exactly; an unsized one turns final.
+                        self._mark.end(calls if self._mark.total is not None else None)
                         break
                     taken += 1
                     self.progress.submitted += 1
@@ -241,6 +258,7 @@ class BulkRun:
                     if isinstance(work, BulkResult):
                         (window.append if self._ordered else ready.put_nowait)(work)
                         continue
+                    calls += 1
                     task = asyncio.create_task(self._run_row(index, row, work))
                     live.add(task)
                     task.add_done_callback(live.discard)

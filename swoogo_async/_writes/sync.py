@@ -100,8 +100,11 @@ def sync_rows(
             first_pass = rows
         else:
             first_pass = rows
+        count = 0
         for position, row in enumerate(first_pass):
             planner.scan(row, _label(row, position))
+            count = position + 1
+        run.sized(count)  # the pacer knows what the run needs from its first row on
         fields = planner.read_fields
         for _ in range(2):  # a listing that changed while read is read once more
             walk = KeysetWalk(lambda after: read_page(after, fields))
@@ -135,7 +138,8 @@ def sync_rows(
             return _under_lease(send)
         return lambda: _updated(_under_lease(send), plan)
 
-    return BulkRun(source(), work, "created", concurrency, ordered, on_progress, credits, hold)
+    run = BulkRun(source(), work, "created", concurrency, ordered, on_progress, credits, hold)
+    return run
 
 
 def _under_lease(send: Callable[[], Awaitable[Session]]) -> Callable[[], Awaitable[Session]]:

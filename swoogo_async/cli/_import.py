@@ -252,6 +252,7 @@ class ImportRun:
         for event in self.events:
             if self.stop.is_set():
                 return
+            scan = EventRows(self.opts.file, self.opts.rows, self.opts.event_id, event)
             run = self.client.sessions.sync(
                 self.rows(event),
                 event_id=event,
@@ -259,12 +260,14 @@ class ImportRun:
                 concurrency=self.opts.concurrency,
                 ordered=self.opts.ordered,
                 on_progress=self.sink.update,
-                scan=EventRows(self.opts.file, self.opts.rows, self.opts.event_id, event),
+                scan=scan,
                 before_write=self.before_write,
                 updates=self.updates,
                 lease_wait=None,  # ``run_file`` holds every event's lease of the file
             )
             run.progress = self.progress  # one set of counters across the events
+            # The pacer knows what the run needs from its first row: the rows not done before.
+            run.sized(sum(row.line not in self.prior.created for row in scan))
             async with run:
                 async for result in run:
                     self.finished(result)

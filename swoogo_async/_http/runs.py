@@ -1,0 +1,57 @@
+"""Sized bulk runs on one budget: what each still needs, and which may finish at once.
+
+Part of ``pacing.Pacer``'s rules (its ``runs``), kept apart to keep that module short;
+``_shared/budget.lua`` mirrors them. A sized run says with each call the credits it
+still needs. The runs are taken from the least needing (then by id) while their
+needs together fit in what the window has left for bulk work: each of those can
+finish in this window, and together they cannot take more than it has.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+__all__ = ["MAX_RUNS", "Runs", "finishing", "record", "spend"]
+
+MAX_RUNS = 64  # sized bulk runs followed at once; a run beyond them is paced as an unsized one
+
+#: run id -> (credits it still needs, when it last asked).
+Runs: TypeAlias = dict[int, tuple[float, float]]
+
+
+def record(runs: Runs, run: int, needs: float, now: float, stray: float) -> float:
+    """Forget the runs silent for ``stray`` seconds, record ``run``'s needs; return them.
+
+    A run's needs only shrink: a call that read them before another's grant was
+    counted (across processes, while the script ran) says too much.
+    """
+    for other in [r for r, (_, seen) in runs.items() if now - seen > stray]:
+        del runs[other]
+    if run > 0 and (run in runs or len(runs) < MAX_RUNS):
+        needs = min(needs, runs[run][0]) if run in runs else needs
+        runs[run] = (needs, now)
+    return needs
+
+
+def finishing(runs: Runs, run: int, needs: float, free: float) -> tuple[bool, float]:
+    """Return whether ``run`` may finish at once in the ``free`` credits, and what the
+    runs that may (others than it) still need."""
+    total = 0.0
+    found = False
+    for left, other in sorted((left, other) for other, (left, _) in runs.items()):
+        if total + left > free:
+            break
+        total += left
+        found = found or other == run
+    return found, total - (needs if found else 0.0)
+
+
+def spend(runs: Runs, run: int, cost: int) -> None:
+    """Count a grant against its run's needs; forget a run that needs no more."""
+    entry = runs.get(run)
+    if entry is not None:
+        left = entry[0] - cost
+        if left > 0:
+            runs[run] = (left, entry[1])
+        else:
+            del runs[run]
