@@ -12,31 +12,37 @@ sits on the models:
 - unknown fields: kept in ``extra``, never an error. A known field whose value cannot
   be converted is moved to ``extra`` too (parsing a page never fails on one odd value).
 
-The model functions come from cattrs' code generation (``cattrs.gen``), with a direct
-hook per optional type (no ``Optional`` dispatch per call) and without detailed
-validation: a value that will not convert raises, and the record is then converted
-field by field (``_salvage``) so that only that value lands in ``extra``. A record that
-holds every field (the server's full rendering) takes the function generated as if every
-field were required, which reads each key without checking for it first.
+Bodies become Python values through msgspec's JSON decoder (``loads``), then models
+through the hooks: ``parse_session``, ``parse_page`` and the other ``parse_*`` functions
+are what a resource hands the request seam. A record holding every field (the server's
+full rendering) is read by one generated function whose per-field tests are inline, so a
+value already in its usual wire form costs no call; the drift rules run only for the
+others. Other records take cattrs' generated function (``cattrs.gen``, no detailed
+validation); a value that will not convert raises there, and the record is then
+converted field by field (``_salvage``) so that only that value lands in ``extra``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
+import operator
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
+import msgspec
 from cattrs.fns import identity
 from cattrs.gen import (
     make_dict_structure_fn,
-    make_dict_structure_fn_from_attrs,
     make_dict_unstructure_fn,
     override,
 )
 
+from .._exceptions import ResponseDecodeError
 from .models import SelectionControl, Session, SessionStatus, Speaker
 from .scalars import (
     CUSTOM_FIELD_RE,
@@ -57,13 +63,19 @@ from .scalars import (
 __all__ = [
     "CUSTOM_FIELD_RE",
     "converter",
+    "decode_json",
     "format_datetime",
     "format_time",
+    "loads",
     "make_converter",
     "parse_int",
+    "parse_session",
+    "parse_speaker",
+    "refused",
     "structure_record",
     "structure_session",
     "structure_sessions",
+    "structure_speaker",
     "unstructure_session",
 ]
 
@@ -132,36 +144,77 @@ def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
 
 _SESSION_KEYS = frozenset(a.name for a in attrs.fields(Session)) - {"extra"}
 _SPEAKER_KEYS = frozenset(a.name for a in attrs.fields(Speaker)) - {"extra"}
-# The server renders every field of a record unless ``fields=`` asks for fewer. For such
-# a record cattrs generates the function of a class whose fields are all required: it
-# reads each key without first asking whether it is there.
-_session_from_full_dict = make_dict_structure_fn_from_attrs(
-    [
-        a.evolve(default=attrs.NOTHING)
-        for a in attrs.fields(attrs.resolve_types(Session))  # annotations are strings
-        if a.name != "extra"
-    ],
-    Session,
-    converter,
-    _cattrs_detailed_validation=False,
-    custom_fields=override(struct_hook=custom_fields),
-)
+
+# How a record read whole reads each field, by type, when its value has the wire's usual
+# form: one inline test, no call. A value in another form goes to the converter's hook
+# ``h`` (the drift rules); a form the line cannot read raises, and the record takes
+# cattrs' generated function instead.
+_WIRE_FORMS: dict[Any, str] = {
+    int | None: "if type(v) not in INT: v = h(v, t)",
+    str | None: "if type(v) not in STR: v = h(v, t)",
+    bool | None: "v = FLAG[v] if type(v) in FLAG_KINDS else h(v, t)",
+    dt.date | None: "if v is not None: v = DATE(v) if type(v) is str else h(v, t)",
+    dt.time | None: "if v is not None: v = TIME(v) if type(v) is str else h(v, t)",
+    dt.datetime
+    | None: "v = UTC_DATETIME(v + '+00:00') if type(v) is str and len(v) == 19 else h(v, t)",
+    SessionStatus | None: "v = STATUS[v] if type(v) in STR else h(v, t)",
+    SelectionControl | None: "v = SELECTION[v] if type(v) in STR else h(v, t)",
+    dict[str, Any]: "v = dict(v) if type(v) is dict else h(v, t)",
+    Any: "",
+}
+_WIRE_NAMES: dict[str, Any] = {
+    "INT": frozenset({int, type(None)}),
+    "STR": frozenset({str, type(None)}),
+    "FLAG": {0: False, 1: True, None: None},
+    "FLAG_KINDS": frozenset({int, bool, type(None)}),
+    "DATE": dt.date.fromisoformat,
+    "TIME": dt.time.fromisoformat,
+    "UTC_DATETIME": dt.datetime.fromisoformat,
+    "STATUS": {None: None, **SessionStatus._value2member_map_},
+    "SELECTION": {None: None, **SelectionControl._value2member_map_},
+}
 
 
-def _other_keys(
-    data: Mapping[str, Any], known: frozenset[str], *, custom: bool
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return a payload's keys that are not fields: top-level custom fields (with
-    ``custom``, ``c_<digits>`` keys), and the others, for ``extra``; in payload order."""
-    top: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key in data:
-        if key not in known:
-            if custom and type(key) is str and CUSTOM_FIELD_RE.match(key):
-                top[key] = data[key]
-            else:
-                extra[key] = data[key]
-    return top, extra
+def _whole_record_fn(cls: type[T], **hooks: Callable[[Any, Any], Any]) -> Callable[[Any], T]:
+    """Generate the function that reads a record holding every field of ``cls``.
+
+    Like cattrs' generated functions, with the test of ``_WIRE_FORMS`` inline where they
+    call a hook: a value already in its usual form costs no call. A missing field raises
+    ``KeyError``.
+    """
+    fields = [a for a in attrs.fields(attrs.resolve_types(cls)) if a.name != "extra"]
+    names: dict[str, Any] = {
+        **_WIRE_NAMES,
+        "cls": cls,
+        "get": operator.itemgetter(*(a.name for a in fields)),
+    }
+    values = [f"v{i}" for i in range(len(fields))]
+    lines = [f"def structure_{cls.__name__}(o):", f"  {', '.join(values)}, = get(o)"]
+    for v, a in zip(values, fields, strict=True):
+        names["h" + v] = hooks.get(a.name) or converter.get_structure_hook(a.type)
+        names["t" + v] = a.type
+        line = _WIRE_FORMS[a.type]
+        for name in ("v", "h", "t"):
+            line = re.sub(rf"\b{name}\b", name + v if name != "v" else v, line)
+        if line:
+            lines.append("  " + line)
+    lines.append(f"  return cls({', '.join(values)})")
+    exec(compile("\n".join(lines), f"<whole {cls.__name__} record>", "exec"), names)
+    return names[f"structure_{cls.__name__}"]  # type: ignore[no-any-return]
+
+
+_session_from_whole_record = _whole_record_fn(Session, custom_fields=custom_fields)
+
+
+def _keep_other_keys(record: Any, data: Mapping[str, Any], known: frozenset[str]) -> None:
+    """Put a payload's keys that are not fields into ``record``: top-level custom fields
+    (``c_<digits>``, sessions only) into ``custom_fields``, the others into ``extra``, in
+    payload order. The record's own new dicts: frozen forbids rebinding them, not filling them."""
+    for key in list(itertools.filterfalse(known.__contains__, data)):
+        if type(record) is Session and type(key) is str and CUSTOM_FIELD_RE.match(key):
+            record.custom_fields[key] = data[key]
+        else:
+            record.extra[key] = data[key]
 
 
 def _field_names(cls: type[Any]) -> frozenset[str]:
@@ -172,10 +225,10 @@ def _field_names(cls: type[Any]) -> frozenset[str]:
     return frozenset(a.name for a in attrs.fields(cls)) - {"extra"}
 
 
-def _salvage(cls: type[T], data: Mapping[str, Any], *, custom: bool = True) -> T:
+def _salvage(cls: type[T], data: Mapping[str, Any]) -> T:
     """Convert field by field, moving any value that will not convert to ``extra``."""
-    top, extra = _other_keys(data, _field_names(cls), custom=custom)
     good: dict[str, Any] = {}
+    bad: dict[str, Any] = {}
     for attribute in attrs.fields(cls):  # type: ignore[arg-type]
         name = attribute.name
         if name not in data or name in ("extra", "sessions"):
@@ -186,22 +239,11 @@ def _salvage(cls: type[T], data: Mapping[str, Any], *, custom: bool = True) -> T
             else:
                 good[name] = converter.structure(data[name], attribute.type)
         except (ValueError, TypeError):
-            extra[name] = data[name]
-    if top:
-        good["custom_fields"] = {**good.get("custom_fields", {}), **top}
-    good["extra"] = extra
-    return cls(**good)
-
-
-def _structure_known(data: Mapping[str, Any]) -> tuple[Session, bool]:
-    """Read a payload's fields with cattrs' generated function; say whether it holds
-    every field (its other keys are not read here)."""
-    if len(data) >= len(_SESSION_KEYS):
-        try:
-            return _session_from_full_dict(data, Session), True
-        except KeyError:
-            pass  # a field is missing: ``fields=`` asked for fewer
-    return _generated_fn(Session, structure=True)(data, Session), False
+            bad[name] = data[name]
+    record = cls(**good)
+    _keep_other_keys(record, data, _field_names(cls))
+    record.extra.update(bad)  # type: ignore[attr-defined]
+    return record
 
 
 def structure_session(data: Mapping[str, Any]) -> Session:
@@ -209,15 +251,17 @@ def structure_session(data: Mapping[str, Any]) -> Session:
     if type(data) is not dict and not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
     try:
-        session, every_field = _structure_known(data)
-    except (ValueError, TypeError):
-        return _salvage(Session, data)
-    # With every field found, a payload holds another key only if it has more keys.
-    if not every_field or len(data) > len(_SESSION_KEYS):
-        top, extra = _other_keys(data, _SESSION_KEYS, custom=True)
-        # The record's own new dicts: frozen forbids rebinding them, not filling them.
-        session.custom_fields.update(top)
-        session.extra.update(extra)
+        session = _session_from_whole_record(data)
+    except (KeyError, ValueError, TypeError):
+        # A field missing (``fields=`` asked for fewer), or a value in no usual form.
+        try:
+            session = _generated_fn(Session, structure=True)(data, Session)
+        except (ValueError, TypeError):
+            return _salvage(Session, data)
+    else:
+        if len(data) == len(_SESSION_KEYS):  # every field, and nothing else
+            return session
+    _keep_other_keys(session, data, _SESSION_KEYS)
     return session
 
 
@@ -237,15 +281,15 @@ def unstructure_session(session: Session) -> dict[str, Any]:
     return out
 
 
-def _structure_speaker(data: Any, _: Any = None) -> Speaker:
+def structure_speaker(data: Any, _: Any = None) -> Speaker:
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a speaker object, got {type(data).__name__}")
     try:
         speaker: Speaker = _generated_fn(Speaker, structure=True)(data, Speaker)
     except (ValueError, TypeError):
-        speaker = _salvage(Speaker, data, custom=False)
+        speaker = _salvage(Speaker, data)
     else:
-        speaker.extra.update(_other_keys(data, _SPEAKER_KEYS, custom=False)[1])
+        _keep_other_keys(speaker, data, _SPEAKER_KEYS)
     sessions = data.get("sessions")
     if sessions is not None:
         try:
@@ -265,7 +309,7 @@ def _unstructure_speaker(speaker: Speaker) -> dict[str, Any]:
 
 converter.register_structure_hook(Session, lambda data, _: structure_session(data))
 converter.register_unstructure_hook(Session, unstructure_session)
-converter.register_structure_hook(Speaker, _structure_speaker)
+converter.register_structure_hook(Speaker, structure_speaker)
 converter.register_unstructure_hook(Speaker, _unstructure_speaker)
 
 
@@ -279,8 +323,59 @@ def structure_record(cls: type[T], data: Any) -> T:
         raise ValueError(f"expected an object, got {type(data).__name__}")
     known = _field_names(cls)
     fields = {key: value for key, value in data.items() if key in known}
-    fields["extra"] = _other_keys(data, known, custom=False)[1]
     try:
-        return converter.structure(fields, cls)
+        record = converter.structure(fields, cls)
     except (ValueError, TypeError):
-        return _salvage(cls, data, custom=False)
+        return _salvage(cls, data)
+    _keep_other_keys(record, data, known)
+    return record
+
+
+_BOM = b"\xef\xbb\xbf"
+_decode = msgspec.json.decode
+
+
+def loads(raw: bytes) -> Any:
+    """Decode a UTF-8 JSON document; raise ``ValueError`` if it is not standard JSON.
+
+    msgspec's decoder (the one ``cattrs.preconf.msgspec`` uses) keeps big integers exact
+    and holds every body to RFC 8259, so what it returns can always be written back as
+    JSON: ``NaN``, ``Infinity``, ``1e999``, lone surrogates and invalid UTF-8 are refused.
+    """
+    if raw[:3] == _BOM:  # a proxy may add one; RFC 8259 lets a parser ignore it
+        raw = raw[3:]
+    try:
+        return _decode(raw)
+    except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deep
+        raise ValueError(f"not a standard JSON document: {exc}") from None
+
+
+def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
+    """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
+    try:
+        return loads(raw)
+    except ValueError:
+        raise ResponseDecodeError(
+            status=status, method=method, url=url, body=None, raw=raw
+        ) from None
+
+
+def refused(raw: bytes, payload: Any, *, method: str, url: str) -> ResponseDecodeError:
+    """The error for a 2xx body that decoded but is not what the call returns."""
+    return ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
+
+
+def parse_session(raw: bytes, *, method: str, url: str) -> Session:
+    """Read a session body."""
+    payload = decode_json(raw, method=method, url=url)
+    if type(payload) is not dict:
+        raise refused(raw, payload, method=method, url=url)
+    return structure_session(payload)
+
+
+def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
+    """Read a speaker body."""
+    payload = decode_json(raw, method=method, url=url)
+    if type(payload) is not dict:
+        raise refused(raw, payload, method=method, url=url)
+    return structure_speaker(payload)

@@ -20,8 +20,8 @@ from urllib.parse import quote_plus
 
 import attrs
 
+from .._api.converter import loads
 from .._exceptions import AuthenticationError, ResponseDecodeError
-from . import json_body as _json
 
 __all__ = [
     "MAX_TRUSTED_OFFSET",
@@ -88,7 +88,7 @@ def parse_token_response(
             not kept in the error: it would carry the token.
     """
     try:
-        payload: Any = _json.loads(body)
+        payload: Any = loads(body)
         value = payload["access_token"]
     except (ValueError, KeyError, TypeError):
         raise _withheld(b"not a valid token response") from None
