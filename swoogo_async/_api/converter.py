@@ -175,7 +175,7 @@ _WIRE_NAMES: dict[str, Any] = {
 }
 
 
-def _whole_record_fn(cls: type[T], **hooks: Callable[[Any, Any], Any]) -> Callable[[Any], T]:
+def _whole_record_fn(cls: type[Any], **hooks: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
     """Generate the function that reads a record holding every field of ``cls``.
 
     Like cattrs' generated functions, with the test of ``_WIRE_FORMS`` inline where they
@@ -251,7 +251,7 @@ def structure_session(data: Mapping[str, Any]) -> Session:
     if type(data) is not dict and not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
     try:
-        session = _session_from_whole_record(data)
+        session: Session = _session_from_whole_record(data)
     except (KeyError, ValueError, TypeError):
         # A field missing (``fields=`` asked for fewer), or a value in no usual form.
         try:

@@ -376,10 +376,15 @@ def parse_raw_page(
     return page_of(payload, raw, method=method, url=url, page=page, per_page=per_page)
 
 
+def _with_items(plain: Page[Any], items: list[T]) -> Page[T]:
+    return attrs.evolve(plain, items=items)
+
+
 def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -> Page[Session]:
     """Read a list envelope of sessions."""
     plain = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
-    return attrs.evolve(plain, items=[structure_session(i) for i in plain.items])  # type: ignore[arg-type, return-value]
+    items = [structure_session(item) for item in plain.items]
+    return _with_items(plain, items)
 
 
 def parse_speaker_page(
@@ -391,4 +396,4 @@ def parse_speaker_page(
         items = [structure_speaker(item) for item in plain.items]
     except ValueError:
         raise refused(raw, None, method=method, url=url) from None
-    return attrs.evolve(plain, items=items)  # type: ignore[arg-type, return-value]
+    return _with_items(plain, items)
