@@ -12,14 +12,14 @@ sits on the models:
 - unknown fields: kept in ``extra``, never an error. A known field whose value cannot
   be converted is moved to ``extra`` too (parsing a page never fails on one odd value).
 
-Bodies become Python values through msgspec's JSON decoder (``loads``), then models
-through the hooks: ``parse_session``, ``parse_page`` and the other ``parse_*`` functions
-are what a resource hands the request seam. A record holding every field (the server's
-full rendering) is read by one generated function whose per-field tests are inline, so a
-value already in its usual wire form costs no call; the drift rules run only for the
-others. Other records take cattrs' generated function (``cattrs.gen``, no detailed
-validation); a value that will not convert raises there, and the record is then
-converted field by field (``_salvage``) so that only that value lands in ``extra``.
+Bodies become Python values through msgspec's JSON decoder (``loads``), then models:
+``parse_session``, ``parse_speaker`` (and ``pages.parse_page``) are what a resource hands
+the request seam. Session records holding every field (the server's full rendering) are
+read by one generated function whose per-field tests are inline, so a value already in
+its usual wire form costs no call; the drift rules run only for the others. Other records
+take cattrs' generated function (``cattrs.gen``, no detailed validation); a value that
+will not convert raises there, and the record is then converted field by field
+(``_salvage``) so that only that value lands in ``extra``.
 """
 
 from __future__ import annotations
@@ -36,11 +36,7 @@ import attrs
 import cattrs
 import msgspec
 from cattrs.fns import identity
-from cattrs.gen import (
-    make_dict_structure_fn,
-    make_dict_unstructure_fn,
-    override,
-)
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .._exceptions import ResponseDecodeError
 from .models import SelectionControl, Session, SessionStatus, Speaker
@@ -127,13 +123,9 @@ _OMIT = override(omit=True)
 
 @functools.cache
 def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
-    """Return cattrs' generated function for ``cls``, built on first use.
-
-    Only a full session record's function is built at import (below): the others serve
-    ``fields=`` reads, speakers and ``to_dict``, and ``import swoogo_async`` need not pay
-    for them. The generated functions read the fields; a payload's other keys join the
-    new record's ``extra`` (or ``custom_fields``) afterwards, see ``structure_session``.
-    """
+    """Return cattrs' generated function for ``cls``, built on first use (``fields=``
+    reads, speakers, ``to_dict``). It reads the fields; a payload's other keys join the
+    new record's ``extra`` (or ``custom_fields``) afterwards."""
     if not structure:
         return make_dict_unstructure_fn(cls, converter, extra=_OMIT, sessions=_OMIT)
     hooks: dict[str, Any] = {"extra": _OMIT, "sessions": _OMIT}
@@ -142,24 +134,28 @@ def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
     return make_dict_structure_fn(cls, converter, _cattrs_detailed_validation=False, **hooks)
 
 
-_SESSION_KEYS = frozenset(a.name for a in attrs.fields(Session)) - {"extra"}
-_SPEAKER_KEYS = frozenset(a.name for a in attrs.fields(Speaker)) - {"extra"}
+def _field_names(cls: Any) -> frozenset[str]:
+    return frozenset(a.name for a in attrs.fields(cls)) - {"extra"}
 
-# How a record read whole reads each field, by type, when its value has the wire's usual
-# form: one inline test, no call. A value in another form goes to the converter's hook
-# ``h`` (the drift rules); a form the line cannot read raises, and the record takes
-# cattrs' generated function instead.
+
+_SESSION_KEYS = _field_names(Session)
+_SPEAKER_KEYS = _field_names(Speaker)
+
+# How a record read whole reads each field, by type, when its value ``v`` has the wire's
+# usual form: one inline test, no call. A value in another form goes to the converter's
+# hook ``hv`` for the field's type ``tv`` (the drift rules); a form the line cannot read
+# raises, and the record takes cattrs' generated function instead.
 _WIRE_FORMS: dict[Any, str] = {
-    int | None: "if type(v) not in INT: v = h(v, t)",
-    str | None: "if type(v) not in STR: v = h(v, t)",
-    bool | None: "v = FLAG[v] if type(v) in FLAG_KINDS else h(v, t)",
-    dt.date | None: "if v is not None: v = DATE(v) if type(v) is str else h(v, t)",
-    dt.time | None: "if v is not None: v = TIME(v) if type(v) is str else h(v, t)",
+    int | None: "if type(v) not in INT: v = hv(v, tv)",
+    str | None: "if type(v) not in STR: v = hv(v, tv)",
+    bool | None: "v = FLAG[v] if type(v) in FLAG_KINDS else hv(v, tv)",
+    dt.date | None: "if v is not None: v = DATE(v) if type(v) is str else hv(v, tv)",
+    dt.time | None: "if v is not None: v = TIME(v) if type(v) is str else hv(v, tv)",
     dt.datetime
-    | None: "v = UTC_DATETIME(v + '+00:00') if type(v) is str and len(v) == 19 else h(v, t)",
-    SessionStatus | None: "v = STATUS[v] if type(v) in STR else h(v, t)",
-    SelectionControl | None: "v = SELECTION[v] if type(v) in STR else h(v, t)",
-    dict[str, Any]: "v = dict(v) if type(v) is dict else h(v, t)",
+    | None: "v = UTC_DATETIME(v + '+00:00') if type(v) is str and len(v) == 19 else hv(v, tv)",
+    SessionStatus | None: "v = STATUS[v] if type(v) in STR else hv(v, tv)",
+    SelectionControl | None: "v = SELECTION[v] if type(v) in STR else hv(v, tv)",
+    dict[str, Any]: "v = dict(v) if type(v) is dict else hv(v, tv)",
     Any: "",
 }
 _WIRE_NAMES: dict[str, Any] = {
@@ -175,54 +171,76 @@ _WIRE_NAMES: dict[str, Any] = {
 }
 
 
-def _whole_record_fn(cls: type[Any], **hooks: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
-    """Generate the function that reads a record holding every field of ``cls``.
+def _records_fn(cls: type[Any], **hooks: Callable[[Any, Any], Any]) -> Callable[..., list[Any]]:
+    """Generate the function that reads a list of records of ``cls``.
 
     Like cattrs' generated functions, with the test of ``_WIRE_FORMS`` inline where they
-    call a hook: a value already in its usual form costs no call. A missing field raises
-    ``KeyError``.
+    call a hook: a value already in its usual form costs no call. A record lacking a
+    field, or with a value in no usual form, goes to ``general(record)``; one with keys
+    that are not fields, to ``other(instance, record)`` once read.
     """
     fields = [a for a in attrs.fields(attrs.resolve_types(cls)) if a.name != "extra"]
-    names: dict[str, Any] = {
-        **_WIRE_NAMES,
-        "cls": cls,
-        "get": operator.itemgetter(*(a.name for a in fields)),
-    }
+    get = operator.itemgetter(*(a.name for a in fields))
+    names: dict[str, Any] = {**_WIRE_NAMES, "cls": cls, "get": get, "N": len(fields)}
     values = [f"v{i}" for i in range(len(fields))]
-    lines = [f"def structure_{cls.__name__}(o):", f"  {', '.join(values)}, = get(o)"]
+    lines = [
+        f"def structure_{cls.__name__}_list(records, general, other):",
+        "  out = []",
+        "  for o in records:",
+        "    try:",
+        f"      {', '.join(values)}, = get(o)",
+    ]
     for v, a in zip(values, fields, strict=True):
         names["h" + v] = hooks.get(a.name) or converter.get_structure_hook(a.type)
         names["t" + v] = a.type
-        line = _WIRE_FORMS[a.type]
-        for name in ("v", "h", "t"):
-            line = re.sub(rf"\b{name}\b", name + v if name != "v" else v, line)
-        if line:
-            lines.append("  " + line)
-    lines.append(f"  return cls({', '.join(values)})")
-    exec(compile("\n".join(lines), f"<whole {cls.__name__} record>", "exec"), names)
-    return names[f"structure_{cls.__name__}"]  # type: ignore[no-any-return]
+        if _WIRE_FORMS[a.type]:
+            lines.append("      " + re.sub(r"\b([ht]?)v\b", rf"\g<1>{v}", _WIRE_FORMS[a.type]))
+    lines += [
+        f"      record = cls({', '.join(values)})",
+        "    except (KeyError, ValueError, TypeError):",
+        "      record = general(o)",
+        "    else:",
+        "      if len(o) != N: other(record, o)",
+        "    out.append(record)",
+        "  return out",
+    ]
+    exec(compile("\n".join(lines), f"<{cls.__name__} records>", "exec"), names)
+    return names[f"structure_{cls.__name__}_list"]  # type: ignore[no-any-return]
 
 
-_session_from_whole_record = _whole_record_fn(Session, custom_fields=custom_fields)
+_sessions_from_records = _records_fn(Session, custom_fields=custom_fields)
+# A session payload's keys that are not fields, by the order of its keys (its layout):
+# the top-level custom fields (``c_<digits>``), then the others. A page's records share
+# one layout, so each is sorted out once. Bounded: a process fed ever-new layouts sorts
+# the others out each time.
+_OTHER_KEYS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+
+
+def _keep_other_session_keys(session: Session, data: Mapping[str, Any]) -> None:
+    """Put a session payload's keys that are not fields into ``session``, in payload order."""
+    layout = tuple(data)
+    split = _OTHER_KEYS.get(layout)
+    if split is None:
+        other = [key for key in layout if key not in _SESSION_KEYS]
+        top = tuple(k for k in other if type(k) is str and CUSTOM_FIELD_RE.match(k))
+        split = (top, tuple(k for k in other if k not in top))
+        if len(_OTHER_KEYS) < 256:
+            _OTHER_KEYS[layout] = split
+    # The record's own new dicts: frozen forbids rebinding them, not filling them.
+    for key in split[0]:
+        session.custom_fields[key] = data[key]
+    for key in split[1]:
+        session.extra[key] = data[key]
 
 
 def _keep_other_keys(record: Any, data: Mapping[str, Any], known: frozenset[str]) -> None:
-    """Put a payload's keys that are not fields into ``record``: top-level custom fields
-    (``c_<digits>``, sessions only) into ``custom_fields``, the others into ``extra``, in
-    payload order. The record's own new dicts: frozen forbids rebinding them, not filling them."""
+    """Put a payload's keys that are not fields into ``record``'s ``extra`` (a session's
+    top-level custom fields into ``custom_fields``), in payload order."""
     for key in list(itertools.filterfalse(known.__contains__, data)):
         if type(record) is Session and type(key) is str and CUSTOM_FIELD_RE.match(key):
             record.custom_fields[key] = data[key]
         else:
             record.extra[key] = data[key]
-
-
-def _field_names(cls: type[Any]) -> frozenset[str]:
-    if cls is Session:
-        return _SESSION_KEYS
-    if cls is Speaker:
-        return _SPEAKER_KEYS
-    return frozenset(a.name for a in attrs.fields(cls)) - {"extra"}
 
 
 def _salvage(cls: type[T], data: Mapping[str, Any]) -> T:
@@ -246,22 +264,16 @@ def _salvage(cls: type[T], data: Mapping[str, Any]) -> T:
     return record
 
 
-def structure_session(data: Mapping[str, Any]) -> Session:
-    """Turn one session payload into a ``Session``, tolerating drift."""
+def _general_session(data: Any) -> Session:
+    """Read a session payload that lacks a field (``fields=`` asked for fewer) or holds a
+    value in no usual form, with cattrs' generated function; salvage it if that fails."""
     if type(data) is not dict and not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
     try:
-        session: Session = _session_from_whole_record(data)
-    except (KeyError, ValueError, TypeError):
-        # A field missing (``fields=`` asked for fewer), or a value in no usual form.
-        try:
-            session = _generated_fn(Session, structure=True)(data, Session)
-        except (ValueError, TypeError):
-            return _salvage(Session, data)
-    else:
-        if len(data) == len(_SESSION_KEYS):  # every field, and nothing else
-            return session
-    _keep_other_keys(session, data, _SESSION_KEYS)
+        session: Session = _generated_fn(Session, structure=True)(data, Session)
+    except (ValueError, TypeError):
+        return _salvage(Session, data)
+    _keep_other_session_keys(session, data)
     return session
 
 
@@ -271,7 +283,13 @@ def structure_sessions(items: Any) -> list[Session]:
         items = list(items.values())
     if not isinstance(items, list):
         raise ValueError(f"expected a list of sessions, got {type(items).__name__}")
-    return [structure_session(item) for item in items]
+    return _sessions_from_records(items, _general_session, _keep_other_session_keys)
+
+
+def structure_session(data: Mapping[str, Any]) -> Session:
+    """Turn one session payload into a ``Session``, tolerating drift."""
+    records = _sessions_from_records((data,), _general_session, _keep_other_session_keys)
+    return records[0]  # type: ignore[no-any-return]
 
 
 def unstructure_session(session: Session) -> dict[str, Any]:
@@ -282,6 +300,7 @@ def unstructure_session(session: Session) -> dict[str, Any]:
 
 
 def structure_speaker(data: Any, _: Any = None) -> Speaker:
+    """Turn one speaker payload into a ``Speaker`` (its ``sessions`` too), tolerating drift."""
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a speaker object, got {type(data).__name__}")
     try:

@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .converter import decode_json, refused, structure_session, structure_speaker
+from .converter import decode_json, refused, structure_sessions, structure_speaker
 from .models import Page, Session, Speaker
 
 __all__ = [
@@ -381,10 +381,15 @@ def _with_items(plain: Page[Any], items: list[T]) -> Page[T]:
 
 
 def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -> Page[Session]:
-    """Read a list envelope of sessions."""
-    plain = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
-    items = [structure_session(item) for item in plain.items]
-    return _with_items(plain, items)
+    """Read a list envelope of sessions (``items`` a list or an object keyed by id)."""
+    payload = decode_json(raw, method=method, url=url)
+    if isinstance(payload, list):  # a bare list: no envelope, so no counts
+        payload = {"items": payload}
+    try:
+        items = structure_sessions(payload["items"])
+    except (ValueError, KeyError, TypeError):  # not an envelope, or items not records
+        raise refused(raw, payload, method=method, url=url) from None
+    return envelope_page(payload, items, page=page, per_page=per_page)
 
 
 def parse_speaker_page(
@@ -392,8 +397,4 @@ def parse_speaker_page(
 ) -> Page[Speaker]:
     """Read a list envelope of speakers."""
     plain = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
-    try:
-        items = [structure_speaker(item) for item in plain.items]
-    except ValueError:
-        raise refused(raw, None, method=method, url=url) from None
-    return _with_items(plain, items)
+    return _with_items(plain, [structure_speaker(item) for item in plain.items])
