@@ -2,7 +2,8 @@
 
 Every function turns arguments into a ``Call`` (method, path, query, body, credit
 cost, idempotency). The client adds the base URL and the Bearer header, sends, and
-hands the bytes to the ``Parse`` function it was given (``converter.parse_*``).
+hands the bytes to the ``Parse`` function it was given (``converter.parse_session``,
+``pages.parse_page``, ...).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import attrs
 
 from .._exceptions import InvalidInputError
 
-# The parse functions' old home, until their callers name the converter and pages.
+# Re-exported from this, the parse functions' old home, until their callers import them
+# from ``converter`` and ``pages`` (this import and the one of ``.pages`` below).
 from .converter import decode_json, parse_session, parse_speaker
 from .fields import check_id
 from .forms import encode_form
