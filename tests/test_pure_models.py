@@ -314,7 +314,7 @@ _DRIFT: dict[str, list[Any]] = {
     "any": [0, "x", [1]],
     "custom": [[], None, "x"],
 }
-_KIND = {
+_KIND: dict[Any, str] = {
     int | None: "int",
     str | None: "str",
     bool | None: "bool",
