@@ -141,7 +141,7 @@ BODY_IMPLS = ("json.loads", "parse_session")
 
 def _parse_bodies(impl: str, n: int) -> None:
     """Parse one full session body ``n`` times with ``impl`` (in the child, under valgrind)."""
-    from swoogo_async._api.endpoints import parse_session
+    from swoogo_async._api.converter import parse_session
 
     from .bench_models import full_record
 
@@ -168,7 +168,7 @@ def _parse_pages(impl: str, n: int) -> None:
     """Parse the benchmark page ``n`` times with ``impl`` (in the child, under valgrind)."""
     import msgspec
 
-    from swoogo_async._api.endpoints import parse_page
+    from swoogo_async._api.pages import parse_page
 
     from .alt_models import MsgspecPage, PydanticPage
     from .bench_models import page_bytes, page_with_new_fields

@@ -22,8 +22,8 @@ from typing import Any
 
 import msgspec
 
-from swoogo_async._api.converter import structure_session, unstructure_session
-from swoogo_async._api.endpoints import parse_page, parse_session
+from swoogo_async._api.converter import parse_session, structure_session, unstructure_session
+from swoogo_async._api.pages import parse_page
 
 from ._common import Settings, median, ratio
 from .alt_models import MsgspecPage, MsgspecSession, PydanticPage, PydanticSession

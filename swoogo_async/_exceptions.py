@@ -37,8 +37,6 @@ from typing import Any
 
 import attrs
 
-from ._http import json_body as _json
-
 _MAX_BODY_IN_MESSAGE = 300
 
 
@@ -293,9 +291,11 @@ def make_status_error(
     *, status: int, method: str, url: str, raw: bytes, retry_after: float | None = None
 ) -> APIError:
     """Return the exception for an error status, with its body parsed defensively."""
+    from ._api.converter import loads  # the converter needs this module first
+
     body: Any
     try:
-        body = _json.loads(raw) if raw else None
+        body = loads(raw) if raw else None
     except ValueError:
         body = None
     if status == 429:

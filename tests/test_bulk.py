@@ -20,7 +20,7 @@ from swoogo_async import (
     SwoogoClient,
     UnknownOutcomeError,
 )
-from swoogo_async._api.endpoints import parse_session
+from swoogo_async._api.converter import parse_session
 from swoogo_async._writes.bulk import (
     BulkProgress,
     BulkResult,

@@ -22,7 +22,7 @@ from swoogo_async import (
     ReadCache,
     SwoogoClient,
 )
-from swoogo_async._api.endpoints import Call
+from swoogo_async._http.transport import Call
 from swoogo_async._shared.cache_rules import changed, classify, entry_name, pack, unpack, write_tags
 from swoogo_async.testing import FakeSwoogo, Fault
 

@@ -32,7 +32,7 @@ from swoogo_async import (
     SwoogoClient,
     SwoogoError,
 )
-from swoogo_async._api.endpoints import parse_session
+from swoogo_async._api.converter import parse_session
 from swoogo_async._http.auth import Token
 from swoogo_async._http.transport import Call, Headers
 from swoogo_async.testing import FakeSwoogo, Fault

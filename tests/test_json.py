@@ -18,7 +18,7 @@ from swoogo_async import (
     to_dict,
     to_json,
 )
-from swoogo_async._api.endpoints import decode_json, parse_session
+from swoogo_async._api.converter import decode_json, parse_session
 
 from .conftest import FAST_RETRY
 

@@ -279,3 +279,80 @@ def test_a_structured_session_is_a_real_frozen_session() -> None:
     assert attrs.evolve(built, name="changed").name == "changed"
     assert built == Session(**{a.name: getattr(built, a.name) for a in attrs.fields(Session)})
     assert built.custom_fields is not sample["custom_fields"]  # the payload is not shared
+
+
+# For each kind of field: its usual wire forms, then drift and values that will not
+# convert (those end in ``extra``).
+_USUAL: dict[str, list[Any]] = {
+    "int": [None, 7],
+    "str": [None, "text"],
+    "bool": [None, 0, 1],
+    "date": [None, "2025-06-01"],
+    "time": [None, "10:00:00"],
+    "datetime": [None, "2025-06-01 09:20:03"],
+    "enum": [None, "approved", "optional"],
+    "any": [None, {"id": 1}],
+    "custom": [{}, {"c_1": "in"}],
+}
+_DRIFT: dict[str, list[Any]] = {
+    "int": [0, "12", " 12 ", "", 3.0, 2.5, True, "x", [1]],
+    "str": ["", 12, 1.5, False, {"a": 1}],
+    "bool": [2, -1, True, False, "1", "0", "true", "no", "", 1.0, "x", {}],
+    "date": ["", "2025-06-01 10:00:00", "20250601", "soon", 5],
+    "time": ["", "10:00", "25:00", "x", 5],
+    "datetime": [
+        "",
+        "2025-06-01T09:20:03+02:00",
+        "2025-06-01",
+        "2025-06-01 09:20",
+        "2025-06-01 09:20:03Z",
+        "2025-06-01 09:20:0x",
+        "x",
+        5,
+    ],
+    "enum": ["", "Approved", "archived", 3, ["a"]],
+    "any": [0, "x", [1]],
+    "custom": [[], None, "x"],
+}
+_KIND: dict[Any, str] = {
+    int | None: "int",
+    str | None: "str",
+    bool | None: "bool",
+    dt.date | None: "date",
+    dt.time | None: "time",
+    dt.datetime | None: "datetime",
+    SessionStatus | None: "enum",
+    SelectionControl | None: "enum",
+    Any: "any",
+    dict[str, Any]: "custom",
+}
+_FIELD_KINDS = {
+    a.name: _KIND[a.type] for a in attrs.fields(attrs.resolve_types(Session)) if a.name != "extra"
+}
+_whole_records = st.fixed_dictionaries(
+    {name: st.sampled_from(_USUAL[kind]) for name, kind in _FIELD_KINDS.items()}
+)
+_drifted_fields = st.lists(st.sampled_from(sorted(_FIELD_KINDS)), max_size=3, unique=True).flatmap(
+    lambda names: st.fixed_dictionaries(
+        {name: st.sampled_from(_DRIFT[_FIELD_KINDS[name]]) for name in names}
+    )
+)
+
+
+@settings(max_examples=400)
+@given(
+    _whole_records,
+    _drifted_fields,
+    st.dictionaries(_extra_keys | st.sampled_from(["c_5", "c_77"]), _json, max_size=2),
+)
+def test_a_whole_record_reads_as_cattrs_general_function_does(
+    record: dict[str, Any], drift: dict[str, Any], more: dict[str, Any]
+) -> None:
+    # A record holding every field takes the generated function with inline wire tests; the
+    # general path (cattrs' function, then salvage) is the reference it must agree with.
+    from swoogo_async._api.converter import _general_session
+
+    payload = {**record, **drift, **more}
+    assert structure_session(payload) == _general_session(payload)
+    expected = [_general_session(payload), _general_session(record)]
+    assert structure_sessions([payload, record]) == expected

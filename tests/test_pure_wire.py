@@ -33,12 +33,12 @@ from swoogo_async._api.endpoints import (
     add_sessions_call,
     create_session_call,
     list_sessions_call,
-    parse_page,
     read_query,
     update_session_call,
 )
 from swoogo_async._api.fields import prepare_session_fields
 from swoogo_async._api.forms import encode_form, flatten_form
+from swoogo_async._api.pages import parse_page
 from swoogo_async._exceptions import make_status_error
 from swoogo_async._http.auth import basic_auth_header, parse_token_response
 
@@ -545,7 +545,7 @@ def test_validation_error_reads_yii_list_and_html_bodies_are_kept_raw() -> None:
 
 
 def test_recorded_samples_parse() -> None:
-    from swoogo_async._api.endpoints import parse_session, parse_speaker
+    from swoogo_async._api.converter import parse_session, parse_speaker
 
     got = parse_session((SAMPLES / "get_session.json").read_bytes(), method="GET", url="u")
     assert got.capacity == 20  # arrived as "20"

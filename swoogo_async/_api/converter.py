@@ -12,31 +12,33 @@ sits on the models:
 - unknown fields: kept in ``extra``, never an error. A known field whose value cannot
   be converted is moved to ``extra`` too (parsing a page never fails on one odd value).
 
-The model functions come from cattrs' code generation (``cattrs.gen``), with a direct
-hook per optional type (no ``Optional`` dispatch per call) and without detailed
-validation: a value that will not convert raises, and the record is then converted
-field by field (``_salvage``) so that only that value lands in ``extra``. A record that
-holds every field (the server's full rendering) takes the function generated as if every
-field were required, which reads each key without checking for it first.
+Bodies become Python values through msgspec's JSON decoder (``loads``), then models:
+``parse_session``, ``parse_speaker`` (and ``pages.parse_page``) are what a resource hands
+the request seam. Session records holding every field (the server's full rendering) are
+read by one generated function whose per-field tests are inline, so a value already in
+its usual wire form costs no call; the drift rules run only for the others. Other records
+take cattrs' generated function (``cattrs.gen``, no detailed validation); a value that
+will not convert raises there, and the record is then converted field by field
+(``_salvage``) so that only that value lands in ``extra``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
+import operator
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
+import msgspec
 from cattrs.fns import identity
-from cattrs.gen import (
-    make_dict_structure_fn,
-    make_dict_structure_fn_from_attrs,
-    make_dict_unstructure_fn,
-    override,
-)
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from .._exceptions import ResponseDecodeError
 from .models import SelectionControl, Session, SessionStatus, Speaker
 from .scalars import (
     CUSTOM_FIELD_RE,
@@ -57,13 +59,19 @@ from .scalars import (
 __all__ = [
     "CUSTOM_FIELD_RE",
     "converter",
+    "decode_json",
     "format_datetime",
     "format_time",
+    "loads",
     "make_converter",
     "parse_int",
+    "parse_session",
+    "parse_speaker",
+    "refused",
     "structure_record",
     "structure_session",
     "structure_sessions",
+    "structure_speaker",
     "unstructure_session",
 ]
 
@@ -115,13 +123,9 @@ _OMIT = override(omit=True)
 
 @functools.cache
 def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
-    """Return cattrs' generated function for ``cls``, built on first use.
-
-    Only a full session record's function is built at import (below): the others serve
-    ``fields=`` reads, speakers and ``to_dict``, and ``import swoogo_async`` need not pay
-    for them. The generated functions read the fields; a payload's other keys join the
-    new record's ``extra`` (or ``custom_fields``) afterwards, see ``structure_session``.
-    """
+    """Return cattrs' generated function for ``cls``, built on first use (``fields=``
+    reads, speakers, ``to_dict``). It reads the fields; a payload's other keys join the
+    new record's ``extra`` (or ``custom_fields``) afterwards."""
     if not structure:
         return make_dict_unstructure_fn(cls, converter, extra=_OMIT, sessions=_OMIT)
     hooks: dict[str, Any] = {"extra": _OMIT, "sessions": _OMIT}
@@ -130,52 +134,119 @@ def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
     return make_dict_structure_fn(cls, converter, _cattrs_detailed_validation=False, **hooks)
 
 
-_SESSION_KEYS = frozenset(a.name for a in attrs.fields(Session)) - {"extra"}
-_SPEAKER_KEYS = frozenset(a.name for a in attrs.fields(Speaker)) - {"extra"}
-# The server renders every field of a record unless ``fields=`` asks for fewer. For such
-# a record cattrs generates the function of a class whose fields are all required: it
-# reads each key without first asking whether it is there.
-_session_from_full_dict = make_dict_structure_fn_from_attrs(
-    [
-        a.evolve(default=attrs.NOTHING)
-        for a in attrs.fields(attrs.resolve_types(Session))  # annotations are strings
-        if a.name != "extra"
-    ],
-    Session,
-    converter,
-    _cattrs_detailed_validation=False,
-    custom_fields=override(struct_hook=custom_fields),
-)
-
-
-def _other_keys(
-    data: Mapping[str, Any], known: frozenset[str], *, custom: bool
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return a payload's keys that are not fields: top-level custom fields (with
-    ``custom``, ``c_<digits>`` keys), and the others, for ``extra``; in payload order."""
-    top: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key in data:
-        if key not in known:
-            if custom and type(key) is str and CUSTOM_FIELD_RE.match(key):
-                top[key] = data[key]
-            else:
-                extra[key] = data[key]
-    return top, extra
-
-
-def _field_names(cls: type[Any]) -> frozenset[str]:
-    if cls is Session:
-        return _SESSION_KEYS
-    if cls is Speaker:
-        return _SPEAKER_KEYS
+def _field_names(cls: Any) -> frozenset[str]:
     return frozenset(a.name for a in attrs.fields(cls)) - {"extra"}
 
 
-def _salvage(cls: type[T], data: Mapping[str, Any], *, custom: bool = True) -> T:
+_SESSION_KEYS = _field_names(Session)
+_SPEAKER_KEYS = _field_names(Speaker)
+
+# How a record read whole reads each field, by type, when its value ``v`` has the wire's
+# usual form: one inline test, no call. A value in another form goes to the converter's
+# hook ``hv`` for the field's type ``tv`` (the drift rules); a form the line cannot read
+# raises, and the record takes cattrs' generated function instead.
+_WIRE_FORMS: dict[Any, str] = {
+    int | None: "if type(v) not in INT: v = hv(v, tv)",
+    str | None: "if type(v) not in STR: v = hv(v, tv)",
+    bool | None: "v = FLAG[v] if type(v) in FLAG_KINDS else hv(v, tv)",
+    dt.date | None: "if v is not None: v = DATE(v) if type(v) is str else hv(v, tv)",
+    dt.time | None: "if v is not None: v = TIME(v) if type(v) is str else hv(v, tv)",
+    dt.datetime
+    | None: "v = UTC_DATETIME(v + '+00:00') if type(v) is str and len(v) == 19 else hv(v, tv)",
+    SessionStatus | None: "v = STATUS[v] if type(v) in STR else hv(v, tv)",
+    SelectionControl | None: "v = SELECTION[v] if type(v) in STR else hv(v, tv)",
+    dict[str, Any]: "v = dict(v) if type(v) is dict else hv(v, tv)",
+    Any: "",
+}
+_WIRE_NAMES: dict[str, Any] = {
+    "INT": frozenset({int, type(None)}),
+    "STR": frozenset({str, type(None)}),
+    "FLAG": {0: False, 1: True, None: None},
+    "FLAG_KINDS": frozenset({int, bool, type(None)}),
+    "DATE": dt.date.fromisoformat,
+    "TIME": dt.time.fromisoformat,
+    "UTC_DATETIME": dt.datetime.fromisoformat,
+    "STATUS": {None: None, **SessionStatus._value2member_map_},
+    "SELECTION": {None: None, **SelectionControl._value2member_map_},
+}
+
+
+def _records_fn(cls: type[Any], **hooks: Callable[[Any, Any], Any]) -> Callable[..., list[Any]]:
+    """Generate the function that reads a list of records of ``cls``.
+
+    Like cattrs' generated functions, with the test of ``_WIRE_FORMS`` inline where they
+    call a hook: a value already in its usual form costs no call. A record lacking a
+    field, or with a value in no usual form, goes to ``general(record)``; one with keys
+    that are not fields, to ``other(instance, record)`` once read.
+    """
+    fields = [a for a in attrs.fields(attrs.resolve_types(cls)) if a.name != "extra"]
+    get = operator.itemgetter(*(a.name for a in fields))
+    names: dict[str, Any] = {**_WIRE_NAMES, "cls": cls, "get": get, "N": len(fields)}
+    values = [f"v{i}" for i in range(len(fields))]
+    lines = [
+        f"def structure_{cls.__name__}_list(records, general, other):",
+        "  out = []",
+        "  for o in records:",
+        "    try:",
+        f"      {', '.join(values)}, = get(o)",
+    ]
+    for v, a in zip(values, fields, strict=True):
+        names["h" + v] = hooks.get(a.name) or converter.get_structure_hook(a.type)
+        names["t" + v] = a.type
+        if _WIRE_FORMS[a.type]:
+            lines.append("      " + re.sub(r"\b([ht]?)v\b", rf"\g<1>{v}", _WIRE_FORMS[a.type]))
+    lines += [
+        f"      record = cls({', '.join(values)})",
+        "    except (KeyError, ValueError, TypeError):",
+        "      record = general(o)",
+        "    else:",
+        "      if len(o) != N: other(record, o)",
+        "    out.append(record)",
+        "  return out",
+    ]
+    exec(compile("\n".join(lines), f"<{cls.__name__} records>", "exec"), names)
+    return names[f"structure_{cls.__name__}_list"]  # type: ignore[no-any-return]
+
+
+_sessions_from_records = _records_fn(Session, custom_fields=custom_fields)
+# A session payload's keys that are not fields, by the order of its keys (its layout):
+# the top-level custom fields (``c_<digits>``), then the others. A page's records share
+# one layout, so each is sorted out once. Bounded: a process fed ever-new layouts sorts
+# the others out each time.
+_OTHER_KEYS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+
+
+def _keep_other_session_keys(session: Session, data: Mapping[str, Any]) -> None:
+    """Put a session payload's keys that are not fields into ``session``, in payload order."""
+    layout = tuple(data)
+    split = _OTHER_KEYS.get(layout)
+    if split is None:
+        other = [key for key in layout if key not in _SESSION_KEYS]
+        top = tuple(k for k in other if type(k) is str and CUSTOM_FIELD_RE.match(k))
+        split = (top, tuple(k for k in other if k not in top))
+        if len(_OTHER_KEYS) < 256:
+            _OTHER_KEYS[layout] = split
+    # The record's own new dicts: frozen forbids rebinding them, not filling them.
+    for key in split[0]:
+        session.custom_fields[key] = data[key]
+    for key in split[1]:
+        session.extra[key] = data[key]
+
+
+def _keep_other_keys(record: Any, data: Mapping[str, Any], known: frozenset[str]) -> None:
+    """Put a payload's keys that are not fields into ``record``'s ``extra`` (a session's
+    top-level custom fields into ``custom_fields``), in payload order."""
+    for key in list(itertools.filterfalse(known.__contains__, data)):
+        if type(record) is Session and type(key) is str and CUSTOM_FIELD_RE.match(key):
+            record.custom_fields[key] = data[key]
+        else:
+            record.extra[key] = data[key]
+
+
+def _salvage(cls: type[T], data: Mapping[str, Any]) -> T:
     """Convert field by field, moving any value that will not convert to ``extra``."""
-    top, extra = _other_keys(data, _field_names(cls), custom=custom)
     good: dict[str, Any] = {}
+    bad: dict[str, Any] = {}
     for attribute in attrs.fields(cls):  # type: ignore[arg-type]
         name = attribute.name
         if name not in data or name in ("extra", "sessions"):
@@ -186,38 +257,23 @@ def _salvage(cls: type[T], data: Mapping[str, Any], *, custom: bool = True) -> T
             else:
                 good[name] = converter.structure(data[name], attribute.type)
         except (ValueError, TypeError):
-            extra[name] = data[name]
-    if top:
-        good["custom_fields"] = {**good.get("custom_fields", {}), **top}
-    good["extra"] = extra
-    return cls(**good)
+            bad[name] = data[name]
+    record = cls(**good)
+    _keep_other_keys(record, data, _field_names(cls))
+    record.extra.update(bad)  # type: ignore[attr-defined]
+    return record
 
 
-def _structure_known(data: Mapping[str, Any]) -> tuple[Session, bool]:
-    """Read a payload's fields with cattrs' generated function; say whether it holds
-    every field (its other keys are not read here)."""
-    if len(data) >= len(_SESSION_KEYS):
-        try:
-            return _session_from_full_dict(data, Session), True
-        except KeyError:
-            pass  # a field is missing: ``fields=`` asked for fewer
-    return _generated_fn(Session, structure=True)(data, Session), False
-
-
-def structure_session(data: Mapping[str, Any]) -> Session:
-    """Turn one session payload into a ``Session``, tolerating drift."""
+def _general_session(data: Any) -> Session:
+    """Read a session payload that lacks a field (``fields=`` asked for fewer) or holds a
+    value in no usual form, with cattrs' generated function; salvage it if that fails."""
     if type(data) is not dict and not isinstance(data, Mapping):
         raise ValueError(f"expected a session object, got {type(data).__name__}")
     try:
-        session, every_field = _structure_known(data)
+        session: Session = _generated_fn(Session, structure=True)(data, Session)
     except (ValueError, TypeError):
         return _salvage(Session, data)
-    # With every field found, a payload holds another key only if it has more keys.
-    if not every_field or len(data) > len(_SESSION_KEYS):
-        top, extra = _other_keys(data, _SESSION_KEYS, custom=True)
-        # The record's own new dicts: frozen forbids rebinding them, not filling them.
-        session.custom_fields.update(top)
-        session.extra.update(extra)
+    _keep_other_session_keys(session, data)
     return session
 
 
@@ -227,7 +283,13 @@ def structure_sessions(items: Any) -> list[Session]:
         items = list(items.values())
     if not isinstance(items, list):
         raise ValueError(f"expected a list of sessions, got {type(items).__name__}")
-    return [structure_session(item) for item in items]
+    return _sessions_from_records(items, _general_session, _keep_other_session_keys)
+
+
+def structure_session(data: Mapping[str, Any]) -> Session:
+    """Turn one session payload into a ``Session``, tolerating drift."""
+    records = _sessions_from_records((data,), _general_session, _keep_other_session_keys)
+    return records[0]  # type: ignore[no-any-return]
 
 
 def unstructure_session(session: Session) -> dict[str, Any]:
@@ -237,15 +299,16 @@ def unstructure_session(session: Session) -> dict[str, Any]:
     return out
 
 
-def _structure_speaker(data: Any, _: Any = None) -> Speaker:
+def structure_speaker(data: Any, _: Any = None) -> Speaker:
+    """Turn one speaker payload into a ``Speaker`` (its ``sessions`` too), tolerating drift."""
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a speaker object, got {type(data).__name__}")
     try:
         speaker: Speaker = _generated_fn(Speaker, structure=True)(data, Speaker)
     except (ValueError, TypeError):
-        speaker = _salvage(Speaker, data, custom=False)
+        speaker = _salvage(Speaker, data)
     else:
-        speaker.extra.update(_other_keys(data, _SPEAKER_KEYS, custom=False)[1])
+        _keep_other_keys(speaker, data, _SPEAKER_KEYS)
     sessions = data.get("sessions")
     if sessions is not None:
         try:
@@ -265,7 +328,7 @@ def _unstructure_speaker(speaker: Speaker) -> dict[str, Any]:
 
 converter.register_structure_hook(Session, lambda data, _: structure_session(data))
 converter.register_unstructure_hook(Session, unstructure_session)
-converter.register_structure_hook(Speaker, _structure_speaker)
+converter.register_structure_hook(Speaker, structure_speaker)
 converter.register_unstructure_hook(Speaker, _unstructure_speaker)
 
 
@@ -279,8 +342,59 @@ def structure_record(cls: type[T], data: Any) -> T:
         raise ValueError(f"expected an object, got {type(data).__name__}")
     known = _field_names(cls)
     fields = {key: value for key, value in data.items() if key in known}
-    fields["extra"] = _other_keys(data, known, custom=False)[1]
     try:
-        return converter.structure(fields, cls)
+        record = converter.structure(fields, cls)
     except (ValueError, TypeError):
-        return _salvage(cls, data, custom=False)
+        return _salvage(cls, data)
+    _keep_other_keys(record, data, known)
+    return record
+
+
+_BOM = b"\xef\xbb\xbf"
+_decode = msgspec.json.decode
+
+
+def loads(raw: bytes) -> Any:
+    """Decode a UTF-8 JSON document; raise ``ValueError`` if it is not standard JSON.
+
+    msgspec's decoder (the one ``cattrs.preconf.msgspec`` uses) keeps big integers exact
+    and holds every body to RFC 8259, so what it returns can always be written back as
+    JSON: ``NaN``, ``Infinity``, ``1e999``, lone surrogates and invalid UTF-8 are refused.
+    """
+    if raw[:3] == _BOM:  # a proxy may add one; RFC 8259 lets a parser ignore it
+        raw = raw[3:]
+    try:
+        return _decode(raw)
+    except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deep
+        raise ValueError(f"not a standard JSON document: {exc}") from None
+
+
+def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
+    """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
+    try:
+        return loads(raw)
+    except ValueError:
+        raise ResponseDecodeError(
+            status=status, method=method, url=url, body=None, raw=raw
+        ) from None
+
+
+def refused(raw: bytes, payload: Any, *, method: str, url: str) -> ResponseDecodeError:
+    """The error for a 2xx body that decoded but is not what the call returns."""
+    return ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
+
+
+def parse_session(raw: bytes, *, method: str, url: str) -> Session:
+    """Read a session body."""
+    payload = decode_json(raw, method=method, url=url)
+    if type(payload) is not dict:
+        raise refused(raw, payload, method=method, url=url)
+    return structure_session(payload)
+
+
+def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
+    """Read a speaker body."""
+    payload = decode_json(raw, method=method, url=url)
+    if type(payload) is not dict:
+        raise refused(raw, payload, method=method, url=url)
+    return structure_speaker(payload)

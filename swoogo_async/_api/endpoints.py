@@ -1,54 +1,39 @@
-"""Pure request building and response reading for each endpoint (no I/O here).
+"""Pure request building for each endpoint (no I/O here).
 
 Every function turns arguments into a ``Call`` (method, path, query, body, credit
-cost, idempotency) or turns response bytes into models. The client adds the base
-URL and the Bearer header, sends, and hands the bytes back here.
+cost, idempotency). The client adds the base URL and the Bearer header, sends, and
+hands the bytes to the ``Parse`` function it was given (``converter.parse_session``,
+``pages.parse_page``, ...).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final, TypedDict, TypeVar
+from typing import Any, Final, TypedDict
 from urllib.parse import urlencode
 
 import attrs
 
-from .._exceptions import InvalidInputError, ResponseDecodeError
-from .._http import json_body as _json
-from .._http.transport import FORM, JSON, Call, Parse, check_id
-from .converter import converter, structure_session, structure_sessions
+from .._exceptions import InvalidInputError
+from .._http.transport import FORM, JSON, Call, check_id
 from .forms import encode_form
-from .models import Page, Session, Speaker
+from .models import Speaker
 
 __all__ = [
     "DEFAULT_SPEAKER_FIELDS",
-    "FORM",
-    "JSON",
     "LIST_COST",
     "MAX_PER_PAGE",
     "UPDATE_METHOD",
-    "Call",
-    "Parse",
     "SessionListOptions",
     "add_sessions_call",
     "create_session_call",
-    "decode_json",
-    "envelope_page",
-    "int_or_none",
     "list_sessions_call",
     "list_speakers_call",
-    "page_of",
-    "parse_page",
-    "parse_raw_page",
-    "parse_session",
-    "parse_speaker",
-    "parse_speaker_page",
     "read_query",
     "update_session_call",
 ]
 
-T = TypeVar("T")
 
 #: The update method is inferred from sibling endpoints (``PUT /packages/update/{id}``).
 UPDATE_METHOD: Final = "PUT"
@@ -211,118 +196,3 @@ def add_sessions_call(speaker_id: int, session_ids: Iterable[int]) -> Call:
     body = json.dumps({"session_ids": ids}, separators=(",", ":")).encode()
     # Adding the same sessions twice leaves the speaker as it was: safe to retry.
     return Call("POST", f"/speakers/{speaker_id}/session.json", body=body, content_type=JSON)
-
-
-def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
-    """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
-    try:
-        return _json.loads(raw)
-    except ValueError:
-        raise ResponseDecodeError(
-            status=status, method=method, url=url, body=None, raw=raw
-        ) from None
-
-
-def _object(raw: bytes, *, method: str, url: str) -> Any:
-    payload = decode_json(raw, method=method, url=url)
-    if not isinstance(payload, dict):
-        raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
-    return payload
-
-
-def parse_session(raw: bytes, *, method: str, url: str) -> Session:
-    """Read a session body."""
-    return structure_session(_object(raw, method=method, url=url))
-
-
-def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
-    """Read a speaker body."""
-    payload = _object(raw, method=method, url=url)
-    try:
-        return converter.structure(payload, Speaker)
-    except ValueError:
-        raise ResponseDecodeError(
-            status=200, method=method, url=url, body=payload, raw=raw
-        ) from None
-
-
-def int_or_none(value: Any) -> int | None:
-    """Read an envelope count: an int, or None for anything else (``1e999`` included)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -> Page[Session]:
-    """Read a list envelope; ``items`` may be a list or an object keyed by id."""
-    payload = decode_json(raw, method=method, url=url)
-    if isinstance(payload, list):  # a bare list: no envelope, so no counts
-        payload = {"items": payload}
-    if not isinstance(payload, dict) or "items" not in payload:
-        raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
-    try:
-        items = structure_sessions(payload["items"])
-    except ValueError:
-        raise ResponseDecodeError(
-            status=200, method=method, url=url, body=payload, raw=raw
-        ) from None
-    return envelope_page(payload, items, page=page, per_page=per_page)
-
-
-def envelope_page(payload: dict[str, Any], items: list[T], *, page: int, per_page: int) -> Page[T]:
-    """Return the ``Page`` of ``items`` with the counts of a list envelope (or our guesses)."""
-    meta, links = payload.get("_meta"), payload.get("_links")
-    if not isinstance(meta, dict):
-        meta = {}
-    return Page(
-        items=items,
-        total_count=int_or_none(meta.get("totalCount")),
-        page_count=int_or_none(meta.get("pageCount")),
-        current_page=int_or_none(meta.get("currentPage")) or page,
-        per_page=int_or_none(meta.get("perPage")) or per_page,
-        has_next=bool(links.get("next")) if isinstance(links, dict) else None,
-    )
-
-
-def parse_raw_page(
-    raw: bytes, *, method: str, url: str, page: int, per_page: int
-) -> Page[dict[str, Any]]:
-    """Read a list envelope into a ``Page`` of plain dicts (``items`` a list or keyed by id)."""
-    payload = decode_json(raw, method=method, url=url)
-    return page_of(payload, raw, method=method, url=url, page=page, per_page=per_page)
-
-
-def page_of(
-    payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
-) -> Page[dict[str, Any]]:
-    """Return the ``Page`` a decoded list envelope holds, or raise ``ResponseDecodeError``."""
-    if isinstance(payload, list):  # a bare list: no envelope, so no counts
-        payload = {"items": payload}
-    items = payload.get("items") if isinstance(payload, dict) else None
-    if isinstance(items, Mapping):
-        items = list(items.values())
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
-    return envelope_page(payload, items, page=page, per_page=per_page)
-
-
-def parse_speaker_page(
-    raw: bytes, *, method: str, url: str, page: int, per_page: int
-) -> Page[Speaker]:
-    """Read a list envelope of speakers."""
-    plain = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
-    try:
-        items = [converter.structure(item, Speaker) for item in plain.items]
-    except ValueError:
-        raise ResponseDecodeError(status=200, method=method, url=url, body=None, raw=raw) from None
-    return Page(
-        items=items,
-        total_count=plain.total_count,
-        page_count=plain.page_count,
-        current_page=plain.current_page,
-        per_page=plain.per_page,
-        has_next=plain.has_next,
-    )

@@ -21,7 +21,6 @@ from typing import Annotated, Any, TypedDict, get_type_hints
 import attrs
 
 from .._exceptions import InvalidInputError
-from .._http.transport import check_id
 from .._types import UNSET, UnsetType
 from .models import SelectionControl, SessionStatus
 from .scalars import CUSTOM_FIELD_RE, parse_bool, parse_int
@@ -33,7 +32,6 @@ __all__ = [
     "Kind",
     "SessionCreateFields",
     "SessionUpdateFields",
-    "check_id",
     "prepare_session_fields",
 ]
 

@@ -11,7 +11,8 @@ whether it reached the end the server described: a walk that ends having seen fe
 distinct items than the first page's ``totalCount`` is not complete (the listing
 shifted while it was read, so an item may have slipped between two pages unseen).
 ``KeysetWalk`` reads by id instead of by page number, so that such a shift cannot
-hide an item. ``Listing`` is the one listing type callers see.
+hide an item. ``Listing`` is the one listing type callers see. ``parse_page`` and its
+siblings read one page's body (the list envelope) for it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .models import Page, Session
+from .converter import decode_json, refused, structure_sessions, structure_speaker
+from .models import Page, Session, Speaker
 
 __all__ = [
     "UNCOUNTED_PAGE_CAP",
@@ -30,8 +32,14 @@ __all__ = [
     "Listing",
     "PageWalk",
     "SessionBatch",
+    "envelope_page",
+    "int_or_none",
     "item_id",
     "numbered_listing",
+    "page_of",
+    "parse_page",
+    "parse_raw_page",
+    "parse_speaker_page",
 ]
 
 T = TypeVar("T")
@@ -315,3 +323,78 @@ class SessionBatch:
     def complete(self) -> bool:
         """Whether every id asked for was found."""
         return not self.missing
+
+
+def int_or_none(value: Any) -> int | None:
+    """Read an envelope count: an int, or None for anything else (``1e999`` included)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def envelope_page(payload: dict[str, Any], items: list[T], *, page: int, per_page: int) -> Page[T]:
+    """Return the ``Page`` of ``items`` with the counts of a list envelope (or our guesses)."""
+    meta, links = payload.get("_meta"), payload.get("_links")
+    if not isinstance(meta, dict):
+        meta = {}
+    return Page(
+        items=items,
+        total_count=int_or_none(meta.get("totalCount")),
+        page_count=int_or_none(meta.get("pageCount")),
+        current_page=int_or_none(meta.get("currentPage")) or page,
+        per_page=int_or_none(meta.get("perPage")) or per_page,
+        has_next=bool(links.get("next")) if isinstance(links, dict) else None,
+    )
+
+
+def page_of(
+    payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[dict[str, Any]]:
+    """Return the ``Page`` a decoded list envelope holds, or raise ``ResponseDecodeError``.
+
+    ``items`` may be a list or an object keyed by id; a bare list is an envelope
+    without counts.
+    """
+    if isinstance(payload, list):
+        payload = {"items": payload}
+    items = payload.get("items") if isinstance(payload, dict) else None
+    if isinstance(items, Mapping):
+        items = list(items.values())
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise refused(raw, payload, method=method, url=url)
+    return envelope_page(payload, items, page=page, per_page=per_page)
+
+
+def parse_raw_page(
+    raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[dict[str, Any]]:
+    """Read a list envelope into a ``Page`` of plain dicts."""
+    payload = decode_json(raw, method=method, url=url)
+    return page_of(payload, raw, method=method, url=url, page=page, per_page=per_page)
+
+
+def _with_items(plain: Page[Any], items: list[T]) -> Page[T]:
+    return attrs.evolve(plain, items=items)
+
+
+def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -> Page[Session]:
+    """Read a list envelope of sessions (``items`` a list or an object keyed by id)."""
+    payload = decode_json(raw, method=method, url=url)
+    if isinstance(payload, list):  # a bare list: no envelope, so no counts
+        payload = {"items": payload}
+    try:
+        items = structure_sessions(payload["items"])
+    except (ValueError, KeyError, TypeError):  # not an envelope, or items not records
+        raise refused(raw, payload, method=method, url=url) from None
+    return envelope_page(payload, items, page=page, per_page=per_page)
+
+
+def parse_speaker_page(
+    raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[Speaker]:
+    """Read a list envelope of speakers."""
+    plain = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
+    return _with_items(plain, [structure_speaker(item) for item in plain.items])

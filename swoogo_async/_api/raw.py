@@ -14,7 +14,9 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from .._exceptions import InvalidInputError
-from .endpoints import FORM, JSON, LIST_COST, Call, decode_json
+from .._http.transport import FORM, JSON, Call
+from .converter import decode_json
+from .endpoints import LIST_COST
 from .forms import encode_form
 
 __all__ = [

@@ -19,20 +19,13 @@ import attrs
 
 from .._checks import is_header_name, is_header_value
 from .._exceptions import InvalidInputError, ResponseDecodeError
+from .._http.transport import FORM, Call, check_id
 from .._types import UNSET
-from .converter import structure_record
-from .endpoints import (
-    FORM,
-    LIST_COST,
-    MAX_PER_PAGE,
-    UPDATE_METHOD,
-    Call,
-    decode_json,
-    parse_raw_page,
-)
-from .fields import check_id
+from .converter import decode_json, structure_record
+from .endpoints import LIST_COST, MAX_PER_PAGE, UPDATE_METHOD
 from .forms import encode_form
 from .models import Page
+from .pages import parse_raw_page
 
 __all__ = [
     "ContentType",

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import aiohttp
 
-from .._api.endpoints import page_of
 from .._api.models import Page
-from .._api.pages import Listing
+from .._api.pages import Listing, page_of
 from .._api.raw import Params, page_calls, parse_json, parse_json_at, raw_item_key, request_call
 from .._http.hooks import RequestHook, ResponseHook, ResponseInfo
 from .._http.options import CallOptions

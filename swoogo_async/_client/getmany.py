@@ -6,14 +6,9 @@ import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._api.endpoints import (
-    _listed,
-    _names,
-    list_sessions_call,
-    parse_page,
-)
+from .._api.endpoints import _listed, _names, list_sessions_call
 from .._api.models import Session
-from .._api.pages import SessionBatch
+from .._api.pages import SessionBatch, parse_page
 from .._exceptions import InvalidInputError
 from .._http.transport import check_id
 

@@ -7,14 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from .._api.endpoints import (
-    SessionListOptions,
-    list_sessions_call,
-    parse_page,
-    parse_session,
-    read_query,
-    update_session_call,
-)
+from .._api.converter import parse_session
+from .._api.endpoints import SessionListOptions, list_sessions_call, read_query, update_session_call
 from .._api.fields import (
     DEFAULT_KEY,
     SessionCreateFields,
@@ -22,7 +16,7 @@ from .._api.fields import (
     prepare_session_fields,
 )
 from .._api.models import Session
-from .._api.pages import Listing, SessionBatch, numbered_listing
+from .._api.pages import Listing, SessionBatch, numbered_listing, parse_page
 from .._checks import check_number
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, check_id

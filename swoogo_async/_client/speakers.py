@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._api.converter import parse_speaker
 from .._api.endpoints import (
     DEFAULT_SPEAKER_FIELDS,
     add_sessions_call,
     list_speakers_call,
-    parse_speaker,
-    parse_speaker_page,
     read_query,
 )
 from .._api.models import Speaker
-from .._api.pages import Listing, numbered_listing
+from .._api.pages import Listing, numbered_listing, parse_speaker_page
 from .._http.transport import Call, check_id
 
 if TYPE_CHECKING:

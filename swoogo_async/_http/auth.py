@@ -20,8 +20,8 @@ from urllib.parse import quote_plus
 
 import attrs
 
+from .._api.converter import loads
 from .._exceptions import AuthenticationError, ClientStateError, ResponseDecodeError
-from . import json_body as _json
 from .hooks import cancelled_by_caller
 
 __all__ = [
@@ -88,7 +88,7 @@ def parse_token_response(
             not kept in the error: it would carry the token.
     """
     try:
-        payload: Any = _json.loads(body)
+        payload: Any = loads(body)
         value = payload["access_token"]
     except (ValueError, KeyError, TypeError):
         raise _withheld(b"not a valid token response") from None

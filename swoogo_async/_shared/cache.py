@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .._api.endpoints import Call, Parse
 from .._checks import check_number
 from .._exceptions import ClientStateError, InvalidInputError
 from .._http.options import CallOptions
+from .._http.transport import Call, Parse
 from . import cache_rules as rules
 from .cache_backend import CacheCore
 from .cache_rules import CacheStats, CacheTTL

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs
 
 import attrs
 
-from .._api.endpoints import Call
 from .._checks import number
+from .._http.transport import Call
 
 __all__ = [
     "SKEW",

@@ -29,12 +29,12 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Protocol
 
-from .._api.fields import check_id
 from .._checks import check_number
 from .._exceptions import LeaseBusyError, SharedStateError
 from .._http.auth import TokenStore
 from .._http.pacer import AsyncPacer
 from .._http.pacing import DEFAULT_RESERVE, Pacer, RateLimit
+from .._http.transport import check_id
 
 __all__ = [
     "DEFAULT_LEASE_WAIT",

@@ -23,9 +23,8 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from .._api.converter import converter, parse_int, structure_session
+from .._api.converter import converter, loads, parse_int, structure_session
 from .._api.models import Session, Speaker
-from .._http import json_body
 
 __all__ = [
     "ACTIONS",
@@ -166,7 +165,7 @@ def decode_body(body: bytes, content_type: str | None) -> dict[str, Any]:
         kind = "application/json" if body.lstrip()[:1] in (b"{", b"[") else _FORM
     if kind == "application/json" or kind.endswith("+json"):
         try:
-            payload = json_body.loads(body)
+            payload = loads(body)
         except ValueError:
             raise BadDelivery(400, "malformed JSON body") from None
     elif kind == _FORM:

@@ -21,13 +21,10 @@ from typing import Any
 
 import attrs
 
-from .._api.endpoints import (
-    create_session_call,
-    list_sessions_call,
-    parse_page,
-    parse_session,
-)
+from .._api.converter import parse_session
+from .._api.endpoints import create_session_call, list_sessions_call
 from .._api.models import Page, Session
+from .._api.pages import parse_page
 from .._exceptions import (
     APIError,
     InvalidInputError,

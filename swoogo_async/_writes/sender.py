@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, TypeVar
 
-from .._api.endpoints import Call, Parse
 from .._http.retry import RetryPolicy
+from .._http.transport import Call, Parse
 
 __all__ = ["Sender"]
 
