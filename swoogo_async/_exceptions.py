@@ -37,6 +37,8 @@ from typing import Any
 
 import attrs
 
+from . import _json
+
 _MAX_BODY_IN_MESSAGE = 300
 
 
@@ -291,11 +293,9 @@ def make_status_error(
     *, status: int, method: str, url: str, raw: bytes, retry_after: float | None = None
 ) -> APIError:
     """Return the exception for an error status, with its body parsed defensively."""
-    from ._api.converter import loads  # the converter needs this module first
-
     body: Any
     try:
-        body = loads(raw) if raw else None
+        body = _json.loads(raw) if raw else None
     except ValueError:
         body = None
     if status == 429:

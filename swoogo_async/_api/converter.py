@@ -12,7 +12,7 @@ sits on the models:
 - unknown fields: kept in ``extra``, never an error. A known field whose value cannot
   be converted is moved to ``extra`` too (parsing a page never fails on one odd value).
 
-Bodies become Python values through msgspec's JSON decoder (``loads``), then models:
+Bodies become Python values through the one JSON decoder (``_json.py``, msgspec), then models:
 ``parse_session``, ``parse_speaker`` (and ``pages.parse_page``) are what a resource hands
 the request seam. Session records holding every field (the server's full rendering) are
 read by one generated function whose per-field tests are inline, so a value already in
@@ -34,10 +34,10 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
-import msgspec
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from .. import _json
 from .._exceptions import ResponseDecodeError
 from .models import SelectionControl, Session, SessionStatus, Speaker
 from .scalars import (
@@ -62,7 +62,6 @@ __all__ = [
     "decode_json",
     "format_datetime",
     "format_time",
-    "loads",
     "make_converter",
     "parse_int",
     "parse_session",
@@ -350,29 +349,14 @@ def structure_record(cls: type[T], data: Any) -> T:
     return record
 
 
-_BOM = b"\xef\xbb\xbf"
-_decode = msgspec.json.decode
-
-
-def loads(raw: bytes) -> Any:
-    """Decode a UTF-8 JSON document; raise ``ValueError`` if it is not standard JSON.
-
-    msgspec's decoder (the one ``cattrs.preconf.msgspec`` uses) keeps big integers exact
-    and holds every body to RFC 8259, so what it returns can always be written back as
-    JSON: ``NaN``, ``Infinity``, ``1e999``, lone surrogates and invalid UTF-8 are refused.
-    """
-    if raw[:3] == _BOM:  # a proxy may add one; RFC 8259 lets a parser ignore it
-        raw = raw[3:]
-    try:
-        return _decode(raw)
-    except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deep
-        raise ValueError(f"not a standard JSON document: {exc}") from None
-
-
 def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
     """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
     try:
-        return loads(raw)
+        return _json.decode(raw)  # the usual body; anything else takes the one rule
+    except _json.ERRORS:
+        pass
+    try:
+        return _json.loads(raw)
     except ValueError:
         raise ResponseDecodeError(
             status=status, method=method, url=url, body=None, raw=raw

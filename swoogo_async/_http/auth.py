@@ -20,8 +20,8 @@ from urllib.parse import quote_plus
 
 import attrs
 
-from .._api.converter import loads
 from .._exceptions import AuthenticationError, ClientStateError, ResponseDecodeError
+from .._json import loads
 from .hooks import cancelled_by_caller
 
 __all__ = [

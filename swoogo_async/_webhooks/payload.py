@@ -23,8 +23,9 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from .._api.converter import converter, loads, parse_int, structure_session
+from .._api.converter import converter, parse_int, structure_session
 from .._api.models import Session, Speaker
+from .._json import loads
 
 __all__ = [
     "ACTIONS",
