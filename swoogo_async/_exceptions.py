@@ -37,7 +37,7 @@ from typing import Any
 
 import attrs
 
-from . import _json
+from ._json import loads as _loads
 
 _MAX_BODY_IN_MESSAGE = 300
 
@@ -295,7 +295,7 @@ def make_status_error(
     """Return the exception for an error status, with its body parsed defensively."""
     body: Any
     try:
-        body = _json.loads(raw) if raw else None
+        body = _loads(raw) if raw else None
     except ValueError:
         body = None
     if status == 429:

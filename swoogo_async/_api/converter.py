@@ -37,8 +37,10 @@ import cattrs
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .. import _json
 from .._exceptions import ResponseDecodeError
+from .._json import ERRORS as JSON_ERRORS
+from .._json import decode as json_decode
+from .._json import loads
 from .models import SelectionControl, Session, SessionStatus, Speaker
 from .scalars import (
     CUSTOM_FIELD_RE,
@@ -352,11 +354,11 @@ def structure_record(cls: type[T], data: Any) -> T:
 def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
     """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
     try:
-        return _json.decode(raw)  # the usual body; anything else takes the one rule
-    except _json.ERRORS:
+        return json_decode(raw)  # the usual body; anything else takes the one rule
+    except JSON_ERRORS:
         pass
     try:
-        return _json.loads(raw)
+        return loads(raw)
     except ValueError:
         raise ResponseDecodeError(
             status=status, method=method, url=url, body=None, raw=raw
