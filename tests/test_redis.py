@@ -6,6 +6,9 @@ import asyncio
 import logging
 import math
 import multiprocessing
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -467,6 +470,52 @@ def test_a_bad_swoogo_redis_url_is_refused_before_any_request(
     monkeypatch.setenv("SWOOGO_REDIS_URL", "localhost:6379")
     with pytest.raises(InvalidInputError, match="SWOOGO_REDIS_URL"):
         SwoogoClient("key", "secret")
+
+
+_WITHOUT_REDIS_PY = """
+import sys
+
+
+class NoRedisPy:  # finds no redis-py, as on a machine without the redis extra
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "redis":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, NoRedisPy())
+import swoogo_async
+from swoogo_async.cli._args import build_parser
+from swoogo_async.cli._main import UsageError, _shared_state
+try:
+    from swoogo_async.redis import RedisSharedState
+except ModuleNotFoundError as exc:
+    print("import:", exc.name)
+try:
+    swoogo_async.SwoogoClient("key", "secret")
+except swoogo_async.InvalidInputError as exc:
+    print("env:", exc)
+try:
+    _shared_state(build_parser().parse_args(["get", "1", "--redis-url", "redis://h:1/0"]))
+except UsageError as exc:
+    print("cli:", exc)
+"""
+
+
+def test_without_the_redis_extra_each_way_in_names_what_is_missing() -> None:
+    env = {**os.environ, "SWOOGO_REDIS_URL": "redis://127.0.0.1:9/0"}
+    out = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_REDIS_PY],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    ).stdout.splitlines()
+    assert out[0] == "import: redis"
+    assert out[1].startswith("env: SWOOGO_REDIS_URL")
+    assert "swoogo-async[redis]" in out[1]
+    assert out[2].startswith("cli: --redis-url needs the redis extra")
+    assert len(out) == 3
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Sized bulk runs on one budget: what each still needs, and which may finish at once.
 
 Part of ``pacing.Pacer``'s rules (its ``runs``), kept apart to keep that module short;
-``_shared/budget.lua`` mirrors them. A sized run says with each call the credits it
+``redis/budget.lua`` mirrors them. A sized run says with each call the credits it
 still needs. The runs are taken from the least needing (then by id) while their
 needs together fit in what the window has left for bulk work: each of those can
 finish in this window, and together they cannot take more than it has.

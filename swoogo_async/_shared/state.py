@@ -39,6 +39,7 @@ from .._http.transport import check_id
 __all__ = [
     "DEFAULT_LEASE_WAIT",
     "LEASE_DIR_ENV",
+    "LEASE_POLL",
     "LocalSharedState",
     "SharedState",
     "check_lease_held",
@@ -240,7 +241,7 @@ class LocalSharedState:
 #: temporary folder).
 LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
 #: Seconds between two tries of a lease another holder has: first, and at most.
-_LEASE_POLL = (0.05, 0.5)
+LEASE_POLL = (0.05, 0.5)
 
 try:
     import fcntl
@@ -297,7 +298,7 @@ async def lease_pause(name: str, where: str, started: float, wait: float, pause:
             f"{name} is held by another run {where} (waited {wait:g} s)", name=name, waited=wait
         )
     await asyncio.sleep(min(pause, left))
-    return min(pause * 2, _LEASE_POLL[1])
+    return min(pause * 2, LEASE_POLL[1])
 
 
 @contextlib.asynccontextmanager
@@ -317,7 +318,7 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
     """
     path = _lease_path(scope, name)
     started = time.monotonic()
-    pause = _LEASE_POLL[0]
+    pause = LEASE_POLL[0]
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)

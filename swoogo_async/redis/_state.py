@@ -1,27 +1,8 @@
-"""``RedisSharedState``: one token and one rate budget for every process on a credential.
+"""``RedisSharedState``: the token, its refresh lock and the budget in Redis.
 
-Install with ``pip install "swoogo-async[redis]"`` and pass
-``SwoogoClient(shared=RedisSharedState(redis.asyncio.Redis(...)))``, or set
-``SWOOGO_REDIS_URL`` for every client and the CLI.
-
-- Token: stored with a TTL that ends when it is due for refresh. One process fetches
-  (redis-py's ``Lock``: a holder that dies releases by TTL). A 401 deletes the shared
-  token only if it is still the one that failed. Only the access token is stored,
-  never the secret.
-- Budget: ``Pacer``'s rules in one Lua script on a hash, timed by Redis' ``TIME``, so
-  every change is atomic and worker clocks do not matter. Interactive demand is kept
-  beside the budget, so bulk work in every process leaves interactive calls their share.
-- Untrusted values: whatever Redis holds under these keys is checked when read; a
-  malformed token, budget field or lock is treated as absent.
-- Leases (``lease(name)``, one writer per event): redis-py's ``Lock`` with a TTL of
-  ``lock_ttl``, extended while held (``_shared.redis_lease``).
-- Keys: ``swoogo:{<sha256(base URL, api key)[:16]>}:...``, one Cluster hash slot per
-  credential and server (staging and production never share a token or a budget).
-- Redis down or slow: each command is bounded by ``timeout``. With
-  ``on_error="fallback"`` (the default) the client carries on with in-process state
-  (one WARNING) and, every ``retry_after`` seconds, one command asks whether Redis is
-  back (the others stay in-process meanwhile); with
-  ``on_error="raise"`` the call fails with ``SharedStateError``. Never a hang.
+Every command of the token and the budget goes through ``_call``, which falls back to
+in-process state while Redis is away. The package's docstring (``swoogo_async.redis``)
+says what is shared and how.
 """
 
 from __future__ import annotations
@@ -38,24 +19,18 @@ from typing import Any, Literal, TypeVar
 
 from redis import asyncio as aioredis
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import LockError
 
-from ._checks import check_number
-from ._exceptions import InvalidInputError, SharedStateError
-from ._http.auth import usable_token
-from ._http.pacer import AsyncPacer
-from ._http.pacing import (
-    DEFAULT_RESERVE,
-    MIN_BLOCK,
-    Pacer,
-    RateHeaders,
-    RateLimit,
-)
-from ._shared.redis_lease import redis_lease
-from ._shared.redis_scripts import BUDGET_SCRIPT, COMPARE_AND_DELETE, CONSTANTS, TOKEN_GET
-from ._shared.state import LocalSharedState, credential_id
+from .._checks import check_number
+from .._exceptions import InvalidInputError, SharedStateError
+from .._http.auth import usable_token
+from .._http.pacer import AsyncPacer
+from .._http.pacing import DEFAULT_RESERVE, MIN_BLOCK, Pacer, RateHeaders, RateLimit
+from .._shared.state import LocalSharedState, credential_id
+from ._lease import redis_lease
+from ._scripts import BUDGET_SCRIPT, COMPARE_AND_DELETE, CONSTANTS, NO_ANSWER, TOKEN_GET
 
-__all__ = ["BUDGET_SCRIPT", "RedisSharedState"]
+__all__ = ["RedisSharedState"]
 
 T = TypeVar("T")
 logger = logging.getLogger("swoogo_async")
@@ -180,14 +155,21 @@ class RedisSharedState:
     async def _call(
         self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
     ) -> T:
-        if not self._keys[0]:
-            raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
+        self._check_bound()
         if self._down_until and (time.monotonic() < self._down_until or self._probing):
             return await local()
         # A burst of callers queues here rather than overflow the connection pool (an
         # error that would look like an outage and leave the shared budget).
         async with self._gate:
             return await self._send(remote, local)
+
+    def _check_bound(self) -> None:
+        if not self._keys[0]:
+            raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
+
+    def _no_answer(self, reason: str) -> SharedStateError:
+        """The error of a command that failed with ``reason`` under ``on_error="raise"``."""
+        return SharedStateError(f"Redis did not answer in {self.timeout}s ({reason})")
 
     async def _send(
         self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
@@ -201,7 +183,7 @@ class RedisSharedState:
             probe = self._probing = True
         try:
             result = await asyncio.wait_for(remote(), self.timeout)
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except NO_ANSWER as exc:
             reason = type(exc).__name__
         else:
             # Only the probe shows that the outage is over (a command already on its
@@ -215,7 +197,7 @@ class RedisSharedState:
             if probe:
                 self._probing = False
         if self.on_error == "raise":
-            raise SharedStateError(f"Redis did not answer in {self.timeout}s ({reason})")
+            raise self._no_answer(reason)
         if not self._down_until:
             # What this process knew of the budget is stale: others spent meanwhile. It
             # asks the server again (one probe) rather than spend from memory.
@@ -267,13 +249,17 @@ class RedisSharedState:
         holder = secrets.token_hex(16)
 
         async def remote() -> str | None:
-            lock = Lock(self.redis, self._keys[1], timeout=self.lock_ttl, thread_local=False)
+            lock = self._lock(self._keys[1])
             if not await self._take(lock, holder):
                 return None
             self._locks[holder] = lock
             return holder
 
         return await self._call(remote, self._local.refresh_lock)
+
+    def _lock(self, key: str) -> Lock:
+        """A redis-py ``Lock`` on ``key`` that expires ``lock_ttl`` after it is taken."""
+        return Lock(self.redis, key, timeout=self.lock_ttl, thread_local=False)
 
     async def _take(self, lock: Lock, holder: str | None = None) -> bool:
         """Take ``lock`` if it is free, or held by a key without a TTL."""
@@ -315,7 +301,7 @@ class RedisSharedState:
         if owed:
             try:
                 await asyncio.wait_for(self.run_script("release", owed, 1), self.timeout)
-            except (RedisError, OSError, asyncio.TimeoutError):
+            except NO_ANSWER:
                 self._owed += owed
 
     def _settle(self, cost: int, *, remote: bool) -> None:

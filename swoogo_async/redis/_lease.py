@@ -1,9 +1,9 @@
 """The event lease through Redis: redis-py's ``Lock``, extended while its run lives.
 
-A Redis lease also holds this machine's file lease (``state.file_lease``), so a run
+A Redis lease also holds this machine's file lease (``_shared.state.file_lease``), so a run
 here without Redis still waits for it; with Redis away it falls back to the file lease
 alone. A lease whose TTL passed while held marks the run's writes as stopped
-(``state.check_lease_held``). Imported only by ``swoogo_async.redis`` (the redis extra).
+(``_shared.state.check_lease_held``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockNotOwnedError, RedisError
+from redis.exceptions import LockNotOwnedError
 
-from .._exceptions import LeaseBusyError, SharedStateError
-from .state import lease_held_until
+from .._shared.state import LEASE_POLL, lease_held_until, lease_pause
+from ._scripts import NO_ANSWER
 
 if TYPE_CHECKING:
-    from ..redis import RedisSharedState
+    from ._state import RedisSharedState
 
 __all__ = ["redis_lease"]
 
@@ -33,19 +33,16 @@ logger = logging.getLogger("swoogo_async")
 @contextlib.asynccontextmanager
 async def redis_lease(state: RedisSharedState, name: str, wait: float) -> AsyncIterator[None]:
     """Hold the lease ``name`` through Redis (see ``RedisSharedState.lease``)."""
-    if not state._keys[0]:
-        raise RuntimeError("RedisSharedState must be bound to a credential (bind())")
+    state._check_bound()
     key = f"{state._keys[0].removesuffix(':token')}:lease:{name}"
-    lock = Lock(state.redis, key, timeout=state.lock_ttl, thread_local=False)
+    lock = state._lock(key)
     started = time.monotonic()
     try:
         # Surely held until a TTL after the attempt that took it was sent.
         until = [await _acquire(state, lock, name, wait) + state.lock_ttl]
-    except (RedisError, OSError, asyncio.TimeoutError) as exc:
+    except NO_ANSWER as exc:
         if state.on_error == "raise":
-            raise SharedStateError(
-                f"Redis did not answer in {state.timeout}s ({type(exc).__name__})"
-            ) from None
+            raise state._no_answer(type(exc).__name__) from None
         logger.warning(
             "Redis unreachable (%s): the lease %s covers this machine only",
             type(exc).__name__,
@@ -67,27 +64,19 @@ async def redis_lease(state: RedisSharedState, name: str, wait: float) -> AsyncI
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
         # A lease that cannot be released now expires by its TTL.
-        with contextlib.suppress(RedisError, OSError, asyncio.TimeoutError):
+        with contextlib.suppress(*NO_ANSWER):
             await asyncio.wait_for(lock.release(), state.timeout)
 
 
 async def _acquire(state: RedisSharedState, lock: Lock, name: str, wait: float) -> float:
     """Take ``lock``; return the ``time.monotonic()`` of the attempt that took it."""
     started = time.monotonic()
-    pause = 0.05
+    pause = LEASE_POLL[0]
     while True:
         sent = time.monotonic()
         if await asyncio.wait_for(state._take(lock), state.timeout):
             return sent
-        left = started + wait - time.monotonic()
-        if left <= 0:
-            raise LeaseBusyError(
-                f"{name} is held by another run on this credential (waited {wait:g} s)",
-                name=name,
-                waited=wait,
-            )
-        await asyncio.sleep(min(pause, left))
-        pause = min(pause * 2, 0.5)
+        pause = await lease_pause(name, "on this credential", started, wait, pause)
 
 
 async def _keep(state: RedisSharedState, lock: Lock, name: str, until: list[float]) -> None:
@@ -102,5 +91,5 @@ async def _keep(state: RedisSharedState, lock: Lock, name: str, until: list[floa
             until[0] = -math.inf  # the run's writes stop (check_lease_held)
             logger.error("the lease %s expired while held: the run stops writing", name)
             return
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except NO_ANSWER as exc:
             logger.warning("could not extend the lease %s (%s)", name, type(exc).__name__)

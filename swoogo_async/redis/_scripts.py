@@ -1,4 +1,4 @@
-"""The Lua that runs inside Redis for ``RedisSharedState``: the budget script and its helpers.
+"""What ``RedisSharedState`` runs inside Redis, and the errors that mean Redis did not answer.
 
 ``budget.lua`` is ``Pacer``'s rules, held equal to them by a test; its constants come
 from ``_http.pacing`` so the two never drift.
@@ -6,7 +6,10 @@ from ``_http.pacing`` so the two never drift.
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
+
+from redis.exceptions import RedisError
 
 from .._http.pacing import (
     FLOOR,
@@ -25,10 +28,13 @@ from .._http.pacing import (
 )
 from .._http.runs import MAX_RUNS
 
-__all__ = ["BUDGET_SCRIPT", "COMPARE_AND_DELETE", "CONSTANTS", "TOKEN_GET"]
+__all__ = ["BUDGET_SCRIPT", "COMPARE_AND_DELETE", "CONSTANTS", "NO_ANSWER", "TOKEN_GET"]
+
+#: A command that fails with one of these found Redis away or slower than ``timeout``.
+NO_ANSWER = (RedisError, OSError, asyncio.TimeoutError)
 
 #: ``Pacer``'s rules in Lua (see the file for its arguments).
-BUDGET_SCRIPT = resources.files("swoogo_async._shared").joinpath("budget.lua").read_text("utf-8")
+BUDGET_SCRIPT = resources.files("swoogo_async.redis").joinpath("budget.lua").read_text("utf-8")
 
 TOKEN_GET = """
 if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return nil end
