@@ -253,7 +253,7 @@ class Pipeline:
         slots = self._slots if call.cost else None
         replayed = False
         while True:
-            if pacer is not None:
+            if pacer is not None and pacer.paced:  # as data: an unlimited budget costs a test
                 too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
                 if too_long is not None:
                     # The budget is spent until after this call's deadline: say so now
