@@ -322,6 +322,29 @@ async def test_hooks_carry_cost_attempt_and_budget() -> None:
     assert token not in repr(requests) + repr(responses)
 
 
+async def test_remaining_stays_known_across_responses_that_report_no_budget() -> None:
+    requests: list[RequestInfo] = []
+    async with FakeSwoogo(rate_limit=2000) as fake:
+        fake.add_session(event_id=1, name="A")
+        async with SwoogoClient(
+            fake.api_key,
+            fake.api_secret,
+            base_url=fake.base_url,
+            retry=FAST_RETRY,
+            on_request=requests.append,
+        ) as client:
+            await client.sessions.get(1000)
+            fake.revoke_tokens()  # a 401, a token response (no budget in it), the replay
+            await client.sessions.get(1000)
+    assert [(r.path, r.remaining) for r in requests] == [
+        ("/oauth2/token", None),
+        ("/sessions/1000", None),
+        ("/sessions/1000", 1999),
+        ("/oauth2/token", 1999),  # the 401 is not charged: the fake says so
+        ("/sessions/1000", 1999),  # still what the latest report said, not "unknown"
+    ]
+
+
 async def test_a_failing_hook_is_logged_and_the_call_goes_on(
     fake: FakeSwoogo, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -346,6 +346,14 @@ def test_values_that_cannot_be_sent_faithfully_are_refused(
     assert reason in info.value.reason
 
 
+@pytest.mark.parametrize("value", ["maybe", 2, 0.5])
+def test_a_value_that_is_no_flag_is_refused_saying_so_once(value: object) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        prepare_session_fields({**_BASE, "session_included": value}, creating=True)
+    assert info.value.field == "session_included"
+    assert info.value.reason == f"must be a flag (true/false or 0/1) (got {value!r})"
+
+
 def test_supported_custom_values_are_sent() -> None:
     values = {
         "c_1": "text",

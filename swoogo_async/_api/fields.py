@@ -10,6 +10,7 @@ accept and reject the same things.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
@@ -87,9 +88,11 @@ def _capacity(value: Any) -> int:
 
 
 def _flag(value: Any) -> bool:
-    if not isinstance(value, (str, int, float)):
-        raise ValueError("must be a flag (true/false or 0/1)")
-    parsed = parse_bool(value.strip().lower() if isinstance(value, str) else value)
+    parsed = None
+    if isinstance(value, (str, int, float)):
+        # One message, to which the caller adds the value (parse_bool's has it too).
+        with contextlib.suppress(ValueError):
+            parsed = parse_bool(value.strip().lower() if isinstance(value, str) else value)
     if parsed is None:
         raise ValueError("must be a flag (true/false or 0/1)")
     return parsed

@@ -142,27 +142,26 @@ ResponseHook = Callable[[ResponseInfo], Awaitable[None] | None]
 class Hooks:
     """A client's ``on_request`` and ``on_response`` hooks, and what they are shown."""
 
-    __slots__ = ("_seen", "on_request", "on_response")
+    __slots__ = ("_remaining", "on_request", "on_response")
 
     def __init__(self, on_request: Any, on_response: Any) -> None:
         self.on_request: tuple[RequestHook, ...] = check_hooks("on_request", on_request)
         self.on_response: tuple[ResponseHook, ...] = check_hooks("on_response", on_response)
-        #: Headers of the latest response, kept only when hooks need its rate-limit state.
-        self._seen: Mapping[str, str] = {}
+        #: Credits left, as the latest response that told them said (only when hooks need it).
+        self._remaining: int | None = None
 
     async def request(
         self, method: str, path: str, url: str, cost: int, attempt: int, within: float
     ) -> None:
         """Run the ``on_request`` hooks for a request about to go out."""
-        remaining = RateLimitState.from_headers(self._seen).remaining
-        if remaining is not None and remaining < 0:
-            remaining = None
-        info = RequestInfo(method, path, url, cost, attempt, remaining)
+        info = RequestInfo(method, path, url, cost, attempt, self._remaining)
         await run_hooks(self.on_request, info, within)
 
     async def response(self, info: ResponseInfo, within: float) -> None:
         """Run the ``on_response`` hooks for a response (of any status)."""
-        self._seen = info.headers
+        remaining = info.rate_limit.remaining
+        if remaining is not None:  # a response without it (the token's) tells nothing new
+            self._remaining = remaining if remaining >= 0 else None
         await run_hooks(self.on_response, info, within)
 
 

@@ -51,8 +51,7 @@ __all__ = ["Pipeline", "logger"]
 T = TypeVar("T")
 
 NEW, OPEN, CLOSED = "new", "open", "closed"
-#: A success response as the pipeline notes it: call, URL, status, headers, attempt (only
-#: what ``ResponseInfo`` shows, so the body and the call's state are freed at once).
+#: A success response as noted: what ``ResponseInfo`` shows (the body is freed at once).
 _Last = tuple[Call, str, int, Mapping[str, str], int]
 
 
@@ -67,8 +66,7 @@ class CallState:
     options: CallOptions
     #: The attempt running now (1-based), for hooks.
     attempt: int = 0
-    #: The token the latest exchange sent. Kept here, not in a local, so no frame a
-    #: traceback keeps (Sentry's locals) holds the Token object.
+    #: The token the latest exchange sent (not a local: no traceback's frame holds it).
     token: Token | None = attrs.field(default=None, repr=False)
 
 
@@ -133,12 +131,11 @@ class Pipeline:
     def _check_open(self) -> None:
         if self.state == OPEN and asyncio.get_running_loop() is self._loop:
             return
+        if self.state == CLOSED:
+            raise ClientStateError("the client is closed")
         if self.state != OPEN:
-            raise ClientStateError(
-                "the client is closed"
-                if self.state == CLOSED
-                else "open the client first: 'async with SwoogoClient(...) as client:'"
-            )
+            hint = "'async with SwoogoClient(...) as client:'"
+            raise ClientStateError(f"open the client first: {hint}")
         raise ClientStateError(
             "this SwoogoClient belongs to the event loop that opened it; one client serves"
             " one loop (make one client per loop or thread)"
@@ -183,12 +180,7 @@ class Pipeline:
         return last
 
     async def send(
-        self,
-        options: CallOptions,
-        call: Call,
-        parse: Parse[T],
-        *,
-        deadline: float | None = None,
+        self, options: CallOptions, call: Call, parse: Parse[T], *, deadline: float | None = None
     ) -> T:
         """Send ``call`` under ``options``; return ``parse`` of its 2xx body.
 
@@ -228,14 +220,10 @@ class Pipeline:
             if call.cost:  # not the token's response: that one is the client's own
                 self._last.set((call, state.url, response.status, response.headers, state.attempt))
             return result
+        wait = server_retry_after(self.server_offset, response.headers) if status == 429 else None
+        raw = response.body
         raise make_status_error(
-            status=status,
-            method=call.method,
-            url=state.url,
-            raw=response.body,
-            retry_after=server_retry_after(self.server_offset, response.headers)
-            if status == 429
-            else None,
+            status=status, method=call.method, url=state.url, raw=raw, retry_after=wait
         )
 
     async def _exchange(self, state: CallState) -> Response:
@@ -269,7 +257,10 @@ class Pipeline:
                     )
             if slots is not None:
                 try:
-                    await slots.acquire()
+                    if slots.locked():  # a wait: bounded by the call's deadline
+                        await self._within(state, slots.acquire(), slots.release)
+                    else:
+                        await slots.acquire()
                 except BaseException:
                     if pacer is not None:
                         pacer.release(call.cost, sent=False)  # cancelled before a slot
@@ -281,7 +272,7 @@ class Pipeline:
                 if call.cost:  # the token as data while it is fresh; the manager fetches one
                     state.token = self.tokens.current
                     if state.token is None or self.tokens.clock() >= state.token.refresh_at:
-                        state.token = await self.tokens.get()
+                        state.token = await self._within(state, self.tokens.get())
                 request = self._request(state)
                 if self._hooks.on_request:
                     within = state.deadline - self.clock()
@@ -319,14 +310,8 @@ class Pipeline:
                 # from each token response, which times the token.
                 self.server_offset = read_server_offset(response.headers, time.time())
             if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "%s %s -> %d (attempt %d, %d credits)",
-                    call.method,
-                    call.path,
-                    response.status,
-                    state.attempt,
-                    call.cost,
-                )
+                args = (call.method, call.path, response.status, state.attempt, call.cost)
+                logger.debug("%s %s -> %d (attempt %d, %d credits)", *args)
             if self._hooks.on_request or self._hooks.on_response:
                 within = state.deadline - self.clock()
                 status, headers = response.status, response.headers
@@ -337,6 +322,18 @@ class Pipeline:
             self.tokens.invalidate(state.token)
             replayed = True
 
+    async def _within(self, state: CallState, waiting: Awaitable[T], undo: Any = None) -> T:
+        """Await ``waiting`` (the token, a slot) until the call's deadline; ``undo()`` if late."""
+        task = asyncio.ensure_future(waiting)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), state.deadline - self.clock())
+        except BaseException as exc:
+            task.cancel()  # a shared token fetch goes on: the token manager shields it
+            task.add_done_callback(lambda t: t.cancelled() or t.exception() or (undo and undo()))
+            if isinstance(exc, asyncio.TimeoutError) and not isinstance(exc, SwoogoError):
+                raise _late(state) from None
+            raise
+
     def _request(self, state: CallState) -> Request:
         """Build one attempt's request: its headers, and a timeout cut to the call's deadline.
 
@@ -346,10 +343,7 @@ class Pipeline:
         call, options = state.call, state.options
         remaining = state.deadline - self.clock()
         if remaining <= 0.001:
-            reason = "the call's deadline passed before the request was sent"
-            late = ReadTimeoutError(reason, method=call.method, url=state.url)
-            late.may_have_acted = False  # nothing left this process
-            raise late
+            raise _late(state)
         if state.token is None:
             headers = self._basic
         else:
@@ -374,10 +368,8 @@ class Pipeline:
         )
 
     async def server_clock_offset(self, options: CallOptions, deadline: float) -> float | None:
-        """Return the server's clock minus ours, asking if no answer told it yet; None if unsure.
-
-        None when no answer carried a readable ``Date``, or one beyond ``MAX_TRUSTED_OFFSET``.
-        """
+        """Return the server's clock minus ours, asking if no answer told it yet; None if no
+        answer carried a readable ``Date``, or one beyond ``MAX_TRUSTED_OFFSET``."""
         if self.server_offset is None:
             # Nothing read yet (the token came from the shared store, the calls so far
             # were lost): one 1-credit read, whose answer of any status is dated.
@@ -398,3 +390,10 @@ class Pipeline:
 
 
 def _ignore(raw: bytes, *, method: str, url: str) -> None: ...
+
+
+def _late(state: CallState) -> ReadTimeoutError:
+    reason = "the call's deadline passed before the request was sent"
+    late = ReadTimeoutError(reason, method=state.call.method, url=state.url)
+    late.may_have_acted = False  # nothing left this process
+    return late

@@ -25,8 +25,17 @@ Install with ``pip install "swoogo-async[redis]"`` and pass
   ``on_error="raise"`` the call fails with ``SharedStateError``. Never a hang.
 
 Importing this package imports redis-py: without the extra it raises
-``ModuleNotFoundError`` naming ``redis``. ``import swoogo_async`` never imports it.
+``ModuleNotFoundError`` naming ``redis`` and the extra. ``import swoogo_async`` never imports it.
 """
+
+try:
+    import redis.asyncio  # noqa: F401  (the extra: what the modules below import)
+except ModuleNotFoundError as exc:
+    if (exc.name or "").partition(".")[0] != "redis":
+        raise
+    raise ModuleNotFoundError(
+        "swoogo_async.redis needs redis-py: pip install 'swoogo-async[redis]'", name="redis"
+    ) from None
 
 from ._scripts import BUDGET_SCRIPT
 from ._state import RedisSharedState
