@@ -193,6 +193,36 @@ async def test_a_waiter_asks_again_on_its_timer_without_any_response() -> None:
     assert paced._queues == {}
 
 
+async def test_a_call_behind_the_probe_waits_for_its_answer_then_goes() -> None:
+    # A deadline shorter than the probe's patience: it waits (not refused at once),
+    # and goes as soon as the answer shows budget.
+    clock = [0.0]
+    pacer = Pacer()
+    paced = AsyncPacer(pacer, clock=lambda: clock[0])
+    assert await paced.acquire(1, within=0.5) is None  # the probe
+    task = asyncio.ensure_future(paced.acquire(1, within=0.5))
+    await _settle()
+    assert not task.done()
+    clock[0] = 0.2
+    paced.observe(_headers(100, 99, 600), 1)
+    assert await asyncio.wait_for(task, timeout=30.0) is None
+    assert pacer.available == 98
+
+
+async def test_a_call_behind_an_unanswered_probe_fails_at_its_deadline() -> None:
+    clock = [0.0]
+    pacer = Pacer()
+    paced = AsyncPacer(pacer, clock=lambda: clock[0])
+    assert await paced.acquire(1) is None  # the probe, never answered here
+    task = asyncio.ensure_future(paced.acquire(1, within=0.01))
+    await _settle()
+    assert not task.done()  # waiting, not refused up front
+    clock[0] = 0.02  # its deadline has passed when its timer fires
+    assert await asyncio.wait_for(task, timeout=30.0) == 0.0  # "the deadline passed"
+    assert paced._queues == {}
+    assert pacer.inflight == 1  # nothing reserved for it
+
+
 def test_an_unlimited_budget_turns_pacing_off_for_every_follower() -> None:
     pacer = Pacer()
     one, other = AsyncPacer(pacer), AsyncPacer(pacer)  # one LocalSharedState's clients

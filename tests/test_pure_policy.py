@@ -214,6 +214,52 @@ def test_with_others_spending_unseen_bulk_calls_go_out_one_at_a_time() -> None:
     assert pacer.available == 38
 
 
+def _refused(result: tuple[bool, float]) -> float:
+    """Return the wait of a refused reservation."""
+    ok, delay = result
+    assert not ok
+    return delay
+
+
+def test_a_wait_for_a_probes_answer_is_a_guess_cut_to_the_deadline_never_a_refusal() -> None:
+    # When the answer comes is unknown: a call with a short deadline is told to wait
+    # at most its deadline (for the answer), not a wait past it (a refusal up front).
+    pacer = Pacer()
+    assert pacer.reserve(1, 0.0) == (True, 0.0)  # the probe
+    assert _refused(pacer.reserve(1, 0.1, within=0.3)) == pytest.approx(0.3)
+    assert _refused(pacer.reserve(1, 0.1)) == pytest.approx(0.9)  # no deadline: the patience
+    assert pacer.reserve(1, 0.4, within=-0.1) == (False, 0.0)  # past its deadline: not negative
+    pacer.observe(_headers(100, 99, 10), 1, 0.35)  # the answer shows budget: it goes
+    assert pacer.reserve(1, 0.35, within=0.05) == (True, 0.0)
+    # An absurd 429's block: the wait for its probe is known (none before PROBE_AFTER),
+    # then the wait for the probe's answer is a guess again.
+    pacer.limited(3600.0, 1, 1.0)
+    assert _refused(pacer.reserve(1, 2.0, within=0.5)) == pytest.approx(PROBE_AFTER - 1.0)
+    assert pacer.reserve(1, 1.0 + PROBE_AFTER) == (True, 0.0)
+    assert _refused(pacer.reserve(1, 1.2 + PROBE_AFTER, within=0.5)) == pytest.approx(0.5)
+
+
+def test_a_wait_known_to_pass_the_deadline_is_still_refused_up_front() -> None:
+    # The budget spent until the reset (2 s away): a call with a 0.5 s deadline is told
+    # the whole wait, which the client turns into a refusal without waiting.
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 1, 2), 1, 0.0)
+    assert pacer.reserve(1, 0.0, within=0.5) == (True, 0.0)
+    assert _refused(pacer.reserve(1, 0.0, within=0.5)) == pytest.approx(2.0 + GUARD)
+
+
+def test_a_bulk_call_behind_an_unseen_spenders_answer_waits_up_to_its_deadline() -> None:
+    pacer = Pacer()
+    pacer.others_unseen = True
+    pacer.reserve(1, 0.0)
+    pacer.observe(_headers(100, 99, 10), 1, 0.0)
+    assert pacer.reserve(1, 0.1, bulk=True, final=True) == (True, 0.0)
+    assert _refused(pacer.reserve(1, 0.1, 0.2, bulk=True, final=True)) == pytest.approx(0.2)
+    pacer.observe(_headers(100, 98, 10), 1, 0.2)
+    assert pacer.reserve(1, 0.2, 0.1, bulk=True, final=True) == (True, 0.0)
+
+
 def test_a_reservation_unanswered_for_a_whole_window_is_presumed_lost() -> None:
     # A reservation nobody will answer (its command ran in a frozen Redis after its
     # caller gave up): before, it shrank every later window while grants went on.

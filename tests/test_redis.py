@@ -304,6 +304,7 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
         ("reserve", (1, 1e18, 0), 111.0),
         ("reserve", (1, 1e18, 0), 111.0 + PROBE_AFTER),
         ("reserve", (1, 1e18, 0), 111.0 + PROBE_AFTER),
+        ("reserve", (1, 0.3, 0), 111.2 + PROBE_AFTER),  # its answer: a guess, cut to within
         ("observe", (100, 70, 5, 1, 1), 111.5 + PROBE_AFTER),
         ("reserve", (1, 1e18, 0), 112.0 + PROBE_AFTER),
         ("observe", (-1, 0, 0, 1, 0), 112.0 + PROBE_AFTER),
@@ -382,12 +383,22 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
 
 
 def _probe_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], float]]:
-    """A 429 before any budget is known: after the block, callers behind the probe wait."""
+    """A 429 before any budget is known: after the block, callers behind the probe wait.
+
+    Before, the first probe's answer: a guessed wait, cut to a short deadline (or to
+    nothing, once it passed); during the block, a known one, told whole.
+    """
     return [
+        ("reserve", (1, 1e18, 0), 89.0),
+        ("reserve", (1, 0.4, 0), 89.1),
+        ("reserve", (1, -0.2, 1), 89.2),
+        ("observe", (-1, 0, 0, 1, 0), 89.5),  # a failure: the probe gave no answer
         ("reserve", (1, 1e18, 0), 90.0),
+        ("reserve", (1, 0.4, 0), 90.2),
         ("limited", (5.0, 1), 90.5),
         ("reserve", (1, 1e18, 0), 95.5),
         ("reserve", (1, 1e18, 0), 95.8),
+        ("reserve", (1, 0.1, 0), 95.9),
         ("reserve", (1, 1e18, 1), 96.4),
         ("observe", (100, 99, 10, 1, 1), 96.5),
         ("reserve", (1, 1e18, 0), 96.6),

@@ -148,12 +148,6 @@ async def test_a_calls_deadline_bounds_its_wait_for_a_connection_slot(fake: Fake
         assert (await asyncio.wait_for(client.sessions.get(rec["id"]), 20)).id == rec["id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pacing: while the first call of an unknown budget is out, the others are refused"
-    " at once as 'budget spent past this call's deadline' (PROBE_PATIENCE, 1 s, exceeds"
-    " the deadline) instead of waiting up to their deadline for the probe's answer",
-)
 async def test_a_cold_client_with_a_short_deadline_waits_for_the_budget_probe(
     fake: FakeSwoogo,
 ) -> None:
@@ -165,6 +159,25 @@ async def test_a_cold_client_with_a_short_deadline_waits_for_the_budget_probe(
     refused = [r for r in results if isinstance(r, RateLimitError)]
     assert refused == []  # not one 429 came from the server: nothing was spent
     assert fake.rate_limited == 0
+
+
+async def test_a_call_behind_a_held_budget_probe_fails_at_its_deadline_unsent(
+    fake: FakeSwoogo,
+) -> None:
+    # The probe's answer never comes in time: the call waited for it up to its deadline,
+    # then fails as any call whose deadline passed before it was sent (not "spent").
+    rec = fake.add_session(event_id=1, name="A")
+    fake.inject("GET /sessions/{id}", Fault.hang())
+    async with _client(fake, read_timeout=30.0) as client:
+        probe = asyncio.ensure_future(client.sessions.get(rec["id"]))
+        await fake.until_held(1)
+        quick = client.with_options(retry=RetryPolicy(max_attempts=2, deadline=0.5))
+        with pytest.raises(ReadTimeoutError) as info:
+            await asyncio.wait_for(quick.sessions.get(rec["id"]), 20)  # a hang guard
+        assert info.value.may_have_acted is False
+        fake.release_held()
+        assert (await probe).id == rec["id"]
+    assert len([r for r in fake.requests if r.path.startswith("/sessions/")]) == 1
 
 
 async def test_gives_up_after_max_attempts(fake: FakeSwoogo) -> None:

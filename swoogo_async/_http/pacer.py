@@ -191,8 +191,8 @@ class AsyncPacer:
         """Wait until ``cost`` credits may be spent, and reserve them.
 
         Returns:
-            None once reserved; or, without waiting, the seconds the wait would
-            take when that is more than ``within`` (nothing is reserved then).
+            None once reserved; or, reserving nothing, the wait when known to be more
+            than ``within``, or 0.0 once ``within`` ran out waiting (for a guessed wait).
         """
         if self._free is not None or (self.budget is None and self.pacer.unpaced):
             return None
@@ -249,7 +249,7 @@ class AsyncPacer:
                 if turn:
                     turn = False
                     self._wake_one(mark, below=cost)  # a cheaper call may fit
-                if delay > left:
+                if delay > left or left <= 0.0:  # a guess is cut to ``left``: 0.0 when past it
                     return delay
                 if arrival < 0:
                     arrival = next(self._arrivals)

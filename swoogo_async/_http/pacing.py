@@ -8,7 +8,8 @@ to a ``SharedBudget`` that other processes see too (``swoogo_async.redis`` runs 
 same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
 
 - Until a response says what the budget is, one request at a time goes out (a
-  probe); the rest wait for what it learns.
+  probe); the rest wait for its answer up to their deadline: only a wait known to
+  pass it (not a guess at when an answer comes) refuses a call up front.
 - ``available`` counts the credits we may still spend in the server's current
   window: set from the headers, lowered on each reservation, never raised by a
   late response. When it runs out, requests wait for the window to reset. A new
@@ -53,12 +54,7 @@ from .._checks import number
 from . import runs
 from .retry import RateHeaders, read_rate_headers
 
-__all__ = [
-    "Pacer",
-    "RateHeaders",
-    "RateLimit",
-    "read_rate_headers",
-]
+__all__ = ["Pacer", "RateHeaders", "RateLimit", "read_rate_headers"]
 
 GUARD = 0.05  # seconds past the estimated reset before spending the new window
 PROBE_PATIENCE = 1.0  # seconds a probe may go unanswered before another goes out
@@ -223,7 +219,8 @@ class Pacer:
             ``RateLimit`` gives a delay). ``(False, delay)``: not reserved; ask again
             after ``delay`` seconds (or sooner, when a response has taught something).
             A reservation that would have to wait longer than ``within`` is not made
-            and leaves no other trace.
+            and leaves no other trace. A wait that is only a guess (for an answer
+            still out) is said as at most ``within``: it is waited for, not refused.
         """
         if self.unpaced:
             return True, 0.0
@@ -233,7 +230,9 @@ class Pacer:
             if now < opens:
                 # Until the probe is answered or given up, or the block (if still on) ends.
                 ends = self.blocked_until if self.blocked_until > now else opens
-                return False, min(opens, ends) - now
+                wait = min(opens, ends) - now
+                # While a probe is out, its answer may come sooner: a guess, cut to ``within``.
+                return False, min(wait, max(within, 0.0)) if now < self.probe_until else wait
             self.probe_until = now + PROBE_PATIENCE
             self._grant(cost, now)
             return True, 0.0
@@ -249,7 +248,8 @@ class Pacer:
             return self._spaced(cost, now, within)
         if bulk:
             if self.others_unseen and self._unanswered(now):
-                return False, PROBE_PATIENCE  # or sooner: when the one out is answered
+                # Or sooner, when the one out is answered: a guess, cut to ``within``.
+                return False, min(PROBE_PATIENCE, max(within, 0.0))
             finishing, committed = self._finishing(run, max(needs, cost), now)
             if not finishing:
                 # Leave the share held back, and what the finishing runs still need.
@@ -381,8 +381,7 @@ class Pacer:
         # A reset beyond the window (or the documented one) is no answer to wait out.
         absurd = wait > (self.window or MAX_WINDOW) + 1.0
         wait = min(max(wait, MIN_BLOCK), MAX_WINDOW)
-        if self.window is None:
-            self.window = max(wait, 1.0)
+        self.window = self.window or max(wait, 1.0)
         self.reset_at = self.blocked_until = now + wait
         self.probe_at = now + min(wait, PROBE_AFTER) if absurd else self.blocked_until
 

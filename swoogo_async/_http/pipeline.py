@@ -243,9 +243,9 @@ class Pipeline:
         while True:
             if pacer is not None and pacer.paced:  # as data: an unlimited budget costs a test
                 too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
-                if too_long is not None:
-                    # The budget is spent until after this call's deadline: say so now
-                    # rather than sleep past it.
+                if too_long == 0.0:  # the deadline passed while it waited for credits
+                    raise _late(state)
+                if too_long is not None:  # the budget is known spent past the deadline
                     raise RateLimitError(
                         status=429,
                         method=call.method,

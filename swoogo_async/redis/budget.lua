@@ -93,6 +93,8 @@ if op == 'reserve' then
     if now < opens then
       ok = 0
       delay = math.min(opens, blocked > now and blocked or opens) - now
+      -- while a probe is out, its answer may come sooner: a guess, cut to within
+      if now < probe_until then delay = math.min(delay, math.max(within, 0)) end
     else
       probe_until = now + PATIENCE
       grant(cost)
