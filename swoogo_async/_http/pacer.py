@@ -20,8 +20,12 @@ __all__ = ["AsyncPacer", "BulkMark", "SharedBudget", "bulk_pacing"]
 class BulkMark:
     """One bulk run's mark on its calls: what the run still needs, once that is known.
 
-    A sized run (``size``) counts the credits it still needs: its calls tell the pacer,
-    which lets them take the floor while the run can finish in the window. An unsized
+    A sized run (``size``) counts the credits it still needs, a credit per row not yet
+    finished: its calls tell the pacer, which lets them take the floor while the run can
+    finish in the window. Rows, not grants, are counted: a retried attempt or a lookup
+    costs credits no size foresaw, and would make the run say it needs nothing while
+    rows are left. A run that gives more rows a call than its size said is unsized
+    from then on (a list that grew while it was read). An unsized
     run turns ``final`` once its source is exhausted: its remaining calls take the floor.
     Its calls' tasks share this object (a context variable is copied into each task,
     so a count kept later must live in a shared object); calls waiting for the floor
@@ -33,7 +37,8 @@ class BulkMark:
         #: The run's id on the budget (a sized run's needs are kept under it).
         self.run = secrets.randbits(52) + 1
         self.total: int | None = None  # credits the run needs in all, if sized
-        self.spent = 0  # credits granted to its calls
+        self.calls = 0  # rows given a call
+        self.done = 0  # rows given a call that finished
         self._ended: asyncio.Future[None] | None = None
         self._exhausted = False
 
@@ -50,9 +55,20 @@ class BulkMark:
         if self.total is not None:
             self.total = max(self.total - credits, 0)
 
+    def called(self) -> None:
+        """Say that a row is given a call; one beyond the size unsizes the run."""
+        self.calls += 1
+        if self.total is not None and self.calls > self.total:
+            self.total = None
+
+    def finished(self) -> None:
+        """Say that a row given a call finished (whatever its outcome)."""
+        self.done += 1
+
     def needs(self) -> float | None:
-        """Return the credits the run still needs, or None if it is unsized."""
-        return None if self.total is None else float(max(self.total - self.spent, 0))
+        """Return the credits the run still needs (its rows not yet finished, the calling
+        one included), or None if it is unsized."""
+        return None if self.total is None else float(max(self.total - self.done, 0))
 
     def end(self, calls: int | None = None) -> None:
         """Say that the run's source is exhausted: its remaining calls are its last.
@@ -190,8 +206,6 @@ class AsyncPacer:
                 )
             again = True
             if ok:
-                if mark is not None:
-                    mark.spent += cost
                 if delay > 0:
                     try:
                         await asyncio.sleep(delay)
@@ -263,9 +277,6 @@ class AsyncPacer:
         """Record a reservation that got no response."""
         if self._free is not None:
             return
-        mark = _BULK.get()
-        if mark is not None and not sent:
-            mark.spent = max(mark.spent - cost, 0)  # its run still needs them
         if self.budget is None:
             self.pacer.release(cost, sent=sent)
             self._wake()
