@@ -24,6 +24,9 @@ local QUIET, FLOOR, RELEASE_LAST, RELEASE_LAST_MAX = num(ARGV[15]), num(ARGV[16]
   num(ARGV[17]), num(ARGV[18])
 local MAX_RUNS, SIZED_FLOOR = num(ARGV[19]), num(ARGV[20])
 if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
+-- More fields than these rules write (the 17 read below, a sized run's each) is not their
+-- state either; and as a bulk call reads the hash whole, such a hash would slow every one.
+if redis.call('HLEN', k) > 17 + MAX_RUNS then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
   'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed', 'granted_at',
   'demand', 'demand_at', 'demand_since', 'granted')
