@@ -849,3 +849,23 @@ async def test_a_budget_swollen_with_fields_is_dropped_not_read_by_every_bulk_ca
     await state.run_script("observe", 100, 97, 10, 1, 1, now=t)
     assert (await state.run_script("reserve", 1, 1e18, 0, now=t))[0]
     await redis.aclose()
+
+
+async def test_a_run_field_seen_in_the_future_is_read_as_absent(redis_server: RedisServer) -> None:
+    """A run's field says when it last asked: by the script's clock, never later than now.
+
+    One that says later is corrupt. Before, it was kept (up to twice the longest window
+    ahead, then the 30 s of silence): a run needing 45 that never asks kept a live run
+    needing 60 of the 99 left from finishing at once, window after window, for 20 minutes.
+    """
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    state = RedisSharedState(redis).bind("ghost", None, base_url="http://127.0.0.1:1/api/v1")
+    assert state._keys is not None
+    t = 1000.0  # the script's clock, moved by hand
+    await state.run_script("reserve", 1, 1e18, 0, now=t)
+    await state.run_script("observe", 100, 99, 10, 1, 1, now=t)
+    await redis.hset(state._keys[2], mapping={"run:7": f"45 {t + 1100}"})
+    assert await state.run_script("reserve", 1, 1e18, 1, 0, 0, 9, 60, now=t) == (True, 0.0)
+    assert await redis.hget(state._keys[2], "run:7") is None
+    await redis.aclose()

@@ -147,7 +147,8 @@ if op == 'reserve' then
           if reset_at < 0 then return 0 end
           return held_rate(fin, sized) * math.max(releases - now, 0)
         end
-        -- Sized runs: fields run:<id> = "<credits still needed> <when it last asked>".
+        -- Sized runs: fields run:<id> = "<credits still needed> <when it last asked>" (by this
+        -- script's clock: a time still to come is corrupt).
         local runs, count, fields = {}, 0, {}
         local all = redis.call('HGETALL', k)
         for i = 1, #all, 2 do
@@ -157,7 +158,7 @@ if op == 'reserve' then
             local id = num(string.sub(name, 5))
             local a, b = string.match(all[i + 1], '^(%S+) (%S+)$')
             local left, seen = num(a), num(b)
-            if id and id > 0 and left and left >= 0 and seen and seen <= LATEST
+            if id and id > 0 and left and left >= 0 and seen and seen <= now
               and now - seen <= STRAY then
               runs[id] = {left, seen}
               count = count + 1
