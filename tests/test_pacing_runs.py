@@ -343,3 +343,31 @@ async def test_a_list_that_grows_while_it_is_read_is_no_longer_sized() -> None:
         # The five rows it was sized by are told; the rows beyond them go as an unsized
         # run's (its last ones final), never as a run that needs nothing more.
         assert told == [5.0, 4.0, 3.0, 2.0, 1.0]
+
+
+class _Uncountable:
+    """Rows whose length cannot be told (a lazy source's ``__len__`` that refuses)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self._rows = rows
+
+    def __iter__(self) -> Any:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        raise TypeError("the length is known only once read")
+
+
+async def test_a_source_that_cannot_tell_its_length_runs_unsized() -> None:
+    # A size is only a hint to the pacer: a source that is read fine is never refused
+    # for it (before, create_many raised the TypeError of its __len__).
+    async with (
+        FakeSwoogo(rate_limit=1000, rate_window=600.0) as server,
+        SwoogoClient(server.api_key, server.api_secret, base_url=server.base_url) as client,
+    ):
+        told = _told_needs(client)
+        summary = await client.sessions.create_many(
+            _Uncountable([_row(i) for i in range(3)])
+        ).summary()
+        assert summary.created == 3
+        assert told == []

@@ -133,7 +133,9 @@ class BulkRun:
         self._hold = hold
         self._mark = BulkMark()  # ends once the source is exhausted
         if isinstance(rows, Sized):
-            self.sized(len(rows))
+            # A size is a hint to the pacer: a source that cannot tell it runs unsized.
+            with contextlib.suppress(Exception):
+                self.sized(len(rows))
         self.progress = BulkProgress()
         self._results = self._run()
 
