@@ -397,3 +397,30 @@ def test_a_stream_of_small_sized_runs_does_not_take_the_floor_window_after_windo
     # Web traffic that starts now (no demand seen) finds the floor, as beside an unsized
     # run's calls (bulk_pacing(), or the same rows from a generator).
     assert pacer.reserve(1, 1.0) == (True, 0.0)
+
+
+async def test_a_syncs_read_of_its_event_is_bulk_work_not_interactive_demand() -> None:
+    # The read (a list call: 10 credits) is part of the run. Counted as interactive, it
+    # made bulk work hold back twice its rate for web traffic that was never there (more
+    # than the whole budget's rate on a 10-s window, for seconds), and went out ahead of
+    # other runs' bulk work.
+    rows = [_row(i) for i in range(6)]
+    async with (
+        FakeSwoogo(rate_limit=100, rate_window=10.0) as server,
+        SwoogoClient(server.api_key, server.api_secret, base_url=server.base_url) as client,
+    ):
+        assert client._core.pipeline.pacer is not None
+        pacer = client._core.pipeline.pacer.pacer
+        kinds: list[bool] = []
+        reserve = pacer.reserve
+
+        def recording(cost: int, now: float, *args: Any, **kwargs: Any) -> tuple[bool, float]:
+            kinds.append(bool(kwargs.get("bulk")))
+            return reserve(cost, now, *args, **kwargs)
+
+        pacer.reserve = recording  # type: ignore[method-assign]
+        summary = await client.sessions.sync(rows, event_id=7, concurrency=2).summary()
+        assert summary.created == 6
+        assert kinds
+        assert all(kinds)
+        assert pacer.demand == 0.0

@@ -251,7 +251,10 @@ class BulkRun:
             while True:
                 while not exhausted and taken < self._concurrency:
                     try:
-                        index, row = await anext(intake)
+                        # Calls made to read the source (a sync's read of its event) are
+                        # the run's bulk work, not interactive demand.
+                        with bulk_pacing(self._mark):
+                            index, row = await anext(intake)
                     except StopAsyncIteration:
                         exhausted = True
                         # A sized run is now sized exactly; an unsized one turns final.
