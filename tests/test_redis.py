@@ -26,6 +26,7 @@ from swoogo_async import (
 )
 from swoogo_async._http.pacer import bulk_pacing
 from swoogo_async._http.pacing import PROBE_AFTER, SIZED_FLOOR, STRAY_AFTER, Pacer
+from swoogo_async._http.runs import MAX_RUNS
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState
@@ -833,4 +834,50 @@ async def test_a_sized_create_many_through_redis_takes_the_floor_when_it_fits(
         assert keys is not None
         fields: list[bytes] = await redis.hkeys(keys[2])  # type: ignore[assignment]
         assert not [k for k in fields if k.startswith(b"run:")]
+    await redis.aclose()
+
+
+@pytest.mark.parametrize("name", ["junk", "run"])
+async def test_a_budget_swollen_with_fields_is_dropped_not_read_by_every_bulk_call(
+    redis_server: RedisServer, name: str
+) -> None:
+    """Every bulk reservation reads the budget hash whole (its runs' fields): fields the
+    rules never write, by the thousand, made each one as slow as that read, and the
+    script renews the key's expiry, so they stayed. More fields than the rules write
+    (theirs and a run's each) is no state of theirs: it is read as absent."""
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    state = RedisSharedState(redis).bind("swollen", None, base_url="http://127.0.0.1:1/api/v1")
+    assert state._keys is not None
+    t = 1000.0  # the script's clock, moved by hand
+    await state.run_script("reserve", 1, 1e18, 0, now=t)
+    await state.run_script("observe", 100, 99, 10, 1, 1, now=t)
+    await redis.hset(state._keys[2], mapping={f"{name}:{k}": "1 1000" for k in range(5000)})
+    for bulk in (0, 1):
+        await state.run_script("reserve", 1, 1e18, bulk, 0, 0, 9, 5, now=t)
+        assert await redis.hlen(state._keys[2]) <= 17 + MAX_RUNS
+    # Read as absent: the budget is unknown again, so one probe at a time asks.
+    assert not (await state.run_script("reserve", 1, 1e18, 0, now=t))[0]
+    await state.run_script("observe", 100, 97, 10, 1, 1, now=t)
+    assert (await state.run_script("reserve", 1, 1e18, 0, now=t))[0]
+    await redis.aclose()
+
+
+async def test_a_run_field_seen_in_the_future_is_read_as_absent(redis_server: RedisServer) -> None:
+    """A run's field says when it last asked: by the script's clock, never later than now.
+
+    One that says later is corrupt. Before, it was kept (up to twice the longest window
+    ahead, then the 30 s of silence): a run needing 45 that never asks kept a live run
+    needing 60 of the 99 left from finishing at once, window after window, for 20 minutes.
+    """
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    state = RedisSharedState(redis).bind("ghost", None, base_url="http://127.0.0.1:1/api/v1")
+    assert state._keys is not None
+    t = 1000.0  # the script's clock, moved by hand
+    await state.run_script("reserve", 1, 1e18, 0, now=t)
+    await state.run_script("observe", 100, 99, 10, 1, 1, now=t)
+    await redis.hset(state._keys[2], mapping={"run:7": f"45 {t + 1100}"})
+    assert await state.run_script("reserve", 1, 1e18, 1, 0, 0, 9, 60, now=t) == (True, 0.0)
+    assert await redis.hget(state._keys[2], "run:7") is None
     await redis.aclose()

@@ -23,12 +23,12 @@ __all__ = ["AsyncPacer", "BulkMark", "SharedBudget", "bulk_pacing"]
 class BulkMark:
     """One bulk run's mark on its calls: what the run still needs, once that is known.
 
-    A sized run (``size``) counts the credits it still needs: its calls tell the pacer,
-    which lets them take the floor while the run can finish in the window. An unsized
-    run turns ``final`` once its source is exhausted: its remaining calls take the floor.
-    Its calls' tasks share this object (a context variable is copied into each task,
-    so a count kept later must live in a shared object); calls waiting for the floor
-    wake when the source is exhausted.
+    A sized run (``size``) counts a credit per row not yet finished (rows, not grants: a
+    retry or a lookup costs credits no size foresaw); its calls tell the pacer, so they
+    may take the floor while the run can finish in the window. More rows than the size
+    said unsize it (a list that grew while read). An unsized run turns ``final`` once its
+    source is exhausted. The run's tasks share this object (a context variable is copied
+    into each task); calls waiting for the floor wake when the source is exhausted.
     """
 
     def __init__(self) -> None:
@@ -36,15 +36,13 @@ class BulkMark:
         #: The run's id on the budget (a sized run's needs are kept under it).
         self.run = secrets.randbits(52) + 1
         self.total: int | None = None  # credits the run needs in all, if sized
-        self.spent = 0  # credits granted to its calls
+        self.calls = 0  # rows given a call
+        self.done = 0  # rows given a call that finished
         self._ended: asyncio.Future[None] | None = None
         self._exhausted = False
 
     def size(self, credits: int) -> None:
-        """Say that the run needs at most ``credits`` in all (a credit per row to send).
-
-        Said more than once, the smallest count holds.
-        """
+        """Say that the run needs at most ``credits`` in all (the smallest count said holds)."""
         credits = max(credits, 0)
         self.total = credits if self.total is None else min(self.total, credits)
 
@@ -53,9 +51,19 @@ class BulkMark:
         if self.total is not None:
             self.total = max(self.total - credits, 0)
 
+    def called(self) -> None:
+        """Say that a row is given a call; one beyond the size unsizes the run."""
+        self.calls += 1
+        if self.total is not None and self.calls > self.total:
+            self.total = None
+
+    def finished(self) -> None:
+        """Say that a row given a call finished (whatever its outcome)."""
+        self.done += 1
+
     def needs(self) -> float | None:
-        """Return the credits the run still needs, or None if it is unsized."""
-        return None if self.total is None else float(max(self.total - self.spent, 0))
+        """Return the credits the run still needs (the calling row included), or None."""
+        return None if self.total is None else float(max(self.total - self.done, 0))
 
     def end(self, calls: int | None = None) -> None:
         """Say that the run's source is exhausted: its remaining calls are its last.
@@ -234,8 +242,6 @@ class AsyncPacer:
                 again = True
                 if ok:
                     turn = False
-                    if mark is not None:
-                        mark.spent += cost
                     if arrival >= 0 and self._left():
                         self._wake_one(mark)  # the next in its queue may find credits too
                     if delay > 0:
@@ -384,9 +390,6 @@ class AsyncPacer:
         """Record a reservation that got no response."""
         if self._free is not None:
             return
-        mark = _BULK.get()
-        if mark is not None and not sent:
-            mark.spent = max(mark.spent - cost, 0)  # its run still needs them
         if self.budget is None:
             self.pacer.release(cost, sent=sent)
             self._wake()

@@ -133,7 +133,9 @@ class BulkRun:
         self._hold = hold
         self._mark = BulkMark()  # ends once the source is exhausted
         if isinstance(rows, Sized):
-            self.sized(len(rows))
+            # A size is a hint to the pacer: a source that cannot tell it runs unsized.
+            with contextlib.suppress(Exception):
+                self.sized(len(rows))
         self.progress = BulkProgress()
         self._results = self._run()
 
@@ -141,7 +143,7 @@ class BulkRun:
         """Say that the source holds at most ``rows`` rows, before the first is taken.
 
         The pacer then knows from the start what the run still needs (a credit per row
-        not yet sent), so the run's last window is spent at once when it fits. Without
+        not yet finished), so the run's last window is spent at once when it fits. Without
         a size, that is known only once the source is exhausted.
         """
         self._mark.size(rows)
@@ -200,7 +202,10 @@ class BulkRun:
         try:
             # Leave interactive calls their share; the run's last calls may take the floor.
             with bulk_pacing(self._mark):
-                outcome = await call()
+                try:
+                    outcome = await call()
+                finally:
+                    self._mark.finished()
         except UnknownOutcomeError as error:
             result = BulkResult(index, row, "unknown", None, error)
         except SwoogoError as error:
@@ -246,7 +251,10 @@ class BulkRun:
             while True:
                 while not exhausted and taken < self._concurrency:
                     try:
-                        index, row = await anext(intake)
+                        # Calls made to read the source (a sync's read of its event) are
+                        # the run's bulk work, not interactive demand.
+                        with bulk_pacing(self._mark):
+                            index, row = await anext(intake)
                     except StopAsyncIteration:
                         exhausted = True
                         # A sized run is now sized exactly; an unsized one turns final.
@@ -259,6 +267,7 @@ class BulkRun:
                         (window.append if self._ordered else ready.put_nowait)(work)
                         continue
                     calls += 1
+                    self._mark.called()
                     task = asyncio.create_task(self._run_row(index, row, work))
                     live.add(task)
                     task.add_done_callback(live.discard)

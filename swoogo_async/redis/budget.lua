@@ -24,6 +24,9 @@ local QUIET, FLOOR, RELEASE_LAST, RELEASE_LAST_MAX = num(ARGV[15]), num(ARGV[16]
   num(ARGV[17]), num(ARGV[18])
 local MAX_RUNS, SIZED_FLOOR = num(ARGV[19]), num(ARGV[20])
 if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
+-- More fields than these rules write (the 17 read below, a sized run's each) is not their
+-- state either; and as a bulk call reads the hash whole, such a hash would slow every one.
+if redis.call('HLEN', k) > 17 + MAX_RUNS then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
   'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed', 'granted_at',
   'demand', 'demand_at', 'demand_since', 'granted')
@@ -146,7 +149,8 @@ if op == 'reserve' then
           if reset_at < 0 then return 0 end
           return held_rate(fin, sized) * math.max(releases - now, 0)
         end
-        -- Sized runs: fields run:<id> = "<credits still needed> <when it last asked>".
+        -- Sized runs: fields run:<id> = "<credits still needed> <when it last asked>" (by this
+        -- script's clock: a time still to come is corrupt).
         local runs, count, fields = {}, 0, {}
         local all = redis.call('HGETALL', k)
         for i = 1, #all, 2 do
@@ -156,7 +160,7 @@ if op == 'reserve' then
             local id = num(string.sub(name, 5))
             local a, b = string.match(all[i + 1], '^(%S+) (%S+)$')
             local left, seen = num(a), num(b)
-            if id and id > 0 and left and left >= 0 and seen and seen <= LATEST
+            if id and id > 0 and left and left >= 0 and seen and seen <= now
               and now - seen <= STRAY then
               runs[id] = {left, seen}
               count = count + 1
