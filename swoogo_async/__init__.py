@@ -5,7 +5,6 @@ from __future__ import annotations
 import typing as _typing
 
 from ._api.endpoints import DEFAULT_SPEAKER_FIELDS
-from ._api.fields import SessionCreateFields, SessionUpdateFields
 from ._api.models import Page, SelectionControl, Session, SessionStatus, Speaker
 from ._api.pages import Listing, SessionBatch
 from ._api.serialize import to_dict, to_json
@@ -47,15 +46,18 @@ from ._types import UNSET, UnsetType
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._api.fields import SessionCreateFields, SessionUpdateFields
     from ._shared.cache import CacheStats, CacheTTL, ReadCache
     from ._writes.bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
     from ._writes.sync_plan import RowPlan
 
 _log.configure_from_env()
 
-# Bulk, sync and the read cache load when first used (PEP 562): ``import swoogo_async``
-# pays for the client path only. Name -> the module that defines it.
+# The writable fields' types, bulk, sync and the read cache load when first used (PEP 562):
+# ``import swoogo_async`` pays for the client path only. Name -> the module that defines it.
 _LAZY = {
+    "SessionCreateFields": "._api.fields",
+    "SessionUpdateFields": "._api.fields",
     "CacheStats": "._shared.cache",
     "CacheTTL": "._shared.cache",
     "ReadCache": "._shared.cache",
