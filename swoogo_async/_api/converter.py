@@ -36,7 +36,7 @@ import attrs
 
 from .._exceptions import ResponseDecodeError
 from .._json import ERRORS as JSON_ERRORS
-from .._json import decode as json_decode
+from .._json import decoder as json_decoder
 from .._json import loads
 from .models import SelectionControl, Session, SessionStatus, Speaker
 from .scalars import (
@@ -137,7 +137,7 @@ def converter() -> cattrs.Converter:
     """The one converter: ``make_converter``'s rules and the session and speaker hooks.
 
     Built on first use (a speaker, a record without every field, ``to_dict``, a webhook's
-    speaker): a session read whole takes ``_sessions_from_records``, which holds the same
+    speaker): a session read whole takes ``_session_records()``, which holds the same
     rules, so ``import swoogo_async`` and a client's gets never import cattrs.
     """
     conv = make_converter()
@@ -238,7 +238,12 @@ def _records_fn(cls: type[Any], **hooks: Callable[[Any, Any], Any]) -> Callable[
     return names[f"structure_{cls.__name__}_list"]  # type: ignore[no-any-return]
 
 
-_sessions_from_records = _records_fn(Session, custom_fields=custom_fields)
+@functools.cache
+def _session_records() -> Callable[..., list[Session]]:
+    """The generated function that reads session records, built when the first is read."""
+    return _records_fn(Session, custom_fields=custom_fields)
+
+
 # A session payload's keys that are not fields, by the order of its keys (its layout):
 # the top-level custom fields (``c_<digits>``), then the others. A page's records share
 # one layout, so each is sorted out once. Bounded: a process fed ever-new layouts sorts
@@ -313,13 +318,13 @@ def structure_sessions(items: Any) -> list[Session]:
         items = list(items.values())
     if not isinstance(items, list):
         raise ValueError(f"expected a list of sessions, got {type(items).__name__}")
-    return _sessions_from_records(items, _general_session, _keep_other_session_keys)
+    return _session_records()(items, _general_session, _keep_other_session_keys)
 
 
 def structure_session(data: Mapping[str, Any]) -> Session:
     """Turn one session payload into a ``Session``, tolerating drift."""
-    records = _sessions_from_records((data,), _general_session, _keep_other_session_keys)
-    return records[0]  # type: ignore[no-any-return]
+    records = _session_records()((data,), _general_session, _keep_other_session_keys)
+    return records[0]
 
 
 def unstructure_session(session: Session) -> dict[str, Any]:
@@ -377,7 +382,7 @@ def structure_record(cls: type[T], data: Any) -> T:
 def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
     """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
     try:
-        return json_decode(raw)  # the usual body; anything else takes the one rule
+        return json_decoder()(raw)  # the usual body; anything else takes the one rule
     except JSON_ERRORS:
         pass
     try:
