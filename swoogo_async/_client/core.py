@@ -34,7 +34,9 @@ DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
 CreatePolicy = Literal["reconcile", "raise"]
 
 
-@attrs.frozen(eq=False)
+# Not slotted: ``creates`` is a plain ``functools.cached_property``, kept in the instance's
+# ``__dict__`` (a slotted class needs attrs 23.2's rewriting of it, which costs more to build).
+@attrs.frozen(eq=False, slots=False)
 class Core:
     """What a client and every copy ``with_options`` makes of it share."""
 
