@@ -54,8 +54,8 @@ if _typing.TYPE_CHECKING:
 _log.configure_from_env()
 
 # The writable fields' types, bulk, sync, the read cache and ``to_dict``/``to_json`` load
-# when first used (PEP 562):
-# ``import swoogo_async`` pays for the client path only. Name -> the module that defines it.
+# when first used (PEP 562): ``import swoogo_async`` pays for the client path only.
+# Name -> the module that defines it.
 _LAZY = {
     "SessionCreateFields": "._api.fields",
     "SessionUpdateFields": "._api.fields",
