@@ -5,10 +5,8 @@ from __future__ import annotations
 import typing as _typing
 
 from ._api.endpoints import DEFAULT_SPEAKER_FIELDS
-from ._api.fields import SessionCreateFields, SessionUpdateFields
 from ._api.models import Page, SelectionControl, Session, SessionStatus, Speaker
 from ._api.pages import Listing, SessionBatch
-from ._api.serialize import to_dict, to_json
 from ._client.client import DEFAULT_BASE_URL, SwoogoClient
 from ._client.sessions import Sessions
 from ._client.speakers import Speakers
@@ -47,15 +45,20 @@ from ._types import UNSET, UnsetType
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._api.fields import SessionCreateFields, SessionUpdateFields
+    from ._api.serialize import to_dict, to_json
     from ._shared.cache import CacheStats, CacheTTL, ReadCache
     from ._writes.bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
     from ._writes.sync_plan import RowPlan
 
 _log.configure_from_env()
 
-# Bulk, sync and the read cache load when first used (PEP 562): ``import swoogo_async``
-# pays for the client path only. Name -> the module that defines it.
+# The writable fields' types, bulk, sync, the read cache and ``to_dict``/``to_json`` load
+# when first used (PEP 562): ``import swoogo_async`` pays for the client path only.
+# Name -> the module that defines it.
 _LAZY = {
+    "SessionCreateFields": "._api.fields",
+    "SessionUpdateFields": "._api.fields",
     "CacheStats": "._shared.cache",
     "CacheTTL": "._shared.cache",
     "ReadCache": "._shared.cache",
@@ -64,6 +67,8 @@ _LAZY = {
     "BulkRun": "._writes.bulk",
     "BulkSummary": "._writes.bulk",
     "RowPlan": "._writes.sync_plan",
+    "to_dict": "._api.serialize",
+    "to_json": "._api.serialize",
 }
 
 

@@ -6,17 +6,27 @@ the token manager and the converter all read bodies by the same rule.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
-__all__ = ["decode", "loads"]
+__all__ = ["ERRORS", "decoder", "loads"]
 
 _BOM = b"\xef\xbb\xbf"
-#: msgspec's decoder (the one ``cattrs.preconf.msgspec`` uses): it keeps big integers exact
-#: and holds every body to RFC 8259, so what it returns can always be written back as JSON.
-decode = msgspec.json.decode
-ERRORS = (msgspec.DecodeError, RecursionError)  # RecursionError: nested too deep
+#: What ``decoder()`` raises for a body that is not JSON (msgspec's ``DecodeError`` is a
+#: ``ValueError``), or nested too deep.
+ERRORS = (ValueError, RecursionError)
+
+
+@functools.cache
+def decoder() -> Callable[[bytes], Any]:
+    """Return msgspec's JSON decoder (the one ``cattrs.preconf.msgspec`` uses): it keeps big
+    integers exact and holds every body to RFC 8259, so what it returns can always be
+    written back as JSON. msgspec is imported by the first body read, not by
+    ``import swoogo_async``."""
+    import msgspec
+
+    return msgspec.json.decode
 
 
 def loads(raw: bytes) -> Any:
@@ -29,6 +39,6 @@ def loads(raw: bytes) -> Any:
     if raw[:3] == _BOM:
         raw = raw[3:]
     try:
-        return decode(raw)
+        return decoder()(raw)
     except ERRORS as exc:
         raise ValueError(f"not a standard JSON document: {exc}") from None

@@ -168,7 +168,7 @@ def test_speaker_round_trip(
     speaker = Speaker(
         id=speaker_id, email=email, sessions=session_list, gender={"id": None, "value": None}
     )
-    assert converter.structure(converter.unstructure(speaker), Speaker) == speaker
+    assert converter().structure(converter().unstructure(speaker), Speaker) == speaker
 
 
 # -- any wire payload: each value converted by its rule, or kept in ``extra`` -----------------
@@ -254,7 +254,7 @@ def test_a_payload_never_fails_and_each_value_is_converted_or_kept(
             assert kept[key] == value
             continue
         try:
-            expected = converter.structure(value, types[key])
+            expected = converter().structure(value, types[key])
         except (ValueError, TypeError):
             assert session.extra[key] == value  # salvaged, not lost
             assert getattr(session, key) is None

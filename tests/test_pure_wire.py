@@ -40,7 +40,7 @@ from swoogo_async._api.fields import prepare_session_fields
 from swoogo_async._api.forms import encode_form, flatten_form
 from swoogo_async._api.pages import parse_page
 from swoogo_async._exceptions import make_status_error
-from swoogo_async._http.auth import basic_auth_header, parse_token_response
+from swoogo_async._http.auth import _read_expires_at, basic_auth_header, parse_token_response
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -130,8 +130,24 @@ def test_public_names_are_the_designed_ones() -> None:
     assert all(getattr(swoogo_async, n).__module__ == "swoogo_async._exceptions" for n in errors)
 
 
+#: What neither ``import swoogo_async`` nor a client's first get loads: cattrs (a session
+#: read whole does not need it), the create path, the writable fields, webhooks, and
+#: ``_strptime`` (the token's ``expires_at`` is read by ``fromisoformat``).
+NOT_ON_THE_READ_PATH = [
+    "cattrs",
+    "swoogo_async._writes.create",
+    "swoogo_async._writes.lookup",
+    "swoogo_async._writes.reconcile",
+    "swoogo_async._api.fields",
+    "swoogo_async._api.webhooks",
+    "swoogo_async._client.webhooks",
+    "_strptime",
+]
+
+
 def test_import_loads_the_client_path_only() -> None:
-    """Bulk, sync, the cache, Redis, the command and the fake load when first used."""
+    """Bulk, sync, the cache, Redis, the command, the fake, cattrs, the create path and
+    webhooks load when first used."""
     script = (
         "import json, sys, swoogo_async\n"
         "before = sorted(sys.modules)\n"
@@ -152,6 +168,8 @@ def test_import_loads_the_client_path_only() -> None:
         "swoogo_async.redis",
         "swoogo_async.testing",
         "redis",
+        "msgspec",  # the JSON decoder: the first body read loads it
+        *NOT_ON_THE_READ_PATH,
     ]
     assert [name for name in later if name in before] == []
     assert "swoogo_async._client.client" in before  # the client path itself is loaded
@@ -162,6 +180,61 @@ def test_import_loads_the_client_path_only() -> None:
         "swoogo_async._shared.cache",
     }
     assert loaded <= set(after)
+
+
+def test_a_get_loads_nothing_beyond_the_read_path_and_the_rest_loads_when_used() -> None:
+    """A fresh process's first get decodes without cattrs, the create path or webhooks;
+    each of them then works when first used."""
+    script = """
+import asyncio, json, sys
+from swoogo_async import SwoogoClient, to_dict
+from swoogo_async.testing import FakeSwoogo
+
+async def main():
+    async with FakeSwoogo("k", "s") as fake:
+        sid = fake.add_session(event_id=1, name="A", date="2026-05-01")["id"]
+        async with SwoogoClient("k", "s", base_url=fake.base_url) as client:
+            got = await client.sessions.get(sid)
+            after_get = sorted(sys.modules)
+            made = await client.sessions.create(event_id=1, name="B", date="2026-05-02")
+            hooks = await client.webhooks.list().collect()
+            spk = fake.add_speaker(event_id=1, first_name="S", last_name="T")["id"]
+            speaker = await client.speakers.get(spk)
+            partial = await client.sessions.get(sid, fields=["id", "name"])
+            copy = client.with_options(timeout=5.0)
+            again = await copy.sessions.create(event_id=1, name="C", date="2026-05-03")
+        out = {
+            "after_get": after_get,
+            "got": [got.id, got.name, str(got.date)],
+            "made": [made.name, str(made.date)],
+            "again": again.name,
+            "same_locks": copy._core.creates is client._core.creates,
+            "hooks": len(hooks),
+            "speaker": speaker.first_name,
+            "partial": [partial.id, partial.name, partial.date],
+            "dict": to_dict(got)["name"],
+            "later": sorted(sys.modules),
+        }
+    print(json.dumps(out))
+
+asyncio.run(main())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    result = json.loads(out.stdout)
+    assert [name for name in NOT_ON_THE_READ_PATH if name in result["after_get"]] == []
+    assert result["got"][1:] == ["A", "2026-05-01"]
+    assert result["made"] == ["B", "2026-05-02"]
+    assert result["again"] == "C"
+    assert result["same_locks"] is True  # a copy's creates share the client's locks
+    assert result["hooks"] == 0
+    assert result["speaker"] == "S"
+    assert result["partial"] == [result["got"][0], "A", None]  # cattrs' generated function
+    assert result["dict"] == "A"  # through the converter, built on first use
+    assert "msgspec" in result["after_get"]
+    now = set(result["later"])
+    assert {"cattrs", "swoogo_async._writes.create", "swoogo_async._client.webhooks"} <= now
 
 
 def test_basic_header_url_encodes_each_part() -> None:
@@ -192,6 +265,43 @@ def test_token_lifetime_comes_from_expires_at_and_server_date() -> None:
         wall_now=0.0,
     )
     assert short.refresh_at == pytest.approx(9.0)  # a tenth early for short lifetimes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-11-08 16:04:40",
+        " 2024-11-08 16:04:40 ",
+        "2024-1-8 6:4:4",  # only strptime reads single digits
+        "2024-11-08  16:04:40",  # nor two spaces
+        "2024-11-08T16:04:40",
+        "2024-11-08T16:04:40Z",
+        "2024-11-08 16:04:40+02:00",
+        "2024-11-08 16:04:40.250",
+        "2024-11-08",
+        "2024-11-08 16:04",
+        "2024-02-30 10:00:00",
+        "2024-11-08 16:04:60",
+        "2024-11-08 24:00:00",
+        "16:04:40",
+        "",
+        "soon",
+    ],
+)
+def test_expires_at_reads_as_strptime_then_fromisoformat_did(text: str) -> None:
+    """``fromisoformat`` first (no ``_strptime`` to load) reads every value as the rule
+    before it did: ``strptime`` of the documented form, else ISO 8601."""
+    try:
+        before: dt.datetime | None = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        try:
+            before = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            before = None
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=dt.timezone.utc)
+    expected = None if before is None else before.timestamp()
+    assert _read_expires_at(text) == expected
 
 
 def test_token_with_an_implausible_expiry_gets_the_documented_lifetime() -> None:

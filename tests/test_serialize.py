@@ -56,7 +56,7 @@ def test_session_to_dict_is_json_ready_and_keeps_everything() -> None:
     assert out["custom_fields"] == {"c_1001": "Value1", "c_1002": [{"id": 123}]}
     assert out["virtual_room"] == {"url": "https://x.test"}
     assert out["type_code"] == 4
-    assert converter.structure(out, Session) == SESSION  # the converter reads it back
+    assert converter().structure(out, Session) == SESSION  # the converter reads it back
 
 
 def test_speaker_and_page_and_batch() -> None:
@@ -64,7 +64,7 @@ def test_speaker_and_page_and_batch() -> None:
     out = to_dict(speaker)
     assert out["birth_date"] == "1815-12-10"
     assert out["sessions"][0]["name"] == SESSION.name
-    assert converter.structure(out, Speaker) == speaker
+    assert converter().structure(out, Speaker) == speaker
     page = Page(items=[SESSION], total_count=1, page_count=1, current_page=1, per_page=200)
     assert to_dict(page) == {
         "items": [to_dict(SESSION)],

@@ -26,7 +26,8 @@ from swoogo_async import (
     Session,
     SwoogoClient,
 )
-from swoogo_async._writes.sync_plan import DEFAULT_KEY, SyncPlanner, parse_key
+from swoogo_async._writes import DEFAULT_KEY
+from swoogo_async._writes.sync_plan import SyncPlanner, parse_key
 from swoogo_async.cli._progress import status_text
 from swoogo_async.testing import FakeSwoogo
 

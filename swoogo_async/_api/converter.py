@@ -1,8 +1,8 @@
 """The one cattrs converter that turns API payloads into models and back.
 
-``make_converter()`` builds it, in the spirit of cattrs' ``preconf``: every conversion
-rule is a hook registered here (the rules themselves are in ``_scalars.py``), none
-sits on the models:
+``converter()`` builds it on first use, in the spirit of cattrs' ``preconf``: every
+conversion rule is a hook registered here (the rules themselves are in ``scalars.py``),
+none sits on the models:
 
 - type drift: ``capacity`` as ``"20"`` or ``20``; flags as ``0``/``1``, ``"0"``/``"1"``
   or ``true``/``false``;
@@ -30,16 +30,13 @@ import itertools
 import operator
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import cattrs
-from cattrs.fns import identity
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .._exceptions import ResponseDecodeError
 from .._json import ERRORS as JSON_ERRORS
-from .._json import decode as json_decode
+from .._json import decoder as json_decoder
 from .._json import loads
 from .models import SelectionControl, Session, SessionStatus, Speaker
 from .scalars import (
@@ -57,6 +54,9 @@ from .scalars import (
     parse_str,
     parse_time,
 )
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "CUSTOM_FIELD_RE",
@@ -88,38 +88,64 @@ _STRUCTURE: dict[Any, Callable[[Any, Any], Any]] = {
     SessionStatus | None: parse_status,
     SelectionControl | None: parse_selection,
 }
-_UNSTRUCTURE: dict[Any, Callable[[Any], Any]] = {
-    int | None: identity,
-    str | None: identity,
-    bool | None: identity,
-    dt.date | None: format_date,
-    dt.time | None: format_time,
-    dt.datetime | None: format_datetime,
-    SessionStatus | None: lambda v: None if v is None else v.value,
-    SelectionControl | None: lambda v: None if v is None else v.value,
-}
+#: Payload values of any shape (location, track, gender, extra) are taken as they come.
+_AS_IS_TYPES = (Any, dict[str, Any], dict[str, Any] | None)
 
 
 def _as_is(value: Any, _type: Any = None) -> Any:
     return value
 
 
+def _enum_value(value: SessionStatus | SelectionControl | None) -> str | None:
+    return None if value is None else value.value
+
+
+def _structure_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    """The drift rule the converter holds for a field of type ``tp``, read from its tables."""
+    if tp in _AS_IS_TYPES:
+        return _as_is
+    return _STRUCTURE[tp]
+
+
 def make_converter() -> cattrs.Converter:
     """Build a converter holding every drift rule of the Swoogo API."""
+    # Imported here: a client that reads whole records never needs cattrs (see ``converter``).
+    import cattrs
+    from cattrs.fns import identity
+
+    unstructure: dict[Any, Callable[[Any], Any]] = {
+        int | None: identity,
+        str | None: identity,
+        bool | None: identity,
+        dt.date | None: format_date,
+        dt.time | None: format_time,
+        dt.datetime | None: format_datetime,
+        SessionStatus | None: _enum_value,
+        SelectionControl | None: _enum_value,
+    }
     conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
     for tp, structure in _STRUCTURE.items():
         conv.register_structure_hook(tp, structure)
-    for tp, unstructure in _UNSTRUCTURE.items():
-        conv.register_unstructure_hook(tp, unstructure)
-    # Payload values of any shape (location, track, gender, extra) are taken as they come.
-    conv.register_structure_hook_func(
-        lambda tp: tp in (Any, dict[str, Any], dict[str, Any] | None), _as_is
-    )
+    for tp, write in unstructure.items():
+        conv.register_unstructure_hook(tp, write)
+    conv.register_structure_hook_func(lambda tp: tp in _AS_IS_TYPES, _as_is)
     return conv
 
 
-converter = make_converter()
-_OMIT = override(omit=True)
+@functools.cache
+def converter() -> cattrs.Converter:
+    """The one converter: ``make_converter``'s rules and the session and speaker hooks.
+
+    Built on first use (a speaker, a record without every field, ``to_dict``, a webhook's
+    speaker): a session read whole takes ``_session_records()``, which holds the same
+    rules, so ``import swoogo_async`` and a client's gets never import cattrs.
+    """
+    conv = make_converter()
+    conv.register_structure_hook(Session, lambda data, _: structure_session(data))
+    conv.register_unstructure_hook(Session, unstructure_session)
+    conv.register_structure_hook(Speaker, structure_speaker)
+    conv.register_unstructure_hook(Speaker, _unstructure_speaker)
+    return conv
 
 
 @functools.cache
@@ -127,12 +153,15 @@ def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
     """Return cattrs' generated function for ``cls``, built on first use (``fields=``
     reads, speakers, ``to_dict``). It reads the fields; a payload's other keys join the
     new record's ``extra`` (or ``custom_fields``) afterwards."""
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+    omit = override(omit=True)
     if not structure:
-        return make_dict_unstructure_fn(cls, converter, extra=_OMIT, sessions=_OMIT)
-    hooks: dict[str, Any] = {"extra": _OMIT, "sessions": _OMIT}
+        return make_dict_unstructure_fn(cls, converter(), extra=omit, sessions=omit)
+    hooks: dict[str, Any] = {"extra": omit, "sessions": omit}
     if cls is Session:
         hooks["custom_fields"] = override(struct_hook=custom_fields)
-    return make_dict_structure_fn(cls, converter, _cattrs_detailed_validation=False, **hooks)
+    return make_dict_structure_fn(cls, converter(), _cattrs_detailed_validation=False, **hooks)
 
 
 def _field_names(cls: Any) -> frozenset[str]:
@@ -192,7 +221,7 @@ def _records_fn(cls: type[Any], **hooks: Callable[[Any, Any], Any]) -> Callable[
         f"      {', '.join(values)}, = get(o)",
     ]
     for v, a in zip(values, fields, strict=True):
-        names["h" + v] = hooks.get(a.name) or converter.get_structure_hook(a.type)
+        names["h" + v] = hooks.get(a.name) or _structure_hook(a.type)
         names["t" + v] = a.type
         if _WIRE_FORMS[a.type]:
             lines.append("      " + re.sub(r"\b([ht]?)v\b", rf"\g<1>{v}", _WIRE_FORMS[a.type]))
@@ -209,7 +238,12 @@ def _records_fn(cls: type[Any], **hooks: Callable[[Any, Any], Any]) -> Callable[
     return names[f"structure_{cls.__name__}_list"]  # type: ignore[no-any-return]
 
 
-_sessions_from_records = _records_fn(Session, custom_fields=custom_fields)
+@functools.cache
+def _session_records() -> Callable[..., list[Session]]:
+    """The generated function that reads session records, built when the first is read."""
+    return _records_fn(Session, custom_fields=custom_fields)
+
+
 # A session payload's keys that are not fields, by the order of its keys (its layout):
 # the top-level custom fields (``c_<digits>``), then the others. A page's records share
 # one layout, so each is sorted out once. Bounded: a process fed ever-new layouts sorts
@@ -256,7 +290,7 @@ def _salvage(cls: type[T], data: Mapping[str, Any]) -> T:
             if name == "custom_fields":
                 good[name] = custom_fields(data[name])
             else:
-                good[name] = converter.structure(data[name], attribute.type)
+                good[name] = converter().structure(data[name], attribute.type)
         except (ValueError, TypeError):
             bad[name] = data[name]
     record = cls(**good)
@@ -284,13 +318,13 @@ def structure_sessions(items: Any) -> list[Session]:
         items = list(items.values())
     if not isinstance(items, list):
         raise ValueError(f"expected a list of sessions, got {type(items).__name__}")
-    return _sessions_from_records(items, _general_session, _keep_other_session_keys)
+    return _session_records()(items, _general_session, _keep_other_session_keys)
 
 
 def structure_session(data: Mapping[str, Any]) -> Session:
     """Turn one session payload into a ``Session``, tolerating drift."""
-    records = _sessions_from_records((data,), _general_session, _keep_other_session_keys)
-    return records[0]  # type: ignore[no-any-return]
+    records = _session_records()((data,), _general_session, _keep_other_session_keys)
+    return records[0]
 
 
 def unstructure_session(session: Session) -> dict[str, Any]:
@@ -327,12 +361,6 @@ def _unstructure_speaker(speaker: Speaker) -> dict[str, Any]:
     return out
 
 
-converter.register_structure_hook(Session, lambda data, _: structure_session(data))
-converter.register_unstructure_hook(Session, unstructure_session)
-converter.register_structure_hook(Speaker, structure_speaker)
-converter.register_unstructure_hook(Speaker, _unstructure_speaker)
-
-
 def structure_record(cls: type[T], data: Any) -> T:
     """Turn a payload into any attrs model with an ``extra`` field, by the same rules.
 
@@ -344,7 +372,7 @@ def structure_record(cls: type[T], data: Any) -> T:
     known = _field_names(cls)
     fields = {key: value for key, value in data.items() if key in known}
     try:
-        record = converter.structure(fields, cls)
+        record = converter().structure(fields, cls)
     except (ValueError, TypeError):
         return _salvage(cls, data)
     _keep_other_keys(record, data, known)
@@ -354,7 +382,7 @@ def structure_record(cls: type[T], data: Any) -> T:
 def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
     """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
     try:
-        return json_decode(raw)  # the usual body; anything else takes the one rule
+        return json_decoder()(raw)  # the usual body; anything else takes the one rule
     except JSON_ERRORS:
         pass
     try:

@@ -27,7 +27,6 @@ from .models import SelectionControl, SessionStatus
 from .scalars import CUSTOM_FIELD_RE, parse_bool, parse_int
 
 __all__ = [
-    "DEFAULT_KEY",
     "REQUIRED_ON_CREATE",
     "WRITABLE_FIELDS",
     "Kind",
@@ -230,8 +229,6 @@ class SessionUpdateFields(SessionCreateFields, total=False):
     date: Annotated[dt.date | str | UnsetType | None, DATE]
 
 
-#: The fields that identify a row by default (``sessions.sync``, the command's ``--key``).
-DEFAULT_KEY: tuple[str, ...] = ("name", "date", "start_time")
 #: Every writable field and its kind, in the order the table declares them.
 WRITABLE_FIELDS: dict[str, Kind] = {
     name: hint.__metadata__[0]

@@ -1,6 +1,6 @@
 """Models out of the SDK: ``to_dict`` / ``to_json``, through the one converter.
 
-The shape is the API's own (what ``converter.unstructure`` writes, so it reads back
+The shape is the API's own (what ``converter().unstructure`` writes, so it reads back
 into an equal model): dates ``YYYY-MM-DD``, times ``HH:MM:SS``, datetimes UTC
 ``YYYY-MM-DD HH:MM:SS``, enums as their values, custom fields under
 ``custom_fields``, unknown fields (``extra``) at the top level where they came from.
@@ -28,7 +28,7 @@ __all__ = ["to_dict", "to_json"]
 def _plain(value: Any) -> Any:
     """Return ``value`` as JSON-ready data: models through the converter, containers copied."""
     if isinstance(value, (Session, Speaker)):
-        return _json_ready(converter.unstructure(value))
+        return _json_ready(converter().unstructure(value))
     if isinstance(value, Page):
         return {**attrs.asdict(value, recurse=False), "items": [_plain(i) for i in value.items]}
     if isinstance(value, SessionBatch):
@@ -52,9 +52,9 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.time)):
         # As the converter writes a model's date, time or datetime field.
         kind = next(k for k in (dt.datetime, dt.date, dt.time) if isinstance(value, k))
-        return converter.unstructure(value, unstructure_as=kind | None)
+        return converter().unstructure(value, unstructure_as=kind | None)
     if isinstance(value, enum.Enum):
-        return converter.unstructure(value)
+        return converter().unstructure(value)
     if isinstance(value, (Session, Speaker, Page, SessionBatch)):
         return _plain(value)
     raise InvalidInputError("obj", f"holds a {type(value).__name__}, which JSON cannot hold")

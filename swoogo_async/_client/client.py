@@ -29,10 +29,10 @@ from .._version import __version__
 from .core import DEFAULT_BASE_URL, Core, CreatePolicy, build_core
 from .sessions import Sessions
 from .speakers import Speakers
-from .webhooks import Webhooks
 
 if TYPE_CHECKING:
     from .._shared.cache import ReadCache
+    from .webhooks import Webhooks
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
@@ -148,9 +148,15 @@ class SwoogoClient:
         self.retry = options.retry
         bound = functools.partial(core.pipeline.send, options)
         self.send = self._send_cached if core.cache is not None else cast(Send, bound)
-        self.sessions = Sessions(self, core.creates)
+        self.sessions = Sessions(self)
         self.speakers = Speakers(self)
-        self.webhooks = Webhooks(self)
+
+    @functools.cached_property
+    def webhooks(self) -> Webhooks:
+        """Webhook registrations: list, create, update, delete (built on first use)."""
+        from .webhooks import Webhooks
+
+        return Webhooks(self)
 
     def __repr__(self) -> str:
         key = self._core.api_key

@@ -23,10 +23,10 @@ from .._http.pipeline import Pipeline
 from .._http.retry import RetryPolicy
 from .._http.transport import AiohttpTransport, Transport
 from .._shared.state import SharedState
-from .._writes.create import CreateLocks
 
 if TYPE_CHECKING:
     from .._shared.cache import ReadCache
+    from .._writes.create import CreateLocks
 
 __all__ = ["DEFAULT_BASE_URL", "Core", "CreatePolicy", "build_core"]
 
@@ -34,12 +34,13 @@ DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
 CreatePolicy = Literal["reconcile", "raise"]
 
 
-@attrs.frozen(eq=False)
+# Not slotted: ``creates`` is a plain ``functools.cached_property``, kept in the instance's
+# ``__dict__`` (a slotted class needs attrs 23.2's rewriting of it, which costs more to build).
+@attrs.frozen(eq=False, slots=False)
 class Core:
     """What a client and every copy ``with_options`` makes of it share."""
 
     pipeline: Pipeline
-    creates: CreateLocks
     #: The state shared with other processes (bound to this credential), if any.
     shared: SharedState | None
     api_key: str = attrs.field(repr=False)
@@ -49,6 +50,14 @@ class Core:
     #: The opt-in read cache, and whether the client made it (and so closes it).
     cache: ReadCache | None = None
     owns_cache: bool = False
+
+    @functools.cached_property
+    def creates(self) -> CreateLocks:
+        """What the duplicate-safe creates of the client and its copies share (made by the
+        first create: a client that only reads never loads the create path)."""
+        from .._writes.create import CreateLocks
+
+        return CreateLocks()
 
 
 #: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
@@ -200,7 +209,6 @@ def build_core(
             raise InvalidInputError("cache", "must be 'memory', a redis:// URL or a ReadCache")
     return Core(
         pipeline,
-        CreateLocks(),
         bound,
         api_key,
         rate_limit,

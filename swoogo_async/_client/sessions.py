@@ -9,20 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._api.converter import parse_session
 from .._api.endpoints import SessionListOptions, list_sessions_call, read_query, update_session_call
-from .._api.fields import (
-    DEFAULT_KEY,
-    SessionCreateFields,
-    SessionUpdateFields,
-    prepare_session_fields,
-)
 from .._api.models import Session
 from .._api.pages import Listing, SessionBatch, numbered_listing, parse_page
 from .._checks import check_number
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, check_id
 from .._shared.state import DEFAULT_LEASE_WAIT, credential_lease
-from .._writes.create import CreateLocks, Creator
-from .._writes.lookup import DEFAULT_CONCURRENCY
+from .._writes import DEFAULT_CONCURRENCY, DEFAULT_KEY
 from .getmany import get_many
 
 if TYPE_CHECKING:
@@ -30,10 +23,12 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    # Bulk and sync load on first use (see ``create_many``): ``import swoogo_async``
-    # pays for the client path only.
+    # The writable fields, the create path, bulk and sync load on first use (see
+    # ``create``): ``import swoogo_async`` and a client's reads pay for none of them.
+    from .._api.fields import SessionCreateFields, SessionUpdateFields
     from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
     from .._writes.bulk_results import RowInput
+    from .._writes.create import Creator
     from .._writes.sync import BeforeWrite
     from .client import SwoogoClient
 
@@ -44,17 +39,24 @@ __all__ = ["Sessions"]
 class Sessions:
     """Sessions (agenda items): get, list, create, update."""
 
-    def __init__(self, client: SwoogoClient, creates: CreateLocks) -> None:
+    def __init__(self, client: SwoogoClient) -> None:
         self._client = client
         self._send = client.send
-        self._creates = creates
-        self._creator = Creator(client, creates)
+
+    @functools.cached_property
+    def _creator(self) -> Creator:
+        """This client's creates, made by its first create."""
+        from .._writes.create import Creator
+
+        return Creator(self._client, self._client._core.creates)
 
     def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
         """Return a bulk run's create and update: ``RetryPolicy.for_bulk``, never cached."""
+        from .._writes.create import Creator
+
         policy = retry if retry is not None else self._client.retry.for_bulk()
         client = self._client.with_options(retry=policy, cache=False)
-        return Creator(client, self._creates), functools.partial(_send_update, client)
+        return Creator(client, self._client._core.creates), functools.partial(_send_update, client)
 
     async def get(
         self,
@@ -177,6 +179,8 @@ class Sessions:
                 or a re-send and a late commit both landed; the error carries the
                 submitted fields and the ids of the sessions it found.
         """
+        from .._api.fields import prepare_session_fields
+
         prepared = prepare_session_fields(
             {"event_id": event_id, "name": name, "date": date, **fields}, creating=True
         )
@@ -383,6 +387,8 @@ class Sessions:
             NotFoundError: no such session.
             ValidationError: the server rejected a field.
         """
+        from .._api.fields import prepare_session_fields
+
         prepared = prepare_session_fields(fields, creating=False)
         return await _send_update(self._client, session_id, prepared)
 

@@ -129,11 +129,13 @@ def _read_expires_at(value: object) -> float | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
+    # ``fromisoformat`` reads the documented form as ``strptime`` does, without loading
+    # ``_strptime``; ``strptime`` is left the forms only it reads (``2026-5-1 9:00:00``).
     try:
-        parsed = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         try:
-            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
         except ValueError:
             return None
     if parsed.tzinfo is None:

@@ -238,7 +238,7 @@ def parse_delivery(
         if kind == "session":
             data = structure_session(record)
         elif kind == "speaker":
-            data = converter.structure(record, Speaker)
+            data = converter().structure(record, Speaker)
         else:
             data = dict(record)
     except (ValueError, TypeError):

@@ -41,6 +41,7 @@ import attrs
 from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
+from . import DEFAULT_CONCURRENCY
 from .bulk_results import (
     BulkProgress,
     BulkResult,
@@ -61,7 +62,6 @@ from .bulk_rows import (
     session_row,
     unreadable,
 )
-from .lookup import DEFAULT_CONCURRENCY
 
 __all__ = [
     "UNREADABLE",

@@ -33,18 +33,12 @@ from .._api.pages import PageWalk
 from .._exceptions import LookupIncompleteError
 from .reconcile import assign_matches, batch_fields, batch_searches
 
-__all__ = ["BATCH_WINDOW", "DEFAULT_CONCURRENCY", "Batcher", "ListFn", "LookupResult"]
+__all__ = ["BATCH_WINDOW", "Batcher", "ListFn", "LookupResult"]
 
 #: Seconds a batch may wait for more creates in doubt before it is looked up.
 BATCH_WINDOW = 5.0
 #: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
 LOOKUP_MAX_PAGES = 5
-#: Rows a bulk run (create_many, update_many, sync, the command) keeps in flight by
-#: default. A batch is looked up once every running create of its event waits in it, so
-#: the rows in flight bound how many creates in doubt share one 10-credit lookup (see
-#: docs/performance.md). The pacer, not this number, keeps a run within the credit
-#: budget; memory stays flat (as many rows read ahead).
-DEFAULT_CONCURRENCY = 32
 #: Fetches page ``n`` of an event's sessions: ``(event_id, n, fields, search, deadline)``.
 ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
 #: A create's matches, whether one of them also matches another create, and the ids of

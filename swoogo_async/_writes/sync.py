@@ -22,6 +22,7 @@ from .._api.models import Page, Session
 from .._api.pages import KeysetWalk
 from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoError
 from .._shared.state import check_lease_held
+from . import DEFAULT_CONCURRENCY
 from .bulk import (
     BulkRun,
     ProgressCallback,
@@ -36,7 +37,6 @@ from .bulk import (
 )
 from .bulk_results import BulkStatus
 from .create import Creator
-from .lookup import DEFAULT_CONCURRENCY
 from .sync_plan import RowPlan, SyncPlanner
 
 __all__ = ["BeforeWrite", "sync_rows"]

@@ -34,13 +34,13 @@ from typing import Any, Literal
 import attrs
 
 from .._api.converter import CUSTOM_FIELD_RE
-from .._api.fields import DEFAULT_KEY, WRITABLE_FIELDS
+from .._api.fields import WRITABLE_FIELDS
 from .._api.models import Session
 from .._exceptions import AmbiguousMatchError, InvalidInputError
 from .bulk import UNREADABLE, RowInput, prepare_create_row
 from .reconcile import comparable, differing
 
-__all__ = ["DEFAULT_KEY", "RowPlan", "SyncPlanner", "changed_names", "parse_key"]
+__all__ = ["RowPlan", "SyncPlanner", "changed_names", "parse_key"]
 
 #: Writable fields that cannot identify a row.
 _NOT_KEYS = frozenset({"event_id", "custom_fields"})

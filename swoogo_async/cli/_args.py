@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from .._writes.lookup import DEFAULT_CONCURRENCY
+from .._writes import DEFAULT_CONCURRENCY
 from ._columns import row_options_parser
 from ._import import PROG
 

@@ -36,9 +36,9 @@ import attrs
 
 from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError
+from .._writes import DEFAULT_CONCURRENCY, DEFAULT_KEY
 from .._writes.bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
-from .._writes.lookup import DEFAULT_CONCURRENCY
-from .._writes.sync_plan import DEFAULT_KEY, RowPlan
+from .._writes.sync_plan import RowPlan
 from ._columns import RowOptions
 from ._leases import PROG, EventRows, event_leases, event_of, file_events
 from ._progress import ProgressSink, make_progress
