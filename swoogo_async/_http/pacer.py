@@ -68,10 +68,8 @@ class BulkMark:
     def end(self, calls: int | None = None) -> None:
         """Say that the run's source is exhausted: its remaining calls are its last.
 
-        ``calls``: the rows it gave a call in all, which sizes the run exactly (a sized
-        run may have counted rows that never reached it); an unsized run without it
-        turns ``final``.
-        """
+        ``calls``, the rows it gave a call in all, sizes the run exactly; an unsized run
+        without it turns ``final``."""
         self._exhausted = True
         if calls is not None:
             self.total = calls
