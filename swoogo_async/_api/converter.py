@@ -1,25 +1,16 @@
 """The one cattrs converter that turns API payloads into models and back.
 
-``converter()`` builds it on first use, in the spirit of cattrs' ``preconf``: every
-conversion rule is a hook registered here (the rules themselves are in ``scalars.py``),
-none sits on the models:
-
-- type drift: ``capacity`` as ``"20"`` or ``20``; flags as ``0``/``1``, ``"0"``/``"1"``
-  or ``true``/``false``;
-- formats: ``YYYY-MM-DD``, ``HH:MM:SS``, and ``YYYY-MM-DD HH:MM:SS`` read as UTC;
-- open enums: unknown ``session_status`` values are kept;
-- custom fields: ``custom_fields`` and top-level ``c_<digits>`` keys end up together;
-- unknown fields: kept in ``extra``, never an error. A known field whose value cannot
-  be converted is moved to ``extra`` too (parsing a page never fails on one odd value).
-
-Bodies become Python values through the one JSON decoder (``_json.py``, msgspec), then models:
-``parse_session``, ``parse_speaker`` (and ``pages.parse_page``) are what a resource hands
-the request seam. Session records holding every field (the server's full rendering) are
-read by one generated function whose per-field tests are inline, so a value already in
-its usual wire form costs no call; the drift rules run only for the others. Other records
-take cattrs' generated function (``cattrs.gen``, no detailed validation); a value that
-will not convert raises there, and the record is then converted field by field
-(``_salvage``) so that only that value lands in ``extra``.
+``converter()`` builds it on first use, in the spirit of cattrs' ``preconf``: every rule is
+a hook registered here (the rules themselves are in ``scalars.py``), none sits on the
+models. Type drift (``"20"`` for ``20``, flags as ``0``/``"1"``/``true``), the wire's date
+and time formats, open enums, custom fields (``custom_fields`` and top-level ``c_<digits>``
+keys together) and unknown fields (kept in ``extra``, as is a known field's value that will
+not convert: a page never fails on one odd value). ``parse_session``/``parse_speaker`` (and
+``pages.parse_page``) are what a resource hands the request seam: the body goes through the
+one JSON decoder (``_json.py``), then full session records through one generated function
+with inline per-field tests (the drift rules run only for a value not in its usual wire
+form), other records through cattrs' generated function, and a record that still will not
+convert field by field (``_salvage``).
 """
 
 from __future__ import annotations
@@ -134,12 +125,8 @@ def make_converter() -> cattrs.Converter:
 
 @functools.cache
 def converter() -> cattrs.Converter:
-    """The one converter: ``make_converter``'s rules and the session and speaker hooks.
-
-    Built on first use (a speaker, a record without every field, ``to_dict``, a webhook's
-    speaker): a session read whole takes ``_session_records()``, which holds the same
-    rules, so ``import swoogo_async`` and a client's gets never import cattrs.
-    """
+    """The one converter, built on first use: a session read whole takes
+    ``_session_records()``, which holds the same rules, so a client's gets need no cattrs."""
     conv = make_converter()
     conv.register_structure_hook(Session, lambda data, _: structure_session(data))
     conv.register_unstructure_hook(Session, unstructure_session)
@@ -150,9 +137,8 @@ def converter() -> cattrs.Converter:
 
 @functools.cache
 def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
-    """Return cattrs' generated function for ``cls``, built on first use (``fields=``
-    reads, speakers, ``to_dict``). It reads the fields; a payload's other keys join the
-    new record's ``extra`` (or ``custom_fields``) afterwards."""
+    """Return cattrs' generated function for ``cls`` (``fields=`` reads, speakers,
+    ``to_dict``); a payload's other keys join the record's ``extra`` afterwards."""
     from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
     omit = override(omit=True)

@@ -1,9 +1,7 @@
 """``SwoogoClient``: one class over one shared core; ``with_options`` makes copies of it.
 
-The core (``core.py``) is what a client and all its copies share: the request seam
-(``_http/pipeline.py``: pool, token, pacer, credits, lifecycle) and the duplicate-safe
-create's locks. A client adds its own ``CallOptions`` (retry policy, timeout,
-headers) and the resources, each built from the client.
+The core (``core.py``: the request seam, pool, token, pacer, credits, create locks) is what
+a client and its copies share; a client adds its own ``CallOptions`` and resources.
 """
 
 from __future__ import annotations
@@ -229,8 +227,7 @@ class SwoogoClient:
         """Rate-limit credits the requests of this client and its copies cost.
 
         Every attempt handed to the transport counts (a list call 10, any other call 1,
-        the token call 0), whether or not it was answered: the server may have charged it.
-        An attempt answered 429 does not: the server refused it without charging.
+        the token call 0), answered or not, except one answered 429 (not charged).
         """
         return self._core.pipeline.credits_spent
 
@@ -248,10 +245,9 @@ class SwoogoClient:
     def last_response(self) -> ResponseInfo | None:
         """The last success response of this client (or its copies) in the current task.
 
-        ``status``, ``headers`` and ``rate_limit`` (``limit``, ``remaining``,
-        ``reset``). Per task: concurrent calls in other tasks do not overwrite it, and
-        a call run in another task (``asyncio.gather``, ``create_task``) sets it
-        there, not here. ``None`` before the first success.
+        ``status``, ``headers`` and ``rate_limit`` (``limit``, ``remaining``, ``reset``).
+        Per task: a call run in another task (``gather``, ``create_task``) sets it there,
+        not here. ``None`` before the first success.
         """
         return self._core.pipeline.last_response()
 
