@@ -20,6 +20,7 @@ from swoogo_async import (
     LocalSharedState,
     RateLimit,
     RateLimitError,
+    ReadTimeoutError,
     RetryPolicy,
     SharedStateError,
     SwoogoClient,
@@ -734,8 +735,14 @@ async def test_a_web_client_is_served_while_a_bulk_client_saturates_the_budget(
                 *(bulk.sessions.get(1000) for _ in range(200)), return_exceptions=True
             )
         served = sum(not isinstance(r, BaseException) for r in done)
+        # A bulk call the budget cannot serve in time is refused, or (when its deadline
+        # passes while it waits for the interactive share to fade) fails unsent.
         assert [
-            r for r in done if isinstance(r, BaseException) and not isinstance(r, RateLimitError)
+            r
+            for r in done
+            if isinstance(r, BaseException)
+            and not isinstance(r, RateLimitError)
+            and not (isinstance(r, ReadTimeoutError) and r.may_have_acted is False)
         ] == []
         assert 0 < served < 95  # what is left beyond the interactive share
         for _ in range(10):
