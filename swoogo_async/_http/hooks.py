@@ -137,22 +137,21 @@ class ResponseInfo:
         return cls(call.method, call.path, url, status, headers, call.cost, attempt)
 
 
-class LastResponse:
-    """One task's last success response, as the pipeline noted it: ``ResponseInfo.of``'s
-    arguments until it is first read, then the ``ResponseInfo``.
+class LastResponse(weakref.ref["asyncio.Task[Any]"]):
+    """One task's last success response: a weak reference to the task (its owner; the
+    task holds its context, so a strong one would make a cycle) carrying the response as
+    the pipeline noted it (``ResponseInfo.of``'s arguments), then as described when read.
 
     A task makes its record on its first call, in a context variable, and updates it in
     place afterwards. Setting the variable on every call instead would leave each noted
     response alive in every context copied meanwhile (aiohttp copies the task's context
     for each request's timer, which lingers, cancelled, in the loop's heap), so the
     collector would see every response again. A task started from another inherits its
-    record but is not its ``owner``: it neither reads nor writes it.
+    record but is not its owner: it neither reads nor writes it.
     """
 
-    __slots__ = ("owner", "response")
+    __slots__ = ("response",)
 
-    #: The task the record belongs to (a weak reference: the task holds its context).
-    owner: weakref.ref[asyncio.Task[Any]]
     response: tuple[Call, str, int, Mapping[str, str], int] | ResponseInfo
 
 

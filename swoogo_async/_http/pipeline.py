@@ -17,7 +17,6 @@ import functools
 import logging
 import random
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -171,7 +170,7 @@ class Pipeline:
     def last_response(self) -> ResponseInfo | None:
         """Return the current task's last success response, if any."""
         last = self._last.get()
-        if last is None or last.owner() is not asyncio.current_task(self._loop):
+        if last is None or last() is not asyncio.current_task(self._loop):
             return None  # no call yet, or the record of the task that started this one
         if isinstance(last.response, tuple):  # described when first read, not on every call
             last.response = ResponseInfo.of(*last.response)
@@ -222,9 +221,8 @@ class Pipeline:
             task = asyncio.current_task() if call.cost else None  # the token's: the client's own
             if task is not None:  # noted: what ``ResponseInfo`` shows, not the body or state
                 last = self._last.get()
-                if last is None or last.owner() is not task:
-                    last = LastResponse()
-                    last.owner = weakref.ref(task)
+                if last is None or last() is not task:
+                    last = LastResponse(task)
                     self._last.set(last)
                 last.response = (call, state.url, status, response.headers, state.attempt)
             return result
