@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -258,6 +259,58 @@ async def test_last_response_is_per_task(fake: FakeSwoogo, client: SwoogoClient)
     await asyncio.gather(first(), second())
     assert seen == {"first": "/sessions/1000", "second": "/sessions/1001"}
     assert client.last_response is None  # the calls ran in other tasks
+
+
+async def test_last_response_of_a_task_started_from_another(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    """A task started after its parent's call sees no response until its own call, and
+    its call is not the parent's; the parent's later calls are not the child's either."""
+    fake.add_session(event_id=1, name="A")
+    fake.add_session(event_id=1, name="B")
+    await client.sessions.get(1000)
+    started, parent_called = asyncio.Event(), asyncio.Event()
+    seen: list[str | None] = []
+
+    def path() -> str | None:
+        last = client.last_response
+        return last.path if last else None
+
+    async def child() -> None:
+        seen.append(path())
+        started.set()
+        await parent_called.wait()
+        seen.append(path())
+        await client.sessions.get(1001)
+        seen.append(path())
+
+    task = asyncio.create_task(child())
+    await started.wait()
+    await client.sessions.get(1000, fields="id")
+    parent_called.set()
+    await task
+    assert seen == [None, None, "/sessions/1001"]
+    last = client.last_response
+    assert last is not None
+    assert (last.path, last.url.endswith("fields=id")) == (
+        "/sessions/1000",
+        True,
+    )
+
+
+async def test_a_copied_context_keeps_no_earlier_response(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    """A copy of the task's context (aiohttp makes one for each request's timer) reads the
+    task's latest response, so it keeps no earlier one alive."""
+    fake.add_session(event_id=1, name="A")
+    await client.sessions.get(1000)
+    copied = contextvars.copy_context()
+    await client.sessions.get(1000, fields="id")
+    last = copied.run(lambda: client.last_response)
+    assert last is not None
+    assert last.url.endswith("?fields=id")
+    assert last is client.last_response
 
 
 async def test_last_response_keeps_two_clients_apart(fake: FakeSwoogo) -> None:

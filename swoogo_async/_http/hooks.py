@@ -2,8 +2,8 @@
 
 Hooks (``SwoogoClient(on_request=..., on_response=...)``) observe; they cannot change
 or fail a call, nor hold it past its deadline. The pipeline keeps ``last_response``
-in a ``ContextVar``, so each task sees the responses of its own calls, whatever runs
-concurrently.
+in each task's own ``LastResponse`` record, so each task sees the responses of its own
+calls, whatever runs concurrently.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 import math
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Hooks",
+    "LastResponse",
     "RateLimitState",
     "RequestHook",
     "RequestInfo",
@@ -133,6 +135,24 @@ class ResponseInfo:
     ) -> ResponseInfo:
         """Describe the response to ``call``, sent to ``url`` by its attempt ``attempt``."""
         return cls(call.method, call.path, url, status, headers, call.cost, attempt)
+
+
+class LastResponse(weakref.ref["asyncio.Task[Any]"]):
+    """One task's last success response: a weak reference to the task (its owner; the
+    task holds its context, so a strong one would make a cycle) carrying the response as
+    the pipeline noted it (``ResponseInfo.of``'s arguments), then as described when read.
+
+    A task makes its record on its first call, in a context variable, and updates it in
+    place afterwards. Setting the variable on every call instead would leave each noted
+    response alive in every context copied meanwhile (aiohttp copies the task's context
+    for each request's timer, which lingers, cancelled, in the loop's heap), so the
+    collector would see every response again. A task started from another inherits its
+    record but is not its owner: it neither reads nor writes it.
+    """
+
+    __slots__ = ("response",)
+
+    response: tuple[Call, str, int, Mapping[str, str], int] | ResponseInfo
 
 
 RequestHook = Callable[[RequestInfo], Awaitable[None] | None]

@@ -39,7 +39,7 @@ from .auth import (
     read_server_offset,
     trusted_offset,
 )
-from .hooks import Hooks, ResponseInfo
+from .hooks import Hooks, LastResponse, ResponseInfo
 from .log import logger
 from .options import CallOptions, merge_headers
 from .pacer import AsyncPacer
@@ -51,8 +51,6 @@ __all__ = ["Pipeline", "logger"]
 T = TypeVar("T")
 
 NEW, OPEN, CLOSED = "new", "open", "closed"
-#: A success response as noted: what ``ResponseInfo`` shows (the body is freed at once).
-_Last = tuple[Call, str, int, Mapping[str, str], int]
 
 
 @attrs.define(eq=False)
@@ -122,11 +120,8 @@ class Pipeline:
         self.server_offset: float | None = None
         #: Rate-limit credits of the attempts sent (by the documented costs).
         self.credits_spent = 0
-        #: Each task's last success response: set, never mutated, so a task started
-        #: from here copies it and cannot write into its parent's.
-        self._last: contextvars.ContextVar[_Last | ResponseInfo | None] = contextvars.ContextVar(
-            "swoogo_async_last_response", default=None
-        )
+        #: Each task's record of its last success response (see ``LastResponse``).
+        self._last = contextvars.ContextVar[LastResponse | None]("swoogo_async_last", default=None)
 
     def _check_open(self) -> None:
         if self.state == OPEN and asyncio.get_running_loop() is self._loop:
@@ -174,21 +169,21 @@ class Pipeline:
     def last_response(self) -> ResponseInfo | None:
         """Return the current task's last success response, if any."""
         last = self._last.get()
-        if isinstance(last, tuple):  # described when first asked for, not on every call
-            last = ResponseInfo.of(*last)
-            self._last.set(last)
-        return last
+        if last is None or last() is not asyncio.current_task(self._loop):
+            return None  # no call yet, or the record of the task that started this one
+        if isinstance(last.response, tuple):  # described when first read, not on every call
+            last.response = ResponseInfo.of(*last.response)
+        return last.response
 
     async def send(
         self, options: CallOptions, call: Call, parse: Parse[T], *, deadline: float | None = None
     ) -> T:
         """Send ``call`` under ``options``; return ``parse`` of its 2xx body.
 
-        A client binds its options (``functools.partial(pipeline.send, options)``), leaving
-        the ``send(call, parse, *, deadline=None)`` its resources call. ``parse`` runs
-        inside the retry loop: a success body that does not decode (``ResponseDecodeError``)
-        is retried like any transient failure when the call is idempotent. ``deadline``
-        (on ``clock``) bounds the call instead of the policy's ``deadline`` from now.
+        A client binds its options (``functools.partial``); its resources pass the rest.
+        ``parse`` runs inside the retry loop: a success body that does not decode
+        (``ResponseDecodeError``) is retried like any transient failure when the call is
+        idempotent. ``deadline`` (on ``clock``) bounds the call instead of the policy's.
         """
         if self.state != OPEN or asyncio.get_running_loop() is not self._loop:
             self._check_open()
@@ -217,8 +212,13 @@ class Pipeline:
         call, status = state.call, response.status
         if status < 300:
             result = state.parse(response.body, method=call.method, url=state.url)
-            if call.cost:  # not the token's response: that one is the client's own
-                self._last.set((call, state.url, response.status, response.headers, state.attempt))
+            task = asyncio.current_task() if call.cost else None  # the token's: the client's own
+            if task is not None:  # noted: what ``ResponseInfo`` shows, not the body or state
+                last = self._last.get()
+                if last is None or last() is not task:
+                    last = LastResponse(task)
+                    self._last.set(last)
+                last.response = (call, state.url, status, response.headers, state.attempt)
             return result
         wait = server_retry_after(self.server_offset, response.headers) if status == 429 else None
         raw = response.body
