@@ -215,7 +215,7 @@ class AsyncPacer:
                 left = within - (now - start)
                 final = mark is not None and mark.final
                 needs = mark.needs() if mark is not None else None
-                run = mark.run if needs is not None and mark is not None else 0
+                run = mark.run if mark is not None and (needs is not None or final) else 0
                 if self.budget is None:
                     ok, delay = self.pacer.reserve(
                         cost,
