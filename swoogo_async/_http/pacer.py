@@ -33,7 +33,7 @@ class BulkMark:
 
     def __init__(self) -> None:
         self.final = False
-        #: The run's id on the budget (a sized run's needs are kept under it).
+        #: The run's id on the budget: its needs if sized, and whether it took the floor.
         self.run = secrets.randbits(52) + 1
         self.total: int | None = None  # credits the run needs in all, if sized
         self.calls = 0  # rows given a call
