@@ -217,7 +217,13 @@ def test_a_run_that_goes_silent_is_forgotten() -> None:
     assert pacer.reserve(1, 0.0, bulk=True, run=7, needs=20)[0]
     assert not pacer.reserve(1, 1.0, bulk=True, run=9, needs=25)[0]
     assert not pacer.reserve(1, 1.0 + STRAY_AFTER, bulk=True)[0]  # the floor still holds
-    assert pacer.reserve(1, 1.0 + STRAY_AFTER + GUARD, bulk=True, run=9, needs=25)[0]
+    # Forgotten, it is left nothing; it took this window's floor, so run 9 waits for
+    # that to shrink to the 28 spare (not to the 9 left beside run 7's needs).
+    now = 1.0 + STRAY_AFTER + GUARD
+    ok, delay = pacer.reserve(1, now, bulk=True, run=9, needs=25)
+    assert not ok
+    assert 7 not in pacer.runs
+    assert delay == pytest.approx(599.5 - 28 / (SIZED_FLOOR * 100 / 600) - now)
 
 
 # -- through the public API ----------------------------------------------------------------
@@ -294,7 +300,7 @@ def _told_needs(client: SwoogoClient) -> list[float]:
     reserve = pacer.reserve
 
     def recording(cost: int, now: float, *args: Any, **kwargs: Any) -> tuple[bool, float]:
-        if kwargs.get("run"):
+        if kwargs.get("run") and not kwargs.get("final"):  # an unsized run's last: no needs
             told.append(kwargs["needs"])
         return reserve(cost, now, *args, **kwargs)
 
@@ -373,30 +379,37 @@ async def test_a_source_that_cannot_tell_its_length_runs_unsized() -> None:
         assert told == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open: every sized run that fits takes the floor, so a worker that writes in "
-        "small create_many batches (each a sized run of a few rows) takes it window after "
-        "window, and web traffic that starts afterwards waits for the reset (9 s of a 10-s "
-        "window here, up to 10 minutes on the real one). The floor a window's finishing "
-        "runs may take needs a bound (e.g. one set of finishing runs per window), in Pacer "
-        "and budget.lua alike: a design choice left to the pacing owner."
-    ),
-)
-def test_a_stream_of_small_sized_runs_does_not_take_the_floor_window_after_window() -> None:
+def _batches(pacer: Pacer, sized: bool, first: int, now: float) -> float:
+    """Run 40 batches of 5 rows (create_many jobs, one after another) from ``now``."""
+    for batch in range(first, first + 40):
+        for k in range(5):
+            needs = float(5 - k) if sized else 0.0
+            if pacer.reserve(1, now, bulk=True, final=not sized, run=batch, needs=needs)[0]:
+                pacer.observe_rate((100, int(pacer.available), 10), 1, now, ok=True)
+        now += 0.01
+    return now
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["sized", "unsized"])
+def test_a_stream_of_small_runs_does_not_take_the_floor_window_after_window(sized: bool) -> None:
     pacer = Pacer()
     pacer.reserve(1, 0.0)
     pacer.observe_rate((100, 99, 10), 1, 0.0, ok=True)
-    now = 0.0
-    for batch in range(1, 41):  # create_many of 5 rows, one batch after another
-        for k in range(5):
-            if pacer.reserve(1, now, bulk=True, run=batch, needs=float(5 - k))[0]:
-                pacer.observe_rate((100, int(pacer.available), 10), 1, now, ok=True)
-        now += 0.01
-    # Web traffic that starts now (no demand seen) finds the floor, as beside an unsized
-    # run's calls (bulk_pacing(), or the same rows from a generator).
+    _batches(pacer, sized, 1, 0.0)
+    # One batch took 5 credits of the floor; the others wait for it to shrink. Web
+    # traffic that starts now (no demand seen) finds the rest of it.
+    floor = (SIZED_FLOOR if sized else FLOOR) * 10 * (9.5 - 0.4)
+    assert floor - 5 <= pacer.available < floor + 1
     assert pacer.reserve(1, 1.0) == (True, 0.0)
+    # A later window (the refused batches given up, so forgotten): another batch (one
+    # only) may take its floor.
+    later = 10.0 * math.ceil(STRAY_AFTER / 10.0 + 1.0)
+    pacer.observe_rate((100, 100, 10), 0, later, ok=True)
+    _batches(pacer, sized, 100, later)
+    assert floor - 5 <= pacer.available < floor + 1
+    assert pacer.took is not None
+    assert len(pacer.took) == 1
+    assert min(pacer.took) >= 100
 
 
 async def test_a_syncs_read_of_its_event_is_bulk_work_not_interactive_demand() -> None:

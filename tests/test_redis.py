@@ -381,6 +381,16 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
     ]
     ops += [("reserve", (1, 1e18, 1, 0, 0, 20 + k, 3), t + 46.0) for k in range(70)]
     ops += [("reserve", (1, 1e18, 1, 0, 0, 15, 2), t + 46.0)] * 3
+    # A stream of small runs (a worker's batches, sized or unsized: final with its run's
+    # id): one set of runs per window finishes into the floor; the next window, another.
+    for t in (700.0, 710.2):
+        if t == 700.0:
+            ops += [("observe", (100, 100, 10, 0, 1), t)]
+        ops += [("reserve", (1, 1e18, 1), t)] * 40
+        for b in range(8):
+            ops += [("reserve", (1, 1e18, 1, 0, 0, 30 + b, 5 - k), t + 0.1 * b) for k in range(5)]
+            ops += [("reserve", (1, 1e18, 1, 0, 1, 40 + b, 0), t + 0.1 * b + 0.05)] * 5
+        ops += [("reserve", (1, 1e18, 0), t + 1.0)]
     return ops
 
 
@@ -459,6 +469,8 @@ async def test_the_lua_script_follows_the_pacer_exactly(
         if name.startswith(b"run:")
     }
     assert runs == pacer.runs
+    took = stored_runs.get(b"took")
+    assert (None if took is None else frozenset(map(int, took.split()))) == pacer.took
     await redis.aclose()
 
 
@@ -646,6 +658,8 @@ async def test_a_malformed_value_under_our_keys_is_treated_as_absent(
         {"run:6": "1e400 1000", "run:7": "5 1e18"},
         {"run:8": "1e18 1000"},
         {f"run:{k}": "1 1000" for k in range(1, 71)},
+        {"took": "garbage 1e400"},
+        {"took": " ".join(map(str, range(1, 100)))},
     ],
     ids=lambda v: ",".join(v),
 )

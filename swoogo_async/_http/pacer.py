@@ -33,7 +33,7 @@ class BulkMark:
 
     def __init__(self) -> None:
         self.final = False
-        #: The run's id on the budget (a sized run's needs are kept under it).
+        #: The run's id on the budget: its needs if sized, and whether it took the floor.
         self.run = secrets.randbits(52) + 1
         self.total: int | None = None  # credits the run needs in all, if sized
         self.calls = 0  # rows given a call
@@ -215,7 +215,7 @@ class AsyncPacer:
                 left = within - (now - start)
                 final = mark is not None and mark.final
                 needs = mark.needs() if mark is not None else None
-                run = mark.run if needs is not None and mark is not None else 0
+                run = mark.run if mark is not None and (needs is not None or final) else 0
                 if self.budget is None:
                     ok, delay = self.pacer.reserve(
                         cost,

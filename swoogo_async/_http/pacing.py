@@ -27,13 +27,14 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   it waits unbooked until the share has shrunk, so it cannot take credits an
   interactive call arriving meanwhile needs.
 - A bulk run that can finish in the window leaves only the demand seen, so it does
-  not wait for the end of its last window. A sized run (``run``) says with each call
-  what it still ``needs``; those least needing whose needs together fit in the
-  credits left (less the demand share) go at once, and every other bulk call leaves
-  them their needs too (``runs``). A sized run takes the floor once it fits, so a
-  larger one (``SIZED_FLOOR``) costs it nothing alone and serves more interactive
-  traffic that starts after bulk work took the window. An unsized run only knows
-  that its source is exhausted (``final``): its last calls leave only the demand.
+  not wait for the end of its last window: a sized run (``run``, saying what it still
+  ``needs``) while those least needing fit together in the credits left (less the
+  demand share; every other bulk call leaves them their needs: ``runs``), an unsized
+  one for its last calls (``final``: its source is exhausted). One set of runs per
+  window (``took``: those finishing when one first would have waited) may finish into
+  the floor so; others wait for it to shrink, so a stream of small runs (a worker's
+  batches) cannot drain it window after window. A sized run leaves the larger
+  ``SIZED_FLOOR``: free to it alone, it serves more traffic that starts after it.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
   ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
@@ -135,6 +136,7 @@ class Pacer:
         self.demand_since = 0.0  # the first interactive call after a quiet spell
         #: Sized bulk runs: id -> (credits still needed, when it last asked).
         self.runs: runs.Runs = {}
+        self.took: frozenset[int] | None = None  # the runs that took the floor this window
 
     @property
     def known(self) -> bool:
@@ -163,18 +165,14 @@ class Pacer:
         decayed = self._decayed(now, memory)
         if decayed * memory < QUIET:
             self.demand_since = now
-        self.demand = decayed + cost / memory
-        self.demand_at = now
+        self.demand, self.demand_at = decayed + cost / memory, now
 
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
 
     def held_back(self, now: float, *, final: bool = False, sized: bool = False) -> float:
-        """Return the credits bulk work must leave for interactive calls until the reset.
-
-        ``final``: for a bulk run's last calls, which leave only the demand seen.
-        ``sized``: for a sized run's calls, which leave the larger ``SIZED_FLOOR``.
-        """
+        """Return the credits bulk work must leave for interactive calls until the reset:
+        only the demand seen for ``final`` calls, ``SIZED_FLOOR`` for ``sized`` ones."""
         if self.reset_at is None or self.limit is None:
             return 0.0
         return self._held_rate(now, final, sized) * max(self._releases() - now, 0.0)
@@ -209,10 +207,9 @@ class Pacer:
 
         ``again`` says that this call asked before and was refused: an interactive call
         counts as demand when it first asks, granted or not (a starved call is demand
-        too), and only then. ``final`` says that a bulk call is among its unsized run's
-        last: it may take the floor at once. ``run`` (a positive id) names a sized bulk
-        run and ``needs`` the credits it still needs, this call's included: it may take
-        the floor while its needs, with those of the runs needing less, fit.
+        too), and only then. ``run`` (a positive id) names a bulk call's run; ``needs``
+        is what a sized run still needs (this call's credits included), ``final`` says
+        that the call is among an unsized run's last. Either may let it take the floor.
 
         Returns:
             ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
@@ -250,27 +247,32 @@ class Pacer:
             if self.others_unseen and self._unanswered(now):
                 # Or sooner, when the one out is answered: a guess, cut to ``within``.
                 return False, min(PROBE_PATIENCE, max(within, 0.0))
-            finishing, committed = self._finishing(run, max(needs, cost), now)
-            if not finishing:
-                # Leave the share held back, and what the finishing runs still need.
-                spare = self.available - cost - committed
-                sized = run in self.runs
-                held = self.held_back(now, final=final, sized=sized)
-                if spare < held and self.reset_at is not None:
-                    # Wait, unbooked, until the share held back has shrunk to what is spare.
-                    rate = self._held_rate(now, final, sized)
-                    opens = self._releases() - (max(spare, 0.0) / rate if rate > 0 else 0.0)
-                    if opens > now:
-                        return False, opens - now
-            runs.spend(self.runs, run, cost)
+            rid = 0 if final else run  # a run in the table is sized
+            finishing, committed, ids = self._finishing(rid, max(needs, cost), now)
+            spare = self.available - cost - committed  # what finishing runs leave
+            wait = self._opens(spare, now, False, rid in self.runs)
+            if wait and (finishing or final) and (self.took is None or run in self.took):
+                # The window's one set of runs that may finish into the floor.
+                wait = 0.0 if finishing else self._opens(spare, now, True)
+                self.took = self.took if wait or self.took else frozenset(ids | {run})
+            if wait:
+                return False, wait  # unbooked, until the share held back has shrunk
+            runs.spend(self.runs, rid, cost)
         self._grant(cost, now)
         return True, 0.0
 
-    def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float]:
-        """Record a run's needs; say if it may finish at once, and what others that may need."""
+    def _opens(self, spare: float, now: float, final: bool, sized: bool = False) -> float:
+        """Return how long a bulk call leaving ``spare`` credits waits (0.0: none)."""
+        if self.reset_at is None or spare >= self.held_back(now, final=final, sized=sized):
+            return 0.0
+        rate = self._held_rate(now, final, sized)
+        return max(self._releases() - (max(spare, 0.0) / rate if rate else 0.0) - now, 0.0)
+
+    def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float, set[int]]:
+        """Record a run's needs; say if it may finish at once, which may, and their needs."""
         needs = runs.record(self.runs, run, needs, now, STRAY_AFTER)
         if not self.runs or self.reset_at is None:
-            return False, 0.0
+            return False, 0.0, set()
         free = self.available - self.held_back(now, final=True)
         return runs.finishing(self.runs, run, needs, free)
 
@@ -308,7 +310,7 @@ class Pacer:
             # made in an earlier window and still unanswered is presumed lost (a command
             # a frozen Redis ran after its caller gave up on it is answered by no one).
             self.inflight = min(self._unanswered(now), self.granted)
-            self.granted = 0
+            self.granted, self.took = 0, None
             self.available = float(self.limit - self.inflight)
             self.reset_at = now + self.window if self.window else None
             self.guessed = True
@@ -354,7 +356,7 @@ class Pacer:
             # window later: an answer read late only looks a little later).
             self.reset_at = reset_at
             self.inflight = min(self._unanswered(now), self.granted)  # as in _roll
-            self.granted = 0
+            self.granted, self.took = 0, None
             self.available = float(remaining - self.inflight)
             self.tat = min(self.tat, now)
         else:

@@ -33,17 +33,18 @@ def record(runs: Runs, run: int, needs: float, now: float, stray: float) -> floa
     return needs
 
 
-def finishing(runs: Runs, run: int, needs: float, free: float) -> tuple[bool, float]:
-    """Return whether ``run`` may finish at once in the ``free`` credits, and what the
-    runs that may (others than it) still need."""
+def finishing(runs: Runs, run: int, needs: float, free: float) -> tuple[bool, float, set[int]]:
+    """Return whether ``run`` may finish at once in the ``free`` credits, what the runs
+    that may (others than it) still need, and those runs (it included, if it may)."""
     total = 0.0
-    found = False
+    ids: set[int] = set()
     for left, other in sorted((left, other) for other, (left, _) in runs.items()):
         if total + left > free:
             break
         total += left
-        found = found or other == run
-    return found, total - (needs if found else 0.0)
+        ids.add(other)
+    found = run in ids
+    return found, total - (needs if found else 0.0), ids
 
 
 def spend(runs: Runs, run: int, cost: int) -> None:

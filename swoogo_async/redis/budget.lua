@@ -24,12 +24,12 @@ local QUIET, FLOOR, RELEASE_LAST, RELEASE_LAST_MAX = num(ARGV[15]), num(ARGV[16]
   num(ARGV[17]), num(ARGV[18])
 local MAX_RUNS, SIZED_FLOOR = num(ARGV[19]), num(ARGV[20])
 if redis.call('TYPE', k).ok ~= 'hash' then redis.call('DEL', k) end
--- More fields than these rules write (the 17 read below, a sized run's each) is not their
+-- More fields than these rules write (the 18 read below, a sized run's each) is not their
 -- state either; and as a bulk call reads the hash whole, such a hash would slow every one.
-if redis.call('HLEN', k) > 17 + MAX_RUNS then redis.call('DEL', k) end
+if redis.call('HLEN', k) > 18 + MAX_RUNS then redis.call('DEL', k) end
 local f = redis.call('HMGET', k, 'limit', 'window', 'avail', 'reset_at', 'tat', 'inflight',
   'blocked', 'probe_at', 'probe_until', 'unpaced', 'spacing', 'guessed', 'granted_at',
-  'demand', 'demand_at', 'demand_since', 'granted')
+  'demand', 'demand_at', 'demand_since', 'granted', 'took')
 local limit = num(f[1]) or (XC > 0 and XC or -1)
 local window = num(f[2]) or (XC > 0 and XW or -1)
 local avail = num(f[3]) or (XC > 0 and XC or 0)
@@ -47,6 +47,19 @@ local demand = num(f[14]) or 0
 local demand_at = num(f[15]) or 0
 local demand_since = num(f[16]) or 0
 local granted = num(f[17]) or 0
+-- The runs that took the floor in this window: took[id] = true (nil: none yet). More ids
+-- than runs are followed, or one that is no number, is corrupt: read as none.
+local took = nil
+if type(f[18]) == 'string' then
+  took = {}
+  local n = 0
+  for w in string.gmatch(f[18], '%S+') do
+    local id = num(w)
+    n = n + 1
+    if id == nil or n > MAX_RUNS + 1 then took = nil break end
+    took[id] = true
+  end
+end
 -- A value no state of these rules holds is corrupt and read as absent too, so that a
 -- poisoned hash holds no caller past a window or two: a window, or a time still to
 -- come, beyond the longest window; a time already past that lies in the future; a
@@ -106,6 +119,7 @@ if op == 'reserve' then
     if reset_at >= 0 and now >= reset_at + GUARD then
       inflight = math.max(math.min(unanswered(), granted), 0)
       granted = 0
+      took = nil
       avail = limit - inflight
       reset_at = window > 0 and now + window or -1
       guessed = 1
@@ -170,12 +184,13 @@ if op == 'reserve' then
         if count > MAX_RUNS then runs, count = {}, 0 end
         for _, name in ipairs(fields) do redis.call('HDEL', k, name) end
         local want = math.max(needs, cost)
-        if run > 0 and (runs[run] or count < MAX_RUNS) then
+        local rid = final == 1 and 0 or run -- a run in the table is sized
+        if rid > 0 and (runs[rid] or count < MAX_RUNS) then
           -- a run's needs only shrink (a call may have read them before another's grant)
-          if runs[run] then want = math.min(want, runs[run][1]) else count = count + 1 end
-          runs[run] = {want, now}
+          if runs[rid] then want = math.min(want, runs[rid][1]) else count = count + 1 end
+          runs[rid] = {want, now}
         end
-        local finishing, committed = 0, 0
+        local finishing, committed, ids = 0, 0, {}
         if count > 0 and reset_at >= 0 then
           local order = {}
           for id, e in pairs(runs) do order[#order + 1] = {e[1], id} end
@@ -185,25 +200,34 @@ if op == 'reserve' then
           for _, e in ipairs(order) do
             if total + e[1] > free then break end
             total = total + e[1]
-            if e[2] == run then finishing = 1 end
+            ids[#ids + 1] = e[2]
+            if e[2] == rid then finishing = 1 end
           end
           committed = total - (finishing == 1 and want or 0)
         end
-        if finishing == 0 then
-          local spare = avail - cost - committed
-          local sized = runs[run] ~= nil
-          if spare < held_back(final, sized) and reset_at >= 0 then
-            local r = held_rate(final, sized)
-            local opens = releases - (r > 0 and math.max(spare, 0) / r or 0)
-            if opens > now then
-              ok = 0
-              delay = opens - now
-            end
+        -- how long a call leaving spare credits waits for the share held back to shrink
+        local function opens(spare, fin, sized)
+          if reset_at < 0 or spare >= held_back(fin, sized) then return 0 end
+          local r = held_rate(fin, sized)
+          return math.max(releases - (r > 0 and math.max(spare, 0) / r or 0) - now, 0)
+        end
+        local spare = avail - cost - committed
+        local wait = opens(spare, 0, runs[rid] ~= nil)
+        if wait > 0 and (finishing == 1 or final == 1) and (took == nil or took[run]) then
+          -- the window's one set of runs that may finish into the floor
+          if finishing == 1 then wait = 0 else wait = opens(spare, 1, false) end
+          if wait == 0 and took == nil then
+            took = {[run] = true}
+            for _, id in ipairs(ids) do took[id] = true end
           end
         end
-        if ok == 1 and runs[run] then
-          local left = runs[run][1] - cost
-          if left > 0 then runs[run][1] = left else runs[run] = nil end
+        if wait > 0 then
+          ok = 0
+          delay = wait
+        end
+        if ok == 1 and runs[rid] then
+          local left = runs[rid][1] - cost
+          if left > 0 then runs[rid][1] = left else runs[rid] = nil end
         end
         for id, e in pairs(runs) do
           redis.call('HSET', k, 'run:' .. string.format('%.17g', id),
@@ -242,6 +266,7 @@ elseif op == 'observe' then
       reset_at = ra
       inflight = math.max(math.min(unanswered(), granted), 0)
       granted = 0
+      took = nil
       avail = rem - inflight
       tat = math.min(tat, now)
     elseif guessed == 1 and window > 0 and ra < reset_at - window / 2 then
@@ -282,5 +307,12 @@ redis.call('HSET', k, 'limit', s(limit), 'window', s(window), 'avail', s(avail),
   'spacing', s(spacing), 'guessed', s(guessed), 'granted_at', s(granted_at),
   'demand', s(demand), 'demand_at', s(demand_at), 'demand_since', s(demand_since),
   'granted', s(granted))
+if took == nil then
+  redis.call('HDEL', k, 'took')
+else
+  local t = {}
+  for id in pairs(took) do t[#t + 1] = s(id) end
+  redis.call('HSET', k, 'took', table.concat(t, ' '))
+end
 redis.call('PEXPIRE', k, math.floor(2 * MAXW * 1000))
 return {ok, s(delay), s(avail)}
