@@ -425,3 +425,35 @@ async def test_list_and_get_read_the_same_models_from_a_drifting_server(
     assert [s.id for s in got] == [s.id for s in listed]
     assert sorted(s.capacity or 0 for s in got) == list(range(30))
     assert [s.extra for s in got if s.extra] == [{"brand_new_field": i} for i in (9, 19, 29)]
+
+
+async def test_a_get_runs_code_in_six_package_modules(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    """The path of ``sessions.get`` (docs/architecture.md): every package module whose code
+    runs during one get of a warm client, the fake server (``testing``) aside."""
+    import sys
+    from types import FrameType
+
+    sid = fake.add_session(event_id=1, name="A")["id"]
+    await client.sessions.get(sid)  # the token and the budget are known after this one
+    ran: set[str] = set()
+
+    def note(frame: FrameType, event: str, _arg: object) -> None:
+        name = frame.f_globals.get("__name__", "")
+        if event == "call" and name.startswith("swoogo_async") and ".testing" not in name:
+            ran.add(name)
+
+    sys.setprofile(note)
+    try:
+        await client.sessions.get(sid)
+    finally:
+        sys.setprofile(None)
+    assert ran == {
+        "swoogo_async._client.sessions",
+        "swoogo_async._http.pipeline",
+        "swoogo_async._http.pacer",
+        "swoogo_async._http.transport",
+        "swoogo_async._api.converter",
+        "swoogo_async._api.models",
+    }
