@@ -27,6 +27,7 @@ from collections import Counter
 from typing import Any
 
 from swoogo_async import RetryPolicy, SwoogoClient
+from swoogo_async._writes import DEFAULT_CONCURRENCY
 from swoogo_async._writes.bulk import BulkSummary
 from swoogo_async.testing import FakeSwoogo, Fault
 
@@ -143,7 +144,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--chaos", type=float, default=0.03)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--skip-sync", action="store_true")
     args = parser.parse_args()
     results: dict[str, Any] = {}
