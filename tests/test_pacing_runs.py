@@ -437,3 +437,21 @@ async def test_a_syncs_read_of_its_event_is_bulk_work_not_interactive_demand() -
         assert kinds
         assert all(kinds)
         assert pacer.demand == 0.0
+
+
+def test_a_run_that_took_the_floor_is_not_stalled_by_one_that_came_later() -> None:
+    """A run that arrives after the window's floor was taken cannot take it, so it must
+    not count among the runs finishing: else, needing less, it pushes the run that took
+    the floor out of them, and both wait for the release."""
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe_rate((100, 100, 600), 1, 0.0, ok=True)
+    while pacer.reserve(1, 0.0, bulk=True)[0]:
+        pass  # an unsized run leaves only the floor
+    assert pacer.reserve(1, 1.0, bulk=True, run=7, needs=20) == (True, 0.0)
+    assert pacer.took == frozenset({7})
+    assert not pacer.reserve(1, 2.0, bulk=True, run=9, needs=15)[0]  # after: it waits
+    for left in range(19, 0, -1):  # run 7 still finishes at once, beside run 9's needs
+        assert pacer.reserve(1, 2.0, bulk=True, run=7, needs=left) == (True, 0.0), left
+    assert pacer.took == frozenset({7})
+    assert 7 not in pacer.runs

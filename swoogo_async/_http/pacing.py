@@ -274,7 +274,7 @@ class Pacer:
         if not self.runs or self.reset_at is None:
             return False, 0.0, set()
         free = self.available - self.held_back(now, final=True)
-        return runs.finishing(self.runs, run, needs, free)
+        return runs.finishing(self.runs, run, needs, free, self.took)
 
     def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
         """Reserve at the explicit rate (GCRA), after a burst allowance."""
