@@ -399,6 +399,13 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
     ops += [("reserve", (1, 1e18, 1, 0, 0, 50, 20), t + 1.0)]
     ops += [("reserve", (1, 1e18, 1, 0, 0, 51, 15), t + 2.0)]
     ops += [("reserve", (1, 1e18, 1, 0, 0, 50, 19 - k), t + 2.0) for k in range(19)]
+    # A run that took the floor near the reset and died: the next window forgets it.
+    t = 2000.0
+    ops += [("observe", (2000, 2000, 600, 0, 1), t)]
+    ops += [("reserve", (1, 1e18, 1), t + 585.0)] * 2000
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 60, 10), t + 585.0)]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 61, 5), t + 585.0)]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 61, 5 - k), t + 600.1) for k in range(5)]
     return ops
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-__all__ = ["MAX_RUNS", "Runs", "finishing", "record", "spend"]
+__all__ = ["MAX_RUNS", "Runs", "finishing", "forget", "record", "spend"]
 
 MAX_RUNS = 64  # sized bulk runs followed at once; a run beyond them is paced as an unsized one
 
@@ -63,3 +63,10 @@ def spend(runs: Runs, run: int, cost: int) -> None:
             runs[run] = (left, entry[1])
         else:
             del runs[run]
+
+
+def forget(runs: Runs, took: frozenset[int] | None) -> None:
+    """Forget, as a window ends, the runs that took its floor: a live one says its needs
+    again with its next call; one that died holds the next window's floor no longer."""
+    for run in took or ():
+        runs.pop(run, None)

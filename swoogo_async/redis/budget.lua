@@ -94,6 +94,12 @@ local function unanswered()
   if inflight ~= 0 and now - granted_at > STRAY then inflight = 0 end
   return inflight
 end
+-- As a window ends, forget the runs that took its floor (runs.forget): a live one says its
+-- needs again with its next call; one that died holds the next window's floor no longer.
+local function forget_took()
+  for id in pairs(took or {}) do redis.call('HDEL', k, 'run:' .. string.format('%.17g', id)) end
+  took = nil
+end
 local function grant(cost)
   avail = avail - cost
   inflight = inflight + cost
@@ -124,7 +130,7 @@ if op == 'reserve' then
     if reset_at >= 0 and now >= reset_at + GUARD then
       inflight = math.max(math.min(unanswered(), granted), 0)
       granted = 0
-      took = nil
+      forget_took()
       avail = limit - inflight
       reset_at = window > 0 and now + window or -1
       guessed = 1
@@ -274,7 +280,7 @@ elseif op == 'observe' then
       reset_at = ra
       inflight = math.max(math.min(unanswered(), granted), 0)
       granted = 0
-      took = nil
+      forget_took()
       avail = rem - inflight
       tat = math.min(tat, now)
     elseif guessed == 1 and window > 0 and ra < reset_at - window / 2 then
