@@ -437,3 +437,55 @@ async def test_a_syncs_read_of_its_event_is_bulk_work_not_interactive_demand() -
         assert kinds
         assert all(kinds)
         assert pacer.demand == 0.0
+
+
+def test_a_run_that_took_the_floor_is_not_stalled_by_one_that_came_later() -> None:
+    """A run that arrives after the window's floor was taken cannot take it, so it must
+    not count among the runs finishing: else, needing less, it pushes the run that took
+    the floor out of them, and both wait for the release."""
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe_rate((100, 100, 600), 1, 0.0, ok=True)
+    while pacer.reserve(1, 0.0, bulk=True)[0]:
+        pass  # an unsized run leaves only the floor
+    assert pacer.reserve(1, 1.0, bulk=True, run=7, needs=20) == (True, 0.0)
+    assert pacer.took == frozenset({7})
+    assert not pacer.reserve(1, 2.0, bulk=True, run=9, needs=15)[0]  # after: it waits
+    for left in range(19, 0, -1):  # run 7 still finishes at once, beside run 9's needs
+        assert pacer.reserve(1, 2.0, bulk=True, run=7, needs=left) == (True, 0.0), left
+    assert pacer.took == frozenset({7})
+    assert 7 not in pacer.runs
+
+
+@pytest.mark.parametrize("told", [True, False], ids=["answer", "rollover"])
+@pytest.mark.parametrize(
+    "dies",
+    [
+        1.0,
+        WINDOW - STRAY_AFTER / 2,  # so it is not forgotten as silent before the reset
+    ],
+    ids=["early", "near-the-reset"],
+)
+def test_a_run_that_took_the_floor_and_died_holds_it_for_its_window_only(
+    told: bool, dies: float
+) -> None:
+    """The window's floor is held for a dead run that took it until the window ends; the
+    next window (whether an answer tells of it or the pacer rolls over on its own) lets
+    another run take its floor at once, and the dead run is not among those that took it."""
+    pacer = Pacer()
+    pacer.reserve(1, 0.0)
+    pacer.observe_rate((LIMIT, LIMIT, int(WINDOW)), 1, 0.0, ok=True)
+    while pacer.reserve(1, dies, bulk=True)[0]:
+        pass  # bulk work took the window but the floor
+    assert pacer.reserve(1, dies, bulk=True, run=5, needs=10) == (True, 0.0)  # then dies
+    assert pacer.took == frozenset({5})
+    assert not pacer.reserve(1, dies, bulk=True, run=6, needs=5)[0]  # held for run 5
+    now = WINDOW + GUARD
+    if told:
+        pacer.observe_rate((LIMIT, LIMIT, int(WINDOW)), 0, now, ok=True)
+    while pacer.reserve(1, now, bulk=True)[0]:
+        pass
+    assert pacer.took is None
+    for left in range(5, 0, -1):
+        assert pacer.reserve(1, now, bulk=True, run=6, needs=left) == (True, 0.0), left
+    assert pacer.took == frozenset({6})

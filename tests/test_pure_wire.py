@@ -237,6 +237,73 @@ asyncio.run(main())
     assert {"cattrs", "swoogo_async._writes.create", "swoogo_async._client.webhooks"} <= now
 
 
+def test_first_use_from_two_threads_lazy_names_and_pickles_in_a_fresh_process() -> None:
+    """Two clients in two threads (each its own event loop) make the first reads and
+    ``to_dict``/``to_json`` at once; the lazy names resolve; ``import *`` gives every
+    public name; errors and models pickled here load in another fresh interpreter."""
+    script = """
+import asyncio, json, pickle, sys, threading
+import swoogo_async
+from swoogo_async import *
+from swoogo_async.testing import FakeSwoogo
+
+start = threading.Barrier(2)
+seen = {}
+
+def worker(name):
+    async def main():
+        async with FakeSwoogo("k", "s") as fake:
+            sid = fake.add_session(event_id=1, name=name, date="2026-05-01")["id"]
+            spk = fake.add_speaker(event_id=1, first_name=name, last_name="T")["id"]
+            async with SwoogoClient("k", "s", base_url=fake.base_url) as client:
+                start.wait()  # both loops make their first use together
+                got = await client.sessions.get(sid)
+                speaker = await client.speakers.get(spk)
+                seen[name] = [to_dict(got)["name"], json.loads(to_json(speaker))["first_name"]]
+    asyncio.run(main())
+
+threads = [threading.Thread(target=worker, args=(n,)) for n in ("A", "B")]
+for t in threads: t.start()
+for t in threads: t.join()
+g = globals()
+err = NotFoundError(status=404, method="GET", url="http://h/sessions/1", body={"m": 1}, raw=b"{}")
+fields = SessionCreateFields(name="x")
+got = swoogo_async._api.converter.parse_session(
+    b'{"id": 5, "event_id": 1, "name": "S", "date": "2026-05-01"}', method="GET", url="u")
+print(json.dumps({
+    "seen": seen,
+    "star": [n for n in swoogo_async.__all__ if n not in g],
+    "pickled": pickle.dumps([err, got, fields, InvalidInputError("name", "empty")]).hex(),
+    "modules": "cattrs" in sys.modules,
+}))
+"""
+    load = """
+import json, pickle, sys
+err, got, fields, bad = pickle.loads(bytes.fromhex(sys.stdin.read()))
+print(json.dumps([type(err).__name__, err.status, err.body, got.id, str(got.date), fields,
+                  type(bad).__name__, str(bad)]))
+"""
+
+    def run(code: str, given: str | None = None) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            input=given,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+
+    result = json.loads(run(script))
+    assert result["seen"] == {"A": ["A", "A"], "B": ["B", "B"]}
+    assert result["star"] == []
+    assert result["modules"] is True
+    back = json.loads(run(load, result["pickled"]))
+    assert back[:6] == ["NotFoundError", 404, {"m": 1}, 5, "2026-05-01", {"name": "x"}]
+    assert back[6] == "InvalidInputError"
+    assert "name" in back[7]
+
+
 def test_basic_header_url_encodes_each_part() -> None:
     header = basic_auth_header("my key", "p@ss:w/rd")
     raw = base64.b64decode(header.removeprefix("Basic ")).decode()

@@ -391,6 +391,21 @@ def _pacer_ops(explicit: RateLimit | None) -> list[tuple[str, tuple[Any, ...], f
             ops += [("reserve", (1, 1e18, 1, 0, 0, 30 + b, 5 - k), t + 0.1 * b) for k in range(5)]
             ops += [("reserve", (1, 1e18, 1, 0, 1, 40 + b, 0), t + 0.1 * b + 0.05)] * 5
         ops += [("reserve", (1, 1e18, 0), t + 1.0)]
+    # A run that came after the floor was taken, needing less, leaves the run that took
+    # it finishing at once.
+    t = 800.0
+    ops += [("observe", (100, 100, 600, 0, 1), t)]
+    ops += [("reserve", (1, 1e18, 1), t)] * 72
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 50, 20), t + 1.0)]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 51, 15), t + 2.0)]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 50, 19 - k), t + 2.0) for k in range(19)]
+    # A run that took the floor near the reset and died: the next window forgets it.
+    t = 2000.0
+    ops += [("observe", (2000, 2000, 600, 0, 1), t)]
+    ops += [("reserve", (1, 1e18, 1), t + 585.0)] * 2000
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 60, 10), t + 585.0)]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 61, 5), t + 585.0)]
+    ops += [("reserve", (1, 1e18, 1, 0, 0, 61, 5 - k), t + 600.1) for k in range(5)]
     return ops
 
 
@@ -686,6 +701,46 @@ async def test_a_poisoned_budget_holds_no_caller_past_a_couple_of_windows(
         granted, delay = await state.run_script("reserve", 1, 1e18, bulk, 0, 0, 9, 5, now=t)
         t += max(delay, 0.01)
     assert granted, poison
+    await redis.aclose()
+
+
+@pytest.mark.parametrize(
+    "took",
+    [
+        None,
+        "garbage",
+        "",
+        "-5",
+        "1.5",
+        "nan 7",
+        "1e400",
+        "-1 -2 -3",
+        " ".join(map(str, range(1, 3000))),
+        "9 " * 200_000,
+    ],
+    ids=lambda v: "absent" if v is None else f"{v[:12]}…{len(v)}",
+)
+async def test_a_poisoned_took_field_is_read_as_absent(
+    redis_server: RedisServer, took: str | None
+) -> None:
+    """Whatever the ``took`` field holds that the rules never write (no number, an id
+    that is not a run's, more ids than runs are followed) is no run having taken the
+    floor: a lone sized run that fits still finishes into it at once, without an error."""
+    redis = aioredis.Redis.from_url(redis_server.url)
+    await redis.flushdb()
+    state = RedisSharedState(redis).bind("took", None, base_url="http://127.0.0.1:1/api/v1")
+    assert state._keys is not None
+    t = 1000.0  # the script's clock, moved by hand
+    await state.run_script("reserve", 1, 1e18, 0, now=t)
+    await state.run_script("observe", 100, 100, 600, 1, 1, now=t)
+    while (await state.run_script("reserve", 1, 1e18, 1, now=t))[0]:
+        pass  # unsized bulk work leaves only the floor
+    if took is not None:
+        await redis.hset(state._keys[2], "took", took)
+    for left in range(20, 0, -1):
+        reply = await state.run_script("reserve", 1, 1e18, 1, 0, 0, 7, left, now=t + 1.0)
+        assert reply == (True, 0.0), (took, left)
+    assert await redis.hget(state._keys[2], "took") == b"7"
     await redis.aclose()
 
 

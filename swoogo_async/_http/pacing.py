@@ -30,11 +30,9 @@ same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
   not wait for the end of its last window: a sized run (``run``, saying what it still
   ``needs``) while those least needing fit together in the credits left (less the
   demand share; every other bulk call leaves them their needs: ``runs``), an unsized
-  one for its last calls (``final``: its source is exhausted). One set of runs per
-  window (``took``: those finishing when one first would have waited) may finish into
-  the floor so; others wait for it to shrink, so a stream of small runs (a worker's
-  batches) cannot drain it window after window. A sized run leaves the larger
-  ``SIZED_FLOOR``: free to it alone, it serves more traffic that starts after it.
+  one for its last calls (``final``: its source is exhausted); but only the set that
+  finishes when one first would wait (``took``, forgotten with the window), so small
+  runs cannot drain the floor. A sized run leaves the larger ``SIZED_FLOOR``, free to it alone.
 - An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
 - A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
   ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
@@ -274,7 +272,7 @@ class Pacer:
         if not self.runs or self.reset_at is None:
             return False, 0.0, set()
         free = self.available - self.held_back(now, final=True)
-        return runs.finishing(self.runs, run, needs, free)
+        return runs.finishing(self.runs, run, needs, free, self.took)
 
     def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
         """Reserve at the explicit rate (GCRA), after a burst allowance."""
@@ -310,6 +308,7 @@ class Pacer:
             # made in an earlier window and still unanswered is presumed lost (a command
             # a frozen Redis ran after its caller gave up on it is answered by no one).
             self.inflight = min(self._unanswered(now), self.granted)
+            runs.forget(self.runs, self.took)
             self.granted, self.took = 0, None
             self.available = float(self.limit - self.inflight)
             self.reset_at = now + self.window if self.window else None
@@ -356,6 +355,7 @@ class Pacer:
             # window later: an answer read late only looks a little later).
             self.reset_at = reset_at
             self.inflight = min(self._unanswered(now), self.granted)  # as in _roll
+            runs.forget(self.runs, self.took)
             self.granted, self.took = 0, None
             self.available = float(remaining - self.inflight)
             self.tat = min(self.tat, now)

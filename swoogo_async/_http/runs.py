@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-__all__ = ["MAX_RUNS", "Runs", "finishing", "record", "spend"]
+__all__ = ["MAX_RUNS", "Runs", "finishing", "forget", "record", "spend"]
 
 MAX_RUNS = 64  # sized bulk runs followed at once; a run beyond them is paced as an unsized one
 
@@ -33,12 +33,19 @@ def record(runs: Runs, run: int, needs: float, now: float, stray: float) -> floa
     return needs
 
 
-def finishing(runs: Runs, run: int, needs: float, free: float) -> tuple[bool, float, set[int]]:
+def finishing(
+    runs: Runs, run: int, needs: float, free: float, took: frozenset[int] | None = None
+) -> tuple[bool, float, set[int]]:
     """Return whether ``run`` may finish at once in the ``free`` credits, what the runs
-    that may (others than it) still need, and those runs (it included, if it may)."""
+    that may (others than it) still need, and those runs (it included, if it may).
+
+    Once a window's floor is ``took``, only those runs may: one that came later, needing
+    less, would otherwise push them out of the credits and leave both waiting."""
     total = 0.0
     ids: set[int] = set()
     for left, other in sorted((left, other) for other, (left, _) in runs.items()):
+        if took is not None and other not in took:
+            continue
         if total + left > free:
             break
         total += left
@@ -56,3 +63,10 @@ def spend(runs: Runs, run: int, cost: int) -> None:
             runs[run] = (left, entry[1])
         else:
             del runs[run]
+
+
+def forget(runs: Runs, took: frozenset[int] | None) -> None:
+    """Forget, as a window ends, the runs that took its floor: a live one says its needs
+    again with its next call; one that died holds the next window's floor no longer."""
+    for run in took or ():
+        runs.pop(run, None)

@@ -47,8 +47,9 @@ local demand = num(f[14]) or 0
 local demand_at = num(f[15]) or 0
 local demand_since = num(f[16]) or 0
 local granted = num(f[17]) or 0
--- The runs that took the floor in this window: took[id] = true (nil: none yet). More ids
--- than runs are followed, or one that is no number, is corrupt: read as none.
+-- The runs that took the floor in this window: took[id] = true (nil: none yet). No id,
+-- more ids than runs are followed, or one that is no run's (not a whole number >= 0) is
+-- corrupt: read as none.
 local took = nil
 if type(f[18]) == 'string' then
   took = {}
@@ -56,9 +57,13 @@ if type(f[18]) == 'string' then
   for w in string.gmatch(f[18], '%S+') do
     local id = num(w)
     n = n + 1
-    if id == nil or n > MAX_RUNS + 1 then took = nil break end
+    if id == nil or id < 0 or id ~= math.floor(id) or n > MAX_RUNS + 1 then
+      took = nil
+      break
+    end
     took[id] = true
   end
+  if n == 0 then took = nil end
 end
 -- A value no state of these rules holds is corrupt and read as absent too, so that a
 -- poisoned hash holds no caller past a window or two: a window, or a time still to
@@ -88,6 +93,12 @@ if demand < 0 or (limit > 0 and demand > 1000 * limit / memory()) then demand = 
 local function unanswered()
   if inflight ~= 0 and now - granted_at > STRAY then inflight = 0 end
   return inflight
+end
+-- As a window ends, forget the runs that took its floor (runs.forget): a live one says its
+-- needs again with its next call; one that died holds the next window's floor no longer.
+local function forget_took()
+  for id in pairs(took or {}) do redis.call('HDEL', k, 'run:' .. string.format('%.17g', id)) end
+  took = nil
 end
 local function grant(cost)
   avail = avail - cost
@@ -119,7 +130,7 @@ if op == 'reserve' then
     if reset_at >= 0 and now >= reset_at + GUARD then
       inflight = math.max(math.min(unanswered(), granted), 0)
       granted = 0
-      took = nil
+      forget_took()
       avail = limit - inflight
       reset_at = window > 0 and now + window or -1
       guessed = 1
@@ -198,10 +209,13 @@ if op == 'reserve' then
           local free = avail - held_back(1, false)
           local total = 0
           for _, e in ipairs(order) do
-            if total + e[1] > free then break end
-            total = total + e[1]
-            ids[#ids + 1] = e[2]
-            if e[2] == rid then finishing = 1 end
+            -- once the floor is taken, only the runs that took it (as runs.finishing)
+            if took == nil or took[e[2]] then
+              if total + e[1] > free then break end
+              total = total + e[1]
+              ids[#ids + 1] = e[2]
+              if e[2] == rid then finishing = 1 end
+            end
           end
           committed = total - (finishing == 1 and want or 0)
         end
@@ -266,7 +280,7 @@ elseif op == 'observe' then
       reset_at = ra
       inflight = math.max(math.min(unanswered(), granted), 0)
       granted = 0
-      took = nil
+      forget_took()
       avail = rem - inflight
       tat = math.min(tat, now)
     elseif guessed == 1 and window > 0 and ra < reset_at - window / 2 then
