@@ -159,9 +159,7 @@ async def test_create_many_mixed_rows(fake: FakeSwoogo, client: SwoogoClient) ->
         50,
     )
     assert progress_calls == list(range(1, n + 1))
-    assert progress.rate > 0
-    assert progress.eta(n) == 0
-    assert progress.eta(None) is None
+    assert progress.eta(None) is None  # rate and ETA: tests/test_rows_report.py, clock injected
 
 
 def _held_row_index(fake: FakeSwoogo, first: int = 0) -> int:

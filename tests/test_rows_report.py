@@ -364,3 +364,21 @@ async def test_a_report_failing_mid_run_loses_no_created_row(
     assert created == set(fake.sessions)
     attempted = {r["line"] for r in recorded if r["status"] == "attempted"}
     assert len(fake.sessions) <= len(attempted) < 20  # nothing sent without its record
+
+
+def test_progress_rate_and_eta_follow_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import swoogo_async._writes.bulk_results as results
+
+    now = [100.0]
+    monkeypatch.setattr(results, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    progress = BulkProgress(submitted=5, done=4, started_at=100.0)
+    assert progress.rate == 0.0  # no time has passed: no rate, no ETA
+    assert progress.eta(10) is None
+    now[0] = 102.0
+    assert progress.elapsed == 2.0
+    assert progress.rate == 2.0
+    assert progress.eta(10) == 3.0
+    assert progress.eta(4) == 0.0
+    assert progress.eta(None) is None
