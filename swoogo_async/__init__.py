@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib as _importlib
 import typing as _typing
 
 from ._api.endpoints import DEFAULT_SPEAKER_FIELDS
@@ -53,37 +54,27 @@ if _typing.TYPE_CHECKING:
 
 _log.configure_from_env()
 
-# The writable fields' types, bulk, sync, the read cache and ``to_dict``/``to_json`` load
-# when first used (PEP 562): ``import swoogo_async`` pays for the client path only.
-# Name -> the module that defines it.
+# Loaded when first used (PEP 562): ``import swoogo_async`` pays for the client path only.
 _LAZY = {
-    "SessionCreateFields": "._api.fields",
-    "SessionUpdateFields": "._api.fields",
-    "CacheStats": "._shared.cache",
-    "CacheTTL": "._shared.cache",
-    "ReadCache": "._shared.cache",
-    "BulkProgress": "._writes.bulk",
-    "BulkResult": "._writes.bulk",
-    "BulkRun": "._writes.bulk",
-    "BulkSummary": "._writes.bulk",
-    "RowPlan": "._writes.sync_plan",
-    "to_dict": "._api.serialize",
-    "to_json": "._api.serialize",
+    "._api.fields": ("SessionCreateFields", "SessionUpdateFields"),
+    "._api.serialize": ("to_dict", "to_json"),
+    "._shared.cache": ("CacheStats", "CacheTTL", "ReadCache"),
+    "._writes.bulk": ("BulkProgress", "BulkResult", "BulkRun", "BulkSummary"),
+    "._writes.sync_plan": ("RowPlan",),
 }
+_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(_MODULE_OF[name], __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_MODULE_OF})
 
 
 __all__ = [

@@ -1,12 +1,13 @@
 """Option checks shared by the client, its policies and the Redis state: one rule each.
 
-Each raises ``InvalidInputError`` naming the option (a ``ValueError`` too, so an attrs
-validator may raise it). ``number`` also gives attrs validators, named by the attribute.
+Each raises ``InvalidInputError`` naming the option (a ``ValueError``, so attrs validators
+may raise it too).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,12 +18,11 @@ from ._exceptions import InvalidInputError
 
 __all__ = ["check_instance", "check_number", "is_header_name", "is_header_value", "number"]
 
-#: An HTTP header name (RFC 9110 token).
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-#: What a header value must not hold: C0, DEL, C1 controls, lone surrogates (aiohttp
-#: drops them silently) and the Unicode line and paragraph separators (line breaks to
-#: some parsers). It could split, smuggle or silently change a header.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
+# What could split, smuggle or silently change a header: C0, DEL and C1 controls, lone
+# surrogates (aiohttp drops them) and the Unicode line and paragraph separators.
 _HEADER_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+_COMPARE = {"≥": operator.ge, ">": operator.gt, "<": operator.lt, "≤": operator.le}
 
 
 def is_header_name(value: object) -> bool:
@@ -46,35 +46,23 @@ def check_number(
     integer: bool = False,
 ) -> Any:
     """Return ``value`` if it is a finite number (an ``int`` if ``integer``) in range."""
-    ok = type(value) is int if integer else type(value) is int or isinstance(value, float)
-    try:
-        # Every option ends up in float arithmetic: an int too large for a float is
-        # refused here, by name, not by an OverflowError deep in a call.
+    ok = type(value) is int or (not integer and isinstance(value, float))
+    try:  # an int too large for a float is refused here, by name, not deep in a call
         ok = ok and math.isfinite(float(value))
     except OverflowError:
         ok = False
-    ok = ok and (
-        (above is None or value > above)
-        and (at_least is None or value >= at_least)
-        and (below is None or value < below)
-        and (at_most is None or value <= at_most)
-    )
-    if not ok:
-        bounds = [
-            f"{op} {limit:g}"
-            for op, limit in (("≥", at_least), (">", above), ("<", below), ("≤", at_most))
-            if limit is not None
-        ]
-        what = "an integer" if integer else "a finite number"
-        raise InvalidInputError(name, f"must be {what} {' and '.join(bounds)}, got {value!r}")
-    return value
+    bounds = {"≥": at_least, ">": above, "<": below, "≤": at_most}
+    limits = {op: limit for op, limit in bounds.items() if limit is not None}
+    if ok and all(_COMPARE[op](value, limit) for op, limit in limits.items()):
+        return value
+    what = "an integer" if integer else "a finite number"
+    within = " and ".join(f"{op} {limit:g}" for op, limit in limits.items())
+    raise InvalidInputError(name, f"must be {what} {within}, got {value!r}")
 
 
 def number(prefix: str = "", **bounds: Any) -> Callable[[object, attrs.Attribute[Any], Any], None]:
-    """Return an attrs validator applying ``check_number`` with ``bounds``.
-
-    The error names the attribute, after ``prefix`` (``"ttl."``: ``ttl.session``).
-    """
+    """Return an attrs validator applying ``check_number`` with ``bounds``, naming the
+    attribute after ``prefix`` (``"ttl."``: ``ttl.session``)."""
 
     def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         check_number(prefix + attribute.name, value, **bounds)

@@ -1,33 +1,6 @@
-"""The exceptions raised by swoogo_async, all in one tree.
+"""Every exception swoogo_async raises, in one tree (drawn in docs/errors.md).
 
-::
-
-    SwoogoError
-    ├── InvalidInputError (also ValueError)   bad input caught before any request is sent
-    ├── ClientStateError (also RuntimeError)  client used outside ``async with`` / after close
-    ├── TransportError                        no usable HTTP response
-    │   ├── ConnectError                      connection never established: nothing was sent
-    │   ├── ReadTimeoutError                  sent, no response in time: outcome unknown
-    │   ├── ConnectionLostError               sent, connection dropped: outcome unknown
-    │   └── ResponseTooLargeError             the body outgrew ``max_response_bytes`` (``.status``)
-    ├── APIError                              the server answered with an error
-    │   ├── BadRequestError          400
-    │   ├── AuthenticationError      401
-    │   ├── PermissionDeniedError    403
-    │   ├── NotFoundError            404
-    │   ├── ValidationError          422 (``.errors``)
-    │   ├── RateLimitError           429 (``.retry_after``)
-    │   ├── ServerError              5xx
-    │   └── ResponseDecodeError      2xx whose body is not the JSON promised
-    ├── UnknownOutcomeError                   a create may or may not have happened
-    ├── LookupIncompleteError                 a lookup could not read every candidate
-    ├── SharedStateError                      the shared state (Redis) is unreachable
-    ├── LeaseBusyError                        another run holds the lease (writes to an event)
-    └── AmbiguousMatchError                   a sync found several sessions with a row's key
-
-Every error that concerns a request carries its method and URL; the URL never
-contains a credential, and no error text ever includes a token or the secret. The
-public names are exported by ``swoogo_async`` (its ``__all__``).
+An error about a request carries its method and URL: never a credential, token or secret.
 """
 
 from __future__ import annotations
@@ -39,24 +12,14 @@ import attrs
 
 from ._json import loads as _loads
 
-_MAX_BODY_IN_MESSAGE = 300
-
 
 class SwoogoError(Exception):
     """Base class of every error raised by swoogo_async."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # The subclasses take keyword-only arguments, which the default reduce (the class
-        # called with ``self.args``) cannot pass: rebuild from the attributes instead, so
-        # errors cross processes (task queues, a pickled ``BulkResult``).
-        return _rebuild, (type(self), self.args, self.__dict__)
-
-
-def _rebuild(cls: type[SwoogoError], args: tuple[Any, ...], state: dict[str, Any]) -> SwoogoError:
-    error = cls.__new__(cls)
-    Exception.__init__(error, *args)
-    error.__dict__.update(state)
-    return error
+        # Rebuilt from the attributes, as the subclasses' keyword-only arguments are not in
+        # ``self.args``: errors cross processes (task queues, a pickled ``BulkResult``).
+        return type(self).__new__, (type(self), *self.args), self.__dict__
 
 
 class SharedStateError(SwoogoError):
@@ -65,7 +28,7 @@ class SharedStateError(SwoogoError):
 
 
 class LeaseBusyError(SwoogoError):
-    """Another run holds the lease (say, on writes to one event) and kept it too long.
+    """Another run held the lease (say, on writes to one event) longer than this one waited.
 
     Attributes:
         name: The lease, e.g. ``event:42``.
@@ -128,7 +91,7 @@ class ConnectionLostError(TransportError):
 
 
 class ResponseTooLargeError(TransportError):
-    """The response body was larger than the client's ``max_response_bytes``; it was not read.
+    """The response body was over the client's ``max_response_bytes``; it was not read.
 
     Attributes:
         status: HTTP status of the response.
@@ -138,9 +101,8 @@ class ResponseTooLargeError(TransportError):
     def __init__(self, *, method: str, url: str, status: int, limit: int) -> None:
         self.status = status
         self.limit = limit
-        super().__init__(
-            f"response {status} has a body over the {limit}-byte limit", method=method, url=url
-        )
+        message = f"response {status} has a body over the {limit}-byte limit"
+        super().__init__(message, method=method, url=url)
 
 
 @attrs.frozen
@@ -202,7 +164,7 @@ class ValidationError(APIError):
     """
 
     def __init__(self, *, status: int, method: str, url: str, body: Any, raw: bytes) -> None:
-        self.errors: list[FieldError] = _field_errors(body)
+        self.errors = _field_errors(body)
         super().__init__(status=status, method=method, url=url, body=body, raw=raw)
 
 
@@ -236,11 +198,10 @@ class ResponseDecodeError(APIError):
 
 
 class UnknownOutcomeError(SwoogoError):
-    """A create failed in a way that leaves its outcome unknown.
+    """A create failed and looking it up did not settle whether the server made it.
 
-    The server may or may not have created the session, and looking it up did
-    not settle the question. Nothing is lost: ``fields`` holds exactly what was
-    submitted, so the caller can check by hand or retry deliberately.
+    Nothing is lost: ``fields`` holds exactly what was submitted, so the caller can check
+    by hand or retry deliberately.
 
     Attributes:
         fields: The fields that were submitted.
@@ -286,6 +247,7 @@ _STATUS_CLASSES: dict[int, type[APIError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     422: ValidationError,
+    429: RateLimitError,
 }
 
 
@@ -293,34 +255,28 @@ def make_status_error(
     *, status: int, method: str, url: str, raw: bytes, retry_after: float | None = None
 ) -> APIError:
     """Return the exception for an error status, with its body parsed defensively."""
-    body: Any
     try:
         body = _loads(raw) if raw else None
     except ValueError:
         body = None
-    if status == 429:
-        return RateLimitError(
-            status=status, method=method, url=url, body=body, raw=raw, retry_after=retry_after
-        )
     cls = _STATUS_CLASSES.get(status) or (ServerError if status >= 500 else APIError)
-    return cls(status=status, method=method, url=url, body=body, raw=raw)
+    error = cls(status=status, method=method, url=url, body=body, raw=raw)
+    if isinstance(error, RateLimitError):
+        error.retry_after = retry_after
+    return error
 
 
 def _message_of(body: Any, raw: bytes) -> str:
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
         return str(body["message"])
-    if isinstance(body, list):
-        errors = _field_errors(body)
-        if errors:
-            return "; ".join(f"{e.field}: {e.message}" for e in errors)
-    text = raw[:_MAX_BODY_IN_MESSAGE].decode("utf-8", "replace").strip()
-    return text or "(empty body)"
+    errors = _field_errors(body) if isinstance(body, list) else []
+    if errors:
+        return "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return raw[:300].decode("utf-8", "replace").strip() or "(empty body)"
 
 
 def _field_errors(body: Any) -> list[FieldError]:
-    items: Any = body
-    if isinstance(body, Mapping):
-        items = body.get("errors", body.get("data"))
+    items = body.get("errors", body.get("data")) if isinstance(body, Mapping) else body
     if not isinstance(items, list):
         return []
     return [
