@@ -1,8 +1,5 @@
-"""Option checks shared by the client, its policies and the Redis state: one rule each.
-
-Each raises ``InvalidInputError`` naming the option (a ``ValueError``, so attrs validators
-may raise it too).
-"""
+"""Option checks shared by the client, its policies and the Redis state: one rule each,
+raising ``InvalidInputError`` naming the option (also a ``ValueError``, for attrs validators)."""
 
 from __future__ import annotations
 

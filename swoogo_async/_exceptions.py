@@ -17,8 +17,7 @@ class SwoogoError(Exception):
     """Base class of every error raised by swoogo_async."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuilt from the attributes, as the subclasses' keyword-only arguments are not in
-        # ``self.args``: errors cross processes (task queues, a pickled ``BulkResult``).
+        # Pickled from the attributes: ``self.args`` lacks the keyword-only arguments.
         return type(self).__new__, (type(self), *self.args), self.__dict__
 
 
@@ -28,12 +27,8 @@ class SharedStateError(SwoogoError):
 
 
 class LeaseBusyError(SwoogoError):
-    """Another run held the lease (say, on writes to one event) longer than this one waited.
-
-    Attributes:
-        name: The lease, e.g. ``event:42``.
-        waited: Seconds this run waited for it.
-    """
+    """Another run held the lease ``name`` (e.g. ``event:42``, writes to one event) for all
+    the ``waited`` seconds this run waited for it."""
 
     def __init__(self, message: str, *, name: str, waited: float) -> None:
         self.name = name
@@ -42,12 +37,8 @@ class LeaseBusyError(SwoogoError):
 
 
 class InvalidInputError(SwoogoError, ValueError):
-    """An argument or row field is invalid; nothing was sent.
-
-    Attributes:
-        field: The name of the offending field.
-        reason: What is wrong with it.
-    """
+    """An argument or row field is invalid (``field``: its name, ``reason``: what is wrong);
+    nothing was sent."""
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
@@ -60,13 +51,8 @@ class ClientStateError(SwoogoError, RuntimeError):
 
 
 class TransportError(SwoogoError):
-    """No usable HTTP response was received.
-
-    Attributes:
-        method: HTTP method of the request.
-        url: URL of the request.
-        may_have_acted: Whether the server may have received and acted on it.
-    """
+    """No usable HTTP response was received to ``method`` ``url``; ``may_have_acted`` says
+    whether the server may have received and acted on the request."""
 
     may_have_acted: bool = True
 
@@ -91,12 +77,8 @@ class ConnectionLostError(TransportError):
 
 
 class ResponseTooLargeError(TransportError):
-    """The response body was over the client's ``max_response_bytes``; it was not read.
-
-    Attributes:
-        status: HTTP status of the response.
-        limit: The limit, in bytes.
-    """
+    """The body of a response (``status``) was over the client's ``max_response_bytes``
+    (``limit``); it was not read."""
 
     def __init__(self, *, method: str, url: str, status: int, limit: int) -> None:
         self.status = status
@@ -114,15 +96,10 @@ class FieldError:
 
 
 class APIError(SwoogoError):
-    """The server answered with an error status.
+    """The server answered ``method`` ``url`` (no credentials) with an error ``status``.
 
-    Attributes:
-        status: HTTP status code.
-        method: HTTP method of the request.
-        url: URL of the request (no credentials).
-        body: The parsed JSON body, or None if it was not JSON.
-        raw: The raw body bytes.
-        message: The server's message, when the body had one.
+    ``body`` is the parsed JSON body (None if it was not JSON), ``raw`` its bytes, and
+    ``message`` the server's message, or the start of the body.
     """
 
     def __init__(self, *, status: int, method: str, url: str, body: Any, raw: bytes) -> None:
@@ -157,11 +134,7 @@ class NotFoundError(APIError):
 
 
 class ValidationError(APIError):
-    """422: the server rejected one or more fields.
-
-    Attributes:
-        errors: The field/message pairs the server returned.
-    """
+    """422: the server rejected fields; ``errors`` holds a ``FieldError`` for each."""
 
     def __init__(self, *, status: int, method: str, url: str, body: Any, raw: bytes) -> None:
         self.errors = _field_errors(body)
@@ -169,11 +142,7 @@ class ValidationError(APIError):
 
 
 class RateLimitError(APIError):
-    """429 Too Many Requests.
-
-    Attributes:
-        retry_after: Seconds the server asked to wait, if it said.
-    """
+    """429 Too Many Requests; ``retry_after``: the seconds the server asked to wait, if any."""
 
     def __init__(
         self,
@@ -200,13 +169,9 @@ class ResponseDecodeError(APIError):
 class UnknownOutcomeError(SwoogoError):
     """A create failed and looking it up did not settle whether the server made it.
 
-    Nothing is lost: ``fields`` holds exactly what was submitted, so the caller can check
-    by hand or retry deliberately.
-
-    Attributes:
-        fields: The fields that were submitted.
-        cause: The error of the last attempt.
-        candidates: Ids of sessions that matched the submitted fields, if any.
+    Nothing is lost: ``fields`` holds exactly what was submitted, ``cause`` the last
+    attempt's error and ``candidates`` the ids of sessions that matched, if any, so the
+    caller can check by hand or retry deliberately.
     """
 
     def __init__(
@@ -228,12 +193,8 @@ class LookupIncompleteError(SwoogoError):
 
 
 class AmbiguousMatchError(SwoogoError):
-    """A sync found several sessions with a row's key; nothing was written for the row.
-
-    Attributes:
-        key: The row's key values, as compared.
-        candidates: The ids of the sessions that share it.
-    """
+    """A sync found several sessions (``candidates``, their ids) with a row's ``key`` (its
+    values, as compared); nothing was written for the row."""
 
     def __init__(self, message: str, *, key: tuple[str, ...], candidates: tuple[int, ...]) -> None:
         self.key = key
