@@ -1,10 +1,7 @@
-"""Sized bulk runs on one budget: what each still needs, and which may finish at once.
+"""``Pacer``'s table of sized bulk runs: what each still needs, and which may finish at once.
 
-Part of ``pacing.Pacer``'s rules (its ``runs``), kept apart to keep that module short;
-``redis/budget.lua`` mirrors them. A sized run says with each call the credits it
-still needs. The runs are taken from the least needing (then by id) while their
-needs together fit in what the window has left for bulk work: each of those can
-finish in this window, and together they cannot take more than it has.
+The runs are taken from the least needing (then by id) while their needs together fit
+in what the window has left for bulk work; ``redis/budget.lua`` mirrors this too.
 """
 
 from __future__ import annotations
@@ -56,13 +53,10 @@ def finishing(
 
 def spend(runs: Runs, run: int, cost: int) -> None:
     """Count a grant against its run's needs; forget a run that needs no more."""
-    entry = runs.get(run)
-    if entry is not None:
-        left = entry[0] - cost
-        if left > 0:
-            runs[run] = (left, entry[1])
-        else:
-            del runs[run]
+    if run in runs:
+        left, seen = runs.pop(run)
+        if left - cost > 0:
+            runs[run] = (left - cost, seen)
 
 
 def forget(runs: Runs, took: frozenset[int] | None) -> None:
