@@ -12,7 +12,6 @@ from collections.abc import Mapping
 import attrs
 
 from .._checks import number
-from . import runs
 from .retry import RateHeaders, read_rate_headers
 
 __all__ = ["Pacer", "RateHeaders", "RateLimit", "read_rate_headers"]
@@ -30,6 +29,7 @@ SIZED_FLOOR = 0.6  # ...from a sized run's, which takes it once the run fits in 
 RELEASE_LAST = 0.05  # nothing is held back in a window's final share (of its length)...
 RELEASE_LAST_MAX = 0.5  # ...or its final seconds, if fewer
 QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
+MAX_RUNS = 64  # sized bulk runs followed at once; a run beyond them is paced as an unsized one
 STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
 UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
 MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
@@ -60,9 +60,8 @@ class Pacer:
     def __init__(self, explicit: RateLimit | None = None, *, reserve: float = DEFAULT_RESERVE):
         self.explicit = explicit
         self.reserve_fraction = reserve
-        #: Whether other processes may spend this budget unseen (their shared state is
-        #: away): bulk calls then go out one at a time, each after the server's
-        #: ``Remaining`` (which counts every process's spending) of the one before.
+        #: Others may spend this budget unseen (their shared state is away): bulk calls go out
+        #: one at a time, each after the server's ``Remaining`` (everyone's) of the one before.
         self.others_unseen = False
         self.forget()
 
@@ -86,18 +85,15 @@ class Pacer:
         self.demand = 0.0  # interactive credits per second (a decaying sum), as of demand_at
         self.demand_at = 0.0
         self.demand_since = 0.0  # the first interactive call after a quiet spell
-        self.runs: runs.Runs = {}  # the sized bulk runs
+        self.runs: dict[int, tuple[float, float]] = {}  # sized runs: id -> (needs, asked at)
         self.took: frozenset[int] | None = None  # the runs that took the floor this window
 
     def interactive_rate(self, now: float) -> float:
-        """Return the interactive credits per second seen lately (decayed to ``now``).
-
-        A short history has not filled the decaying sum yet: divide by how full it can be,
-        counting the history as at least half the memory.
-        """
+        """Return the interactive credits per second seen lately (decayed to ``now``)."""
         if self.demand <= 0.0:
             return 0.0
         memory = self._memory()
+        # A short history has not filled the sum: divide by how full it can be (>= half).
         seen = max(now - self.demand_since, memory / 2)
         return self._decayed(now, memory) / (1.0 - math.exp(-seen / memory))
 
@@ -107,12 +103,12 @@ class Pacer:
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
 
-    def held_back(self, now: float, *, final: bool = False, sized: bool = False) -> float:
-        """Return the credits bulk work must leave for interactive calls until the reset:
-        only the demand seen for ``final`` calls, ``SIZED_FLOOR`` for ``sized`` ones."""
+    def held_back(self, now: float, *, final: bool = False) -> float:
+        """Return the credits bulk work must leave for interactive calls until the reset
+        (for ``final`` calls, only the demand seen)."""
         if self.reset_at is None:
             return 0.0
-        return self._held_rate(now, final, sized) * max(self._releases() - now, 0.0)
+        return self._held_rate(now, final, False) * max(self._releases() - now, 0.0)
 
     def _held_rate(self, now: float, final: bool, sized: bool) -> float:
         rate = HEADROOM * self.interactive_rate(now)
@@ -140,17 +136,14 @@ class Pacer:
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
-        ``again``: this call was refused before (an interactive call counts as demand
-        once, when it first asks). ``run`` (a positive id) names a bulk call's run;
-        ``needs`` is what a sized run still needs, this call included; ``final``: the call
-        is among an unsized run's last. Either may let it take the floor.
+        ``again``: this call was refused before (an interactive call counts as demand once,
+        when it first asks). ``run`` (> 0) names a bulk call's run; ``needs`` is what a sized
+        run still needs, this call included; ``final``: among an unsized run's last calls.
 
-        Returns:
-            ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
-            ``RateLimit`` gives a delay). ``(False, delay)``: ask again after ``delay``
-            (or sooner, when a response has taught something). A reservation that would
-            wait past ``within`` is not made and leaves no trace; a wait that is only a
-            guess (for an answer still out) is cut to ``within``: waited for, not refused.
+        Returns ``(True, delay)``: reserved, send after ``delay`` (only an explicit
+        ``RateLimit`` gives one); ``(False, delay)``: ask again after ``delay``, or sooner if
+        a response taught something. A reservation waiting past ``within`` is not made and
+        leaves no trace; a wait that is only a guess (an answer still out) is cut to it.
         """
         if self.unpaced:
             return True, 0.0
@@ -159,7 +152,8 @@ class Pacer:
             opens = max(self.probe_at, self.probe_until)
             if now < opens:
                 # Until the probe is answered or given up, or the block (if still on) ends.
-                wait = (min(opens, self.blocked_until) if self.blocked_until > now else opens) - now
+                ends = self.blocked_until if self.blocked_until > now else math.inf
+                wait = min(opens, ends) - now
                 return False, min(wait, max(within, 0.0)) if now < self.probe_until else wait
             self.probe_until = now + PROBE_PATIENCE
             self._grant(cost, now)
@@ -181,9 +175,7 @@ class Pacer:
             if self.others_unseen and self._unanswered(now):
                 return False, min(PROBE_PATIENCE, max(within, 0.0))  # a guess, as a probe's
             rid = 0 if final else run  # a run in the table is sized
-            needs = runs.record(self.runs, rid, max(needs, cost), now, STRAY_AFTER)
-            free = self.available - self.held_back(now, final=True)
-            finishing, committed, ids = runs.finishing(self.runs, rid, needs, free, self.took)
+            finishing, committed, ids = self._finishing(rid, max(needs, cost), now)
             spare = self.available - cost - committed  # what finishing runs leave
             wait = self._opens(spare, now, False, rid in self.runs)
             if wait and (finishing or final) and (self.took is None or run in self.took):
@@ -192,7 +184,9 @@ class Pacer:
                 self.took = self.took if wait or self.took else frozenset(ids | {run})
             if wait:
                 return False, wait  # unbooked, until the share held back has shrunk
-            runs.spend(self.runs, rid, cost)
+            left, seen = self.runs.pop(rid, (0.0, 0.0))
+            if left > cost:  # a run that needs no more is forgotten
+                self.runs[rid] = (left - cost, seen)
         self._grant(cost, now)
         return True, 0.0
 
@@ -204,6 +198,29 @@ class Pacer:
         if spare >= rate * max(releases - now, 0.0):
             return 0.0
         return max(releases - (max(spare, 0.0) / rate if rate else 0.0) - now, 0.0)
+
+    def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float, set[int]]:
+        """Record ``run``'s needs; return whether it may finish at once, what the other runs
+        that may still need, and those runs: the least needing (then by id) whose needs fit
+        together in what the window leaves bulk work. Runs silent for ``STRAY_AFTER`` are
+        forgotten; once the floor is ``took``, only the runs that took it may finish (a
+        later one, needing less, would push them out of the credits)."""
+        for other in [r for r, (_, seen) in self.runs.items() if now - seen > STRAY_AFTER]:
+            del self.runs[other]
+        if run > 0 and (run in self.runs or len(self.runs) < MAX_RUNS):
+            # Needs only shrink: a call may have read them before another's grant counted.
+            needs = min(needs, self.runs[run][0]) if run in self.runs else needs
+            self.runs[run] = (needs, now)
+        free = self.available - self.held_back(now, final=True)
+        took, total, ids = self.took, 0.0, set[int]()
+        fits = sorted((n, r) for r, (n, _) in self.runs.items() if took is None or r in took)
+        for left, other in fits:
+            if total + left > free:
+                break
+            total += left
+            ids.add(other)
+        found = run in ids
+        return found, total - (needs if found else 0.0), ids
 
     def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
         """Reserve at the explicit rate (GCRA), after a burst allowance."""
@@ -236,7 +253,8 @@ class Pacer:
         # earlier window and still unanswered is presumed lost (a command a frozen Redis
         # ran after its caller gave up on it is answered by no one).
         self.inflight = min(self._unanswered(now), self.granted)
-        runs.forget(self.runs, self.took)
+        for run in self.took or ():  # a live one says its needs again with its next call
+            self.runs.pop(run, None)
         self.granted, self.took = 0, None
         self.available = float(credits - self.inflight)
 
@@ -256,13 +274,9 @@ class Pacer:
         self.observe_rate(read_rate_headers(headers), cost, now, ok=ok)
 
     def observe_rate(self, rate: RateHeaders | None, cost: int, now: float, *, ok: bool) -> None:
-        """Learn from a response's rate-limit headers; ``cost`` was its reservation.
-
-        ``ok``: the response was a success. Only a success without the headers (not, say,
-        a proxy's error page) shows that the API does not send them.
-        """
-        self.inflight = max(self.inflight - cost, 0)
-        self.probe_until = 0.0
+        """Learn from a response's rate-limit headers; ``cost`` was its reservation. Only a
+        success (``ok``) without them, not a proxy's error page, shows the API sends none."""
+        self.release(cost, sent=True)
         if rate is None or (rate[0] >= UNLIMITED and self.explicit is None):
             if self.explicit is None and (rate is not None or (ok and self.limit is None)):
                 self.unpaced, self.inflight = True, 0  # nothing to pace against
@@ -297,8 +311,7 @@ class Pacer:
 
     def limited(self, retry_after: float | None, cost: int, now: float) -> None:
         """Learn from a 429: block every caller until ``retry_after`` (capped) has passed."""
-        self.inflight = max(self.inflight - cost, 0)
-        self.probe_until = 0.0
+        self.release(cost, sent=True)
         self.unpaced = False
         self.available = 0.0
         wait = retry_after if retry_after is not None else (self.window or 1.0)
@@ -310,8 +323,8 @@ class Pacer:
         self.probe_at = now + min(wait, PROBE_AFTER) if absurd else self.blocked_until
 
     def release(self, cost: int, *, sent: bool) -> None:
-        """Forget a reservation that got no response (error or cancellation); one never
-        sent gives back its credits and its place in the schedule."""
+        """Forget a reservation (answered, or failed or cancelled); one never sent gives
+        back its credits and its place in the schedule."""
         self.inflight = max(self.inflight - cost, 0)
         self.probe_until = 0.0
         if not sent:
