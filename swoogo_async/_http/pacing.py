@@ -137,8 +137,9 @@ class Pacer:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
         ``again``: this call was refused before (an interactive call counts as demand once,
-        when it first asks). ``run`` (> 0) names a bulk call's run; ``needs`` is what a sized
-        run still needs, this call included; ``final``: among an unsized run's last calls.
+        granted or not, when it first asks). ``run`` (> 0) names a bulk call's run; ``needs``
+        is what a sized run still needs, this call included; ``final``: among an unsized
+        run's last calls. Either may let a bulk call take the floor.
 
         Returns ``(True, delay)``: reserved, send after ``delay`` (only an explicit
         ``RateLimit`` gives one); ``(False, delay)``: ask again after ``delay``, or sooner if
