@@ -26,8 +26,7 @@ from swoogo_async import (
     SwoogoClient,
 )
 from swoogo_async._http.pacer import bulk_pacing
-from swoogo_async._http.pacing import PROBE_AFTER, SIZED_FLOOR, STRAY_AFTER, Pacer
-from swoogo_async._http.runs import MAX_RUNS
+from swoogo_async._http.pacing import MAX_RUNS, PROBE_AFTER, SIZED_FLOOR, STRAY_AFTER, Pacer
 from swoogo_async.cli._args import build_parser
 from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState

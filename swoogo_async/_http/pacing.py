@@ -1,45 +1,7 @@
-"""Pacing against the API's credit budget, shared by every coroutine of a client.
+"""The pacing rules against the API's credit budget, pure: ``Pacer`` is their one statement.
 
-The API grants L credits per window of W seconds (2,000 per 10 minutes; a list call
-costs 10) and reports ``X-Rate-Limit-Limit``, ``-Remaining`` and ``-Reset`` on every
-response. ``Pacer`` is the pure state machine (time is passed in) and the one
-statement of the rules; ``pacer.AsyncPacer`` adds the sleeping, and can hand the state
-to a ``SharedBudget`` that other processes see too (``swoogo_async.redis`` runs the
-same rules in a Lua script, held equal to ``Pacer`` by a test). The rules:
-
-- Until a response says what the budget is, one request at a time goes out (a
-  probe); the rest wait for its answer up to their deadline: only a wait known to
-  pass it (not a guess at when an answer comes) refuses a call up front.
-- ``available`` counts the credits we may still spend in the server's current
-  window: set from the headers, lowered on each reservation, never raised by a
-  late response. When it runs out, requests wait for the window to reset. A new
-  window starts without the reservations still unanswered: they may land in it.
-- Interactive calls (anything outside ``bulk_pacing()``) go out at once while
-  credits are left. Bulk calls go out at once too, except into the share held back
-  for interactive calls, at a rate of: the interactive demand seen lately (a
-  decaying rate of interactive credits) with headroom, plus a floor of ``FLOOR`` of
-  the budget's rate whatever the demand (``SIZED_FLOOR`` from a sized run), plus
-  ``reserve`` of it if configured; held over the time left until the window's final
-  half second (a twentieth of a shorter window). The share shrinks as that nears
-  and is nothing after it, so bulk work spends every credit of every window. The
-  floor serves interactive calls that start after bulk work took the window, before
-  any demand was seen (up to its rate). A bulk call is never granted ahead of time:
-  it waits unbooked until the share has shrunk, so it cannot take credits an
-  interactive call arriving meanwhile needs.
-- A bulk run that can finish in the window leaves only the demand seen, so it does
-  not wait for the end of its last window: a sized run (``run``, saying what it still
-  ``needs``) while those least needing fit together in the credits left (less the
-  demand share; every other bulk call leaves them their needs: ``runs``), an unsized
-  one for its last calls (``final``: its source is exhausted); but only the set that
-  finishes when one first would wait (``took``, forgotten with the window), so small
-  runs cannot drain the floor. A sized run leaves the larger ``SIZED_FLOOR``, free to it alone.
-- An explicit ``RateLimit`` spaces requests evenly at its rate from the start.
-- A 429 blocks every caller until its reset (at least ``MIN_BLOCK``, at most
-  ``MAX_WINDOW``). A reset within the window is waited for; only an absurd one
-  (longer than the window, a gateway's "reset in an hour") lets one request at a
-  time ask, after ``PROBE_AFTER`` seconds, whether the block is over.
-- A budget the server reports as unlimited (or does not report) is not paced, and
-  costs a flag test per call.
+``pacer.AsyncPacer`` sleeps as it says; ``redis/budget.lua`` mirrors it, held equal by a
+test. The rules and their reasons: docs/resilience.md, "Pacing against the rate limit".
 """
 
 from __future__ import annotations
@@ -50,7 +12,6 @@ from collections.abc import Mapping
 import attrs
 
 from .._checks import number
-from . import runs
 from .retry import RateHeaders, read_rate_headers
 
 __all__ = ["Pacer", "RateHeaders", "RateLimit", "read_rate_headers"]
@@ -68,9 +29,9 @@ SIZED_FLOOR = 0.6  # ...from a sized run's, which takes it once the run fits in 
 RELEASE_LAST = 0.05  # nothing is held back in a window's final share (of its length)...
 RELEASE_LAST_MAX = 0.5  # ...or its final seconds, if fewer
 QUIET = 0.01  # interactive credits left in memory below which a new stretch begins
+MAX_RUNS = 64  # sized bulk runs followed at once; a run beyond them is paced as an unsized one
 STRAY_AFTER = 30.0  # seconds after the last grant that unanswered reservations are presumed lost
 UNLIMITED = 10**8  # a limit this large is no budget: nothing to pace against
-MAX_EXPLICIT_WINDOW = 86400.0  # a RateLimit's window: a day at most
 MAX_CREDITS = 10**9  # a RateLimit's credits: far above any real budget, still exact as a float
 LIMIT_HEADER = "X-Rate-Limit-Limit"
 
@@ -89,26 +50,18 @@ class RateLimit:
     """
 
     credits: int = attrs.field(validator=number(integer=True, at_least=1, at_most=MAX_CREDITS))
-    window: float = attrs.field(validator=number(above=0, at_most=MAX_EXPLICIT_WINDOW))
+    window: float = attrs.field(validator=number(above=0, at_most=86400.0))
     burst: float = attrs.field(default=0.05, validator=number(at_least=0, at_most=1))
 
 
 class Pacer:
     """Pure pacing state. Every method takes the current monotonic time."""
 
-    def __init__(
-        self,
-        explicit: RateLimit | None = None,
-        *,
-        burst: float = 0.05,
-        reserve: float = DEFAULT_RESERVE,
-    ) -> None:
+    def __init__(self, explicit: RateLimit | None = None, *, reserve: float = DEFAULT_RESERVE):
         self.explicit = explicit
         self.reserve_fraction = reserve
-        self.burst = explicit.burst if explicit else burst
-        #: Whether other processes may spend this budget unseen (their shared state is
-        #: away): bulk calls then go out one at a time, each after the server's
-        #: ``Remaining`` (which counts every process's spending) of the one before.
+        #: Others may spend this budget unseen (their shared state is away): bulk calls go out
+        #: one at a time, each after the server's ``Remaining`` (everyone's) of the one before.
         self.others_unseen = False
         self.forget()
 
@@ -132,50 +85,32 @@ class Pacer:
         self.demand = 0.0  # interactive credits per second (a decaying sum), as of demand_at
         self.demand_at = 0.0
         self.demand_since = 0.0  # the first interactive call after a quiet spell
-        #: Sized bulk runs: id -> (credits still needed, when it last asked).
-        self.runs: runs.Runs = {}
+        self.runs: dict[int, tuple[float, float]] = {}  # sized runs: id -> (needs, asked at)
         self.took: frozenset[int] | None = None  # the runs that took the floor this window
 
-    @property
-    def known(self) -> bool:
-        """Whether a budget is known (explicitly, or from a response)."""
-        return self.limit is not None
-
     def interactive_rate(self, now: float) -> float:
-        """Return the interactive credits per second seen lately (decayed to ``now``).
-
-        A decaying sum over a short history undercounts (it has not filled up yet):
-        it is divided by how full it can be, the history counted as at least half the
-        memory, so the first calls of a stretch are neither ignored nor overrated.
-        """
+        """Return the interactive credits per second seen lately (decayed to ``now``)."""
         if self.demand <= 0.0:
             return 0.0
         memory = self._memory()
+        # A short history has not filled the sum: divide by how full it can be (>= half).
         seen = max(now - self.demand_since, memory / 2)
         return self._decayed(now, memory) / (1.0 - math.exp(-seen / memory))
 
     def _decayed(self, now: float, memory: float) -> float:
         return self.demand * math.exp(-max(now - self.demand_at, 0.0) / memory)
 
-    def _asked(self, cost: int, now: float) -> None:
-        """Count an interactive call's credits as demand."""
-        memory = self._memory()
-        decayed = self._decayed(now, memory)
-        if decayed * memory < QUIET:
-            self.demand_since = now
-        self.demand, self.demand_at = decayed + cost / memory, now
-
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
 
-    def held_back(self, now: float, *, final: bool = False, sized: bool = False) -> float:
-        """Return the credits bulk work must leave for interactive calls until the reset:
-        only the demand seen for ``final`` calls, ``SIZED_FLOOR`` for ``sized`` ones."""
-        if self.reset_at is None or self.limit is None:
+    def held_back(self, now: float, *, final: bool = False) -> float:
+        """Return the credits bulk work must leave for interactive calls until the reset
+        (for ``final`` calls, only the demand seen)."""
+        if self.reset_at is None:
             return 0.0
-        return self._held_rate(now, final, sized) * max(self._releases() - now, 0.0)
+        return self._held_rate(now, final, False) * max(self._releases() - now, 0.0)
 
-    def _held_rate(self, now: float, final: bool, sized: bool = False) -> float:
+    def _held_rate(self, now: float, final: bool, sized: bool) -> float:
         rate = HEADROOM * self.interactive_rate(now)
         share = 0.0 if final else (SIZED_FLOOR if sized else FLOOR) + self.reserve_fraction
         if share > 0.0 and self.window and self.limit:
@@ -183,9 +118,7 @@ class Pacer:
         return rate
 
     def _releases(self) -> float:
-        """Return when nothing is held back any more: the window's final seconds are bulk
-        work's too, so that its last grants reach the server before the reset (whose
-        estimate may be late by the header's rounding)."""
+        # Bulk work's own final seconds, early enough to reach the server before the reset.
         assert self.reset_at is not None
         return self.reset_at - min(RELEASE_LAST_MAX, RELEASE_LAST * (self.window or 1.0))
 
@@ -203,19 +136,15 @@ class Pacer:
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
-        ``again`` says that this call asked before and was refused: an interactive call
-        counts as demand when it first asks, granted or not (a starved call is demand
-        too), and only then. ``run`` (a positive id) names a bulk call's run; ``needs``
-        is what a sized run still needs (this call's credits included), ``final`` says
-        that the call is among an unsized run's last. Either may let it take the floor.
+        ``again``: this call was refused before (an interactive call counts as demand once,
+        granted or not, when it first asks). ``run`` (> 0) names a bulk call's run; ``needs``
+        is what a sized run still needs, this call included; ``final``: among an unsized
+        run's last calls. Either may let a bulk call take the floor.
 
-        Returns:
-            ``(True, delay)``: reserved; send after ``delay`` seconds (only an explicit
-            ``RateLimit`` gives a delay). ``(False, delay)``: not reserved; ask again
-            after ``delay`` seconds (or sooner, when a response has taught something).
-            A reservation that would have to wait longer than ``within`` is not made
-            and leaves no other trace. A wait that is only a guess (for an answer
-            still out) is said as at most ``within``: it is waited for, not refused.
+        Returns ``(True, delay)``: reserved, send after ``delay`` (only an explicit
+        ``RateLimit`` gives one); ``(False, delay)``: ask again after ``delay``, or sooner if
+        a response taught something. A reservation waiting past ``within`` is not made and
+        leaves no trace; a wait that is only a guess (an answer still out) is cut to it.
         """
         if self.unpaced:
             return True, 0.0
@@ -224,27 +153,28 @@ class Pacer:
             opens = max(self.probe_at, self.probe_until)
             if now < opens:
                 # Until the probe is answered or given up, or the block (if still on) ends.
-                ends = self.blocked_until if self.blocked_until > now else opens
+                ends = self.blocked_until if self.blocked_until > now else math.inf
                 wait = min(opens, ends) - now
-                # While a probe is out, its answer may come sooner: a guess, cut to ``within``.
                 return False, min(wait, max(within, 0.0)) if now < self.probe_until else wait
             self.probe_until = now + PROBE_PATIENCE
             self._grant(cost, now)
             return True, 0.0
         self._roll(now)
         if not bulk and not again:
-            self._asked(cost, now)
+            memory = self._memory()
+            decayed = self._decayed(now, memory)
+            if decayed * memory < QUIET:
+                self.demand_since = now
+            self.demand, self.demand_at = decayed + cost / memory, now
         if self.available < cost:
-            if self.reset_at is None:
-                # Explicit budget spent with no reset known: a window from now.
+            if self.reset_at is None:  # an explicit budget spent: a window from now
                 self.reset_at = now + (self.window or 1.0)
             return False, max(self.reset_at - now, 0.0) + GUARD
         if self.explicit is not None:
             return self._spaced(cost, now, within)
         if bulk:
             if self.others_unseen and self._unanswered(now):
-                # Or sooner, when the one out is answered: a guess, cut to ``within``.
-                return False, min(PROBE_PATIENCE, max(within, 0.0))
+                return False, min(PROBE_PATIENCE, max(within, 0.0))  # a guess, as a probe's
             rid = 0 if final else run  # a run in the table is sized
             finishing, committed, ids = self._finishing(rid, max(needs, cost), now)
             spare = self.available - cost - committed  # what finishing runs leave
@@ -255,31 +185,50 @@ class Pacer:
                 self.took = self.took if wait or self.took else frozenset(ids | {run})
             if wait:
                 return False, wait  # unbooked, until the share held back has shrunk
-            runs.spend(self.runs, rid, cost)
+            left, seen = self.runs.pop(rid, (0.0, 0.0))
+            if left > cost:  # a run that needs no more is forgotten
+                self.runs[rid] = (left - cost, seen)
         self._grant(cost, now)
         return True, 0.0
 
     def _opens(self, spare: float, now: float, final: bool, sized: bool = False) -> float:
         """Return how long a bulk call leaving ``spare`` credits waits (0.0: none)."""
-        if self.reset_at is None or spare >= self.held_back(now, final=final, sized=sized):
+        if self.reset_at is None:
             return 0.0
-        rate = self._held_rate(now, final, sized)
-        return max(self._releases() - (max(spare, 0.0) / rate if rate else 0.0) - now, 0.0)
+        rate, releases = self._held_rate(now, final, sized), self._releases()
+        if spare >= rate * max(releases - now, 0.0):
+            return 0.0
+        return max(releases - (max(spare, 0.0) / rate if rate else 0.0) - now, 0.0)
 
     def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float, set[int]]:
-        """Record a run's needs; say if it may finish at once, which may, and their needs."""
-        needs = runs.record(self.runs, run, needs, now, STRAY_AFTER)
-        if not self.runs or self.reset_at is None:
-            return False, 0.0, set()
+        """Record ``run``'s needs; return whether it may finish at once, what the other runs
+        that may still need, and those runs: the least needing (then by id) whose needs fit
+        together in what the window leaves bulk work. Runs silent for ``STRAY_AFTER`` are
+        forgotten; once the floor is ``took``, only the runs that took it may finish (a
+        later one, needing less, would push them out of the credits)."""
+        for other in [r for r, (_, seen) in self.runs.items() if now - seen > STRAY_AFTER]:
+            del self.runs[other]
+        if run > 0 and (run in self.runs or len(self.runs) < MAX_RUNS):
+            # Needs only shrink: a call may have read them before another's grant counted.
+            needs = min(needs, self.runs[run][0]) if run in self.runs else needs
+            self.runs[run] = (needs, now)
         free = self.available - self.held_back(now, final=True)
-        return runs.finishing(self.runs, run, needs, free, self.took)
+        took, total, ids = self.took, 0.0, set[int]()
+        fits = sorted((n, r) for r, (n, _) in self.runs.items() if took is None or r in took)
+        for left, other in fits:
+            if total + left > free:
+                break
+            total += left
+            ids.add(other)
+        found = run in ids
+        return found, total - (needs if found else 0.0), ids
 
     def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
         """Reserve at the explicit rate (GCRA), after a burst allowance."""
         assert self.explicit is not None
         interval = self.explicit.window / self.explicit.credits
         tat = max(self.tat, now)
-        tau = max(self.explicit.credits * self.burst, 1.0) * interval
+        tau = max(self.explicit.credits * self.explicit.burst, 1.0) * interval
         delay = max(tat - tau - now, 0.0)
         if delay > within:
             return False, delay
@@ -300,17 +249,21 @@ class Pacer:
             self.inflight = 0
         return self.inflight
 
+    def _new_window(self, credits: float, now: float) -> None:
+        # A reservation made before the reset may reach the server after it; one made in an
+        # earlier window and still unanswered is presumed lost (a command a frozen Redis
+        # ran after its caller gave up on it is answered by no one).
+        self.inflight = min(self._unanswered(now), self.granted)
+        for run in self.took or ():  # a live one says its needs again with its next call
+            self.runs.pop(run, None)
+        self.granted, self.took = 0, None
+        self.available = float(credits - self.inflight)
+
     def _roll(self, now: float) -> None:
         """Start the next window once the estimated reset has passed."""
         if self.reset_at is not None and now >= self.reset_at + GUARD:
             assert self.limit is not None
-            # A reservation made before the reset may reach the server after it; one
-            # made in an earlier window and still unanswered is presumed lost (a command
-            # a frozen Redis ran after its caller gave up on it is answered by no one).
-            self.inflight = min(self._unanswered(now), self.granted)
-            runs.forget(self.runs, self.took)
-            self.granted, self.took = 0, None
-            self.available = float(self.limit - self.inflight)
+            self._new_window(self.limit, now)
             self.reset_at = now + self.window if self.window else None
             self.guessed = True
             self.tat = now
@@ -318,28 +271,18 @@ class Pacer:
     def observe(
         self, headers: Mapping[str, str], cost: int, now: float, *, ok: bool = True
     ) -> None:
-        """Learn from a response's rate-limit headers; ``cost`` was its reservation.
-
-        ``ok`` says whether the response was a success: only a success without the
-        headers (not, say, a proxy's error page) shows that the API does not send them.
-        """
+        """Learn from a response's headers (``observe_rate`` after parsing them)."""
         self.observe_rate(read_rate_headers(headers), cost, now, ok=ok)
 
     def observe_rate(self, rate: RateHeaders | None, cost: int, now: float, *, ok: bool) -> None:
-        """Learn from parsed rate-limit headers (``observe`` without the parsing)."""
-        self.inflight = max(self.inflight - cost, 0)
-        self.probe_until = 0.0
-        if rate is None:
-            if ok and self.limit is None and self.explicit is None:
-                # The server does not say: nothing to pace against.
-                self.unpaced = True
-                self.inflight = 0
+        """Learn from a response's rate-limit headers; ``cost`` was its reservation. Only a
+        success (``ok``) without them, not a proxy's error page, shows the API sends none."""
+        self.release(cost, sent=True)
+        if rate is None or (rate[0] >= UNLIMITED and self.explicit is None):
+            if self.explicit is None and (rate is not None or (ok and self.limit is None)):
+                self.unpaced, self.inflight = True, 0  # nothing to pace against
             return
         limit, remaining, reset = rate
-        if limit >= UNLIMITED and self.explicit is None:
-            self.unpaced = True
-            self.inflight = 0
-            return
         self.unpaced = False
         if self.blocked_until and remaining > 0:
             # Credits left on the server (a probe's answer, or a 429 that was not about
@@ -354,29 +297,22 @@ class Pacer:
             # First sighting, or the server has moved to a new window (its reset is a
             # window later: an answer read late only looks a little later).
             self.reset_at = reset_at
-            self.inflight = min(self._unanswered(now), self.granted)  # as in _roll
-            runs.forget(self.runs, self.took)
-            self.granted, self.took = 0, None
-            self.available = float(remaining - self.inflight)
+            self._new_window(remaining, now)
             self.tat = min(self.tat, now)
         else:
             if self.guessed and self.window and reset_at < self.reset_at - self.window / 2:
-                # A late answer from the window before the one we rolled into: its reset
-                # and remaining describe that window, not this one.
-                return
-            # Each sighting bounds the reset from above (the header is rounded up):
-            # keep the lowest bound, but let the first one replace a guess.
+                return  # a late answer from the window before the one we rolled into
+            # Each sighting bounds the reset from above (the header is rounded up): keep
+            # the lowest bound, but let the first one replace a guess.
             self.reset_at = reset_at if self.guessed else min(self.reset_at, reset_at)
-            # Our own count already holds every reservation of this window; the server's
-            # count may already hold some of those in flight, so subtracting them again
-            # would waste credits. ``remaining`` only lowers it: someone else spent.
+            # Our count holds every reservation of this window, and the server's may hold
+            # some still in flight: ``remaining`` only lowers ours (someone else spent).
             self.available = min(self.available, float(remaining))
         self.guessed = False
 
     def limited(self, retry_after: float | None, cost: int, now: float) -> None:
         """Learn from a 429: block every caller until ``retry_after`` (capped) has passed."""
-        self.inflight = max(self.inflight - cost, 0)
-        self.probe_until = 0.0
+        self.release(cost, sent=True)
         self.unpaced = False
         self.available = 0.0
         wait = retry_after if retry_after is not None else (self.window or 1.0)
@@ -388,11 +324,8 @@ class Pacer:
         self.probe_at = now + min(wait, PROBE_AFTER) if absurd else self.blocked_until
 
     def release(self, cost: int, *, sent: bool) -> None:
-        """Forget a reservation that got no response (error or cancellation).
-
-        A reservation that was never sent gives its credits back and its place in
-        the schedule.
-        """
+        """Forget a reservation (answered, or failed or cancelled); one never sent gives
+        back its credits and its place in the schedule."""
         self.inflight = max(self.inflight - cost, 0)
         self.probe_until = 0.0
         if not sent:

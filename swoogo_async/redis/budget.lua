@@ -94,7 +94,7 @@ local function unanswered()
   if inflight ~= 0 and now - granted_at > STRAY then inflight = 0 end
   return inflight
 end
--- As a window ends, forget the runs that took its floor (runs.forget): a live one says its
+-- As a window ends, forget the runs that took its floor (Pacer._new_window): a live one says its
 -- needs again with its next call; one that died holds the next window's floor no longer.
 local function forget_took()
   for id in pairs(took or {}) do redis.call('HDEL', k, 'run:' .. string.format('%.17g', id)) end
@@ -209,7 +209,7 @@ if op == 'reserve' then
           local free = avail - held_back(1, false)
           local total = 0
           for _, e in ipairs(order) do
-            -- once the floor is taken, only the runs that took it (as runs.finishing)
+            -- once the floor is taken, only the runs that took it (as Pacer._finishing)
             if took == nil or took[e[2]] then
               if total + e[1] > free then break end
               total = total + e[1]
