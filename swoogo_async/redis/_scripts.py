@@ -15,6 +15,7 @@ from .._http.pacing import (
     FLOOR,
     GUARD,
     HEADROOM,
+    MAX_RUNS,
     MAX_WINDOW,
     MEMORY,
     PROBE_AFTER,
@@ -26,7 +27,6 @@ from .._http.pacing import (
     STRAY_AFTER,
     UNLIMITED,
 )
-from .._http.runs import MAX_RUNS
 
 __all__ = ["BUDGET_SCRIPT", "COMPARE_AND_DELETE", "CONSTANTS", "NO_ANSWER", "TOKEN_GET"]
 
