@@ -1,10 +1,7 @@
-"""The ``swoogo_async`` logger, the retry log lines, and the ``SWOOGO_LOG`` switch.
+"""The ``swoogo_async`` logger, the retry log lines, and the ``SWOOGO_LOG=debug|info`` switch.
 
-``SWOOGO_LOG=debug|info`` is the environment switch that shows the SDK's logging on stderr.
-
-A library never configures logging (the ``swoogo_async`` logger has a ``NullHandler``),
-but when someone debugging sets ``SWOOGO_LOG``, as ``OPENAI_LOG`` does for openai, one
-stderr handler is attached at that level, once, however often this runs.
+A library never configures logging; ``SWOOGO_LOG`` (as ``OPENAI_LOG`` for openai) attaches
+one stderr handler at that level, once, however often it is read.
 """
 
 from __future__ import annotations
@@ -18,14 +15,13 @@ if TYPE_CHECKING:
     from .._exceptions import SwoogoError
     from .transport import Call
 
-__all__ = ["LEVELS", "configure_from_env", "log_backoff", "log_giveup", "logger"]
+__all__ = ["configure_from_env", "log_backoff", "log_giveup", "logger"]
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 
 logger = logging.getLogger("swoogo_async")
-# A library never configures logging: without a handler here, its warnings would reach
-# stderr through logging's last resort in an app that never set logging up.
+# Without a handler, its warnings would reach stderr through logging's last resort in an
+# app that never set logging up.
 logger.addHandler(logging.NullHandler())
 
 
@@ -40,15 +36,14 @@ def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handl
         The handler attached now or before, or None when ``SWOOGO_LOG`` is unset or
         not one of ``debug``, ``info`` (other values are ignored).
     """
-    level = LEVELS.get(environ.get("SWOOGO_LOG", "").strip().lower())
+    level = _LEVELS.get(environ.get("SWOOGO_LOG", "").strip().lower())
     if level is None:
         return None
-    logger = logging.getLogger("swoogo_async")
     for handler in logger.handlers:
         if isinstance(handler, _EnvHandler):
             return handler
     handler = _EnvHandler()  # stderr
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(level)
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > level:
