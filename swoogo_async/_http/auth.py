@@ -100,11 +100,9 @@ def usable_token(value: object) -> str | None:
             value = value.decode("ascii")
         except UnicodeDecodeError:
             return None
-    if not isinstance(value, str) or not value or len(value) > MAX_TOKEN_LENGTH:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TOKEN_LENGTH:
         return None
-    if not value.isascii() or not value.isprintable() or value.strip() != value:
-        return None
-    return value
+    return value if value.isascii() and value.isprintable() and value.strip() == value else None
 
 
 def _read_expires_at(value: object) -> float | None:
@@ -213,7 +211,8 @@ class TokenManager:
 
     async def _run_fetch(self) -> Token:
         try:
-            token = await (self._fetch_counted() if self._store is None else self._via_store())
+            store = self._store
+            token = await (self._fetch_counted() if store is None else self._via_store(store))
             self.current = token
             return token
         except AuthenticationError as exc:
@@ -226,10 +225,8 @@ class TokenManager:
         self.fetches += 1
         return await self._fetch()
 
-    async def _via_store(self) -> Token:
+    async def _via_store(self, store: TokenStore) -> Token:
         """Take the shared token, or be the one process that fetches it."""
-        store = self._store
-        assert store is not None
         dead, self._dead = self._dead, None
         if dead is not None:
             await store.token_delete(dead)

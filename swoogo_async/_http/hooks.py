@@ -213,16 +213,12 @@ async def _await_within(hook: object, result: Awaitable[Any], left: float) -> No
         return
     task.cancel()
     _ABANDONED.add(task)
-    task.add_done_callback(_forget)
+    task.add_done_callback(_ABANDONED.discard)
+    # Its error is retrieved unread: the warning below is its one report.
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
     logger.warning(
         "swoogo_async hook %r was cut off at the call's deadline; the call goes on", hook
     )
-
-
-def _forget(task: asyncio.Future[Any]) -> None:
-    _ABANDONED.discard(task)
-    if not task.cancelled():
-        task.exception()  # retrieved: a hook cut off is not reported twice
 
 
 def cancelled_by_caller(*, unknown: bool = False) -> bool:

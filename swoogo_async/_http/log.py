@@ -53,24 +53,12 @@ def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handl
 
 def log_backoff(call: Call, error: SwoogoError, tries: int, wait: float) -> None:
     """Log a retry: the call, the error, the wait."""
-    logger.warning(
-        "retrying %s %s after %s (attempt %d failed), waiting %.2fs",
-        call.method,
-        call.path,
-        type(error).__name__,
-        tries,
-        wait,
-    )
+    args = (call.method, call.path, type(error).__name__, tries, wait)
+    logger.warning("retrying %s %s after %s (attempt %d failed), waiting %.2fs", *args)
 
 
 def log_giveup(call: Call, error: SwoogoError, tries: int, elapsed: float) -> None:
     """Log a call that failed for good."""
-    logger.log(
-        logging.WARNING if tries > 1 else logging.DEBUG,
-        "%s %s failed with %s after %d attempt(s) in %.2fs",
-        call.method,
-        call.path,
-        type(error).__name__,
-        tries,
-        elapsed,
-    )
+    level = logging.WARNING if tries > 1 else logging.DEBUG
+    args = (call.method, call.path, type(error).__name__, tries, elapsed)
+    logger.log(level, "%s %s failed with %s after %d attempt(s) in %.2fs", *args)

@@ -56,14 +56,13 @@ class RetryPolicy:
     Args:
         max_attempts: Attempts per call, the first included (1 turns retries off).
         backoff_base: First backoff ceiling, in seconds; it doubles each attempt.
-        backoff_cap: Largest backoff ceiling. Waits are drawn uniformly from
-            ``[0, ceiling]`` ("full jitter") so clients that failed together do not
-            retry together.
-        deadline: Seconds a call may take, every attempt and wait included; no
-            attempt starts, and no attempt runs, past it.
-        max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` the client
-            will sleep for; a longer one raises ``RateLimitError`` at once, carrying
-            ``retry_after``, rather than blocking a caller for minutes.
+        backoff_cap: Largest backoff ceiling. Waits are drawn from ``[0, ceiling]`` ("full
+            jitter") so clients that failed together do not retry together.
+        deadline: Seconds a call may take, every attempt and wait included; no attempt
+            starts, and no attempt runs, past it.
+        max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` slept for; a longer
+            one raises ``RateLimitError`` (with ``retry_after``) at once, rather than
+            blocking a caller for minutes.
         statuses: The HTTP statuses retried (429, 500, 502, 503 and 504).
 
     Raises:
@@ -107,12 +106,9 @@ class RetryPolicy:
         return True
 
     def wait(self, error: SwoogoError | None, retry: int, rand: float) -> float:
-        """Return the wait before retry number ``retry`` (0 first) after ``error``.
-
-        The ceiling doubles, as ``backoff.expo``'s does, up to ``backoff_cap``; a wait is a
-        full-jitter draw under it. A 429 waits its ``retry_after``, but never less than half
-        the ceiling plus jitter: a hint of 0 is no reason to send again at once.
-        """
+        """Return the wait before retry number ``retry`` (0 first) after ``error``: a draw
+        under a ceiling that doubles up to ``backoff_cap``. A 429 waits its ``retry_after``,
+        but at least half the ceiling plus jitter (a hint of 0 is no reason to hurry)."""
         ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
         if isinstance(error, RateLimitError):
             return max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * rand))
@@ -126,10 +122,7 @@ class RetryPolicy:
         rand: Callable[[], float] = random.random,
     ) -> Generator[float, SwoogoError | None, None]:
         """Yield ``wait`` for each error sent in; end when a wait would reach ``deadline``.
-
-        A wait generator as ``backoff`` drives one: primed with ``send(None)`` (hence the
-        bare first ``yield``, as in backoff's ``expo``), then sent each error.
-        """
+        Primed with ``send(None)`` (the bare first ``yield``), as ``backoff`` drives one."""
         error = yield  # type: ignore[misc]
         for retry in itertools.count():
             wait = self.wait(error, retry, rand())
