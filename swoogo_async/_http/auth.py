@@ -163,15 +163,9 @@ class TokenManager:
     ``AuthenticationError`` at once, without a request.
     """
 
-    def __init__(
-        self,
-        fetch: Callable[[], Awaitable[Token]],
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        store: TokenStore | None = None,
-    ) -> None:
+    def __init__(self, fetch: Callable[[], Awaitable[Token]], *, store: TokenStore | None) -> None:
         self._fetch = fetch
-        self.clock = clock
+        self.clock: Callable[[], float] = time.monotonic  # tests replace it to move time
         self._store = store
         #: The token in use, if any: callers may read it as data while it is not due.
         self.current: Token | None = None

@@ -1,7 +1,5 @@
 """What a caller sees of each exchange: hook payloads, rate-limit state, the last response.
-
-Hooks observe: they cannot change or fail a call, nor hold it past its deadline.
-"""
+Hooks observe: they cannot change or fail a call, nor hold it past its deadline."""
 
 from __future__ import annotations
 

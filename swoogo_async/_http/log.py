@@ -20,8 +20,7 @@ __all__ = ["configure_from_env", "log_backoff", "log_giveup", "logger"]
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 
 logger = logging.getLogger("swoogo_async")
-# Without a handler, its warnings would reach stderr through logging's last resort in an
-# app that never set logging up.
+# Else its warnings reach stderr through logging's last resort in an app that set up none.
 logger.addHandler(logging.NullHandler())
 
 
@@ -30,12 +29,8 @@ class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handler | None:
-    """Attach a stderr handler to the ``swoogo_async`` logger if ``SWOOGO_LOG`` asks for one.
-
-    Returns:
-        The handler attached now or before, or None when ``SWOOGO_LOG`` is unset or
-        not one of ``debug``, ``info`` (other values are ignored).
-    """
+    """Attach a stderr handler to the ``swoogo_async`` logger if ``SWOOGO_LOG`` is ``debug``
+    or ``info``, and return it (attached now or before); else return None."""
     level = _LEVELS.get(environ.get("SWOOGO_LOG", "").strip().lower())
     if level is None:
         return None

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._checks import check_number, is_header_name, is_header_value
+from .._checks import check_instance, check_number, is_header_name, is_header_value
 from .._exceptions import InvalidInputError
 from .retry import RetryPolicy
 
@@ -89,33 +89,32 @@ class CallOptions:
     def merged(
         self,
         *,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        headers: Mapping[str, str] | None = None,
-        cache: bool | None = None,
-        max_age: float | None = None,
+        timeout: float | None,
+        retry: RetryPolicy | None,
+        headers: Mapping[str, str] | None,
+        cache: bool | None,
+        max_age: float | None,
     ) -> CallOptions:
         """Return these options with the given ones checked and laid over them.
 
-        Headers are merged; an option left out or None keeps its value.
+        Headers are merged; an option None keeps its value.
 
         Raises:
             InvalidInputError: an option is invalid (the error names it, or the header).
         """
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise InvalidInputError("retry", f"expected a RetryPolicy, got {type(retry).__name__}")
+        retry = self.retry if retry is None else check_instance("retry", retry, RetryPolicy)
         if cache is not None and not isinstance(cache, bool):
             raise InvalidInputError("cache", f"must be True or False, got {cache!r}")
-        if max_age is not None:
-            check_number("max_age", max_age, at_least=0)
+        max_age = self.max_age if max_age is None else check_number("max_age", max_age, at_least=0)
         if timeout is not None:
             timeout = float(check_number("timeout", timeout, above=0))
+        extra = {} if headers is None else check_headers(headers)
         return CallOptions(
-            retry=retry if retry is not None else self.retry,
-            timeout=timeout if timeout is not None else self.timeout,
-            headers=merge_headers(self.headers, {} if headers is None else check_headers(headers)),
-            cache=cache if cache is not None else self.cache,
-            max_age=max_age if max_age is not None else self.max_age,
+            retry=retry,
+            timeout=self.timeout if timeout is None else timeout,
+            headers=merge_headers(self.headers, extra),
+            cache=self.cache if cache is None else cache,
+            max_age=max_age,
         )
 
 
