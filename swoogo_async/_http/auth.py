@@ -72,8 +72,7 @@ def parse_token_response(
     token is due ``margin`` seconds early, or a tenth of its lifetime if shorter.
 
     Raises:
-        ResponseDecodeError: no usable ``access_token``; the body is not kept (it would
-            carry the token).
+        ResponseDecodeError: no usable ``access_token`` (the body, which holds it, is not kept).
     """
     try:
         payload: Any = loads(body)

@@ -56,10 +56,8 @@ class RateLimitState:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitState:
-        """Read the state from response headers: the one reader of ``X-Rate-Limit-*``.
-
-        A value that is not a finite number reads as None; ``"12.0"`` reads as 12.
-        """
+        """Read the state from response headers: the one reader of ``X-Rate-Limit-*``. A value
+        that is not a finite number reads as None; ``"12.0"`` reads as 12."""
         return cls(
             limit=_number(headers, "X-Rate-Limit-Limit", int),
             remaining=_number(headers, "X-Rate-Limit-Remaining", int),

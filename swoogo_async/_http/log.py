@@ -1,8 +1,5 @@
-"""The ``swoogo_async`` logger, the retry log lines, and the ``SWOOGO_LOG=debug|info`` switch.
-
-A library never configures logging; ``SWOOGO_LOG`` (as ``OPENAI_LOG`` for openai) attaches
-one stderr handler at that level, once, however often it is read.
-"""
+"""The ``swoogo_async`` logger (a library configures no logging), the retry log lines, and
+``SWOOGO_LOG=debug|info`` (as openai's ``OPENAI_LOG``): one stderr handler at that level."""
 
 from __future__ import annotations
 

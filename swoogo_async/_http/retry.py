@@ -189,11 +189,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
                     parsed = parsed.replace(tzinfo=datetime.timezone.utc)
                 return max(parsed.timestamp() - (time.time() if now is None else now), 0.0)
     value = headers.get("X-Rate-Limit-Reset")
-    if value:
-        try:
-            return _seconds(value)
-        except ValueError:
-            return None
+    with contextlib.suppress(ValueError):
+        return _seconds(value) if value else None
     return None
 
 
