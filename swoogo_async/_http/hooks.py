@@ -8,15 +8,13 @@ import inspect
 import math
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
 from .._exceptions import InvalidInputError
 from .log import logger
-
-if TYPE_CHECKING:
-    from .transport import Call
+from .transport import Call
 
 __all__ = [
     "Hooks",

@@ -6,11 +6,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .._exceptions import SwoogoError
-    from .transport import Call
+from .._exceptions import SwoogoError
+from .transport import Call
 
 __all__ = ["configure_from_env", "log_backoff", "log_giveup", "logger"]
 

@@ -12,7 +12,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import attrs
 
@@ -28,9 +28,7 @@ from .._exceptions import (
 from .auth import read_server_offset
 from .hooks import RateLimitState
 from .log import log_backoff, log_giveup
-
-if TYPE_CHECKING:
-    from .transport import Call
+from .transport import Call
 
 __all__ = [
     "RateHeaders",
