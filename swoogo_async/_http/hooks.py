@@ -121,12 +121,11 @@ class ResponseInfo:
 
 
 class LastResponse(weakref.ref["asyncio.Task[Any]"]):
-    """One task's last success response (``ResponseInfo.of``'s arguments until read): a weak
-    reference to the task, which holds the context variable the record lives in.
-
-    The record is made once per task and updated in place: setting the variable on each call
-    would keep each response alive in every context copied meanwhile (aiohttp's timers). A
-    task started from another inherits the record but does not own it, so never uses it.
+    """One task's last success response (``ResponseInfo.of``'s arguments until read), kept in
+    a context variable as a weak reference to the task (which holds the context: no cycle),
+    made once per task and updated in place: setting the variable on each call would keep
+    each response alive in every context copied meanwhile (aiohttp's timers). A task started
+    from another inherits the record but never uses it.
     """
 
     __slots__ = ("response",)

@@ -40,7 +40,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: The API's documented rate-limit window: the longest reset a bulk row waits out.
 BULK_SERVER_WAIT = 600.0
 BULK_DEADLINE = BULK_SERVER_WAIT + 60.0  # the window, plus room for the attempt after it
@@ -72,7 +71,7 @@ class RetryPolicy:
     backoff_cap: float = attrs.field(default=10.0, validator=number(above=0))
     deadline: float = attrs.field(default=120.0, validator=number(above=0))
     max_server_wait: float = attrs.field(default=60.0, validator=number(at_least=0))
-    statuses: frozenset[int] = RETRY_STATUSES
+    statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
     def for_bulk(self) -> RetryPolicy:
         """Return this policy stretched so a call waits out any 429 within the API's window
