@@ -1,4 +1,2 @@
-"""The HTTP stack: transport, token, retry rule, pacing, hooks, options, the request seam.
-
-``pipeline.Pipeline`` sends the ``Call``s ``_api`` builds; a 2xx body goes to their parse function.
-"""
+"""The HTTP stack: transport, token, retry rule, pacing, hooks, options and the request seam,
+``pipeline.Pipeline``, which sends the ``Call``s ``_api`` builds to their parse functions."""

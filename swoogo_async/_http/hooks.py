@@ -1,27 +1,20 @@
-"""What a caller can see of each exchange: hook payloads, rate-limit state, the last response.
-
-Hooks (``SwoogoClient(on_request=..., on_response=...)``) observe; they cannot change
-or fail a call, nor hold it past its deadline. The pipeline keeps ``last_response``
-in each task's own ``LastResponse`` record, so each task sees the responses of its own
-calls, whatever runs concurrently.
-"""
+"""What a caller sees of each exchange: hook payloads, rate-limit state, the last response.
+Hooks observe: they cannot change or fail a call, nor hold it past its deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import math
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
 from .._exceptions import InvalidInputError
-
-if TYPE_CHECKING:
-    from .transport import Call
+from .log import logger
+from .transport import Call
 
 __all__ = [
     "Hooks",
@@ -32,23 +25,17 @@ __all__ = [
     "ResponseHook",
     "ResponseInfo",
     "cancelled_by_caller",
-    "check_hooks",
-    "run_hooks",
 ]
 
-logger = logging.getLogger("swoogo_async")
 T = TypeVar("T")
 
 
-def _number(headers: Mapping[str, str], name: str) -> float | None:
-    value = headers.get(name)
-    if value is None:
-        return None
+def _number(headers: Mapping[str, str], name: str, kind: Callable[[float], T]) -> T | None:
     try:
-        number = float(value)
-    except ValueError:
+        number = float(headers[name])
+    except (KeyError, ValueError):
         return None
-    return number if math.isfinite(number) else None
+    return kind(number) if math.isfinite(number) else None
 
 
 @attrs.frozen(slots=True)
@@ -67,16 +54,12 @@ class RateLimitState:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitState:
-        """Read the state from response headers: the one reader of ``X-Rate-Limit-*``.
-
-        A value that is not a finite number reads as None; ``"12.0"`` reads as 12.
-        """
-        limit = _number(headers, "X-Rate-Limit-Limit")
-        remaining = _number(headers, "X-Rate-Limit-Remaining")
+        """Read the state from response headers: the one reader of ``X-Rate-Limit-*``. A value
+        that is not a finite number reads as None; ``"12.0"`` reads as 12."""
         return cls(
-            limit=None if limit is None else int(limit),
-            remaining=None if remaining is None else int(remaining),
-            reset=_number(headers, "X-Rate-Limit-Reset"),
+            limit=_number(headers, "X-Rate-Limit-Limit", int),
+            remaining=_number(headers, "X-Rate-Limit-Remaining", int),
+            reset=_number(headers, "X-Rate-Limit-Reset", float),
         )
 
 
@@ -138,16 +121,11 @@ class ResponseInfo:
 
 
 class LastResponse(weakref.ref["asyncio.Task[Any]"]):
-    """One task's last success response: a weak reference to the task (its owner; the
-    task holds its context, so a strong one would make a cycle) carrying the response as
-    the pipeline noted it (``ResponseInfo.of``'s arguments), then as described when read.
-
-    A task makes its record on its first call, in a context variable, and updates it in
-    place afterwards. Setting the variable on every call instead would leave each noted
-    response alive in every context copied meanwhile (aiohttp copies the task's context
-    for each request's timer, which lingers, cancelled, in the loop's heap), so the
-    collector would see every response again. A task started from another inherits its
-    record but is not its owner: it neither reads nor writes it.
+    """One task's last success response (``ResponseInfo.of``'s arguments until read), kept in
+    a context variable as a weak reference to the task (which holds the context: no cycle),
+    made once per task and updated in place: setting the variable on each call would keep
+    each response alive in every context copied meanwhile (aiohttp's timers). A task started
+    from another inherits the record but never uses it.
     """
 
     __slots__ = ("response",)
@@ -165,49 +143,39 @@ class Hooks:
     __slots__ = ("_remaining", "on_request", "on_response")
 
     def __init__(self, on_request: Any, on_response: Any) -> None:
-        self.on_request: tuple[RequestHook, ...] = check_hooks("on_request", on_request)
-        self.on_response: tuple[ResponseHook, ...] = check_hooks("on_response", on_response)
-        #: Credits left, as the latest response that told them said (only when hooks need it).
-        self._remaining: int | None = None
+        self.on_request: tuple[RequestHook, ...] = _check_hooks("on_request", on_request)
+        self.on_response: tuple[ResponseHook, ...] = _check_hooks("on_response", on_response)
+        self._remaining: int | None = None  # as the latest response that told them said
 
     async def request(
         self, method: str, path: str, url: str, cost: int, attempt: int, within: float
     ) -> None:
-        """Run the ``on_request`` hooks for a request about to go out."""
         info = RequestInfo(method, path, url, cost, attempt, self._remaining)
-        await run_hooks(self.on_request, info, within)
+        await _run_hooks(self.on_request, info, within)
 
     async def response(self, info: ResponseInfo, within: float) -> None:
-        """Run the ``on_response`` hooks for a response (of any status)."""
         remaining = info.rate_limit.remaining
         if remaining is not None:  # a response without it (the token's) tells nothing new
             self._remaining = remaining if remaining >= 0 else None
-        await run_hooks(self.on_response, info, within)
+        await _run_hooks(self.on_response, info, within)
 
 
-def check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
+def _check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
     """Return ``hooks`` (None, one callable or a sequence of them) as a tuple."""
     if hooks is None:
         return ()
     if callable(hooks):
         return (hooks,)
-    if (
-        isinstance(hooks, Sequence)
-        and not isinstance(hooks, str)
-        and all(callable(h) for h in hooks)
-    ):
+    if isinstance(hooks, Sequence) and not isinstance(hooks, str) and all(map(callable, hooks)):
         return tuple(hooks)
     raise InvalidInputError(name, "expected a callable or a list of callables")
 
 
-async def run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: float) -> None:
-    """Call each hook with ``info``, awaiting async ones; log and ignore what they raise.
+async def _run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: float) -> None:
+    """Call each hook with ``info``, awaiting async ones, for ``within`` seconds in all.
 
-    A hook observes a call: an exception in it (even a ``CancelledError`` when the
-    caller was not cancelled) must not fail a create that already happened, so it is
-    logged at ERROR and the call goes on. Nor may it hold the call past its deadline:
-    async hooks run for ``within`` seconds in all; one still running then is
-    cancelled with a WARNING and left behind, even if it ignores the cancellation.
+    What a hook raises (even a ``CancelledError`` not aimed at the caller) is logged and
+    the call goes on; one still running at the deadline is cancelled and left behind.
     """
     loop = asyncio.get_running_loop()
     until = loop.time() + within
@@ -216,11 +184,9 @@ async def run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: floa
             result = hook(info)
             if inspect.isawaitable(result):
                 await _await_within(hook, result, until - loop.time())
-        except asyncio.CancelledError:
-            if cancelled_by_caller(unknown=True):
+        except (asyncio.CancelledError, Exception) as exc:
+            if isinstance(exc, asyncio.CancelledError) and cancelled_by_caller(unknown=True):
                 raise
-            logger.exception("swoogo_async hook %r raised; the call goes on", hook)
-        except Exception:
             logger.exception("swoogo_async hook %r raised; the call goes on", hook)
 
 
@@ -229,7 +195,6 @@ _ABANDONED: set[asyncio.Future[Any]] = set()
 
 
 async def _await_within(hook: object, result: Awaitable[Any], left: float) -> None:
-    """Await ``result`` for ``left`` seconds; past that, cancel it and do not wait for it."""
     task = asyncio.ensure_future(result)
     try:
         await asyncio.wait({task}, timeout=max(left, 0.0))
@@ -241,23 +206,16 @@ async def _await_within(hook: object, result: Awaitable[Any], left: float) -> No
         return
     task.cancel()
     _ABANDONED.add(task)
-    task.add_done_callback(_forget)
+    task.add_done_callback(_ABANDONED.discard)
+    # Its error is retrieved unread: the warning below is its one report.
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
     logger.warning(
         "swoogo_async hook %r was cut off at the call's deadline; the call goes on", hook
     )
 
 
-def _forget(task: asyncio.Future[Any]) -> None:
-    _ABANDONED.discard(task)
-    if not task.cancelled():
-        task.exception()  # retrieved: a hook cut off is not reported twice
-
-
 def cancelled_by_caller(*, unknown: bool = False) -> bool:
-    """Whether the current task has a cancellation of its own pending.
-
-    Before 3.11 a task cannot tell: ``unknown`` is the answer then (True where a real
-    cancellation must never be swallowed).
-    """
+    """Whether the current task has a cancellation of its own pending; ``unknown`` before
+    3.11, where a task cannot tell (True where a real one must never be swallowed)."""
     cancelling = getattr(asyncio.current_task(), "cancelling", None)
     return unknown if cancelling is None else cancelling() > 0

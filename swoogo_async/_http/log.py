@@ -1,31 +1,21 @@
-"""The ``swoogo_async`` logger, the retry log lines, and the ``SWOOGO_LOG`` switch.
-
-``SWOOGO_LOG=debug|info`` is the environment switch that shows the SDK's logging on stderr.
-
-A library never configures logging (the ``swoogo_async`` logger has a ``NullHandler``),
-but when someone debugging sets ``SWOOGO_LOG``, as ``OPENAI_LOG`` does for openai, one
-stderr handler is attached at that level, once, however often this runs.
-"""
+"""The ``swoogo_async`` logger (a library configures no logging), the retry log lines, and
+``SWOOGO_LOG=debug|info`` (as openai's ``OPENAI_LOG``): one stderr handler at that level."""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .._exceptions import SwoogoError
-    from .transport import Call
+from .._exceptions import SwoogoError
+from .transport import Call
 
-__all__ = ["LEVELS", "configure_from_env", "log_backoff", "log_giveup", "logger"]
+__all__ = ["configure_from_env", "log_backoff", "log_giveup", "logger"]
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 
 logger = logging.getLogger("swoogo_async")
-# A library never configures logging: without a handler here, its warnings would reach
-# stderr through logging's last resort in an app that never set logging up.
+# Else its warnings reach stderr through logging's last resort in an app that set up none.
 logger.addHandler(logging.NullHandler())
 
 
@@ -34,21 +24,16 @@ class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handler | None:
-    """Attach a stderr handler to the ``swoogo_async`` logger if ``SWOOGO_LOG`` asks for one.
-
-    Returns:
-        The handler attached now or before, or None when ``SWOOGO_LOG`` is unset or
-        not one of ``debug``, ``info`` (other values are ignored).
-    """
-    level = LEVELS.get(environ.get("SWOOGO_LOG", "").strip().lower())
+    """Attach a stderr handler to the ``swoogo_async`` logger if ``SWOOGO_LOG`` is ``debug``
+    or ``info``, and return it (attached now or before); else return None."""
+    level = _LEVELS.get(environ.get("SWOOGO_LOG", "").strip().lower())
     if level is None:
         return None
-    logger = logging.getLogger("swoogo_async")
     for handler in logger.handlers:
         if isinstance(handler, _EnvHandler):
             return handler
     handler = _EnvHandler()  # stderr
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(level)
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > level:
@@ -58,24 +43,12 @@ def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handl
 
 def log_backoff(call: Call, error: SwoogoError, tries: int, wait: float) -> None:
     """Log a retry: the call, the error, the wait."""
-    logger.warning(
-        "retrying %s %s after %s (attempt %d failed), waiting %.2fs",
-        call.method,
-        call.path,
-        type(error).__name__,
-        tries,
-        wait,
-    )
+    args = (call.method, call.path, type(error).__name__, tries, wait)
+    logger.warning("retrying %s %s after %s (attempt %d failed), waiting %.2fs", *args)
 
 
 def log_giveup(call: Call, error: SwoogoError, tries: int, elapsed: float) -> None:
     """Log a call that failed for good."""
-    logger.log(
-        logging.WARNING if tries > 1 else logging.DEBUG,
-        "%s %s failed with %s after %d attempt(s) in %.2fs",
-        call.method,
-        call.path,
-        type(error).__name__,
-        tries,
-        elapsed,
-    )
+    level = logging.WARNING if tries > 1 else logging.DEBUG
+    args = (call.method, call.path, type(error).__name__, tries, elapsed)
+    logger.log(level, "%s %s failed with %s after %d attempt(s) in %.2fs", *args)

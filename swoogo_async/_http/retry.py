@@ -1,10 +1,5 @@
-"""When to retry, and how long to wait: the rule, its constants, and the loop that applies it.
-
-``gives_up`` ends a call at once, ``max_attempts`` and ``deadline`` bound it, and
-``waits`` yields each wait (exponential ceilings with full jitter, or the server's
-``Retry-After``); ``RetryPolicy.run_retries`` applies them after a failed first
-attempt. Nothing here reads a clock that is not passed in.
-"""
+"""When to retry and how long to wait (``RetryPolicy``), the loop that applies it, and the
+readers of the server's waits and rate-limit headers."""
 
 from __future__ import annotations
 
@@ -17,7 +12,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import attrs
 
@@ -33,15 +28,9 @@ from .._exceptions import (
 from .auth import read_server_offset
 from .hooks import RateLimitState
 from .log import log_backoff, log_giveup
-
-if TYPE_CHECKING:
-    from .transport import Call
+from .transport import Call
 
 __all__ = [
-    "BULK_DEADLINE",
-    "BULK_MAX_ATTEMPTS",
-    "BULK_SERVER_WAIT",
-    "RETRY_STATUSES",
     "RateHeaders",
     "RetryPolicy",
     "parse_retry_after",
@@ -51,14 +40,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: The API's documented rate-limit window: the longest reset a bulk row waits out.
 BULK_SERVER_WAIT = 600.0
-#: A whole window, plus room for the attempt after it.
-BULK_DEADLINE = BULK_SERVER_WAIT + 60.0
-#: Attempts a bulk row may take: a few 429s in a row must not fail it.
-BULK_MAX_ATTEMPTS = 8
+BULK_DEADLINE = BULK_SERVER_WAIT + 60.0  # the window, plus room for the attempt after it
+BULK_MAX_ATTEMPTS = 8  # a few 429s in a row must not fail a bulk row
 
 
 @attrs.frozen(kw_only=True)
@@ -68,14 +53,13 @@ class RetryPolicy:
     Args:
         max_attempts: Attempts per call, the first included (1 turns retries off).
         backoff_base: First backoff ceiling, in seconds; it doubles each attempt.
-        backoff_cap: Largest backoff ceiling. Waits are drawn uniformly from
-            ``[0, ceiling]`` ("full jitter") so clients that failed together do not
-            retry together.
-        deadline: Seconds a call may take, every attempt and wait included; no
-            attempt starts, and no attempt runs, past it.
-        max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` the client
-            will sleep for; a longer one raises ``RateLimitError`` at once, carrying
-            ``retry_after``, rather than blocking a caller for minutes.
+        backoff_cap: Largest backoff ceiling. Waits are drawn from ``[0, ceiling]`` ("full
+            jitter") so clients that failed together do not retry together.
+        deadline: Seconds a call may take, every attempt and wait included; no attempt
+            starts, and no attempt runs, past it.
+        max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` slept for; a longer
+            one raises ``RateLimitError`` (with ``retry_after``) at once, rather than
+            blocking a caller for minutes.
         statuses: The HTTP statuses retried (429, 500, 502, 503 and 504).
 
     Raises:
@@ -87,16 +71,11 @@ class RetryPolicy:
     backoff_cap: float = attrs.field(default=10.0, validator=number(above=0))
     deadline: float = attrs.field(default=120.0, validator=number(above=0))
     max_server_wait: float = attrs.field(default=60.0, validator=number(at_least=0))
-    statuses: frozenset[int] = RETRY_STATUSES
+    statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
     def for_bulk(self) -> RetryPolicy:
-        """Return this policy stretched so a call waits out any 429 within the API's window.
-
-        Bulk runs (``create_many``, ``update_many``, ``sync``, the CLI's ``import``
-        and ``sync``) use it so that no row fails on a 429 whose reset is at most
-        600 s; interactive calls keep the short policy and fail fast. Values already
-        larger are kept.
-        """
+        """Return this policy stretched so a call waits out any 429 within the API's window
+        (a reset of up to 600 s), as bulk runs and syncs do. Values already larger are kept."""
         return attrs.evolve(
             self,
             max_attempts=max(self.max_attempts, BULK_MAX_ATTEMPTS),
@@ -107,9 +86,8 @@ class RetryPolicy:
     def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:
         """Return whether ``error`` ends the call at once, whatever attempts are left.
 
-        A request that is not idempotent (a create) is repeated only when the
-        server certainly did not act on it: the connection was never made, or the
-        server refused it with 429. Anything else is for the caller to reconcile.
+        A call that is not idempotent (a create) is repeated only when the server
+        certainly did not act on it: no connection was made, or it answered 429.
         """
         if isinstance(error, ResponseTooLargeError):
             return True  # the same body would come back again
@@ -125,13 +103,9 @@ class RetryPolicy:
         return True
 
     def wait(self, error: SwoogoError | None, retry: int, rand: float) -> float:
-        """Return the wait before retry number ``retry`` (0 first) after ``error``.
-
-        The ceiling grows as ``backoff.expo``'s does, to ``backoff_cap``; other errors
-        wait a full-jitter draw under it. A 429 waits its hint
-        (``RateLimitError.retry_after``), but never less than half the ceiling plus
-        jitter: a hint of 0 (or a reset in the past) is no reason to send again at once.
-        """
+        """Return the wait before retry number ``retry`` (0 first) after ``error``: a draw
+        under a ceiling that doubles up to ``backoff_cap``. A 429 waits its ``retry_after``,
+        but at least half the ceiling plus jitter (a hint of 0 is no reason to hurry)."""
         ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
         if isinstance(error, RateLimitError):
             return max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * rand))
@@ -144,14 +118,8 @@ class RetryPolicy:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> Generator[float, SwoogoError | None, None]:
-        """Yield ``wait`` for each error sent in; end when it would pass ``deadline``.
-
-        A wait generator as ``backoff`` drives one: the retry loop starts it with
-        ``send(None)`` (hence the bare first ``yield``, as in backoff's own ``expo``),
-        then sends each error. When a wait would end at or past ``deadline`` (on
-        ``clock``) the generator ends, and the loop gives up with the error rather than
-        sleep past the call's deadline.
-        """
+        """Yield ``wait`` for each error sent in; end when a wait would reach ``deadline``.
+        Primed with ``send(None)`` (the bare first ``yield``), as ``backoff`` drives one."""
         error = yield  # type: ignore[misc]
         for retry in itertools.count():
             wait = self.wait(error, retry, rand())
@@ -171,11 +139,11 @@ class RetryPolicy:
     ) -> T:
         """Retry a call whose first attempt raised ``error``; raise the last error if it ends.
 
-        Written out rather than ``backoff.on_exception`` per call: the giveup rule depends
-        on the call (idempotent or not) and the waits on its deadline, and building
-        backoff's decorator for each call cost more than decoding the response.
+        Not ``backoff.on_exception``: its decorator would be built per call (giving up
+        depends on the call, the waits on its deadline), which costs more than a decode.
         """
-        waits: Generator[float, SwoogoError | None, None] | None = None
+        waits = self.waits(deadline=deadline, clock=clock, rand=rand)
+        waits.send(None)
         tries = 1
         while True:
             wait = None
@@ -184,9 +152,6 @@ class RetryPolicy:
                 and clock() < deadline
                 and not self.gives_up(error, idempotent=call.idempotent)
             ):
-                if waits is None:
-                    waits = self.waits(deadline=deadline, clock=clock, rand=rand)
-                    waits.send(None)  # primed, as backoff primes a wait generator
                 with contextlib.suppress(StopIteration):  # a wait past the deadline
                     wait = waits.send(error)
             if wait is None:
@@ -201,42 +166,34 @@ class RetryPolicy:
                 error = again
 
 
-def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Read how long the server asked us to wait: ``Retry-After``, else ``X-Rate-Limit-Reset``.
+def _seconds(value: str) -> float | None:
+    """Read a non-negative number of seconds; a non-finite number reads as None."""
+    seconds = float(value)
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
-    ``Retry-After`` may be seconds or an HTTP date; ``X-Rate-Limit-Reset`` is
-    seconds until the window resets.
-    """
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Read the server's wait: ``Retry-After`` (seconds or an HTTP date, compared with
+    ``now``), else ``X-Rate-Limit-Reset`` (seconds until the window resets)."""
     value = headers.get("Retry-After")
     if value:
         try:
-            seconds = float(value)
-            return max(seconds, 0.0) if math.isfinite(seconds) else None
+            return _seconds(value)
         except ValueError:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 parsed = email.utils.parsedate_to_datetime(value)
                 if parsed.tzinfo is None:  # "-0000": UTC, of unknown origin
                     parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-                when = parsed.timestamp()
-            except (TypeError, ValueError):
-                when = None
-            if when is not None and math.isfinite(when):
-                return max(when - (time.time() if now is None else now), 0.0)
+                return max(parsed.timestamp() - (time.time() if now is None else now), 0.0)
     value = headers.get("X-Rate-Limit-Reset")
-    if value:
-        try:
-            seconds = float(value)
-        except ValueError:
-            return None
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    with contextlib.suppress(ValueError):
+        return _seconds(value) if value else None
     return None
 
 
 def server_retry_after(known_offset: float | None, headers: Mapping[str, str]) -> float | None:
-    """Read a 429's wait; an HTTP date is compared with the server's clock, not ours.
-
-    The offset comes from the response's own ``Date`` header, else ``known_offset``.
-    """
+    """Read a 429's wait; an HTTP date is compared with the server's clock (the response's
+    own ``Date``, else ``known_offset``), not ours."""
     wall_now = time.time()
     offset = read_server_offset(headers, wall_now)
     if offset is None:
