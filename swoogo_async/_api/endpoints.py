@@ -41,7 +41,6 @@ DEFAULT_SPEAKER_FIELDS: Final = tuple(
 
 
 def _listed(name: str, value: Any) -> list[Any]:
-    """Return ``value`` as a list, or raise naming the argument if it is not iterable."""
     if not isinstance(value, (str, bytes, bytearray, Mapping)):
         with contextlib.suppress(TypeError):
             return list(value)
@@ -72,7 +71,6 @@ def read_query(fields: Any, expand: Any) -> str:
 
 
 def _page_query(event_id: int, page: int, per_page: int, fields: Any, expand: Any) -> list[Any]:
-    """The checked query every listing of an event starts with."""
     check_id("event_id", event_id)
     check_id("page", page)
     extra = _field_query(fields, expand)

@@ -1,11 +1,10 @@
-"""The writable session fields: ``SessionUpdateFields`` is the one table, each key's
-``Annotated`` metadata its ``Kind``; create, update, bulk rows and the CLI check with it.
-"""
+"""The writable session fields: ``SessionUpdateFields`` is the table, its metadata the checks."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import re
 import reprlib
@@ -38,17 +37,12 @@ class Kind:
     choices: tuple[str, ...] = ()  # an "enum" field's values
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, *, blank: bool = True) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    return value
-
-
-def _nonblank(value: Any) -> str:
-    text = _text(value)
-    if not text.strip():
+    if not blank and not value.strip():
         raise ValueError("must not be blank")
-    return text
+    return value
 
 
 _INTEGER = re.compile(r"\s*-?[0-9]+\s*\Z")
@@ -188,7 +182,7 @@ class SessionUpdateFields(SessionCreateFields, total=False):
     """The keyword arguments of ``sessions.update``: ``None`` clears, ``UNSET`` skips."""
 
     event_id: Annotated[int | UnsetType, ID]
-    name: Annotated[str | UnsetType, Kind("text", _nonblank)]
+    name: Annotated[str | UnsetType, Kind("text", functools.partial(_text, blank=False))]
     date: Annotated[dt.date | str | UnsetType | None, Kind("date", _date)]
 
 
@@ -230,10 +224,9 @@ def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict
             out[key] = None
     if custom:
         out["custom_fields"] = {**(out.get("custom_fields") or {}), **_custom_fields(custom)}
-    if creating:
-        for key in REQUIRED_ON_CREATE:
-            if key not in out:
-                raise InvalidInputError(key, "is required")
+    missing = [key for key in REQUIRED_ON_CREATE if creating and key not in out]
+    if missing:
+        raise InvalidInputError(missing[0], "is required")
     start, end = out.get("start_time"), out.get("end_time")
     if isinstance(start, dt.time) and isinstance(end, dt.time) and end < start:
         raise InvalidInputError("end_time", "must not be before start_time")

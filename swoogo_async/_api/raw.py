@@ -48,11 +48,9 @@ def _param_value(name: str, value: Any, *, listed: bool = True) -> str:
     if listed and isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         # Swoogo's lists are comma-separated, one level: a nested list cannot be sent as written.
         return ",".join(_param_value(name, item, listed=False) for item in value)
-    raise InvalidInputError(
-        f"params[{name!r}]",
-        "expected text, a number or a flat list of them, got"
-        f" {'a nested ' if not listed else ''}{type(value).__name__}",
-    )
+    nested = "" if listed else "a nested "
+    message = f"expected text, a number or a flat list of them, got {nested}{type(value).__name__}"
+    raise InvalidInputError(f"params[{name!r}]", message)
 
 
 def encode_params(params: Params | None) -> str:
@@ -71,7 +69,7 @@ def _check_path(path: Any) -> str:
         raise InvalidInputError("path", f"expected a path such as '/speakers', got {path!r}")
     if any(c in path for c in "?#") or any(c <= " " or c == "\x7f" for c in path):
         raise InvalidInputError(
-            "path", "must be a bare path: put the query in params=, no spaces or controls"
+            "path", "must be a bare path: query in params=, no spaces or controls"
         )
     if any(part in (".", "..") for part in path.split("/")):
         raise InvalidInputError("path", "must not hold '.' or '..' segments")
@@ -81,9 +79,8 @@ def _check_path(path: Any) -> str:
 def call_cost(method: str, path: str) -> int:
     """Return the documented credit cost: 10 for a ``GET`` on a collection, else 1."""
     last = path.rsplit("/", 1)[-1]
-    if method == "GET" and not last.isdigit() and not last.endswith(".json"):
-        return LIST_COST
-    return 1
+    listing = method == "GET" and not last.isdigit() and not last.endswith(".json")
+    return LIST_COST if listing else 1
 
 
 def request_call(
@@ -132,9 +129,7 @@ def request_call(
 
 def parse_json(raw: bytes, *, method: str, url: str) -> Any:
     """Return the decoded JSON body; an empty body (a 204, a HEAD) gives None."""
-    if not raw.strip():
-        return None
-    return decode_json(raw, method=method, url=url)
+    return decode_json(raw, method=method, url=url) if raw.strip() else None
 
 
 def raw_item_key(item: dict[str, Any]) -> Hashable | None:

@@ -11,7 +11,7 @@ import enum
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -24,11 +24,9 @@ __all__ = ["to_dict", "to_json"]
 
 
 def _json_ready(value: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidInputError("obj", f"holds {value!r}, which JSON cannot hold")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError("obj", f"holds {value!r}, which JSON cannot hold")
+    if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, (Session, Speaker)):
         return _json_ready(converter().unstructure(value))
@@ -65,8 +63,7 @@ def to_dict(obj: Session | Speaker | Page[Any] | SessionBatch) -> dict[str, Any]
         raise InvalidInputError(
             "obj", f"expected a Session, Speaker, Page or SessionBatch, got {type(obj).__name__}"
         )
-    result: dict[str, Any] = _json_ready(obj)
-    return result
+    return cast("dict[str, Any]", _json_ready(obj))
 
 
 def to_json(
