@@ -10,9 +10,7 @@ import re
 import reprlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, TypedDict, get_type_hints
-
-import attrs
+from typing import Annotated, Any, NamedTuple, TypedDict, get_type_hints
 
 from .._exceptions import InvalidInputError
 from .._types import UNSET, UnsetType
@@ -28,8 +26,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen
-class Kind:
+class Kind(NamedTuple):
     """A writable field's check (the value to send, or ``ValueError``) and wire shape."""
 
     wire: str  # "int", "flag", "enum", "date", "time", "text" or "custom"

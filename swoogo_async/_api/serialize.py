@@ -1,8 +1,5 @@
-"""Models out of the SDK: ``to_dict`` / ``to_json``, through the one converter.
-
-The shape is the API's own, as ``converter().unstructure`` writes it (so it reads back
-into an equal model); unknown fields (``extra``) go back to the top level.
-"""
+"""Models out of the SDK: ``to_dict`` / ``to_json``, in the API's shape as the one converter
+writes it (so it reads back into an equal model; ``extra`` goes back to the top level)."""
 
 from __future__ import annotations
 
