@@ -26,6 +26,7 @@ __all__ = [
     "list_sessions_call",
     "list_speakers_call",
     "read_query",
+    "update_call",
     "update_session_call",
 ]
 
@@ -145,13 +146,17 @@ def create_session_call(fields: Mapping[str, Any]) -> Call:
     return Call("POST", "/sessions/create", body=body, content_type=FORM, idempotent=False)
 
 
-def update_session_call(session_id: int, fields: Mapping[str, Any]) -> Call:
-    """Build the update call from already checked fields; only those fields are sent."""
-    check_id("session_id", session_id)
+def update_call(path: str, fields: Mapping[str, Any], *, name: str = "fields") -> Call:
+    """Build an update of a record from checked fields: only those fields are sent."""
     if not fields:
-        raise InvalidInputError("fields", "update needs at least one field to change")
-    path = f"/sessions/update/{session_id}"
+        raise InvalidInputError(name, "update needs at least one field to change")
     return Call(UPDATE_METHOD, path, body=encode_form(fields), content_type=FORM)
+
+
+def update_session_call(session_id: int, fields: Mapping[str, Any]) -> Call:
+    """Build ``PUT /sessions/update/{id}`` from already checked fields."""
+    check_id("session_id", session_id)
+    return update_call(f"/sessions/update/{session_id}", fields)
 
 
 def add_sessions_call(speaker_id: int, session_ids: Iterable[int]) -> Call:
