@@ -10,8 +10,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-import attrs
-
 from .._exceptions import InvalidInputError
 from .converter import converter
 from .models import Page, Session, Speaker
@@ -25,10 +23,8 @@ def _json_ready(value: Any) -> Any:
         raise InvalidInputError("obj", f"holds {value!r}, which JSON cannot hold")
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
-    if isinstance(value, (Session, Speaker)):
+    if isinstance(value, (Session, Speaker, Page, SessionBatch)):
         return _json_ready(converter().unstructure(value))
-    if isinstance(value, (Page, SessionBatch)):
-        return _json_ready(attrs.asdict(value, recurse=False))
     if isinstance(value, Mapping):
         return {str(k): _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
