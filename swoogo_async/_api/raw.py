@@ -68,9 +68,7 @@ def _check_path(path: Any) -> str:
     if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
         raise InvalidInputError("path", f"expected a path such as '/speakers', got {path!r}")
     if any(c in path for c in "?#") or any(c <= " " or c == "\x7f" for c in path):
-        raise InvalidInputError(
-            "path", "must be a bare path: query in params=, no spaces or controls"
-        )
+        raise InvalidInputError("path", "must be a bare path: query in params=, no spaces/controls")
     if any(part in (".", "..") for part in path.split("/")):
         raise InvalidInputError("path", "must not hold '.' or '..' segments")
     return path.rstrip("/") or "/"
