@@ -1,25 +1,16 @@
-"""The writable session fields: one table for checks, typing, form encoding and the fake.
-
-``SessionUpdateFields`` *is* the table: each key is a writable field, and its
-``Annotated`` metadata is the field's ``Kind`` (how a value is checked and normalised
-before anything is sent, and how the wire text reads back). ``WRITABLE_FIELDS`` is read
-from it once, at import. One table serves ``create``, ``update``, the bulk rows (where
-values often arrive as CSV text), the command line and the fake server, so all of them
-accept and reject the same things.
-"""
+"""The writable session fields: ``SessionUpdateFields`` is the table, its metadata the checks."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import re
 import reprlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, TypedDict, get_type_hints
-
-import attrs
+from typing import Annotated, Any, NamedTuple, TypedDict, get_type_hints
 
 from .._exceptions import InvalidInputError
 from .._types import UNSET, UnsetType
@@ -29,68 +20,49 @@ from .scalars import CUSTOM_FIELD_RE, parse_bool, parse_int
 __all__ = [
     "REQUIRED_ON_CREATE",
     "WRITABLE_FIELDS",
-    "Kind",
     "SessionCreateFields",
     "SessionUpdateFields",
     "prepare_session_fields",
 ]
 
 
-@attrs.frozen
-class Kind:
-    """What a writable field holds: its check, and its shape on the wire."""
+class Kind(NamedTuple):
+    """A writable field's check (the value to send, or ``ValueError``) and wire shape."""
 
-    #: ``"int"``, ``"flag"``, ``"enum"``, ``"date"``, ``"time"``, ``"text"`` or ``"custom"``.
-    wire: str
-    #: Turn a caller's value into the value to send; raise ``ValueError`` if it is not one.
+    wire: str  # "int", "flag", "enum", "date", "time", "text" or "custom"
     check: Callable[[Any], Any]
-    #: The values an ``"enum"`` field takes.
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # an "enum" field's values
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, *, blank: bool = True) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    return value
-
-
-def _nonblank(value: Any) -> str:
-    if not _text(value).strip():
+    if not blank and not value.strip():
         raise ValueError("must not be blank")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 _INTEGER = re.compile(r"\s*-?[0-9]+\s*\Z")
 
 
-def _int(value: Any) -> int:
-    if isinstance(value, str) and not _INTEGER.match(value):
-        raise ValueError("must be an integer")
-    parsed = parse_int(value) if isinstance(value, (int, float, str)) else None
-    if parsed is None:
-        raise ValueError("must be an integer")
-    return parsed
+def _int_from(low: int, message: str) -> Kind:
+    def check(value: Any) -> int:
+        parsed = None
+        if isinstance(value, (int, float)) or (isinstance(value, str) and _INTEGER.match(value)):
+            parsed = parse_int(value)
+        if parsed is None:
+            raise ValueError("must be an integer")
+        if parsed < low:
+            raise ValueError(message)
+        return parsed
 
-
-def _positive_int(value: Any) -> int:
-    parsed = _int(value)
-    if parsed <= 0:
-        raise ValueError("must be a positive integer")
-    return parsed
-
-
-def _capacity(value: Any) -> int:
-    parsed = _int(value)
-    if parsed < 0:
-        raise ValueError("must not be negative")
-    return parsed
+    return Kind("int", check)
 
 
 def _flag(value: Any) -> bool:
     parsed = None
     if isinstance(value, (str, int, float)):
-        # One message, to which the caller adds the value (parse_bool's has it too).
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError):  # one message, to which the caller adds the value
             parsed = parse_bool(value.strip().lower() if isinstance(value, str) else value)
     if parsed is None:
         raise ValueError("must be a flag (true/false or 0/1)")
@@ -107,7 +79,7 @@ def _date(value: Any) -> dt.date:
     if type(value) is dt.date:
         return value
     text = value.strip() if isinstance(value, str) else ""
-    if not _DATE.match(text):  # exactly a date: nothing before or after it
+    if not _DATE.match(text):
         raise ValueError("must be a date (YYYY-MM-DD)")
     return dt.date.fromisoformat(text)
 
@@ -128,7 +100,7 @@ def _time(value: Any) -> dt.time:
     return dt.time(int(hour), int(minute), int(second or 0))
 
 
-def _open_enum(cls: type[SessionStatus] | type[SelectionControl]) -> Kind:
+def _enum(cls: type[SessionStatus] | type[SelectionControl]) -> Kind:
     allowed = tuple(m.value for m in cls)
 
     def check(value: Any) -> SessionStatus | SelectionControl:
@@ -141,30 +113,20 @@ def _open_enum(cls: type[SessionStatus] | type[SelectionControl]) -> Kind:
     return Kind("enum", check, allowed)
 
 
-_CUSTOM_DEPTH = 8
-
-
 def _custom_value(value: Any, depth: int = 0) -> None:
     """Refuse a custom-field value the form encoding cannot send faithfully."""
-    if value is None or isinstance(value, (str, int, dt.date)):  # bool is an int
-        if isinstance(value, (dt.time, dt.datetime)):
-            _local(value)
-        return
-    if isinstance(value, dt.time):
+    if isinstance(value, (dt.time, dt.datetime)):
         _local(value)
-        return
-    if isinstance(value, (float, Decimal)):
+    elif isinstance(value, (float, Decimal)):
         if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
             raise ValueError(f"must be a finite number, got {value!r}")
-        return
-    if depth < _CUSTOM_DEPTH and isinstance(value, (list, tuple, Mapping)):
-        items = value.values() if isinstance(value, Mapping) else value
+    elif isinstance(value, (list, tuple, Mapping)) and depth < 8:
         if isinstance(value, Mapping) and not all(isinstance(k, (str, int)) for k in value):
             raise ValueError("nested names must be strings")
-        for item in items:
+        for item in value.values() if isinstance(value, Mapping) else value:
             _custom_value(item, depth + 1)
-        return
-    raise ValueError(f"unsupported value of type {type(value).__name__}")
+    elif not (value is None or isinstance(value, (str, int, dt.date))):  # bool is an int
+        raise ValueError(f"unsupported value of type {type(value).__name__}")
 
 
 def _custom_fields(value: Any) -> dict[str, Any]:
@@ -178,18 +140,12 @@ def _custom_fields(value: Any) -> dict[str, Any]:
 
 
 TEXT = Kind("text", _text)
-NAME = Kind("text", _nonblank)
-ID = Kind("int", _positive_int)
-COUNT = Kind("int", _capacity)
-FLAG = Kind("flag", _flag)
-DATE = Kind("date", _date)
-TIME = Kind("time", _time)
-CUSTOM = Kind("custom", _custom_fields)
+ID = _int_from(1, "must be a positive integer")
 # ``None`` clears a field on update (create refuses it); ``UNSET`` leaves it out.
 _Text = Annotated[str | UnsetType | None, TEXT]
 _Id = Annotated[int | UnsetType | None, ID]
-_Flag = Annotated[bool | UnsetType | None, FLAG]
-_Time = Annotated[dt.time | str | UnsetType | None, TIME]
+_Flag = Annotated[bool | UnsetType | None, Kind("flag", _flag)]
+_Time = Annotated[dt.time | str | UnsetType | None, Kind("time", _time)]
 
 
 class SessionCreateFields(TypedDict, total=False):
@@ -202,7 +158,7 @@ class SessionCreateFields(TypedDict, total=False):
     end_time: _Time
     use_event_timezone: _Flag
     timezone: _Text
-    capacity: Annotated[int | UnsetType | None, COUNT]
+    capacity: Annotated[int | UnsetType | None, _int_from(0, "must not be negative")]
     notes: _Text
     location_id: _Id
     track_id: _Id
@@ -210,23 +166,21 @@ class SessionCreateFields(TypedDict, total=False):
     webinar_url: _Text
     sold_out_message: _Text
     secure_id: _Text
-    session_status: Annotated[SessionStatus | str | UnsetType | None, _open_enum(SessionStatus)]
-    selection_control: Annotated[
-        SelectionControl | str | UnsetType | None, _open_enum(SelectionControl)
-    ]
+    session_status: Annotated[SessionStatus | str | UnsetType | None, _enum(SessionStatus)]
+    selection_control: Annotated[SelectionControl | str | UnsetType | None, _enum(SelectionControl)]
     session_included: _Flag
     locked_when_saved: _Flag
     selected_by_default: _Flag
     prevent_session_conflicts: _Flag
-    custom_fields: Annotated[Mapping[str, Any] | UnsetType | None, CUSTOM]
+    custom_fields: Annotated[Mapping[str, Any] | UnsetType | None, Kind("custom", _custom_fields)]
 
 
 class SessionUpdateFields(SessionCreateFields, total=False):
     """The keyword arguments of ``sessions.update``: ``None`` clears, ``UNSET`` skips."""
 
     event_id: Annotated[int | UnsetType, ID]
-    name: Annotated[str | UnsetType, NAME]
-    date: Annotated[dt.date | str | UnsetType | None, DATE]
+    name: Annotated[str | UnsetType, Kind("text", functools.partial(_text, blank=False))]
+    date: Annotated[dt.date | str | UnsetType | None, Kind("date", _date)]
 
 
 #: Every writable field and its kind, in the order the table declares them.
@@ -241,9 +195,8 @@ _NOT_CLEARABLE = frozenset({"event_id", "name"})
 def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     """Check and normalise session fields; return exactly the fields to send.
 
-    ``UNSET`` values are dropped; ``None`` clears a field (update only); text values
-    are parsed (``"2026-05-01"``, ``"09:00"``, ``"true"``, ``"150"``); top-level
-    ``c_<digits>`` keys are folded into ``custom_fields``.
+    ``UNSET`` is dropped, ``None`` clears (update only), text is parsed (``"09:00"``,
+    ``"true"``), top-level ``c_<digits>`` keys go into ``custom_fields``.
 
     Raises:
         InvalidInputError: naming the first offending field.
@@ -256,25 +209,21 @@ def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict
         if not isinstance(key, str):
             raise InvalidInputError(repr(key), "field names must be strings")
         kind = WRITABLE_FIELDS.get(key)
-        if kind is None:
-            if CUSTOM_FIELD_RE.match(key):
-                custom[key] = value
-                continue
+        if kind is None and CUSTOM_FIELD_RE.match(key):
+            custom[key] = value
+        elif kind is None:
             raise InvalidInputError(key, "is not a writable session field")
-        if value is None:
-            if creating or key in _NOT_CLEARABLE:
-                raise InvalidInputError(key, "must not be None")
+        elif value is not None:
+            out[key] = _checked(key, kind.check, value)
+        elif creating or key in _NOT_CLEARABLE:
+            raise InvalidInputError(key, "must not be None")
+        else:
             out[key] = None
-            continue
-        out[key] = _checked(key, kind.check, value)
     if custom:
-        merged = dict(out.get("custom_fields") or {})
-        merged.update(_checked("custom_fields", _custom_fields, custom))
-        out["custom_fields"] = merged
-    if creating:
-        for key in REQUIRED_ON_CREATE:
-            if key not in out:
-                raise InvalidInputError(key, "is required")
+        out["custom_fields"] = {**(out.get("custom_fields") or {}), **_custom_fields(custom)}
+    missing = [key for key in REQUIRED_ON_CREATE if creating and key not in out]
+    if missing:
+        raise InvalidInputError(missing[0], "is required")
     start, end = out.get("start_time"), out.get("end_time")
     if isinstance(start, dt.time) and isinstance(end, dt.time) and end < start:
         raise InvalidInputError("end_time", "must not be before start_time")
@@ -287,14 +236,11 @@ def _checked(key: str, check: Callable[[Any], Any], value: Any) -> Any:
     except InvalidInputError:
         raise
     except (ValueError, TypeError, ArithmeticError) as exc:
-        raise InvalidInputError(key, f"{exc} (got {_short_repr(value)})") from None
+        text = _REPR.repr(value)
+        text = text if len(text) <= 80 else text[:77] + "..."
+        raise InvalidInputError(key, f"{exc} (got {text})") from None
 
 
-#: Depth- and size-bounded: a value nested 100,000 deep must not crash its own error message.
+# Bounded, so that a deeply nested value cannot crash its own error message.
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 80, 80
-
-
-def _short_repr(value: Any) -> str:
-    text = _REPR.repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

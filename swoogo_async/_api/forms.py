@@ -15,10 +15,8 @@ def form_value(value: Any) -> str:
     """Return the text a scalar is sent as: flags ``0``/``1``, ``HH:MM:SS``, ``None`` empty."""
     if value is None:
         return ""
-    if value is True:
-        return "1"
-    if value is False:
-        return "0"
+    if isinstance(value, bool):
+        return "1" if value else "0"
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, dt.datetime):
@@ -30,25 +28,19 @@ def form_value(value: Any) -> str:
     return str(value)
 
 
-def flatten_form(fields: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """Yield ``(key, text)`` pairs, nesting mappings and lists as ``a[b][0][c]``."""
-    for key, value in fields.items():
-        yield from _flatten(key, value)
-
-
-def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
+def flatten_form(value: Mapping[str, Any], prefix: Any = None) -> Iterator[tuple[str, str]]:
+    """Yield a form's ``(key, text)`` pairs, nesting mappings and lists as ``a[b][0][c]``."""
     if isinstance(value, Mapping):
-        if not value:  # an empty container is sent as an empty value: it clears
-            yield prefix, ""
-        for key, item in value.items():
-            yield from _flatten(f"{prefix}[{key}]", item)
+        items: Any = value.items()
     elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
-        if not value:
-            yield prefix, ""
-        for index, item in enumerate(value):
-            yield from _flatten(f"{prefix}[{index}]", item)
+        items = enumerate(value)
     else:
         yield prefix, form_value(value)
+        return
+    if not value and prefix is not None:
+        yield prefix, ""  # an empty container is sent as an empty value: it clears
+    for key, item in items:
+        yield from flatten_form(item, key if prefix is None else f"{prefix}[{key}]")
 
 
 def encode_form(fields: Mapping[str, Any]) -> bytes:

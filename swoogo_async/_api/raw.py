@@ -1,9 +1,4 @@
-"""The escape hatch to any endpoint: build a ``Call`` from a method and a path, read JSON back.
-
-Pure, like ``endpoints.py``: the client adds the base URL, the token, pacing and
-retries. The credit cost follows the documented rule (a list call costs 10, any
-other 1): a ``GET`` whose path does not end in an id is taken for a list.
-"""
+"""The escape hatch (``client.request``, ``client.paginate``): a checked ``Call`` for any path."""
 
 from __future__ import annotations
 
@@ -14,14 +9,12 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from .._exceptions import InvalidInputError
-from .._http.transport import FORM, JSON, Call
+from .._http.transport import FORM, JSON, Call, check_id
 from .converter import decode_json
 from .endpoints import LIST_COST
 from .forms import encode_form
 
 __all__ = [
-    "IDEMPOTENT_METHODS",
-    "METHODS",
     "Params",
     "call_cost",
     "encode_params",
@@ -33,11 +26,16 @@ __all__ = [
 ]
 
 METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
-#: Repeating one of these leaves the server as one request would: retried on any
-#: transient failure. POST and PATCH are retried only when nothing was sent.
+# Repeating one leaves the server as one request would: retried on any transient failure.
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 Params = Mapping[str, Any]
+
+
+def _mapping(name: str, value: Any) -> Mapping[str, Any]:
+    if value is not None and not isinstance(value, Mapping):
+        raise InvalidInputError(name, f"expected a mapping, got {type(value).__name__}")
+    return value or {}
 
 
 def _param_value(name: str, value: Any, *, listed: bool = True) -> str:
@@ -48,27 +46,17 @@ def _param_value(name: str, value: Any, *, listed: bool = True) -> str:
     if isinstance(value, (str, int, float)):
         return str(value)
     if listed and isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
-        # Swoogo's lists (fields, expand, ids) are comma-separated, one level: a nested
-        # list would be flattened into something the caller did not write.
+        # Swoogo's lists are comma-separated, one level: a nested list cannot be sent as written.
         return ",".join(_param_value(name, item, listed=False) for item in value)
-    raise InvalidInputError(
-        f"params[{name!r}]",
-        "expected text, a number or a flat list of them, got"
-        f" {'a nested ' if not listed else ''}{type(value).__name__}",
-    )
+    nested = "" if listed else "a nested "
+    message = f"expected text, a number or a flat list of them, got {nested}{type(value).__name__}"
+    raise InvalidInputError(f"params[{name!r}]", message)
 
 
 def encode_params(params: Params | None) -> str:
-    """Return a query string; flat lists are comma-joined, flags 1/0, None values left out.
-
-    A NaN or infinite float, or a list inside a list, is refused.
-    """
-    if params is None:
-        return ""
-    if not isinstance(params, Mapping):
-        raise InvalidInputError("params", f"expected a mapping, got {type(params).__name__}")
+    """Return a query string: flat lists comma-joined, flags 1/0, ``None`` values left out."""
     pairs: list[tuple[str, str]] = []
-    for name, value in params.items():
+    for name, value in _mapping("params", params).items():
         if not isinstance(name, str) or not name:
             raise InvalidInputError("params", f"invalid parameter name {name!r}")
         if value is not None:
@@ -80,9 +68,7 @@ def _check_path(path: Any) -> str:
     if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
         raise InvalidInputError("path", f"expected a path such as '/speakers', got {path!r}")
     if any(c in path for c in "?#") or any(c <= " " or c == "\x7f" for c in path):
-        raise InvalidInputError(
-            "path", "must be a bare path: put the query in params=, no spaces or controls"
-        )
+        raise InvalidInputError("path", "must be a bare path: query in params=, no spaces/controls")
     if any(part in (".", "..") for part in path.split("/")):
         raise InvalidInputError("path", "must not hold '.' or '..' segments")
     return path.rstrip("/") or "/"
@@ -91,9 +77,8 @@ def _check_path(path: Any) -> str:
 def call_cost(method: str, path: str) -> int:
     """Return the documented credit cost: 10 for a ``GET`` on a collection, else 1."""
     last = path.rsplit("/", 1)[-1]
-    if method == "GET" and not last.isdigit() and not last.endswith(".json"):
-        return LIST_COST
-    return 1
+    listing = method == "GET" and not last.isdigit() and not last.endswith(".json")
+    return LIST_COST if listing else 1
 
 
 def request_call(
@@ -109,23 +94,18 @@ def request_call(
     """Build a ``Call`` for any endpoint, checking every argument before anything is sent."""
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise InvalidInputError("method", f"expected one of {sorted(METHODS)}, got {method!r}")
-    method = method.upper()
-    path = _check_path(path)
-    query = encode_params(params)
-    body: bytes | None = None
-    content_type: str | None = None
+    method, path, query = method.upper(), _check_path(path), encode_params(params)
+    body, content_type = None, None
     if data is not None and json_body is not None:
         raise InvalidInputError("data", "give data= (a form) or json=, not both")
     if (data is not None or json_body is not None) and method in ("GET", "HEAD"):
         raise InvalidInputError("data" if data is not None else "json", f"{method} sends no body")
     if data is not None:
-        if not isinstance(data, Mapping):
-            raise InvalidInputError("data", f"expected a mapping, got {type(data).__name__}")
+        form = _mapping("data", data)
         try:
-            body = encode_form(data)
+            body, content_type = encode_form(form), FORM
         except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
             raise InvalidInputError("data", f"cannot be sent as a form: {exc}"[:300]) from None
-        content_type = FORM
     elif json_body is not None:
         try:
             body = json.dumps(json_body, separators=(",", ":"), allow_nan=False).encode()
@@ -147,9 +127,7 @@ def request_call(
 
 def parse_json(raw: bytes, *, method: str, url: str) -> Any:
     """Return the decoded JSON body; an empty body (a 204, a HEAD) gives None."""
-    if not raw.strip():
-        return None
-    return decode_json(raw, method=method, url=url)
+    return decode_json(raw, method=method, url=url) if raw.strip() else None
 
 
 def raw_item_key(item: dict[str, Any]) -> Hashable | None:
@@ -167,15 +145,12 @@ def page_calls(
     path: str, params: Params | None, *, per_page: int, max_pages: int | None, cost: int | None
 ) -> Callable[[int], Call]:
     """Check the arguments of ``paginate``; return the call of its page ``n``."""
-    if params is not None and not isinstance(params, Mapping):
-        raise InvalidInputError("params", f"expected a mapping, got {type(params).__name__}")
-    if params is not None and any(str(k).lower() in ("page", "per-page") for k in params):
+    fixed = dict(_mapping("params", params))
+    if any(str(k).lower() in ("page", "per-page") for k in fixed):
         raise InvalidInputError("params", "page and per-page are set by the walk (per_page=)")
-    if type(per_page) is not int or per_page < 1:
-        raise InvalidInputError("per_page", "must be a positive integer")
-    if max_pages is not None and (type(max_pages) is not int or max_pages < 1):
-        raise InvalidInputError("max_pages", "must be a positive integer")
-    fixed = dict(params or {})
+    check_id("per_page", per_page)
+    if max_pages is not None:
+        check_id("max_pages", max_pages)
     request_call("GET", path, params=fixed, cost=cost)  # check before any request
     return lambda number: request_call(
         "GET", path, params={**fixed, "page": number, "per-page": per_page}, cost=cost
