@@ -32,7 +32,7 @@ from swoogo_async._http.pacing import (
     read_rate_headers,
 )
 from swoogo_async._http.retry import parse_retry_after
-from swoogo_async._writes.keyedlocks import KeyedLocks
+from swoogo_async._writes.create import KeyedLocks
 from swoogo_async._writes.reconcile import RecentClaims, fingerprint, lookup_search, pick_match
 
 POLICY = RetryPolicy(

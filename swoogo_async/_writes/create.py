@@ -1,23 +1,22 @@
 """The duplicate-safe create: send, and settle an unknown outcome by looking the session up.
 
-The API has no idempotency key. When a create fails after the server may have
-acted (a read timeout, a dropped connection, a 5xx), the session is looked up
-(``reconcile.py`` builds and judges the lookup) before anything is re-sent. No
-lookup can rule out a commit that lands later still, so a create that re-sent
-after such an uncertain attempt looks again once it succeeded: if two sessions now match, the
-caller gets ``UnknownOutcomeError`` carrying both ids, never "created once".
-
-``RetryPolicy.deadline`` bounds the whole create: every attempt, the waits before a
-lookup and the lookups themselves.
+The API has no idempotency key. When a create fails after the server may have acted (a
+read timeout, a dropped connection, a 5xx), the session is looked up (``lookup.py``,
+judged by ``reconcile.py``) before anything is re-sent. No lookup can rule out a commit
+that lands later still, so a create re-sent after such an attempt looks again once it
+succeeded: two matching sessions raise ``UnknownOutcomeError`` with both ids, never
+"created once". ``RetryPolicy.deadline`` bounds the whole create, lookups included.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import functools
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Hashable, Mapping
+from typing import Any, Literal, Protocol, TypeVar
 
 import attrs
 
@@ -32,35 +31,66 @@ from .._exceptions import (
     TransportError,
     UnknownOutcomeError,
 )
-from .keyedlocks import KeyedLocks
+from .._http.retry import RetryPolicy
+from .._http.transport import Call, Parse
 from .lookup import Batcher
-from .reconcile import (
-    RecentClaims,
-    fingerprint,
-)
-from .sender import Sender
+from .reconcile import RecentClaims, fingerprint
 
-__all__ = [
-    "CLOCK_MARGIN",
-    "UNTRUSTED_CLOCK_MARGIN",
-    "CreateLocks",
-    "Creator",
-]
+__all__ = ["CLOCK_MARGIN", "UNTRUSTED_CLOCK_MARGIN", "CreateLocks", "Creator", "Sender"]
+
+T = TypeVar("T")
 
 #: Allowance for the server's clock and its whole-second ``created_at``.
 CLOCK_MARGIN = 2.0
-#: The allowance instead when the server's clock is unknown (no readable ``Date``, or one
-#: beyond ``auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
+#: The allowance when the server's clock is unknown (no readable ``Date``, or one beyond
+#: ``auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
 UNTRUSTED_CLOCK_MARGIN = 60.0
+
+
+class Sender(Protocol):
+    """The client as the writes see it (``SwoogoClient`` and its copies): nothing here
+    imports the client."""
+
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def create_policy(self) -> Literal["reconcile", "raise"]: ...
+    @property
+    def reconcile_delay(self) -> float: ...
+    def clock(self) -> float: ...  # the monotonic time every deadline is measured on
+    async def server_clock_offset(self, deadline: float) -> float | None: ...
+    async def send(self, call: Call, parse: Parse[T], *, deadline: float | None = None) -> T: ...
+
+
+class KeyedLocks:
+    """One lock per key, alive only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}  # lock, [users]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        """Hold the lock for ``key`` inside the block."""
+        if key not in self._locks:
+            self._locks[key] = (asyncio.Lock(), [0])
+        lock, users = self._locks[key]
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[key]
 
 
 @attrs.define(eq=False)
 class CreateLocks:
-    """What the creates of a client and its copies share: locks, the sessions handed out.
-
-    Two creates of the same session through a client and a copy of it still run one
-    at a time, and neither takes a session the other handed out.
-    """
+    """What the creates of a client and its copies share, so that two creates of one
+    session run one at a time and neither takes a session the other handed out."""
 
     locks: KeyedLocks = attrs.field(factory=KeyedLocks)
     handed_out: RecentClaims = attrs.field(factory=RecentClaims)
@@ -83,12 +113,11 @@ class Creator:
         """Create from checked fields; see ``Sessions.create``."""
         key = fingerprint(prepared)
         async with self._locks.hold(key):
-            # Sessions this client handed out just before this create began: a lookup
-            # may see them (created_at has whole seconds) but they are not this row's.
+            # A lookup may see the sessions handed out just before (whole-second
+            # created_at), but they are not this row's.
             excluded = self._handed_out.recent(key)
             with self.batcher.running(prepared.get("event_id")):
-                call = _CreateCall(self._client, prepared, excluded, self.batcher)
-                session = await call.run()
+                session = await _CreateCall(self._client, prepared, excluded, self.batcher).run()
             if session.id is not None:
                 self._handed_out.add(key, session.id)
             return session
@@ -111,7 +140,7 @@ class Creator:
 
 
 class _CreateCall:
-    """One create call: its attempts, lookups and deadline."""
+    """One create: its attempts, lookups and deadline."""
 
     def __init__(
         self,
@@ -125,19 +154,22 @@ class _CreateCall:
         self.started = time.time()
         self.began = self.last_began = client.clock()  # first and latest attempt
         self.deadline = self.began + client.retry.deadline
-        self.name = prepared.get("name")
 
     def _unknown(self, message: str, cause: SwoogoError, ids: tuple[int, ...] = ()) -> Exception:
         return UnknownOutcomeError(
-            f"create of {self.name!r} {message}", fields=self.prepared, cause=cause, candidates=ids
+            f"create of {self.prepared.get('name')!r} {message}",
+            fields=self.prepared,
+            cause=cause,
+            candidates=ids,
         )
 
     def _candidates_unknown(self, cause: SwoogoError, candidates: list[int]) -> Exception:
+        ids = tuple(sorted(candidates))
         return self._unknown(
-            f"may have happened: sessions {sorted(candidates)} hold every submitted field but"
+            f"may have happened: sessions {list(ids)} hold every submitted field but"
             " not the defaults in the others; not re-sent, none claimed",
             cause,
-            tuple(sorted(candidates)),
+            ids,
         )
 
     async def run(self) -> Session:
@@ -182,20 +214,16 @@ class _CreateCall:
     async def _look_up(
         self, error: SwoogoError, not_before: float | None = None
     ) -> tuple[list[Session], list[int]]:
-        """Return [the session] an uncertain attempt made ([] if none) and candidate ids, or raise.
+        """Return [the session] an uncertain attempt made ([] if none) and candidate ids.
 
-        Candidates: sessions holding every submitted field but not the defaults in the
-        others (``pick_match``). None may be claimed, but one may be this create's with
-        a default the server fills differently, so none may be re-sent over either.
-
-        The lookup is shared with the other creates of the event in doubt at the same
-        time (``lookup.py``); it waits at least ``reconcile_delay``, so that a create
-        the server is still committing is not missed.
+        Candidates hold every submitted field but not the defaults in the others: none
+        may be claimed, nor re-sent over (the server may fill a default differently).
+        The lookup is shared with the event's other creates in doubt (``lookup.py``) and
+        waits at least ``reconcile_delay``, so a create still being committed is seen.
         """
         client = self.client
-        # Measured on the server's clock (learned from its Date header), with a margin
-        # for its whole-second created_at and the header's whole seconds; on the local
-        # clock with a wider margin when no Date can be trusted.
+        # On the server's clock (its Date header) with a margin for whole seconds; on
+        # the local clock with a wider margin when no Date can be trusted.
         offset = await client.server_clock_offset(self.deadline)
         margin = CLOCK_MARGIN if offset is not None else UNTRUSTED_CLOCK_MARGIN
         since = dt.datetime.fromtimestamp(
@@ -246,13 +274,11 @@ class _CreateCall:
     async def _settle_open(self, copy: Session, error: SwoogoError) -> Session:
         """Settle on ``copy`` once the latest attempt, still open, could have landed too.
 
-        The copy found may be either attempt's. The latest attempt is given as long to
-        land as the copy took to show (the time since the first attempt began), then
-        the event is looked up again: ``copy`` is this create's only if it is still
-        the one match; two matches raise ``UnknownOutcomeError`` with both ids.
+        ``copy`` may be either attempt's: the latest is given as long to land as the copy
+        took to show, then the event is looked up again; ``copy`` is this create's only
+        if it is still the one match.
         """
-        client = self.client
-        lag = client.clock() - self.began
+        lag = self.client.clock() - self.began
         not_before = self.last_began + lag
         if not_before > self.deadline:
             raise self._unknown(

@@ -1,20 +1,13 @@
-"""Settling the pending creates of one event together: one lookup for many.
+"""One lookup for the creates in doubt of one event.
 
-A create whose outcome is unknown must be looked up before it is re-sent (and once more
-after a re-send), and a lookup is a list call: 10 credits. When several creates of one
-event are in doubt at the same time, one list call over the window since the earliest of
-them settles them all (a name the search cannot carry as sent adds a search of its own,
-see ``reconcile.batch_searches``). So a create in doubt joins its event's open batch
-and waits; the batch is looked up once every create of the event that is running is
-waiting in it (no other can join soon), or ``BATCH_WINDOW`` seconds after it opened
-(sooner if a member would otherwise spend more than half its remaining deadline
-waiting), and never before each member's ``reconcile_delay`` has passed. A lone create
-is looked up exactly as before: it is the whole batch at once.
-
-The guarantees of a single lookup hold for every member: each is judged by
-``reconcile.pick_match`` against every field it submitted, in the window since its
-own attempt began, excluding the sessions its client handed out; a session that two
-members both match is given to neither (``assign_matches``).
+A create whose outcome is unknown is looked up before it is re-sent, and a lookup is a
+list call (10 credits). So a create in doubt joins its event's open batch, and one list
+call over the window since the earliest member settles them all (plus a search for each
+name the search cannot carry, ``reconcile.batch_searches``). A batch is looked up once
+every running create of its event waits in it, or ``BATCH_WINDOW`` seconds after it
+opened (sooner if a member would spend over half its remaining deadline waiting), never
+before each member's ``reconcile_delay``. Each member is judged as a lone lookup would
+judge it (``reconcile.pick_match``), and a session two members match goes to neither.
 """
 
 from __future__ import annotations
@@ -41,8 +34,7 @@ BATCH_WINDOW = 5.0
 LOOKUP_MAX_PAGES = 5
 #: Fetches page ``n`` of an event's sessions: ``(event_id, n, fields, search, deadline)``.
 ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
-#: A create's matches, whether one of them also matches another create, and the ids of
-#: its candidates (sessions holding every submitted field but not the defaults).
+#: A create's matches, whether one of them also matches another create, its candidates.
 LookupResult = tuple[list[Session], bool, list[int]]
 
 
@@ -51,7 +43,7 @@ class _Member:
     fields: Mapping[str, Any]
     since: dt.datetime
     excluded: frozenset[int]
-    ready_at: float  # on the host's clock: when its reconcile_delay has passed
+    ready_at: float  # when its reconcile_delay has passed
     deadline: float
     future: asyncio.Future[LookupResult]
 
@@ -86,8 +78,7 @@ class Batcher:
         self.window = window
         self._active: Counter[Any] = Counter()
         self._open: dict[Any, _Batch] = {}
-        #: Lookups made (list walks), for tests and figures.
-        self.lookups = 0
+        self.lookups = 0  # list walks made, for tests and figures
 
     @contextlib.contextmanager
     def running(self, event_id: Any) -> Any:
@@ -104,15 +95,10 @@ class Batcher:
     def _poke(self, event_id: Any) -> None:
         batch = self._open.get(event_id)
         if batch is not None:
-            batch.wake.set()  # the batch re-checks whether it is full, and its timer
+            batch.wake.set()  # the batch checks again whether it is full, and its timer
 
     def _due(self, event_id: Any, batch: _Batch) -> float | None:
-        """Return the seconds until ``batch`` is overdue (0 if it is), or None if it is full.
-
-        Full: every running create of the event is waiting in it, so none will join soon.
-        Overdue: it has been open ``window`` seconds, or a member would otherwise spend
-        more than half its remaining deadline waiting.
-        """
+        """Return the seconds until ``batch`` is overdue (0 if it is), or None if it is full."""
         fire_at = min([batch.opened + self.window, *(m.latest for m in batch.members)])
         remaining = max(fire_at - self._clock(), 0.0)
         if remaining and len(batch.members) >= self._active.get(event_id, 0):
@@ -155,38 +141,34 @@ class Batcher:
             self._leave(event_id, batch, member)
 
     def _leave(self, event_id: Any, batch: _Batch, member: _Member) -> None:
-        if not member.future.done():  # cancelled or out of time: drop out of the batch
-            member.future.cancel()
-            if member in batch.members and self._open.get(event_id) is batch:
-                batch.members.remove(member)
-                if not batch.members and batch.task is not None:
-                    batch.task.cancel()
-                    del self._open[event_id]
-                else:
-                    self._poke(event_id)
+        if member.future.done():
+            return
+        member.future.cancel()  # cancelled or out of time: drop out of the batch
+        if member in batch.members and self._open.get(event_id) is batch:
+            batch.members.remove(member)
+            if not batch.members and batch.task is not None:
+                batch.task.cancel()
+                del self._open[event_id]
+            else:
+                self._poke(event_id)
 
     async def _run(self, event_id: Any, batch: _Batch) -> None:
         try:
             while batch.members:
                 due = self._due(event_id, batch)
-                if due == 0:
-                    break
                 if due is None:
-                    # Full, but a member's reconcile_delay has not passed: keep the batch
-                    # open meanwhile. Full may be a passing moment (a create just ended and
-                    # the next has not begun), so it is checked again when that time is up.
+                    # Full, but a member's reconcile_delay has not passed. Full may be a
+                    # passing moment (one create ended, the next not begun): check again.
                     due = max(m.ready_at for m in batch.members) - self._clock()
-                    if due <= 0:
-                        break
+                if due <= 0:
+                    break
                 batch.wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(batch.wake.wait(), due)
             if self._open.get(event_id) is batch:
                 del self._open[event_id]  # later creates in doubt start the next batch
             members = [m for m in batch.members if not m.future.done()]
-            if not members:
-                return
-            wait = max(m.ready_at for m in members) - self._clock()
+            wait = max((m.ready_at for m in members), default=0.0) - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
             members = [m for m in members if not m.future.done()]
@@ -212,11 +194,10 @@ class Batcher:
 
     async def _read(self, event_id: Any, members: Sequence[_Member]) -> list[Session]:
         self.lookups += 1
-        since = min(m.since for m in members)
         fields = batch_fields([m.fields for m in members])
         deadline = max(m.deadline for m in members)
         candidates: dict[int | None, Session] = {}
-        for search in batch_searches([m.fields for m in members], since):
+        for search in batch_searches([m.fields for m in members], min(m.since for m in members)):
             found = await self._search(event_id, fields, search, deadline)
             candidates.update((s.id, s) for s in found)
         return list(candidates.values())
