@@ -1,14 +1,7 @@
-"""The streaming bulk engine behind ``create_many``, ``update_many`` and ``sync``.
+"""The streaming bulk engine behind ``create_many``, ``update_many`` and ``sync`` (docs/bulk.md).
 
-Rows are pulled from the source only when one of ``concurrency`` slots is free, so memory
-stays flat however long the source. Each row runs the single-call create or update it is
-given (its retries, pacing and reconciliation happen there; this layer adds none). Every
-row gets a result: only an error while a row is read and built makes it ``invalid``;
-once its request may have left, a create is ``unknown`` and an update ``failed``, so
-``--resume`` never re-sends a row the server may hold. Results come as rows finish (or
-in input order with ``ordered=True``: a slow row stalls intake, no buffer grows), and
-nothing of a row is kept after its result. Stopping early (``aclose``, ``break`` inside
-``async with``, cancellation) cancels the rows in flight and waits for them.
+Only an error while a row is read and built makes it ``invalid``: once its request may have
+left, a create is ``unknown`` and an update ``failed``, so ``--resume`` never re-sends it.
 """
 
 from __future__ import annotations
@@ -73,11 +66,11 @@ _Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
 
 
 class BulkRun:
-    """A running bulk operation: an async iterator of ``BulkResult``.
+    """A running bulk operation: an async iterator of ``BulkResult``, with live ``progress``.
 
-    Use it as ``async with sessions.create_many(rows) as run: async for r in run:``
-    (or ``async for`` alone when it is read to the end); leaving the block early
-    cancels the rows in flight. ``progress`` is live.
+    Use it as ``async with sessions.create_many(rows) as run: async for r in run:`` (or
+    ``async for`` alone when read to the end); leaving the block early cancels the rows
+    in flight.
     """
 
     def __init__(
@@ -163,8 +156,7 @@ class BulkRun:
         return self._finish(index, row, work)
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
-        # Built by ``_prepare``: from here on its request may leave, so no error makes the
-        # row ``invalid`` (which would let ``--resume`` re-send it blindly).
+        # Built by ``_prepare``: its request may leave now, so no error makes it ``invalid``.
         outcome: RowOutcome
         try:
             with bulk_pacing(self._mark):  # the run's last calls may take the floor
@@ -178,7 +170,9 @@ class BulkRun:
         except SwoogoError as error:
             outcome = RowOutcome("failed", error=error)
         except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
-            outcome = RowOutcome("failed", error=_unexpected(exc))
+            error = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
+            error.__cause__ = exc
+            outcome = RowOutcome("failed", error=error)
         return self._finish(index, row, outcome)
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
@@ -260,12 +254,6 @@ async def each_row(rows: RowSource) -> AsyncGenerator[RowInput, None]:
         finally:
             if (close := getattr(iterator, "close", None)) is not None:
                 close()
-
-
-def _unexpected(exc: Exception) -> SwoogoError:
-    error = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
-    error.__cause__ = exc
-    return error
 
 
 async def _cancel_all(tasks: Iterable[asyncio.Task[BulkResult]]) -> None:

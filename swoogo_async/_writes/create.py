@@ -1,11 +1,7 @@
-"""The duplicate-safe create: send, and settle an unknown outcome by looking the session up.
+"""The duplicate-safe create (docs/resilience.md): a create that fails after the server may
+have acted is looked up before anything is re-sent, and looked up again after a re-send.
 
-The API has no idempotency key. When a create fails after the server may have acted (a
-read timeout, a dropped connection, a 5xx), the session is looked up (``lookup.py``,
-judged by ``reconcile.py``) before anything is re-sent. No lookup can rule out a commit
-that lands later still, so a create re-sent after such an attempt looks again once it
-succeeded: two matching sessions raise ``UnknownOutcomeError`` with both ids, never
-"created once". ``RetryPolicy.deadline`` bounds the whole create, lookups included.
+``RetryPolicy.deadline`` bounds the whole create, lookups included.
 """
 
 from __future__ import annotations
@@ -24,13 +20,7 @@ from .._api.converter import parse_session
 from .._api.endpoints import create_session_call, list_sessions_call
 from .._api.models import Page, Session
 from .._api.pages import parse_page
-from .._exceptions import (
-    APIError,
-    InvalidInputError,
-    SwoogoError,
-    TransportError,
-    UnknownOutcomeError,
-)
+from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, Parse
 from .lookup import Batcher
@@ -97,7 +87,7 @@ class CreateLocks:
 
 
 def _may_have_acted(error: SwoogoError) -> bool:
-    return isinstance(error, (TransportError, APIError)) and error.may_have_acted
+    return bool(getattr(error, "may_have_acted", False))  # a TransportError's or APIError's
 
 
 class Creator:

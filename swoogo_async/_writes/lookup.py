@@ -1,13 +1,8 @@
-"""One lookup for the creates in doubt of one event.
+"""One lookup for the creates in doubt of one event (docs/resilience.md).
 
-A create whose outcome is unknown is looked up before it is re-sent, and a lookup is a
-list call (10 credits). So a create in doubt joins its event's open batch, and one list
-call over the window since the earliest member settles them all (plus a search for each
-name the search cannot carry, ``reconcile.batch_searches``). A batch is looked up once
-every running create of its event waits in it, or ``BATCH_WINDOW`` seconds after it
-opened (sooner if a member would spend over half its remaining deadline waiting), never
-before each member's ``reconcile_delay``. Each member is judged as a lone lookup would
-judge it (``reconcile.pick_match``), and a session two members match goes to neither.
+A batch is looked up once every running create of its event waits in it, or ``BATCH_WINDOW``
+after it opened (sooner if a member would spend over half its deadline waiting), never
+before each member's ``reconcile_delay``. Each member is judged as a lone lookup would be.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
-"""Who matches a create whose outcome is unknown: pure rules, plus the client's memory.
+"""Who matches a create whose outcome is unknown (pure), and the client's memory of creates.
 
-A lookup (``lookup.py``) reads the event's sessions created since the attempt began; a
-session is the create's when it holds every submitted field and the server's default in
-every field left out (``matches``: another value there means another create's row). Two
-rows identical in every field stay indistinguishable: without an idempotency key, that
-limit is inherent. So that identical rows cannot take each other's session, creates with
-one fingerprint (event, name, date) run one at a time (``create.KeyedLocks``), and a
-lookup excludes the ids the client handed out for that fingerprint in the last seconds
-(``RecentClaims``): older ones fail the lookup's ``created_at`` filter anyway.
+A session is the create's when it holds every submitted field and the server's default in
+every other (``matches``); rows identical in every field stay indistinguishable (no
+idempotency key). Creates of one ``fingerprint`` run one at a time, and a lookup excludes
+the ids handed out for it in the last seconds (``RecentClaims``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""Running a sync: read the event once, then create, update or leave each row.
-
-``sync_plan.SyncPlanner`` (pure) plans each row; its verdicts run through the bulk engine,
-so a sync streams and reports a ``BulkResult`` per row as ``create_many`` does. The rows
-are read twice (keys two rows share and the fields to read, then the run): a source that
-can be read once is held in memory, unless ``scan`` reads it again (the CLI rereads its file).
-"""
+"""Running a sync (docs/sync.md): read the event once under its lease, plan each row, and
+write through the bulk engine, which reports a ``BulkResult`` per row."""
 
 from __future__ import annotations
 

@@ -1,14 +1,5 @@
-"""Planning a sync: what each row needs so the event matches it (pure, no I/O).
-
-``SyncPlanner`` works in three passes: ``scan`` every row (keys two rows share make both
-``invalid``; the fields the rows set are the ones read), ``index`` the event's sessions by
-key, then ``plan`` each row: ``create``, ``update`` (only the fields that differ),
-``unchanged`` or ``ambiguous``. An import plans with ``update=False``: a row whose key a
-session has is ``present``, so running it twice creates nothing twice; its key fields may
-be empty (compared as empty), a sync's may not. Values are compared as the duplicate-safe
-create compares them (``reconcile.differing``); a field the row leaves empty is not
-compared, so a sync never clears anything.
-"""
+"""Planning a sync, pure (docs/sync.md): ``scan`` the rows, ``index`` the event's sessions by
+key, then ``plan`` each row. Values compare as the duplicate-safe create compares them."""
 
 from __future__ import annotations
 
