@@ -170,9 +170,9 @@ class BulkRun:
         except SwoogoError as error:
             outcome = RowOutcome("failed", error=error)
         except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
-            error = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
-            error.__cause__ = exc
-            outcome = RowOutcome("failed", error=error)
+            unexpected = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
+            unexpected.__cause__ = exc
+            outcome = RowOutcome("failed", error=unexpected)
         return self._finish(index, row, outcome)
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
