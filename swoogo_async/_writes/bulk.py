@@ -10,36 +10,32 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sized
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sized,
+)
 from contextlib import AbstractAsyncContextManager
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from .._api.converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
+from .._api.endpoints import create_session_call, update_session_call
+from .._api.fields import WRITABLE_FIELDS, prepare_session_fields
 from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
 from . import DEFAULT_CONCURRENCY
-from .bulk_results import (
-    UNREADABLE,
-    BulkProgress,
-    BulkResult,
-    BulkStatus,
-    BulkSummary,
-    CreateFn,
-    RowInput,
-    RowOutcome,
-    UpdateFn,
-    check_rows,
-    prepare_create_row,
-    prepare_update,
-    sending_create,
-    sending_update,
-    session_row,
-    unreadable,
-)
+from .bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput, RowOutcome
 
 __all__ = [
+    "UNREADABLE",
     "BulkProgress",
     "BulkResult",
     "BulkRun",
@@ -49,12 +45,20 @@ __all__ = [
     "RowInput",
     "RowSource",
     "UpdateFn",
+    "check_rows",
     "create_many",
     "each_row",
+    "prepare_create_row",
+    "sending_create",
+    "sending_update",
     "session_row",
     "update_many",
 ]
 
+#: Errors a malformed row raises while it is read and built; the row is then ``invalid``.
+UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
+CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
+UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
 #: Called with the live ``BulkProgress`` after each row finishes.
 ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
@@ -65,7 +69,7 @@ _Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
 _Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
 
 
-class BulkRun:
+class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"]):
     """A running bulk operation: an async iterator of ``BulkResult``, with live ``progress``.
 
     Use it as ``async with sessions.create_many(rows) as run: async for r in run:`` (or
@@ -109,18 +113,12 @@ class BulkRun:
         """
         self._mark.size(rows)
 
-    def __aiter__(self) -> BulkRun:
-        return self
-
     async def __anext__(self) -> BulkResult:
         return await anext(self._results)
 
     async def aclose(self) -> None:
         """Stop the run: cancel the rows in flight and wait for them."""
         await self._results.aclose()
-
-    async def __aenter__(self) -> BulkRun:
-        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -149,7 +147,9 @@ class BulkRun:
         except InvalidInputError as error:
             work = RowOutcome("invalid", error=error)
         except UNREADABLE as exc:
-            work = RowOutcome("invalid", error=unreadable(exc))
+            invalid = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
+            invalid.__cause__ = exc
+            work = RowOutcome("invalid", error=invalid)
         if not isinstance(work, RowOutcome):
             return work
         self._mark.skip()  # settled without a call
@@ -234,6 +234,91 @@ class BulkRun:
                             item.exception()
                 finally:
                     await intake.aclose()
+
+
+def session_row(session: Session) -> dict[str, Any]:
+    """Return the writable, non-empty fields of a ``Session`` as a row mapping."""
+    out = {
+        key: value
+        for key, value in unstructure_session(session).items()
+        if value is not None and (key in WRITABLE_FIELDS or CUSTOM_FIELD_RE.match(key))
+    }
+    if not out.get("custom_fields"):
+        out.pop("custom_fields", None)
+    return out
+
+
+def check_rows(name: str, rows: object) -> None:
+    """Refuse a ``rows`` that is not an iterable or async iterable of rows."""
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, (Iterable, AsyncIterable)):
+        raise InvalidInputError(
+            name, f"expected an iterable or async iterable of rows, got {type(rows).__name__}"
+        )
+
+
+def _fields_of(row: RowInput) -> dict[str, Any]:
+    if isinstance(row, Session):
+        return session_row(row)
+    if isinstance(row, Mapping):
+        return dict(row)
+    raise InvalidInputError("row", f"must be a mapping or a Session, got {type(row).__name__}")
+
+
+def prepare_create_row(row: RowInput, event_id: int | None) -> dict[str, Any]:
+    """Return a row's checked create fields (``event_id`` fills a row without one)."""
+    fields = _fields_of(row)
+    if event_id is not None and fields.get("event_id") in (None, ""):
+        fields["event_id"] = event_id
+    return prepare_session_fields(fields, creating=True)
+
+
+def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
+    """Return an update row's session id (``id`` or ``session_id``) and checked fields."""
+    fields = _fields_of(row)
+    if isinstance(row, Session):
+        session_id: Any = row.id
+    else:
+        session_id = fields.pop("id", None)
+        alias = fields.pop("session_id", None)
+        session_id = alias if session_id is None else session_id
+    try:
+        parsed = parse_int(session_id)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed <= 0:
+        raise InvalidInputError("id", f"each update row needs a positive id, got {session_id!r}")
+    return parsed, prepare_session_fields(fields, creating=False)
+
+
+def sending_create(
+    create: CreateFn, prepared: Mapping[str, Any]
+) -> Callable[[], Awaitable[Session]]:
+    """Build a create's request now, only to check it (``create`` builds the same bytes);
+    return its sender."""
+    create_session_call(prepared)
+
+    async def send() -> Session:
+        try:
+            return await create(prepared)
+        except SwoogoError:
+            raise
+        except Exception as exc:  # the POST may have left: the session may exist
+            raise UnknownOutcomeError(
+                f"create of {prepared.get('name')!r} failed unexpectedly after it may have"
+                f" been sent ({type(exc).__name__}: {exc})"[:300],
+                fields=prepared,
+                cause=exc,
+            ) from exc
+
+    return send
+
+
+def sending_update(
+    update: UpdateFn, session_id: int, changes: Mapping[str, Any]
+) -> Callable[[], Awaitable[Session]]:
+    """Build an update's request now, only to check it; return its sender."""
+    update_session_call(session_id, changes)
+    return lambda: update(session_id, changes)
 
 
 async def each_row(rows: RowSource) -> AsyncGenerator[RowInput, None]:

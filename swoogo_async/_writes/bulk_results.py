@@ -1,51 +1,23 @@
-"""A bulk row: its checks and build before it is sent, and the result and counts it makes.
-
-An error raised while a row is checked and built makes it ``invalid`` (``--resume`` may
-send it again); what the returned senders raise afterwards never does.
-"""
+"""What a bulk run yields and counts: each row's ``BulkResult``, and live counters."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal, TypeAlias, get_args
 
 import attrs
 
-from .._api.converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
-from .._api.endpoints import create_session_call, update_session_call
-from .._api.fields import WRITABLE_FIELDS, prepare_session_fields
 from .._api.models import Session
-from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
+from .._exceptions import SwoogoError
 
-__all__ = [
-    "UNREADABLE",
-    "BulkProgress",
-    "BulkResult",
-    "BulkStatus",
-    "BulkSummary",
-    "CreateFn",
-    "RowInput",
-    "RowOutcome",
-    "UpdateFn",
-    "check_rows",
-    "prepare_create_row",
-    "prepare_update",
-    "sending_create",
-    "sending_update",
-    "session_row",
-    "unreadable",
-]
+__all__ = ["BulkProgress", "BulkResult", "BulkStatus", "BulkSummary", "RowInput", "RowOutcome"]
 
 BulkStatus: TypeAlias = Literal[
     "created", "updated", "unchanged", "present", "failed", "invalid", "ambiguous", "unknown"
 ]
 #: One input row: field name to value (text is parsed), or a ``Session``.
 RowInput: TypeAlias = "Mapping[str, Any] | Session"
-CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
-UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
-#: Errors a malformed row raises while it is read and built; the row is then ``invalid``.
-UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
 
 
 @attrs.frozen(slots=True)
@@ -178,101 +150,3 @@ class BulkProgress(BulkSummary):
         """Count one finished row."""
         self.done += 1
         self.count(result.status)
-
-
-def session_row(session: Session) -> dict[str, Any]:
-    """Return the writable, non-empty fields of a ``Session`` as a row mapping."""
-    out = {
-        key: value
-        for key, value in unstructure_session(session).items()
-        if value is not None and (key in WRITABLE_FIELDS or CUSTOM_FIELD_RE.match(key))
-    }
-    if not out.get("custom_fields"):
-        out.pop("custom_fields", None)
-    return out
-
-
-def check_rows(name: str, rows: object) -> None:
-    """Refuse a ``rows`` that is not an iterable or async iterable of rows."""
-    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, (Iterable, AsyncIterable)):
-        raise InvalidInputError(
-            name, f"expected an iterable or async iterable of rows, got {type(rows).__name__}"
-        )
-
-
-def _fields_of(row: RowInput) -> dict[str, Any]:
-    if isinstance(row, Session):
-        return session_row(row)
-    if isinstance(row, Mapping):
-        return dict(row)
-    raise InvalidInputError("row", f"must be a mapping or a Session, got {type(row).__name__}")
-
-
-def prepare_create_row(row: RowInput, event_id: int | None) -> dict[str, Any]:
-    """Return a row's checked create fields (``event_id`` fills a row without one)."""
-    fields = _fields_of(row)
-    if event_id is not None and fields.get("event_id") in (None, ""):
-        fields["event_id"] = event_id
-    return prepare_session_fields(fields, creating=True)
-
-
-def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
-    """Return an update row's session id (``id`` or ``session_id``) and checked fields."""
-    fields = _fields_of(row)
-    if isinstance(row, Session):
-        session_id: Any = row.id
-    else:
-        session_id = fields.pop("id", None)
-        alias = fields.pop("session_id", None)
-        session_id = alias if session_id is None else session_id
-    try:
-        parsed = parse_int(session_id)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed <= 0:
-        raise InvalidInputError("id", f"each update row needs a positive id, got {session_id!r}")
-    return parsed, prepare_session_fields(fields, creating=False)
-
-
-def unreadable(exc: BaseException) -> InvalidInputError:
-    error = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
-    error.__cause__ = exc
-    return error
-
-
-def _check_built(build: Callable[[], object]) -> None:
-    """Build the request now, only to check it (``InvalidInputError`` if it cannot be)."""
-    try:
-        build()
-    except UNREADABLE as exc:
-        raise unreadable(exc) from None
-
-
-def sending_create(
-    create: CreateFn, prepared: Mapping[str, Any]
-) -> Callable[[], Awaitable[Session]]:
-    """Check that a create's request builds; return its sender."""
-    _check_built(lambda: create_session_call(prepared))  # built again by ``create``: same bytes
-
-    async def send() -> Session:
-        try:
-            return await create(prepared)
-        except SwoogoError:
-            raise
-        except Exception as exc:  # the POST may have left: the session may exist
-            raise UnknownOutcomeError(
-                f"create of {prepared.get('name')!r} failed unexpectedly after it may have"
-                f" been sent ({type(exc).__name__}: {exc})"[:300],
-                fields=prepared,
-                cause=exc,
-            ) from exc
-
-    return send
-
-
-def sending_update(
-    update: UpdateFn, session_id: int, changes: Mapping[str, Any]
-) -> Callable[[], Awaitable[Session]]:
-    """Check that an update's request builds; return its sender."""
-    _check_built(lambda: update_session_call(session_id, changes))
-    return lambda: update(session_id, changes)

@@ -12,8 +12,18 @@ from .._api.pages import KeysetWalk
 from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoError
 from .._shared.state import check_lease_held
 from . import DEFAULT_CONCURRENCY
-from .bulk import BulkRun, ProgressCallback, RowInput, RowSource, UpdateFn, each_row
-from .bulk_results import BulkStatus, RowOutcome, check_rows, sending_create, sending_update
+from .bulk import (
+    BulkRun,
+    ProgressCallback,
+    RowInput,
+    RowSource,
+    UpdateFn,
+    check_rows,
+    each_row,
+    sending_create,
+    sending_update,
+)
+from .bulk_results import BulkStatus, RowOutcome
 from .create import Creator
 from .sync_plan import RowPlan, SyncPlanner
 

@@ -12,7 +12,7 @@ from .._api.converter import CUSTOM_FIELD_RE
 from .._api.fields import WRITABLE_FIELDS
 from .._api.models import Session
 from .._exceptions import AmbiguousMatchError, InvalidInputError
-from .bulk_results import UNREADABLE, RowInput, prepare_create_row
+from .bulk import UNREADABLE, RowInput, prepare_create_row
 from .reconcile import comparable, differing
 
 __all__ = ["RowPlan", "SyncPlanner", "changed_names", "parse_key"]
