@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import functools
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Hashable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -24,7 +25,6 @@ from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, Parse
 from .lookup import Batcher
-from .reconcile import RecentClaims, fingerprint
 
 __all__ = ["CLOCK_MARGIN", "UNTRUSTED_CLOCK_MARGIN", "CreateLocks", "Creator", "Sender"]
 
@@ -75,6 +75,51 @@ class KeyedLocks:
             users[0] -= 1
             if not users[0]:
                 del self._locks[key]
+
+
+def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Return the key of the creates a lookup could confuse, run one at a time.
+
+    Coarser than ``pick_match`` (no start time): two rows differing only in a field one
+    of them leaves out could match the same session.
+    """
+    name = fields.get("name")
+    folded = name.casefold() if isinstance(name, str) else name
+    return (fields.get("event_id"), folded, fields.get("date"))
+
+
+class RecentClaims:
+    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint
+    (older ones cannot pass a lookup's ``created_at`` filter)."""
+
+    def __init__(self, keep: float = 10.0) -> None:
+        self.keep = keep
+        self._order: deque[tuple[float, Hashable, int]] = deque()
+        self._by_key: dict[Hashable, set[int]] = {}
+
+    def add(self, key: Hashable, session_id: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._prune(now)
+        self._order.append((now, key, session_id))
+        self._by_key.setdefault(key, set()).add(session_id)
+
+    def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
+        self._prune(time.monotonic() if now is None else now)
+        ids = self._by_key.get(key)
+        return frozenset(ids) if ids else frozenset()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def _prune(self, now: float) -> None:
+        order, by_key, horizon = self._order, self._by_key, now - self.keep
+        while order and order[0][0] < horizon:
+            _, key, session_id = order.popleft()
+            ids = by_key.get(key)
+            if ids is not None:
+                ids.discard(session_id)
+                if not ids:
+                    del by_key[key]
 
 
 @attrs.define(eq=False)

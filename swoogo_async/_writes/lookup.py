@@ -42,11 +42,6 @@ class _Member:
     deadline: float
     future: asyncio.Future[LookupResult]
 
-    @property
-    def latest(self) -> float:
-        """When the batch must be looked up at the latest for this member: half its time left."""
-        return max(self.ready_at, (self.ready_at + self.deadline) / 2)
-
 
 @attrs.define(eq=False)
 class _Batch:
@@ -94,7 +89,9 @@ class Batcher:
 
     def _due(self, event_id: Any, batch: _Batch) -> float | None:
         """Return the seconds until ``batch`` is overdue (0 if it is), or None if it is full."""
-        fire_at = min([batch.opened + self.window, *(m.latest for m in batch.members)])
+        # At the latest when a member has waited half its time left.
+        latest = (max(m.ready_at, (m.ready_at + m.deadline) / 2) for m in batch.members)
+        fire_at = min([batch.opened + self.window, *latest])
         remaining = max(fire_at - self._clock(), 0.0)
         if remaining and len(batch.members) >= self._active.get(event_id, 0):
             return None

@@ -1,17 +1,15 @@
-"""Who matches a create whose outcome is unknown (pure), and the client's memory of creates.
+"""Who matches a create whose outcome is unknown, and how to find it (pure).
 
 A session is the create's when it holds every submitted field and the server's default in
 every other (``matches``); rows identical in every field stay indistinguishable (no
-idempotency key). Creates of one ``fingerprint`` run one at a time, and a lookup excludes
-the ids handed out for it in the last seconds (``RecentClaims``).
+idempotency key), so ``create.py`` runs them one at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections import Counter, deque
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -23,30 +21,17 @@ from .._api.models import Session
 
 __all__ = [
     "MAX_NAMES_QUERY",
-    "RecentClaims",
     "assign_matches",
     "batch_fields",
     "batch_searches",
     "comparable",
     "differing",
-    "fingerprint",
     "lookup_search",
     "matches",
     "pick_match",
 ]
 
 _SEARCH_UNSAFE = frozenset("&|*=<>!")
-
-
-def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Return the key of the creates a lookup could confuse, run one at a time.
-
-    Coarser than ``pick_match`` (no start time): two rows differing only in a field one
-    of them leaves out could match the same session.
-    """
-    name = fields.get("name")
-    folded = name.casefold() if isinstance(name, str) else name
-    return (fields.get("event_id"), folded, fields.get("date"))
 
 
 def _searchable(name: Any) -> bool:
@@ -259,36 +244,3 @@ def assign_matches(
         (sessions, any(s.id in contested for s in sessions), ids)
         for sessions, ids in zip(found, loose, strict=True)
     ]
-
-
-class RecentClaims:
-    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint."""
-
-    def __init__(self, keep: float = 10.0) -> None:
-        self.keep = keep
-        self._order: deque[tuple[float, Hashable, int]] = deque()
-        self._by_key: dict[Hashable, set[int]] = {}
-
-    def add(self, key: Hashable, session_id: int, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._prune(now)
-        self._order.append((now, key, session_id))
-        self._by_key.setdefault(key, set()).add(session_id)
-
-    def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
-        self._prune(time.monotonic() if now is None else now)
-        ids = self._by_key.get(key)
-        return frozenset(ids) if ids else frozenset()
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    def _prune(self, now: float) -> None:
-        order, by_key, horizon = self._order, self._by_key, now - self.keep
-        while order and order[0][0] < horizon:
-            _, key, session_id = order.popleft()
-            ids = by_key.get(key)
-            if ids is not None:
-                ids.discard(session_id)
-                if not ids:
-                    del by_key[key]
