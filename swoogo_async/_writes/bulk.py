@@ -106,11 +106,8 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         self._results = self._run()
 
     def sized(self, rows: int) -> None:
-        """Say that the source holds at most ``rows`` rows, before the first is taken.
-
-        The pacer then knows from the start what the run still needs, so its last window
-        is spent at once when it fits; unsized, that is known when the source ends.
-        """
+        """Say, before the first row is taken, that the source holds at most ``rows`` rows:
+        the pacer then knows from the start what the run still needs."""
         self._mark.size(rows)
 
     async def __anext__(self) -> BulkResult:

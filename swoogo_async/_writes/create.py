@@ -38,8 +38,7 @@ UNTRUSTED_CLOCK_MARGIN = 60.0
 
 
 class Sender(Protocol):
-    """The client as the writes see it (``SwoogoClient`` and its copies): nothing here
-    imports the client."""
+    """The client as the writes see it (``SwoogoClient``), so nothing here imports the client."""
 
     @property
     def retry(self) -> RetryPolicy: ...
@@ -64,9 +63,7 @@ class KeyedLocks:
     @contextlib.asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
         """Hold the lock for ``key`` inside the block."""
-        if key not in self._locks:
-            self._locks[key] = (asyncio.Lock(), [0])
-        lock, users = self._locks[key]
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
             async with lock:

@@ -1,4 +1,4 @@
-"""One lookup for the creates in doubt of one event (docs/resilience.md).
+"""One lookup for the creates in doubt of one event, and its searches (docs/resilience.md).
 
 A batch is looked up once every running create of its event waits in it, or ``BATCH_WINDOW``
 after it opened (sooner if a member would spend over half its deadline waiting), never
@@ -13,15 +13,17 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
+from .._api.converter import format_datetime, format_time
 from .._api.models import Page, Session
 from .._api.pages import PageWalk
 from .._exceptions import LookupIncompleteError
-from .reconcile import assign_matches, batch_fields, batch_searches
+from .reconcile import assign_matches
 
-__all__ = ["BATCH_WINDOW", "Batcher", "ListFn", "LookupResult"]
+__all__ = ["BATCH_WINDOW", "MAX_NAMES_QUERY", "Batcher", "batch_searches", "lookup_search"]
 
 #: Seconds a batch may wait for more creates in doubt before it is looked up.
 BATCH_WINDOW = 5.0
@@ -31,6 +33,86 @@ LOOKUP_MAX_PAGES = 5
 ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
 #: A create's matches, whether one of them also matches another create, its candidates.
 LookupResult = tuple[list[Session], bool, list[int]]
+_SEARCH_UNSAFE = frozenset("&|*=<>!")
+
+
+def _searchable(name: Any) -> bool:
+    """Whether the search can carry ``name`` exactly: no search syntax in it (``&``, ``|``,
+    ``*``, ...) and no outer whitespace, which a server may trim from the search value."""
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and name == name.strip()
+        and not (_SEARCH_UNSAFE & set(name))
+    )
+
+
+def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
+    """Return the search that finds candidates for ``fields`` (a name the search cannot
+    carry is left out; ``pick_match`` still compares it)."""
+    exprs = [f"created_at>={format_datetime(since)}"]
+    name = fields.get("name")
+    if _searchable(name):
+        exprs.append(f"name={name}")
+    date = fields.get("date")
+    if isinstance(date, dt.date):
+        exprs.append(f"date={date.isoformat()}")
+    start = fields.get("start_time")
+    if isinstance(start, dt.time):
+        exprs.append(f"start_time={format_time(start)}")
+    return exprs
+
+
+#: Longest percent-encoded ``name=*in*a|b|…`` filter of one search: a proxy may refuse a
+#: URL over 8 KB, and the query holds the window and ``fields=`` too.
+MAX_NAMES_QUERY = 2000
+
+
+def _name_groups(names: Sequence[str]) -> list[list[str]]:
+    groups: list[list[str]] = [[]]
+    size = 0
+    for name in names:
+        cost = len(quote(name, safe="")) + 3  # and its "|", sent as %7C
+        if groups[-1] and size + cost > MAX_NAMES_QUERY:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += cost
+    return groups
+
+
+def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[list[str]]:
+    """Return the searches that together find the candidates of creates of one event.
+
+    Searchable names share ``name=*in*a|b`` queries over the window since the earliest
+    (a lone one gets ``lookup_search``); every other create gets its ``lookup_search``.
+    Read into one set of candidates, so ``assign_matches`` sees every contested session.
+    """
+    named = [m for m in members if _searchable(m.get("name"))]
+    searches = [lookup_search(m, since) for m in members if not _searchable(m.get("name"))]
+    if len(named) == 1:
+        searches.append(lookup_search(named[0], since))
+    elif named:
+        for names in _name_groups(sorted({m["name"] for m in named})):
+            searches.append(
+                [f"created_at>={format_datetime(since)}", "name=*in*" + "|".join(names)]
+            )
+    unique = {tuple(search): search for search in searches}  # rows alike share a query
+    return list(unique.values())
+
+
+#: What a lookup reads: every field, so the session found is whole and its left-out fields
+#: can be checked (``location``/``track`` need ``expand``; custom fields are added).
+_NOT_READ = ("custom_fields", "extra", "location", "track")
+_WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
+
+
+def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Return the ``fields=`` of a lookup: the whole session, every member's custom fields."""
+    names = dict.fromkeys((*_WHOLE_SESSION, "custom_fields"))
+    for fields in members:  # ``fields=c_1234`` returns it even where custom_fields does not
+        names.update(dict.fromkeys(fields.get("custom_fields") or ()))
+    return list(names)
 
 
 @attrs.define(eq=False)

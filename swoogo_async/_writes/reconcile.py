@@ -1,4 +1,4 @@
-"""Who matches a create whose outcome is unknown, and how to find it (pure).
+"""Who matches a create whose outcome is unknown (pure; ``lookup.py`` finds the candidates).
 
 A session is the create's when it holds every submitted field and the server's default in
 every other (``matches``); rows identical in every field stay indistinguishable (no
@@ -11,54 +11,11 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
-import attrs
-
-from .._api.converter import format_datetime, format_time
 from .._api.forms import flatten_form, form_value
 from .._api.models import Session
 
-__all__ = [
-    "MAX_NAMES_QUERY",
-    "assign_matches",
-    "batch_fields",
-    "batch_searches",
-    "comparable",
-    "differing",
-    "lookup_search",
-    "matches",
-    "pick_match",
-]
-
-_SEARCH_UNSAFE = frozenset("&|*=<>!")
-
-
-def _searchable(name: Any) -> bool:
-    """Whether the search can carry ``name`` exactly: no search syntax in it (``&``, ``|``,
-    ``*``, ...) and no outer whitespace, which a server may trim from the search value."""
-    return (
-        isinstance(name, str)
-        and bool(name)
-        and name == name.strip()
-        and not (_SEARCH_UNSAFE & set(name))
-    )
-
-
-def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
-    """Return the search that finds candidates for ``fields`` (a name the search cannot
-    carry is left out; ``pick_match`` still compares it)."""
-    exprs = [f"created_at>={format_datetime(since)}"]
-    name = fields.get("name")
-    if _searchable(name):
-        exprs.append(f"name={name}")
-    date = fields.get("date")
-    if isinstance(date, dt.date):
-        exprs.append(f"date={date.isoformat()}")
-    start = fields.get("start_time")
-    if isinstance(start, dt.time):
-        exprs.append(f"start_time={format_time(start)}")
-    return exprs
+__all__ = ["assign_matches", "comparable", "differing", "matches", "pick_match"]
 
 
 def comparable(value: Any) -> str:
@@ -170,58 +127,6 @@ def pick_match(
         if not differing(fields, session) if loose else matches(fields, session):
             out.append(session)
     return out
-
-
-#: Longest percent-encoded ``name=*in*a|b|…`` filter of one search: a proxy may refuse a
-#: URL over 8 KB, and the query holds the window and ``fields=`` too.
-MAX_NAMES_QUERY = 2000
-
-
-def _name_groups(names: Sequence[str]) -> list[list[str]]:
-    groups: list[list[str]] = [[]]
-    size = 0
-    for name in names:
-        cost = len(quote(name, safe="")) + 3  # and its "|", sent as %7C
-        if groups[-1] and size + cost > MAX_NAMES_QUERY:
-            groups.append([])
-            size = 0
-        groups[-1].append(name)
-        size += cost
-    return groups
-
-
-def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[list[str]]:
-    """Return the searches that together find the candidates of creates of one event.
-
-    Searchable names share ``name=*in*a|b`` queries over the window since the earliest
-    (a lone one gets ``lookup_search``); every other create gets its ``lookup_search``.
-    Read into one set of candidates, so ``assign_matches`` sees every contested session.
-    """
-    named = [m for m in members if _searchable(m.get("name"))]
-    searches = [lookup_search(m, since) for m in members if not _searchable(m.get("name"))]
-    if len(named) == 1:
-        searches.append(lookup_search(named[0], since))
-    elif named:
-        for names in _name_groups(sorted({m["name"] for m in named})):
-            searches.append(
-                [f"created_at>={format_datetime(since)}", "name=*in*" + "|".join(names)]
-            )
-    unique = {tuple(search): search for search in searches}  # rows alike share a query
-    return list(unique.values())
-
-
-#: What a lookup reads: every field, so the session found is whole and its left-out fields
-#: can be checked (``location``/``track`` need ``expand``; custom fields are added).
-_NOT_READ = ("custom_fields", "extra", "location", "track")
-_WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
-
-
-def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Return the ``fields=`` of a lookup: the whole session, every member's custom fields."""
-    names = dict.fromkeys((*_WHOLE_SESSION, "custom_fields"))
-    for fields in members:  # ``fields=c_1234`` returns it even where custom_fields does not
-        names.update(dict.fromkeys(fields.get("custom_fields") or ()))
-    return list(names)
 
 
 def assign_matches(
