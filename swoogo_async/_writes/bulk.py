@@ -338,9 +338,8 @@ async def each_row(rows: RowSource) -> AsyncGenerator[RowInput, None]:
                 close()
 
 
-async def _cancel_all(tasks: Iterable[asyncio.Task[BulkResult]]) -> None:
+async def _cancel_all(tasks: set[asyncio.Task[BulkResult]]) -> None:
     """Cancel ``tasks`` and wait until every one has finished, even if cancelled itself."""
-    tasks = list(tasks)
     if not tasks:
         return
     for task in tasks:

@@ -39,25 +39,20 @@ _SEARCH_UNSAFE = frozenset("&|*=<>!")
 def _searchable(name: Any) -> bool:
     """Whether the search can carry ``name`` exactly: no search syntax in it (``&``, ``|``,
     ``*``, ...) and no outer whitespace, which a server may trim from the search value."""
-    return (
-        isinstance(name, str)
-        and bool(name)
-        and name == name.strip()
-        and not (_SEARCH_UNSAFE & set(name))
-    )
+    if not isinstance(name, str) or not name or name != name.strip():
+        return False
+    return not _SEARCH_UNSAFE & set(name)
 
 
 def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
     """Return the search that finds candidates for ``fields`` (a name the search cannot
     carry is left out; ``pick_match`` still compares it)."""
     exprs = [f"created_at>={format_datetime(since)}"]
-    name = fields.get("name")
+    name, date, start = fields.get("name"), fields.get("date"), fields.get("start_time")
     if _searchable(name):
         exprs.append(f"name={name}")
-    date = fields.get("date")
     if isinstance(date, dt.date):
         exprs.append(f"date={date.isoformat()}")
-    start = fields.get("start_time")
     if isinstance(start, dt.time):
         exprs.append(f"start_time={format_time(start)}")
     return exprs
@@ -93,10 +88,9 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
     if len(named) == 1:
         searches.append(lookup_search(named[0], since))
     elif named:
-        for names in _name_groups(sorted({m["name"] for m in named})):
-            searches.append(
-                [f"created_at>={format_datetime(since)}", "name=*in*" + "|".join(names)]
-            )
+        window = f"created_at>={format_datetime(since)}"
+        groups = _name_groups(sorted({m["name"] for m in named}))
+        searches += [[window, "name=*in*" + "|".join(names)] for names in groups]
     unique = {tuple(search): search for search in searches}  # rows alike share a query
     return list(unique.values())
 
