@@ -64,8 +64,7 @@ ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
 _Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
-#: Checks and builds a row (``InvalidInputError`` if invalid), returns the call that sends
-#: it, or its outcome when nothing is to be sent.
+#: Checks and builds a row; returns the call that sends it, or its outcome if none is sent.
 _Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
 
 

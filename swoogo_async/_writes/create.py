@@ -145,8 +145,7 @@ class Creator:
         """Create from checked fields; see ``Sessions.create``."""
         key = fingerprint(prepared)
         async with self._locks.hold(key):
-            # A lookup may see the sessions handed out just before (whole-second
-            # created_at), but they are not this row's.
+            # Handed out just before: a lookup may see them, but they are not this row's.
             excluded = self._handed_out.recent(key)
             with self.batcher.running(prepared.get("event_id")):
                 session = await _CreateCall(self._client, prepared, excluded, self.batcher).run()
@@ -246,16 +245,11 @@ class _CreateCall:
     async def _look_up(
         self, error: SwoogoError, not_before: float | None = None
     ) -> tuple[list[Session], list[int]]:
-        """Return [the session] an uncertain attempt made ([] if none) and candidate ids.
-
-        Candidates hold every submitted field but not the defaults in the others: none
-        may be claimed, nor re-sent over (the server may fill a default differently).
-        The lookup is shared with the event's other creates in doubt (``lookup.py``) and
-        waits at least ``reconcile_delay``, so a create still being committed is seen.
-        """
+        """Return [the session] an uncertain attempt made ([] if none) and candidate ids:
+        sessions holding every submitted field but not the defaults in the others, which
+        may be neither claimed nor re-sent over. Waits at least ``reconcile_delay``."""
         client = self.client
-        # On the server's clock (its Date header) with a margin for whole seconds; on
-        # the local clock with a wider margin when no Date can be trusted.
+        # On the server's clock (its Date) or, when none can be trusted, with a wider margin.
         offset = await client.server_clock_offset(self.deadline)
         margin = CLOCK_MARGIN if offset is not None else UNTRUSTED_CLOCK_MARGIN
         since = dt.datetime.fromtimestamp(
@@ -304,14 +298,9 @@ class _CreateCall:
         ) from error
 
     async def _settle_open(self, copy: Session, error: SwoogoError) -> Session:
-        """Settle on ``copy`` once the latest attempt, still open, could have landed too.
-
-        ``copy`` may be either attempt's: the latest is given as long to land as the copy
-        took to show, then the event is looked up again; ``copy`` is this create's only
-        if it is still the one match.
-        """
-        lag = self.client.clock() - self.began
-        not_before = self.last_began + lag
+        """Settle on ``copy`` (either attempt's) once the latest attempt, still open, had as
+        long to land as ``copy`` took to show: it is this create's if still the one match."""
+        not_before = self.last_began + (self.client.clock() - self.began)
         if not_before > self.deadline:
             raise self._unknown(
                 f"may have happened twice: session {copy.id} was found, but the re-sent"

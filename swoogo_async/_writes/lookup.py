@@ -95,8 +95,8 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
     return list(unique.values())
 
 
-#: What a lookup reads: every field, so the session found is whole and its left-out fields
-#: can be checked (``location``/``track`` need ``expand``; custom fields are added).
+#: Every field (``location``/``track`` need ``expand``): the session found is whole, and
+#: the fields its create left out can be checked.
 _NOT_READ = ("custom_fields", "extra", "location", "track")
 _WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
 
@@ -225,8 +225,8 @@ class Batcher:
             while batch.members:
                 due = self._due(event_id, batch)
                 if due is None:
-                    # Full, but a member's reconcile_delay has not passed. Full may be a
-                    # passing moment (one create ended, the next not begun): check again.
+                    # Full, but a reconcile_delay runs: full may pass (one create ended,
+                    # the next not begun), so check again when it is over.
                     due = max(m.ready_at for m in batch.members) - self._clock()
                 if due <= 0:
                     break

@@ -29,8 +29,8 @@ from .sync_plan import RowPlan, SyncPlanner
 
 __all__ = ["BeforeWrite", "sync_rows"]
 
-#: Called with a row and its plan just before its create or update is sent; returning
-#: False keeps the row from being sent (it is then reported ``failed``).
+#: Called with a row and its plan just before its write is sent; False keeps it unsent
+#: (reported ``failed``).
 BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
 
 #: The status a planned action reports (in a dry run: what would happen).
