@@ -160,7 +160,7 @@ def test_import_loads_the_client_path_only() -> None:
     before, after = json.loads(out.stdout)
     later = [
         "swoogo_async._writes.bulk",
-        "swoogo_async._writes.bulk_rows",
+        "swoogo_async._writes.bulk_results",
         "swoogo_async._writes.sync",
         "swoogo_async._writes.sync_plan",
         "swoogo_async._shared.cache",

@@ -1,17 +1,12 @@
 """Writes that must not duplicate: the duplicate-safe create, its lookup, bulk runs, sync.
 
-They reach the client only through ``sender.Sender`` (a protocol) or callables. The
-defaults of the runs live here, where the client's signatures read them without loading
-the runs themselves.
+The runs' defaults live here, where the client's signatures read them without loading the runs.
 """
 
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_KEY"]
 
-#: Rows a bulk run (create_many, update_many, sync, the command) keeps in flight by
-#: default. A batch is looked up once every running create of its event waits in it, so
-#: the rows in flight bound how many creates in doubt share one 10-credit lookup (see
-#: ``lookup.py`` and docs/performance.md). The pacer, not this number, keeps a run within
-#: the credit budget; memory stays flat (as many rows read ahead).
+#: Rows a bulk run keeps in flight (and reads ahead) by default; it also bounds how many
+#: creates in doubt share one lookup (``lookup.py``). The pacer keeps the credit budget.
 DEFAULT_CONCURRENCY = 32
 #: The fields that identify a row by default (``sessions.sync``, the command's ``--key``).
 DEFAULT_KEY: tuple[str, ...] = ("name", "date", "start_time")

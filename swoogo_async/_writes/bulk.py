@@ -1,21 +1,7 @@
-"""The streaming bulk engine behind ``sessions.create_many`` and ``sessions.update_many``.
+"""The streaming bulk engine behind ``create_many``, ``update_many`` and ``sync`` (docs/bulk.md).
 
-Rows are pulled from the source only when a slot is free, so at most
-``concurrency`` rows are in flight and memory stays flat however long the source
-is. Each row runs the single-call create or update it is given once (the engine
-takes callables, not the resource class): the retries, pacing and reconciliation
-of a single call already happen there, so this layer adds none. Every row gets a
-result: a row that cannot even be read (a non-string key, ``Decimal('sNaN')``)
-is ``invalid``, never the end of the run. A row is built (checked and encoded)
-before anything is sent, and only an error of that build makes it ``invalid``:
-whatever goes wrong once its request may have left makes a create ``unknown``
-and an update ``failed``, so ``--resume`` never re-sends a row the server may
-hold. Results are yielded as rows finish (or in input order with
-``ordered=True``, where a slow row stalls intake instead of growing a buffer),
-and nothing about a row is kept after its result is yielded.
-
-Stopping early (``aclose``, ``break`` inside ``async with``, cancellation) cancels
-the rows in flight and waits for them, so no task outlives the run.
+Only an error while a row is read and built makes it ``invalid``: once its request may have
+left, a create is ``unknown`` and an update ``failed``, so ``--resume`` never re-sends it.
 """
 
 from __future__ import annotations
@@ -27,10 +13,11 @@ from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
+    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
-    Iterator,
+    Mapping,
     Sized,
 )
 from contextlib import AbstractAsyncContextManager
@@ -38,30 +25,14 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from .._api.converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
+from .._api.endpoints import create_session_call, update_session_call
+from .._api.fields import WRITABLE_FIELDS, prepare_session_fields
 from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
 from . import DEFAULT_CONCURRENCY
-from .bulk_results import (
-    BulkProgress,
-    BulkResult,
-    BulkStatus,
-    BulkSummary,
-    RowInput,
-    RowOutcome,
-)
-from .bulk_rows import (
-    UNREADABLE,
-    CreateFn,
-    UpdateFn,
-    check_rows,
-    prepare_create_row,
-    prepare_update,
-    sending_create,
-    sending_update,
-    session_row,
-    unreadable,
-)
+from .bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput, RowOutcome
 
 __all__ = [
     "UNREADABLE",
@@ -70,10 +41,8 @@ __all__ = [
     "BulkRun",
     "BulkStatus",
     "BulkSummary",
-    "CreateFn",
     "ProgressCallback",
     "RowInput",
-    "RowOutcome",
     "RowSource",
     "UpdateFn",
     "check_rows",
@@ -86,23 +55,25 @@ __all__ = [
     "update_many",
 ]
 
+#: Errors a malformed row raises while it is read and built; the row is then ``invalid``.
+UNREADABLE = (TypeError, ValueError, ArithmeticError, RecursionError)
+CreateFn: TypeAlias = "Callable[[Mapping[str, Any]], Awaitable[Session]]"
+UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
 #: Called with the live ``BulkProgress`` after each row finishes.
 ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
 _Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
-#: Checks and builds a row and returns the call that sends it, or the row's outcome when
-#: nothing is to be sent (raises ``InvalidInputError`` if the row is invalid). Only this
-#: build may make a row ``invalid``: the call it returns runs after nothing is left to check.
+#: Checks and builds a row; returns the call that sends it, or its outcome if none is sent.
 _Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
 
 
-class BulkRun:
-    """A running bulk operation: an async iterator of ``BulkResult``.
+class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"]):
+    """A running bulk operation: an async iterator of ``BulkResult``, with live ``progress``.
 
-    Use it as ``async with sessions.create_many(rows) as run: async for r in run:``
-    (or ``async for`` alone when it is read to the end); leaving the block early
-    cancels the rows in flight. ``progress`` is live.
+    Use it as ``async with sessions.create_many(rows) as run: async for r in run:`` (or
+    ``async for`` alone when read to the end); leaving the block early cancels the rows
+    in flight.
     """
 
     def __init__(
@@ -121,35 +92,22 @@ class BulkRun:
                 "concurrency", f"must be a positive integer, got {concurrency!r}"
             )
         check_rows("rows", rows)
-        self._rows = rows
-        self._work = work
-        self._done: Literal["created", "updated"] = done
-        self._concurrency = concurrency
-        self._ordered = ordered
-        self._on_progress = on_progress
-        self._credits = credits
+        self._rows, self._work, self._done = rows, work, done
+        self._concurrency, self._ordered = concurrency, ordered
+        self._on_progress, self._credits = on_progress, credits
         self._credits_at_start = 0
-        # Held from the first row taken until the last one finished (a sync's event lease).
-        self._hold = hold
+        self._hold = hold  # held from the first row taken until the last one finished
         self._mark = BulkMark()  # ends once the source is exhausted
         if isinstance(rows, Sized):
-            # A size is a hint to the pacer: a source that cannot tell it runs unsized.
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # a size is only a hint to the pacer
                 self.sized(len(rows))
         self.progress = BulkProgress()
         self._results = self._run()
 
     def sized(self, rows: int) -> None:
-        """Say that the source holds at most ``rows`` rows, before the first is taken.
-
-        The pacer then knows from the start what the run still needs (a credit per row
-        not yet finished), so the run's last window is spent at once when it fits. Without
-        a size, that is known only once the source is exhausted.
-        """
+        """Say, before the first row is taken, that the source holds at most ``rows`` rows:
+        the pacer then knows from the start what the run still needs."""
         self._mark.size(rows)
-
-    def __aiter__(self) -> BulkRun:
-        return self
 
     async def __anext__(self) -> BulkResult:
         return await anext(self._results)
@@ -157,9 +115,6 @@ class BulkRun:
     async def aclose(self) -> None:
         """Stop the run: cancel the rows in flight and wait for them."""
         await self._results.aclose()
-
-    async def __aenter__(self) -> BulkRun:
-        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -172,7 +127,8 @@ class BulkRun:
                 summary.add(result)
         return summary
 
-    def _finish(self, result: BulkResult) -> BulkResult:
+    def _finish(self, index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
+        result = BulkResult(index, row, *attrs.astuple(outcome, recurse=False))
         if self._credits is not None:
             self.progress.credits = self._credits() - self._credits_at_start
         self.progress.finish(result)
@@ -184,112 +140,181 @@ class BulkRun:
         """Check a row; return its result if it is settled already, else the call to make."""
         try:
             work = self._work(row)
-            if isinstance(work, RowOutcome):
-                self._mark.skip()  # settled without a call
-                return self._finish(_result(index, row, work))
-            return work
         except InvalidInputError as error:
-            self._mark.skip()
-            return self._finish(BulkResult(index, row, "invalid", None, error))
+            work = RowOutcome("invalid", error=error)
         except UNREADABLE as exc:
-            self._mark.skip()
-            return self._finish(BulkResult(index, row, "invalid", None, unreadable(exc)))
+            invalid = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
+            invalid.__cause__ = exc
+            work = RowOutcome("invalid", error=invalid)
+        if not isinstance(work, RowOutcome):
+            return work
+        self._mark.skip()  # settled without a call
+        return self._finish(index, row, work)
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
-        # The row was built by ``_prepare``: from here on its request may leave, so no
-        # error makes it ``invalid`` (which would let ``--resume`` re-send it blindly).
-        result: BulkResult
+        # Built by ``_prepare``: its request may leave now, so no error makes it ``invalid``.
+        outcome: RowOutcome
         try:
-            # Leave interactive calls their share; the run's last calls may take the floor.
-            with bulk_pacing(self._mark):
+            with bulk_pacing(self._mark):  # the run's last calls may take the floor
                 try:
-                    outcome = await call()
+                    sent = await call()
                 finally:
                     self._mark.finished()
+            outcome = sent if isinstance(sent, RowOutcome) else RowOutcome(self._done, sent)
         except UnknownOutcomeError as error:
-            result = BulkResult(index, row, "unknown", None, error)
+            outcome = RowOutcome("unknown", error=error)
         except SwoogoError as error:
-            result = BulkResult(index, row, "failed", None, error)
+            outcome = RowOutcome("failed", error=error)
         except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
-            result = BulkResult(index, row, "failed", None, _unexpected(exc))
-        else:
-            if isinstance(outcome, RowOutcome):
-                result = _result(index, row, outcome)
-            else:
-                result = BulkResult(index, row, self._done, outcome)
-        return self._finish(result)
-
-    async def _intake(self) -> AsyncGenerator[tuple[int, RowInput], None]:
-        """Yield ``(index, row)`` pairs, pulling from the source one at a time."""
-        index = 0
-        async with contextlib.aclosing(each_row(self._rows)) as rows:
-            async for row in rows:
-                yield index, row
-                index += 1
+            unexpected = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
+            unexpected.__cause__ = exc
+            outcome = RowOutcome("failed", error=unexpected)
+        return self._finish(index, row, outcome)
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
-        async with contextlib.AsyncExitStack() as stack:
-            if self._hold is not None:
-                await stack.enter_async_context(self._hold())
-            async with contextlib.aclosing(self._stream()) as results:
-                async for result in results:
-                    yield result
-
-    async def _stream(self) -> AsyncGenerator[BulkResult, None]:
-        self.progress.started_at = time.monotonic()
-        if self._credits is not None:
-            self._credits_at_start = self._credits()
-        intake = self._intake()
-        live: set[asyncio.Task[BulkResult]] = set()
-        # Ordered: every row in input order. Unordered: rows as they finish.
-        window: deque[asyncio.Task[BulkResult] | BulkResult] = deque()
-        ready: asyncio.Queue[asyncio.Task[BulkResult] | BulkResult] = asyncio.Queue()
-        taken = 0  # rows taken from the source and not yet yielded: at most ``concurrency``
-        exhausted = False
-        calls = 0  # rows given a call
-        try:
-            while True:
-                while not exhausted and taken < self._concurrency:
-                    try:
-                        # Calls made to read the source (a sync's read of its event) are
-                        # the run's bulk work, not interactive demand.
-                        with bulk_pacing(self._mark):
-                            index, row = await anext(intake)
-                    except StopAsyncIteration:
-                        exhausted = True
-                        # A sized run is now sized exactly; an unsized one turns final.
-                        self._mark.end(calls if self._mark.total is not None else None)
-                        break
-                    taken += 1
-                    self.progress.submitted += 1
-                    work = self._prepare(index, row)
-                    if isinstance(work, BulkResult):
-                        (window.append if self._ordered else ready.put_nowait)(work)
-                        continue
-                    calls += 1
-                    self._mark.called()
-                    task = asyncio.create_task(self._run_row(index, row, work))
-                    live.add(task)
-                    task.add_done_callback(live.discard)
-                    if self._ordered:
-                        window.append(task)
-                    else:
-                        task.add_done_callback(ready.put_nowait)
-                if not taken:
-                    return
-                item = window.popleft() if self._ordered else await ready.get()
-                result = item if isinstance(item, BulkResult) else await item
-                taken -= 1
-                yield result
-        finally:
+        hold = self._hold() if self._hold is not None else contextlib.nullcontext()
+        async with hold:
+            self.progress.started_at = time.monotonic()
+            if self._credits is not None:
+                self._credits_at_start = self._credits()
+            intake = each_row(self._rows)
+            live: set[asyncio.Task[BulkResult]] = set()
+            # Ordered: every row in input order. Unordered: rows as they finish.
+            window: deque[asyncio.Task[BulkResult] | BulkResult] = deque()
+            ready: asyncio.Queue[asyncio.Task[BulkResult] | BulkResult] = asyncio.Queue()
+            taken = 0  # rows taken from the source and not yet yielded: at most concurrency
+            exhausted = False
+            calls = 0  # rows given a call
             try:
-                await _cancel_all(live)
-                # Retrieve what finished but was never yielded, so no error goes unobserved.
-                for item in (*window, *_drain(ready)):
-                    if isinstance(item, asyncio.Task) and item.done() and not item.cancelled():
-                        item.exception()
+                while True:
+                    while not exhausted and taken < self._concurrency:
+                        try:
+                            # Reading the source (a sync's read of its event) is bulk work.
+                            with bulk_pacing(self._mark):
+                                row = await anext(intake)
+                        except StopAsyncIteration:
+                            exhausted = True
+                            # A sized run is now sized exactly; an unsized one turns final.
+                            self._mark.end(calls if self._mark.total is not None else None)
+                            break
+                        index = self.progress.submitted
+                        taken += 1
+                        self.progress.submitted += 1
+                        work = self._prepare(index, row)
+                        if isinstance(work, BulkResult):
+                            (window.append if self._ordered else ready.put_nowait)(work)
+                            continue
+                        calls += 1
+                        self._mark.called()
+                        task = asyncio.create_task(self._run_row(index, row, work))
+                        live.add(task)
+                        task.add_done_callback(live.discard)
+                        if self._ordered:
+                            window.append(task)
+                        else:
+                            task.add_done_callback(ready.put_nowait)
+                    if not taken:
+                        return
+                    item = window.popleft() if self._ordered else await ready.get()
+                    result = item if isinstance(item, BulkResult) else await item
+                    taken -= 1
+                    yield result
             finally:
-                await intake.aclose()
+                try:
+                    await _cancel_all(live)
+                    # Retrieve what finished but was never yielded: no error goes unobserved.
+                    while not ready.empty():
+                        window.append(ready.get_nowait())
+                    for item in window:
+                        if isinstance(item, asyncio.Task) and item.done() and not item.cancelled():
+                            item.exception()
+                finally:
+                    await intake.aclose()
+
+
+def session_row(session: Session) -> dict[str, Any]:
+    """Return the writable, non-empty fields of a ``Session`` as a row mapping."""
+    out = {
+        key: value
+        for key, value in unstructure_session(session).items()
+        if value is not None and (key in WRITABLE_FIELDS or CUSTOM_FIELD_RE.match(key))
+    }
+    if not out.get("custom_fields"):
+        out.pop("custom_fields", None)
+    return out
+
+
+def check_rows(name: str, rows: object) -> None:
+    """Refuse a ``rows`` that is not an iterable or async iterable of rows."""
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, (Iterable, AsyncIterable)):
+        raise InvalidInputError(
+            name, f"expected an iterable or async iterable of rows, got {type(rows).__name__}"
+        )
+
+
+def _fields_of(row: RowInput) -> dict[str, Any]:
+    if isinstance(row, Session):
+        return session_row(row)
+    if isinstance(row, Mapping):
+        return dict(row)
+    raise InvalidInputError("row", f"must be a mapping or a Session, got {type(row).__name__}")
+
+
+def prepare_create_row(row: RowInput, event_id: int | None) -> dict[str, Any]:
+    """Return a row's checked create fields (``event_id`` fills a row without one)."""
+    fields = _fields_of(row)
+    if event_id is not None and fields.get("event_id") in (None, ""):
+        fields["event_id"] = event_id
+    return prepare_session_fields(fields, creating=True)
+
+
+def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
+    """Return an update row's session id (``id`` or ``session_id``) and checked fields."""
+    fields = _fields_of(row)
+    if isinstance(row, Session):
+        session_id: Any = row.id
+    else:
+        session_id = fields.pop("id", None)
+        alias = fields.pop("session_id", None)
+        session_id = alias if session_id is None else session_id
+    try:
+        parsed = parse_int(session_id)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed <= 0:
+        raise InvalidInputError("id", f"each update row needs a positive id, got {session_id!r}")
+    return parsed, prepare_session_fields(fields, creating=False)
+
+
+def sending_create(
+    create: CreateFn, prepared: Mapping[str, Any]
+) -> Callable[[], Awaitable[Session]]:
+    """Build a create's request now, only to check it (``create`` builds the same bytes);
+    return its sender."""
+    create_session_call(prepared)
+
+    async def send() -> Session:
+        try:
+            return await create(prepared)
+        except SwoogoError:
+            raise
+        except Exception as exc:  # the POST may have left: the session may exist
+            raise UnknownOutcomeError(
+                f"create of {prepared.get('name')!r} failed unexpectedly after it may have"
+                f" been sent ({type(exc).__name__}: {exc})"[:300],
+                fields=prepared,
+                cause=exc,
+            ) from exc
+
+    return send
+
+
+def sending_update(
+    update: UpdateFn, session_id: int, changes: Mapping[str, Any]
+) -> Callable[[], Awaitable[Session]]:
+    """Build an update's request now, only to check it; return its sender."""
+    update_session_call(session_id, changes)
+    return lambda: update(session_id, changes)
 
 
 async def each_row(rows: RowSource) -> AsyncGenerator[RowInput, None]:
@@ -300,49 +325,27 @@ async def each_row(rows: RowSource) -> AsyncGenerator[RowInput, None]:
             async for row in source:
                 yield row
         finally:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
+            if (aclose := getattr(source, "aclose", None)) is not None:
                 await aclose()
     else:
-        iterator: Iterator[RowInput] = iter(rows)
+        iterator = iter(rows)
         try:
             for row in iterator:
                 yield row
         finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
+            if (close := getattr(iterator, "close", None)) is not None:
                 close()
 
 
-def _result(index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
-    # RowOutcome's fields are BulkResult's after the index and the row, in order.
-    return BulkResult(index, row, *attrs.astuple(outcome, recurse=False))
-
-
-def _unexpected(exc: Exception) -> SwoogoError:
-    error = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
-    error.__cause__ = exc
-    return error
-
-
-def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items
-
-
-async def _cancel_all(tasks: Iterable[asyncio.Task[BulkResult]]) -> None:
-    """Cancel ``tasks`` and wait until every one has finished."""
-    tasks = list(tasks)
+async def _cancel_all(tasks: set[asyncio.Task[BulkResult]]) -> None:
+    """Cancel ``tasks`` and wait until every one has finished, even if cancelled itself."""
     if not tasks:
         return
     for task in tasks:
         task.cancel()
     gathered = asyncio.gather(*tasks, return_exceptions=True)
     cancelled = False
-    # Even if this is cancelled itself, keep waiting: no row may outlive the run.
-    while not gathered.done():
+    while not gathered.done():  # no row may outlive the run
         try:
             await asyncio.shield(gathered)
         except asyncio.CancelledError:

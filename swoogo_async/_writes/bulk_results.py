@@ -27,13 +27,11 @@ class BulkResult:
     Attributes:
         index: The row's 0-based position in the source.
         row: The row as given.
-        status: ``created``/``updated`` (done), ``unchanged`` (a sync found the
-            session already as the row says; nothing sent), ``present`` (an import
-            found a session with the row's key already; nothing sent), ``invalid`` (rejected
-            before sending), ``failed`` (the API refused or could not be reached),
-            ``ambiguous`` (a sync found several sessions with the row's key;
-            nothing sent) or ``unknown`` (a create that may or may not have
-            happened; the error carries the submitted fields).
+        status: ``created``/``updated`` (done); ``unchanged`` (a sync found the session
+            as the row says) or ``present`` (an import found the row's key): nothing sent;
+            ``invalid`` (rejected before sending); ``failed`` (refused or unreachable);
+            ``ambiguous`` (several sessions have the row's key; nothing sent); ``unknown``
+            (a create that may have happened; the error carries the submitted fields).
         session: The session the server returned, when done.
         error: The error, when not done.
         changed: The fields a sync's update sent (or would send, in a dry run).
@@ -63,7 +61,7 @@ class BulkResult:
 
 @attrs.frozen(slots=True)
 class RowOutcome:
-    """What a row's work settled on, when it is not simply the run's own status."""
+    """What a row settled on: a ``BulkResult`` without its index and row, in order."""
 
     status: BulkStatus
     session: Session | None = None
@@ -107,14 +105,14 @@ class BulkSummary:
 
 @attrs.define
 class BulkProgress(BulkSummary):
-    """Live counters of a running bulk operation (also readable while it runs).
+    """Live counters of a running bulk operation.
 
     Attributes:
         submitted: Rows taken from the source so far.
         done: Rows finished (whatever their status).
         started_at: ``time.monotonic()`` when the run started.
-        credits: Rate-limit credits the client spent since the run started (all of
-            the client's requests in that time, by the documented costs).
+        credits: Rate-limit credits the client spent since the run started (all its
+            requests in that time, by the documented costs).
     """
 
     submitted: int = 0
@@ -146,9 +144,7 @@ class BulkProgress(BulkSummary):
     def eta(self, total: int | None) -> float | None:
         """Seconds until ``total`` rows are done at the current rate, if it can be told."""
         rate = self.rate
-        if total is None or rate <= 0:
-            return None
-        return max(total - self.done, 0) / rate
+        return None if total is None or rate <= 0 else max(total - self.done, 0) / rate
 
     def finish(self, result: BulkResult) -> None:
         """Count one finished row."""

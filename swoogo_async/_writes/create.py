@@ -1,23 +1,19 @@
-"""The duplicate-safe create: send, and settle an unknown outcome by looking the session up.
+"""The duplicate-safe create (docs/resilience.md): a create that fails after the server may
+have acted is looked up before anything is re-sent, and looked up again after a re-send.
 
-The API has no idempotency key. When a create fails after the server may have
-acted (a read timeout, a dropped connection, a 5xx), the session is looked up
-(``reconcile.py`` builds and judges the lookup) before anything is re-sent. No
-lookup can rule out a commit that lands later still, so a create that re-sent
-after such an uncertain attempt looks again once it succeeded: if two sessions now match, the
-caller gets ``UnknownOutcomeError`` carrying both ids, never "created once".
-
-``RetryPolicy.deadline`` bounds the whole create: every attempt, the waits before a
-lookup and the lookups themselves.
+``RetryPolicy.deadline`` bounds the whole create, lookups included.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import functools
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections import deque
+from collections.abc import AsyncIterator, Hashable, Mapping
+from typing import Any, Literal, Protocol, TypeVar
 
 import attrs
 
@@ -25,49 +21,115 @@ from .._api.converter import parse_session
 from .._api.endpoints import create_session_call, list_sessions_call
 from .._api.models import Page, Session
 from .._api.pages import parse_page
-from .._exceptions import (
-    APIError,
-    InvalidInputError,
-    SwoogoError,
-    TransportError,
-    UnknownOutcomeError,
-)
-from .keyedlocks import KeyedLocks
+from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
+from .._http.retry import RetryPolicy
+from .._http.transport import Call, Parse
 from .lookup import Batcher
-from .reconcile import (
-    RecentClaims,
-    fingerprint,
-)
-from .sender import Sender
 
-__all__ = [
-    "CLOCK_MARGIN",
-    "UNTRUSTED_CLOCK_MARGIN",
-    "CreateLocks",
-    "Creator",
-]
+__all__ = ["CLOCK_MARGIN", "UNTRUSTED_CLOCK_MARGIN", "CreateLocks", "Creator", "Sender"]
+
+T = TypeVar("T")
 
 #: Allowance for the server's clock and its whole-second ``created_at``.
 CLOCK_MARGIN = 2.0
-#: The allowance instead when the server's clock is unknown (no readable ``Date``, or one
-#: beyond ``auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
+#: The allowance when the server's clock is unknown (no readable ``Date``, or one beyond
+#: ``auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
 UNTRUSTED_CLOCK_MARGIN = 60.0
+
+
+class Sender(Protocol):
+    """The client as the writes see it (``SwoogoClient``), so nothing here imports the client."""
+
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def create_policy(self) -> Literal["reconcile", "raise"]: ...
+    @property
+    def reconcile_delay(self) -> float: ...
+    def clock(self) -> float: ...  # the monotonic time every deadline is measured on
+    async def server_clock_offset(self, deadline: float) -> float | None: ...
+    async def send(self, call: Call, parse: Parse[T], *, deadline: float | None = None) -> T: ...
+
+
+class KeyedLocks:
+    """One lock per key, alive only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, list[int]]] = {}  # lock, [users]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        """Hold the lock for ``key`` inside the block."""
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[key]
+
+
+def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Return the key of the creates a lookup could confuse, run one at a time.
+
+    Coarser than ``pick_match`` (no start time): two rows differing only in a field one
+    of them leaves out could match the same session.
+    """
+    name = fields.get("name")
+    folded = name.casefold() if isinstance(name, str) else name
+    return (fields.get("event_id"), folded, fields.get("date"))
+
+
+class RecentClaims:
+    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint
+    (older ones cannot pass a lookup's ``created_at`` filter)."""
+
+    def __init__(self, keep: float = 10.0) -> None:
+        self.keep = keep
+        self._order: deque[tuple[float, Hashable, int]] = deque()
+        self._by_key: dict[Hashable, set[int]] = {}
+
+    def add(self, key: Hashable, session_id: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._prune(now)
+        self._order.append((now, key, session_id))
+        self._by_key.setdefault(key, set()).add(session_id)
+
+    def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
+        self._prune(time.monotonic() if now is None else now)
+        ids = self._by_key.get(key)
+        return frozenset(ids) if ids else frozenset()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def _prune(self, now: float) -> None:
+        order, by_key, horizon = self._order, self._by_key, now - self.keep
+        while order and order[0][0] < horizon:
+            _, key, session_id = order.popleft()
+            ids = by_key.get(key)
+            if ids is not None:
+                ids.discard(session_id)
+                if not ids:
+                    del by_key[key]
 
 
 @attrs.define(eq=False)
 class CreateLocks:
-    """What the creates of a client and its copies share: locks, the sessions handed out.
-
-    Two creates of the same session through a client and a copy of it still run one
-    at a time, and neither takes a session the other handed out.
-    """
+    """What the creates of a client and its copies share, so that two creates of one
+    session run one at a time and neither takes a session the other handed out."""
 
     locks: KeyedLocks = attrs.field(factory=KeyedLocks)
     handed_out: RecentClaims = attrs.field(factory=RecentClaims)
 
 
 def _may_have_acted(error: SwoogoError) -> bool:
-    return isinstance(error, (TransportError, APIError)) and error.may_have_acted
+    return bool(getattr(error, "may_have_acted", False))  # a TransportError's or APIError's
 
 
 class Creator:
@@ -83,12 +145,10 @@ class Creator:
         """Create from checked fields; see ``Sessions.create``."""
         key = fingerprint(prepared)
         async with self._locks.hold(key):
-            # Sessions this client handed out just before this create began: a lookup
-            # may see them (created_at has whole seconds) but they are not this row's.
+            # Handed out just before: a lookup may see them, but they are not this row's.
             excluded = self._handed_out.recent(key)
             with self.batcher.running(prepared.get("event_id")):
-                call = _CreateCall(self._client, prepared, excluded, self.batcher)
-                session = await call.run()
+                session = await _CreateCall(self._client, prepared, excluded, self.batcher).run()
             if session.id is not None:
                 self._handed_out.add(key, session.id)
             return session
@@ -111,7 +171,7 @@ class Creator:
 
 
 class _CreateCall:
-    """One create call: its attempts, lookups and deadline."""
+    """One create: its attempts, lookups and deadline."""
 
     def __init__(
         self,
@@ -125,19 +185,22 @@ class _CreateCall:
         self.started = time.time()
         self.began = self.last_began = client.clock()  # first and latest attempt
         self.deadline = self.began + client.retry.deadline
-        self.name = prepared.get("name")
 
     def _unknown(self, message: str, cause: SwoogoError, ids: tuple[int, ...] = ()) -> Exception:
         return UnknownOutcomeError(
-            f"create of {self.name!r} {message}", fields=self.prepared, cause=cause, candidates=ids
+            f"create of {self.prepared.get('name')!r} {message}",
+            fields=self.prepared,
+            cause=cause,
+            candidates=ids,
         )
 
     def _candidates_unknown(self, cause: SwoogoError, candidates: list[int]) -> Exception:
+        ids = tuple(sorted(candidates))
         return self._unknown(
-            f"may have happened: sessions {sorted(candidates)} hold every submitted field but"
+            f"may have happened: sessions {list(ids)} hold every submitted field but"
             " not the defaults in the others; not re-sent, none claimed",
             cause,
-            tuple(sorted(candidates)),
+            ids,
         )
 
     async def run(self) -> Session:
@@ -182,20 +245,11 @@ class _CreateCall:
     async def _look_up(
         self, error: SwoogoError, not_before: float | None = None
     ) -> tuple[list[Session], list[int]]:
-        """Return [the session] an uncertain attempt made ([] if none) and candidate ids, or raise.
-
-        Candidates: sessions holding every submitted field but not the defaults in the
-        others (``pick_match``). None may be claimed, but one may be this create's with
-        a default the server fills differently, so none may be re-sent over either.
-
-        The lookup is shared with the other creates of the event in doubt at the same
-        time (``lookup.py``); it waits at least ``reconcile_delay``, so that a create
-        the server is still committing is not missed.
-        """
+        """Return [the session] an uncertain attempt made ([] if none) and candidate ids:
+        sessions holding every submitted field but not the defaults in the others, which
+        may be neither claimed nor re-sent over. Waits at least ``reconcile_delay``."""
         client = self.client
-        # Measured on the server's clock (learned from its Date header), with a margin
-        # for its whole-second created_at and the header's whole seconds; on the local
-        # clock with a wider margin when no Date can be trusted.
+        # On the server's clock (its Date) or, when none can be trusted, with a wider margin.
         offset = await client.server_clock_offset(self.deadline)
         margin = CLOCK_MARGIN if offset is not None else UNTRUSTED_CLOCK_MARGIN
         since = dt.datetime.fromtimestamp(
@@ -244,16 +298,9 @@ class _CreateCall:
         ) from error
 
     async def _settle_open(self, copy: Session, error: SwoogoError) -> Session:
-        """Settle on ``copy`` once the latest attempt, still open, could have landed too.
-
-        The copy found may be either attempt's. The latest attempt is given as long to
-        land as the copy took to show (the time since the first attempt began), then
-        the event is looked up again: ``copy`` is this create's only if it is still
-        the one match; two matches raise ``UnknownOutcomeError`` with both ids.
-        """
-        client = self.client
-        lag = client.clock() - self.began
-        not_before = self.last_began + lag
+        """Settle on ``copy`` (either attempt's) once the latest attempt, still open, had as
+        long to land as ``copy`` took to show: it is this create's if still the one match."""
+        not_before = self.last_began + (self.client.clock() - self.began)
         if not_before > self.deadline:
             raise self._unknown(
                 f"may have happened twice: session {copy.id} was found, but the re-sent"

@@ -1,20 +1,8 @@
-"""Settling the pending creates of one event together: one lookup for many.
+"""One lookup for the creates in doubt of one event, and its searches (docs/resilience.md).
 
-A create whose outcome is unknown must be looked up before it is re-sent (and once more
-after a re-send), and a lookup is a list call: 10 credits. When several creates of one
-event are in doubt at the same time, one list call over the window since the earliest of
-them settles them all (a name the search cannot carry as sent adds a search of its own,
-see ``reconcile.batch_searches``). So a create in doubt joins its event's open batch
-and waits; the batch is looked up once every create of the event that is running is
-waiting in it (no other can join soon), or ``BATCH_WINDOW`` seconds after it opened
-(sooner if a member would otherwise spend more than half its remaining deadline
-waiting), and never before each member's ``reconcile_delay`` has passed. A lone create
-is looked up exactly as before: it is the whole batch at once.
-
-The guarantees of a single lookup hold for every member: each is judged by
-``reconcile.pick_match`` against every field it submitted, in the window since its
-own attempt began, excluding the sessions its client handed out; a session that two
-members both match is given to neither (``assign_matches``).
+A batch is looked up once every running create of its event waits in it, or ``BATCH_WINDOW``
+after it opened (sooner if a member would spend over half its deadline waiting), never
+before each member's ``reconcile_delay``. Each member is judged as a lone lookup would be.
 """
 
 from __future__ import annotations
@@ -25,15 +13,17 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
+from .._api.converter import format_datetime, format_time
 from .._api.models import Page, Session
 from .._api.pages import PageWalk
 from .._exceptions import LookupIncompleteError
-from .reconcile import assign_matches, batch_fields, batch_searches
+from .reconcile import assign_matches
 
-__all__ = ["BATCH_WINDOW", "Batcher", "ListFn", "LookupResult"]
+__all__ = ["BATCH_WINDOW", "MAX_NAMES_QUERY", "Batcher", "batch_searches", "lookup_search"]
 
 #: Seconds a batch may wait for more creates in doubt before it is looked up.
 BATCH_WINDOW = 5.0
@@ -41,9 +31,82 @@ BATCH_WINDOW = 5.0
 LOOKUP_MAX_PAGES = 5
 #: Fetches page ``n`` of an event's sessions: ``(event_id, n, fields, search, deadline)``.
 ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
-#: A create's matches, whether one of them also matches another create, and the ids of
-#: its candidates (sessions holding every submitted field but not the defaults).
+#: A create's matches, whether one of them also matches another create, its candidates.
 LookupResult = tuple[list[Session], bool, list[int]]
+_SEARCH_UNSAFE = frozenset("&|*=<>!")
+
+
+def _searchable(name: Any) -> bool:
+    """Whether the search can carry ``name`` exactly: no search syntax in it (``&``, ``|``,
+    ``*``, ...) and no outer whitespace, which a server may trim from the search value."""
+    if not isinstance(name, str) or not name or name != name.strip():
+        return False
+    return not _SEARCH_UNSAFE & set(name)
+
+
+def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
+    """Return the search that finds candidates for ``fields`` (a name the search cannot
+    carry is left out; ``pick_match`` still compares it)."""
+    exprs = [f"created_at>={format_datetime(since)}"]
+    name, date, start = fields.get("name"), fields.get("date"), fields.get("start_time")
+    if _searchable(name):
+        exprs.append(f"name={name}")
+    if isinstance(date, dt.date):
+        exprs.append(f"date={date.isoformat()}")
+    if isinstance(start, dt.time):
+        exprs.append(f"start_time={format_time(start)}")
+    return exprs
+
+
+#: Longest percent-encoded ``name=*in*a|b|…`` filter of one search: a proxy may refuse a
+#: URL over 8 KB, and the query holds the window and ``fields=`` too.
+MAX_NAMES_QUERY = 2000
+
+
+def _name_groups(names: Sequence[str]) -> list[list[str]]:
+    groups: list[list[str]] = [[]]
+    size = 0
+    for name in names:
+        cost = len(quote(name, safe="")) + 3  # and its "|", sent as %7C
+        if groups[-1] and size + cost > MAX_NAMES_QUERY:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += cost
+    return groups
+
+
+def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[list[str]]:
+    """Return the searches that together find the candidates of creates of one event.
+
+    Searchable names share ``name=*in*a|b`` queries over the window since the earliest
+    (a lone one gets ``lookup_search``); every other create gets its ``lookup_search``.
+    Read into one set of candidates, so ``assign_matches`` sees every contested session.
+    """
+    named = [m for m in members if _searchable(m.get("name"))]
+    searches = [lookup_search(m, since) for m in members if not _searchable(m.get("name"))]
+    if len(named) == 1:
+        searches.append(lookup_search(named[0], since))
+    elif named:
+        window = f"created_at>={format_datetime(since)}"
+        groups = _name_groups(sorted({m["name"] for m in named}))
+        searches += [[window, "name=*in*" + "|".join(names)] for names in groups]
+    unique = {tuple(search): search for search in searches}  # rows alike share a query
+    return list(unique.values())
+
+
+#: Every field (``location``/``track`` need ``expand``): the session found is whole, and
+#: the fields its create left out can be checked.
+_NOT_READ = ("custom_fields", "extra", "location", "track")
+_WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
+
+
+def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Return the ``fields=`` of a lookup: the whole session, every member's custom fields."""
+    names = dict.fromkeys((*_WHOLE_SESSION, "custom_fields"))
+    for fields in members:  # ``fields=c_1234`` returns it even where custom_fields does not
+        names.update(dict.fromkeys(fields.get("custom_fields") or ()))
+    return list(names)
 
 
 @attrs.define(eq=False)
@@ -51,14 +114,9 @@ class _Member:
     fields: Mapping[str, Any]
     since: dt.datetime
     excluded: frozenset[int]
-    ready_at: float  # on the host's clock: when its reconcile_delay has passed
+    ready_at: float  # when its reconcile_delay has passed
     deadline: float
     future: asyncio.Future[LookupResult]
-
-    @property
-    def latest(self) -> float:
-        """When the batch must be looked up at the latest for this member: half its time left."""
-        return max(self.ready_at, (self.ready_at + self.deadline) / 2)
 
 
 @attrs.define(eq=False)
@@ -86,8 +144,7 @@ class Batcher:
         self.window = window
         self._active: Counter[Any] = Counter()
         self._open: dict[Any, _Batch] = {}
-        #: Lookups made (list walks), for tests and figures.
-        self.lookups = 0
+        self.lookups = 0  # list walks made, for tests and figures
 
     @contextlib.contextmanager
     def running(self, event_id: Any) -> Any:
@@ -104,16 +161,13 @@ class Batcher:
     def _poke(self, event_id: Any) -> None:
         batch = self._open.get(event_id)
         if batch is not None:
-            batch.wake.set()  # the batch re-checks whether it is full, and its timer
+            batch.wake.set()  # the batch checks again whether it is full, and its timer
 
     def _due(self, event_id: Any, batch: _Batch) -> float | None:
-        """Return the seconds until ``batch`` is overdue (0 if it is), or None if it is full.
-
-        Full: every running create of the event is waiting in it, so none will join soon.
-        Overdue: it has been open ``window`` seconds, or a member would otherwise spend
-        more than half its remaining deadline waiting.
-        """
-        fire_at = min([batch.opened + self.window, *(m.latest for m in batch.members)])
+        """Return the seconds until ``batch`` is overdue (0 if it is), or None if it is full."""
+        # At the latest when a member has waited half its time left.
+        latest = (max(m.ready_at, (m.ready_at + m.deadline) / 2) for m in batch.members)
+        fire_at = min([batch.opened + self.window, *latest])
         remaining = max(fire_at - self._clock(), 0.0)
         if remaining and len(batch.members) >= self._active.get(event_id, 0):
             return None
@@ -155,38 +209,34 @@ class Batcher:
             self._leave(event_id, batch, member)
 
     def _leave(self, event_id: Any, batch: _Batch, member: _Member) -> None:
-        if not member.future.done():  # cancelled or out of time: drop out of the batch
-            member.future.cancel()
-            if member in batch.members and self._open.get(event_id) is batch:
-                batch.members.remove(member)
-                if not batch.members and batch.task is not None:
-                    batch.task.cancel()
-                    del self._open[event_id]
-                else:
-                    self._poke(event_id)
+        if member.future.done():
+            return
+        member.future.cancel()  # cancelled or out of time: drop out of the batch
+        if member in batch.members and self._open.get(event_id) is batch:
+            batch.members.remove(member)
+            if not batch.members and batch.task is not None:
+                batch.task.cancel()
+                del self._open[event_id]
+            else:
+                self._poke(event_id)
 
     async def _run(self, event_id: Any, batch: _Batch) -> None:
         try:
             while batch.members:
                 due = self._due(event_id, batch)
-                if due == 0:
-                    break
                 if due is None:
-                    # Full, but a member's reconcile_delay has not passed: keep the batch
-                    # open meanwhile. Full may be a passing moment (a create just ended and
-                    # the next has not begun), so it is checked again when that time is up.
+                    # Full, but a reconcile_delay runs: full may pass (one create ended,
+                    # the next not begun), so check again when it is over.
                     due = max(m.ready_at for m in batch.members) - self._clock()
-                    if due <= 0:
-                        break
+                if due <= 0:
+                    break
                 batch.wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(batch.wake.wait(), due)
             if self._open.get(event_id) is batch:
                 del self._open[event_id]  # later creates in doubt start the next batch
             members = [m for m in batch.members if not m.future.done()]
-            if not members:
-                return
-            wait = max(m.ready_at for m in members) - self._clock()
+            wait = max((m.ready_at for m in members), default=0.0) - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
             members = [m for m in members if not m.future.done()]
@@ -212,11 +262,10 @@ class Batcher:
 
     async def _read(self, event_id: Any, members: Sequence[_Member]) -> list[Session]:
         self.lookups += 1
-        since = min(m.since for m in members)
         fields = batch_fields([m.fields for m in members])
         deadline = max(m.deadline for m in members)
         candidates: dict[int | None, Session] = {}
-        for search in batch_searches([m.fields for m in members], since):
+        for search in batch_searches([m.fields for m in members], min(m.since for m in members)):
             found = await self._search(event_id, fields, search, deadline)
             candidates.update((s.id, s) for s in found)
         return list(candidates.values())

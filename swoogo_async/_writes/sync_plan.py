@@ -1,30 +1,5 @@
-"""Planning an agenda sync: what each row needs so the event matches it (pure, no I/O).
-
-A sync runs in three passes over what it knows, each a method of ``SyncPlanner``:
-
-1. ``scan`` every row once: find keys that two rows share (both rows are then
-   ``invalid``) and collect the fields the rows set, so the server is asked for
-   those and no more;
-2. ``index`` the event's sessions by key;
-3. ``plan`` each row: ``create`` when no session has its key, ``update`` (only the
-   fields that differ) or ``unchanged`` when one has, ``ambiguous`` when several do.
-
-An import plans with ``update=False``: a row whose key a session has is ``present``
-(left as it is), so running an import twice, or after its report was lost, creates
-nothing twice. Its key may leave some fields empty (a session without a start time),
-compared as empty; a sync's key fields must all be set.
-
-A custom key field that rows set but no session of the event holds would match
-nothing and create every row again: the server leaves out a custom field the event
-does not have (a misspelt id, one of another event), so ``index`` refuses it, naming
-the field. A standard field is always returned (empty when unset), so sessions that
-all leave it empty are taken at their word.
-
-Values are compared by ``reconcile.differing``, the rule the duplicate-safe create
-uses: as the form sends them, so ``"20"`` equals ``20``, ``true`` equals ``1`` and
-``09:00`` equals ``09:00:00``. A field the row leaves empty is not compared, so a
-sync never clears anything.
-"""
+"""Planning a sync, pure (docs/sync.md): ``scan`` the rows, ``index`` the event's sessions by
+key, then ``plan`` each row. Values compare as the duplicate-safe create compares them."""
 
 from __future__ import annotations
 
@@ -42,8 +17,7 @@ from .reconcile import comparable, differing
 
 __all__ = ["RowPlan", "SyncPlanner", "changed_names", "parse_key"]
 
-#: Writable fields that cannot identify a row.
-_NOT_KEYS = frozenset({"event_id", "custom_fields"})
+_NOT_KEYS = frozenset({"event_id", "custom_fields"})  # writable, but identify no row
 SyncAction = Literal["create", "update", "unchanged", "present"]
 
 
@@ -51,7 +25,7 @@ def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
     """Return the key's field names (``"name,date"`` or a sequence), checked.
 
     Raises:
-        InvalidInputError: a name is not a writable field or custom field, or repeats.
+        InvalidInputError: a name is not a session field or custom field, or repeats.
     """
     if isinstance(key, str):
         names = key.split(",")
@@ -64,8 +38,7 @@ def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
         if not isinstance(name, str):
             raise InvalidInputError("key", f"field names must be strings, got {name!r}")
         name = name.strip()
-        known = name in WRITABLE_FIELDS and name not in _NOT_KEYS
-        if not known and not CUSTOM_FIELD_RE.match(name):
+        if name in _NOT_KEYS or not (name in WRITABLE_FIELDS or CUSTOM_FIELD_RE.match(name)):
             raise InvalidInputError(
                 "key", f"{name!r} is not a session field or a custom field like c_1234"
             )
@@ -99,7 +72,7 @@ class RowPlan:
     """What one row needs.
 
     Attributes:
-        action: ``create``, ``update``, ``unchanged`` or (no updates) ``present``.
+        action: ``create``, ``update``, ``unchanged`` or (an import) ``present``.
         fields: The row's checked fields (what a create sends).
         session_id: The session the row's key found, if any.
         changes: For ``update``, the fields to send: only those that differ.
@@ -119,7 +92,7 @@ class RowPlan:
 
 
 class SyncPlanner:
-    """Plans a sync of rows into one event's sessions; see the module docstring."""
+    """Plans a sync of rows into one event's sessions (see the module docstring)."""
 
     def __init__(self, *, event_id: int, key: tuple[str, ...], update: bool = True) -> None:
         if not isinstance(update, bool):
@@ -128,13 +101,13 @@ class SyncPlanner:
         self.key = key
         self.update = update
         self._key_set: set[str] = set()  # key fields some row sets
-        self._first: dict[tuple[str, ...], str] = {}
-        self._shared: dict[tuple[str, ...], list[str]] = {}
+        self._first: dict[tuple[str, ...], str] = {}  # key -> the first row's label
+        self._shared: dict[tuple[str, ...], list[str]] = {}  # key -> labels of rows sharing it
         self._fields: set[str] = set(key)
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
     def prepare(self, row: RowInput) -> dict[str, Any]:
-        """Return the row's checked fields (``InvalidInputError``: invalid, or another event's)."""
+        """Return the row's checked fields (``InvalidInputError``: invalid, another event's)."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
@@ -144,16 +117,14 @@ class SyncPlanner:
 
     def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
         """Return the row's key as compared (``InvalidInputError``: a key field is empty)."""
-        values = []
-        for name in self.key:
-            text = comparable(_value(fields, name))
-            if not text and self.update:
-                raise InvalidInputError(name, "is part of the sync key and must not be empty")
-            values.append(text)
-        if not any(values):
+        values = tuple(comparable(_value(fields, name)) for name in self.key)
+        empty = [name for name, text in zip(self.key, values, strict=True) if not text]
+        if empty and self.update:
+            raise InvalidInputError(empty[0], "is part of the sync key and must not be empty")
+        if len(empty) == len(values):
             names = ", ".join(self.key)
             raise InvalidInputError(self.key[0], f"the key ({names}) is empty in this row")
-        return tuple(values)
+        return values
 
     def scan(self, row: RowInput, label: str) -> None:
         """Note a row's key and fields (first pass); an invalid row is noted as nothing."""
@@ -171,23 +142,19 @@ class SyncPlanner:
 
     @property
     def read_fields(self) -> list[str]:
-        """The ``fields=`` to read the event's sessions with: id and what rows compare.
-
-        Without updates, ``created_at`` too: it tells a session an earlier attempt of
-        the row made from one that was there before.
-        """
+        """The ``fields=`` to read the event with: id, what rows compare, and for an import
+        ``created_at`` (a session an earlier attempt made, or one there before)."""
         extra = [] if self.update else ["created_at"]
         return ["id", *extra, *sorted(self._fields)]
 
     def index(self, sessions: Iterable[Session]) -> None:
-        """Index the event's sessions by key.
-
-        A session with an empty key field is left out of a sync's index (no row can
-        have that key); an import compares it as empty.
+        """Index the event's sessions by key (a sync leaves out a session with an empty key
+        field: no row has that key; an import compares it as empty).
 
         Raises:
-            InvalidInputError: rows set a custom key field that no session holds (see
-                the module docstring); nothing may be written.
+            InvalidInputError: rows set a custom key field that no session holds. The
+                server leaves out a custom field the event lacks (misspelt, another
+                event's), so every row would be created again: nothing may be written.
         """
         held: set[str] = set()
         listed = 0
@@ -199,11 +166,7 @@ class SyncPlanner:
             held.update(name for name, value in zip(self.key, key, strict=True) if value)
             if all(key) or (not self.update and any(key)):
                 self._index.setdefault(key, []).append(session)
-        missing = [
-            name
-            for name in self.key
-            if CUSTOM_FIELD_RE.match(name) and name in self._key_set and name not in held
-        ]
+        missing = [n for n in self.key if n in self._key_set - held and CUSTOM_FIELD_RE.match(n)]
         if listed and missing:
             raise InvalidInputError(
                 missing[0],
