@@ -8,15 +8,22 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from .._api.converter import parse_session
-from .._api.endpoints import SessionListOptions, list_sessions_call, read_query, update_session_call
+from .._api.endpoints import (
+    SessionListOptions,
+    _listed,
+    _names,
+    list_sessions_call,
+    read_query,
+    update_session_call,
+)
 from .._api.models import Session
 from .._api.pages import Listing, SessionBatch, numbered_listing, parse_page
 from .._checks import check_number
+from .._exceptions import InvalidInputError
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, check_id
 from .._shared.state import DEFAULT_LEASE_WAIT, credential_lease
 from .._writes import DEFAULT_CONCURRENCY, DEFAULT_KEY
-from .getmany import get_many
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -35,6 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Sessions"]
 
+#: Documented: ``ids=`` takes at most 100 ids.
+MAX_IDS_PER_CALL = 100
+
 
 class Sessions:
     """Sessions (agenda items): get, list, create, update."""
@@ -45,7 +55,6 @@ class Sessions:
 
     @functools.cached_property
     def _creator(self) -> Creator:
-        """This client's creates, made by its first create."""
         from .._writes.create import Creator
 
         return Creator(self._client, self._client._core.creates)
@@ -57,6 +66,9 @@ class Sessions:
         policy = retry if retry is not None else self._client.retry.for_bulk()
         client = self._client.with_options(retry=policy, cache=False)
         return Creator(client, self._client._core.creates), functools.partial(_send_update, client)
+
+    def _credits(self) -> int:
+        return self._client.credits_spent
 
     async def get(
         self,
@@ -92,16 +104,13 @@ class Sessions:
     ) -> SessionBatch:
         """Fetch many sessions of an event by id: one 10-credit list call per 100 ids.
 
-        Uses the list endpoint's documented ``ids=`` filter (which needs ``event_id``)
-        instead of one ``get`` (1 credit) per id. Repeated ids are asked for once.
-        Ids the server does not return are reported in ``missing``, never dropped
-        silently; it raises only for a failed call.
+        Repeated ids are asked for once; ids the server does not return are reported in
+        ``missing``, never dropped silently.
 
         Args:
-            ids: Session ids (any number; 100 per call).
+            ids: Session ids (any number).
             event_id: The event they belong to; ids of another event come back missing.
-            fields: Fields to return (``id`` is always added); the server's default
-                (``id``, ``name``) otherwise.
+            fields: Fields to return (``id`` is always added); else the server's default.
 
         Returns:
             A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing``, ``.by_id``.
@@ -109,13 +118,32 @@ class Sessions:
         Raises:
             InvalidInputError: an id or argument is invalid (nothing was sent).
         """
-        return await get_many(self._client, ids, event_id=event_id, fields=fields)
+        check_id("event_id", event_id)
+        if isinstance(ids, (str, bytes)):
+            raise InvalidInputError("ids", "expected a list of session ids")
+        wanted = list(dict.fromkeys(check_id("ids", i) for i in _listed("ids", ids)))
+        joined = _names("fields", fields)
+        if joined is not None and "id" not in joined.split(","):
+            joined = f"id,{joined}"  # found sessions are matched to the ids asked for
+        found: dict[int, Session] = {}
+        for start in range(0, len(wanted), MAX_IDS_PER_CALL):
+            chunk = wanted[start : start + MAX_IDS_PER_CALL]
+            call = list_sessions_call(event_id, per_page=len(chunk), fields=joined, ids=chunk)
+            parse = functools.partial(parse_page, page=1, per_page=len(chunk))
+            asked = set(chunk)
+            for session in (await self._send(call, parse)).items:
+                if session.id in asked:  # a server that ignored ids= sends others too
+                    found.setdefault(session.id, session)
+        return SessionBatch(
+            sessions=[found[i] for i in wanted if i in found],
+            missing=tuple(i for i in wanted if i not in found),
+        )
 
     def list(self, event_id: int, **options: Unpack[SessionListOptions]) -> Listing[Session]:
         """List an event's sessions, fetching pages as iteration needs them.
 
-        Without ``fields`` the server returns only ``id`` and ``name``. Each page
-        costs 10 rate-limit credits, whatever its size: large pages are cheaper.
+        Without ``fields`` the server returns only ``id`` and ``name``. Each page costs
+        10 rate-limit credits, whatever its size.
 
         Args:
             event_id: The event.
@@ -129,8 +157,7 @@ class Sessions:
             per_page: Page size (up to 1000; 200 with ``expand``).
 
         Returns:
-            A ``Listing`` of sessions: async iterable, with ``.pages()``, ``.page(n)``,
-            ``.collect()``, ``.stopped`` and ``.complete`` (see ``Listing``).
+            A ``Listing`` of sessions (see ``Listing``).
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
@@ -155,11 +182,9 @@ class Sessions:
     ) -> Session:
         """Create a session; exactly the fields given are sent.
 
-        If the attempt fails after the server may have acted (a read timeout, a
-        dropped connection, a 5xx), the session is looked up (every submitted field
-        compared) before anything is re-sent; after a re-send it is looked up again,
-        and if two copies exist the caller is told so. ``RetryPolicy.deadline``
-        bounds the whole call, lookups and waits included (see ``create_policy``).
+        If an attempt fails after the server may have acted (a read timeout, a dropped
+        connection, a 5xx), the session is looked up before anything is re-sent, and
+        again after a re-send. ``RetryPolicy.deadline`` bounds the whole call.
 
         Args:
             event_id: The event.
@@ -169,15 +194,13 @@ class Sessions:
                 ``custom_fields={"c_1001": "Value"}``.
 
         Returns:
-            The created session, as the server returned it (or, when a lookup settled
-            the create, as the lookup read it: every field, custom fields as submitted).
+            The created session, as the server returned it or a lookup read it.
 
         Raises:
             InvalidInputError: a field is invalid (nothing was sent).
             ValidationError: the server rejected a field.
-            UnknownOutcomeError: whether the session exists could not be settled,
-                or a re-send and a late commit both landed; the error carries the
-                submitted fields and the ids of the sessions it found.
+            UnknownOutcomeError: whether the session exists could not be settled, or a
+                re-send and a late commit both landed (it carries the fields and ids).
         """
         from .._api.fields import prepare_session_fields
 
@@ -185,6 +208,24 @@ class Sessions:
             {"event_id": event_id, "name": name, "date": date, **fields}, creating=True
         )
         return await self._creator.create(prepared)
+
+    async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
+        """Change some fields of a session; only the fields passed are sent.
+
+        ``None`` clears a field; ``UNSET`` (for arguments built dynamically) leaves it out.
+
+        Returns:
+            The updated session.
+
+        Raises:
+            InvalidInputError: a field is invalid, or none was given (nothing sent).
+            NotFoundError: no such session.
+            ValidationError: the server rejected a field.
+        """
+        from .._api.fields import prepare_session_fields
+
+        prepared = prepare_session_fields(fields, creating=False)
+        return await _send_update(self._client, session_id, prepared)
 
     def create_many(
         self,
@@ -198,11 +239,9 @@ class Sessions:
     ) -> BulkRun:
         """Create a session per row, at most ``concurrency`` at a time; stream the results.
 
-        Rows are mappings of field name to value (text is parsed; ``c_1234`` keys are
-        custom fields) or ``Session`` objects, read lazily: a generator of any length
-        runs in flat memory. Each row goes through ``create`` unchanged (pacing,
-        retries, reconciliation); bulk adds no retry layer of its own. Leaving
-        ``async with`` early cancels the rows in flight::
+        Rows (mappings of field to value, or ``Session`` objects) are read lazily, and
+        each goes through ``create``. Leaving ``async with`` early cancels the rows in
+        flight::
 
             async with client.sessions.create_many(rows, event_id=42) as run:
                 async for result in run: ...
@@ -213,16 +252,14 @@ class Sessions:
             ordered: Yield results in input order (a slow row holds back the rest).
             on_progress: Called with the live ``BulkProgress`` after each row.
             event_id: ``event_id`` for rows that have none.
-            retry: The ``RetryPolicy`` of each row; by default the client's stretched by
-                ``RetryPolicy.for_bulk()``, so a row waits out a 429 whose reset is
-                at most 600 s (the API's window) instead of failing.
+            retry: The ``RetryPolicy`` of each row; by default the client's stretched
+                by ``RetryPolicy.for_bulk()`` to wait out a 429.
 
         Returns:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
 
         Raises:
-            InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
-                not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
+            InvalidInputError: ``concurrency``, ``rows`` or ``retry`` is invalid.
         """
         creator, _ = self._bulk(retry)
         from .._writes.bulk import create_many
@@ -248,14 +285,13 @@ class Sessions:
     ) -> BulkRun:
         """Update one session per row (``id`` or ``session_id`` names it); stream the results.
 
-        Options as for ``create_many`` (``retry`` included).
+        Options as for ``create_many``.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
 
         Raises:
-            InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
-                not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
+            InvalidInputError: ``concurrency``, ``rows`` or ``retry`` is invalid.
         """
         _, update = self._bulk(retry)
         from .._writes.bulk import update_many
@@ -287,14 +323,10 @@ class Sessions:
     ) -> BulkRun:
         """Make the event's sessions match ``rows``; stream a result per row.
 
-        The event's sessions are read once (200 a page, only the fields the rows
-        set), indexed by ``key``; then each row is created when no session has its
-        key (through ``create``, duplicate-safe), updated when one has but differs
-        (only the differing fields are sent; a field the row leaves empty is not
-        touched), or left ``unchanged`` with no request. Two rows with the same key
-        are both ``invalid``; a key that several sessions share makes the row
-        ``ambiguous`` and nothing is written for it. A custom field holding the
-        source system's id (``key="c_1234"``) is the robust key.
+        The event's sessions are read once, indexed by ``key``; a row is created when no
+        session has its key (duplicate-safe), updated when one differs (only the fields
+        that differ), else ``unchanged``. Two rows with one key are ``invalid``; a key
+        several sessions share makes the row ``ambiguous``.
 
         Args:
             rows: Rows as for ``create_many`` (read twice; see ``scan``).
@@ -303,33 +335,28 @@ class Sessions:
             concurrency: Rows in flight at once.
             ordered: Yield results in input order.
             on_progress: Called with the live ``BulkProgress`` after each row.
-            dry_run: Read the server and plan, but send nothing: each result's
-                status is what would happen, ``changed`` what an update would send.
-            scan: The rows again, for the first pass (duplicate keys, fields to
-                read), when ``rows`` can be read only once; without it such a
-                source is held in memory.
-            before_write: Called with each row and its plan just before its create
-                or update is sent; returning False keeps it from being sent.
-            retry: The ``RetryPolicy`` of the reads and rows; by default the client's
-                stretched by ``RetryPolicy.for_bulk()`` (see ``create_many``).
+            dry_run: Plan but send nothing: each result says what would happen.
+            scan: The rows again, for the first pass, when ``rows`` can be read only
+                once; without it such a source is held in memory.
+            before_write: Called with each row and its plan just before its write is
+                sent; returning False keeps it from being sent.
+            retry: The ``RetryPolicy`` of the reads and rows (as for ``create_many``).
             updates: False to create only (an idempotent import): a row whose key a
-                session has is reported ``present`` and nothing is sent for it.
-            lease_wait: How long to wait for the event's lease (see ``lease``), held
-                from before the event is read until the last row has finished; None
-                when the caller holds it already. A dry run writes nothing: no lease.
+                session has is reported ``present``.
+            lease_wait: How long to wait for the event's lease (see ``lease``); None
+                when the caller holds it already. A dry run takes no lease.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
 
         Raises:
             InvalidInputError: ``rows``, ``key``, ``event_id`` or ``retry`` is invalid
-                (raised here).
+                (raised here); or, during iteration, a custom key field the rows set is
+                held by none of the event's sessions.
             LookupIncompleteError: the event's sessions could not all be read, twice
-                (raised during iteration, before anything is written).
-            InvalidInputError: (during iteration, before anything is written) a custom
-                key field the rows set is held by none of the event's sessions.
-            LeaseBusyError: (during iteration, before anything is read or written)
-                another run kept the event's lease for ``lease_wait`` seconds.
+                (during iteration, before anything is written).
+            LeaseBusyError: another run kept the event's lease for ``lease_wait``
+                seconds (during iteration, before anything is read).
         """
         from .._writes.sync import sync_rows
         from .._writes.sync_plan import SyncPlanner, parse_key
@@ -370,27 +397,6 @@ class Sessions:
         """
         core = self._client._core
         return credential_lease(core.shared, core.api_key, self._client.base_url, event_id, wait)
-
-    def _credits(self) -> int:
-        return self._client.credits_spent
-
-    async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
-        """Change some fields of a session; only the fields passed are sent.
-
-        ``None`` clears a field; ``UNSET`` (for arguments built dynamically) leaves it out.
-
-        Returns:
-            The updated session.
-
-        Raises:
-            InvalidInputError: a field is invalid, or none was given (nothing sent).
-            NotFoundError: no such session.
-            ValidationError: the server rejected a field.
-        """
-        from .._api.fields import prepare_session_fields
-
-        prepared = prepare_session_fields(fields, creating=False)
-        return await _send_update(self._client, session_id, prepared)
 
 
 async def _send_update(

@@ -1,18 +1,7 @@
-"""What clients on one credential must agree on, wherever they run.
+"""What clients on one credential share, wherever they run: the token, the budget, leases.
 
-Swoogo grants one token stream and one rate budget per API credential, however
-many processes use it. ``SharedState`` is the seam: the token (get, set with
-expiry, compare-and-delete, a refresh lock so exactly one holder fetches) and the
-budget (``Pacer``'s rules on state everyone sees, a 429 blocking everyone), and
-leases (``lease(name)``: one holder at a time, such as the one run writing to an
-event). ``LocalSharedState`` holds a lease as an OS file lock, which every process
-of the machine sees.
-
-A client without ``shared=`` keeps both in-process (``TokenManager`` and
-``Pacer`` on their own, no awaits added). ``LocalSharedState`` is the same state
-behind the protocol: several clients of one process share its token and its one
-``Pacer`` per credential (driven directly, without a second copy of the rules), and
-``swoogo_async.redis.RedisSharedState`` falls back to it when Redis is away.
+``SharedState`` is the seam; ``LocalSharedState`` keeps it in this process (its leases are
+OS file locks every process of the machine sees); ``swoogo_async.redis`` keeps it in Redis.
 """
 
 from __future__ import annotations
@@ -50,6 +39,13 @@ __all__ = [
     "lease_pause",
 ]
 
+#: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
+DEFAULT_LEASE_WAIT = 60.0
+#: Environment variable naming the folder of the lease files (default: the temporary one).
+LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
+#: Seconds between two tries of a lease another holder has: first, and at most.
+LEASE_POLL = (0.05, 0.5)
+
 #: The lease this task writes under that can expire (a Redis lock): its name and the
 #: ``time.monotonic()`` until which it is surely held. A file lock cannot expire.
 _HELD: ContextVar[tuple[str, list[float]] | None] = ContextVar("swoogo_lease", default=None)
@@ -70,10 +66,10 @@ def lease_held_until(name: str, until: list[float]) -> Iterator[None]:
 
 
 def check_lease_held() -> None:
-    """Refuse to write once the lease this task writes under may have passed to another run.
+    """Refuse to write once the lease may have passed to another run.
 
-    A run stalled longer than its lease's TTL (a frozen VM, SIGSTOP, a swap storm) must not
-    write what it planned from its read: another run may have read and written since.
+    A run stalled past its lease's TTL (a frozen VM, SIGSTOP) must not write what it
+    planned from its read: another run may have read and written since.
 
     Raises:
         LeaseBusyError: the lease expired or was lost; nothing is sent.
@@ -91,24 +87,16 @@ def check_lease_held() -> None:
 def credential_id(api_key: str, base_url: str) -> str:
     """Return a short, stable name for a credential on one server that does not reveal the key.
 
-    Two servers may accept one API key (staging and production): each has its own
-    tokens and its own budget, so the server is part of the name.
+    Two servers may accept one key (staging and production), each with its own tokens and
+    budget: the server is part of the name.
     """
     return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:16]
-
-
-#: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
-DEFAULT_LEASE_WAIT = 60.0
 
 
 def credential_lease(
     shared: SharedState | None, api_key: str, base_url: str, event_id: int, wait: float
 ) -> contextlib.AbstractAsyncContextManager[None]:
-    """Return the write lease of an event: the shared state's, else this machine's file lease.
-
-    With a shared state (Redis) the lease covers every process on the credential;
-    without one, every process of this machine.
-    """
+    """Return an event's write lease: the shared state's, else this machine's file lease."""
     check_id("event_id", event_id)
     check_number("wait", wait, at_least=0.0)
     name = f"event:{event_id}"
@@ -118,7 +106,7 @@ def credential_lease(
 
 
 class SharedState(TokenStore, Protocol):
-    """Token and rate budget shared by every client on one credential."""
+    """Token, rate budget and leases shared by every client on one credential."""
 
     def bind(self, api_key: str, rate_limit: RateLimit | None, *, base_url: str) -> SharedState:
         """Return the state for ``api_key``'s credential on ``base_url`` (what one client uses)."""
@@ -128,8 +116,6 @@ class SharedState(TokenStore, Protocol):
 
     async def aclose(self) -> None:
         """Close what this state opened itself (not a connection it was given)."""
-
-    # -- leases ----------------------------------------------------------------------------
 
     def lease(self, name: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold the lease ``name`` of this credential, in every process, inside the block.
@@ -141,6 +127,9 @@ class SharedState(TokenStore, Protocol):
 
 class LocalSharedState:
     """``SharedState`` in this process's memory.
+
+    The clients of one process bound to it share its token and drive its one ``Pacer``
+    per credential; ``RedisSharedState`` falls back to it while Redis is away.
 
     Args:
         clock: Monotonic clock; injected so tests can move time.
@@ -164,6 +153,7 @@ class LocalSharedState:
         self.budget = Pacer(reserve=reserve)
         self._token: tuple[str, float] | None = None  # value, due at
         self._lock: tuple[str, float] | None = None  # holder, expires at
+        self._lease_scope = "unbound"  # the credential the leases belong to (set by bind)
 
     def __repr__(self) -> str:
         return f"<LocalSharedState credentials={len(self._bound)}>"
@@ -173,15 +163,14 @@ class LocalSharedState:
     ) -> LocalSharedState:
         """Return the state for ``api_key``'s credential on ``base_url`` (one per pair)."""
         name = credential_id(api_key, base_url)
-        state = self._bound.get(name)
-        if state is None:
+        if name not in self._bound:
             state = LocalSharedState(
                 clock=self._clock, reserve=self._reserve, lock_ttl=self._lock_ttl
             )
             state.budget = Pacer(rate_limit, reserve=self._reserve)
             state._lease_scope = name
             self._bound[name] = state
-        return state
+        return self._bound[name]
 
     def pacer(self) -> AsyncPacer:
         """Return a pacer for one client that drives this state's ``Pacer`` directly."""
@@ -189,8 +178,6 @@ class LocalSharedState:
 
     async def aclose(self) -> None:
         """Nothing to close."""
-
-    # -- token ---------------------------------------------------------------------------
 
     async def token_get(self) -> tuple[str, float] | None:
         """Return the shared token and the seconds until it is due, if there is one."""
@@ -223,25 +210,14 @@ class LocalSharedState:
         if self._lock is not None and self._lock[0] == lock:
             self._lock = None
 
-    # -- leases ----------------------------------------------------------------------------
-
-    #: The credential the leases belong to (set by ``bind``).
-    _lease_scope = "unbound"
-
     def lease(self, name: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
-        """Hold the lease ``name`` against every process of this machine (``file_lease``).
+        """Hold the lease ``name`` against every process of this machine (a file lock).
 
         Raises:
             LeaseBusyError: another holder kept it for ``wait`` seconds.
         """
         return file_lease(self._lease_scope, name, wait=wait)
 
-
-#: Environment variable naming the folder of the lease files (default: the system's
-#: temporary folder).
-LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
-#: Seconds between two tries of a lease another holder has: first, and at most.
-LEASE_POLL = (0.05, 0.5)
 
 try:
     import fcntl
@@ -250,15 +226,7 @@ except ImportError:  # pragma: no cover - Windows: leases cover this process onl
 _HELD_HERE: set[Path] = set()  # used where fcntl is missing
 
 
-def _lease_path(scope: str, name: str) -> Path:
-    folder = os.environ.get(LEASE_DIR_ENV) or tempfile.gettempdir()
-    user = getattr(os, "getuid", lambda: "user")()
-    digest = hashlib.sha256(f"{scope}\n{name}".encode()).hexdigest()[:24]
-    return Path(folder) / f"swoogo-async-lease-{user}-{digest}.lock"
-
-
 def _try_lock(fd: int, path: Path) -> bool:
-    """Take the lock on ``fd`` if it is free and ``path`` is still its file."""
     if fcntl is None:  # pragma: no cover - Windows
         if path in _HELD_HERE:
             return False
@@ -276,14 +244,6 @@ def _unlock(fd: int, path: Path) -> None:
         _HELD_HERE.discard(path)
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _is_current(fd: int, path: Path) -> bool:
-    """Whether ``fd`` is still the file at ``path`` (a releasing holder deletes it)."""
-    try:
-        return os.fstat(fd).st_ino == os.stat(path).st_ino
-    except FileNotFoundError:
-        return False
 
 
 async def lease_pause(name: str, where: str, started: float, wait: float, pause: float) -> float:
@@ -305,18 +265,18 @@ async def lease_pause(name: str, where: str, started: float, wait: float, pause:
 async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[None]:
     """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block.
 
-    The lock file lives in ``$SWOOGO_LEASE_DIR`` (default: the temporary folder), named
-    by the user and a hash of scope and name, and is deleted by its holder on release
-    (a waiter that opened the deleted file notices and opens the new one). The
-    operating system drops the lock when its holder exits, however it exits, so a
-    killed run never leaves a stale lease. It covers the processes of one machine (two
-    handles in one process exclude each other too).
+    The file (in ``$SWOOGO_LEASE_DIR``, else the temporary folder) is deleted by its holder
+    on release. The OS drops the lock when its holder exits, however it exits: a killed run
+    leaves no stale lease. It covers one machine (two holders in one process too).
 
     Raises:
         LeaseBusyError: another holder kept it for ``wait`` seconds.
         SharedStateError: the lease file cannot be opened.
     """
-    path = _lease_path(scope, name)
+    folder = os.environ.get(LEASE_DIR_ENV) or tempfile.gettempdir()
+    user = getattr(os, "getuid", lambda: "user")()
+    digest = hashlib.sha256(f"{scope}\n{name}".encode()).hexdigest()[:24]
+    path = Path(folder) / f"swoogo-async-lease-{user}-{digest}.lock"
     started = time.monotonic()
     pause = LEASE_POLL[0]
     while True:
@@ -328,9 +288,10 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
                 f" {exc.strerror or type(exc).__name__}"
             ) from None
         if _try_lock(fd, path):
-            if _is_current(fd, path):
-                break
-            _unlock(fd, path)
+            with contextlib.suppress(FileNotFoundError):
+                if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                    break
+            _unlock(fd, path)  # a releasing holder deleted this file: open the new one
             os.close(fd)
             continue
         os.close(fd)
