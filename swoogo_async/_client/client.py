@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import aiohttp
@@ -34,45 +33,40 @@ T = TypeVar("T")
 
 
 class SwoogoClient:
-    """An asyncio client for the Swoogo API.
+    """An asyncio client for the Swoogo API (see ``docs/configuration.md``).
 
-    One client shares its connection pool, OAuth token, rate-limit pacer and retry
-    policy between every coroutine that uses it. Open it with ``async with`` (or
-    ``await client.open()`` / ``await client.aclose()``).
+    Its connection pool, token, pacer and retry policy serve every coroutine that uses
+    it. Open it with ``async with`` (or ``await client.open()`` / ``client.aclose()``).
 
     Args:
         api_key: API key; defaults to ``$SWOOGO_API_KEY``.
-        api_secret: API secret; defaults to ``$SWOOGO_API_SECRET``. Never shown in a
-            repr, a log line or an error.
+        api_secret: API secret; defaults to ``$SWOOGO_API_SECRET``. Never shown.
         base_url: API root; defaults to ``$SWOOGO_BASE_URL``, then the public API.
         session: An ``aiohttp.ClientSession`` to use; the client never closes it.
         transport: A ``Transport`` to use instead of aiohttp (e.g. ``MockTransport``).
         connect_timeout: Seconds to establish a connection (per attempt).
-        read_timeout: Seconds each attempt may take, from sending the request to the
-            last byte of its response.
+        read_timeout: Seconds an attempt may take, up to the response's last byte.
         pool_size: Maximum connections, and so requests in flight.
         retry: The ``RetryPolicy``; ``RetryPolicy()`` by default.
         rate_limit: ``"auto"`` paces by the server's rate-limit headers; a ``RateLimit``
             sets an explicit budget; ``None`` turns pacing off.
-        create_policy: What a create whose outcome is unknown does: ``"reconcile"``
-            looks the session up, ``"raise"`` raises ``UnknownOutcomeError`` at once.
+        create_policy: For a create of unknown outcome: ``"reconcile"`` looks it up,
+            ``"raise"`` raises ``UnknownOutcomeError`` at once.
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
-        reconcile_delay: Seconds to let a create that may still be committing settle
-            before it is looked up.
+        reconcile_delay: Seconds a create of unknown outcome waits before its lookup.
         user_agent: Sent as ``User-Agent``.
-        max_response_bytes: Largest response body read; a larger one raises
-            ``ResponseTooLargeError`` (16 MiB by default).
-        shared: Where the token and the rate budget live when several clients
-            (processes) use one credential, e.g. ``RedisSharedState(redis)``; defaults
-            to Redis at ``$SWOOGO_REDIS_URL`` when set, else this client alone.
-        on_request: A callable, or a list of them, called with a ``RequestInfo`` just
-            before each request (sync or async; what it raises is logged and ignored).
-        on_response: The same, with a ``ResponseInfo`` for each response, errors included.
+        max_response_bytes: Largest body read (16 MiB by default), else
+            ``ResponseTooLargeError``.
+        shared: Where the token and the budget live when several processes use one
+            credential, e.g. ``RedisSharedState(redis)``; by default Redis at
+            ``$SWOOGO_REDIS_URL`` when set, else this client alone.
+        on_request: A callable (sync or async), or a list, called with a ``RequestInfo``
+            before each request; what it raises is logged and ignored.
+        on_response: The same, with a ``ResponseInfo`` for each response.
+        cache: An opt-in read cache: ``"memory"``, a ``redis://`` URL or a ``ReadCache``.
 
     Raises:
-        InvalidInputError: a credential is missing or not text, or another option is
-            unusable (a timeout, size or delay not a finite number in range; a
-            ``retry``, ``rate_limit`` or ``shared`` of the wrong kind); it names the option.
+        InvalidInputError: a credential is missing, or an option is unusable (it is named).
     """
 
     base_url: str
@@ -179,11 +173,8 @@ class SwoogoClient:
         return self
 
     async def aclose(self) -> None:
-        """Close the client and what it created; a given session or transport stays open.
-
-        Calls still running then raise ``ClientStateError`` (a create of unknown outcome
-        ``UnknownOutcomeError``). Closing a copy made by ``with_options`` does nothing.
-        """
+        """Close the client and what it made (a copy: nothing); calls still running raise
+        ``ClientStateError``, a create of unknown outcome ``UnknownOutcomeError``."""
         if self._owns_core:
             core = self._core
             try:
@@ -195,12 +186,7 @@ class SwoogoClient:
     async def __aenter__(self) -> SwoogoClient:
         return await self.open()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
     @property
@@ -210,11 +196,8 @@ class SwoogoClient:
 
     @property
     def credits_spent(self) -> int:
-        """Rate-limit credits the requests of this client and its copies cost.
-
-        Every attempt sent counts (a list call 10, any other 1, the token call 0),
-        answered or not, except one answered 429 (not charged).
-        """
+        """Rate-limit credits the attempts of this client and its copies cost, answered or
+        not (a list 10, another call 1, the token 0; an attempt answered 429: 0)."""
         return self._core.pipeline.credits_spent
 
     @property
@@ -229,11 +212,8 @@ class SwoogoClient:
 
     @property
     def last_response(self) -> ResponseInfo | None:
-        """The last success response of this client (or its copies) in the current task.
-
-        ``status``, ``headers`` and ``rate_limit``; ``None`` before the first success. A
-        call run in another task (``gather``, ``create_task``) sets it there, not here.
-        """
+        """The last success response of this client (or its copies) in the current task
+        (a call run in another task sets it there), or None."""
         return self._core.pipeline.last_response()
 
     def with_options(
@@ -245,18 +225,16 @@ class SwoogoClient:
         cache: bool | None = None,
         max_age: float | None = None,
     ) -> SwoogoClient:
-        """Return a copy of this client with its own per-call options.
+        """Return a cheap copy of this client, with its own per-call options laid over these.
 
-        The copy shares the pool, token, pacer, credit budget and create locks; it is
-        cheap, and closed with this client (closing it does nothing). A copy's own
-        ``with_options`` lays the options given over its own.
+        The copy shares this client's core (pool, token, pacer, credits, create locks)
+        and is closed with it (closing the copy does nothing).
 
         Args:
             timeout: Seconds each attempt may take (replaces ``read_timeout``).
             retry: The ``RetryPolicy`` of its calls (attempts, backoff, deadline).
-            headers: Extra request headers. ``Authorization``, ``Content-Type``,
-                ``Content-Length``, ``Host`` and ``Transfer-Encoding`` are refused, as
-                is any control character in a name or value.
+            headers: Extra request headers (the client's own, such as ``Authorization``,
+                and control characters are refused).
             cache: False: reads skip the client's read cache (see ``docs/caching.md``).
             max_age: Seconds: a cached read older than this is fetched again.
 
@@ -304,18 +282,15 @@ class SwoogoClient:
     ) -> Any:
         """Call any endpoint with the client's token, pacing, retries and errors.
 
-        ``GET``, ``HEAD``, ``PUT`` and ``DELETE`` are retried on transient failures;
-        ``POST`` and ``PATCH`` only when the request surely never reached the server.
-
         Args:
             method: ``GET``, ``HEAD``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
             path: Path under the base URL, e.g. ``"/speakers"`` (no query).
-            params: Query parameters (lists joined with commas, flags as 1/0, ``None``
-                left out).
+            params: Query parameters (lists joined with commas, ``None`` left out).
             data: A form body (nested values PHP-style: ``custom_fields[c_1]=…``).
             json: A JSON body (instead of ``data``).
             cost: Rate-limit credits; by default 10 for a ``GET`` of a list, else 1.
-            idempotent: Whether repeating the call is safe; by default by method.
+            idempotent: Whether a retry is safe; by default ``GET``, ``HEAD``, ``PUT`` and
+                ``DELETE`` are, ``POST`` and ``PATCH`` only if surely never received.
 
         Returns:
             The decoded JSON body (None for an empty one).
@@ -339,10 +314,8 @@ class SwoogoClient:
         max_pages: int | None = None,
         cost: int | None = None,
     ) -> Listing[dict[str, Any]]:
-        """Iterate over any list endpoint: ``async for item in client.paginate(...)``.
-
-        Pages are numbered by the client and read as iteration needs them, bounded as
-        ``sessions.list`` is; items are dicts, deduplicated by ``id``.
+        """Iterate over any list endpoint, walked as ``sessions.list`` is (items deduplicated
+        by ``id``): ``async for item in client.paginate(...)``.
 
         Args:
             path: A list endpoint, e.g. ``"/speakers"``.

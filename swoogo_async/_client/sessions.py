@@ -104,12 +104,9 @@ class Sessions:
     ) -> SessionBatch:
         """Fetch many sessions of an event by id: one 10-credit list call per 100 ids.
 
-        Repeated ids are asked for once; ids the server does not return are reported in
-        ``missing``, never dropped silently.
-
         Args:
-            ids: Session ids (any number).
-            event_id: The event they belong to; ids of another event come back missing.
+            ids: Session ids (any number; a repeated id is asked for once).
+            event_id: Their event; ids of another event come back missing.
             fields: Fields to return (``id`` is always added); else the server's default.
 
         Returns:
@@ -140,17 +137,13 @@ class Sessions:
         )
 
     def list(self, event_id: int, **options: Unpack[SessionListOptions]) -> Listing[Session]:
-        """List an event's sessions, fetching pages as iteration needs them.
-
-        Without ``fields`` the server returns only ``id`` and ``name``. Each page costs
-        10 rate-limit credits, whatever its size.
+        """List an event's sessions, a page (10 credits, whatever its size) at a time.
 
         Args:
             event_id: The event.
-            fields: Fields to return.
+            fields: Fields to return; without it the server returns ``id`` and ``name``.
             expand: Related objects to include.
-            search: Swoogo search expressions, e.g. ``"name=*contains*Keynote"``;
-                several are joined with ``&``.
+            search: Swoogo search expressions, e.g. ``"name=*contains*Keynote"``.
             search_condition: ``"or"`` to match any expression instead of all.
             sort: Field names, ``-`` prefix for descending.
             ids: At most 100 session ids.
@@ -180,18 +173,16 @@ class Sessions:
         date: dt.date | str,
         **fields: Unpack[SessionCreateFields],
     ) -> Session:
-        """Create a session; exactly the fields given are sent.
+        """Create a session, sending exactly the fields given, never twice silently.
 
-        If an attempt fails after the server may have acted (a read timeout, a dropped
-        connection, a 5xx), the session is looked up before anything is re-sent, and
-        again after a re-send. ``RetryPolicy.deadline`` bounds the whole call.
+        An attempt that may have acted is looked up before anything is re-sent (see
+        ``create_policy``); ``RetryPolicy.deadline`` bounds the whole call.
 
         Args:
             event_id: The event.
             name: The session's title.
             date: Its date (``datetime.date`` or ``"YYYY-MM-DD"``).
-            **fields: Any other writable field, e.g. ``start_time``, ``capacity``,
-                ``custom_fields={"c_1001": "Value"}``.
+            **fields: Any other writable field, e.g. ``custom_fields={"c_1": "x"}``.
 
         Returns:
             The created session, as the server returned it or a lookup read it.
@@ -210,9 +201,9 @@ class Sessions:
         return await self._creator.create(prepared)
 
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
-        """Change some fields of a session; only the fields passed are sent.
+        """Change some fields of a session: only those passed are sent.
 
-        ``None`` clears a field; ``UNSET`` (for arguments built dynamically) leaves it out.
+        ``None`` clears a field; ``UNSET`` leaves it out.
 
         Returns:
             The updated session.
@@ -239,21 +230,17 @@ class Sessions:
     ) -> BulkRun:
         """Create a session per row, at most ``concurrency`` at a time; stream the results.
 
-        Rows (mappings of field to value, or ``Session`` objects) are read lazily, and
-        each goes through ``create``. Leaving ``async with`` early cancels the rows in
-        flight::
-
-            async with client.sessions.create_many(rows, event_id=42) as run:
-                async for result in run: ...
+        Each row goes through ``create``. Leaving ``async with`` early cancels the rows
+        in flight (see ``docs/bulk.md``).
 
         Args:
-            rows: An iterable or async iterable of rows.
+            rows: An iterable or async iterable of rows (mappings of field to value, or
+                ``Session`` objects), read lazily.
             concurrency: Rows in flight at once (and rows read ahead of the results).
             ordered: Yield results in input order (a slow row holds back the rest).
             on_progress: Called with the live ``BulkProgress`` after each row.
             event_id: ``event_id`` for rows that have none.
-            retry: The ``RetryPolicy`` of each row; by default the client's stretched
-                by ``RetryPolicy.for_bulk()`` to wait out a 429.
+            retry: Each row's ``RetryPolicy``; by default ``client.retry.for_bulk()``.
 
         Returns:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
@@ -321,12 +308,11 @@ class Sessions:
         updates: bool = True,
         lease_wait: float | None = DEFAULT_LEASE_WAIT,
     ) -> BulkRun:
-        """Make the event's sessions match ``rows``; stream a result per row.
+        """Make the event's sessions match ``rows`` (see ``docs/sync.md``); stream the results.
 
-        The event's sessions are read once, indexed by ``key``; a row is created when no
-        session has its key (duplicate-safe), updated when one differs (only the fields
-        that differ), else ``unchanged``. Two rows with one key are ``invalid``; a key
-        several sessions share makes the row ``ambiguous``.
+        Under the event's lease, the event is read once; then a row whose key no session
+        has is created, one whose session differs is updated (only what differs), else
+        it is ``unchanged``.
 
         Args:
             rows: Rows as for ``create_many`` (read twice; see ``scan``).
@@ -336,15 +322,12 @@ class Sessions:
             ordered: Yield results in input order.
             on_progress: Called with the live ``BulkProgress`` after each row.
             dry_run: Plan but send nothing: each result says what would happen.
-            scan: The rows again, for the first pass, when ``rows`` can be read only
-                once; without it such a source is held in memory.
-            before_write: Called with each row and its plan just before its write is
-                sent; returning False keeps it from being sent.
+            scan: The rows again for the first pass, when ``rows`` can be read only once.
+            before_write: Called with each row and its plan before its write; False skips it.
             retry: The ``RetryPolicy`` of the reads and rows (as for ``create_many``).
-            updates: False to create only (an idempotent import): a row whose key a
-                session has is reported ``present``.
-            lease_wait: How long to wait for the event's lease (see ``lease``); None
-                when the caller holds it already. A dry run takes no lease.
+            updates: False to create only (an import): a row whose key exists is ``present``.
+            lease_wait: Seconds to wait for the event's lease (see ``lease``); None when the
+                caller holds it already. A dry run takes no lease.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
@@ -387,10 +370,9 @@ class Sessions:
     def lease(
         self, event_id: int, *, wait: float = DEFAULT_LEASE_WAIT
     ) -> AbstractAsyncContextManager[None]:
-        """Hold the write lease of an event: other syncs and imports of it wait.
+        """Hold the write lease of an event (``sync`` takes it): other syncs of it wait.
 
-        It covers every process sharing the client's state (Redis), else every process
-        of this machine (a file lock). ``sync`` takes it; hold it around several runs.
+        It covers every process sharing the client's state (Redis), else this machine's.
 
         Raises:
             LeaseBusyError: another run kept it for ``wait`` seconds (on entering).

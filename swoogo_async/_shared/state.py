@@ -53,10 +53,8 @@ _HELD: ContextVar[tuple[str, list[float]] | None] = ContextVar("swoogo_lease", d
 
 @contextlib.contextmanager
 def lease_held_until(name: str, until: list[float]) -> Iterator[None]:
-    """Mark the writes of this task (and of the tasks it starts) as made under ``name``.
-
-    ``until[0]`` is moved on by whoever extends the lease, to -inf when it is lost.
-    """
+    """Mark this task's writes (and its child tasks') as made under ``name`` until
+    ``until[0]``, which the lease's keeper moves on, or to -inf when the lease is lost."""
     token = _HELD.set((name, until))
     try:
         yield
@@ -66,13 +64,10 @@ def lease_held_until(name: str, until: list[float]) -> Iterator[None]:
 
 
 def check_lease_held() -> None:
-    """Refuse to write once the lease may have passed to another run.
+    """Raise ``LeaseBusyError`` once this task's lease may have passed to another run.
 
     A run stalled past its lease's TTL (a frozen VM, SIGSTOP) must not write what it
     planned from its read: another run may have read and written since.
-
-    Raises:
-        LeaseBusyError: the lease expired or was lost; nothing is sent.
     """
     held = _HELD.get()
     if held is not None and time.monotonic() >= held[1][0]:
@@ -85,11 +80,8 @@ def check_lease_held() -> None:
 
 
 def credential_id(api_key: str, base_url: str) -> str:
-    """Return a short, stable name for a credential on one server that does not reveal the key.
-
-    Two servers may accept one key (staging and production), each with its own tokens and
-    budget: the server is part of the name.
-    """
+    """Return a short, stable name of a key on one server (each has its own tokens and
+    budget) that does not reveal the key."""
     return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:16]
 
 
@@ -228,10 +220,9 @@ _HELD_HERE: set[Path] = set()  # used where fcntl is missing
 
 def _try_lock(fd: int, path: Path) -> bool:
     if fcntl is None:  # pragma: no cover - Windows
-        if path in _HELD_HERE:
-            return False
+        free = path not in _HELD_HERE
         _HELD_HERE.add(path)
-        return True
+        return free
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -249,8 +240,7 @@ def _unlock(fd: int, path: Path) -> None:
 async def lease_pause(name: str, where: str, started: float, wait: float, pause: float) -> float:
     """Wait ``pause`` before the next try at a busy lease; return the pause after that.
 
-    Raises:
-        LeaseBusyError: ``wait`` seconds have passed since ``started`` (monotonic).
+    ``LeaseBusyError`` once ``wait`` seconds have passed since ``started`` (monotonic).
     """
     left = started + wait - time.monotonic()
     if left <= 0:
@@ -266,12 +256,9 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
     """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block.
 
     The file (in ``$SWOOGO_LEASE_DIR``, else the temporary folder) is deleted by its holder
-    on release. The OS drops the lock when its holder exits, however it exits: a killed run
-    leaves no stale lease. It covers one machine (two holders in one process too).
-
-    Raises:
-        LeaseBusyError: another holder kept it for ``wait`` seconds.
-        SharedStateError: the lease file cannot be opened.
+    on release. The OS drops the lock of a holder that exits however it exits, so a killed
+    run leaves no stale lease. ``LeaseBusyError`` after ``wait`` seconds;
+    ``SharedStateError`` if the file cannot be opened.
     """
     folder = os.environ.get(LEASE_DIR_ENV) or tempfile.gettempdir()
     user = getattr(os, "getuid", lambda: "user")()
