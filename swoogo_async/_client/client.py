@@ -48,18 +48,15 @@ class SwoogoClient:
         read_timeout: Seconds an attempt may take, up to the response's last byte.
         pool_size: Maximum connections, and so requests in flight.
         retry: The ``RetryPolicy``; ``RetryPolicy()`` by default.
-        rate_limit: ``"auto"`` paces by the server's rate-limit headers; a ``RateLimit``
-            sets an explicit budget; ``None`` turns pacing off.
-        create_policy: For a create of unknown outcome: ``"reconcile"`` looks it up,
-            ``"raise"`` raises ``UnknownOutcomeError`` at once.
+        rate_limit: ``"auto"`` (by the server's headers), a ``RateLimit``, or None (off).
+        create_policy: A create of unknown outcome is looked up (``"reconcile"``), or
+            raises ``UnknownOutcomeError`` (``"raise"``).
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
         reconcile_delay: Seconds a create of unknown outcome waits before its lookup.
         user_agent: Sent as ``User-Agent``.
-        max_response_bytes: Largest body read (16 MiB by default), else
-            ``ResponseTooLargeError``.
-        shared: Where the token and the budget live when several processes use one
-            credential, e.g. ``RedisSharedState(redis)``; by default Redis at
-            ``$SWOOGO_REDIS_URL`` when set, else this client alone.
+        max_response_bytes: Largest body read, else ``ResponseTooLargeError``.
+        shared: The token and budget of processes sharing the credential, e.g.
+            ``RedisSharedState(redis)``; by default Redis at ``$SWOOGO_REDIS_URL`` if set.
         on_request: A callable (sync or async), or a list, called with a ``RequestInfo``
             before each request; what it raises is logged and ignored.
         on_response: The same, with a ``ResponseInfo`` for each response.

@@ -22,7 +22,7 @@ from .._checks import check_number
 from .._exceptions import InvalidInputError
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, check_id
-from .._shared.state import DEFAULT_LEASE_WAIT, credential_lease
+from .._shared.state import DEFAULT_LEASE_WAIT, credential_id, file_lease
 from .._writes import DEFAULT_CONCURRENCY, DEFAULT_KEY
 
 if TYPE_CHECKING:
@@ -377,8 +377,14 @@ class Sessions:
         Raises:
             LeaseBusyError: another run kept it for ``wait`` seconds (on entering).
         """
-        core = self._client._core
-        return credential_lease(core.shared, core.api_key, self._client.base_url, event_id, wait)
+        check_id("event_id", event_id)
+        check_number("wait", wait, at_least=0.0)
+        name = f"event:{event_id}"
+        shared = self._client._core.shared
+        if shared is not None:
+            return shared.lease(name, wait=wait)
+        scope = credential_id(self._client._core.api_key, self._client.base_url)
+        return file_lease(scope, name, wait=wait)
 
 
 async def _send_update(

@@ -1,7 +1,6 @@
-"""What clients on one credential share, wherever they run: the token, the budget, leases.
+"""``SharedState``: the token, budget and leases of one credential, wherever its clients run.
 
-``SharedState`` is the seam; ``LocalSharedState`` keeps it in this process (its leases are
-OS file locks every process of the machine sees); ``swoogo_async.redis`` keeps it in Redis.
+``LocalSharedState`` keeps it in this process (leases: OS file locks); ``redis/`` in Redis.
 """
 
 from __future__ import annotations
@@ -18,12 +17,10 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Protocol
 
-from .._checks import check_number
 from .._exceptions import LeaseBusyError, SharedStateError
 from .._http.auth import TokenStore
 from .._http.pacer import AsyncPacer
 from .._http.pacing import DEFAULT_RESERVE, Pacer, RateLimit
-from .._http.transport import check_id
 
 __all__ = [
     "DEFAULT_LEASE_WAIT",
@@ -33,7 +30,6 @@ __all__ = [
     "SharedState",
     "check_lease_held",
     "credential_id",
-    "credential_lease",
     "file_lease",
     "lease_held_until",
     "lease_pause",
@@ -83,18 +79,6 @@ def credential_id(api_key: str, base_url: str) -> str:
     """Return a short, stable name of a key on one server (each has its own tokens and
     budget) that does not reveal the key."""
     return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:16]
-
-
-def credential_lease(
-    shared: SharedState | None, api_key: str, base_url: str, event_id: int, wait: float
-) -> contextlib.AbstractAsyncContextManager[None]:
-    """Return an event's write lease: the shared state's, else this machine's file lease."""
-    check_id("event_id", event_id)
-    check_number("wait", wait, at_least=0.0)
-    name = f"event:{event_id}"
-    if shared is not None:
-        return shared.lease(name, wait=wait)
-    return file_lease(credential_id(api_key, base_url), name, wait=wait)
 
 
 class SharedState(TokenStore, Protocol):
