@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from .._writes.sync import BeforeWrite
     from .client import SwoogoClient
 
-
 __all__ = ["Sessions"]
 
 #: Documented: ``ids=`` takes at most 100 ids.
@@ -228,10 +227,7 @@ class Sessions:
         event_id: int | None = None,
         retry: RetryPolicy | None = None,
     ) -> BulkRun:
-        """Create a session per row, at most ``concurrency`` at a time; stream the results.
-
-        Each row goes through ``create``. Leaving ``async with`` early cancels the rows
-        in flight (see ``docs/bulk.md``).
+        """Create a session per row through ``create``; stream the results (``docs/bulk.md``).
 
         Args:
             rows: An iterable or async iterable of rows (mappings of field to value, or
@@ -333,13 +329,12 @@ class Sessions:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
 
         Raises:
-            InvalidInputError: ``rows``, ``key``, ``event_id`` or ``retry`` is invalid
-                (raised here); or, during iteration, a custom key field the rows set is
-                held by none of the event's sessions.
-            LookupIncompleteError: the event's sessions could not all be read, twice
-                (during iteration, before anything is written).
-            LeaseBusyError: another run kept the event's lease for ``lease_wait``
-                seconds (during iteration, before anything is read).
+            InvalidInputError: an argument is invalid (raised here); during iteration, a
+                custom key field the rows set is held by none of the event's sessions.
+            LookupIncompleteError: (during iteration, before any write) the event's
+                sessions could not all be read, twice.
+            LeaseBusyError: (during iteration, before any read) another run kept the
+                event's lease for ``lease_wait`` seconds.
         """
         from .._writes.sync import sync_rows
         from .._writes.sync_plan import SyncPlanner, parse_key
