@@ -114,13 +114,14 @@ def build_core(
         )
     if create_policy not in ("reconcile", "raise"):
         raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
-    missing = [name for name in _SHARED_METHODS if not callable(getattr(shared, name, None))]
-    if shared is not None and missing:
-        raise InvalidInputError(
-            "shared",
-            f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
-            f" has no {', '.join(missing)}",
-        )
+    if shared is not None:
+        missing = [name for name in _SHARED_METHODS if not callable(getattr(shared, name, None))]
+        if missing:
+            raise InvalidInputError(
+                "shared",
+                f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
+                f" has no {', '.join(missing)}",
+            )
     if session is not None and transport is not None:
         raise InvalidInputError("transport", "pass either session or transport, not both")
     hooks = Hooks(on_request, on_response)

@@ -39,10 +39,15 @@ if TYPE_CHECKING:
     from .._writes.sync import BeforeWrite
     from .client import SwoogoClient
 
-__all__ = ["Sessions"]
+__all__ = ["Sessions", "reusable"]
 
 #: Documented: ``ids=`` takes at most 100 ids.
 MAX_IDS_PER_CALL = 100
+
+
+def reusable(values: Any) -> Any:
+    """Return an iterable (not text) as a list: a listing builds each page's call from it."""
+    return list(values) if isinstance(values, Iterable) and not isinstance(values, str) else values
 
 
 class Sessions:
@@ -154,9 +159,7 @@ class Sessions:
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        ids = options.get("ids")
-        if isinstance(ids, Iterable):  # checking the first page would spend an iterator
-            options["ids"] = list(ids)
+        options["ids"] = reusable(options.get("ids"))
         return numbered_listing(
             self._send,
             lambda number: list_sessions_call(event_id, page=number, **options),

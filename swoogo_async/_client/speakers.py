@@ -15,16 +15,12 @@ from .._api.endpoints import (
 from .._api.models import Speaker
 from .._api.pages import Listing, numbered_listing, parse_speaker_page
 from .._http.transport import Call, check_id
+from .sessions import reusable
 
 if TYPE_CHECKING:
     from .client import SwoogoClient
 
 __all__ = ["Speakers"]
-
-
-def _kept(names: Any) -> Any:
-    """Return ``names`` as a list if it is an iterable of them: each page reads it again."""
-    return list(names) if isinstance(names, Iterable) and not isinstance(names, str) else names
 
 
 class Speakers:
@@ -56,7 +52,7 @@ class Speakers:
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        options: dict[str, Any] = {"fields": _kept(fields), "expand": _kept(expand)}
+        options: dict[str, Any] = {"fields": reusable(fields), "expand": reusable(expand)}
         return numbered_listing(
             self._send,
             lambda number: list_speakers_call(event_id, page=number, per_page=per_page, **options),
