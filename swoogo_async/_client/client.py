@@ -170,8 +170,8 @@ class SwoogoClient:
         return self
 
     async def aclose(self) -> None:
-        """Close the client and what it made (a copy: nothing); calls still running raise
-        ``ClientStateError``, a create of unknown outcome ``UnknownOutcomeError``."""
+        """Close the client and what it made (not a given session or transport; a copy
+        closes nothing); calls still running raise ``ClientStateError``."""
         if self._owns_core:
             core = self._core
             try:
