@@ -1,14 +1,9 @@
-"""``SwoogoClient``: one class over one shared core; ``with_options`` makes copies of it.
-
-The core (``core.py``: the request seam, pool, token, pacer, credits, create locks) is what
-a client and its copies share; a client adds its own ``CallOptions`` and resources.
-"""
+"""``SwoogoClient``: one class over one shared core (``core.py``); ``with_options`` copies it."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import aiohttp
@@ -38,49 +33,37 @@ T = TypeVar("T")
 
 
 class SwoogoClient:
-    """An asyncio client for the Swoogo API.
+    """An asyncio client for the Swoogo API (see ``docs/configuration.md``).
 
-    One client shares its connection pool, OAuth token, rate-limit pacer and
-    retry policy between every coroutine that uses it. Open it with
-    ``async with`` (or ``await client.open()`` / ``await client.aclose()``).
+    Its connection pool, token, pacer and retry policy serve every coroutine that uses
+    it. Open it with ``async with`` (or ``await client.open()`` / ``client.aclose()``).
 
     Args:
         api_key: API key; defaults to ``$SWOOGO_API_KEY``.
-        api_secret: API secret; defaults to ``$SWOOGO_API_SECRET``. Never shown
-            in a repr, a log line or an error.
+        api_secret: API secret; defaults to ``$SWOOGO_API_SECRET``. Never shown.
         base_url: API root; defaults to ``$SWOOGO_BASE_URL``, then the public API.
         session: An ``aiohttp.ClientSession`` to use; the client never closes it.
         transport: A ``Transport`` to use instead of aiohttp (e.g. ``MockTransport``).
         connect_timeout: Seconds to establish a connection (per attempt).
-        read_timeout: Seconds each attempt may take, from sending the request to the
-            last byte of its response.
+        read_timeout: Seconds an attempt may take, up to the response's last byte.
         pool_size: Maximum connections, and so requests in flight.
         retry: The ``RetryPolicy``; ``RetryPolicy()`` by default.
-        rate_limit: ``"auto"`` paces by the server's rate-limit headers; a
-            ``RateLimit`` sets an explicit budget; ``None`` turns pacing off.
-        create_policy: What a create does when its outcome is unknown:
-            ``"reconcile"`` looks the session up, ``"raise"`` raises
-            ``UnknownOutcomeError`` at once.
+        rate_limit: ``"auto"`` (by the server's headers), a ``RateLimit``, or None (off).
+        create_policy: A create of unknown outcome is looked up (``"reconcile"``), or
+            raises ``UnknownOutcomeError`` (``"raise"``).
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
-        reconcile_delay: Seconds to let a create that may still be committing
-            settle before it is looked up.
+        reconcile_delay: Seconds a create of unknown outcome waits before its lookup.
         user_agent: Sent as ``User-Agent``.
-        max_response_bytes: Largest response body the client reads; a larger one
-            raises ``ResponseTooLargeError`` (16 MiB by default).
-        shared: Where the token and the rate budget live when several clients
-            (processes) use one credential, e.g. ``RedisSharedState(redis)``;
-            defaults to Redis at ``$SWOOGO_REDIS_URL`` when set, else this client alone.
-        on_request: A callable, or a list of them, called with a ``RequestInfo``
-            just before each request goes out (sync or async; what it raises is
-            logged and ignored).
-        on_response: The same, called with a ``ResponseInfo`` for each response,
-            error statuses included.
+        max_response_bytes: Largest body read, else ``ResponseTooLargeError``.
+        shared: The token and budget of processes sharing the credential, e.g.
+            ``RedisSharedState(redis)``; by default Redis at ``$SWOOGO_REDIS_URL`` if set.
+        on_request: A callable (sync or async), or a list, called with a ``RequestInfo``
+            before each request; what it raises is logged and ignored.
+        on_response: The same, with a ``ResponseInfo`` for each response.
+        cache: An opt-in read cache: ``"memory"``, a ``redis://`` URL or a ``ReadCache``.
 
     Raises:
-        InvalidInputError: a credential is missing or not text, or the base URL, the
-            user agent or another option is unusable (a timeout, size or delay that
-            is not a finite number in range; a ``retry``, ``rate_limit`` or ``shared``
-            of the wrong kind); the error names the option.
+        InvalidInputError: a credential is missing, or an option is unusable (it is named).
     """
 
     base_url: str
@@ -138,7 +121,6 @@ class SwoogoClient:
         self._bind(core, core.pipeline.options, owns_core=True)
 
     def _bind(self, core: Core, options: CallOptions, *, owns_core: bool) -> None:
-        """Make this client one over ``core`` with ``options``; build its resources."""
         self._core = core
         self._owns_core = owns_core
         self._options = options
@@ -162,8 +144,6 @@ class SwoogoClient:
         state = self._core.pipeline.state
         return f"<SwoogoClient base_url={self.base_url!r} api_key={shown!r} state={state}>"
 
-    # -- settings every copy shares ------------------------------------------------------------
-
     @property
     def pool_size(self) -> int:
         """Maximum connections, and so requests in flight."""
@@ -181,10 +161,8 @@ class SwoogoClient:
 
     @property
     def reconcile_delay(self) -> float:
-        """Seconds a create in doubt waits before it is looked up."""
+        """Seconds a create of unknown outcome waits before it is looked up."""
         return self._core.reconcile_delay
-
-    # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> SwoogoClient:
         """Open the client (what ``async with`` does); a copy opens the core it shares."""
@@ -192,12 +170,8 @@ class SwoogoClient:
         return self
 
     async def aclose(self) -> None:
-        """Close the client and what it created; a given session or transport stays open.
-
-        Calls still running then raise ``ClientStateError`` (a create whose outcome is
-        unknown still raises ``UnknownOutcomeError``). Closing a copy made by
-        ``with_options`` does nothing: the client it was made from owns the core.
-        """
+        """Close the client and what it made (not a given session or transport; a copy
+        closes nothing); calls still running raise ``ClientStateError``."""
         if self._owns_core:
             core = self._core
             try:
@@ -209,12 +183,7 @@ class SwoogoClient:
     async def __aenter__(self) -> SwoogoClient:
         return await self.open()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
     @property
@@ -224,11 +193,8 @@ class SwoogoClient:
 
     @property
     def credits_spent(self) -> int:
-        """Rate-limit credits the requests of this client and its copies cost.
-
-        Every attempt handed to the transport counts (a list call 10, any other call 1,
-        the token call 0), answered or not, except one answered 429 (not charged).
-        """
+        """Rate-limit credits the attempts of this client and its copies cost, answered or
+        not (a list 10, another call 1, the token 0; an attempt answered 429: 0)."""
         return self._core.pipeline.credits_spent
 
     @property
@@ -243,12 +209,8 @@ class SwoogoClient:
 
     @property
     def last_response(self) -> ResponseInfo | None:
-        """The last success response of this client (or its copies) in the current task.
-
-        ``status``, ``headers`` and ``rate_limit`` (``limit``, ``remaining``, ``reset``).
-        Per task: a call run in another task (``gather``, ``create_task``) sets it there,
-        not here. ``None`` before the first success.
-        """
+        """The last success response of this client (or its copies) in the current task
+        (a call run in another task sets it there), or None."""
         return self._core.pipeline.last_response()
 
     def with_options(
@@ -260,20 +222,16 @@ class SwoogoClient:
         cache: bool | None = None,
         max_age: float | None = None,
     ) -> SwoogoClient:
-        """Return a copy of this client with its own per-call options.
+        """Return a cheap copy of this client, with its own per-call options laid over these.
 
-        The copy shares the connection pool, token, pacer and credit budget (and the
-        duplicate-safe create's locks); it is cheap to make per call, and is closed
-        with this client (closing the copy itself does nothing). Options given to a
-        copy's ``with_options`` are laid over its own.
+        The copy shares this client's core (pool, token, pacer, credits, create locks)
+        and is closed with it (closing the copy does nothing).
 
         Args:
             timeout: Seconds each attempt may take (replaces ``read_timeout``).
             retry: The ``RetryPolicy`` of its calls (attempts, backoff, deadline).
-            headers: Extra request headers. ``Authorization``, ``Content-Type``,
-                ``Content-Length``, ``Host`` and ``Transfer-Encoding`` are the
-                client's own and refused, as is any control character in a name
-                or value.
+            headers: Extra request headers (the client's own, such as ``Authorization``,
+                and control characters are refused).
             cache: False: reads skip the client's read cache (see ``docs/caching.md``).
             max_age: Seconds: a cached read older than this is fetched again.
 
@@ -289,8 +247,6 @@ class SwoogoClient:
         copy = object.__new__(SwoogoClient)
         copy._bind(self._core, options, owns_core=False)
         return copy
-
-    # -- the request seam (``send`` above) as the writes see it (``_writes.sender.Sender``) -----
 
     def clock(self) -> float:
         """Return the monotonic time every deadline of this client is measured on."""
@@ -310,8 +266,6 @@ class SwoogoClient:
         """Return the server's clock minus ours, asking if no answer told it yet; None if unsure."""
         return await self._core.pipeline.server_clock_offset(self._options, deadline)
 
-    # -- the escape hatch ----------------------------------------------------------------------
-
     async def request(
         self,
         method: str,
@@ -325,20 +279,15 @@ class SwoogoClient:
     ) -> Any:
         """Call any endpoint with the client's token, pacing, retries and errors.
 
-        ``GET``, ``HEAD``, ``PUT`` and ``DELETE`` are retried on transient failures;
-        ``POST`` and ``PATCH`` only when the request surely never reached the server.
-
         Args:
             method: ``GET``, ``HEAD``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
             path: Path under the base URL, e.g. ``"/speakers"`` (no query).
-            params: Query parameters; flat lists are joined with commas, flags sent as
-                1/0, ``None`` values left out (NaN, infinity and nested lists are refused).
+            params: Query parameters (lists joined with commas, ``None`` left out).
             data: A form body (nested values PHP-style: ``custom_fields[c_1]=…``).
             json: A JSON body (instead of ``data``).
-            cost: Rate-limit credits the call spends; by default 10 for a ``GET``
-                whose path does not end in an id (a list), else 1.
-            idempotent: Whether repeating the call is safe (True or False); by default
-                by method.
+            cost: Rate-limit credits; by default 10 for a ``GET`` of a list, else 1.
+            idempotent: Whether a retry is safe; by default ``GET``, ``HEAD``, ``PUT`` and
+                ``DELETE`` are, ``POST`` and ``PATCH`` only if surely never received.
 
         Returns:
             The decoded JSON body (None for an empty one).
@@ -349,13 +298,7 @@ class SwoogoClient:
             TransportError: no usable response.
         """
         call = request_call(
-            method,
-            path,
-            params=params,
-            data=data,
-            json_body=json,
-            cost=cost,
-            idempotent=idempotent,
+            method, path, params=params, data=data, json_body=json, cost=cost, idempotent=idempotent
         )
         return await self.send(call, parse_json)
 
@@ -368,12 +311,8 @@ class SwoogoClient:
         max_pages: int | None = None,
         cost: int | None = None,
     ) -> Listing[dict[str, Any]]:
-        """Iterate over any list endpoint: ``async for item in client.paginate(...)``.
-
-        Pages are numbered by the client (``page``, ``per-page``) and read as
-        iteration needs them; the walk is bounded like ``sessions.list`` (a repeated
-        page or an absurd ``pageCount`` ends it, ``stopped`` says why). Items are
-        dicts, deduplicated by ``id``.
+        """Iterate over any list endpoint, walked as ``sessions.list`` is (items deduplicated
+        by ``id``): ``async for item in client.paginate(...)``.
 
         Args:
             path: A list endpoint, e.g. ``"/speakers"``.
@@ -383,8 +322,7 @@ class SwoogoClient:
             cost: Credits per page; by default as for ``request``.
 
         Returns:
-            A ``Listing``: async iterable of dicts, with ``.pages()``, ``.page(n)``,
-            ``.collect()``, ``.stopped`` and ``.complete``.
+            A ``Listing`` of dicts.
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).

@@ -1,7 +1,4 @@
-"""The core a ``SwoogoClient`` and its copies share, and how the options build it.
-
-Every option is checked here, naming the one that is unusable, before anything is built.
-"""
+"""The core a ``SwoogoClient`` and its copies share, and how the client's options build it."""
 
 from __future__ import annotations
 
@@ -32,84 +29,41 @@ __all__ = ["DEFAULT_BASE_URL", "Core", "CreatePolicy", "build_core"]
 
 DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
 CreatePolicy = Literal["reconcile", "raise"]
+#: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
+_SHARED_METHODS = tuple(name for name in dir(SharedState) if not name.startswith("_"))
 
 
-# Not slotted: ``creates`` is a plain ``functools.cached_property``, kept in the instance's
-# ``__dict__`` (a slotted class needs attrs 23.2's rewriting of it, which costs more to build).
+# Not slotted: a slotted class would need attrs to rewrite ``creates``, which builds slower.
 @attrs.frozen(eq=False, slots=False)
 class Core:
     """What a client and every copy ``with_options`` makes of it share."""
 
     pipeline: Pipeline
-    #: The state shared with other processes (bound to this credential), if any.
-    shared: SharedState | None
+    shared: SharedState | None  # bound to this credential
     api_key: str = attrs.field(repr=False)
     rate_limit: RateLimit | Literal["auto"] | None
     create_policy: CreatePolicy
     reconcile_delay: float
-    #: The opt-in read cache, and whether the client made it (and so closes it).
-    cache: ReadCache | None = None
-    owns_cache: bool = False
+    cache: ReadCache | None
+    owns_cache: bool  # the client made the cache, so closes it
 
     @functools.cached_property
     def creates(self) -> CreateLocks:
-        """What the duplicate-safe creates of the client and its copies share (made by the
-        first create: a client that only reads never loads the create path)."""
+        """The locks of the duplicate-safe creates (made by the first create)."""
         from .._writes.create import CreateLocks
 
         return CreateLocks()
 
 
-#: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
-_SHARED_METHODS = tuple(name for name in dir(SharedState) if not name.startswith("_"))
-
-
-def _check_options(
-    *,
-    api_key: object,
-    api_secret: object,
-    connect_timeout: object,
-    read_timeout: object,
-    pool_size: object,
-    max_response_bytes: object,
-    reconcile_delay: object,
-    retry: object,
-    rate_limit: object,
-    create_policy: object,
-    shared: object,
-) -> tuple[str, str]:
-    """Return the credentials; refuse an unusable option, naming it, before any is used."""
-    for name, value, env in (("api_key", api_key, "KEY"), ("api_secret", api_secret, "SECRET")):
-        if value is None or value == "":
-            raise InvalidInputError(name, f"missing: pass {name} or set SWOOGO_API_{env}")
-        check_instance(name, value, str)
-    check_number("connect_timeout", connect_timeout, above=0)
-    check_number("read_timeout", read_timeout, above=0)
-    check_number("pool_size", pool_size, integer=True, at_least=1)
-    check_number("max_response_bytes", max_response_bytes, integer=True, at_least=1)
-    # A NaN or infinite delay would leave an uncertain create never looked up.
-    check_number("reconcile_delay", reconcile_delay, at_least=0)
-    if retry is not None:
-        check_instance("retry", retry, RetryPolicy)
-    if rate_limit not in ("auto", None) and not isinstance(rate_limit, RateLimit):
-        raise InvalidInputError(
-            "rate_limit", f"must be 'auto', a RateLimit or None, got {rate_limit!r}"
-        )
-    if create_policy not in ("reconcile", "raise"):
-        raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
-    if shared is not None:
-        missing = [name for name in _SHARED_METHODS if not callable(getattr(shared, name, None))]
-        if missing:
-            raise InvalidInputError(
-                "shared",
-                f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
-                f" has no {', '.join(missing)}",
-            )
-    return api_key, api_secret  # type: ignore[return-value]  # both checked to be str
+def _credential(name: str, given: str | None) -> str:
+    value = given if given is not None else os.environ.get(f"SWOOGO_{name.upper()}")
+    if value is None or value == "":
+        raise InvalidInputError(name, f"missing: pass {name} or set SWOOGO_{name.upper()}")
+    check_instance(name, value, str)
+    return value
 
 
 def _redis_from_env(url: str) -> SharedState:
-    """Return the Redis shared state ``$SWOOGO_REDIS_URL`` names."""
     try:
         from ..redis import RedisSharedState  # the optional extra: import only when asked
     except ImportError:
@@ -142,40 +96,48 @@ def build_core(
     shared: SharedState | None,
     on_request: RequestHook | list[RequestHook] | None,
     on_response: ResponseHook | list[ResponseHook] | None,
-    cache: ReadCache | str | None = None,
+    cache: ReadCache | str | None,
 ) -> Core:
-    """Check every option (see ``SwoogoClient``) and build the core; nothing is opened."""
-    api_key = api_key if api_key is not None else os.environ.get("SWOOGO_API_KEY")
-    api_secret = api_secret if api_secret is not None else os.environ.get("SWOOGO_API_SECRET")
-    api_key, api_secret = _check_options(
-        api_key=api_key,
-        api_secret=api_secret,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        pool_size=pool_size,
-        max_response_bytes=max_response_bytes,
-        reconcile_delay=reconcile_delay,
-        retry=retry,
-        rate_limit=rate_limit,
-        create_policy=create_policy,
-        shared=shared,
-    )
+    """Check every option (see ``SwoogoClient``), naming an unusable one; build the core."""
+    api_key = _credential("api_key", api_key)
+    api_secret = _credential("api_secret", api_secret)
+    check_number("connect_timeout", connect_timeout, above=0)
+    check_number("read_timeout", read_timeout, above=0)
+    check_number("pool_size", pool_size, integer=True, at_least=1)
+    check_number("max_response_bytes", max_response_bytes, integer=True, at_least=1)
+    # A NaN or infinite delay would leave an uncertain create never looked up.
+    check_number("reconcile_delay", reconcile_delay, at_least=0)
+    retry = RetryPolicy() if retry is None else check_instance("retry", retry, RetryPolicy)
+    if rate_limit not in ("auto", None) and not isinstance(rate_limit, RateLimit):
+        raise InvalidInputError(
+            "rate_limit", f"must be 'auto', a RateLimit or None, got {rate_limit!r}"
+        )
+    if create_policy not in ("reconcile", "raise"):
+        raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
+    if shared is not None:
+        missing = [name for name in _SHARED_METHODS if not callable(getattr(shared, name, None))]
+        if missing:
+            raise InvalidInputError(
+                "shared",
+                f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
+                f" has no {', '.join(missing)}",
+            )
     if session is not None and transport is not None:
         raise InvalidInputError("transport", "pass either session or transport, not both")
     hooks = Hooks(on_request, on_response)
-    checked_url = check_base_url(
+    base_url = check_base_url(
         base_url or os.environ.get("SWOOGO_BASE_URL") or DEFAULT_BASE_URL,
         allow_insecure_http=allow_insecure_http,
     )
-    user_agent = check_user_agent(user_agent)
+    headers = {"User-Agent": check_user_agent(user_agent), "Accept": "application/json"}
     explicit = rate_limit if isinstance(rate_limit, RateLimit) else None
-    owned = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))
-    if owned:
+    made = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))  # closed with the client
+    if made:
         shared = _redis_from_env(os.environ["SWOOGO_REDIS_URL"])
-    bound = None if shared is None else shared.bind(api_key, explicit, base_url=checked_url)
+    bound = None if shared is None else shared.bind(api_key, explicit, base_url=base_url)
     pipeline = Pipeline(
-        base_url=checked_url,
-        headers={"User-Agent": user_agent, "Accept": "application/json"},
+        base_url=base_url,
+        headers=headers,
         basic_auth=basic_auth_header(api_key, api_secret),
         transport=transport,
         make_transport=functools.partial(
@@ -188,7 +150,7 @@ def build_core(
         ),
         read_timeout=read_timeout,
         pool_size=pool_size,
-        retry=retry if retry is not None else RetryPolicy(),
+        retry=retry,
         # A shared state says how its budget is paced; alone, the client paces itself.
         pacer=None
         if rate_limit is None
@@ -196,10 +158,10 @@ def build_core(
         if bound is None
         else bound.pacer(),
         token_store=bound,
-        close_store=bound.aclose if owned and bound is not None else None,
+        close_store=bound.aclose if made and bound is not None else None,
         hooks=hooks,
     )
-    owns_cache = isinstance(cache, str)  # made here, so closed with the client
+    owns_cache = isinstance(cache, str)
     if cache is not None:
         from .._shared.cache import ReadCache  # the opt-in cache loads when one is asked for
 
@@ -207,13 +169,7 @@ def build_core(
             cache = ReadCache(cache)
         elif not isinstance(cache, ReadCache):
             raise InvalidInputError("cache", "must be 'memory', a redis:// URL or a ReadCache")
+        cache = cache.bind(api_key, base_url=base_url)
     return Core(
-        pipeline,
-        bound,
-        api_key,
-        rate_limit,
-        create_policy,
-        reconcile_delay,
-        cache=None if cache is None else cache.bind(api_key, base_url=pipeline.base_url),
-        owns_cache=owns_cache,
+        pipeline, bound, api_key, rate_limit, create_policy, reconcile_delay, cache, owns_cache
     )

@@ -8,15 +8,22 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from .._api.converter import parse_session
-from .._api.endpoints import SessionListOptions, list_sessions_call, read_query, update_session_call
+from .._api.endpoints import (
+    SessionListOptions,
+    _listed,
+    _names,
+    list_sessions_call,
+    read_query,
+    update_session_call,
+)
 from .._api.models import Session
 from .._api.pages import Listing, SessionBatch, numbered_listing, parse_page
 from .._checks import check_number
+from .._exceptions import InvalidInputError
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, check_id
-from .._shared.state import DEFAULT_LEASE_WAIT, credential_lease
+from .._shared.state import DEFAULT_LEASE_WAIT, credential_id, file_lease
 from .._writes import DEFAULT_CONCURRENCY, DEFAULT_KEY
-from .getmany import get_many
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -32,8 +39,15 @@ if TYPE_CHECKING:
     from .._writes.sync import BeforeWrite
     from .client import SwoogoClient
 
+__all__ = ["Sessions", "reusable"]
 
-__all__ = ["Sessions"]
+#: Documented: ``ids=`` takes at most 100 ids.
+MAX_IDS_PER_CALL = 100
+
+
+def reusable(values: Any) -> Any:
+    """Return an iterable (not text) as a list: a listing builds each page's call from it."""
+    return list(values) if isinstance(values, Iterable) and not isinstance(values, str) else values
 
 
 class Sessions:
@@ -45,7 +59,6 @@ class Sessions:
 
     @functools.cached_property
     def _creator(self) -> Creator:
-        """This client's creates, made by its first create."""
         from .._writes.create import Creator
 
         return Creator(self._client, self._client._core.creates)
@@ -57,6 +70,9 @@ class Sessions:
         policy = retry if retry is not None else self._client.retry.for_bulk()
         client = self._client.with_options(retry=policy, cache=False)
         return Creator(client, self._client._core.creates), functools.partial(_send_update, client)
+
+    def _credits(self) -> int:
+        return self._client.credits_spent
 
     async def get(
         self,
@@ -92,16 +108,10 @@ class Sessions:
     ) -> SessionBatch:
         """Fetch many sessions of an event by id: one 10-credit list call per 100 ids.
 
-        Uses the list endpoint's documented ``ids=`` filter (which needs ``event_id``)
-        instead of one ``get`` (1 credit) per id. Repeated ids are asked for once.
-        Ids the server does not return are reported in ``missing``, never dropped
-        silently; it raises only for a failed call.
-
         Args:
-            ids: Session ids (any number; 100 per call).
-            event_id: The event they belong to; ids of another event come back missing.
-            fields: Fields to return (``id`` is always added); the server's default
-                (``id``, ``name``) otherwise.
+            ids: Session ids (any number; a repeated id is asked for once).
+            event_id: Their event; ids of another event come back missing.
+            fields: Fields to return (``id`` is always added); else the server's default.
 
         Returns:
             A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing``, ``.by_id``.
@@ -109,35 +119,47 @@ class Sessions:
         Raises:
             InvalidInputError: an id or argument is invalid (nothing was sent).
         """
-        return await get_many(self._client, ids, event_id=event_id, fields=fields)
+        check_id("event_id", event_id)
+        if isinstance(ids, (str, bytes)):
+            raise InvalidInputError("ids", "expected a list of session ids")
+        wanted = list(dict.fromkeys(check_id("ids", i) for i in _listed("ids", ids)))
+        joined = _names("fields", fields)
+        if joined is not None and "id" not in joined.split(","):
+            joined = f"id,{joined}"  # found sessions are matched to the ids asked for
+        found: dict[int, Session] = {}
+        for start in range(0, len(wanted), MAX_IDS_PER_CALL):
+            chunk = wanted[start : start + MAX_IDS_PER_CALL]
+            call = list_sessions_call(event_id, per_page=len(chunk), fields=joined, ids=chunk)
+            parse = functools.partial(parse_page, page=1, per_page=len(chunk))
+            asked = set(chunk)
+            for session in (await self._send(call, parse)).items:
+                if session.id in asked:  # a server that ignored ids= sends others too
+                    found.setdefault(session.id, session)
+        return SessionBatch(
+            sessions=[found[i] for i in wanted if i in found],
+            missing=tuple(i for i in wanted if i not in found),
+        )
 
     def list(self, event_id: int, **options: Unpack[SessionListOptions]) -> Listing[Session]:
-        """List an event's sessions, fetching pages as iteration needs them.
-
-        Without ``fields`` the server returns only ``id`` and ``name``. Each page
-        costs 10 rate-limit credits, whatever its size: large pages are cheaper.
+        """List an event's sessions, a page (10 credits, whatever its size) at a time.
 
         Args:
             event_id: The event.
-            fields: Fields to return.
+            fields: Fields to return; without it the server returns ``id`` and ``name``.
             expand: Related objects to include.
-            search: Swoogo search expressions, e.g. ``"name=*contains*Keynote"``;
-                several are joined with ``&``.
+            search: Swoogo search expressions, e.g. ``"name=*contains*Keynote"``.
             search_condition: ``"or"`` to match any expression instead of all.
             sort: Field names, ``-`` prefix for descending.
             ids: At most 100 session ids.
             per_page: Page size (up to 1000; 200 with ``expand``).
 
         Returns:
-            A ``Listing`` of sessions: async iterable, with ``.pages()``, ``.page(n)``,
-            ``.collect()``, ``.stopped`` and ``.complete`` (see ``Listing``).
+            A ``Listing`` of sessions (see ``Listing``).
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        ids = options.get("ids")
-        if isinstance(ids, Iterable):  # checking the first page would spend an iterator
-            options["ids"] = list(ids)
+        options["ids"] = reusable(options.get("ids"))
         return numbered_listing(
             self._send,
             lambda number: list_sessions_call(event_id, page=number, **options),
@@ -153,31 +175,25 @@ class Sessions:
         date: dt.date | str,
         **fields: Unpack[SessionCreateFields],
     ) -> Session:
-        """Create a session; exactly the fields given are sent.
+        """Create a session, sending exactly the fields given, never twice silently.
 
-        If the attempt fails after the server may have acted (a read timeout, a
-        dropped connection, a 5xx), the session is looked up (every submitted field
-        compared) before anything is re-sent; after a re-send it is looked up again,
-        and if two copies exist the caller is told so. ``RetryPolicy.deadline``
-        bounds the whole call, lookups and waits included (see ``create_policy``).
+        An attempt that may have acted is looked up before anything is re-sent (see
+        ``create_policy``); ``RetryPolicy.deadline`` bounds the whole call.
 
         Args:
             event_id: The event.
             name: The session's title.
             date: Its date (``datetime.date`` or ``"YYYY-MM-DD"``).
-            **fields: Any other writable field, e.g. ``start_time``, ``capacity``,
-                ``custom_fields={"c_1001": "Value"}``.
+            **fields: Any other writable field, e.g. ``custom_fields={"c_1": "x"}``.
 
         Returns:
-            The created session, as the server returned it (or, when a lookup settled
-            the create, as the lookup read it: every field, custom fields as submitted).
+            The created session, as the server returned it or a lookup read it.
 
         Raises:
             InvalidInputError: a field is invalid (nothing was sent).
             ValidationError: the server rejected a field.
-            UnknownOutcomeError: whether the session exists could not be settled,
-                or a re-send and a late commit both landed; the error carries the
-                submitted fields and the ids of the sessions it found.
+            UnknownOutcomeError: whether the session exists could not be settled, or a
+                re-send and a late commit both landed (it carries the fields and ids).
         """
         from .._api.fields import prepare_session_fields
 
@@ -185,6 +201,24 @@ class Sessions:
             {"event_id": event_id, "name": name, "date": date, **fields}, creating=True
         )
         return await self._creator.create(prepared)
+
+    async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
+        """Change some fields of a session: only those passed are sent.
+
+        ``None`` clears a field; ``UNSET`` leaves it out.
+
+        Returns:
+            The updated session.
+
+        Raises:
+            InvalidInputError: a field is invalid, or none was given (nothing sent).
+            NotFoundError: no such session.
+            ValidationError: the server rejected a field.
+        """
+        from .._api.fields import prepare_session_fields
+
+        prepared = prepare_session_fields(fields, creating=False)
+        return await _send_update(self._client, session_id, prepared)
 
     def create_many(
         self,
@@ -196,33 +230,22 @@ class Sessions:
         event_id: int | None = None,
         retry: RetryPolicy | None = None,
     ) -> BulkRun:
-        """Create a session per row, at most ``concurrency`` at a time; stream the results.
-
-        Rows are mappings of field name to value (text is parsed; ``c_1234`` keys are
-        custom fields) or ``Session`` objects, read lazily: a generator of any length
-        runs in flat memory. Each row goes through ``create`` unchanged (pacing,
-        retries, reconciliation); bulk adds no retry layer of its own. Leaving
-        ``async with`` early cancels the rows in flight::
-
-            async with client.sessions.create_many(rows, event_id=42) as run:
-                async for result in run: ...
+        """Create a session per row through ``create``; stream the results (``docs/bulk.md``).
 
         Args:
-            rows: An iterable or async iterable of rows.
+            rows: An iterable or async iterable of rows (mappings of field to value, or
+                ``Session`` objects), read lazily.
             concurrency: Rows in flight at once (and rows read ahead of the results).
             ordered: Yield results in input order (a slow row holds back the rest).
             on_progress: Called with the live ``BulkProgress`` after each row.
             event_id: ``event_id`` for rows that have none.
-            retry: The ``RetryPolicy`` of each row; by default the client's stretched by
-                ``RetryPolicy.for_bulk()``, so a row waits out a 429 whose reset is
-                at most 600 s (the API's window) instead of failing.
+            retry: Each row's ``RetryPolicy``; by default ``client.retry.for_bulk()``.
 
         Returns:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
 
         Raises:
-            InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
-                not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
+            InvalidInputError: ``concurrency``, ``rows`` or ``retry`` is invalid.
         """
         creator, _ = self._bulk(retry)
         from .._writes.bulk import create_many
@@ -248,14 +271,13 @@ class Sessions:
     ) -> BulkRun:
         """Update one session per row (``id`` or ``session_id`` names it); stream the results.
 
-        Options as for ``create_many`` (``retry`` included).
+        Options as for ``create_many``.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
 
         Raises:
-            InvalidInputError: ``concurrency`` is not a positive integer, ``rows`` is
-                not an iterable of rows, or ``retry`` not a ``RetryPolicy``.
+            InvalidInputError: ``concurrency``, ``rows`` or ``retry`` is invalid.
         """
         _, update = self._bulk(retry)
         from .._writes.bulk import update_many
@@ -285,16 +307,11 @@ class Sessions:
         updates: bool = True,
         lease_wait: float | None = DEFAULT_LEASE_WAIT,
     ) -> BulkRun:
-        """Make the event's sessions match ``rows``; stream a result per row.
+        """Make the event's sessions match ``rows`` (see ``docs/sync.md``); stream the results.
 
-        The event's sessions are read once (200 a page, only the fields the rows
-        set), indexed by ``key``; then each row is created when no session has its
-        key (through ``create``, duplicate-safe), updated when one has but differs
-        (only the differing fields are sent; a field the row leaves empty is not
-        touched), or left ``unchanged`` with no request. Two rows with the same key
-        are both ``invalid``; a key that several sessions share makes the row
-        ``ambiguous`` and nothing is written for it. A custom field holding the
-        source system's id (``key="c_1234"``) is the robust key.
+        Under the event's lease, the event is read once; then a row whose key no session
+        has is created, one whose session differs is updated (only what differs), else
+        it is ``unchanged``.
 
         Args:
             rows: Rows as for ``create_many`` (read twice; see ``scan``).
@@ -303,33 +320,24 @@ class Sessions:
             concurrency: Rows in flight at once.
             ordered: Yield results in input order.
             on_progress: Called with the live ``BulkProgress`` after each row.
-            dry_run: Read the server and plan, but send nothing: each result's
-                status is what would happen, ``changed`` what an update would send.
-            scan: The rows again, for the first pass (duplicate keys, fields to
-                read), when ``rows`` can be read only once; without it such a
-                source is held in memory.
-            before_write: Called with each row and its plan just before its create
-                or update is sent; returning False keeps it from being sent.
-            retry: The ``RetryPolicy`` of the reads and rows; by default the client's
-                stretched by ``RetryPolicy.for_bulk()`` (see ``create_many``).
-            updates: False to create only (an idempotent import): a row whose key a
-                session has is reported ``present`` and nothing is sent for it.
-            lease_wait: How long to wait for the event's lease (see ``lease``), held
-                from before the event is read until the last row has finished; None
-                when the caller holds it already. A dry run writes nothing: no lease.
+            dry_run: Plan but send nothing: each result says what would happen.
+            scan: The rows again for the first pass, when ``rows`` can be read only once.
+            before_write: Called with each row and its plan before its write; False skips it.
+            retry: The ``RetryPolicy`` of the reads and rows (as for ``create_many``).
+            updates: False to create only (an import): a row whose key exists is ``present``.
+            lease_wait: Seconds to wait for the event's lease (see ``lease``); None when the
+                caller holds it already. A dry run takes no lease.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
 
         Raises:
-            InvalidInputError: ``rows``, ``key``, ``event_id`` or ``retry`` is invalid
-                (raised here).
-            LookupIncompleteError: the event's sessions could not all be read, twice
-                (raised during iteration, before anything is written).
-            InvalidInputError: (during iteration, before anything is written) a custom
-                key field the rows set is held by none of the event's sessions.
-            LeaseBusyError: (during iteration, before anything is read or written)
-                another run kept the event's lease for ``lease_wait`` seconds.
+            InvalidInputError: an argument is invalid (raised here); during iteration, a
+                custom key field the rows set is held by none of the event's sessions.
+            LookupIncompleteError: (during iteration, before any write) the event's
+                sessions could not all be read, twice.
+            LeaseBusyError: (during iteration, before any read) another run kept the
+                event's lease for ``lease_wait`` seconds.
         """
         from .._writes.sync import sync_rows
         from .._writes.sync_plan import SyncPlanner, parse_key
@@ -360,37 +368,21 @@ class Sessions:
     def lease(
         self, event_id: int, *, wait: float = DEFAULT_LEASE_WAIT
     ) -> AbstractAsyncContextManager[None]:
-        """Hold the write lease of an event: other syncs and imports of it wait.
+        """Hold the write lease of an event (``sync`` takes it): other syncs of it wait.
 
-        It covers every process sharing the client's state (Redis), else every process
-        of this machine (a file lock). ``sync`` takes it; hold it around several runs.
+        It covers every process sharing the client's state (Redis), else this machine's.
 
         Raises:
             LeaseBusyError: another run kept it for ``wait`` seconds (on entering).
         """
-        core = self._client._core
-        return credential_lease(core.shared, core.api_key, self._client.base_url, event_id, wait)
-
-    def _credits(self) -> int:
-        return self._client.credits_spent
-
-    async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
-        """Change some fields of a session; only the fields passed are sent.
-
-        ``None`` clears a field; ``UNSET`` (for arguments built dynamically) leaves it out.
-
-        Returns:
-            The updated session.
-
-        Raises:
-            InvalidInputError: a field is invalid, or none was given (nothing sent).
-            NotFoundError: no such session.
-            ValidationError: the server rejected a field.
-        """
-        from .._api.fields import prepare_session_fields
-
-        prepared = prepare_session_fields(fields, creating=False)
-        return await _send_update(self._client, session_id, prepared)
+        check_id("event_id", event_id)
+        check_number("wait", wait, at_least=0.0)
+        name = f"event:{event_id}"
+        shared = self._client._core.shared
+        if shared is not None:
+            return shared.lease(name, wait=wait)
+        scope = credential_id(self._client._core.api_key, self._client.base_url)
+        return file_lease(scope, name, wait=wait)
 
 
 async def _send_update(

@@ -1,9 +1,4 @@
-"""The ``speakers`` resource: list, get, attach sessions.
-
-Paths: ``GET /speakers?event_id=`` is documented (without ``fields`` it returns only
-``id``, ``first_name``, ``last_name``); ``GET /speakers/{id}`` is inferred from the
-``GET /{resource}/{id}`` pattern of the reference (its page was not read).
-"""
+"""The ``speakers`` resource (``GET /speakers/{id}`` is inferred from the API's pattern)."""
 
 from __future__ import annotations
 
@@ -20,6 +15,7 @@ from .._api.endpoints import (
 from .._api.models import Speaker
 from .._api.pages import Listing, numbered_listing, parse_speaker_page
 from .._http.transport import Call, check_id
+from .sessions import reusable
 
 if TYPE_CHECKING:
     from .client import SwoogoClient
@@ -41,34 +37,25 @@ class Speakers:
         expand: str | Iterable[str] | None = None,
         per_page: int = 200,
     ) -> Listing[Speaker]:
-        """List an event's speakers (``GET /speakers?event_id=``, documented).
-
-        Each page costs 10 rate-limit credits. Without ``fields`` the API returns
-        only ``id``, ``first_name`` and ``last_name``, so by default every field of
-        ``Speaker`` is asked for (``DEFAULT_SPEAKER_FIELDS``).
+        """List an event's speakers, a page (10 credits) at a time.
 
         Args:
             event_id: The event.
-            fields: Fields to return; ``None`` leaves the choice to the server.
+            fields: Fields to return; by default every field of ``Speaker`` (the API
+                alone sends only the id and names); ``None`` leaves it to the server.
             expand: Related objects, e.g. ``"sessions"``.
             per_page: Page size (up to 1000; 200 with ``expand``).
 
         Returns:
-            An async iterable of ``Speaker``, with ``.pages()``, ``.page(n)``, ``.collect()``.
+            A ``Listing`` of ``Speaker``.
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        fields = (
-            list(fields) if isinstance(fields, Iterable) and not isinstance(fields, str) else fields
-        )
-        expand = (
-            list(expand) if isinstance(expand, Iterable) and not isinstance(expand, str) else expand
-        )
-        options: dict[str, Any] = {"fields": fields, "expand": expand, "per_page": per_page}
+        options: dict[str, Any] = {"fields": reusable(fields), "expand": reusable(expand)}
         return numbered_listing(
             self._send,
-            lambda number: list_speakers_call(event_id, page=number, **options),
+            lambda number: list_speakers_call(event_id, page=number, per_page=per_page, **options),
             parse_speaker_page,
             per_page=per_page,
         )
@@ -80,7 +67,7 @@ class Speakers:
         fields: str | Iterable[str] | None = None,
         expand: str | Iterable[str] | None = None,
     ) -> Speaker:
-        """Fetch one speaker (``GET /speakers/{id}``, inferred from the API's pattern).
+        """Fetch one speaker.
 
         Args:
             speaker_id: The speaker's id.

@@ -1,4 +1,1 @@
-"""State that several clients or processes share: token, budget, leases.
-
-The in-process implementation lives here; Redis is ``swoogo_async.redis``.
-"""
+"""What clients on one credential share: token, budget, leases (Redis: ``swoogo_async.redis``)."""

@@ -1,18 +1,6 @@
-"""What clients on one credential must agree on, wherever they run.
+"""``SharedState``: the token, budget and leases of one credential, wherever its clients run.
 
-Swoogo grants one token stream and one rate budget per API credential, however
-many processes use it. ``SharedState`` is the seam: the token (get, set with
-expiry, compare-and-delete, a refresh lock so exactly one holder fetches) and the
-budget (``Pacer``'s rules on state everyone sees, a 429 blocking everyone), and
-leases (``lease(name)``: one holder at a time, such as the one run writing to an
-event). ``LocalSharedState`` holds a lease as an OS file lock, which every process
-of the machine sees.
-
-A client without ``shared=`` keeps both in-process (``TokenManager`` and
-``Pacer`` on their own, no awaits added). ``LocalSharedState`` is the same state
-behind the protocol: several clients of one process share its token and its one
-``Pacer`` per credential (driven directly, without a second copy of the rules), and
-``swoogo_async.redis.RedisSharedState`` falls back to it when Redis is away.
+``LocalSharedState`` keeps it in this process (leases: OS file locks); ``redis/`` in Redis.
 """
 
 from __future__ import annotations
@@ -29,12 +17,10 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Protocol
 
-from .._checks import check_number
 from .._exceptions import LeaseBusyError, SharedStateError
 from .._http.auth import TokenStore
 from .._http.pacer import AsyncPacer
 from .._http.pacing import DEFAULT_RESERVE, Pacer, RateLimit
-from .._http.transport import check_id
 
 __all__ = [
     "DEFAULT_LEASE_WAIT",
@@ -44,11 +30,17 @@ __all__ = [
     "SharedState",
     "check_lease_held",
     "credential_id",
-    "credential_lease",
     "file_lease",
     "lease_held_until",
     "lease_pause",
 ]
+
+#: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
+DEFAULT_LEASE_WAIT = 60.0
+#: Environment variable naming the folder of the lease files (default: the temporary one).
+LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
+#: Seconds between two tries of a lease another holder has: first, and at most.
+LEASE_POLL = (0.05, 0.5)
 
 #: The lease this task writes under that can expire (a Redis lock): its name and the
 #: ``time.monotonic()`` until which it is surely held. A file lock cannot expire.
@@ -57,10 +49,8 @@ _HELD: ContextVar[tuple[str, list[float]] | None] = ContextVar("swoogo_lease", d
 
 @contextlib.contextmanager
 def lease_held_until(name: str, until: list[float]) -> Iterator[None]:
-    """Mark the writes of this task (and of the tasks it starts) as made under ``name``.
-
-    ``until[0]`` is moved on by whoever extends the lease, to -inf when it is lost.
-    """
+    """Mark this task's writes (and its child tasks') as made under ``name`` until
+    ``until[0]``, which the lease's keeper moves on, or to -inf when the lease is lost."""
     token = _HELD.set((name, until))
     try:
         yield
@@ -70,13 +60,10 @@ def lease_held_until(name: str, until: list[float]) -> Iterator[None]:
 
 
 def check_lease_held() -> None:
-    """Refuse to write once the lease this task writes under may have passed to another run.
+    """Raise ``LeaseBusyError`` once this task's lease may have passed to another run.
 
-    A run stalled longer than its lease's TTL (a frozen VM, SIGSTOP, a swap storm) must not
-    write what it planned from its read: another run may have read and written since.
-
-    Raises:
-        LeaseBusyError: the lease expired or was lost; nothing is sent.
+    A run stalled past its lease's TTL (a frozen VM, SIGSTOP) must not write what it
+    planned from its read: another run may have read and written since.
     """
     held = _HELD.get()
     if held is not None and time.monotonic() >= held[1][0]:
@@ -89,36 +76,13 @@ def check_lease_held() -> None:
 
 
 def credential_id(api_key: str, base_url: str) -> str:
-    """Return a short, stable name for a credential on one server that does not reveal the key.
-
-    Two servers may accept one API key (staging and production): each has its own
-    tokens and its own budget, so the server is part of the name.
-    """
+    """Return a short, stable name of a key on one server (each has its own tokens and
+    budget) that does not reveal the key."""
     return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:16]
 
 
-#: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
-DEFAULT_LEASE_WAIT = 60.0
-
-
-def credential_lease(
-    shared: SharedState | None, api_key: str, base_url: str, event_id: int, wait: float
-) -> contextlib.AbstractAsyncContextManager[None]:
-    """Return the write lease of an event: the shared state's, else this machine's file lease.
-
-    With a shared state (Redis) the lease covers every process on the credential;
-    without one, every process of this machine.
-    """
-    check_id("event_id", event_id)
-    check_number("wait", wait, at_least=0.0)
-    name = f"event:{event_id}"
-    if shared is not None:
-        return shared.lease(name, wait=wait)
-    return file_lease(credential_id(api_key, base_url), name, wait=wait)
-
-
 class SharedState(TokenStore, Protocol):
-    """Token and rate budget shared by every client on one credential."""
+    """Token, rate budget and leases shared by every client on one credential."""
 
     def bind(self, api_key: str, rate_limit: RateLimit | None, *, base_url: str) -> SharedState:
         """Return the state for ``api_key``'s credential on ``base_url`` (what one client uses)."""
@@ -128,8 +92,6 @@ class SharedState(TokenStore, Protocol):
 
     async def aclose(self) -> None:
         """Close what this state opened itself (not a connection it was given)."""
-
-    # -- leases ----------------------------------------------------------------------------
 
     def lease(self, name: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold the lease ``name`` of this credential, in every process, inside the block.
@@ -141,6 +103,9 @@ class SharedState(TokenStore, Protocol):
 
 class LocalSharedState:
     """``SharedState`` in this process's memory.
+
+    The clients of one process bound to it share its token and drive its one ``Pacer``
+    per credential; ``RedisSharedState`` falls back to it while Redis is away.
 
     Args:
         clock: Monotonic clock; injected so tests can move time.
@@ -164,6 +129,7 @@ class LocalSharedState:
         self.budget = Pacer(reserve=reserve)
         self._token: tuple[str, float] | None = None  # value, due at
         self._lock: tuple[str, float] | None = None  # holder, expires at
+        self._lease_scope = "unbound"  # the credential the leases belong to (set by bind)
 
     def __repr__(self) -> str:
         return f"<LocalSharedState credentials={len(self._bound)}>"
@@ -173,15 +139,14 @@ class LocalSharedState:
     ) -> LocalSharedState:
         """Return the state for ``api_key``'s credential on ``base_url`` (one per pair)."""
         name = credential_id(api_key, base_url)
-        state = self._bound.get(name)
-        if state is None:
+        if name not in self._bound:
             state = LocalSharedState(
                 clock=self._clock, reserve=self._reserve, lock_ttl=self._lock_ttl
             )
             state.budget = Pacer(rate_limit, reserve=self._reserve)
             state._lease_scope = name
             self._bound[name] = state
-        return state
+        return self._bound[name]
 
     def pacer(self) -> AsyncPacer:
         """Return a pacer for one client that drives this state's ``Pacer`` directly."""
@@ -189,8 +154,6 @@ class LocalSharedState:
 
     async def aclose(self) -> None:
         """Nothing to close."""
-
-    # -- token ---------------------------------------------------------------------------
 
     async def token_get(self) -> tuple[str, float] | None:
         """Return the shared token and the seconds until it is due, if there is one."""
@@ -223,25 +186,14 @@ class LocalSharedState:
         if self._lock is not None and self._lock[0] == lock:
             self._lock = None
 
-    # -- leases ----------------------------------------------------------------------------
-
-    #: The credential the leases belong to (set by ``bind``).
-    _lease_scope = "unbound"
-
     def lease(self, name: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
-        """Hold the lease ``name`` against every process of this machine (``file_lease``).
+        """Hold the lease ``name`` against every process of this machine (a file lock).
 
         Raises:
             LeaseBusyError: another holder kept it for ``wait`` seconds.
         """
         return file_lease(self._lease_scope, name, wait=wait)
 
-
-#: Environment variable naming the folder of the lease files (default: the system's
-#: temporary folder).
-LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
-#: Seconds between two tries of a lease another holder has: first, and at most.
-LEASE_POLL = (0.05, 0.5)
 
 try:
     import fcntl
@@ -250,20 +202,11 @@ except ImportError:  # pragma: no cover - Windows: leases cover this process onl
 _HELD_HERE: set[Path] = set()  # used where fcntl is missing
 
 
-def _lease_path(scope: str, name: str) -> Path:
-    folder = os.environ.get(LEASE_DIR_ENV) or tempfile.gettempdir()
-    user = getattr(os, "getuid", lambda: "user")()
-    digest = hashlib.sha256(f"{scope}\n{name}".encode()).hexdigest()[:24]
-    return Path(folder) / f"swoogo-async-lease-{user}-{digest}.lock"
-
-
 def _try_lock(fd: int, path: Path) -> bool:
-    """Take the lock on ``fd`` if it is free and ``path`` is still its file."""
     if fcntl is None:  # pragma: no cover - Windows
-        if path in _HELD_HERE:
-            return False
+        free = path not in _HELD_HERE
         _HELD_HERE.add(path)
-        return True
+        return free
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -278,19 +221,10 @@ def _unlock(fd: int, path: Path) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _is_current(fd: int, path: Path) -> bool:
-    """Whether ``fd`` is still the file at ``path`` (a releasing holder deletes it)."""
-    try:
-        return os.fstat(fd).st_ino == os.stat(path).st_ino
-    except FileNotFoundError:
-        return False
-
-
 async def lease_pause(name: str, where: str, started: float, wait: float, pause: float) -> float:
     """Wait ``pause`` before the next try at a busy lease; return the pause after that.
 
-    Raises:
-        LeaseBusyError: ``wait`` seconds have passed since ``started`` (monotonic).
+    ``LeaseBusyError`` once ``wait`` seconds have passed since ``started`` (monotonic).
     """
     left = started + wait - time.monotonic()
     if left <= 0:
@@ -305,18 +239,15 @@ async def lease_pause(name: str, where: str, started: float, wait: float, pause:
 async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[None]:
     """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block.
 
-    The lock file lives in ``$SWOOGO_LEASE_DIR`` (default: the temporary folder), named
-    by the user and a hash of scope and name, and is deleted by its holder on release
-    (a waiter that opened the deleted file notices and opens the new one). The
-    operating system drops the lock when its holder exits, however it exits, so a
-    killed run never leaves a stale lease. It covers the processes of one machine (two
-    handles in one process exclude each other too).
-
-    Raises:
-        LeaseBusyError: another holder kept it for ``wait`` seconds.
-        SharedStateError: the lease file cannot be opened.
+    The file (in ``$SWOOGO_LEASE_DIR``, else the temporary folder) is deleted by its holder
+    on release. The OS drops the lock of a holder that exits however it exits, so a killed
+    run leaves no stale lease. ``LeaseBusyError`` after ``wait`` seconds;
+    ``SharedStateError`` if the file cannot be opened.
     """
-    path = _lease_path(scope, name)
+    folder = os.environ.get(LEASE_DIR_ENV) or tempfile.gettempdir()
+    user = getattr(os, "getuid", lambda: "user")()
+    digest = hashlib.sha256(f"{scope}\n{name}".encode()).hexdigest()[:24]
+    path = Path(folder) / f"swoogo-async-lease-{user}-{digest}.lock"
     started = time.monotonic()
     pause = LEASE_POLL[0]
     while True:
@@ -328,9 +259,10 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
                 f" {exc.strerror or type(exc).__name__}"
             ) from None
         if _try_lock(fd, path):
-            if _is_current(fd, path):
-                break
-            _unlock(fd, path)
+            with contextlib.suppress(FileNotFoundError):
+                if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                    break
+            _unlock(fd, path)  # a releasing holder deleted this file: open the new one
             os.close(fd)
             continue
         os.close(fd)
