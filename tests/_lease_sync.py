@@ -26,7 +26,7 @@ __all__ = ["main"]
 
 async def main(redis_url: str, event_id: int, rows: int, go: Path | None) -> None:
     """Run the sync and print its statuses."""
-    shared = RedisSharedState.from_url(redis_url, lock_ttl=0.5)
+    shared = RedisSharedState.from_url(redis_url, timeout=30.0, lock_ttl=0.5)
     stalled = False
 
     def stall(row: Any, plan: Any) -> bool:

@@ -15,7 +15,11 @@ import pytest
 
 from swoogo_async.cli._demo_workers import LocalRedis
 
-__all__ = ["RedisServer", "redis_server"]
+__all__ = ["PATIENT", "RedisServer", "redis_server"]
+
+#: A Redis command's timeout in tests that are not about a slow Redis: on a loaded machine
+#: an answer may take seconds, and the default (1 s) would fall back to in-process state.
+PATIENT = 30.0
 
 
 class RedisServer(LocalRedis):

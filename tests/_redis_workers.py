@@ -15,7 +15,7 @@ async def _work(base_url: str, redis_url: str, calls: int) -> dict[str, Any]:
     from swoogo_async.redis import RedisSharedState
 
     retry = RetryPolicy(max_attempts=6, backoff_base=0.005, backoff_cap=0.05, deadline=60.0)
-    shared = RedisSharedState.from_url(redis_url)
+    shared = RedisSharedState.from_url(redis_url, timeout=30.0)
     try:
         async with SwoogoClient(
             "test-key", "test-secret", base_url=base_url, retry=retry, shared=shared, pool_size=8

@@ -32,7 +32,7 @@ from swoogo_async.cli._main import _client as cli_client
 from swoogo_async.redis import RedisSharedState
 from swoogo_async.testing import FakeSwoogo, Fault
 
-from ._redis_server import RedisServer, redis_server
+from ._redis_server import PATIENT, RedisServer, redis_server
 from ._redis_workers import run_worker
 from .conftest import FAST_RETRY
 
@@ -57,6 +57,12 @@ async def _in_processes(base_url: str, redis_url: str, calls: list[int]) -> list
             await loop.run_in_executor(None, proc.join, 30)
             if proc.is_alive():
                 proc.kill()
+
+
+def _state(redis: aioredis.Redis, **options: Any) -> RedisSharedState:
+    """A state whose commands may take long on a loaded machine (tests of a slow Redis
+    pass their own timeout)."""
+    return RedisSharedState(redis, **{"timeout": PATIENT, **options})
 
 
 def _client(fake: FakeSwoogo, shared: RedisSharedState, **options: Any) -> SwoogoClient:
@@ -93,7 +99,7 @@ async def test_four_processes_share_one_budget_without_a_429(redis_server: Redis
 
 async def test_a_dead_lock_holder_is_replaced_after_its_ttl(redis_server: RedisServer) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
-    shared = RedisSharedState(redis, lock_ttl=0.3)
+    shared = _state(redis, lock_ttl=0.3)
     async with FakeSwoogo() as fake:
         fake.add_session(event_id=1, name="S", date="2026-05-01")
         bound = shared.bind(fake.api_key, None, base_url=fake.base_url)
@@ -109,7 +115,7 @@ async def test_a_401_drops_the_shared_token_only_if_it_is_the_one_that_failed(
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
     # Two states on one Redis stand for two processes: they share nothing else.
-    a_state, b_state = RedisSharedState(redis), RedisSharedState(redis)
+    a_state, b_state = _state(redis), _state(redis)
     async with FakeSwoogo() as fake, _client(fake, a_state) as a, _client(fake, b_state) as b:
         fake.add_session(event_id=1, name="S", date="2026-05-01")
         await a.sessions.get(1000)
@@ -132,7 +138,7 @@ async def test_a_429_blocks_every_process_until_its_reset(
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
     short = RetryPolicy(max_attempts=2, backoff_base=0.005, backoff_cap=0.01, deadline=2.0)
-    a_state, b_state = RedisSharedState(redis), RedisSharedState(redis)
+    a_state, b_state = _state(redis), _state(redis)
     async with (
         FakeSwoogo(rate_limit=1000, rate_window=600.0) as fake,
         _client(fake, a_state, retry=short) as a,
@@ -442,7 +448,7 @@ async def test_the_lua_script_follows_the_pacer_exactly(
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
     name = f"lua-test-{ops.__name__}"
-    state = RedisSharedState(redis).bind(name, explicit, base_url="http://127.0.0.1:1/api/v1")
+    state = _state(redis).bind(name, explicit, base_url="http://127.0.0.1:1/api/v1")
     pacer = Pacer(explicit)
     for op, args, now in ops(explicit):
         got = await state.run_script(op, *args, now=now)
@@ -589,11 +595,11 @@ async def test_two_servers_on_one_api_key_never_share_a_token_or_a_budget(
     async with FakeSwoogo("one-key", "secret-A") as a, FakeSwoogo("one-key", "secret-B") as b:
         for _ in range(3):  # short-lived clients, as CLI runs or worker jobs are
             for fake in (a, b):
-                async with _client(fake, RedisSharedState(redis)) as client:
+                async with _client(fake, _state(redis)) as client:
                     await client.sessions.get_many([1], event_id=1)
         assert (a.token_requests, b.token_requests) == (1, 1)
-        keys_a = RedisSharedState(redis).bind("one-key", None, base_url=a.base_url)._keys
-        keys_b = RedisSharedState(redis).bind("one-key", None, base_url=b.base_url)._keys
+        keys_a = _state(redis).bind("one-key", None, base_url=a.base_url)._keys
+        keys_b = _state(redis).bind("one-key", None, base_url=b.base_url)._keys
     assert keys_a is not None
     assert keys_b is not None
     assert set(keys_a).isdisjoint(keys_b)
@@ -633,7 +639,7 @@ async def test_a_malformed_value_under_our_keys_is_treated_as_absent(
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url, decode_responses=decode)
     await redis.flushdb()
-    shared = RedisSharedState(redis, on_error="raise")  # a raw error would surface here
+    shared = _state(redis, on_error="raise")  # a raw error would surface here
     async with FakeSwoogo(rate_limit=100, rate_window=60.0) as fake:
         fake.add_session(event_id=1, name="S", date="2026-05-01")
         keys = shared.bind(fake.api_key, None, base_url=fake.base_url)._keys
@@ -689,7 +695,7 @@ async def test_a_poisoned_budget_holds_no_caller_past_a_couple_of_windows(
     """
     redis = aioredis.Redis.from_url(redis_server.url)
     await redis.flushdb()
-    state = RedisSharedState(redis).bind("poison", None, base_url="http://127.0.0.1:1/api/v1")
+    state = _state(redis).bind("poison", None, base_url="http://127.0.0.1:1/api/v1")
     assert state._keys is not None
     t = 1000.0  # the script's clock, moved by hand
     await state.run_script("reserve", 1, 1e18, 0, now=t)
@@ -727,7 +733,7 @@ async def test_a_poisoned_took_field_is_read_as_absent(
     floor: a lone sized run that fits still finishes into it at once, without an error."""
     redis = aioredis.Redis.from_url(redis_server.url)
     await redis.flushdb()
-    state = RedisSharedState(redis).bind("took", None, base_url="http://127.0.0.1:1/api/v1")
+    state = _state(redis).bind("took", None, base_url="http://127.0.0.1:1/api/v1")
     assert state._keys is not None
     t = 1000.0  # the script's clock, moved by hand
     await state.run_script("reserve", 1, 1e18, 0, now=t)
@@ -752,8 +758,8 @@ async def test_interactive_calls_go_first_through_redis_while_bulk_work_saturate
     now = [1000.0]
     async with FakeSwoogo(rate_limit=100, rate_window=10.0, clock=lambda: now[0]) as fake:
         fake.add_session(event_id=1, name="S", date="2026-05-01")
-        bulk_state = RedisSharedState(redis).bind(fake.api_key, None, base_url=fake.base_url)
-        web_state = RedisSharedState(redis).bind(fake.api_key, None, base_url=fake.base_url)
+        bulk_state = _state(redis).bind(fake.api_key, None, base_url=fake.base_url)
+        web_state = _state(redis).bind(fake.api_key, None, base_url=fake.base_url)
         t = 500.0  # the scripts' clock, moved by hand: no decision depends on the run's speed
         assert (await web_state.run_script("reserve", 1, 1e18, 0, now=t))[0]
         await web_state.run_script("observe", 100, 99, 10, 1, 1, now=t)
@@ -867,8 +873,7 @@ async def test_sized_runs_in_two_processes_share_the_floor_through_redis(
     redis = aioredis.Redis.from_url(redis_server.url)
     await redis.flushdb()
     one, other = (
-        RedisSharedState(redis).bind("runs", None, base_url="http://127.0.0.1:1/api/v1")
-        for _ in range(2)
+        _state(redis).bind("runs", None, base_url="http://127.0.0.1:1/api/v1") for _ in range(2)
     )
     t = 700.0  # the scripts' clock, moved by hand
     await one.run_script("reserve", 1, 1e18, 0, now=t)
@@ -892,7 +897,7 @@ async def test_a_sized_create_many_through_redis_takes_the_floor_when_it_fits(
 ) -> None:
     redis = aioredis.Redis.from_url(redis_server.url)
     await redis.flushdb()
-    shared = RedisSharedState(redis)
+    shared = _state(redis)
     # 55 of the 70 credits leave less than the floor (about 21 for the next ten
     # minutes): the run ends only because its calls take it.
     async with FakeSwoogo(rate_limit=70, rate_window=600.0) as fake:
@@ -922,7 +927,7 @@ async def test_a_budget_swollen_with_fields_is_dropped_not_read_by_every_bulk_ca
     (theirs and a run's each) is no state of theirs: it is read as absent."""
     redis = aioredis.Redis.from_url(redis_server.url)
     await redis.flushdb()
-    state = RedisSharedState(redis).bind("swollen", None, base_url="http://127.0.0.1:1/api/v1")
+    state = _state(redis).bind("swollen", None, base_url="http://127.0.0.1:1/api/v1")
     assert state._keys is not None
     t = 1000.0  # the script's clock, moved by hand
     await state.run_script("reserve", 1, 1e18, 0, now=t)
@@ -947,7 +952,7 @@ async def test_a_run_field_seen_in_the_future_is_read_as_absent(redis_server: Re
     """
     redis = aioredis.Redis.from_url(redis_server.url)
     await redis.flushdb()
-    state = RedisSharedState(redis).bind("ghost", None, base_url="http://127.0.0.1:1/api/v1")
+    state = _state(redis).bind("ghost", None, base_url="http://127.0.0.1:1/api/v1")
     assert state._keys is not None
     t = 1000.0  # the script's clock, moved by hand
     await state.run_script("reserve", 1, 1e18, 0, now=t)

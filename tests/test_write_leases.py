@@ -23,7 +23,7 @@ from swoogo_async._shared.state import LocalSharedState, file_lease
 from swoogo_async.redis import RedisSharedState
 from swoogo_async.testing import FakeSwoogo, Fault
 
-from ._redis_server import RedisServer, redis_server
+from ._redis_server import PATIENT, RedisServer, redis_server
 from .test_cli import env_for, read_report, write_csv
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
@@ -242,8 +242,8 @@ async def test_file_leases_exclude_each_other_and_free_on_release(
 async def test_redis_leases_exclude_each_other_and_free_on_release(
     redis_server: RedisServer,
 ) -> None:
-    one = RedisSharedState.from_url(redis_server.url)
-    two = RedisSharedState.from_url(redis_server.url)
+    one = RedisSharedState.from_url(redis_server.url, timeout=PATIENT)
+    two = RedisSharedState.from_url(redis_server.url, timeout=PATIENT)
     a = one.bind("key", None, base_url="http://x")
     b = two.bind("key", None, base_url="http://x")
     try:
@@ -270,7 +270,7 @@ async def test_a_redis_lease_key_without_a_ttl_is_no_lease(
 ) -> None:
     """Every lease taken by a run expires; a key left without a TTL would stop every sync."""
     monkeypatch.setenv("SWOOGO_LEASE_DIR", str(tmp_path))
-    state = RedisSharedState.from_url(redis_server.url)
+    state = RedisSharedState.from_url(redis_server.url, timeout=PATIENT)
     bound = state.bind("key", None, base_url="http://x")
     assert bound._keys is not None
     key = f"{bound._keys[0].removesuffix(':token')}:lease:event:1"
