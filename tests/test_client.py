@@ -457,3 +457,19 @@ async def test_a_get_runs_code_in_six_package_modules(
         "swoogo_async._api.converter",
         "swoogo_async._api.models",
     }
+
+
+async def test_a_listing_reads_generator_options_once_for_every_page(
+    fake: FakeSwoogo, client: SwoogoClient
+) -> None:
+    for n in range(5):
+        fake.add_session(event_id=3, name=f"S{n}", date="2026-05-01", capacity=n)
+    listing = client.sessions.list(
+        3,
+        fields=(name for name in ["id", "name", "capacity"]),
+        sort=(key for key in ["-capacity"]),
+        per_page=2,
+    )
+    got = await listing.collect()
+    assert [(s.name, s.capacity) for s in got] == [(f"S{n}", n) for n in (4, 3, 2, 1, 0)]
+    assert [r.query["fields"] for r in fake.requests[-3:]] == ["id,name,capacity"] * 3

@@ -47,7 +47,8 @@ MAX_IDS_PER_CALL = 100
 
 def reusable(values: Any) -> Any:
     """Return an iterable (not text) as a list: a listing builds each page's call from it."""
-    return list(values) if isinstance(values, Iterable) and not isinstance(values, str) else values
+    text = isinstance(values, (str, bytes, bytearray))
+    return list(values) if isinstance(values, Iterable) and not text else values
 
 
 class Sessions:
@@ -159,10 +160,10 @@ class Sessions:
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        options["ids"] = reusable(options.get("ids"))
+        given = {name: reusable(value) for name, value in options.items()}
         return numbered_listing(
             self._send,
-            lambda number: list_sessions_call(event_id, page=number, **options),
+            lambda number: list_sessions_call(event_id, page=number, **given),
             parse_page,
             per_page=options.get("per_page", 200),
         )
