@@ -25,19 +25,14 @@ from .._json import decoder as json_decoder
 from .._json import loads
 from .models import SelectionControl, Session, SessionStatus, Speaker, from_fields
 from .scalars import (
+    AS_IS_TYPES,
     CUSTOM_FIELD_RE,
+    STRUCTURE,
+    UNSTRUCTURE,
     custom_fields,
-    format_date,
     format_datetime,
     format_time,
-    parse_bool,
-    parse_date,
-    parse_datetime,
     parse_int,
-    parse_selection,
-    parse_status,
-    parse_str,
-    parse_time,
 )
 
 if TYPE_CHECKING:
@@ -63,51 +58,17 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _as_is(value: Any, _type: Any = None) -> Any:
-    return value
-
-
-def _enum_value(value: SessionStatus | SelectionControl | None) -> str | None:
-    return None if value is None else value.value
-
-
-# Each field type's drift rule. Values of any shape (location, track, gender) pass as they are.
-_AS_IS_TYPES = (Any, dict[str, Any], dict[str, Any] | None)
-_STRUCTURE: dict[Any, Callable[[Any, Any], Any]] = {
-    int | None: parse_int,
-    str | None: parse_str,
-    bool | None: parse_bool,
-    dt.date | None: parse_date,
-    dt.time | None: parse_time,
-    dt.datetime | None: parse_datetime,
-    SessionStatus | None: parse_status,
-    SelectionControl | None: parse_selection,
-    **dict.fromkeys(_AS_IS_TYPES, _as_is),
-}
-
-
 @functools.cache
 def converter() -> cattrs.Converter:
     """The one converter, built on first use: sessions read whole need no cattrs."""
     import cattrs
-    from cattrs.fns import identity
 
     conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
-    for tp, structure in _STRUCTURE.items():
-        if tp not in _AS_IS_TYPES:
+    for tp, structure in STRUCTURE.items():
+        if tp not in AS_IS_TYPES:
             conv.register_structure_hook(tp, structure)
-    conv.register_structure_hook_func(lambda tp: tp in _AS_IS_TYPES, _as_is)
-    unstructure: dict[Any, Callable[[Any], Any]] = {
-        int | None: identity,
-        str | None: identity,
-        bool | None: identity,
-        dt.date | None: format_date,
-        dt.time | None: format_time,
-        dt.datetime | None: format_datetime,
-        SessionStatus | None: _enum_value,
-        SelectionControl | None: _enum_value,
-    }
-    for tp, write in unstructure.items():
+    conv.register_structure_hook_func(lambda tp: tp in AS_IS_TYPES, STRUCTURE[Any])
+    for tp, write in UNSTRUCTURE.items():
         conv.register_unstructure_hook(tp, write)
     conv.register_structure_hook(Session, lambda data, _: structure_session(data))
     conv.register_structure_hook(Speaker, structure_speaker)
@@ -184,7 +145,7 @@ def _session_records() -> Callable[..., list[Session]]:
     lines = ["def sessions(records, general, other):", "  out = []", "  for o in records:"]
     lines += ["    try:", f"      {', '.join(values)}, = get(o)"]
     for v, a in zip(values, fields, strict=True):
-        names["h" + v] = custom_fields if a.name == "custom_fields" else _STRUCTURE[a.type]
+        names["h" + v] = custom_fields if a.name == "custom_fields" else STRUCTURE[a.type]
         names["t" + v] = a.type
         line = re.sub(r"\b([ht]?)v\b", rf"\g<1>{v}", _WIRE_FORMS[a.type])
         if line:

@@ -1,11 +1,6 @@
-"""Listings walked so that a misbehaving server cannot make them loop, and the parsers
-of a list page's body (the envelope).
-
-A page's own counters cannot be trusted (``currentPage`` stuck, a huge ``pageCount``,
-``next`` always present, ``?page`` ignored, ``totalCount`` stale): a walk numbers pages
-itself and stops by the rules in ``Listing``'s docstring. ``KeysetWalk`` reads by id
-instead, so that a listing changing while read cannot hide an item.
-"""
+"""Listings walked so that a server whose counters lie (``currentPage`` stuck, ``next``
+always there, ``?page`` ignored, ``totalCount`` stale) cannot make them loop, and the
+parsers of a list page's body (the envelope)."""
 
 from __future__ import annotations
 
@@ -53,11 +48,8 @@ def _short(read: int, total: int | None) -> str | None:
 def _runaway(
     read: int, total: int | None, number: int, page_count: int | None, pages: int
 ) -> str | None:
-    """Why a walk that has more to read must stop anyway, or None if it may go on.
-
-    More distinct items than ``totalCount`` prove it wrong: the walk goes on to the last
-    page ``pageCount`` announces (the listing grew), not past it.
-    """
+    """Why a walk that has more to read must stop anyway, or None if it may go on: more
+    items than ``totalCount`` go on to the last page ``pageCount`` announces, not past it."""
     if total is not None and read > total and (page_count is None or page_count > number + 1):
         return (
             f"the listing went past the {total} items its first page announced"
@@ -73,13 +65,9 @@ def _item_id(item: Any) -> Hashable | None:
 
 
 class PageWalk(Generic[T]):
-    """``async for page in PageWalk(fetch)``: each page once, never endlessly.
-
-    Args:
-        fetch: Fetches page ``n`` (1-based).
-        max_pages: Pages at most; reaching it with more to read leaves ``complete`` False.
-        key: An item's identity (None: unknown, never counted as a repeat); ``id``.
-    """
+    """``async for page in PageWalk(fetch)``: page ``n`` by ``fetch(n)``, each page once,
+    never endlessly (the rules in ``Listing``'s docstring). ``key`` is an item's identity
+    (None: unknown, never a repeat)."""
 
     def __init__(
         self,
@@ -89,10 +77,8 @@ class PageWalk(Generic[T]):
         key: Callable[[T], Hashable | None] = _item_id,
     ) -> None:
         self._fetch, self._max_pages, self._key = fetch, max_pages, key
-        #: Whether the walk ended where the server said the listing ends.
-        self.complete = False
-        #: Why the walk stopped early, when it did.
-        self.stopped: str | None = None
+        self.complete = False  # the walk ended where the server said the listing ends
+        self.stopped: str | None = None  # why it did not
 
     async def __aiter__(self) -> AsyncIterator[Page[T]]:
         seen: set[Hashable] = set()
@@ -137,52 +123,39 @@ def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
 
 
 class KeysetWalk(Generic[T]):
-    """``async for page in KeysetWalk(fetch)``: a listing read by id, after the last id.
+    """``async for page in KeysetWalk(fetch)``: ``fetch(last)`` is the first page of the
+    items whose id is above ``last``, by id, so an item deleted or added meanwhile cannot
+    move an unseen one to a page already read. ``complete`` as for ``PageWalk``."""
 
-    Reading ``id>LAST`` sorted by id (page 1 every time): an item deleted or added while
-    the listing is read cannot move an unseen one to a page already read. ``complete``
-    as for ``PageWalk``.
-
-    Args:
-        fetch: Fetches the first page of the items whose id is above the one given
-            (0 first), sorted by id.
-        key: An item's id; ``id``.
-    """
-
-    def __init__(
-        self,
-        fetch: Callable[[int], Awaitable[Page[T]]],
-        *,
-        key: Callable[[T], Hashable | None] = _item_id,
-    ) -> None:
-        self._fetch, self._key = fetch, key
+    def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]]) -> None:
+        self._fetch = fetch
         self.complete = False
         self.stopped: str | None = None
-        self.seen: set[int] = set()
 
     async def __aiter__(self) -> AsyncIterator[Page[T]]:
+        seen: set[int] = set()
         last = pages = 0
         page = await self._fetch(last)
         total = page.total_count
         while True:
             ids: list[int] = []
-            for ident in map(self._key, page.items):
+            for ident in map(_item_id, page.items):
                 if type(ident) is not int or ident <= (ids[-1] if ids else last):
                     # The server ignored the search or the sort: reading on could skip items.
                     self.stopped = f"the page read after id {last} is not in id order above it"
                     return
                 ids.append(ident)
-            self.seen.update(ids)
+            seen.update(ids)
             yield page
             if not ids or not _more(page, 1, page.page_count):
                 break
             pages += 1
-            self.stopped = _runaway(len(self.seen), total, 1, page.page_count, pages)
+            self.stopped = _runaway(len(seen), total, 1, page.page_count, pages)
             if self.stopped is not None:
                 return
             last = ids[-1]
             page = await self._fetch(last)
-        self.stopped = _short(len(self.seen), total)
+        self.stopped = _short(len(seen), total)
         self.complete = self.stopped is None
 
 
@@ -271,8 +244,8 @@ class SessionBatch:
 
     Args:
         sessions: The sessions found, in the order their ids were asked for.
-        missing: The ids asked for that no response held (deleted, in another
-            event, or never existed), in the order asked.
+        missing: The ids no response held (deleted, in another event, or never
+            existed), in the order asked.
     """
 
     sessions: list[Session]
@@ -299,8 +272,18 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def _envelope_page(payload: dict[str, Any], items: list[T], *, page: int, per_page: int) -> Page[T]:
-    """The ``Page`` of ``items`` with the counts of a list envelope (or our guesses)."""
+def page_of(
+    payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
+) -> Page[dict[str, Any]]:
+    """The ``Page`` a decoded list envelope holds (``items`` a list or an object keyed by
+    id; a bare list, no counts), or raise ``ResponseDecodeError``."""
+    if isinstance(payload, list):
+        payload = {"items": payload}
+    items = payload.get("items") if isinstance(payload, dict) else None
+    if isinstance(items, Mapping):
+        items = list(items.values())
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise refused(raw, payload, method=method, url=url)
     meta, links = payload.get("_meta"), payload.get("_links")
     if not isinstance(meta, dict):
         meta = {}
@@ -314,21 +297,6 @@ def _envelope_page(payload: dict[str, Any], items: list[T], *, page: int, per_pa
     )
 
 
-def page_of(
-    payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
-) -> Page[dict[str, Any]]:
-    """The ``Page`` a decoded list envelope holds (``items`` a list or an object keyed by
-    id; a bare list, no counts), or raise ``ResponseDecodeError``."""
-    if isinstance(payload, list):
-        payload = {"items": payload}
-    items = payload.get("items") if isinstance(payload, dict) else None
-    if isinstance(items, Mapping):
-        items = list(items.values())
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise refused(raw, payload, method=method, url=url)
-    return _envelope_page(payload, items, page=page, per_page=per_page)
-
-
 def parse_raw_page(
     raw: bytes, *, method: str, url: str, page: int, per_page: int
 ) -> Page[dict[str, Any]]:
@@ -339,14 +307,8 @@ def parse_raw_page(
 
 def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -> Page[Session]:
     """Read a list envelope of sessions (``items`` a list or an object keyed by id)."""
-    payload = decode_json(raw, method=method, url=url)
-    if isinstance(payload, list):  # a bare list: no envelope, so no counts
-        payload = {"items": payload}
-    try:
-        items = structure_sessions(payload["items"], copy=False)
-    except (ValueError, KeyError, TypeError):  # not an envelope, or items not records
-        raise refused(raw, payload, method=method, url=url) from None
-    return _envelope_page(payload, items, page=page, per_page=per_page)
+    plain: Page[Any] = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
+    return attrs.evolve(plain, items=structure_sessions(plain.items, copy=False))
 
 
 def parse_speaker_page(
