@@ -1,12 +1,8 @@
-"""The one cattrs converter: API payloads to models and back.
+"""The one cattrs converter, API payloads to models and back, by the rules of ``scalars.py``.
 
-Every drift rule is a hook registered here (the rules are in ``scalars.py``), none sits on
-the models: numbers and flags as text, the wire's date formats, open enums, custom fields
-(``custom_fields`` and top-level ``c_<digits>`` keys) and unknown fields (kept in ``extra``,
-as is a known field's value that will not convert: a page never fails on one odd value).
-Session records read whole take one generated function with each field's test inline;
-other records take cattrs' generated function, then field-by-field salvage.
-"""
+Custom fields (``custom_fields`` and top-level ``c_<digits>`` keys) go to ``custom_fields``,
+unknown keys to ``extra``, as does a known field's value that will not convert: a page never
+fails on one odd value. Session records read whole take one generated function."""
 
 from __future__ import annotations
 
@@ -78,29 +74,30 @@ def converter() -> cattrs.Converter:
 
 
 @functools.cache
-def _generated_fn(cls: type[Any], *, structure: bool) -> Callable[..., Any]:
-    """cattrs' generated function for ``cls``; ``extra`` is filled afterwards."""
-    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+def _unstructure_fn(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    from cattrs.gen import make_dict_unstructure_fn, override
 
-    omit = override(omit=True)
-    if not structure:
-        return make_dict_unstructure_fn(cls, converter(), extra=omit)
-    hooks: dict[str, Any] = {
-        "extra": omit,
-        "sessions": omit,
-        "custom_fields": override(struct_hook=custom_fields),
-    }
-    return make_dict_structure_fn(cls, converter(), _cattrs_detailed_validation=False, **hooks)
+    return make_dict_unstructure_fn(cls, converter(), extra=override(omit=True))
+
+
+@functools.cache
+def _structure_hooks(cls: type[Any]) -> list[tuple[str, Callable[[Any, Any], Any], Any]]:
+    """Each field's name, hook and type (``extra`` is filled afterwards, a speaker's
+    ``sessions`` by ``structure_speaker``)."""
+    hook = converter().get_structure_hook
+    return [
+        (a.name, custom_fields if a.name == "custom_fields" else hook(a.type), a.type)
+        for a in attrs.fields(attrs.resolve_types(cls))
+        if a.name not in ("extra", "sessions")
+    ]
 
 
 def _field_names(cls: type[Any]) -> frozenset[str]:
     return frozenset(a.name for a in attrs.fields(cls)) - {"extra"}
 
 
-# How a session read whole reads field ``k`` when its value ``v`` has the wire's usual
-# form: one inline test, no call. A value in another form goes to the drift rule ``hv``
-# for the field's type ``tv``; a form no rule reads raises, and the record takes
-# cattrs' generated function instead.
+# How a session read whole reads field ``k``: a value ``v`` in the wire's usual form costs
+# one inline test; another goes to the rule ``hv`` for the field's type ``tv``.
 _WIRE_FORMS: dict[Any, str] = {
     int | None: "if type(v) not in INT: o[k] = hv(v, tv)",
     str | None: "if type(v) not in STR: o[k] = hv(v, tv)",
@@ -130,14 +127,10 @@ _WIRE_NAMES: dict[str, Any] = {
 
 @functools.cache
 def _session_records() -> Callable[..., list[Session]]:
-    """Generate the function that reads a list of session records, converting each in place.
-
-    Like cattrs' generated functions, with the test of ``_WIRE_FORMS`` inline where they
-    call a hook, and the record itself, converted, as the session's attributes
-    (``from_fields``). A record lacking a field, or with a value in no usual form, goes
-    to ``general(record)``: the rules read their own output unchanged, so a record
-    converted in part reads as it came. Keys that are not fields go to ``other``.
-    """
+    """Generate the function that reads session records: like cattrs', with the tests of
+    ``_WIRE_FORMS`` inline, each record converted in place to be the session's attributes.
+    A record lacking a field or with a value in no usual form goes to ``general`` (the rules
+    read their own output unchanged: a record converted in part reads as it came)."""
     fields = [a for a in attrs.fields(attrs.resolve_types(Session)) if a.name != "extra"]
     names = {**_WIRE_NAMES, "cls": Session, "new": from_fields, "N": len(fields)}
     names["get"] = operator.itemgetter(*(a.name for a in fields))
@@ -163,9 +156,8 @@ def _session_records() -> Callable[..., list[Session]]:
     return names["sessions"]  # type: ignore[no-any-return]
 
 
-# A payload's keys that are not fields, by model and key layout: a session's top-level
-# custom fields, then the others. A page's records share one layout, so each is sorted
-# out once. Bounded: a process fed ever-new layouts sorts them out each time.
+# A payload's keys that are not fields (a session's top-level custom fields, then the
+# others) by model and key layout, which a page's records share. Bounded.
 _SPLITS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 
@@ -197,39 +189,22 @@ def _keep_other_keys(record: Any, data: Mapping[str, Any]) -> None:
         record.extra[key] = data[key]
 
 
-def _salvage(cls: type[T], data: Mapping[str, Any]) -> T:
-    """Convert field by field, moving any value that will not convert to ``extra``."""
+def structure_record(cls: type[T], data: Any) -> T:
+    """Turn a payload into an attrs model with an ``extra`` field, tolerating drift: keys
+    that are not fields go to ``extra``, as does a value that will not convert."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"expected a {cls.__name__} object, got {type(data).__name__}")
     good: dict[str, Any] = {}
     bad: dict[str, Any] = {}
-    for attribute in attrs.fields(cls):  # type: ignore[arg-type]
-        name = attribute.name
-        if name not in data or name in ("extra", "sessions"):
-            continue
-        try:
-            if name == "custom_fields":
-                good[name] = custom_fields(data[name])
-            else:
-                good[name] = converter().structure(data[name], attribute.type)
-        except (ValueError, TypeError):
-            bad[name] = data[name]
+    for name, hook, tp in _structure_hooks(cls):  # type: ignore[arg-type]
+        if name in data:
+            try:
+                good[name] = hook(data[name], tp)
+            except (ValueError, TypeError):
+                bad[name] = data[name]
     record = cls(**good)
     _keep_other_keys(record, data)
     record.extra.update(bad)  # type: ignore[attr-defined]
-    return record
-
-
-def structure_record(cls: type[T], data: Any) -> T:
-    """Turn a payload into an attrs model with an ``extra`` field, tolerating drift.
-
-    Keys that are not fields go to ``extra``, as does a value that will not convert.
-    """
-    if not isinstance(data, Mapping):
-        raise ValueError(f"expected a {cls.__name__} object, got {type(data).__name__}")
-    try:
-        record: T = _generated_fn(cls, structure=True)(data, cls)  # type: ignore[arg-type]
-    except (ValueError, TypeError):
-        return _salvage(cls, data)
-    _keep_other_keys(record, data)
     return record
 
 
@@ -255,8 +230,7 @@ def structure_session(data: Mapping[str, Any]) -> Session:
 
 def unstructure_session(record: Session | Speaker) -> dict[str, Any]:
     """Turn a ``Session`` (or a ``Speaker``) back into an API-shaped dict, ``extra`` included."""
-    unstructure = _generated_fn(type(record), structure=False)  # type: ignore[arg-type]
-    out: dict[str, Any] = unstructure(record)
+    out = _unstructure_fn(type(record))(record)  # type: ignore[arg-type]
     out.update(record.extra)
     return out
 
@@ -292,17 +266,18 @@ def refused(raw: bytes, payload: Any, *, method: str, url: str) -> ResponseDecod
     return ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
 
 
-def parse_session(raw: bytes, *, method: str, url: str) -> Session:
-    """Read a session body."""
+def _object(raw: bytes, method: str, url: str) -> dict[str, Any]:
     payload = decode_json(raw, method=method, url=url)
     if type(payload) is not dict:
         raise refused(raw, payload, method=method, url=url)
-    return structure_sessions([payload], copy=False)[0]
+    return payload
+
+
+def parse_session(raw: bytes, *, method: str, url: str) -> Session:
+    """Read a session body."""
+    return structure_sessions([_object(raw, method, url)], copy=False)[0]
 
 
 def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
     """Read a speaker body."""
-    payload = decode_json(raw, method=method, url=url)
-    if type(payload) is not dict:
-        raise refused(raw, payload, method=method, url=url)
-    return structure_speaker(payload)
+    return structure_speaker(_object(raw, method, url))
