@@ -92,10 +92,6 @@ def _structure_hooks(cls: type[Any]) -> list[tuple[str, Callable[[Any, Any], Any
     ]
 
 
-def _field_names(cls: type[Any]) -> frozenset[str]:
-    return frozenset(a.name for a in attrs.fields(cls)) - {"extra"}
-
-
 # How a session read whole reads field ``k``: a value ``v`` in the wire's usual form costs
 # one inline test; another goes to the rule ``hv`` for the field's type ``tv``.
 _WIRE_FORMS: dict[Any, str] = {
@@ -165,7 +161,8 @@ def _other_keys(cls: type[Any], data: Mapping[Any, Any]) -> tuple[tuple[Any, ...
     layout = (cls, *data)
     split = _SPLITS.get(layout)
     if split is None:
-        other = [key for key in data if key not in _field_names(cls)]
+        known = {a.name for a in attrs.fields(cls)} - {"extra"}
+        other = [key for key in data if key not in known]
         top = [k for k in other if cls is Session and type(k) is str and CUSTOM_FIELD_RE.match(k)]
         split = (tuple(top), tuple(k for k in other if k not in top))
         if len(_SPLITS) < 256:
@@ -181,14 +178,6 @@ def _move_other_keys(data: dict[str, Any]) -> None:
     data["extra"] = {key: data.pop(key) for key in rest}
 
 
-def _keep_other_keys(record: Any, data: Mapping[str, Any]) -> None:
-    top, rest = _other_keys(type(record), data)
-    for key in top:
-        record.custom_fields[key] = data[key]
-    for key in rest:
-        record.extra[key] = data[key]
-
-
 def structure_record(cls: type[T], data: Any) -> T:
     """Turn a payload into an attrs model with an ``extra`` field, tolerating drift: keys
     that are not fields go to ``extra``, as does a value that will not convert."""
@@ -202,10 +191,11 @@ def structure_record(cls: type[T], data: Any) -> T:
                 good[name] = hook(data[name], tp)
             except (ValueError, TypeError):
                 bad[name] = data[name]
-    record = cls(**good)
-    _keep_other_keys(record, data)
-    record.extra.update(bad)  # type: ignore[attr-defined]
-    return record
+    top, rest = _other_keys(cls, data)
+    for key in top:  # a session's top-level custom fields
+        good.setdefault("custom_fields", {})[key] = data[key]
+    good["extra"] = {key: data[key] for key in rest} | bad
+    return cls(**good)
 
 
 def structure_sessions(items: Any, *, copy: bool = True) -> list[Session]:
