@@ -163,16 +163,11 @@ class Listing(Generic[T]):
     """Any list endpoint, page by page: ``async for item in listing``.
 
     Pages are fetched as iteration needs them; an item seen on an earlier page is not
-    yielded twice. A misbehaving server cannot make it loop: iteration stops at an empty
-    page, at a page that brings no new item, past the first page's ``pageCount``, once
-    more distinct items were seen than its ``totalCount`` promised while its
-    ``pageCount`` still promises more, or, with no ``totalCount``, after
-    ``UNCOUNTED_PAGE_CAP`` (1000) pages.
-
+    yielded twice, and a misbehaving server cannot make it loop (the rules are in the
+    resilience guide; with no ``totalCount``, ``UNCOUNTED_PAGE_CAP`` pages at most).
     Iteration never raises for a listing that changed while read: ``complete`` is then
-    False and ``stopped`` says why (it ended early, or saw fewer distinct items than
-    ``totalCount``: one may have gone unseen). Read again, or use ``sessions.sync``,
-    which re-reads and then raises, when every item matters.
+    False and ``stopped`` says why. Read again, or use ``sessions.sync`` (which re-reads,
+    then raises) when every item matters.
 
     Args:
         fetch: Fetches page ``n`` (1-based).

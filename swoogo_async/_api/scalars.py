@@ -31,10 +31,6 @@ _FLAGS: dict[Any, bool] = {
     **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
 }
 _FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
-# Looked up once: reading a classmethod off its class builds a bound method per call.
-_date_from_iso = dt.date.fromisoformat
-_time_from_iso = dt.time.fromisoformat
-_datetime_from_iso = dt.datetime.fromisoformat
 
 
 def parse_int(value: Any, _type: Any = None) -> int | None:
@@ -73,7 +69,7 @@ def parse_str(value: Any, _type: Any = None) -> str | None:
 def parse_date(value: Any, _type: Any = None) -> dt.date | None:
     """Read ``YYYY-MM-DD`` (a datetime's date part too); empty values are None."""
     if type(value) is str and value:
-        return _date_from_iso(value[:10])
+        return dt.date.fromisoformat(value[:10])
     if value is None or value == "" or type(value) is dt.date:
         return value or None
     raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}")
@@ -82,7 +78,7 @@ def parse_date(value: Any, _type: Any = None) -> dt.date | None:
 def parse_time(value: Any, _type: Any = None) -> dt.time | None:
     """Read ``HH:MM:SS`` (or ``HH:MM``); empty values are None."""
     if type(value) is str and value:
-        return _time_from_iso(value)
+        return dt.time.fromisoformat(value)
     if value is None or value == "" or type(value) is dt.time:
         return value or None
     raise ValueError(f"expected a time HH:MM:SS, got {value!r}")
@@ -92,11 +88,11 @@ def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
     """Read ``YYYY-MM-DD HH:MM:SS``; a value without an offset is UTC."""
     if type(value) is str and len(value) == 19:  # no offset: UTC, read in one call
         try:
-            return _datetime_from_iso(value + "+00:00")
+            return dt.datetime.fromisoformat(value + "+00:00")
         except ValueError:
             pass
     if type(value) is str and value:
-        parsed = _datetime_from_iso(value)
+        parsed = dt.datetime.fromisoformat(value)
     elif isinstance(value, dt.datetime):
         parsed = value
     elif value is None or value == "":
