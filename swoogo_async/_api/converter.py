@@ -172,10 +172,13 @@ def _other_keys(cls: type[Any], data: Mapping[Any, Any]) -> tuple[tuple[Any, ...
 
 def _move_other_keys(data: dict[str, Any]) -> None:
     """Move a session record's keys that are not fields into its custom fields or extra."""
-    top, rest = _other_keys(Session, data)
+    top, rest = _SPLITS.get((Session, *data)) or _other_keys(Session, data)
+    custom, extra = data["custom_fields"], {}  # the record's own copy, a new dict
     for key in top:
-        data["custom_fields"][key] = data.pop(key)  # the record's own copy
-    data["extra"] = {key: data.pop(key) for key in rest}
+        custom[key] = data.pop(key)
+    for key in rest:
+        extra[key] = data.pop(key)
+    data["extra"] = extra
 
 
 def structure_record(cls: type[T], data: Any) -> T:
@@ -256,7 +259,7 @@ def refused(raw: bytes, payload: Any, *, method: str, url: str) -> ResponseDecod
     return ResponseDecodeError(status=200, method=method, url=url, body=payload, raw=raw)
 
 
-def _object(raw: bytes, method: str, url: str) -> dict[str, Any]:
+def _json_object(raw: bytes, method: str, url: str) -> dict[str, Any]:
     payload = decode_json(raw, method=method, url=url)
     if type(payload) is not dict:
         raise refused(raw, payload, method=method, url=url)
@@ -265,9 +268,9 @@ def _object(raw: bytes, method: str, url: str) -> dict[str, Any]:
 
 def parse_session(raw: bytes, *, method: str, url: str) -> Session:
     """Read a session body."""
-    return structure_sessions([_object(raw, method, url)], copy=False)[0]
+    return structure_sessions([_json_object(raw, method, url)], copy=False)[0]
 
 
 def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
     """Read a speaker body."""
-    return structure_speaker(_object(raw, method, url))
+    return structure_speaker(_json_object(raw, method, url))
