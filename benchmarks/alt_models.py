@@ -2,7 +2,8 @@
 
 Same fields, same types, lax parsing (``"150"`` to 150, ``1`` to True). They do less
 than the SDK's converter: no ``c_<digits>`` merging, no salvage of bad values, naive
-datetimes are not made UTC, and msgspec drops unknown fields instead of keeping them.
+datetimes are not made UTC. pydantic keeps unknown fields (``extra="allow"``), as the SDK
+does in ``extra``; msgspec drops them.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -350,9 +351,35 @@ def test_a_whole_record_reads_as_cattrs_general_function_does(
 ) -> None:
     # A record holding every field takes the generated function with inline wire tests; the
     # general path (cattrs' function, then salvage) is the reference it must agree with.
-    from swoogo_async._api.converter import _general_session
+    from swoogo_async._api.converter import structure_record
 
     payload = {**record, **drift, **more}
-    assert structure_session(payload) == _general_session(payload)
-    expected = [_general_session(payload), _general_session(record)]
+    assert structure_session(payload) == structure_record(Session, payload)
+    expected = [structure_record(Session, payload), structure_record(Session, record)]
     assert structure_sessions([payload, record]) == expected
+
+
+def test_a_session_read_whole_is_an_ordinary_session() -> None:
+    # A record read whole becomes the session's attributes (``from_fields``), not a
+    # call to ``__init__``: it must behave exactly like a session ``__init__`` made.
+    import copy
+    import pickle
+
+    sample = json.loads((SAMPLES / "create_session.json").read_text())
+    record = unstructure_session(structure_session(sample))  # every field present
+    fast = structure_sessions([{**record, "c_9": "x", "new": 1}], copy=False)[0]
+    made = Session(**attrs.asdict(fast, recurse=False))
+    assert set(vars(fast)) == {a.name for a in attrs.fields(Session)} == set(vars(made))
+    assert fast == made
+    assert repr(fast) == repr(made)
+    assert (fast.custom_fields["c_9"], fast.extra) == ("x", {"new": 1})
+    assert attrs.evolve(fast) == fast
+    for clone in (pickle.loads(pickle.dumps(fast)), copy.deepcopy(fast)):
+        assert clone == fast
+        assert clone.extra is not fast.extra
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.name = "B"  # type: ignore[misc]
+    before = copy.deepcopy(record)
+    other = structure_sessions([record])[0]  # copied: the caller's dict is left as it was
+    assert record == before
+    assert other.extra is not structure_session(record).extra

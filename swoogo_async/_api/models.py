@@ -1,8 +1,5 @@
-"""The data the API returns, as frozen attrs classes.
-
-Models are plain data: every conversion rule (type drift, flags, date formats,
-unknown fields) lives in ``_converter.py``, not here.
-"""
+"""The data the API returns, as frozen attrs classes: plain data, every conversion rule
+(type drift, flags, date formats, unknown fields) is in ``converter.py``."""
 
 from __future__ import annotations
 
@@ -18,6 +15,7 @@ __all__ = [
     "Session",
     "SessionStatus",
     "Speaker",
+    "from_fields",
 ]
 
 T = TypeVar("T")
@@ -33,8 +31,7 @@ class _OpenEnum(str, enum.Enum):
         known = cls._value2member_map_.get(value.strip().lower())
         if known is not None:
             return known
-        # A value this release does not know: keep it. Not cached, so a long-running
-        # worker fed ever-new strings does not grow the class's member map.
+        # Not cached: a worker fed ever-new strings must not grow the member map.
         member = str.__new__(cls, value)
         member._name_ = value.upper()
         member._value_ = value
@@ -66,20 +63,14 @@ class SelectionControl(_OpenEnum):
     INCLUDED = "included"
 
 
-# Not slotted: a frozen slotted class sets each of its 34 fields through
-# ``object.__setattr__`` in ``__init__``, a frozen dict class stores them straight into
-# ``__dict__``: half the cost of ``__init__``, for about 1.3 kB more per instance.
-# Not keyword-only: the converter passes a full record's 34 fields by position, which
-# costs half as much as passing them by name. Code building a ``Session`` names its
-# fields (their order is not part of the API).
+# Not slotted: the converter makes a session read whole with ``from_fields``.
 @attrs.frozen(slots=False)
 class Session:
     """A session (agenda item).
 
-    Every field is optional because ``fields=`` restricts what the server returns.
-    Custom fields, whether they came inside ``custom_fields`` or as top-level
-    ``c_<digits>`` keys, are in ``custom_fields``; any field this version of the
-    SDK does not know is kept in ``extra``.
+    Every field is optional, as ``fields=`` restricts what the server returns. Custom
+    fields (inside ``custom_fields`` or top-level ``c_<digits>`` keys) are in
+    ``custom_fields``; a field this version of the SDK does not know is kept in ``extra``.
     """
 
     id: int | None = None
@@ -172,3 +163,12 @@ class Page(Generic[T]):
         if self.has_next is not None:
             return not self.has_next
         return len(self.items) < self.per_page
+
+
+def from_fields(cls: type[T], fields: dict[str, Any]) -> T:
+    """Make a model whose attributes are ``fields`` itself, which must hold every field and
+    nothing else, each value already of its type: what ``__init__`` would store one by one
+    (no model here validates or converts), as pydantic-core makes a model."""
+    record = object.__new__(cls)
+    object.__setattr__(record, "__dict__", fields)
+    return record

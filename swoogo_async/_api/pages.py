@@ -1,19 +1,6 @@
-"""Walking a paginated listing so that a misbehaving server cannot make it loop.
-
-A page's own counters cannot be trusted (``currentPage`` stuck, a huge ``pageCount``,
-``next`` always present, ``?page`` ignored, ``totalCount`` stale): the walk numbers
-pages itself, reads on while any of the server's signals says more, and stops at an
-empty page, at a page that brings no item it has not seen, at ``max_pages``, once it
-has seen more distinct items than the first page's ``totalCount`` promised while its
-``pageCount`` still promises pages beyond the next, or, when no page gave a
-``totalCount``, at ``UNCOUNTED_PAGE_CAP`` pages. ``complete`` says
-whether it reached the end the server described: a walk that ends having seen fewer
-distinct items than the first page's ``totalCount`` is not complete (the listing
-shifted while it was read, so an item may have slipped between two pages unseen).
-``KeysetWalk`` reads by id instead of by page number, so that such a shift cannot
-hide an item. ``Listing`` is the one listing type callers see. ``parse_page`` and its
-siblings read one page's body (the list envelope) for it.
-"""
+"""Listings walked so that a server whose counters lie (``currentPage`` stuck, ``next``
+always there, ``?page`` ignored, ``totalCount`` stale) cannot make them loop, and the
+parsers of a list page's body (the envelope)."""
 
 from __future__ import annotations
 
@@ -32,9 +19,6 @@ __all__ = [
     "Listing",
     "PageWalk",
     "SessionBatch",
-    "envelope_page",
-    "int_or_none",
-    "item_id",
     "numbered_listing",
     "page_of",
     "parse_page",
@@ -45,8 +29,8 @@ __all__ = [
 T = TypeVar("T")
 C = TypeVar("C")
 
-#: Pages a walk reads at most when the listing gave no ``totalCount`` to bound it (no
-#: ``_meta``): a ``next`` link on every page must not keep it reading for ever.
+#: Pages a walk reads at most when no ``totalCount`` bounds it: a ``next`` link on every
+#: page must not keep it reading for ever.
 UNCOUNTED_PAGE_CAP = 1000
 
 
@@ -54,8 +38,7 @@ def _short(read: int, total: int | None) -> str | None:
     """Why a walk that reached the server's end is not complete, or None if it is."""
     if total is None or read >= total:
         return None
-    # Fewer than announced: an item was deleted while the pages were read, and the
-    # ones after it moved up one place, maybe unseen.
+    # An item deleted while the pages were read moved the ones after it up, maybe unseen.
     return (
         f"the listing ended with {read} distinct items of the {total} its first page"
         " announced (it changed while it was read)"
@@ -65,13 +48,8 @@ def _short(read: int, total: int | None) -> str | None:
 def _runaway(
     read: int, total: int | None, number: int, page_count: int | None, pages: int
 ) -> str | None:
-    """Why a walk that has more to read must stop anyway, or None if it may go on.
-
-    More distinct items than ``totalCount`` prove that count wrong. A stale count
-    (the listing grew) is no reason to stop before the last page ``pageCount``
-    announces; a ``pageCount`` that promises still more pages after that is no
-    longer believed either, so the walk ends there.
-    """
+    """Why a walk that has more to read must stop anyway, or None if it may go on: more
+    items than ``totalCount`` go on to the last page ``pageCount`` announces, not past it."""
     if total is not None and read > total and (page_count is None or page_count > number + 1):
         return (
             f"the listing went past the {total} items its first page announced"
@@ -82,46 +60,35 @@ def _runaway(
     return None
 
 
-def item_id(item: Any) -> Hashable | None:
-    """The identity of a model item: its ``id``."""
+def _item_id(item: Any) -> Hashable | None:
     return item.id  # type: ignore[no-any-return]
 
 
 class PageWalk(Generic[T]):
-    """``async for page in PageWalk(fetch)``: each page once, never endlessly.
-
-    Args:
-        fetch: Fetches page ``n`` (1-based).
-        max_pages: Pages at most; reaching it with more to read leaves ``complete`` False.
-        key: An item's identity (None: unknown, never counted as a repeat); ``id``.
-    """
+    """``async for page in PageWalk(fetch)``: page ``n`` by ``fetch(n)``, each page once,
+    never endlessly (the rules in ``Listing``'s docstring). ``key`` is an item's identity
+    (None: unknown, never a repeat)."""
 
     def __init__(
         self,
         fetch: Callable[[int], Awaitable[Page[T]]],
         *,
         max_pages: int | None = None,
-        key: Callable[[T], Hashable | None] = item_id,
+        key: Callable[[T], Hashable | None] = _item_id,
     ) -> None:
-        self._fetch = fetch
-        self._max_pages = max_pages
-        self._key = key
-        #: Whether the walk ended where the server said the listing ends.
-        self.complete = False
-        #: Why the walk stopped early, when it did.
-        self.stopped: str | None = None
-        self.seen: set[Hashable] = set()
-        #: Items without an identity (``key`` gave None), counted towards the total.
-        self.anonymous = 0
+        self._fetch, self._max_pages, self._key = fetch, max_pages, key
+        self.complete = False  # the walk ended where the server said the listing ends
+        self.stopped: str | None = None  # why it did not
 
     async def __aiter__(self) -> AsyncIterator[Page[T]]:
-        seen, key = self.seen, self._key
+        seen: set[Hashable] = set()
+        anonymous = 0  # items without an identity, counted towards the total
         page_count: int | None = None
         total: int | None = None
         number = 1
         while True:
             page = await self._fetch(number)
-            keys = list(map(key, page.items))
+            keys = list(map(self._key, page.items))
             new = [k for k in keys if k is not None and k not in seen]
             if number == 1:
                 page_count, total = page.page_count, page.total_count
@@ -129,9 +96,9 @@ class PageWalk(Generic[T]):
                 self.stopped = f"page {number} brought no new item (is ?page ignored?)"
                 return
             seen.update(new)
-            self.anonymous += keys.count(None)
+            anonymous += keys.count(None)
             yield page
-            read = len(seen) + self.anonymous
+            read = len(seen) + anonymous
             if not page.items or not _more(page, number, page_count):
                 break
             if self._max_pages is not None and number >= self._max_pages:
@@ -146,10 +113,8 @@ class PageWalk(Generic[T]):
 
 
 def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
-    """Whether the server's own signals say a page follows page ``number``."""
-    # Never ``totalCount``: a stale one must not end the walk before the last page (it
-    # only makes a walk that saw fewer items incomplete). The first page's ``pageCount``
-    # bounds the walk; without one, ``next``; without that, a full page.
+    """Whether the server says a page follows page ``number``: the first page's
+    ``pageCount``, else ``next``, else a full page; never a ``totalCount`` that may be stale."""
     if page_count is not None:
         return number < page_count
     if page.has_next is not None:
@@ -158,78 +123,51 @@ def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
 
 
 class KeysetWalk(Generic[T]):
-    """``async for page in KeysetWalk(fetch)``: a listing read in id order, after the last id.
+    """``async for page in KeysetWalk(fetch)``: ``fetch(last)`` is the first page of the
+    items whose id is above ``last``, by id, so an item deleted or added meanwhile cannot
+    move an unseen one to a page already read. ``complete`` as for ``PageWalk``."""
 
-    Reading ``id>LAST`` sorted by id (page 1 every time) where ``PageWalk`` reads page
-    ``n``: an item deleted or added while the listing is read cannot move an unseen one
-    to a page already read. ``complete`` as for ``PageWalk``: the server's signals say
-    the listing ended, with no fewer distinct ids than the first page's ``totalCount``.
-
-    Args:
-        fetch: Fetches the first page of the items whose id is above the one given
-            (0 first), sorted by id.
-        key: An item's id; ``id``.
-    """
-
-    def __init__(
-        self,
-        fetch: Callable[[int], Awaitable[Page[T]]],
-        *,
-        key: Callable[[T], Hashable | None] = item_id,
-    ) -> None:
+    def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]]) -> None:
         self._fetch = fetch
-        self._key = key
-        #: Whether the walk ended where the server said the listing ends.
         self.complete = False
-        #: Why the walk stopped early, when it did.
         self.stopped: str | None = None
-        self.seen: set[int] = set()
 
     async def __aiter__(self) -> AsyncIterator[Page[T]]:
-        last = 0
+        seen: set[int] = set()
+        last = pages = 0
         page = await self._fetch(last)
         total = page.total_count
-        pages = 0
         while True:
             ids: list[int] = []
-            for ident in map(self._key, page.items):
+            for ident in map(_item_id, page.items):
                 if type(ident) is not int or ident <= (ids[-1] if ids else last):
-                    # Unsorted, or not above the last id: the server ignored the search
-                    # or the sort, and reading "after the last id" could skip items.
+                    # The server ignored the search or the sort: reading on could skip items.
                     self.stopped = f"the page read after id {last} is not in id order above it"
                     return
                 ids.append(ident)
-            self.seen.update(ids)
+            seen.update(ids)
             yield page
             if not ids or not _more(page, 1, page.page_count):
                 break
             pages += 1
-            self.stopped = _runaway(len(self.seen), total, 1, page.page_count, pages)
+            self.stopped = _runaway(len(seen), total, 1, page.page_count, pages)
             if self.stopped is not None:
                 return
             last = ids[-1]
             page = await self._fetch(last)
-        self.stopped = _short(len(self.seen), total)
+        self.stopped = _short(len(seen), total)
         self.complete = self.stopped is None
 
 
 class Listing(Generic[T]):
     """Any list endpoint, page by page: ``async for item in listing``.
 
-    Pages are fetched one at a time as iteration needs them. An item seen on an
-    earlier page (the list shifted while it was read) is not yielded twice. A server
-    whose pagination misbehaves cannot make it loop: iteration stops cleanly at a
-    page that brings no new item, past the first page's ``pageCount``, once more
-    distinct items were seen than its ``totalCount`` promised while its
-    ``pageCount`` still promises more, or, for a listing that gives no
-    ``totalCount``, after ``UNCOUNTED_PAGE_CAP`` (1000) pages; ``stopped`` then
-    says why and ``complete`` is False.
-
-    Iteration never raises for a listing that changed while it was read: after it,
-    ``complete`` is False and ``stopped`` says why when the walk ended early or saw
-    fewer distinct items than the first page's ``totalCount`` (an item deleted
-    meanwhile shifts later ones up a page, so one may have gone unseen). Read again,
-    or use ``sessions.sync``, which re-reads and then raises, when every item matters.
+    Pages are fetched as iteration needs them; an item seen on an earlier page is not
+    yielded twice, and a misbehaving server cannot make it loop (the rules are in the
+    resilience guide; with no ``totalCount``, ``UNCOUNTED_PAGE_CAP`` pages at most).
+    Iteration never raises for a listing that changed while read: ``complete`` is then
+    False and ``stopped`` says why. Read again, or use ``sessions.sync`` (which re-reads,
+    then raises) when every item matters.
 
     Args:
         fetch: Fetches page ``n`` (1-based).
@@ -241,12 +179,10 @@ class Listing(Generic[T]):
         self,
         fetch: Callable[[int], Awaitable[Page[T]]],
         *,
-        key: Callable[[T], Hashable | None] = item_id,
+        key: Callable[[T], Hashable | None] = _item_id,
         max_pages: int | None = None,
     ) -> None:
-        self._fetch = fetch
-        self._key = key
-        self._max_pages = max_pages
+        self._fetch, self._key, self._max_pages = fetch, key, max_pages
         #: Why the last walk over the pages stopped before the server's end, if it did.
         self.stopped: str | None = None
         #: Whether the last walk reached the end the server described.
@@ -265,10 +201,9 @@ class Listing(Generic[T]):
 
     async def __aiter__(self) -> AsyncIterator[T]:
         seen: set[Hashable] = set()
-        key = self._key
         async for current in self.pages():
             for item in current.items:
-                ident = key(item)
+                ident = self._key(item)
                 if ident is not None:
                     if ident in seen:
                         continue
@@ -287,12 +222,9 @@ def numbered_listing(
     *,
     per_page: int,
 ) -> Listing[T]:
-    """Return a ``Listing`` whose page ``n`` is ``send(call_for(n), parse)``.
-
-    The first page's call is built here, so an unusable argument raises before any
-    request; ``parse`` is told the page's number and size.
-    """
-    call_for(1)
+    """A ``Listing`` whose page ``n`` is ``send(call_for(n), parse)``, ``parse`` told the
+    page's number and size."""
+    call_for(1)  # an unusable argument raises before any request
 
     async def fetch(number: int) -> Page[T]:
         page_parse = functools.partial(parse, page=number, per_page=per_page)
@@ -307,8 +239,8 @@ class SessionBatch:
 
     Args:
         sessions: The sessions found, in the order their ids were asked for.
-        missing: The ids asked for that no response held (deleted, in another
-            event, or never existed), in the order asked.
+        missing: The ids no response held (deleted, in another event, or never
+            existed), in the order asked.
     """
 
     sessions: list[Session]
@@ -325,8 +257,8 @@ class SessionBatch:
         return not self.missing
 
 
-def int_or_none(value: Any) -> int | None:
-    """Read an envelope count: an int, or None for anything else (``1e999`` included)."""
+def _int_or_none(value: Any) -> int | None:
+    """An envelope count: an int, or None for anything else (``1e999`` included)."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -335,29 +267,11 @@ def int_or_none(value: Any) -> int | None:
         return None
 
 
-def envelope_page(payload: dict[str, Any], items: list[T], *, page: int, per_page: int) -> Page[T]:
-    """Return the ``Page`` of ``items`` with the counts of a list envelope (or our guesses)."""
-    meta, links = payload.get("_meta"), payload.get("_links")
-    if not isinstance(meta, dict):
-        meta = {}
-    return Page(
-        items=items,
-        total_count=int_or_none(meta.get("totalCount")),
-        page_count=int_or_none(meta.get("pageCount")),
-        current_page=int_or_none(meta.get("currentPage")) or page,
-        per_page=int_or_none(meta.get("perPage")) or per_page,
-        has_next=bool(links.get("next")) if isinstance(links, dict) else None,
-    )
-
-
 def page_of(
     payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
 ) -> Page[dict[str, Any]]:
-    """Return the ``Page`` a decoded list envelope holds, or raise ``ResponseDecodeError``.
-
-    ``items`` may be a list or an object keyed by id; a bare list is an envelope
-    without counts.
-    """
+    """The ``Page`` a decoded list envelope holds (``items`` a list or an object keyed by
+    id; a bare list, no counts), or raise ``ResponseDecodeError``."""
     if isinstance(payload, list):
         payload = {"items": payload}
     items = payload.get("items") if isinstance(payload, dict) else None
@@ -365,7 +279,17 @@ def page_of(
         items = list(items.values())
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise refused(raw, payload, method=method, url=url)
-    return envelope_page(payload, items, page=page, per_page=per_page)
+    meta, links = payload.get("_meta"), payload.get("_links")
+    if not isinstance(meta, dict):
+        meta = {}
+    return Page(
+        items=items,
+        total_count=_int_or_none(meta.get("totalCount")),
+        page_count=_int_or_none(meta.get("pageCount")),
+        current_page=_int_or_none(meta.get("currentPage")) or page,
+        per_page=_int_or_none(meta.get("perPage")) or per_page,
+        has_next=bool(links.get("next")) if isinstance(links, dict) else None,
+    )
 
 
 def parse_raw_page(
@@ -376,25 +300,15 @@ def parse_raw_page(
     return page_of(payload, raw, method=method, url=url, page=page, per_page=per_page)
 
 
-def _with_items(plain: Page[Any], items: list[T]) -> Page[T]:
-    return attrs.evolve(plain, items=items)
-
-
 def parse_page(raw: bytes, *, method: str, url: str, page: int, per_page: int) -> Page[Session]:
     """Read a list envelope of sessions (``items`` a list or an object keyed by id)."""
-    payload = decode_json(raw, method=method, url=url)
-    if isinstance(payload, list):  # a bare list: no envelope, so no counts
-        payload = {"items": payload}
-    try:
-        items = structure_sessions(payload["items"])
-    except (ValueError, KeyError, TypeError):  # not an envelope, or items not records
-        raise refused(raw, payload, method=method, url=url) from None
-    return envelope_page(payload, items, page=page, per_page=per_page)
+    plain: Page[Any] = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
+    return attrs.evolve(plain, items=structure_sessions(plain.items, copy=False))
 
 
 def parse_speaker_page(
     raw: bytes, *, method: str, url: str, page: int, per_page: int
 ) -> Page[Speaker]:
     """Read a list envelope of speakers."""
-    plain = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
-    return _with_items(plain, [structure_speaker(item) for item in plain.items])
+    plain: Page[Any] = parse_raw_page(raw, method=method, url=url, page=page, per_page=per_page)
+    return attrs.evolve(plain, items=[structure_speaker(item) for item in plain.items])

@@ -1,35 +1,27 @@
-"""Scalar conversion rules: how each wire value becomes a Python value, and back.
-
-The API drifts (``"20"`` or ``20``; ``0``/``1``, ``"0"``/``"1"`` or ``true``/``false``)
-and sends datetimes without an offset (read as UTC). Each rule takes the canonical wire
-form first, so the common case costs one type check. The ``(value, type)`` signature is
-cattrs' hook signature: the converter registers these functions directly.
-"""
+"""The drift rules, wire to Python and back by field type (``STRUCTURE``, ``UNSTRUCTURE``):
+``"20"`` for ``20``, flags as ``0``/``1``, ``"0"``/``"1"`` or ``true``/``false``, datetimes
+without an offset (UTC). Each tries the usual wire form first; ``(value, type)`` is cattrs'
+hook signature."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from .models import SelectionControl, SessionStatus
 
 __all__ = [
+    "AS_IS_TYPES",
     "CUSTOM_FIELD_RE",
-    "UTC",
+    "STRUCTURE",
+    "UNSTRUCTURE",
     "custom_fields",
-    "format_date",
     "format_datetime",
     "format_time",
     "parse_bool",
-    "parse_date",
-    "parse_datetime",
     "parse_int",
-    "parse_selection",
-    "parse_status",
-    "parse_str",
-    "parse_time",
 ]
 
 UTC = dt.timezone.utc
@@ -39,11 +31,6 @@ _FLAGS: dict[Any, bool] = {
     **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
 }
 _FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
-# Looked up once: reading a classmethod off its class builds a bound method per call.
-_date_from_iso = dt.date.fromisoformat
-_time_from_iso = dt.time.fromisoformat
-_datetime_from_iso = dt.datetime.fromisoformat
-E = TypeVar("E", SessionStatus, SelectionControl)
 
 
 def parse_int(value: Any, _type: Any = None) -> int | None:
@@ -82,7 +69,7 @@ def parse_str(value: Any, _type: Any = None) -> str | None:
 def parse_date(value: Any, _type: Any = None) -> dt.date | None:
     """Read ``YYYY-MM-DD`` (a datetime's date part too); empty values are None."""
     if type(value) is str and value:
-        return _date_from_iso(value[:10])
+        return dt.date.fromisoformat(value[:10])
     if value is None or value == "" or type(value) is dt.date:
         return value or None
     raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}")
@@ -91,7 +78,7 @@ def parse_date(value: Any, _type: Any = None) -> dt.date | None:
 def parse_time(value: Any, _type: Any = None) -> dt.time | None:
     """Read ``HH:MM:SS`` (or ``HH:MM``); empty values are None."""
     if type(value) is str and value:
-        return _time_from_iso(value)
+        return dt.time.fromisoformat(value)
     if value is None or value == "" or type(value) is dt.time:
         return value or None
     raise ValueError(f"expected a time HH:MM:SS, got {value!r}")
@@ -99,15 +86,13 @@ def parse_time(value: Any, _type: Any = None) -> dt.time | None:
 
 def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
     """Read ``YYYY-MM-DD HH:MM:SS``; a value without an offset is UTC."""
-    if type(value) is str and len(value) == 19:
-        # ``YYYY-MM-DD HH:MM:SS`` carries no offset: UTC, read in one call (``replace``
-        # costs more than the parse). Anything else of that length is read below.
+    if type(value) is str and len(value) == 19:  # no offset: UTC, read in one call
         try:
-            return _datetime_from_iso(value + "+00:00")
+            return dt.datetime.fromisoformat(value + "+00:00")
         except ValueError:
             pass
     if type(value) is str and value:
-        parsed = _datetime_from_iso(value)
+        parsed = dt.datetime.fromisoformat(value)
     elif isinstance(value, dt.datetime):
         parsed = value
     elif value is None or value == "":
@@ -117,30 +102,18 @@ def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _open_enum(cls: type[E]) -> Callable[[Any, Any], E | None]:
-    members: Mapping[str, Any] = cls._value2member_map_
-
-    def parse(value: Any, _type: Any = None) -> E | None:
-        member = members.get(value) if type(value) is str else None
-        if member is not None:
-            return member  # type: ignore[no-any-return]
-        if value is None or value == "":
-            return None
-        if isinstance(value, (list, dict)):
-            raise ValueError(f"expected one of {[m.value for m in cls]}, got {value!r}")
-        return cls(str(value))  # open: a value this release does not know is kept
-
-    parse.__doc__ = f"Read a {cls.__name__}; a value this release does not know is kept."
-    return parse
-
-
-parse_status = _open_enum(SessionStatus)
-parse_selection = _open_enum(SelectionControl)
+def parse_enum(value: Any, tp: Any) -> Any:
+    """Read an open enum, ``tp`` its optional type (``SessionStatus | None``); a value this
+    release does not know is kept."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"expected one of {[m.value for m in tp.__args__[0]]}, got {value!r}")
+    return tp.__args__[0](str(value))
 
 
 def custom_fields(value: Any, _type: Any = None) -> dict[str, Any]:
     """Read ``custom_fields``; a non-object (PHP renders an empty map as ``[]``) is none."""
-    # ``type() is dict`` first: the ABC ``isinstance`` costs more than the copy.
     return dict(value) if type(value) is dict or isinstance(value, Mapping) else {}
 
 
@@ -161,3 +134,38 @@ def format_datetime(value: dt.datetime | None) -> str | None:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(" ", "seconds")
+
+
+def _as_is(value: Any, _type: Any = None) -> Any:
+    return value
+
+
+def _enum_value(value: SessionStatus | SelectionControl | None) -> str | None:
+    return None if value is None else value.value
+
+
+#: Field types whose values (location, track, gender, …) are taken as they come.
+AS_IS_TYPES = (Any, dict[str, Any], dict[str, Any] | None)
+#: Each field type's rule, wire to Python.
+STRUCTURE: dict[Any, Callable[[Any, Any], Any]] = {
+    int | None: parse_int,
+    str | None: parse_str,
+    bool | None: parse_bool,
+    dt.date | None: parse_date,
+    dt.time | None: parse_time,
+    dt.datetime | None: parse_datetime,
+    SessionStatus | None: parse_enum,
+    SelectionControl | None: parse_enum,
+    **dict.fromkeys(AS_IS_TYPES, _as_is),
+}
+#: Each field type's rule, Python to wire.
+UNSTRUCTURE: dict[Any, Callable[[Any], Any]] = {
+    int | None: _as_is,
+    str | None: _as_is,
+    bool | None: _as_is,
+    dt.date | None: format_date,
+    dt.time | None: format_time,
+    dt.datetime | None: format_datetime,
+    SessionStatus | None: _enum_value,
+    SelectionControl | None: _enum_value,
+}
