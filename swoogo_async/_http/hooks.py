@@ -1,11 +1,13 @@
-"""What a caller sees of each exchange: hook payloads, rate-limit state, the last response.
-Hooks observe: they cannot change or fail a call, nor hold it past its deadline."""
+"""What a caller sees of each exchange: hook payloads, rate-limit state, the last response,
+and the ``swoogo_async`` logger. Hooks observe: they cannot change or fail a call."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import math
+import os
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -13,7 +15,6 @@ from typing import Any, TypeVar
 import attrs
 
 from .._exceptions import InvalidInputError
-from .log import logger
 from .transport import Call
 
 __all__ = [
@@ -25,9 +26,39 @@ __all__ = [
     "ResponseHook",
     "ResponseInfo",
     "cancelled_by_caller",
+    "configure_from_env",
+    "logger",
 ]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("swoogo_async")
+# Else its warnings reach stderr through logging's last resort in an app that set up none.
+logger.addHandler(logging.NullHandler())
+
+
+class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler ``SWOOGO_LOG`` attaches; its class marks it as already there."""
+
+
+def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handler | None:
+    """If ``SWOOGO_LOG`` is ``debug`` or ``info`` (as openai's ``OPENAI_LOG``), attach one
+    stderr handler at that level and return it (attached now or before); else None."""
+    level = {"debug": logging.DEBUG, "info": logging.INFO}.get(
+        environ.get("SWOOGO_LOG", "").strip().lower()
+    )
+    if level is None:
+        return None
+    for handler in logger.handlers:
+        if isinstance(handler, _EnvHandler):
+            return handler
+    handler = _EnvHandler()  # stderr
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > level:
+        logger.setLevel(level)
+    return handler
 
 
 def _number(headers: Mapping[str, str], name: str, kind: Callable[[float], T]) -> T | None:

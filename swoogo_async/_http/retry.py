@@ -1,5 +1,5 @@
-"""When to retry and how long to wait (``RetryPolicy``), the loop that applies it, and the
-readers of the server's waits and rate-limit headers."""
+"""When to retry and how long to wait (``RetryPolicy``), the loop that applies it and its log
+lines, and the readers of the server's waits and rate-limit headers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import email.utils
 import itertools
+import logging
 import math
 import random
 import time
@@ -26,13 +27,14 @@ from .._exceptions import (
     TransportError,
 )
 from .auth import read_server_offset
-from .hooks import RateLimitState
-from .log import log_backoff, log_giveup
+from .hooks import RateLimitState, logger
 from .transport import Call
 
 __all__ = [
     "RateHeaders",
     "RetryPolicy",
+    "log_backoff",
+    "log_giveup",
     "parse_retry_after",
     "read_rate_headers",
     "server_retry_after",
@@ -164,6 +166,17 @@ class RetryPolicy:
                 return await attempt()
             except SwoogoError as again:
                 error = again
+
+
+def log_backoff(call: Call, error: SwoogoError, tries: int, wait: float) -> None:
+    args = (call.method, call.path, type(error).__name__, tries, wait)
+    logger.warning("retrying %s %s after %s (attempt %d failed), waiting %.2fs", *args)
+
+
+def log_giveup(call: Call, error: SwoogoError, tries: int, elapsed: float) -> None:
+    level = logging.WARNING if tries > 1 else logging.DEBUG
+    args = (call.method, call.path, type(error).__name__, tries, elapsed)
+    logger.log(level, "%s %s failed with %s after %d attempt(s) in %.2fs", *args)
 
 
 def _seconds(value: str) -> float | None:
