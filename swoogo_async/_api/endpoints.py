@@ -77,24 +77,23 @@ def _names(name: str, value: str | Iterable[str] | None) -> str | None:
     return ",".join(item.strip() for item in items)
 
 
-def _field_query(fields: Any, expand: Any) -> list[tuple[str, str]]:
-    pairs = [("fields", _names("fields", fields)), ("expand", _names("expand", expand))]
-    return [(name, joined) for name, joined in pairs if joined is not None]
+def _query(pairs: Iterable[tuple[str, Any]]) -> str:
+    return urlencode([(name, value) for name, value in pairs if value is not None])
 
 
 def read_query(fields: Any, expand: Any) -> str:
     """Return the checked query of a single read's ``fields`` and ``expand``."""
-    return urlencode(_field_query(fields, expand))
+    return _query([("fields", _names("fields", fields)), ("expand", _names("expand", expand))])
 
 
 def _page_query(event_id: int, page: int, per_page: int, fields: Any, expand: Any) -> list[Any]:
     check_id("event_id", event_id)
     check_id("page", page)
-    extra = _field_query(fields, expand)
+    names = [("fields", _names("fields", fields)), ("expand", _names("expand", expand))]
     limit = MAX_PER_PAGE if expand is None else MAX_PER_PAGE_EXPANDED
     if type(per_page) is not int or not 1 <= per_page <= limit:
         raise InvalidInputError("per_page", f"must be an integer from 1 to {limit}")
-    return [("event_id", event_id), ("page", page), ("per-page", per_page), *extra]
+    return [("event_id", event_id), ("page", page), ("per-page", per_page), *names]
 
 
 def list_speakers_call(
@@ -107,7 +106,7 @@ def list_speakers_call(
 ) -> Call:
     """Build ``GET /speakers?event_id=…`` (documented; ``event_id`` required) for one page."""
     query = _page_query(event_id, page, per_page, fields, expand)
-    return Call("GET", "/speakers", urlencode(query), cost=LIST_COST)
+    return Call("GET", "/speakers", _query(query), cost=LIST_COST)
 
 
 class SessionListOptions(TypedDict, total=False):
@@ -141,19 +140,15 @@ def list_sessions_call(
         if not expressions or not all(isinstance(e, str) and e for e in expressions):
             raise InvalidInputError("search", "expected search expressions like 'name=Keynote'")
         query.append(("search", "&".join(expressions)))
-    if search_condition is not None:
-        if search_condition not in ("and", "or"):
-            raise InvalidInputError("search_condition", "must be 'and' or 'or'")
-        query.append(("searchCondition", search_condition))
-    joined = _names("sort", sort)
-    if joined is not None:
-        query.append(("sort", joined))
+    if search_condition not in (None, "and", "or"):
+        raise InvalidInputError("search_condition", "must be 'and' or 'or'")
+    query += [("searchCondition", search_condition), ("sort", _names("sort", sort))]
     if ids is not None:
         id_list = [check_id("ids", i) for i in _listed("ids", ids)]
         if not 1 <= len(id_list) <= 100:
             raise InvalidInputError("ids", "must hold from 1 to 100 ids")
         query.append(("ids", ",".join(map(str, id_list))))
-    return Call("GET", "/sessions", urlencode(query), cost=LIST_COST)
+    return Call("GET", "/sessions", _query(query), cost=LIST_COST)
 
 
 def create_session_call(fields: Mapping[str, Any]) -> Call:

@@ -44,9 +44,8 @@ class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handler | None:
     """If ``SWOOGO_LOG`` is ``debug`` or ``info`` (as openai's ``OPENAI_LOG``), attach one
     stderr handler at that level and return it (attached now or before); else None."""
-    level = {"debug": logging.DEBUG, "info": logging.INFO}.get(
-        environ.get("SWOOGO_LOG", "").strip().lower()
-    )
+    name = environ.get("SWOOGO_LOG", "").strip().lower()
+    level = {"debug": logging.DEBUG, "info": logging.INFO}.get(name)
     if level is None:
         return None
     for handler in logger.handlers:

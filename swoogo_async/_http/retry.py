@@ -104,15 +104,6 @@ class RetryPolicy:
             return not idempotent
         return True
 
-    def wait(self, error: SwoogoError | None, retry: int, rand: float) -> float:
-        """Return the wait before retry number ``retry`` (0 first) after ``error``: a draw
-        under a ceiling that doubles up to ``backoff_cap``. A 429 waits its ``retry_after``,
-        but at least half the ceiling plus jitter (a hint of 0 is no reason to hurry)."""
-        ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
-        if isinstance(error, RateLimitError):
-            return max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * rand))
-        return rand * ceiling
-
     def waits(
         self,
         *,
@@ -120,11 +111,18 @@ class RetryPolicy:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> Generator[float, SwoogoError | None, None]:
-        """Yield ``wait`` for each error sent in; end when a wait would reach ``deadline``.
-        Primed with ``send(None)`` (the bare first ``yield``), as ``backoff`` drives one."""
+        """Yield the wait before each retry after the error sent in; end when one would reach
+        ``deadline``. Primed with ``send(None)``. A wait is a draw under a ceiling doubling from
+        ``backoff_base`` to ``backoff_cap``; a 429 waits its ``retry_after``, but at least half
+        the ceiling plus jitter (a hint of 0 is no reason to hurry)."""
         error = yield  # type: ignore[misc]
         for retry in itertools.count():
-            wait = self.wait(error, retry, rand())
+            ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
+            draw = rand()
+            if isinstance(error, RateLimitError):
+                wait = max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * draw))
+            else:
+                wait = draw * ceiling
             if clock() + wait >= deadline:
                 return
             error = yield wait
@@ -140,10 +138,7 @@ class RetryPolicy:
         started: float,
     ) -> T:
         """Retry a call whose first attempt raised ``error``; raise the last error if it ends.
-
-        Not ``backoff.on_exception``: its decorator would be built per call (giving up
-        depends on the call, the waits on its deadline), which costs more than a decode.
-        """
+        A plain loop: ``backoff``'s decorator would be built per call (it depends on the call)."""
         waits = self.waits(deadline=deadline, clock=clock, rand=rand)
         waits.send(None)
         tries = 1
@@ -220,10 +215,8 @@ RateHeaders = tuple[int, int, int]
 
 def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
     """Return a response's (limit, remaining, reset), or None unless all three are readable.
-
-    A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
-    window's edge): pacing against it would never send again, so it reads as unknown.
-    """
+    A limit of 0 or less (gateways send 0 for "unlimited") reads as unknown: pacing against
+    it would never send again."""
     state = RateLimitState.from_headers(headers)
     limit, remaining, reset = state.limit, state.remaining, state.reset
     if limit is None or remaining is None or reset is None or limit <= 0:
