@@ -165,11 +165,8 @@ class TokenManager:
         self.fetches = 0
 
     async def get(self) -> Token:
-        """Return a fresh token, fetching one (once, for every waiter) if needed.
-
-        Raises:
-            ClientStateError: the client closed while this caller waited for the fetch.
-        """
+        """Return a fresh token, fetching one (once, for every waiter) if needed; raise
+        ``ClientStateError`` if the client closed while this caller waited for the fetch."""
         token = self.current
         if token is not None and not token.due(self.clock()):
             return token

@@ -191,7 +191,6 @@ class Hooks:
 
 
 def _check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
-    """Return ``hooks`` (None, one callable or a sequence of them) as a tuple."""
     if hooks is None:
         return ()
     if callable(hooks):
@@ -202,11 +201,9 @@ def _check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
 
 
 async def _run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: float) -> None:
-    """Call each hook with ``info``, awaiting async ones, for ``within`` seconds in all.
-
-    What a hook raises (even a ``CancelledError`` not aimed at the caller) is logged and
-    the call goes on; one still running at the deadline is cancelled and left behind.
-    """
+    """Call each hook with ``info``, awaiting async ones, for ``within`` seconds in all. What
+    a hook raises (even a ``CancelledError`` not aimed at the caller) is logged; one still
+    running at the deadline is cancelled and left behind. The call goes on."""
     loop = asyncio.get_running_loop()
     until = loop.time() + within
     for hook in hooks:

@@ -86,11 +86,9 @@ class RetryPolicy:
         )
 
     def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:
-        """Return whether ``error`` ends the call at once, whatever attempts are left.
-
-        A call that is not idempotent (a create) is repeated only when the server
-        certainly did not act on it: no connection was made, or it answered 429.
-        """
+        """Return whether ``error`` ends the call at once, whatever attempts are left. A call
+        that is not idempotent (a create) is repeated only when the server certainly did not
+        act on it: no connection was made, or it answered 429."""
         if isinstance(error, ResponseTooLargeError):
             return True  # the same body would come back again
         if isinstance(error, TransportError):
