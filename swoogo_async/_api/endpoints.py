@@ -235,10 +235,12 @@ def _mapping(name: str, value: Any) -> Mapping[str, Any]:
 
 
 def _param_value(name: str, value: Any, *, listed: bool = True) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"  # the API's flags
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidInputError(f"params[{name!r}]", f"must be a finite number, got {value!r}")
     if isinstance(value, (str, int, float)):
-        return form_value(value)  # flags as 1/0, as in a form
+        return str(value)
     if listed and isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         # Swoogo's lists are comma-separated, one level: a nested list cannot be sent as written.
         return ",".join(_param_value(name, item, listed=False) for item in value)
