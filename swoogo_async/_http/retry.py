@@ -42,11 +42,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: The API's documented rate-limit window: the longest reset a bulk row waits out.
-BULK_SERVER_WAIT = 600.0
-BULK_DEADLINE = BULK_SERVER_WAIT + 60.0  # the window, plus room for the attempt after it
-BULK_MAX_ATTEMPTS = 8  # a few 429s in a row must not fail a bulk row
-
 
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
@@ -80,9 +75,9 @@ class RetryPolicy:
         (a reset of up to 600 s), as bulk runs and syncs do. Values already larger are kept."""
         return attrs.evolve(
             self,
-            max_attempts=max(self.max_attempts, BULK_MAX_ATTEMPTS),
-            deadline=max(self.deadline, BULK_DEADLINE),
-            max_server_wait=max(self.max_server_wait, BULK_SERVER_WAIT),
+            max_attempts=max(self.max_attempts, 8),  # a few 429s in a row must not fail a row
+            deadline=max(self.deadline, 660.0),  # the window, and room for the attempt after it
+            max_server_wait=max(self.max_server_wait, 600.0),  # the API's documented window
         )
 
     def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:
