@@ -1,6 +1,5 @@
-"""Every ``Call`` builder but the webhooks': sessions, speakers and the escape hatch
-(``client.request``), with the form encoding they send. Each checks its arguments; nothing
-is sent here."""
+"""Every ``Call`` builder but the webhooks' (sessions, speakers, the escape hatch
+``client.request``) and the form encoding they send: arguments checked, nothing sent."""
 
 from __future__ import annotations
 
