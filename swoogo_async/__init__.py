@@ -36,8 +36,8 @@ from ._exceptions import (
     UnknownOutcomeError,
     ValidationError,
 )
-from ._http import log as _log
 from ._http.hooks import RateLimitState, RequestInfo, ResponseInfo
+from ._http.hooks import configure_from_env as _configure_log
 from ._http.pacing import RateLimit
 from ._http.retry import RetryPolicy
 from ._http.transport import AiohttpTransport, MockTransport, Request, Response, Transport
@@ -52,7 +52,7 @@ if _typing.TYPE_CHECKING:
     from ._writes.bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
     from ._writes.sync_plan import RowPlan
 
-_log.configure_from_env()
+_configure_log()
 
 # Loaded when first used (PEP 562): ``import swoogo_async`` pays for the client path only.
 _LAZY = {

@@ -1,7 +1,5 @@
-"""Every exception swoogo_async raises, in one tree (drawn in docs/errors.md).
-
-An error about a request carries its method and URL: never a credential, token or secret.
-"""
+"""Every exception swoogo_async raises, in one tree (drawn in docs/errors.md). An error about
+a request carries its method and URL: never a credential, token or secret."""
 
 from __future__ import annotations
 
@@ -134,11 +132,12 @@ class NotFoundError(APIError):
 
 
 class ValidationError(APIError):
-    """422: the server rejected fields; ``errors`` holds a ``FieldError`` for each."""
+    """422: the server rejected fields."""
 
-    def __init__(self, *, status: int, method: str, url: str, body: Any, raw: bytes) -> None:
-        self.errors = _field_errors(body)
-        super().__init__(status=status, method=method, url=url, body=body, raw=raw)
+    @property
+    def errors(self) -> list[FieldError]:
+        """A ``FieldError`` for each rejected field."""
+        return _field_errors(self.body)
 
 
 class RateLimitError(APIError):
@@ -167,12 +166,9 @@ class ResponseDecodeError(APIError):
 
 
 class UnknownOutcomeError(SwoogoError):
-    """A create failed and looking it up did not settle whether the server made it.
-
-    Nothing is lost: ``fields`` holds exactly what was submitted, ``cause`` the last
-    attempt's error and ``candidates`` the ids of sessions that matched, if any, so the
-    caller can check by hand or retry deliberately.
-    """
+    """A create failed and looking it up did not settle whether the server made it. Nothing
+    is lost: ``fields`` holds what was submitted, ``cause`` the last attempt's error and
+    ``candidates`` the ids of sessions that matched, to check by hand or retry deliberately."""
 
     def __init__(
         self,

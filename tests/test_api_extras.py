@@ -20,8 +20,8 @@ from swoogo_async import (
     Speaker,
     SwoogoClient,
 )
+from swoogo_async._api.endpoints import call_cost, encode_params, raw_item_key, request_call
 from swoogo_async._api.pages import UNCOUNTED_PAGE_CAP, Listing
-from swoogo_async._api.raw import call_cost, encode_params, raw_item_key, request_call
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY

@@ -29,7 +29,7 @@ from swoogo_async import (
     ServerError,
     SwoogoClient,
 )
-from swoogo_async._http.log import _EnvHandler, configure_from_env
+from swoogo_async._http.hooks import _EnvHandler, configure_from_env
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .conftest import FAST_RETRY

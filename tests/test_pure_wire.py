@@ -32,12 +32,13 @@ from swoogo_async import (
 from swoogo_async._api.endpoints import (
     add_sessions_call,
     create_session_call,
+    encode_form,
+    flatten_form,
     list_sessions_call,
     read_query,
     update_session_call,
 )
 from swoogo_async._api.fields import prepare_session_fields
-from swoogo_async._api.forms import encode_form, flatten_form
 from swoogo_async._api.pages import parse_page
 from swoogo_async._exceptions import make_status_error
 from swoogo_async._http.auth import _read_expires_at, basic_auth_header, parse_token_response

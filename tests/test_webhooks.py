@@ -20,7 +20,7 @@ from redis import asyncio as aioredis
 
 import swoogo_async.webhooks
 from swoogo_async import InvalidInputError, Session, Speaker, SwoogoClient
-from swoogo_async._api.forms import encode_form
+from swoogo_async._api.endpoints import encode_form
 from swoogo_async.testing import FakeSwoogo
 from swoogo_async.webhooks import (
     LocalDedupe,

@@ -40,13 +40,11 @@ def _json_ready(value: Any) -> Any:
 
 
 def to_dict(obj: Session | Speaker | Page[Any] | SessionBatch) -> dict[str, Any]:
-    """Return a model as a JSON-ready dict (e.g. to return it from a FastAPI route).
+    """Return a model as a new dict of JSON types only (e.g. to return it from a FastAPI
+    route), in the API's shape: it converts back to an equal model.
 
     Args:
         obj: A ``Session``, ``Speaker``, ``Page`` or ``SessionBatch``.
-
-    Returns:
-        A new dict of JSON types only, in the API's shape: it converts back to an equal model.
 
     Raises:
         InvalidInputError: ``obj`` is none of those, or holds a value JSON cannot
@@ -64,14 +62,11 @@ def to_json(
     *,
     indent: int | None = None,
 ) -> str:
-    """Return a model, or a list of models, as JSON text.
+    """Return a model, or a list of models, as JSON text (UTF-8 characters kept as they are).
 
     Args:
         obj: What ``to_dict`` takes, or a list of sessions or speakers.
         indent: Indentation, for people to read; compact by default.
-
-    Returns:
-        JSON text (UTF-8 characters kept as they are).
 
     Raises:
         InvalidInputError: as ``to_dict``.

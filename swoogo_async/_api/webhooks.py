@@ -22,8 +22,7 @@ from .._exceptions import InvalidInputError, ResponseDecodeError
 from .._http.transport import FORM, Call, check_id
 from .._types import UNSET
 from .converter import decode_json, structure_record
-from .endpoints import LIST_COST, MAX_PER_PAGE, UPDATE_METHOD
-from .forms import encode_form
+from .endpoints import LIST_COST, MAX_PER_PAGE, encode_form, update_call
 from .models import Page
 from .pages import parse_raw_page
 
@@ -227,10 +226,7 @@ def create_webhook_call(fields: Mapping[str, Any]) -> Call:
 def update_webhook_call(webhook_id: int, fields: Mapping[str, Any]) -> Call:
     """Build ``PUT /webhooks/update/{id}`` (inferred) from checked fields."""
     check_id("webhook_id", webhook_id)
-    if not fields:
-        raise InvalidInputError("changes", "update needs at least one field to change")
-    path = f"/webhooks/update/{webhook_id}"
-    return Call(UPDATE_METHOD, path, body=encode_form(fields), content_type=FORM)
+    return update_call(f"/webhooks/update/{webhook_id}", fields, name="changes")
 
 
 def delete_webhook_call(webhook_id: int) -> Call:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import datetime as dt
 import email.utils
 import time
@@ -32,15 +33,13 @@ __all__ = [
 ]
 
 TOKEN_FORM = b"grant_type=client_credentials"
-_MIN_MARGIN = 0.05
 DOCUMENTED_LIFETIME = 1800.0  # "Tokens expire after 30 minutes."
 MAX_LIFETIME = 86400.0
 MAX_TOKEN_LENGTH = 8192
-#: The largest server clock offset a lookup relies on: a ``Date`` further off is more
-#: likely wrong (a cached answer, a broken proxy) than the server's own time.
+#: A ``Date`` further off than this is more likely wrong (a cached answer, a broken
+#: proxy) than the server's own time: a lookup does not rely on it.
 MAX_TRUSTED_OFFSET = 300.0
-#: Seconds between looks at the store while another process fetches the token.
-STORE_POLL = 0.05
+STORE_POLL = 0.05  # seconds between looks at the store while another process fetches
 
 
 def basic_auth_header(api_key: str, api_secret: str) -> str:
@@ -66,13 +65,10 @@ def parse_token_response(
 ) -> Token:
     """Read a token response into a ``Token`` timed on the monotonic clock ``now``.
 
-    The lifetime is ``expires_at`` (UTC) minus the server's ``Date`` if given, else
-    ``wall_now``, so a skewed local clock does not matter; a missing, unreadable or absurd
-    ``expires_at`` means the documented 30 minutes (a valid token is never wasted). The
-    token is due ``margin`` seconds early, or a tenth of its lifetime if shorter.
-
-    Raises:
-        ResponseDecodeError: no usable ``access_token`` (the body, which holds it, is not kept).
+    Its lifetime is ``expires_at`` (UTC) minus the server's ``Date``, else ``wall_now``; an
+    unreadable or absurd one means the documented 30 minutes. It is due ``margin`` seconds
+    early, or a tenth of its lifetime if shorter. A body without a usable ``access_token``
+    raises ``ResponseDecodeError``, without the body (which holds it).
     """
     try:
         payload: Any = loads(body)
@@ -84,16 +80,14 @@ def parse_token_response(
     expires_wall = _read_expires_at(payload.get("expires_at"))
     reference = wall_now + (read_server_offset(headers, wall_now) or 0.0)
     lifetime = DOCUMENTED_LIFETIME if expires_wall is None else expires_wall - reference
-    if not 0.0 < lifetime <= MAX_LIFETIME:
-        # In the past or far ahead: the zone was read differently from ours.
+    if not 0.0 < lifetime <= MAX_LIFETIME:  # the zone was read differently from ours
         lifetime = DOCUMENTED_LIFETIME
-    early = max(min(margin, lifetime * 0.1), _MIN_MARGIN)
+    early = max(min(margin, lifetime * 0.1), 0.05)
     return Token(value=value, refresh_at=now + lifetime - early, expires_at=now + lifetime)
 
 
 def usable_token(value: object) -> str | None:
-    """Return ``value`` if it is fit for an ``Authorization`` header (printable ASCII,
-    no surrounding spaces), else None: a value from a shared store is checked here."""
+    """Return ``value`` if it is fit for an ``Authorization`` header, else None."""
     if isinstance(value, bytes):
         try:
             value = value.decode("ascii")
@@ -109,8 +103,7 @@ def _read_expires_at(value: object) -> float | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    # fromisoformat reads the documented form without loading _strptime; strptime is
-    # left the forms only it reads (``2026-5-1 9:00:00``).
+    # fromisoformat does not load _strptime; strptime reads what only it reads (2026-5-1 9:00).
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -142,9 +135,9 @@ def read_server_offset(headers: Mapping[str, str], wall_now: float) -> float | N
 class TokenStore(Protocol):
     """Where clients on one credential share the access token (never the secret), e.g. Redis.
 
-    ``token_get`` returns the token and the seconds until it is due. ``token_delete`` and
-    ``refresh_unlock`` delete only if the value is still theirs. ``refresh_lock`` returns
-    None while another holds the lock, which expires by itself so a dead holder cannot keep it.
+    ``token_get`` returns the token and the seconds until it is due; ``token_delete`` and
+    ``refresh_unlock`` delete only their own value; ``refresh_lock`` returns None while
+    another holds the lock, which expires by itself (a dead holder cannot keep it).
     """
 
     async def token_get(self) -> tuple[str, float] | None: ...
@@ -156,11 +149,8 @@ class TokenStore(Protocol):
 
 class TokenManager:
     """Hold the client's one token, got from ``fetch`` (retries included) or ``store``
-    (shared with other processes), and refresh it at most once at a time.
-
-    A 401 from the token endpoint is final: every later ``get`` raises the same
-    ``AuthenticationError`` at once, without a request.
-    """
+    (shared with other processes), and refresh it at most once at a time. A 401 from the
+    token endpoint is final: every later ``get`` raises it again, without a request."""
 
     def __init__(self, fetch: Callable[[], Awaitable[Token]], *, store: TokenStore | None) -> None:
         self._fetch = fetch
@@ -175,18 +165,13 @@ class TokenManager:
         self.fetches = 0
 
     async def get(self) -> Token:
-        """Return a fresh token, fetching one (once, for every waiter) if needed.
-
-        Raises:
-            ClientStateError: the client closed while this caller waited for the fetch.
-        """
+        """Return a fresh token, fetching one (once, for every waiter) if needed; raise
+        ``ClientStateError`` if the client closed while this caller waited for the fetch."""
         token = self.current
         if token is not None and not token.due(self.clock()):
             return token
-        if (exc := self._denied) is not None:
-            raise AuthenticationError(
-                status=exc.status, method=exc.method, url=exc.url, body=exc.body, raw=exc.raw
-            )
+        if self._denied is not None:
+            raise copy.copy(self._denied)  # a fresh traceback each time
         task = self._inflight
         if task is None:
             task = self._inflight = asyncio.ensure_future(self._run_fetch())

@@ -1,11 +1,13 @@
-"""What a caller sees of each exchange: hook payloads, rate-limit state, the last response.
-Hooks observe: they cannot change or fail a call, nor hold it past its deadline."""
+"""What a caller sees of each exchange: hook payloads, rate-limit state, the last response,
+and the ``swoogo_async`` logger. Hooks observe: they cannot change or fail a call."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import math
+import os
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -13,7 +15,6 @@ from typing import Any, TypeVar
 import attrs
 
 from .._exceptions import InvalidInputError
-from .log import logger
 from .transport import Call
 
 __all__ = [
@@ -25,9 +26,38 @@ __all__ = [
     "ResponseHook",
     "ResponseInfo",
     "cancelled_by_caller",
+    "configure_from_env",
+    "logger",
 ]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("swoogo_async")
+# Else its warnings reach stderr through logging's last resort in an app that set up none.
+logger.addHandler(logging.NullHandler())
+
+
+class _EnvHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler ``SWOOGO_LOG`` attaches; its class marks it as already there."""
+
+
+def configure_from_env(environ: Mapping[str, str] = os.environ) -> logging.Handler | None:
+    """If ``SWOOGO_LOG`` is ``debug`` or ``info`` (as openai's ``OPENAI_LOG``), attach one
+    stderr handler at that level and return it (attached now or before); else None."""
+    name = environ.get("SWOOGO_LOG", "").strip().lower()
+    level = {"debug": logging.DEBUG, "info": logging.INFO}.get(name)
+    if level is None:
+        return None
+    for handler in logger.handlers:
+        if isinstance(handler, _EnvHandler):
+            return handler
+    handler = _EnvHandler()  # stderr
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > level:
+        logger.setLevel(level)
+    return handler
 
 
 def _number(headers: Mapping[str, str], name: str, kind: Callable[[float], T]) -> T | None:
@@ -161,7 +191,6 @@ class Hooks:
 
 
 def _check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
-    """Return ``hooks`` (None, one callable or a sequence of them) as a tuple."""
     if hooks is None:
         return ()
     if callable(hooks):
@@ -172,11 +201,9 @@ def _check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
 
 
 async def _run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: float) -> None:
-    """Call each hook with ``info``, awaiting async ones, for ``within`` seconds in all.
-
-    What a hook raises (even a ``CancelledError`` not aimed at the caller) is logged and
-    the call goes on; one still running at the deadline is cancelled and left behind.
-    """
+    """Call each hook with ``info``, awaiting async ones, for ``within`` seconds in all. What
+    a hook raises (even a ``CancelledError`` not aimed at the caller) is logged; one still
+    running at the deadline is cancelled and left behind. The call goes on."""
     loop = asyncio.get_running_loop()
     until = loop.time() + within
     for hook in hooks:

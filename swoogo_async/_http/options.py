@@ -73,12 +73,9 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 @attrs.frozen(slots=True)
 class CallOptions:
-    """The per-call options of a client: its retry policy, and a copy's timeout and headers.
-
-    ``timeout`` None means the client's ``read_timeout``; ``headers`` are laid over
-    the client's own. ``cache`` False skips the read cache; ``max_age`` bounds the age
-    of a cached read (see ``ReadCache``).
-    """
+    """The per-call options of a client: its retry policy, and a copy's timeout (None: the
+    client's ``read_timeout``), headers (laid over the client's), ``cache`` (False skips the
+    read cache) and ``max_age`` (of a cached read, see ``ReadCache``)."""
 
     retry: RetryPolicy
     timeout: float | None = None
@@ -95,13 +92,8 @@ class CallOptions:
         cache: bool | None,
         max_age: float | None,
     ) -> CallOptions:
-        """Return these options with the given ones checked and laid over them.
-
-        Headers are merged; an option None keeps its value.
-
-        Raises:
-            InvalidInputError: an option is invalid (the error names it, or the header).
-        """
+        """Return these options with the given ones (None: keep) checked and laid over them;
+        headers are merged. ``InvalidInputError`` names a bad option or header."""
         retry = self.retry if retry is None else check_instance("retry", retry, RetryPolicy)
         if cache is not None and not isinstance(cache, bool):
             raise InvalidInputError("cache", f"must be True or False, got {cache!r}")

@@ -1,5 +1,5 @@
-"""When to retry and how long to wait (``RetryPolicy``), the loop that applies it, and the
-readers of the server's waits and rate-limit headers."""
+"""When to retry and how long to wait (``RetryPolicy``), the loop that applies it and its log
+lines, and the readers of the server's waits and rate-limit headers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import email.utils
 import itertools
+import logging
 import math
 import random
 import time
@@ -26,24 +27,20 @@ from .._exceptions import (
     TransportError,
 )
 from .auth import read_server_offset
-from .hooks import RateLimitState
-from .log import log_backoff, log_giveup
+from .hooks import RateLimitState, logger
 from .transport import Call
 
 __all__ = [
     "RateHeaders",
     "RetryPolicy",
+    "log_backoff",
+    "log_giveup",
     "parse_retry_after",
     "read_rate_headers",
     "server_retry_after",
 ]
 
 T = TypeVar("T")
-
-#: The API's documented rate-limit window: the longest reset a bulk row waits out.
-BULK_SERVER_WAIT = 600.0
-BULK_DEADLINE = BULK_SERVER_WAIT + 60.0  # the window, plus room for the attempt after it
-BULK_MAX_ATTEMPTS = 8  # a few 429s in a row must not fail a bulk row
 
 
 @attrs.frozen(kw_only=True)
@@ -78,17 +75,15 @@ class RetryPolicy:
         (a reset of up to 600 s), as bulk runs and syncs do. Values already larger are kept."""
         return attrs.evolve(
             self,
-            max_attempts=max(self.max_attempts, BULK_MAX_ATTEMPTS),
-            deadline=max(self.deadline, BULK_DEADLINE),
-            max_server_wait=max(self.max_server_wait, BULK_SERVER_WAIT),
+            max_attempts=max(self.max_attempts, 8),  # a few 429s in a row must not fail a row
+            deadline=max(self.deadline, 660.0),  # the window, and room for the attempt after it
+            max_server_wait=max(self.max_server_wait, 600.0),  # the API's documented window
         )
 
     def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:
-        """Return whether ``error`` ends the call at once, whatever attempts are left.
-
-        A call that is not idempotent (a create) is repeated only when the server
-        certainly did not act on it: no connection was made, or it answered 429.
-        """
+        """Return whether ``error`` ends the call at once, whatever attempts are left. A call
+        that is not idempotent (a create) is repeated only when the server certainly did not
+        act on it: no connection was made, or it answered 429."""
         if isinstance(error, ResponseTooLargeError):
             return True  # the same body would come back again
         if isinstance(error, TransportError):
@@ -102,15 +97,6 @@ class RetryPolicy:
             return not idempotent
         return True
 
-    def wait(self, error: SwoogoError | None, retry: int, rand: float) -> float:
-        """Return the wait before retry number ``retry`` (0 first) after ``error``: a draw
-        under a ceiling that doubles up to ``backoff_cap``. A 429 waits its ``retry_after``,
-        but at least half the ceiling plus jitter (a hint of 0 is no reason to hurry)."""
-        ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
-        if isinstance(error, RateLimitError):
-            return max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * rand))
-        return rand * ceiling
-
     def waits(
         self,
         *,
@@ -118,11 +104,18 @@ class RetryPolicy:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> Generator[float, SwoogoError | None, None]:
-        """Yield ``wait`` for each error sent in; end when a wait would reach ``deadline``.
-        Primed with ``send(None)`` (the bare first ``yield``), as ``backoff`` drives one."""
+        """Yield the wait before each retry after the error sent in; end when one would reach
+        ``deadline``. Primed with ``send(None)``. A wait is a draw under a ceiling doubling from
+        ``backoff_base`` to ``backoff_cap``; a 429 waits its ``retry_after``, but at least half
+        the ceiling plus jitter (a hint of 0 is no reason to hurry)."""
         error = yield  # type: ignore[misc]
         for retry in itertools.count():
-            wait = self.wait(error, retry, rand())
+            ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
+            draw = rand()
+            if isinstance(error, RateLimitError):
+                wait = max(error.retry_after or 0.0, ceiling * (0.5 + 0.5 * draw))
+            else:
+                wait = draw * ceiling
             if clock() + wait >= deadline:
                 return
             error = yield wait
@@ -138,10 +131,7 @@ class RetryPolicy:
         started: float,
     ) -> T:
         """Retry a call whose first attempt raised ``error``; raise the last error if it ends.
-
-        Not ``backoff.on_exception``: its decorator would be built per call (giving up
-        depends on the call, the waits on its deadline), which costs more than a decode.
-        """
+        A plain loop: ``backoff``'s decorator would be built per call (it depends on the call)."""
         waits = self.waits(deadline=deadline, clock=clock, rand=rand)
         waits.send(None)
         tries = 1
@@ -164,6 +154,17 @@ class RetryPolicy:
                 return await attempt()
             except SwoogoError as again:
                 error = again
+
+
+def log_backoff(call: Call, error: SwoogoError, tries: int, wait: float) -> None:
+    args = (call.method, call.path, type(error).__name__, tries, wait)
+    logger.warning("retrying %s %s after %s (attempt %d failed), waiting %.2fs", *args)
+
+
+def log_giveup(call: Call, error: SwoogoError, tries: int, elapsed: float) -> None:
+    level = logging.WARNING if tries > 1 else logging.DEBUG
+    args = (call.method, call.path, type(error).__name__, tries, elapsed)
+    logger.log(level, "%s %s failed with %s after %d attempt(s) in %.2fs", *args)
 
 
 def _seconds(value: str) -> float | None:
@@ -207,10 +208,8 @@ RateHeaders = tuple[int, int, int]
 
 def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
     """Return a response's (limit, remaining, reset), or None unless all three are readable.
-
-    A limit of 0 or less is not a budget (gateways send 0 for "unlimited" or at a
-    window's edge): pacing against it would never send again, so it reads as unknown.
-    """
+    A limit of 0 or less (gateways send 0 for "unlimited") reads as unknown: pacing against
+    it would never send again."""
     state = RateLimitState.from_headers(headers)
     limit, remaining, reset = state.limit, state.remaining, state.reset
     if limit is None or remaining is None or reset is None or limit <= 0:

@@ -25,8 +25,7 @@ from .._api.converter import unstructure_session
 from .._api.fields import prepare_session_fields
 from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError, SwoogoError
-from .._http.log import log_backoff, log_giveup
-from .._http.retry import RetryPolicy
+from .._http.retry import RetryPolicy, log_backoff, log_giveup
 from .._shared.state import SharedState
 from .._writes.sync_plan import parse_key
 from ._args import build_parser
