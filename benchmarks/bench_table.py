@@ -9,8 +9,9 @@
 - ``body``: instructions to decode one ``GET /sessions/{id}`` body: ``json.loads`` against
   ``parse_session`` (bytes to ``Session``);
 - ``page``: instructions to turn a 1,000-session page into records: ``parse_page`` (and
-  the page whose records all gained two new fields) ÷ pydantic v2 on the same page (keeping unknown keys, as the SDK does), with msgspec and the
-  SDK's own bytes-to-Python step beside them;
+  the page whose records all gained two new fields) ÷ pydantic v2 on the same page
+  (keeping unknown keys, as the SDK does), with msgspec and the SDK's own bytes-to-Python
+  step beside them;
 - ``import``: cumulative ``python -X importtime`` of ``import swoogo_async`` ÷ ``import
   aiohttp`` (alternating, medians; bytecode caches on, as for an installed package);
 - ``first``: a fresh process to its first decoded response (token, then one get), SDK ÷
