@@ -365,6 +365,9 @@ def test_a_session_read_whole_is_an_ordinary_session() -> None:
     import copy
     import pickle
 
+    # What ``__init__`` would do beyond storing: nothing, or ``from_fields`` would skip it.
+    assert not hasattr(Session, "__attrs_post_init__")
+    assert all(a.validator is None and a.converter is None for a in attrs.fields(Session))
     sample = json.loads((SAMPLES / "create_session.json").read_text())
     record = unstructure_session(structure_session(sample))  # every field present
     fast = structure_sessions([{**record, "c_9": "x", "new": 1}], copy=False)[0]
