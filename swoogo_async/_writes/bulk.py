@@ -10,18 +10,9 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Mapping,
-    Sized,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sized
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
 
 import attrs
 
@@ -34,6 +25,11 @@ from .._http.pacer import BulkMark, bulk_pacing
 from . import DEFAULT_CONCURRENCY
 from .bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput, RowOutcome
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Awaitable, Callable
+
+    from typing_extensions import Unpack
+
 __all__ = [
     "UNREADABLE",
     "BulkProgress",
@@ -44,6 +40,7 @@ __all__ = [
     "ProgressCallback",
     "RowInput",
     "RowSource",
+    "RunOptions",
     "UpdateFn",
     "check_rows",
     "create_many",
@@ -68,6 +65,16 @@ _Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
 _Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
 
 
+class RunOptions(TypedDict, total=False):
+    """A run's options, as ``BulkRun`` takes them (``hold``: a lease held while it runs)."""
+
+    concurrency: int
+    ordered: bool
+    on_progress: ProgressCallback | None
+    credits: Callable[[], int] | None
+    hold: Callable[[], AbstractAsyncContextManager[object]] | None
+
+
 class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"]):
     """A running bulk operation: an async iterator of ``BulkResult``, with live ``progress``.
 
@@ -81,9 +88,10 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         rows: RowSource,
         work: _Work,
         done: Literal["created", "updated"],
-        concurrency: int,
-        ordered: bool,
-        on_progress: ProgressCallback | None,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        ordered: bool = False,
+        on_progress: ProgressCallback | None = None,
         credits: Callable[[], int] | None = None,
         hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     ) -> None:
@@ -105,8 +113,7 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         self._results = self._run()
 
     def sized(self, rows: int) -> None:
-        """Say, before the first row is taken, that the source holds at most ``rows`` rows:
-        the pacer then knows from the start what the run still needs."""
+        """Say, before the first row is taken, that the source holds at most ``rows`` rows."""
         self._mark.size(rows)
 
     async def __anext__(self) -> BulkResult:
@@ -137,7 +144,7 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         return result
 
     def _prepare(self, index: int, row: RowInput) -> BulkResult | _Call:
-        """Check a row; return its result if it is settled already, else the call to make."""
+        """Check a row; return its result if settled already, else the call to make."""
         try:
             work = self._work(row)
         except InvalidInputError as error:
@@ -152,8 +159,7 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         return self._finish(index, row, work)
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
-        # Built by ``_prepare``: its request may leave now, so no error makes it ``invalid``.
-        outcome: RowOutcome
+        outcome: RowOutcome  # its request may leave now: no error makes it ``invalid``
         try:
             with bulk_pacing(self._mark):  # the run's last calls may take the floor
                 try:
@@ -179,6 +185,12 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
                 self._credits_at_start = self._credits()
             intake = each_row(self._rows)
             live: set[asyncio.Task[BulkResult]] = set()
+
+            def settled(task: asyncio.Task[BulkResult]) -> None:
+                live.discard(task)
+                if not task.cancelled():
+                    task.exception()  # observed, yielded or not: no error goes unlogged
+
             # Ordered: every row in input order. Unordered: rows as they finish.
             window: deque[asyncio.Task[BulkResult] | BulkResult] = deque()
             ready: asyncio.Queue[asyncio.Task[BulkResult] | BulkResult] = asyncio.Queue()
@@ -208,7 +220,7 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
                         self._mark.called()
                         task = asyncio.create_task(self._run_row(index, row, work))
                         live.add(task)
-                        task.add_done_callback(live.discard)
+                        task.add_done_callback(settled)
                         if self._ordered:
                             window.append(task)
                         else:
@@ -222,12 +234,6 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
             finally:
                 try:
                     await _cancel_all(live)
-                    # Retrieve what finished but was never yielded: no error goes unobserved.
-                    while not ready.empty():
-                        window.append(ready.get_nowait())
-                    for item in window:
-                        if isinstance(item, asyncio.Task) and item.done() and not item.cancelled():
-                            item.exception()
                 finally:
                     await intake.aclose()
 
@@ -271,12 +277,11 @@ def prepare_create_row(row: RowInput, event_id: int | None) -> dict[str, Any]:
 def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
     """Return an update row's session id (``id`` or ``session_id``) and checked fields."""
     fields = _fields_of(row)
+    session_id, alias = fields.pop("id", None), fields.pop("session_id", None)
     if isinstance(row, Session):
-        session_id: Any = row.id
-    else:
-        session_id = fields.pop("id", None)
-        alias = fields.pop("session_id", None)
-        session_id = alias if session_id is None else session_id
+        session_id = row.id
+    elif session_id is None:
+        session_id = alias
     try:
         parsed = parse_int(session_id)
     except ValueError:
@@ -289,8 +294,7 @@ def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
 def sending_create(
     create: CreateFn, prepared: Mapping[str, Any]
 ) -> Callable[[], Awaitable[Session]]:
-    """Build a create's request now, only to check it (``create`` builds the same bytes);
-    return its sender."""
+    """Build a create's request now, only to check it; return its sender."""
     create_session_call(prepared)
 
     async def send() -> Session:
@@ -355,35 +359,17 @@ async def _cancel_all(tasks: set[asyncio.Task[BulkResult]]) -> None:
 
 
 def create_many(
-    create: CreateFn,
-    rows: RowSource,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    ordered: bool = False,
-    on_progress: ProgressCallback | None = None,
-    event_id: int | None = None,
-    credits: Callable[[], int] | None = None,
+    create: CreateFn, rows: RowSource, *, event_id: int | None = None, **run: Unpack[RunOptions]
 ) -> BulkRun:
     """Create a session per row with ``create``; see ``Sessions.create_many``."""
+    return BulkRun(
+        rows,
+        lambda row: sending_create(create, prepare_create_row(row, event_id)),
+        "created",
+        **run,
+    )
 
-    def work(row: RowInput) -> _Call:
-        return sending_create(create, prepare_create_row(row, event_id))
 
-    return BulkRun(rows, work, "created", concurrency, ordered, on_progress, credits)
-
-
-def update_many(
-    update: UpdateFn,
-    rows: RowSource,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    ordered: bool = False,
-    on_progress: ProgressCallback | None = None,
-    credits: Callable[[], int] | None = None,
-) -> BulkRun:
+def update_many(update: UpdateFn, rows: RowSource, **run: Unpack[RunOptions]) -> BulkRun:
     """Update one session per row with ``update``; see ``Sessions.update_many``."""
-
-    def work(row: RowInput) -> _Call:
-        return sending_update(update, *prepare_update(row))
-
-    return BulkRun(rows, work, "updated", concurrency, ordered, on_progress, credits)
+    return BulkRun(rows, lambda row: sending_update(update, *prepare_update(row)), "updated", **run)

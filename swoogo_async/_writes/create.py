@@ -1,8 +1,5 @@
 """The duplicate-safe create (docs/resilience.md): a create that fails after the server may
-have acted is looked up before anything is re-sent, and looked up again after a re-send.
-
-``RetryPolicy.deadline`` bounds the whole create, lookups included.
-"""
+have acted is looked up before anything is re-sent, and again after a re-send."""
 
 from __future__ import annotations
 
@@ -75,19 +72,15 @@ class KeyedLocks:
 
 
 def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Return the key of the creates a lookup could confuse, run one at a time.
-
-    Coarser than ``pick_match`` (no start time): two rows differing only in a field one
-    of them leaves out could match the same session.
-    """
+    """Return the key of the creates a lookup could confuse, run one at a time: coarser than
+    ``pick_match``, as rows differing in a field one leaves out could match one session."""
     name = fields.get("name")
     folded = name.casefold() if isinstance(name, str) else name
     return (fields.get("event_id"), folded, fields.get("date"))
 
 
 class RecentClaims:
-    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint
-    (older ones cannot pass a lookup's ``created_at`` filter)."""
+    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint."""
 
     def __init__(self, keep: float = 10.0) -> None:
         self.keep = keep
@@ -121,8 +114,8 @@ class RecentClaims:
 
 @attrs.define(eq=False)
 class CreateLocks:
-    """What the creates of a client and its copies share, so that two creates of one
-    session run one at a time and neither takes a session the other handed out."""
+    """What a client's and its copies' creates share: one at a time per fingerprint, and
+    none claims a session another handed out."""
 
     locks: KeyedLocks = attrs.field(factory=KeyedLocks)
     handed_out: RecentClaims = attrs.field(factory=RecentClaims)
@@ -245,9 +238,8 @@ class _CreateCall:
     async def _look_up(
         self, error: SwoogoError, not_before: float | None = None
     ) -> tuple[list[Session], list[int]]:
-        """Return [the session] an uncertain attempt made ([] if none) and candidate ids:
-        sessions holding every submitted field but not the defaults in the others, which
-        may be neither claimed nor re-sent over. Waits at least ``reconcile_delay``."""
+        """Return [the session] an uncertain attempt made ([] if none) and the ids of candidates
+        (every submitted field, not the defaults: neither claimed nor re-sent over)."""
         client = self.client
         # On the server's clock (its Date) or, when none can be trusted, with a wider margin.
         offset = await client.server_clock_offset(self.deadline)
@@ -298,8 +290,8 @@ class _CreateCall:
         ) from error
 
     async def _settle_open(self, copy: Session, error: SwoogoError) -> Session:
-        """Settle on ``copy`` (either attempt's) once the latest attempt, still open, had as
-        long to land as ``copy`` took to show: it is this create's if still the one match."""
+        """Settle on ``copy`` if it is still the one match once the latest attempt, still open,
+        had as long to land as ``copy`` took to show."""
         not_before = self.last_began + (self.client.clock() - self.began)
         if not_before > self.deadline:
             raise self._unknown(

@@ -4,33 +4,25 @@ write through the bulk engine, which reports a ``BulkResult`` per row."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from .._api.models import Session
 from .._api.pages import KeysetWalk
 from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoError
 from .._shared.state import check_lease_held
-from . import DEFAULT_CONCURRENCY
-from .bulk import (
-    BulkRun,
-    ProgressCallback,
-    RowInput,
-    RowSource,
-    UpdateFn,
-    check_rows,
-    each_row,
-    sending_create,
-    sending_update,
-)
-from .bulk_results import BulkStatus, RowOutcome
-from .create import Creator
+from .bulk import BulkRun, check_rows, each_row, sending_create, sending_update
+from .bulk_results import BulkStatus, RowInput, RowOutcome
 from .sync_plan import RowPlan, SyncPlanner
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .bulk import RowSource, RunOptions, UpdateFn
+    from .create import Creator
 
 __all__ = ["BeforeWrite", "sync_rows"]
 
-#: Called with a row and its plan just before its write is sent; False keeps it unsent
-#: (reported ``failed``).
+#: Called with a row and its plan just before its write is sent; False keeps it unsent.
 BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
 
 #: The status a planned action reports (in a dry run: what would happen).
@@ -49,19 +41,12 @@ def sync_rows(
     creator: Creator,
     update: UpdateFn,
     scan: Iterable[RowInput] | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    ordered: bool = False,
-    on_progress: ProgressCallback | None = None,
     dry_run: bool = False,
     before_write: BeforeWrite | None = None,
-    credits: Callable[[], int] | None = None,
-    hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    **run: Unpack[RunOptions],
 ) -> BulkRun:
-    """Make the planner's event match ``rows``; see ``Sessions.sync``.
-
-    ``hold`` (the event's lease) is entered before the event is read and left when the
-    last row has finished, so no other run plans from a read this one outdates.
-    """
+    """Make the planner's event match ``rows``; see ``Sessions.sync``. ``hold`` (the event's
+    lease) is held from before the event is read until the last row has finished."""
     check_rows("rows", rows)
     if scan is not None:
         check_rows("scan", scan)
@@ -79,7 +64,7 @@ def sync_rows(
         for position, row in enumerate(first_pass):
             line = getattr(row, "line", None)
             planner.scan(row, f"line {line}" if isinstance(line, int) else f"row {position}")
-        run.sized(position + 1)  # the pacer knows what the run needs from its first row on
+        bulk.sized(position + 1)  # the pacer knows what the run needs from its first row on
         for _ in range(2):  # a listing that changed while read is read once more
             # By id, after the last one read: a concurrent delete cannot hide a session.
             walk = KeysetWalk(
@@ -120,5 +105,5 @@ def sync_rows(
 
         return write
 
-    run = BulkRun(source(), work, "created", concurrency, ordered, on_progress, credits, hold)
-    return run
+    bulk = BulkRun(source(), work, "created", **run)
+    return bulk

@@ -22,11 +22,8 @@ SyncAction = Literal["create", "update", "unchanged", "present"]
 
 
 def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
-    """Return the key's field names (``"name,date"`` or a sequence), checked.
-
-    Raises:
-        InvalidInputError: a name is not a session field or custom field, or repeats.
-    """
+    """Return the key's field names (``"name,date"`` or a sequence), checked (each a session
+    field or custom field, once): ``InvalidInputError`` otherwise."""
     if isinstance(key, str):
         names = key.split(",")
     elif isinstance(key, Sequence):
@@ -50,16 +47,12 @@ def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _value(fields: Mapping[str, Any], name: str) -> Any:
-    if CUSTOM_FIELD_RE.match(name):
-        return (fields.get("custom_fields") or {}).get(name)
-    return fields.get(name)
-
-
-def _session_value(session: Session, name: str) -> Any:
-    if CUSTOM_FIELD_RE.match(name):
-        return session.custom_fields.get(name)
-    return getattr(session, name, None)
+def _value(fields: Mapping[str, Any] | Session, name: str) -> Any:
+    if isinstance(fields, Session):
+        custom, value = fields.custom_fields, getattr(fields, name, None)
+    else:
+        custom, value = fields.get("custom_fields") or {}, fields.get(name)
+    return custom.get(name) if CUSTOM_FIELD_RE.match(name) else value
 
 
 def changed_names(changes: Mapping[str, Any]) -> tuple[str, ...]:
@@ -92,7 +85,7 @@ class RowPlan:
 
 
 class SyncPlanner:
-    """Plans a sync of rows into one event's sessions (see the module docstring)."""
+    """Plans a sync of rows into one event's sessions: ``scan``, ``index``, then ``plan``."""
 
     def __init__(self, *, event_id: int, key: tuple[str, ...], update: bool = True) -> None:
         if not isinstance(update, bool):
@@ -107,7 +100,7 @@ class SyncPlanner:
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
     def prepare(self, row: RowInput) -> dict[str, Any]:
-        """Return the row's checked fields (``InvalidInputError``: invalid, another event's)."""
+        """Return the row's checked fields (``InvalidInputError``: invalid or another event's)."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
@@ -143,26 +136,22 @@ class SyncPlanner:
     @property
     def read_fields(self) -> list[str]:
         """The ``fields=`` to read the event with: id, what rows compare, and for an import
-        ``created_at`` (a session an earlier attempt made, or one there before)."""
+        ``created_at`` (whether an earlier attempt made a session)."""
         extra = [] if self.update else ["created_at"]
         return ["id", *extra, *sorted(self._fields)]
 
     def index(self, sessions: Iterable[Session]) -> None:
-        """Index the event's sessions by key (a sync leaves out a session with an empty key
-        field: no row has that key; an import compares it as empty).
-
-        Raises:
-            InvalidInputError: rows set a custom key field that no session holds. The
-                server leaves out a custom field the event lacks (misspelt, another
-                event's), so every row would be created again: nothing may be written.
-        """
+        """Index the event's sessions by key (a sync leaves out one with an empty key field;
+        an import compares it as empty). ``InvalidInputError`` if rows set a custom key field
+        no session holds: the server leaves out a field the event lacks (misspelt?), so every
+        row would be created again."""
         held: set[str] = set()
         listed = 0
         for session in sessions:
             if session.id is None:
                 continue
             listed += 1
-            key = tuple(comparable(_session_value(session, name)) for name in self.key)
+            key = tuple(comparable(_value(session, name)) for name in self.key)
             held.update(name for name, value in zip(self.key, key, strict=True) if value)
             if all(key) or (not self.update and any(key)):
                 self._index.setdefault(key, []).append(session)
@@ -176,12 +165,8 @@ class SyncPlanner:
             )
 
     def plan(self, row: RowInput) -> RowPlan:
-        """Return what ``row`` needs.
-
-        Raises:
-            InvalidInputError: the row is invalid, or another row has its key.
-            AmbiguousMatchError: several sessions have its key.
-        """
+        """Return what ``row`` needs; ``InvalidInputError`` if the row is invalid or another row
+        has its key, ``AmbiguousMatchError`` if several sessions have it."""
         fields = self.prepare(row)
         key = self.key_of(fields)
         shared = self._shared.get(key)
