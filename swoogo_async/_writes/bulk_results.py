@@ -27,11 +27,9 @@ class BulkResult:
     Attributes:
         index: The row's 0-based position in the source.
         row: The row as given.
-        status: ``created``/``updated`` (done); ``unchanged`` (a sync found the session
-            as the row says) or ``present`` (an import found the row's key): nothing sent;
-            ``invalid`` (rejected before sending); ``failed`` (refused or unreachable);
-            ``ambiguous`` (several sessions have the row's key; nothing sent); ``unknown``
-            (a create that may have happened; the error carries the submitted fields).
+        status: ``created``/``updated``; ``unchanged``/``present`` (a sync or import found
+            it: nothing sent); ``invalid`` (nothing sent), ``failed``, ``ambiguous`` (several
+            sessions have its key) or ``unknown`` (a create that may have happened).
         session: The session the server returned, when done.
         error: The error, when not done.
         changed: The fields a sync's update sent (or would send, in a dry run).
@@ -99,7 +97,7 @@ class BulkSummary:
 
     @property
     def all_ok(self) -> bool:
-        """Whether every counted row was created, updated or found unchanged."""
+        """Whether every counted row was created, updated, unchanged or present."""
         return self.failed == self.invalid == self.ambiguous == self.unknown == 0
 
 

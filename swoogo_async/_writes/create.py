@@ -8,7 +8,7 @@ import contextlib
 import datetime as dt
 import functools
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Hashable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -85,18 +85,16 @@ class RecentClaims:
     def __init__(self, keep: float = 10.0) -> None:
         self.keep = keep
         self._order: deque[tuple[float, Hashable, int]] = deque()
-        self._by_key: dict[Hashable, set[int]] = {}
+        self._by_key: defaultdict[Hashable, set[int]] = defaultdict(set)
 
     def add(self, key: Hashable, session_id: int, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._prune(now)
-        self._order.append((now, key, session_id))
-        self._by_key.setdefault(key, set()).add(session_id)
+        self._order.append((time.monotonic() if now is None else now, key, session_id))
+        self._by_key[key].add(session_id)
 
     def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
+        """Return the ids handed out for ``key`` (a create asks before it adds: old ones go)."""
         self._prune(time.monotonic() if now is None else now)
-        ids = self._by_key.get(key)
-        return frozenset(ids) if ids else frozenset()
+        return frozenset(self._by_key.get(key, ()))
 
     def __len__(self) -> int:
         return len(self._order)
@@ -105,11 +103,9 @@ class RecentClaims:
         order, by_key, horizon = self._order, self._by_key, now - self.keep
         while order and order[0][0] < horizon:
             _, key, session_id = order.popleft()
-            ids = by_key.get(key)
-            if ids is not None:
-                ids.discard(session_id)
-                if not ids:
-                    del by_key[key]
+            by_key[key].discard(session_id)
+            if not by_key[key]:
+                del by_key[key]
 
 
 @attrs.define(eq=False)
@@ -141,7 +137,7 @@ class Creator:
             # Handed out just before: a lookup may see them, but they are not this row's.
             excluded = self._handed_out.recent(key)
             with self.batcher.running(prepared.get("event_id")):
-                session = await _CreateCall(self._client, prepared, excluded, self.batcher).run()
+                session = await _CreateCall(self, prepared, excluded).run()
             if session.id is not None:
                 self._handed_out.add(key, session.id)
             return session
@@ -167,14 +163,10 @@ class _CreateCall:
     """One create: its attempts, lookups and deadline."""
 
     def __init__(
-        self,
-        client: Sender,
-        prepared: Mapping[str, Any],
-        excluded: frozenset[int],
-        batcher: Batcher,
+        self, creator: Creator, fields: Mapping[str, Any], excluded: frozenset[int]
     ) -> None:
-        self.client, self.prepared, self.excluded = client, prepared, excluded
-        self.batcher = batcher
+        client = self.client = creator._client
+        self.prepared, self.excluded, self.batcher = fields, excluded, creator.batcher
         self.started = time.time()
         self.began = self.last_began = client.clock()  # first and latest attempt
         self.deadline = self.began + client.retry.deadline
