@@ -1,8 +1,7 @@
 """The streaming bulk engine behind ``create_many``, ``update_many`` and ``sync`` (docs/bulk.md).
 
 Only an error while a row is read and built makes it ``invalid``: once its request may have
-left, a create is ``unknown`` and an update ``failed``, so ``--resume`` never re-sends it.
-"""
+left, a create is ``unknown`` and an update ``failed``, so ``--resume`` never re-sends it."""
 
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Siz
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
 
-import attrs
-
 from .._api.converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
 from .._api.endpoints import create_session_call, update_session_call
 from .._api.fields import WRITABLE_FIELDS, prepare_session_fields
@@ -23,7 +20,7 @@ from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
 from . import DEFAULT_CONCURRENCY
-from .bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput, RowOutcome
+from .bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -60,9 +57,10 @@ UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
 ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
-_Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
-#: Checks and builds a row; returns the call that sends it, or its outcome if none is sent.
-_Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
+_Call: TypeAlias = "Callable[[], Awaitable[Session | BulkResult]]"
+#: Checks and builds a row (its index, the row); returns the call that sends it, or its
+#: result if none is sent.
+_Work: TypeAlias = "Callable[[int, RowInput], _Call | BulkResult]"
 
 
 class RunOptions(TypedDict, total=False):
@@ -103,7 +101,6 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         self._rows, self._work, self._done = rows, work, done
         self._concurrency, self._ordered = concurrency, ordered
         self._on_progress, self._credits = on_progress, credits
-        self._credits_at_start = 0
         self._hold = hold  # held from the first row taken until the last one finished
         self._mark = BulkMark()  # ends once the source is exhausted
         if isinstance(rows, Sized):
@@ -134,8 +131,7 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
                 summary.add(result)
         return summary
 
-    def _finish(self, index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
-        result = BulkResult(index, row, *attrs.astuple(outcome, recurse=False))
+    def _finish(self, result: BulkResult) -> BulkResult:
         if self._credits is not None:
             self.progress.credits = self._credits() - self._credits_at_start
         self.progress.finish(result)
@@ -146,43 +142,42 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
     def _prepare(self, index: int, row: RowInput) -> BulkResult | _Call:
         """Check a row; return its result if settled already, else the call to make."""
         try:
-            work = self._work(row)
+            work = self._work(index, row)
         except InvalidInputError as error:
-            work = RowOutcome("invalid", error=error)
+            work = BulkResult(index, row, "invalid", error=error)
         except UNREADABLE as exc:
             invalid = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
             invalid.__cause__ = exc
-            work = RowOutcome("invalid", error=invalid)
-        if not isinstance(work, RowOutcome):
+            work = BulkResult(index, row, "invalid", error=invalid)
+        if not isinstance(work, BulkResult):
             return work
         self._mark.skip()  # settled without a call
-        return self._finish(index, row, work)
+        return self._finish(work)
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
-        outcome: RowOutcome  # its request may leave now: no error makes it ``invalid``
+        result: BulkResult  # its request may leave now: no error makes it ``invalid``
         try:
             with bulk_pacing(self._mark):  # the run's last calls may take the floor
                 try:
-                    sent = await call()
+                    got = await call()
                 finally:
                     self._mark.finished()
-            outcome = sent if isinstance(sent, RowOutcome) else RowOutcome(self._done, sent)
+            result = got if isinstance(got, BulkResult) else BulkResult(index, row, self._done, got)
         except UnknownOutcomeError as error:
-            outcome = RowOutcome("unknown", error=error)
+            result = BulkResult(index, row, "unknown", error=error)
         except SwoogoError as error:
-            outcome = RowOutcome("failed", error=error)
+            result = BulkResult(index, row, "failed", error=error)
         except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
             unexpected = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
             unexpected.__cause__ = exc
-            outcome = RowOutcome("failed", error=unexpected)
-        return self._finish(index, row, outcome)
+            result = BulkResult(index, row, "failed", error=unexpected)
+        return self._finish(result)
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
         hold = self._hold() if self._hold is not None else contextlib.nullcontext()
         async with hold:
             self.progress.started_at = time.monotonic()
-            if self._credits is not None:
-                self._credits_at_start = self._credits()
+            self._credits_at_start = self._credits() if self._credits is not None else 0
             intake = each_row(self._rows)
             live: set[asyncio.Task[BulkResult]] = set()
 
@@ -343,8 +338,6 @@ async def each_row(rows: RowSource) -> AsyncGenerator[RowInput, None]:
 
 async def _cancel_all(tasks: set[asyncio.Task[BulkResult]]) -> None:
     """Cancel ``tasks`` and wait until every one has finished, even if cancelled itself."""
-    if not tasks:
-        return
     for task in tasks:
         task.cancel()
     gathered = asyncio.gather(*tasks, return_exceptions=True)
@@ -364,7 +357,7 @@ def create_many(
     """Create a session per row with ``create``; see ``Sessions.create_many``."""
     return BulkRun(
         rows,
-        lambda row: sending_create(create, prepare_create_row(row, event_id)),
+        lambda _, row: sending_create(create, prepare_create_row(row, event_id)),
         "created",
         **run,
     )
@@ -372,4 +365,6 @@ def create_many(
 
 def update_many(update: UpdateFn, rows: RowSource, **run: Unpack[RunOptions]) -> BulkRun:
     """Update one session per row with ``update``; see ``Sessions.update_many``."""
-    return BulkRun(rows, lambda row: sending_update(update, *prepare_update(row)), "updated", **run)
+    return BulkRun(
+        rows, lambda _, row: sending_update(update, *prepare_update(row)), "updated", **run
+    )

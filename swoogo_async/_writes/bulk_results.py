@@ -11,7 +11,7 @@ import attrs
 from .._api.models import Session
 from .._exceptions import SwoogoError
 
-__all__ = ["BulkProgress", "BulkResult", "BulkStatus", "BulkSummary", "RowInput", "RowOutcome"]
+__all__ = ["BulkProgress", "BulkResult", "BulkStatus", "BulkSummary", "RowInput"]
 
 BulkStatus: TypeAlias = Literal[
     "created", "updated", "unchanged", "present", "failed", "invalid", "ambiguous", "unknown"
@@ -55,17 +55,6 @@ class BulkResult:
         if self.session is not None and self.session.id is not None:
             return self.session.id
         return self.session_id
-
-
-@attrs.frozen(slots=True)
-class RowOutcome:
-    """What a row settled on: a ``BulkResult`` without its index and row, in order."""
-
-    status: BulkStatus
-    session: Session | None = None
-    error: SwoogoError | None = None
-    changed: tuple[str, ...] = ()
-    session_id: int | None = None
 
 
 @attrs.define

@@ -11,7 +11,7 @@ from .._api.pages import KeysetWalk
 from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoError
 from .._shared.state import check_lease_held
 from .bulk import BulkRun, check_rows, each_row, sending_create, sending_update
-from .bulk_results import BulkStatus, RowInput, RowOutcome
+from .bulk_results import BulkResult, BulkStatus, RowInput
 from .sync_plan import RowPlan, SyncPlanner
 
 if TYPE_CHECKING:
@@ -81,27 +81,31 @@ def sync_rows(
         async for row in each_row(rows):
             yield row
 
-    def work(row: RowInput) -> Callable[[], Awaitable[Session | RowOutcome]] | RowOutcome:
+    def work(
+        index: int, row: RowInput
+    ) -> Callable[[], Awaitable[Session | BulkResult]] | BulkResult:
         try:
             plan = planner.plan(row)
         except AmbiguousMatchError as error:
-            return RowOutcome("ambiguous", error=error)
+            return BulkResult(index, row, "ambiguous", error=error)
         if plan.action in ("unchanged", "present") or dry_run:
-            return RowOutcome(_STATUS[plan.action], plan.found, None, plan.changed, plan.session_id)
+            status = _STATUS[plan.action]
+            return BulkResult(index, row, status, plan.found, None, plan.changed, plan.session_id)
         # Built before anything is sent: only this build can make the row ``invalid``.
         if plan.action == "create":
             send = sending_create(creator.create, plan.fields)
         else:
             send = sending_update(update, plan.session_id or 0, plan.changes)
         if before_write is not None and not before_write(row, plan):
-            return RowOutcome("failed", error=SwoogoError("not sent: the run was stopped"))
+            stopped = SwoogoError("not sent: the run was stopped")
+            return BulkResult(index, row, "failed", error=stopped)
 
-        async def write() -> Session | RowOutcome:
+        async def write() -> Session | BulkResult:
             check_lease_held()  # a run stalled past its lease plans from a stale read
             session = await send()
             if plan.action == "create":
                 return session
-            return RowOutcome("updated", session, None, plan.changed, plan.session_id)
+            return BulkResult(index, row, "updated", session, None, plan.changed, plan.session_id)
 
         return write
 
