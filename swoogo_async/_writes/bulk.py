@@ -191,7 +191,6 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
             ready: asyncio.Queue[asyncio.Task[BulkResult] | BulkResult] = asyncio.Queue()
             taken = 0  # rows taken from the source and not yet yielded: at most concurrency
             exhausted = False
-            calls = 0  # rows given a call
             try:
                 while True:
                     while not exhausted and taken < self._concurrency:
@@ -202,7 +201,8 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
                         except StopAsyncIteration:
                             exhausted = True
                             # A sized run is now sized exactly; an unsized one turns final.
-                            self._mark.end(calls if self._mark.total is not None else None)
+                            mark = self._mark
+                            mark.end(mark.calls if mark.total is not None else None)
                             break
                         index = self.progress.submitted
                         taken += 1
@@ -211,7 +211,6 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
                         if isinstance(work, BulkResult):
                             (window.append if self._ordered else ready.put_nowait)(work)
                             continue
-                        calls += 1
                         self._mark.called()
                         task = asyncio.create_task(self._run_row(index, row, work))
                         live.add(task)

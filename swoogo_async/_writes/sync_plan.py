@@ -93,42 +93,36 @@ class SyncPlanner:
         self.event_id = event_id
         self.key = key
         self.update = update
-        self._key_set: set[str] = set()  # key fields some row sets
         self._first: dict[tuple[str, ...], str] = {}  # key -> the first row's label
         self._shared: dict[tuple[str, ...], list[str]] = {}  # key -> labels of rows sharing it
         self._fields: set[str] = set(key)
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
-    def prepare(self, row: RowInput) -> dict[str, Any]:
-        """Return the row's checked fields (``InvalidInputError``: invalid or another event's)."""
+    def _read(self, row: RowInput) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """Return the row's checked fields and its key as compared (``InvalidInputError``: an
+        invalid row, another event's, or an empty key field)."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
                 "event_id", f"is {fields['event_id']}, but this sync is of event {self.event_id}"
             )
-        return fields
-
-    def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
-        """Return the row's key as compared (``InvalidInputError``: a key field is empty)."""
-        values = tuple(comparable(_value(fields, name)) for name in self.key)
-        empty = [name for name, text in zip(self.key, values, strict=True) if not text]
+        key = tuple(comparable(_value(fields, name)) for name in self.key)
+        empty = [name for name, text in zip(self.key, key, strict=True) if not text]
         if empty and self.update:
             raise InvalidInputError(empty[0], "is part of the sync key and must not be empty")
-        if len(empty) == len(values):
+        if len(empty) == len(key):
             names = ", ".join(self.key)
             raise InvalidInputError(self.key[0], f"the key ({names}) is empty in this row")
-        return values
+        return fields, key
 
     def scan(self, row: RowInput, label: str) -> None:
         """Note a row's key and fields (first pass); an invalid row is noted as nothing."""
         try:
-            fields = self.prepare(row)
-            key = self.key_of(fields)
+            fields, key = self._read(row)
         except (InvalidInputError, *UNREADABLE):
             return  # ``plan`` raises the same error, and the row is reported ``invalid``
         if self.update:
             self._fields.update(changed_names({k: v for k, v in fields.items() if k != "event_id"}))
-        self._key_set.update(name for name, value in zip(self.key, key, strict=True) if value)
         first = self._first.setdefault(key, label)
         if first != label:
             self._shared.setdefault(key, [first]).append(label)
@@ -155,7 +149,8 @@ class SyncPlanner:
             held.update(name for name, value in zip(self.key, key, strict=True) if value)
             if all(key) or (not self.update and any(key)):
                 self._index.setdefault(key, []).append(session)
-        missing = [n for n in self.key if n in self._key_set - held and CUSTOM_FIELD_RE.match(n)]
+        rows_set = {n for key in self._first for n, v in zip(self.key, key, strict=True) if v}
+        missing = [n for n in self.key if n in rows_set - held and CUSTOM_FIELD_RE.match(n)]
         if listed and missing:
             raise InvalidInputError(
                 missing[0],
@@ -167,8 +162,7 @@ class SyncPlanner:
     def plan(self, row: RowInput) -> RowPlan:
         """Return what ``row`` needs; ``InvalidInputError`` if the row is invalid or another row
         has its key, ``AmbiguousMatchError`` if several sessions have it."""
-        fields = self.prepare(row)
-        key = self.key_of(fields)
+        fields, key = self._read(row)
         shared = self._shared.get(key)
         if shared is not None:
             raise InvalidInputError(
