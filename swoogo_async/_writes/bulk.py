@@ -58,8 +58,7 @@ ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
 _Call: TypeAlias = "Callable[[], Awaitable[Session | BulkResult]]"
-#: Checks and builds a row (its index, the row); returns the call that sends it, or its
-#: result if none is sent.
+#: Checks and builds a row: returns the call that sends it, or its result if none is sent.
 _Work: TypeAlias = "Callable[[int, RowInput], _Call | BulkResult]"
 
 

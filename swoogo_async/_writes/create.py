@@ -29,8 +29,7 @@ T = TypeVar("T")
 
 #: Allowance for the server's clock and its whole-second ``created_at``.
 CLOCK_MARGIN = 2.0
-#: The allowance when the server's clock is unknown (no readable ``Date``, or one beyond
-#: ``auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
+#: The allowance when the server's clock is unknown and the lookup measures on the local one.
 UNTRUSTED_CLOCK_MARGIN = 60.0
 
 

@@ -211,8 +211,7 @@ class Batcher:
             while batch.members:
                 due = self._due(event_id, batch)
                 if due is None:
-                    # Full, but a reconcile_delay runs: full may pass (one create ended,
-                    # the next not begun), so check again when it is over.
+                    # Full may pass (a create ended, the next not begun): check when delays end.
                     due = max(m.ready_at for m in batch.members) - self._clock()
                 if due <= 0:
                     break

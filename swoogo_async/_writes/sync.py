@@ -12,7 +12,7 @@ from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoErro
 from .._shared.state import check_lease_held
 from .bulk import BulkRun, check_rows, each_row, sending_create, sending_update
 from .bulk_results import BulkResult, BulkStatus, RowInput
-from .sync_plan import RowPlan, SyncPlanner
+from .sync_plan import RowPlan, SyncAction, SyncPlanner
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -25,13 +25,10 @@ __all__ = ["BeforeWrite", "sync_rows"]
 #: Called with a row and its plan just before its write is sent; False keeps it unsent.
 BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
 
-#: The status a planned action reports (in a dry run: what would happen).
-_STATUS: dict[str, BulkStatus] = {
-    "create": "created",
-    "update": "updated",
-    "unchanged": "unchanged",
-    "present": "present",
-}
+
+def _status(action: SyncAction) -> BulkStatus:
+    """The status a planned action reports (in a dry run: what would happen)."""
+    return "created" if action == "create" else "updated" if action == "update" else action
 
 
 def sync_rows(
@@ -89,7 +86,7 @@ def sync_rows(
         except AmbiguousMatchError as error:
             return BulkResult(index, row, "ambiguous", error=error)
         if plan.action in ("unchanged", "present") or dry_run:
-            status = _STATUS[plan.action]
+            status = _status(plan.action)
             return BulkResult(index, row, status, plan.found, None, plan.changed, plan.session_id)
         # Built before anything is sent: only this build can make the row ``invalid``.
         if plan.action == "create":
