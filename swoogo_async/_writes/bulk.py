@@ -85,22 +85,18 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         rows: RowSource,
         work: _Work,
         done: Literal["created", "updated"],
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        ordered: bool = False,
-        on_progress: ProgressCallback | None = None,
-        credits: Callable[[], int] | None = None,
-        hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+        **run: Unpack[RunOptions],
     ) -> None:
+        concurrency = run.get("concurrency", DEFAULT_CONCURRENCY)
         if type(concurrency) is not int or concurrency < 1:
             raise InvalidInputError(
                 "concurrency", f"must be a positive integer, got {concurrency!r}"
             )
         check_rows("rows", rows)
-        self._rows, self._work, self._done = rows, work, done
-        self._concurrency, self._ordered = concurrency, ordered
-        self._on_progress, self._credits = on_progress, credits
-        self._hold = hold  # held from the first row taken until the last one finished
+        self._rows, self._work, self._done, self._concurrency = rows, work, done, concurrency
+        self._ordered = run.get("ordered", False)
+        self._on_progress, self._credits = run.get("on_progress"), run.get("credits")
+        self._hold = run.get("hold")  # held from the first row taken until the last finished
         self._mark = BulkMark()  # ends once the source is exhausted
         if isinstance(rows, Sized):
             with contextlib.suppress(Exception):  # a size is only a hint to the pacer
