@@ -78,7 +78,8 @@ def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 class RecentClaims:
-    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint."""
+    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint (older
+    ones cannot pass a lookup's ``created_at`` filter)."""
 
     def __init__(self, keep: float = 10.0) -> None:
         self.keep = keep
