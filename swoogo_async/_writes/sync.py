@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, TypeAlias
 
-from .._api.models import Session
 from .._api.pages import KeysetWalk
 from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoError
 from .._shared.state import check_lease_held
@@ -78,15 +77,13 @@ def sync_rows(
         async for row in each_row(rows):
             yield row
 
-    def work(
-        index: int, row: RowInput
-    ) -> Callable[[], Awaitable[Session | BulkResult]] | BulkResult:
+    def work(index: int, row: RowInput) -> Callable[[], Awaitable[BulkResult]] | BulkResult:
         try:
             plan = planner.plan(row)
         except AmbiguousMatchError as error:
             return BulkResult(index, row, "ambiguous", error=error)
+        status = _status(plan.action)
         if plan.action in ("unchanged", "present") or dry_run:
-            status = _status(plan.action)
             return BulkResult(index, row, status, plan.found, None, plan.changed, plan.session_id)
         # Built before anything is sent: only this build can make the row ``invalid``.
         if plan.action == "create":
@@ -97,12 +94,10 @@ def sync_rows(
             stopped = SwoogoError("not sent: the run was stopped")
             return BulkResult(index, row, "failed", error=stopped)
 
-        async def write() -> Session | BulkResult:
+        async def write() -> BulkResult:
             check_lease_held()  # a run stalled past its lease plans from a stale read
             session = await send()
-            if plan.action == "create":
-                return session
-            return BulkResult(index, row, "updated", session, None, plan.changed, plan.session_id)
+            return BulkResult(index, row, status, session, None, plan.changed, plan.session_id)
 
         return write
 
