@@ -57,6 +57,7 @@ UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
 ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
+_Send: TypeAlias = "Callable[[], Awaitable[Session]]"
 _Call: TypeAlias = "Callable[[], Awaitable[Session | BulkResult]]"
 #: Checks and builds a row: returns the call that sends it, or its result if none is sent.
 _Work: TypeAlias = "Callable[[int, RowInput], _Call | BulkResult]"
@@ -280,9 +281,7 @@ def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
     return parsed, prepare_session_fields(fields, creating=False)
 
 
-def sending_create(
-    create: CreateFn, prepared: Mapping[str, Any]
-) -> Callable[[], Awaitable[Session]]:
+def sending_create(create: CreateFn, prepared: Mapping[str, Any]) -> _Send:
     """Build a create's request now, only to check it; return its sender."""
     create_session_call(prepared)
 
@@ -302,9 +301,7 @@ def sending_create(
     return send
 
 
-def sending_update(
-    update: UpdateFn, session_id: int, changes: Mapping[str, Any]
-) -> Callable[[], Awaitable[Session]]:
+def sending_update(update: UpdateFn, session_id: int, changes: Mapping[str, Any]) -> _Send:
     """Build an update's request now, only to check it; return its sender."""
     update_session_call(session_id, changes)
     return lambda: update(session_id, changes)

@@ -238,10 +238,9 @@ class _CreateCall:
         since = dt.datetime.fromtimestamp(
             self.started + (offset or 0.0) - margin, dt.timezone.utc
         ).replace(microsecond=0)
-        now = client.clock()
-        ready_at = now + max(min(client.reconcile_delay, self.deadline - now), 0.0)
-        if not_before is not None:
-            ready_at = max(ready_at, min(not_before, self.deadline))
+        now = client.clock()  # wait out reconcile_delay (and not_before), never past the deadline
+        wanted = max(now + client.reconcile_delay, now if not_before is None else not_before)
+        ready_at = max(min(wanted, self.deadline), now)
         try:
             matches, taken_twice, candidates = await self.batcher.look_up(
                 self.prepared,
