@@ -1,7 +1,5 @@
-"""Writes that must not duplicate: the duplicate-safe create, its lookup, bulk runs, sync.
-
-The runs' defaults live here, where the client's signatures read them without loading the runs.
-"""
+"""Writes that must not duplicate: the duplicate-safe create, its lookup, bulk runs, sync; and
+the runs' defaults, which the client's signatures read without loading the runs."""
 
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_KEY"]
 

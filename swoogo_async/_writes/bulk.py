@@ -1,8 +1,7 @@
 """The streaming bulk engine behind ``create_many``, ``update_many`` and ``sync`` (docs/bulk.md).
 
 Only an error while a row is read and built makes it ``invalid``: once its request may have
-left, a create is ``unknown`` and an update ``failed``, so ``--resume`` never re-sends it.
-"""
+left, a create is ``unknown`` and an update ``failed``, so ``--resume`` never re-sends it."""
 
 from __future__ import annotations
 
@@ -10,20 +9,9 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Mapping,
-    Sized,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sized
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, TypeAlias
-
-import attrs
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
 
 from .._api.converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
 from .._api.endpoints import create_session_call, update_session_call
@@ -32,7 +20,12 @@ from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
 from . import DEFAULT_CONCURRENCY
-from .bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput, RowOutcome
+from .bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Awaitable, Callable
+
+    from typing_extensions import Unpack
 
 __all__ = [
     "UNREADABLE",
@@ -44,6 +37,7 @@ __all__ = [
     "ProgressCallback",
     "RowInput",
     "RowSource",
+    "RunOptions",
     "UpdateFn",
     "check_rows",
     "create_many",
@@ -63,9 +57,20 @@ UpdateFn: TypeAlias = "Callable[[int, Mapping[str, Any]], Awaitable[Session]]"
 ProgressCallback: TypeAlias = "Callable[[BulkProgress], None]"
 #: What ``create_many``/``update_many`` read rows from: any iterable or async iterable.
 RowSource: TypeAlias = "Iterable[RowInput] | AsyncIterable[RowInput]"
-_Call: TypeAlias = "Callable[[], Awaitable[Session | RowOutcome]]"
-#: Checks and builds a row; returns the call that sends it, or its outcome if none is sent.
-_Work: TypeAlias = "Callable[[RowInput], _Call | RowOutcome]"
+_Send: TypeAlias = "Callable[[], Awaitable[Session]]"
+_Call: TypeAlias = "Callable[[], Awaitable[Session | BulkResult]]"
+#: Checks and builds a row: returns the call that sends it, or its result if none is sent.
+_Work: TypeAlias = "Callable[[int, RowInput], _Call | BulkResult]"
+
+
+class RunOptions(TypedDict, total=False):
+    """A run's options, as ``BulkRun`` takes them (``hold``: a lease held while it runs)."""
+
+    concurrency: int
+    ordered: bool
+    on_progress: ProgressCallback | None
+    credits: Callable[[], int] | None
+    hold: Callable[[], AbstractAsyncContextManager[object]] | None
 
 
 class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"]):
@@ -81,22 +86,18 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         rows: RowSource,
         work: _Work,
         done: Literal["created", "updated"],
-        concurrency: int,
-        ordered: bool,
-        on_progress: ProgressCallback | None,
-        credits: Callable[[], int] | None = None,
-        hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+        **run: Unpack[RunOptions],
     ) -> None:
+        concurrency = run.get("concurrency", DEFAULT_CONCURRENCY)
         if type(concurrency) is not int or concurrency < 1:
             raise InvalidInputError(
                 "concurrency", f"must be a positive integer, got {concurrency!r}"
             )
         check_rows("rows", rows)
-        self._rows, self._work, self._done = rows, work, done
-        self._concurrency, self._ordered = concurrency, ordered
-        self._on_progress, self._credits = on_progress, credits
-        self._credits_at_start = 0
-        self._hold = hold  # held from the first row taken until the last one finished
+        self._rows, self._work, self._done, self._concurrency = rows, work, done, concurrency
+        self._ordered = run.get("ordered", False)
+        self._on_progress, self._credits = run.get("on_progress"), run.get("credits")
+        self._hold = run.get("hold")  # held from the first row taken until the last finished
         self._mark = BulkMark()  # ends once the source is exhausted
         if isinstance(rows, Sized):
             with contextlib.suppress(Exception):  # a size is only a hint to the pacer
@@ -105,8 +106,7 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         self._results = self._run()
 
     def sized(self, rows: int) -> None:
-        """Say, before the first row is taken, that the source holds at most ``rows`` rows:
-        the pacer then knows from the start what the run still needs."""
+        """Say, before the first row is taken, that the source holds at most ``rows`` rows."""
         self._mark.size(rows)
 
     async def __anext__(self) -> BulkResult:
@@ -127,8 +127,7 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
                 summary.add(result)
         return summary
 
-    def _finish(self, index: int, row: RowInput, outcome: RowOutcome) -> BulkResult:
-        result = BulkResult(index, row, *attrs.astuple(outcome, recurse=False))
+    def _finish(self, result: BulkResult) -> BulkResult:
         if self._credits is not None:
             self.progress.credits = self._credits() - self._credits_at_start
         self.progress.finish(result)
@@ -137,54 +136,57 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         return result
 
     def _prepare(self, index: int, row: RowInput) -> BulkResult | _Call:
-        """Check a row; return its result if it is settled already, else the call to make."""
+        """Check a row; return its result if settled already, else the call to make."""
         try:
-            work = self._work(row)
+            work = self._work(index, row)
         except InvalidInputError as error:
-            work = RowOutcome("invalid", error=error)
+            work = BulkResult(index, row, "invalid", error=error)
         except UNREADABLE as exc:
             invalid = InvalidInputError("row", f"cannot be read: {type(exc).__name__}: {exc}"[:300])
             invalid.__cause__ = exc
-            work = RowOutcome("invalid", error=invalid)
-        if not isinstance(work, RowOutcome):
+            work = BulkResult(index, row, "invalid", error=invalid)
+        if not isinstance(work, BulkResult):
             return work
         self._mark.skip()  # settled without a call
-        return self._finish(index, row, work)
+        return self._finish(work)
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
-        # Built by ``_prepare``: its request may leave now, so no error makes it ``invalid``.
-        outcome: RowOutcome
+        result: BulkResult  # its request may leave now: no error makes it ``invalid``
         try:
             with bulk_pacing(self._mark):  # the run's last calls may take the floor
                 try:
-                    sent = await call()
+                    got = await call()
                 finally:
                     self._mark.finished()
-            outcome = sent if isinstance(sent, RowOutcome) else RowOutcome(self._done, sent)
+            result = got if isinstance(got, BulkResult) else BulkResult(index, row, self._done, got)
         except UnknownOutcomeError as error:
-            outcome = RowOutcome("unknown", error=error)
+            result = BulkResult(index, row, "unknown", error=error)
         except SwoogoError as error:
-            outcome = RowOutcome("failed", error=error)
+            result = BulkResult(index, row, "failed", error=error)
         except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
             unexpected = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
             unexpected.__cause__ = exc
-            outcome = RowOutcome("failed", error=unexpected)
-        return self._finish(index, row, outcome)
+            result = BulkResult(index, row, "failed", error=unexpected)
+        return self._finish(result)
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
         hold = self._hold() if self._hold is not None else contextlib.nullcontext()
         async with hold:
             self.progress.started_at = time.monotonic()
-            if self._credits is not None:
-                self._credits_at_start = self._credits()
+            self._credits_at_start = self._credits() if self._credits is not None else 0
             intake = each_row(self._rows)
             live: set[asyncio.Task[BulkResult]] = set()
+
+            def settled(task: asyncio.Task[BulkResult]) -> None:
+                live.discard(task)
+                if not task.cancelled():
+                    task.exception()  # observed, yielded or not: no error goes unlogged
+
             # Ordered: every row in input order. Unordered: rows as they finish.
             window: deque[asyncio.Task[BulkResult] | BulkResult] = deque()
             ready: asyncio.Queue[asyncio.Task[BulkResult] | BulkResult] = asyncio.Queue()
             taken = 0  # rows taken from the source and not yet yielded: at most concurrency
             exhausted = False
-            calls = 0  # rows given a call
             try:
                 while True:
                     while not exhausted and taken < self._concurrency:
@@ -195,7 +197,8 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
                         except StopAsyncIteration:
                             exhausted = True
                             # A sized run is now sized exactly; an unsized one turns final.
-                            self._mark.end(calls if self._mark.total is not None else None)
+                            mark = self._mark
+                            mark.end(mark.calls if mark.total is not None else None)
                             break
                         index = self.progress.submitted
                         taken += 1
@@ -204,11 +207,10 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
                         if isinstance(work, BulkResult):
                             (window.append if self._ordered else ready.put_nowait)(work)
                             continue
-                        calls += 1
                         self._mark.called()
                         task = asyncio.create_task(self._run_row(index, row, work))
                         live.add(task)
-                        task.add_done_callback(live.discard)
+                        task.add_done_callback(settled)
                         if self._ordered:
                             window.append(task)
                         else:
@@ -222,12 +224,6 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
             finally:
                 try:
                     await _cancel_all(live)
-                    # Retrieve what finished but was never yielded: no error goes unobserved.
-                    while not ready.empty():
-                        window.append(ready.get_nowait())
-                    for item in window:
-                        if isinstance(item, asyncio.Task) and item.done() and not item.cancelled():
-                            item.exception()
                 finally:
                     await intake.aclose()
 
@@ -271,12 +267,11 @@ def prepare_create_row(row: RowInput, event_id: int | None) -> dict[str, Any]:
 def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
     """Return an update row's session id (``id`` or ``session_id``) and checked fields."""
     fields = _fields_of(row)
+    session_id, alias = fields.pop("id", None), fields.pop("session_id", None)
     if isinstance(row, Session):
-        session_id: Any = row.id
-    else:
-        session_id = fields.pop("id", None)
-        alias = fields.pop("session_id", None)
-        session_id = alias if session_id is None else session_id
+        session_id = row.id
+    elif session_id is None:
+        session_id = alias
     try:
         parsed = parse_int(session_id)
     except ValueError:
@@ -286,11 +281,8 @@ def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
     return parsed, prepare_session_fields(fields, creating=False)
 
 
-def sending_create(
-    create: CreateFn, prepared: Mapping[str, Any]
-) -> Callable[[], Awaitable[Session]]:
-    """Build a create's request now, only to check it (``create`` builds the same bytes);
-    return its sender."""
+def sending_create(create: CreateFn, prepared: Mapping[str, Any]) -> _Send:
+    """Build a create's request now, only to check it; return its sender."""
     create_session_call(prepared)
 
     async def send() -> Session:
@@ -309,9 +301,7 @@ def sending_create(
     return send
 
 
-def sending_update(
-    update: UpdateFn, session_id: int, changes: Mapping[str, Any]
-) -> Callable[[], Awaitable[Session]]:
+def sending_update(update: UpdateFn, session_id: int, changes: Mapping[str, Any]) -> _Send:
     """Build an update's request now, only to check it; return its sender."""
     update_session_call(session_id, changes)
     return lambda: update(session_id, changes)
@@ -339,8 +329,6 @@ async def each_row(rows: RowSource) -> AsyncGenerator[RowInput, None]:
 
 async def _cancel_all(tasks: set[asyncio.Task[BulkResult]]) -> None:
     """Cancel ``tasks`` and wait until every one has finished, even if cancelled itself."""
-    if not tasks:
-        return
     for task in tasks:
         task.cancel()
     gathered = asyncio.gather(*tasks, return_exceptions=True)
@@ -355,35 +343,19 @@ async def _cancel_all(tasks: set[asyncio.Task[BulkResult]]) -> None:
 
 
 def create_many(
-    create: CreateFn,
-    rows: RowSource,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    ordered: bool = False,
-    on_progress: ProgressCallback | None = None,
-    event_id: int | None = None,
-    credits: Callable[[], int] | None = None,
+    create: CreateFn, rows: RowSource, *, event_id: int | None = None, **run: Unpack[RunOptions]
 ) -> BulkRun:
     """Create a session per row with ``create``; see ``Sessions.create_many``."""
+    return BulkRun(
+        rows,
+        lambda _, row: sending_create(create, prepare_create_row(row, event_id)),
+        "created",
+        **run,
+    )
 
-    def work(row: RowInput) -> _Call:
-        return sending_create(create, prepare_create_row(row, event_id))
 
-    return BulkRun(rows, work, "created", concurrency, ordered, on_progress, credits)
-
-
-def update_many(
-    update: UpdateFn,
-    rows: RowSource,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    ordered: bool = False,
-    on_progress: ProgressCallback | None = None,
-    credits: Callable[[], int] | None = None,
-) -> BulkRun:
+def update_many(update: UpdateFn, rows: RowSource, **run: Unpack[RunOptions]) -> BulkRun:
     """Update one session per row with ``update``; see ``Sessions.update_many``."""
-
-    def work(row: RowInput) -> _Call:
-        return sending_update(update, *prepare_update(row))
-
-    return BulkRun(rows, work, "updated", concurrency, ordered, on_progress, credits)
+    return BulkRun(
+        rows, lambda _, row: sending_update(update, *prepare_update(row)), "updated", **run
+    )

@@ -11,7 +11,7 @@ import attrs
 from .._api.models import Session
 from .._exceptions import SwoogoError
 
-__all__ = ["BulkProgress", "BulkResult", "BulkStatus", "BulkSummary", "RowInput", "RowOutcome"]
+__all__ = ["BulkProgress", "BulkResult", "BulkStatus", "BulkSummary", "RowInput"]
 
 BulkStatus: TypeAlias = Literal[
     "created", "updated", "unchanged", "present", "failed", "invalid", "ambiguous", "unknown"
@@ -27,11 +27,9 @@ class BulkResult:
     Attributes:
         index: The row's 0-based position in the source.
         row: The row as given.
-        status: ``created``/``updated`` (done); ``unchanged`` (a sync found the session
-            as the row says) or ``present`` (an import found the row's key): nothing sent;
-            ``invalid`` (rejected before sending); ``failed`` (refused or unreachable);
-            ``ambiguous`` (several sessions have the row's key; nothing sent); ``unknown``
-            (a create that may have happened; the error carries the submitted fields).
+        status: ``created``/``updated``; ``unchanged``/``present`` (a sync or import found
+            it: nothing sent); ``invalid`` (nothing sent), ``failed``, ``ambiguous`` (several
+            sessions have its key) or ``unknown`` (a create that may have happened).
         session: The session the server returned, when done.
         error: The error, when not done.
         changed: The fields a sync's update sent (or would send, in a dry run).
@@ -57,17 +55,6 @@ class BulkResult:
         if self.session is not None and self.session.id is not None:
             return self.session.id
         return self.session_id
-
-
-@attrs.frozen(slots=True)
-class RowOutcome:
-    """What a row settled on: a ``BulkResult`` without its index and row, in order."""
-
-    status: BulkStatus
-    session: Session | None = None
-    error: SwoogoError | None = None
-    changed: tuple[str, ...] = ()
-    session_id: int | None = None
 
 
 @attrs.define
@@ -99,7 +86,7 @@ class BulkSummary:
 
     @property
     def all_ok(self) -> bool:
-        """Whether every counted row was created, updated or found unchanged."""
+        """Whether every counted row was created, updated, unchanged or present."""
         return self.failed == self.invalid == self.ambiguous == self.unknown == 0
 
 

@@ -1,8 +1,5 @@
 """The duplicate-safe create (docs/resilience.md): a create that fails after the server may
-have acted is looked up before anything is re-sent, and looked up again after a re-send.
-
-``RetryPolicy.deadline`` bounds the whole create, lookups included.
-"""
+have acted is looked up before anything is re-sent, and again after a re-send."""
 
 from __future__ import annotations
 
@@ -11,7 +8,7 @@ import contextlib
 import datetime as dt
 import functools
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Hashable, Mapping
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -32,8 +29,7 @@ T = TypeVar("T")
 
 #: Allowance for the server's clock and its whole-second ``created_at``.
 CLOCK_MARGIN = 2.0
-#: The allowance when the server's clock is unknown (no readable ``Date``, or one beyond
-#: ``auth.MAX_TRUSTED_OFFSET``) and the lookup measures on the local clock.
+#: The allowance when the server's clock is unknown and the lookup measures on the local one.
 UNTRUSTED_CLOCK_MARGIN = 60.0
 
 
@@ -62,7 +58,6 @@ class KeyedLocks:
 
     @contextlib.asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        """Hold the lock for ``key`` inside the block."""
         lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
@@ -75,35 +70,30 @@ class KeyedLocks:
 
 
 def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Return the key of the creates a lookup could confuse, run one at a time.
-
-    Coarser than ``pick_match`` (no start time): two rows differing only in a field one
-    of them leaves out could match the same session.
-    """
+    """Return the key of the creates a lookup could confuse, run one at a time: coarser than
+    ``pick_match``, as rows differing in a field one leaves out could match one session."""
     name = fields.get("name")
     folded = name.casefold() if isinstance(name, str) else name
     return (fields.get("event_id"), folded, fields.get("date"))
 
 
 class RecentClaims:
-    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint
-    (older ones cannot pass a lookup's ``created_at`` filter)."""
+    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint (older
+    ones cannot pass a lookup's ``created_at`` filter)."""
 
     def __init__(self, keep: float = 10.0) -> None:
         self.keep = keep
         self._order: deque[tuple[float, Hashable, int]] = deque()
-        self._by_key: dict[Hashable, set[int]] = {}
+        self._by_key: defaultdict[Hashable, set[int]] = defaultdict(set)
 
     def add(self, key: Hashable, session_id: int, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._prune(now)
-        self._order.append((now, key, session_id))
-        self._by_key.setdefault(key, set()).add(session_id)
+        self._order.append((time.monotonic() if now is None else now, key, session_id))
+        self._by_key[key].add(session_id)
 
     def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
+        """Return the ids handed out for ``key`` (a create asks before it adds: old ones go)."""
         self._prune(time.monotonic() if now is None else now)
-        ids = self._by_key.get(key)
-        return frozenset(ids) if ids else frozenset()
+        return frozenset(self._by_key.get(key, ()))
 
     def __len__(self) -> int:
         return len(self._order)
@@ -112,17 +102,15 @@ class RecentClaims:
         order, by_key, horizon = self._order, self._by_key, now - self.keep
         while order and order[0][0] < horizon:
             _, key, session_id = order.popleft()
-            ids = by_key.get(key)
-            if ids is not None:
-                ids.discard(session_id)
-                if not ids:
-                    del by_key[key]
+            by_key[key].discard(session_id)
+            if not by_key[key]:
+                del by_key[key]
 
 
 @attrs.define(eq=False)
 class CreateLocks:
-    """What the creates of a client and its copies share, so that two creates of one
-    session run one at a time and neither takes a session the other handed out."""
+    """What a client's and its copies' creates share: one at a time per fingerprint, and
+    none claims a session another handed out."""
 
     locks: KeyedLocks = attrs.field(factory=KeyedLocks)
     handed_out: RecentClaims = attrs.field(factory=RecentClaims)
@@ -148,7 +136,7 @@ class Creator:
             # Handed out just before: a lookup may see them, but they are not this row's.
             excluded = self._handed_out.recent(key)
             with self.batcher.running(prepared.get("event_id")):
-                session = await _CreateCall(self._client, prepared, excluded, self.batcher).run()
+                session = await _CreateCall(self, prepared, excluded).run()
             if session.id is not None:
                 self._handed_out.add(key, session.id)
             return session
@@ -174,14 +162,10 @@ class _CreateCall:
     """One create: its attempts, lookups and deadline."""
 
     def __init__(
-        self,
-        client: Sender,
-        prepared: Mapping[str, Any],
-        excluded: frozenset[int],
-        batcher: Batcher,
+        self, creator: Creator, fields: Mapping[str, Any], excluded: frozenset[int]
     ) -> None:
-        self.client, self.prepared, self.excluded = client, prepared, excluded
-        self.batcher = batcher
+        client = self.client = creator._client
+        self.prepared, self.excluded, self.batcher = fields, excluded, creator.batcher
         self.started = time.time()
         self.began = self.last_began = client.clock()  # first and latest attempt
         self.deadline = self.began + client.retry.deadline
@@ -245,9 +229,8 @@ class _CreateCall:
     async def _look_up(
         self, error: SwoogoError, not_before: float | None = None
     ) -> tuple[list[Session], list[int]]:
-        """Return [the session] an uncertain attempt made ([] if none) and candidate ids:
-        sessions holding every submitted field but not the defaults in the others, which
-        may be neither claimed nor re-sent over. Waits at least ``reconcile_delay``."""
+        """Return [the session] an uncertain attempt made ([] if none) and the ids of candidates
+        (every submitted field, not the defaults: neither claimed nor re-sent over)."""
         client = self.client
         # On the server's clock (its Date) or, when none can be trusted, with a wider margin.
         offset = await client.server_clock_offset(self.deadline)
@@ -255,10 +238,9 @@ class _CreateCall:
         since = dt.datetime.fromtimestamp(
             self.started + (offset or 0.0) - margin, dt.timezone.utc
         ).replace(microsecond=0)
-        now = client.clock()
-        ready_at = now + max(min(client.reconcile_delay, self.deadline - now), 0.0)
-        if not_before is not None:
-            ready_at = max(ready_at, min(not_before, self.deadline))
+        now = client.clock()  # wait out reconcile_delay (and not_before), never past the deadline
+        wanted = max(now + client.reconcile_delay, now if not_before is None else not_before)
+        ready_at = max(min(wanted, self.deadline), now)
         try:
             matches, taken_twice, candidates = await self.batcher.look_up(
                 self.prepared,
@@ -298,8 +280,8 @@ class _CreateCall:
         ) from error
 
     async def _settle_open(self, copy: Session, error: SwoogoError) -> Session:
-        """Settle on ``copy`` (either attempt's) once the latest attempt, still open, had as
-        long to land as ``copy`` took to show: it is this create's if still the one match."""
+        """Settle on ``copy`` if it is still the one match once the latest attempt, still open,
+        had as long to land as ``copy`` took to show."""
         not_before = self.last_began + (self.client.clock() - self.began)
         if not_before > self.deadline:
             raise self._unknown(

@@ -1,8 +1,8 @@
 """One lookup for the creates in doubt of one event, and its searches (docs/resilience.md).
 
 A batch is looked up once every running create of its event waits in it, or ``BATCH_WINDOW``
-after it opened (sooner if a member would spend over half its deadline waiting), never
-before each member's ``reconcile_delay``. Each member is judged as a lone lookup would be.
+after it opened (sooner if a member would wait over half its time left), never before each
+member's ``reconcile_delay``. Each member is judged as a lone lookup would be.
 """
 
 from __future__ import annotations
@@ -29,24 +29,20 @@ __all__ = ["BATCH_WINDOW", "MAX_NAMES_QUERY", "Batcher", "batch_searches", "look
 BATCH_WINDOW = 5.0
 #: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
 LOOKUP_MAX_PAGES = 5
-#: Fetches page ``n`` of an event's sessions: ``(event_id, n, fields, search, deadline)``.
+#: ``Creator.list_page``: page ``n`` of an event's sessions (event_id, n, fields, search, deadline).
 ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
-#: A create's matches, whether one of them also matches another create, its candidates.
+#: A create's matches, whether one also matches another create, its candidates' ids.
 LookupResult = tuple[list[Session], bool, list[int]]
 _SEARCH_UNSAFE = frozenset("&|*=<>!")
 
 
 def _searchable(name: Any) -> bool:
-    """Whether the search can carry ``name`` exactly: no search syntax in it (``&``, ``|``,
-    ``*``, ...) and no outer whitespace, which a server may trim from the search value."""
-    if not isinstance(name, str) or not name or name != name.strip():
-        return False
-    return not _SEARCH_UNSAFE & set(name)
+    """Whether a search carries ``name`` exactly: no search syntax, no outer whitespace."""
+    return isinstance(name, str) and name == name.strip() != "" and not _SEARCH_UNSAFE & set(name)
 
 
 def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
-    """Return the search that finds candidates for ``fields`` (a name the search cannot
-    carry is left out; ``pick_match`` still compares it)."""
+    """Return the search for the candidates of ``fields`` (``pick_match`` compares every field)."""
     exprs = [f"created_at>={format_datetime(since)}"]
     name, date, start = fields.get("name"), fields.get("date"), fields.get("start_time")
     if _searchable(name):
@@ -58,8 +54,7 @@ def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
     return exprs
 
 
-#: Longest percent-encoded ``name=*in*a|b|…`` filter of one search: a proxy may refuse a
-#: URL over 8 KB, and the query holds the window and ``fields=`` too.
+#: Longest percent-encoded ``name=*in*a|b|…`` filter: a proxy may refuse a URL over 8 KB.
 MAX_NAMES_QUERY = 2000
 
 
@@ -77,12 +72,8 @@ def _name_groups(names: Sequence[str]) -> list[list[str]]:
 
 
 def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[list[str]]:
-    """Return the searches that together find the candidates of creates of one event.
-
-    Searchable names share ``name=*in*a|b`` queries over the window since the earliest
-    (a lone one gets ``lookup_search``); every other create gets its ``lookup_search``.
-    Read into one set of candidates, so ``assign_matches`` sees every contested session.
-    """
+    """Return the searches that together find the candidates of creates of one event: shared
+    ``name=*in*a|b`` queries for searchable names, ``lookup_search`` for a lone or other one."""
     named = [m for m in members if _searchable(m.get("name"))]
     searches = [lookup_search(m, since) for m in members if not _searchable(m.get("name"))]
     if len(named) == 1:
@@ -95,8 +86,7 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
     return list(unique.values())
 
 
-#: Every field (``location``/``track`` need ``expand``): the session found is whole, and
-#: the fields its create left out can be checked.
+#: Read whole (``location``/``track`` need ``expand``): the fields left out are checked too.
 _NOT_READ = ("custom_fields", "extra", "location", "track")
 _WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
 
@@ -148,7 +138,7 @@ class Batcher:
 
     @contextlib.contextmanager
     def running(self, event_id: Any) -> Any:
-        """Count a create of ``event_id`` as running while inside the block."""
+        """Count a create of ``event_id`` as running inside the block."""
         self._active[event_id] += 1
         try:
             yield
@@ -161,11 +151,11 @@ class Batcher:
     def _poke(self, event_id: Any) -> None:
         batch = self._open.get(event_id)
         if batch is not None:
-            batch.wake.set()  # the batch checks again whether it is full, and its timer
+            batch.wake.set()  # the batch checks again whether it is full or due
 
     def _due(self, event_id: Any, batch: _Batch) -> float | None:
-        """Return the seconds until ``batch`` is overdue (0 if it is), or None if it is full."""
-        # At the latest when a member has waited half its time left.
+        """Return the seconds until ``batch`` is overdue (0 if it is; at the latest once a member
+        waited half its time left), or None if it is full."""
         latest = (max(m.ready_at, (m.ready_at + m.deadline) / 2) for m in batch.members)
         fire_at = min([batch.opened + self.window, *latest])
         remaining = max(fire_at - self._clock(), 0.0)
@@ -182,12 +172,8 @@ class Batcher:
         ready_at: float,
         deadline: float,
     ) -> LookupResult:
-        """Return the sessions that are this create's, whether one is another's too, candidates.
-
-        Raises:
-            SwoogoError: the lookup failed (``LookupIncompleteError``: a listing that
-                could not be read to its end, or a deadline that passed).
-        """
+        """Return this create's ``LookupResult``; raise ``SwoogoError`` if the lookup failed
+        (``LookupIncompleteError``: a listing not read to its end, or the deadline passed)."""
         event_id = fields["event_id"]
         batch = self._open.get(event_id)
         if batch is None:
@@ -197,10 +183,9 @@ class Batcher:
         member = _Member(fields, since, excluded, ready_at, deadline, future)
         batch.members.append(member)
         self._poke(event_id)
+        timeout = max(deadline - self._clock(), 0.0)
         try:
-            return await asyncio.wait_for(
-                asyncio.shield(future), max(deadline - self._clock(), 0.0)
-            )
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
             raise LookupIncompleteError(
                 "the call's deadline passed before the lookup answered"
@@ -221,12 +206,12 @@ class Batcher:
                 self._poke(event_id)
 
     async def _run(self, event_id: Any, batch: _Batch) -> None:
+        error: Exception = LookupIncompleteError("the shared lookup was abandoned")
         try:
             while batch.members:
                 due = self._due(event_id, batch)
                 if due is None:
-                    # Full, but a reconcile_delay runs: full may pass (one create ended,
-                    # the next not begun), so check again when it is over.
+                    # Full may pass (a create ended, the next not begun): check when delays end.
                     due = max(m.ready_at for m in batch.members) - self._clock()
                 if due <= 0:
                     break
@@ -235,30 +220,28 @@ class Batcher:
                     await asyncio.wait_for(batch.wake.wait(), due)
             if self._open.get(event_id) is batch:
                 del self._open[event_id]  # later creates in doubt start the next batch
-            members = [m for m in batch.members if not m.future.done()]
-            wait = max((m.ready_at for m in members), default=0.0) - self._clock()
+            ready = (m.ready_at for m in batch.members if not m.future.done())
+            wait = max(ready, default=0.0) - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
-            members = [m for m in members if not m.future.done()]
+            members = [m for m in batch.members if not m.future.done()]
             if not members:
                 return
             try:
                 candidates = await self._read(event_id, members)
-            except Exception as error:  # every member gets the lookup's error
-                for m in members:
-                    if not m.future.done():
-                        m.future.set_exception(error)
+            except Exception as exc:  # every member gets the lookup's error
+                error = exc
                 return
             results = assign_matches([(m.fields, m.since, m.excluded) for m in members], candidates)
             for m, result in zip(members, results, strict=True):
-                if not m.future.done():
+                if not m.future.done():  # it may have left while the lookup was read
                     m.future.set_result(result)
         finally:
             if self._open.get(event_id) is batch:
                 del self._open[event_id]
-            for m in batch.members:  # only if this task itself failed or was cancelled
+            for m in batch.members:  # those the lookup did not answer
                 if not m.future.done():
-                    m.future.set_exception(LookupIncompleteError("the shared lookup was abandoned"))
+                    m.future.set_exception(error)
 
     async def _read(self, event_id: Any, members: Sequence[_Member]) -> list[Session]:
         self.lookups += 1

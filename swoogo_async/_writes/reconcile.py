@@ -1,8 +1,8 @@
 """Who matches a create whose outcome is unknown (pure; ``lookup.py`` finds the candidates).
 
 A session is the create's when it holds every submitted field and the server's default in
-every other (``matches``); rows identical in every field stay indistinguishable (no
-idempotency key), so ``create.py`` runs them one at a time.
+every other; rows identical in every field stay indistinguishable, so ``create.py`` runs them
+one at a time.
 """
 
 from __future__ import annotations
@@ -112,21 +112,16 @@ def pick_match(
     excluded: frozenset[int],
     loose: bool = False,
 ) -> list[Session]:
-    """Return the candidates that are this create's session.
-
-    With ``loose``, those holding every submitted field whatever the others hold: not
-    enough to claim one, but enough to doubt that this create never landed (the server
-    may fill a left-out field with a default of its own).
-    """
-    out = []
-    for session in candidates:
-        if session.id is None or session.id in excluded:
-            continue
-        if session.created_at is not None and session.created_at < since:
-            continue
-        if not differing(fields, session) if loose else matches(fields, session):
-            out.append(session)
-    return out
+    """Return the candidates that are this create's session (``loose``: those holding every
+    submitted field whatever the others hold, enough to doubt the create never landed)."""
+    return [
+        session
+        for session in candidates
+        if session.id is not None
+        and session.id not in excluded
+        and (session.created_at is None or session.created_at >= since)
+        and (not differing(fields, session) if loose else matches(fields, session))
+    ]
 
 
 def assign_matches(
@@ -135,17 +130,16 @@ def assign_matches(
 ) -> list[tuple[list[Session], bool, list[int]]]:
     """Return each ``(fields, since, excluded)`` create's matches, whether one is contested
     (another create matches it too: it is neither's), and its ``loose`` candidates' ids."""
-    found = [
-        pick_match(fields, candidates, since=since, excluded=excluded)
+    loose = [
+        pick_match(fields, candidates, since=since, excluded=excluded, loose=True)
         for fields, since, excluded in members
     ]
-    owners = Counter(s.id for sessions in found for s in sessions if s.id is not None)
-    contested = {sid for sid, count in owners.items() if count > 1}
-    loose = [
-        [s.id for s in pick_match(f, candidates, since=since, excluded=ex, loose=True) if s.id]
-        for f, since, ex in members
+    found = [
+        [s for s in sessions if not unsubmitted_values(fields, s)]
+        for (fields, _, _), sessions in zip(members, loose, strict=True)
     ]
+    owners = Counter(s.id for sessions in found for s in sessions)
     return [
-        (sessions, any(s.id in contested for s in sessions), ids)
-        for sessions, ids in zip(found, loose, strict=True)
+        (sessions, any(owners[s.id] > 1 for s in sessions), [s.id for s in near if s.id])
+        for sessions, near in zip(found, loose, strict=True)
     ]

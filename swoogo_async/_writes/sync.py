@@ -4,42 +4,30 @@ write through the bulk engine, which reports a ``BulkResult`` per row."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from .._api.models import Session
 from .._api.pages import KeysetWalk
 from .._exceptions import AmbiguousMatchError, LookupIncompleteError, SwoogoError
 from .._shared.state import check_lease_held
-from . import DEFAULT_CONCURRENCY
-from .bulk import (
-    BulkRun,
-    ProgressCallback,
-    RowInput,
-    RowSource,
-    UpdateFn,
-    check_rows,
-    each_row,
-    sending_create,
-    sending_update,
-)
-from .bulk_results import BulkStatus, RowOutcome
-from .create import Creator
-from .sync_plan import RowPlan, SyncPlanner
+from .bulk import BulkRun, check_rows, each_row, sending_create, sending_update
+from .bulk_results import BulkResult, BulkStatus, RowInput
+from .sync_plan import RowPlan, SyncAction, SyncPlanner
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .bulk import RowSource, RunOptions, UpdateFn
+    from .create import Creator
 
 __all__ = ["BeforeWrite", "sync_rows"]
 
-#: Called with a row and its plan just before its write is sent; False keeps it unsent
-#: (reported ``failed``).
+#: Called with a row and its plan just before its write is sent; False keeps it unsent.
 BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
 
-#: The status a planned action reports (in a dry run: what would happen).
-_STATUS: dict[str, BulkStatus] = {
-    "create": "created",
-    "update": "updated",
-    "unchanged": "unchanged",
-    "present": "present",
-}
+
+def _status(action: SyncAction) -> BulkStatus:
+    """The status a planned action reports (in a dry run: what would happen)."""
+    return "created" if action == "create" else "updated" if action == "update" else action
 
 
 def sync_rows(
@@ -49,19 +37,12 @@ def sync_rows(
     creator: Creator,
     update: UpdateFn,
     scan: Iterable[RowInput] | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    ordered: bool = False,
-    on_progress: ProgressCallback | None = None,
     dry_run: bool = False,
     before_write: BeforeWrite | None = None,
-    credits: Callable[[], int] | None = None,
-    hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    **run: Unpack[RunOptions],
 ) -> BulkRun:
-    """Make the planner's event match ``rows``; see ``Sessions.sync``.
-
-    ``hold`` (the event's lease) is entered before the event is read and left when the
-    last row has finished, so no other run plans from a read this one outdates.
-    """
+    """Make the planner's event match ``rows``; see ``Sessions.sync``. ``hold`` (the event's
+    lease) is held from before the event is read until the last row has finished."""
     check_rows("rows", rows)
     if scan is not None:
         check_rows("scan", scan)
@@ -79,7 +60,7 @@ def sync_rows(
         for position, row in enumerate(first_pass):
             line = getattr(row, "line", None)
             planner.scan(row, f"line {line}" if isinstance(line, int) else f"row {position}")
-        run.sized(position + 1)  # the pacer knows what the run needs from its first row on
+        bulk.sized(position + 1)  # the pacer knows what the run needs from its first row on
         for _ in range(2):  # a listing that changed while read is read once more
             # By id, after the last one read: a concurrent delete cannot hide a session.
             walk = KeysetWalk(
@@ -96,29 +77,29 @@ def sync_rows(
         async for row in each_row(rows):
             yield row
 
-    def work(row: RowInput) -> Callable[[], Awaitable[Session | RowOutcome]] | RowOutcome:
+    def work(index: int, row: RowInput) -> Callable[[], Awaitable[BulkResult]] | BulkResult:
         try:
             plan = planner.plan(row)
         except AmbiguousMatchError as error:
-            return RowOutcome("ambiguous", error=error)
+            return BulkResult(index, row, "ambiguous", error=error)
+        status = _status(plan.action)
         if plan.action in ("unchanged", "present") or dry_run:
-            return RowOutcome(_STATUS[plan.action], plan.found, None, plan.changed, plan.session_id)
+            return BulkResult(index, row, status, plan.found, None, plan.changed, plan.session_id)
         # Built before anything is sent: only this build can make the row ``invalid``.
         if plan.action == "create":
             send = sending_create(creator.create, plan.fields)
         else:
             send = sending_update(update, plan.session_id or 0, plan.changes)
         if before_write is not None and not before_write(row, plan):
-            return RowOutcome("failed", error=SwoogoError("not sent: the run was stopped"))
+            stopped = SwoogoError("not sent: the run was stopped")
+            return BulkResult(index, row, "failed", error=stopped)
 
-        async def write() -> Session | RowOutcome:
+        async def write() -> BulkResult:
             check_lease_held()  # a run stalled past its lease plans from a stale read
             session = await send()
-            if plan.action == "create":
-                return session
-            return RowOutcome("updated", session, None, plan.changed, plan.session_id)
+            return BulkResult(index, row, status, session, None, plan.changed, plan.session_id)
 
         return write
 
-    run = BulkRun(source(), work, "created", concurrency, ordered, on_progress, credits, hold)
-    return run
+    bulk = BulkRun(source(), work, "created", **run)
+    return bulk

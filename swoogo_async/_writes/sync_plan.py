@@ -22,11 +22,8 @@ SyncAction = Literal["create", "update", "unchanged", "present"]
 
 
 def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
-    """Return the key's field names (``"name,date"`` or a sequence), checked.
-
-    Raises:
-        InvalidInputError: a name is not a session field or custom field, or repeats.
-    """
+    """Return the key's field names (``"name,date"`` or a sequence), checked (each a session
+    field or custom field, once): ``InvalidInputError`` otherwise."""
     if isinstance(key, str):
         names = key.split(",")
     elif isinstance(key, Sequence):
@@ -50,16 +47,12 @@ def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _value(fields: Mapping[str, Any], name: str) -> Any:
-    if CUSTOM_FIELD_RE.match(name):
-        return (fields.get("custom_fields") or {}).get(name)
-    return fields.get(name)
-
-
-def _session_value(session: Session, name: str) -> Any:
-    if CUSTOM_FIELD_RE.match(name):
-        return session.custom_fields.get(name)
-    return getattr(session, name, None)
+def _value(fields: Mapping[str, Any] | Session, name: str) -> Any:
+    if isinstance(fields, Session):
+        custom, value = fields.custom_fields, getattr(fields, name, None)
+    else:
+        custom, value = fields.get("custom_fields") or {}, fields.get(name)
+    return custom.get(name) if CUSTOM_FIELD_RE.match(name) else value
 
 
 def changed_names(changes: Mapping[str, Any]) -> tuple[str, ...]:
@@ -92,7 +85,7 @@ class RowPlan:
 
 
 class SyncPlanner:
-    """Plans a sync of rows into one event's sessions (see the module docstring)."""
+    """Plans a sync of rows into one event's sessions: ``scan``, ``index``, then ``plan``."""
 
     def __init__(self, *, event_id: int, key: tuple[str, ...], update: bool = True) -> None:
         if not isinstance(update, bool):
@@ -100,42 +93,36 @@ class SyncPlanner:
         self.event_id = event_id
         self.key = key
         self.update = update
-        self._key_set: set[str] = set()  # key fields some row sets
         self._first: dict[tuple[str, ...], str] = {}  # key -> the first row's label
         self._shared: dict[tuple[str, ...], list[str]] = {}  # key -> labels of rows sharing it
         self._fields: set[str] = set(key)
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
-    def prepare(self, row: RowInput) -> dict[str, Any]:
-        """Return the row's checked fields (``InvalidInputError``: invalid, another event's)."""
+    def _read(self, row: RowInput) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """Return the row's checked fields and its key as compared (``InvalidInputError``: an
+        invalid row, another event's, or an empty key field)."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
                 "event_id", f"is {fields['event_id']}, but this sync is of event {self.event_id}"
             )
-        return fields
-
-    def key_of(self, fields: Mapping[str, Any]) -> tuple[str, ...]:
-        """Return the row's key as compared (``InvalidInputError``: a key field is empty)."""
-        values = tuple(comparable(_value(fields, name)) for name in self.key)
-        empty = [name for name, text in zip(self.key, values, strict=True) if not text]
+        key = tuple(comparable(_value(fields, name)) for name in self.key)
+        empty = [name for name, text in zip(self.key, key, strict=True) if not text]
         if empty and self.update:
             raise InvalidInputError(empty[0], "is part of the sync key and must not be empty")
-        if len(empty) == len(values):
+        if len(empty) == len(key):
             names = ", ".join(self.key)
             raise InvalidInputError(self.key[0], f"the key ({names}) is empty in this row")
-        return values
+        return fields, key
 
     def scan(self, row: RowInput, label: str) -> None:
         """Note a row's key and fields (first pass); an invalid row is noted as nothing."""
         try:
-            fields = self.prepare(row)
-            key = self.key_of(fields)
+            fields, key = self._read(row)
         except (InvalidInputError, *UNREADABLE):
             return  # ``plan`` raises the same error, and the row is reported ``invalid``
         if self.update:
             self._fields.update(changed_names({k: v for k, v in fields.items() if k != "event_id"}))
-        self._key_set.update(name for name, value in zip(self.key, key, strict=True) if value)
         first = self._first.setdefault(key, label)
         if first != label:
             self._shared.setdefault(key, [first]).append(label)
@@ -143,30 +130,27 @@ class SyncPlanner:
     @property
     def read_fields(self) -> list[str]:
         """The ``fields=`` to read the event with: id, what rows compare, and for an import
-        ``created_at`` (a session an earlier attempt made, or one there before)."""
+        ``created_at`` (whether an earlier attempt made a session)."""
         extra = [] if self.update else ["created_at"]
         return ["id", *extra, *sorted(self._fields)]
 
     def index(self, sessions: Iterable[Session]) -> None:
-        """Index the event's sessions by key (a sync leaves out a session with an empty key
-        field: no row has that key; an import compares it as empty).
-
-        Raises:
-            InvalidInputError: rows set a custom key field that no session holds. The
-                server leaves out a custom field the event lacks (misspelt, another
-                event's), so every row would be created again: nothing may be written.
-        """
+        """Index the event's sessions by key (a sync leaves out one with an empty key field;
+        an import compares it as empty). ``InvalidInputError`` if rows set a custom key field
+        no session holds: the server leaves out a field the event lacks (misspelt?), so every
+        row would be created again."""
         held: set[str] = set()
         listed = 0
         for session in sessions:
             if session.id is None:
                 continue
             listed += 1
-            key = tuple(comparable(_session_value(session, name)) for name in self.key)
+            key = tuple(comparable(_value(session, name)) for name in self.key)
             held.update(name for name, value in zip(self.key, key, strict=True) if value)
             if all(key) or (not self.update and any(key)):
                 self._index.setdefault(key, []).append(session)
-        missing = [n for n in self.key if n in self._key_set - held and CUSTOM_FIELD_RE.match(n)]
+        rows_set = {n for key in self._first for n, v in zip(self.key, key, strict=True) if v}
+        missing = [n for n in self.key if n in rows_set - held and CUSTOM_FIELD_RE.match(n)]
         if listed and missing:
             raise InvalidInputError(
                 missing[0],
@@ -176,14 +160,9 @@ class SyncPlanner:
             )
 
     def plan(self, row: RowInput) -> RowPlan:
-        """Return what ``row`` needs.
-
-        Raises:
-            InvalidInputError: the row is invalid, or another row has its key.
-            AmbiguousMatchError: several sessions have its key.
-        """
-        fields = self.prepare(row)
-        key = self.key_of(fields)
+        """Return what ``row`` needs; ``InvalidInputError`` if the row is invalid or another row
+        has its key, ``AmbiguousMatchError`` if several sessions have it."""
+        fields, key = self._read(row)
         shared = self._shared.get(key)
         if shared is not None:
             raise InvalidInputError(
