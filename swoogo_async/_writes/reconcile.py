@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .._api.forms import flatten_form, form_value
+from .._api.endpoints import flatten_form, form_value
 from .._api.models import Session
 
 __all__ = ["assign_matches", "comparable", "differing", "matches", "pick_match"]

@@ -33,7 +33,7 @@ from typing import IO, Any, TextIO
 
 import attrs
 
-from .._api.forms import form_value
+from .._api.endpoints import form_value
 from .._exceptions import (
     AmbiguousMatchError,
     APIError,
