@@ -19,7 +19,6 @@ from .._api.endpoints import (
 from .._api.models import Session
 from .._api.pages import Listing, SessionBatch, numbered_listing, parse_page
 from .._checks import check_number
-from .._exceptions import InvalidInputError
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, check_id
 from .._shared.state import DEFAULT_LEASE_WAIT, credential_id, file_lease
@@ -30,8 +29,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    # The writable fields, the create path, bulk and sync load on first use (see
-    # ``create``): ``import swoogo_async`` and a client's reads pay for none of them.
+    # Loaded on first use (see ``create``): the import and a client's reads pay for none.
     from .._api.fields import SessionCreateFields, SessionUpdateFields
     from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
     from .._writes.bulk_results import RowInput
@@ -85,7 +83,6 @@ class Sessions:
         """Fetch one session.
 
         Args:
-            session_id: The session's id.
             fields: Only these fields (``c_1234`` names give custom fields).
             expand: Related objects to include, e.g. ``["track"]``.
 
@@ -121,8 +118,6 @@ class Sessions:
             InvalidInputError: an id or argument is invalid (nothing was sent).
         """
         check_id("event_id", event_id)
-        if isinstance(ids, (str, bytes)):
-            raise InvalidInputError("ids", "expected a list of session ids")
         wanted = list(dict.fromkeys(check_id("ids", i) for i in _listed("ids", ids)))
         joined = _names("fields", fields)
         if joined is not None and "id" not in joined.split(","):
@@ -145,7 +140,6 @@ class Sessions:
         """List an event's sessions, a page (10 credits, whatever its size) at a time.
 
         Args:
-            event_id: The event.
             fields: Fields to return; without it the server returns ``id`` and ``name``.
             expand: Related objects to include.
             search: Swoogo search expressions, e.g. ``"name=*contains*Keynote"``.
@@ -182,9 +176,7 @@ class Sessions:
         ``create_policy``); ``RetryPolicy.deadline`` bounds the whole call.
 
         Args:
-            event_id: The event.
-            name: The session's title.
-            date: Its date (``datetime.date`` or ``"YYYY-MM-DD"``).
+            date: A ``datetime.date`` or ``"YYYY-MM-DD"``.
             **fields: Any other writable field, e.g. ``custom_fields={"c_1": "x"}``.
 
         Returns:
@@ -204,9 +196,7 @@ class Sessions:
         return await self._creator.create(prepared)
 
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
-        """Change some fields of a session: only those passed are sent.
-
-        ``None`` clears a field; ``UNSET`` leaves it out.
+        """Change some fields of a session: only those passed are sent (``None`` clears one).
 
         Returns:
             The updated session.
@@ -231,7 +221,7 @@ class Sessions:
         event_id: int | None = None,
         retry: RetryPolicy | None = None,
     ) -> BulkRun:
-        """Create a session per row through ``create``; stream the results (``docs/bulk.md``).
+        """Create a session per row through ``create``; stream the results (see Bulk).
 
         Args:
             rows: An iterable or async iterable of rows (mappings of field to value, or
@@ -239,7 +229,7 @@ class Sessions:
             concurrency: Rows in flight at once (and rows read ahead of the results).
             ordered: Yield results in input order (a slow row holds back the rest).
             on_progress: Called with the live ``BulkProgress`` after each row.
-            event_id: ``event_id`` for rows that have none.
+            event_id: For rows that have none.
             retry: Each row's ``RetryPolicy``; by default ``client.retry.for_bulk()``.
 
         Returns:
@@ -270,9 +260,8 @@ class Sessions:
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
     ) -> BulkRun:
-        """Update one session per row (``id`` or ``session_id`` names it); stream the results.
-
-        Options as for ``create_many``.
+        """Update one session per row (``id`` or ``session_id`` names it); options as for
+        ``create_many``.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
@@ -308,23 +297,19 @@ class Sessions:
         updates: bool = True,
         lease_wait: float | None = DEFAULT_LEASE_WAIT,
     ) -> BulkRun:
-        """Make the event's sessions match ``rows`` (see ``docs/sync.md``); stream the results.
+        """Make the event's sessions match ``rows`` (see Sync); stream the results.
 
-        Under the event's lease, the event is read once; then a row whose key no session
-        has is created, one whose session differs is updated (only what differs), else
-        it is ``unchanged``.
+        Under the event's lease, the event is read once; a row whose key no session has is
+        created, one whose session differs is updated (what differs), else ``unchanged``.
 
         Args:
             rows: Rows as for ``create_many`` (read twice; see ``scan``).
-            event_id: The event to sync; rows naming another event are invalid.
+            event_id: Rows naming another event are invalid.
             key: The fields that identify a row: names, or ``"name,date"``.
-            concurrency: Rows in flight at once.
-            ordered: Yield results in input order.
-            on_progress: Called with the live ``BulkProgress`` after each row.
             dry_run: Plan but send nothing: each result says what would happen.
             scan: The rows again for the first pass, when ``rows`` can be read only once.
             before_write: Called with each row and its plan before its write; False skips it.
-            retry: The ``RetryPolicy`` of the reads and rows (as for ``create_many``).
+            retry: Of the reads and rows, as for ``create_many``.
             updates: False to create only (an import): a row whose key exists is ``present``.
             lease_wait: Seconds to wait for the event's lease (see ``lease``); None when the
                 caller holds it already. A dry run takes no lease.
