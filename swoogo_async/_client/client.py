@@ -38,10 +38,8 @@ DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
 
 
 class SwoogoClient:
-    """An asyncio client for the Swoogo API; see Configuration.
-
-    Its pool, token, pacer and retry policy serve every coroutine that uses it. Open it
-    with ``async with`` (or ``await client.open()`` / ``client.aclose()``).
+    """An asyncio client for the Swoogo API (see Configuration), shared by every coroutine
+    that uses it. Open it with ``async with`` (or ``await client.open()`` / ``aclose()``).
 
     Args:
         api_key: Defaults to ``$SWOOGO_API_KEY``.
@@ -53,15 +51,15 @@ class SwoogoClient:
         read_timeout: Seconds an attempt may take, up to the response's last byte.
         pool_size: Maximum connections, and so requests in flight.
         rate_limit: ``"auto"`` (by the server's headers), a ``RateLimit``, or None (off).
-        create_policy: A create of unknown outcome is looked up (``"reconcile"``), or
-            raises ``UnknownOutcomeError`` (``"raise"``).
+        create_policy: A create of unknown outcome is looked up, or raises (``"raise"``)
+            ``UnknownOutcomeError``.
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
         reconcile_delay: Seconds a create of unknown outcome waits before its lookup.
         max_response_bytes: Largest body read, else ``ResponseTooLargeError``.
-        shared: The token and budget of processes on the credential, e.g.
-            ``RedisSharedState(redis)``; by default Redis at ``$SWOOGO_REDIS_URL`` if set.
-        on_request: A callable (sync or async), or a list, called with a ``RequestInfo``
-            before each request; what it raises is logged and ignored.
+        shared: A ``SharedState`` (e.g. ``RedisSharedState``); else Redis at
+            ``$SWOOGO_REDIS_URL`` if set.
+        on_request: Hook(s), sync or async, called with a ``RequestInfo`` before each
+            request; what they raise is logged and ignored.
         on_response: The same, with a ``ResponseInfo`` for each response.
         cache: An opt-in read cache: ``"memory"``, a ``redis://`` URL or a ``ReadCache``.
 
@@ -71,8 +69,7 @@ class SwoogoClient:
 
     base_url: str
     retry: RetryPolicy
-    #: ``send(call, parse, *, deadline=None)``: send a built ``Call``, return ``parse`` of its
-    #: 2xx body. Bound per client: the pipeline with its options, or the read cache first.
+    #: Send a built ``Call``, return ``parse`` of its 2xx body (see ``_bind``).
     send: Send
     sessions: Sessions
     speakers: Speakers
@@ -129,6 +126,9 @@ class SwoogoClient:
         if made:
             shared = redis_from_env(os.environ["SWOOGO_REDIS_URL"])
         bound = None if shared is None else shared.bind(api_key, explicit, base_url=base_url)
+        pacer = None
+        if rate_limit is not None:  # a shared state paces its budget; alone, the client itself
+            pacer = AsyncPacer(Pacer(explicit)) if bound is None else bound.pacer()
         pipeline = Pipeline(
             base_url=base_url,
             headers=headers,
@@ -145,12 +145,7 @@ class SwoogoClient:
             read_timeout=read_timeout,
             pool_size=pool_size,
             retry=retry,
-            # A shared state says how its budget is paced; alone, the client paces itself.
-            pacer=None
-            if rate_limit is None
-            else AsyncPacer(Pacer(explicit))
-            if bound is None
-            else bound.pacer(),
+            pacer=pacer,
             token_store=bound,
             close_store=bound.aclose if made and bound is not None else None,
             hooks=hooks,
@@ -223,8 +218,7 @@ class SwoogoClient:
                 if core.owns_cache and core.cache is not None:
                     await core.cache.aclose()
 
-    async def __aenter__(self) -> SwoogoClient:
-        return await self.open()
+    __aenter__ = open
 
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
@@ -275,9 +269,6 @@ class SwoogoClient:
                 and control characters are refused).
             cache: False: reads skip the client's read cache.
             max_age: Seconds: a cached read older than this is fetched again.
-
-        Returns:
-            A ``SwoogoClient`` sharing this one's core.
 
         Raises:
             InvalidInputError: an option is invalid (the error names the header).
@@ -349,11 +340,7 @@ class SwoogoClient:
             path: A list endpoint, e.g. ``"/speakers"``.
             params: Query parameters (``page`` and ``per-page`` belong to the walk).
             per_page: Items per page (each page is one list call: 10 credits).
-            max_pages: Pages read at most.
             cost: Credits per page; by default as for ``request``.
-
-        Returns:
-            A ``Listing`` of dicts.
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).

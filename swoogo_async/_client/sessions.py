@@ -86,9 +86,6 @@ class Sessions:
             fields: Only these fields (``c_1234`` names give custom fields).
             expand: Related objects to include, e.g. ``["track"]``.
 
-        Returns:
-            The session.
-
         Raises:
             NotFoundError: no such session.
             InvalidInputError: an argument is invalid (nothing was sent).
@@ -198,9 +195,6 @@ class Sessions:
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
         """Change some fields of a session: only those passed are sent (``None`` clears one).
 
-        Returns:
-            The updated session.
-
         Raises:
             InvalidInputError: a field is invalid, or none was given (nothing sent).
             NotFoundError: no such session.
@@ -297,10 +291,8 @@ class Sessions:
         updates: bool = True,
         lease_wait: float | None = DEFAULT_LEASE_WAIT,
     ) -> BulkRun:
-        """Make the event's sessions match ``rows`` (see Sync); stream the results.
-
-        Under the event's lease, the event is read once; a row whose key no session has is
-        created, one whose session differs is updated (what differs), else ``unchanged``.
+        """Make the event's sessions match ``rows`` under its lease (see Sync): create what
+        no session has, update what differs; stream the results.
 
         Args:
             rows: Rows as for ``create_many`` (read twice; see ``scan``).
@@ -354,9 +346,8 @@ class Sessions:
     def lease(
         self, event_id: int, *, wait: float = DEFAULT_LEASE_WAIT
     ) -> AbstractAsyncContextManager[None]:
-        """Hold the write lease of an event (``sync`` takes it): other syncs of it wait.
-
-        It covers every process sharing the client's state (Redis), else this machine's.
+        """Hold an event's write lease (``sync`` takes it) in every process sharing the
+        client's state (Redis), else on this machine: other syncs of the event wait.
 
         Raises:
             LeaseBusyError: another run kept it for ``wait`` seconds (on entering).

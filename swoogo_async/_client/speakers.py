@@ -45,9 +45,6 @@ class Speakers:
             expand: Related objects, e.g. ``"sessions"``.
             per_page: Page size (up to 1000; 200 with ``expand``).
 
-        Returns:
-            A ``Listing`` of ``Speaker``.
-
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
@@ -71,9 +68,6 @@ class Speakers:
         Args:
             fields: Only these fields.
             expand: Related objects, e.g. ``"sessions"``.
-
-        Returns:
-            The speaker.
 
         Raises:
             NotFoundError: no such speaker.

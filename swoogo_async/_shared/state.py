@@ -99,7 +99,8 @@ class SharedState(TokenStore, Protocol):
 
 class LocalSharedState:
     """``SharedState`` in this process's memory: its clients share the token and drive one
-    ``Pacer`` per credential; ``RedisSharedState`` falls back to it while Redis is away.
+    ``Pacer`` per credential; leases are this machine's file locks. ``RedisSharedState``
+    falls back to it while Redis is away.
 
     Args:
         clock: Monotonic clock; injected so tests can move time.
@@ -126,10 +127,10 @@ class LocalSharedState:
     def __repr__(self) -> str:
         return f"<LocalSharedState credentials={len(self._bound)}>"
 
+    # The methods of ``SharedState`` and ``TokenStore``, documented there.
     def bind(
         self, api_key: str, rate_limit: RateLimit | None, *, base_url: str
     ) -> LocalSharedState:
-        """Return the state for ``api_key``'s credential on ``base_url`` (one per pair)."""
         name = credential_id(api_key, base_url)
         if name not in self._bound:
             state = LocalSharedState(
@@ -141,13 +142,11 @@ class LocalSharedState:
         return self._bound[name]
 
     def pacer(self) -> AsyncPacer:
-        """Return a pacer for one client that drives this state's ``Pacer`` directly."""
         return AsyncPacer(self.budget, clock=self._clock)
 
     async def aclose(self) -> None:
         """Nothing to close."""
 
-    # The token methods: see ``TokenStore``.
     async def token_get(self) -> tuple[str, float] | None:
         value, due = self._token
         left = due - self._clock()
@@ -172,11 +171,6 @@ class LocalSharedState:
             self._lock = _NONE
 
     def lease(self, name: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
-        """Hold the lease ``name`` against every process of this machine (a file lock).
-
-        Raises:
-            LeaseBusyError: another holder kept it for ``wait`` seconds.
-        """
         return file_lease(self._lease_scope, name, wait=wait)
 
 
