@@ -24,7 +24,7 @@ from .._http.retry import RetryPolicy
 from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Send, Transport
 from .._shared.state import SharedState
 from .._version import __version__
-from .core import Core, CreatePolicy, check_shared, credential, open_cache, redis_from_env
+from .core import Core, CreatePolicy, credential, redis_from_env
 from .sessions import Sessions
 from .speakers import Speakers
 
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
 DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
+#: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
+_SHARED_METHODS = tuple(name for name in dir(SharedState) if not name.startswith("_"))
 
 
 class SwoogoClient:
@@ -112,7 +114,14 @@ class SwoogoClient:
             )
         if create_policy not in ("reconcile", "raise"):
             raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
-        check_shared(shared)
+        if shared is not None:
+            missing = [n for n in _SHARED_METHODS if not callable(getattr(shared, n, None))]
+            if missing:
+                raise InvalidInputError(
+                    "shared",
+                    f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
+                    f" has no {', '.join(missing)}",
+                )
         if session is not None and transport is not None:
             raise InvalidInputError("transport", "pass either session or transport, not both")
         hooks = Hooks(on_request, on_response)
@@ -150,9 +159,17 @@ class SwoogoClient:
             close_store=bound.aclose if made and bound is not None else None,
             hooks=hooks,
         )
-        owned, read_cache = isinstance(cache, str), open_cache(cache, api_key, base_url)
+        owns_cache = isinstance(cache, str)
+        if cache is not None:
+            from .._shared.cache import ReadCache  # the opt-in cache loads when one is asked for
+
+            if isinstance(cache, str):
+                cache = ReadCache(cache)
+            elif not isinstance(cache, ReadCache):
+                raise InvalidInputError("cache", "must be 'memory', a redis:// URL or a ReadCache")
+            cache = cache.bind(api_key, base_url=base_url)
         core = Core(
-            pipeline, bound, api_key, rate_limit, create_policy, reconcile_delay, read_cache, owned
+            pipeline, bound, api_key, rate_limit, create_policy, reconcile_delay, cache, owns_cache
         )
         self._bind(core, pipeline.options, owns_core=True)
 
@@ -264,7 +281,6 @@ class SwoogoClient:
 
         Args:
             timeout: Seconds each attempt may take (replaces ``read_timeout``).
-            retry: The ``RetryPolicy`` of its calls.
             headers: Extra request headers (the client's own, such as ``Authorization``,
                 and control characters are refused).
             cache: False: reads skip the client's read cache.
@@ -333,8 +349,7 @@ class SwoogoClient:
         max_pages: int | None = None,
         cost: int | None = None,
     ) -> Listing[dict[str, Any]]:
-        """Iterate over any list endpoint, walked as ``sessions.list`` is (items deduplicated
-        by ``id``): ``async for item in client.paginate(...)``.
+        """Walk any list endpoint as ``sessions.list`` is (items deduplicated by ``id``).
 
         Args:
             path: A list endpoint, e.g. ``"/speakers"``.

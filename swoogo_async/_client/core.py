@@ -18,11 +18,9 @@ if TYPE_CHECKING:
     from .._shared.cache import ReadCache
     from .._writes.create import CreateLocks
 
-__all__ = ["Core", "CreatePolicy", "check_shared", "credential", "open_cache", "redis_from_env"]
+__all__ = ["Core", "CreatePolicy", "credential", "redis_from_env"]
 
 CreatePolicy = Literal["reconcile", "raise"]
-#: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
-_SHARED_METHODS = tuple(name for name in dir(SharedState) if not name.startswith("_"))
 
 
 # Not slotted: a slotted class would need attrs to rewrite ``creates``, which builds slower.
@@ -55,16 +53,6 @@ def credential(name: str, given: str | None) -> str:
     return value
 
 
-def check_shared(shared: SharedState | None) -> None:
-    missing = [name for name in _SHARED_METHODS if not callable(getattr(shared, name, None))]
-    if shared is not None and missing:
-        raise InvalidInputError(
-            "shared",
-            f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
-            f" has no {', '.join(missing)}",
-        )
-
-
 def redis_from_env(url: str) -> SharedState:
     try:
         from ..redis import RedisSharedState  # the optional extra: import only when asked
@@ -76,16 +64,3 @@ def redis_from_env(url: str) -> SharedState:
         return RedisSharedState.from_url(url)
     except ValueError as exc:
         raise InvalidInputError("SWOOGO_REDIS_URL", str(exc)) from None
-
-
-def open_cache(cache: ReadCache | str | None, api_key: str, base_url: str) -> ReadCache | None:
-    """Return the ``cache=`` read cache (made from a string), bound to the credential."""
-    if cache is None:
-        return None
-    from .._shared.cache import ReadCache  # the opt-in cache loads when one is asked for
-
-    if isinstance(cache, str):
-        cache = ReadCache(cache)
-    elif not isinstance(cache, ReadCache):
-        raise InvalidInputError("cache", "must be 'memory', a redis:// URL or a ReadCache")
-    return cache.bind(api_key, base_url=base_url)

@@ -138,7 +138,6 @@ class Sessions:
 
         Args:
             fields: Fields to return; without it the server returns ``id`` and ``name``.
-            expand: Related objects to include.
             search: Swoogo search expressions, e.g. ``"name=*contains*Keynote"``.
             search_condition: ``"or"`` to match any expression instead of all.
             sort: Field names, ``-`` prefix for descending.
@@ -352,14 +351,12 @@ class Sessions:
         Raises:
             LeaseBusyError: another run kept it for ``wait`` seconds (on entering).
         """
-        check_id("event_id", event_id)
+        name = f"event:{check_id('event_id', event_id)}"
         check_number("wait", wait, at_least=0.0)
-        name = f"event:{event_id}"
-        shared = self._client._core.shared
-        if shared is not None:
-            return shared.lease(name, wait=wait)
-        scope = credential_id(self._client._core.api_key, self._client.base_url)
-        return file_lease(scope, name, wait=wait)
+        core = self._client._core
+        if core.shared is not None:
+            return core.shared.lease(name, wait=wait)
+        return file_lease(credential_id(core.api_key, self._client.base_url), name, wait=wait)
 
 
 async def _send_update(

@@ -66,7 +66,6 @@ class Speakers:
         """Fetch one speaker.
 
         Args:
-            fields: Only these fields.
             expand: Related objects, e.g. ``"sessions"``.
 
         Raises:

@@ -23,7 +23,6 @@ from .._http.pacing import DEFAULT_RESERVE, Pacer, RateLimit
 
 __all__ = [
     "DEFAULT_LEASE_WAIT",
-    "LEASE_DIR_ENV",
     "LEASE_POLL",
     "LocalSharedState",
     "SharedState",
@@ -37,7 +36,7 @@ __all__ = [
 #: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
 DEFAULT_LEASE_WAIT = 60.0
 #: Environment variable naming the folder of the lease files (default: the temporary one).
-LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
+_LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
 #: Seconds between two tries of a lease another holder has: first, and at most.
 LEASE_POLL = (0.05, 0.5)
 
@@ -104,8 +103,8 @@ class LocalSharedState:
 
     Args:
         clock: Monotonic clock; injected so tests can move time.
-        reserve: Share of the budget's rate held back for interactive calls beyond the
-            interactive demand seen (see ``Pacer``); 0 by default.
+        reserve: Share of the rate held back for interactive calls beyond the demand seen
+            (see ``Pacer``).
         lock_ttl: Seconds the refresh lock lasts if its holder never releases it.
     """
 
@@ -186,11 +185,10 @@ def _try_lock(fd: int, path: Path) -> bool:
         free = path not in _HELD_HERE
         _HELD_HERE.add(path)
         return free
-    try:
+    with contextlib.suppress(BlockingIOError):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+        return True
+    return False
 
 
 def _unlock(fd: int, path: Path) -> None:
@@ -218,7 +216,7 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
     drops it however its holder exits. The file (in ``$SWOOGO_LEASE_DIR``, else the temporary
     folder) is deleted on release. ``LeaseBusyError`` after ``wait`` seconds;
     ``SharedStateError`` if the file cannot be opened."""
-    folder = os.environ.get(LEASE_DIR_ENV) or tempfile.gettempdir()
+    folder = os.environ.get(_LEASE_DIR_ENV) or tempfile.gettempdir()
     user = getattr(os, "getuid", lambda: "user")()
     digest = hashlib.sha256(f"{scope}\n{name}".encode()).hexdigest()[:24]
     path = Path(folder) / f"swoogo-async-lease-{user}-{digest}.lock"
@@ -229,7 +227,7 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
             fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except OSError as exc:  # a missing or unwritable folder, a planted symlink
             raise SharedStateError(
-                f"cannot open the lease file {path} (${LEASE_DIR_ENV}):"
+                f"cannot open the lease file {path} (${_LEASE_DIR_ENV}):"
                 f" {exc.strerror or type(exc).__name__}"
             ) from None
         if _try_lock(fd, path):
