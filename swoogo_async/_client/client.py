@@ -142,7 +142,14 @@ class SwoogoClient:
             base_url=base_url,
             headers=headers,
             basic_auth=basic_auth_header(api_key, api_secret),
+            retry=retry,
+            pacer=pacer,
+            hooks=hooks,
+            token_store=bound,
+            close_store=bound.aclose if made and bound is not None else None,
             transport=transport,
+            read_timeout=read_timeout,
+            pool_size=pool_size,
             make_transport=functools.partial(
                 AiohttpTransport,
                 session,
@@ -151,13 +158,6 @@ class SwoogoClient:
                 pool_size=pool_size,
                 max_response_bytes=max_response_bytes,
             ),
-            read_timeout=read_timeout,
-            pool_size=pool_size,
-            retry=retry,
-            pacer=pacer,
-            token_store=bound,
-            close_store=bound.aclose if made and bound is not None else None,
-            hooks=hooks,
         )
         owns_cache = isinstance(cache, str)
         if cache is not None:
@@ -263,8 +263,7 @@ class SwoogoClient:
 
     @property
     def last_response(self) -> ResponseInfo | None:
-        """The last success response of this client (or its copies) in the current task
-        (a call run in another task sets it there), or None."""
+        """The last success response of this client or its copies in the current task, or None."""
         return self._core.pipeline.last_response()
 
     def with_options(

@@ -35,7 +35,6 @@ __all__ = [
 
 #: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
 DEFAULT_LEASE_WAIT = 60.0
-#: Environment variable naming the folder of the lease files (default: the temporary one).
 _LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
 #: Seconds between two tries of a lease another holder has: first, and at most.
 LEASE_POLL = (0.05, 0.5)
