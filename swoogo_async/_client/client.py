@@ -53,8 +53,8 @@ class SwoogoClient:
         read_timeout: Seconds an attempt may take, up to the response's last byte.
         pool_size: Maximum connections, and so requests in flight.
         rate_limit: ``"auto"`` (by the server's headers), a ``RateLimit``, or None (off).
-        create_policy: A create of unknown outcome is looked up, or raises (``"raise"``)
-            ``UnknownOutcomeError``.
+        create_policy: ``"reconcile"`` looks up a create of unknown outcome; ``"raise"``
+            raises ``UnknownOutcomeError``.
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
         reconcile_delay: Seconds a create of unknown outcome waits before its lookup.
         max_response_bytes: Largest body read, else ``ResponseTooLargeError``.

@@ -192,7 +192,7 @@ class Sessions:
         return await self._creator.create(prepared)
 
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
-        """Change some fields of a session: only those passed are sent (``None`` clears one).
+        """Change only the fields passed (``None`` clears one; ``UNSET`` leaves it out).
 
         Raises:
             InvalidInputError: a field is invalid, or none was given (nothing sent).
