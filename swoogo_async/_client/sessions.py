@@ -64,11 +64,9 @@ class Sessions:
 
     def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
         """Return a bulk run's create and update: ``RetryPolicy.for_bulk``, never cached."""
-        from .._writes.create import Creator
-
         policy = retry if retry is not None else self._client.retry.for_bulk()
         client = self._client.with_options(retry=policy, cache=False)
-        return Creator(client, self._client._core.creates), functools.partial(_send_update, client)
+        return client.sessions._creator, functools.partial(_send_update, client)
 
     def _credits(self) -> int:
         return self._client.credits_spent
@@ -143,9 +141,6 @@ class Sessions:
             sort: Field names, ``-`` prefix for descending.
             ids: At most 100 session ids.
             per_page: Page size (up to 1000; 200 with ``expand``).
-
-        Returns:
-            A ``Listing`` of sessions (see ``Listing``).
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
