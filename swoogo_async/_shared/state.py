@@ -76,7 +76,9 @@ def credential_id(api_key: str, base_url: str) -> str:
 
 
 class SharedState(TokenStore, Protocol):
-    """Token, rate budget and leases shared by every client on one credential."""
+    """Token, rate budget and leases shared by every client on one credential. The token
+    methods are ``TokenStore``'s: ``token_get``, ``token_set``, ``token_delete``,
+    ``refresh_lock`` and ``refresh_unlock``."""
 
     def bind(self, api_key: str, rate_limit: RateLimit | None, *, base_url: str) -> SharedState:
         """Return the state for ``api_key``'s credential on ``base_url`` (what one client uses)."""
