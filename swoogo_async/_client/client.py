@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import aiohttp
 
 from .._api.models import Page
 from .._api.pages import Listing, page_of
 from .._api.raw import Params, page_calls, parse_json, parse_json_at, raw_item_key, request_call
-from .._http.hooks import RequestHook, ResponseHook, ResponseInfo
-from .._http.options import CallOptions
-from .._http.pacing import RateLimit
-from .._http.pipeline import CLOSED
+from .._checks import check_instance, check_number
+from .._exceptions import InvalidInputError
+from .._http.auth import basic_auth_header
+from .._http.hooks import Hooks, RequestHook, ResponseHook, ResponseInfo
+from .._http.options import CallOptions, check_base_url, check_user_agent
+from .._http.pacer import AsyncPacer
+from .._http.pacing import Pacer, RateLimit
+from .._http.pipeline import CLOSED, Pipeline
 from .._http.retry import RetryPolicy
-from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, Call, Parse, Send, Transport
+from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Send, Transport
 from .._shared.state import SharedState
 from .._version import __version__
-from .core import DEFAULT_BASE_URL, Core, CreatePolicy, build_core
+from .core import Core, CreatePolicy, credential, redis_from_env
 from .sessions import Sessions
 from .speakers import Speakers
 
@@ -29,36 +34,34 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
-T = TypeVar("T")
+DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
+#: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
+_SHARED_METHODS = tuple(name for name in dir(SharedState) if not name.startswith("_"))
 
 
 class SwoogoClient:
-    """An asyncio client for the Swoogo API (see ``docs/configuration.md``).
-
-    Its connection pool, token, pacer and retry policy serve every coroutine that uses
-    it. Open it with ``async with`` (or ``await client.open()`` / ``client.aclose()``).
+    """An asyncio client for the Swoogo API (see Configuration), shared by every coroutine
+    that uses it. Open it with ``async with`` (or ``await client.open()`` / ``aclose()``).
 
     Args:
-        api_key: API key; defaults to ``$SWOOGO_API_KEY``.
-        api_secret: API secret; defaults to ``$SWOOGO_API_SECRET``. Never shown.
-        base_url: API root; defaults to ``$SWOOGO_BASE_URL``, then the public API.
+        api_key: Defaults to ``$SWOOGO_API_KEY``.
+        api_secret: Defaults to ``$SWOOGO_API_SECRET``. Never shown.
+        base_url: Defaults to ``$SWOOGO_BASE_URL``, then the public API.
         session: An ``aiohttp.ClientSession`` to use; the client never closes it.
-        transport: A ``Transport`` to use instead of aiohttp (e.g. ``MockTransport``).
-        connect_timeout: Seconds to establish a connection (per attempt).
+        transport: A ``Transport`` instead of aiohttp (e.g. ``MockTransport``).
+        connect_timeout: Seconds to connect (per attempt).
         read_timeout: Seconds an attempt may take, up to the response's last byte.
         pool_size: Maximum connections, and so requests in flight.
-        retry: The ``RetryPolicy``; ``RetryPolicy()`` by default.
         rate_limit: ``"auto"`` (by the server's headers), a ``RateLimit``, or None (off).
-        create_policy: A create of unknown outcome is looked up (``"reconcile"``), or
-            raises ``UnknownOutcomeError`` (``"raise"``).
+        create_policy: ``"reconcile"`` looks up a create of unknown outcome; ``"raise"``
+            raises ``UnknownOutcomeError``.
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
         reconcile_delay: Seconds a create of unknown outcome waits before its lookup.
-        user_agent: Sent as ``User-Agent``.
         max_response_bytes: Largest body read, else ``ResponseTooLargeError``.
-        shared: The token and budget of processes sharing the credential, e.g.
-            ``RedisSharedState(redis)``; by default Redis at ``$SWOOGO_REDIS_URL`` if set.
-        on_request: A callable (sync or async), or a list, called with a ``RequestInfo``
-            before each request; what it raises is logged and ignored.
+        shared: A ``SharedState`` (e.g. ``RedisSharedState``); else Redis at
+            ``$SWOOGO_REDIS_URL`` if set.
+        on_request: Hook(s), sync or async, called with a ``RequestInfo`` before each
+            request; what they raise is logged and ignored.
         on_response: The same, with a ``ResponseInfo`` for each response.
         cache: An opt-in read cache: ``"memory"``, a ``redis://`` URL or a ``ReadCache``.
 
@@ -68,8 +71,7 @@ class SwoogoClient:
 
     base_url: str
     retry: RetryPolicy
-    #: ``send(call, parse, *, deadline=None)``: send a built ``Call``, return ``parse`` of its
-    #: 2xx body. Bound per client: the pipeline with its options, or the read cache first.
+    #: Send a built ``Call``, return ``parse`` of its 2xx body (see ``_bind``).
     send: Send
     sessions: Sessions
     speakers: Speakers
@@ -97,28 +99,79 @@ class SwoogoClient:
         on_response: ResponseHook | list[ResponseHook] | None = None,
         cache: ReadCache | str | None = None,
     ) -> None:
-        core = build_core(
-            api_key=api_key,
-            api_secret=api_secret,
+        api_key = credential("api_key", api_key)
+        api_secret = credential("api_secret", api_secret)
+        check_number("connect_timeout", connect_timeout, above=0)
+        check_number("read_timeout", read_timeout, above=0)
+        check_number("pool_size", pool_size, integer=True, at_least=1)
+        check_number("max_response_bytes", max_response_bytes, integer=True, at_least=1)
+        # A NaN or infinite delay would leave an uncertain create never looked up.
+        check_number("reconcile_delay", reconcile_delay, at_least=0)
+        retry = RetryPolicy() if retry is None else check_instance("retry", retry, RetryPolicy)
+        if rate_limit not in ("auto", None) and not isinstance(rate_limit, RateLimit):
+            raise InvalidInputError(
+                "rate_limit", f"must be 'auto', a RateLimit or None, got {rate_limit!r}"
+            )
+        if create_policy not in ("reconcile", "raise"):
+            raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
+        if shared is not None:
+            missing = [n for n in _SHARED_METHODS if not callable(getattr(shared, n, None))]
+            if missing:
+                raise InvalidInputError(
+                    "shared",
+                    f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
+                    f" has no {', '.join(missing)}",
+                )
+        if session is not None and transport is not None:
+            raise InvalidInputError("transport", "pass either session or transport, not both")
+        hooks = Hooks(on_request, on_response)
+        base_url = check_base_url(
+            base_url or os.environ.get("SWOOGO_BASE_URL") or DEFAULT_BASE_URL,
+            allow_insecure_http=allow_insecure_http,
+        )
+        headers = {"User-Agent": check_user_agent(user_agent), "Accept": "application/json"}
+        explicit = rate_limit if isinstance(rate_limit, RateLimit) else None
+        made = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))  # closed with us
+        if made:
+            shared = redis_from_env(os.environ["SWOOGO_REDIS_URL"])
+        bound = None if shared is None else shared.bind(api_key, explicit, base_url=base_url)
+        pacer = None
+        if rate_limit is not None:  # a shared state paces its budget; alone, the client itself
+            pacer = AsyncPacer(Pacer(explicit)) if bound is None else bound.pacer()
+        pipeline = Pipeline(
             base_url=base_url,
-            session=session,
+            headers=headers,
+            basic_auth=basic_auth_header(api_key, api_secret),
+            retry=retry,
+            pacer=pacer,
+            hooks=hooks,
+            token_store=bound,
+            close_store=bound.aclose if made and bound is not None else None,
             transport=transport,
-            connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             pool_size=pool_size,
-            retry=retry,
-            rate_limit=rate_limit,
-            create_policy=create_policy,
-            allow_insecure_http=allow_insecure_http,
-            reconcile_delay=reconcile_delay,
-            user_agent=user_agent,
-            max_response_bytes=max_response_bytes,
-            shared=shared,
-            on_request=on_request,
-            on_response=on_response,
-            cache=cache,
+            make_transport=functools.partial(
+                AiohttpTransport,
+                session,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                pool_size=pool_size,
+                max_response_bytes=max_response_bytes,
+            ),
         )
-        self._bind(core, core.pipeline.options, owns_core=True)
+        owns_cache = isinstance(cache, str)
+        if cache is not None:
+            from .._shared.cache import ReadCache  # the opt-in cache loads when one is asked for
+
+            if isinstance(cache, str):
+                cache = ReadCache(cache)
+            elif not isinstance(cache, ReadCache):
+                raise InvalidInputError("cache", "must be 'memory', a redis:// URL or a ReadCache")
+            cache = cache.bind(api_key, base_url=base_url)
+        core = Core(
+            pipeline, bound, api_key, rate_limit, create_policy, reconcile_delay, cache, owns_cache
+        )
+        self._bind(core, pipeline.options, owns_core=True)
 
     def _bind(self, core: Core, options: CallOptions, *, owns_core: bool) -> None:
         self._core = core
@@ -126,8 +179,10 @@ class SwoogoClient:
         self._options = options
         self.base_url = core.pipeline.base_url
         self.retry = options.retry
-        bound = functools.partial(core.pipeline.send, options)
-        self.send = self._send_cached if core.cache is not None else cast(Send, bound)
+        send = cast(Send, functools.partial(core.pipeline.send, options))
+        if core.cache is not None:  # opt-in: reads looked up, writes invalidate what they change
+            send = cast(Send, functools.partial(core.cache.execute, send, options=options))
+        self.send = send
         self.sessions = Sessions(self)
         self.speakers = Speakers(self)
 
@@ -180,8 +235,7 @@ class SwoogoClient:
                 if core.owns_cache and core.cache is not None:
                     await core.cache.aclose()
 
-    async def __aenter__(self) -> SwoogoClient:
-        return await self.open()
+    __aenter__ = open
 
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
@@ -209,8 +263,7 @@ class SwoogoClient:
 
     @property
     def last_response(self) -> ResponseInfo | None:
-        """The last success response of this client (or its copies) in the current task
-        (a call run in another task sets it there), or None."""
+        """The last success response of this client or its copies in the current task, or None."""
         return self._core.pipeline.last_response()
 
     def with_options(
@@ -222,21 +275,15 @@ class SwoogoClient:
         cache: bool | None = None,
         max_age: float | None = None,
     ) -> SwoogoClient:
-        """Return a cheap copy of this client, with its own per-call options laid over these.
-
-        The copy shares this client's core (pool, token, pacer, credits, create locks)
-        and is closed with it (closing the copy does nothing).
+        """Return a copy sharing this client's core (pool, token, pacer, credits, create
+        locks), with these per-call options laid over its own; closing the copy does nothing.
 
         Args:
             timeout: Seconds each attempt may take (replaces ``read_timeout``).
-            retry: The ``RetryPolicy`` of its calls (attempts, backoff, deadline).
             headers: Extra request headers (the client's own, such as ``Authorization``,
                 and control characters are refused).
-            cache: False: reads skip the client's read cache (see ``docs/caching.md``).
+            cache: False: reads skip the client's read cache.
             max_age: Seconds: a cached read older than this is fetched again.
-
-        Returns:
-            A ``SwoogoClient`` sharing this one's core.
 
         Raises:
             InvalidInputError: an option is invalid (the error names the header).
@@ -251,16 +298,6 @@ class SwoogoClient:
     def clock(self) -> float:
         """Return the monotonic time every deadline of this client is measured on."""
         return self._core.pipeline.clock()
-
-    async def _send_cached(
-        self, call: Call, parse: Parse[T], *, deadline: float | None = None
-    ) -> T:
-        cache = self._core.cache  # opt-in: reads looked up, writes invalidate what they change
-        assert cache is not None
-        return await cache.execute(self._send_uncached, call, parse, deadline, self._options)
-
-    async def _send_uncached(self, call: Call, parse: Parse[T], deadline: float | None) -> T:
-        return await self._core.pipeline.send(self._options, call, parse, deadline=deadline)
 
     async def server_clock_offset(self, deadline: float) -> float | None:
         """Return the server's clock minus ours, asking if no answer told it yet; None if unsure."""
@@ -311,18 +348,13 @@ class SwoogoClient:
         max_pages: int | None = None,
         cost: int | None = None,
     ) -> Listing[dict[str, Any]]:
-        """Iterate over any list endpoint, walked as ``sessions.list`` is (items deduplicated
-        by ``id``): ``async for item in client.paginate(...)``.
+        """Walk any list endpoint as ``sessions.list`` is (items deduplicated by ``id``).
 
         Args:
             path: A list endpoint, e.g. ``"/speakers"``.
             params: Query parameters (``page`` and ``per-page`` belong to the walk).
             per_page: Items per page (each page is one list call: 10 credits).
-            max_pages: Pages read at most.
             cost: Credits per page; by default as for ``request``.
-
-        Returns:
-            A ``Listing`` of dicts.
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
@@ -330,8 +362,7 @@ class SwoogoClient:
         call_for = page_calls(path, params, per_page=per_page, max_pages=max_pages, cost=cost)
 
         async def fetch(number: int) -> Page[dict[str, Any]]:
-            # Only the JSON is decoded inside the retry loop (a cut body is worth another
-            # try); a body that is not a list envelope would come back the same: no retry.
+            # Only the JSON is decoded in the retry loop: a wrong envelope would come back.
             raw, payload, method, url = await self.send(call_for(number), parse_json_at)
             return page_of(payload, raw, method=method, url=url, page=number, per_page=per_page)
 

@@ -19,7 +19,6 @@ from .._api.endpoints import (
 from .._api.models import Session
 from .._api.pages import Listing, SessionBatch, numbered_listing, parse_page
 from .._checks import check_number
-from .._exceptions import InvalidInputError
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, check_id
 from .._shared.state import DEFAULT_LEASE_WAIT, credential_id, file_lease
@@ -30,8 +29,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    # The writable fields, the create path, bulk and sync load on first use (see
-    # ``create``): ``import swoogo_async`` and a client's reads pay for none of them.
+    # Loaded on first use (see ``create``): the import and a client's reads pay for none.
     from .._api.fields import SessionCreateFields, SessionUpdateFields
     from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
     from .._writes.bulk_results import RowInput
@@ -66,11 +64,9 @@ class Sessions:
 
     def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
         """Return a bulk run's create and update: ``RetryPolicy.for_bulk``, never cached."""
-        from .._writes.create import Creator
-
         policy = retry if retry is not None else self._client.retry.for_bulk()
         client = self._client.with_options(retry=policy, cache=False)
-        return Creator(client, self._client._core.creates), functools.partial(_send_update, client)
+        return client.sessions._creator, functools.partial(_send_update, client)
 
     def _credits(self) -> int:
         return self._client.credits_spent
@@ -85,12 +81,8 @@ class Sessions:
         """Fetch one session.
 
         Args:
-            session_id: The session's id.
             fields: Only these fields (``c_1234`` names give custom fields).
             expand: Related objects to include, e.g. ``["track"]``.
-
-        Returns:
-            The session.
 
         Raises:
             NotFoundError: no such session.
@@ -121,8 +113,6 @@ class Sessions:
             InvalidInputError: an id or argument is invalid (nothing was sent).
         """
         check_id("event_id", event_id)
-        if isinstance(ids, (str, bytes)):
-            raise InvalidInputError("ids", "expected a list of session ids")
         wanted = list(dict.fromkeys(check_id("ids", i) for i in _listed("ids", ids)))
         joined = _names("fields", fields)
         if joined is not None and "id" not in joined.split(","):
@@ -145,17 +135,12 @@ class Sessions:
         """List an event's sessions, a page (10 credits, whatever its size) at a time.
 
         Args:
-            event_id: The event.
             fields: Fields to return; without it the server returns ``id`` and ``name``.
-            expand: Related objects to include.
             search: Swoogo search expressions, e.g. ``"name=*contains*Keynote"``.
             search_condition: ``"or"`` to match any expression instead of all.
             sort: Field names, ``-`` prefix for descending.
             ids: At most 100 session ids.
             per_page: Page size (up to 1000; 200 with ``expand``).
-
-        Returns:
-            A ``Listing`` of sessions (see ``Listing``).
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
@@ -182,9 +167,7 @@ class Sessions:
         ``create_policy``); ``RetryPolicy.deadline`` bounds the whole call.
 
         Args:
-            event_id: The event.
-            name: The session's title.
-            date: Its date (``datetime.date`` or ``"YYYY-MM-DD"``).
+            date: A ``datetime.date`` or ``"YYYY-MM-DD"``.
             **fields: Any other writable field, e.g. ``custom_fields={"c_1": "x"}``.
 
         Returns:
@@ -204,12 +187,7 @@ class Sessions:
         return await self._creator.create(prepared)
 
     async def update(self, session_id: int, **fields: Unpack[SessionUpdateFields]) -> Session:
-        """Change some fields of a session: only those passed are sent.
-
-        ``None`` clears a field; ``UNSET`` leaves it out.
-
-        Returns:
-            The updated session.
+        """Change only the fields passed (``None`` clears one; ``UNSET`` leaves it out).
 
         Raises:
             InvalidInputError: a field is invalid, or none was given (nothing sent).
@@ -231,7 +209,7 @@ class Sessions:
         event_id: int | None = None,
         retry: RetryPolicy | None = None,
     ) -> BulkRun:
-        """Create a session per row through ``create``; stream the results (``docs/bulk.md``).
+        """Create a session per row through ``create``; stream the results (see Bulk).
 
         Args:
             rows: An iterable or async iterable of rows (mappings of field to value, or
@@ -239,7 +217,7 @@ class Sessions:
             concurrency: Rows in flight at once (and rows read ahead of the results).
             ordered: Yield results in input order (a slow row holds back the rest).
             on_progress: Called with the live ``BulkProgress`` after each row.
-            event_id: ``event_id`` for rows that have none.
+            event_id: For rows that have none.
             retry: Each row's ``RetryPolicy``; by default ``client.retry.for_bulk()``.
 
         Returns:
@@ -270,9 +248,8 @@ class Sessions:
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
     ) -> BulkRun:
-        """Update one session per row (``id`` or ``session_id`` names it); stream the results.
-
-        Options as for ``create_many``.
+        """Update one session per row (``id`` or ``session_id`` names it); options as for
+        ``create_many``.
 
         Returns:
             A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
@@ -308,23 +285,17 @@ class Sessions:
         updates: bool = True,
         lease_wait: float | None = DEFAULT_LEASE_WAIT,
     ) -> BulkRun:
-        """Make the event's sessions match ``rows`` (see ``docs/sync.md``); stream the results.
-
-        Under the event's lease, the event is read once; then a row whose key no session
-        has is created, one whose session differs is updated (only what differs), else
-        it is ``unchanged``.
+        """Make the event's sessions match ``rows`` under its lease (see Sync): create what
+        no session has, update what differs; stream the results.
 
         Args:
             rows: Rows as for ``create_many`` (read twice; see ``scan``).
-            event_id: The event to sync; rows naming another event are invalid.
+            event_id: Rows naming another event are invalid.
             key: The fields that identify a row: names, or ``"name,date"``.
-            concurrency: Rows in flight at once.
-            ordered: Yield results in input order.
-            on_progress: Called with the live ``BulkProgress`` after each row.
             dry_run: Plan but send nothing: each result says what would happen.
             scan: The rows again for the first pass, when ``rows`` can be read only once.
             before_write: Called with each row and its plan before its write; False skips it.
-            retry: The ``RetryPolicy`` of the reads and rows (as for ``create_many``).
+            retry: Of the reads and rows, as for ``create_many``.
             updates: False to create only (an import): a row whose key exists is ``present``.
             lease_wait: Seconds to wait for the event's lease (see ``lease``); None when the
                 caller holds it already. A dry run takes no lease.
@@ -369,21 +340,18 @@ class Sessions:
     def lease(
         self, event_id: int, *, wait: float = DEFAULT_LEASE_WAIT
     ) -> AbstractAsyncContextManager[None]:
-        """Hold the write lease of an event (``sync`` takes it): other syncs of it wait.
-
-        It covers every process sharing the client's state (Redis), else this machine's.
+        """Hold an event's write lease (``sync`` takes it) in every process sharing the
+        client's state (Redis), else on this machine: other syncs of the event wait.
 
         Raises:
             LeaseBusyError: another run kept it for ``wait`` seconds (on entering).
         """
-        check_id("event_id", event_id)
+        name = f"event:{check_id('event_id', event_id)}"
         check_number("wait", wait, at_least=0.0)
-        name = f"event:{event_id}"
-        shared = self._client._core.shared
-        if shared is not None:
-            return shared.lease(name, wait=wait)
-        scope = credential_id(self._client._core.api_key, self._client.base_url)
-        return file_lease(scope, name, wait=wait)
+        core = self._client._core
+        if core.shared is not None:
+            return core.shared.lease(name, wait=wait)
+        return file_lease(credential_id(core.api_key, self._client.base_url), name, wait=wait)
 
 
 async def _send_update(

@@ -40,14 +40,10 @@ class Speakers:
         """List an event's speakers, a page (10 credits) at a time.
 
         Args:
-            event_id: The event.
-            fields: Fields to return; by default every field of ``Speaker`` (the API
-                alone sends only the id and names); ``None`` leaves it to the server.
+            fields: By default every field of ``Speaker`` (the API alone sends only the id
+                and names); ``None`` leaves it to the server.
             expand: Related objects, e.g. ``"sessions"``.
             per_page: Page size (up to 1000; 200 with ``expand``).
-
-        Returns:
-            A ``Listing`` of ``Speaker``.
 
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
@@ -70,12 +66,7 @@ class Speakers:
         """Fetch one speaker.
 
         Args:
-            speaker_id: The speaker's id.
-            fields: Only these fields.
             expand: Related objects, e.g. ``"sessions"``.
-
-        Returns:
-            The speaker.
 
         Raises:
             NotFoundError: no such speaker.

@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import attrs
@@ -26,7 +26,7 @@ import attrs
 from .._checks import check_number
 from .._exceptions import ClientStateError, InvalidInputError
 from .._http.options import CallOptions
-from .._http.transport import Call, Parse
+from .._http.transport import Call, Parse, Send
 from . import cache_rules as rules
 from .cache_backend import CacheCore
 from .cache_rules import CacheStats, CacheTTL
@@ -36,8 +36,6 @@ __all__ = ["CacheStats", "CacheTTL", "ReadCache"]
 
 T = TypeVar("T")
 logger = logging.getLogger("swoogo_async")
-#: The client's uncached send: ``send(call, parse, deadline)``.
-Send = Callable[[Call, Any, "float | None"], Awaitable[Any]]
 
 
 class ReadCache:
@@ -149,8 +147,9 @@ class ReadCache:
         send: Send,
         call: Call,
         parse: Parse[T],
-        deadline: float | None,
-        options: CallOptions | None,
+        *,
+        deadline: float | None = None,
+        options: CallOptions | None = None,
     ) -> T:
         """Run ``call`` through the cache; ``send`` is the client's uncached send."""
         core, ns = self._core, self._ns
@@ -339,7 +338,7 @@ class _Run:
 
     async def fetch(self, *, keep_body: bool = False) -> Any:
         parse = functools.partial(_with_body, self.parse) if keep_body else self.parse
-        return await self.send(self.call, parse, self.deadline)
+        return await self.send(self.call, parse, deadline=self.deadline)
 
 
 def _with_body(parse: Parse[Any], raw: bytes, *, method: str, url: str) -> tuple[bytes, Any]:

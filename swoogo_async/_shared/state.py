@@ -1,13 +1,12 @@
-"""``SharedState``: the token, budget and leases of one credential, wherever its clients run.
-
-``LocalSharedState`` keeps it in this process (leases: OS file locks); ``redis/`` in Redis.
-"""
+"""``SharedState``: the token, budget and leases of one credential, wherever its clients run;
+``LocalSharedState`` keeps them in this process (leases: OS file locks), ``redis/`` in Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import hashlib
+import math
 import os
 import secrets
 import tempfile
@@ -24,7 +23,6 @@ from .._http.pacing import DEFAULT_RESERVE, Pacer, RateLimit
 
 __all__ = [
     "DEFAULT_LEASE_WAIT",
-    "LEASE_DIR_ENV",
     "LEASE_POLL",
     "LocalSharedState",
     "SharedState",
@@ -37,14 +35,14 @@ __all__ = [
 
 #: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
 DEFAULT_LEASE_WAIT = 60.0
-#: Environment variable naming the folder of the lease files (default: the temporary one).
-LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
+_LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
 #: Seconds between two tries of a lease another holder has: first, and at most.
 LEASE_POLL = (0.05, 0.5)
 
 #: The lease this task writes under that can expire (a Redis lock): its name and the
 #: ``time.monotonic()`` until which it is surely held. A file lock cannot expire.
 _HELD: ContextVar[tuple[str, list[float]] | None] = ContextVar("swoogo_lease", default=None)
+_NONE = ("", -math.inf)  # no token, no refresh lock
 
 
 @contextlib.contextmanager
@@ -60,11 +58,8 @@ def lease_held_until(name: str, until: list[float]) -> Iterator[None]:
 
 
 def check_lease_held() -> None:
-    """Raise ``LeaseBusyError`` once this task's lease may have passed to another run.
-
-    A run stalled past its lease's TTL (a frozen VM, SIGSTOP) must not write what it
-    planned from its read: another run may have read and written since.
-    """
+    """Raise ``LeaseBusyError`` once this task's lease may have passed to another run: one
+    stalled past its lease's TTL (a frozen VM) must not write what it planned from its read."""
     held = _HELD.get()
     if held is not None and time.monotonic() >= held[1][0]:
         raise LeaseBusyError(
@@ -76,13 +71,14 @@ def check_lease_held() -> None:
 
 
 def credential_id(api_key: str, base_url: str) -> str:
-    """Return a short, stable name of a key on one server (each has its own tokens and
-    budget) that does not reveal the key."""
+    """Return a short, stable name of a key on one server that does not reveal the key."""
     return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:16]
 
 
 class SharedState(TokenStore, Protocol):
-    """Token, rate budget and leases shared by every client on one credential."""
+    """Token, rate budget and leases shared by every client on one credential. The token
+    methods are ``TokenStore``'s: ``token_get``, ``token_set``, ``token_delete``,
+    ``refresh_lock`` and ``refresh_unlock``."""
 
     def bind(self, api_key: str, rate_limit: RateLimit | None, *, base_url: str) -> SharedState:
         """Return the state for ``api_key``'s credential on ``base_url`` (what one client uses)."""
@@ -102,15 +98,14 @@ class SharedState(TokenStore, Protocol):
 
 
 class LocalSharedState:
-    """``SharedState`` in this process's memory.
-
-    The clients of one process bound to it share its token and drive its one ``Pacer``
-    per credential; ``RedisSharedState`` falls back to it while Redis is away.
+    """``SharedState`` in this process's memory: its clients share the token and drive one
+    ``Pacer`` per credential; leases are this machine's file locks. ``RedisSharedState``
+    falls back to it while Redis is away.
 
     Args:
         clock: Monotonic clock; injected so tests can move time.
-        reserve: Share of the budget's rate held back for interactive calls beyond the
-            interactive demand seen (see ``Pacer``); 0 by default.
+        reserve: Share of the rate held back for interactive calls beyond the demand seen
+            (see ``Pacer``).
         lock_ttl: Seconds the refresh lock lasts if its holder never releases it.
     """
 
@@ -125,19 +120,17 @@ class LocalSharedState:
         self._reserve = reserve
         self._lock_ttl = lock_ttl
         self._bound: dict[str, LocalSharedState] = {}
-        #: The credential's budget in this process: every client bound here drives it.
-        self.budget = Pacer(reserve=reserve)
-        self._token: tuple[str, float] | None = None  # value, due at
-        self._lock: tuple[str, float] | None = None  # holder, expires at
+        self.budget = Pacer(reserve=reserve)  # every client bound here drives it
+        self._token = self._lock = _NONE  # (value, due at), (holder, expires at)
         self._lease_scope = "unbound"  # the credential the leases belong to (set by bind)
 
     def __repr__(self) -> str:
         return f"<LocalSharedState credentials={len(self._bound)}>"
 
+    # The methods of ``SharedState`` and ``TokenStore``, documented there.
     def bind(
         self, api_key: str, rate_limit: RateLimit | None, *, base_url: str
     ) -> LocalSharedState:
-        """Return the state for ``api_key``'s credential on ``base_url`` (one per pair)."""
         name = credential_id(api_key, base_url)
         if name not in self._bound:
             state = LocalSharedState(
@@ -149,49 +142,35 @@ class LocalSharedState:
         return self._bound[name]
 
     def pacer(self) -> AsyncPacer:
-        """Return a pacer for one client that drives this state's ``Pacer`` directly."""
         return AsyncPacer(self.budget, clock=self._clock)
 
     async def aclose(self) -> None:
         """Nothing to close."""
 
     async def token_get(self) -> tuple[str, float] | None:
-        """Return the shared token and the seconds until it is due, if there is one."""
-        if self._token is None:
-            return None
         value, due = self._token
         left = due - self._clock()
         return (value, left) if left > 0 else None
 
     async def token_set(self, value: str, ttl: float) -> None:
-        """Share ``value`` for ``ttl`` seconds."""
         self._token = (value, self._clock() + ttl)
 
     async def token_delete(self, value: str) -> None:
-        """Delete the shared token if it is still ``value``."""
-        if self._token is not None and self._token[0] == value:
-            self._token = None
+        if self._token[0] == value:
+            self._token = _NONE
 
     async def refresh_lock(self) -> str | None:
-        """Take the refresh lock; None if another holder has it."""
         now = self._clock()
-        if self._lock is not None and self._lock[1] > now:
+        if self._lock[1] > now:
             return None
-        holder = secrets.token_hex(8)
-        self._lock = (holder, now + self._lock_ttl)
-        return holder
+        self._lock = (secrets.token_hex(8), now + self._lock_ttl)
+        return self._lock[0]
 
     async def refresh_unlock(self, lock: str) -> None:
-        """Release ``lock`` if it is still ours."""
-        if self._lock is not None and self._lock[0] == lock:
-            self._lock = None
+        if self._lock[0] == lock:
+            self._lock = _NONE
 
     def lease(self, name: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
-        """Hold the lease ``name`` against every process of this machine (a file lock).
-
-        Raises:
-            LeaseBusyError: another holder kept it for ``wait`` seconds.
-        """
         return file_lease(self._lease_scope, name, wait=wait)
 
 
@@ -207,11 +186,10 @@ def _try_lock(fd: int, path: Path) -> bool:
         free = path not in _HELD_HERE
         _HELD_HERE.add(path)
         return free
-    try:
+    with contextlib.suppress(BlockingIOError):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+        return True
+    return False
 
 
 def _unlock(fd: int, path: Path) -> None:
@@ -223,9 +201,7 @@ def _unlock(fd: int, path: Path) -> None:
 
 async def lease_pause(name: str, where: str, started: float, wait: float, pause: float) -> float:
     """Wait ``pause`` before the next try at a busy lease; return the pause after that.
-
-    ``LeaseBusyError`` once ``wait`` seconds have passed since ``started`` (monotonic).
-    """
+    ``LeaseBusyError`` once ``wait`` seconds have passed since ``started`` (monotonic)."""
     left = started + wait - time.monotonic()
     if left <= 0:
         raise LeaseBusyError(
@@ -237,14 +213,11 @@ async def lease_pause(name: str, where: str, started: float, wait: float, pause:
 
 @contextlib.asynccontextmanager
 async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[None]:
-    """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block.
-
-    The file (in ``$SWOOGO_LEASE_DIR``, else the temporary folder) is deleted by its holder
-    on release. The OS drops the lock of a holder that exits however it exits, so a killed
-    run leaves no stale lease. ``LeaseBusyError`` after ``wait`` seconds;
-    ``SharedStateError`` if the file cannot be opened.
-    """
-    folder = os.environ.get(LEASE_DIR_ENV) or tempfile.gettempdir()
+    """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block; the OS
+    drops it however its holder exits. The file (in ``$SWOOGO_LEASE_DIR``, else the temporary
+    folder) is deleted on release. ``LeaseBusyError`` after ``wait`` seconds;
+    ``SharedStateError`` if the file cannot be opened."""
+    folder = os.environ.get(_LEASE_DIR_ENV) or tempfile.gettempdir()
     user = getattr(os, "getuid", lambda: "user")()
     digest = hashlib.sha256(f"{scope}\n{name}".encode()).hexdigest()[:24]
     path = Path(folder) / f"swoogo-async-lease-{user}-{digest}.lock"
@@ -255,7 +228,7 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
             fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except OSError as exc:  # a missing or unwritable folder, a planted symlink
             raise SharedStateError(
-                f"cannot open the lease file {path} (${LEASE_DIR_ENV}):"
+                f"cannot open the lease file {path} (${_LEASE_DIR_ENV}):"
                 f" {exc.strerror or type(exc).__name__}"
             ) from None
         if _try_lock(fd, path):
@@ -264,9 +237,9 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
                     break
             _unlock(fd, path)  # a releasing holder deleted this file: open the new one
             os.close(fd)
-            continue
-        os.close(fd)
-        pause = await lease_pause(name, "on this machine", started, wait, pause)
+        else:
+            os.close(fd)
+            pause = await lease_pause(name, "on this machine", started, wait, pause)
     try:
         yield
     finally:
