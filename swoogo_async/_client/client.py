@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import aiohttp
 
+from .._api import endpoints
 from .._api.models import Page
 from .._api.pages import Listing, page_of
-from .._api.raw import Params, page_calls, parse_json, parse_json_at, raw_item_key, request_call
 from .._checks import check_instance, check_number
 from .._exceptions import InvalidInputError
 from .._http.auth import basic_auth_header
@@ -308,7 +308,7 @@ class SwoogoClient:
         method: str,
         path: str,
         *,
-        params: Params | None = None,
+        params: endpoints.Params | None = None,
         data: Mapping[str, Any] | None = None,
         json: Any = None,
         cost: int | None = None,
@@ -334,16 +334,16 @@ class SwoogoClient:
             APIError: the server answered with an error (a subclass per status).
             TransportError: no usable response.
         """
-        call = request_call(
+        call = endpoints.request_call(
             method, path, params=params, data=data, json_body=json, cost=cost, idempotent=idempotent
         )
-        return await self.send(call, parse_json)
+        return await self.send(call, endpoints.parse_json)
 
     def paginate(
         self,
         path: str,
         *,
-        params: Params | None = None,
+        params: endpoints.Params | None = None,
         per_page: int = 200,
         max_pages: int | None = None,
         cost: int | None = None,
@@ -359,11 +359,13 @@ class SwoogoClient:
         Raises:
             InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
-        call_for = page_calls(path, params, per_page=per_page, max_pages=max_pages, cost=cost)
+        call_for = endpoints.page_calls(
+            path, params, per_page=per_page, max_pages=max_pages, cost=cost
+        )
 
         async def fetch(number: int) -> Page[dict[str, Any]]:
             # Only the JSON is decoded in the retry loop: a wrong envelope would come back.
-            raw, payload, method, url = await self.send(call_for(number), parse_json_at)
+            raw, payload, method, url = await self.send(call_for(number), endpoints.parse_json_at)
             return page_of(payload, raw, method=method, url=url, page=number, per_page=per_page)
 
-        return Listing(fetch, key=raw_item_key, max_pages=max_pages)
+        return Listing(fetch, key=endpoints.raw_item_key, max_pages=max_pages)
