@@ -759,3 +759,24 @@ async def test_webhook_input_is_checked_before_any_request(
     with pytest.raises(InvalidInputError, match="webhook_id"):
         await client.webhooks.delete(0)
     assert fake.requests_total == before
+
+
+async def test_a_webhooks_custom_fields_are_read_as_the_server_sent_them() -> None:
+    """Only a session's ``custom_fields`` is a map of values; a webhook's is
+    whatever the server sends (a list of field ids), kept as it is."""
+    from swoogo_async import MockTransport, Request, Response
+
+    items = [
+        {"id": 1, "name": "a", "trigger_object": "session", "custom_fields": [1001, 1002]},
+        {"id": 2, "name": "b", "custom_fields": None},
+        {"id": 3, "name": "c", "enabled": "maybe", "custom_fields": [7]},  # one odd field
+    ]
+
+    def handler(request: Request) -> Response:
+        if request.url.endswith("/oauth2/token"):
+            return Response(200, {}, b'{"access_token":"t","expires_at":"2099-01-01 00:00:00"}')
+        return Response(200, {}, json.dumps({"items": items}).encode())
+
+    async with SwoogoClient("k", "s", transport=MockTransport(handler), retry=FAST_RETRY) as c:
+        got = await c.webhooks.list().collect()
+    assert [w.custom_fields for w in got] == [[1001, 1002], None, [7]]

@@ -85,8 +85,9 @@ def _structure_hooks(cls: type[Any]) -> list[tuple[str, Callable[[Any, Any], Any
     """Each field's name, hook and type (``extra`` is filled afterwards, a speaker's
     ``sessions`` by ``structure_speaker``)."""
     hook = converter().get_structure_hook
+    custom = ("custom_fields", dict[str, Any])  # a session's map; a webhook's is as sent
     return [
-        (a.name, custom_fields if a.name == "custom_fields" else hook(a.type), a.type)
+        (a.name, custom_fields if (a.name, a.type) == custom else hook(a.type), a.type)
         for a in attrs.fields(attrs.resolve_types(cls))
         if a.name not in ("extra", "sessions")
     ]
