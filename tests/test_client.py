@@ -473,3 +473,14 @@ async def test_a_listing_reads_generator_options_once_for_every_page(
     got = await listing.collect()
     assert [(s.name, s.capacity) for s in got] == [(f"S{n}", n) for n in (4, 3, 2, 1, 0)]
     assert [r.query["fields"] for r in fake.requests[-3:]] == ["id,name,capacity"] * 3
+
+
+@pytest.mark.parametrize("option", ["fields", "expand", "sort", "search", "ids"])
+async def test_a_listing_refuses_a_map_or_bytes_for_a_list_option(
+    fake: FakeSwoogo, client: SwoogoClient, option: str
+) -> None:
+    for bad in ({"name": 1}, b"12"):
+        with pytest.raises(InvalidInputError) as info:
+            await client.sessions.list(1, **{option: bad}).collect()  # type: ignore[arg-type]
+        assert info.value.field == option
+    assert fake.requests == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +44,9 @@ MAX_IDS_PER_CALL = 100
 
 
 def reusable(values: Any) -> Any:
-    """Return an iterable (not text) as a list: a listing builds each page's call from it."""
-    text = isinstance(values, (str, bytes, bytearray))
-    return list(values) if isinstance(values, Iterable) and not text else values
+    """Return an iterator as a list (a listing builds each page's call from it); anything
+    else as it is, for the call's checks to judge."""
+    return list(values) if isinstance(values, Iterator) else values
 
 
 class Sessions:
