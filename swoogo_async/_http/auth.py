@@ -36,8 +36,7 @@ TOKEN_FORM = b"grant_type=client_credentials"
 DOCUMENTED_LIFETIME = 1800.0  # "Tokens expire after 30 minutes."
 MAX_LIFETIME = 86400.0
 MAX_TOKEN_LENGTH = 8192
-#: A ``Date`` further off than this is more likely wrong (a cached answer, a broken
-#: proxy) than the server's own time: a lookup does not rely on it.
+#: A ``Date`` further off is more likely wrong (a cached answer) than the server's time.
 MAX_TRUSTED_OFFSET = 300.0
 STORE_POLL = 0.05  # seconds between looks at the store while another process fetches
 
@@ -63,13 +62,10 @@ class Token:
 def parse_token_response(
     body: bytes, headers: Mapping[str, str], *, now: float, wall_now: float, margin: float = 60.0
 ) -> Token:
-    """Read a token response into a ``Token`` timed on the monotonic clock ``now``.
-
-    Its lifetime is ``expires_at`` (UTC) minus the server's ``Date``, else ``wall_now``; an
-    unreadable or absurd one means the documented 30 minutes. It is due ``margin`` seconds
-    early, or a tenth of its lifetime if shorter. A body without a usable ``access_token``
-    raises ``ResponseDecodeError``, without the body (which holds it).
-    """
+    """Read a token response into a ``Token`` on the monotonic clock ``now``: its lifetime is
+    ``expires_at`` (UTC) minus the server's ``Date``, else ``wall_now`` (unreadable or absurd:
+    30 minutes), due ``margin`` seconds early, or a tenth of it if shorter. A body without a
+    usable ``access_token`` raises ``ResponseDecodeError``, without the body (it holds it)."""
     try:
         payload: Any = loads(body)
         value = payload["access_token"]
@@ -134,11 +130,9 @@ def read_server_offset(headers: Mapping[str, str], wall_now: float) -> float | N
 
 class TokenStore(Protocol):
     """Where clients on one credential share the access token (never the secret), e.g. Redis.
-
     ``token_get`` returns the token and the seconds until it is due; ``token_delete`` and
     ``refresh_unlock`` delete only their own value; ``refresh_lock`` returns None while
-    another holds the lock, which expires by itself (a dead holder cannot keep it).
-    """
+    another holds the lock, which expires by itself (a dead holder cannot keep it)."""
 
     async def token_get(self) -> tuple[str, float] | None: ...
     async def token_set(self, value: str, ttl: float) -> None: ...
@@ -189,9 +183,8 @@ class TokenManager:
 
     async def _run_fetch(self) -> Token:
         try:
-            store = self._store
-            token = await (self._fetch_counted() if store is None else self._via_store(store))
-            self.current = token
+            fetch = self._fetch_counted() if self._store is None else self._via_store(self._store)
+            token = self.current = await fetch
             return token
         except AuthenticationError as exc:
             self._denied = exc  # the credentials are refused: asking again cannot help

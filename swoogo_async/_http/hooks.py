@@ -146,17 +146,14 @@ class ResponseInfo:
     def of(
         cls, call: Call, url: str, status: int, headers: Mapping[str, str], attempt: int
     ) -> ResponseInfo:
-        """Describe the response to ``call``, sent to ``url`` by its attempt ``attempt``."""
         return cls(call.method, call.path, url, status, headers, call.cost, attempt)
 
 
 class LastResponse(weakref.ref["asyncio.Task[Any]"]):
-    """One task's last success response (``ResponseInfo.of``'s arguments until read), kept in
-    a context variable as a weak reference to the task (which holds the context: no cycle),
-    made once per task and updated in place: setting the variable on each call would keep
-    each response alive in every context copied meanwhile (aiohttp's timers). A task started
-    from another inherits the record but never uses it.
-    """
+    """One task's last success response (``ResponseInfo.of``'s arguments until read): a weak
+    reference to the task (no cycle) in a context variable, set once per task (a child task
+    never uses its inherited one) and updated in place, since setting it per call would keep
+    each response alive in every context copied meanwhile (aiohttp's timers)."""
 
     __slots__ = ("response",)
 

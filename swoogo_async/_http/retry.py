@@ -135,18 +135,11 @@ class RetryPolicy:
         waits = self.waits(deadline=deadline, clock=clock, rand=rand)
         waits.send(None)
         tries = 1
-        while True:
-            wait = None
-            if (
-                tries < self.max_attempts
-                and clock() < deadline
-                and not self.gives_up(error, idempotent=call.idempotent)
-            ):
-                with contextlib.suppress(StopIteration):  # a wait past the deadline
-                    wait = waits.send(error)
-            if wait is None:
-                log_giveup(call, error, tries, clock() - started)
-                raise error
+        while tries < self.max_attempts and not self.gives_up(error, idempotent=call.idempotent):
+            try:
+                wait = waits.send(error)
+            except StopIteration:  # a wait reaching the deadline
+                break
             log_backoff(call, error, tries, wait)
             await asyncio.sleep(wait)
             tries += 1
@@ -154,6 +147,8 @@ class RetryPolicy:
                 return await attempt()
             except SwoogoError as again:
                 error = again
+        log_giveup(call, error, tries, clock() - started)
+        raise error
 
 
 def log_backoff(call: Call, error: SwoogoError, tries: int, wait: float) -> None:
@@ -197,8 +192,7 @@ def server_retry_after(known_offset: float | None, headers: Mapping[str, str]) -
     own ``Date``, else ``known_offset``), not ours."""
     wall_now = time.time()
     offset = read_server_offset(headers, wall_now)
-    if offset is None:
-        offset = known_offset or 0.0
+    offset = (known_offset or 0.0) if offset is None else offset
     return parse_retry_after(headers, now=wall_now + offset)
 
 
