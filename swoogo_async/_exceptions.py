@@ -143,18 +143,9 @@ class ValidationError(APIError):
 class RateLimitError(APIError):
     """429 Too Many Requests; ``retry_after``: the seconds the server asked to wait, if any."""
 
-    def __init__(
-        self,
-        *,
-        status: int,
-        method: str,
-        url: str,
-        body: Any,
-        raw: bytes,
-        retry_after: float | None = None,
-    ) -> None:
+    def __init__(self, *, retry_after: float | None = None, **response: Any) -> None:
         self.retry_after = retry_after
-        super().__init__(status=status, method=method, url=url, body=body, raw=raw)
+        super().__init__(**response)
 
 
 class ServerError(APIError):
@@ -227,9 +218,8 @@ def _message_of(body: Any, raw: bytes) -> str:
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
         return str(body["message"])
     errors = _field_errors(body) if isinstance(body, list) else []
-    if errors:
-        return "; ".join(f"{e.field}: {e.message}" for e in errors)
-    return raw[:300].decode("utf-8", "replace").strip() or "(empty body)"
+    listed = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return listed or raw[:300].decode("utf-8", "replace").strip() or "(empty body)"
 
 
 def _field_errors(body: Any) -> list[FieldError]:

@@ -22,9 +22,8 @@ def decoder() -> Callable[[bytes], Any]:
 
 
 def loads(raw: bytes) -> Any:
-    """Decode a UTF-8 JSON document; raise ``ValueError`` if it is not standard JSON (``NaN``,
-    ``1e999``, lone surrogates, invalid UTF-8). A leading byte-order mark is dropped (a proxy
-    may add one; RFC 8259 allows ignoring it)."""
+    """Decode UTF-8 JSON, a leading byte-order mark dropped (RFC 8259 allows it); raise
+    ``ValueError`` if it is not standard JSON (``NaN``, ``1e999``, lone surrogates)."""
     try:
         return decoder()(raw.removeprefix(b"\xef\xbb\xbf"))
     except ERRORS as exc:

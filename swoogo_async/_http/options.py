@@ -13,7 +13,7 @@ from .._checks import check_instance, check_number, is_header_name, is_header_va
 from .._exceptions import InvalidInputError
 from .retry import RetryPolicy
 
-__all__ = ["CallOptions", "check_base_url", "check_headers", "check_user_agent", "merge_headers"]
+__all__ = ["CallOptions", "check_base_url", "check_user_agent", "merge_headers"]
 
 #: Headers the client owns: credentials, and what the body and connection decide.
 RESERVED_HEADERS = frozenset(
@@ -100,14 +100,9 @@ class CallOptions:
         max_age = self.max_age if max_age is None else check_number("max_age", max_age, at_least=0)
         if timeout is not None:
             timeout = float(check_number("timeout", timeout, above=0))
-        extra = {} if headers is None else check_headers(headers)
-        return CallOptions(
-            retry=retry,
-            timeout=self.timeout if timeout is None else timeout,
-            headers=merge_headers(self.headers, extra),
-            cache=self.cache if cache is None else cache,
-            max_age=max_age,
-        )
+        headers = merge_headers(self.headers, {} if headers is None else check_headers(headers))
+        cache = self.cache if cache is None else cache
+        return CallOptions(retry, timeout or self.timeout, headers, cache, max_age)
 
 
 def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:

@@ -99,11 +99,11 @@ class Pacer:
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
 
-    def held_back(self, now: float, *, final: bool = False) -> float:
+    def held_back(self, now: float, *, final: bool = False, sized: bool = False) -> float:
         """Return the credits bulk work leaves interactive calls (``final``: the demand only)."""
         if self.reset_at is None:
             return 0.0
-        return self._held_rate(now, final, False) * max(self._releases() - now, 0.0)
+        return self._held_rate(now, final, sized) * max(self._releases() - now, 0.0)
 
     def _held_rate(self, now: float, final: bool, sized: bool) -> float:
         rate = HEADROOM * self.interactive_rate(now)
@@ -189,12 +189,10 @@ class Pacer:
 
     def _opens(self, spare: float, now: float, final: bool, sized: bool = False) -> float:
         """Return how long a bulk call leaving ``spare`` credits waits (0.0: none)."""
-        if self.reset_at is None:
+        if self.reset_at is None or spare >= self.held_back(now, final=final, sized=sized):
             return 0.0
-        rate, releases = self._held_rate(now, final, sized), self._releases()
-        if spare >= rate * max(releases - now, 0.0):
-            return 0.0
-        return max(releases - (max(spare, 0.0) / rate if rate else 0.0) - now, 0.0)
+        rate = self._held_rate(now, final, sized)
+        return max(self._releases() - (max(spare, 0.0) / rate if rate else 0.0) - now, 0.0)
 
     def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float, set[int]]:
         """Record ``run``'s needs; return whether it may finish, what the other runs that may

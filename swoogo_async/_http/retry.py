@@ -104,10 +104,9 @@ class RetryPolicy:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> Generator[float, SwoogoError | None, None]:
-        """Yield the wait before each retry after the error sent in; end when one would reach
-        ``deadline``. Primed with ``send(None)``. A wait is a draw under a ceiling doubling from
-        ``backoff_base`` to ``backoff_cap``; a 429 waits its ``retry_after``, but at least half
-        the ceiling plus jitter (a hint of 0 is no reason to hurry)."""
+        """Yield the wait before each retry after the error sent in (primed with ``send(None)``),
+        a draw under a ceiling doubling from ``backoff_base`` to ``backoff_cap``; for a 429, its
+        ``retry_after`` (or a draw over half the ceiling); end as one reaches ``deadline``."""
         error = yield  # type: ignore[misc]
         for retry in itertools.count():
             ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
@@ -201,9 +200,8 @@ RateHeaders = tuple[int, int, int]
 
 
 def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
-    """Return a response's (limit, remaining, reset), or None unless all three are readable.
-    A limit of 0 or less (gateways send 0 for "unlimited") reads as unknown: pacing against
-    it would never send again."""
+    """Return a response's (limit, remaining, reset), or None unless all three are readable
+    and the limit is above 0 (gateways send 0 for "unlimited": paced, nothing would go)."""
     state = RateLimitState.from_headers(headers)
     limit, remaining, reset = state.limit, state.remaining, state.reset
     if limit is None or remaining is None or reset is None or limit <= 0:
