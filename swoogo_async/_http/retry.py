@@ -106,7 +106,7 @@ class RetryPolicy:
     ) -> Generator[float, SwoogoError | None, None]:
         """Yield the wait before each retry after the error sent in (primed with ``send(None)``),
         a draw under a ceiling doubling from ``backoff_base`` to ``backoff_cap``; for a 429, its
-        ``retry_after`` (or a draw over half the ceiling); end as one reaches ``deadline``."""
+        ``retry_after`` or, if longer, a draw over half the ceiling; end at ``deadline``."""
         error = yield  # type: ignore[misc]
         for retry in itertools.count():
             ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
