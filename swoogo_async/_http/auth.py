@@ -85,10 +85,7 @@ def parse_token_response(
 def usable_token(value: object) -> str | None:
     """Return ``value`` if it is fit for an ``Authorization`` header, else None."""
     if isinstance(value, bytes):
-        try:
-            value = value.decode("ascii")
-        except UnicodeDecodeError:
-            return None
+        value = value.decode("latin-1")  # a character per byte: non-ASCII is refused below
     if not isinstance(value, str) or not 0 < len(value) <= MAX_TOKEN_LENGTH:
         return None
     return value if value.isascii() and value.isprintable() and value.strip() == value else None
@@ -176,9 +173,8 @@ class TokenManager:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             if self._closed and not cancelled_by_caller():  # aclose() cancelled the fetch
-                raise ClientStateError(
-                    "the client was closed while this call waited for a token"
-                ) from None
+                closed = "the client was closed while this call waited for a token"
+                raise ClientStateError(closed) from None
             raise
 
     async def _run_fetch(self) -> Token:

@@ -150,10 +150,9 @@ class ResponseInfo:
 
 
 class LastResponse(weakref.ref["asyncio.Task[Any]"]):
-    """One task's last success response (``ResponseInfo.of``'s arguments until read): a weak
-    reference to the task (no cycle) in a context variable, set once per task (a child task
-    never uses its inherited one) and updated in place, since setting it per call would keep
-    each response alive in every context copied meanwhile (aiohttp's timers)."""
+    """A task's last success response (``ResponseInfo.of``'s arguments until read), a weak
+    reference to the task in a context variable set once per task and updated in place: set
+    per call, it would keep each response alive in every context copied meanwhile."""
 
     __slots__ = ("response",)
 
@@ -222,13 +221,11 @@ async def _await_within(hook: object, result: Awaitable[Any], left: float) -> No
     task = asyncio.ensure_future(result)
     try:
         await asyncio.wait({task}, timeout=max(left, 0.0))
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
+    finally:
+        task.cancel()  # cut off, unless done (cancel() leaves a done task as it is)
     if task.done():
         task.result()  # the hook's own exception, if any
         return
-    task.cancel()
     _ABANDONED.add(task)
     task.add_done_callback(_ABANDONED.discard)
     # Its error is retrieved unread: the warning below is its one report.
