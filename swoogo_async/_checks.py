@@ -57,8 +57,7 @@ def check_number(
 
 
 def number(prefix: str = "", **bounds: Any) -> Callable[[object, attrs.Attribute[Any], Any], None]:
-    """Return an attrs validator applying ``check_number`` with ``bounds``, naming the
-    attribute after ``prefix`` (``"ttl."``: ``ttl.session``)."""
+    """Return an attrs validator: ``check_number`` naming the attribute after ``prefix``."""
 
     def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         check_number(prefix + attribute.name, value, **bounds)

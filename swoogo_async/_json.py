@@ -14,8 +14,7 @@ ERRORS = (ValueError, RecursionError)
 
 @functools.cache
 def decoder() -> Callable[[bytes], Any]:
-    """Return msgspec's JSON decoder: big integers stay exact, and anything it returns can
-    be written back as JSON (RFC 8259). Imported by the first body read, not by the package."""
+    """Return msgspec's decoder (big integers exact, output writable as JSON), loaded lazily."""
     import msgspec
 
     return msgspec.json.decode

@@ -116,11 +116,8 @@ def trusted_offset(offset: float | None) -> float | None:
 
 def read_server_offset(headers: Mapping[str, str], wall_now: float) -> float | None:
     """Return the server's clock minus ours from a ``Date`` header, or None without one."""
-    value = headers.get("Date")
-    if not value:
-        return None
     try:
-        return email.utils.parsedate_to_datetime(value).timestamp() - wall_now
+        return email.utils.parsedate_to_datetime(headers.get("Date", "")).timestamp() - wall_now
     except (TypeError, ValueError, OverflowError):
         return None
 

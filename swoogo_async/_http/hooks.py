@@ -84,8 +84,7 @@ class RateLimitState:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitState:
-        """Read the state from response headers: the one reader of ``X-Rate-Limit-*``. A value
-        that is not a finite number reads as None; ``"12.0"`` reads as 12."""
+        """The one reader of ``X-Rate-Limit-*``: not a finite number is None, "12.0" is 12."""
         return cls(
             limit=_number(headers, "X-Rate-Limit-Limit", int),
             remaining=_number(headers, "X-Rate-Limit-Remaining", int),
@@ -197,9 +196,8 @@ def _check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
 
 
 async def _run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: float) -> None:
-    """Call each hook with ``info``, awaiting async ones, for ``within`` seconds in all. What
-    a hook raises (even a ``CancelledError`` not aimed at the caller) is logged; one still
-    running at the deadline is cancelled and left behind. The call goes on."""
+    """Call each hook with ``info``, awaiting async ones, for ``within`` seconds in all; log
+    what one raises (a ``CancelledError`` not aimed at the caller too), cut off a late one."""
     loop = asyncio.get_running_loop()
     until = loop.time() + within
     for hook in hooks:

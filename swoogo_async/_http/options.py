@@ -55,8 +55,7 @@ def check_user_agent(user_agent: str) -> str:
 
 
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Return extra request headers, refusing reserved names and any control character
-    (one could split, smuggle or silently change a header)."""
+    """Return extra request headers, refusing reserved names and control characters."""
     if not isinstance(headers, Mapping):
         raise InvalidInputError("headers", f"expected a mapping, got {type(headers).__name__}")
     for name, value in headers.items():
@@ -73,9 +72,8 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 @attrs.frozen(slots=True)
 class CallOptions:
-    """The per-call options of a client: its retry policy, and a copy's timeout (None: the
-    client's ``read_timeout``), headers (laid over the client's), ``cache`` (False skips the
-    read cache) and ``max_age`` (of a cached read, see ``ReadCache``)."""
+    """A client's per-call options: retry policy, and a copy's timeout (None: ``read_timeout``),
+    headers (over the client's), ``cache`` (False: skip the read cache) and its ``max_age``."""
 
     retry: RetryPolicy
     timeout: float | None = None

@@ -134,9 +134,8 @@ class Pacer:
         ``again``: refused before (interactive demand counts once). ``run`` (> 0) names a bulk
         call's run, ``needs`` what a sized run still needs, this call included; ``final``: among
         an unsized run's last calls. Returns ``(True, delay)``: send after ``delay``; or
-        ``(False, delay)``: ask again after ``delay`` (a guess, an answer still out, is cut to
-        ``within``), or sooner if a response taught something.
-        """
+        ``(False, delay)``: ask again after ``delay`` (cut to ``within`` while an answer is
+        out), or sooner if a response taught something."""
         if self.unpaced:
             return True, 0.0
         if self.limit is None or now < self.blocked_until:

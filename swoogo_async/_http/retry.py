@@ -55,8 +55,7 @@ class RetryPolicy:
         deadline: Seconds a call may take, every attempt and wait included; no attempt
             starts, and no attempt runs, past it.
         max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` slept for; a longer
-            one raises ``RateLimitError`` (with ``retry_after``) at once, rather than
-            blocking a caller for minutes.
+            one raises ``RateLimitError`` (with ``retry_after``) at once.
         statuses: The HTTP statuses retried (429, 500, 502, 503 and 504).
 
     Raises:
@@ -81,9 +80,8 @@ class RetryPolicy:
         )
 
     def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:
-        """Return whether ``error`` ends the call at once, whatever attempts are left. A call
-        that is not idempotent (a create) is repeated only when the server certainly did not
-        act on it: no connection was made, or it answered 429."""
+        """Return whether ``error`` ends the call at once. A call that is not idempotent (a
+        create) is repeated only if the server surely did not act: no connection, or a 429."""
         if isinstance(error, ResponseTooLargeError):
             return True  # the same body would come back again
         if isinstance(error, TransportError):
