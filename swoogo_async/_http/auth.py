@@ -123,10 +123,9 @@ def read_server_offset(headers: Mapping[str, str], wall_now: float) -> float | N
 
 
 class TokenStore(Protocol):
-    """Where clients on one credential share the access token (never the secret), e.g. Redis.
-    ``token_get`` returns the token and the seconds until it is due; ``token_delete`` and
-    ``refresh_unlock`` delete only their own value; ``refresh_lock`` returns None while
-    another holds the lock, which expires by itself (a dead holder cannot keep it)."""
+    """Where clients on one credential share the token (never the secret), e.g. Redis:
+    ``token_get`` gives it and the seconds until it is due; ``token_delete``/``refresh_unlock``
+    delete only their own value; ``refresh_lock`` is None while another holds the expiring lock."""
 
     async def token_get(self) -> tuple[str, float] | None: ...
     async def token_set(self, value: str, ttl: float) -> None: ...
@@ -136,9 +135,8 @@ class TokenStore(Protocol):
 
 
 class TokenManager:
-    """Hold the client's one token, got from ``fetch`` (retries included) or ``store``
-    (shared with other processes), and refresh it at most once at a time. A 401 from the
-    token endpoint is final: every later ``get`` raises it again, without a request."""
+    """Hold the client's one token, from ``fetch`` or ``store`` (shared between processes),
+    refreshed once at a time. A 401 for the token is final: every later ``get`` raises it."""
 
     def __init__(self, fetch: Callable[[], Awaitable[Token]], *, store: TokenStore | None) -> None:
         self._fetch = fetch

@@ -168,19 +168,17 @@ def _seconds(value: str) -> float | None:
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Read the server's wait: ``Retry-After`` (seconds or an HTTP date, compared with
     ``now``), else ``X-Rate-Limit-Reset`` (seconds until the window resets)."""
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return _seconds(value)
-        except ValueError:
-            with contextlib.suppress(TypeError, ValueError):
-                parsed = email.utils.parsedate_to_datetime(value)
-                if parsed.tzinfo is None:  # "-0000": UTC, of unknown origin
-                    parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-                return max(parsed.timestamp() - (time.time() if now is None else now), 0.0)
-    value = headers.get("X-Rate-Limit-Reset")
+    value = headers.get("Retry-After", "")  # absent: unreadable as either form
+    try:
+        return _seconds(value)
+    except ValueError:
+        with contextlib.suppress(TypeError, ValueError):
+            parsed = email.utils.parsedate_to_datetime(value)
+            if parsed.tzinfo is None:  # "-0000": UTC, of unknown origin
+                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+            return max(parsed.timestamp() - (time.time() if now is None else now), 0.0)
     with contextlib.suppress(ValueError):
-        return _seconds(value) if value else None
+        return _seconds(headers.get("X-Rate-Limit-Reset", ""))
     return None
 
 
