@@ -62,10 +62,9 @@ class Token:
 def parse_token_response(
     body: bytes, headers: Mapping[str, str], *, now: float, wall_now: float, margin: float = 60.0
 ) -> Token:
-    """Read a token response into a ``Token`` on the monotonic clock ``now``: its lifetime is
-    ``expires_at`` (UTC) minus the server's ``Date``, else ``wall_now`` (unreadable or absurd:
-    30 minutes), due ``margin`` seconds early, or a tenth of it if shorter. A body without a
-    usable ``access_token`` raises ``ResponseDecodeError``, without the body (it holds it)."""
+    """Read a token response into a ``Token`` on the monotonic clock ``now``: it lives until
+    ``expires_at`` (UTC, against the server's ``Date``, else ``wall_now``; absurd: 30 minutes),
+    due ``margin`` s (at most a tenth) early. No usable token: ``ResponseDecodeError``, no body."""
     try:
         payload: Any = loads(body)
         value = payload["access_token"]

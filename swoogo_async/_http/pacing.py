@@ -194,9 +194,8 @@ class Pacer:
         return max(self._releases() - (max(spare, 0.0) / rate if rate else 0.0) - now, 0.0)
 
     def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float, set[int]]:
-        """Record ``run``'s needs; return whether it may finish, what the other runs that may
-        finish still need, and those runs (the least needing whose needs fit; once the floor
-        is ``took``, only those that took it)."""
+        """Record ``run``'s needs; return whether it may finish, what the others that may still
+        need, and those runs: the least needing whose needs fit (once ``took``, among those)."""
         for other in [r for r, (_, seen) in self.runs.items() if now - seen > STRAY_AFTER]:
             del self.runs[other]
         if run > 0 and (run in self.runs or len(self.runs) < MAX_RUNS):
