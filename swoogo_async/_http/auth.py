@@ -38,7 +38,6 @@ MAX_LIFETIME = 86400.0
 MAX_TOKEN_LENGTH = 8192
 #: A ``Date`` further off is more likely wrong (a cached answer) than the server's time.
 MAX_TRUSTED_OFFSET = 300.0
-STORE_POLL = 0.05  # seconds between looks at the store while another process fetches
 
 
 def basic_auth_header(api_key: str, api_secret: str) -> str:
@@ -207,7 +206,7 @@ class TokenManager:
                 finally:
                     await store.refresh_unlock(lock)
             # Another process is fetching; if it dies, its lock expires and one of us takes over.
-            await asyncio.sleep(STORE_POLL)
+            await asyncio.sleep(0.05)
 
     async def _shared_token(self, store: TokenStore) -> Token | None:
         found = await store.token_get()

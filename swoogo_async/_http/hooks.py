@@ -234,7 +234,6 @@ async def _await_within(hook: object, result: Awaitable[Any], left: float) -> No
 
 
 def cancelled_by_caller(*, unknown: bool = False) -> bool:
-    """Whether the current task has a cancellation of its own pending; ``unknown`` before
-    3.11, where a task cannot tell (True where a real one must never be swallowed)."""
+    """Whether this task has a cancellation of its own pending (before 3.11: ``unknown``)."""
     cancelling = getattr(asyncio.current_task(), "cancelling", None)
     return unknown if cancelling is None else cancelling() > 0

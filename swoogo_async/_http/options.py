@@ -1,5 +1,4 @@
-"""The HTTP options of a client and its copies (``CallOptions``), and the checks that refuse
-an unusable base URL, user agent, header or option, naming it."""
+"""A client's HTTP options (``CallOptions``) and the checks refusing a bad URL, agent or header."""
 
 from __future__ import annotations
 

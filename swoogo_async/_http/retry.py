@@ -183,8 +183,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
 
 
 def server_retry_after(known_offset: float | None, headers: Mapping[str, str]) -> float | None:
-    """Read a 429's wait; an HTTP date is compared with the server's clock (the response's
-    own ``Date``, else ``known_offset``), not ours."""
+    """Read a 429's wait; a date is on the server's clock (its ``Date``, else ``known_offset``)."""
     wall_now = time.time()
     offset = read_server_offset(headers, wall_now)
     offset = (known_offset or 0.0) if offset is None else offset
