@@ -16,8 +16,7 @@ from ._exceptions import InvalidInputError
 __all__ = ["check_instance", "check_number", "is_header_name", "is_header_value", "number"]
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
-# What could split, smuggle or silently change a header: C0, DEL and C1 controls, lone
-# surrogates (aiohttp drops them) and the Unicode line and paragraph separators.
+# What could split, smuggle or change a header: controls, lone surrogates, line separators.
 _HEADER_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 _COMPARE = {"≥": operator.ge, ">": operator.gt, "<": operator.lt, "≤": operator.le}
 
@@ -58,8 +57,7 @@ def check_number(
 
 
 def number(prefix: str = "", **bounds: Any) -> Callable[[object, attrs.Attribute[Any], Any], None]:
-    """Return an attrs validator applying ``check_number`` with ``bounds``, naming the
-    attribute after ``prefix`` (``"ttl."``: ``ttl.session``)."""
+    """Return an attrs validator: ``check_number`` naming the attribute after ``prefix``."""
 
     def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         check_number(prefix + attribute.name, value, **bounds)

@@ -14,6 +14,10 @@ from ._json import loads as _loads
 class SwoogoError(Exception):
     """Base class of every error raised by swoogo_async."""
 
+    def __init__(self, *args: object, **fields: Any) -> None:
+        super().__init__(*args)
+        vars(self).update(fields)  # the attributes each class documents
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled from the attributes: ``self.args`` lacks the keyword-only arguments.
         return type(self).__new__, (type(self), *self.args), self.__dict__
@@ -28,10 +32,8 @@ class LeaseBusyError(SwoogoError):
     """Another run held the lease ``name`` (e.g. ``event:42``, writes to one event) for all
     the ``waited`` seconds this run waited for it."""
 
-    def __init__(self, message: str, *, name: str, waited: float) -> None:
-        self.name = name
-        self.waited = waited
-        super().__init__(message)
+    name: str
+    waited: float
 
 
 class InvalidInputError(SwoogoError, ValueError):
@@ -143,18 +145,9 @@ class ValidationError(APIError):
 class RateLimitError(APIError):
     """429 Too Many Requests; ``retry_after``: the seconds the server asked to wait, if any."""
 
-    def __init__(
-        self,
-        *,
-        status: int,
-        method: str,
-        url: str,
-        body: Any,
-        raw: bytes,
-        retry_after: float | None = None,
-    ) -> None:
+    def __init__(self, *, retry_after: float | None = None, **response: Any) -> None:
         self.retry_after = retry_after
-        super().__init__(status=status, method=method, url=url, body=body, raw=raw)
+        super().__init__(**response)
 
 
 class ServerError(APIError):
@@ -170,18 +163,12 @@ class UnknownOutcomeError(SwoogoError):
     is lost: ``fields`` holds what was submitted, ``cause`` the last attempt's error and
     ``candidates`` the ids of sessions that matched, to check by hand or retry deliberately."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        fields: Mapping[str, Any],
-        cause: BaseException | None,
-        candidates: tuple[int, ...] = (),
-    ) -> None:
-        self.fields = dict(fields)
-        self.cause = cause
-        self.candidates = candidates
-        super().__init__(message)
+    fields: dict[str, Any]
+    cause: BaseException | None
+    candidates: tuple[int, ...] = ()
+
+    def __init__(self, message: str, *, fields: Mapping[str, Any], **more: Any) -> None:
+        super().__init__(message, fields=dict(fields), **more)  # a copy: what was submitted
 
 
 class LookupIncompleteError(SwoogoError):
@@ -192,10 +179,8 @@ class AmbiguousMatchError(SwoogoError):
     """A sync found several sessions (``candidates``, their ids) with a row's ``key`` (its
     values, as compared); nothing was written for the row."""
 
-    def __init__(self, message: str, *, key: tuple[str, ...], candidates: tuple[int, ...]) -> None:
-        self.key = key
-        self.candidates = candidates
-        super().__init__(message)
+    key: tuple[str, ...]
+    candidates: tuple[int, ...]
 
 
 _STATUS_CLASSES: dict[int, type[APIError]] = {
@@ -227,9 +212,8 @@ def _message_of(body: Any, raw: bytes) -> str:
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
         return str(body["message"])
     errors = _field_errors(body) if isinstance(body, list) else []
-    if errors:
-        return "; ".join(f"{e.field}: {e.message}" for e in errors)
-    return raw[:300].decode("utf-8", "replace").strip() or "(empty body)"
+    listed = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return listed or raw[:300].decode("utf-8", "replace").strip() or "(empty body)"
 
 
 def _field_errors(body: Any) -> list[FieldError]:

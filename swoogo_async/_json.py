@@ -14,17 +14,15 @@ ERRORS = (ValueError, RecursionError)
 
 @functools.cache
 def decoder() -> Callable[[bytes], Any]:
-    """Return msgspec's JSON decoder: big integers stay exact, and anything it returns can
-    be written back as JSON (RFC 8259). Imported by the first body read, not by the package."""
+    """Return msgspec's decoder (big integers exact, output writable as JSON), loaded lazily."""
     import msgspec
 
     return msgspec.json.decode
 
 
 def loads(raw: bytes) -> Any:
-    """Decode a UTF-8 JSON document; raise ``ValueError`` if it is not standard JSON (``NaN``,
-    ``1e999``, lone surrogates, invalid UTF-8). A leading byte-order mark is dropped (a proxy
-    may add one; RFC 8259 allows ignoring it)."""
+    """Decode UTF-8 JSON, a leading byte-order mark dropped (RFC 8259 allows it); raise
+    ``ValueError`` if it is not standard JSON (``NaN``, ``1e999``, lone surrogates)."""
     try:
         return decoder()(raw.removeprefix(b"\xef\xbb\xbf"))
     except ERRORS as exc:

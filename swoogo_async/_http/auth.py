@@ -36,10 +36,8 @@ TOKEN_FORM = b"grant_type=client_credentials"
 DOCUMENTED_LIFETIME = 1800.0  # "Tokens expire after 30 minutes."
 MAX_LIFETIME = 86400.0
 MAX_TOKEN_LENGTH = 8192
-#: A ``Date`` further off than this is more likely wrong (a cached answer, a broken
-#: proxy) than the server's own time: a lookup does not rely on it.
+#: A ``Date`` further off is more likely wrong (a cached answer) than the server's time.
 MAX_TRUSTED_OFFSET = 300.0
-STORE_POLL = 0.05  # seconds between looks at the store while another process fetches
 
 
 def basic_auth_header(api_key: str, api_secret: str) -> str:
@@ -63,13 +61,9 @@ class Token:
 def parse_token_response(
     body: bytes, headers: Mapping[str, str], *, now: float, wall_now: float, margin: float = 60.0
 ) -> Token:
-    """Read a token response into a ``Token`` timed on the monotonic clock ``now``.
-
-    Its lifetime is ``expires_at`` (UTC) minus the server's ``Date``, else ``wall_now``; an
-    unreadable or absurd one means the documented 30 minutes. It is due ``margin`` seconds
-    early, or a tenth of its lifetime if shorter. A body without a usable ``access_token``
-    raises ``ResponseDecodeError``, without the body (which holds it).
-    """
+    """Read a token response into a ``Token`` on the monotonic clock ``now``: it lives until
+    ``expires_at`` (UTC, against the server's ``Date``, else ``wall_now``; absurd: 30 minutes),
+    due ``margin`` s (at most a tenth) early. No usable token: ``ResponseDecodeError``, no body."""
     try:
         payload: Any = loads(body)
         value = payload["access_token"]
@@ -89,10 +83,7 @@ def parse_token_response(
 def usable_token(value: object) -> str | None:
     """Return ``value`` if it is fit for an ``Authorization`` header, else None."""
     if isinstance(value, bytes):
-        try:
-            value = value.decode("ascii")
-        except UnicodeDecodeError:
-            return None
+        value = value.decode("latin-1")  # a character per byte: non-ASCII is refused below
     if not isinstance(value, str) or not 0 < len(value) <= MAX_TOKEN_LENGTH:
         return None
     return value if value.isascii() and value.isprintable() and value.strip() == value else None
@@ -123,22 +114,16 @@ def trusted_offset(offset: float | None) -> float | None:
 
 def read_server_offset(headers: Mapping[str, str], wall_now: float) -> float | None:
     """Return the server's clock minus ours from a ``Date`` header, or None without one."""
-    value = headers.get("Date")
-    if not value:
-        return None
     try:
-        return email.utils.parsedate_to_datetime(value).timestamp() - wall_now
+        return email.utils.parsedate_to_datetime(headers.get("Date", "")).timestamp() - wall_now
     except (TypeError, ValueError, OverflowError):
         return None
 
 
 class TokenStore(Protocol):
-    """Where clients on one credential share the access token (never the secret), e.g. Redis.
-
-    ``token_get`` returns the token and the seconds until it is due; ``token_delete`` and
-    ``refresh_unlock`` delete only their own value; ``refresh_lock`` returns None while
-    another holds the lock, which expires by itself (a dead holder cannot keep it).
-    """
+    """Where clients on one credential share the token (never the secret), e.g. Redis:
+    ``token_get`` gives it and the seconds until it is due; ``token_delete``/``refresh_unlock``
+    delete only their own value; ``refresh_lock`` is None while another holds the expiring lock."""
 
     async def token_get(self) -> tuple[str, float] | None: ...
     async def token_set(self, value: str, ttl: float) -> None: ...
@@ -148,9 +133,8 @@ class TokenStore(Protocol):
 
 
 class TokenManager:
-    """Hold the client's one token, got from ``fetch`` (retries included) or ``store``
-    (shared with other processes), and refresh it at most once at a time. A 401 from the
-    token endpoint is final: every later ``get`` raises it again, without a request."""
+    """Hold the client's one token, from ``fetch`` or ``store`` (shared between processes),
+    refreshed once at a time. A 401 for the token is final: every later ``get`` raises it."""
 
     def __init__(self, fetch: Callable[[], Awaitable[Token]], *, store: TokenStore | None) -> None:
         self._fetch = fetch
@@ -182,16 +166,14 @@ class TokenManager:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             if self._closed and not cancelled_by_caller():  # aclose() cancelled the fetch
-                raise ClientStateError(
-                    "the client was closed while this call waited for a token"
-                ) from None
+                closed = "the client was closed while this call waited for a token"
+                raise ClientStateError(closed) from None
             raise
 
     async def _run_fetch(self) -> Token:
         try:
-            store = self._store
-            token = await (self._fetch_counted() if store is None else self._via_store(store))
-            self.current = token
+            fetch = self._fetch_counted() if self._store is None else self._via_store(self._store)
+            token = self.current = await fetch
             return token
         except AuthenticationError as exc:
             self._denied = exc  # the credentials are refused: asking again cannot help
@@ -224,7 +206,7 @@ class TokenManager:
                 finally:
                     await store.refresh_unlock(lock)
             # Another process is fetching; if it dies, its lock expires and one of us takes over.
-            await asyncio.sleep(STORE_POLL)
+            await asyncio.sleep(0.05)
 
     async def _shared_token(self, store: TokenStore) -> Token | None:
         found = await store.token_get()

@@ -84,8 +84,7 @@ class RateLimitState:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitState:
-        """Read the state from response headers: the one reader of ``X-Rate-Limit-*``. A value
-        that is not a finite number reads as None; ``"12.0"`` reads as 12."""
+        """The one reader of ``X-Rate-Limit-*``: not a finite number is None, "12.0" is 12."""
         return cls(
             limit=_number(headers, "X-Rate-Limit-Limit", int),
             remaining=_number(headers, "X-Rate-Limit-Remaining", int),
@@ -146,17 +145,13 @@ class ResponseInfo:
     def of(
         cls, call: Call, url: str, status: int, headers: Mapping[str, str], attempt: int
     ) -> ResponseInfo:
-        """Describe the response to ``call``, sent to ``url`` by its attempt ``attempt``."""
         return cls(call.method, call.path, url, status, headers, call.cost, attempt)
 
 
 class LastResponse(weakref.ref["asyncio.Task[Any]"]):
-    """One task's last success response (``ResponseInfo.of``'s arguments until read), kept in
-    a context variable as a weak reference to the task (which holds the context: no cycle),
-    made once per task and updated in place: setting the variable on each call would keep
-    each response alive in every context copied meanwhile (aiohttp's timers). A task started
-    from another inherits the record but never uses it.
-    """
+    """A task's last success response (``ResponseInfo.of``'s arguments until read), a weak
+    reference to the task in a context variable set once per task and updated in place: set
+    per call, it would keep each response alive in every context copied meanwhile."""
 
     __slots__ = ("response",)
 
@@ -201,9 +196,8 @@ def _check_hooks(name: str, hooks: Any) -> tuple[Any, ...]:
 
 
 async def _run_hooks(hooks: tuple[Callable[[T], Any], ...], info: T, within: float) -> None:
-    """Call each hook with ``info``, awaiting async ones, for ``within`` seconds in all. What
-    a hook raises (even a ``CancelledError`` not aimed at the caller) is logged; one still
-    running at the deadline is cancelled and left behind. The call goes on."""
+    """Call each hook with ``info``, awaiting async ones, for ``within`` seconds in all; log
+    what one raises (a ``CancelledError`` not aimed at the caller too), cut off a late one."""
     loop = asyncio.get_running_loop()
     until = loop.time() + within
     for hook in hooks:
@@ -225,13 +219,11 @@ async def _await_within(hook: object, result: Awaitable[Any], left: float) -> No
     task = asyncio.ensure_future(result)
     try:
         await asyncio.wait({task}, timeout=max(left, 0.0))
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
+    finally:
+        task.cancel()  # cut off, unless done (cancel() leaves a done task as it is)
     if task.done():
         task.result()  # the hook's own exception, if any
         return
-    task.cancel()
     _ABANDONED.add(task)
     task.add_done_callback(_ABANDONED.discard)
     # Its error is retrieved unread: the warning below is its one report.
@@ -242,7 +234,6 @@ async def _await_within(hook: object, result: Awaitable[Any], left: float) -> No
 
 
 def cancelled_by_caller(*, unknown: bool = False) -> bool:
-    """Whether the current task has a cancellation of its own pending; ``unknown`` before
-    3.11, where a task cannot tell (True where a real one must never be swallowed)."""
+    """Whether this task has a cancellation of its own pending (before 3.11: ``unknown``)."""
     cancelling = getattr(asyncio.current_task(), "cancelling", None)
     return unknown if cancelling is None else cancelling() > 0

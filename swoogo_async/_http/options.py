@@ -1,5 +1,4 @@
-"""The HTTP options of a client and its copies (``CallOptions``), and the checks that refuse
-an unusable base URL, user agent, header or option, naming it."""
+"""A client's HTTP options (``CallOptions``) and the checks refusing a bad URL, agent or header."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from .._checks import check_instance, check_number, is_header_name, is_header_va
 from .._exceptions import InvalidInputError
 from .retry import RetryPolicy
 
-__all__ = ["CallOptions", "check_base_url", "check_headers", "check_user_agent", "merge_headers"]
+__all__ = ["CallOptions", "check_base_url", "check_user_agent", "merge_headers"]
 
 #: Headers the client owns: credentials, and what the body and connection decide.
 RESERVED_HEADERS = frozenset(
@@ -55,8 +54,7 @@ def check_user_agent(user_agent: str) -> str:
 
 
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Return extra request headers, refusing reserved names and any control character
-    (one could split, smuggle or silently change a header)."""
+    """Return extra request headers, refusing reserved names and control characters."""
     if not isinstance(headers, Mapping):
         raise InvalidInputError("headers", f"expected a mapping, got {type(headers).__name__}")
     for name, value in headers.items():
@@ -73,9 +71,8 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 @attrs.frozen(slots=True)
 class CallOptions:
-    """The per-call options of a client: its retry policy, and a copy's timeout (None: the
-    client's ``read_timeout``), headers (laid over the client's), ``cache`` (False skips the
-    read cache) and ``max_age`` (of a cached read, see ``ReadCache``)."""
+    """A client's per-call options: retry policy, and a copy's timeout (None: ``read_timeout``),
+    headers (over the client's), ``cache`` (False: skip the read cache) and its ``max_age``."""
 
     retry: RetryPolicy
     timeout: float | None = None
@@ -100,14 +97,9 @@ class CallOptions:
         max_age = self.max_age if max_age is None else check_number("max_age", max_age, at_least=0)
         if timeout is not None:
             timeout = float(check_number("timeout", timeout, above=0))
-        extra = {} if headers is None else check_headers(headers)
-        return CallOptions(
-            retry=retry,
-            timeout=self.timeout if timeout is None else timeout,
-            headers=merge_headers(self.headers, extra),
-            cache=self.cache if cache is None else cache,
-            max_age=max_age,
-        )
+        headers = merge_headers(self.headers, {} if headers is None else check_headers(headers))
+        cache = self.cache if cache is None else cache
+        return CallOptions(retry, timeout or self.timeout, headers, cache, max_age)
 
 
 def merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:

@@ -1,8 +1,5 @@
-"""The pacing rules against the API's credit budget, pure: ``Pacer`` is their one statement.
-
-``pacer.AsyncPacer`` sleeps as it says; ``redis/budget.lua`` mirrors it, held equal by a
-test. The rules and their reasons: docs/resilience.md, "Pacing against the rate limit".
-"""
+"""The pacing rules, pure: ``Pacer`` is their one statement (``redis/budget.lua`` mirrors it,
+held equal by a test). Their reasons: docs/resilience.md, "Pacing against the rate limit"."""
 
 from __future__ import annotations
 
@@ -60,8 +57,7 @@ class Pacer:
     def __init__(self, explicit: RateLimit | None = None, *, reserve: float = DEFAULT_RESERVE):
         self.explicit = explicit
         self.reserve_fraction = reserve
-        #: Others may spend this budget unseen (their shared state is away): bulk calls go out
-        #: one at a time, each after the server's ``Remaining`` (everyone's) of the one before.
+        #: Others may spend this budget unseen: bulk calls go out one answer at a time.
         self.others_unseen = False
         self.forget()
 
@@ -103,12 +99,11 @@ class Pacer:
     def _memory(self) -> float:
         return max((self.window or 1.0) * MEMORY, 1.0)
 
-    def held_back(self, now: float, *, final: bool = False) -> float:
-        """Return the credits bulk work must leave for interactive calls until the reset
-        (for ``final`` calls, only the demand seen)."""
+    def held_back(self, now: float, *, final: bool = False, sized: bool = False) -> float:
+        """Return the credits bulk work leaves interactive calls (``final``: the demand only)."""
         if self.reset_at is None:
             return 0.0
-        return self._held_rate(now, final, False) * max(self._releases() - now, 0.0)
+        return self._held_rate(now, final, sized) * max(self._releases() - now, 0.0)
 
     def _held_rate(self, now: float, final: bool, sized: bool) -> float:
         rate = HEADROOM * self.interactive_rate(now)
@@ -136,16 +131,11 @@ class Pacer:
     ) -> tuple[bool, float]:
         """Try to reserve ``cost`` credits, to be sent within ``within`` seconds.
 
-        ``again``: this call was refused before (an interactive call counts as demand once,
-        granted or not, when it first asks). ``run`` (> 0) names a bulk call's run; ``needs``
-        is what a sized run still needs, this call included; ``final``: among an unsized
-        run's last calls. Either may let a bulk call take the floor.
-
-        Returns ``(True, delay)``: reserved, send after ``delay`` (only an explicit
-        ``RateLimit`` gives one); ``(False, delay)``: ask again after ``delay``, or sooner if
-        a response taught something. A reservation waiting past ``within`` is not made and
-        leaves no trace; a wait that is only a guess (an answer still out) is cut to it.
-        """
+        ``again``: refused before (interactive demand counts once). ``run`` (> 0) names a bulk
+        call's run, ``needs`` what a sized run still needs, this call included; ``final``: among
+        an unsized run's last calls. Returns ``(True, delay)``: send after ``delay``; or
+        ``(False, delay)``: ask again after ``delay`` (cut to ``within`` while an answer is
+        out), or sooner if a response taught something."""
         if self.unpaced:
             return True, 0.0
         if self.limit is None or now < self.blocked_until:
@@ -159,7 +149,12 @@ class Pacer:
             self.probe_until = now + PROBE_PATIENCE
             self._grant(cost, now)
             return True, 0.0
-        self._roll(now)
+        if self.reset_at is not None and now >= self.reset_at + GUARD:  # the next window
+            assert self.limit is not None
+            self._new_window(self.limit, now)
+            self.reset_at = now + self.window if self.window else None
+            self.guessed = True
+            self.tat = now
         if not bulk and not again:
             memory = self._memory()
             decayed = self._decayed(now, memory)
@@ -171,7 +166,7 @@ class Pacer:
                 self.reset_at = now + (self.window or 1.0)
             return False, max(self.reset_at - now, 0.0) + GUARD
         if self.explicit is not None:
-            return self._spaced(cost, now, within)
+            return self._spaced(self.explicit, cost, now, within)
         if bulk:
             if self.others_unseen and self._unanswered(now):
                 return False, min(PROBE_PATIENCE, max(within, 0.0))  # a guess, as a probe's
@@ -193,19 +188,14 @@ class Pacer:
 
     def _opens(self, spare: float, now: float, final: bool, sized: bool = False) -> float:
         """Return how long a bulk call leaving ``spare`` credits waits (0.0: none)."""
-        if self.reset_at is None:
+        if self.reset_at is None or spare >= self.held_back(now, final=final, sized=sized):
             return 0.0
-        rate, releases = self._held_rate(now, final, sized), self._releases()
-        if spare >= rate * max(releases - now, 0.0):
-            return 0.0
-        return max(releases - (max(spare, 0.0) / rate if rate else 0.0) - now, 0.0)
+        rate = self._held_rate(now, final, sized)
+        return max(self._releases() - (max(spare, 0.0) / rate if rate else 0.0) - now, 0.0)
 
     def _finishing(self, run: int, needs: float, now: float) -> tuple[bool, float, set[int]]:
-        """Record ``run``'s needs; return whether it may finish at once, what the other runs
-        that may still need, and those runs: the least needing (then by id) whose needs fit
-        together in what the window leaves bulk work. Runs silent for ``STRAY_AFTER`` are
-        forgotten; once the floor is ``took``, only the runs that took it may finish (a
-        later one, needing less, would push them out of the credits)."""
+        """Record ``run``'s needs; return whether it may finish, what the others that may still
+        need, and those runs: the least needing whose needs fit (once ``took``, among those)."""
         for other in [r for r, (_, seen) in self.runs.items() if now - seen > STRAY_AFTER]:
             del self.runs[other]
         if run > 0 and (run in self.runs or len(self.runs) < MAX_RUNS):
@@ -223,12 +213,11 @@ class Pacer:
         found = run in ids
         return found, total - (needs if found else 0.0), ids
 
-    def _spaced(self, cost: int, now: float, within: float) -> tuple[bool, float]:
+    def _spaced(self, rate: RateLimit, cost: int, now: float, within: float) -> tuple[bool, float]:
         """Reserve at the explicit rate (GCRA), after a burst allowance."""
-        assert self.explicit is not None
-        interval = self.explicit.window / self.explicit.credits
+        interval = rate.window / rate.credits
         tat = max(self.tat, now)
-        tau = max(self.explicit.credits * self.explicit.burst, 1.0) * interval
+        tau = max(rate.credits * rate.burst, 1.0) * interval
         delay = max(tat - tau - now, 0.0)
         if delay > within:
             return False, delay
@@ -250,23 +239,13 @@ class Pacer:
         return self.inflight
 
     def _new_window(self, credits: float, now: float) -> None:
-        # A reservation made before the reset may reach the server after it; one made in an
-        # earlier window and still unanswered is presumed lost (a command a frozen Redis
-        # ran after its caller gave up on it is answered by no one).
+        # A reservation made before the reset may reach the server after it; one from an
+        # earlier window still unanswered is presumed lost (its caller gave up on it).
         self.inflight = min(self._unanswered(now), self.granted)
         for run in self.took or ():  # a live one says its needs again with its next call
             self.runs.pop(run, None)
         self.granted, self.took = 0, None
         self.available = float(credits - self.inflight)
-
-    def _roll(self, now: float) -> None:
-        """Start the next window once the estimated reset has passed."""
-        if self.reset_at is not None and now >= self.reset_at + GUARD:
-            assert self.limit is not None
-            self._new_window(self.limit, now)
-            self.reset_at = now + self.window if self.window else None
-            self.guessed = True
-            self.tat = now
 
     def observe(
         self, headers: Mapping[str, str], cost: int, now: float, *, ok: bool = True
@@ -275,8 +254,8 @@ class Pacer:
         self.observe_rate(read_rate_headers(headers), cost, now, ok=ok)
 
     def observe_rate(self, rate: RateHeaders | None, cost: int, now: float, *, ok: bool) -> None:
-        """Learn from a response's rate-limit headers; ``cost`` was its reservation. Only a
-        success (``ok``) without them, not a proxy's error page, shows the API sends none."""
+        """Learn from a response's rate headers; ``cost`` was its reservation. Only a success
+        (``ok``) without them, not a proxy's error page, shows the API sends none."""
         self.release(cost, sent=True)
         if rate is None or (rate[0] >= UNLIMITED and self.explicit is None):
             if self.explicit is None and (rate is not None or (ok and self.limit is None)):
@@ -285,8 +264,7 @@ class Pacer:
         limit, remaining, reset = rate
         self.unpaced = False
         if self.blocked_until and remaining > 0:
-            # Credits left on the server (a probe's answer, or a 429 that was not about
-            # the budget): the block is over; adopt the server's view wholesale.
+            # Credits left on the server: the block is over; adopt the server's view.
             self.blocked_until = 0.0
             self.reset_at = None
         if self.explicit is None:
@@ -294,19 +272,16 @@ class Pacer:
             self.window = min(max(self.window or 0.0, float(reset), 1.0), MAX_WINDOW)
         reset_at = now + min(reset, MAX_WINDOW)
         if self.reset_at is None or reset_at > self.reset_at + max((self.window or 0.0) / 2, 1.0):
-            # First sighting, or the server has moved to a new window (its reset is a
-            # window later: an answer read late only looks a little later).
+            # First sighting, or a new window (a late answer only looks a little later).
             self.reset_at = reset_at
             self._new_window(remaining, now)
             self.tat = min(self.tat, now)
         else:
             if self.guessed and self.window and reset_at < self.reset_at - self.window / 2:
                 return  # a late answer from the window before the one we rolled into
-            # Each sighting bounds the reset from above (the header is rounded up): keep
-            # the lowest bound, but let the first one replace a guess.
+            # A sighting bounds the reset from above (rounded up): keep the lowest, not a guess.
             self.reset_at = reset_at if self.guessed else min(self.reset_at, reset_at)
-            # Our count holds every reservation of this window, and the server's may hold
-            # some still in flight: ``remaining`` only lowers ours (someone else spent).
+            # The server's count may miss calls in flight: it only lowers ours.
             self.available = min(self.available, float(remaining))
         self.guessed = False
 

@@ -55,8 +55,7 @@ class RetryPolicy:
         deadline: Seconds a call may take, every attempt and wait included; no attempt
             starts, and no attempt runs, past it.
         max_server_wait: Longest ``Retry-After``/``X-Rate-Limit-Reset`` slept for; a longer
-            one raises ``RateLimitError`` (with ``retry_after``) at once, rather than
-            blocking a caller for minutes.
+            one raises ``RateLimitError`` (with ``retry_after``) at once.
         statuses: The HTTP statuses retried (429, 500, 502, 503 and 504).
 
     Raises:
@@ -81,9 +80,8 @@ class RetryPolicy:
         )
 
     def gives_up(self, error: SwoogoError, *, idempotent: bool) -> bool:
-        """Return whether ``error`` ends the call at once, whatever attempts are left. A call
-        that is not idempotent (a create) is repeated only when the server certainly did not
-        act on it: no connection was made, or it answered 429."""
+        """Return whether ``error`` ends the call at once. A call that is not idempotent (a
+        create) is repeated only if the server surely did not act: no connection, or a 429."""
         if isinstance(error, ResponseTooLargeError):
             return True  # the same body would come back again
         if isinstance(error, TransportError):
@@ -104,10 +102,9 @@ class RetryPolicy:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> Generator[float, SwoogoError | None, None]:
-        """Yield the wait before each retry after the error sent in; end when one would reach
-        ``deadline``. Primed with ``send(None)``. A wait is a draw under a ceiling doubling from
-        ``backoff_base`` to ``backoff_cap``; a 429 waits its ``retry_after``, but at least half
-        the ceiling plus jitter (a hint of 0 is no reason to hurry)."""
+        """Yield the wait before each retry after the error sent in (primed with ``send(None)``),
+        a draw under a ceiling doubling from ``backoff_base`` to ``backoff_cap``; for a 429, its
+        ``retry_after`` or, if longer, a draw over half the ceiling; end at ``deadline``."""
         error = yield  # type: ignore[misc]
         for retry in itertools.count():
             ceiling = min(self.backoff_base * 2.0 ** min(retry, 64), self.backoff_cap)
@@ -135,18 +132,11 @@ class RetryPolicy:
         waits = self.waits(deadline=deadline, clock=clock, rand=rand)
         waits.send(None)
         tries = 1
-        while True:
-            wait = None
-            if (
-                tries < self.max_attempts
-                and clock() < deadline
-                and not self.gives_up(error, idempotent=call.idempotent)
-            ):
-                with contextlib.suppress(StopIteration):  # a wait past the deadline
-                    wait = waits.send(error)
-            if wait is None:
-                log_giveup(call, error, tries, clock() - started)
-                raise error
+        while tries < self.max_attempts and not self.gives_up(error, idempotent=call.idempotent):
+            try:
+                wait = waits.send(error)
+            except StopIteration:  # a wait reaching the deadline
+                break
             log_backoff(call, error, tries, wait)
             await asyncio.sleep(wait)
             tries += 1
@@ -154,6 +144,8 @@ class RetryPolicy:
                 return await attempt()
             except SwoogoError as again:
                 error = again
+        log_giveup(call, error, tries, clock() - started)
+        raise error
 
 
 def log_backoff(call: Call, error: SwoogoError, tries: int, wait: float) -> None:
@@ -176,29 +168,25 @@ def _seconds(value: str) -> float | None:
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Read the server's wait: ``Retry-After`` (seconds or an HTTP date, compared with
     ``now``), else ``X-Rate-Limit-Reset`` (seconds until the window resets)."""
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return _seconds(value)
-        except ValueError:
-            with contextlib.suppress(TypeError, ValueError):
-                parsed = email.utils.parsedate_to_datetime(value)
-                if parsed.tzinfo is None:  # "-0000": UTC, of unknown origin
-                    parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-                return max(parsed.timestamp() - (time.time() if now is None else now), 0.0)
-    value = headers.get("X-Rate-Limit-Reset")
+    value = headers.get("Retry-After", "")  # absent: unreadable as either form
+    try:
+        return _seconds(value)
+    except ValueError:
+        with contextlib.suppress(TypeError, ValueError):
+            parsed = email.utils.parsedate_to_datetime(value)
+            if parsed.tzinfo is None:  # "-0000": UTC, of unknown origin
+                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+            return max(parsed.timestamp() - (time.time() if now is None else now), 0.0)
     with contextlib.suppress(ValueError):
-        return _seconds(value) if value else None
+        return _seconds(headers.get("X-Rate-Limit-Reset", ""))
     return None
 
 
 def server_retry_after(known_offset: float | None, headers: Mapping[str, str]) -> float | None:
-    """Read a 429's wait; an HTTP date is compared with the server's clock (the response's
-    own ``Date``, else ``known_offset``), not ours."""
+    """Read a 429's wait; a date is on the server's clock (its ``Date``, else ``known_offset``)."""
     wall_now = time.time()
     offset = read_server_offset(headers, wall_now)
-    if offset is None:
-        offset = known_offset or 0.0
+    offset = (known_offset or 0.0) if offset is None else offset
     return parse_retry_after(headers, now=wall_now + offset)
 
 
@@ -207,9 +195,8 @@ RateHeaders = tuple[int, int, int]
 
 
 def read_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
-    """Return a response's (limit, remaining, reset), or None unless all three are readable.
-    A limit of 0 or less (gateways send 0 for "unlimited") reads as unknown: pacing against
-    it would never send again."""
+    """Return a response's (limit, remaining, reset), or None unless all three are readable
+    and the limit is above 0 (gateways send 0 for "unlimited": paced, nothing would go)."""
     state = RateLimitState.from_headers(headers)
     limit, remaining, reset = state.limit, state.remaining, state.reset
     if limit is None or remaining is None or reset is None or limit <= 0:
