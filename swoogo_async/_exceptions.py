@@ -14,10 +14,6 @@ from ._json import loads as _loads
 class SwoogoError(Exception):
     """Base class of every error raised by swoogo_async."""
 
-    def __init__(self, *args: object, **fields: Any) -> None:
-        super().__init__(*args)
-        vars(self).update(fields)  # the attributes each class documents
-
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled from the attributes: ``self.args`` lacks the keyword-only arguments.
         return type(self).__new__, (type(self), *self.args), self.__dict__
@@ -32,8 +28,10 @@ class LeaseBusyError(SwoogoError):
     """Another run held the lease ``name`` (e.g. ``event:42``, writes to one event) for all
     the ``waited`` seconds this run waited for it."""
 
-    name: str
-    waited: float
+    def __init__(self, message: str, *, name: str, waited: float) -> None:
+        self.name = name
+        self.waited = waited
+        super().__init__(message)
 
 
 class InvalidInputError(SwoogoError, ValueError):
@@ -163,12 +161,18 @@ class UnknownOutcomeError(SwoogoError):
     is lost: ``fields`` holds what was submitted, ``cause`` the last attempt's error and
     ``candidates`` the ids of sessions that matched, to check by hand or retry deliberately."""
 
-    fields: dict[str, Any]
-    cause: BaseException | None
-    candidates: tuple[int, ...] = ()
-
-    def __init__(self, message: str, *, fields: Mapping[str, Any], **more: Any) -> None:
-        super().__init__(message, fields=dict(fields), **more)  # a copy: what was submitted
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: Mapping[str, Any],
+        cause: BaseException | None,
+        candidates: tuple[int, ...] = (),
+    ) -> None:
+        self.fields = dict(fields)
+        self.cause = cause
+        self.candidates = candidates
+        super().__init__(message)
 
 
 class LookupIncompleteError(SwoogoError):
@@ -179,8 +183,10 @@ class AmbiguousMatchError(SwoogoError):
     """A sync found several sessions (``candidates``, their ids) with a row's ``key`` (its
     values, as compared); nothing was written for the row."""
 
-    key: tuple[str, ...]
-    candidates: tuple[int, ...]
+    def __init__(self, message: str, *, key: tuple[str, ...], candidates: tuple[int, ...]) -> None:
+        self.key = key
+        self.candidates = candidates
+        super().__init__(message)
 
 
 _STATUS_CLASSES: dict[int, type[APIError]] = {
