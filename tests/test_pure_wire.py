@@ -162,7 +162,6 @@ def test_import_loads_the_client_path_only() -> None:
     later = [
         "swoogo_async._writes.bulk",
         "swoogo_async._writes.bulk_results",
-        "swoogo_async._writes.sync",
         "swoogo_async._writes.sync_plan",
         "swoogo_async._shared.cache",
         "swoogo_async.cli",

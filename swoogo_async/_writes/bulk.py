@@ -20,7 +20,7 @@ from .._api.models import Session
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
 from . import DEFAULT_CONCURRENCY
-from .bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
+from .bulk_results import BulkProgress, BulkResult, BulkSummary, RowInput
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -29,13 +29,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNREADABLE",
-    "BulkProgress",
+    "BulkProgress",  # for swoogo_async's lazy names
     "BulkResult",
     "BulkRun",
-    "BulkStatus",
     "BulkSummary",
     "ProgressCallback",
-    "RowInput",
     "RowSource",
     "RunOptions",
     "UpdateFn",
