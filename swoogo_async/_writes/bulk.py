@@ -17,6 +17,7 @@ from .._api.converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
 from .._api.endpoints import create_session_call, update_session_call
 from .._api.fields import WRITABLE_FIELDS, prepare_session_fields
 from .._api.models import Session
+from .._checks import check_number
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
 from . import DEFAULT_CONCURRENCY
@@ -87,10 +88,7 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         **run: Unpack[RunOptions],
     ) -> None:
         concurrency = run.get("concurrency", DEFAULT_CONCURRENCY)
-        if type(concurrency) is not int or concurrency < 1:
-            raise InvalidInputError(
-                "concurrency", f"must be a positive integer, got {concurrency!r}"
-            )
+        check_number("concurrency", concurrency, at_least=1, integer=True)
         check_rows("rows", rows)
         self._rows, self._work, self._done, self._concurrency = rows, work, done, concurrency
         self._ordered = run.get("ordered", False)
@@ -149,22 +147,21 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         return self._finish(work)
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
-        result: BulkResult  # its request may leave now: no error makes it ``invalid``
-        try:
+        try:  # its request may leave now: no error makes it ``invalid``
             with bulk_pacing(self._mark):  # the run's last calls may take the floor
                 try:
                     got = await call()
                 finally:
                     self._mark.finished()
-            result = got if isinstance(got, BulkResult) else BulkResult(index, row, self._done, got)
         except UnknownOutcomeError as error:
-            result = BulkResult(index, row, "unknown", error=error)
+            return self._finish(BulkResult(index, row, "unknown", error=error))
         except SwoogoError as error:
-            result = BulkResult(index, row, "failed", error=error)
+            return self._finish(BulkResult(index, row, "failed", error=error))
         except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
             unexpected = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
             unexpected.__cause__ = exc
-            result = BulkResult(index, row, "failed", error=unexpected)
+            return self._finish(BulkResult(index, row, "failed", error=unexpected))
+        result = got if isinstance(got, BulkResult) else BulkResult(index, row, self._done, got)
         return self._finish(result)
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:

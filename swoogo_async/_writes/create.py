@@ -124,21 +124,19 @@ class Creator:
     """Runs creates for one client: one at a time per fingerprint, never twice silently."""
 
     def __init__(self, client: Sender, shared: CreateLocks) -> None:
-        self._client = client
-        self._locks = shared.locks
-        self._handed_out = shared.handed_out
+        self._client, self._shared = client, shared
         self.batcher = Batcher(self.list_page, client.clock)
 
     async def create(self, prepared: Mapping[str, Any]) -> Session:
         """Create from checked fields; see ``Sessions.create``."""
         key = fingerprint(prepared)
-        async with self._locks.hold(key):
+        async with self._shared.locks.hold(key):
             # Handed out just before: a lookup may see them, but they are not this row's.
-            excluded = self._handed_out.recent(key)
+            excluded = self._shared.handed_out.recent(key)
             with self.batcher.running(prepared.get("event_id")):
                 session = await _CreateCall(self, prepared, excluded).run()
             if session.id is not None:
-                self._handed_out.add(key, session.id)
+                self._shared.handed_out.add(key, session.id)
             return session
 
     async def list_page(
@@ -193,38 +191,33 @@ class _CreateCall:
             call = create_session_call(self.prepared)
         except (TypeError, ValueError, ArithmeticError) as exc:  # a value the form cannot hold
             raise InvalidInputError("fields", f"cannot be sent: {exc}") from None
-        uncertain: SwoogoError | None = None  # the last failure the server may have acted on
-        attempt = 0
-        while True:
-            attempt += 1
-            self.last_began = client.clock()
-            try:
-                session = await client.send(call, parse_session, deadline=self.deadline)
-            except SwoogoError as error:
-                if uncertain is not None:  # an earlier attempt may still have created it
-                    return await self._settle_resend(error, uncertain)
-                if not _may_have_acted(error):
-                    raise
-                if client.create_policy == "raise":
-                    raise self._unknown(
-                        "failed after the server may have acted; create_policy='raise'", error
-                    ) from error
-                uncertain = error
-                found, candidates = await self._look_up(error)
-                if found:  # the lookup read the whole session: no need to fetch it
-                    return found[0]
-                if candidates:
-                    raise self._candidates_unknown(error, candidates) from error
-                if attempt >= client.retry.max_attempts or client.clock() >= self.deadline:
-                    raise self._unknown(
-                        f"failed {attempt} times in ways the server may have acted on; no such"
-                        " session was found, but a late commit cannot be ruled out",
-                        error,
-                    ) from error
-                continue
-            if uncertain is None:
-                return session
-            return await self._check_after(session, uncertain)
+        try:
+            return await client.send(call, parse_session, deadline=self.deadline)
+        except SwoogoError as error:
+            if not _may_have_acted(error):
+                raise
+            if client.create_policy == "raise":
+                raise self._unknown(
+                    "failed after the server may have acted; create_policy='raise'", error
+                ) from error
+            uncertain = error  # the server may have acted on it
+        found, candidates = await self._look_up(uncertain)
+        if found:  # the lookup read the whole session: no need to fetch it
+            return found[0]
+        if candidates:
+            raise self._candidates_unknown(uncertain, candidates) from uncertain
+        if client.retry.max_attempts < 2 or client.clock() >= self.deadline:
+            raise self._unknown(
+                "failed in a way the server may have acted on; no such session was found,"
+                " but a late commit cannot be ruled out",
+                uncertain,
+            ) from uncertain
+        self.last_began = client.clock()
+        try:
+            session = await client.send(call, parse_session, deadline=self.deadline)
+        except SwoogoError as error:  # the first attempt may still have created it
+            return await self._settle_resend(error, uncertain)
+        return await self._check_after(session, uncertain)
 
     async def _look_up(
         self, error: SwoogoError, not_before: float | None = None
