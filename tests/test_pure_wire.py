@@ -138,7 +138,6 @@ NOT_ON_THE_READ_PATH = [
     "cattrs",
     "swoogo_async._writes.create",
     "swoogo_async._writes.lookup",
-    "swoogo_async._writes.reconcile",
     "swoogo_async._api.fields",
     "swoogo_async._api.webhooks",
     "swoogo_async._client.webhooks",

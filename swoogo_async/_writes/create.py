@@ -92,25 +92,22 @@ class RecentClaims:
 
     def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
         """Return the ids handed out for ``key`` (a create asks before it adds: old ones go)."""
-        self._prune(time.monotonic() if now is None else now)
-        return frozenset(self._by_key.get(key, ()))
+        order, by_key = self._order, self._by_key
+        horizon = (time.monotonic() if now is None else now) - self.keep
+        while order and order[0][0] < horizon:
+            _, old, session_id = order.popleft()
+            by_key[old].discard(session_id)
+            if not by_key[old]:
+                del by_key[old]
+        return frozenset(by_key.get(key, ()))
 
     def __len__(self) -> int:
         return len(self._order)
 
-    def _prune(self, now: float) -> None:
-        order, by_key, horizon = self._order, self._by_key, now - self.keep
-        while order and order[0][0] < horizon:
-            _, key, session_id = order.popleft()
-            by_key[key].discard(session_id)
-            if not by_key[key]:
-                del by_key[key]
-
 
 @attrs.define(eq=False)
 class CreateLocks:
-    """What a client's and its copies' creates share: one at a time per fingerprint, and
-    none claims a session another handed out."""
+    """Shared by a client and its copies: one create per fingerprint at a time, recent ids."""
 
     locks: KeyedLocks = attrs.field(factory=KeyedLocks)
     handed_out: RecentClaims = attrs.field(factory=RecentClaims)
@@ -124,19 +121,19 @@ class Creator:
     """Runs creates for one client: one at a time per fingerprint, never twice silently."""
 
     def __init__(self, client: Sender, shared: CreateLocks) -> None:
-        self._client, self._shared = client, shared
+        self._client, self._locks, self._handed_out = client, shared.locks, shared.handed_out
         self.batcher = Batcher(self.list_page, client.clock)
 
     async def create(self, prepared: Mapping[str, Any]) -> Session:
         """Create from checked fields; see ``Sessions.create``."""
         key = fingerprint(prepared)
-        async with self._shared.locks.hold(key):
+        async with self._locks.hold(key):
             # Handed out just before: a lookup may see them, but they are not this row's.
-            excluded = self._shared.handed_out.recent(key)
+            excluded = self._handed_out.recent(key)
             with self.batcher.running(prepared.get("event_id")):
                 session = await _CreateCall(self, prepared, excluded).run()
             if session.id is not None:
-                self._shared.handed_out.add(key, session.id)
+                self._handed_out.add(key, session.id)
             return session
 
     async def list_page(
@@ -222,8 +219,7 @@ class _CreateCall:
     async def _look_up(
         self, error: SwoogoError, not_before: float | None = None
     ) -> tuple[list[Session], list[int]]:
-        """Return [the session] an uncertain attempt made ([] if none) and the ids of candidates
-        (every submitted field, not the defaults: neither claimed nor re-sent over)."""
+        """Return [the session] an uncertain attempt made ([] if none) and candidates' ids."""
         client = self.client
         # On the server's clock (its Date) or, when none can be trusted, with a wider margin.
         offset = await client.server_clock_offset(self.deadline)

@@ -25,7 +25,7 @@ from .bulk import (
     sending_update,
 )
 from .bulk_results import BulkResult, BulkStatus, RowInput
-from .reconcile import comparable, differing
+from .lookup import comparable, differing
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -42,8 +42,7 @@ SyncAction = Literal["create", "update", "unchanged", "present"]
 
 
 def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
-    """Return the key's field names (``"name,date"`` or a sequence), checked (each a session
-    field or custom field, once): ``InvalidInputError`` otherwise."""
+    """Return the field names of ``key`` (``"name,date"`` or a sequence), each checked."""
     if isinstance(key, str):
         names = key.split(",")
     elif isinstance(key, Sequence):
@@ -110,17 +109,14 @@ class SyncPlanner:
     def __init__(self, *, event_id: int, key: tuple[str, ...], update: bool = True) -> None:
         if not isinstance(update, bool):
             raise InvalidInputError("updates", f"expected True or False, got {update!r}")
-        self.event_id = event_id
-        self.key = key
-        self.update = update
+        self.event_id, self.key, self.update = event_id, key, update
         self._first: dict[tuple[str, ...], str] = {}  # key -> the first row's label
         self._shared: dict[tuple[str, ...], list[str]] = {}  # key -> labels of rows sharing it
         self._fields: set[str] = set(key)
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
     def _read(self, row: RowInput) -> tuple[dict[str, Any], tuple[str, ...]]:
-        """Return the row's checked fields and its key as compared (``InvalidInputError``: an
-        invalid row, another event's, or an empty key field)."""
+        """Return the row's checked fields and its key as compared."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
@@ -149,16 +145,13 @@ class SyncPlanner:
 
     @property
     def read_fields(self) -> list[str]:
-        """The ``fields=`` to read the event with: id, what rows compare, and for an import
-        ``created_at`` (whether an earlier attempt made a session)."""
+        """The ``fields=`` the event is read with: id, what rows compare, an import's created_at."""
         extra = [] if self.update else ["created_at"]
         return ["id", *extra, *sorted(self._fields)]
 
     def index(self, sessions: Iterable[Session]) -> None:
-        """Index the event's sessions by key (a sync leaves out one with an empty key field;
-        an import compares it as empty). ``InvalidInputError`` if rows set a custom key field
-        no session holds: the server leaves out a field the event lacks (misspelt?), so every
-        row would be created again."""
+        """Index the event's sessions by key (an import keeps one with an empty key field);
+        ``InvalidInputError`` if rows set a custom key field no session holds (misspelt?)."""
         held: set[str] = set()
         listed = 0
         for session in sessions:
@@ -180,8 +173,7 @@ class SyncPlanner:
             )
 
     def plan(self, row: RowInput) -> RowPlan:
-        """Return what ``row`` needs; ``InvalidInputError`` if the row is invalid or another row
-        has its key, ``AmbiguousMatchError`` if several sessions have it."""
+        """Return what ``row`` needs; raise ``InvalidInputError`` or ``AmbiguousMatchError``."""
         fields, key = self._read(row)
         shared = self._shared.get(key)
         if shared is not None:
@@ -224,8 +216,7 @@ def sync_rows(
     before_write: BeforeWrite | None = None,
     **run: Unpack[RunOptions],
 ) -> BulkRun:
-    """Make the planner's event match ``rows``; see ``Sessions.sync``. ``hold`` (the event's
-    lease) is held from before the event is read until the last row has finished."""
+    """Make the planner's event match ``rows``; see ``Sessions.sync``."""
     check_rows("rows", rows)
     if scan is not None:
         check_rows("scan", scan)
