@@ -58,8 +58,7 @@ def _held(session: Session, name: str) -> Any:
 
 
 def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
-    """Return the submitted fields ``session`` does not hold, as submitted (custom fields
-    one by one: only those that differ, inside ``custom_fields``)."""
+    """Return the submitted fields ``session`` does not hold (custom fields one by one)."""
     out: dict[str, Any] = {}
     for name, submitted in fields.items():
         if name == "event_id":  # the lookup is of the event already
@@ -74,10 +73,9 @@ def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
     return out
 
 
-#: What the server stores in a field a create leaves out (status live, flags 0, nothing
-#: else set), as ``comparable`` texts; absent from the answer reads as "". Not here, so any
-#: value passes: ``timezone`` (the event's) and what a server may fill in itself
-#: (``secure_id``, ``type_id``, ...): a lookup too strict would miss its own session.
+#: What the server stores in a field a create leaves out, as ``comparable`` texts (absent: "").
+#: Not here, so any value passes: ``timezone`` (the event's) and what a server may fill in
+#: itself (``secure_id``, ``type_id``, ...): a lookup too strict would miss its own session.
 _EMPTY = frozenset({""})
 _NONE_OR_ZERO = frozenset({"", "0"})
 _DEFAULTS: dict[str, frozenset[str]] = {
@@ -102,8 +100,7 @@ _NAMED = frozenset({"admin_short_name", "badge_name"})  # a server may copy the 
 
 
 def unsubmitted_values(fields: Mapping[str, Any], session: Session) -> list[str]:
-    """Return the fields left out that ``session`` holds a non-default value in: it is then
-    another create's (a row with more fields), not this one's."""
+    """Return the fields left out that ``session`` holds a non-default value in (not this row's)."""
     out = []
     for name, defaults in _DEFAULTS.items():
         if name in fields or (name == "use_event_timezone" and "timezone" in fields):
@@ -202,8 +199,7 @@ def _name_groups(names: Sequence[str]) -> list[list[str]]:
 
 
 def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[list[str]]:
-    """Return the searches that together find the candidates of creates of one event: shared
-    ``name=*in*a|b`` queries for searchable names, ``lookup_search`` for a lone or other one."""
+    """Return the searches finding the candidates of one event's creates (names ``*in*a|b``)."""
     named = [m for m in members if _searchable(m.get("name"))]
     searches = [lookup_search(m, since) for m in members if not _searchable(m.get("name"))]
     if len(named) == 1:
@@ -258,9 +254,7 @@ class Batcher:
         max_pages: int = LOOKUP_MAX_PAGES,
         window: float = BATCH_WINDOW,
     ) -> None:
-        self._list_page = list_page
-        self._clock = clock
-        self._max_pages = max_pages
+        self._list_page, self._clock, self._max_pages = list_page, clock, max_pages
         self.window = window
         self._active: Counter[Any] = Counter()
         self._open: dict[Any, _Batch] = {}
@@ -302,8 +296,7 @@ class Batcher:
         ready_at: float,
         deadline: float,
     ) -> LookupResult:
-        """Return this create's ``LookupResult``; raise ``SwoogoError`` if the lookup failed
-        (``LookupIncompleteError``: a listing not read to its end, or the deadline passed)."""
+        """Return this create's ``LookupResult``, or raise the ``SwoogoError`` that failed it."""
         event_id = fields["event_id"]
         batch = self._open.get(event_id)
         if batch is None:
@@ -317,9 +310,7 @@ class Batcher:
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
-            raise LookupIncompleteError(
-                "the call's deadline passed before the lookup answered"
-            ) from None
+            raise LookupIncompleteError("the deadline passed before the lookup answered") from None
         finally:
             self._leave(event_id, batch, member)
 

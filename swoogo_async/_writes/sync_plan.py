@@ -43,12 +43,9 @@ SyncAction = Literal["create", "update", "unchanged", "present"]
 
 def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
     """Return the field names of ``key`` (``"name,date"`` or a sequence), each checked."""
-    if isinstance(key, str):
-        names = key.split(",")
-    elif isinstance(key, Sequence):
-        names = list(key)
-    else:
+    if not isinstance(key, Sequence):
         raise InvalidInputError("key", f"expected 'name,date' or a list of names, got {key!r}")
+    names = key.split(",") if isinstance(key, str) else list(key)
     out: list[str] = []
     for name in names:
         if not isinstance(name, str):
@@ -152,12 +149,9 @@ class SyncPlanner:
     def index(self, sessions: Iterable[Session]) -> None:
         """Index the event's sessions by key (an import keeps one with an empty key field);
         ``InvalidInputError`` if rows set a custom key field no session holds (misspelt?)."""
+        listed = [session for session in sessions if session.id is not None]
         held: set[str] = set()
-        listed = 0
-        for session in sessions:
-            if session.id is None:
-                continue
-            listed += 1
+        for session in listed:
             key = tuple(comparable(_value(session, name)) for name in self.key)
             held.update(name for name, value in zip(self.key, key, strict=True) if value)
             if all(key) or (not self.update and any(key)):
@@ -167,7 +161,7 @@ class SyncPlanner:
         if listed and missing:
             raise InvalidInputError(
                 missing[0],
-                f"is part of the key, but none of the event's {listed} sessions holds it:"
+                f"is part of the key, but none of the event's {len(listed)} sessions holds it:"
                 " the server does not return it (a misspelt or unknown field?), so no row"
                 " could be matched and every one would be created again; nothing was written",
             )
@@ -234,7 +228,6 @@ def sync_rows(
             planner.scan(row, f"line {line}" if isinstance(line, int) else f"row {position}")
         bulk.sized(position + 1)  # the pacer knows what the run needs from its first row on
         for _ in range(2):  # a listing that changed while read is read once more
-            # By id, after the last one read: a concurrent delete cannot hide a session.
             walk = KeysetWalk(
                 lambda after: creator.list_page(
                     planner.event_id, 1, planner.read_fields, [f"id>{after}"], sort="id"
