@@ -267,10 +267,9 @@ def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
         session_id = row.id
     elif session_id is None:
         session_id = alias
-    try:
+    parsed = None
+    with contextlib.suppress(ValueError):
         parsed = parse_int(session_id)
-    except ValueError:
-        parsed = None
     if parsed is None or parsed <= 0:
         raise InvalidInputError("id", f"each update row needs a positive id, got {session_id!r}")
     return parsed, prepare_session_fields(fields, creating=False)

@@ -76,22 +76,13 @@ def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
 #: What the server stores in a field a create leaves out, as ``comparable`` texts (absent: "").
 #: Not here, so any value passes: ``timezone`` (the event's) and what a server may fill in
 #: itself (``secure_id``, ``type_id``, ...): a lookup too strict would miss its own session.
-_EMPTY = frozenset({""})
-_NONE_OR_ZERO = frozenset({"", "0"})
+_BLANK = ("admin_short_name", "badge_name", "description", "notes", "start_time", "end_time")
+_ZERO = ("capacity", "location_id", "track_id", "session_included", "locked_when_saved")
 _DEFAULTS: dict[str, frozenset[str]] = {
-    "admin_short_name": _EMPTY,
-    "badge_name": _EMPTY,
-    "description": _EMPTY,
-    "notes": _EMPTY,
-    "start_time": _EMPTY,
-    "end_time": _EMPTY,
-    "capacity": _NONE_OR_ZERO,
-    "location_id": _NONE_OR_ZERO,
-    "track_id": _NONE_OR_ZERO,
-    "session_included": _NONE_OR_ZERO,
-    "locked_when_saved": _NONE_OR_ZERO,
-    "selected_by_default": _NONE_OR_ZERO,
-    "prevent_session_conflicts": _NONE_OR_ZERO,
+    **dict.fromkeys(_BLANK, frozenset({""})),
+    **dict.fromkeys(
+        (*_ZERO, "selected_by_default", "prevent_session_conflicts"), frozenset({"", "0"})
+    ),
     "use_event_timezone": frozenset({"", "1"}),
     "session_status": frozenset({"", "live"}),
     "selection_control": frozenset({"", "optional"}),
