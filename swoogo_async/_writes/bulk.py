@@ -75,10 +75,8 @@ class RunOptions(TypedDict, total=False):
 class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"]):
     """A running bulk operation: an async iterator of ``BulkResult``, with live ``progress``.
 
-    Use it as ``async with sessions.create_many(rows) as run: async for r in run:`` (or
-    ``async for`` alone when read to the end); leaving the block early cancels the rows
-    in flight.
-    """
+    ``async with sessions.create_many(rows) as run: async for r in run: ...`` (or ``async
+    for`` alone when read to the end); leaving the block early cancels the rows in flight."""
 
     def __init__(
         self,

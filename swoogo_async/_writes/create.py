@@ -256,10 +256,8 @@ class _CreateCall:
     async def _settle_resend(self, error: SwoogoError, uncertain: SwoogoError) -> Session:
         """After a re-send failed too, look once more: exactly one copy is this create's."""
         found, candidates = await self._look_up(error if _may_have_acted(error) else uncertain)
-        if len(found) == 1:
-            if not _may_have_acted(error):
-                return found[0]
-            return await self._settle_open(found[0], error)
+        if len(found) == 1:  # a re-send the server may have acted on may still land
+            return await self._settle_open(found[0], error) if _may_have_acted(error) else found[0]
         if candidates:
             raise self._candidates_unknown(uncertain, candidates)
         raise self._unknown(

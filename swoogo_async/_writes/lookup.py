@@ -297,9 +297,8 @@ class Batcher:
         member = _Member(fields, since, excluded, ready_at, deadline, future)
         batch.members.append(member)
         self._poke(event_id)
-        timeout = max(deadline - self._clock(), 0.0)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            return await asyncio.wait_for(asyncio.shield(future), max(deadline - self._clock(), 0))
         except asyncio.TimeoutError:
             raise LookupIncompleteError("the deadline passed before the lookup answered") from None
         finally:
