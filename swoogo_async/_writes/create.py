@@ -70,16 +70,15 @@ class KeyedLocks:
 
 
 def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Return the key of the creates a lookup could confuse, run one at a time: coarser than
-    ``pick_match``, as rows differing in a field one leaves out could match one session."""
+    """Return the key of creates a lookup could confuse (one leaving out a field another sets),
+    run one at a time."""
     name = fields.get("name")
     folded = name.casefold() if isinstance(name, str) else name
     return (fields.get("event_id"), folded, fields.get("date"))
 
 
 class RecentClaims:
-    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint (older
-    ones cannot pass a lookup's ``created_at`` filter)."""
+    """Ids this client's creates returned in the last ``keep`` seconds (a lookup drops older)."""
 
     def __init__(self, keep: float = 10.0) -> None:
         self.keep = keep
@@ -229,13 +228,12 @@ class _CreateCall:
         ).replace(microsecond=0)
         now = client.clock()  # wait out reconcile_delay (and not_before), never past the deadline
         wanted = max(now + client.reconcile_delay, now if not_before is None else not_before)
-        ready_at = max(min(wanted, self.deadline), now)
         try:
             matches, taken_twice, candidates = await self.batcher.look_up(
                 self.prepared,
                 since=since,
                 excluded=self.excluded,
-                ready_at=ready_at,
+                ready_at=max(min(wanted, self.deadline), now),
                 deadline=self.deadline,
             )
         except SwoogoError as lookup_error:

@@ -1,12 +1,5 @@
 """The lookup of creates in doubt (docs/resilience.md): who matches a create (pure), the
-searches that find its candidates, and one lookup for the creates in doubt of one event.
-
-A session is the create's when it holds every submitted field and the server's default in
-every other; rows identical in every field stay indistinguishable, so ``create.py`` runs them
-one at a time. A batch is looked up once every running create of its event waits in it, or
-``BATCH_WINDOW`` after it opened (sooner if a member would wait over half its time left), never
-before each member's ``reconcile_delay``. Each member is judged as a lone lookup would be.
-"""
+searches that find its candidates, and the ``Batcher`` that sends them once per event."""
 
 from __future__ import annotations
 
@@ -235,7 +228,7 @@ class _Batch:
 
 
 class Batcher:
-    """Batches the lookups of one client's creates, per event (see the module docstring)."""
+    """Batches the lookups of one client's creates per event, each judged as if alone."""
 
     def __init__(
         self,
