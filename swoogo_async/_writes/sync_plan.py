@@ -1,6 +1,5 @@
-"""A sync (docs/sync.md): the pure planner (``scan`` the rows, ``index`` the event's sessions
-by key, ``plan`` each row), and ``sync_rows``, which reads the event and writes through the
-bulk engine. Values compare as the duplicate-safe create compares them."""
+"""A sync (docs/sync.md): the pure planner (``scan`` rows, ``index`` the event, ``plan`` each row,
+comparing as the duplicate-safe create does) and ``sync_rows``, which runs it on the bulk engine."""
 
 from __future__ import annotations
 
