@@ -257,8 +257,7 @@ class Batcher:
             self._poke(event_id)
 
     def _poke(self, event_id: Any) -> None:
-        batch = self._open.get(event_id)
-        if batch is not None:
+        if (batch := self._open.get(event_id)) is not None:
             batch.wake.set()  # the batch checks again whether it is full or due
 
     def _due(self, event_id: Any, batch: _Batch) -> float | None:

@@ -168,8 +168,7 @@ class SyncPlanner:
     def plan(self, row: RowInput) -> RowPlan:
         """Return what ``row`` needs; raise ``InvalidInputError`` or ``AmbiguousMatchError``."""
         fields, key = self._read(row)
-        shared = self._shared.get(key)
-        if shared is not None:
+        if (shared := self._shared.get(key)) is not None:
             raise InvalidInputError(
                 "key",
                 f"{', '.join(shared)} have the same key ({' | '.join(key)}): which one is meant?",
