@@ -89,9 +89,8 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         check_number("concurrency", concurrency, at_least=1, integer=True)
         check_rows("rows", rows)
         self._rows, self._work, self._done, self._concurrency = rows, work, done, concurrency
-        self._ordered = run.get("ordered", False)
+        self._ordered, self._hold = run.get("ordered", False), run.get("hold")
         self._on_progress, self._credits = run.get("on_progress"), run.get("credits")
-        self._hold = run.get("hold")  # held from the first row taken until the last finished
         self._mark = BulkMark()  # ends once the source is exhausted
         if isinstance(rows, Sized):
             with contextlib.suppress(Exception):  # a size is only a hint to the pacer
@@ -163,8 +162,8 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         return self._finish(result)
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
-        hold = self._hold() if self._hold is not None else contextlib.nullcontext()
-        async with hold:
+        # The hold (a lease) is held from the first row taken until the last has finished.
+        async with self._hold() if self._hold is not None else contextlib.nullcontext():
             self.progress.started_at = time.monotonic()
             self._credits_at_start = self._credits() if self._credits is not None else 0
             intake = each_row(self._rows)

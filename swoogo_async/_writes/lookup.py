@@ -25,8 +25,6 @@ __all__ = ["Batcher", "assign_matches", "comparable", "differing", "lookup_searc
 BATCH_WINDOW = 5.0
 #: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
 LOOKUP_MAX_PAGES = 5
-#: ``Creator.list_page``: page ``n`` of an event's sessions (event_id, n, fields, search, deadline).
-ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
 #: A create's matches, whether one also matches another create, its candidates' ids.
 LookupResult = tuple[list[Session], bool, list[int]]
 _SEARCH_UNSAFE = frozenset("&|*=<>!")
@@ -232,7 +230,7 @@ class Batcher:
 
     def __init__(
         self,
-        list_page: ListFn,
+        list_page: Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]],
         clock: Callable[[], float],
         *,
         max_pages: int = LOOKUP_MAX_PAGES,

@@ -173,8 +173,7 @@ class SyncPlanner:
                 "key",
                 f"{', '.join(shared)} have the same key ({' | '.join(key)}): which one is meant?",
             )
-        found = self._index.get(key)
-        if not found:
+        if not (found := self._index.get(key)):
             return RowPlan("create", fields)
         ids = tuple(s.id for s in found if s.id is not None)
         if len(found) > 1:
