@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sized
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from .._api.converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
 from .._api.endpoints import create_session_call, update_session_call
@@ -21,7 +21,7 @@ from .._checks import check_number
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
 from . import DEFAULT_CONCURRENCY
-from .bulk_results import BulkProgress, BulkResult, BulkSummary, RowInput
+from .bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -79,11 +79,7 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
     for`` alone when read to the end); leaving the block early cancels the rows in flight."""
 
     def __init__(
-        self,
-        rows: RowSource,
-        work: _Work,
-        done: Literal["created", "updated"],
-        **run: Unpack[RunOptions],
+        self, rows: RowSource, work: _Work, done: BulkStatus, **run: Unpack[RunOptions]
     ) -> None:
         concurrency = run.get("concurrency", DEFAULT_CONCURRENCY)
         check_number("concurrency", concurrency, at_least=1, integer=True)

@@ -249,9 +249,7 @@ class Batcher:
         try:
             yield
         finally:
-            self._active[event_id] -= 1
-            if not self._active[event_id]:
-                del self._active[event_id]
+            self._active -= Counter({event_id: 1})  # a count that reaches 0 is dropped
             self._poke(event_id)
 
     def _poke(self, event_id: Any) -> None:
