@@ -35,7 +35,7 @@ from urllib.parse import quote_plus, urlencode
 import aiohttp
 
 from swoogo_async import SwoogoClient
-from swoogo_async._writes.bulk import BulkSummary
+from swoogo_async._writes.bulk_results import BulkSummary
 
 KEY, SECRET = "bench-key", "bench-secret"
 

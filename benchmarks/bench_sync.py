@@ -28,7 +28,7 @@ from typing import Any
 
 from swoogo_async import RetryPolicy, SwoogoClient
 from swoogo_async._writes import DEFAULT_CONCURRENCY
-from swoogo_async._writes.bulk import BulkSummary
+from swoogo_async._writes.bulk_results import BulkSummary
 from swoogo_async.testing import FakeSwoogo, Fault
 
 EVENT = 77

@@ -22,8 +22,14 @@ from swoogo_async import (
     SwoogoClient,
     UnknownOutcomeError,
 )
-from swoogo_async._writes.lookup import MAX_NAMES_QUERY, Batcher, _Batch, _Member, batch_searches
-from swoogo_async._writes.reconcile import assign_matches
+from swoogo_async._writes.lookup import (
+    MAX_NAMES_QUERY,
+    Batcher,
+    _Batch,
+    _Member,
+    assign_matches,
+    batch_searches,
+)
 from swoogo_async.testing import FakeSwoogo, Fault
 
 from .test_create import BASE, ScriptedApi, _client

@@ -21,13 +21,8 @@ from swoogo_async import (
     UnknownOutcomeError,
 )
 from swoogo_async._api.converter import parse_session
-from swoogo_async._writes.bulk import (
-    BulkProgress,
-    BulkResult,
-    BulkRun,
-    BulkSummary,
-    session_row,
-)
+from swoogo_async._writes.bulk import BulkRun, session_row
+from swoogo_async._writes.bulk_results import BulkProgress, BulkResult, BulkSummary
 from swoogo_async.testing import FakeSwoogo, Fault
 
 EVENT = 7

@@ -28,7 +28,7 @@ from swoogo_async import (
 )
 from swoogo_async._api.converter import structure_session
 from swoogo_async._api.fields import prepare_session_fields
-from swoogo_async._writes.reconcile import matches
+from swoogo_async._writes.lookup import matches
 
 BASE = "https://api.test/api/v1"
 TOKEN = json.dumps({"access_token": "t", "expires_at": "2099-01-01 00:00:00"}).encode()

@@ -33,8 +33,7 @@ from swoogo_async._http.pacing import (
 )
 from swoogo_async._http.retry import parse_retry_after
 from swoogo_async._writes.create import KeyedLocks, RecentClaims, fingerprint
-from swoogo_async._writes.lookup import lookup_search
-from swoogo_async._writes.reconcile import pick_match
+from swoogo_async._writes.lookup import lookup_search, pick_match
 
 POLICY = RetryPolicy(
     max_attempts=4, backoff_base=1.0, backoff_cap=3.0, deadline=30.0, max_server_wait=20.0

@@ -138,7 +138,6 @@ NOT_ON_THE_READ_PATH = [
     "cattrs",
     "swoogo_async._writes.create",
     "swoogo_async._writes.lookup",
-    "swoogo_async._writes.reconcile",
     "swoogo_async._api.fields",
     "swoogo_async._api.webhooks",
     "swoogo_async._client.webhooks",
@@ -162,7 +161,6 @@ def test_import_loads_the_client_path_only() -> None:
     later = [
         "swoogo_async._writes.bulk",
         "swoogo_async._writes.bulk_results",
-        "swoogo_async._writes.sync",
         "swoogo_async._writes.sync_plan",
         "swoogo_async._shared.cache",
         "swoogo_async.cli",

@@ -17,7 +17,7 @@ from swoogo_async import (
     ValidationError,
 )
 from swoogo_async._exceptions import make_status_error
-from swoogo_async._writes.bulk import BulkProgress, BulkSummary
+from swoogo_async._writes.bulk_results import BulkProgress, BulkSummary
 from swoogo_async.cli import _import, _progress
 from swoogo_async.cli._progress import LogProgress, TqdmProgress, format_duration, make_progress
 from swoogo_async.cli._report import (

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
     from .._writes.bulk_results import RowInput
     from .._writes.create import Creator
-    from .._writes.sync import BeforeWrite
+    from .._writes.sync_plan import BeforeWrite
     from .client import SwoogoClient
 
 __all__ = ["Sessions", "reusable"]
@@ -311,8 +311,7 @@ class Sessions:
             LeaseBusyError: (during iteration, before any read) another run kept the
                 event's lease for ``lease_wait`` seconds.
         """
-        from .._writes.sync import sync_rows
-        from .._writes.sync_plan import SyncPlanner, parse_key
+        from .._writes.sync_plan import SyncPlanner, parse_key, sync_rows
 
         planner = SyncPlanner(
             event_id=check_id("event_id", event_id), key=parse_key(key), update=updates

@@ -11,12 +11,13 @@ import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sized
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from .._api.converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
 from .._api.endpoints import create_session_call, update_session_call
 from .._api.fields import WRITABLE_FIELDS, prepare_session_fields
 from .._api.models import Session
+from .._checks import check_number
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing
 from . import DEFAULT_CONCURRENCY
@@ -29,13 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNREADABLE",
-    "BulkProgress",
+    "BulkProgress",  # for swoogo_async's lazy names
     "BulkResult",
     "BulkRun",
-    "BulkStatus",
     "BulkSummary",
     "ProgressCallback",
-    "RowInput",
     "RowSource",
     "RunOptions",
     "UpdateFn",
@@ -76,28 +75,18 @@ class RunOptions(TypedDict, total=False):
 class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"]):
     """A running bulk operation: an async iterator of ``BulkResult``, with live ``progress``.
 
-    Use it as ``async with sessions.create_many(rows) as run: async for r in run:`` (or
-    ``async for`` alone when read to the end); leaving the block early cancels the rows
-    in flight.
-    """
+    ``async with sessions.create_many(rows) as run: async for r in run: ...`` (or ``async
+    for`` alone when read to the end); leaving the block early cancels the rows in flight."""
 
     def __init__(
-        self,
-        rows: RowSource,
-        work: _Work,
-        done: Literal["created", "updated"],
-        **run: Unpack[RunOptions],
+        self, rows: RowSource, work: _Work, done: BulkStatus, **run: Unpack[RunOptions]
     ) -> None:
         concurrency = run.get("concurrency", DEFAULT_CONCURRENCY)
-        if type(concurrency) is not int or concurrency < 1:
-            raise InvalidInputError(
-                "concurrency", f"must be a positive integer, got {concurrency!r}"
-            )
+        check_number("concurrency", concurrency, at_least=1, integer=True)
         check_rows("rows", rows)
         self._rows, self._work, self._done, self._concurrency = rows, work, done, concurrency
-        self._ordered = run.get("ordered", False)
+        self._ordered, self._hold = run.get("ordered", False), run.get("hold")
         self._on_progress, self._credits = run.get("on_progress"), run.get("credits")
-        self._hold = run.get("hold")  # held from the first row taken until the last finished
         self._mark = BulkMark()  # ends once the source is exhausted
         if isinstance(rows, Sized):
             with contextlib.suppress(Exception):  # a size is only a hint to the pacer
@@ -151,27 +140,26 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         return self._finish(work)
 
     async def _run_row(self, index: int, row: RowInput, call: _Call) -> BulkResult:
-        result: BulkResult  # its request may leave now: no error makes it ``invalid``
-        try:
+        try:  # its request may leave now: no error makes it ``invalid``
             with bulk_pacing(self._mark):  # the run's last calls may take the floor
                 try:
                     got = await call()
                 finally:
                     self._mark.finished()
-            result = got if isinstance(got, BulkResult) else BulkResult(index, row, self._done, got)
         except UnknownOutcomeError as error:
-            result = BulkResult(index, row, "unknown", error=error)
+            return self._finish(BulkResult(index, row, "unknown", error=error))
         except SwoogoError as error:
-            result = BulkResult(index, row, "failed", error=error)
+            return self._finish(BulkResult(index, row, "failed", error=error))
         except Exception as exc:  # a create's is wrapped by ``sending_create``; an update's:
             unexpected = SwoogoError(f"failed unexpectedly: {type(exc).__name__}: {exc}"[:300])
             unexpected.__cause__ = exc
-            result = BulkResult(index, row, "failed", error=unexpected)
+            return self._finish(BulkResult(index, row, "failed", error=unexpected))
+        result = got if isinstance(got, BulkResult) else BulkResult(index, row, self._done, got)
         return self._finish(result)
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
-        hold = self._hold() if self._hold is not None else contextlib.nullcontext()
-        async with hold:
+        # The hold (a lease) is held from the first row taken until the last has finished.
+        async with self._hold() if self._hold is not None else contextlib.nullcontext():
             self.progress.started_at = time.monotonic()
             self._credits_at_start = self._credits() if self._credits is not None else 0
             intake = each_row(self._rows)
@@ -272,10 +260,9 @@ def prepare_update(row: RowInput) -> tuple[int, dict[str, Any]]:
         session_id = row.id
     elif session_id is None:
         session_id = alias
-    try:
+    parsed = None
+    with contextlib.suppress(ValueError):
         parsed = parse_int(session_id)
-    except ValueError:
-        parsed = None
     if parsed is None or parsed <= 0:
         raise InvalidInputError("id", f"each update row needs a positive id, got {session_id!r}")
     return parsed, prepare_session_fields(fields, creating=False)

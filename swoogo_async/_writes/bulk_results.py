@@ -98,8 +98,7 @@ class BulkProgress(BulkSummary):
         submitted: Rows taken from the source so far.
         done: Rows finished (whatever their status).
         started_at: ``time.monotonic()`` when the run started.
-        credits: Rate-limit credits the client spent since the run started (all its
-            requests in that time, by the documented costs).
+        credits: Credits the client spent since the run started (all its requests).
     """
 
     submitted: int = 0

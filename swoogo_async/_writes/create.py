@@ -70,16 +70,15 @@ class KeyedLocks:
 
 
 def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Return the key of the creates a lookup could confuse, run one at a time: coarser than
-    ``pick_match``, as rows differing in a field one leaves out could match one session."""
+    """Return the key of creates a lookup could confuse (one leaving out a field another sets),
+    run one at a time."""
     name = fields.get("name")
     folded = name.casefold() if isinstance(name, str) else name
     return (fields.get("event_id"), folded, fields.get("date"))
 
 
 class RecentClaims:
-    """Ids this client's creates returned in the last ``keep`` seconds, by fingerprint (older
-    ones cannot pass a lookup's ``created_at`` filter)."""
+    """Ids this client's creates returned in the last ``keep`` seconds (a lookup drops older)."""
 
     def __init__(self, keep: float = 10.0) -> None:
         self.keep = keep
@@ -92,25 +91,22 @@ class RecentClaims:
 
     def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
         """Return the ids handed out for ``key`` (a create asks before it adds: old ones go)."""
-        self._prune(time.monotonic() if now is None else now)
-        return frozenset(self._by_key.get(key, ()))
+        order, by_key = self._order, self._by_key
+        horizon = (time.monotonic() if now is None else now) - self.keep
+        while order and order[0][0] < horizon:
+            _, old, session_id = order.popleft()
+            by_key[old].discard(session_id)
+            if not by_key[old]:
+                del by_key[old]
+        return frozenset(by_key.get(key, ()))
 
     def __len__(self) -> int:
         return len(self._order)
 
-    def _prune(self, now: float) -> None:
-        order, by_key, horizon = self._order, self._by_key, now - self.keep
-        while order and order[0][0] < horizon:
-            _, key, session_id = order.popleft()
-            by_key[key].discard(session_id)
-            if not by_key[key]:
-                del by_key[key]
-
 
 @attrs.define(eq=False)
 class CreateLocks:
-    """What a client's and its copies' creates share: one at a time per fingerprint, and
-    none claims a session another handed out."""
+    """Shared by a client and its copies: one create per fingerprint at a time, recent ids."""
 
     locks: KeyedLocks = attrs.field(factory=KeyedLocks)
     handed_out: RecentClaims = attrs.field(factory=RecentClaims)
@@ -124,9 +120,7 @@ class Creator:
     """Runs creates for one client: one at a time per fingerprint, never twice silently."""
 
     def __init__(self, client: Sender, shared: CreateLocks) -> None:
-        self._client = client
-        self._locks = shared.locks
-        self._handed_out = shared.handed_out
+        self._client, self._locks, self._handed_out = client, shared.locks, shared.handed_out
         self.batcher = Batcher(self.list_page, client.clock)
 
     async def create(self, prepared: Mapping[str, Any]) -> Session:
@@ -193,44 +187,38 @@ class _CreateCall:
             call = create_session_call(self.prepared)
         except (TypeError, ValueError, ArithmeticError) as exc:  # a value the form cannot hold
             raise InvalidInputError("fields", f"cannot be sent: {exc}") from None
-        uncertain: SwoogoError | None = None  # the last failure the server may have acted on
-        attempt = 0
-        while True:
-            attempt += 1
-            self.last_began = client.clock()
-            try:
-                session = await client.send(call, parse_session, deadline=self.deadline)
-            except SwoogoError as error:
-                if uncertain is not None:  # an earlier attempt may still have created it
-                    return await self._settle_resend(error, uncertain)
-                if not _may_have_acted(error):
-                    raise
-                if client.create_policy == "raise":
-                    raise self._unknown(
-                        "failed after the server may have acted; create_policy='raise'", error
-                    ) from error
-                uncertain = error
-                found, candidates = await self._look_up(error)
-                if found:  # the lookup read the whole session: no need to fetch it
-                    return found[0]
-                if candidates:
-                    raise self._candidates_unknown(error, candidates) from error
-                if attempt >= client.retry.max_attempts or client.clock() >= self.deadline:
-                    raise self._unknown(
-                        f"failed {attempt} times in ways the server may have acted on; no such"
-                        " session was found, but a late commit cannot be ruled out",
-                        error,
-                    ) from error
-                continue
-            if uncertain is None:
-                return session
-            return await self._check_after(session, uncertain)
+        try:
+            return await client.send(call, parse_session, deadline=self.deadline)
+        except SwoogoError as error:
+            if not _may_have_acted(error):
+                raise
+            if client.create_policy == "raise":
+                raise self._unknown(
+                    "failed after the server may have acted; create_policy='raise'", error
+                ) from error
+            uncertain = error  # the server may have acted on it
+        found, candidates = await self._look_up(uncertain)
+        if found:  # the lookup read the whole session: no need to fetch it
+            return found[0]
+        if candidates:
+            raise self._candidates_unknown(uncertain, candidates) from uncertain
+        if client.retry.max_attempts < 2 or client.clock() >= self.deadline:
+            raise self._unknown(
+                "failed in a way the server may have acted on; no such session was found,"
+                " but a late commit cannot be ruled out",
+                uncertain,
+            ) from uncertain
+        self.last_began = client.clock()
+        try:
+            session = await client.send(call, parse_session, deadline=self.deadline)
+        except SwoogoError as error:  # the first attempt may still have created it
+            return await self._settle_resend(error, uncertain)
+        return await self._check_after(session, uncertain)
 
     async def _look_up(
         self, error: SwoogoError, not_before: float | None = None
     ) -> tuple[list[Session], list[int]]:
-        """Return [the session] an uncertain attempt made ([] if none) and the ids of candidates
-        (every submitted field, not the defaults: neither claimed nor re-sent over)."""
+        """Return [the session] an uncertain attempt made ([] if none) and candidates' ids."""
         client = self.client
         # On the server's clock (its Date) or, when none can be trusted, with a wider margin.
         offset = await client.server_clock_offset(self.deadline)
@@ -240,13 +228,12 @@ class _CreateCall:
         ).replace(microsecond=0)
         now = client.clock()  # wait out reconcile_delay (and not_before), never past the deadline
         wanted = max(now + client.reconcile_delay, now if not_before is None else not_before)
-        ready_at = max(min(wanted, self.deadline), now)
         try:
             matches, taken_twice, candidates = await self.batcher.look_up(
                 self.prepared,
                 since=since,
                 excluded=self.excluded,
-                ready_at=ready_at,
+                ready_at=max(min(wanted, self.deadline), now),
                 deadline=self.deadline,
             )
         except SwoogoError as lookup_error:
@@ -267,10 +254,8 @@ class _CreateCall:
     async def _settle_resend(self, error: SwoogoError, uncertain: SwoogoError) -> Session:
         """After a re-send failed too, look once more: exactly one copy is this create's."""
         found, candidates = await self._look_up(error if _may_have_acted(error) else uncertain)
-        if len(found) == 1:
-            if not _may_have_acted(error):
-                return found[0]
-            return await self._settle_open(found[0], error)
+        if len(found) == 1:  # a re-send the server may have acted on may still land
+            return await self._settle_open(found[0], error) if _may_have_acted(error) else found[0]
         if candidates:
             raise self._candidates_unknown(uncertain, candidates)
         raise self._unknown(

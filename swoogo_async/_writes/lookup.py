@@ -1,9 +1,5 @@
-"""One lookup for the creates in doubt of one event, and its searches (docs/resilience.md).
-
-A batch is looked up once every running create of its event waits in it, or ``BATCH_WINDOW``
-after it opened (sooner if a member would wait over half its time left), never before each
-member's ``reconcile_delay``. Each member is judged as a lone lookup would be.
-"""
+"""The lookup of creates in doubt (docs/resilience.md): who matches a create (pure), the
+searches that find its candidates, and the ``Batcher`` that sends them once per event."""
 
 from __future__ import annotations
 
@@ -11,29 +7,142 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 
 from .._api.converter import format_datetime, format_time
+from .._api.endpoints import flatten_form, form_value
 from .._api.models import Page, Session
-from .._api.pages import PageWalk
+from .._api.pages import Listing
 from .._exceptions import LookupIncompleteError
-from .reconcile import assign_matches
 
-__all__ = ["BATCH_WINDOW", "MAX_NAMES_QUERY", "Batcher", "batch_searches", "lookup_search"]
+__all__ = ["Batcher", "assign_matches", "comparable", "differing", "lookup_search", "pick_match"]
 
 #: Seconds a batch may wait for more creates in doubt before it is looked up.
 BATCH_WINDOW = 5.0
 #: Pages (10 credits each) one lookup may read: 1,000 candidates at 200 a page.
 LOOKUP_MAX_PAGES = 5
-#: ``Creator.list_page``: page ``n`` of an event's sessions (event_id, n, fields, search, deadline).
-ListFn = Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]]
 #: A create's matches, whether one also matches another create, its candidates' ids.
 LookupResult = tuple[list[Session], bool, list[int]]
 _SEARCH_UNSAFE = frozenset("&|*=<>!")
+
+
+def comparable(value: Any) -> str:
+    """Return a scalar as compared: its form text, trimmed (the server may trim it)."""
+    return form_value(value).strip()
+
+
+def _same(submitted: Any, found: Any) -> bool:
+    """Compare as the form sends them, so "20" == 20, 1 == True, 09:00 == 09:00:00."""
+    if isinstance(submitted, (Mapping, list, tuple)) or isinstance(found, (Mapping, list, tuple)):
+        return sorted((k, v.strip()) for k, v in flatten_form({"v": submitted})) == sorted(
+            (k, v.strip()) for k, v in flatten_form({"v": found})
+        )
+    return comparable(submitted) == comparable(found)
+
+
+def _held(session: Session, name: str) -> Any:
+    return getattr(session, name) if hasattr(session, name) else session.extra.get(name)
+
+
+def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
+    """Return the submitted fields ``session`` does not hold (custom fields one by one)."""
+    out: dict[str, Any] = {}
+    for name, submitted in fields.items():
+        if name == "event_id":  # the lookup is of the event already
+            continue
+        if name == "custom_fields":
+            stored = session.custom_fields
+            changed = {k: v for k, v in submitted.items() if not _same(v, stored.get(k))}
+            if changed:
+                out[name] = changed
+        elif not _same(submitted, _held(session, name)):
+            out[name] = submitted
+    return out
+
+
+#: What the server stores in a field a create leaves out, as ``comparable`` texts (absent: "").
+#: Not here, so any value passes: ``timezone`` (the event's) and what a server may fill in
+#: itself (``secure_id``, ``type_id``, ...): a lookup too strict would miss its own session.
+_BLANK = ("admin_short_name", "badge_name", "description", "notes", "start_time", "end_time")
+_ZERO = ("capacity", "location_id", "track_id", "session_included", "locked_when_saved")
+_DEFAULTS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(_BLANK, frozenset({""})),
+    **dict.fromkeys(
+        (*_ZERO, "selected_by_default", "prevent_session_conflicts"), frozenset({"", "0"})
+    ),
+    "use_event_timezone": frozenset({"", "1"}),
+    "session_status": frozenset({"", "live"}),
+    "selection_control": frozenset({"", "optional"}),
+}
+_NAMED = frozenset({"admin_short_name", "badge_name"})  # a server may copy the name there
+
+
+def unsubmitted_values(fields: Mapping[str, Any], session: Session) -> list[str]:
+    """Return the fields left out that ``session`` holds a non-default value in (not this row's)."""
+    out = []
+    for name, defaults in _DEFAULTS.items():
+        if name in fields or (name == "use_event_timezone" and "timezone" in fields):
+            continue  # the server may clear use_event_timezone to apply the timezone sent
+        found = comparable(_held(session, name)).casefold()
+        if found not in defaults and not (
+            name in _NAMED and found == comparable(fields.get("name")).casefold()
+        ):
+            out.append(name)
+    submitted = fields.get("custom_fields") or {}
+    for key, value in session.custom_fields.items():
+        if key not in submitted and value not in (None, "", [], {}):
+            out.append(key)
+    return out
+
+
+def matches(fields: Mapping[str, Any], session: Session) -> bool:
+    """Return whether ``session`` holds every submitted field and defaults in the others."""
+    return not differing(fields, session) and not unsubmitted_values(fields, session)
+
+
+def pick_match(
+    fields: Mapping[str, Any],
+    candidates: Iterable[Session],
+    *,
+    since: dt.datetime,
+    excluded: frozenset[int],
+    loose: bool = False,
+) -> list[Session]:
+    """Return the candidates that are this create's session (``loose``: those holding every
+    submitted field whatever the others hold, enough to doubt the create never landed)."""
+    return [
+        session
+        for session in candidates
+        if session.id is not None
+        and session.id not in excluded
+        and (session.created_at is None or session.created_at >= since)
+        and (not differing(fields, session) if loose else matches(fields, session))
+    ]
+
+
+def assign_matches(
+    members: Sequence[tuple[Mapping[str, Any], dt.datetime, frozenset[int]]],
+    candidates: Sequence[Session],
+) -> list[tuple[list[Session], bool, list[int]]]:
+    """Return each ``(fields, since, excluded)`` create's matches, whether one is contested
+    (another create matches it too: it is neither's), and its ``loose`` candidates' ids."""
+    loose = [
+        pick_match(fields, candidates, since=since, excluded=excluded, loose=True)
+        for fields, since, excluded in members
+    ]
+    found = [
+        [s for s in sessions if not unsubmitted_values(fields, s)]
+        for (fields, _, _), sessions in zip(members, loose, strict=True)
+    ]
+    owners = Counter(s.id for sessions in found for s in sessions)
+    return [
+        (sessions, any(owners[s.id] > 1 for s in sessions), [s.id for s in near if s.id])
+        for sessions, near in zip(found, loose, strict=True)
+    ]
 
 
 def _searchable(name: Any) -> bool:
@@ -72,8 +181,7 @@ def _name_groups(names: Sequence[str]) -> list[list[str]]:
 
 
 def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> list[list[str]]:
-    """Return the searches that together find the candidates of creates of one event: shared
-    ``name=*in*a|b`` queries for searchable names, ``lookup_search`` for a lone or other one."""
+    """Return the searches finding the candidates of one event's creates (names ``*in*a|b``)."""
     named = [m for m in members if _searchable(m.get("name"))]
     searches = [lookup_search(m, since) for m in members if not _searchable(m.get("name"))]
     if len(named) == 1:
@@ -118,19 +226,17 @@ class _Batch:
 
 
 class Batcher:
-    """Batches the lookups of one client's creates, per event (see the module docstring)."""
+    """Batches the lookups of one client's creates per event, each judged as if alone."""
 
     def __init__(
         self,
-        list_page: ListFn,
+        list_page: Callable[[int, int, list[str], list[str], float], Awaitable[Page[Session]]],
         clock: Callable[[], float],
         *,
         max_pages: int = LOOKUP_MAX_PAGES,
         window: float = BATCH_WINDOW,
     ) -> None:
-        self._list_page = list_page
-        self._clock = clock
-        self._max_pages = max_pages
+        self._list_page, self._clock, self._max_pages = list_page, clock, max_pages
         self.window = window
         self._active: Counter[Any] = Counter()
         self._open: dict[Any, _Batch] = {}
@@ -143,14 +249,11 @@ class Batcher:
         try:
             yield
         finally:
-            self._active[event_id] -= 1
-            if not self._active[event_id]:
-                del self._active[event_id]
+            self._active -= Counter({event_id: 1})  # a count that reaches 0 is dropped
             self._poke(event_id)
 
     def _poke(self, event_id: Any) -> None:
-        batch = self._open.get(event_id)
-        if batch is not None:
+        if (batch := self._open.get(event_id)) is not None:
             batch.wake.set()  # the batch checks again whether it is full or due
 
     def _due(self, event_id: Any, batch: _Batch) -> float | None:
@@ -172,8 +275,7 @@ class Batcher:
         ready_at: float,
         deadline: float,
     ) -> LookupResult:
-        """Return this create's ``LookupResult``; raise ``SwoogoError`` if the lookup failed
-        (``LookupIncompleteError``: a listing not read to its end, or the deadline passed)."""
+        """Return this create's ``LookupResult``, or raise the ``SwoogoError`` that failed it."""
         event_id = fields["event_id"]
         batch = self._open.get(event_id)
         if batch is None:
@@ -183,13 +285,10 @@ class Batcher:
         member = _Member(fields, since, excluded, ready_at, deadline, future)
         batch.members.append(member)
         self._poke(event_id)
-        timeout = max(deadline - self._clock(), 0.0)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            return await asyncio.wait_for(asyncio.shield(future), max(deadline - self._clock(), 0))
         except asyncio.TimeoutError:
-            raise LookupIncompleteError(
-                "the call's deadline passed before the lookup answered"
-            ) from None
+            raise LookupIncompleteError("the deadline passed before the lookup answered") from None
         finally:
             self._leave(event_id, batch, member)
 
@@ -256,11 +355,11 @@ class Batcher:
     async def _search(
         self, event_id: Any, fields: list[str], search: list[str], deadline: float
     ) -> list[Session]:
-        walk = PageWalk(
-            lambda number: self._list_page(event_id, number, fields, search, deadline),
+        listing = Listing(
+            lambda n: self._list_page(event_id, n, fields, search, deadline),
             max_pages=self._max_pages,
         )
-        found = [s async for page in walk for s in page.items]
-        if not walk.complete:
-            raise LookupIncompleteError(f"the lookup read no further: {walk.stopped}")
+        found = await listing.collect()
+        if not listing.complete:
+            raise LookupIncompleteError(f"the lookup read no further: {listing.stopped}")
         return found

@@ -1,35 +1,50 @@
-"""Planning a sync, pure (docs/sync.md): ``scan`` the rows, ``index`` the event's sessions by
-key, then ``plan`` each row. Values compare as the duplicate-safe create compares them."""
+"""A sync (docs/sync.md): the pure planner (``scan`` rows, ``index`` the event, ``plan`` each row,
+comparing as the duplicate-safe create does) and ``sync_rows``, which runs it on the bulk engine."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncIterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
 from .._api.converter import CUSTOM_FIELD_RE
 from .._api.fields import WRITABLE_FIELDS
 from .._api.models import Session
-from .._exceptions import AmbiguousMatchError, InvalidInputError
-from .bulk import UNREADABLE, RowInput, prepare_create_row
-from .reconcile import comparable, differing
+from .._api.pages import KeysetWalk
+from .._exceptions import AmbiguousMatchError, InvalidInputError, LookupIncompleteError, SwoogoError
+from .._shared.state import check_lease_held
+from .bulk import (
+    UNREADABLE,
+    BulkRun,
+    check_rows,
+    each_row,
+    prepare_create_row,
+    sending_create,
+    sending_update,
+)
+from .bulk_results import BulkResult, BulkStatus, RowInput
+from .lookup import comparable, differing
 
-__all__ = ["RowPlan", "SyncPlanner", "changed_names", "parse_key"]
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+
+    from typing_extensions import Unpack
+
+    from .bulk import RowSource, RunOptions, UpdateFn
+    from .create import Creator
+
+__all__ = ["BeforeWrite", "RowPlan", "SyncPlanner", "changed_names", "parse_key", "sync_rows"]
 
 _NOT_KEYS = frozenset({"event_id", "custom_fields"})  # writable, but identify no row
 SyncAction = Literal["create", "update", "unchanged", "present"]
 
 
 def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
-    """Return the key's field names (``"name,date"`` or a sequence), checked (each a session
-    field or custom field, once): ``InvalidInputError`` otherwise."""
-    if isinstance(key, str):
-        names = key.split(",")
-    elif isinstance(key, Sequence):
-        names = list(key)
-    else:
+    """Return the field names of ``key`` (``"name,date"`` or a sequence), each checked."""
+    if not isinstance(key, Sequence):
         raise InvalidInputError("key", f"expected 'name,date' or a list of names, got {key!r}")
+    names = key.split(",") if isinstance(key, str) else list(key)
     out: list[str] = []
     for name in names:
         if not isinstance(name, str):
@@ -90,17 +105,14 @@ class SyncPlanner:
     def __init__(self, *, event_id: int, key: tuple[str, ...], update: bool = True) -> None:
         if not isinstance(update, bool):
             raise InvalidInputError("updates", f"expected True or False, got {update!r}")
-        self.event_id = event_id
-        self.key = key
-        self.update = update
+        self.event_id, self.key, self.update = event_id, key, update
         self._first: dict[tuple[str, ...], str] = {}  # key -> the first row's label
         self._shared: dict[tuple[str, ...], list[str]] = {}  # key -> labels of rows sharing it
         self._fields: set[str] = set(key)
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
     def _read(self, row: RowInput) -> tuple[dict[str, Any], tuple[str, ...]]:
-        """Return the row's checked fields and its key as compared (``InvalidInputError``: an
-        invalid row, another event's, or an empty key field)."""
+        """Return the row's checked fields and its key as compared."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
@@ -129,22 +141,16 @@ class SyncPlanner:
 
     @property
     def read_fields(self) -> list[str]:
-        """The ``fields=`` to read the event with: id, what rows compare, and for an import
-        ``created_at`` (whether an earlier attempt made a session)."""
+        """The ``fields=`` the event is read with: id, what rows compare, an import's created_at."""
         extra = [] if self.update else ["created_at"]
         return ["id", *extra, *sorted(self._fields)]
 
     def index(self, sessions: Iterable[Session]) -> None:
-        """Index the event's sessions by key (a sync leaves out one with an empty key field;
-        an import compares it as empty). ``InvalidInputError`` if rows set a custom key field
-        no session holds: the server leaves out a field the event lacks (misspelt?), so every
-        row would be created again."""
+        """Index the event's sessions by key (an import keeps one with an empty key field);
+        ``InvalidInputError`` if rows set a custom key field no session holds (misspelt?)."""
+        listed = [session for session in sessions if session.id is not None]
         held: set[str] = set()
-        listed = 0
-        for session in sessions:
-            if session.id is None:
-                continue
-            listed += 1
+        for session in listed:
             key = tuple(comparable(_value(session, name)) for name in self.key)
             held.update(name for name, value in zip(self.key, key, strict=True) if value)
             if all(key) or (not self.update and any(key)):
@@ -154,23 +160,20 @@ class SyncPlanner:
         if listed and missing:
             raise InvalidInputError(
                 missing[0],
-                f"is part of the key, but none of the event's {listed} sessions holds it:"
+                f"is part of the key, but none of the event's {len(listed)} sessions holds it:"
                 " the server does not return it (a misspelt or unknown field?), so no row"
                 " could be matched and every one would be created again; nothing was written",
             )
 
     def plan(self, row: RowInput) -> RowPlan:
-        """Return what ``row`` needs; ``InvalidInputError`` if the row is invalid or another row
-        has its key, ``AmbiguousMatchError`` if several sessions have it."""
+        """Return what ``row`` needs; raise ``InvalidInputError`` or ``AmbiguousMatchError``."""
         fields, key = self._read(row)
-        shared = self._shared.get(key)
-        if shared is not None:
+        if (shared := self._shared.get(key)) is not None:
             raise InvalidInputError(
                 "key",
                 f"{', '.join(shared)} have the same key ({' | '.join(key)}): which one is meant?",
             )
-        found = self._index.get(key)
-        if not found:
+        if not (found := self._index.get(key)):
             return RowPlan("create", fields)
         ids = tuple(s.id for s in found if s.id is not None)
         if len(found) > 1:
@@ -183,3 +186,82 @@ class SyncPlanner:
             return RowPlan("present", fields, ids[0], found=found[0])
         changes = differing(fields, found[0])
         return RowPlan("update" if changes else "unchanged", fields, ids[0], changes)
+
+
+#: Called with a row and its plan just before its write is sent; False keeps it unsent.
+BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
+
+
+def _status(action: SyncAction) -> BulkStatus:  # in a dry run: what would happen
+    return "created" if action == "create" else "updated" if action == "update" else action
+
+
+def sync_rows(
+    rows: RowSource,
+    *,
+    planner: SyncPlanner,
+    creator: Creator,
+    update: UpdateFn,
+    scan: Iterable[RowInput] | None = None,
+    dry_run: bool = False,
+    before_write: BeforeWrite | None = None,
+    **run: Unpack[RunOptions],
+) -> BulkRun:
+    """Make the planner's event match ``rows``; see ``Sessions.sync``."""
+    check_rows("rows", rows)
+    if scan is not None:
+        check_rows("scan", scan)
+
+    async def source() -> AsyncIterator[RowInput]:
+        nonlocal rows  # runs when the engine takes the first row: nothing is read before
+        first_pass = scan
+        if first_pass is None:
+            if isinstance(rows, AsyncIterable) or iter(rows) is rows:
+                rows = [row async for row in each_row(rows)]  # read once, kept for two passes
+            first_pass = rows
+        position = -1
+        for position, row in enumerate(first_pass):
+            line = getattr(row, "line", None)
+            planner.scan(row, f"line {line}" if isinstance(line, int) else f"row {position}")
+        bulk.sized(position + 1)  # the pacer knows what the run needs from its first row on
+        for _ in range(2):  # a listing that changed while read is read once more
+            walk = KeysetWalk(
+                lambda after: creator.list_page(
+                    planner.event_id, 1, planner.read_fields, [f"id>{after}"], sort="id"
+                )
+            )
+            sessions = [s async for page in walk for s in page.items]
+            if walk.complete:
+                break
+        else:  # a session the walk missed would be created again: write nothing
+            raise LookupIncompleteError(f"the event's sessions could not be read: {walk.stopped}")
+        planner.index(sessions)
+        async for row in each_row(rows):
+            yield row
+
+    def work(index: int, row: RowInput) -> Callable[[], Awaitable[BulkResult]] | BulkResult:
+        try:
+            plan = planner.plan(row)
+        except AmbiguousMatchError as error:
+            return BulkResult(index, row, "ambiguous", error=error)
+        status = _status(plan.action)
+        if plan.action in ("unchanged", "present") or dry_run:
+            return BulkResult(index, row, status, plan.found, None, plan.changed, plan.session_id)
+        # Built before anything is sent: only this build can make the row ``invalid``.
+        if plan.action == "create":
+            send = sending_create(creator.create, plan.fields)
+        else:
+            send = sending_update(update, plan.session_id or 0, plan.changes)
+        if before_write is not None and not before_write(row, plan):
+            stopped = SwoogoError("not sent: the run was stopped")
+            return BulkResult(index, row, "failed", error=stopped)
+
+        async def write() -> BulkResult:
+            check_lease_held()  # a run stalled past its lease plans from a stale read
+            session = await send()
+            return BulkResult(index, row, status, session, None, plan.changed, plan.session_id)
+
+        return write
+
+    bulk = BulkRun(source(), work, "created", **run)
+    return bulk

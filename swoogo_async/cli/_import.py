@@ -37,7 +37,7 @@ import attrs
 from .._client.client import SwoogoClient
 from .._exceptions import InvalidInputError
 from .._writes import DEFAULT_CONCURRENCY, DEFAULT_KEY
-from .._writes.bulk import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
+from .._writes.bulk_results import BulkProgress, BulkResult, BulkStatus, BulkSummary, RowInput
 from .._writes.sync_plan import RowPlan
 from ._columns import RowOptions
 from ._leases import PROG, EventRows, event_leases, event_of, file_events

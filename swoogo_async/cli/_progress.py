@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any, Protocol, TextIO
 
-from .._writes.bulk import BulkProgress
+from .._writes.bulk_results import BulkProgress
 
 __all__ = [
     "LogProgress",

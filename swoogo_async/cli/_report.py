@@ -42,7 +42,7 @@ from .._exceptions import (
     UnknownOutcomeError,
 )
 from .._exceptions import ValidationError as APIValidationError
-from .._writes.bulk import BulkSummary
+from .._writes.bulk_results import BulkSummary
 from ._progress import format_duration
 from ._rows import SourceRow
 
