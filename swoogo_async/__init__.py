@@ -49,7 +49,8 @@ if _typing.TYPE_CHECKING:
     from ._api.fields import SessionCreateFields, SessionUpdateFields
     from ._api.serialize import to_dict, to_json
     from ._shared.cache import CacheStats, CacheTTL, ReadCache
-    from ._writes.bulk import BulkProgress, BulkResult, BulkRun, BulkSummary
+    from ._writes.bulk import BulkRun
+    from ._writes.bulk_results import BulkProgress, BulkResult, BulkSummary
     from ._writes.sync_plan import RowPlan
 
 _configure_log()
@@ -59,7 +60,8 @@ _LAZY = {
     "._api.fields": ("SessionCreateFields", "SessionUpdateFields"),
     "._api.serialize": ("to_dict", "to_json"),
     "._shared.cache": ("CacheStats", "CacheTTL", "ReadCache"),
-    "._writes.bulk": ("BulkProgress", "BulkResult", "BulkRun", "BulkSummary"),
+    "._writes.bulk": ("BulkRun",),
+    "._writes.bulk_results": ("BulkProgress", "BulkResult", "BulkSummary"),
     "._writes.sync_plan": ("RowPlan",),
 }
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}

@@ -30,10 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNREADABLE",
-    "BulkProgress",  # for swoogo_async's lazy names
-    "BulkResult",
     "BulkRun",
-    "BulkSummary",
     "ProgressCallback",
     "RowSource",
     "RunOptions",
