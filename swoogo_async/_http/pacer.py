@@ -10,7 +10,6 @@ import itertools
 import math
 import secrets
 import time
-import weakref
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, NamedTuple, Protocol
 
@@ -135,12 +134,6 @@ class _Waiter(NamedTuple):
     future: asyncio.Future[bool]
 
 
-#: The pacers following each in-process ``Pacer`` (the clients of one ``LocalSharedState``
-#: share it): when one of them sees it turn unlimited or limited, all their flags follow.
-_FOLLOWERS: weakref.WeakKeyDictionary[Pacer, weakref.WeakSet[AsyncPacer]]
-_FOLLOWERS = weakref.WeakKeyDictionary()
-
-
 class AsyncPacer:
     """Sleep as the pacing rules say; shared by every coroutine of one client.
 
@@ -172,17 +165,11 @@ class AsyncPacer:
         #: The ``X-Rate-Limit-Limit`` of an unlimited budget: while the server repeats
         #: it, nothing is paced and nothing is shared (no Redis command per call).
         self._free: str | None = None
-        self._unpaced = False  # the in-process pacer paces nothing (only without budget)
-        #: Whether calls must ``acquire`` first; False while the budget is unlimited (the
-        #: pipeline reads it as data: an unpaced call costs one test).
-        self.paced = True
-        if budget is None:
-            _FOLLOWERS.setdefault(pacer, weakref.WeakSet()).add(self)
-            self._follow(pacer.unpaced)
 
-    def _follow(self, unpaced: bool) -> None:
-        self._unpaced = unpaced
-        self.paced = self._free is None and not unpaced
+    @property
+    def paced(self) -> bool:
+        """Whether calls must ``acquire`` first: not while the budget is unlimited."""
+        return self._free is None and (self.budget is not None or not self.pacer.unpaced)
 
     async def acquire(self, cost: int, within: float = math.inf) -> float | None:
         """Wait until ``cost`` credits may be spent, and reserve them.
@@ -191,7 +178,7 @@ class AsyncPacer:
             None once reserved; or, reserving nothing, the wait when known to be more
             than ``within``, or 0.0 once ``within`` ran out waiting (for a guessed wait).
         """
-        if self._free is not None or (self.budget is None and self.pacer.unpaced):
+        if not self.paced:
             return None
         mark = _BULK.get()
         start = self._clock()
@@ -315,14 +302,6 @@ class AsyncPacer:
             task.exception()
         self._wake()
 
-    def _observed(self) -> None:
-        """After the in-process pacer learned something: follow it, and wake waiters."""
-        unpaced = self.pacer.unpaced
-        if unpaced is not self._unpaced:
-            for follower in _FOLLOWERS.get(self.pacer, ()):
-                follower._follow(unpaced)
-        self._wake()
-
     def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:
         """Record a response's headers."""
         if self._free is not None:
@@ -330,26 +309,23 @@ class AsyncPacer:
             if limit is None or limit == self._free:
                 return  # still unlimited (or silent): this call was never reserved
             self._free = None
-            self._follow(self._unpaced)
         rate = read_rate_headers(headers)
         if self.budget is None:
             self.pacer.observe_rate(rate, cost, self._clock(), ok=ok)
-            self._observed()
+            self._wake()
         else:
             self._share(self.budget.observe(rate, cost, ok=ok))
         if rate is not None and rate[0] >= UNLIMITED and self.pacer.explicit is None:
             self._free = headers.get(LIMIT_HEADER)
-            self._follow(self._unpaced)
 
     def limited(self, retry_after: float | None, cost: int) -> None:
         """Record a 429."""
         if self._free is not None:
             self._free = None
-            self._follow(self._unpaced)
             cost = 0  # reserved nowhere
         if self.budget is None:
             self.pacer.limited(retry_after, cost, self._clock())
-            self._observed()
+            self._wake()
         else:
             self._share(self.budget.limited(retry_after, cost))
 

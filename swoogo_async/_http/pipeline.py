@@ -19,7 +19,6 @@ import attrs
 
 from .._exceptions import (
     ClientStateError,
-    RateLimitError,
     ReadTimeoutError,
     SwoogoError,
     TransportError,
@@ -122,8 +121,9 @@ class Pipeline:
         if self.state == CLOSED:
             raise ClientStateError("the client is closed")
         if self.state != OPEN:
-            hint = "'async with SwoogoClient(...) as client:'"
-            raise ClientStateError(f"open the client first: {hint}")
+            raise ClientStateError(
+                "open the client first: 'async with SwoogoClient(...) as client:'"
+            )
         raise ClientStateError(
             "this SwoogoClient belongs to the event loop that opened it; one client serves"
             " one loop (make one client per loop or thread)"
@@ -190,10 +190,8 @@ class Pipeline:
             return result
         except SwoogoError as exc:
             error = exc  # retried outside this block, so no later error is chained to it
-        again = functools.partial(self._again, state)
-        return await options.retry.run_retries(
-            again, error, call, deadline, self.clock, self.rand, start
-        )
+        again, retry = functools.partial(self._again, state), options.retry
+        return await retry.run_retries(again, error, call, deadline, self.clock, self.rand, start)
 
     async def _again(self, state: CallState) -> Any:
         self._check_open()  # the client may have closed during the retry wait
@@ -201,26 +199,20 @@ class Pipeline:
 
     def _result(self, state: CallState, response: Response) -> Any:
         """Return ``parse`` of a 2xx body (noted as the task's last response), else raise."""
-        call, status = state.call, response.status
+        call, url, status, headers = state.call, state.url, response.status, response.headers
         if status >= 300:
-            wait = (
-                server_retry_after(self.server_offset, response.headers) if status == 429 else None
-            )
+            wait = server_retry_after(self.server_offset, headers) if status == 429 else None
             raise make_status_error(
-                status=status,
-                method=call.method,
-                url=state.url,
-                raw=response.body,
-                retry_after=wait,
+                status=status, method=call.method, url=url, raw=response.body, retry_after=wait
             )
-        result = state.parse(response.body, method=call.method, url=state.url)
-        task = asyncio.current_task() if call.cost else None  # the token's call: the client's
+        result = state.parse(response.body, method=call.method, url=url)
+        task = asyncio.current_task() if call.cost else None  # the token's call: the client's own
         if task is not None:
             last = self._last.get()
             if last is None or last() is not task:
                 last = LastResponse(task)
                 self._last.set(last)
-            last.response = (call, state.url, status, response.headers, state.attempt)
+            last.response = (call, url, status, headers, state.attempt)
         return result
 
     async def _exchange(self, state: CallState) -> Response:
@@ -299,18 +291,14 @@ class Pipeline:
 
     async def _pace(self, pacer: AsyncPacer, state: CallState) -> None:
         """Wait for the call's credits, or raise if they come too late for its deadline."""
-        call = state.call
-        too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
+        too_long = await pacer.acquire(state.call.cost, within=state.deadline - self.clock())
         if too_long == 0.0:  # the deadline passed while it waited for credits
             raise _late(state)
         if too_long is not None:  # the budget is known spent past the deadline
-            raise RateLimitError(
-                status=429,
-                method=call.method,
-                url=state.url,
-                body=None,
-                raw=b"client-side pacing: the rate-limit budget is spent past this call's deadline",
-                retry_after=too_long,
+            raw = b"client-side pacing: the rate-limit budget is spent past this call's deadline"
+            method, url = state.call.method, state.url
+            raise make_status_error(
+                status=429, method=method, url=url, raw=raw, retry_after=too_long
             )
 
     def _settle(self, pacer: AsyncPacer, cost: int, response: Response | None, sent: bool) -> None:
@@ -354,12 +342,10 @@ class Pipeline:
                 if call.content_type is not None:
                     fields["Content-Type"] = call.content_type
                 headers = self._bearer[1][call.content_type] = Headers(fields)
-        limit, timeout = self.read_timeout, None
         if options.headers:
             headers = Headers(merge_headers(headers, options.headers))
-        if options.timeout is not None:
-            limit = timeout = options.timeout
-        timeout = remaining if remaining < limit else timeout
+        limit = self.read_timeout if options.timeout is None else options.timeout
+        timeout = remaining if remaining < limit else options.timeout
         return Request(call.method, state.url, headers, call.body, timeout)
 
     async def server_clock_offset(self, options: CallOptions, deadline: float) -> float | None:
