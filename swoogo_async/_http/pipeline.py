@@ -206,7 +206,7 @@ class Pipeline:
                 status=status, method=call.method, url=url, raw=response.body, retry_after=wait
             )
         result = state.parse(response.body, method=call.method, url=url)
-        task = asyncio.current_task() if call.cost else None  # the token's call: the client's own
+        task = asyncio.current_task(self._loop) if call.cost else None  # not the token's call
         if task is not None:
             last = self._last.get()
             if last is None or last() is not task:
@@ -336,12 +336,13 @@ class Pipeline:
         else:
             if self._bearer[0] is not token:
                 self._bearer = (token, {})
-            headers = self._bearer[1].get(call.content_type)  # type: ignore[assignment]
-            if headers is None:
+            by_type = self._bearer[1]
+            if call.content_type not in by_type:
                 fields = {**self._headers, "Authorization": "Bearer " + token.value}
                 if call.content_type is not None:
                     fields["Content-Type"] = call.content_type
-                headers = self._bearer[1][call.content_type] = Headers(fields)
+                by_type[call.content_type] = Headers(fields)
+            headers = by_type[call.content_type]
         if options.headers:
             headers = Headers(merge_headers(headers, options.headers))
         limit = self.read_timeout if options.timeout is None else options.timeout

@@ -198,8 +198,6 @@ class AiohttpTransport:
         self._given_session = session
         self._session: aiohttp.ClientSession | None = session
         self._closed = False
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
         self._pool_size = pool_size
         self._max_bytes = max_response_bytes
         self._timeout = aiohttp.ClientTimeout(total=read_timeout, sock_connect=connect_timeout)
@@ -218,9 +216,9 @@ class AiohttpTransport:
             raise ConnectError("the transport is closed", method=method, url=url)
         session = self._session or self._open()
         timeout = self._timeout
-        if request.timeout is not None and request.timeout != self._read_timeout:
+        if request.timeout is not None and request.timeout != timeout.total:
             timeout = aiohttp.ClientTimeout(
-                total=request.timeout, sock_connect=self._connect_timeout
+                total=request.timeout, sock_connect=timeout.sock_connect
             )
         headers = request.headers
         try:
