@@ -38,7 +38,7 @@ from .log import logger
 from .options import CallOptions, merge_headers
 from .pacer import AsyncPacer
 from .retry import RetryPolicy, server_retry_after
-from .transport import FORM, Call, Headers, Parse, Request, Response, Transport
+from .transport import FORM, Call, Headers, Parse, Request, Response, Slots, Transport
 
 __all__ = ["Pipeline", "logger"]
 
@@ -64,10 +64,8 @@ class CallState:
 class Pipeline:
     """The shared core of a client: pool, token, pacer, credits, lifecycle; ``send``.
 
-    A given ``transport`` is never closed here; without one, ``make_transport`` makes one
-    when the pipeline opens. ``close_store`` closes the shared state the client made.
-    ``headers`` go on every request, with ``basic_auth`` on the token call and the token
-    on the others.
+    ``make_transport`` makes the transport on opening unless one is given (never closed
+    here); ``close_store`` closes the shared state the client made for itself.
     """
 
     def __init__(
@@ -101,9 +99,8 @@ class Pipeline:
         self.pacer = pacer
         self._close_store = close_store
         self.tokens = TokenManager(self._fetch_token, store=token_store)
-        # FIFO (a freed slot goes to the longest waiter); bounds the requests in flight to
-        # the pool, so none queues inside aiohttp's pool.
-        self._slots = asyncio.Semaphore(pool_size)
+        # Bounds the requests in flight to the pool, so none queues inside aiohttp's pool.
+        self._slots = Slots(pool_size)
         self._hooks = hooks
         self.state = NEW
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -130,7 +127,7 @@ class Pipeline:
         )
 
     async def open(self) -> None:
-        """Bind to the running loop and make the transport, unless one was given."""
+        """Bind to the running loop; make the transport unless one was given."""
         if self.state == CLOSED:
             raise ClientStateError("this SwoogoClient is closed; create a new one")
         if self.state == OPEN:
@@ -230,16 +227,15 @@ class Pipeline:
             if pacer is not None and pacer.paced:  # read as data: unlimited costs one test
                 await self._pace(pacer, state)
             if call.cost:
-                slots = self._slots
-                try:
-                    if slots.locked():  # a wait: bounded by the call's deadline
-                        await self._within(state, slots.acquire(), slots.release)
-                    else:
-                        await slots.acquire()
-                except BaseException:
-                    if pacer is not None:
-                        pacer.release(call.cost, sent=False)  # cancelled before a slot
-                    raise
+                if self._slots.free:
+                    self._slots.free -= 1
+                else:
+                    try:  # a wait: bounded by the call's deadline
+                        await self._within(state, self._slots.wait(), self._slots.release)
+                    except BaseException:
+                        if pacer is not None:
+                            pacer.release(call.cost, sent=False)  # cancelled before a slot
+                        raise
             state.token = None
             response: Response | None = None
             sent = False  # whether the request may have reached the server
@@ -353,8 +349,7 @@ class Pipeline:
         """Return the server's clock minus ours, asking if no answer told it yet; None if no
         answer carried a readable ``Date``, or one beyond ``MAX_TRUSTED_OFFSET``."""
         if self.server_offset is None:
-            # Nothing read yet (the token came from the shared store, the calls so far
-            # were lost): one 1-credit read, whose answer of any status is dated.
+            # The token came from the shared store, or no call got an answer: a 1-credit read.
             call = Call("GET", "/sessions/0", "fields=id")
             url = f"{self.base_url}{call.path}?{call.query}"
             with contextlib.suppress(SwoogoError):

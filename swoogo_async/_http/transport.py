@@ -5,6 +5,7 @@ I/O seam, ``Transport.send(Request) -> Response``: over aiohttp, or a function i
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
@@ -34,6 +35,7 @@ __all__ = [
     "Request",
     "Response",
     "Send",
+    "Slots",
     "Transport",
     "check_id",
 ]
@@ -142,6 +144,40 @@ class Transport(Protocol):
     async def aclose(self) -> None:
         """Release what the transport owns."""
         ...
+
+
+class Slots:
+    """The pool's slots (requests in flight), handed to waiters in arrival order: an
+    ``asyncio.Semaphore`` without its cost for a free slot (``locked()`` scans its waiters)."""
+
+    __slots__ = ("_waiters", "free")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def wait(self) -> None:
+        """Take a slot, waiting for ``release`` to hand one over if none is free."""
+        if self.free:  # never while someone waits
+            self.free -= 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except BaseException:
+            if future.done() and not future.cancelled():
+                self.release()  # handed a slot, then cancelled: it passes on
+            raise  # a cancelled waiter stays queued; ``release`` skips it
+
+    def release(self) -> None:
+        """Hand the slot to the longest live waiter, or free it."""
+        while self._waiters:
+            future = self._waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
 
 
 class MockTransport:
