@@ -158,7 +158,7 @@ class Slots:
 
     async def wait(self) -> None:
         """Take a slot, waiting for ``release`` to hand one over if none is free."""
-        if self.free:  # never while someone waits
+        if self.free:  # free only while nobody waits
             self.free -= 1
             return
         future = asyncio.get_running_loop().create_future()
