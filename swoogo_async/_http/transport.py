@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import inspect
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import aiohttp
@@ -84,29 +84,21 @@ class Send(Protocol):
         ...
 
 
-class Headers(Mapping[str, str]):
+class Headers(CIMultiDictProxy[str]):
     """Read-only request headers whose repr hides the ``Authorization`` value.
 
     Tracebacks capture every frame's locals (Sentry records them by default): the
-    credentials travel only inside this object, so no local shows them.
+    credentials travel only inside this object (aiohttp's frames included), so no local
+    shows them.
     """
 
-    __slots__ = ("wire",)
+    __slots__ = ()
 
     def __init__(self, items: Mapping[str, str]) -> None:
-        self.wire = CIMultiDictProxy(CIMultiDict(items))  # aiohttp takes it without a copy
-
-    def __getitem__(self, name: str) -> str:
-        return self.wire[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.wire)
-
-    def __len__(self) -> int:
-        return len(self.wire)
+        super().__init__(CIMultiDict(items))
 
     def __repr__(self) -> str:
-        shown = {k: "***" if k.lower() == "authorization" else v for k, v in self.wire.items()}
+        shown = {k: "***" if k.lower() == "authorization" else v for k, v in self.items()}
         return f"Headers({shown!r})"
 
 
@@ -256,13 +248,11 @@ class AiohttpTransport:
             timeout = aiohttp.ClientTimeout(
                 total=request.timeout, sock_connect=timeout.sock_connect
             )
-        headers = request.headers
         try:
             async with session.request(
                 method,
                 url,
-                # the multidict itself, so no local of this frame holds the credentials
-                headers=headers.wire if type(headers) is Headers else headers,
+                headers=request.headers,
                 data=request.body,
                 allow_redirects=False,
                 timeout=timeout,
