@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from swoogo_async import ReadTimeoutError, ResponseTooLargeError
-from swoogo_async._http.transport import AiohttpTransport, Request
+from swoogo_async._http.transport import AiohttpTransport, Request, Slots
 
 BIG = 200_000
 
@@ -149,3 +149,31 @@ def test_limits_must_be_positive() -> None:
         AiohttpTransport(read_timeout=0)
     with pytest.raises(ValueError, match="max_response_bytes"):
         AiohttpTransport(max_response_bytes=0)
+
+
+async def test_slots_go_to_waiters_in_arrival_order_and_none_is_lost() -> None:
+    """``Slots``: a freed slot goes to the longest live waiter; a waiter cancelled while
+    queued is skipped, and one cancelled after a slot was handed to it passes the slot on."""
+    slots = Slots(1)
+    await slots.wait()  # the one slot, taken at once
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await slots.wait()
+        order.append(name)
+
+    a, b, c, d = (asyncio.ensure_future(take(n)) for n in "abcd")
+    await asyncio.sleep(0)  # all four queued, in that order
+    b.cancel()  # cancelled while queued
+    slots.release()  # to a
+    await asyncio.sleep(0)
+    assert order == ["a"]
+    slots.release()  # a's: b is skipped, c is handed the slot...
+    c.cancel()  # ...and cancelled before it runs
+    for _ in range(5):  # c passes the slot on, d takes it
+        await asyncio.sleep(0)
+    assert order == ["a", "d"]
+    await asyncio.gather(a, b, c, d, return_exceptions=True)
+    assert (slots.free, b.cancelled(), c.cancelled()) == (0, True, True)
+    slots.release()  # d's: nobody waits, so the slot is free again
+    assert slots.free == 1

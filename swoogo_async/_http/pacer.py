@@ -10,9 +10,8 @@ import itertools
 import math
 import secrets
 import time
-import weakref
 from collections.abc import Callable, Coroutine, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .pacing import LIMIT_HEADER, UNLIMITED, Pacer
 from .retry import RateHeaders, read_rate_headers
@@ -21,20 +20,17 @@ __all__ = ["AsyncPacer", "BulkMark", "SharedBudget", "bulk_pacing"]
 
 
 class BulkMark:
-    """One bulk run's mark on its calls: what the run still needs, once that is known.
+    """One bulk run's mark on its calls, shared by the run's tasks: what it still needs.
 
-    A sized run (``size``) counts a credit per row not yet finished (rows, not grants: a
-    retry or a lookup costs credits no size foresaw); its calls tell the pacer, so they
-    may take the floor while the run can finish in the window. More rows than the size
-    said unsize it (a list that grew while read). An unsized run turns ``final`` once its
-    source is exhausted. The run's tasks share this object (a context variable is copied
-    into each task); calls waiting for the floor wake when the source is exhausted.
+    A sized run counts a credit per row not yet finished (rows, not grants: a retry or a
+    lookup costs credits no size foresaw), so its last calls may take the floor; more rows
+    than the size said unsize it. An unsized run turns ``final`` once its source is
+    exhausted; calls waiting for the floor wake then.
     """
 
     def __init__(self) -> None:
         self.final = False
-        #: The run's id on the budget: its needs if sized, and whether it took the floor.
-        self.run = secrets.randbits(52) + 1
+        self.run = secrets.randbits(52) + 1  # its id on the budget
         self.total: int | None = None  # credits the run needs in all, if sized
         self.calls = 0  # rows given a call
         self.done = 0  # rows given a call that finished
@@ -42,23 +38,23 @@ class BulkMark:
         self._exhausted = False
 
     def size(self, credits: int) -> None:
-        """Say that the run needs at most ``credits`` in all (the smallest count said holds)."""
+        """Say the run needs at most ``credits`` in all (the smallest count said holds)."""
         credits = max(credits, 0)
         self.total = credits if self.total is None else min(self.total, credits)
 
     def skip(self, credits: int = 1) -> None:
-        """Say that a row settled without a call: the run needs ``credits`` fewer."""
+        """Say a row settled without a call: the run needs ``credits`` fewer."""
         if self.total is not None:
             self.total = max(self.total - credits, 0)
 
     def called(self) -> None:
-        """Say that a row is given a call; one beyond the size unsizes the run."""
+        """Say a row is given a call; one beyond the size unsizes the run."""
         self.calls += 1
         if self.total is not None and self.calls > self.total:
             self.total = None
 
     def finished(self) -> None:
-        """Say that a row given a call finished (whatever its outcome)."""
+        """Say a row given a call finished (whatever its outcome)."""
         self.done += 1
 
     def needs(self) -> float | None:
@@ -66,10 +62,8 @@ class BulkMark:
         return None if self.total is None else float(max(self.total - self.done, 0))
 
     def end(self, calls: int | None = None) -> None:
-        """Say that the run's source is exhausted: its remaining calls are its last.
-
-        ``calls``, the rows it gave a call in all, sizes the run exactly; an unsized run
-        without it turns ``final``."""
+        """Say the source is exhausted: ``calls``, the rows given a call in all, sizes the
+        run exactly; without it, the run turns ``final``."""
         self._exhausted = True
         if calls is not None:
             self.total = calls
@@ -82,7 +76,7 @@ class BulkMark:
         """Return a future done once ``end`` is called."""
         if self._ended is None:
             self._ended = asyncio.get_running_loop().create_future()
-            if self.final or self._exhausted:
+            if self._exhausted:
                 self._ended.set_result(None)
         return self._ended
 
@@ -106,7 +100,7 @@ def bulk_pacing(mark: BulkMark | None = None) -> Iterator[None]:
 
 
 class SharedBudget(Protocol):
-    """A budget held outside this process (e.g. in Redis), following ``Pacer``'s rules."""
+    """A budget held outside this process (e.g. in Redis): ``Pacer``'s methods, shared."""
 
     async def reserve(
         self,
@@ -119,45 +113,35 @@ class SharedBudget(Protocol):
         run: int = 0,
         needs: float = 0.0,
     ) -> tuple[bool, float]:
-        """Do what ``Pacer.reserve`` does, on the shared state."""
+        """``Pacer.reserve``."""
 
     async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
-        """Do what ``Pacer.observe_rate`` does, on the shared state."""
+        """``Pacer.observe_rate``."""
 
     async def limited(self, retry_after: float | None, cost: int) -> None:
-        """Do what ``Pacer.limited`` does, on the shared state."""
+        """``Pacer.limited``."""
 
     async def release(self, cost: int, *, sent: bool) -> None:
-        """Do what ``Pacer.release`` does, on the shared state."""
+        """``Pacer.release``."""
 
 
-class _Waiter:
-    """A call waiting for credits. Its future's result: True for a turn handed to it
-    (passed on if it cannot use it), False for its own timer or its run's end."""
+class _Waiter(NamedTuple):
+    """A call waiting for credits, ordered by arrival. Its future's result: True for a turn
+    handed to it (passed on if it cannot use it), False for its own timer or its run's end."""
 
-    __slots__ = ("arrival", "cost", "future")
-
-    def __init__(self, arrival: int, cost: int, future: asyncio.Future[bool]) -> None:
-        self.arrival, self.cost, self.future = arrival, cost, future
-
-    def __lt__(self, other: _Waiter) -> bool:
-        return self.arrival < other.arrival
-
-
-#: The pacers following each in-process ``Pacer`` (the clients of one ``LocalSharedState``
-#: share it): when one of them sees it turn unlimited or limited, all their flags follow.
-_FOLLOWERS: weakref.WeakKeyDictionary[Pacer, weakref.WeakSet[AsyncPacer]]
-_FOLLOWERS = weakref.WeakKeyDictionary()
+    arrival: int
+    cost: int
+    future: asyncio.Future[bool]
 
 
 class AsyncPacer:
     """Sleep as the pacing rules say; shared by every coroutine of one client.
 
-    Calls refused credits wait in queues: one for interactive calls, one per bulk run,
-    each in arrival order. A response (or a settled reservation) wakes the head of each
-    queue, not every waiter: the woken call asks again, and if granted, wakes the next
-    while credits are left; refused, it keeps its place (a cheaper call behind it gets
-    the turn). Each waiter also asks again on its own timer (when the window resets).
+    Calls refused credits wait in arrival order, in one queue for interactive calls and
+    one per bulk run. What is learned (a response, a settled reservation) wakes the head
+    of each queue: granted, it wakes the next while credits are left; refused, it keeps
+    its place and passes the turn to a cheaper call behind it. Each waiter also asks
+    again on its own timer (when the window resets).
 
     Args:
         pacer: The in-process state, used when ``budget`` is None.
@@ -181,17 +165,11 @@ class AsyncPacer:
         #: The ``X-Rate-Limit-Limit`` of an unlimited budget: while the server repeats
         #: it, nothing is paced and nothing is shared (no Redis command per call).
         self._free: str | None = None
-        self._unpaced = False  # the in-process pacer paces nothing (only without budget)
-        #: Whether calls must ``acquire`` before they are sent; False while the budget is
-        #: unlimited. The pipeline reads it as data: an unpaced call costs one test.
-        self.paced = True
-        if budget is None:
-            _FOLLOWERS.setdefault(pacer, weakref.WeakSet()).add(self)
-            self._follow(pacer.unpaced)
 
-    def _follow(self, unpaced: bool) -> None:
-        self._unpaced = unpaced
-        self.paced = self._free is None and not unpaced
+    @property
+    def paced(self) -> bool:
+        """Whether calls must ``acquire`` first: not while the budget is unlimited."""
+        return self._free is None and (self.budget is not None or not self.pacer.unpaced)
 
     async def acquire(self, cost: int, within: float = math.inf) -> float | None:
         """Wait until ``cost`` credits may be spent, and reserve them.
@@ -200,42 +178,28 @@ class AsyncPacer:
             None once reserved; or, reserving nothing, the wait when known to be more
             than ``within``, or 0.0 once ``within`` ran out waiting (for a guessed wait).
         """
-        if self._free is not None or (self.budget is None and self.pacer.unpaced):
+        if not self.paced:
             return None
-        clock = self._clock
         mark = _BULK.get()
-        bulk = mark is not None
-        start = clock()
+        start = self._clock()
         again = False
         arrival = -1  # its place among the waiters, kept while it waits again
         turn = False  # woken to ask again: a turn it passes on if it cannot use it
         try:
             while True:
-                now = clock()
+                now = self._clock()
                 left = within - (now - start)
                 final = mark is not None and mark.final
                 needs = mark.needs() if mark is not None else None
                 run = mark.run if mark is not None and (needs is not None or final) else 0
+                bulk, needs = mark is not None, needs or 0.0
                 if self.budget is None:
                     ok, delay = self.pacer.reserve(
-                        cost,
-                        now,
-                        left,
-                        bulk=bulk,
-                        again=again,
-                        final=final,
-                        run=run,
-                        needs=needs or 0.0,
+                        cost, now, left, bulk=bulk, again=again, final=final, run=run, needs=needs
                     )
                 else:
                     ok, delay = await self.budget.reserve(
-                        cost,
-                        within=left,
-                        bulk=bulk,
-                        again=again,
-                        final=final,
-                        run=run,
-                        needs=needs or 0.0,
+                        cost, within=left, bulk=bulk, again=again, final=final, run=run, needs=needs
                     )
                 again = True
                 if ok:
@@ -246,8 +210,7 @@ class AsyncPacer:
                         try:
                             await asyncio.sleep(delay)
                         except BaseException:
-                            # Cancelled while waiting its turn: nothing was sent.
-                            self.release(cost, sent=False)
+                            self.release(cost, sent=False)  # cancelled before it was sent
                             raise
                     return None
                 if turn:
@@ -271,8 +234,7 @@ class AsyncPacer:
         if queue is None:
             queue = self._queues[mark] = []
             if mark is not None and not mark.ended().done():
-                # A bulk call waiting for the floor asks again when its run's source
-                # is exhausted.
+                # A bulk call waiting for the floor asks again when its run's source ends.
                 mark.ended().add_done_callback(self._on_end)
         bisect.insort(queue, waiter)
         timer = loop.call_later(delay, self._expire, mark, waiter)
@@ -294,23 +256,17 @@ class AsyncPacer:
 
     def _wake_one(self, mark: BulkMark | None, below: int | None = None) -> None:
         """Hand a turn to the first waiter of ``mark``'s queue (costing less than ``below``)."""
-        queue = self._queues.get(mark)
-        if queue is None:
-            return
-        for index, waiter in enumerate(queue):
-            if waiter.future.done():  # cancelled, not yet out of the queue
-                continue
-            if below is None or waiter.cost < below:
-                del queue[index]
+        for index, waiter in enumerate(self._queues.get(mark, ())):
+            if not waiter.future.done() and (below is None or waiter.cost < below):
+                del self._queues[mark][index]
                 self._leave(mark)
                 waiter.future.set_result(True)
                 return
 
     def _wake(self) -> None:
         """Something was learned: wake the head of each queue, interactive calls first."""
-        if self._queues:
-            for mark in sorted(self._queues, key=bool):  # None (interactive calls) first
-                self._wake_one(mark)
+        for mark in sorted(self._queues, key=bool):  # None (interactive calls) first
+            self._wake_one(mark)
 
     def _expire(self, mark: BulkMark | None, waiter: _Waiter) -> None:
         if not waiter.future.done():  # not woken meanwhile
@@ -341,17 +297,9 @@ class AsyncPacer:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._pending.discard(task)
         if not task.cancelled():
-            # A shared update that failed (on_error="raise") is not the caller's
-            # error; the next reservation meets the same failure and raises it.
+            # A failed shared update (on_error="raise") is not the caller's error: the
+            # next reservation meets the same failure and raises it.
             task.exception()
-        self._wake()
-
-    def _observed(self) -> None:
-        """After the in-process pacer learned something: follow it, and wake waiters."""
-        unpaced = self.pacer.unpaced
-        if unpaced is not self._unpaced:
-            for follower in _FOLLOWERS.get(self.pacer, ()):
-                follower._follow(unpaced)
         self._wake()
 
     def observe(self, headers: Mapping[str, str], cost: int, *, ok: bool = True) -> None:
@@ -361,26 +309,23 @@ class AsyncPacer:
             if limit is None or limit == self._free:
                 return  # still unlimited (or silent): this call was never reserved
             self._free = None
-            self._follow(self._unpaced)
         rate = read_rate_headers(headers)
         if self.budget is None:
             self.pacer.observe_rate(rate, cost, self._clock(), ok=ok)
-            self._observed()
+            self._wake()
         else:
             self._share(self.budget.observe(rate, cost, ok=ok))
         if rate is not None and rate[0] >= UNLIMITED and self.pacer.explicit is None:
             self._free = headers.get(LIMIT_HEADER)
-            self._follow(self._unpaced)
 
     def limited(self, retry_after: float | None, cost: int) -> None:
         """Record a 429."""
         if self._free is not None:
             self._free = None
-            self._follow(self._unpaced)
             cost = 0  # reserved nowhere
         if self.budget is None:
             self.pacer.limited(retry_after, cost, self._clock())
-            self._observed()
+            self._wake()
         else:
             self._share(self.budget.limited(retry_after, cost))
 

@@ -1,11 +1,6 @@
-"""The one request seam: ``Pipeline.send(call, parse)``, and what every client copy shares.
+"""The one request seam, ``Pipeline.send(call, parse)``, and the core every client copy shares.
 
-A resource builds a ``Call`` and names a ``Parse`` function (``transport.py``);
-``Pipeline.send`` makes the first attempt and hands a failure to the call's
-``RetryPolicy``. An attempt takes its turn at the shared pacer, a connection slot and the
-shared token (read as data while it is fresh), builds its request here and sends it
-through the transport; a 2xx body goes to the parse function with the method and URL the
-call was sent to. Nothing here imports the layers above.
+A 2xx body goes to the ``parse`` the resource named: nothing here imports the layers above.
 """
 
 from __future__ import annotations
@@ -24,7 +19,6 @@ import attrs
 
 from .._exceptions import (
     ClientStateError,
-    RateLimitError,
     ReadTimeoutError,
     SwoogoError,
     TransportError,
@@ -44,7 +38,7 @@ from .log import logger
 from .options import CallOptions, merge_headers
 from .pacer import AsyncPacer
 from .retry import RetryPolicy, server_retry_after
-from .transport import FORM, Call, Headers, Parse, Request, Response, Transport
+from .transport import FORM, Call, Headers, Parse, Request, Response, Slots, Transport
 
 __all__ = ["Pipeline", "logger"]
 
@@ -62,19 +56,16 @@ class CallState:
     parse: Parse[Any]
     deadline: float
     options: CallOptions
-    #: The attempt running now (1-based), for hooks.
-    attempt: int = 0
-    #: The token the latest exchange sent (not a local: no traceback's frame holds it).
+    attempt: int = 0  # the attempt running now (1-based), for hooks
+    #: The token the latest attempt sent: held here, so no traceback's frame shows it.
     token: Token | None = attrs.field(default=None, repr=False)
 
 
 class Pipeline:
     """The shared core of a client: pool, token, pacer, credits, lifecycle; ``send``.
 
-    A given ``transport`` is never closed here; without one, ``make_transport`` makes one
-    when the pipeline opens. ``close_store`` closes the shared state the client made for
-    itself. ``retry`` is the client's own policy (a copy may have another). ``headers`` go
-    on every request, with ``basic_auth`` on the token call and the token on the others.
+    ``make_transport`` makes the transport on opening unless one is given (never closed
+    here); ``close_store`` closes the shared state the client made for itself.
     """
 
     def __init__(
@@ -103,14 +94,13 @@ class Pipeline:
         self._make_transport = make_transport
         self.read_timeout = read_timeout
         self.pool_size = pool_size
-        #: The options of the client itself: its retry policy, no timeout or headers of its own.
+        #: The client's own options: its retry policy, no timeout or headers of its own.
         self.options = CallOptions(retry=retry)
         self.pacer = pacer
         self._close_store = close_store
         self.tokens = TokenManager(self._fetch_token, store=token_store)
-        # FIFO (asyncio's semaphore hands a freed slot to the longest waiter): bounds the
-        # requests in flight to the pool, so none queues inside aiohttp's pool.
-        self._slots = asyncio.Semaphore(pool_size)
+        # Bounds the requests in flight to the pool, so none queues inside aiohttp's pool.
+        self._slots = Slots(pool_size)
         self._hooks = hooks
         self.state = NEW
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -120,7 +110,6 @@ class Pipeline:
         self.server_offset: float | None = None
         #: Rate-limit credits of the attempts sent (by the documented costs).
         self.credits_spent = 0
-        #: Each task's record of its last success response (see ``LastResponse``).
         self._last = contextvars.ContextVar[LastResponse | None]("swoogo_async_last", default=None)
 
     def _check_open(self) -> None:
@@ -129,15 +118,16 @@ class Pipeline:
         if self.state == CLOSED:
             raise ClientStateError("the client is closed")
         if self.state != OPEN:
-            hint = "'async with SwoogoClient(...) as client:'"
-            raise ClientStateError(f"open the client first: {hint}")
+            raise ClientStateError(
+                "open the client first: 'async with SwoogoClient(...) as client:'"
+            )
         raise ClientStateError(
             "this SwoogoClient belongs to the event loop that opened it; one client serves"
             " one loop (make one client per loop or thread)"
         )
 
     async def open(self) -> None:
-        """Bind to the running loop and make the transport, unless one was given."""
+        """Bind to the running loop; make the transport unless one was given."""
         if self.state == CLOSED:
             raise ClientStateError("this SwoogoClient is closed; create a new one")
         if self.state == OPEN:
@@ -180,8 +170,7 @@ class Pipeline:
     ) -> T:
         """Send ``call`` under ``options``; return ``parse`` of its 2xx body.
 
-        A client binds its options (``functools.partial``); its resources pass the rest.
-        ``parse`` runs inside the retry loop: a success body that does not decode
+        ``parse`` runs inside the retry loop: a body that does not decode
         (``ResponseDecodeError``) is retried like any transient failure when the call is
         idempotent. ``deadline`` (on ``clock``) bounds the call instead of the policy's.
         """
@@ -191,16 +180,14 @@ class Pipeline:
             f"{self.base_url}{call.path}?{call.query}" if call.query else self.base_url + call.path
         )
         start = self.clock()
-        if deadline is None:
-            deadline = start + options.retry.deadline
+        deadline = start + options.retry.deadline if deadline is None else deadline
         state = CallState(call, url, parse, deadline, options)
         try:
             result: T = self._result(state, await self._exchange(state))
             return result
         except SwoogoError as exc:
             error = exc  # retried outside this block, so no later error is chained to it
-        again = functools.partial(self._again, state)
-        retry = options.retry
+        again, retry = functools.partial(self._again, state), options.retry
         return await retry.run_retries(again, error, call, deadline, self.clock, self.rand, start)
 
     async def _again(self, state: CallState) -> Any:
@@ -209,62 +196,46 @@ class Pipeline:
 
     def _result(self, state: CallState, response: Response) -> Any:
         """Return ``parse`` of a 2xx body (noted as the task's last response), else raise."""
-        call, status = state.call, response.status
-        if status < 300:
-            result = state.parse(response.body, method=call.method, url=state.url)
-            task = asyncio.current_task() if call.cost else None  # the token's: the client's own
-            if task is not None:  # noted: what ``ResponseInfo`` shows, not the body or state
-                last = self._last.get()
-                if last is None or last() is not task:
-                    last = LastResponse(task)
-                    self._last.set(last)
-                last.response = (call, state.url, status, response.headers, state.attempt)
-            return result
-        wait = server_retry_after(self.server_offset, response.headers) if status == 429 else None
-        raw = response.body
-        raise make_status_error(
-            status=status, method=call.method, url=state.url, raw=raw, retry_after=wait
-        )
+        call, url, status, headers = state.call, state.url, response.status, response.headers
+        if status >= 300:
+            wait = server_retry_after(self.server_offset, headers) if status == 429 else None
+            raise make_status_error(
+                status=status, method=call.method, url=url, raw=response.body, retry_after=wait
+            )
+        result = state.parse(response.body, method=call.method, url=url)
+        task = asyncio.current_task(self._loop) if call.cost else None  # not the token's call
+        if task is not None:
+            last = self._last.get()
+            if last is None or last() is not task:
+                last = LastResponse(task)
+                self._last.set(last)
+            last.response = (call, url, status, headers, state.attempt)
+        return result
 
     async def _exchange(self, state: CallState) -> Response:
         """Make one attempt: its credits, a slot, the token, the request; settle what it took.
 
-        Paced before a slot is taken: a call waiting for credits holds no slot, so an
-        interactive call never queues behind bulk calls waiting for the budget. The
-        token call takes neither: the calls holding slots may be waiting on it. A 401
-        to a request sent with a token drops that token (if no one has already) and
-        replays the request once; a 401 again means the credentials are bad.
+        Paced before a slot is taken, so a call waiting for credits holds no slot. The
+        token call (cost 0) takes neither: the calls holding slots may be waiting on it.
+        A 401 to a request sent with a token drops that token and replays the request once.
         """
         call = state.call
         state.attempt += 1
         pacer = self.pacer if call.cost else None
-        slots = self._slots if call.cost else None
         replayed = False
         while True:
-            if pacer is not None and pacer.paced:  # as data: an unlimited budget costs a test
-                too_long = await pacer.acquire(call.cost, within=state.deadline - self.clock())
-                if too_long == 0.0:  # the deadline passed while it waited for credits
-                    raise _late(state)
-                if too_long is not None:  # the budget is known spent past the deadline
-                    raise RateLimitError(
-                        status=429,
-                        method=call.method,
-                        url=state.url,
-                        body=None,
-                        raw=b"client-side pacing: the rate-limit budget is spent past this"
-                        b" call's deadline",
-                        retry_after=too_long,
-                    )
-            if slots is not None:
-                try:
-                    if slots.locked():  # a wait: bounded by the call's deadline
-                        await self._within(state, slots.acquire(), slots.release)
-                    else:
-                        await slots.acquire()
-                except BaseException:
-                    if pacer is not None:
-                        pacer.release(call.cost, sent=False)  # cancelled before a slot
-                    raise
+            if pacer is not None and pacer.paced:  # read as data: unlimited costs one test
+                await self._pace(pacer, state)
+            if call.cost:
+                if self._slots.free:
+                    self._slots.free -= 1
+                else:
+                    try:  # a wait: bounded by the call's deadline
+                        await self._within(state, self._slots.wait(), self._slots.release)
+                    except BaseException:
+                        if pacer is not None:
+                            pacer.release(call.cost, sent=False)  # cancelled before a slot
+                        raise
             state.token = None
             response: Response | None = None
             sent = False  # whether the request may have reached the server
@@ -292,35 +263,47 @@ class Pipeline:
                     raise ClientStateError("the client was closed while this call ran") from None
                 raise
             finally:
-                if slots is not None:
-                    slots.release()
-                if response is not None and response.status == 429:
-                    self.credits_spent -= call.cost  # refused: the server charged nothing
-                if pacer is not None:
-                    if response is None:
-                        pacer.release(call.cost, sent=sent)
-                    elif response.status == 429:
-                        retry_after = server_retry_after(self.server_offset, response.headers)
-                        pacer.limited(retry_after, call.cost)
-                    else:
-                        pacer.observe(response.headers, call.cost, ok=response.status < 300)
+                if call.cost:
+                    self._slots.release()
+                    if response is not None and response.status == 429:
+                        self.credits_spent -= call.cost  # refused: the server charged nothing
+                    if pacer is not None:
+                        self._settle(pacer, call.cost, response, sent)
             if self.server_offset is None or not call.cost:
-                # Learned from the first dated answer, whoever fetched the token (a client
-                # that took it from the shared store must know the offset as well), and
-                # from each token response, which times the token.
+                # From the first dated answer (a client that took the token from the shared
+                # store must know it too), and from each token response, which times it.
                 self.server_offset = read_server_offset(response.headers, time.time())
             if logger.isEnabledFor(logging.DEBUG):
                 args = (call.method, call.path, response.status, state.attempt, call.cost)
                 logger.debug("%s %s -> %d (attempt %d, %d credits)", *args)
             if self._hooks.on_request or self._hooks.on_response:
-                within = state.deadline - self.clock()
                 status, headers = response.status, response.headers
                 info = ResponseInfo.of(call, state.url, status, headers, state.attempt)
-                await self._hooks.response(info, within)
+                await self._hooks.response(info, state.deadline - self.clock())
             if response.status != 401 or state.token is None or replayed:
                 return response
             self.tokens.invalidate(state.token)
             replayed = True
+
+    async def _pace(self, pacer: AsyncPacer, state: CallState) -> None:
+        """Wait for the call's credits, or raise if they come too late for its deadline."""
+        too_long = await pacer.acquire(state.call.cost, within=state.deadline - self.clock())
+        if too_long == 0.0:  # the deadline passed while it waited for credits
+            raise _late(state)
+        if too_long is not None:  # the budget is known spent past the deadline
+            raw = b"client-side pacing: the rate-limit budget is spent past this call's deadline"
+            method, url = state.call.method, state.url
+            raise make_status_error(
+                status=429, method=method, url=url, raw=raw, retry_after=too_long
+            )
+
+    def _settle(self, pacer: AsyncPacer, cost: int, response: Response | None, sent: bool) -> None:
+        if response is None:
+            pacer.release(cost, sent=sent)
+        elif response.status == 429:
+            pacer.limited(server_retry_after(self.server_offset, response.headers), cost)
+        else:
+            pacer.observe(response.headers, cost, ok=response.status < 300)
 
     async def _within(self, state: CallState, waiting: Awaitable[T], undo: Any = None) -> T:
         """Await ``waiting`` (the token, a slot) until the call's deadline; ``undo()`` if late."""
@@ -340,39 +323,33 @@ class Pipeline:
         A copy's options lay its headers over the client's (never ``Authorization``, see
         ``check_headers``) and put its timeout in place of ``read_timeout``.
         """
-        call, options = state.call, state.options
+        call, options, token = state.call, state.options, state.token
         remaining = state.deadline - self.clock()
         if remaining <= 0.001:
             raise _late(state)
-        if state.token is None:
+        if token is None:
             headers = self._basic
         else:
+            if self._bearer[0] is not token:
+                self._bearer = (token, {})
             by_type = self._bearer[1]
-            if self._bearer[0] is not state.token:
-                by_type = {}
-                self._bearer = (state.token, by_type)
-            found = by_type.get(call.content_type)
-            if found is None:
-                fields = {**self._headers, "Authorization": "Bearer " + state.token.value}
+            if call.content_type not in by_type:
+                fields = {**self._headers, "Authorization": "Bearer " + token.value}
                 if call.content_type is not None:
                     fields["Content-Type"] = call.content_type
-                found = by_type[call.content_type] = Headers(fields)
-            headers = found
-        limit, timeout = self.read_timeout, None
+                by_type[call.content_type] = Headers(fields)
+            headers = by_type[call.content_type]
         if options.headers:
             headers = Headers(merge_headers(headers, options.headers))
-        if options.timeout is not None:
-            limit = timeout = options.timeout
-        return Request(
-            call.method, state.url, headers, call.body, remaining if remaining < limit else timeout
-        )
+        limit = self.read_timeout if options.timeout is None else options.timeout
+        timeout = remaining if remaining < limit else options.timeout
+        return Request(call.method, state.url, headers, call.body, timeout)
 
     async def server_clock_offset(self, options: CallOptions, deadline: float) -> float | None:
         """Return the server's clock minus ours, asking if no answer told it yet; None if no
         answer carried a readable ``Date``, or one beyond ``MAX_TRUSTED_OFFSET``."""
         if self.server_offset is None:
-            # Nothing read yet (the token came from the shared store, the calls so far
-            # were lost): one 1-credit read, whose answer of any status is dated.
+            # The token came from the shared store, or no call got an answer: a 1-credit read.
             call = Call("GET", "/sessions/0", "fields=id")
             url = f"{self.base_url}{call.path}?{call.query}"
             with contextlib.suppress(SwoogoError):

@@ -1,18 +1,13 @@
-"""What a request is at each step, and the one I/O seam: ``Transport.send(Request) -> Response``.
-
-A resource builds a ``Call`` (its ids checked by ``check_id``) and names a ``Parse``
-function for the body; the pipeline turns the call into a ``Request`` and gets back a
-``Response``. ``AiohttpTransport`` is the real transport: it owns (or borrows) one
-``aiohttp.ClientSession`` and translates every aiohttp failure into a ``TransportError``
-so that aiohttp's exceptions never reach the caller. ``MockTransport`` hands each
-request to a function, so tests can stand in for the network without a server.
+"""What a request is at each step (``Call``, ``Parse``, ``Request``, ``Response``), and the one
+I/O seam, ``Transport.send(Request) -> Response``: over aiohttp, or a function in tests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import aiohttp
@@ -40,6 +35,7 @@ __all__ = [
     "Request",
     "Response",
     "Send",
+    "Slots",
     "Transport",
     "check_id",
 ]
@@ -49,6 +45,8 @@ T_co = TypeVar("T_co", covariant=True)
 
 FORM: Final = "application/x-www-form-urlencoded"
 JSON: Final = "application/json"
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 @attrs.frozen(slots=True)
@@ -72,11 +70,8 @@ def check_id(name: str, value: Any) -> int:
 
 
 class Parse(Protocol[T_co]):
-    """Reads a 2xx body; ``method`` and ``url`` are the request's, for the errors it raises.
-
-    What a resource hands the request seam with its ``Call`` (``parse_session``,
-    ``functools.partial(parse_page, page=..., per_page=...)``).
-    """
+    """Reads a 2xx body (``parse_session``, a ``parse_page`` partial); ``method`` and ``url``
+    are the request's, for the errors it raises."""
 
     def __call__(self, raw: bytes, *, method: str, url: str) -> T_co: ...
 
@@ -89,30 +84,21 @@ class Send(Protocol):
         ...
 
 
-class Headers(Mapping[str, str]):
+class Headers(CIMultiDictProxy[str]):
     """Read-only request headers whose repr hides the ``Authorization`` value.
 
-    Tracebacks capture the locals of every frame (Sentry records them by default);
-    the credentials travel only inside this object, so no local shows them.
+    Tracebacks capture every frame's locals (Sentry records them by default): the
+    credentials travel only inside this object (aiohttp's frames included), so no local
+    shows them.
     """
 
-    __slots__ = ("wire",)
+    __slots__ = ()
 
     def __init__(self, items: Mapping[str, str]) -> None:
-        #: What aiohttp is given: a multidict it takes as it is, without copying.
-        self.wire = CIMultiDictProxy(CIMultiDict(items))
-
-    def __getitem__(self, name: str) -> str:
-        return self.wire[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.wire)
-
-    def __len__(self) -> int:
-        return len(self.wire)
+        super().__init__(CIMultiDict(items))
 
     def __repr__(self) -> str:
-        shown = {k: "***" if k.lower() == "authorization" else v for k, v in self.wire.items()}
+        shown = {k: "***" if k.lower() == "authorization" else v for k, v in self.items()}
         return f"Headers({shown!r})"
 
 
@@ -120,8 +106,7 @@ class Headers(Mapping[str, str]):
 class Request:
     """An HTTP request, fully built: nothing is added to it on the way out.
 
-    ``timeout`` caps this one attempt (seconds) in place of the transport's read
-    timeout; the retry loop uses it for a call's deadline and per-call timeouts.
+    ``timeout`` (seconds), if set, replaces the transport's read timeout for this request.
     """
 
     method: str
@@ -153,16 +138,44 @@ class Transport(Protocol):
         ...
 
 
-DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-_CHUNK = 64 * 1024
+class Slots:
+    """The pool's slots (requests in flight), handed to waiters in arrival order: an
+    ``asyncio.Semaphore`` without its cost for a free slot (``locked()`` scans its waiters)."""
 
-Handler = Callable[[Request], "Response | Awaitable[Response]"]
+    __slots__ = ("_waiters", "free")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def wait(self) -> None:
+        """Take a slot, waiting for ``release`` to hand one over if none is free."""
+        if self.free:  # free only while nobody waits
+            self.free -= 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except BaseException:
+            if future.done() and not future.cancelled():
+                self.release()  # handed a slot, then cancelled: it passes on
+            raise  # a cancelled waiter stays queued; ``release`` skips it
+
+    def release(self) -> None:
+        """Hand the slot to the longest live waiter, or free it."""
+        while self._waiters:
+            future = self._waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
 
 
 class MockTransport:
-    """A transport that calls ``handler(request)`` instead of using the network."""
+    """A transport that calls ``handler(request)`` (sync or async) instead of the network."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Callable[[Request], Response | Awaitable[Response]]) -> None:
         self._handler = handler
 
     async def send(self, request: Request) -> Response:
@@ -170,12 +183,10 @@ class MockTransport:
         result = self._handler(request)
         if inspect.isawaitable(result):
             result = await result
-        if not isinstance(result.headers, CIMultiDictProxy):
-            # Header names are case-insensitive on the wire; make them so here too.
-            result = Response(
-                result.status, CIMultiDictProxy(CIMultiDict(result.headers)), result.body
-            )
-        return result
+        if isinstance(result.headers, CIMultiDictProxy):
+            return result
+        headers = CIMultiDictProxy(CIMultiDict(result.headers))  # names are case-insensitive
+        return Response(result.status, headers, result.body)
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -184,10 +195,8 @@ class MockTransport:
 class AiohttpTransport:
     """A transport over one shared ``aiohttp.ClientSession``.
 
-    The connector holds at most ``pool_size`` connections; ``SwoogoClient`` keeps
-    requests in flight within that limit itself, so none waits in aiohttp's pool
-    queue. Redirects are never followed, so credentials never travel to another host.
-    Each request runs under aiohttp's own timeouts (``sock_connect`` and ``total``).
+    ``SwoogoClient`` keeps the requests in flight within ``pool_size``, so none waits in
+    aiohttp's pool. Redirects are never followed, so credentials never leave for another host.
 
     Args:
         session: A session to use; the transport never closes one it was given.
@@ -217,14 +226,12 @@ class AiohttpTransport:
         self._given_session = session
         self._session: aiohttp.ClientSession | None = session
         self._closed = False
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
         self._pool_size = pool_size
         self._max_bytes = max_response_bytes
         self._timeout = aiohttp.ClientTimeout(total=read_timeout, sock_connect=connect_timeout)
 
     def _open(self) -> aiohttp.ClientSession:
-        # Created on first use, inside the running loop: construction binds nothing.
+        # Made on first use, inside the running loop.
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
@@ -232,60 +239,52 @@ class AiohttpTransport:
 
     async def send(self, request: Request) -> Response:
         """Send ``request``; translate aiohttp failures into ``TransportError``."""
+        method, url = request.method, request.url
         if self._closed:
-            raise ConnectError("the transport is closed", method=request.method, url=request.url)
+            raise ConnectError("the transport is closed", method=method, url=url)
         session = self._session or self._open()
         timeout = self._timeout
-        if request.timeout is not None and request.timeout != self._read_timeout:
-            # The call's deadline, or a per-call timeout (``with_options``), replaces it.
+        if request.timeout is not None and request.timeout != timeout.total:
             timeout = aiohttp.ClientTimeout(
-                total=request.timeout, sock_connect=self._connect_timeout
+                total=request.timeout, sock_connect=timeout.sock_connect
             )
-        method, url = request.method, request.url
         try:
             async with session.request(
                 method,
                 url,
-                # No local of this frame holds the credentials (see ``Headers``).
-                headers=request.headers.wire
-                if type(request.headers) is Headers  # exact type: an ABC isinstance is slow
-                else request.headers,
+                headers=request.headers,
                 data=request.body,
                 allow_redirects=False,
                 timeout=timeout,
             ) as resp:
                 length = resp.content_length
                 if length is not None and length <= self._max_bytes:
-                    body = await resp.read()  # the common answer: its size told and allowed
-                else:
-                    body = await self._read(resp, method, url)
-                return Response(resp.status, resp.headers, body)
+                    return Response(resp.status, resp.headers, await resp.read())
+                return Response(resp.status, resp.headers, await self._read(resp, method, url))
         except aiohttp.ClientError as exc:
             error = _translate(exc, method, url)
         except asyncio.TimeoutError:
-            error = ReadTimeoutError(
-                f"no complete response within {timeout.total:g}s", method=method, url=url
-            )
-        # Raised outside the except block on purpose: aiohttp's exceptions can carry the
-        # request's headers (the Authorization header included) in their repr, so they
-        # are neither chained nor left as the implicit context.
+            reason = f"no complete response within {timeout.total:g}s"
+            error = ReadTimeoutError(reason, method=method, url=url)
+        # Raised outside the except block: aiohttp's exceptions can carry the request's
+        # headers (Authorization included) in their repr, so they are never chained.
         raise error
 
     async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
         """Read a body of unknown or excessive length, refusing one past the limit early."""
-        limit = self._max_bytes
         if resp.content_length is None:
             body = bytearray()
             async for chunk in resp.content.iter_chunked(_CHUNK):
                 body += chunk
-                if len(body) > limit:
+                if len(body) > self._max_bytes:
                     break
             else:
                 return bytes(body)
+        limit = self._max_bytes
         raise ResponseTooLargeError(method=method, url=url, status=resp.status, limit=limit)
 
     async def aclose(self) -> None:
-        """Close the session if this transport created it; no new one is opened after."""
+        """Close the session if this transport made it; no new one is opened after."""
         self._closed = True
         if self._given_session is None and self._session is not None:
             session, self._session = self._session, None
@@ -294,19 +293,17 @@ class AiohttpTransport:
 
 def _translate(exc: aiohttp.ClientError, method: str, url: str) -> TransportError:
     """Return our error for an aiohttp failure, naming its kind but keeping nothing of it."""
-    kind = type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ConnectError("connect timed out", method=method, url=url)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return ConnectError(
-            f"cannot connect ({type(exc.os_error).__name__})", method=method, url=url
-        )
+        reason = f"cannot connect ({type(exc.os_error).__name__})"
+        return ConnectError(reason, method=method, url=url)
     if isinstance(exc, aiohttp.InvalidURL):
         return ConnectError("invalid URL", method=method, url=url)
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return ReadTimeoutError("timed out waiting for the response", method=method, url=url)
-    if isinstance(
-        exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError)
-    ):
+    lost = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError)
+    kind = type(exc).__name__
+    if isinstance(exc, lost):
         return ConnectionLostError(f"connection lost ({kind})", method=method, url=url)
     return TransportError(f"HTTP client error ({kind})", method=method, url=url)
