@@ -33,8 +33,7 @@ from .auth import (
     read_server_offset,
     trusted_offset,
 )
-from .hooks import Hooks, LastResponse, ResponseInfo
-from .log import logger
+from .hooks import Hooks, LastResponse, ResponseInfo, logger
 from .options import CallOptions, merge_headers
 from .pacer import AsyncPacer
 from .retry import RetryPolicy, server_retry_after

@@ -1,3 +1,0 @@
-"""Temporary: delete once ``pipeline.py`` imports ``logger`` from ``hooks``."""
-
-from .hooks import logger as logger
