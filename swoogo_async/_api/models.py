@@ -64,7 +64,7 @@ class SelectionControl(_OpenEnum):
 
 
 # Not slotted: the converter makes a session read whole with ``from_fields``.
-@attrs.frozen(slots=False)
+@attrs.frozen(slots=False, kw_only=True)
 class Session:
     """A session (agenda item).
 
