@@ -339,3 +339,31 @@ async def test_a_create_with_fewer_fields_never_claims_another_clients_session(
     mine = await client.sessions.create(**row)
     assert mine.id != theirs.id
     assert sorted(fake.sessions) == sorted([theirs.id or 0, mine.id or 0])
+
+
+async def test_a_session_read_on_two_pages_is_judged_by_its_later_copy() -> None:
+    # An insert shifted the listing between two page reads and the session was edited in
+    # between: the copy read last is the one the lookup judges.
+    from swoogo_async._api.converter import structure_session
+
+    made = "2026-05-01 08:00:00"
+
+    def session(i: int, name: str, **more: Any) -> Session:
+        record = {"id": i, "event_id": EVENT, "name": name, "date": "2026-05-01"}
+        return structure_session({**record, "created_at": made, **more})
+
+    first = [session(i, "Other") for i in range(100, 299)] + [session(7, "Keynote", notes="x")]
+    second = [session(7, "Keynote"), session(8, "Else")]
+
+    async def list_page(event_id: Any, number: int, *rest: Any) -> Page[Session]:
+        items = first if number == 1 else second
+        return Page(items=items, total_count=201, page_count=2, current_page=number, per_page=200)
+
+    batcher = Batcher(list_page, lambda: 100.0, max_pages=5, window=0.0)
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    fields = {"event_id": EVENT, "name": "Keynote", "date": dt.date(2026, 5, 1)}
+    with batcher.running(EVENT):
+        matches, contested, candidates = await batcher.look_up(
+            fields, since=since, excluded=frozenset(), ready_at=100.0, deadline=1e9
+        )
+    assert ([m.id for m in matches], contested, candidates) == ([7], False, [7])

@@ -359,7 +359,8 @@ class Batcher:
             lambda n: self._list_page(event_id, n, fields, search, deadline),
             max_pages=self._max_pages,
         )
-        found = await listing.collect()
+        # Every copy, in page order: a session seen twice is judged by its later copy.
+        found = [s async for page in listing.pages() for s in page.items]
         if not listing.complete:
             raise LookupIncompleteError(f"the lookup read no further: {listing.stopped}")
         return found
