@@ -1,8 +1,6 @@
-"""The one cattrs converter, API payloads to models and back, by the rules of ``scalars.py``.
-
-Custom fields (``custom_fields`` and top-level ``c_<digits>`` keys) go to ``custom_fields``,
-unknown keys to ``extra``, as does a known field's value that will not convert: a page never
-fails on one odd value. Session records read whole take one generated function."""
+"""The one cattrs converter, API payloads to models and back by the drift rules of ``models.py``:
+custom fields (also top-level ``c_<digits>`` keys) to ``custom_fields``, unknown keys and a
+value that will not convert to ``extra``, so a page never fails on one odd value."""
 
 from __future__ import annotations
 
@@ -19,28 +17,25 @@ from .._exceptions import ResponseDecodeError
 from .._json import ERRORS as JSON_ERRORS
 from .._json import decoder as json_decoder
 from .._json import loads
-from .models import SelectionControl, Session, SessionStatus, Speaker, from_fields
-from .scalars import (
+from .models import (
     AS_IS_TYPES,
     CUSTOM_FIELD_RE,
     STRUCTURE,
     UNSTRUCTURE,
+    SelectionControl,
+    Session,
+    SessionStatus,
+    Speaker,
     custom_fields,
-    format_datetime,
-    format_time,
-    parse_int,
+    from_fields,
 )
 
 if TYPE_CHECKING:
     import cattrs
 
 __all__ = [
-    "CUSTOM_FIELD_RE",
     "converter",
     "decode_json",
-    "format_datetime",
-    "format_time",
-    "parse_int",
     "parse_session",
     "parse_speaker",
     "refused",
@@ -82,8 +77,7 @@ def _unstructure_fn(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
 
 @functools.cache
 def _structure_hooks(cls: type[Any]) -> list[tuple[str, Callable[[Any, Any], Any], Any]]:
-    """Each field's name, hook and type (``extra`` is filled afterwards, a speaker's
-    ``sessions`` by ``structure_speaker``)."""
+    """Each field's name, hook and type (not ``extra``, nor a speaker's ``sessions``)."""
     hook = converter().get_structure_hook
     return [
         (a.name, custom_fields if a.name == "custom_fields" else hook(a.type), a.type)
@@ -123,10 +117,9 @@ _WIRE_NAMES: dict[str, Any] = {
 
 @functools.cache
 def _session_records() -> Callable[..., list[Session]]:
-    """Generate the function that reads session records: like cattrs', with the tests of
-    ``_WIRE_FORMS`` inline, each record converted in place to be the session's attributes.
-    A record lacking a field or with a value in no usual form goes to ``general`` (the rules
-    read their own output unchanged: a record converted in part reads as it came)."""
+    """Generate the session records reader: ``_WIRE_FORMS`` inline, each record converted in
+    place; one lacking a field or holding an unusual value goes to ``general`` (the rules read
+    their own output unchanged, so a record converted in part reads as it came)."""
     fields = [a for a in attrs.fields(attrs.resolve_types(Session)) if a.name != "extra"]
     names = {**_WIRE_NAMES, "cls": Session, "new": from_fields, "N": len(fields)}
     names["get"] = operator.itemgetter(*(a.name for a in fields))
@@ -202,10 +195,8 @@ def structure_record(cls: type[T], data: Any) -> T:
 
 
 def structure_sessions(items: Any, *, copy: bool = True) -> list[Session]:
-    """Turn the ``items`` of a list page (a list, or an object keyed by id) into sessions.
-
-    ``copy=False``: the records (a body just decoded) become the sessions' own.
-    """
+    """Turn a page's ``items`` (a list, or an object keyed by id) into sessions; ``copy=False``
+    makes the records (a body just decoded) the sessions' own."""
     if isinstance(items, Mapping):
         items = list(items.values())
     if not isinstance(items, list):
@@ -240,7 +231,7 @@ def structure_speaker(data: Any, _: Any = None) -> Speaker:
     return speaker
 
 
-def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
+def decode_json(raw: bytes, *, method: str, url: str) -> Any:
     """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
     try:
         return json_decoder()(raw)  # the usual body; anything else takes the one rule
@@ -249,9 +240,7 @@ def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
     try:
         return loads(raw)
     except ValueError:
-        raise ResponseDecodeError(
-            status=status, method=method, url=url, body=None, raw=raw
-        ) from None
+        raise ResponseDecodeError(status=200, method=method, url=url, body=None, raw=raw) from None
 
 
 def refused(raw: bytes, payload: Any, *, method: str, url: str) -> ResponseDecodeError:

@@ -14,8 +14,7 @@ from typing import Annotated, Any, NamedTuple, TypedDict, get_type_hints
 
 from .._exceptions import InvalidInputError
 from .._types import UNSET, UnsetType
-from .models import SelectionControl, SessionStatus
-from .scalars import CUSTOM_FIELD_RE, parse_bool, parse_int
+from .models import CUSTOM_FIELD_RE, SelectionControl, SessionStatus, parse_bool, parse_int
 
 __all__ = [
     "REQUIRED_ON_CREATE",

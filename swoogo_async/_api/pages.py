@@ -1,6 +1,5 @@
-"""Listings walked so that a server whose counters lie (``currentPage`` stuck, ``next``
-always there, ``?page`` ignored, ``totalCount`` stale) cannot make them loop, and the
-parsers of a list page's body (the envelope)."""
+"""Listings that a server whose counters lie (``currentPage`` stuck, ``next`` always there,
+``?page`` ignored, ``totalCount`` stale) cannot make loop, and the list envelope's parsers."""
 
 from __future__ import annotations
 
@@ -35,10 +34,10 @@ UNCOUNTED_PAGE_CAP = 1000
 
 
 def _short(read: int, total: int | None) -> str | None:
-    """Why a walk that reached the server's end is not complete, or None if it is."""
+    """Why a walk that reached the server's end is not complete (an item deleted while it
+    read moved the ones after it up, maybe unseen), or None if it is."""
     if total is None or read >= total:
         return None
-    # An item deleted while the pages were read moved the ones after it up, maybe unseen.
     return (
         f"the listing ended with {read} distinct items of the {total} its first page"
         " announced (it changed while it was read)"
@@ -48,8 +47,8 @@ def _short(read: int, total: int | None) -> str | None:
 def _runaway(
     read: int, total: int | None, number: int, page_count: int | None, pages: int
 ) -> str | None:
-    """Why a walk that has more to read must stop anyway, or None if it may go on: more
-    items than ``totalCount`` go on to the last page ``pageCount`` announces, not past it."""
+    """Why a walk with more to read must stop anyway, or None: more items than ``totalCount``
+    go on to the last page ``pageCount`` announces, not past it."""
     if total is not None and read > total and (page_count is None or page_count > number + 1):
         return (
             f"the listing went past the {total} items its first page announced"
@@ -65,9 +64,8 @@ def _item_id(item: Any) -> Hashable | None:
 
 
 class PageWalk(Generic[T]):
-    """``async for page in PageWalk(fetch)``: page ``n`` by ``fetch(n)``, each page once,
-    never endlessly (the rules in ``Listing``'s docstring). ``key`` is an item's identity
-    (None: unknown, never a repeat)."""
+    """``async for page in PageWalk(fetch)``: page ``n`` by ``fetch(n)``, each page once, never
+    endlessly; ``key`` is an item's identity (None: unknown, never a repeat)."""
 
     def __init__(
         self,
@@ -258,7 +256,6 @@ class SessionBatch:
 
 
 def _int_or_none(value: Any) -> int | None:
-    """An envelope count: an int, or None for anything else (``1e999`` included)."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -270,8 +267,7 @@ def _int_or_none(value: Any) -> int | None:
 def page_of(
     payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
 ) -> Page[dict[str, Any]]:
-    """The ``Page`` a decoded list envelope holds (``items`` a list or an object keyed by
-    id; a bare list, no counts), or raise ``ResponseDecodeError``."""
+    """The ``Page`` a decoded list envelope (or a bare list) holds, or ``ResponseDecodeError``."""
     if isinstance(payload, list):
         payload = {"items": payload}
     items = payload.get("items") if isinstance(payload, dict) else None

@@ -17,8 +17,7 @@ from urllib.parse import quote
 
 import attrs
 
-from .._api.converter import format_datetime, format_time
-from .._api.models import Page, Session
+from .._api.models import Page, Session, format_datetime, format_time
 from .._api.pages import PageWalk
 from .._exceptions import LookupIncompleteError
 from .reconcile import assign_matches

@@ -8,9 +8,8 @@ from typing import Any, Literal
 
 import attrs
 
-from .._api.converter import CUSTOM_FIELD_RE
 from .._api.fields import WRITABLE_FIELDS
-from .._api.models import Session
+from .._api.models import CUSTOM_FIELD_RE, Session
 from .._exceptions import AmbiguousMatchError, InvalidInputError
 from .bulk import UNREADABLE, RowInput, prepare_create_row
 from .reconcile import comparable, differing
