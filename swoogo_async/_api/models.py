@@ -177,17 +177,15 @@ class Page(Generic[T]):
 
 
 def from_fields(cls: type[T], fields: dict[str, Any]) -> T:
-    """Make a model whose attributes are ``fields`` itself, which must hold every field and
-    nothing else, each value already of its type: what ``__init__`` would store one by one
-    (no model here validates or converts), as pydantic-core makes a model."""
+    """Make a model whose attributes are ``fields`` itself (every field, each of its type), as
+    pydantic-core does: what ``__init__`` would store, since no model here validates."""
     record = object.__new__(cls)
     object.__setattr__(record, "__dict__", fields)
     return record
 
 
-# The drift rules: ``"20"`` for ``20``, flags as ``0``/``1``, ``"0"``/``"1"`` or
-# ``true``/``false``, datetimes without an offset (UTC). Each tries the usual wire form first;
-# ``(value, type)`` is cattrs' hook signature.
+# The drift rules (``"20"`` for ``20``, flags as ``0``/``1``, ``"1"`` or ``true``, datetimes
+# without an offset in UTC), with cattrs' hook signature ``(value, type)``.
 UTC = dt.timezone.utc
 CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
 _FLAGS: dict[Any, bool] = {
@@ -250,11 +248,6 @@ def parse_time(value: Any, _type: Any = None) -> dt.time | None:
 
 def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
     """Read ``YYYY-MM-DD HH:MM:SS``; a value without an offset is UTC."""
-    if type(value) is str and len(value) == 19:  # no offset: UTC, read in one call
-        try:
-            return dt.datetime.fromisoformat(value + "+00:00")
-        except ValueError:
-            pass
     if type(value) is str and value:
         parsed = dt.datetime.fromisoformat(value)
     elif isinstance(value, dt.datetime):
@@ -282,12 +275,10 @@ def custom_fields(value: Any, _type: Any = None) -> dict[str, Any]:
 
 
 def format_date(value: dt.date | None) -> str | None:
-    """Write a date as ``YYYY-MM-DD``."""
     return None if value is None else value.isoformat()
 
 
 def format_time(value: dt.time | None) -> str | None:
-    """Write a time as ``HH:MM:SS``."""
     return None if value is None else value.replace(tzinfo=None).isoformat("seconds")
 
 

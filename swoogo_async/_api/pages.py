@@ -16,7 +16,6 @@ __all__ = [
     "UNCOUNTED_PAGE_CAP",
     "KeysetWalk",
     "Listing",
-    "PageWalk",
     "SessionBatch",
     "numbered_listing",
     "page_of",
@@ -63,53 +62,6 @@ def _item_id(item: Any) -> Hashable | None:
     return item.id  # type: ignore[no-any-return]
 
 
-class PageWalk(Generic[T]):
-    """``async for page in PageWalk(fetch)``: page ``n`` by ``fetch(n)``, each page once, never
-    endlessly; ``key`` is an item's identity (None: unknown, never a repeat)."""
-
-    def __init__(
-        self,
-        fetch: Callable[[int], Awaitable[Page[T]]],
-        *,
-        max_pages: int | None = None,
-        key: Callable[[T], Hashable | None] = _item_id,
-    ) -> None:
-        self._fetch, self._max_pages, self._key = fetch, max_pages, key
-        self.complete = False  # the walk ended where the server said the listing ends
-        self.stopped: str | None = None  # why it did not
-
-    async def __aiter__(self) -> AsyncIterator[Page[T]]:
-        seen: set[Hashable] = set()
-        anonymous = 0  # items without an identity, counted towards the total
-        page_count: int | None = None
-        total: int | None = None
-        number = 1
-        while True:
-            page = await self._fetch(number)
-            keys = list(map(self._key, page.items))
-            new = [k for k in keys if k is not None and k not in seen]
-            if number == 1:
-                page_count, total = page.page_count, page.total_count
-            elif page.items and not new:
-                self.stopped = f"page {number} brought no new item (is ?page ignored?)"
-                return
-            seen.update(new)
-            anonymous += keys.count(None)
-            yield page
-            read = len(seen) + anonymous
-            if not page.items or not _more(page, number, page_count):
-                break
-            if self._max_pages is not None and number >= self._max_pages:
-                self.stopped = f"stopped after {number} pages"
-                return
-            self.stopped = _runaway(read, total, number, page_count, number)
-            if self.stopped is not None:
-                return
-            number += 1
-        self.stopped = _short(read, total)
-        self.complete = self.stopped is None
-
-
 def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
     """Whether the server says a page follows page ``number``: the first page's
     ``pageCount``, else ``next``, else a full page; never a ``totalCount`` that may be stale."""
@@ -123,7 +75,7 @@ def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
 class KeysetWalk(Generic[T]):
     """``async for page in KeysetWalk(fetch)``: ``fetch(last)`` is the first page of the
     items whose id is above ``last``, by id, so an item deleted or added meanwhile cannot
-    move an unseen one to a page already read. ``complete`` as for ``PageWalk``."""
+    move an unseen one to a page already read. ``complete`` and ``stopped`` as for ``Listing``."""
 
     def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]]) -> None:
         self._fetch = fetch
@@ -192,10 +144,35 @@ class Listing(Generic[T]):
 
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Yield every page in turn, each at most once (see the class docstring)."""
-        walk = PageWalk(self._fetch, max_pages=self._max_pages, key=self._key)
-        async for current in walk:
-            yield current
-        self.stopped, self.complete = walk.stopped, walk.complete
+        seen: set[Hashable] = set()
+        anonymous = 0  # items without an identity, counted towards the total
+        page_count: int | None = None
+        total: int | None = None
+        number = 1
+        while True:
+            page = await self._fetch(number)
+            keys = list(map(self._key, page.items))
+            new = [k for k in keys if k is not None and k not in seen]
+            if number == 1:
+                page_count, total = page.page_count, page.total_count
+            elif page.items and not new:
+                stopped: str | None = f"page {number} brought no new item (is ?page ignored?)"
+                break
+            seen.update(new)
+            anonymous += keys.count(None)
+            yield page
+            read = len(seen) + anonymous
+            if not page.items or not _more(page, number, page_count):
+                stopped = _short(read, total)
+                break
+            if self._max_pages is not None and number >= self._max_pages:
+                stopped = f"stopped after {number} pages"
+                break
+            stopped = _runaway(read, total, number, page_count, number)
+            if stopped is not None:
+                break
+            number += 1
+        self.stopped, self.complete = stopped, stopped is None
 
     async def __aiter__(self) -> AsyncIterator[T]:
         seen: set[Hashable] = set()
