@@ -18,7 +18,7 @@ from urllib.parse import quote
 import attrs
 
 from .._api.models import Page, Session, format_datetime, format_time
-from .._api.pages import PageWalk
+from .._api.pages import Listing
 from .._exceptions import LookupIncompleteError
 from .reconcile import assign_matches
 
@@ -255,11 +255,11 @@ class Batcher:
     async def _search(
         self, event_id: Any, fields: list[str], search: list[str], deadline: float
     ) -> list[Session]:
-        walk = PageWalk(
-            lambda number: self._list_page(event_id, number, fields, search, deadline),
+        listing = Listing(
+            lambda n: self._list_page(event_id, n, fields, search, deadline),
             max_pages=self._max_pages,
         )
-        found = [s async for page in walk for s in page.items]
-        if not walk.complete:
-            raise LookupIncompleteError(f"the lookup read no further: {walk.stopped}")
+        found = await listing.collect()
+        if not listing.complete:
+            raise LookupIncompleteError(f"the lookup read no further: {listing.stopped}")
         return found
