@@ -77,7 +77,6 @@ def _unstructure_fn(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
 
 @functools.cache
 def _structure_hooks(cls: type[Any]) -> list[tuple[str, Callable[[Any, Any], Any], Any]]:
-    """Each field's name, hook and type (not ``extra``, nor a speaker's ``sessions``)."""
     hook = converter().get_structure_hook
     return [
         (a.name, custom_fields if a.name == "custom_fields" else hook(a.type), a.type)
@@ -145,8 +144,8 @@ def _session_records() -> Callable[..., list[Session]]:
     return names["sessions"]  # type: ignore[no-any-return]
 
 
-# A payload's keys that are not fields (a session's top-level custom fields, then the
-# others) by model and key layout, which a page's records share. Bounded.
+# A record's keys that are not fields (a session's top-level custom fields, then the others)
+# by model and key layout, which a page's records share. Bounded.
 _SPLITS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 
@@ -175,8 +174,7 @@ def _move_other_keys(data: dict[str, Any]) -> None:
 
 
 def structure_record(cls: type[T], data: Any) -> T:
-    """Turn a payload into an attrs model with an ``extra`` field, tolerating drift: keys
-    that are not fields go to ``extra``, as does a value that will not convert."""
+    """Turn a payload into a model, keys that are not fields and bad values into ``extra``."""
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a {cls.__name__} object, got {type(data).__name__}")
     good: dict[str, Any] = {}
@@ -256,10 +254,8 @@ def _json_object(raw: bytes, method: str, url: str) -> dict[str, Any]:
 
 
 def parse_session(raw: bytes, *, method: str, url: str) -> Session:
-    """Read a session body."""
     return structure_sessions([_json_object(raw, method, url)], copy=False)[0]
 
 
 def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
-    """Read a speaker body."""
     return structure_speaker(_json_object(raw, method, url))

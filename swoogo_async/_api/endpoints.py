@@ -102,12 +102,7 @@ def _page_query(event_id: int, page: int, per_page: int, fields: Any, expand: An
 
 
 def list_speakers_call(
-    event_id: int,
-    *,
-    page: int = 1,
-    per_page: int = 200,
-    fields: str | Iterable[str] | None = DEFAULT_SPEAKER_FIELDS,
-    expand: str | Iterable[str] | None = None,
+    event_id: int, *, page: int, per_page: int, fields: Any, expand: Any
 ) -> Call:
     """Build ``GET /speakers?event_id=…`` (documented; ``event_id`` required) for one page."""
     query = _page_query(event_id, page, per_page, fields, expand)

@@ -192,10 +192,9 @@ _NOT_CLEARABLE = frozenset({"event_id", "name"})
 
 
 def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    """Check and normalise session fields; return exactly the fields to send, or raise
-    ``InvalidInputError`` naming the first bad one. ``UNSET`` is dropped, ``None`` clears
-    (update only), text is parsed (``"09:00"``, ``"true"``), top-level ``c_<digits>`` keys
-    go into ``custom_fields``."""
+    """Return exactly the fields to send, or raise ``InvalidInputError`` naming the first bad
+    one: ``UNSET`` dropped, ``None`` clears (update only), text parsed (``"09:00"``,
+    ``"true"``), top-level ``c_<digits>`` keys put into ``custom_fields``."""
     out: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for key, value in fields.items():

@@ -77,12 +77,9 @@ class SelectionControl(_OpenEnum):
 # Not slotted: the converter makes a session read whole with ``from_fields``.
 @attrs.frozen(slots=False)
 class Session:
-    """A session (agenda item).
-
-    Every field is optional, as ``fields=`` restricts what the server returns. Custom
-    fields (inside ``custom_fields`` or top-level ``c_<digits>`` keys) are in
-    ``custom_fields``; a field this version of the SDK does not know is kept in ``extra``.
-    """
+    """A session (agenda item). Every field is optional, as ``fields=`` restricts what the
+    server returns. Custom fields (also top-level ``c_<digits>`` keys) are in
+    ``custom_fields``; a field this version of the SDK does not know is kept in ``extra``."""
 
     id: int | None = None
     event_id: int | None = None
@@ -186,7 +183,6 @@ def from_fields(cls: type[T], fields: dict[str, Any]) -> T:
 
 # The drift rules (``"20"`` for ``20``, flags as ``0``/``1``, ``"1"`` or ``true``, datetimes
 # without an offset in UTC), with cattrs' hook signature ``(value, type)``.
-UTC = dt.timezone.utc
 CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
 _FLAGS: dict[Any, bool] = {
     **dict.fromkeys([1, "1", "true", "True", "TRUE", "yes"], True),
@@ -256,12 +252,11 @@ def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
         return None
     else:
         raise ValueError(f"expected a datetime, got {value!r}")
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 def parse_enum(value: Any, tp: Any) -> Any:
-    """Read an open enum, ``tp`` its optional type (``SessionStatus | None``); a value this
-    release does not know is kept."""
+    """Read an open enum of optional type ``tp``; a value this release does not know is kept."""
     if value is None or value == "":
         return None
     if isinstance(value, (list, dict)):
@@ -287,7 +282,7 @@ def format_datetime(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value.isoformat(" ", "seconds")
 
 

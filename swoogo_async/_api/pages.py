@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
@@ -27,14 +28,12 @@ __all__ = [
 T = TypeVar("T")
 C = TypeVar("C")
 
-#: Pages a walk reads at most when no ``totalCount`` bounds it: a ``next`` link on every
-#: page must not keep it reading for ever.
+#: Pages a walk reads at most when no ``totalCount`` bounds it (``next`` on every page).
 UNCOUNTED_PAGE_CAP = 1000
 
 
 def _short(read: int, total: int | None) -> str | None:
-    """Why a walk that reached the server's end is not complete (an item deleted while it
-    read moved the ones after it up, maybe unseen), or None if it is."""
+    """Why a walk that reached the server's end is incomplete (an item deleted meanwhile)."""
     if total is None or read >= total:
         return None
     return (
@@ -46,8 +45,7 @@ def _short(read: int, total: int | None) -> str | None:
 def _runaway(
     read: int, total: int | None, number: int, page_count: int | None, pages: int
 ) -> str | None:
-    """Why a walk with more to read must stop anyway, or None: more items than ``totalCount``
-    go on to the last page ``pageCount`` announces, not past it."""
+    """Why a walk with more to read must stop (past ``totalCount`` and ``pageCount``), or None."""
     if total is not None and read > total and (page_count is None or page_count > number + 1):
         return (
             f"the listing went past the {total} items its first page announced"
@@ -63,8 +61,7 @@ def _item_id(item: Any) -> Hashable | None:
 
 
 def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
-    """Whether the server says a page follows page ``number``: the first page's
-    ``pageCount``, else ``next``, else a full page; never a ``totalCount`` that may be stale."""
+    """Whether a page follows: ``pageCount``, else ``next``, else a full page (no stale total)."""
     if page_count is not None:
         return number < page_count
     if page.has_next is not None:
@@ -113,11 +110,9 @@ class Listing(Generic[T]):
     """Any list endpoint, page by page: ``async for item in listing``.
 
     Pages are fetched as iteration needs them; an item seen on an earlier page is not
-    yielded twice, and a misbehaving server cannot make it loop (the rules are in the
-    resilience guide; with no ``totalCount``, ``UNCOUNTED_PAGE_CAP`` pages at most).
-    Iteration never raises for a listing that changed while read: ``complete`` is then
-    False and ``stopped`` says why. Read again, or use ``sessions.sync`` (which re-reads,
-    then raises) when every item matters.
+    yielded twice, and a misbehaving server cannot make it loop (see the resilience guide).
+    A listing that changed while read does not raise: ``complete`` is then False and
+    ``stopped`` says why (``sessions.sync`` re-reads, then raises).
 
     Args:
         fetch: Fetches page ``n`` (1-based).
@@ -179,11 +174,9 @@ class Listing(Generic[T]):
         async for current in self.pages():
             for item in current.items:
                 ident = self._key(item)
-                if ident is not None:
-                    if ident in seen:
-                        continue
+                if ident is None or ident not in seen:
                     seen.add(ident)
-                yield item
+                    yield item
 
     async def collect(self) -> list[T]:
         """Return every item as a list."""
@@ -197,8 +190,7 @@ def numbered_listing(
     *,
     per_page: int,
 ) -> Listing[T]:
-    """A ``Listing`` whose page ``n`` is ``send(call_for(n), parse)``, ``parse`` told the
-    page's number and size."""
+    """A ``Listing`` whose page ``n`` is ``send(call_for(n), parse)``, ``parse`` told the page."""
     call_for(1)  # an unusable argument raises before any request
 
     async def fetch(number: int) -> Page[T]:
@@ -233,12 +225,10 @@ class SessionBatch:
 
 
 def _int_or_none(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
+    if value is not None and not isinstance(value, bool):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            return int(value)
+    return None
 
 
 def page_of(
