@@ -1,19 +1,23 @@
 """The one cattrs converter, API payloads to models and back by the drift rules of ``models.py``:
 custom fields (also top-level ``c_<digits>`` keys) to ``custom_fields``, unknown keys and a
-value that will not convert to ``extra``, so a page never fails on one odd value."""
+value that will not convert to ``extra``, so a page never fails on one odd value; ``to_dict``
+and ``to_json`` write a model in the API's shape (it reads back into an equal model)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
+import json
+import math
 import operator
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
-from .._exceptions import ResponseDecodeError
+from .._exceptions import InvalidInputError, ResponseDecodeError
 from .._json import ERRORS as JSON_ERRORS
 from .._json import decoder as json_decoder
 from .._json import loads
@@ -22,8 +26,10 @@ from .models import (
     CUSTOM_FIELD_RE,
     STRUCTURE,
     UNSTRUCTURE,
+    Page,
     SelectionControl,
     Session,
+    SessionBatch,
     SessionStatus,
     Speaker,
     custom_fields,
@@ -43,6 +49,8 @@ __all__ = [
     "structure_session",
     "structure_sessions",
     "structure_speaker",
+    "to_dict",
+    "to_json",
     "unstructure_session",
 ]
 
@@ -259,3 +267,62 @@ def parse_session(raw: bytes, *, method: str, url: str) -> Session:
 
 def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
     return structure_speaker(_json_object(raw, method, url))
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError("obj", f"holds {value!r}, which JSON cannot hold")
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (Session, Speaker, Page, SessionBatch)):
+        return _json_ready(converter().unstructure(value))
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    # What the converter leaves as it came (``extra``, custom fields a caller built) may
+    # still hold dates or enums: they are written as the converter writes a model's.
+    for kind in (dt.datetime, dt.date, dt.time, enum.Enum):
+        if isinstance(value, kind):
+            return converter().unstructure(value, unstructure_as=kind | None)
+    raise InvalidInputError("obj", f"holds a {type(value).__name__}, which JSON cannot hold")
+
+
+def to_dict(obj: Session | Speaker | Page[Any] | SessionBatch) -> dict[str, Any]:
+    """Return a model as a new dict of JSON types only (e.g. to return it from a FastAPI
+    route), in the API's shape: it converts back to an equal model.
+
+    Args:
+        obj: A ``Session``, ``Speaker``, ``Page`` or ``SessionBatch``.
+
+    Raises:
+        InvalidInputError: ``obj`` is none of those, or holds a value JSON cannot
+            (an object a caller put in ``extra``).
+    """
+    if not isinstance(obj, (Session, Speaker, Page, SessionBatch)):
+        raise InvalidInputError(
+            "obj", f"expected a Session, Speaker, Page or SessionBatch, got {type(obj).__name__}"
+        )
+    return cast("dict[str, Any]", _json_ready(obj))
+
+
+def to_json(
+    obj: Session | Speaker | Page[Any] | SessionBatch | Sequence[Session | Speaker],
+    *,
+    indent: int | None = None,
+) -> str:
+    """Return a model, or a list of models, as JSON text (UTF-8 characters kept as they are).
+
+    Args:
+        obj: What ``to_dict`` takes, or a list of sessions or speakers.
+        indent: Indentation, for people to read; compact by default.
+
+    Raises:
+        InvalidInputError: as ``to_dict``.
+    """
+    if isinstance(obj, (list, tuple)):
+        data: Any = [to_dict(item) for item in obj]
+    else:
+        data = to_dict(obj)  # type: ignore[arg-type]
+    separators = (",", ":") if indent is None else None
+    return json.dumps(data, ensure_ascii=False, indent=indent, separators=separators)

@@ -19,6 +19,7 @@ __all__ = [
     "Page",
     "SelectionControl",
     "Session",
+    "SessionBatch",
     "SessionStatus",
     "Speaker",
     "custom_fields",
@@ -171,6 +172,30 @@ class Page(Generic[T]):
         if self.has_next is not None:
             return not self.has_next
         return len(self.items) < self.per_page
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class SessionBatch:
+    """What ``sessions.get_many`` found, and which ids it did not.
+
+    Args:
+        sessions: The sessions found, in the order their ids were asked for.
+        missing: The ids no response held (deleted, in another event, or never
+            existed), in the order asked.
+    """
+
+    sessions: list[Session]
+    missing: tuple[int, ...]
+
+    @property
+    def by_id(self) -> Mapping[int, Session]:
+        """The sessions found, by id."""
+        return {s.id: s for s in self.sessions if s.id is not None}
+
+    @property
+    def complete(self) -> bool:
+        """Whether every id asked for was found."""
+        return not self.missing
 
 
 def from_fields(cls: type[T], fields: dict[str, Any]) -> T:

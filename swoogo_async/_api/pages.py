@@ -17,7 +17,6 @@ __all__ = [
     "UNCOUNTED_PAGE_CAP",
     "KeysetWalk",
     "Listing",
-    "SessionBatch",
     "numbered_listing",
     "page_of",
     "parse_page",
@@ -198,30 +197,6 @@ def numbered_listing(
         return await send(call_for(number), page_parse)
 
     return Listing(fetch)
-
-
-@attrs.frozen(slots=True, kw_only=True)
-class SessionBatch:
-    """What ``sessions.get_many`` found, and which ids it did not.
-
-    Args:
-        sessions: The sessions found, in the order their ids were asked for.
-        missing: The ids no response held (deleted, in another event, or never
-            existed), in the order asked.
-    """
-
-    sessions: list[Session]
-    missing: tuple[int, ...]
-
-    @property
-    def by_id(self) -> Mapping[int, Session]:
-        """The sessions found, by id."""
-        return {s.id: s for s in self.sessions if s.id is not None}
-
-    @property
-    def complete(self) -> bool:
-        """Whether every id asked for was found."""
-        return not self.missing
 
 
 def _int_or_none(value: Any) -> int | None:
