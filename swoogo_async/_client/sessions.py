@@ -17,8 +17,8 @@ from .._api.endpoints import (
     read_query,
     update_session_call,
 )
-from .._api.models import Session
-from .._api.pages import Listing, SessionBatch, numbered_listing, parse_page
+from .._api.models import Session, SessionBatch
+from .._api.pages import Listing, numbered_listing, parse_page
 from .._checks import check_number
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, check_id
