@@ -1,7 +1,6 @@
-"""The one cattrs converter, API payloads to models and back by the drift rules of ``models.py``:
-custom fields (also top-level ``c_<digits>`` keys) to ``custom_fields``, unknown keys and a
-value that will not convert to ``extra``, so a page never fails on one odd value; ``to_dict``
-and ``to_json`` write a model in the API's shape (it reads back into an equal model)."""
+"""The one cattrs converter, API payloads to models (custom fields, also top-level ``c_<digits>``
+keys, to ``custom_fields``; unknown keys and values that will not convert to ``extra``) and
+back (``to_dict``, ``to_json``: the API's shape, read back into an equal model)."""
 
 from __future__ import annotations
 
@@ -125,8 +124,7 @@ _WIRE_NAMES: dict[str, Any] = {
 @functools.cache
 def _session_records() -> Callable[..., list[Session]]:
     """Generate the session records reader: ``_WIRE_FORMS`` inline, each record converted in
-    place; one lacking a field or holding an unusual value goes to ``general`` (the rules read
-    their own output unchanged, so a record converted in part reads as it came)."""
+    place, one lacking a field or holding an unusual value to ``general`` (rules are idempotent)."""
     fields = [a for a in attrs.fields(attrs.resolve_types(Session)) if a.name != "extra"]
     names = {**_WIRE_NAMES, "cls": Session, "new": from_fields, "N": len(fields)}
     names["get"] = operator.itemgetter(*(a.name for a in fields))
@@ -173,12 +171,10 @@ def _other_keys(cls: type[Any], data: Mapping[Any, Any]) -> tuple[tuple[Any, ...
 def _move_other_keys(data: dict[str, Any]) -> None:
     """Move a session record's keys that are not fields into its custom fields or extra."""
     top, rest = _SPLITS.get((Session, *data)) or _other_keys(Session, data)
-    custom, extra = data["custom_fields"], {}  # the record's own copy, a new dict
+    custom = data["custom_fields"]  # the record's own copy, a new dict
     for key in top:
         custom[key] = data.pop(key)
-    for key in rest:
-        extra[key] = data.pop(key)
-    data["extra"] = extra
+    data["extra"] = {key: data.pop(key) for key in rest}
 
 
 def structure_record(cls: type[T], data: Any) -> T:
@@ -280,8 +276,7 @@ def _json_ready(value: Any) -> Any:
         return {str(k): _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_ready(v) for v in value]
-    # What the converter leaves as it came (``extra``, custom fields a caller built) may
-    # still hold dates or enums: they are written as the converter writes a model's.
+    # Left as it came (``extra``, custom fields): written as the converter writes a model's.
     for kind in (dt.datetime, dt.date, dt.time, enum.Enum):
         if isinstance(value, kind):
             return converter().unstructure(value, unstructure_as=kind | None)
@@ -289,8 +284,8 @@ def _json_ready(value: Any) -> Any:
 
 
 def to_dict(obj: Session | Speaker | Page[Any] | SessionBatch) -> dict[str, Any]:
-    """Return a model as a new dict of JSON types only (e.g. to return it from a FastAPI
-    route), in the API's shape: it converts back to an equal model.
+    """Return a model as a new dict of JSON types only, in the API's shape: it converts back
+    to an equal model.
 
     Args:
         obj: A ``Session``, ``Speaker``, ``Page`` or ``SessionBatch``.
@@ -311,7 +306,7 @@ def to_json(
     *,
     indent: int | None = None,
 ) -> str:
-    """Return a model, or a list of models, as JSON text (UTF-8 characters kept as they are).
+    """Return a model, or a list of models, as JSON text (non-ASCII characters kept).
 
     Args:
         obj: What ``to_dict`` takes, or a list of sessions or speakers.

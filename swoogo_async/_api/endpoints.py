@@ -24,7 +24,6 @@ __all__ = [
     "LIST_COST",
     "MAX_IDS",
     "MAX_PER_PAGE",
-    "UPDATE_METHOD",
     "Params",
     "SessionListOptions",
     "add_sessions_call",
@@ -328,10 +327,9 @@ def raw_item_key(item: dict[str, Any]) -> Hashable | None:
     ident = item.get("id")
     if isinstance(ident, (int, str)) and not isinstance(ident, bool):
         return ("id", str(ident))
-    try:
+    with contextlib.suppress(TypeError, ValueError):
         return ("content", json.dumps(item, sort_keys=True, default=str))
-    except (TypeError, ValueError):
-        return None
+    return None
 
 
 def page_calls(

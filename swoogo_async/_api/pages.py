@@ -69,9 +69,9 @@ def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
 
 
 class KeysetWalk(Generic[T]):
-    """``async for page in KeysetWalk(fetch)``: ``fetch(last)`` is the first page of the
-    items whose id is above ``last``, by id, so an item deleted or added meanwhile cannot
-    move an unseen one to a page already read. ``complete`` and ``stopped`` as for ``Listing``."""
+    """``async for page in KeysetWalk(fetch)``: ``fetch(last)`` is the first page of the items
+    above id ``last`` by id, so an item deleted or added meanwhile cannot move an unseen one to
+    a page already read. ``complete`` and ``stopped`` as for ``Listing``."""
 
     def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]]) -> None:
         self._fetch = fetch
@@ -199,7 +199,8 @@ def numbered_listing(
     return Listing(fetch)
 
 
-def _int_or_none(value: Any) -> int | None:
+def _count(meta: Any, name: str) -> int | None:
+    value = meta.get(name) if isinstance(meta, dict) else None
     if value is not None and not isinstance(value, bool):
         with contextlib.suppress(TypeError, ValueError, OverflowError):
             return int(value)
@@ -218,14 +219,12 @@ def page_of(
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise refused(raw, payload, method=method, url=url)
     meta, links = payload.get("_meta"), payload.get("_links")
-    if not isinstance(meta, dict):
-        meta = {}
     return Page(
         items=items,
-        total_count=_int_or_none(meta.get("totalCount")),
-        page_count=_int_or_none(meta.get("pageCount")),
-        current_page=_int_or_none(meta.get("currentPage")) or page,
-        per_page=_int_or_none(meta.get("perPage")) or per_page,
+        total_count=_count(meta, "totalCount"),
+        page_count=_count(meta, "pageCount"),
+        current_page=_count(meta, "currentPage") or page,
+        per_page=_count(meta, "perPage") or per_page,
         has_next=bool(links.get("next")) if isinstance(links, dict) else None,
     )
 
