@@ -181,7 +181,6 @@ def add_sessions_call(speaker_id: int, session_ids: Iterable[int]) -> Call:
     return Call("POST", f"/speakers/{speaker_id}/session.json", body=body, content_type=JSON)
 
 
-# Forms are encoded the way the server's framework parses them (PHP-style brackets).
 def form_value(value: Any) -> str:
     """Return the text a scalar is sent as: flags ``0``/``1``, ``HH:MM:SS``, ``None`` empty."""
     if value is None:
@@ -200,7 +199,7 @@ def form_value(value: Any) -> str:
 
 
 def flatten_form(value: Mapping[str, Any], prefix: Any = None) -> Iterator[tuple[str, str]]:
-    """Yield a form's ``(key, text)`` pairs, nesting mappings and lists as ``a[b][0][c]``."""
+    """Yield a form's ``(key, text)`` pairs, nested PHP-style (``a[b][0][c]``)."""
     if isinstance(value, Mapping):
         items: Any = value.items()
     elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -55,8 +56,7 @@ def _runaway(
     return None
 
 
-def _item_id(item: Any) -> Hashable | None:
-    return item.id  # type: ignore[no-any-return]
+_item_id = operator.attrgetter("id")
 
 
 def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
@@ -69,9 +69,8 @@ def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
 
 
 class KeysetWalk(Generic[T]):
-    """``async for page in KeysetWalk(fetch)``: ``fetch(last)`` is the first page of the items
-    above id ``last`` by id, so an item deleted or added meanwhile cannot move an unseen one to
-    a page already read. ``complete`` and ``stopped`` as for ``Listing``."""
+    """``async for page in KeysetWalk(fetch)``: ``fetch(last)`` reads the items above id ``last``
+    by id, so a delete meanwhile cannot hide one; ``complete``, ``stopped`` as for ``Listing``."""
 
     def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]]) -> None:
         self._fetch = fetch
