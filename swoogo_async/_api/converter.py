@@ -171,10 +171,12 @@ def _other_keys(cls: type[Any], data: Mapping[Any, Any]) -> tuple[tuple[Any, ...
 def _move_other_keys(data: dict[str, Any]) -> None:
     """Move a session record's keys that are not fields into its custom fields or extra."""
     top, rest = _SPLITS.get((Session, *data)) or _other_keys(Session, data)
-    custom = data["custom_fields"]  # the record's own copy, a new dict
+    custom, extra = data["custom_fields"], {}  # the record's own copy, a new dict
     for key in top:
         custom[key] = data.pop(key)
-    data["extra"] = {key: data.pop(key) for key in rest}
+    for key in rest:  # a loop: a comprehension would cost a call per record
+        extra[key] = data.pop(key)
+    data["extra"] = extra
 
 
 def structure_record(cls: type[T], data: Any) -> T:
