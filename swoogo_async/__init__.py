@@ -6,8 +6,8 @@ import importlib as _importlib
 import typing as _typing
 
 from ._api.endpoints import DEFAULT_SPEAKER_FIELDS
-from ._api.models import Page, SelectionControl, Session, SessionStatus, Speaker
-from ._api.pages import Listing, SessionBatch
+from ._api.models import Page, SelectionControl, Session, SessionBatch, SessionStatus, Speaker
+from ._api.pages import Listing
 from ._client.client import DEFAULT_BASE_URL, SwoogoClient
 from ._client.sessions import Sessions
 from ._client.speakers import Speakers
@@ -46,8 +46,8 @@ from ._types import UNSET, UnsetType
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._api.converter import to_dict, to_json
     from ._api.fields import SessionCreateFields, SessionUpdateFields
-    from ._api.serialize import to_dict, to_json
     from ._shared.cache import CacheStats, CacheTTL, ReadCache
     from ._writes.bulk import BulkRun
     from ._writes.bulk_results import BulkProgress, BulkResult, BulkSummary
@@ -58,7 +58,7 @@ _configure_log()
 # Loaded when first used (PEP 562): ``import swoogo_async`` pays for the client path only.
 _LAZY = {
     "._api.fields": ("SessionCreateFields", "SessionUpdateFields"),
-    "._api.serialize": ("to_dict", "to_json"),
+    "._api.converter": ("to_dict", "to_json"),
     "._shared.cache": ("CacheStats", "CacheTTL", "ReadCache"),
     "._writes.bulk": ("BulkRun",),
     "._writes.bulk_results": ("BulkProgress", "BulkResult", "BulkSummary"),

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from swoogo_async import SelectionControl, Session, SessionStatus, Speaker
 from swoogo_async._api.converter import (
-    CUSTOM_FIELD_RE,
     converter,
     structure_session,
     structure_sessions,
     unstructure_session,
 )
+from swoogo_async._api.models import CUSTOM_FIELD_RE
 
 SAMPLES = Path(__file__).parent / "samples"
 

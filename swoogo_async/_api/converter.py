@@ -1,46 +1,46 @@
-"""The one cattrs converter, API payloads to models and back, by the rules of ``scalars.py``.
-
-Custom fields (``custom_fields`` and top-level ``c_<digits>`` keys) go to ``custom_fields``,
-unknown keys to ``extra``, as does a known field's value that will not convert: a page never
-fails on one odd value. Session records read whole take one generated function."""
+"""The one cattrs converter, API payloads to models (custom fields, also top-level ``c_<digits>``
+keys, to ``custom_fields``; unknown keys and values that will not convert to ``extra``) and
+back (``to_dict``, ``to_json``: the API's shape, read back into an equal model)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
+import json
+import math
 import operator
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
-from .._exceptions import ResponseDecodeError
+from .._exceptions import InvalidInputError, ResponseDecodeError
 from .._json import ERRORS as JSON_ERRORS
 from .._json import decoder as json_decoder
 from .._json import loads
-from .models import SelectionControl, Session, SessionStatus, Speaker, from_fields
-from .scalars import (
+from .models import (
     AS_IS_TYPES,
     CUSTOM_FIELD_RE,
     STRUCTURE,
     UNSTRUCTURE,
+    Page,
+    SelectionControl,
+    Session,
+    SessionBatch,
+    SessionStatus,
+    Speaker,
     custom_fields,
-    format_datetime,
-    format_time,
-    parse_int,
+    from_fields,
 )
 
 if TYPE_CHECKING:
     import cattrs
 
 __all__ = [
-    "CUSTOM_FIELD_RE",
     "converter",
     "decode_json",
-    "format_datetime",
-    "format_time",
-    "parse_int",
     "parse_session",
     "parse_speaker",
     "refused",
@@ -48,6 +48,8 @@ __all__ = [
     "structure_session",
     "structure_sessions",
     "structure_speaker",
+    "to_dict",
+    "to_json",
     "unstructure_session",
 ]
 
@@ -82,8 +84,6 @@ def _unstructure_fn(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
 
 @functools.cache
 def _structure_hooks(cls: type[Any]) -> list[tuple[str, Callable[[Any, Any], Any], Any]]:
-    """Each field's name, hook and type (``extra`` is filled afterwards, a speaker's
-    ``sessions`` by ``structure_speaker``)."""
     hook = converter().get_structure_hook
     custom = ("custom_fields", dict[str, Any])  # a session's map; a webhook's is as sent
     return [
@@ -124,10 +124,8 @@ _WIRE_NAMES: dict[str, Any] = {
 
 @functools.cache
 def _session_records() -> Callable[..., list[Session]]:
-    """Generate the function that reads session records: like cattrs', with the tests of
-    ``_WIRE_FORMS`` inline, each record converted in place to be the session's attributes.
-    A record lacking a field or with a value in no usual form goes to ``general`` (the rules
-    read their own output unchanged: a record converted in part reads as it came)."""
+    """Generate the session records reader: ``_WIRE_FORMS`` inline, each record converted in
+    place, one lacking a field or holding an unusual value to ``general`` (rules are idempotent)."""
     fields = [a for a in attrs.fields(attrs.resolve_types(Session)) if a.name != "extra"]
     names = {**_WIRE_NAMES, "cls": Session, "new": from_fields, "N": len(fields)}
     names["get"] = operator.itemgetter(*(a.name for a in fields))
@@ -153,8 +151,8 @@ def _session_records() -> Callable[..., list[Session]]:
     return names["sessions"]  # type: ignore[no-any-return]
 
 
-# A payload's keys that are not fields (a session's top-level custom fields, then the
-# others) by model and key layout, which a page's records share. Bounded.
+# A record's keys that are not fields (a session's top-level custom fields, then the others)
+# by model and key layout, which a page's records share. Bounded.
 _SPLITS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 
@@ -177,14 +175,13 @@ def _move_other_keys(data: dict[str, Any]) -> None:
     custom, extra = data["custom_fields"], {}  # the record's own copy, a new dict
     for key in top:
         custom[key] = data.pop(key)
-    for key in rest:
+    for key in rest:  # a loop: a comprehension would cost a call per record
         extra[key] = data.pop(key)
     data["extra"] = extra
 
 
 def structure_record(cls: type[T], data: Any) -> T:
-    """Turn a payload into an attrs model with an ``extra`` field, tolerating drift: keys
-    that are not fields go to ``extra``, as does a value that will not convert."""
+    """Turn a payload into a model, keys that are not fields and bad values into ``extra``."""
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a {cls.__name__} object, got {type(data).__name__}")
     good: dict[str, Any] = {}
@@ -203,10 +200,8 @@ def structure_record(cls: type[T], data: Any) -> T:
 
 
 def structure_sessions(items: Any, *, copy: bool = True) -> list[Session]:
-    """Turn the ``items`` of a list page (a list, or an object keyed by id) into sessions.
-
-    ``copy=False``: the records (a body just decoded) become the sessions' own.
-    """
+    """Turn a page's ``items`` (a list, or an object keyed by id) into sessions; ``copy=False``
+    makes the records (a body just decoded) the sessions' own."""
     if isinstance(items, Mapping):
         items = list(items.values())
     if not isinstance(items, list):
@@ -241,7 +236,7 @@ def structure_speaker(data: Any, _: Any = None) -> Speaker:
     return speaker
 
 
-def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
+def decode_json(raw: bytes, *, method: str, url: str) -> Any:
     """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
     try:
         return json_decoder()(raw)  # the usual body; anything else takes the one rule
@@ -250,9 +245,7 @@ def decode_json(raw: bytes, *, method: str, url: str, status: int = 200) -> Any:
     try:
         return loads(raw)
     except ValueError:
-        raise ResponseDecodeError(
-            status=status, method=method, url=url, body=None, raw=raw
-        ) from None
+        raise ResponseDecodeError(status=200, method=method, url=url, body=None, raw=raw) from None
 
 
 def refused(raw: bytes, payload: Any, *, method: str, url: str) -> ResponseDecodeError:
@@ -268,10 +261,66 @@ def _json_object(raw: bytes, method: str, url: str) -> dict[str, Any]:
 
 
 def parse_session(raw: bytes, *, method: str, url: str) -> Session:
-    """Read a session body."""
     return structure_sessions([_json_object(raw, method, url)], copy=False)[0]
 
 
 def parse_speaker(raw: bytes, *, method: str, url: str) -> Speaker:
-    """Read a speaker body."""
     return structure_speaker(_json_object(raw, method, url))
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError("obj", f"holds {value!r}, which JSON cannot hold")
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (Session, Speaker, Page, SessionBatch)):
+        return _json_ready(converter().unstructure(value))
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    # Left as it came (``extra``, custom fields): written as the converter writes a model's.
+    for kind in (dt.datetime, dt.date, dt.time, enum.Enum):
+        if isinstance(value, kind):
+            return converter().unstructure(value, unstructure_as=kind | None)
+    raise InvalidInputError("obj", f"holds a {type(value).__name__}, which JSON cannot hold")
+
+
+def to_dict(obj: Session | Speaker | Page[Any] | SessionBatch) -> dict[str, Any]:
+    """Return a model as a new dict of JSON types only, in the API's shape: it converts back
+    to an equal model.
+
+    Args:
+        obj: A ``Session``, ``Speaker``, ``Page`` or ``SessionBatch``.
+
+    Raises:
+        InvalidInputError: ``obj`` is none of those, or holds a value JSON cannot
+            (an object a caller put in ``extra``).
+    """
+    if not isinstance(obj, (Session, Speaker, Page, SessionBatch)):
+        raise InvalidInputError(
+            "obj", f"expected a Session, Speaker, Page or SessionBatch, got {type(obj).__name__}"
+        )
+    return cast("dict[str, Any]", _json_ready(obj))
+
+
+def to_json(
+    obj: Session | Speaker | Page[Any] | SessionBatch | Sequence[Session | Speaker],
+    *,
+    indent: int | None = None,
+) -> str:
+    """Return a model, or a list of models, as JSON text (non-ASCII characters kept).
+
+    Args:
+        obj: What ``to_dict`` takes, or a list of sessions or speakers.
+        indent: Indentation, for people to read; compact by default.
+
+    Raises:
+        InvalidInputError: as ``to_dict``.
+    """
+    if isinstance(obj, (list, tuple)):
+        data: Any = [to_dict(item) for item in obj]
+    else:
+        data = to_dict(obj)  # type: ignore[arg-type]
+    separators = (",", ":") if indent is None else None
+    return json.dumps(data, ensure_ascii=False, indent=indent, separators=separators)

@@ -22,17 +22,19 @@ from .models import Speaker
 __all__ = [
     "DEFAULT_SPEAKER_FIELDS",
     "LIST_COST",
+    "MAX_IDS",
     "MAX_PER_PAGE",
-    "UPDATE_METHOD",
     "Params",
     "SessionListOptions",
     "add_sessions_call",
+    "as_list",
     "call_cost",
     "create_session_call",
     "encode_form",
     "encode_params",
     "flatten_form",
     "form_value",
+    "join_names",
     "list_sessions_call",
     "list_speakers_call",
     "page_calls",
@@ -49,6 +51,7 @@ UPDATE_METHOD: Final = "PUT"  # inferred from sibling endpoints (PUT /packages/u
 LIST_COST: Final = 10
 MAX_PER_PAGE: Final = 1000
 MAX_PER_PAGE_EXPANDED: Final = 200
+MAX_IDS: Final = 100  # documented: what ``ids=`` takes at most
 #: What ``speakers.list`` asks for by default: every field of ``Speaker`` but the
 #: expanded ``sessions`` (the API alone would send only the id and the two names).
 DEFAULT_SPEAKER_FIELDS: Final = tuple(
@@ -56,18 +59,19 @@ DEFAULT_SPEAKER_FIELDS: Final = tuple(
 )
 
 
-def _listed(name: str, value: Any) -> list[Any]:
+def as_list(name: str, value: Any) -> list[Any]:
+    """Return an iterable argument (not text, not a mapping) as a list, or raise naming it."""
     if not isinstance(value, (str, bytes, bytearray, Mapping)):
         with contextlib.suppress(TypeError):
             return list(value)
     raise InvalidInputError(name, f"expected a list, got {type(value).__name__}")
 
 
-def _names(name: str, value: str | Iterable[str] | None) -> str | None:
+def join_names(name: str, value: str | Iterable[str] | None) -> str | None:
     """Join ``fields``/``expand``/``sort`` names with commas, checking each one."""
     if value is None:
         return None
-    items = value.split(",") if isinstance(value, str) else _listed(name, value)
+    items = value.split(",") if isinstance(value, str) else as_list(name, value)
     for item in items:
         if not isinstance(item, str) or not item.strip() or "," in item:
             raise InvalidInputError(name, f"expected field names, got {item!r}")
@@ -82,13 +86,14 @@ def _query(pairs: Iterable[tuple[str, Any]]) -> str:
 
 def read_query(fields: Any, expand: Any) -> str:
     """Return the checked query of a single read's ``fields`` and ``expand``."""
-    return _query([("fields", _names("fields", fields)), ("expand", _names("expand", expand))])
+    fields, expand = join_names("fields", fields), join_names("expand", expand)
+    return _query([("fields", fields), ("expand", expand)])
 
 
 def _page_query(event_id: int, page: int, per_page: int, fields: Any, expand: Any) -> list[Any]:
     check_id("event_id", event_id)
     check_id("page", page)
-    names = [("fields", _names("fields", fields)), ("expand", _names("expand", expand))]
+    names = [("fields", join_names("fields", fields)), ("expand", join_names("expand", expand))]
     limit = MAX_PER_PAGE if expand is None else MAX_PER_PAGE_EXPANDED
     if type(per_page) is not int or not 1 <= per_page <= limit:
         raise InvalidInputError("per_page", f"must be an integer from 1 to {limit}")
@@ -96,12 +101,7 @@ def _page_query(event_id: int, page: int, per_page: int, fields: Any, expand: An
 
 
 def list_speakers_call(
-    event_id: int,
-    *,
-    page: int = 1,
-    per_page: int = 200,
-    fields: str | Iterable[str] | None = DEFAULT_SPEAKER_FIELDS,
-    expand: str | Iterable[str] | None = None,
+    event_id: int, *, page: int, per_page: int, fields: Any, expand: Any
 ) -> Call:
     """Build ``GET /speakers?event_id=…`` (documented; ``event_id`` required) for one page."""
     query = _page_query(event_id, page, per_page, fields, expand)
@@ -135,17 +135,17 @@ def list_sessions_call(
     """Build ``GET /sessions?event_id=…`` for one page."""
     query = _page_query(event_id, page, per_page, fields, expand)
     if search is not None:
-        expressions = [search] if isinstance(search, str) else _listed("search", search)
+        expressions = [search] if isinstance(search, str) else as_list("search", search)
         if not expressions or not all(isinstance(e, str) and e for e in expressions):
             raise InvalidInputError("search", "expected search expressions like 'name=Keynote'")
         query.append(("search", "&".join(expressions)))
     if search_condition not in (None, "and", "or"):
         raise InvalidInputError("search_condition", "must be 'and' or 'or'")
-    query += [("searchCondition", search_condition), ("sort", _names("sort", sort))]
+    query += [("searchCondition", search_condition), ("sort", join_names("sort", sort))]
     if ids is not None:
-        id_list = [check_id("ids", i) for i in _listed("ids", ids)]
-        if not 1 <= len(id_list) <= 100:
-            raise InvalidInputError("ids", "must hold from 1 to 100 ids")
+        id_list = [check_id("ids", i) for i in as_list("ids", ids)]
+        if not 1 <= len(id_list) <= MAX_IDS:
+            raise InvalidInputError("ids", f"must hold from 1 to {MAX_IDS} ids")
         query.append(("ids", ",".join(map(str, id_list))))
     return Call("GET", "/sessions", _query(query), cost=LIST_COST)
 
@@ -172,7 +172,7 @@ def update_session_call(session_id: int, fields: Mapping[str, Any]) -> Call:
 def add_sessions_call(speaker_id: int, session_ids: Iterable[int]) -> Call:
     """Build ``POST /speakers/{id}/session.json`` with a JSON body."""
     check_id("speaker_id", speaker_id)
-    listed = _listed("session_ids", session_ids)
+    listed = as_list("session_ids", session_ids)
     ids = list(dict.fromkeys(check_id("session_ids", i) for i in listed))
     if not ids:
         raise InvalidInputError("session_ids", "must hold at least one session id")
@@ -181,7 +181,6 @@ def add_sessions_call(speaker_id: int, session_ids: Iterable[int]) -> Call:
     return Call("POST", f"/speakers/{speaker_id}/session.json", body=body, content_type=JSON)
 
 
-# Forms are encoded the way the server's framework parses them (PHP-style brackets).
 def form_value(value: Any) -> str:
     """Return the text a scalar is sent as: flags ``0``/``1``, ``HH:MM:SS``, ``None`` empty."""
     if value is None:
@@ -200,7 +199,7 @@ def form_value(value: Any) -> str:
 
 
 def flatten_form(value: Mapping[str, Any], prefix: Any = None) -> Iterator[tuple[str, str]]:
-    """Yield a form's ``(key, text)`` pairs, nesting mappings and lists as ``a[b][0][c]``."""
+    """Yield a form's ``(key, text)`` pairs, nested PHP-style (``a[b][0][c]``)."""
     if isinstance(value, Mapping):
         items: Any = value.items()
     elif isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
@@ -307,11 +306,8 @@ def request_call(
         except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: too deep
             raise InvalidInputError("json", f"cannot be sent as JSON: {exc}"[:300]) from None
         content_type = JSON
-    if cost is None:
-        cost = call_cost(method, path)
-    elif isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
-        # 0 is the token request's own cost: it would skip the token.
-        raise InvalidInputError("cost", f"must be a whole number of credits >= 1, got {cost!r}")
+    # At least 1: 0 is the token request's own cost, which skips the token.
+    cost = call_cost(method, path) if cost is None else check_id("cost", cost)
     if idempotent is None:
         idempotent = method in IDEMPOTENT_METHODS
     elif not isinstance(idempotent, bool):
@@ -330,10 +326,9 @@ def raw_item_key(item: dict[str, Any]) -> Hashable | None:
     ident = item.get("id")
     if isinstance(ident, (int, str)) and not isinstance(ident, bool):
         return ("id", str(ident))
-    try:
+    with contextlib.suppress(TypeError, ValueError):
         return ("content", json.dumps(item, sort_keys=True, default=str))
-    except (TypeError, ValueError):
-        return None
+    return None
 
 
 def page_calls(

@@ -14,8 +14,7 @@ from typing import Annotated, Any, NamedTuple, TypedDict, get_type_hints
 
 from .._exceptions import InvalidInputError
 from .._types import UNSET, UnsetType
-from .models import SelectionControl, SessionStatus
-from .scalars import CUSTOM_FIELD_RE, parse_bool, parse_int
+from .models import CUSTOM_FIELD_RE, SelectionControl, SessionStatus, parse_bool, parse_int
 
 __all__ = [
     "REQUIRED_ON_CREATE",
@@ -193,10 +192,9 @@ _NOT_CLEARABLE = frozenset({"event_id", "name"})
 
 
 def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    """Check and normalise session fields; return exactly the fields to send, or raise
-    ``InvalidInputError`` naming the first bad one. ``UNSET`` is dropped, ``None`` clears
-    (update only), text is parsed (``"09:00"``, ``"true"``), top-level ``c_<digits>`` keys
-    go into ``custom_fields``."""
+    """Return exactly the fields to send, or raise ``InvalidInputError`` naming the first bad
+    one: ``UNSET`` dropped, ``None`` clears (update only), text parsed (``"09:00"``,
+    ``"true"``), top-level ``c_<digits>`` keys put into ``custom_fields``."""
     out: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for key, value in fields.items():

@@ -1,21 +1,33 @@
-"""The data the API returns, as frozen attrs classes: plain data, every conversion rule
-(type drift, flags, date formats, unknown fields) is in ``converter.py``."""
+"""The data the API returns, as frozen attrs classes, and the drift rules between wire and
+Python by field type (``STRUCTURE``, ``UNSTRUCTURE``) that ``converter.py`` applies."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
 
 __all__ = [
+    "AS_IS_TYPES",
+    "CUSTOM_FIELD_RE",
+    "STRUCTURE",
+    "UNSTRUCTURE",
     "Page",
     "SelectionControl",
     "Session",
+    "SessionBatch",
     "SessionStatus",
     "Speaker",
+    "custom_fields",
+    "format_datetime",
+    "format_time",
     "from_fields",
+    "parse_bool",
+    "parse_int",
 ]
 
 T = TypeVar("T")
@@ -66,12 +78,9 @@ class SelectionControl(_OpenEnum):
 # Not slotted: the converter makes a session read whole with ``from_fields``.
 @attrs.frozen(slots=False, kw_only=True)
 class Session:
-    """A session (agenda item).
-
-    Every field is optional, as ``fields=`` restricts what the server returns. Custom
-    fields (inside ``custom_fields`` or top-level ``c_<digits>`` keys) are in
-    ``custom_fields``; a field this version of the SDK does not know is kept in ``extra``.
-    """
+    """A session (agenda item). Every field is optional, as ``fields=`` restricts what the
+    server returns. Custom fields (also top-level ``c_<digits>`` keys) are in
+    ``custom_fields``; a field this version of the SDK does not know is kept in ``extra``."""
 
     id: int | None = None
     event_id: int | None = None
@@ -165,10 +174,173 @@ class Page(Generic[T]):
         return len(self.items) < self.per_page
 
 
+@attrs.frozen(slots=True, kw_only=True)
+class SessionBatch:
+    """What ``sessions.get_many`` found, and which ids it did not.
+
+    Args:
+        sessions: The sessions found, in the order their ids were asked for.
+        missing: The ids no response held (deleted, in another event, or never
+            existed), in the order asked.
+    """
+
+    sessions: list[Session]
+    missing: tuple[int, ...]
+
+    @property
+    def by_id(self) -> Mapping[int, Session]:
+        """The sessions found, by id."""
+        return {s.id: s for s in self.sessions if s.id is not None}
+
+    @property
+    def complete(self) -> bool:
+        """Whether every id asked for was found."""
+        return not self.missing
+
+
 def from_fields(cls: type[T], fields: dict[str, Any]) -> T:
-    """Make a model whose attributes are ``fields`` itself, which must hold every field and
-    nothing else, each value already of its type: what ``__init__`` would store one by one
-    (no model here validates or converts), as pydantic-core makes a model."""
+    """Make a model whose attributes are ``fields`` itself (every field, each of its type), as
+    pydantic-core does: what ``__init__`` would store, since no model here validates."""
     record = object.__new__(cls)
     object.__setattr__(record, "__dict__", fields)
     return record
+
+
+# The drift rules (``"20"`` for ``20``, flags as ``0``/``1``, ``"1"`` or ``true``, datetimes
+# without an offset in UTC), with cattrs' hook signature ``(value, type)``.
+CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
+_FLAGS: dict[Any, bool] = {
+    **dict.fromkeys([1, "1", "true", "True", "TRUE", "yes"], True),
+    **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
+}
+_FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
+
+
+def parse_int(value: Any, _type: Any = None) -> int | None:
+    """Read an int that may arrive as a string; ``None`` and ``""`` are None."""
+    if type(value) is int or value is None:
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    if isinstance(value, str):
+        value = value.strip()
+        return int(value) if value else None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def parse_bool(value: Any, _type: Any = None) -> bool | None:
+    """Read a flag sent as ``0``/``1``, ``"0"``/``"1"`` or ``true``/``false``."""
+    if type(value) is int and (value == 0 or value == 1):  # the wire's usual form
+        return value == 1
+    flag = _FLAGS.get(value) if type(value) in _FLAG_KINDS else None
+    if flag is not None or value is None:
+        return flag
+    raise ValueError(f"expected a flag (0/1 or true/false), got {value!r}")
+
+
+def parse_str(value: Any, _type: Any = None) -> str | None:
+    """Read a string; numbers that drifted in are turned back into text."""
+    if type(value) is str or value is None:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"expected a string, got {value!r}")
+
+
+def parse_date(value: Any, _type: Any = None) -> dt.date | None:
+    """Read ``YYYY-MM-DD`` (a datetime's date part too); empty values are None."""
+    if type(value) is str and value:
+        return dt.date.fromisoformat(value[:10])
+    if value is None or value == "" or type(value) is dt.date:
+        return value or None
+    raise ValueError(f"expected a date YYYY-MM-DD, got {value!r}")
+
+
+def parse_time(value: Any, _type: Any = None) -> dt.time | None:
+    """Read ``HH:MM:SS`` (or ``HH:MM``); empty values are None."""
+    if type(value) is str and value:
+        return dt.time.fromisoformat(value)
+    if value is None or value == "" or type(value) is dt.time:
+        return value or None
+    raise ValueError(f"expected a time HH:MM:SS, got {value!r}")
+
+
+def parse_datetime(value: Any, _type: Any = None) -> dt.datetime | None:
+    """Read ``YYYY-MM-DD HH:MM:SS``; a value without an offset is UTC."""
+    if type(value) is str and value:
+        parsed = dt.datetime.fromisoformat(value)
+    elif isinstance(value, dt.datetime):
+        parsed = value
+    elif value is None or value == "":
+        return None
+    else:
+        raise ValueError(f"expected a datetime, got {value!r}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def parse_enum(value: Any, tp: Any) -> Any:
+    """Read an open enum of optional type ``tp``; a value this release does not know is kept."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, dict)):
+        raise ValueError(f"expected one of {[m.value for m in tp.__args__[0]]}, got {value!r}")
+    return tp.__args__[0](str(value))
+
+
+def custom_fields(value: Any, _type: Any = None) -> dict[str, Any]:
+    """Read ``custom_fields``; a non-object (PHP renders an empty map as ``[]``) is none."""
+    return dict(value) if type(value) is dict or isinstance(value, Mapping) else {}
+
+
+def format_date(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def format_time(value: dt.time | None) -> str | None:
+    return None if value is None else value.replace(tzinfo=None).isoformat("seconds")
+
+
+def format_datetime(value: dt.datetime | None) -> str | None:
+    """Write a datetime as UTC ``YYYY-MM-DD HH:MM:SS``."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.isoformat(" ", "seconds")
+
+
+def _as_is(value: Any, _type: Any = None) -> Any:
+    return value
+
+
+def _enum_value(value: SessionStatus | SelectionControl | None) -> str | None:
+    return None if value is None else value.value
+
+
+#: Field types whose values (location, track, gender, …) are taken as they come.
+AS_IS_TYPES = (Any, dict[str, Any], dict[str, Any] | None)
+#: Each field type's rule, wire to Python.
+STRUCTURE: dict[Any, Callable[[Any, Any], Any]] = {
+    int | None: parse_int,
+    str | None: parse_str,
+    bool | None: parse_bool,
+    dt.date | None: parse_date,
+    dt.time | None: parse_time,
+    dt.datetime | None: parse_datetime,
+    SessionStatus | None: parse_enum,
+    SelectionControl | None: parse_enum,
+    **dict.fromkeys(AS_IS_TYPES, _as_is),
+}
+#: Each field type's rule, Python to wire.
+UNSTRUCTURE: dict[Any, Callable[[Any], Any]] = {
+    int | None: _as_is,
+    str | None: _as_is,
+    bool | None: _as_is,
+    dt.date | None: format_date,
+    dt.time | None: format_time,
+    dt.datetime | None: format_datetime,
+    SessionStatus | None: _enum_value,
+    SelectionControl | None: _enum_value,
+}

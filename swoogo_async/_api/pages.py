@@ -1,10 +1,11 @@
-"""Listings walked so that a server whose counters lie (``currentPage`` stuck, ``next``
-always there, ``?page`` ignored, ``totalCount`` stale) cannot make them loop, and the
-parsers of a list page's body (the envelope)."""
+"""Listings that a server whose counters lie (``currentPage`` stuck, ``next`` always there,
+``?page`` ignored, ``totalCount`` stale) cannot make loop, and the list envelope's parsers."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import operator
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -17,8 +18,6 @@ __all__ = [
     "UNCOUNTED_PAGE_CAP",
     "KeysetWalk",
     "Listing",
-    "PageWalk",
-    "SessionBatch",
     "numbered_listing",
     "page_of",
     "parse_page",
@@ -29,16 +28,14 @@ __all__ = [
 T = TypeVar("T")
 C = TypeVar("C")
 
-#: Pages a walk reads at most when no ``totalCount`` bounds it: a ``next`` link on every
-#: page must not keep it reading for ever.
+#: Pages a walk reads at most when no ``totalCount`` bounds it (``next`` on every page).
 UNCOUNTED_PAGE_CAP = 1000
 
 
 def _short(read: int, total: int | None) -> str | None:
-    """Why a walk that reached the server's end is not complete, or None if it is."""
+    """Why a walk that reached the server's end is incomplete (an item deleted meanwhile)."""
     if total is None or read >= total:
         return None
-    # An item deleted while the pages were read moved the ones after it up, maybe unseen.
     return (
         f"the listing ended with {read} distinct items of the {total} its first page"
         " announced (it changed while it was read)"
@@ -48,8 +45,7 @@ def _short(read: int, total: int | None) -> str | None:
 def _runaway(
     read: int, total: int | None, number: int, page_count: int | None, pages: int
 ) -> str | None:
-    """Why a walk that has more to read must stop anyway, or None if it may go on: more
-    items than ``totalCount`` go on to the last page ``pageCount`` announces, not past it."""
+    """Why a walk with more to read must stop (past ``totalCount`` and ``pageCount``), or None."""
     if total is not None and read > total and (page_count is None or page_count > number + 1):
         return (
             f"the listing went past the {total} items its first page announced"
@@ -60,61 +56,11 @@ def _runaway(
     return None
 
 
-def _item_id(item: Any) -> Hashable | None:
-    return item.id  # type: ignore[no-any-return]
-
-
-class PageWalk(Generic[T]):
-    """``async for page in PageWalk(fetch)``: page ``n`` by ``fetch(n)``, each page once,
-    never endlessly (the rules in ``Listing``'s docstring). ``key`` is an item's identity
-    (None: unknown, never a repeat)."""
-
-    def __init__(
-        self,
-        fetch: Callable[[int], Awaitable[Page[T]]],
-        *,
-        max_pages: int | None = None,
-        key: Callable[[T], Hashable | None] = _item_id,
-    ) -> None:
-        self._fetch, self._max_pages, self._key = fetch, max_pages, key
-        self.complete = False  # the walk ended where the server said the listing ends
-        self.stopped: str | None = None  # why it did not
-
-    async def __aiter__(self) -> AsyncIterator[Page[T]]:
-        seen: set[Hashable] = set()
-        anonymous = 0  # items without an identity, counted towards the total
-        page_count: int | None = None
-        total: int | None = None
-        number = 1
-        while True:
-            page = await self._fetch(number)
-            keys = list(map(self._key, page.items))
-            new = [k for k in keys if k is not None and k not in seen]
-            if number == 1:
-                page_count, total = page.page_count, page.total_count
-            elif page.items and not new:
-                self.stopped = f"page {number} brought no new item (is ?page ignored?)"
-                return
-            seen.update(new)
-            anonymous += keys.count(None)
-            yield page
-            read = len(seen) + anonymous
-            if not page.items or not _more(page, number, page_count):
-                break
-            if self._max_pages is not None and number >= self._max_pages:
-                self.stopped = f"stopped after {number} pages"
-                return
-            self.stopped = _runaway(read, total, number, page_count, number)
-            if self.stopped is not None:
-                return
-            number += 1
-        self.stopped = _short(read, total)
-        self.complete = self.stopped is None
+_item_id = operator.attrgetter("id")
 
 
 def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
-    """Whether the server says a page follows page ``number``: the first page's
-    ``pageCount``, else ``next``, else a full page; never a ``totalCount`` that may be stale."""
+    """Whether a page follows: ``pageCount``, else ``next``, else a full page (no stale total)."""
     if page_count is not None:
         return number < page_count
     if page.has_next is not None:
@@ -123,9 +69,8 @@ def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
 
 
 class KeysetWalk(Generic[T]):
-    """``async for page in KeysetWalk(fetch)``: ``fetch(last)`` is the first page of the
-    items whose id is above ``last``, by id, so an item deleted or added meanwhile cannot
-    move an unseen one to a page already read. ``complete`` as for ``PageWalk``."""
+    """``async for page in KeysetWalk(fetch)``: ``fetch(last)`` reads the items above id ``last``
+    by id, so a delete meanwhile cannot hide one; ``complete``, ``stopped`` as for ``Listing``."""
 
     def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]]) -> None:
         self._fetch = fetch
@@ -163,11 +108,9 @@ class Listing(Generic[T]):
     """Any list endpoint, page by page: ``async for item in listing``.
 
     Pages are fetched as iteration needs them; an item seen on an earlier page is not
-    yielded twice, and a misbehaving server cannot make it loop (the rules are in the
-    resilience guide; with no ``totalCount``, ``UNCOUNTED_PAGE_CAP`` pages at most).
-    Iteration never raises for a listing that changed while read: ``complete`` is then
-    False and ``stopped`` says why. Read again, or use ``sessions.sync`` (which re-reads,
-    then raises) when every item matters.
+    yielded twice, and a misbehaving server cannot make it loop (see the resilience guide).
+    A listing that changed while read does not raise: ``complete`` is then False and
+    ``stopped`` says why (``sessions.sync`` re-reads, then raises).
 
     Args:
         fetch: Fetches page ``n`` (1-based).
@@ -194,21 +137,44 @@ class Listing(Generic[T]):
 
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Yield every page in turn, each at most once (see the class docstring)."""
-        walk = PageWalk(self._fetch, max_pages=self._max_pages, key=self._key)
-        async for current in walk:
-            yield current
-        self.stopped, self.complete = walk.stopped, walk.complete
+        seen: set[Hashable] = set()
+        anonymous = 0  # items without an identity, counted towards the total
+        page_count: int | None = None
+        total: int | None = None
+        number = 1
+        while True:
+            page = await self._fetch(number)
+            keys = list(map(self._key, page.items))
+            new = [k for k in keys if k is not None and k not in seen]
+            if number == 1:
+                page_count, total = page.page_count, page.total_count
+            elif page.items and not new:
+                stopped: str | None = f"page {number} brought no new item (is ?page ignored?)"
+                break
+            seen.update(new)
+            anonymous += keys.count(None)
+            yield page
+            read = len(seen) + anonymous
+            if not page.items or not _more(page, number, page_count):
+                stopped = _short(read, total)
+                break
+            if self._max_pages is not None and number >= self._max_pages:
+                stopped = f"stopped after {number} pages"
+                break
+            stopped = _runaway(read, total, number, page_count, number)
+            if stopped is not None:
+                break
+            number += 1
+        self.stopped, self.complete = stopped, stopped is None
 
     async def __aiter__(self) -> AsyncIterator[T]:
         seen: set[Hashable] = set()
         async for current in self.pages():
             for item in current.items:
                 ident = self._key(item)
-                if ident is not None:
-                    if ident in seen:
-                        continue
+                if ident is None or ident not in seen:
                     seen.add(ident)
-                yield item
+                    yield item
 
     async def collect(self) -> list[T]:
         """Return every item as a list."""
@@ -222,8 +188,7 @@ def numbered_listing(
     *,
     per_page: int,
 ) -> Listing[T]:
-    """A ``Listing`` whose page ``n`` is ``send(call_for(n), parse)``, ``parse`` told the
-    page's number and size."""
+    """A ``Listing`` whose page ``n`` is ``send(call_for(n), parse)``, ``parse`` told the page."""
     call_for(1)  # an unusable argument raises before any request
 
     async def fetch(number: int) -> Page[T]:
@@ -233,45 +198,18 @@ def numbered_listing(
     return Listing(fetch)
 
 
-@attrs.frozen(slots=True, kw_only=True)
-class SessionBatch:
-    """What ``sessions.get_many`` found, and which ids it did not.
-
-    Args:
-        sessions: The sessions found, in the order their ids were asked for.
-        missing: The ids no response held (deleted, in another event, or never
-            existed), in the order asked.
-    """
-
-    sessions: list[Session]
-    missing: tuple[int, ...]
-
-    @property
-    def by_id(self) -> Mapping[int, Session]:
-        """The sessions found, by id."""
-        return {s.id: s for s in self.sessions if s.id is not None}
-
-    @property
-    def complete(self) -> bool:
-        """Whether every id asked for was found."""
-        return not self.missing
-
-
-def _int_or_none(value: Any) -> int | None:
-    """An envelope count: an int, or None for anything else (``1e999`` included)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
+def _count(meta: Any, name: str) -> int | None:
+    value = meta.get(name) if isinstance(meta, dict) else None
+    if value is not None and not isinstance(value, bool):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            return int(value)
+    return None
 
 
 def page_of(
     payload: Any, raw: bytes, *, method: str, url: str, page: int, per_page: int
 ) -> Page[dict[str, Any]]:
-    """The ``Page`` a decoded list envelope holds (``items`` a list or an object keyed by
-    id; a bare list, no counts), or raise ``ResponseDecodeError``."""
+    """The ``Page`` a decoded list envelope (or a bare list) holds, or ``ResponseDecodeError``."""
     if isinstance(payload, list):
         payload = {"items": payload}
     items = payload.get("items") if isinstance(payload, dict) else None
@@ -280,14 +218,12 @@ def page_of(
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise refused(raw, payload, method=method, url=url)
     meta, links = payload.get("_meta"), payload.get("_links")
-    if not isinstance(meta, dict):
-        meta = {}
     return Page(
         items=items,
-        total_count=_int_or_none(meta.get("totalCount")),
-        page_count=_int_or_none(meta.get("pageCount")),
-        current_page=_int_or_none(meta.get("currentPage")) or page,
-        per_page=_int_or_none(meta.get("perPage")) or per_page,
+        total_count=_count(meta, "totalCount"),
+        page_count=_count(meta, "pageCount"),
+        current_page=_count(meta, "currentPage") or page,
+        per_page=_count(meta, "perPage") or per_page,
         has_next=bool(links.get("next")) if isinstance(links, dict) else None,
     )
 

@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from .._api.converter import parse_session
 from .._api.endpoints import (
+    MAX_IDS,
     SessionListOptions,
-    _listed,
-    _names,
+    as_list,
+    join_names,
     list_sessions_call,
     read_query,
     update_session_call,
 )
-from .._api.models import Session
-from .._api.pages import Listing, SessionBatch, numbered_listing, parse_page
+from .._api.models import Session, SessionBatch
+from .._api.pages import Listing, numbered_listing, parse_page
 from .._checks import check_number
 from .._http.retry import RetryPolicy
 from .._http.transport import Call, check_id
@@ -38,9 +39,6 @@ if TYPE_CHECKING:
     from .client import SwoogoClient
 
 __all__ = ["Sessions", "reusable"]
-
-#: Documented: ``ids=`` takes at most 100 ids.
-MAX_IDS_PER_CALL = 100
 
 
 def reusable(values: Any) -> Any:
@@ -113,13 +111,13 @@ class Sessions:
             InvalidInputError: an id or argument is invalid (nothing was sent).
         """
         check_id("event_id", event_id)
-        wanted = list(dict.fromkeys(check_id("ids", i) for i in _listed("ids", ids)))
-        joined = _names("fields", fields)
+        wanted = list(dict.fromkeys(check_id("ids", i) for i in as_list("ids", ids)))
+        joined = join_names("fields", fields)
         if joined is not None and "id" not in joined.split(","):
             joined = f"id,{joined}"  # found sessions are matched to the ids asked for
         found: dict[int, Session] = {}
-        for start in range(0, len(wanted), MAX_IDS_PER_CALL):
-            chunk = wanted[start : start + MAX_IDS_PER_CALL]
+        for start in range(0, len(wanted), MAX_IDS):
+            chunk = wanted[start : start + MAX_IDS]
             call = list_sessions_call(event_id, per_page=len(chunk), fields=joined, ids=chunk)
             parse = functools.partial(parse_page, page=1, per_page=len(chunk))
             asked = set(chunk)

@@ -23,8 +23,8 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from .._api.converter import converter, parse_int, structure_session
-from .._api.models import Session, Speaker
+from .._api.converter import converter, structure_session
+from .._api.models import Session, Speaker, parse_int
 from .._json import loads
 
 __all__ = [

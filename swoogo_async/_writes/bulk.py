@@ -13,10 +13,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Siz
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
-from .._api.converter import CUSTOM_FIELD_RE, parse_int, unstructure_session
+from .._api.converter import unstructure_session
 from .._api.endpoints import create_session_call, update_session_call
 from .._api.fields import WRITABLE_FIELDS, prepare_session_fields
-from .._api.models import Session
+from .._api.models import CUSTOM_FIELD_RE, Session, parse_int
 from .._checks import check_number
 from .._exceptions import InvalidInputError, SwoogoError, UnknownOutcomeError
 from .._http.pacer import BulkMark, bulk_pacing

@@ -13,9 +13,8 @@ from urllib.parse import quote
 
 import attrs
 
-from .._api.converter import format_datetime, format_time
 from .._api.endpoints import flatten_form, form_value
-from .._api.models import Page, Session
+from .._api.models import Page, Session, format_datetime, format_time
 from .._api.pages import Listing
 from .._exceptions import LookupIncompleteError
 

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
-from .._api.converter import CUSTOM_FIELD_RE
 from .._api.fields import WRITABLE_FIELDS
-from .._api.models import Session
+from .._api.models import CUSTOM_FIELD_RE, Session
 from .._api.pages import KeysetWalk
 from .._exceptions import AmbiguousMatchError, InvalidInputError, LookupIncompleteError, SwoogoError
 from .._shared.state import check_lease_held

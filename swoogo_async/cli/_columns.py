@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from .._api.fields import WRITABLE_FIELDS
-from .._api.scalars import CUSTOM_FIELD_RE
+from .._api.models import CUSTOM_FIELD_RE
 from .._exceptions import InvalidInputError
 from ._cells import read_cells
 
