@@ -67,6 +67,7 @@ class SwoogoClient:
 
     Raises:
         InvalidInputError: a credential is missing, or an option is unusable (it is named).
+            Every method checks its arguments so, before anything is sent.
     """
 
     base_url: str
@@ -284,9 +285,6 @@ class SwoogoClient:
                 and control characters are refused).
             cache: False: reads skip the client's read cache.
             max_age: Seconds: a cached read older than this is fetched again.
-
-        Raises:
-            InvalidInputError: an option is invalid (the error names the header).
         """
         options = self._options.merged(
             timeout=timeout, retry=retry, headers=headers, cache=cache, max_age=max_age
@@ -330,7 +328,6 @@ class SwoogoClient:
             The decoded JSON body (None for an empty one).
 
         Raises:
-            InvalidInputError: an argument is invalid (nothing was sent).
             APIError: the server answered with an error (a subclass per status).
             TransportError: no usable response.
         """
@@ -355,9 +352,6 @@ class SwoogoClient:
             params: Query parameters (``page`` and ``per-page`` belong to the walk).
             per_page: Items per page (each page is one list call: 10 credits).
             cost: Credits per page; by default as for ``request``.
-
-        Raises:
-            InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
         call_for = endpoints.page_calls(
             path, params, per_page=per_page, max_pages=max_pages, cost=cost

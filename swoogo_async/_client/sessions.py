@@ -50,7 +50,8 @@ def reusable(values: Any) -> Any:
 
 
 class Sessions:
-    """Sessions (agenda items): get, list, create, update."""
+    """Sessions (agenda items): get, list, create, update. A bad argument raises
+    ``InvalidInputError`` naming it before anything is sent (a listing's, when it is made)."""
 
     def __init__(self, client: SwoogoClient) -> None:
         self._client = client
@@ -86,7 +87,6 @@ class Sessions:
 
         Raises:
             NotFoundError: no such session.
-            InvalidInputError: an argument is invalid (nothing was sent).
         """
         query = "" if fields is None and expand is None else read_query(fields, expand)
         call = Call("GET", f"/sessions/{check_id('session_id', session_id)}", query)
@@ -108,9 +108,6 @@ class Sessions:
 
         Returns:
             A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing``, ``.by_id``.
-
-        Raises:
-            InvalidInputError: an id or argument is invalid (nothing was sent).
         """
         check_id("event_id", event_id)
         wanted = list(dict.fromkeys(check_id("ids", i) for i in _listed("ids", ids)))
@@ -141,9 +138,6 @@ class Sessions:
             sort: Field names, ``-`` prefix for descending.
             ids: At most 100 session ids.
             per_page: Page size (up to 1000; 200 with ``expand``).
-
-        Raises:
-            InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
         given = {name: reusable(value) for name, value in options.items()}
         return numbered_listing(
@@ -174,7 +168,6 @@ class Sessions:
             The created session, as the server returned it or a lookup read it.
 
         Raises:
-            InvalidInputError: a field is invalid (nothing was sent).
             ValidationError: the server rejected a field.
             UnknownOutcomeError: whether the session exists could not be settled, or a
                 re-send and a late commit both landed (it carries the fields and ids).
@@ -190,7 +183,7 @@ class Sessions:
         """Change only the fields passed (``None`` clears one; ``UNSET`` leaves it out).
 
         Raises:
-            InvalidInputError: a field is invalid, or none was given (nothing sent).
+            InvalidInputError: no field was given.
             NotFoundError: no such session.
             ValidationError: the server rejected a field.
         """
@@ -222,9 +215,6 @@ class Sessions:
 
         Returns:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
-
-        Raises:
-            InvalidInputError: ``concurrency``, ``rows`` or ``retry`` is invalid.
         """
         creator, _ = self._bulk(retry)
         from .._writes.bulk import create_many
@@ -248,15 +238,8 @@ class Sessions:
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
     ) -> BulkRun:
-        """Update one session per row (``id`` or ``session_id`` names it); options as for
-        ``create_many``.
-
-        Returns:
-            A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
-
-        Raises:
-            InvalidInputError: ``concurrency``, ``rows`` or ``retry`` is invalid.
-        """
+        """Update one session per row (``id`` or ``session_id`` names it); options and
+        result as for ``create_many``."""
         _, update = self._bulk(retry)
         from .._writes.bulk import update_many
 
@@ -304,8 +287,8 @@ class Sessions:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
 
         Raises:
-            InvalidInputError: an argument is invalid (raised here); during iteration, a
-                custom key field the rows set is held by none of the event's sessions.
+            InvalidInputError: (during iteration) a custom key field the rows set is held
+                by none of the event's sessions.
             LookupIncompleteError: (during iteration, before any write) the event's
                 sessions could not all be read, twice.
             LeaseBusyError: (during iteration, before any read) another run kept the
