@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     # Loaded on first use (see ``create``): the import and a client's reads pay for none.
     from .._api.fields import SessionCreateFields, SessionUpdateFields
-    from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
+    from .._writes.bulk import BulkRun, ProgressCallback, RowSource
     from .._writes.bulk_results import RowInput
     from .._writes.create import Creator
     from .._writes.sync_plan import BeforeWrite
@@ -44,8 +44,7 @@ MAX_IDS_PER_CALL = 100
 
 
 def reusable(values: Any) -> Any:
-    """Return an iterator as a list (a listing builds each page's call from it); anything
-    else as it is, for the call's checks to judge."""
+    """Return an iterator as a list: a listing builds each page's call from it."""
     return list(values) if isinstance(values, Iterator) else values
 
 
@@ -63,11 +62,14 @@ class Sessions:
 
         return Creator(self._client, self._client._core.creates)
 
-    def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
-        """Return a bulk run's create and update: ``RetryPolicy.for_bulk``, never cached."""
+    def _bulk(self, retry: RetryPolicy | None) -> Sessions:
+        """Return the sessions of a bulk run's copy: ``RetryPolicy.for_bulk``, never cached."""
         policy = retry if retry is not None else self._client.retry.for_bulk()
-        client = self._client.with_options(retry=policy, cache=False)
-        return client.sessions._creator, functools.partial(_send_update, client)
+        return self._client.with_options(retry=policy, cache=False).sessions
+
+    async def _update(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
+        """Send an update of fields checked by ``prepare_session_fields``."""
+        return await self._send(update_session_call(session_id, prepared), parse_session)
 
     def _credits(self) -> int:
         return self._client.credits_spent
@@ -190,7 +192,7 @@ class Sessions:
         from .._api.fields import prepare_session_fields
 
         prepared = prepare_session_fields(fields, creating=False)
-        return await _send_update(self._client, session_id, prepared)
+        return await self._update(session_id, prepared)
 
     def create_many(
         self,
@@ -216,7 +218,7 @@ class Sessions:
         Returns:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
         """
-        creator, _ = self._bulk(retry)
+        creator = self._bulk(retry)._creator
         from .._writes.bulk import create_many
 
         return create_many(
@@ -240,7 +242,7 @@ class Sessions:
     ) -> BulkRun:
         """Update one session per row (``id`` or ``session_id`` names it); options and
         result as for ``create_many``."""
-        _, update = self._bulk(retry)
+        update = self._bulk(retry)._update
         from .._writes.bulk import update_many
 
         return update_many(
@@ -301,12 +303,12 @@ class Sessions:
         )
         if lease_wait is not None:
             check_number("lease_wait", lease_wait, at_least=0.0)
-        creator, update = self._bulk(retry)
+        bulk = self._bulk(retry)
         return sync_rows(
             rows,
             planner=planner,
-            creator=creator,
-            update=update,
+            creator=bulk._creator,
+            update=bulk._update,
             scan=scan,
             concurrency=concurrency,
             ordered=ordered,
@@ -334,10 +336,3 @@ class Sessions:
         if core.shared is not None:
             return core.shared.lease(name, wait=wait)
         return file_lease(credential_id(core.api_key, self._client.base_url), name, wait=wait)
-
-
-async def _send_update(
-    client: SwoogoClient, session_id: int, prepared: Mapping[str, Any]
-) -> Session:
-    """Send an update of fields checked by ``prepare_session_fields`` through ``client``."""
-    return await client.send(update_session_call(session_id, prepared), parse_session)
