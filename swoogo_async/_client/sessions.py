@@ -7,15 +7,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
+from .._api import endpoints
 from .._api.converter import parse_session
-from .._api.endpoints import (
-    SessionListOptions,
-    _listed,
-    _names,
-    list_sessions_call,
-    read_query,
-    update_session_call,
-)
 from .._api.models import Session
 from .._api.pages import Listing, SessionBatch, numbered_listing, parse_page
 from .._checks import check_number
@@ -29,7 +22,8 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    # Loaded on first use (see ``create``): the import and a client's reads pay for none.
+    # Annotations only: the fields and the writes load on first use (see ``create``).
+    from .._api.endpoints import SessionListOptions
     from .._api.fields import SessionCreateFields, SessionUpdateFields
     from .._writes.bulk import BulkRun, ProgressCallback, RowSource
     from .._writes.bulk_results import RowInput
@@ -69,7 +63,7 @@ class Sessions:
 
     async def _update(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
         """Send an update of fields checked by ``prepare_session_fields``."""
-        return await self._send(update_session_call(session_id, prepared), parse_session)
+        return await self._send(endpoints.update_session_call(session_id, prepared), parse_session)
 
     def _credits(self) -> int:
         return self._client.credits_spent
@@ -90,7 +84,7 @@ class Sessions:
         Raises:
             NotFoundError: no such session.
         """
-        query = "" if fields is None and expand is None else read_query(fields, expand)
+        query = "" if fields is None and expand is None else endpoints.read_query(fields, expand)
         call = Call("GET", f"/sessions/{check_id('session_id', session_id)}", query)
         return await self._send(call, parse_session)
 
@@ -112,14 +106,16 @@ class Sessions:
             A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing``, ``.by_id``.
         """
         check_id("event_id", event_id)
-        wanted = list(dict.fromkeys(check_id("ids", i) for i in _listed("ids", ids)))
-        joined = _names("fields", fields)
+        wanted = list(dict.fromkeys(check_id("ids", i) for i in endpoints._listed("ids", ids)))
+        joined = endpoints._names("fields", fields)
         if joined is not None and "id" not in joined.split(","):
             joined = f"id,{joined}"  # found sessions are matched to the ids asked for
         found: dict[int, Session] = {}
         for start in range(0, len(wanted), MAX_IDS_PER_CALL):
             chunk = wanted[start : start + MAX_IDS_PER_CALL]
-            call = list_sessions_call(event_id, per_page=len(chunk), fields=joined, ids=chunk)
+            call = endpoints.list_sessions_call(
+                event_id, per_page=len(chunk), fields=joined, ids=chunk
+            )
             parse = functools.partial(parse_page, page=1, per_page=len(chunk))
             asked = set(chunk)
             for session in (await self._send(call, parse)).items:
@@ -144,7 +140,7 @@ class Sessions:
         given = {name: reusable(value) for name, value in options.items()}
         return numbered_listing(
             self._send,
-            lambda number: list_sessions_call(event_id, page=number, **given),
+            lambda number: endpoints.list_sessions_call(event_id, page=number, **given),
             parse_page,
             per_page=options.get("per_page", 200),
         )
