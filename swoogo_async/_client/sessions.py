@@ -117,10 +117,8 @@ class Sessions:
                 event_id, per_page=len(chunk), fields=joined, ids=chunk
             )
             parse = functools.partial(parse_page, page=1, per_page=len(chunk))
-            asked = set(chunk)
             for session in (await self._send(call, parse)).items:
-                if session.id in asked:  # a server that ignored ids= sends others too
-                    found.setdefault(session.id, session)
+                found.setdefault(session.id, session)  # only the ids asked for are read back
         return SessionBatch(
             sessions=[found[i] for i in wanted if i in found],
             missing=tuple(i for i in wanted if i not in found),
@@ -214,11 +212,10 @@ class Sessions:
         Returns:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
         """
-        creator = self._bulk(retry)._creator
         from .._writes.bulk import create_many
 
         return create_many(
-            creator.create,
+            self._bulk(retry)._creator.create,
             rows,
             concurrency=concurrency,
             ordered=ordered,
@@ -238,11 +235,10 @@ class Sessions:
     ) -> BulkRun:
         """Update one session per row (``id`` or ``session_id`` names it); options and
         result as for ``create_many``."""
-        update = self._bulk(retry)._update
         from .._writes.bulk import update_many
 
         return update_many(
-            update,
+            self._bulk(retry)._update,
             rows,
             concurrency=concurrency,
             ordered=ordered,
