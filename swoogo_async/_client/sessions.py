@@ -110,7 +110,7 @@ class Sessions:
         joined = endpoints._names("fields", fields)
         if joined is not None and "id" not in joined.split(","):
             joined = f"id,{joined}"  # found sessions are matched to the ids asked for
-        found: dict[int, Session] = {}
+        found: dict[int | None, Session] = {}
         for start in range(0, len(wanted), MAX_IDS_PER_CALL):
             chunk = wanted[start : start + MAX_IDS_PER_CALL]
             call = endpoints.list_sessions_call(
@@ -263,7 +263,8 @@ class Sessions:
         lease_wait: float | None = DEFAULT_LEASE_WAIT,
     ) -> BulkRun:
         """Make the event's sessions match ``rows`` under its lease (see Sync): create what
-        no session has, update what differs; stream the results.
+        no session has, update what differs; stream the results. The errors below are raised
+        while the run is iterated, before any write.
 
         Args:
             rows: Rows as for ``create_many`` (read twice; see ``scan``).
@@ -281,12 +282,9 @@ class Sessions:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
 
         Raises:
-            InvalidInputError: (during iteration) a custom key field the rows set is held
-                by none of the event's sessions.
-            LookupIncompleteError: (during iteration, before any write) the event's
-                sessions could not all be read, twice.
-            LeaseBusyError: (during iteration, before any read) another run kept the
-                event's lease for ``lease_wait`` seconds.
+            LeaseBusyError: another run kept the event's lease for ``lease_wait`` seconds.
+            LookupIncompleteError: the event's sessions could not all be read, twice.
+            InvalidInputError: a custom key field the rows set is held by no session.
         """
         from .._writes.sync_plan import SyncPlanner, parse_key, sync_rows
 
