@@ -61,10 +61,7 @@ class Speakers:
         fields: str | Iterable[str] | None = None,
         expand: str | Iterable[str] | None = None,
     ) -> Speaker:
-        """Fetch one speaker.
-
-        Args:
-            expand: Related objects, e.g. ``"sessions"``.
+        """Fetch one speaker (``fields`` and ``expand`` as for ``list``).
 
         Raises:
             NotFoundError: no such speaker.
