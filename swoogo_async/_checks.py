@@ -22,7 +22,6 @@ _COMPARE = {"≥": operator.ge, ">": operator.gt, "<": operator.lt, "≤": opera
 
 
 def is_header_name(value: object) -> bool:
-    """Whether ``value`` is an HTTP header name."""
     return isinstance(value, str) and _HEADER_NAME.fullmatch(value) is not None
 
 
@@ -58,15 +57,10 @@ def check_number(
 
 def number(prefix: str = "", **bounds: Any) -> Callable[[object, attrs.Attribute[Any], Any], None]:
     """Return an attrs validator: ``check_number`` naming the attribute after ``prefix``."""
-
-    def validate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        check_number(prefix + attribute.name, value, **bounds)
-
-    return validate
+    return lambda _, attribute, value: check_number(prefix + attribute.name, value, **bounds)
 
 
 def check_instance(name: str, value: Any, kind: type) -> Any:
-    """Return ``value`` if it is a ``kind``."""
     if not isinstance(value, kind):
         raise InvalidInputError(name, f"expected a {kind.__name__}, got {type(value).__name__}")
     return value

@@ -94,11 +94,9 @@ class FieldError:
 
 
 class APIError(SwoogoError):
-    """The server answered ``method`` ``url`` (no credentials) with an error ``status``.
-
-    ``body`` is the parsed JSON body (None if it was not JSON), ``raw`` its bytes, and
-    ``message`` the server's message, or the start of the body.
-    """
+    """The server answered ``method`` ``url`` (no credentials) with an error ``status``:
+    ``body`` is its parsed JSON (None if not JSON), ``raw`` its bytes, ``message`` the
+    server's message or the body's start."""
 
     def __init__(self, *, status: int, method: str, url: str, body: Any, raw: bytes) -> None:
         self.status = status

@@ -454,8 +454,8 @@ async def test_an_error_after_the_request_left_never_makes_a_row_invalid(
     async def broken_update(host: object, session_id: int, fields: Mapping[str, Any]) -> Session:
         raise KeyError("id")  # as if the answer to a sent update could not be read
 
-    # Bulk rows send updates through a copy of the client, by this function.
-    monkeypatch.setattr(swoogo_async._client.sessions, "_send_update", broken_update)
+    # Bulk rows send updates through a copy of the client, by this method.
+    monkeypatch.setattr(swoogo_async._client.sessions.Sessions, "_update", broken_update)
     updated = [r async for r in client.sessions.update_many([{"id": 1, "name": "X"}])]
     assert [r.status for r in updated] == ["failed"]
     assert updated[0].error is not None

@@ -1,4 +1,4 @@
-"""``SwoogoClient``: one class over one shared core (``core.py``); ``with_options`` copies it."""
+"""``SwoogoClient``: one class over one shared ``Core``; ``with_options`` copies it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import aiohttp
+import attrs
 
 from .._api import endpoints
 from .._api.models import Page
@@ -24,19 +25,40 @@ from .._http.retry import RetryPolicy
 from .._http.transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, Send, Transport
 from .._shared.state import SharedState
 from .._version import __version__
-from .core import Core, CreatePolicy, credential, redis_from_env
 from .sessions import Sessions
 from .speakers import Speakers
 
 if TYPE_CHECKING:
     from .._shared.cache import ReadCache
+    from .._writes.create import CreateLocks
     from .webhooks import Webhooks
 
 __all__ = ["DEFAULT_BASE_URL", "SwoogoClient"]
 
 DEFAULT_BASE_URL = "https://api.swoogo.com/api/v1"
-#: What a ``shared=`` object must provide: every method of the ``SharedState`` protocol.
 _SHARED_METHODS = tuple(name for name in dir(SharedState) if not name.startswith("_"))
+CreatePolicy = Literal["reconcile", "raise"]
+
+
+# Not slotted: a slotted class would need attrs to rewrite ``creates``, which builds slower.
+@attrs.frozen(eq=False, slots=False)
+class Core:
+    """What a client and every copy ``with_options`` makes of it share."""
+
+    pipeline: Pipeline
+    shared: SharedState | None  # bound to this credential
+    api_key: str = attrs.field(repr=False)
+    rate_limit: RateLimit | Literal["auto"] | None
+    create_policy: CreatePolicy
+    reconcile_delay: float
+    cache: ReadCache | None
+    owns_cache: bool  # the client made the cache, so closes it
+
+    @functools.cached_property
+    def creates(self) -> CreateLocks:
+        from .._writes.create import CreateLocks  # loaded by the first create
+
+        return CreateLocks()
 
 
 class SwoogoClient:
@@ -48,18 +70,13 @@ class SwoogoClient:
         api_secret: Defaults to ``$SWOOGO_API_SECRET``. Never shown.
         base_url: Defaults to ``$SWOOGO_BASE_URL``, then the public API.
         session: An ``aiohttp.ClientSession`` to use; the client never closes it.
-        transport: A ``Transport`` instead of aiohttp (e.g. ``MockTransport``).
-        connect_timeout: Seconds to connect (per attempt).
         read_timeout: Seconds an attempt may take, up to the response's last byte.
-        pool_size: Maximum connections, and so requests in flight.
         rate_limit: ``"auto"`` (by the server's headers), a ``RateLimit``, or None (off).
         create_policy: ``"reconcile"`` looks up a create of unknown outcome; ``"raise"``
             raises ``UnknownOutcomeError``.
-        allow_insecure_http: Allow ``http://`` to a non-loopback host.
         reconcile_delay: Seconds a create of unknown outcome waits before its lookup.
         max_response_bytes: Largest body read, else ``ResponseTooLargeError``.
-        shared: A ``SharedState`` (e.g. ``RedisSharedState``); else Redis at
-            ``$SWOOGO_REDIS_URL`` if set.
+        shared: A ``SharedState`` (e.g. ``RedisSharedState``); else ``$SWOOGO_REDIS_URL``'s.
         on_request: Hook(s), sync or async, called with a ``RequestInfo`` before each
             request; what they raise is logged and ignored.
         on_response: The same, with a ``ResponseInfo`` for each response.
@@ -67,6 +84,7 @@ class SwoogoClient:
 
     Raises:
         InvalidInputError: a credential is missing, or an option is unusable (it is named).
+            Every method checks its arguments so, before anything is sent.
     """
 
     base_url: str
@@ -99,13 +117,12 @@ class SwoogoClient:
         on_response: ResponseHook | list[ResponseHook] | None = None,
         cache: ReadCache | str | None = None,
     ) -> None:
-        api_key = credential("api_key", api_key)
-        api_secret = credential("api_secret", api_secret)
+        api_key = _credential("api_key", api_key)
+        api_secret = _credential("api_secret", api_secret)
         check_number("connect_timeout", connect_timeout, above=0)
         check_number("read_timeout", read_timeout, above=0)
         check_number("pool_size", pool_size, integer=True, at_least=1)
         check_number("max_response_bytes", max_response_bytes, integer=True, at_least=1)
-        # A NaN or infinite delay would leave an uncertain create never looked up.
         check_number("reconcile_delay", reconcile_delay, at_least=0)
         retry = RetryPolicy() if retry is None else check_instance("retry", retry, RetryPolicy)
         if rate_limit not in ("auto", None) and not isinstance(rate_limit, RateLimit):
@@ -114,14 +131,13 @@ class SwoogoClient:
             )
         if create_policy not in ("reconcile", "raise"):
             raise InvalidInputError("create_policy", "must be 'reconcile' or 'raise'")
-        if shared is not None:
-            missing = [n for n in _SHARED_METHODS if not callable(getattr(shared, n, None))]
-            if missing:
-                raise InvalidInputError(
-                    "shared",
-                    f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
-                    f" has no {', '.join(missing)}",
-                )
+        missing = [n for n in _SHARED_METHODS if not callable(getattr(shared, n, None))]
+        if shared is not None and missing:
+            raise InvalidInputError(
+                "shared",
+                f"must be a SharedState (e.g. RedisSharedState); {type(shared).__name__}"
+                f" has no {', '.join(missing)}",
+            )
         if session is not None and transport is not None:
             raise InvalidInputError("transport", "pass either session or transport, not both")
         hooks = Hooks(on_request, on_response)
@@ -133,7 +149,7 @@ class SwoogoClient:
         explicit = rate_limit if isinstance(rate_limit, RateLimit) else None
         made = shared is None and bool(os.environ.get("SWOOGO_REDIS_URL"))  # closed with us
         if made:
-            shared = redis_from_env(os.environ["SWOOGO_REDIS_URL"])
+            shared = _redis_from_env(os.environ["SWOOGO_REDIS_URL"])
         bound = None if shared is None else shared.bind(api_key, explicit, base_url=base_url)
         pacer = None
         if rate_limit is not None:  # a shared state paces its budget; alone, the client itself
@@ -284,9 +300,6 @@ class SwoogoClient:
                 and control characters are refused).
             cache: False: reads skip the client's read cache.
             max_age: Seconds: a cached read older than this is fetched again.
-
-        Raises:
-            InvalidInputError: an option is invalid (the error names the header).
         """
         options = self._options.merged(
             timeout=timeout, retry=retry, headers=headers, cache=cache, max_age=max_age
@@ -330,7 +343,6 @@ class SwoogoClient:
             The decoded JSON body (None for an empty one).
 
         Raises:
-            InvalidInputError: an argument is invalid (nothing was sent).
             APIError: the server answered with an error (a subclass per status).
             TransportError: no usable response.
         """
@@ -355,9 +367,6 @@ class SwoogoClient:
             params: Query parameters (``page`` and ``per-page`` belong to the walk).
             per_page: Items per page (each page is one list call: 10 credits).
             cost: Credits per page; by default as for ``request``.
-
-        Raises:
-            InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
         call_for = endpoints.page_calls(
             path, params, per_page=per_page, max_pages=max_pages, cost=cost
@@ -369,3 +378,23 @@ class SwoogoClient:
             return page_of(payload, raw, method=method, url=url, page=number, per_page=per_page)
 
         return Listing(fetch, key=endpoints.raw_item_key, max_pages=max_pages)
+
+
+def _credential(name: str, given: str | None) -> str:
+    value = given if given is not None else os.environ.get(f"SWOOGO_{name.upper()}")
+    if value is None or value == "":
+        raise InvalidInputError(name, f"missing: pass {name} or set SWOOGO_{name.upper()}")
+    return cast(str, check_instance(name, value, str))
+
+
+def _redis_from_env(url: str) -> SharedState:
+    try:
+        from ..redis import RedisSharedState  # the optional extra: import only when asked
+    except ImportError:
+        raise InvalidInputError(
+            "SWOOGO_REDIS_URL", "needs the redis extra: pip install 'swoogo-async[redis]'"
+        ) from None
+    try:
+        return RedisSharedState.from_url(url)
+    except ValueError as exc:
+        raise InvalidInputError("SWOOGO_REDIS_URL", str(exc)) from None

@@ -7,16 +7,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
+from .._api import endpoints
 from .._api.converter import parse_session
-from .._api.endpoints import (
-    MAX_IDS,
-    SessionListOptions,
-    as_list,
-    join_names,
-    list_sessions_call,
-    read_query,
-    update_session_call,
-)
 from .._api.models import Session, SessionBatch
 from .._api.pages import Listing, numbered_listing, parse_page
 from .._checks import check_number
@@ -30,9 +22,10 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    # Loaded on first use (see ``create``): the import and a client's reads pay for none.
+    # Annotations only: the fields and the writes load on first use (see ``create``).
+    from .._api.endpoints import SessionListOptions
     from .._api.fields import SessionCreateFields, SessionUpdateFields
-    from .._writes.bulk import BulkRun, ProgressCallback, RowSource, UpdateFn
+    from .._writes.bulk import BulkRun, ProgressCallback, RowSource
     from .._writes.bulk_results import RowInput
     from .._writes.create import Creator
     from .._writes.sync_plan import BeforeWrite
@@ -42,13 +35,13 @@ __all__ = ["Sessions", "reusable"]
 
 
 def reusable(values: Any) -> Any:
-    """Return an iterator as a list (a listing builds each page's call from it); anything
-    else as it is, for the call's checks to judge."""
+    """Return an iterator as a list: a listing builds each page's call from it."""
     return list(values) if isinstance(values, Iterator) else values
 
 
 class Sessions:
-    """Sessions (agenda items): get, list, create, update."""
+    """Sessions (agenda items): get, list, create, update. A bad argument raises
+    ``InvalidInputError`` naming it before anything is sent (a listing's, when it is made)."""
 
     def __init__(self, client: SwoogoClient) -> None:
         self._client = client
@@ -60,11 +53,14 @@ class Sessions:
 
         return Creator(self._client, self._client._core.creates)
 
-    def _bulk(self, retry: RetryPolicy | None) -> tuple[Creator, UpdateFn]:
-        """Return a bulk run's create and update: ``RetryPolicy.for_bulk``, never cached."""
+    def _bulk(self, retry: RetryPolicy | None) -> Sessions:
+        """Return the sessions of a bulk run's copy: ``RetryPolicy.for_bulk``, never cached."""
         policy = retry if retry is not None else self._client.retry.for_bulk()
-        client = self._client.with_options(retry=policy, cache=False)
-        return client.sessions._creator, functools.partial(_send_update, client)
+        return self._client.with_options(retry=policy, cache=False).sessions
+
+    async def _update(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
+        """Send an update of fields checked by ``prepare_session_fields``."""
+        return await self._send(endpoints.update_session_call(session_id, prepared), parse_session)
 
     def _credits(self) -> int:
         return self._client.credits_spent
@@ -84,9 +80,8 @@ class Sessions:
 
         Raises:
             NotFoundError: no such session.
-            InvalidInputError: an argument is invalid (nothing was sent).
         """
-        query = "" if fields is None and expand is None else read_query(fields, expand)
+        query = "" if fields is None and expand is None else endpoints.read_query(fields, expand)
         call = Call("GET", f"/sessions/{check_id('session_id', session_id)}", query)
         return await self._send(call, parse_session)
 
@@ -106,24 +101,21 @@ class Sessions:
 
         Returns:
             A ``SessionBatch``: ``.sessions`` in the order asked, ``.missing``, ``.by_id``.
-
-        Raises:
-            InvalidInputError: an id or argument is invalid (nothing was sent).
         """
         check_id("event_id", event_id)
-        wanted = list(dict.fromkeys(check_id("ids", i) for i in as_list("ids", ids)))
-        joined = join_names("fields", fields)
+        wanted = list(dict.fromkeys(check_id("ids", i) for i in endpoints.as_list("ids", ids)))
+        joined = endpoints.join_names("fields", fields)
         if joined is not None and "id" not in joined.split(","):
             joined = f"id,{joined}"  # found sessions are matched to the ids asked for
-        found: dict[int, Session] = {}
-        for start in range(0, len(wanted), MAX_IDS):
-            chunk = wanted[start : start + MAX_IDS]
-            call = list_sessions_call(event_id, per_page=len(chunk), fields=joined, ids=chunk)
+        found: dict[int | None, Session] = {}
+        for start in range(0, len(wanted), endpoints.MAX_IDS):
+            chunk = wanted[start : start + endpoints.MAX_IDS]
+            call = endpoints.list_sessions_call(
+                event_id, per_page=len(chunk), fields=joined, ids=chunk
+            )
             parse = functools.partial(parse_page, page=1, per_page=len(chunk))
-            asked = set(chunk)
             for session in (await self._send(call, parse)).items:
-                if session.id in asked:  # a server that ignored ids= sends others too
-                    found.setdefault(session.id, session)
+                found.setdefault(session.id, session)  # only the ids asked for are read back
         return SessionBatch(
             sessions=[found[i] for i in wanted if i in found],
             missing=tuple(i for i in wanted if i not in found),
@@ -139,14 +131,11 @@ class Sessions:
             sort: Field names, ``-`` prefix for descending.
             ids: At most 100 session ids.
             per_page: Page size (up to 1000; 200 with ``expand``).
-
-        Raises:
-            InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
         given = {name: reusable(value) for name, value in options.items()}
         return numbered_listing(
             self._send,
-            lambda number: list_sessions_call(event_id, page=number, **given),
+            lambda number: endpoints.list_sessions_call(event_id, page=number, **given),
             parse_page,
             per_page=options.get("per_page", 200),
         )
@@ -172,7 +161,6 @@ class Sessions:
             The created session, as the server returned it or a lookup read it.
 
         Raises:
-            InvalidInputError: a field is invalid (nothing was sent).
             ValidationError: the server rejected a field.
             UnknownOutcomeError: whether the session exists could not be settled, or a
                 re-send and a late commit both landed (it carries the fields and ids).
@@ -188,14 +176,14 @@ class Sessions:
         """Change only the fields passed (``None`` clears one; ``UNSET`` leaves it out).
 
         Raises:
-            InvalidInputError: a field is invalid, or none was given (nothing sent).
+            InvalidInputError: no field was given.
             NotFoundError: no such session.
             ValidationError: the server rejected a field.
         """
         from .._api.fields import prepare_session_fields
 
         prepared = prepare_session_fields(fields, creating=False)
-        return await _send_update(self._client, session_id, prepared)
+        return await self._update(session_id, prepared)
 
     def create_many(
         self,
@@ -220,15 +208,11 @@ class Sessions:
 
         Returns:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
-
-        Raises:
-            InvalidInputError: ``concurrency``, ``rows`` or ``retry`` is invalid.
         """
-        creator, _ = self._bulk(retry)
         from .._writes.bulk import create_many
 
         return create_many(
-            creator.create,
+            self._bulk(retry)._creator.create,
             rows,
             concurrency=concurrency,
             ordered=ordered,
@@ -246,20 +230,12 @@ class Sessions:
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
     ) -> BulkRun:
-        """Update one session per row (``id`` or ``session_id`` names it); options as for
-        ``create_many``.
-
-        Returns:
-            A ``BulkRun`` of ``BulkResult`` with a live ``progress``.
-
-        Raises:
-            InvalidInputError: ``concurrency``, ``rows`` or ``retry`` is invalid.
-        """
-        _, update = self._bulk(retry)
+        """Update one session per row (``id`` or ``session_id`` names it); options and
+        result as for ``create_many``."""
         from .._writes.bulk import update_many
 
         return update_many(
-            update,
+            self._bulk(retry)._update,
             rows,
             concurrency=concurrency,
             ordered=ordered,
@@ -284,7 +260,8 @@ class Sessions:
         lease_wait: float | None = DEFAULT_LEASE_WAIT,
     ) -> BulkRun:
         """Make the event's sessions match ``rows`` under its lease (see Sync): create what
-        no session has, update what differs; stream the results.
+        no session has, update what differs; stream the results. The errors below are raised
+        while the run is iterated, before any write.
 
         Args:
             rows: Rows as for ``create_many`` (read twice; see ``scan``).
@@ -302,12 +279,9 @@ class Sessions:
             A ``BulkRun`` of ``BulkResult`` (``changed`` names an update's fields).
 
         Raises:
-            InvalidInputError: an argument is invalid (raised here); during iteration, a
-                custom key field the rows set is held by none of the event's sessions.
-            LookupIncompleteError: (during iteration, before any write) the event's
-                sessions could not all be read, twice.
-            LeaseBusyError: (during iteration, before any read) another run kept the
-                event's lease for ``lease_wait`` seconds.
+            LeaseBusyError: another run kept the event's lease for ``lease_wait`` seconds.
+            LookupIncompleteError: the event's sessions could not all be read, twice.
+            InvalidInputError: a custom key field the rows set is held by no session.
         """
         from .._writes.sync_plan import SyncPlanner, parse_key, sync_rows
 
@@ -316,12 +290,12 @@ class Sessions:
         )
         if lease_wait is not None:
             check_number("lease_wait", lease_wait, at_least=0.0)
-        creator, update = self._bulk(retry)
+        bulk = self._bulk(retry)
         return sync_rows(
             rows,
             planner=planner,
-            creator=creator,
-            update=update,
+            creator=bulk._creator,
+            update=bulk._update,
             scan=scan,
             concurrency=concurrency,
             ordered=ordered,
@@ -349,10 +323,3 @@ class Sessions:
         if core.shared is not None:
             return core.shared.lease(name, wait=wait)
         return file_lease(credential_id(core.api_key, self._client.base_url), name, wait=wait)
-
-
-async def _send_update(
-    client: SwoogoClient, session_id: int, prepared: Mapping[str, Any]
-) -> Session:
-    """Send an update of fields checked by ``prepare_session_fields`` through ``client``."""
-    return await client.send(update_session_call(session_id, prepared), parse_session)

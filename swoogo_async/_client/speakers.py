@@ -24,7 +24,8 @@ __all__ = ["Speakers"]
 
 
 class Speakers:
-    """Speakers: list an event's, get one, attach sessions to one."""
+    """Speakers: list an event's, get one, attach sessions to one. A bad argument raises
+    ``InvalidInputError`` naming it before anything is sent (a listing's, when it is made)."""
 
     def __init__(self, client: SwoogoClient) -> None:
         self._send = client.send
@@ -44,9 +45,6 @@ class Speakers:
                 and names); ``None`` leaves it to the server.
             expand: Related objects, e.g. ``"sessions"``.
             per_page: Page size (up to 1000; 200 with ``expand``).
-
-        Raises:
-            InvalidInputError: an argument is invalid (raised here, nothing sent).
         """
         options: dict[str, Any] = {"fields": reusable(fields), "expand": reusable(expand)}
         return numbered_listing(
@@ -63,14 +61,10 @@ class Speakers:
         fields: str | Iterable[str] | None = None,
         expand: str | Iterable[str] | None = None,
     ) -> Speaker:
-        """Fetch one speaker.
-
-        Args:
-            expand: Related objects, e.g. ``"sessions"``.
+        """Fetch one speaker (``fields`` and ``expand`` as for ``list``).
 
         Raises:
             NotFoundError: no such speaker.
-            InvalidInputError: an argument is invalid (nothing was sent).
         """
         query = "" if fields is None and expand is None else read_query(fields, expand)
         call = Call("GET", f"/speakers/{check_id('speaker_id', speaker_id)}", query)
@@ -83,7 +77,6 @@ class Speakers:
             The whole speaker, with its ``sessions``.
 
         Raises:
-            InvalidInputError: an id is invalid (nothing was sent).
             NotFoundError: no such speaker.
             ValidationError: a session id is unknown or in another event.
         """

@@ -35,12 +35,10 @@ __all__ = [
 
 #: Seconds a sync waits for its event's lease before ``LeaseBusyError``.
 DEFAULT_LEASE_WAIT = 60.0
-_LEASE_DIR_ENV = "SWOOGO_LEASE_DIR"
 #: Seconds between two tries of a lease another holder has: first, and at most.
 LEASE_POLL = (0.05, 0.5)
 
-#: The lease this task writes under that can expire (a Redis lock): its name and the
-#: ``time.monotonic()`` until which it is surely held. A file lock cannot expire.
+#: The expiring lease (a Redis lock) this task writes under: name, monotonic time held until.
 _HELD: ContextVar[tuple[str, list[float]] | None] = ContextVar("swoogo_lease", default=None)
 _NONE = ("", -math.inf)  # no token, no refresh lock
 
@@ -104,8 +102,7 @@ class LocalSharedState:
 
     Args:
         clock: Monotonic clock; injected so tests can move time.
-        reserve: Share of the rate held back for interactive calls beyond the demand seen
-            (see ``Pacer``).
+        reserve: Share of the rate held back for interactive calls beyond their demand (``Pacer``).
         lock_ttl: Seconds the refresh lock lasts if its holder never releases it.
     """
 
@@ -127,7 +124,6 @@ class LocalSharedState:
     def __repr__(self) -> str:
         return f"<LocalSharedState credentials={len(self._bound)}>"
 
-    # The methods of ``SharedState`` and ``TokenStore``, documented there.
     def bind(
         self, api_key: str, rate_limit: RateLimit | None, *, base_url: str
     ) -> LocalSharedState:
@@ -213,11 +209,9 @@ async def lease_pause(name: str, where: str, started: float, wait: float, pause:
 
 @contextlib.asynccontextmanager
 async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[None]:
-    """Hold an OS file lock (``flock``) on ``name`` of ``scope`` inside the block; the OS
-    drops it however its holder exits. The file (in ``$SWOOGO_LEASE_DIR``, else the temporary
-    folder) is deleted on release. ``LeaseBusyError`` after ``wait`` seconds;
-    ``SharedStateError`` if the file cannot be opened."""
-    folder = os.environ.get(_LEASE_DIR_ENV) or tempfile.gettempdir()
+    """Hold ``flock`` on ``name`` of ``scope`` inside the block (the OS drops it however its
+    holder exits); the file, in ``$SWOOGO_LEASE_DIR`` or the temporary folder, goes on release."""
+    folder = os.environ.get("SWOOGO_LEASE_DIR") or tempfile.gettempdir()
     user = getattr(os, "getuid", lambda: "user")()
     digest = hashlib.sha256(f"{scope}\n{name}".encode()).hexdigest()[:24]
     path = Path(folder) / f"swoogo-async-lease-{user}-{digest}.lock"
@@ -228,7 +222,7 @@ async def file_lease(scope: str, name: str, *, wait: float) -> AsyncIterator[Non
             fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         except OSError as exc:  # a missing or unwritable folder, a planted symlink
             raise SharedStateError(
-                f"cannot open the lease file {path} (${_LEASE_DIR_ENV}):"
+                f"cannot open the lease file {path} ($SWOOGO_LEASE_DIR):"
                 f" {exc.strerror or type(exc).__name__}"
             ) from None
         if _try_lock(fd, path):
