@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from typing import Final, Literal
 
+__all__ = ["UNSET", "UnsetType"]
+
 
 class UnsetType(enum.Enum):
     """Type of ``UNSET``; a one-member enum so type checkers can narrow on it."""
