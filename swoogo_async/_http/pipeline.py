@@ -162,12 +162,9 @@ class Pipeline:
     async def send(
         self, options: CallOptions, call: Call, parse: Parse[T], *, deadline: float | None = None
     ) -> T:
-        """Send ``call`` under ``options``; return ``parse`` of its 2xx body.
-
-        ``parse`` runs inside the retry loop: a body that does not decode
-        (``ResponseDecodeError``) is retried like any transient failure when the call is
-        idempotent. ``deadline`` (on ``clock``) bounds the call instead of the policy's.
-        """
+        """Send ``call`` under ``options``; return ``parse`` of its 2xx body. ``parse`` runs in
+        the retry loop (an idempotent call's ``ResponseDecodeError`` is retried); ``deadline``
+        (on ``clock``) bounds the call instead of the policy's."""
         if self.state != OPEN or asyncio.get_running_loop() is not self._loop:
             self._check_open()
         url = (
@@ -207,12 +204,9 @@ class Pipeline:
         return result
 
     async def _exchange(self, state: CallState) -> Response:
-        """Make one attempt: its credits, a slot, the token, the request; settle what it took.
-
-        Paced before a slot is taken, so a call waiting for credits holds no slot. The
-        token call (cost 0) takes neither: the calls holding slots may be waiting on it.
-        A 401 to a request sent with a token drops that token and replays the request once.
-        """
+        """Make one attempt: credits, then a slot (so a call waiting for credits holds none),
+        the token, the request. The token call (cost 0) takes neither: the calls holding slots
+        may wait on it. A 401 to a token drops it and replays the request once."""
         call = state.call
         state.attempt += 1
         pacer = self.pacer if call.cost else None

@@ -1,6 +1,5 @@
 """What a request is at each step (``Call``, ``Parse``, ``Request``, ``Response``), and the one
-I/O seam, ``Transport.send(Request) -> Response``: over aiohttp, or a function in tests.
-"""
+I/O seam, ``Transport.send(Request) -> Response``: over aiohttp, or a function in tests."""
 
 from __future__ import annotations
 
@@ -85,12 +84,8 @@ class Send(Protocol):
 
 
 class Headers(CIMultiDictProxy[str]):
-    """Read-only request headers whose repr hides the ``Authorization`` value.
-
-    Tracebacks capture every frame's locals (Sentry records them by default): the
-    credentials travel only inside this object (aiohttp's frames included), so no local
-    shows them.
-    """
+    """Read-only request headers whose repr hides ``Authorization``: tracebacks capture every
+    frame's locals (Sentry's by default), and the credentials travel only inside this."""
 
     __slots__ = ()
 
@@ -104,10 +99,8 @@ class Headers(CIMultiDictProxy[str]):
 
 @attrs.frozen(slots=True)
 class Request:
-    """An HTTP request, fully built: nothing is added to it on the way out.
-
-    ``timeout`` (seconds), if set, replaces the transport's read timeout for this request.
-    """
+    """An HTTP request, fully built: nothing is added to it on the way out. ``timeout``
+    (seconds), if set, replaces the transport's read timeout for this request."""
 
     method: str
     url: str
@@ -127,15 +120,11 @@ class Response:
 
 @runtime_checkable
 class Transport(Protocol):
-    """Send one request and return its response, or raise ``TransportError``."""
+    """Sends one request and returns its complete response, or raises ``TransportError``;
+    ``aclose`` releases what the transport owns."""
 
-    async def send(self, request: Request) -> Response:
-        """Send ``request`` and return the complete response."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release what the transport owns."""
-        ...
+    async def send(self, request: Request) -> Response: ...
+    async def aclose(self) -> None: ...
 
 
 class Slots:
@@ -260,7 +249,16 @@ class AiohttpTransport:
                 length = resp.content_length
                 if length is not None and length <= self._max_bytes:
                     return Response(resp.status, resp.headers, await resp.read())
-                return Response(resp.status, resp.headers, await self._read(resp, method, url))
+                if length is None:  # read in chunks, refused as soon as it is past the limit
+                    body = bytearray()
+                    async for chunk in resp.content.iter_chunked(_CHUNK):
+                        body += chunk
+                        if len(body) > self._max_bytes:
+                            break
+                    else:
+                        return Response(resp.status, resp.headers, bytes(body))
+                limit, status = self._max_bytes, resp.status
+                raise ResponseTooLargeError(method=method, url=url, status=status, limit=limit)
         except aiohttp.ClientError as exc:
             error = _translate(exc, method, url)
         except asyncio.TimeoutError:
@@ -269,19 +267,6 @@ class AiohttpTransport:
         # Raised outside the except block: aiohttp's exceptions can carry the request's
         # headers (Authorization included) in their repr, so they are never chained.
         raise error
-
-    async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
-        """Read a body of unknown or excessive length, refusing one past the limit early."""
-        if resp.content_length is None:
-            body = bytearray()
-            async for chunk in resp.content.iter_chunked(_CHUNK):
-                body += chunk
-                if len(body) > self._max_bytes:
-                    break
-            else:
-                return bytes(body)
-        limit = self._max_bytes
-        raise ResponseTooLargeError(method=method, url=url, status=resp.status, limit=limit)
 
     async def aclose(self) -> None:
         """Close the session if this transport made it; no new one is opened after."""
