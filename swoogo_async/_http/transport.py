@@ -219,19 +219,15 @@ class AiohttpTransport:
         self._max_bytes = max_response_bytes
         self._timeout = aiohttp.ClientTimeout(total=read_timeout, sock_connect=connect_timeout)
 
-    def _open(self) -> aiohttp.ClientSession:
-        # Made on first use, inside the running loop.
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
-        return self._session
-
     async def send(self, request: Request) -> Response:
         """Send ``request``; translate aiohttp failures into ``TransportError``."""
         method, url = request.method, request.url
         if self._closed:
             raise ConnectError("the transport is closed", method=method, url=url)
-        session = self._session or self._open()
+        session = self._session
+        if session is None:  # made on first use, inside the running loop
+            connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
+            session = self._session = aiohttp.ClientSession(connector=connector)
         timeout = self._timeout
         if request.timeout is not None and request.timeout != timeout.total:
             timeout = aiohttp.ClientTimeout(
@@ -259,11 +255,8 @@ class AiohttpTransport:
                         return Response(resp.status, resp.headers, bytes(body))
                 limit, status = self._max_bytes, resp.status
                 raise ResponseTooLargeError(method=method, url=url, status=status, limit=limit)
-        except aiohttp.ClientError as exc:
-            error = _translate(exc, method, url)
-        except asyncio.TimeoutError:
-            reason = f"no complete response within {timeout.total:g}s"
-            error = ReadTimeoutError(reason, method=method, url=url)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            error = _translate(exc, method, url, timeout.total)
         # Raised outside the except block: aiohttp's exceptions can carry the request's
         # headers (Authorization included) in their repr, so they are never chained.
         raise error
@@ -276,8 +269,10 @@ class AiohttpTransport:
             await session.close()
 
 
-def _translate(exc: aiohttp.ClientError, method: str, url: str) -> TransportError:
+def _translate(exc: Exception, method: str, url: str, total: float | None) -> TransportError:
     """Return our error for an aiohttp failure, naming its kind but keeping nothing of it."""
+    if not isinstance(exc, aiohttp.ClientError):  # the request's whole time ran out
+        return ReadTimeoutError(f"no complete response within {total:g}s", method=method, url=url)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ConnectError("connect timed out", method=method, url=url)
     if isinstance(exc, aiohttp.ClientConnectorError):
