@@ -35,8 +35,7 @@ class BulkMark:
 
     def size(self, credits: int) -> None:
         """Say the run needs at most ``credits`` in all (the smallest count said holds)."""
-        credits = max(credits, 0)
-        self.total = credits if self.total is None else min(self.total, credits)
+        self.total = max(0, credits if self.total is None else min(self.total, credits))
 
     def skip(self, credits: int = 1) -> None:
         """Say a row settled without a call: the run needs ``credits`` fewer."""
@@ -120,14 +119,11 @@ class _Waiter(NamedTuple):
 
 
 class AsyncPacer:
-    """Sleep as ``pacer`` (or a shared ``budget`` instead) says; one per client.
-
-    Calls refused credits wait in arrival order, in one queue for interactive calls and
-    one per bulk run. What is learned (a response, a settled reservation) wakes the head
-    of each queue: granted, it wakes the next while credits are left; refused, it keeps
-    its place and passes the turn to a cheaper call behind it. Each waiter also asks
-    again on its own timer (when the window resets).
-    """
+    """Sleep as ``pacer`` (or a shared ``budget`` instead) says; one per client. Calls refused
+    credits wait in arrival order, one queue for interactive calls and one per bulk run. What
+    is learned wakes each queue's head: granted, it wakes the next while credits are left;
+    refused, it keeps its place and passes the turn to a cheaper call behind it. Each waiter
+    also asks again on its own timer (when the window resets)."""
 
     def __init__(
         self,
@@ -238,8 +234,7 @@ class AsyncPacer:
                 waiter.future.set_result(True)
                 return
 
-    def _wake(self) -> None:
-        """Something was learned: wake the head of each queue, interactive calls first."""
+    def _wake(self) -> None:  # something was learned
         for mark in sorted(self._queues, key=bool):  # None (interactive calls) first
             self._wake_one(mark)
 

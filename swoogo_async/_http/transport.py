@@ -182,10 +182,8 @@ class MockTransport:
 
 
 class AiohttpTransport:
-    """A transport over one shared ``aiohttp.ClientSession``.
-
-    ``SwoogoClient`` keeps the requests in flight within ``pool_size``, so none waits in
-    aiohttp's pool. Redirects are never followed, so credentials never leave for another host.
+    """A transport over one shared ``aiohttp.ClientSession``. Redirects are never followed, so
+    credentials never leave for another host.
 
     Args:
         session: A session to use; the transport never closes one it was given.
