@@ -267,8 +267,7 @@ class AsyncPacer:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._pending.discard(task)
         if not task.cancelled():
-            # A failed shared update (on_error="raise") is not the caller's error: the
-            # next reservation meets the same failure and raises it.
+            # A failed update (on_error="raise") is not the caller's: the next reserve raises it.
             task.exception()
         self._wake()
 

@@ -172,8 +172,6 @@ class MockTransport:
         result = self._handler(request)
         if inspect.isawaitable(result):
             result = await result
-        if isinstance(result.headers, CIMultiDictProxy):
-            return result
         headers = CIMultiDictProxy(CIMultiDict(result.headers))  # names are case-insensitive
         return Response(result.status, headers, result.body)
 
