@@ -167,7 +167,9 @@ class Pipeline:
         (on ``clock``) bounds the call instead of the policy's."""
         if self.state != OPEN or asyncio.get_running_loop() is not self._loop:
             self._check_open()
-        url = self.base_url + call.path + (f"?{call.query}" if call.query else "")
+        url = (
+            f"{self.base_url}{call.path}?{call.query}" if call.query else self.base_url + call.path
+        )
         start = self.clock()
         deadline = start + options.retry.deadline if deadline is None else deadline
         state = CallState(call, url, parse, deadline, options)
