@@ -20,13 +20,9 @@ __all__ = ["AsyncPacer", "BulkMark", "SharedBudget", "bulk_pacing"]
 
 
 class BulkMark:
-    """One bulk run's mark on its calls, shared by the run's tasks: what it still needs.
-
-    A sized run counts a credit per row not yet finished (rows, not grants: a retry or a
-    lookup costs credits no size foresaw), so its last calls may take the floor; more rows
-    than the size said unsize it. An unsized run turns ``final`` once its source is
-    exhausted; calls waiting for the floor wake then.
-    """
+    """One bulk run's mark on its calls: what it still needs. A sized run counts a credit per
+    row not yet finished (a retry or a lookup costs credits no size foresaw), so its last
+    calls may take the floor; an unsized one turns ``final`` when its source ends."""
 
     def __init__(self) -> None:
         self.final = False
@@ -39,8 +35,7 @@ class BulkMark:
 
     def size(self, credits: int) -> None:
         """Say the run needs at most ``credits`` in all (the smallest count said holds)."""
-        credits = max(credits, 0)
-        self.total = credits if self.total is None else min(self.total, credits)
+        self.total = max(0, credits if self.total is None else min(self.total, credits))
 
     def skip(self, credits: int = 1) -> None:
         """Say a row settled without a call: the run needs ``credits`` fewer."""
@@ -53,8 +48,7 @@ class BulkMark:
         if self.total is not None and self.calls > self.total:
             self.total = None
 
-    def finished(self) -> None:
-        """Say a row given a call finished (whatever its outcome)."""
+    def finished(self) -> None:  # whatever its outcome
         self.done += 1
 
     def needs(self) -> float | None:
@@ -87,11 +81,7 @@ _BULK: contextvars.ContextVar[BulkMark | None] = contextvars.ContextVar("swoogo_
 @contextlib.contextmanager
 def bulk_pacing(mark: BulkMark | None = None) -> Iterator[None]:
     """Mark the calls made inside as bulk work: they leave interactive calls their share.
-
-    Args:
-        mark: The run's mark, shared by all its calls (a fresh one if None): what the
-            run still needs, which lets its last calls take the floor at once.
-    """
+    ``mark`` is the run's, shared by all its calls (a fresh one if None)."""
     token = _BULK.set(mark if mark is not None else BulkMark())
     try:
         yield
@@ -100,7 +90,8 @@ def bulk_pacing(mark: BulkMark | None = None) -> Iterator[None]:
 
 
 class SharedBudget(Protocol):
-    """A budget held outside this process (e.g. in Redis): ``Pacer``'s methods, shared."""
+    """A budget held outside this process (e.g. in Redis): ``Pacer``'s ``reserve``,
+    ``observe_rate``, ``limited`` and ``release``, shared."""
 
     async def reserve(
         self,
@@ -112,17 +103,10 @@ class SharedBudget(Protocol):
         final: bool = False,
         run: int = 0,
         needs: float = 0.0,
-    ) -> tuple[bool, float]:
-        """``Pacer.reserve``."""
-
-    async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None:
-        """``Pacer.observe_rate``."""
-
-    async def limited(self, retry_after: float | None, cost: int) -> None:
-        """``Pacer.limited``."""
-
-    async def release(self, cost: int, *, sent: bool) -> None:
-        """``Pacer.release``."""
+    ) -> tuple[bool, float]: ...
+    async def observe(self, rate: RateHeaders | None, cost: int, *, ok: bool) -> None: ...
+    async def limited(self, retry_after: float | None, cost: int) -> None: ...
+    async def release(self, cost: int, *, sent: bool) -> None: ...
 
 
 class _Waiter(NamedTuple):
@@ -135,19 +119,11 @@ class _Waiter(NamedTuple):
 
 
 class AsyncPacer:
-    """Sleep as the pacing rules say; shared by every coroutine of one client.
-
-    Calls refused credits wait in arrival order, in one queue for interactive calls and
-    one per bulk run. What is learned (a response, a settled reservation) wakes the head
-    of each queue: granted, it wakes the next while credits are left; refused, it keeps
-    its place and passes the turn to a cheaper call behind it. Each waiter also asks
-    again on its own timer (when the window resets).
-
-    Args:
-        pacer: The in-process state, used when ``budget`` is None.
-        clock: Monotonic clock; injected so tests can move time.
-        budget: A shared budget to follow instead of ``pacer``.
-    """
+    """Sleep as ``pacer`` (or a shared ``budget`` instead) says; one per client. Calls refused
+    credits wait in arrival order, one queue for interactive calls and one per bulk run. What
+    is learned wakes each queue's head: granted, it wakes the next while credits are left;
+    refused, it keeps its place and passes the turn to a cheaper call behind it. Each waiter
+    also asks again on its own timer (when the window resets)."""
 
     def __init__(
         self,
@@ -172,12 +148,8 @@ class AsyncPacer:
         return self._free is None and (self.budget is not None or not self.pacer.unpaced)
 
     async def acquire(self, cost: int, within: float = math.inf) -> float | None:
-        """Wait until ``cost`` credits may be spent, and reserve them.
-
-        Returns:
-            None once reserved; or, reserving nothing, the wait when known to be more
-            than ``within``, or 0.0 once ``within`` ran out waiting (for a guessed wait).
-        """
+        """Wait until ``cost`` credits may be spent and reserve them: return None; or, reserving
+        nothing, the wait if known to pass ``within``, or 0.0 once ``within`` ran out waiting."""
         if not self.paced:
             return None
         mark = _BULK.get()
@@ -256,15 +228,13 @@ class AsyncPacer:
 
     def _wake_one(self, mark: BulkMark | None, below: int | None = None) -> None:
         """Hand a turn to the first waiter of ``mark``'s queue (costing less than ``below``)."""
-        for index, waiter in enumerate(self._queues.get(mark, ())):
+        for waiter in self._queues.get(mark, ()):
             if not waiter.future.done() and (below is None or waiter.cost < below):
-                del self._queues[mark][index]
-                self._leave(mark)
+                self._leave(mark, waiter)
                 waiter.future.set_result(True)
                 return
 
-    def _wake(self) -> None:
-        """Something was learned: wake the head of each queue, interactive calls first."""
+    def _wake(self) -> None:  # something was learned
         for mark in sorted(self._queues, key=bool):  # None (interactive calls) first
             self._wake_one(mark)
 
@@ -297,8 +267,7 @@ class AsyncPacer:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._pending.discard(task)
         if not task.cancelled():
-            # A failed shared update (on_error="raise") is not the caller's error: the
-            # next reservation meets the same failure and raises it.
+            # A failed update (on_error="raise") is not the caller's: the next reserve raises it.
             task.exception()
         self._wake()
 

@@ -1,7 +1,5 @@
-"""The one request seam, ``Pipeline.send(call, parse)``, and the core every client copy shares.
-
-A 2xx body goes to the ``parse`` the resource named: nothing here imports the layers above.
-"""
+"""The one request seam, ``Pipeline.send(call, parse)``, and the core every client copy shares:
+a 2xx body goes to the ``parse`` the resource named, so nothing here imports the layers above."""
 
 from __future__ import annotations
 
@@ -44,6 +42,7 @@ __all__ = ["Pipeline", "logger"]
 T = TypeVar("T")
 
 NEW, OPEN, CLOSED = "new", "open", "closed"
+_SPENT = b"client-side pacing: the rate-limit budget is spent past this call's deadline"
 
 
 @attrs.define(eq=False)
@@ -61,11 +60,8 @@ class CallState:
 
 
 class Pipeline:
-    """The shared core of a client: pool, token, pacer, credits, lifecycle; ``send``.
-
-    ``make_transport`` makes the transport on opening unless one is given (never closed
-    here); ``close_store`` closes the shared state the client made for itself.
-    """
+    """A client's shared core: pool, token, pacer, credits, lifecycle; ``send``. A given
+    ``transport`` is never closed here; ``close_store`` closes a state the client made."""
 
     def __init__(
         self,
@@ -86,8 +82,8 @@ class Pipeline:
         self.base_url = base_url
         self._headers = dict(headers)
         self._basic = Headers({**headers, "Authorization": basic_auth, "Content-Type": FORM})
-        #: The headers sent with the current token, one set per content type.
-        self._bearer: tuple[Token | None, dict[str | None, Headers]] = (None, {})
+        #: Per content type, the token last sent and its headers.
+        self._bearer: dict[str | None, tuple[Token, Headers]] = {}
         self._given_transport = transport
         self.transport = transport
         self._make_transport = make_transport
@@ -112,18 +108,17 @@ class Pipeline:
         self._last = contextvars.ContextVar[LastResponse | None]("swoogo_async_last", default=None)
 
     def _check_open(self) -> None:
-        if self.state == OPEN and asyncio.get_running_loop() is self._loop:
-            return
         if self.state == CLOSED:
             raise ClientStateError("the client is closed")
         if self.state != OPEN:
             raise ClientStateError(
                 "open the client first: 'async with SwoogoClient(...) as client:'"
             )
-        raise ClientStateError(
-            "this SwoogoClient belongs to the event loop that opened it; one client serves"
-            " one loop (make one client per loop or thread)"
-        )
+        if asyncio.get_running_loop() is not self._loop:
+            raise ClientStateError(
+                "this SwoogoClient belongs to the event loop that opened it; one client serves"
+                " one loop (make one client per loop or thread)"
+            )
 
     async def open(self) -> None:
         """Bind to the running loop; make the transport unless one was given."""
@@ -167,12 +162,9 @@ class Pipeline:
     async def send(
         self, options: CallOptions, call: Call, parse: Parse[T], *, deadline: float | None = None
     ) -> T:
-        """Send ``call`` under ``options``; return ``parse`` of its 2xx body.
-
-        ``parse`` runs inside the retry loop: a body that does not decode
-        (``ResponseDecodeError``) is retried like any transient failure when the call is
-        idempotent. ``deadline`` (on ``clock``) bounds the call instead of the policy's.
-        """
+        """Send ``call`` under ``options``; return ``parse`` of its 2xx body. ``parse`` runs in
+        the retry loop (an idempotent call's ``ResponseDecodeError`` is retried); ``deadline``
+        (on ``clock``) bounds the call instead of the policy's."""
         if self.state != OPEN or asyncio.get_running_loop() is not self._loop:
             self._check_open()
         url = (
@@ -212,19 +204,22 @@ class Pipeline:
         return result
 
     async def _exchange(self, state: CallState) -> Response:
-        """Make one attempt: its credits, a slot, the token, the request; settle what it took.
-
-        Paced before a slot is taken, so a call waiting for credits holds no slot. The
-        token call (cost 0) takes neither: the calls holding slots may be waiting on it.
-        A 401 to a request sent with a token drops that token and replays the request once.
-        """
+        """Make one attempt: credits, then a slot (so a call waiting for credits holds none),
+        the token, the request. The token call (cost 0) takes neither: the calls holding slots
+        may wait on it. A 401 to a token drops it and replays the request once."""
         call = state.call
         state.attempt += 1
         pacer = self.pacer if call.cost else None
         replayed = False
         while True:
             if pacer is not None and pacer.paced:  # read as data: unlimited costs one test
-                await self._pace(pacer, state)
+                wait = await pacer.acquire(call.cost, within=state.deadline - self.clock())
+                if wait == 0.0:  # the deadline passed while it waited for credits
+                    raise _late(state)
+                if wait is not None:  # the budget is known spent past the deadline
+                    raise make_status_error(
+                        status=429, method=call.method, url=state.url, raw=_SPENT, retry_after=wait
+                    )
             if call.cost:
                 if self._slots.free:
                     self._slots.free -= 1
@@ -264,10 +259,16 @@ class Pipeline:
             finally:
                 if call.cost:
                     self._slots.release()
-                    if response is not None and response.status == 429:
+                    if response is None:
+                        if pacer is not None:
+                            pacer.release(call.cost, sent=sent)
+                    elif response.status == 429:
                         self.credits_spent -= call.cost  # refused: the server charged nothing
-                    if pacer is not None:
-                        self._settle(pacer, call.cost, response, sent)
+                        if pacer is not None:
+                            after = server_retry_after(self.server_offset, response.headers)
+                            pacer.limited(after, call.cost)
+                    elif pacer is not None:
+                        pacer.observe(response.headers, call.cost, ok=response.status < 300)
             if self.server_offset is None or not call.cost:
                 # From the first dated answer (a client that took the token from the shared
                 # store must know it too), and from each token response, which times it.
@@ -284,26 +285,6 @@ class Pipeline:
             self.tokens.invalidate(state.token)
             replayed = True
 
-    async def _pace(self, pacer: AsyncPacer, state: CallState) -> None:
-        """Wait for the call's credits, or raise if they come too late for its deadline."""
-        too_long = await pacer.acquire(state.call.cost, within=state.deadline - self.clock())
-        if too_long == 0.0:  # the deadline passed while it waited for credits
-            raise _late(state)
-        if too_long is not None:  # the budget is known spent past the deadline
-            raw = b"client-side pacing: the rate-limit budget is spent past this call's deadline"
-            method, url = state.call.method, state.url
-            raise make_status_error(
-                status=429, method=method, url=url, raw=raw, retry_after=too_long
-            )
-
-    def _settle(self, pacer: AsyncPacer, cost: int, response: Response | None, sent: bool) -> None:
-        if response is None:
-            pacer.release(cost, sent=sent)
-        elif response.status == 429:
-            pacer.limited(server_retry_after(self.server_offset, response.headers), cost)
-        else:
-            pacer.observe(response.headers, cost, ok=response.status < 300)
-
     async def _within(self, state: CallState, waiting: Awaitable[T], undo: Any = None) -> T:
         """Await ``waiting`` (the token, a slot) until the call's deadline; ``undo()`` if late."""
         task = asyncio.ensure_future(waiting)
@@ -317,11 +298,8 @@ class Pipeline:
             raise
 
     def _request(self, state: CallState) -> Request:
-        """Build one attempt's request: its headers, and a timeout cut to the call's deadline.
-
-        A copy's options lay its headers over the client's (never ``Authorization``, see
-        ``check_headers``) and put its timeout in place of ``read_timeout``.
-        """
+        """One attempt's request: the token's headers under the options' (never
+        ``Authorization``), the options' timeout or ``read_timeout``, cut to the deadline."""
         call, options, token = state.call, state.options, state.token
         remaining = state.deadline - self.clock()
         if remaining <= 0.001:
@@ -329,15 +307,13 @@ class Pipeline:
         if token is None:
             headers = self._basic
         else:
-            if self._bearer[0] is not token:
-                self._bearer = (token, {})
-            by_type = self._bearer[1]
-            if call.content_type not in by_type:
+            cached = self._bearer.get(call.content_type)
+            if cached is None or cached[0] is not token:
                 fields = {**self._headers, "Authorization": "Bearer " + token.value}
                 if call.content_type is not None:
                     fields["Content-Type"] = call.content_type
-                by_type[call.content_type] = Headers(fields)
-            headers = by_type[call.content_type]
+                cached = self._bearer[call.content_type] = (token, Headers(fields))
+            headers = cached[1]
         if options.headers:
             headers = Headers(merge_headers(headers, options.headers))
         limit = self.read_timeout if options.timeout is None else options.timeout

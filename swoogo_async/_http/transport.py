@@ -1,6 +1,5 @@
 """What a request is at each step (``Call``, ``Parse``, ``Request``, ``Response``), and the one
-I/O seam, ``Transport.send(Request) -> Response``: over aiohttp, or a function in tests.
-"""
+I/O seam, ``Transport.send(Request) -> Response``: over aiohttp, or a function in tests."""
 
 from __future__ import annotations
 
@@ -85,12 +84,8 @@ class Send(Protocol):
 
 
 class Headers(CIMultiDictProxy[str]):
-    """Read-only request headers whose repr hides the ``Authorization`` value.
-
-    Tracebacks capture every frame's locals (Sentry records them by default): the
-    credentials travel only inside this object (aiohttp's frames included), so no local
-    shows them.
-    """
+    """Read-only request headers whose repr hides ``Authorization``: tracebacks capture every
+    frame's locals (Sentry's by default), and the credentials travel only inside this."""
 
     __slots__ = ()
 
@@ -104,10 +99,8 @@ class Headers(CIMultiDictProxy[str]):
 
 @attrs.frozen(slots=True)
 class Request:
-    """An HTTP request, fully built: nothing is added to it on the way out.
-
-    ``timeout`` (seconds), if set, replaces the transport's read timeout for this request.
-    """
+    """An HTTP request, fully built: nothing is added to it on the way out. ``timeout``
+    (seconds), if set, replaces the transport's read timeout for this request."""
 
     method: str
     url: str
@@ -127,15 +120,11 @@ class Response:
 
 @runtime_checkable
 class Transport(Protocol):
-    """Send one request and return its response, or raise ``TransportError``."""
+    """Sends one request and returns its complete response, or raises ``TransportError``;
+    ``aclose`` releases what the transport owns."""
 
-    async def send(self, request: Request) -> Response:
-        """Send ``request`` and return the complete response."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release what the transport owns."""
-        ...
+    async def send(self, request: Request) -> Response: ...
+    async def aclose(self) -> None: ...
 
 
 class Slots:
@@ -183,8 +172,6 @@ class MockTransport:
         result = self._handler(request)
         if inspect.isawaitable(result):
             result = await result
-        if isinstance(result.headers, CIMultiDictProxy):
-            return result
         headers = CIMultiDictProxy(CIMultiDict(result.headers))  # names are case-insensitive
         return Response(result.status, headers, result.body)
 
@@ -193,10 +180,8 @@ class MockTransport:
 
 
 class AiohttpTransport:
-    """A transport over one shared ``aiohttp.ClientSession``.
-
-    ``SwoogoClient`` keeps the requests in flight within ``pool_size``, so none waits in
-    aiohttp's pool. Redirects are never followed, so credentials never leave for another host.
+    """A transport over one shared ``aiohttp.ClientSession``. Redirects are never followed, so
+    credentials never leave for another host.
 
     Args:
         session: A session to use; the transport never closes one it was given.
@@ -230,19 +215,15 @@ class AiohttpTransport:
         self._max_bytes = max_response_bytes
         self._timeout = aiohttp.ClientTimeout(total=read_timeout, sock_connect=connect_timeout)
 
-    def _open(self) -> aiohttp.ClientSession:
-        # Made on first use, inside the running loop.
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
-        return self._session
-
     async def send(self, request: Request) -> Response:
         """Send ``request``; translate aiohttp failures into ``TransportError``."""
         method, url = request.method, request.url
         if self._closed:
             raise ConnectError("the transport is closed", method=method, url=url)
-        session = self._session or self._open()
+        session = self._session
+        if session is None:  # made on first use, inside the running loop
+            connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0)
+            session = self._session = aiohttp.ClientSession(connector=connector)
         timeout = self._timeout
         if request.timeout is not None and request.timeout != timeout.total:
             timeout = aiohttp.ClientTimeout(
@@ -260,28 +241,21 @@ class AiohttpTransport:
                 length = resp.content_length
                 if length is not None and length <= self._max_bytes:
                     return Response(resp.status, resp.headers, await resp.read())
-                return Response(resp.status, resp.headers, await self._read(resp, method, url))
-        except aiohttp.ClientError as exc:
-            error = _translate(exc, method, url)
-        except asyncio.TimeoutError:
-            reason = f"no complete response within {timeout.total:g}s"
-            error = ReadTimeoutError(reason, method=method, url=url)
+                if length is None:  # read in chunks, refused as soon as it is past the limit
+                    body = bytearray()
+                    async for chunk in resp.content.iter_chunked(_CHUNK):
+                        body += chunk
+                        if len(body) > self._max_bytes:
+                            break
+                    else:
+                        return Response(resp.status, resp.headers, bytes(body))
+                limit, status = self._max_bytes, resp.status
+                raise ResponseTooLargeError(method=method, url=url, status=status, limit=limit)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            error = _translate(exc, method, url, timeout.total)
         # Raised outside the except block: aiohttp's exceptions can carry the request's
         # headers (Authorization included) in their repr, so they are never chained.
         raise error
-
-    async def _read(self, resp: aiohttp.ClientResponse, method: str, url: str) -> bytes:
-        """Read a body of unknown or excessive length, refusing one past the limit early."""
-        if resp.content_length is None:
-            body = bytearray()
-            async for chunk in resp.content.iter_chunked(_CHUNK):
-                body += chunk
-                if len(body) > self._max_bytes:
-                    break
-            else:
-                return bytes(body)
-        limit = self._max_bytes
-        raise ResponseTooLargeError(method=method, url=url, status=resp.status, limit=limit)
 
     async def aclose(self) -> None:
         """Close the session if this transport made it; no new one is opened after."""
@@ -291,8 +265,10 @@ class AiohttpTransport:
             await session.close()
 
 
-def _translate(exc: aiohttp.ClientError, method: str, url: str) -> TransportError:
+def _translate(exc: Exception, method: str, url: str, total: float | None) -> TransportError:
     """Return our error for an aiohttp failure, naming its kind but keeping nothing of it."""
+    if not isinstance(exc, aiohttp.ClientError):  # the request's whole time ran out
+        return ReadTimeoutError(f"no complete response within {total:g}s", method=method, url=url)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ConnectError("connect timed out", method=method, url=url)
     if isinstance(exc, aiohttp.ClientConnectorError):
