@@ -93,8 +93,7 @@ def _structure_hooks(cls: type[Any]) -> list[tuple[str, Callable[[Any, Any], Any
     ]
 
 
-# How a session read whole reads field ``k``: a value ``v`` in the wire's usual form costs
-# one inline test; another goes to the rule ``hv`` for the field's type ``tv``.
+# By field type: one inline test passes a value ``v`` in the wire's usual form; others go to ``hv``.
 _WIRE_FORMS: dict[Any, str] = {
     int | None: "if type(v) not in INT: o[k] = hv(v, tv)",
     str | None: "if type(v) not in STR: o[k] = hv(v, tv)",
@@ -151,8 +150,7 @@ def _session_records() -> Callable[..., list[Session]]:
     return names["sessions"]  # type: ignore[no-any-return]
 
 
-# A record's keys that are not fields (a session's top-level custom fields, then the others)
-# by model and key layout, which a page's records share. Bounded.
+# By model and key layout (a page's records share one): (top-level custom fields, other keys).
 _SPLITS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 

@@ -52,8 +52,7 @@ LIST_COST: Final = 10
 MAX_PER_PAGE: Final = 1000
 MAX_PER_PAGE_EXPANDED: Final = 200
 MAX_IDS: Final = 100  # documented: what ``ids=`` takes at most
-#: What ``speakers.list`` asks for by default: every field of ``Speaker`` but the
-#: expanded ``sessions`` (the API alone would send only the id and the two names).
+#: ``speakers.list``'s default: all but ``sessions`` (alone, the API sends the id and names).
 DEFAULT_SPEAKER_FIELDS: Final = tuple(
     a.name for a in attrs.fields(Speaker) if a.name not in ("sessions", "extra")
 )

@@ -206,8 +206,7 @@ def from_fields(cls: type[T], fields: dict[str, Any]) -> T:
     return record
 
 
-# The drift rules (``"20"`` for ``20``, flags as ``0``/``1``, ``"1"`` or ``true``, datetimes
-# without an offset in UTC), with cattrs' hook signature ``(value, type)``.
+# The drift rules, each with cattrs' hook signature ``(value, type)``.
 CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
 _FLAGS: dict[Any, bool] = {
     **dict.fromkeys([1, "1", "true", "True", "TRUE", "yes"], True),

@@ -23,7 +23,7 @@ from .._http.retry import RetryPolicy
 from .._http.transport import Call, Parse
 from .lookup import Batcher
 
-__all__ = ["CLOCK_MARGIN", "UNTRUSTED_CLOCK_MARGIN", "CreateLocks", "Creator", "Sender"]
+__all__ = ["UNTRUSTED_CLOCK_MARGIN", "CreateLocks", "Creator", "Sender"]
 
 T = TypeVar("T")
 
@@ -70,8 +70,7 @@ class KeyedLocks:
 
 
 def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Return the key of creates a lookup could confuse (one leaving out a field another sets),
-    run one at a time."""
+    """Creates sharing this key, which a lookup could confuse, run one at a time."""
     name = fields.get("name")
     folded = name.casefold() if isinstance(name, str) else name
     return (fields.get("event_id"), folded, fields.get("date"))

@@ -63,9 +63,8 @@ def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
     return out
 
 
-#: What the server stores in a field a create leaves out, as ``comparable`` texts (absent: "").
-#: Not here, so any value passes: ``timezone`` (the event's) and what a server may fill in
-#: itself (``secure_id``, ``type_id``, ...): a lookup too strict would miss its own session.
+#: What the server stores in a field a create leaves out (``comparable`` texts; absent: "").
+#: Others (``timezone``, ``secure_id``, ...) take any value: a server may fill them in itself.
 _BLANK = ("admin_short_name", "badge_name", "description", "notes", "start_time", "end_time")
 _ZERO = ("capacity", "location_id", "track_id", "session_included", "locked_when_saved")
 _DEFAULTS: dict[str, frozenset[str]] = {
@@ -189,8 +188,7 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
         window = f"created_at>={format_datetime(since)}"
         groups = _name_groups(sorted({m["name"] for m in named}))
         searches += [[window, "name=*in*" + "|".join(names)] for names in groups]
-    unique = {tuple(search): search for search in searches}  # rows alike share a query
-    return list(unique.values())
+    return list({tuple(search): search for search in searches}.values())  # alike: one query
 
 
 #: Read whole (``location``/``track`` need ``expand``): the fields left out are checked too.
@@ -347,19 +345,13 @@ class Batcher:
         deadline = max(m.deadline for m in members)
         candidates: dict[int | None, Session] = {}
         for search in batch_searches([m.fields for m in members], min(m.since for m in members)):
-            found = await self._search(event_id, fields, search, deadline)
-            candidates.update((s.id, s) for s in found)
+            listing = Listing(
+                lambda n, s=search: self._list_page(event_id, n, fields, s, deadline),
+                max_pages=self._max_pages,
+            )
+            # Every copy, in page order: a session seen twice is judged by its later copy.
+            async for page in listing.pages():
+                candidates.update((s.id, s) for s in page.items)
+            if not listing.complete:
+                raise LookupIncompleteError(f"the lookup read no further: {listing.stopped}")
         return list(candidates.values())
-
-    async def _search(
-        self, event_id: Any, fields: list[str], search: list[str], deadline: float
-    ) -> list[Session]:
-        listing = Listing(
-            lambda n: self._list_page(event_id, n, fields, search, deadline),
-            max_pages=self._max_pages,
-        )
-        # Every copy, in page order: a session seen twice is judged by its later copy.
-        found = [s async for page in listing.pages() for s in page.items]
-        if not listing.complete:
-            raise LookupIncompleteError(f"the lookup read no further: {listing.stopped}")
-        return found

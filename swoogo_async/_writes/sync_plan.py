@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .bulk import RowSource, RunOptions, UpdateFn
     from .create import Creator
 
-__all__ = ["BeforeWrite", "RowPlan", "SyncPlanner", "changed_names", "parse_key", "sync_rows"]
+__all__ = ["BeforeWrite", "RowPlan", "SyncPlanner", "parse_key", "sync_rows"]
 
 _NOT_KEYS = frozenset({"event_id", "custom_fields"})  # writable, but identify no row
 SyncAction = Literal["create", "update", "unchanged", "present"]
