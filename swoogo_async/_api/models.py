@@ -199,8 +199,7 @@ class SessionBatch:
 
 
 def from_fields(cls: type[T], fields: dict[str, Any]) -> T:
-    """Make a model whose attributes are ``fields`` itself (every field, each of its type), as
-    pydantic-core does: what ``__init__`` would store, since no model here validates."""
+    """A model whose attributes are ``fields`` itself, as pydantic-core does (none validates)."""
     record = object.__new__(cls)
     object.__setattr__(record, "__dict__", fields)
     return record

@@ -107,10 +107,9 @@ class KeysetWalk(Generic[T]):
 class Listing(Generic[T]):
     """Any list endpoint, page by page: ``async for item in listing``.
 
-    Pages are fetched as iteration needs them; an item seen on an earlier page is not
-    yielded twice, and a misbehaving server cannot make it loop (see the resilience guide).
-    A listing that changed while read does not raise: ``complete`` is then False and
-    ``stopped`` says why (``sessions.sync`` re-reads, then raises).
+    Pages are fetched as iteration needs them; an item seen on an earlier page is not yielded
+    twice, and a misbehaving server cannot make it loop (see the resilience guide). A listing
+    that changed while read does not raise: ``complete`` is then False, ``stopped`` says why.
 
     Args:
         fetch: Fetches page ``n`` (1-based).

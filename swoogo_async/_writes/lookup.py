@@ -55,8 +55,7 @@ def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
             continue
         if name == "custom_fields":
             stored = session.custom_fields
-            changed = {k: v for k, v in submitted.items() if not _same(v, stored.get(k))}
-            if changed:
+            if changed := {k: v for k, v in submitted.items() if not _same(v, stored.get(k))}:
                 out[name] = changed
         elif not _same(submitted, _held(session, name)):
             out[name] = submitted

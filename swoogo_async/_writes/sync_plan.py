@@ -145,8 +145,7 @@ class SyncPlanner:
         return ["id", *extra, *sorted(self._fields)]
 
     def index(self, sessions: Iterable[Session]) -> None:
-        """Index the event's sessions by key (an import keeps one with an empty key field);
-        ``InvalidInputError`` if rows set a custom key field no session holds (misspelt?)."""
+        """Index sessions by key (an import's may lack some); refuse a custom key none holds."""
         listed = [session for session in sessions if session.id is not None]
         held: set[str] = set()
         for session in listed:
