@@ -344,13 +344,19 @@ class Batcher:
         deadline = max(m.deadline for m in members)
         candidates: dict[int | None, Session] = {}
         for search in batch_searches([m.fields for m in members], min(m.since for m in members)):
-            listing = Listing(
-                lambda n, s=search: self._list_page(event_id, n, fields, s, deadline),
-                max_pages=self._max_pages,
-            )
-            # Every copy, in page order: a session seen twice is judged by its later copy.
-            async for page in listing.pages():
-                candidates.update((s.id, s) for s in page.items)
-            if not listing.complete:
-                raise LookupIncompleteError(f"the lookup read no further: {listing.stopped}")
+            found = await self._search(event_id, fields, search, deadline)
+            candidates.update((s.id, s) for s in found)
         return list(candidates.values())
+
+    async def _search(
+        self, event_id: Any, fields: list[str], search: list[str], deadline: float
+    ) -> list[Session]:
+        listing = Listing(
+            lambda n: self._list_page(event_id, n, fields, search, deadline),
+            max_pages=self._max_pages,
+        )
+        # Every copy, in page order: a session seen twice is judged by its later copy.
+        found = [s async for page in listing.pages() for s in page.items]
+        if not listing.complete:
+            raise LookupIncompleteError(f"the lookup read no further: {listing.stopped}")
+        return found
