@@ -1,6 +1,5 @@
-"""The one cattrs converter, API payloads to models (custom fields, also top-level ``c_<digits>``
-keys, to ``custom_fields``; unknown keys and values that will not convert to ``extra``) and
-back (``to_dict``, ``to_json``: the API's shape, read back into an equal model)."""
+"""The one cattrs converter: API payloads to models (``c_<digits>`` keys to ``custom_fields``,
+what will not convert to ``extra``) and back (``to_dict``, ``to_json``: the API's shape)."""
 
 from __future__ import annotations
 

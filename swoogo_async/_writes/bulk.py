@@ -1,7 +1,4 @@
-"""The streaming bulk engine behind ``create_many``, ``update_many`` and ``sync`` (docs/bulk.md).
-
-Only an error while a row is read and built makes it ``invalid``: once its request may have
-left, a create is ``unknown`` and an update ``failed``, so ``--resume`` never re-sends it."""
+"""The streaming bulk engine behind ``create_many``, ``update_many`` and ``sync`` (docs/bulk.md)."""
 
 from __future__ import annotations
 
