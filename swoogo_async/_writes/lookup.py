@@ -27,6 +27,11 @@ LOOKUP_MAX_PAGES = 5
 #: A create's matches, whether one also matches another create, its candidates' ids.
 LookupResult = tuple[list[Session], bool, list[int]]
 _SEARCH_UNSAFE = frozenset("&|*=<>!")
+#: Longest percent-encoded ``name=*in*a|b|…`` filter: a proxy may refuse a URL over 8 KB.
+MAX_NAMES_QUERY = 2000
+#: Read whole (``location``/``track`` need ``expand``): the fields left out are checked too.
+_NOT_READ = ("custom_fields", "extra", "location", "track")
+_WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
 
 
 def comparable(value: Any) -> str:
@@ -160,10 +165,6 @@ def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
     return exprs
 
 
-#: Longest percent-encoded ``name=*in*a|b|…`` filter: a proxy may refuse a URL over 8 KB.
-MAX_NAMES_QUERY = 2000
-
-
 def _name_groups(names: Sequence[str]) -> list[list[str]]:
     groups: list[list[str]] = [[]]
     size = 0
@@ -188,11 +189,6 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
         groups = _name_groups(sorted({m["name"] for m in named}))
         searches += [[window, "name=*in*" + "|".join(names)] for names in groups]
     return list({tuple(search): search for search in searches}.values())  # alike: one query
-
-
-#: Read whole (``location``/``track`` need ``expand``): the fields left out are checked too.
-_NOT_READ = ("custom_fields", "extra", "location", "track")
-_WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
 
 
 def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:
