@@ -53,6 +53,34 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# ``_session_records``' inline test of a value ``v`` by field type; others go to its rule ``hv``.
+_WIRE_FORMS: dict[Any, str] = {
+    int | None: "if type(v) not in INT: o[k] = hv(v, tv)",
+    str | None: "if type(v) not in STR: o[k] = hv(v, tv)",
+    bool | None: "o[k] = FLAG[v] if type(v) in FLAG_KINDS else hv(v, tv)",
+    dt.date | None: "if v is not None: o[k] = DATE(v) if type(v) is str else hv(v, tv)",
+    dt.time | None: "if v is not None: o[k] = TIME(v) if type(v) is str else hv(v, tv)",
+    dt.datetime | None: (
+        "o[k] = UTC_DATETIME(v + '+00:00') if type(v) is str and len(v) == 19 else hv(v, tv)"
+    ),
+    SessionStatus | None: "o[k] = STATUS[v] if type(v) in STR else hv(v, tv)",
+    SelectionControl | None: "o[k] = SELECTION[v] if type(v) in STR else hv(v, tv)",
+    dict[str, Any]: "o[k] = dict(v) if type(v) is dict else hv(v, tv)",
+    Any: "",
+}
+_WIRE_NAMES: dict[str, Any] = {
+    "INT": frozenset({int, type(None)}),
+    "STR": frozenset({str, type(None)}),
+    "FLAG": {0: False, 1: True, None: None},
+    "FLAG_KINDS": frozenset({int, bool, type(None)}),
+    "DATE": dt.date.fromisoformat,
+    "TIME": dt.time.fromisoformat,
+    "UTC_DATETIME": dt.datetime.fromisoformat,
+    "STATUS": {None: None, **SessionStatus._value2member_map_},
+    "SELECTION": {None: None, **SelectionControl._value2member_map_},
+}
+# ``_other_keys``' answers by model and key layout, which a page's records share. Bounded.
+_SPLITS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 
 @functools.cache
@@ -92,34 +120,6 @@ def _structure_hooks(cls: type[Any]) -> list[tuple[str, Callable[[Any, Any], Any
     ]
 
 
-# By field type: one inline test passes a value ``v`` in the wire's usual form; others go to ``hv``.
-_WIRE_FORMS: dict[Any, str] = {
-    int | None: "if type(v) not in INT: o[k] = hv(v, tv)",
-    str | None: "if type(v) not in STR: o[k] = hv(v, tv)",
-    bool | None: "o[k] = FLAG[v] if type(v) in FLAG_KINDS else hv(v, tv)",
-    dt.date | None: "if v is not None: o[k] = DATE(v) if type(v) is str else hv(v, tv)",
-    dt.time | None: "if v is not None: o[k] = TIME(v) if type(v) is str else hv(v, tv)",
-    dt.datetime | None: (
-        "o[k] = UTC_DATETIME(v + '+00:00') if type(v) is str and len(v) == 19 else hv(v, tv)"
-    ),
-    SessionStatus | None: "o[k] = STATUS[v] if type(v) in STR else hv(v, tv)",
-    SelectionControl | None: "o[k] = SELECTION[v] if type(v) in STR else hv(v, tv)",
-    dict[str, Any]: "o[k] = dict(v) if type(v) is dict else hv(v, tv)",
-    Any: "",
-}
-_WIRE_NAMES: dict[str, Any] = {
-    "INT": frozenset({int, type(None)}),
-    "STR": frozenset({str, type(None)}),
-    "FLAG": {0: False, 1: True, None: None},
-    "FLAG_KINDS": frozenset({int, bool, type(None)}),
-    "DATE": dt.date.fromisoformat,
-    "TIME": dt.time.fromisoformat,
-    "UTC_DATETIME": dt.datetime.fromisoformat,
-    "STATUS": {None: None, **SessionStatus._value2member_map_},
-    "SELECTION": {None: None, **SelectionControl._value2member_map_},
-}
-
-
 @functools.cache
 def _session_records() -> Callable[..., list[Session]]:
     """Generate the session records reader: ``_WIRE_FORMS`` inline, each record converted in
@@ -147,10 +147,6 @@ def _session_records() -> Callable[..., list[Session]]:
     ]
     exec(compile("\n".join(lines), "<session records>", "exec"), names)
     return names["sessions"]  # type: ignore[no-any-return]
-
-
-# By model and key layout (a page's records share one): (top-level custom fields, other keys).
-_SPLITS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 
 def _other_keys(cls: type[Any], data: Mapping[Any, Any]) -> tuple[tuple[Any, ...], ...]:

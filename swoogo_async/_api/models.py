@@ -31,6 +31,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
+_FLAGS: dict[Any, bool] = {
+    **dict.fromkeys([1, "1", "true", "True", "TRUE", "yes"], True),
+    **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
+}
+_FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
 
 
 class _OpenEnum(str, enum.Enum):
@@ -206,14 +212,6 @@ def from_fields(cls: type[T], fields: dict[str, Any]) -> T:
 
 
 # The drift rules, each with cattrs' hook signature ``(value, type)``.
-CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
-_FLAGS: dict[Any, bool] = {
-    **dict.fromkeys([1, "1", "true", "True", "TRUE", "yes"], True),
-    **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
-}
-_FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
-
-
 def parse_int(value: Any, _type: Any = None) -> int | None:
     """Read an int that may arrive as a string; ``None`` and ``""`` are None."""
     if type(value) is int or value is None:

@@ -37,6 +37,8 @@ __all__ = ["BeforeWrite", "RowPlan", "SyncPlanner", "parse_key", "sync_rows"]
 
 _NOT_KEYS = frozenset({"event_id", "custom_fields"})  # writable, but identify no row
 SyncAction = Literal["create", "update", "unchanged", "present"]
+#: Called with a row and its plan just before its write is sent; False keeps it unsent.
+BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
 
 
 def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
@@ -184,10 +186,6 @@ class SyncPlanner:
             return RowPlan("present", fields, ids[0], found=found[0])
         changes = differing(fields, found[0])
         return RowPlan("update" if changes else "unchanged", fields, ids[0], changes)
-
-
-#: Called with a row and its plan just before its write is sent; False keeps it unsent.
-BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
 
 
 def _status(action: SyncAction) -> BulkStatus:  # in a dry run: what would happen
