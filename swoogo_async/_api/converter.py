@@ -163,7 +163,6 @@ def _other_keys(cls: type[Any], data: Mapping[Any, Any]) -> tuple[tuple[Any, ...
 
 
 def _move_other_keys(data: dict[str, Any]) -> None:
-    """Move a session record's keys that are not fields into its custom fields or extra."""
     top, rest = _SPLITS.get((Session, *data)) or _other_keys(Session, data)
     custom, extra = data["custom_fields"], {}  # the record's own copy, a new dict
     for key in top:

@@ -32,6 +32,20 @@ MAX_NAMES_QUERY = 2000
 #: Read whole (``location``/``track`` need ``expand``): the fields left out are checked too.
 _NOT_READ = ("custom_fields", "extra", "location", "track")
 _WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
+#: What the server stores in a field a create leaves out (``comparable`` texts; absent: "").
+#: Others (``timezone``, ``secure_id``, ...) take any value: a server may fill them in itself.
+_BLANK = ("admin_short_name", "badge_name", "description", "notes", "start_time", "end_time")
+_ZERO = ("capacity", "location_id", "track_id", "session_included", "locked_when_saved")
+_DEFAULTS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(_BLANK, frozenset({""})),
+    **dict.fromkeys(
+        (*_ZERO, "selected_by_default", "prevent_session_conflicts"), frozenset({"", "0"})
+    ),
+    "use_event_timezone": frozenset({"", "1"}),
+    "session_status": frozenset({"", "live"}),
+    "selection_control": frozenset({"", "optional"}),
+}
+_NAMED = frozenset({"admin_short_name", "badge_name"})  # a server may copy the name there
 
 
 def comparable(value: Any) -> str:
@@ -65,22 +79,6 @@ def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
         elif not _same(submitted, _held(session, name)):
             out[name] = submitted
     return out
-
-
-#: What the server stores in a field a create leaves out (``comparable`` texts; absent: "").
-#: Others (``timezone``, ``secure_id``, ...) take any value: a server may fill them in itself.
-_BLANK = ("admin_short_name", "badge_name", "description", "notes", "start_time", "end_time")
-_ZERO = ("capacity", "location_id", "track_id", "session_included", "locked_when_saved")
-_DEFAULTS: dict[str, frozenset[str]] = {
-    **dict.fromkeys(_BLANK, frozenset({""})),
-    **dict.fromkeys(
-        (*_ZERO, "selected_by_default", "prevent_session_conflicts"), frozenset({"", "0"})
-    ),
-    "use_event_timezone": frozenset({"", "1"}),
-    "session_status": frozenset({"", "live"}),
-    "selection_control": frozenset({"", "optional"}),
-}
-_NAMED = frozenset({"admin_short_name", "badge_name"})  # a server may copy the name there
 
 
 def unsubmitted_values(fields: Mapping[str, Any], session: Session) -> list[str]:

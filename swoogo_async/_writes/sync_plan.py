@@ -113,7 +113,6 @@ class SyncPlanner:
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
     def _read(self, row: RowInput) -> tuple[dict[str, Any], tuple[str, ...]]:
-        """Return the row's checked fields and its key as compared."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
