@@ -279,15 +279,13 @@ def _json_ready(value: Any) -> Any:
 
 
 def to_dict(obj: Session | Speaker | Page[Any] | SessionBatch) -> dict[str, Any]:
-    """Return a model as a new dict of JSON types only, in the API's shape: it converts back
-    to an equal model.
+    """Return a model as a new dict of JSON types in the API's shape (it converts back equal).
 
     Args:
         obj: A ``Session``, ``Speaker``, ``Page`` or ``SessionBatch``.
 
     Raises:
-        InvalidInputError: ``obj`` is none of those, or holds a value JSON cannot
-            (an object a caller put in ``extra``).
+        InvalidInputError: ``obj`` is none of those, or holds what JSON cannot (in ``extra``).
     """
     if not isinstance(obj, (Session, Speaker, Page, SessionBatch)):
         raise InvalidInputError(

@@ -192,9 +192,8 @@ _NOT_CLEARABLE = frozenset({"event_id", "name"})
 
 
 def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    """Return exactly the fields to send, or raise ``InvalidInputError`` naming the first bad
-    one: ``UNSET`` dropped, ``None`` clears (update only), text parsed (``"09:00"``,
-    ``"true"``), top-level ``c_<digits>`` keys put into ``custom_fields``."""
+    """Return the fields to send, or raise ``InvalidInputError`` naming the first bad one:
+    ``UNSET`` dropped, ``None`` clears (update only), text parsed, ``c_<digits>`` keys nested."""
     out: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for key, value in fields.items():

@@ -84,9 +84,8 @@ class SelectionControl(_OpenEnum):
 # Not slotted: the converter makes a session read whole with ``from_fields``.
 @attrs.frozen(slots=False, kw_only=True)
 class Session:
-    """A session (agenda item). Every field is optional, as ``fields=`` restricts what the
-    server returns. Custom fields (also top-level ``c_<digits>`` keys) are in
-    ``custom_fields``; a field this version of the SDK does not know is kept in ``extra``."""
+    """A session (agenda item). Every field is optional (``fields=`` restricts them); custom
+    fields (also top-level ``c_<digits>`` keys) are in ``custom_fields``, unknown ones in ``extra``."""
 
     id: int | None = None
     event_id: int | None = None
@@ -186,8 +185,7 @@ class SessionBatch:
 
     Args:
         sessions: The sessions found, in the order their ids were asked for.
-        missing: The ids no response held (deleted, in another event, or never
-            existed), in the order asked.
+        missing: The ids not found (deleted, in another event, or never existed), in order.
     """
 
     sessions: list[Session]
