@@ -85,7 +85,7 @@ class SelectionControl(_OpenEnum):
 @attrs.frozen(slots=False, kw_only=True)
 class Session:
     """A session (agenda item). Every field is optional (``fields=`` restricts them); custom
-    fields (also top-level ``c_<digits>`` keys) are in ``custom_fields``, unknown ones in ``extra``."""
+    fields (also top-level ``c_<digits>`` keys) are in ``custom_fields``, unknown in ``extra``."""
 
     id: int | None = None
     event_id: int | None = None
