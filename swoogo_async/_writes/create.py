@@ -90,14 +90,13 @@ class RecentClaims:
 
     def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
         """Return the ids handed out for ``key`` (a create asks before it adds: old ones go)."""
-        order, by_key = self._order, self._by_key
         horizon = (time.monotonic() if now is None else now) - self.keep
-        while order and order[0][0] < horizon:
-            _, old, session_id = order.popleft()
-            by_key[old].discard(session_id)
-            if not by_key[old]:
-                del by_key[old]
-        return frozenset(by_key.get(key, ()))
+        while self._order and self._order[0][0] < horizon:
+            _, old, session_id = self._order.popleft()
+            self._by_key[old].discard(session_id)
+            if not self._by_key[old]:
+                del self._by_key[old]
+        return frozenset(self._by_key.get(key, ()))
 
     def __len__(self) -> int:
         return len(self._order)
@@ -264,8 +263,7 @@ class _CreateCall:
         ) from error
 
     async def _settle_open(self, copy: Session, error: SwoogoError) -> Session:
-        """Settle on ``copy`` if it is still the one match once the latest attempt, still open,
-        had as long to land as ``copy`` took to show."""
+        """Keep ``copy`` if still the one match once the re-send had as long as ``copy`` took."""
         not_before = self.last_began + (self.client.clock() - self.began)
         if not_before > self.deadline:
             raise self._unknown(
