@@ -1,5 +1,4 @@
-"""The lookup of creates in doubt (docs/resilience.md): who matches a create (pure), the
-searches that find its candidates, and the ``Batcher`` that sends them once per event."""
+"""The lookup of creates in doubt (docs/resilience.md): who matches, searches, the ``Batcher``."""
 
 from __future__ import annotations
 

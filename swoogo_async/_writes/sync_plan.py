@@ -1,5 +1,4 @@
-"""A sync (docs/sync.md): the pure planner (``scan`` rows, ``index`` the event, ``plan`` each row,
-comparing as the duplicate-safe create does) and ``sync_rows``, which runs it on the bulk engine."""
+"""A sync (docs/sync.md): the pure ``SyncPlanner`` and ``sync_rows``, which runs it in bulk."""
 
 from __future__ import annotations
 
