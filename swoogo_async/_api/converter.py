@@ -1,6 +1,5 @@
-"""The one cattrs converter, API payloads to models (custom fields, also top-level ``c_<digits>``
-keys, to ``custom_fields``; unknown keys and values that will not convert to ``extra``) and
-back (``to_dict``, ``to_json``: the API's shape, read back into an equal model)."""
+"""The one cattrs converter: API payloads to models (``c_<digits>`` keys to ``custom_fields``,
+what will not convert to ``extra``) and back (``to_dict``, ``to_json``: the API's shape)."""
 
 from __future__ import annotations
 
@@ -54,6 +53,34 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# ``_session_records``' inline test of a value ``v`` by field type; others go to its rule ``hv``.
+_WIRE_FORMS: dict[Any, str] = {
+    int | None: "if type(v) not in INT: o[k] = hv(v, tv)",
+    str | None: "if type(v) not in STR: o[k] = hv(v, tv)",
+    bool | None: "o[k] = FLAG[v] if type(v) in FLAG_KINDS else hv(v, tv)",
+    dt.date | None: "if v is not None: o[k] = DATE(v) if type(v) is str else hv(v, tv)",
+    dt.time | None: "if v is not None: o[k] = TIME(v) if type(v) is str else hv(v, tv)",
+    dt.datetime | None: (
+        "o[k] = UTC_DATETIME(v + '+00:00') if type(v) is str and len(v) == 19 else hv(v, tv)"
+    ),
+    SessionStatus | None: "o[k] = STATUS[v] if type(v) in STR else hv(v, tv)",
+    SelectionControl | None: "o[k] = SELECTION[v] if type(v) in STR else hv(v, tv)",
+    dict[str, Any]: "o[k] = dict(v) if type(v) is dict else hv(v, tv)",
+    Any: "",
+}
+_WIRE_NAMES: dict[str, Any] = {
+    "INT": frozenset({int, type(None)}),
+    "STR": frozenset({str, type(None)}),
+    "FLAG": {0: False, 1: True, None: None},
+    "FLAG_KINDS": frozenset({int, bool, type(None)}),
+    "DATE": dt.date.fromisoformat,
+    "TIME": dt.time.fromisoformat,
+    "UTC_DATETIME": dt.datetime.fromisoformat,
+    "STATUS": {None: None, **SessionStatus._value2member_map_},
+    "SELECTION": {None: None, **SelectionControl._value2member_map_},
+}
+# ``_other_keys``' answers by model and key layout, which a page's records share. Bounded.
+_SPLITS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 
 @functools.cache
@@ -93,35 +120,6 @@ def _structure_hooks(cls: type[Any]) -> list[tuple[str, Callable[[Any, Any], Any
     ]
 
 
-# How a session read whole reads field ``k``: a value ``v`` in the wire's usual form costs
-# one inline test; another goes to the rule ``hv`` for the field's type ``tv``.
-_WIRE_FORMS: dict[Any, str] = {
-    int | None: "if type(v) not in INT: o[k] = hv(v, tv)",
-    str | None: "if type(v) not in STR: o[k] = hv(v, tv)",
-    bool | None: "o[k] = FLAG[v] if type(v) in FLAG_KINDS else hv(v, tv)",
-    dt.date | None: "if v is not None: o[k] = DATE(v) if type(v) is str else hv(v, tv)",
-    dt.time | None: "if v is not None: o[k] = TIME(v) if type(v) is str else hv(v, tv)",
-    dt.datetime | None: (
-        "o[k] = UTC_DATETIME(v + '+00:00') if type(v) is str and len(v) == 19 else hv(v, tv)"
-    ),
-    SessionStatus | None: "o[k] = STATUS[v] if type(v) in STR else hv(v, tv)",
-    SelectionControl | None: "o[k] = SELECTION[v] if type(v) in STR else hv(v, tv)",
-    dict[str, Any]: "o[k] = dict(v) if type(v) is dict else hv(v, tv)",
-    Any: "",
-}
-_WIRE_NAMES: dict[str, Any] = {
-    "INT": frozenset({int, type(None)}),
-    "STR": frozenset({str, type(None)}),
-    "FLAG": {0: False, 1: True, None: None},
-    "FLAG_KINDS": frozenset({int, bool, type(None)}),
-    "DATE": dt.date.fromisoformat,
-    "TIME": dt.time.fromisoformat,
-    "UTC_DATETIME": dt.datetime.fromisoformat,
-    "STATUS": {None: None, **SessionStatus._value2member_map_},
-    "SELECTION": {None: None, **SelectionControl._value2member_map_},
-}
-
-
 @functools.cache
 def _session_records() -> Callable[..., list[Session]]:
     """Generate the session records reader: ``_WIRE_FORMS`` inline, each record converted in
@@ -151,11 +149,6 @@ def _session_records() -> Callable[..., list[Session]]:
     return names["sessions"]  # type: ignore[no-any-return]
 
 
-# A record's keys that are not fields (a session's top-level custom fields, then the others)
-# by model and key layout, which a page's records share. Bounded.
-_SPLITS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
-
-
 def _other_keys(cls: type[Any], data: Mapping[Any, Any]) -> tuple[tuple[Any, ...], ...]:
     layout = (cls, *data)
     split = _SPLITS.get(layout)
@@ -170,7 +163,6 @@ def _other_keys(cls: type[Any], data: Mapping[Any, Any]) -> tuple[tuple[Any, ...
 
 
 def _move_other_keys(data: dict[str, Any]) -> None:
-    """Move a session record's keys that are not fields into its custom fields or extra."""
     top, rest = _SPLITS.get((Session, *data)) or _other_keys(Session, data)
     custom, extra = data["custom_fields"], {}  # the record's own copy, a new dict
     for key in top:
@@ -287,15 +279,13 @@ def _json_ready(value: Any) -> Any:
 
 
 def to_dict(obj: Session | Speaker | Page[Any] | SessionBatch) -> dict[str, Any]:
-    """Return a model as a new dict of JSON types only, in the API's shape: it converts back
-    to an equal model.
+    """Return a model as a new dict of JSON types in the API's shape (it converts back equal).
 
     Args:
         obj: A ``Session``, ``Speaker``, ``Page`` or ``SessionBatch``.
 
     Raises:
-        InvalidInputError: ``obj`` is none of those, or holds a value JSON cannot
-            (an object a caller put in ``extra``).
+        InvalidInputError: ``obj`` is none of those, or holds what JSON cannot (in ``extra``).
     """
     if not isinstance(obj, (Session, Speaker, Page, SessionBatch)):
         raise InvalidInputError(

@@ -52,8 +52,11 @@ LIST_COST: Final = 10
 MAX_PER_PAGE: Final = 1000
 MAX_PER_PAGE_EXPANDED: Final = 200
 MAX_IDS: Final = 100  # documented: what ``ids=`` takes at most
-#: What ``speakers.list`` asks for by default: every field of ``Speaker`` but the
-#: expanded ``sessions`` (the API alone would send only the id and the two names).
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+# Repeating one leaves the server as one request would: retried on any transient failure.
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+Params = Mapping[str, Any]
+#: ``speakers.list``'s default: all but ``sessions`` (alone, the API sends the id and names).
 DEFAULT_SPEAKER_FIELDS: Final = tuple(
     a.name for a in attrs.fields(Speaker) if a.name not in ("sessions", "extra")
 )
@@ -220,12 +223,6 @@ def encode_form(fields: Mapping[str, Any]) -> bytes:
 
 
 # The escape hatch (``client.request``, ``client.paginate``): a checked ``Call`` for any path.
-METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
-# Repeating one leaves the server as one request would: retried on any transient failure.
-IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
-Params = Mapping[str, Any]
-
-
 def _mapping(name: str, value: Any) -> Mapping[str, Any]:
     if value is not None and not isinstance(value, Mapping):
         raise InvalidInputError(name, f"expected a mapping, got {type(value).__name__}")

@@ -24,6 +24,13 @@ __all__ = [
     "prepare_session_fields",
 ]
 
+_INTEGER = re.compile(r"\s*-?[0-9]+\s*\Z")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?\Z")
+# Bounded, so that a deeply nested value cannot crash its own error message.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 80, 80
+
 
 class Kind(NamedTuple):
     """A writable field's check (the value to send, or ``ValueError``) and wire shape."""
@@ -39,9 +46,6 @@ def _text(value: Any, *, blank: bool = True) -> str:
     if not blank and not value.strip():
         raise ValueError("must not be blank")
     return value
-
-
-_INTEGER = re.compile(r"\s*-?[0-9]+\s*\Z")
 
 
 def _int_from(low: int, message: str) -> Kind:
@@ -66,10 +70,6 @@ def _flag(value: Any) -> bool:
     if parsed is None:
         raise ValueError("must be a flag (true/false or 0/1)")
     return parsed
-
-
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
-_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?\Z")
 
 
 def _date(value: Any) -> dt.date:
@@ -192,9 +192,8 @@ _NOT_CLEARABLE = frozenset({"event_id", "name"})
 
 
 def prepare_session_fields(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    """Return exactly the fields to send, or raise ``InvalidInputError`` naming the first bad
-    one: ``UNSET`` dropped, ``None`` clears (update only), text parsed (``"09:00"``,
-    ``"true"``), top-level ``c_<digits>`` keys put into ``custom_fields``."""
+    """Return the fields to send, or raise ``InvalidInputError`` naming the first bad one:
+    ``UNSET`` dropped, ``None`` clears (update only), text parsed, ``c_<digits>`` keys nested."""
     out: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for key, value in fields.items():
@@ -233,8 +232,3 @@ def _checked(key: str, check: Callable[[Any], Any], value: Any) -> Any:
         text = _REPR.repr(value)
         text = text if len(text) <= 80 else text[:77] + "..."
         raise InvalidInputError(key, f"{exc} (got {text})") from None
-
-
-# Bounded, so that a deeply nested value cannot crash its own error message.
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 80, 80

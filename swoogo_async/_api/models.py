@@ -31,6 +31,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
+_FLAGS: dict[Any, bool] = {
+    **dict.fromkeys([1, "1", "true", "True", "TRUE", "yes"], True),
+    **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
+}
+_FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
 
 
 class _OpenEnum(str, enum.Enum):
@@ -78,9 +84,8 @@ class SelectionControl(_OpenEnum):
 # Not slotted: the converter makes a session read whole with ``from_fields``.
 @attrs.frozen(slots=False, kw_only=True)
 class Session:
-    """A session (agenda item). Every field is optional, as ``fields=`` restricts what the
-    server returns. Custom fields (also top-level ``c_<digits>`` keys) are in
-    ``custom_fields``; a field this version of the SDK does not know is kept in ``extra``."""
+    """A session (agenda item). Every field is optional (``fields=`` restricts them); custom
+    fields (also top-level ``c_<digits>`` keys) are in ``custom_fields``, unknown in ``extra``."""
 
     id: int | None = None
     event_id: int | None = None
@@ -180,8 +185,7 @@ class SessionBatch:
 
     Args:
         sessions: The sessions found, in the order their ids were asked for.
-        missing: The ids no response held (deleted, in another event, or never
-            existed), in the order asked.
+        missing: The ids not found (deleted, in another event, or never existed), in order.
     """
 
     sessions: list[Session]
@@ -199,23 +203,13 @@ class SessionBatch:
 
 
 def from_fields(cls: type[T], fields: dict[str, Any]) -> T:
-    """Make a model whose attributes are ``fields`` itself (every field, each of its type), as
-    pydantic-core does: what ``__init__`` would store, since no model here validates."""
+    """A model whose attributes are ``fields`` itself, as pydantic-core does (none validates)."""
     record = object.__new__(cls)
     object.__setattr__(record, "__dict__", fields)
     return record
 
 
-# The drift rules (``"20"`` for ``20``, flags as ``0``/``1``, ``"1"`` or ``true``, datetimes
-# without an offset in UTC), with cattrs' hook signature ``(value, type)``.
-CUSTOM_FIELD_RE = re.compile(r"c_[0-9]+\Z")
-_FLAGS: dict[Any, bool] = {
-    **dict.fromkeys([1, "1", "true", "True", "TRUE", "yes"], True),
-    **dict.fromkeys([0, "0", "false", "False", "FALSE", "no", ""], False),
-}
-_FLAG_KINDS = frozenset({bool, int, float, str})  # hashed safely: no Decimal('sNaN')
-
-
+# The drift rules, each with cattrs' hook signature ``(value, type)``.
 def parse_int(value: Any, _type: Any = None) -> int | None:
     """Read an int that may arrive as a string; ``None`` and ``""`` are None."""
     if type(value) is int or value is None:

@@ -30,6 +30,7 @@ C = TypeVar("C")
 
 #: Pages a walk reads at most when no ``totalCount`` bounds it (``next`` on every page).
 UNCOUNTED_PAGE_CAP = 1000
+_item_id = operator.attrgetter("id")
 
 
 def _short(read: int, total: int | None) -> str | None:
@@ -54,9 +55,6 @@ def _runaway(
     if total is None and pages >= UNCOUNTED_PAGE_CAP:
         return f"stopped after {pages} pages: the listing gave no totalCount to end it"
     return None
-
-
-_item_id = operator.attrgetter("id")
 
 
 def _more(page: Page[Any], number: int, page_count: int | None) -> bool:
@@ -107,10 +105,9 @@ class KeysetWalk(Generic[T]):
 class Listing(Generic[T]):
     """Any list endpoint, page by page: ``async for item in listing``.
 
-    Pages are fetched as iteration needs them; an item seen on an earlier page is not
-    yielded twice, and a misbehaving server cannot make it loop (see the resilience guide).
-    A listing that changed while read does not raise: ``complete`` is then False and
-    ``stopped`` says why (``sessions.sync`` re-reads, then raises).
+    Pages are fetched as iteration needs them; an item seen on an earlier page is not yielded
+    twice, and a misbehaving server cannot make it loop (see the resilience guide). A listing
+    that changed while read does not raise: ``complete`` is then False, ``stopped`` says why.
 
     Args:
         fetch: Fetches page ``n`` (1-based).

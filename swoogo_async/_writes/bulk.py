@@ -1,7 +1,4 @@
-"""The streaming bulk engine behind ``create_many``, ``update_many`` and ``sync`` (docs/bulk.md).
-
-Only an error while a row is read and built makes it ``invalid``: once its request may have
-left, a create is ``unknown`` and an update ``failed``, so ``--resume`` never re-sends it."""
+"""The streaming bulk engine behind ``create_many``, ``update_many`` and ``sync`` (docs/bulk.md)."""
 
 from __future__ import annotations
 
@@ -122,7 +119,6 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         return result
 
     def _prepare(self, index: int, row: RowInput) -> BulkResult | _Call:
-        """Check a row; return its result if settled already, else the call to make."""
         try:
             work = self._work(index, row)
         except InvalidInputError as error:
@@ -155,7 +151,6 @@ class BulkRun(AsyncIterator[BulkResult], AbstractAsyncContextManager["BulkRun"])
         return self._finish(result)
 
     async def _run(self) -> AsyncGenerator[BulkResult, None]:
-        # The hold (a lease) is held from the first row taken until the last has finished.
         async with self._hold() if self._hold is not None else contextlib.nullcontext():
             self.progress.started_at = time.monotonic()
             self._credits_at_start = self._credits() if self._credits is not None else 0

@@ -27,9 +27,8 @@ class BulkResult:
     Attributes:
         index: The row's 0-based position in the source.
         row: The row as given.
-        status: ``created``/``updated``; ``unchanged``/``present`` (a sync or import found
-            it: nothing sent); ``invalid`` (nothing sent), ``failed``, ``ambiguous`` (several
-            sessions have its key) or ``unknown`` (a create that may have happened).
+        status: ``created``/``updated``, ``unchanged``/``present`` (a sync or import found it),
+            ``invalid``, ``failed``, ``ambiguous`` or ``unknown`` (see the bulk guide).
         session: The session the server returned, when done.
         error: The error, when not done.
         changed: The fields a sync's update sent (or would send, in a dry run).

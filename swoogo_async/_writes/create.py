@@ -23,7 +23,7 @@ from .._http.retry import RetryPolicy
 from .._http.transport import Call, Parse
 from .lookup import Batcher
 
-__all__ = ["CLOCK_MARGIN", "UNTRUSTED_CLOCK_MARGIN", "CreateLocks", "Creator", "Sender"]
+__all__ = ["UNTRUSTED_CLOCK_MARGIN", "CreateLocks", "Creator", "Sender"]
 
 T = TypeVar("T")
 
@@ -70,8 +70,7 @@ class KeyedLocks:
 
 
 def fingerprint(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Return the key of creates a lookup could confuse (one leaving out a field another sets),
-    run one at a time."""
+    """Creates sharing this key, which a lookup could confuse, run one at a time."""
     name = fields.get("name")
     folded = name.casefold() if isinstance(name, str) else name
     return (fields.get("event_id"), folded, fields.get("date"))
@@ -91,14 +90,13 @@ class RecentClaims:
 
     def recent(self, key: Hashable, now: float | None = None) -> frozenset[int]:
         """Return the ids handed out for ``key`` (a create asks before it adds: old ones go)."""
-        order, by_key = self._order, self._by_key
         horizon = (time.monotonic() if now is None else now) - self.keep
-        while order and order[0][0] < horizon:
-            _, old, session_id = order.popleft()
-            by_key[old].discard(session_id)
-            if not by_key[old]:
-                del by_key[old]
-        return frozenset(by_key.get(key, ()))
+        while self._order and self._order[0][0] < horizon:
+            _, old, session_id = self._order.popleft()
+            self._by_key[old].discard(session_id)
+            if not self._by_key[old]:
+                del self._by_key[old]
+        return frozenset(self._by_key.get(key, ()))
 
     def __len__(self) -> int:
         return len(self._order)
@@ -265,8 +263,7 @@ class _CreateCall:
         ) from error
 
     async def _settle_open(self, copy: Session, error: SwoogoError) -> Session:
-        """Settle on ``copy`` if it is still the one match once the latest attempt, still open,
-        had as long to land as ``copy`` took to show."""
+        """Keep ``copy`` if still the one match once the re-send had as long as ``copy`` took."""
         not_before = self.last_began + (self.client.clock() - self.began)
         if not_before > self.deadline:
             raise self._unknown(

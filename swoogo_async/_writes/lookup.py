@@ -1,5 +1,4 @@
-"""The lookup of creates in doubt (docs/resilience.md): who matches a create (pure), the
-searches that find its candidates, and the ``Batcher`` that sends them once per event."""
+"""The lookup of creates in doubt (docs/resilience.md): who matches, searches, the ``Batcher``."""
 
 from __future__ import annotations
 
@@ -27,6 +26,25 @@ LOOKUP_MAX_PAGES = 5
 #: A create's matches, whether one also matches another create, its candidates' ids.
 LookupResult = tuple[list[Session], bool, list[int]]
 _SEARCH_UNSAFE = frozenset("&|*=<>!")
+#: Longest percent-encoded ``name=*in*a|b|…`` filter: a proxy may refuse a URL over 8 KB.
+MAX_NAMES_QUERY = 2000
+#: Read whole (``location``/``track`` need ``expand``): the fields left out are checked too.
+_NOT_READ = ("custom_fields", "extra", "location", "track")
+_WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
+#: What the server stores in a field a create leaves out (``comparable`` texts; absent: "").
+#: Others (``timezone``, ``secure_id``, ...) take any value: a server may fill them in itself.
+_BLANK = ("admin_short_name", "badge_name", "description", "notes", "start_time", "end_time")
+_ZERO = ("capacity", "location_id", "track_id", "session_included", "locked_when_saved")
+_DEFAULTS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(_BLANK, frozenset({""})),
+    **dict.fromkeys(
+        (*_ZERO, "selected_by_default", "prevent_session_conflicts"), frozenset({"", "0"})
+    ),
+    "use_event_timezone": frozenset({"", "1"}),
+    "session_status": frozenset({"", "live"}),
+    "selection_control": frozenset({"", "optional"}),
+}
+_NAMED = frozenset({"admin_short_name", "badge_name"})  # a server may copy the name there
 
 
 def comparable(value: Any) -> str:
@@ -55,29 +73,11 @@ def differing(fields: Mapping[str, Any], session: Session) -> dict[str, Any]:
             continue
         if name == "custom_fields":
             stored = session.custom_fields
-            changed = {k: v for k, v in submitted.items() if not _same(v, stored.get(k))}
-            if changed:
+            if changed := {k: v for k, v in submitted.items() if not _same(v, stored.get(k))}:
                 out[name] = changed
         elif not _same(submitted, _held(session, name)):
             out[name] = submitted
     return out
-
-
-#: What the server stores in a field a create leaves out, as ``comparable`` texts (absent: "").
-#: Not here, so any value passes: ``timezone`` (the event's) and what a server may fill in
-#: itself (``secure_id``, ``type_id``, ...): a lookup too strict would miss its own session.
-_BLANK = ("admin_short_name", "badge_name", "description", "notes", "start_time", "end_time")
-_ZERO = ("capacity", "location_id", "track_id", "session_included", "locked_when_saved")
-_DEFAULTS: dict[str, frozenset[str]] = {
-    **dict.fromkeys(_BLANK, frozenset({""})),
-    **dict.fromkeys(
-        (*_ZERO, "selected_by_default", "prevent_session_conflicts"), frozenset({"", "0"})
-    ),
-    "use_event_timezone": frozenset({"", "1"}),
-    "session_status": frozenset({"", "live"}),
-    "selection_control": frozenset({"", "optional"}),
-}
-_NAMED = frozenset({"admin_short_name", "badge_name"})  # a server may copy the name there
 
 
 def unsubmitted_values(fields: Mapping[str, Any], session: Session) -> list[str]:
@@ -162,10 +162,6 @@ def lookup_search(fields: Mapping[str, Any], since: dt.datetime) -> list[str]:
     return exprs
 
 
-#: Longest percent-encoded ``name=*in*a|b|…`` filter: a proxy may refuse a URL over 8 KB.
-MAX_NAMES_QUERY = 2000
-
-
 def _name_groups(names: Sequence[str]) -> list[list[str]]:
     groups: list[list[str]] = [[]]
     size = 0
@@ -189,13 +185,7 @@ def batch_searches(members: Sequence[Mapping[str, Any]], since: dt.datetime) -> 
         window = f"created_at>={format_datetime(since)}"
         groups = _name_groups(sorted({m["name"] for m in named}))
         searches += [[window, "name=*in*" + "|".join(names)] for names in groups]
-    unique = {tuple(search): search for search in searches}  # rows alike share a query
-    return list(unique.values())
-
-
-#: Read whole (``location``/``track`` need ``expand``): the fields left out are checked too.
-_NOT_READ = ("custom_fields", "extra", "location", "track")
-_WHOLE_SESSION = tuple(f.name for f in attrs.fields(Session) if f.name not in _NOT_READ)
+    return list({tuple(search): search for search in searches}.values())  # alike: one query
 
 
 def batch_fields(members: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -1,5 +1,4 @@
-"""A sync (docs/sync.md): the pure planner (``scan`` rows, ``index`` the event, ``plan`` each row,
-comparing as the duplicate-safe create does) and ``sync_rows``, which runs it on the bulk engine."""
+"""A sync (docs/sync.md): the pure ``SyncPlanner`` and ``sync_rows``, which runs it in bulk."""
 
 from __future__ import annotations
 
@@ -33,10 +32,12 @@ if TYPE_CHECKING:
     from .bulk import RowSource, RunOptions, UpdateFn
     from .create import Creator
 
-__all__ = ["BeforeWrite", "RowPlan", "SyncPlanner", "changed_names", "parse_key", "sync_rows"]
+__all__ = ["BeforeWrite", "RowPlan", "SyncPlanner", "parse_key", "sync_rows"]
 
 _NOT_KEYS = frozenset({"event_id", "custom_fields"})  # writable, but identify no row
 SyncAction = Literal["create", "update", "unchanged", "present"]
+#: Called with a row and its plan just before its write is sent; False keeps it unsent.
+BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
 
 
 def parse_key(key: str | Sequence[str]) -> tuple[str, ...]:
@@ -111,7 +112,6 @@ class SyncPlanner:
         self._index: dict[tuple[str, ...], list[Session]] = {}
 
     def _read(self, row: RowInput) -> tuple[dict[str, Any], tuple[str, ...]]:
-        """Return the row's checked fields and its key as compared."""
         fields = prepare_create_row(row, self.event_id)
         if fields["event_id"] != self.event_id:
             raise InvalidInputError(
@@ -145,8 +145,7 @@ class SyncPlanner:
         return ["id", *extra, *sorted(self._fields)]
 
     def index(self, sessions: Iterable[Session]) -> None:
-        """Index the event's sessions by key (an import keeps one with an empty key field);
-        ``InvalidInputError`` if rows set a custom key field no session holds (misspelt?)."""
+        """Index sessions by key (an import's may lack some); refuse a custom key none holds."""
         listed = [session for session in sessions if session.id is not None]
         held: set[str] = set()
         for session in listed:
@@ -185,10 +184,6 @@ class SyncPlanner:
             return RowPlan("present", fields, ids[0], found=found[0])
         changes = differing(fields, found[0])
         return RowPlan("update" if changes else "unchanged", fields, ids[0], changes)
-
-
-#: Called with a row and its plan just before its write is sent; False keeps it unsent.
-BeforeWrite: TypeAlias = "Callable[[RowInput, RowPlan], bool]"
 
 
 def _status(action: SyncAction) -> BulkStatus:  # in a dry run: what would happen
