@@ -78,9 +78,9 @@ class Parse(Protocol[T_co]):
 class Send(Protocol):
     """A client's ``send``: its options and read cache bound, as resources call it."""
 
-    async def __call__(self, call: Call, parse: Parse[T], *, deadline: float | None = None) -> T:
-        """Send ``call`` and return ``parse`` of its 2xx body."""
-        ...
+    async def __call__(
+        self, call: Call, parse: Parse[T], *, deadline: float | None = None
+    ) -> T: ...
 
 
 class Headers(CIMultiDictProxy[str]):
