@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from ._exceptions import InvalidInputError
 
-__all__ = ["check_instance", "check_number", "is_header_name", "is_header_value", "number"]
+__all__ = [
+    "check_credential",
+    "check_instance",
+    "check_number",
+    "is_header_name",
+    "is_header_value",
+    "number",
+]
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
 # What could split, smuggle or change a header: controls, lone surrogates, line separators.
@@ -64,3 +72,11 @@ def check_instance(name: str, value: Any, kind: type) -> Any:
     if not isinstance(value, kind):
         raise InvalidInputError(name, f"expected a {kind.__name__}, got {type(value).__name__}")
     return value
+
+
+def check_credential(name: str, given: str | None) -> str:
+    """Return the credential given, else ``$SWOOGO_<NAME>``; refuse a missing or non-text one."""
+    value = given if given is not None else os.environ.get(f"SWOOGO_{name.upper()}")
+    if value is None or value == "":
+        raise InvalidInputError(name, f"missing: pass {name} or set SWOOGO_{name.upper()}")
+    return cast(str, check_instance(name, value, str))

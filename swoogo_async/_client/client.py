@@ -13,7 +13,7 @@ import attrs
 from .._api import endpoints
 from .._api.models import Page
 from .._api.pages import Listing, page_of
-from .._checks import check_instance, check_number
+from .._checks import check_credential, check_instance, check_number
 from .._exceptions import InvalidInputError
 from .._http.auth import basic_auth_header
 from .._http.hooks import Hooks, RequestHook, ResponseHook, ResponseInfo
@@ -70,11 +70,17 @@ class SwoogoClient:
         api_secret: Defaults to ``$SWOOGO_API_SECRET``. Never shown.
         base_url: Defaults to ``$SWOOGO_BASE_URL``, then the public API.
         session: An ``aiohttp.ClientSession`` to use; the client never closes it.
+        transport: A ``Transport`` instead of aiohttp (e.g. ``MockTransport``).
+        connect_timeout: Seconds to connect, per attempt.
         read_timeout: Seconds an attempt may take, up to the response's last byte.
+        pool_size: Connections, and so requests in flight, at most.
+        retry: The ``RetryPolicy`` (``RetryPolicy()`` by default).
         rate_limit: ``"auto"`` (by the server's headers), a ``RateLimit``, or None (off).
         create_policy: ``"reconcile"`` looks up a create of unknown outcome; ``"raise"``
             raises ``UnknownOutcomeError``.
+        allow_insecure_http: Allow ``http://`` to a host that is not loopback.
         reconcile_delay: Seconds a create of unknown outcome waits before its lookup.
+        user_agent: Sent as ``User-Agent``.
         max_response_bytes: Largest body read, else ``ResponseTooLargeError``.
         shared: A ``SharedState`` (e.g. ``RedisSharedState``); else ``$SWOOGO_REDIS_URL``'s.
         on_request: Hook(s), sync or async, called with a ``RequestInfo`` before each
@@ -117,8 +123,8 @@ class SwoogoClient:
         on_response: ResponseHook | list[ResponseHook] | None = None,
         cache: ReadCache | str | None = None,
     ) -> None:
-        api_key = _credential("api_key", api_key)
-        api_secret = _credential("api_secret", api_secret)
+        api_key = check_credential("api_key", api_key)
+        api_secret = check_credential("api_secret", api_secret)
         check_number("connect_timeout", connect_timeout, above=0)
         check_number("read_timeout", read_timeout, above=0)
         check_number("pool_size", pool_size, integer=True, at_least=1)
@@ -378,13 +384,6 @@ class SwoogoClient:
             return page_of(payload, raw, method=method, url=url, page=number, per_page=per_page)
 
         return Listing(fetch, key=endpoints.raw_item_key, max_pages=max_pages)
-
-
-def _credential(name: str, given: str | None) -> str:
-    value = given if given is not None else os.environ.get(f"SWOOGO_{name.upper()}")
-    if value is None or value == "":
-        raise InvalidInputError(name, f"missing: pass {name} or set SWOOGO_{name.upper()}")
-    return cast(str, check_instance(name, value, str))
 
 
 def _redis_from_env(url: str) -> SharedState:
