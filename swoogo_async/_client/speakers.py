@@ -5,13 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._api import endpoints
 from .._api.converter import parse_speaker
-from .._api.endpoints import (
-    DEFAULT_SPEAKER_FIELDS,
-    add_sessions_call,
-    list_speakers_call,
-    read_query,
-)
 from .._api.models import Speaker
 from .._api.pages import Listing, numbered_listing, parse_speaker_page
 from .._http.transport import Call, check_id
@@ -34,7 +29,7 @@ class Speakers:
         self,
         event_id: int,
         *,
-        fields: str | Iterable[str] | None = DEFAULT_SPEAKER_FIELDS,
+        fields: str | Iterable[str] | None = endpoints.DEFAULT_SPEAKER_FIELDS,
         expand: str | Iterable[str] | None = None,
         per_page: int = 200,
     ) -> Listing[Speaker]:
@@ -49,7 +44,9 @@ class Speakers:
         options: dict[str, Any] = {"fields": reusable(fields), "expand": reusable(expand)}
         return numbered_listing(
             self._send,
-            lambda number: list_speakers_call(event_id, page=number, per_page=per_page, **options),
+            lambda number: endpoints.list_speakers_call(
+                event_id, page=number, per_page=per_page, **options
+            ),
             parse_speaker_page,
             per_page=per_page,
         )
@@ -66,7 +63,7 @@ class Speakers:
         Raises:
             NotFoundError: no such speaker.
         """
-        query = "" if fields is None and expand is None else read_query(fields, expand)
+        query = "" if fields is None and expand is None else endpoints.read_query(fields, expand)
         call = Call("GET", f"/speakers/{check_id('speaker_id', speaker_id)}", query)
         return await self._send(call, parse_speaker)
 
@@ -80,4 +77,4 @@ class Speakers:
             NotFoundError: no such speaker.
             ValidationError: a session id is unknown or in another event.
         """
-        return await self._send(add_sessions_call(speaker_id, session_ids), parse_speaker)
+        return await self._send(endpoints.add_sessions_call(speaker_id, session_ids), parse_speaker)
