@@ -62,9 +62,6 @@ class Sessions:
         """Send an update of fields checked by ``prepare_session_fields``."""
         return await self._send(endpoints.update_session_call(session_id, prepared), parse_session)
 
-    def _credits(self) -> int:
-        return self._client.credits_spent
-
     async def get(
         self,
         session_id: int,
@@ -218,7 +215,7 @@ class Sessions:
             ordered=ordered,
             on_progress=on_progress,
             event_id=event_id,
-            credits=self._credits,
+            credits=lambda: self._client.credits_spent,
         )
 
     def update_many(
@@ -240,7 +237,7 @@ class Sessions:
             concurrency=concurrency,
             ordered=ordered,
             on_progress=on_progress,
-            credits=self._credits,
+            credits=lambda: self._client.credits_spent,
         )
 
     def sync(
@@ -302,7 +299,7 @@ class Sessions:
             on_progress=on_progress,
             dry_run=dry_run,
             before_write=before_write,
-            credits=self._credits,
+            credits=lambda: self._client.credits_spent,
             hold=None
             if lease_wait is None or dry_run
             else lambda: self.lease(event_id, wait=lease_wait),
