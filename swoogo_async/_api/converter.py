@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
+from .. import _json
 from .._exceptions import InvalidInputError, ResponseDecodeError
-from .._json import ERRORS as JSON_ERRORS
-from .._json import decoder as json_decoder
-from .._json import loads
 from .models import (
     AS_IS_TYPES,
     CUSTOM_FIELD_RE,
@@ -231,11 +229,11 @@ def structure_speaker(data: Any, _: Any = None) -> Speaker:
 def decode_json(raw: bytes, *, method: str, url: str) -> Any:
     """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
     try:
-        return json_decoder()(raw)  # the usual body; anything else takes the one rule
-    except JSON_ERRORS:
+        return _json.decoder()(raw)  # the usual body; anything else takes the one rule
+    except _json.ERRORS:
         pass
     try:
-        return loads(raw)
+        return _json.loads(raw)
     except ValueError:
         raise ResponseDecodeError(status=200, method=method, url=url, body=None, raw=raw) from None
 
