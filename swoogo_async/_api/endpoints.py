@@ -168,8 +168,7 @@ def update_call(path: str, fields: Mapping[str, Any], *, name: str = "fields") -
 
 def update_session_call(session_id: int, fields: Mapping[str, Any]) -> Call:
     """Build ``PUT /sessions/update/{id}`` from already checked fields."""
-    check_id("session_id", session_id)
-    return update_call(f"/sessions/update/{session_id}", fields)
+    return update_call(f"/sessions/update/{check_id('session_id', session_id)}", fields)
 
 
 def add_sessions_call(speaker_id: int, session_ids: Iterable[int]) -> Call:
