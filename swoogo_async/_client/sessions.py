@@ -179,8 +179,7 @@ class Sessions:
         """
         from .._api.fields import prepare_session_fields
 
-        prepared = prepare_session_fields(fields, creating=False)
-        return await self._update(session_id, prepared)
+        return await self._update(session_id, prepare_session_fields(fields, creating=False))
 
     def create_many(
         self,
