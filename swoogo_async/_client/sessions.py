@@ -205,15 +205,16 @@ class Sessions:
         Returns:
             A ``BulkRun``: an async iterator of ``BulkResult`` with a live ``progress``.
         """
-        from .._writes.bulk import create_many
+        from .._writes.bulk import BulkRun, prepare_create_row, sending_create
 
-        return create_many(
-            self._bulk(retry)._creator.create,
+        create = self._bulk(retry)._creator.create
+        return BulkRun(
             rows,
+            lambda _, row: sending_create(create, prepare_create_row(row, event_id)),
+            "created",
             concurrency=concurrency,
             ordered=ordered,
             on_progress=on_progress,
-            event_id=event_id,
             credits=lambda: self._client.credits_spent,
         )
 
@@ -228,11 +229,13 @@ class Sessions:
     ) -> BulkRun:
         """Update one session per row (``id`` or ``session_id`` names it); options and
         result as for ``create_many``."""
-        from .._writes.bulk import update_many
+        from .._writes.bulk import BulkRun, prepare_update, sending_update
 
-        return update_many(
-            self._bulk(retry)._update,
+        update = self._bulk(retry)._update
+        return BulkRun(
             rows,
+            lambda _, row: sending_update(update, *prepare_update(row)),
+            "updated",
             concurrency=concurrency,
             ordered=ordered,
             on_progress=on_progress,

@@ -33,13 +33,12 @@ __all__ = [
     "RunOptions",
     "UpdateFn",
     "check_rows",
-    "create_many",
     "each_row",
     "prepare_create_row",
+    "prepare_update",
     "sending_create",
     "sending_update",
     "session_row",
-    "update_many",
 ]
 
 #: Errors a malformed row raises while it is read and built; the row is then ``invalid``.
@@ -319,22 +318,3 @@ async def _cancel_all(tasks: set[asyncio.Task[BulkResult]]) -> None:
             cancelled = True
     if cancelled:
         raise asyncio.CancelledError
-
-
-def create_many(
-    create: CreateFn, rows: RowSource, *, event_id: int | None = None, **run: Unpack[RunOptions]
-) -> BulkRun:
-    """Create a session per row with ``create``; see ``Sessions.create_many``."""
-    return BulkRun(
-        rows,
-        lambda _, row: sending_create(create, prepare_create_row(row, event_id)),
-        "created",
-        **run,
-    )
-
-
-def update_many(update: UpdateFn, rows: RowSource, **run: Unpack[RunOptions]) -> BulkRun:
-    """Update one session per row with ``update``; see ``Sessions.update_many``."""
-    return BulkRun(
-        rows, lambda _, row: sending_update(update, *prepare_update(row)), "updated", **run
-    )
