@@ -282,9 +282,8 @@ class Batcher:
             self._leave(event_id, batch, member)
 
     def _leave(self, event_id: Any, batch: _Batch, member: _Member) -> None:
-        if member.future.done():
+        if not member.future.cancel():  # answered already; else it drops out of the batch
             return
-        member.future.cancel()  # cancelled or out of time: drop out of the batch
         if member in batch.members and self._open.get(event_id) is batch:
             batch.members.remove(member)
             if not batch.members and batch.task is not None:
