@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     # Annotations only: the fields and the writes load on first use (see ``create``).
     from .._api.endpoints import SessionListOptions
     from .._api.fields import SessionCreateFields, SessionUpdateFields
-    from .._writes.bulk import BulkRun, ProgressCallback, RowSource
+    from .._writes.bulk import BulkRun, ProgressCallback, RowSource, RunOptions
     from .._writes.bulk_results import RowInput
     from .._writes.create import Creator
     from .._writes.sync_plan import BeforeWrite
@@ -61,6 +61,17 @@ class Sessions:
     async def _update(self, session_id: int, prepared: Mapping[str, Any]) -> Session:
         """Send an update of fields checked by ``prepare_session_fields``."""
         return await self._send(endpoints.update_session_call(session_id, prepared), parse_session)
+
+    def _run_options(
+        self, concurrency: int, ordered: bool, on_progress: ProgressCallback | None
+    ) -> RunOptions:
+        """The options of a run of these sessions; its ``credits`` are the client's."""
+        return {
+            "concurrency": concurrency,
+            "ordered": ordered,
+            "on_progress": on_progress,
+            "credits": lambda: self._client.credits_spent,
+        }
 
     async def get(
         self,
@@ -212,10 +223,7 @@ class Sessions:
             rows,
             lambda _, row: sending_create(create, prepare_create_row(row, event_id)),
             "created",
-            concurrency=concurrency,
-            ordered=ordered,
-            on_progress=on_progress,
-            credits=lambda: self._client.credits_spent,
+            **self._run_options(concurrency, ordered, on_progress),
         )
 
     def update_many(
@@ -236,10 +244,7 @@ class Sessions:
             rows,
             lambda _, row: sending_update(update, *prepare_update(row)),
             "updated",
-            concurrency=concurrency,
-            ordered=ordered,
-            on_progress=on_progress,
-            credits=lambda: self._client.credits_spent,
+            **self._run_options(concurrency, ordered, on_progress),
         )
 
     def sync(
