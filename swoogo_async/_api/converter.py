@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
-from .. import _json
 from .._exceptions import InvalidInputError, ResponseDecodeError
+from .._json import ERRORS as JSON_ERRORS
+from .._json import decoder, loads
 from .models import (
     AS_IS_TYPES,
     CUSTOM_FIELD_RE,
@@ -229,11 +230,11 @@ def structure_speaker(data: Any, _: Any = None) -> Speaker:
 def decode_json(raw: bytes, *, method: str, url: str) -> Any:
     """Decode a success body, or raise ``ResponseDecodeError`` keeping the raw bytes."""
     try:
-        return _json.decoder()(raw)  # the usual body; anything else takes the one rule
-    except _json.ERRORS:
+        return decoder()(raw)  # the usual body; anything else takes the one rule
+    except JSON_ERRORS:
         pass
     try:
-        return _json.loads(raw)
+        return loads(raw)
     except ValueError:
         raise ResponseDecodeError(status=200, method=method, url=url, body=None, raw=raw) from None
 
