@@ -241,9 +241,7 @@ class Pipeline:
                 request = self._request(state)
                 if self._hooks.on_request:
                     within = state.deadline - self.clock()
-                    await self._hooks.request(
-                        call.method, call.path, state.url, call.cost, state.attempt, within
-                    )
+                    await self._hooks.request(call, state.url, state.attempt, within)
                     request = self._request(state)  # its timeout less what the hooks took
                 transport = self.transport
                 if transport is None or self.state != OPEN:
