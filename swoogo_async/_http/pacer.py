@@ -249,7 +249,6 @@ class AsyncPacer:
                 self._wake_one(mark)
 
     def _leave(self, mark: BulkMark | None, waiter: _Waiter | None = None) -> None:
-        """Take ``waiter`` (if still there) out of its queue; drop the queue if empty."""
         queue = self._queues.get(mark, [])
         if waiter in queue:
             queue.remove(waiter)

@@ -121,7 +121,6 @@ class Pipeline:
             )
 
     async def open(self) -> None:
-        """Bind to the running loop; make the transport unless one was given."""
         if self.state == CLOSED:
             raise ClientStateError("this SwoogoClient is closed; create a new one")
         if self.state == OPEN:
@@ -133,7 +132,6 @@ class Pipeline:
         self.state = OPEN
 
     async def aclose(self) -> None:
-        """Close what the pipeline made; a given session or transport stays open."""
         if self.state == CLOSED:
             return
         if self.state == OPEN:
