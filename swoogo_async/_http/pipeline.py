@@ -22,15 +22,8 @@ from .._exceptions import (
     TransportError,
     make_status_error,
 )
-from .auth import (
-    TOKEN_FORM,
-    Token,
-    TokenManager,
-    TokenStore,
-    parse_token_response,
-    read_server_offset,
-    trusted_offset,
-)
+from . import auth
+from .auth import Token, TokenManager, TokenStore
 from .hooks import Hooks, LastResponse, ResponseInfo, logger
 from .options import CallOptions, merge_headers
 from .pacer import AsyncPacer
@@ -268,7 +261,7 @@ class Pipeline:
             if self.server_offset is None or not call.cost:
                 # From the first dated answer (a client that took the token from the shared
                 # store must know it too), and from each token response, which times it.
-                self.server_offset = read_server_offset(response.headers, time.time())
+                self.server_offset = auth.read_server_offset(response.headers, time.time())
             if logger.isEnabledFor(logging.DEBUG):
                 args = (call.method, call.path, response.status, state.attempt, call.cost)
                 logger.debug("%s %s -> %d (attempt %d, %d credits)", *args)
@@ -325,16 +318,16 @@ class Pipeline:
             url = f"{self.base_url}{call.path}?{call.query}"
             with contextlib.suppress(SwoogoError):
                 await self._exchange(CallState(call, url, _ignore, deadline, options))
-        return trusted_offset(self.server_offset)
+        return auth.trusted_offset(self.server_offset)
 
     async def _fetch_token(self) -> Token:
-        call = Call("POST", "/oauth2/token", body=TOKEN_FORM, content_type=FORM, cost=0)
+        call = Call("POST", "/oauth2/token", body=auth.TOKEN_FORM, content_type=FORM, cost=0)
         return await self.send(self.options, call, self._parse_token)
 
     def _parse_token(self, raw: bytes, *, method: str, url: str) -> Token:
         """Read a token response; the exchange has read its ``Date`` into ``server_offset``."""
         wall_now = time.time() + (self.server_offset or 0.0)
-        return parse_token_response(raw, {}, now=self.clock(), wall_now=wall_now)
+        return auth.parse_token_response(raw, {}, now=self.clock(), wall_now=wall_now)
 
 
 def _ignore(raw: bytes, *, method: str, url: str) -> None: ...
