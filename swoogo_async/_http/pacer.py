@@ -248,7 +248,7 @@ class AsyncPacer:
             if mark is not None and mark._ended is ended:
                 self._wake_one(mark)
 
-    def _leave(self, mark: BulkMark | None, waiter: _Waiter | None = None) -> None:
+    def _leave(self, mark: BulkMark | None, waiter: _Waiter) -> None:
         queue = self._queues.get(mark, [])
         if waiter in queue:
             queue.remove(waiter)
