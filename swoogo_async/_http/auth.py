@@ -225,7 +225,6 @@ class TokenManager:
             self._dead = token.value
 
     async def aclose(self) -> None:
-        """Cancel a fetch in flight and forget the token."""
         self._closed = True
         task, self._inflight = self._inflight, None
         self.current = None

@@ -172,10 +172,8 @@ class Hooks:
         self.on_response: tuple[ResponseHook, ...] = _check_hooks("on_response", on_response)
         self._remaining: int | None = None  # as the latest response that told them said
 
-    async def request(
-        self, method: str, path: str, url: str, cost: int, attempt: int, within: float
-    ) -> None:
-        info = RequestInfo(method, path, url, cost, attempt, self._remaining)
+    async def request(self, call: Call, url: str, attempt: int, within: float) -> None:
+        info = RequestInfo(call.method, call.path, url, call.cost, attempt, self._remaining)
         await _run_hooks(self.on_request, info, within)
 
     async def response(self, info: ResponseInfo, within: float) -> None:

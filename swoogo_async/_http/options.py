@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -21,12 +22,9 @@ RESERVED_HEADERS = frozenset(
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    with contextlib.suppress(ValueError):  # not an IP address
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    return False
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
@@ -47,14 +45,12 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
 
 
 def check_user_agent(user_agent: str) -> str:
-    """Return ``user_agent`` if it is text without control characters."""
     if not is_header_value(user_agent):
         raise InvalidInputError("user_agent", "must be text without control characters (CR, LF)")
     return user_agent
 
 
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Return extra request headers, refusing reserved names and control characters."""
     if not isinstance(headers, Mapping):
         raise InvalidInputError("headers", f"expected a mapping, got {type(headers).__name__}")
     for name, value in headers.items():

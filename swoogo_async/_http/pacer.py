@@ -248,8 +248,7 @@ class AsyncPacer:
             if mark is not None and mark._ended is ended:
                 self._wake_one(mark)
 
-    def _leave(self, mark: BulkMark | None, waiter: _Waiter | None = None) -> None:
-        """Take ``waiter`` (if still there) out of its queue; drop the queue if empty."""
+    def _leave(self, mark: BulkMark | None, waiter: _Waiter) -> None:
         queue = self._queues.get(mark, [])
         if waiter in queue:
             queue.remove(waiter)

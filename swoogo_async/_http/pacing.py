@@ -150,7 +150,6 @@ class Pacer:
             self._grant(cost, now)
             return True, 0.0
         if self.reset_at is not None and now >= self.reset_at + GUARD:  # the next window
-            assert self.limit is not None
             self._new_window(self.limit, now)
             self.reset_at = now + self.window if self.window else None
             self.guessed = True

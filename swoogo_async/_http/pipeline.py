@@ -22,15 +22,8 @@ from .._exceptions import (
     TransportError,
     make_status_error,
 )
-from .auth import (
-    TOKEN_FORM,
-    Token,
-    TokenManager,
-    TokenStore,
-    parse_token_response,
-    read_server_offset,
-    trusted_offset,
-)
+from . import auth
+from .auth import Token, TokenManager, TokenStore
 from .hooks import Hooks, LastResponse, ResponseInfo, logger
 from .options import CallOptions, merge_headers
 from .pacer import AsyncPacer
@@ -121,7 +114,6 @@ class Pipeline:
             )
 
     async def open(self) -> None:
-        """Bind to the running loop; make the transport unless one was given."""
         if self.state == CLOSED:
             raise ClientStateError("this SwoogoClient is closed; create a new one")
         if self.state == OPEN:
@@ -133,7 +125,6 @@ class Pipeline:
         self.state = OPEN
 
     async def aclose(self) -> None:
-        """Close what the pipeline made; a given session or transport stays open."""
         if self.state == CLOSED:
             return
         if self.state == OPEN:
@@ -241,9 +232,7 @@ class Pipeline:
                 request = self._request(state)
                 if self._hooks.on_request:
                     within = state.deadline - self.clock()
-                    await self._hooks.request(
-                        call.method, call.path, state.url, call.cost, state.attempt, within
-                    )
+                    await self._hooks.request(call, state.url, state.attempt, within)
                     request = self._request(state)  # its timeout less what the hooks took
                 transport = self.transport
                 if transport is None or self.state != OPEN:
@@ -272,7 +261,7 @@ class Pipeline:
             if self.server_offset is None or not call.cost:
                 # From the first dated answer (a client that took the token from the shared
                 # store must know it too), and from each token response, which times it.
-                self.server_offset = read_server_offset(response.headers, time.time())
+                self.server_offset = auth.read_server_offset(response.headers, time.time())
             if logger.isEnabledFor(logging.DEBUG):
                 args = (call.method, call.path, response.status, state.attempt, call.cost)
                 logger.debug("%s %s -> %d (attempt %d, %d credits)", *args)
@@ -329,16 +318,16 @@ class Pipeline:
             url = f"{self.base_url}{call.path}?{call.query}"
             with contextlib.suppress(SwoogoError):
                 await self._exchange(CallState(call, url, _ignore, deadline, options))
-        return trusted_offset(self.server_offset)
+        return auth.trusted_offset(self.server_offset)
 
     async def _fetch_token(self) -> Token:
-        call = Call("POST", "/oauth2/token", body=TOKEN_FORM, content_type=FORM, cost=0)
+        call = Call("POST", "/oauth2/token", body=auth.TOKEN_FORM, content_type=FORM, cost=0)
         return await self.send(self.options, call, self._parse_token)
 
     def _parse_token(self, raw: bytes, *, method: str, url: str) -> Token:
         """Read a token response; the exchange has read its ``Date`` into ``server_offset``."""
         wall_now = time.time() + (self.server_offset or 0.0)
-        return parse_token_response(raw, {}, now=self.clock(), wall_now=wall_now)
+        return auth.parse_token_response(raw, {}, now=self.clock(), wall_now=wall_now)
 
 
 def _ignore(raw: bytes, *, method: str, url: str) -> None: ...

@@ -87,8 +87,7 @@ class RetryPolicy:
         if isinstance(error, TransportError):
             return not idempotent and error.may_have_acted
         if isinstance(error, RateLimitError):
-            hint = error.retry_after
-            return hint is not None and hint > self.max_server_wait
+            return error.retry_after is not None and error.retry_after > self.max_server_wait
         if isinstance(error, ResponseDecodeError) or (
             isinstance(error, APIError) and error.status in self.statuses
         ):
@@ -160,7 +159,6 @@ def log_giveup(call: Call, error: SwoogoError, tries: int, elapsed: float) -> No
 
 
 def _seconds(value: str) -> float | None:
-    """Read a non-negative number of seconds; a non-finite number reads as None."""
     seconds = float(value)
     return max(seconds, 0.0) if math.isfinite(seconds) else None
 

@@ -138,7 +138,6 @@ class Slots:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     async def wait(self) -> None:
-        """Take a slot, waiting for ``release`` to hand one over if none is free."""
         if self.free:  # free only while nobody waits
             self.free -= 1
             return
@@ -152,7 +151,6 @@ class Slots:
             raise  # a cancelled waiter stays queued; ``release`` skips it
 
     def release(self) -> None:
-        """Hand the slot to the longest live waiter, or free it."""
         while self._waiters:
             future = self._waiters.popleft()
             if not future.done():
