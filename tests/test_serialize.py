@@ -150,3 +150,13 @@ def test_fastapi_route_returns_a_session() -> None:
         response = http.get("/sessions/42")
     assert response.status_code == 200
     assert response.json() == to_dict(SESSION) | {"id": 42}
+
+
+@pytest.mark.parametrize("gender", ['"f"', "[1]", "7", '{"id": 2, "name": "F"}', "null"])
+def test_a_speaker_field_taken_as_it_came_is_written_as_it_is(gender: str) -> None:
+    from swoogo_async._api.converter import parse_speaker
+
+    body = f'{{"id": 1, "first_name": "A", "gender": {gender}}}'.encode()
+    speaker = parse_speaker(body, method="GET", url="u")
+    assert json.loads(to_json(speaker))["gender"] == json.loads(gender)
+    assert to_dict(speaker)["gender"] == speaker.gender

@@ -94,6 +94,8 @@ def converter() -> cattrs.Converter:
     conv.register_structure_hook_func(lambda tp: tp in AS_IS_TYPES, STRUCTURE[Any])
     for tp, write in UNSTRUCTURE.items():
         conv.register_unstructure_hook(tp, write)
+    # Taken as it came, written as it is: a drifted ``gender`` may be text, not an object.
+    conv.register_unstructure_hook_func(lambda tp: tp in AS_IS_TYPES, conv.unstructure)
     conv.register_structure_hook(Session, lambda data, _: structure_session(data))
     conv.register_structure_hook(Speaker, structure_speaker)
     conv.register_unstructure_hook(Session, unstructure_session)
