@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -421,3 +422,22 @@ async def test_get_many_refuses_bad_ids(
         await client.sessions.get_many(ids, event_id=5)  # type: ignore[arg-type]
     assert info.value.field == field
     assert fake.requests == []
+
+
+async def test_get_many_takes_each_session_from_the_call_that_asked_for_it() -> None:
+    """A server ignoring ``ids=``: the first call's answer (ids 1-150) must not stand in for
+    the second call's (asked 101-150, answered 101-120)."""
+    answers: list[list[int]] = [list(range(1, 151)), list(range(101, 121))]
+
+    def handler(request: Request) -> Response:
+        if request.url.endswith("/oauth2/token"):
+            return Response(200, {}, b'{"access_token":"t","expires_at":"2099-01-01 00:00:00"}')
+        ids, name = answers.pop(0), "first" if len(answers) == 1 else "second"
+        items = [{"id": i, "name": name} for i in ids]
+        return Response(200, {}, json.dumps({"items": items}).encode())
+
+    async with SwoogoClient("k", "s", transport=MockTransport(handler), retry=FAST_RETRY) as c:
+        batch = await c.sessions.get_many(range(1, 151), event_id=1)
+    names = {s.id: s.name for s in batch.sessions}
+    assert (names[100], names[101], names[120]) == ("first", "second", "second")
+    assert batch.missing == tuple(range(121, 151))

@@ -345,3 +345,21 @@ async def test_no_frame_local_of_a_failing_request_holds_a_credential() -> None:
                 text = f"{name}={value!r}"
                 for secret in (SECRET, basic, token.value):
                     assert secret not in text, text
+
+
+async def test_a_handler_may_copy_the_request_headers_without_seeing_the_token() -> None:
+    import copy
+
+    seen: list[object] = []
+
+    def handler(request: Request) -> Response:
+        if request.url.endswith("/oauth2/token"):
+            return Response(200, {}, b'{"access_token":"tok-1","expires_at":"2099-01-01 00:00:00"}')
+        seen.append(copy.copy(request.headers))
+        return Response(200, {}, b'{"id": 1, "name": "A"}')
+
+    async with SwoogoClient("k", "s", transport=MockTransport(handler), retry=FAST_RETRY) as c:
+        await c.sessions.get(1)
+    assert isinstance(seen[0], Headers)
+    assert seen[0]["Authorization"] == "Bearer tok-1"
+    assert "tok-1" not in repr(seen[0])

@@ -122,8 +122,10 @@ class Sessions:
                 event_id, per_page=len(chunk), fields=joined, ids=chunk
             )
             parse = functools.partial(parse_page, page=1, per_page=len(chunk))
+            asked = set(chunk)  # a server ignoring ``ids=`` answers with others too
             for session in (await self._send(call, parse)).items:
-                found.setdefault(session.id, session)  # only the ids asked for are read back
+                if session.id in asked:
+                    found.setdefault(session.id, session)
         return SessionBatch(
             sessions=[found[i] for i in wanted if i in found],
             missing=tuple(i for i in wanted if i not in found),

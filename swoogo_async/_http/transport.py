@@ -96,6 +96,9 @@ class Headers(CIMultiDictProxy[str]):
         shown = {k: "***" if k.lower() == "authorization" else v for k, v in self.items()}
         return f"Headers({shown!r})"
 
+    def __copy__(self) -> Headers:
+        return self  # read-only: a copy would be the same
+
 
 @attrs.frozen(slots=True)
 class Request:
